@@ -1,0 +1,168 @@
+/**
+ * The on-disk model format: standard TF.js artifacts (model.json with a
+ * weightsManifest, binary weight shards) whose userDefinedMetadata carries the
+ * scenerec header, plus vocab.json mapping model item indices to shop item ids.
+ * Works the same in Node (trainer, evaluator) and the browser (worker).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { SasRecConfig, WeightMap } from './sasrec.js';
+
+export const MODEL_FORMAT = 'scenerec-sasrec';
+export const MODEL_FORMAT_VERSION = 1;
+
+/** What model.json's userDefinedMetadata.scenerec holds. */
+export interface ModelHeader {
+  format: typeof MODEL_FORMAT;
+  formatVersion: number;
+  /** Unique per trained artifact; used as the cache key so an upgrade never reuses stale data. */
+  modelVersion: string;
+  architecture: 'sasrec';
+  config: SasRecConfig;
+  /** Relative to model.json. */
+  vocabPath: string;
+  /** How weights are stored: float32 or float16 (dequantised to float32 on load). */
+  weightDtype: 'float32' | 'float16';
+}
+
+/** vocab.json */
+export interface ModelVocab {
+  /** itemIds[i] is the shop item id of model index i; itemIds[0] is '' (padding). */
+  itemIds: string[];
+  /** Interaction count per model index in the training data (cold-start popularity). */
+  popularity: number[];
+}
+
+export interface LoadedModel {
+  header: ModelHeader;
+  vocab: ModelVocab;
+  weights: WeightMap;
+  /** Bytes of weight data as stored (what was downloaded). */
+  weightBytes: number;
+}
+
+export interface SavedFiles {
+  'model.json': string;
+  'vocab.json': string;
+  'weights.bin': Uint8Array;
+}
+
+/** Converts float32 values to IEEE half-precision bit patterns (round to nearest even). */
+export function float32ToFloat16Bits(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < values.length; i++) {
+    f[0] = values[i];
+    const x = u[0];
+    const sign = (x >>> 16) & 0x8000;
+    let exp = (x >>> 23) & 0xff;
+    let mant = x & 0x7fffff;
+    if (exp === 0xff) { out[i] = sign | 0x7c00 | (mant ? 0x200 : 0); continue; }
+    exp = exp - 127 + 15;
+    if (exp >= 0x1f) { out[i] = sign | 0x7c00; continue; }
+    if (exp <= 0) {
+      if (exp < -10) { out[i] = sign; continue; }
+      mant |= 0x800000;
+      const shift = 14 - exp;
+      let half = mant >>> shift;
+      const rem = mant & ((1 << shift) - 1);
+      const mid = 1 << (shift - 1);
+      if (rem > mid || (rem === mid && (half & 1))) half++;
+      out[i] = sign | half;
+      continue;
+    }
+    let half = (exp << 10) | (mant >>> 13);
+    const rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
+    out[i] = sign | half;
+  }
+  return out;
+}
+
+/** Serialises a model into the three files of the format. */
+export async function serializeModel(
+  header: ModelHeader,
+  vocab: ModelVocab,
+  weights: WeightMap,
+  order: string[],
+): Promise<SavedFiles> {
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const chunks: Uint8Array[] = [];
+  for (const name of order) {
+    const t = weights[name];
+    const values = (await t.data()) as Float32Array;
+    if (header.weightDtype === 'float16') {
+      const bits = float32ToFloat16Bits(values);
+      chunks.push(new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength));
+      specs.push({ name, shape: t.shape, dtype: 'float32', quantization: { dtype: 'float16' } });
+    } else {
+      chunks.push(new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength)));
+      specs.push({ name, shape: t.shape, dtype: 'float32' });
+    }
+  }
+  const total = chunks.reduce((n, c) => n + c.byteLength, 0);
+  const data = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) { data.set(c, offset); offset += c.byteLength; }
+  const modelJson = {
+    format: 'layers-model',
+    generatedBy: 'scenerec',
+    convertedBy: null,
+    userDefinedMetadata: { scenerec: header },
+    weightsManifest: [{ paths: ['weights.bin'], weights: specs }],
+  };
+  return {
+    'model.json': JSON.stringify(modelJson, null, 1),
+    'vocab.json': JSON.stringify(vocab),
+    'weights.bin': data,
+  };
+}
+
+/** Checks a parsed header; throws an Error whose message says what is wrong. */
+export function validateHeader(meta: unknown): ModelHeader {
+  const h = (meta as { scenerec?: ModelHeader } | undefined)?.scenerec;
+  if (!h || h.format !== MODEL_FORMAT) {
+    throw new Error('model.json has no userDefinedMetadata.scenerec header: not a scenerec model');
+  }
+  if (h.formatVersion > MODEL_FORMAT_VERSION) {
+    throw new Error(`model format version ${h.formatVersion} is newer than this SDK understands (${MODEL_FORMAT_VERSION}); upgrade scenerec`);
+  }
+  const c = h.config;
+  for (const key of ['numItems', 'maxLen', 'hiddenDim', 'numBlocks', 'numHeads', 'ffnDim'] as const) {
+    if (!Number.isInteger(c?.[key]) || c[key] <= 0) throw new Error(`model.json config.${key} must be a positive integer`);
+  }
+  if (c.hiddenDim % c.numHeads !== 0) throw new Error('model.json config.hiddenDim must be divisible by numHeads');
+  return h;
+}
+
+/** Builds the weight map from decoded artifacts and checks every expected weight is present with the right shape. */
+export function weightsFromArtifacts(
+  artifacts: tf.io.ModelArtifacts,
+  expected: Array<[string, number[]]>,
+): { weights: WeightMap; weightBytes: number } {
+  if (!artifacts.weightSpecs || !artifacts.weightData) throw new Error('model has no weights');
+  const buffer = tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+  const named = tf.io.decodeWeights(buffer, artifacts.weightSpecs);
+  const weights: WeightMap = {};
+  for (const [name, shape] of expected) {
+    const t = named[name];
+    if (!t) throw new Error(`model weights lack "${name}"`);
+    if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
+      throw new Error(`model weight "${name}" has shape [${t.shape}], expected [${shape}]`);
+    }
+    weights[name] = t;
+  }
+  for (const [name, t] of Object.entries(named)) if (!(name in weights)) t.dispose();
+  return { weights, weightBytes: buffer.byteLength };
+}
+
+export function validateVocab(vocab: unknown, numItems: number): ModelVocab {
+  const v = vocab as ModelVocab;
+  if (!v || !Array.isArray(v.itemIds) || v.itemIds.length !== numItems + 1) {
+    throw new Error(`vocab.json must list numItems + 1 = ${numItems + 1} item ids`);
+  }
+  if (!Array.isArray(v.popularity) || v.popularity.length !== numItems + 1) {
+    throw new Error(`vocab.json must give popularity for numItems + 1 = ${numItems + 1} entries`);
+  }
+  return v;
+}

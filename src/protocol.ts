@@ -1,0 +1,254 @@
+/**
+ * The wire contract: every type that crosses the page <-> worker boundary.
+ * Everything here is plain, structured-clonable data (no classes, no functions
+ * except the progress callback, which is passed with Comlink.proxy).
+ */
+
+/** The four pages of a shop that ask for recommendations. */
+export type SceneName = 'home' | 'product' | 'cart' | 'search';
+export const SCENES: readonly SceneName[] = ['home', 'product', 'cart', 'search'];
+
+/** What a shopper did. `view` and `click` both count as a click-level signal for the model. */
+export type EventType = 'view' | 'click' | 'favorite' | 'cart' | 'purchase' | 'search';
+export const EVENT_TYPES: readonly EventType[] = ['view', 'click', 'favorite', 'cart', 'purchase', 'search'];
+
+/** An event as the page reports it. */
+export interface TrackEvent {
+  type: EventType;
+  /** Shop item id. Required for every type except `search`. */
+  itemId?: string;
+  /** Scene the event happened in. Defaults to 'home'. */
+  scene?: SceneName;
+  /** Milliseconds since the epoch. Defaults to now. */
+  timestamp?: number;
+  /** The query text, for `search` events. */
+  query?: string;
+}
+
+/** An event as stored in IndexedDB and returned by history calls. */
+export interface StoredEvent {
+  /** Auto-increment key, in insertion order. */
+  id: number;
+  type: EventType;
+  itemId?: string;
+  scene: SceneName;
+  timestamp: number;
+  query?: string;
+}
+
+export interface TrackResult {
+  /** Events written. */
+  stored: number;
+  /** Events whose item id the model does not know: stored, but not used for scoring. */
+  unknownItems: string[];
+  /** Events dropped by the retention policy during this call. */
+  pruned: number;
+}
+
+/** One product of the shop's catalog. Only `id` is required. */
+export interface CatalogItem {
+  id: string;
+  title?: string;
+  category?: string;
+  brand?: string;
+  price?: number;
+  /** False hides the item from every list (out of stock). Default true. */
+  available?: boolean;
+  /** Free-form data the SDK carries along (image URL, ...). */
+  meta?: Record<string, string | number | boolean>;
+}
+
+export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
+export const BACKENDS: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
+/** 'auto' tries webgpu, then webgl, wasm, cpu. A list is tried in its order. */
+export type BackendPreference = 'auto' | BackendName | readonly BackendName[];
+
+export interface HistoryRetention {
+  /** Keep at most this many events (oldest dropped first). */
+  maxEvents?: number;
+  /** Drop events older than this many days. */
+  maxAgeDays?: number;
+}
+
+/** What the worker needs to start (the page-only options, worker and onProgress, are not here). */
+export interface EngineConfig {
+  /** URL of model.json. Defaults to the bundled model. */
+  modelUrl?: string;
+  catalog?: CatalogItem[];
+  backend?: BackendPreference;
+  retention?: HistoryRetention;
+  /** IndexedDB database name; lets two shops on one origin keep separate histories. */
+  dbName?: string;
+  /** Items the shopper bought are left out of home/product lists (default true). */
+  excludePurchased?: boolean;
+  /** Items in the cart are left out of every list (default true). */
+  excludeInCart?: boolean;
+}
+
+/** Loading progress, reported through the onProgress callback. */
+export type LoadProgress =
+  | { stage: 'download'; loadedFraction: number }
+  | { stage: 'backend'; backend: BackendName; status: 'trying' | 'ready' | 'failed'; detail?: string }
+  | { stage: 'model'; numItems: number; weightBytes: number }
+  | { stage: 'warmup'; ms?: number }
+  | { stage: 'ready'; info: EngineInfo };
+
+export interface AdapterInfo {
+  vendor?: string;
+  architecture?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+
+export interface EngineInfo {
+  backend: BackendName;
+  /** WebGPU adapter, when the backend is webgpu. */
+  adapter?: AdapterInfo;
+  /** Backends tried before the chosen one, with why they failed. */
+  rejectedBackends: Array<{ backend: BackendName; reason: string }>;
+  modelUrl: string;
+  modelVersion: string;
+  numModelItems: number;
+  catalogSize: number;
+  /** Catalog items the model has an embedding for. */
+  catalogItemsKnownToModel: number;
+  loadMs: number;
+  warmupMs: number;
+}
+
+/** Relative weight of each objective. Single-objective models use the blend only for ordering fallbacks. */
+export interface ObjectiveWeights {
+  click?: number;
+  cart?: number;
+  purchase?: number;
+}
+
+/** A condition on item metadata. */
+export interface ItemFilter {
+  category?: string[];
+  brand?: string[];
+  itemIds?: string[];
+  minPrice?: number;
+  maxPrice?: number;
+}
+
+/** Shop rules applied after scoring. */
+export interface ShopRules {
+  /** Keep only items matching this. */
+  include?: ItemFilter;
+  /** Drop items matching this. */
+  exclude?: ItemFilter;
+  /** Multiply the score of matching items (applied to the normalised score, >1 raises). */
+  boost?: Array<{ filter: ItemFilter; factor: number }>;
+  /** Put these items at the top, in this order (if available). */
+  pin?: string[];
+  /** Show unavailable items too (default false). */
+  includeUnavailable?: boolean;
+  /** When the rules leave fewer than k items, fill with popular items that pass the rules (default true). */
+  fallbackToPopular?: boolean;
+}
+
+/** Options every scene accepts. */
+export interface CommonRequest {
+  /** How many items to return. Default 10, at most 200. */
+  k?: number;
+  objectives?: ObjectiveWeights;
+  /** 0 = pure relevance, 1 = most varied. Default per scene. */
+  diversity?: number;
+  rules?: ShopRules;
+}
+
+export interface HomeRequest extends CommonRequest {}
+export interface ProductRequest extends CommonRequest {
+  /** The item whose page is shown. */
+  itemId: string;
+}
+export interface CartRequest extends CommonRequest {
+  /** Item ids in the cart. Defaults to the cart built from tracked cart/purchase events. */
+  cart?: string[];
+}
+export interface SearchRequest extends CommonRequest {
+  query?: string;
+  /** The shop search's results, best first. Only these are returned. */
+  candidates: string[];
+  /** 0 = keep the shop's order, 1 = order by personal relevance alone. Default 0.5. */
+  personalWeight?: number;
+}
+
+export interface SceneRequestMap {
+  home: HomeRequest;
+  product: ProductRequest;
+  cart: CartRequest;
+  search: SearchRequest;
+}
+export type AnySceneRequest = SceneRequestMap[SceneName];
+
+/** Why an item is in the list. */
+export type RankReason =
+  | { kind: 'personal'; becauseOf: string[] }
+  | { kind: 'similar'; to: string }
+  | { kind: 'complement'; to: string[] }
+  | { kind: 'search'; shopRank: number; becauseOf: string[] }
+  | { kind: 'popular' }
+  | { kind: 'pinned' }
+  | { kind: 'fallback'; detail: string };
+
+export interface RecommendedItem {
+  itemId: string;
+  score: number;
+  /** 0-based position in the list. */
+  rank: number;
+  reason: RankReason;
+  /** The catalog entry, when the item is in the catalog. */
+  item?: CatalogItem;
+}
+
+export interface RecommendResult {
+  scene: SceneName;
+  items: RecommendedItem[];
+  backend: BackendName;
+  modelVersion: string;
+  /** Time spent inside the engine for this call. */
+  latencyMs: number;
+  /** History events the model read for this call. */
+  historyUsed: number;
+}
+
+export interface HistoryQuery {
+  limit?: number;
+  /** Newest first when true (default). */
+  newestFirst?: boolean;
+}
+
+export interface HistoryExport {
+  format: 'scenerec-history';
+  version: 1;
+  exportedAt: number;
+  events: StoredEvent[];
+}
+
+/**
+ * The one interface the worker exposes and the page client also implements
+ * (so the engine can run without a worker, e.g. in tests).
+ */
+export interface RecommenderEngineApi {
+  track(events: TrackEvent | TrackEvent[]): Promise<TrackResult>;
+  recommend<S extends SceneName>(scene: S, request: SceneRequestMap[S]): Promise<RecommendResult>;
+  setCatalog(catalog: CatalogItem[]): Promise<EngineInfo>;
+  info(): Promise<EngineInfo>;
+  listHistory(query?: HistoryQuery): Promise<StoredEvent[]>;
+  exportHistory(): Promise<HistoryExport>;
+  /** Removes every event about this item. Returns how many were removed. */
+  forgetItem(itemId: string): Promise<number>;
+  clearHistory(): Promise<void>;
+  /** Releases tensors, the backend and the database connection. */
+  dispose(): Promise<void>;
+}
+
+/** A serialised error, as it crosses the worker boundary. */
+export interface SerializedError {
+  name: string;
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
