@@ -21,7 +21,7 @@ export interface BatchTensors {
 const logSumExpRows = tf.customGrad((xArg, save) => {
   const x = xArg as tf.Tensor2D;
   const value = tf.logSumExp(x, -1, true);
-  save([x, value]);
+  (save as tf.GradSaveFunc)([x, value]);
   return {
     value,
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {

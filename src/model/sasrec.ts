@@ -78,7 +78,7 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
   const lookup = tf.customGrad((tableArg, idsArg, save) => {
     const t = tableArg as tf.Tensor2D;
     const flatIds = (idsArg as tf.Tensor).reshape([-1]).toInt();
-    save([flatIds]);
+    (save as tf.GradSaveFunc)([flatIds]);
     const out = tf.gather(t, flatIds).reshape([...(idsArg as tf.Tensor).shape, t.shape[1]]);
     return {
       value: out,
@@ -110,7 +110,7 @@ export function matMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   const op = tf.customGrad((aArg, bArg, save) => {
     const x = aArg as tf.Tensor;
     const y = bArg as tf.Tensor;
-    save([x, y]);
+    (save as tf.GradSaveFunc)([x, y]);
     return {
       value: tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
@@ -197,7 +197,7 @@ export function forward(
       const logits = matMul(q, swapLast(k)).div(Math.sqrt(headDim)).add(attnBias);
       const probs = tf.softmax(logits, -1); // [B, H, L, L]
       if (returnAttention && b === config.numBlocks - 1) {
-        attention = tf.keep(probs.slice([0, 0, len - 1, 0], [batch, heads, 1, len]).reshape([batch, heads, len]));
+        attention = tf.keep(probs.slice([0, 0, len - 1, 0], [batch, heads, 1, len]).reshape([batch, heads, len]) as tf.Tensor3D);
       }
       const context = matMul(drop(probs), v).transpose([0, 2, 1, 3]).reshape([batch, len, d]);
       x = x.add(drop(dense(context, weights[`${p}attnOut/kernel`], weights[`${p}attnOut/bias`])));
