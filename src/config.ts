@@ -1,0 +1,407 @@
+/**
+ * Validation and defaults for everything a caller hands in: engine options, tracked
+ * events and scene requests. Every function here is pure and throws a typed error
+ * whose message says what is wrong and what to do.
+ */
+import {
+  AUTO_BACKENDS, DEFAULT_DB_NAME, DEFAULT_DIVERSITY, DEFAULT_EXCLUDE_IN_CART, DEFAULT_EXCLUDE_PURCHASED,
+  DEFAULT_K, DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_EVENTS, DEFAULT_MODEL_URL, DEFAULT_OBJECTIVES,
+  DEFAULT_PERSONAL_WEIGHT, MAX_ITEM_ID_LENGTH, MAX_K, MAX_MAX_AGE_DAYS, MAX_MAX_EVENTS, MAX_QUERY_LENGTH,
+  MAX_SEARCH_CANDIDATES,
+} from './constants.js';
+import {
+  InvalidEventError, InvalidOptionsError, InvalidRequestError, UnknownSceneError, type ScenerecError,
+} from './errors.js';
+import {
+  BACKENDS, EVENT_TYPES, SCENES,
+  type BackendName, type CatalogItem, type EngineConfig, type EventType, type ItemFilter,
+  type ObjectiveWeights, type SceneName, type ShopRules, type StoredEvent,
+} from './protocol.js';
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+type ErrorClass = new (message: string, details?: Record<string, unknown>) => ScenerecError;
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0];
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j];
+      dp[j] = Math.min(dp[j] + 1, dp[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length];
+}
+
+/** Throws for keys not in `allowed`, suggesting the closest allowed key (catches `modelURL`, `limit`...). */
+function rejectUnknownKeys(obj: Record<string, unknown>, allowed: readonly string[], where: string, Err: ErrorClass): void {
+  for (const key of Object.keys(obj)) {
+    if (allowed.includes(key) || obj[key] === undefined) continue;
+    const close = allowed.find((a) => a.toLowerCase() === key.toLowerCase())
+      ?? allowed.find((a) => editDistance(a.toLowerCase(), key.toLowerCase()) <= 2);
+    const hint = close ? ` Did you mean "${close}"?` : ` Allowed: ${allowed.join(', ')}.`;
+    throw new Err(`${where} has an unknown field "${key}".${hint}`, { field: `${where}.${key}` });
+  }
+}
+
+function checkString(value: unknown, where: string, Err: ErrorClass, maxLength = MAX_ITEM_ID_LENGTH): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new Err(`${where} must be a non-empty string (got ${describe(value)}).` +
+      (typeof value === 'number' ? ' Convert numeric ids with String(id).' : ''), { field: where });
+  }
+  if (value.length > maxLength) throw new Err(`${where} is longer than ${maxLength} characters.`, { field: where });
+  return value;
+}
+
+function checkStringList(value: unknown, where: string, Err: ErrorClass, maxItems = Infinity): string[] {
+  if (!Array.isArray(value)) throw new Err(`${where} must be an array of strings (got ${describe(value)}).`, { field: where });
+  if (value.length > maxItems) throw new Err(`${where} has ${value.length} entries; at most ${maxItems} are allowed.`, { field: where });
+  return value.map((v, i) => checkString(v, `${where}[${i}]`, Err));
+}
+
+function checkNumber(
+  value: unknown, where: string, Err: ErrorClass,
+  { min = -Infinity, max = Infinity, integer = false }: { min?: number; max?: number; integer?: boolean } = {},
+): number {
+  const ok = typeof value === 'number' && Number.isFinite(value) && (!integer || Number.isInteger(value))
+    && value >= min && value <= max;
+  if (!ok) {
+    const kind = integer ? 'an integer' : 'a number';
+    const range = min > -Infinity && max < Infinity ? ` from ${min} to ${max}` : min > -Infinity ? ` >= ${min}` : '';
+    throw new Err(`${where} must be ${kind}${range} (got ${describe(value)}).`, { field: where });
+  }
+  return value as number;
+}
+
+function checkBoolean(value: unknown, where: string, Err: ErrorClass): boolean {
+  if (typeof value !== 'boolean') throw new Err(`${where} must be true or false (got ${describe(value)}).`, { field: where });
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// scenes
+
+/** Returns the scene name or throws UnknownSceneError. */
+export function assertScene(name: unknown): SceneName {
+  if (typeof name === 'string' && (SCENES as readonly string[]).includes(name)) return name as SceneName;
+  throw new UnknownSceneError(`Unknown scene ${describe(name)}: use one of ${SCENES.join(', ')}.`, { scene: name });
+}
+
+// ---------------------------------------------------------------------------------------------
+// engine options
+
+/** EngineConfig with every default filled in. */
+export interface ResolvedEngineConfig {
+  /** As given (or the default); the engine resolves it against its location. */
+  modelUrl: string;
+  catalog?: CatalogItem[];
+  /** Backends to try, in order. */
+  backends: BackendName[];
+  /** True for backend 'auto' (or unset): software-emulated GPU backends are then skipped. */
+  autoBackend: boolean;
+  retention: { maxEvents: number; maxAgeDays: number };
+  dbName: string;
+  excludePurchased: boolean;
+  excludeInCart: boolean;
+}
+
+const ENGINE_KEYS = ['modelUrl', 'catalog', 'backend', 'retention', 'dbName', 'excludePurchased', 'excludeInCart'] as const;
+
+/** Parses a BackendPreference into the ordered list of backends to try. */
+export function resolveBackends(pref: unknown): BackendName[] {
+  const fail = () => new InvalidOptionsError(
+    `backend must be 'auto', one of ${BACKENDS.join(', ')}, or a non-empty list of them (got ${describe(pref)}).`,
+    { field: 'backend' });
+  if (pref === undefined || pref === 'auto') return [...AUTO_BACKENDS];
+  if (typeof pref === 'string') {
+    if (!(BACKENDS as readonly string[]).includes(pref)) throw fail();
+    return [pref as BackendName];
+  }
+  if (!Array.isArray(pref) || pref.length === 0) throw fail();
+  const out: BackendName[] = [];
+  for (const b of pref) {
+    if (typeof b !== 'string' || !(BACKENDS as readonly string[]).includes(b)) throw fail();
+    if (!out.includes(b as BackendName)) out.push(b as BackendName);
+  }
+  return out;
+}
+
+/** Checks a catalog: an array of items with unique, non-empty string ids. Returns a shallow copy. */
+export function validateCatalog(catalog: unknown, where = 'catalog'): CatalogItem[] {
+  const E = InvalidOptionsError;
+  if (!Array.isArray(catalog)) throw new E(`${where} must be an array of items like { id: 'sku-1', category: 'audio' } (got ${describe(catalog)}).`, { field: where });
+  const seen = new Map<string, number>();
+  catalog.forEach((item: unknown, i) => {
+    const at = `${where}[${i}]`;
+    if (!isPlainObject(item)) throw new E(`${at} must be an object with an id (got ${describe(item)}).`, { field: at });
+    const id = checkString(item.id, `${at}.id`, E);
+    const first = seen.get(id);
+    if (first !== undefined) throw new E(`${where} lists the id "${id}" twice (at ${first} and ${i}); ids must be unique.`, { field: at, itemId: id });
+    seen.set(id, i);
+    for (const key of ['title', 'category', 'brand'] as const) {
+      if (item[key] !== undefined && typeof item[key] !== 'string') throw new E(`${at}.${key} must be a string (got ${describe(item[key])}).`, { field: `${at}.${key}` });
+    }
+    if (item.price !== undefined) checkNumber(item.price, `${at}.price`, E);
+    if (item.available !== undefined) checkBoolean(item.available, `${at}.available`, E);
+    if (item.meta !== undefined && !isPlainObject(item.meta)) throw new E(`${at}.meta must be an object (got ${describe(item.meta)}).`, { field: `${at}.meta` });
+  });
+  return [...(catalog as CatalogItem[])];
+}
+
+/**
+ * The one validate-and-merge step for engine options. `extraKeys` lists fields the caller
+ * handles itself (the page client's `worker` and `onProgress`), which are accepted and ignored.
+ * @throws InvalidOptionsError
+ */
+export function resolveEngineConfig(config: unknown, extraKeys: readonly string[] = []): ResolvedEngineConfig {
+  const E = InvalidOptionsError;
+  if (config === undefined || config === null) config = {};
+  if (!isPlainObject(config)) throw new E(`options must be an object (got ${describe(config)}).`);
+  rejectUnknownKeys(config, [...ENGINE_KEYS, ...extraKeys], 'options', E);
+  const c = config as EngineConfig;
+
+  const modelUrl = c.modelUrl === undefined ? DEFAULT_MODEL_URL
+    : checkString(c.modelUrl, 'options.modelUrl', E, 4096);
+  const catalog = c.catalog === undefined ? undefined : validateCatalog(c.catalog, 'options.catalog');
+  if (catalog && catalog.length === 0) throw new E('options.catalog is empty; leave it out to recommend from the whole model vocabulary.', { field: 'options.catalog' });
+
+  let retention = { maxEvents: DEFAULT_MAX_EVENTS, maxAgeDays: DEFAULT_MAX_AGE_DAYS };
+  if (c.retention !== undefined) {
+    if (!isPlainObject(c.retention)) throw new E(`options.retention must be an object like { maxEvents: 1000, maxAgeDays: 180 } (got ${describe(c.retention)}).`);
+    rejectUnknownKeys(c.retention, ['maxEvents', 'maxAgeDays'], 'options.retention', E);
+    retention = {
+      maxEvents: c.retention.maxEvents === undefined ? DEFAULT_MAX_EVENTS
+        : checkNumber(c.retention.maxEvents, 'options.retention.maxEvents', E, { min: 1, max: MAX_MAX_EVENTS, integer: true }),
+      maxAgeDays: c.retention.maxAgeDays === undefined ? DEFAULT_MAX_AGE_DAYS
+        : checkNumber(c.retention.maxAgeDays, 'options.retention.maxAgeDays', E, { min: 0.001, max: MAX_MAX_AGE_DAYS }),
+    };
+  }
+  return {
+    modelUrl,
+    catalog,
+    backends: resolveBackends(c.backend),
+    autoBackend: c.backend === undefined || c.backend === 'auto',
+    retention,
+    dbName: c.dbName === undefined ? DEFAULT_DB_NAME : checkString(c.dbName, 'options.dbName', E, 256),
+    excludePurchased: c.excludePurchased === undefined ? DEFAULT_EXCLUDE_PURCHASED : checkBoolean(c.excludePurchased, 'options.excludePurchased', E),
+    excludeInCart: c.excludeInCart === undefined ? DEFAULT_EXCLUDE_IN_CART : checkBoolean(c.excludeInCart, 'options.excludeInCart', E),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// events
+
+/** A validated event, ready to store (the store assigns `id`). */
+export type NewEvent = Omit<StoredEvent, 'id'>;
+
+const EVENT_KEYS = ['type', 'itemId', 'scene', 'timestamp', 'query'] as const;
+
+/**
+ * Validates one event or a batch, all or nothing: if any event is bad, throws
+ * InvalidEventError (naming the index and field) and nothing should be stored.
+ */
+export function validateEvents(input: unknown, now: number = Date.now()): NewEvent[] {
+  const E = InvalidEventError;
+  const batch = Array.isArray(input);
+  const list: unknown[] = batch ? (input as unknown[]) : [input];
+  return list.map((raw, i) => {
+    const at = batch ? `events[${i}]` : 'event';
+    if (!isPlainObject(raw)) throw new E(`${at} must be an object like { type: 'view', itemId: 'sku-1' } (got ${describe(raw)}).`, { index: i });
+    rejectUnknownKeys(raw, EVENT_KEYS, at, E);
+    if (typeof raw.type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(raw.type)) {
+      throw new E(`${at}.type must be one of ${EVENT_TYPES.join(', ')} (got ${describe(raw.type)}).`, { index: i, field: 'type' });
+    }
+    const type = raw.type as EventType;
+    const ev: NewEvent = { type, scene: 'home', timestamp: now };
+    if (type === 'search') {
+      if (typeof raw.query !== 'string' || raw.query.trim().length === 0) {
+        throw new E(`${at}.query must be a non-empty string for a "search" event.`, { index: i, field: 'query' });
+      }
+      ev.query = raw.query.slice(0, MAX_QUERY_LENGTH);
+      if (raw.itemId !== undefined) ev.itemId = checkString(raw.itemId, `${at}.itemId`, E);
+    } else {
+      if (raw.itemId === undefined) throw new E(`${at}.itemId is required for a "${type}" event.`, { index: i, field: 'itemId' });
+      ev.itemId = checkString(raw.itemId, `${at}.itemId`, E);
+      if (raw.query !== undefined) {
+        if (typeof raw.query !== 'string') throw new E(`${at}.query must be a string.`, { index: i, field: 'query' });
+        ev.query = raw.query.slice(0, MAX_QUERY_LENGTH);
+      }
+    }
+    if (raw.scene !== undefined) {
+      if (typeof raw.scene !== 'string' || !(SCENES as readonly string[]).includes(raw.scene)) {
+        throw new E(`${at}.scene must be one of ${SCENES.join(', ')} (got ${describe(raw.scene)}).`, { index: i, field: 'scene' });
+      }
+      ev.scene = raw.scene as SceneName;
+    }
+    if (raw.timestamp !== undefined) {
+      ev.timestamp = checkNumber(raw.timestamp, `${at}.timestamp`, E, { min: 0 });
+    }
+    return ev;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// requests
+
+export interface ResolvedCommonRequest {
+  k: number;
+  diversity: number;
+  objectives: Required<ObjectiveWeights>;
+  rules: ShopRules;
+}
+export type ResolvedHomeRequest = ResolvedCommonRequest;
+export interface ResolvedProductRequest extends ResolvedCommonRequest { itemId: string }
+export interface ResolvedCartRequest extends ResolvedCommonRequest { cart?: string[] }
+export interface ResolvedSearchRequest extends ResolvedCommonRequest {
+  query?: string;
+  candidates: string[];
+  personalWeight: number;
+}
+export interface ResolvedRequestMap {
+  home: ResolvedHomeRequest;
+  product: ResolvedProductRequest;
+  cart: ResolvedCartRequest;
+  search: ResolvedSearchRequest;
+}
+
+const COMMON_KEYS = ['k', 'objectives', 'diversity', 'rules'];
+const SCENE_KEYS: Record<SceneName, string[]> = {
+  home: COMMON_KEYS,
+  product: [...COMMON_KEYS, 'itemId'],
+  cart: [...COMMON_KEYS, 'cart'],
+  search: [...COMMON_KEYS, 'query', 'candidates', 'personalWeight'],
+};
+
+function validateFilter(value: unknown, where: string): ItemFilter {
+  const E = InvalidRequestError;
+  if (!isPlainObject(value)) throw new E(`${where} must be an object like { category: ['audio'] } (got ${describe(value)}).`, { field: where });
+  rejectUnknownKeys(value, ['category', 'brand', 'itemIds', 'minPrice', 'maxPrice'], where, E);
+  const f: ItemFilter = {};
+  if (value.category !== undefined) f.category = checkStringList(value.category, `${where}.category`, E);
+  if (value.brand !== undefined) f.brand = checkStringList(value.brand, `${where}.brand`, E);
+  if (value.itemIds !== undefined) f.itemIds = checkStringList(value.itemIds, `${where}.itemIds`, E);
+  if (value.minPrice !== undefined) f.minPrice = checkNumber(value.minPrice, `${where}.minPrice`, E);
+  if (value.maxPrice !== undefined) f.maxPrice = checkNumber(value.maxPrice, `${where}.maxPrice`, E);
+  if (f.minPrice !== undefined && f.maxPrice !== undefined && f.minPrice > f.maxPrice) {
+    throw new E(`${where}.minPrice (${f.minPrice}) is above maxPrice (${f.maxPrice}).`, { field: where });
+  }
+  if (Object.keys(f).length === 0) throw new E(`${where} has no conditions; give category, brand, itemIds, minPrice or maxPrice, or leave it out.`, { field: where });
+  return f;
+}
+
+function validateRules(value: unknown): ShopRules {
+  const E = InvalidRequestError;
+  if (!isPlainObject(value)) throw new E(`rules must be an object (got ${describe(value)}).`, { field: 'rules' });
+  rejectUnknownKeys(value, ['include', 'exclude', 'boost', 'pin', 'includeUnavailable', 'fallbackToPopular'], 'rules', E);
+  const r: ShopRules = {};
+  if (value.include !== undefined) r.include = validateFilter(value.include, 'rules.include');
+  if (value.exclude !== undefined) r.exclude = validateFilter(value.exclude, 'rules.exclude');
+  if (value.boost !== undefined) {
+    if (!Array.isArray(value.boost)) throw new E('rules.boost must be an array of { filter, factor }.', { field: 'rules.boost' });
+    r.boost = value.boost.map((b: unknown, i) => {
+      const at = `rules.boost[${i}]`;
+      if (!isPlainObject(b)) throw new E(`${at} must be { filter, factor } (got ${describe(b)}).`, { field: at });
+      rejectUnknownKeys(b, ['filter', 'factor'], at, E);
+      const factor = checkNumber(b.factor, `${at}.factor`, E, { min: 0 });
+      if (factor === 0) throw new E(`${at}.factor must be above 0 (use rules.exclude to drop items).`, { field: `${at}.factor` });
+      return { filter: validateFilter(b.filter, `${at}.filter`), factor };
+    });
+  }
+  if (value.pin !== undefined) r.pin = checkStringList(value.pin, 'rules.pin', E, MAX_K);
+  if (value.includeUnavailable !== undefined) r.includeUnavailable = checkBoolean(value.includeUnavailable, 'rules.includeUnavailable', E);
+  if (value.fallbackToPopular !== undefined) r.fallbackToPopular = checkBoolean(value.fallbackToPopular, 'rules.fallbackToPopular', E);
+  return r;
+}
+
+function validateObjectives(value: unknown, scene: SceneName): Required<ObjectiveWeights> {
+  const E = InvalidRequestError;
+  if (value === undefined) return { ...DEFAULT_OBJECTIVES[scene] };
+  if (!isPlainObject(value)) throw new E(`objectives must be an object like { click: 1, purchase: 0.5 } (got ${describe(value)}).`, { field: 'objectives' });
+  rejectUnknownKeys(value, ['click', 'cart', 'purchase'], 'objectives', E);
+  const o = { click: 0, cart: 0, purchase: 0 };
+  for (const key of ['click', 'cart', 'purchase'] as const) {
+    if (value[key] !== undefined) o[key] = checkNumber(value[key], `objectives.${key}`, E, { min: 0 });
+  }
+  if (o.click + o.cart + o.purchase === 0) throw new E('objectives needs at least one weight above 0.', { field: 'objectives' });
+  return o;
+}
+
+/**
+ * Validates a scene request and fills in the scene's defaults.
+ * @throws UnknownSceneError for a bad scene, InvalidRequestError for bad fields.
+ */
+export function validateRequest<S extends SceneName>(sceneArg: S, request: unknown): ResolvedRequestMap[S] {
+  const scene = assertScene(sceneArg);
+  const E = InvalidRequestError;
+  if (request === undefined || request === null) request = {};
+  if (!isPlainObject(request)) throw new E(`The ${scene} request must be an object (got ${describe(request)}).`);
+  rejectUnknownKeys(request, SCENE_KEYS[scene], `${scene} request`, E);
+  const common: ResolvedCommonRequest = {
+    k: request.k === undefined ? DEFAULT_K : checkNumber(request.k, 'k', E, { min: 1, max: MAX_K, integer: true }),
+    diversity: request.diversity === undefined ? DEFAULT_DIVERSITY[scene] : checkNumber(request.diversity, 'diversity', E, { min: 0, max: 1 }),
+    objectives: validateObjectives(request.objectives, scene),
+    rules: request.rules === undefined ? {} : validateRules(request.rules),
+  };
+  switch (scene) {
+    case 'home':
+      return common as ResolvedRequestMap[S];
+    case 'product': {
+      if (request.itemId === undefined) throw new E('The product request needs itemId: the item whose page is shown.', { field: 'itemId' });
+      return { ...common, itemId: checkString(request.itemId, 'itemId', E) } as ResolvedRequestMap[S];
+    }
+    case 'cart': {
+      const out: ResolvedCartRequest = { ...common };
+      if (request.cart !== undefined) out.cart = [...new Set(checkStringList(request.cart, 'cart', E, 1000))];
+      return out as ResolvedRequestMap[S];
+    }
+    case 'search': {
+      if (request.candidates === undefined) throw new E('The search request needs candidates: the shop search results, best first.', { field: 'candidates' });
+      const out: ResolvedSearchRequest = {
+        ...common,
+        candidates: checkStringList(request.candidates, 'candidates', E, MAX_SEARCH_CANDIDATES),
+        personalWeight: request.personalWeight === undefined ? DEFAULT_PERSONAL_WEIGHT
+          : checkNumber(request.personalWeight, 'personalWeight', E, { min: 0, max: 1 }),
+      };
+      if (request.query !== undefined) {
+        if (typeof request.query !== 'string') throw new E(`query must be a string (got ${describe(request.query)}).`, { field: 'query' });
+        out.query = request.query;
+      }
+      return out as ResolvedRequestMap[S];
+    }
+  }
+  /* c8 ignore next */
+  throw new E(`Unhandled scene ${scene}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// history queries
+
+/** Validates a listHistory query. @throws InvalidRequestError */
+export function validateHistoryQuery(query: unknown): { limit?: number; newestFirst: boolean } {
+  const E = InvalidRequestError;
+  if (query === undefined || query === null) return { newestFirst: true };
+  if (!isPlainObject(query)) throw new E(`The history query must be an object like { limit: 20 } (got ${describe(query)}).`);
+  rejectUnknownKeys(query, ['limit', 'newestFirst'], 'history query', E);
+  const out: { limit?: number; newestFirst: boolean } = {
+    newestFirst: query.newestFirst === undefined ? true : checkBoolean(query.newestFirst, 'newestFirst', E),
+  };
+  if (query.limit !== undefined) out.limit = checkNumber(query.limit, 'limit', E, { min: 0, integer: true });
+  return out;
+}
