@@ -1,0 +1,274 @@
+/**
+ * Ranking after scoring: objective blends, search blending, shop rules, diversity and
+ * fallback fill. Pure functions over plain arrays (no TF.js), so they can be unit-tested
+ * and reused by any model that produces per-item scores.
+ *
+ * Order of operations in `rankCandidates`:
+ *   1. de-duplicate (first occurrence wins)
+ *   2. pins: resolved first, in the given order. Pins skip the include/exclude filters (a pin is
+ *      the more specific instruction) but never show excluded ids (cart, purchased, the product
+ *      itself), unavailable items (unless includeUnavailable), or, for a closed list (search),
+ *      ids outside the candidates.
+ *   3. filters: excluded ids, unavailable items, rules.include, rules.exclude
+ *   4. boosts: score *= factor for every matching boost
+ *   5. sort by score; diversity > 0 picks greedily by MMR over embeddings + category
+ *   6. fill: if fewer than k are left and fallbackToPopular is not false, popular items that pass
+ *      the same filters (never for a closed list)
+ */
+import {
+  DIVERSITY_EMBEDDING_WEIGHT, DIVERSITY_POOL_FACTOR, DIVERSITY_POOL_MIN,
+} from './constants.js';
+import type { CatalogItem, ItemFilter, ObjectiveWeights, RankReason, RecommendedItem, ShopRules } from './protocol.js';
+
+/** An item that may go into a list. */
+export interface RankCandidate {
+  itemId: string;
+  /** Relevance, higher is better; normalised to [0, 1] by the scene before boosts. */
+  score: number;
+  reason: RankReason;
+  /** The catalog entry (category, brand, price, available) when known. */
+  item?: CatalogItem;
+  /** Unit-length item embedding, used by diversity. */
+  embedding?: ArrayLike<number>;
+}
+
+export interface RankContext {
+  k: number;
+  rules?: ShopRules;
+  /** 0 = pure relevance (default), 1 = most varied. */
+  diversity?: number;
+  /** Ids that never appear, pins included (in-cart, purchased, the product itself). */
+  exclude?: ReadonlySet<string>;
+  /** Fallback fill source, most popular first. Called only when the list is short. */
+  popular?: () => Iterable<RankCandidate>;
+  /** Resolves a pinned id that is not among the candidates (undefined: unknown, skipped). */
+  lookup?: (itemId: string) => RankCandidate | undefined;
+  /** Only the given candidates may appear (search): no outside pins, no fill. */
+  closed?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// score helpers
+
+/** Min-max normalises to [0, 1]. A constant (or empty) input maps to all 1s. */
+export function minMaxNormalize(values: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(values.length);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const span = hi - lo;
+  for (let i = 0; i < values.length; i++) out[i] = span > 0 ? (values[i] - lo) / span : 1;
+  return out;
+}
+
+export type ObjectiveName = keyof ObjectiveWeights;
+/** Raw scores per objective head, each over the same items. A single-objective model gives only `click`. */
+export type ObjectiveScores = Partial<Record<ObjectiveName, ArrayLike<number>>>;
+
+/**
+ * Blends per-objective scores into one relevance in [0, 1]: each head is min-max normalised,
+ * then averaged with the request's weights over the heads the model has. With one head this
+ * is that head, normalised (the weights then only matter for ordering fallbacks).
+ */
+export function blendObjectives(scores: ObjectiveScores, weights: ObjectiveWeights): Float32Array {
+  const heads = (Object.keys(scores) as ObjectiveName[]).filter((h) => scores[h] !== undefined);
+  if (heads.length === 0) return new Float32Array(0);
+  const n = scores[heads[0]]!.length;
+  if (heads.length === 1) return minMaxNormalize(scores[heads[0]]!);
+  const out = new Float32Array(n);
+  let total = 0;
+  for (const h of heads) {
+    const w = weights[h] ?? 0;
+    if (w <= 0) continue;
+    total += w;
+    const norm = minMaxNormalize(scores[h]!);
+    for (let i = 0; i < n; i++) out[i] += w * norm[i];
+  }
+  if (total === 0) return minMaxNormalize(scores[heads[0]]!);
+  for (let i = 0; i < n; i++) out[i] /= total;
+  return out;
+}
+
+/**
+ * Search blending. `personal[i]` is the model score of the shop's i-th result, or undefined when
+ * the model cannot score it. Shop order scores 1 - i/n; personal scores are min-max normalised over
+ * the scored results. Unscored results keep their shop score, so they stay where the shop put them
+ * relative to the others. Returns score = (1 - w) * shop + w * personal.
+ */
+export function blendSearch(personal: ReadonlyArray<number | undefined>, personalWeight: number): Float32Array {
+  const n = personal.length;
+  const known: number[] = [];
+  personal.forEach((p) => { if (p !== undefined) known.push(p); });
+  const lo = Math.min(...known);
+  const hi = Math.max(...known);
+  const span = hi - lo;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const shop = 1 - i / n;
+    const p = personal[i];
+    const pers = p === undefined ? shop : span > 0 ? (p - lo) / span : 0.5;
+    out[i] = (1 - personalWeight) * shop + personalWeight * pers;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// rules
+
+/** True when the item meets every condition of the filter (conditions are ANDed, lists are ORed). */
+export function matchesFilter(itemId: string, item: CatalogItem | undefined, filter: ItemFilter): boolean {
+  if (filter.itemIds && !filter.itemIds.includes(itemId)) return false;
+  if (filter.category && (item?.category === undefined || !filter.category.includes(item.category))) return false;
+  if (filter.brand && (item?.brand === undefined || !filter.brand.includes(item.brand))) return false;
+  if (filter.minPrice !== undefined && (item?.price === undefined || item.price < filter.minPrice)) return false;
+  if (filter.maxPrice !== undefined && (item?.price === undefined || item.price > filter.maxPrice)) return false;
+  return true;
+}
+
+/** Availability and the scene's exclusions: the checks that apply to pins too. */
+function allowed(c: RankCandidate, rules: ShopRules, exclude: ReadonlySet<string> | undefined): boolean {
+  if (exclude?.has(c.itemId)) return false;
+  if (!rules.includeUnavailable && c.item?.available === false) return false;
+  return true;
+}
+
+/** Every rule except pins and boosts: exclusions, availability, include, exclude. */
+export function passesRules(c: RankCandidate, rules: ShopRules = {}, exclude?: ReadonlySet<string>): boolean {
+  if (!allowed(c, rules, exclude)) return false;
+  if (rules.include && !matchesFilter(c.itemId, c.item, rules.include)) return false;
+  if (rules.exclude && matchesFilter(c.itemId, c.item, rules.exclude)) return false;
+  return true;
+}
+
+/** The score after every matching boost. */
+export function boostedScore(c: RankCandidate, rules: ShopRules = {}): number {
+  let s = c.score;
+  for (const b of rules.boost ?? []) if (matchesFilter(c.itemId, c.item, b.filter)) s *= b.factor;
+  return s;
+}
+
+/** De-duplicates by item id; the first occurrence wins. */
+export function dedupe<T extends { itemId: string }>(items: Iterable<T>): T[] {
+  const seen = new Set<string>();
+  const out: T[] = [];
+  for (const c of items) {
+    if (seen.has(c.itemId)) continue;
+    seen.add(c.itemId);
+    out.push(c);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// diversity
+
+/** Similarity in [0, 1] used by MMR: positive embedding cosine blended with same-category. */
+export function itemSimilarity(a: RankCandidate, b: RankCandidate): number {
+  let s = 0;
+  let w = 0;
+  if (a.embedding && b.embedding && a.embedding.length === b.embedding.length) {
+    let dot = 0;
+    for (let i = 0; i < a.embedding.length; i++) dot += a.embedding[i] * b.embedding[i];
+    s += DIVERSITY_EMBEDDING_WEIGHT * Math.max(0, Math.min(1, dot));
+    w += DIVERSITY_EMBEDDING_WEIGHT;
+  }
+  const ca = a.item?.category;
+  const cb = b.item?.category;
+  if (ca !== undefined && cb !== undefined) {
+    s += (1 - DIVERSITY_EMBEDDING_WEIGHT) * (ca === cb ? 1 : 0);
+    w += 1 - DIVERSITY_EMBEDDING_WEIGHT;
+  }
+  return w > 0 ? s / w : 0;
+}
+
+/**
+ * Maximal marginal relevance: repeatedly takes the candidate maximising
+ * (1 - λ) * score - λ * max similarity to the already chosen ones.
+ * `sorted` must be best first; only its top max(k * 5, 50) are considered.
+ */
+export function mmrSelect(sorted: RankCandidate[], k: number, lambda: number): RankCandidate[] {
+  if (lambda <= 0 || sorted.length <= 1) return sorted.slice(0, k);
+  const pool = sorted.slice(0, Math.max(k * DIVERSITY_POOL_FACTOR, DIVERSITY_POOL_MIN));
+  const maxSim = new Float64Array(pool.length);
+  const taken = new Uint8Array(pool.length);
+  const out: RankCandidate[] = [];
+  while (out.length < k && out.length < pool.length) {
+    let best = -1;
+    let bestValue = -Infinity;
+    for (let i = 0; i < pool.length; i++) {
+      if (taken[i]) continue;
+      const v = (1 - lambda) * pool[i].score - lambda * maxSim[i];
+      if (v > bestValue) { bestValue = v; best = i; }
+    }
+    taken[best] = 1;
+    const chosen = pool[best];
+    out.push(chosen);
+    for (let i = 0; i < pool.length; i++) {
+      if (!taken[i]) maxSim[i] = Math.max(maxSim[i], itemSimilarity(pool[i], chosen));
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the pipeline
+
+function toItem(c: RankCandidate, score: number, rank: number, reason: RankReason = c.reason): RecommendedItem {
+  const out: RecommendedItem = { itemId: c.itemId, score, rank, reason };
+  if (c.item) out.item = c.item;
+  return out;
+}
+
+/** Applies rules, diversity and fallback fill; returns at most k items with ranks 0..k-1. */
+export function rankCandidates(candidates: Iterable<RankCandidate>, ctx: RankContext): RecommendedItem[] {
+  const rules = ctx.rules ?? {};
+  const k = ctx.k;
+  const unique = dedupe(candidates);
+  const byId = new Map(unique.map((c) => [c.itemId, c]));
+  const used = new Set<string>();
+  const out: RecommendedItem[] = [];
+
+  // 2. pins
+  for (const id of rules.pin ?? []) {
+    if (out.length >= k) break;
+    if (used.has(id)) continue;
+    const c = byId.get(id) ?? (ctx.closed ? undefined : ctx.lookup?.(id));
+    if (!c || !allowed(c, rules, ctx.exclude)) continue;
+    used.add(id);
+    out.push(toItem(c, boostedScore(c, rules), out.length, { kind: 'pinned' }));
+  }
+
+  // 3.-5. filter, boost, sort, diversify
+  const pool: RankCandidate[] = [];
+  for (const c of unique) {
+    if (used.has(c.itemId) || !passesRules(c, rules, ctx.exclude)) continue;
+    const score = boostedScore(c, rules);
+    pool.push(score === c.score ? c : { ...c, score });
+  }
+  pool.sort((a, b) => b.score - a.score);
+  const want = k - out.length;
+  const chosen = mmrSelect(pool, want, ctx.diversity ?? 0);
+  let last = Infinity;
+  for (const c of chosen) {
+    used.add(c.itemId);
+    out.push(toItem(c, c.score, out.length));
+    last = c.score;
+  }
+
+  // 6. fill
+  if (out.length < k && !ctx.closed && rules.fallbackToPopular !== false && ctx.popular) {
+    for (const c of ctx.popular()) {
+      if (out.length >= k) break;
+      if (used.has(c.itemId) || !passesRules(c, rules, ctx.exclude)) continue;
+      used.add(c.itemId);
+      const score = Math.min(boostedScore(c, rules), last);
+      out.push(toItem(c, score, out.length));
+      last = score;
+    }
+  }
+  return out;
+}
