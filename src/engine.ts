@@ -1,0 +1,561 @@
+/**
+ * The recommender engine: model + catalog + history store in one object, running in
+ * whatever realm creates it (the Web Worker in production, Node in unit tests).
+ * Implements RecommenderEngineApi from protocol.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend, type BackendSelection } from './backend.js';
+import {
+  resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest,
+  type ResolvedEngineConfig, type ResolvedRequestMap,
+} from './config.js';
+import { REASON_ITEMS } from './constants.js';
+import {
+  DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, UnknownItemError,
+} from './errors.js';
+import type { ModelHeader, ModelVocab } from './model/artifacts.js';
+import { lastHidden, padHistory, type SasRecConfig, type WeightMap } from './model/sasrec.js';
+import { loadModel } from './model-loader.js';
+import { resolveUrl } from './url.js';
+import type {
+  CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress, ObjectiveWeights, RankReason,
+  RecommendResult, RecommenderEngineApi, SceneName, SceneRequestMap, StoredEvent, TrackEvent, TrackResult,
+} from './protocol.js';
+import { blendObjectives, blendSearch, rankCandidates, type RankCandidate } from './ranking.js';
+import { HistoryStore } from './store.js';
+
+export interface EngineHooks {
+  /** Loading progress. */
+  onProgress?: (p: LoadProgress) => void;
+  /** Replaces the global fetch for the model files (Node tests read files through it). */
+  fetch?: typeof fetch;
+}
+
+/** Event types that count as an interaction for the model (search events do not). */
+const INTERACTIONS = new Set(['view', 'click', 'favorite', 'cart', 'purchase']);
+
+const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+/** The catalog as the engine sees it: positions, model rows, the transposed embedding matrix. */
+interface CatalogState {
+  items: CatalogItem[];
+  /** True when the shop gave a catalog (else the vocabulary stands in for it). */
+  given: boolean;
+  /** Item id -> catalog position. */
+  posById: Map<string, number>;
+  /** Catalog position -> row in `embT` / `scores`, or -1 for items the model does not know (cold). */
+  rowOfPos: Int32Array;
+  /** Row -> catalog position. */
+  posOfRow: Int32Array;
+  /** [hiddenDim, rows]: the catalog's embedding rows, transposed once for a plain matMul. */
+  embT: tf.Tensor2D | null;
+  /** Unit-length embedding per row (diversity). */
+  unitRows: Float32Array[];
+  /** Popularity per catalog position, log-scaled to [0, 1]; cold items 0. */
+  popScore: Float32Array;
+  /** Catalog positions, most popular first (ties in catalog order). */
+  popularOrder: Int32Array;
+}
+
+/** What a recommend call reads from the history. */
+interface HistoryView {
+  /** Model indices of interactions, oldest first, consecutive repeats collapsed. */
+  sequence: number[];
+  /** Shop ids matching `sequence`. */
+  sequenceIds: string[];
+  purchased: Set<string>;
+  /** Items with a cart event not followed by a purchase, in the order added. */
+  cart: string[];
+}
+
+interface ModelRun {
+  /** Raw score per catalog row. */
+  scores: Float32Array;
+  /** History item ids the last position attends to most. */
+  becauseOf: string[];
+  /** Model input length used. */
+  used: number;
+}
+
+function collapseRepeats(ids: number[]): number[] {
+  const out: number[] = [];
+  for (const id of ids) if (out[out.length - 1] !== id) out.push(id);
+  return out;
+}
+
+/**
+ * In-process recommender engine. Create with `createEngine` (or `RecommenderEngine.create`).
+ * Not thread-safe across realms: one engine per worker; TF.js backends are global to the realm.
+ */
+export class RecommenderEngine implements RecommenderEngineApi {
+  private catalog!: CatalogState;
+  private disposed = false;
+  private lost: string | null = null;
+  private warmupMs = 0;
+  private loadMs = 0;
+  private readonly modelIndex = new Map<string, number>();
+
+  private constructor(
+    private readonly config: ResolvedEngineConfig,
+    private readonly modelUrl: string,
+    private readonly selection: BackendSelection,
+    private readonly header: ModelHeader,
+    private readonly vocab: ModelVocab,
+    private readonly weights: WeightMap,
+    private readonly store: HistoryStore,
+  ) {
+    vocab.itemIds.forEach((id, i) => { if (i > 0) this.modelIndex.set(id, i); });
+    selection.deviceLost.then((reason) => { this.lost = reason; });
+  }
+
+  /** Validates the config, opens the history, picks a backend, loads and warms up the model. */
+  static async create(configArg: EngineConfig = {}, hooks: EngineHooks = {}): Promise<RecommenderEngine> {
+    const t0 = now();
+    const report = (p: LoadProgress) => { try { hooks.onProgress?.(p); } catch { /* a throwing callback must not break loading */ } };
+    const config = resolveEngineConfig(configArg);
+    const modelUrl = resolveUrl(config.modelUrl);
+
+    const store = await HistoryStore.open(config.dbName);
+    let weights: WeightMap | undefined;
+    try {
+      const selection = await selectBackend(config.backends, report, { skipSoftwareGpu: config.autoBackend });
+      let lastFraction = -1;
+      const download = (f: number) => {
+        if (f <= lastFraction) return;
+        lastFraction = f;
+        report({ stage: 'download', loadedFraction: f });
+      };
+      download(0);
+      const model = await loadModel(modelUrl, { fetch: hooks.fetch, onProgress: download });
+      weights = model.weights;
+      download(1);
+      report({ stage: 'model', numItems: model.header.config.numItems, weightBytes: model.weightBytes });
+
+      const engine = new RecommenderEngine(config, modelUrl, selection, model.header, model.vocab, model.weights, store);
+      engine.catalog = await engine.buildCatalog(config.catalog);
+      report({ stage: 'warmup' });
+      engine.warmupMs = await engine.warmUp();
+      report({ stage: 'warmup', ms: engine.warmupMs });
+      await Promise.all([
+        store.prune(config.retention),
+        store.setMeta({ key: 'model', modelVersion: model.header.modelVersion, modelUrl, loadedAt: Date.now() }),
+      ]);
+      engine.loadMs = now() - t0;
+      report({ stage: 'ready', info: engine.currentInfo() });
+      return engine;
+    } catch (e) {
+      if (weights) tf.dispose(Object.values(weights));
+      store.close();
+      throw e;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // state checks
+
+  private assertUsable(): void {
+    if (this.disposed) throw new DisposedError('This recommender was disposed; create a new one.');
+    if (this.lost !== null) {
+      throw new DeviceLostError(`The GPU device was lost (${this.lost}); create a new recommender (it may pick another backend).`, { reason: this.lost });
+    }
+  }
+
+  /** Runs an async step; afterwards re-checks disposal/device loss so a late result never hides them. */
+  private async guarded<T>(work: Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await work;
+    } catch (e) {
+      if (this.disposed || this.lost !== null) this.assertUsable();
+      throw e;
+    }
+    this.assertUsable();
+    return result;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // catalog
+
+  private async buildCatalog(catalog: CatalogItem[] | undefined): Promise<CatalogState> {
+    const given = catalog !== undefined;
+    const items = catalog ?? this.vocab.itemIds.slice(1).map((id) => ({ id }));
+    const n = items.length;
+    const posById = new Map<string, number>();
+    const rowOfPos = new Int32Array(n).fill(-1);
+    const modelIdxOfRow: number[] = [];
+    const posOfRowList: number[] = [];
+    const popScore = new Float32Array(n);
+    let maxPop = 0;
+    for (const p of this.vocab.popularity) if (p > maxPop) maxPop = p;
+    const logMax = Math.log1p(maxPop);
+    items.forEach((item, pos) => {
+      posById.set(item.id, pos);
+      const m = this.modelIndex.get(item.id);
+      if (m !== undefined) {
+        rowOfPos[pos] = modelIdxOfRow.length;
+        modelIdxOfRow.push(m);
+        posOfRowList.push(pos);
+        popScore[pos] = logMax > 0 ? Math.log1p(this.vocab.popularity[m]) / logMax : 0;
+      }
+    });
+    const popularOrder = Int32Array.from(items.keys());
+    popularOrder.sort((a, b) => popScore[b] - popScore[a] || a - b);
+
+    let embT: tf.Tensor2D | null = null;
+    const unitRows: Float32Array[] = [];
+    if (modelIdxOfRow.length > 0) {
+      const d = this.header.config.hiddenDim;
+      const rows = tf.tidy(() => tf.gather(this.weights.itemEmbedding, tf.tensor1d(modelIdxOfRow, 'int32')) as tf.Tensor2D);
+      try {
+        embT = tf.tidy(() => rows.transpose() as tf.Tensor2D);
+        const flat = (await rows.data()) as Float32Array;
+        for (let r = 0; r < modelIdxOfRow.length; r++) {
+          const v = flat.slice(r * d, (r + 1) * d);
+          let norm = 0;
+          for (let i = 0; i < d; i++) norm += v[i] * v[i];
+          norm = Math.sqrt(norm) || 1;
+          for (let i = 0; i < d; i++) v[i] /= norm;
+          unitRows.push(v);
+        }
+      } catch (e) {
+        embT?.dispose();
+        throw e;
+      } finally {
+        rows.dispose();
+      }
+    }
+    return { items, given, posById, rowOfPos, posOfRow: Int32Array.from(posOfRowList), embT, unitRows, popScore, popularOrder };
+  }
+
+  /** One forward + scoring pass, so shader compilation does not hit the first real call. Returns ms. */
+  private async warmUp(): Promise<number> {
+    const t0 = now();
+    const first = this.catalog.popularOrder.length > 0 ? this.catalog.items[this.catalog.popularOrder[0]].id : undefined;
+    const seed = first !== undefined ? this.modelIndex.get(first) ?? 1 : 1;
+    await this.runModel([seed], this.catalog);
+    return now() - t0;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // model
+
+  /** Scores every known catalog item for a history (model indices, oldest first). Leaves no tensors behind. */
+  private async runModel(sequence: number[], cat: CatalogState): Promise<ModelRun> {
+    const cfg: SasRecConfig = this.header.config;
+    const seq = sequence.slice(-cfg.maxLen);
+    if (!cat.embT || seq.length === 0) return { scores: new Float32Array(0), becauseOf: [], used: 0 };
+    const row = padHistory(seq, cfg.maxLen);
+    const ids = tf.tensor2d(row, [1, cfg.maxLen], 'int32');
+    let scoresT: tf.Tensor | undefined;
+    let attnT: tf.Tensor | undefined;
+    try {
+      const { hidden, attention } = lastHidden(cfg, this.weights, ids, { returnAttention: true });
+      try {
+        scoresT = tf.tidy(() => tf.matMul(hidden, cat.embT!).reshape([-1]));
+        attnT = tf.tidy(() => (attention ? attention.mean(1).reshape([-1]) : tf.zeros([cfg.maxLen])));
+      } finally {
+        hidden.dispose();
+        attention?.dispose();
+      }
+    } catch (e) {
+      scoresT?.dispose();
+      throw e;
+    } finally {
+      ids.dispose();
+    }
+    try {
+      const [scores, attn] = await this.guarded(this.raceDeviceLoss(Promise.all([scoresT.data(), attnT!.data()])));
+      return { scores: scores as Float32Array, becauseOf: this.attributions(seq, attn as Float32Array), used: seq.length };
+    } finally {
+      scoresT.dispose();
+      attnT!.dispose();
+    }
+  }
+
+  private raceDeviceLoss<T>(p: Promise<T>): Promise<T> {
+    if (this.selection.backend !== 'webgpu') return p;
+    const lost = this.selection.deviceLost.then((reason): never => {
+      throw new DeviceLostError(`The GPU device was lost (${reason}); create a new recommender.`, { reason });
+    });
+    return Promise.race([p, lost]);
+  }
+
+  /** History items the last position attends to most (summed over repeats), best first. */
+  private attributions(seq: number[], attn: Float32Array): string[] {
+    const maxLen = this.header.config.maxLen;
+    const offset = maxLen - seq.length;
+    const weightById = new Map<string, number>();
+    seq.forEach((m, j) => {
+      const id = this.vocab.itemIds[m];
+      weightById.set(id, (weightById.get(id) ?? 0) + (attn[offset + j] ?? 0));
+    });
+    return [...weightById.entries()].sort((a, b) => b[1] - a[1]).slice(0, REASON_ITEMS).map(([id]) => id);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // history
+
+  private view(events: StoredEvent[]): HistoryView {
+    const seq: number[] = [];
+    const purchased = new Set<string>();
+    const cart = new Map<string, true>();
+    for (const ev of events) {
+      if (!ev.itemId) continue;
+      if (ev.type === 'purchase') { purchased.add(ev.itemId); cart.delete(ev.itemId); }
+      if (ev.type === 'cart') { cart.delete(ev.itemId); cart.set(ev.itemId, true); }
+      if (INTERACTIONS.has(ev.type)) {
+        const m = this.modelIndex.get(ev.itemId);
+        if (m !== undefined) seq.push(m);
+      }
+    }
+    const sequence = collapseRepeats(seq);
+    return { sequence, sequenceIds: sequence.map((m) => this.vocab.itemIds[m]), purchased, cart: [...cart.keys()] };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // candidates
+
+  private candidateAt(cat: CatalogState, pos: number, score: number, reason: RankReason): RankCandidate {
+    const row = cat.rowOfPos[pos];
+    const c: RankCandidate = { itemId: cat.items[pos].id, score, reason };
+    if (cat.given) c.item = cat.items[pos];
+    if (row >= 0) c.embedding = cat.unitRows[row];
+    return c;
+  }
+
+  /** Every scored catalog item with its relevance in [0, 1]. */
+  private modelCandidates(cat: CatalogState, run: ModelRun, objectives: Required<ObjectiveWeights>, reason: RankReason): RankCandidate[] {
+    const rel = blendObjectives({ click: run.scores }, objectives);
+    const out: RankCandidate[] = new Array(rel.length);
+    for (let r = 0; r < rel.length; r++) out[r] = this.candidateAt(cat, cat.posOfRow[r], rel[r], reason);
+    return out;
+  }
+
+  private *popular(cat: CatalogState, reason: RankReason, positions: Iterable<number> = cat.popularOrder): Iterable<RankCandidate> {
+    for (const pos of positions) yield this.candidateAt(cat, pos, cat.popScore[pos], reason);
+  }
+
+  /** A candidate for an id outside the scored set (pins): catalog entry or, with no catalog, a model item. */
+  private lookup(cat: CatalogState, itemId: string): RankCandidate | undefined {
+    const pos = cat.posById.get(itemId);
+    return pos === undefined ? undefined : this.candidateAt(cat, pos, cat.popScore[pos], { kind: 'pinned' });
+  }
+
+  private exclusions(hist: HistoryView, scene: SceneName, extra: Iterable<string> = []): Set<string> {
+    const out = new Set<string>(extra);
+    if (this.config.excludeInCart) for (const id of hist.cart) out.add(id);
+    if (this.config.excludePurchased && (scene === 'home' || scene === 'product')) for (const id of hist.purchased) out.add(id);
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // public API
+
+  /** Validates and stores events (all or nothing). Unknown item ids are stored but not used for scoring. */
+  async track(events: TrackEvent | TrackEvent[]): Promise<TrackResult> {
+    this.assertUsable();
+    const valid = validateEvents(events);
+    const { stored, pruned } = await this.guarded(this.store.add(valid, this.config.retention));
+    const cat = this.catalog;
+    const unknown = new Set<string>();
+    for (const ev of valid) {
+      if (ev.itemId && !this.modelIndex.has(ev.itemId) && !cat.posById.has(ev.itemId)) unknown.add(ev.itemId);
+    }
+    return { stored, unknownItems: [...unknown], pruned };
+  }
+
+  /** Recommends for a scene. See the scene request types for the options. */
+  async recommend<S extends SceneName>(scene: S, request: SceneRequestMap[S]): Promise<RecommendResult> {
+    this.assertUsable();
+    const t0 = now();
+    const req = validateRequest(scene, request);
+    const events = await this.guarded(this.store.all());
+    const hist = this.view(events);
+    const cat = this.catalog;
+    let out: { items: RecommendResult['items']; used: number };
+    switch (scene) {
+      case 'home': out = await this.home(cat, hist, req as ResolvedRequestMap['home']); break;
+      case 'product': out = await this.product(cat, hist, req as ResolvedRequestMap['product']); break;
+      case 'cart': out = await this.cartScene(cat, hist, req as ResolvedRequestMap['cart']); break;
+      default: out = await this.search(cat, hist, req as ResolvedRequestMap['search']); break;
+    }
+    return {
+      scene,
+      items: out.items,
+      backend: this.selection.backend,
+      modelVersion: this.header.modelVersion,
+      latencyMs: now() - t0,
+      historyUsed: out.used,
+    };
+  }
+
+  private async personalList(
+    cat: CatalogState, sequence: number[], req: ResolvedRequestMap['home'], exclude: Set<string>,
+    reasonFor: (becauseOf: string[]) => RankReason,
+  ): Promise<{ items: RecommendResult['items']; used: number }> {
+    const run = await this.runModel(sequence, cat);
+    if (run.used === 0) {
+      return { items: rankCandidates(this.popular(cat, { kind: 'popular' }), { ...req, exclude }), used: 0 };
+    }
+    const candidates = this.modelCandidates(cat, run, req.objectives, reasonFor(run.becauseOf));
+    return {
+      items: rankCandidates(candidates, {
+        ...req, exclude,
+        popular: () => this.popular(cat, { kind: 'popular' }),
+        lookup: (id) => this.lookup(cat, id),
+      }),
+      used: run.used,
+    };
+  }
+
+  private home(cat: CatalogState, hist: HistoryView, req: ResolvedRequestMap['home']) {
+    return this.personalList(cat, hist.sequence, req, this.exclusions(hist, 'home'),
+      (becauseOf) => ({ kind: 'personal', becauseOf }));
+  }
+
+  private async product(cat: CatalogState, hist: HistoryView, req: ResolvedRequestMap['product']) {
+    const id = req.itemId;
+    const m = this.modelIndex.get(id);
+    const pos = cat.posById.get(id);
+    if (m === undefined && pos === undefined) {
+      throw new UnknownItemError(`Unknown product "${id}": it is neither in the catalog nor known to the model. Check the id, or add the item to the catalog.`, { itemId: id });
+    }
+    const exclude = this.exclusions(hist, 'product', [id]);
+    if (m === undefined) {
+      // In the catalog but new to the model: popular items of its category, then popular overall.
+      const category = cat.items[pos!].category;
+      const reason: RankReason = { kind: 'fallback', detail: `"${id}" is new to the model: popular items${category !== undefined ? ' in its category' : ''}` };
+      const inCategory = category === undefined ? cat.popularOrder
+        : cat.popularOrder.filter((p) => cat.items[p].category === category);
+      return {
+        items: rankCandidates(this.popular(cat, reason, inCategory), {
+          ...req, exclude,
+          popular: () => this.popular(cat, { kind: 'popular' }),
+          lookup: (x) => this.lookup(cat, x),
+        }),
+        used: 0,
+      };
+    }
+    const sequence = collapseRepeats([...hist.sequence, m]);
+    return this.personalList(cat, sequence, req, exclude, (becauseOf) =>
+      becauseOf.length === 0 || becauseOf[0] === id ? { kind: 'similar', to: id } : { kind: 'personal', becauseOf });
+  }
+
+  private cartScene(cat: CatalogState, hist: HistoryView, req: ResolvedRequestMap['cart']) {
+    const cart = req.cart ?? hist.cart;
+    const cartIdx = cart.map((id) => this.modelIndex.get(id)).filter((m): m is number => m !== undefined);
+    const sequence = collapseRepeats([...hist.sequence, ...cartIdx]);
+    return this.personalList(cat, sequence, req, this.exclusions(hist, 'cart', cart), (becauseOf) =>
+      cart.length > 0 ? { kind: 'complement', to: [...cart] } : { kind: 'personal', becauseOf });
+  }
+
+  private async search(cat: CatalogState, hist: HistoryView, req: ResolvedRequestMap['search']) {
+    const ids = [...new Set(req.candidates)];
+    const rows = ids.map((id) => {
+      const pos = cat.posById.get(id);
+      return pos === undefined ? -1 : cat.rowOfPos[pos];
+    });
+    const anyKnown = rows.some((r) => r >= 0);
+    const run = anyKnown ? await this.runModel(hist.sequence, cat) : { scores: new Float32Array(0), becauseOf: [], used: 0 };
+    const personal = rows.map((r) => (r >= 0 && run.used > 0 ? run.scores[r] : undefined));
+    const blended = blendSearch(personal, req.personalWeight);
+    const candidates: RankCandidate[] = ids.map((id, i) => {
+      const pos = cat.posById.get(id);
+      const reason: RankReason = rows[i] >= 0
+        ? { kind: 'search', shopRank: i, becauseOf: run.becauseOf }
+        : { kind: 'fallback', detail: 'not known to the model: kept at the shop position' };
+      const c: RankCandidate = pos === undefined ? { itemId: id, score: blended[i], reason }
+        : this.candidateAt(cat, pos, blended[i], reason);
+      return c;
+    });
+    return {
+      items: rankCandidates(candidates, { ...req, exclude: this.exclusions(hist, 'search'), closed: true }),
+      used: run.used,
+    };
+  }
+
+  /** Replaces the catalog. Returns the new engine info. */
+  async setCatalog(catalog: CatalogItem[]): Promise<EngineInfo> {
+    this.assertUsable();
+    const items = validateCatalog(catalog);
+    if (items.length === 0) {
+      throw new InvalidOptionsError('catalog is empty; pass at least one item.', { field: 'catalog' });
+    }
+    const next = await this.buildCatalog(items);
+    if (this.disposed || this.lost !== null) {
+      next.embT?.dispose();
+      this.assertUsable();
+    }
+    const old = this.catalog;
+    this.catalog = next;
+    old.embT?.dispose();
+    await this.runModel([1], next).catch(() => undefined); // warm the new shapes
+    return this.currentInfo();
+  }
+
+  private currentInfo(): EngineInfo {
+    const cat = this.catalog;
+    const info: EngineInfo = {
+      backend: this.selection.backend,
+      rejectedBackends: [...this.selection.rejected],
+      modelUrl: this.modelUrl,
+      modelVersion: this.header.modelVersion,
+      numModelItems: this.header.config.numItems,
+      catalogSize: cat.items.length,
+      catalogItemsKnownToModel: cat.posOfRow.length,
+      loadMs: this.loadMs,
+      warmupMs: this.warmupMs,
+    };
+    if (this.selection.adapter) info.adapter = { ...this.selection.adapter };
+    return info;
+  }
+
+  async info(): Promise<EngineInfo> {
+    this.assertUsable();
+    return this.currentInfo();
+  }
+
+  async listHistory(query?: HistoryQuery): Promise<StoredEvent[]> {
+    this.assertUsable();
+    const q = validateHistoryQuery(query);
+    return this.guarded(this.store.list(q));
+  }
+
+  async exportHistory(): Promise<HistoryExport> {
+    this.assertUsable();
+    return this.guarded(this.store.export());
+  }
+
+  async forgetItem(itemId: string): Promise<number> {
+    this.assertUsable();
+    if (typeof itemId !== 'string' || itemId.length === 0) throw new InvalidRequestError('forgetItem needs a non-empty item id.', { field: 'itemId' });
+    return this.guarded(this.store.forgetItem(itemId));
+  }
+
+  async clearHistory(): Promise<void> {
+    this.assertUsable();
+    await this.guarded(this.store.clear());
+  }
+
+  /** Releases the weights, the catalog matrix and the database connection. Safe to call twice. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.catalog?.embT?.dispose();
+    tf.dispose(Object.values(this.weights));
+    this.store.close();
+  }
+
+  /** True once dispose() ran. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+}
+
+/**
+ * Creates an engine in this realm (no worker). Used by the worker and by unit tests.
+ * @throws InvalidOptionsError, StorageError, StorageBlockedError, NoBackendError, ModelLoadError
+ */
+export function createEngine(config: EngineConfig, hooks: EngineHooks = {}): Promise<RecommenderEngine> {
+  return RecommenderEngine.create(config, hooks);
+}

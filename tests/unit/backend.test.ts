@@ -1,0 +1,63 @@
+import 'fake-indexeddb/auto';
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src/backend.js';
+import { createEngine } from '../../src/engine.js';
+import { NoBackendError } from '../../src/errors.js';
+import type { LoadProgress } from '../../src/protocol.js';
+import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
+
+describe('selectBackend', () => {
+  it('tries backends in order, reports each try, and falls back', async () => {
+    const seen: LoadProgress[] = [];
+    const sel = await selectBackend(['webgpu', 'webgl', 'cpu'], (p) => seen.push(p));
+    expect(sel.backend).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    expect(sel.rejected.map((r) => r.backend)).toEqual(['webgpu', 'webgl']);
+    expect(sel.rejected[0].reason).toMatch(/navigator\.gpu/);
+    expect(sel.rejected[1].reason).toMatch(/canvas/);
+    expect(seen.map((p) => p.stage === 'backend' && `${p.backend}:${p.status}`)).toEqual([
+      'webgpu:trying', 'webgpu:failed', 'webgl:trying', 'webgl:failed', 'cpu:trying', 'cpu:ready',
+    ]);
+    expect(sel.adapter).toBeUndefined();
+  });
+
+  it('throws NoBackendError listing why each backend failed', async () => {
+    const err = await selectBackend(['webgpu', 'webgl']).catch((e) => e);
+    expect(err).toBeInstanceOf(NoBackendError);
+    expect(err.code).toBe('NO_BACKEND');
+    expect(err.message).toMatch(/webgpu: .*navigator\.gpu.*; webgl: /);
+    expect((err.details.rejected as unknown[]).length).toBe(2);
+  });
+
+  it('the engine reports rejected backends in its info', async () => {
+    const e = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: ['webgpu', 'cpu'], dbName: freshDbName() }, { fetch: fileFetch() });
+    try {
+      const info = await e.info();
+      expect(info.backend).toBe('cpu');
+      expect(info.rejectedBackends.map((r) => r.backend)).toEqual(['webgpu']);
+    } finally {
+      await e.dispose();
+    }
+  });
+});
+
+describe('wasm backend', () => {
+  it('gives the same recommendations as cpu', { timeout: 30_000 }, async () => {
+    const run = async (backend: 'cpu' | 'wasm') => {
+      const e = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend, catalog: fixtureCatalog(), dbName: freshDbName() }, { fetch: fileFetch() });
+      try {
+        await e.track([{ type: 'view', itemId: itemId(12) }, { type: 'view', itemId: itemId(37) }]);
+        const r = await e.recommend('home', { k: 10, diversity: 0 });
+        expect(r.backend).toBe(backend);
+        return r.items;
+      } finally {
+        await e.dispose();
+      }
+    };
+    const cpu = await run('cpu');
+    const wasm = await run('wasm');
+    expect(wasm.map((i) => i.itemId)).toEqual(cpu.map((i) => i.itemId));
+    wasm.forEach((w, i) => expect(w.score).toBeCloseTo(cpu[i].score, 4));
+  });
+});
