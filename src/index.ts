@@ -1,0 +1,30 @@
+/**
+ * scenerec: on-device, per-scene product recommendations.
+ *
+ * Page code uses `createRecommender` (model in a Web Worker); `createEngine` runs the same
+ * engine in the current thread (tests, or when you host the worker yourself).
+ * TF.js is only loaded by the worker, or on the first `createEngine` call.
+ */
+import type { EngineHooks, RecommenderEngine } from './engine.js';
+import type { EngineConfig } from './protocol.js';
+
+export { createRecommender } from './client.js';
+export type {
+  Recommender, RecommenderOptions, SceneHandle, BasicSceneHandle, SearchSceneHandle,
+} from './client.js';
+export type { EngineHooks, RecommenderEngine } from './engine.js';
+export { DEFAULT_MODEL_URL } from './constants.js';
+export { exposeEngine } from './worker-host.js';
+export type { WorkerApi } from './worker-host.js';
+export * from './errors.js';
+export * from './protocol.js';
+
+/**
+ * Creates the engine in this thread, without a worker (unit tests, or a worker you host
+ * yourself). `hooks.fetch` replaces the global fetch for the model files.
+ * @throws InvalidOptionsError, StorageError, StorageBlockedError, NoBackendError, ModelLoadError
+ */
+export async function createEngine(config: EngineConfig, hooks: EngineHooks = {}): Promise<RecommenderEngine> {
+  const engine = await import('./engine.js');
+  return engine.createEngine(config, hooks);
+}
