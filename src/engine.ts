@@ -400,7 +400,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
     const candidates = this.modelCandidates(cat, run, req.objectives, reasonFor(run.becauseOf));
     return {
       items: rankCandidates(candidates, {
-        ...req, exclude,
+        ...req, exclude, unique: true,
         popular: () => this.popular(cat, { kind: 'popular' }),
         lookup: (id) => this.lookup(cat, id),
       }),

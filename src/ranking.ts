@@ -45,6 +45,8 @@ export interface RankContext {
   lookup?: (itemId: string) => RankCandidate | undefined;
   /** Only the given candidates may appear (search): no outside pins, no fill. */
   closed?: boolean;
+  /** The caller guarantees unique item ids (skips the de-duplication pass on large lists). */
+  unique?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,6 +187,26 @@ export function itemSimilarity(a: RankCandidate, b: RankCandidate): number {
   return w > 0 ? s / w : 0;
 }
 
+/** How many of the best candidates MMR looks at for a list of k. */
+export function mmrPoolSize(k: number): number {
+  return Math.max(k * DIVERSITY_POOL_FACTOR, DIVERSITY_POOL_MIN);
+}
+
+/**
+ * The best `n` candidates, best first; ties keep their input order (same result as a stable
+ * full sort). Selects with a numeric sort of the scores, then sorts only the winners.
+ */
+export function topByScore(candidates: RankCandidate[], n: number): RankCandidate[] {
+  const byScore = (a: RankCandidate, b: RankCandidate) => b.score - a.score;
+  if (n <= 0) return [];
+  if (candidates.length <= n) return [...candidates].sort(byScore);
+  const scores = new Float64Array(candidates.length);
+  for (let i = 0; i < candidates.length; i++) scores[i] = candidates[i].score;
+  scores.sort();
+  const threshold = scores[candidates.length - n];
+  return candidates.filter((c) => c.score >= threshold).sort(byScore).slice(0, n);
+}
+
 /**
  * Maximal marginal relevance: repeatedly takes the candidate maximising
  * (1 - λ) * score - λ * max similarity to the already chosen ones.
@@ -192,7 +214,7 @@ export function itemSimilarity(a: RankCandidate, b: RankCandidate): number {
  */
 export function mmrSelect(sorted: RankCandidate[], k: number, lambda: number): RankCandidate[] {
   if (lambda <= 0 || sorted.length <= 1) return sorted.slice(0, k);
-  const pool = sorted.slice(0, Math.max(k * DIVERSITY_POOL_FACTOR, DIVERSITY_POOL_MIN));
+  const pool = sorted.slice(0, mmrPoolSize(k));
   const maxSim = new Float64Array(pool.length);
   const taken = new Uint8Array(pool.length);
   const out: RankCandidate[] = [];
@@ -227,16 +249,17 @@ function toItem(c: RankCandidate, score: number, rank: number, reason: RankReaso
 export function rankCandidates(candidates: Iterable<RankCandidate>, ctx: RankContext): RecommendedItem[] {
   const rules = ctx.rules ?? {};
   const k = ctx.k;
-  const unique = dedupe(candidates);
-  const byId = new Map(unique.map((c) => [c.itemId, c]));
+  const unique = ctx.unique && Array.isArray(candidates) ? candidates : dedupe(candidates);
   const used = new Set<string>();
   const out: RecommendedItem[] = [];
 
   // 2. pins
-  for (const id of rules.pin ?? []) {
+  const pins = rules.pin ?? [];
+  const byId = pins.length > 0 ? new Map(unique.map((c) => [c.itemId, c])) : undefined;
+  for (const id of pins) {
     if (out.length >= k) break;
     if (used.has(id)) continue;
-    const c = byId.get(id) ?? (ctx.closed ? undefined : ctx.lookup?.(id));
+    const c = byId?.get(id) ?? (ctx.closed ? undefined : ctx.lookup?.(id));
     if (!c || !allowed(c, rules, ctx.exclude)) continue;
     used.add(id);
     out.push(toItem(c, boostedScore(c, rules), out.length, { kind: 'pinned' }));
@@ -249,9 +272,10 @@ export function rankCandidates(candidates: Iterable<RankCandidate>, ctx: RankCon
     const score = boostedScore(c, rules);
     pool.push(score === c.score ? c : { ...c, score });
   }
-  pool.sort((a, b) => b.score - a.score);
   const want = k - out.length;
-  const chosen = mmrSelect(pool, want, ctx.diversity ?? 0);
+  const diversity = ctx.diversity ?? 0;
+  const best = topByScore(pool, diversity > 0 ? mmrPoolSize(want) : want);
+  const chosen = mmrSelect(best, want, diversity);
   let last = Infinity;
   for (const c of chosen) {
     used.add(c.itemId);

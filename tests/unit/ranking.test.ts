@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CatalogItem, RankReason } from '../../src/protocol.js';
 import {
   blendObjectives, blendSearch, boostedScore, dedupe, itemSimilarity, matchesFilter, minMaxNormalize, mmrSelect,
-  passesRules, rankCandidates, type RankCandidate,
+  passesRules, rankCandidates, topByScore, type RankCandidate,
 } from '../../src/ranking.js';
 
 const personal: RankReason = { kind: 'personal', becauseOf: ['h'] };
@@ -76,6 +76,17 @@ describe('rules', () => {
 
   it('de-duplicates keeping the first occurrence', () => {
     expect(dedupe([{ itemId: 'a', n: 1 }, { itemId: 'b', n: 2 }, { itemId: 'a', n: 3 }])).toEqual([{ itemId: 'a', n: 1 }, { itemId: 'b', n: 2 }]);
+  });
+});
+
+describe('topByScore', () => {
+  it('equals a stable full sort, ties included', () => {
+    // Scores with many ties, in a deterministic pseudo-random order.
+    const list: RankCandidate[] = Array.from({ length: 500 }, (_, i) => ({ itemId: `i${i}`, score: ((i * 7919) % 37) / 37, reason: popular }));
+    const full = [...list].sort((a, b) => b.score - a.score);
+    for (const n of [0, 1, 5, 13, 14, 100, 499, 500, 600]) {
+      expect(ids(topByScore(list, n))).toBe(ids(full.slice(0, n)));
+    }
   });
 });
 
