@@ -93,6 +93,8 @@ export class RecommenderEngine implements RecommenderEngineApi {
   private lost: string | null = null;
   private warmupMs = 0;
   private loadMs = 0;
+  /** The last history write; reads wait for it, so a recommend sees every track called before it. */
+  private lastWrite: Promise<unknown> = Promise.resolve();
   private readonly modelIndex = new Map<string, number>();
 
   private constructor(
@@ -171,6 +173,19 @@ export class RecommenderEngine implements RecommenderEngineApi {
     }
     this.assertUsable();
     return result;
+  }
+
+  /** Starts a history write now and records it for later reads. */
+  private write<T>(start: () => Promise<T>): Promise<T> {
+    const p = start();
+    this.lastWrite = p.catch(() => undefined);
+    return this.guarded(p);
+  }
+
+  /** Reads history after every write issued so far. */
+  private async read<T>(start: () => Promise<T>): Promise<T> {
+    await this.lastWrite;
+    return this.guarded(start());
   }
 
   // -------------------------------------------------------------------------------------------
@@ -355,7 +370,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
   async track(events: TrackEvent | TrackEvent[]): Promise<TrackResult> {
     this.assertUsable();
     const valid = validateEvents(events);
-    const { stored, pruned } = await this.guarded(this.store.add(valid, this.config.retention));
+    const { stored, pruned } = await this.write(() => this.store.add(valid, this.config.retention));
     const cat = this.catalog;
     const unknown = new Set<string>();
     for (const ev of valid) {
@@ -369,7 +384,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
     this.assertUsable();
     const t0 = now();
     const req = validateRequest(scene, request);
-    const events = await this.guarded(this.store.all());
+    const events = await this.read(() => this.store.all());
     const hist = this.view(events);
     const cat = this.catalog;
     let out: { items: RecommendResult['items']; used: number };
@@ -518,23 +533,23 @@ export class RecommenderEngine implements RecommenderEngineApi {
   async listHistory(query?: HistoryQuery): Promise<StoredEvent[]> {
     this.assertUsable();
     const q = validateHistoryQuery(query);
-    return this.guarded(this.store.list(q));
+    return this.read(() => this.store.list(q));
   }
 
   async exportHistory(): Promise<HistoryExport> {
     this.assertUsable();
-    return this.guarded(this.store.export());
+    return this.read(() => this.store.export());
   }
 
   async forgetItem(itemId: string): Promise<number> {
     this.assertUsable();
     if (typeof itemId !== 'string' || itemId.length === 0) throw new InvalidRequestError('forgetItem needs a non-empty item id.', { field: 'itemId' });
-    return this.guarded(this.store.forgetItem(itemId));
+    return this.write(() => this.store.forgetItem(itemId));
   }
 
   async clearHistory(): Promise<void> {
     this.assertUsable();
-    await this.guarded(this.store.clear());
+    await this.write(() => this.store.clear());
   }
 
   /** Releases the weights, the catalog matrix and the database connection. Safe to call twice. */

@@ -197,6 +197,17 @@ describe('tracking and history', () => {
     expect((await engine.listHistory()).map((e) => e.itemId)).toEqual(['cold-1', 'ghost', itemId(23)]);
   });
 
+  it('a recommend sees a track that was not awaited', async () => {
+    const tracked = engine.track({ type: 'view', itemId: itemId(45) });
+    const r = await engine.recommend('home', { k: 5, diversity: 0 });
+    expect(r.historyUsed).toBe(1);
+    expect(r.items.every((i) => clusterOf(i.itemId) === 4)).toBe(true);
+    await tracked;
+    const cleared = engine.clearHistory();
+    expect(await engine.listHistory()).toEqual([]);
+    await cleared;
+  });
+
   it('a bad event rejects the whole batch and leaves history intact', async () => {
     await engine.track({ type: 'view', itemId: itemId(1) });
     const err = await engine.track([{ type: 'view', itemId: itemId(2) }, { type: 'view', itemId: '' }]).catch((e) => e);
