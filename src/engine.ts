@@ -119,6 +119,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
 
     const store = await HistoryStore.open(config.dbName);
     let weights: WeightMap | undefined;
+    let engine: RecommenderEngine | undefined;
     try {
       const selection = await selectBackend(config.backends, report, { skipSoftwareGpu: config.autoBackend });
       let lastFraction = -1;
@@ -133,7 +134,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
       download(1);
       report({ stage: 'model', numItems: model.header.config.numItems, weightBytes: model.weightBytes });
 
-      const engine = new RecommenderEngine(config, modelUrl, selection, model.header, model.vocab, model.weights, store);
+      engine = new RecommenderEngine(config, modelUrl, selection, model.header, model.vocab, model.weights, store);
       engine.catalog = await engine.buildCatalog(config.catalog);
       report({ stage: 'warmup' });
       engine.warmupMs = await engine.warmUp();
@@ -146,8 +147,11 @@ export class RecommenderEngine implements RecommenderEngineApi {
       report({ stage: 'ready', info: engine.currentInfo() });
       return engine;
     } catch (e) {
-      if (weights) tf.dispose(Object.values(weights));
-      store.close();
+      if (engine) await engine.dispose(); // weights, catalog matrix, store
+      else {
+        if (weights) tf.dispose(Object.values(weights));
+        store.close();
+      }
       throw e;
     }
   }

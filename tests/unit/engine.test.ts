@@ -1,12 +1,13 @@
 import 'fake-indexeddb/auto';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createEngine, type RecommenderEngine } from '../../src/engine.js';
 import {
   DisposedError, InvalidEventError, InvalidOptionsError, InvalidRequestError, ModelLoadError, UnknownItemError,
   UnknownSceneError,
 } from '../../src/errors.js';
 import type { LoadProgress, RecommendResult, SceneName, SceneRequestMap } from '../../src/protocol.js';
+import { HistoryStore } from '../../src/store.js';
 import { FIXTURE_MODEL_URL, clusterOf, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 const CATALOG_IDS = new Set(fixtureCatalog().map((c) => c.id));
@@ -346,6 +347,18 @@ describe('model loading failures', () => {
     const e3 = await createEngine({ ...baseConfig(), modelUrl: FIXTURE_MODEL_URL }, { fetch: notScenerec }).catch((e) => e);
     expect(e3).toBeInstanceOf(ModelLoadError);
     expect(e3.message).toContain('not a scenerec model');
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a failure late in loading releases everything already built', async () => {
+    const before = tf.memory().numTensors;
+    const spy = vi.spyOn(HistoryStore.prototype, 'setMeta').mockRejectedValue(new Error('disk on fire'));
+    try {
+      const err = await createEngine({ ...baseConfig(), modelUrl: FIXTURE_MODEL_URL, catalog: fixtureCatalog() }, { fetch: fileFetch() }).catch((e) => e);
+      expect(err.message).toBe('disk on fire');
+    } finally {
+      spy.mockRestore();
+    }
     expect(tf.memory().numTensors).toBe(before);
   });
 
