@@ -61,8 +61,6 @@ interface CatalogState {
 interface HistoryView {
   /** Model indices of interactions, oldest first, consecutive repeats collapsed. */
   sequence: number[];
-  /** Shop ids matching `sequence`. */
-  sequenceIds: string[];
   purchased: Set<string>;
   /** Items with a cart event not followed by a purchase, in the order added. */
   cart: string[];
@@ -328,7 +326,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
       }
     }
     const sequence = collapseRepeats(seq);
-    return { sequence, sequenceIds: sequence.map((m) => this.vocab.itemIds[m]), purchased, cart: [...cart.keys()] };
+    return { sequence, purchased, cart: [...cart.keys()] };
   }
 
   // -------------------------------------------------------------------------------------------
