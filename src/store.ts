@@ -217,7 +217,20 @@ export class HistoryStore {
 
   private async conn(): Promise<IDBPDatabase<ScenerecDB>> {
     if (this.closed) throw new StorageError('The history store is closed.');
-    if (!this.db) this.db = await this.connect();
+    if (!this.db) {
+      try {
+        this.db = await this.connect();
+      } catch (e) {
+        const versionError = e instanceof StorageError && (e.details as { cause?: string } | undefined)?.cause?.startsWith('VersionError');
+        if (versionError && this.lostReason) {
+          // We let another tab upgrade (see `blocking`); this tab's code is now the old version.
+          throw new StorageBlockedError(
+            `Another tab upgraded the history database "${this.name}" to a newer version of scenerec. Reload this page to keep using it.`,
+            { dbName: this.name });
+        }
+        throw e;
+      }
+    }
     return this.db;
   }
 

@@ -172,10 +172,10 @@ describe('other tabs', () => {
     const newer = await openDB(name, DB_VERSION + 1, { blocked: () => { blocked = true; } });
     expect(blocked).toBe(false);
     newer.close();
-    // Our old code cannot use the newer database: a typed error, not a hang.
+    // Our old code cannot use the newer database: a typed error that says to reload, not a hang.
     const err = await s.all().catch((e) => e);
-    expect(err).toBeInstanceOf(StorageError);
-    expect(err.message).toMatch(/newer version/);
+    expect(err).toBeInstanceOf(StorageBlockedError);
+    expect(err.message).toMatch(/Reload this page/);
   });
 
   it('reconnects after another tab deleted the database', async () => {
