@@ -1,0 +1,114 @@
+/**
+ * Vite config for the demo shop (demo/) and the browser test pages (tests/e2e/pages/).
+ *
+ * - Multi-page: /demo/ is the shop, /tests/e2e/pages/harness.html the e2e test harness.
+ *   "/" redirects to /demo/.
+ * - The SDK's worker is an ES module worker (`worker.format: 'es'`).
+ * - Model files are static: `models/` is served at /models/ and `tests/fixtures/` at /fixtures/,
+ *   by a middleware in dev and by copying them into dist/ at build (so `vite preview` and any
+ *   static host serve them). Nothing is fetched from a CDN: the TF.js wasm binaries are bundled
+ *   assets (src/wasm-assets.ts).
+ * - appType 'mpa': an unknown path is a 404, never index.html (a model URL typo then fails
+ *   with a clear ModelLoadError instead of "cannot parse model JSON").
+ */
+import { cpSync, createReadStream, existsSync, statSync } from 'node:fs';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import type { Connect, Plugin } from 'vite';
+import { defineConfig } from 'vite';
+
+const root = import.meta.dirname;
+
+/** URL prefix -> folder served there (and copied to dist/<prefix> at build). */
+const STATIC_DIRS: Record<string, string> = {
+  '/models/': resolve(root, 'models'),
+  '/fixtures/': resolve(root, 'tests/fixtures'),
+};
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.json': 'application/json',
+  '.bin': 'application/octet-stream',
+  '.md': 'text/markdown; charset=utf-8',
+};
+
+/** Serves STATIC_DIRS (dev), redirects "/" to the demo (dev and preview), copies STATIC_DIRS into dist (build). */
+function staticModels(): Plugin {
+  let outDir = resolve(root, 'dist');
+
+  const serve: Connect.NextHandleFunction = (req, res, next) => {
+    const path = decodeURIComponent((req.url ?? '').split('?')[0]);
+    for (const [prefix, dir] of Object.entries(STATIC_DIRS)) {
+      if (!path.startsWith(prefix)) continue;
+      const file = normalize(join(dir, path.slice(prefix.length)));
+      if (!file.startsWith(dir + sep) || !existsSync(file) || !statSync(file).isFile()) {
+        res.statusCode = 404;
+        res.end('Not found');
+        return;
+      }
+      res.setHeader('Content-Type', CONTENT_TYPES[extname(file)] ?? 'application/octet-stream');
+      res.setHeader('Content-Length', statSync(file).size);
+      res.setHeader('Cache-Control', 'no-cache');
+      createReadStream(file).pipe(res);
+      return;
+    }
+    next();
+  };
+
+  const redirectRoot: Connect.NextHandleFunction = (req, res, next) => {
+    const [path, query] = (req.url ?? '').split('?');
+    if (path === '/' || path === '/index.html') {
+      res.statusCode = 302;
+      res.setHeader('Location', `/demo/${query ? `?${query}` : ''}`);
+      res.end();
+      return;
+    }
+    next();
+  };
+
+  return {
+    name: 'scenerec-static-models',
+    configResolved(config) {
+      outDir = resolve(config.root, config.build.outDir);
+    },
+    configureServer(server) {
+      server.middlewares.use(redirectRoot);
+      server.middlewares.use(serve);
+    },
+    configurePreviewServer(server) {
+      server.middlewares.use(redirectRoot);
+    },
+    closeBundle() {
+      if (!existsSync(outDir)) return;
+      for (const [prefix, dir] of Object.entries(STATIC_DIRS)) {
+        if (existsSync(dir)) cpSync(dir, join(outDir, prefix), { recursive: true });
+      }
+    },
+  };
+}
+
+export default defineConfig({
+  root,
+  appType: 'mpa',
+  // No public/ folder: the static folders above are handled by the plugin.
+  publicDir: false,
+  plugins: [staticModels()],
+  worker: { format: 'es' },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    chunkSizeWarningLimit: 4096,
+    rolldownOptions: {
+      input: {
+        demo: resolve(root, 'demo/index.html'),
+        harness: resolve(root, 'tests/e2e/pages/harness.html'),
+      },
+    },
+  },
+  // The wasm backend's .wasm files are imported with `?url` (src/wasm-assets.ts); keep the
+  // package out of dependency pre-bundling so those URLs point at the package's own files.
+  optimizeDeps: {
+    exclude: ['@tensorflow/tfjs-backend-wasm'],
+  },
+  server: { port: 5173, strictPort: true, host: 'localhost' },
+  preview: { port: 5173, strictPort: true, host: 'localhost' },
+});
