@@ -1,0 +1,39 @@
+/**
+ * Tensor-leak check in the browser: repeated calls leave the worker's tf.memory().numTensors unchanged.
+ * The SDK exposes no tensor count, so the engine runs in tests/e2e/pages/debug.worker.ts: the SDK
+ * worker (`exposeEngine()`) plus a side channel that answers with tf.memory() from that worker.
+ */
+import { expect, test } from '@playwright/test';
+import { freshDb, openHarness, watchConsole } from './helpers';
+
+for (const backend of ['webgpu', 'wasm'] as const) {
+  test(`no tensors leak over repeated calls (${backend})`, async ({ page }) => {
+    const { errors } = watchConsole(page);
+    await openHarness(page);
+    const out = await page.evaluate(async ({ dbName, backend }) => {
+      const h = window.harness;
+      const rec = await h.create({ backend, dbName, debugWorker: true });
+      const round = async (i: number) => {
+        await rec.track({ type: 'view', itemId: `item-${String(10 + (i % 30)).padStart(2, '0')}` });
+        await rec.scene('home').recommend({ k: 12 });
+        await rec.scene('product').recommend({ itemId: 'item-18', k: 8 });
+        await rec.scene('product').recommend({ itemId: 'cold-2', k: 4 });
+        await rec.scene('cart').recommend({ cart: ['item-03'], k: 6 });
+        await rec.scene('search').rerank({ query: 'q', candidates: ['item-01', 'item-22', 'cold-1', 'item-45'], k: 4 });
+        await h.errorOf(() => rec.scene('home').recommend({ k: -1 }));
+      };
+      await round(0); // first calls may create lasting state (compiled programs, caches)
+      const before = await h.workerMemory();
+      for (let i = 1; i <= 10; i++) await round(i);
+      const after = await h.workerMemory();
+      await rec.dispose();
+      return { before, after };
+    }, { dbName: freshDb(`leak-${backend}`), backend });
+    console.log(`[leak ${backend}] numTensors ${out.before.numTensors} -> ${out.after.numTensors}, bytes ${out.before.numBytes} -> ${out.after.numBytes}`);
+    expect(out.before.backend).toBe(backend);
+    expect(out.before.numTensors, 'the model weights and catalog matrix are resident').toBeGreaterThan(0);
+    expect(out.after.numTensors).toBe(out.before.numTensors);
+    expect(out.after.numBytes).toBe(out.before.numBytes);
+    expect(errors).toEqual([]);
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * Browser side of the e2e tests: imports the SDK exactly as a shop's page would and puts it on
+ * `window`, with a few helpers. The specs drive it with page.evaluate().
+ */
+import * as scenerec from '../../../src/index';
+import type { CatalogItem, Recommender, RecommenderOptions } from '../../../src/index';
+
+/** The tiny random-weights fixture (tests/fixtures/tiny-model), served at /fixtures/. */
+export const FIXTURE_MODEL_URL = '/fixtures/tiny-model/model.json';
+
+/** Fixture catalog items the shop marks unavailable. */
+export const UNAVAILABLE = ['item-02', 'item-13', 'item-27'];
+
+export interface CreateOptions extends Omit<RecommenderOptions, 'worker'> {
+  /** Run the SDK engine in tests/e2e/pages/debug.worker.ts (adds tf.memory() / adapter queries). */
+  debugWorker?: boolean;
+}
+
+export interface DebugMemory { numTensors: number; numBytes: number; numDataBuffers: number }
+export interface DebugAdapter { vendor: string; architecture: string; description: string }
+
+export interface Harness {
+  /** item-01..item-50 (category = the fixture's cluster, cat-0..cat-4), cold-1..cold-3 (unknown to the model); UNAVAILABLE are unavailable. */
+  fixtureCatalog(): CatalogItem[];
+  unavailable: string[];
+  fixtureModelUrl: string;
+  /** Creates a recommender (fixture model and catalog unless given) and keeps it as `window.rec`. */
+  create(options?: CreateOptions): Promise<Recommender>;
+  /** tf.memory() inside the debug worker. */
+  workerMemory(): Promise<DebugMemory & { backend: string }>;
+  /** navigator.gpu.requestAdapter() inside the debug worker. */
+  workerAdapter(): Promise<{ hasGpu: boolean; adapter: DebugAdapter | null }>;
+  /** navigator.gpu.requestAdapter() on the page. */
+  pageAdapter(): Promise<{ hasGpu: boolean; adapter: DebugAdapter | null }>;
+  /** Runs `f`, returns the error it throws (or rejects with) as plain data, or null. */
+  errorOf(f: () => unknown): Promise<{ name: string; code?: string; message: string; isScenerecError: boolean; instanceOf?: string } | null>;
+}
+
+declare global {
+  interface Window {
+    scenerec: typeof scenerec;
+    harness: Harness;
+    rec?: Recommender;
+  }
+}
+
+const itemId = (i: number): string => `item-${String(i).padStart(2, '0')}`;
+
+function fixtureCatalog(): CatalogItem[] {
+  const items: CatalogItem[] = [];
+  for (let i = 1; i <= 50; i++) {
+    const id = itemId(i);
+    items.push({
+      id, title: `Item ${i}`, category: `cat-${Math.floor((i - 1) / 10)}`, price: i,
+      available: !UNAVAILABLE.includes(id),
+    });
+  }
+  for (let j = 1; j <= 3; j++) items.push({ id: `cold-${j}`, title: `Cold ${j}`, category: 'cat-0', price: 100 + j });
+  return items;
+}
+
+let debugWorker: Worker | null = null;
+let nextDebugId = 1;
+
+function askWorker<T>(what: 'memory' | 'adapter'): Promise<T> {
+  const w = debugWorker;
+  if (!w) return Promise.reject(new Error('create({ debugWorker: true }) first'));
+  const debugId = nextDebugId++;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`debug worker did not answer "${what}"`)), 10_000);
+    const onMessage = (ev: MessageEvent) => {
+      if (ev.data?.debugId !== debugId) return;
+      clearTimeout(timer);
+      w.removeEventListener('message', onMessage);
+      resolve(ev.data as T);
+    };
+    w.addEventListener('message', onMessage);
+    w.postMessage({ scenerecDebug: what, debugId });
+  });
+}
+
+async function readAdapter(gpu: GPU | undefined): Promise<{ hasGpu: boolean; adapter: DebugAdapter | null }> {
+  const adapter = gpu ? await gpu.requestAdapter() : null;
+  const info = adapter?.info;
+  return { hasGpu: !!gpu, adapter: info ? { vendor: info.vendor, architecture: info.architecture, description: info.description } : null };
+}
+
+window.scenerec = scenerec;
+window.harness = {
+  fixtureCatalog,
+  unavailable: UNAVAILABLE,
+  fixtureModelUrl: FIXTURE_MODEL_URL,
+  async create(options: CreateOptions = {}) {
+    const { debugWorker: wantDebug, ...rest } = options;
+    const worker = wantDebug
+      ? new Worker(new URL('./debug.worker.ts', import.meta.url), { type: 'module', name: 'scenerec-debug' })
+      : undefined;
+    debugWorker = worker ?? null;
+    const rec = await scenerec.createRecommender({
+      modelUrl: FIXTURE_MODEL_URL,
+      catalog: fixtureCatalog(),
+      ...rest,
+      ...(worker ? { worker } : {}),
+    });
+    window.rec = rec;
+    return rec;
+  },
+  workerMemory: () => askWorker('memory').then((d) => {
+    const m = d as { memory: DebugMemory; backend: string };
+    return { ...m.memory, backend: m.backend };
+  }),
+  workerAdapter: () => askWorker('adapter'),
+  pageAdapter: () => readAdapter((navigator as Navigator & { gpu?: GPU }).gpu),
+  async errorOf(f) {
+    try {
+      await f();
+      return null;
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      const cls = Object.entries(scenerec).find(([, v]) => typeof v === 'function' && v.prototype instanceof scenerec.ScenerecError && e instanceof (v as unknown as new () => object) && (v as { name: string }).name === err.name);
+      return {
+        name: err.name, code: err.code, message: err.message,
+        isScenerecError: e instanceof scenerec.ScenerecError,
+        instanceOf: cls?.[0],
+      };
+    }
+  },
+};
+
+document.getElementById('status')!.textContent = 'ready';
