@@ -24,6 +24,7 @@ test("no WebGPU adapter: backend 'auto' falls back to another backend and still 
     return { info: rec.engineInfo, stages, home, pdp };
   }, freshDb('fallback'));
 
+  console.log(`[fallback] auto picked ${out.info.backend}; passed over: ${out.info.rejectedBackends.map((r) => `${r.backend} (${r.reason})`).join('; ')}`);
   expect(out.info.backend).not.toBe('webgpu');
   expect(['webgl', 'wasm', 'cpu']).toContain(out.info.backend);
   expect(out.info.adapter).toBeUndefined();
@@ -44,4 +45,15 @@ test("no WebGPU adapter: backend 'webgpu' by name fails with NoBackendError", as
   const err = await page.evaluate((dbName) => window.harness.errorOf(() => window.harness.create({ backend: 'webgpu', dbName })), freshDb('nobackend'));
   expect(err).toMatchObject({ name: 'NoBackendError', code: 'NO_BACKEND', isScenerecError: true, instanceOf: 'NoBackendError' });
   expect(err!.message).toMatch(/webgpu/);
+});
+
+test("no WebGPU adapter: the demo shop on backend 'auto' starts on a fallback backend and recommends", async ({ page }) => {
+  const { errors } = watchConsole(page);
+  await page.goto('/demo/?backend=auto');
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  const backend = await page.locator('#info-backend').getAttribute('data-backend');
+  expect(['webgl', 'wasm', 'cpu']).toContain(backend);
+  await expect(page.locator('#info-backend')).toHaveAttribute('title', /webgpu: /);
+  await expect(page.locator('.recs[data-scene=home][data-ready] .product')).toHaveCount(10);
+  expect(errors).toEqual([]);
 });

@@ -1,0 +1,139 @@
+/**
+ * The demo shop (demo/) driven like a shopper would, on the Tianchi model
+ * (models/tianchi-sasrec) and its catalog (demo/catalog.json), backend 'webgpu'.
+ * Also the request log of the whole session: nothing but static same-origin files.
+ */
+import { readFileSync } from 'node:fs';
+import { expect, test, type Locator, type Page } from '@playwright/test';
+import type { CatalogItem } from '../../src/index';
+import { expectOnlyStaticAssetRequests, logRequests, watchConsole } from './helpers';
+
+const catalog: CatalogItem[] = JSON.parse(readFileSync(new URL('../../demo/catalog.json', import.meta.url), 'utf8'));
+const byId = new Map(catalog.map((i) => [i.id, i]));
+
+async function recIds(page: Page, scene: string): Promise<string[]> {
+  const grid = page.locator(`.recs[data-scene=${scene}][data-ready]`);
+  await expect(grid).toBeVisible();
+  return grid.locator('.product').evaluateAll((els) => els.map((e) => e.getAttribute('data-item-id')!));
+}
+
+/** Every recommended card: a catalog item, available, unique, with a reason shown. */
+async function checkRecs(page: Page, scene: string, k: number): Promise<string[]> {
+  const ids = await recIds(page, scene);
+  expect(ids.length).toBeGreaterThan(0);
+  expect(ids.length).toBeLessThanOrEqual(k);
+  expect(new Set(ids).size).toBe(ids.length);
+  for (const id of ids) {
+    expect(byId.has(id), `${scene}: ${id} in the catalog`).toBe(true);
+    expect(byId.get(id)!.available, `${scene}: ${id} available`).not.toBe(false);
+  }
+  const reasons: Locator = page.locator(`.recs[data-scene=${scene}] .product .reason`);
+  await expect(reasons).toHaveCount(ids.length);
+  for (const text of await reasons.allInnerTexts()) expect(text.trim()).not.toBe('');
+  return ids;
+}
+
+async function historyItems(page: Page): Promise<Array<{ type: string; itemId: string | null }>> {
+  return page.locator('#history-list li').evaluateAll((els) => els.map((e) => ({ type: e.getAttribute('data-type')!, itemId: e.getAttribute('data-item-id') })));
+}
+
+test('demo shop: scenes, history panel, reload, forget, clear, export; only static requests', async ({ page }) => {
+  test.setTimeout(180_000);
+  const { errors } = watchConsole(page);
+  const log = logRequests(page);
+
+  await page.goto('/demo/?backend=webgpu');
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await expect(page.locator('#loading')).toBeHidden();
+  await expect(page.locator('#info-backend')).toHaveText('webgpu');
+  await expect(page.locator('#info-adapter')).toHaveAttribute('data-architecture', 'swiftshader');
+  await expect(page.locator('#info-load')).toContainText(/\d/);
+  await page.locator('#history-clear').click(); // start from an empty history
+  await expect(page.locator('#history-empty')).toBeVisible();
+  await checkRecs(page, 'home', 10);
+  await expect(page.locator('#info-last')).toContainText('home:');
+
+  // Catalog: paging and the category filter.
+  await expect(page.locator('#catalog-grid .product')).toHaveCount(24);
+  await page.locator('.pager a', { hasText: 'Next' }).click();
+  await expect(page.locator('#page-info')).toHaveText(/^Page 2 of/);
+  const firstCategory = catalog[0].category!;
+  await page.locator('#category-filter').selectOption(firstCategory);
+  const inCategory = catalog.filter((i) => i.category === firstCategory).length;
+  await expect(page.locator('#catalog-grid .product')).toHaveCount(Math.min(24, inCategory));
+
+  // Product page: a view is tracked, similar items exclude the product itself.
+  const product = catalog.find((i) => i.available !== false && i.category === firstCategory)!;
+  await page.locator(`#catalog-grid .product[data-item-id="${product.id}"]`).click();
+  await expect(page.locator(`.pdp[data-item-id="${product.id}"]`)).toBeVisible();
+  const similar = await checkRecs(page, 'product', 10);
+  expect(similar).not.toContain(product.id);
+  await expect.poll(() => historyItems(page)).toEqual([{ type: 'view', itemId: product.id }]);
+
+  // Cart: add, the cart scene leaves cart items out.
+  await page.locator('#add-to-cart').click();
+  await expect(page.locator('#cart-count')).toHaveText('1');
+  await expect.poll(async () => (await historyItems(page))[0]).toEqual({ type: 'cart', itemId: product.id });
+  // Click a recommended item: a click event in the product scene, then its page.
+  const clicked = similar[0];
+  await page.locator(`.recs[data-scene=product] .product[data-item-id="${clicked}"]`).click();
+  await expect(page.locator(`.pdp[data-item-id="${clicked}"]`)).toBeVisible();
+  await page.locator('#add-to-cart').click();
+  await expect(page.locator('#cart-count')).toHaveText('2');
+  await page.locator('#cart-link').click();
+  await expect(page.locator('#cart-list li')).toHaveCount(2);
+  const cartRecs = await checkRecs(page, 'cart', 5);
+  expect(cartRecs).not.toContain(product.id);
+  expect(cartRecs).not.toContain(clicked);
+  await page.locator(`#cart-list .remove[data-item-id="${clicked}"]`).click();
+  await expect(page.locator('#cart-list li')).toHaveCount(1);
+  await expect(page.locator('#cart-count')).toHaveText('1');
+
+  // Search: the shop's substring search gives candidates, the SDK reranks them.
+  const query = firstCategory;
+  await page.locator('#search-input').fill(query);
+  await page.locator('#search-input').press('Enter');
+  const found = await checkRecs(page, 'search', 20);
+  for (const id of found) expect(JSON.stringify(byId.get(id)), `${id} matches "${query}"`).toContain(query);
+  await expect(page.locator('.recs[data-scene=search] .reason').first()).toContainText(/Shop rank|new to the model/);
+
+  const before = await historyItems(page);
+  expect(before.map((e) => e.type)).toEqual(['search', 'cart', 'view', 'click', 'cart', 'view']);
+
+  // Reload: the history is still there (IndexedDB), and so is the cart (the shop's localStorage).
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await expect.poll(() => historyItems(page)).toEqual(before);
+
+  // Export downloads the same events as JSON.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#history-export').click()]);
+  const exported = JSON.parse(readFileSync((await download.path())!, 'utf8'));
+  expect(exported.format).toBe('scenerec-history');
+  expect(exported.events).toHaveLength(before.length);
+
+  // Forget one item: every event about it goes.
+  await page.locator(`#history-list .forget[data-item-id="${clicked}"]`).first().click();
+  await expect.poll(async () => (await historyItems(page)).map((e) => e.itemId)).not.toContain(clicked);
+  expect((await historyItems(page)).length).toBe(before.length - 3);
+
+  // Clear: nothing left; home falls back to popular items.
+  await page.locator('#history-clear').click();
+  await expect(page.locator('#history-empty')).toBeVisible();
+  await expect(page.locator('#history-list li')).toHaveCount(0);
+  await page.locator('a.brand').click();
+  await checkRecs(page, 'home', 10);
+  await expect(page.locator('.recs[data-scene=home] .reason').first()).toHaveText('Popular in the shop');
+
+  // The whole session fetched only static same-origin files; no request carried history.
+  await page.waitForTimeout(500);
+  const paths = log.map((r) => new URL(r.url).pathname);
+  expect(paths).toContain('/models/tianchi-sasrec/model.json');
+  expect(paths).toContain('/models/tianchi-sasrec/vocab.json');
+  expectOnlyStaticAssetRequests(log, {
+    documentPath: '/demo/',
+    allowedQuery: /^\?backend=webgpu$/,
+    allowedPaths: [/^\/demo\/$/, /^\/assets\/[\w.-]+\.(js|css|wasm|json)$/, /^\/models\/tianchi-sasrec\/[\w.-]+\.(json|bin)$/],
+    secrets: [product.id, clicked, ...similar, ...cartRecs, ...found, query],
+  });
+  expect(errors).toEqual([]);
+});
