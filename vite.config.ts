@@ -104,10 +104,13 @@ export default defineConfig({
       },
     },
   },
-  // The wasm backend's .wasm files are imported with `?url` (src/wasm-assets.ts); keep the
-  // package out of dependency pre-bundling so those URLs point at the package's own files.
+  // The wasm backend stays in dependency pre-bundling (its ESM build imports a CommonJS worker
+  // file, which only works pre-bundled); its .wasm binaries are separate `?url` imports
+  // (src/wasm-assets.ts), served from node_modules in dev and emitted as assets at build.
+  // Listed up front: the dev optimizer does not crawl into workers, and discovering these
+  // late would reload the page mid-session.
   optimizeDeps: {
-    exclude: ['@tensorflow/tfjs-backend-wasm'],
+    include: ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-wasm', 'comlink', 'idb'],
   },
   server: { port: 5173, strictPort: true, host: 'localhost' },
   preview: { port: 5173, strictPort: true, host: 'localhost' },
