@@ -11,10 +11,12 @@
  * - appType 'mpa': an unknown path is a 404, never index.html (a model URL typo then fails
  *   with a clear ModelLoadError instead of "cannot parse model JSON").
  */
+/// <reference types="vitest/config" />
 import { cpSync, createReadStream, existsSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { Connect, Plugin } from 'vite';
 import { defineConfig } from 'vite';
+import { configDefaults } from 'vitest/config';
 
 const root = import.meta.dirname;
 
@@ -111,6 +113,10 @@ export default defineConfig({
   // late would reload the page mid-session.
   optimizeDeps: {
     include: ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-wasm', 'comlink', 'idb'],
+  },
+  // Vitest reads this file too: unit tests only (tests/e2e/*.spec.ts are Playwright's).
+  test: {
+    exclude: [...configDefaults.exclude, 'tests/e2e/**'],
   },
   server: { port: 5173, strictPort: true, host: 'localhost' },
   preview: { port: 5173, strictPort: true, host: 'localhost' },
