@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import type { CatalogItem } from '../../src/index';
-import { expectOnlyStaticAssetRequests, logRequests, watchConsole } from './helpers';
+import { expectOnlyStaticAssetRequests, logRequests, waitForDemo, watchConsole } from './helpers';
 
 const catalog: CatalogItem[] = JSON.parse(readFileSync(new URL('../../demo/catalog.json', import.meta.url), 'utf8'));
 const byId = new Map(catalog.map((i) => [i.id, i]));
@@ -43,7 +43,7 @@ test('demo shop: scenes, history panel, reload, forget, clear, export; only stat
   const log = logRequests(page);
 
   await page.goto('/demo/?backend=webgpu');
-  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await waitForDemo(page);
   await expect(page.locator('#loading')).toBeHidden();
   await expect(page.locator('#info-backend')).toHaveText('webgpu');
   await expect(page.locator('#info-adapter')).toHaveAttribute('data-architecture', 'swiftshader');
@@ -102,7 +102,7 @@ test('demo shop: scenes, history panel, reload, forget, clear, export; only stat
 
   // Reload: the history is still there (IndexedDB), and so is the cart (the shop's localStorage).
   await page.reload();
-  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await waitForDemo(page);
   await expect.poll(() => historyItems(page)).toEqual(before);
 
   // Export downloads the same events as JSON.

@@ -2,7 +2,7 @@
  * Runs in the `no-webgpu` project: Chromium without --enable-unsafe-webgpu has no WebGPU adapter.
  */
 import { expect, test } from '@playwright/test';
-import { freshDb, openHarness, watchConsole } from './helpers';
+import { freshDb, openHarness, waitForDemo, watchConsole } from './helpers';
 
 test("no WebGPU adapter: backend 'auto' falls back to another backend and still recommends", async ({ page }) => {
   const { errors } = watchConsole(page);
@@ -50,7 +50,7 @@ test("no WebGPU adapter: backend 'webgpu' by name fails with NoBackendError", as
 test("no WebGPU adapter: the demo shop on backend 'auto' starts on a fallback backend and recommends", async ({ page }) => {
   const { errors } = watchConsole(page);
   await page.goto('/demo/?backend=auto');
-  await expect(page.locator('body')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await waitForDemo(page);
   const backend = await page.locator('#info-backend').getAttribute('data-backend');
   expect(['webgl', 'wasm', 'cpu']).toContain(backend);
   await expect(page.locator('#info-backend')).toHaveAttribute('title', /webgpu: /);

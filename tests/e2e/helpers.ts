@@ -61,3 +61,10 @@ export function expectOnlyStaticAssetRequests(log: LoggedRequest[], opts: { allo
     for (const s of opts.secrets) expect(decodeURIComponent(r.url), `${what} carries "${s}"`).not.toContain(s);
   }
 }
+
+/** Waits until the demo shop has started; fails at once, with the page's error text, if it could not. */
+export async function waitForDemo(page: Page): Promise<void> {
+  await expect(page.locator('body')).not.toHaveAttribute('data-state', 'loading', { timeout: 120_000 });
+  const state = await page.locator('body').getAttribute('data-state');
+  if (state !== 'ready') throw new Error(`The demo did not start: ${await page.locator('#error').innerText()}`);
+}
