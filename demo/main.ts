@@ -64,7 +64,8 @@ function showError(e: unknown, where: string): void {
 // ---------------------------------------------------------------------------------------------
 // state
 
-let rec: Recommender;
+/** Null when the recommender could not start: the shop still works, without recommendations. */
+let rec: Recommender | null = null;
 let catalog: CatalogItem[] = [];
 const byId = new Map<string, CatalogItem>();
 let cart: string[] = loadCart();
@@ -108,6 +109,7 @@ function reasonText(r: RankReason): string {
 // SDK calls, with the engine panel kept current
 
 async function track(events: TrackEvent | TrackEvent[]): Promise<void> {
+  if (!rec) return;
   try {
     await rec.track(events);
   } catch (e) {
@@ -121,11 +123,18 @@ function showLastCall(r: RecommendResult, roundTripMs: number): void {
   $('info-last').dataset.latencyMs = r.latencyMs.toFixed(3);
 }
 
-async function timed(f: () => Promise<RecommendResult>): Promise<RecommendResult> {
+type Recs = Pick<ReturnType<typeof recSection>, 'fill' | 'message'>;
+
+/** Runs one recommend call, shows its latency, and fills `recs` if the page is still current. */
+async function recommendInto(recs: Recs, id: number, f: (r: Recommender) => Promise<RecommendResult>): Promise<void> {
+  if (!rec) {
+    recs.message('Recommendations are unavailable: the recommender could not start.');
+    return;
+  }
   const t0 = performance.now();
-  const r = await f();
+  const r = await f(rec);
   showLastCall(r, performance.now() - t0);
-  return r;
+  if (current(id)) recs.fill(r);
 }
 
 function showEngineInfo(info: EngineInfo): void {
@@ -142,6 +151,7 @@ function showEngineInfo(info: EngineInfo): void {
 }
 
 async function refreshHistory(): Promise<void> {
+  if (!rec) return;
   let events: StoredEvent[];
   try {
     events = await rec.listHistory({ limit: 50 });
@@ -166,6 +176,7 @@ async function refreshHistory(): Promise<void> {
 }
 
 async function forgetItem(id: string): Promise<void> {
+  if (!rec) return;
   try {
     await rec.forgetItem(id);
   } catch (e) {
@@ -176,6 +187,7 @@ async function forgetItem(id: string): Promise<void> {
 }
 
 async function exportHistory(): Promise<void> {
+  if (!rec) return;
   try {
     const data = await rec.exportHistory();
     const blob = new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' });
@@ -208,7 +220,7 @@ function productCard(item: CatalogItem, extra?: { reason?: RankReason; scene?: S
   );
 }
 
-function recSection(title: string, scene: SceneName, subtitle: string): { section: HTMLElement; fill: (r: RecommendResult) => void } {
+function recSection(title: string, scene: SceneName, subtitle: string): { section: HTMLElement; fill: (r: RecommendResult) => void; message: (text: string) => void } {
   const grid = h('div', { class: 'grid recs', 'data-scene': scene }, h('p', { class: 'muted' }, 'Computing on this device…'));
   const section = h('section', { class: 'block' },
     h('div', { class: 'block-head' }, h('h2', {}, title), h('span', { class: 'muted small' }, subtitle)), grid);
@@ -218,7 +230,8 @@ function recSection(title: string, scene: SceneName, subtitle: string): { sectio
     grid.dataset.ready = 'true';
     grid.dataset.count = String(r.items.length);
   };
-  return { section, fill };
+  const message = (text: string) => grid.replaceChildren(h('p', { class: 'muted' }, text));
+  return { section, fill, message };
 }
 
 let renderId = 0;
@@ -251,8 +264,7 @@ async function renderHome(params: URLSearchParams, id: number): Promise<void> {
         h('span', { class: 'pager' }, link(page - 1, '‹ Prev', page <= 1), h('span', { id: 'page-info' }, `Page ${page} of ${pages}`), link(page + 1, 'Next ›', page >= pages))),
       h('div', { class: 'grid catalog', id: 'catalog-grid' }, ...shown.map((i) => productCard(i)))),
   );
-  const r = await timed(() => rec.scene('home').recommend({ k: 10 }));
-  if (current(id)) recs.fill(r);
+  await recommendInto(recs, id, (r) => r.scene('home').recommend({ k: 10 }));
 }
 
 async function renderProduct(itemId: string, id: number): Promise<void> {
@@ -288,8 +300,7 @@ async function renderProduct(itemId: string, id: number): Promise<void> {
   );
   await track({ type: 'view', itemId, scene: 'product' });
   if (!current(id)) return;
-  const r = await timed(() => rec.scene('product').recommend({ itemId, k: 10 }));
-  if (current(id)) recs.fill(r);
+  await recommendInto(recs, id, (r) => r.scene('product').recommend({ itemId, k: 10 }));
 }
 
 async function renderCart(id: number): Promise<void> {
@@ -322,8 +333,7 @@ async function renderCart(id: number): Promise<void> {
       checkout),
     recs.section,
   );
-  const r = await timed(() => rec.scene('cart').recommend({ cart, k: 5 }));
-  if (current(id)) recs.fill(r);
+  await recommendInto(recs, id, (r) => r.scene('cart').recommend({ cart, k: 5 }));
 }
 
 /** The shop's own search: a substring match over title, id, category and brand, in catalog order. */
@@ -344,11 +354,10 @@ async function renderSearch(params: URLSearchParams, id: number): Promise<void> 
   $('view').replaceChildren(recs.section);
   if (!query.trim()) return;
   if (candidates.length === 0) {
-    recs.fill({ scene: 'search', items: [], backend: rec.backend, modelVersion: rec.engineInfo.modelVersion, latencyMs: 0, historyUsed: 0 });
+    recs.message('No item matches.');
     return;
   }
-  const r = await timed(() => rec.scene('search').rerank({ query, candidates, k: 20 }));
-  if (current(id)) recs.fill(r);
+  await recommendInto(recs, id, (r) => r.scene('search').rerank({ query, candidates, k: 20 }));
 }
 
 async function route(): Promise<void> {
@@ -393,9 +402,9 @@ function backendFromUrl(): BackendPreference {
 }
 
 function renderBackendLinks(active: string): void {
-  const current = new URLSearchParams(location.search).get('backend') ?? 'auto';
+  const chosen = new URLSearchParams(location.search).get('backend') ?? 'auto';
   $('backend-links').replaceChildren(...BACKEND_CHOICES.map((b) =>
-    b === current
+    b === chosen
       ? h('strong', { title: `in use: ${active}` }, b)
       : h('a', { href: `?backend=${b}${location.hash}` }, b)));
 }
@@ -410,6 +419,7 @@ async function main(): Promise<void> {
     location.hash = `#/search?${new URLSearchParams({ q })}`;
   });
   $('history-clear').addEventListener('click', async () => {
+    if (!rec) return;
     try {
       await rec.clearHistory();
     } catch (e) {
@@ -422,22 +432,34 @@ async function main(): Promise<void> {
 
   try {
     const res = await fetch(catalogUrl);
-    if (!res.ok) throw new Error(`catalog: HTTP ${res.status}`);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
     catalog = await res.json() as CatalogItem[];
     for (const i of catalog) byId.set(i.id, i);
-    rec = await createRecommender({ catalog, modelUrl: MODEL_URL, backend: backendFromUrl(), onProgress: showProgress });
   } catch (e) {
     document.body.dataset.state = 'error';
-    $('progress-text').textContent = 'The recommender could not start.';
+    $('progress-text').textContent = 'The catalog could not be loaded.';
+    showError(e, 'catalog');
+    return;
+  }
+  window.addEventListener('hashchange', () => void route());
+  try {
+    rec = await createRecommender({ catalog, modelUrl: MODEL_URL, backend: backendFromUrl(), onProgress: showProgress });
+  } catch (e) {
+    // The shop keeps working without recommendations.
+    document.body.dataset.state = 'error';
+    $('progress-text').textContent = 'The recommender could not start: the shop works without recommendations.';
     showError(e, 'createRecommender');
     renderBackendLinks('none');
+    for (const f of ['info-backend', 'info-adapter', 'info-model', 'info-catalog', 'info-load']) $(f).textContent = 'not started';
+    $('history-empty').textContent = 'History unavailable: the recommender could not start.';
+    for (const b of ['history-export', 'history-clear']) $(b).setAttribute('disabled', '');
+    await route();
     return;
   }
   showEngineInfo(rec.engineInfo);
   renderBackendLinks(rec.backend);
   $('loading').classList.add('done');
   document.body.dataset.state = 'ready';
-  window.addEventListener('hashchange', () => void route());
   await Promise.all([refreshHistory(), route()]);
 }
 
