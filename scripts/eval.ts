@@ -1,0 +1,65 @@
+/**
+ * npm run eval -- --model models/<name> --data <file> --format <format> --protocol <full|sampled-100>
+ * npm run eval -- --baseline popular|itemknn --data <file> --format <format> --protocol ...
+ * Prints a table; the LAST line is one JSON object with every figure.
+ */
+import { DataFormatError, leaveOneOut } from '../training/data.js';
+import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer, type Protocol } from '../training/evaluate.js';
+import { collapseRepeats, loadModelDir, readDataset, remapToVocab, setNodeBackend } from '../training/node-io.js';
+import { parseFlags, UsageError } from '../training/cli.js';
+import * as tf from '@tensorflow/tfjs';
+
+const HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|itemknn) --data <file> --format <pairs|lines|tianchi>
+       --protocol full|sampled-100 [--seed N (42)] [--target test|valid] [--max-users N] [--backend wasm|cpu]`;
+
+async function main() {
+  const f = parseFlags(process.argv.slice(2), {
+    model: 'string', baseline: 'string', data: 'string', format: 'string', protocol: 'string', seed: 'number',
+    target: 'string', 'max-users': 'number', backend: 'string', help: 'boolean',
+  });
+  if (f.help) { console.log(HELP); return; }
+  for (const req of ['data', 'format', 'protocol']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${HELP}`);
+  if (!f.model === !f.baseline) throw new UsageError(`give exactly one of --model or --baseline\n${HELP}`);
+  const protocol = f.protocol as Protocol;
+  if (protocol !== 'full' && protocol !== 'sampled-100') throw new UsageError('--protocol must be full or sampled-100');
+  const target = ((f.target as string) ?? 'test') as 'test' | 'valid';
+  if (target !== 'test' && target !== 'valid') throw new UsageError('--target must be test or valid');
+  if (f.baseline && f.baseline !== 'popular' && f.baseline !== 'itemknn') throw new UsageError('--baseline must be popular or itemknn');
+  const seed = (f.seed as number) ?? 42;
+
+  const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
+  const t0 = performance.now();
+  let dataset = readDataset(f.data as string, f.format as string);
+  if (f.format === 'tianchi') dataset = collapseRepeats(dataset);
+  const model = f.model ? loadModelDir(f.model as string) : undefined;
+  let unknownItems = 0;
+  if (model) ({ dataset, unknownItems } = remapToVocab(dataset, model.vocab));
+  const split = leaveOneOut(dataset.sequences);
+  let users = [...split.test.keys()].filter((u) => split.test[u] > 0);
+  if (f['max-users'] && users.length > (f['max-users'] as number)) users = users.slice(0, f['max-users'] as number);
+  const opts = { protocol, seed, target, users };
+  const metrics = model
+    ? await evaluateModel(model.header.config, model.weights, split, opts)
+    : await evaluateScorer(f.baseline === 'popular'
+      ? popularScorer(split, dataset.numItems, target)
+      : itemKnnScorer(split, dataset.numItems, target), dataset.numItems, split, opts);
+  if (model) tf.dispose(Object.values(model.weights));
+  const seconds = (performance.now() - t0) / 1000;
+
+  const what = model ? `model ${f.model} (${model.header.modelVersion}, ${model.header.weightDtype})` : `baseline ${f.baseline}`;
+  console.log(`${what} on ${f.data} [${f.format}], protocol ${protocol}, target ${target}, ${metrics.users} users, backend ${backend}${unknownItems ? `, ${unknownItems} interactions with items unknown to the model dropped` : ''}`);
+  for (const k of ['hr@1', 'hr@5', 'hr@10', 'hr@20', 'ndcg@5', 'ndcg@10', 'ndcg@20', 'mrr', 'coverage@10'] as const) {
+    console.log(`  ${k.padEnd(12)} ${metrics[k].toFixed(4)}`);
+  }
+  console.log(JSON.stringify({
+    ...metrics, protocol, target, model: f.model ?? null, baseline: f.baseline ?? null,
+    modelVersion: model?.header.modelVersion ?? null, data: f.data, format: f.format, seed,
+    seconds: Math.round(seconds * 10) / 10,
+  }));
+}
+
+main().catch((e) => {
+  if (e instanceof UsageError || e instanceof DataFormatError) { console.error(`error: ${e.message}`); process.exit(2); }
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,131 @@
+/**
+ * npm run train -- --data <file> --format <pairs|lines|tianchi> --out models/<name> [hyper-parameters]
+ * Trains the SASRec model in Node (TF.js wasm backend) and writes TF.js artifacts + training.json.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { DataFormatError, leaveOneOut, type SequenceDataset } from '../training/data.js';
+import { DEFAULT_TRAIN_OPTIONS, train, type TrainOptions } from '../training/train.js';
+import { collapseRepeats, loadCheckpoint, readDataset, saveCheckpoint, saveModel, setNodeBackend, vocabFor } from '../training/node-io.js';
+import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training/cli.js';
+
+const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianchi> --out <dir> [options]
+  --epochs N (${DEFAULT_TRAIN_OPTIONS.epochs})  --batch N (${DEFAULT_TRAIN_OPTIONS.batchSize})  --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})
+  --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives})  --max-len N (${DEFAULT_TRAIN_OPTIONS.maxLen})  --hidden N (${DEFAULT_TRAIN_OPTIONS.hiddenDim})
+  --blocks N (${DEFAULT_TRAIN_OPTIONS.numBlocks})  --heads N (${DEFAULT_TRAIN_OPTIONS.numHeads})  --ffn N (${DEFAULT_TRAIN_OPTIONS.ffnDim})  --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout})
+  --seed N (${DEFAULT_TRAIN_OPTIONS.seed})  --eval-every N (${DEFAULT_TRAIN_OPTIONS.evalEvery})  --eval-users N (${DEFAULT_TRAIN_OPTIONS.evalUsers})
+  --patience N (${DEFAULT_TRAIN_OPTIONS.patience})  --max-steps N (0 = no limit)  --dtype float16|float32 (float16)
+  --min-item-count N (1: drop rarer items)  --checkpoint-dir DIR (.checkpoints/<out name>)  --resume  --backend wasm|cpu (wasm)`;
+
+const FLAGS = {
+  data: 'string', format: 'string', out: 'string', epochs: 'number', batch: 'number', lr: 'number',
+  negatives: 'number', 'max-len': 'number', hidden: 'number', blocks: 'number', heads: 'number', ffn: 'number',
+  dropout: 'number', seed: 'number', 'eval-every': 'number', 'eval-users': 'number', patience: 'number',
+  'max-steps': 'number', dtype: 'string', 'min-item-count': 'number', 'checkpoint-dir': 'string', resume: 'boolean',
+  backend: 'string', help: 'boolean',
+} as const;
+
+/** Keeps only items seen at least `min` times, re-indexed densely in first-seen order. */
+function dropRareItems(ds: SequenceDataset, min: number): SequenceDataset {
+  if (min <= 1) return ds;
+  const counts = new Int32Array(ds.numItems + 1);
+  for (const s of ds.sequences) for (const i of s) counts[i]++;
+  const map = new Int32Array(ds.numItems + 1);
+  const itemIds = [''];
+  for (let i = 1; i <= ds.numItems; i++) if (counts[i] >= min) { map[i] = itemIds.length; itemIds.push(ds.itemIds[i]); }
+  let total = 0;
+  const sequences: Int32Array[] = [];
+  const behaviours: Uint8Array[] = [];
+  ds.sequences.forEach((s, u) => {
+    const keep = [...s.keys()].filter((k) => map[s[k]] > 0);
+    sequences.push(Int32Array.from(keep.map((k) => map[s[k]])));
+    behaviours.push(Uint8Array.from(keep.map((k) => ds.behaviours[u][k])));
+    total += keep.length;
+  });
+  return { ...ds, sequences, behaviours, dates: undefined, itemIds, numItems: itemIds.length - 1, numInteractions: total };
+}
+
+async function main() {
+  const f = parseFlags(process.argv.slice(2), FLAGS as Record<string, 'string' | 'number' | 'boolean'>);
+  if (f.help) { console.log(HELP); return; }
+  for (const req of ['data', 'format', 'out']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${HELP}`);
+  const dtype = (f.dtype as string) ?? 'float16';
+  if (dtype !== 'float16' && dtype !== 'float32') throw new UsageError('--dtype must be float16 or float32');
+  const n = (k: string, d: number) => (f[k] as number | undefined) ?? d;
+  const D = DEFAULT_TRAIN_OPTIONS;
+  const options: TrainOptions = {
+    maxLen: n('max-len', D.maxLen), hiddenDim: n('hidden', D.hiddenDim), numBlocks: n('blocks', D.numBlocks),
+    numHeads: n('heads', D.numHeads), ffnDim: n('ffn', D.ffnDim), dropout: n('dropout', D.dropout),
+    batchSize: n('batch', D.batchSize), learningRate: n('lr', D.learningRate), negatives: n('negatives', D.negatives),
+    epochs: n('epochs', D.epochs), seed: n('seed', D.seed), evalEvery: n('eval-every', D.evalEvery),
+    evalUsers: n('eval-users', D.evalUsers), patience: n('patience', D.patience), maxSteps: n('max-steps', D.maxSteps),
+  };
+  for (const [k, v] of Object.entries(options)) {
+    if (!Number.isFinite(v) || v < 0) throw new UsageError(`${k} must be a non-negative number`);
+  }
+  if (options.dropout >= 1) throw new UsageError('--dropout must be below 1');
+
+  const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
+  const out = f.out as string;
+  const name = path.basename(path.resolve(out));
+  const ckptDir = (f['checkpoint-dir'] as string) ?? path.join('.checkpoints', name);
+
+  const t0 = performance.now();
+  let dataset = readDataset(f.data as string, f.format as string);
+  if (f.format === 'tianchi') dataset = collapseRepeats(dataset);
+  dataset = dropRareItems(dataset, n('min-item-count', 1));
+  const split = leaveOneOut(dataset.sequences);
+  const evalUsers = split.test.filter((x) => x > 0).length;
+  console.log(`data: ${f.data} (${f.format}) ${dataset.users.length} users, ${dataset.numItems} items, ${dataset.numInteractions} interactions, ${evalUsers} users with a held-out item; read in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`backend: ${backend}; options: ${JSON.stringify(options)}`);
+
+  let resume;
+  if (f.resume) {
+    const loaded = loadCheckpoint(ckptDir);
+    if (!loaded) throw new UsageError(`--resume: no checkpoint in ${ckptDir}`);
+    const saved = loaded.meta.options as TrainOptions;
+    if (JSON.stringify({ ...saved, epochs: 0 }) !== JSON.stringify({ ...options, epochs: 0 })) {
+      throw new UsageError(`--resume: options differ from the checkpoint's (${JSON.stringify(saved)}); pass the same options (only --epochs may change)`);
+    }
+    resume = loaded.ckpt;
+    console.log(`resuming from ${ckptDir}: ${resume.state.epoch} epochs done, step ${resume.state.step}`);
+  }
+
+  const bar = new ProgressBar();
+  const result = await train(dataset, options, {
+    onStep: ({ epoch, step, stepsInEpoch, loss, elapsed }) =>
+      bar.update(`epoch ${epoch + 1}/${options.epochs}`, step, stepsInEpoch, `loss ${loss.toFixed(4)}`, (elapsed / step) * (stepsInEpoch - step)),
+    onEpoch: (log, state) => {
+      bar.end();
+      const perEpoch = state.trainSeconds / Math.max(state.log.length, 1);
+      const eta = perEpoch * (options.epochs - state.epoch);
+      const v = log.valid ? ` valid HR@10 ${log.valid['hr@10'].toFixed(4)} NDCG@10 ${log.valid['ndcg@10'].toFixed(4)}` : '';
+      console.log(`epoch ${log.epoch}/${options.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s${v} (best epoch ${state.bestEpoch}; ETA ${formatDuration(eta)})`);
+    },
+    saveCheckpoint: (ckpt) => saveCheckpoint(ckptDir, ckpt, { options, data: f.data, format: f.format }),
+  }, resume);
+
+  const vocab = vocabFor(dataset);
+  const { header, bytes } = await saveModel(out, result.config, result.weights, vocab, dtype, name);
+  // A float32 copy beside the checkpoint lets eval measure what float16 storage costs.
+  if (dtype === 'float16') await saveModel(path.join(ckptDir, 'float32'), result.config, result.weights, vocab, 'float32', name);
+  tf.dispose(Object.values(result.weights));
+  const summary = {
+    command: `npm run train -- ${process.argv.slice(2).join(' ')}`,
+    modelVersion: header.modelVersion,
+    data: { file: f.data, format: f.format, users: dataset.users.length, items: dataset.numItems, interactions: dataset.numInteractions },
+    options, backend, weightDtype: dtype, artifactBytes: bytes,
+    trainSeconds: Math.round(result.state.trainSeconds), epochs: result.state.epoch, bestEpoch: result.state.bestEpoch,
+    steps: result.state.step, log: result.state.log,
+    machine: { cpus: (await import('node:os')).cpus().length, node: process.version, tfjs: tf.version.tfjs },
+  };
+  fs.writeFileSync(path.join(out, 'training.json'), JSON.stringify(summary, null, 1));
+  console.log(`saved ${out} (${(bytes / 1e6).toFixed(2)} MB, ${dtype}, version ${header.modelVersion}); trained ${result.state.epoch} epochs in ${formatDuration(result.state.trainSeconds)}, best epoch ${result.state.bestEpoch}`);
+}
+
+main().catch((e) => {
+  if (e instanceof UsageError || e instanceof DataFormatError) { console.error(`error: ${e.message}`); process.exit(2); }
+  console.error(e);
+  process.exit(1);
+});

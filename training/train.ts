@@ -1,0 +1,220 @@
+/**
+ * The training loop: sampled-softmax SASRec on leave-one-out training prefixes,
+ * length-bucketed batches, Adam, validation on the held-out second-last item,
+ * keep-best, checkpoints that resume exactly.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { initWeights, weightShapes, padHistory, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
+import { sampledSoftmaxLoss } from './loss.js';
+import { Rng } from './rng.js';
+import { leaveOneOut, type LeaveOneOutSplit, type SequenceDataset } from './data.js';
+import { evaluateModel, type EvalOptions } from './evaluate.js';
+import type { RankingMetrics } from './metrics.js';
+
+export interface TrainOptions {
+  maxLen: number;
+  hiddenDim: number;
+  numBlocks: number;
+  numHeads: number;
+  ffnDim: number;
+  dropout: number;
+  batchSize: number;
+  learningRate: number;
+  /** Shared uniform negatives per batch. */
+  negatives: number;
+  epochs: number;
+  seed: number;
+  /** Validate every N epochs (0 = never). */
+  evalEvery: number;
+  /** Users sampled for validation (0 = all). */
+  evalUsers: number;
+  /** Stop after this many validations without improvement (0 = never). */
+  patience: number;
+  /** Stop after this many steps in total (0 = no limit); for smoke runs. */
+  maxSteps: number;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
+  maxLen: 50, hiddenDim: 64, numBlocks: 2, numHeads: 1, ffnDim: 64, dropout: 0.5,
+  batchSize: 128, learningRate: 1e-3, negatives: 256, epochs: 40, seed: 42,
+  evalEvery: 2, evalUsers: 5000, patience: 3, maxSteps: 0,
+};
+
+export interface EpochLog { epoch: number; loss: number; seconds: number; valid?: RankingMetrics }
+
+export interface TrainState {
+  epoch: number; // epochs completed
+  step: number;
+  rngState: number;
+  bestNdcg: number;
+  bestEpoch: number;
+  stale: number;
+  log: EpochLog[];
+  trainSeconds: number;
+}
+
+export interface Checkpoint {
+  state: TrainState;
+  weights: WeightMap;
+  best: WeightMap;
+  optimizer: Array<{ name: string; tensor: tf.Tensor }>;
+}
+
+export interface TrainCallbacks {
+  onStep?(info: { epoch: number; step: number; stepsInEpoch: number; loss: number; elapsed: number }): void;
+  onEpoch?(log: EpochLog, state: TrainState): void;
+  /** Called after every epoch with everything needed to resume. */
+  saveCheckpoint?(ckpt: Checkpoint): Promise<void>;
+}
+
+export interface TrainResult {
+  config: SasRecConfig;
+  /** Best weights by validation NDCG@10 (the last ones if validation is off). Caller disposes. */
+  weights: WeightMap;
+  state: TrainState;
+}
+
+interface Example { inputs: Int32Array; targets: Int32Array }
+
+/** Next-item training pairs from each user's training prefix, truncated to the most recent maxLen steps. */
+export function buildExamples(split: LeaveOneOutSplit, maxLen: number): Example[] {
+  const out: Example[] = [];
+  for (const s of split.train) {
+    if (s.length < 2) continue;
+    const take = Math.min(s.length - 1, maxLen);
+    out.push({ inputs: s.slice(s.length - 1 - take, s.length - 1), targets: s.slice(s.length - take) });
+  }
+  return out;
+}
+
+/** Batches of similar length (less padding), in a random order; the jitter varies batch membership by epoch. */
+export function bucketBatches(examples: Example[], batchSize: number, rng: Rng): Example[][] {
+  const keyed = examples.map((e) => ({ e, key: e.inputs.length + rng.next() * 4 }));
+  keyed.sort((a, b) => a.key - b.key);
+  const batches: Example[][] = [];
+  for (let i = 0; i < keyed.length; i += batchSize) batches.push(keyed.slice(i, i + batchSize).map((k) => k.e));
+  return rng.shuffle(batches);
+}
+
+function batchTensors(batch: Example[], negatives: Int32Array) {
+  const len = batch.reduce((m, e) => Math.max(m, e.inputs.length), 1);
+  const b = batch.length;
+  const inputs = new Int32Array(b * len);
+  const targets = new Int32Array(b * len);
+  batch.forEach((e, r) => {
+    inputs.set(padHistory(e.inputs, len), r * len);
+    targets.set(padHistory(e.targets, len), r * len);
+  });
+  const k = negatives.length;
+  const hits = new Float32Array(b * len * k);
+  const negPos = new Map<number, number[]>();
+  negatives.forEach((n, j) => { const l = negPos.get(n); if (l) l.push(j); else negPos.set(n, [j]); });
+  for (let p = 0; p < targets.length; p++) {
+    const js = targets[p] ? negPos.get(targets[p]) : undefined;
+    if (js) for (const j of js) hits[p * k + j] = 1;
+  }
+  return {
+    inputs: tf.tensor2d(inputs, [b, len], 'int32'),
+    targets: tf.tensor2d(targets, [b, len], 'int32'),
+    negatives: tf.tensor1d(negatives, 'int32'),
+    accidentalHits: tf.tensor2d(hits, [b * len, k]),
+  };
+}
+
+export function modelConfig(numItems: number, o: TrainOptions): SasRecConfig {
+  return {
+    numItems, maxLen: o.maxLen, hiddenDim: o.hiddenDim, numBlocks: o.numBlocks,
+    numHeads: o.numHeads, ffnDim: o.ffnDim, dropout: o.dropout,
+  };
+}
+
+function cloneWeights(w: WeightMap): WeightMap {
+  const out: WeightMap = {};
+  for (const [k, t] of Object.entries(w)) out[k] = tf.keep(t.clone());
+  return out;
+}
+
+/** Trains on a dataset. With `resume`, continues exactly where a checkpoint stopped. */
+export async function train(
+  dataset: SequenceDataset,
+  options: TrainOptions,
+  callbacks: TrainCallbacks = {},
+  resume?: Checkpoint,
+): Promise<TrainResult> {
+  const config = modelConfig(dataset.numItems, options);
+  if (config.hiddenDim % config.numHeads !== 0) throw new Error('hiddenDim must be divisible by numHeads');
+  const split = leaveOneOut(dataset.sequences);
+  const examples = buildExamples(split, options.maxLen);
+  if (examples.length === 0) throw new Error('no user has 2 or more training items: nothing to train on');
+
+  const rng = new Rng(options.seed);
+  const init = resume?.weights ?? initWeights(config, options.seed);
+  const vars: Record<string, tf.Variable> = {};
+  for (const [name] of weightShapes(config)) vars[name] = tf.variable(init[name], true, name);
+  const optimizer = tf.train.adam(options.learningRate);
+  let best: WeightMap = resume ? cloneWeights(resume.best) : cloneWeights(vars);
+  const state: TrainState = resume
+    ? { ...resume.state, log: [...resume.state.log] }
+    : { epoch: 0, step: 0, rngState: rng.getState(), bestNdcg: -1, bestEpoch: 0, stale: 0, log: [], trainSeconds: 0 };
+  if (resume) {
+    rng.setState(resume.state.rngState);
+    // Adam's slots are created lazily: one zero-gradient step creates them, then they are overwritten.
+    if (resume.optimizer.length > 0) await optimizer.setWeights(resume.optimizer);
+  }
+
+  // Validation users: those with a validation item, sampled with their own fixed seed.
+  const evalRng = new Rng(options.seed + 1);
+  let validUsers = [...split.valid.keys()].filter((u) => split.valid[u] > 0);
+  if (options.evalUsers > 0 && validUsers.length > options.evalUsers) {
+    validUsers = evalRng.shuffle(validUsers).slice(0, options.evalUsers).sort((a, b) => a - b);
+  }
+  const evalOptions: EvalOptions = { protocol: 'sampled-100', seed: options.seed + 2, target: 'valid', users: validUsers };
+
+  let stop = false;
+  while (state.epoch < options.epochs && !stop) {
+    const t0 = performance.now();
+    const batches = bucketBatches(examples, options.batchSize, rng);
+    let lossSum = 0;
+    let lossN = 0;
+    for (let bi = 0; bi < batches.length; bi++) {
+      const negs = new Int32Array(options.negatives);
+      for (let j = 0; j < negs.length; j++) negs[j] = rng.int(1, config.numItems + 1);
+      const t = batchTensors(batches[bi], negs);
+      const seed = options.seed * 1000003 + state.step * 17;
+      const lossT = optimizer.minimize(() => sampledSoftmaxLoss(config, vars, t, seed), true)!;
+      const loss = (await lossT.data())[0];
+      tf.dispose([lossT, t.inputs, t.targets, t.negatives, t.accidentalHits]);
+      if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${state.step}; lower --lr`);
+      lossSum += loss; lossN++;
+      state.step++;
+      callbacks.onStep?.({ epoch: state.epoch, step: bi + 1, stepsInEpoch: batches.length, loss: lossSum / lossN, elapsed: (performance.now() - t0) / 1000 });
+      if (options.maxSteps > 0 && state.step >= options.maxSteps) { stop = true; break; }
+    }
+    state.epoch++;
+    const seconds = (performance.now() - t0) / 1000;
+    state.trainSeconds += seconds;
+    const log: EpochLog = { epoch: state.epoch, loss: lossSum / Math.max(lossN, 1), seconds };
+    const lastEpoch = state.epoch >= options.epochs || stop;
+    if (options.evalEvery > 0 && (state.epoch % options.evalEvery === 0 || lastEpoch)) {
+      const metrics = await evaluateModel(config, vars, split, evalOptions);
+      log.valid = metrics;
+      if (metrics['ndcg@10'] > state.bestNdcg) {
+        state.bestNdcg = metrics['ndcg@10']; state.bestEpoch = state.epoch; state.stale = 0;
+        tf.dispose(Object.values(best)); best = cloneWeights(vars);
+      } else if (++state.stale >= options.patience && options.patience > 0) stop = true;
+    } else if (options.evalEvery === 0) {
+      tf.dispose(Object.values(best)); best = cloneWeights(vars); state.bestEpoch = state.epoch;
+    }
+    state.log.push(log);
+    state.rngState = rng.getState();
+    callbacks.onEpoch?.(log, state);
+    if (callbacks.saveCheckpoint) {
+      const opt = await optimizer.getWeights();
+      await callbacks.saveCheckpoint({ state: { ...state, log: [...state.log] }, weights: vars, best, optimizer: opt });
+    }
+  }
+  optimizer.dispose();
+  tf.dispose(Object.values(vars));
+  if (resume) { tf.dispose(Object.values(resume.weights)); tf.dispose(Object.values(resume.best)); tf.dispose(resume.optimizer.map((n) => n.tensor)); }
+  return { config, weights: best, state };
+}
