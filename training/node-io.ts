@@ -123,7 +123,8 @@ export async function saveCheckpoint(dir: string, ckpt: Checkpoint, meta: Record
   // Rename last so an interrupted save never leaves a half-written checkpoint.
   fs.renameSync(tmp, path.join(dir, 'weights.bin'));
   fs.renameSync(path.join(dir, 'checkpoint.json.tmp'), path.join(dir, 'checkpoint.json'));
-  tf.dispose(ckpt.optimizer.map((n) => n.tensor));
+  // Adam's getWeights() returns its live slot variables (and a fresh iteration count): only that one is ours.
+  ckpt.optimizer.filter((n) => n.name === 'iter').forEach((n) => n.tensor.dispose());
 }
 
 export function loadCheckpoint(dir: string): { ckpt: Checkpoint; meta: Record<string, unknown> } | undefined {

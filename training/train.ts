@@ -151,6 +151,7 @@ export async function train(
   const init = resume?.weights ?? initWeights(config, options.seed);
   const vars: Record<string, tf.Variable> = {};
   for (const [name] of weightShapes(config)) vars[name] = tf.variable(init[name], true, name);
+  if (!resume) tf.dispose(Object.values(init));
   const optimizer = tf.train.adam(options.learningRate);
   let best: WeightMap = resume ? cloneWeights(resume.best) : cloneWeights(vars);
   const state: TrainState = resume

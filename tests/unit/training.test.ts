@@ -1,0 +1,173 @@
+/**
+ * Training/eval smoke: a tiny model on a real slice of Amazon Games, plus metric
+ * checks on hand-made cases whose answers are known.
+ */
+import { describe, it, expect, beforeAll } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { DataFormatError, leaveOneOut, parseDataset } from '../../training/data.js';
+import { MetricAccumulator, rankOfFirst, topK } from '../../training/metrics.js';
+import { evaluateScorer, sampleNegatives, popularScorer, itemKnnScorer, evaluateModel } from '../../training/evaluate.js';
+import { DEFAULT_TRAIN_OPTIONS, train, type TrainOptions, type Checkpoint } from '../../training/train.js';
+import { Rng } from '../../training/rng.js';
+import { loadModelDir, saveModel, setNodeBackend, vocabFor } from '../../training/node-io.js';
+
+const GAMES = path.resolve(__dirname, '../../../shared/data/amazon-games/games.txt');
+
+/** The first `users` users of the Games file (lines are grouped by user). */
+function gamesSlice(users: number): string {
+  const lines = fs.readFileSync(GAMES, 'utf8').split('\n');
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const l of lines) {
+    const u = l.split(' ')[0];
+    if (!seen.has(u)) { if (seen.size === users) break; seen.add(u); }
+    out.push(l);
+  }
+  return out.join('\n');
+}
+
+const TINY: TrainOptions = {
+  ...DEFAULT_TRAIN_OPTIONS, maxLen: 20, hiddenDim: 16, numBlocks: 1, numHeads: 2, ffnDim: 16, dropout: 0.1,
+  batchSize: 64, learningRate: 5e-3, negatives: 64, epochs: 8, evalEvery: 0, evalUsers: 0, patience: 0,
+};
+
+beforeAll(async () => { await setNodeBackend('wasm'); });
+
+describe('dataset parsing', () => {
+  it('reads pairs, lines and tianchi into the same sequences', () => {
+    const pairs = parseDataset('u1 a\nu1 b\nu1 c\nu2 b\nu2 c\n', 'pairs', 'p.txt');
+    const lines = parseDataset('u1 a b c\nu2 b c\n', 'lines', 'l.txt');
+    const tianchi = parseDataset('u1\tb\t1\t20190611\nu1\ta\t1\t20190610\nu2\tb\t3\t20190610\nu1\tc\t4\t20190612\nu2\tc\t1\t20190611\n', 'tianchi', 't.tsv');
+    for (const ds of [pairs, lines, tianchi]) {
+      expect(ds.users).toEqual(ds === tianchi ? ['u1', 'u2'] : ['u1', 'u2']);
+      expect(ds.sequences.map((s) => [...s].map((i) => ds.itemIds[i]))).toEqual([['a', 'b', 'c'], ['b', 'c']]);
+    }
+    expect([...tianchi.behaviours[0]]).toEqual([1, 1, 4]);
+  });
+
+  it('names the file and line of a malformed line, and rejects unknown formats', () => {
+    expect(() => parseDataset('u1 a\nu1 a b\n', 'pairs', 'bad.txt')).toThrow(/bad\.txt:2:/);
+    expect(() => parseDataset('u1\ta\t9\t20190610\n', 'tianchi', 'ev.tsv')).toThrow(/ev\.tsv:1: behaviour/);
+    expect(() => parseDataset('u1 a\nu2 b\nu1 c\n', 'pairs', 'g.txt')).toThrow(/g\.txt:3: .*grouped by user/);
+    expect(() => parseDataset('u1 a\n', 'csv', 'x')).toThrow(DataFormatError);
+    expect(() => parseDataset('u1 a\n', 'csv', 'x')).toThrow(/unknown format "csv"/);
+  });
+
+  it('splits leave-one-out like the SASRec paper', () => {
+    const s = leaveOneOut([Int32Array.from([1, 2, 3, 4]), Int32Array.from([5, 6])]);
+    expect([...s.train[0]]).toEqual([1, 2]);
+    expect(s.valid[0]).toBe(3);
+    expect(s.test[0]).toBe(4);
+    expect([...s.train[1]]).toEqual([5, 6]);
+    expect(s.test[1]).toBe(0);
+  });
+});
+
+describe('metrics on hand-made cases', () => {
+  it('computes HR, NDCG and MRR from known ranks', () => {
+    const acc = new MetricAccumulator(10);
+    acc.add(0); // hit at 1
+    acc.add(3); // hit at 4
+    acc.add(12); // miss at 10, hit at 20
+    const m = acc.result();
+    expect(m['hr@1']).toBeCloseTo(1 / 3, 4);
+    expect(m['hr@5']).toBeCloseTo(2 / 3, 4);
+    expect(m['hr@10']).toBeCloseTo(2 / 3, 4);
+    expect(m['hr@20']).toBeCloseTo(1, 4);
+    expect(m['ndcg@10']).toBeCloseTo((1 + 1 / Math.log2(5)) / 3, 4);
+    expect(m['ndcg@20']).toBeCloseTo((1 + 1 / Math.log2(5) + 1 / Math.log2(14)) / 3, 4);
+    expect(m.mrr).toBeCloseTo((1 + 1 / 4 + 1 / 13) / 3, 4);
+  });
+
+  it('ranks the first candidate and finds the top k', () => {
+    expect(rankOfFirst([0.5, 0.9, 0.1, 0.7])).toBe(2);
+    expect(rankOfFirst([0.5, 0.9, 0.1, 0.7], (i) => i === 1)).toBe(1);
+    expect(topK([3, 9, 1, 7, 5], 3)).toEqual([1, 3, 4]);
+    expect(topK([3, 9, 1, 7, 5], 2, (i) => i === 1)).toEqual([3, 4]);
+  });
+
+  it('samples 100 distinct unseen negatives', () => {
+    const seen = new Set([1, 2, 3]);
+    const c = sampleNegatives(new Rng(7), 500, seen, 4);
+    expect(c[0]).toBe(4);
+    expect(c.length).toBe(101);
+    expect(new Set(c).size).toBe(101);
+    for (const x of c.subarray(1)) { expect(seen.has(x)).toBe(false); expect(x).not.toBe(4); }
+  });
+
+  it('scores a perfect and a useless scorer as expected under both protocols', async () => {
+    // Every user's test item is item 1, the most popular item: full ranking gives HR@1 = 1.
+    const seqs = Array.from({ length: 20 }, (_, u) => Int32Array.from([2 + (u % 5), 7 + (u % 3), 1]));
+    for (let u = 0; u < 10; u++) seqs.push(Int32Array.from([1, 1, 1, 1, 1]));
+    const split = leaveOneOut(seqs);
+    const pop = popularScorer(split, 12, 'test');
+    const full = await evaluateScorer(pop, 12, split, { protocol: 'full', seed: 1, target: 'test' });
+    expect(full.users).toBe(30);
+    expect(full['hr@1']).toBe(1);
+    const reverse = async (_u: number[], inputs: Int32Array[], c: Int32Array[] | null) =>
+      inputs.map((_, r) => Float32Array.from(c![r], (x) => -x));
+    const worst = await evaluateScorer(reverse, 200, leaveOneOut([Int32Array.from([5, 6, 200])]), { protocol: 'sampled-100', seed: 1, target: 'test' });
+    expect(worst['hr@20']).toBe(0);
+    expect(worst.mrr).toBeCloseTo(1 / 101, 4);
+  });
+});
+
+describe('training smoke on a real slice of Amazon Games', () => {
+  const ds = parseDataset(gamesSlice(2000), 'pairs', 'games-slice');
+
+  it('the loss falls, the trained model beats random on held-out items, and nothing leaks', async () => {
+    const before = tf.memory().numTensors;
+    const result = await train(ds, TINY);
+    const losses = result.state.log.map((l) => l.loss);
+    expect(losses.length).toBe(TINY.epochs);
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0] - 0.3);
+    const split = leaveOneOut(ds.sequences);
+    const opts = { protocol: 'sampled-100' as const, seed: 3, target: 'test' as const };
+    const model = await evaluateModel(result.config, result.weights, split, opts);
+    const pop = await evaluateScorer(popularScorer(split, ds.numItems, 'test'), ds.numItems, split, opts);
+    expect(model.users).toBeGreaterThan(1500);
+    console.log(`smoke: model HR@10 ${model['hr@10']}, popular HR@10 ${pop['hr@10']}`);
+    expect(model['hr@10']).toBeGreaterThan(0.2); // random would be ~0.1
+    expect(Number.isFinite(pop['hr@10'])).toBe(true);
+    const knn = await evaluateScorer(itemKnnScorer(split, ds.numItems, 'test'), ds.numItems, split, opts);
+    expect(knn.users).toBe(model.users);
+
+    // Round trip through the artifact format (float16): metrics barely move.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scenerec-'));
+    await saveModel(dir, result.config, result.weights, vocabFor(ds), 'float16', 'smoke');
+    const loaded = loadModelDir(dir);
+    expect(loaded.header.modelVersion).toMatch(/^smoke-[0-9a-f]{12}$/);
+    const again = await evaluateModel(loaded.header.config, loaded.weights, split, opts);
+    expect(Math.abs(again['hr@10'] - model['hr@10'])).toBeLessThan(0.03);
+    tf.dispose(Object.values(loaded.weights));
+    tf.dispose(Object.values(result.weights));
+    expect(tf.memory().numTensors).toBe(before);
+  }, 120_000);
+
+  it('a fixed seed gives the same model, and a resumed run ends where a straight run ends', async () => {
+    const opts = { ...TINY, epochs: 2, maxSteps: 0 };
+    const straight = await train(ds, opts);
+    const sameSeed = await train(ds, opts);
+    const w1 = await straight.weights['block0/ffn1/kernel'].data();
+    expect(await sameSeed.weights['block0/ffn1/kernel'].data()).toEqual(w1);
+
+    let saved: Checkpoint | undefined;
+    const first = await train(ds, { ...opts, epochs: 1 }, {
+      saveCheckpoint: async (c) => {
+        const keep = (m: Record<string, tf.Tensor>) => Object.fromEntries(Object.entries(m).map(([k, t]) => [k, tf.keep(t.clone())]));
+        saved = { state: c.state, weights: keep(c.weights), best: keep(c.best), optimizer: c.optimizer.map((n) => ({ name: n.name, tensor: tf.keep(n.tensor.clone()) })) };
+      },
+    });
+    const resumed = await train(ds, opts, {}, saved);
+    expect(resumed.state.epoch).toBe(2);
+    expect(resumed.state.step).toBe(straight.state.step);
+    const w2 = await resumed.weights['block0/ffn1/kernel'].data();
+    let maxDiff = 0;
+    for (let i = 0; i < w1.length; i++) maxDiff = Math.max(maxDiff, Math.abs(w1[i] - w2[i]));
+    expect(maxDiff).toBeLessThan(1e-5);
+    for (const r of [straight, sameSeed, first, resumed]) tf.dispose(Object.values(r.weights));
+  }, 120_000);
+});
