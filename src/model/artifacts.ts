@@ -146,9 +146,15 @@ export function weightsFromArtifacts(
   const weights: WeightMap = {};
   for (const [name, shape] of expected) {
     const t = named[name];
-    if (!t) throw new Error(`model weights lack "${name}"`);
-    if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-      throw new Error(`model weight "${name}" has shape [${t.shape}], expected [${shape}]`);
+    const problem = !t
+      ? `model weights lack "${name}"`
+      : t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])
+        ? `model weight "${name}" has shape [${t.shape}], expected [${shape}]`
+        : undefined;
+    if (problem) {
+      // Nothing decoded may outlive a refused model.
+      for (const x of Object.values(named)) x.dispose();
+      throw new Error(problem);
     }
     weights[name] = t;
   }
