@@ -12,7 +12,8 @@ import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training
 
 const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianchi> --out <dir> [options]
   --epochs N (${DEFAULT_TRAIN_OPTIONS.epochs})  --batch N (${DEFAULT_TRAIN_OPTIONS.batchSize})  --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})
-  --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives})  --max-len N (${DEFAULT_TRAIN_OPTIONS.maxLen})  --hidden N (${DEFAULT_TRAIN_OPTIONS.hiddenDim})
+  --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives})  --loss softmax|gbce (${DEFAULT_TRAIN_OPTIONS.loss})  --gbce-t X (${DEFAULT_TRAIN_OPTIONS.gbceT})  --l2 X (${DEFAULT_TRAIN_OPTIONS.l2})
+   --max-len N (${DEFAULT_TRAIN_OPTIONS.maxLen})  --hidden N (${DEFAULT_TRAIN_OPTIONS.hiddenDim})
   --blocks N (${DEFAULT_TRAIN_OPTIONS.numBlocks})  --heads N (${DEFAULT_TRAIN_OPTIONS.numHeads})  --ffn N (${DEFAULT_TRAIN_OPTIONS.ffnDim})  --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout})
   --seed N (${DEFAULT_TRAIN_OPTIONS.seed})  --eval-every N (${DEFAULT_TRAIN_OPTIONS.evalEvery})  --eval-users N (${DEFAULT_TRAIN_OPTIONS.evalUsers})
   --patience N (${DEFAULT_TRAIN_OPTIONS.patience})  --max-steps N (0 = no limit)  --dtype float16|float32 (float16)
@@ -20,7 +21,7 @@ const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianch
 
 const FLAGS = {
   data: 'string', format: 'string', out: 'string', epochs: 'number', batch: 'number', lr: 'number',
-  negatives: 'number', 'max-len': 'number', hidden: 'number', blocks: 'number', heads: 'number', ffn: 'number',
+  negatives: 'number', loss: 'string', 'gbce-t': 'number', l2: 'number', 'max-len': 'number', hidden: 'number', blocks: 'number', heads: 'number', ffn: 'number',
   dropout: 'number', seed: 'number', 'eval-every': 'number', 'eval-users': 'number', patience: 'number',
   'max-steps': 'number', dtype: 'string', 'min-item-count': 'number', 'checkpoint-dir': 'string', resume: 'boolean',
   backend: 'string', help: 'boolean',
@@ -58,10 +59,14 @@ async function main() {
     maxLen: n('max-len', D.maxLen), hiddenDim: n('hidden', D.hiddenDim), numBlocks: n('blocks', D.numBlocks),
     numHeads: n('heads', D.numHeads), ffnDim: n('ffn', D.ffnDim), dropout: n('dropout', D.dropout),
     batchSize: n('batch', D.batchSize), learningRate: n('lr', D.learningRate), negatives: n('negatives', D.negatives),
+    loss: ((f.loss as string) ?? D.loss) as TrainOptions['loss'], gbceT: n('gbce-t', D.gbceT), l2: n('l2', D.l2),
     epochs: n('epochs', D.epochs), seed: n('seed', D.seed), evalEvery: n('eval-every', D.evalEvery),
     evalUsers: n('eval-users', D.evalUsers), patience: n('patience', D.patience), maxSteps: n('max-steps', D.maxSteps),
   };
+  if (options.loss !== 'softmax' && options.loss !== 'gbce') throw new UsageError('--loss must be softmax or gbce');
+  if (options.gbceT > 1) throw new UsageError('--gbce-t must be in [0, 1]');
   for (const [k, v] of Object.entries(options)) {
+    if (typeof v === 'string') continue;
     if (!Number.isFinite(v) || v < 0) throw new UsageError(`${k} must be a non-negative number`);
   }
   if (options.dropout >= 1) throw new UsageError('--dropout must be below 1');
@@ -84,9 +89,11 @@ async function main() {
   if (f.resume) {
     const loaded = loadCheckpoint(ckptDir);
     if (!loaded) throw new UsageError(`--resume: no checkpoint in ${ckptDir}`);
-    const saved = loaded.meta.options as TrainOptions;
-    if (JSON.stringify({ ...saved, epochs: 0 }) !== JSON.stringify({ ...options, epochs: 0 })) {
-      throw new UsageError(`--resume: options differ from the checkpoint's (${JSON.stringify(saved)}); pass the same options (only --epochs may change)`);
+    // Checkpoints written before an option existed used its default.
+    const saved = { ...DEFAULT_TRAIN_OPTIONS, ...(loaded.meta.options as Partial<TrainOptions>) };
+    const differing = (Object.keys(options) as Array<keyof TrainOptions>).filter((k) => k !== 'epochs' && saved[k] !== options[k]);
+    if (differing.length > 0) {
+      throw new UsageError(`--resume: options ${differing.join(', ')} differ from the checkpoint's (${JSON.stringify(saved)}); pass the same options (only --epochs may change)`);
     }
     resume = loaded.ckpt;
     console.log(`resuming from ${ckptDir}: ${resume.state.epoch} epochs done, step ${resume.state.step}`);

@@ -31,11 +31,25 @@ const logSumExpRows = tf.customGrad((xArg, save) => {
   };
 });
 
+export type LossKind = 'softmax' | 'gbce';
+
+export interface LossOptions {
+  /** `softmax`: sampled softmax over the shared negatives; `gbce`: generalised BCE (gSASRec, Petrov & Macdonald 2023). */
+  kind: LossKind;
+  /** gBCE calibration t in [0, 1]: 0 is plain BCE, 1 fully corrects the sampling's overconfidence. */
+  gbceT: number;
+  /** L2 penalty on the embedding rows the batch touches (inputs, targets, negatives); 0 = off. */
+  l2: number;
+}
+
+export const DEFAULT_LOSS_OPTIONS: LossOptions = { kind: 'softmax', gbceT: 0.75, l2: 0 };
+
 export function sampledSoftmaxLoss(
   config: SasRecConfig,
   weights: WeightMap,
   batch: BatchTensors,
   dropoutSeed: number,
+  lossOptions: LossOptions = DEFAULT_LOSS_OPTIONS,
 ): tf.Scalar {
   const { sequence } = forward(config, weights, batch.inputs, { training: true, dropoutSeed });
   const d = config.hiddenDim;
@@ -45,12 +59,35 @@ export function sampledSoftmaxLoss(
   const posEmb = embeddingLookup(table, targets) as tf.Tensor2D; // [BL, d]
   const negEmb = embeddingLookup(table, batch.negatives) as tf.Tensor2D; // [K, d]
   const posLogits = h.mul(posEmb).sum(-1, true); // [BL, 1]
-  const negLogits = matMul(h, negEmb.transpose()).add(batch.accidentalHits.mul(-1e9)); // [BL, K]
+  const valid = targets.notEqual(0).toFloat();
+  const count = valid.sum().maximum(1);
+  let loss: tf.Tensor;
+  if (lossOptions.kind === 'gbce') {
+    // gBCE: -beta*log(sigmoid(pos)) - sum log(1 - sigmoid(neg)), beta = alpha*(t*(1 - 1/alpha) + 1/alpha), alpha = K/(N-1).
+    const k = batch.negatives.shape[0];
+    const alpha = k / Math.max(config.numItems - 1, 1);
+    const beta = alpha * (lossOptions.gbceT * (1 - 1 / alpha) + 1 / alpha);
+    const negLogits = matMul(h, negEmb.transpose()); // [BL, K]
+    const negTerm = tf.softplus(negLogits).mul(tf.scalar(1).sub(batch.accidentalHits)).sum(-1);
+    const posTerm = tf.softplus(posLogits.neg()).reshape([-1]).mul(beta);
+    loss = posTerm.add(negTerm).mul(valid).sum().div(count);
+  } else {
+    loss = softmaxNll(h, posLogits, negEmb, batch.accidentalHits).mul(valid).sum().div(count);
+  }
+  if (lossOptions.l2 > 0) {
+    const inEmb = embeddingLookup(table, batch.inputs.reshape([-1])) as tf.Tensor2D;
+    const penalty = tf.addN([posEmb.square().sum(), negEmb.square().sum(), inEmb.square().sum()]);
+    loss = loss.add(penalty.mul(lossOptions.l2).div(count));
+  }
+  return loss as tf.Scalar;
+}
+
+/** Per-position negative log-likelihood of the positive under a softmax over [positive, negatives]. */
+function softmaxNll(h: tf.Tensor2D, posLogits: tf.Tensor, negEmb: tf.Tensor2D, accidentalHits: tf.Tensor2D): tf.Tensor1D {
+  const negLogits = matMul(h, negEmb.transpose()).add(accidentalHits.mul(-1e9)); // [BL, K]
   // -log softmax at the positive = logaddexp(pos, logsumexp(neg)) - pos; avoids a concat/split of [BL, K+1].
   const negLse = logSumExpRows(negLogits);
   const top = tf.maximum(posLogits, negLse);
   const lse = top.add(tf.log(tf.exp(posLogits.sub(top)).add(tf.exp(negLse.sub(top)))));
-  const nll = lse.sub(posLogits).reshape([-1]);
-  const valid = targets.notEqual(0).toFloat();
-  return nll.mul(valid).sum().div(valid.sum().maximum(1)) as tf.Scalar;
+  return lse.sub(posLogits).reshape([-1]) as tf.Tensor1D;
 }

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initWeights, weightShapes, padHistory, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
-import { sampledSoftmaxLoss } from './loss.js';
+import { sampledSoftmaxLoss, type LossKind } from './loss.js';
 import { Rng } from './rng.js';
 import { leaveOneOut, type LeaveOneOutSplit, type SequenceDataset } from './data.js';
 import { evaluateModel, type EvalOptions } from './evaluate.js';
@@ -22,6 +22,12 @@ export interface TrainOptions {
   learningRate: number;
   /** Shared uniform negatives per batch. */
   negatives: number;
+  /** Training loss over the sampled negatives. */
+  loss: LossKind;
+  /** gBCE calibration t (only with loss 'gbce'). */
+  gbceT: number;
+  /** L2 penalty on the embedding rows each batch touches (0 = off). */
+  l2: number;
   epochs: number;
   seed: number;
   /** Validate every N epochs (0 = never). */
@@ -36,7 +42,7 @@ export interface TrainOptions {
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   maxLen: 50, hiddenDim: 64, numBlocks: 2, numHeads: 1, ffnDim: 64, dropout: 0.5,
-  batchSize: 128, learningRate: 1e-3, negatives: 256, epochs: 40, seed: 42,
+  batchSize: 128, learningRate: 1e-3, negatives: 256, loss: 'softmax', gbceT: 0.75, l2: 0, epochs: 40, seed: 42,
   evalEvery: 2, evalUsers: 5000, patience: 3, maxSteps: 0,
 };
 
@@ -171,6 +177,7 @@ export async function train(
   }
   const evalOptions: EvalOptions = { protocol: 'sampled-100', seed: options.seed + 2, target: 'valid', users: validUsers };
 
+  const lossOptions = { kind: options.loss, gbceT: options.gbceT, l2: options.l2 };
   let stop = false;
   while (state.epoch < options.epochs && !stop) {
     const t0 = performance.now();
@@ -182,7 +189,7 @@ export async function train(
       for (let j = 0; j < negs.length; j++) negs[j] = rng.int(1, config.numItems + 1);
       const t = batchTensors(batches[bi], negs);
       const seed = options.seed * 1000003 + state.step * 17;
-      const lossT = optimizer.minimize(() => sampledSoftmaxLoss(config, vars, t, seed), true)!;
+      const lossT = optimizer.minimize(() => sampledSoftmaxLoss(config, vars, t, seed, lossOptions), true)!;
       const loss = (await lossT.data())[0];
       tf.dispose([lossT, t.inputs, t.targets, t.negatives, t.accidentalHits]);
       if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${state.step}; lower --lr`);
