@@ -6,7 +6,7 @@
 import {
   AUTO_BACKENDS, DEFAULT_DB_NAME, DEFAULT_DIVERSITY, DEFAULT_EXCLUDE_IN_CART, DEFAULT_EXCLUDE_PURCHASED,
   DEFAULT_K, DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_EVENTS, DEFAULT_MODEL_URL, DEFAULT_OBJECTIVES,
-  DEFAULT_PERSONAL_WEIGHT, MAX_ITEM_ID_LENGTH, MAX_K, MAX_MAX_AGE_DAYS, MAX_MAX_EVENTS, MAX_QUERY_LENGTH,
+  DEFAULT_PERSONAL_WEIGHT, DEFAULT_PRICE_WEIGHT, MAX_ITEM_ID_LENGTH, MAX_K, MAX_MAX_AGE_DAYS, MAX_MAX_EVENTS, MAX_QUERY_LENGTH,
   MAX_SEARCH_CANDIDATES,
 } from './constants.js';
 import {
@@ -263,6 +263,7 @@ export function validateEvents(input: unknown, now: number = Date.now()): NewEve
 export interface ResolvedCommonRequest {
   k: number;
   diversity: number;
+  priceWeight: number;
   objectives: Required<ObjectiveWeights>;
   rules: ShopRules;
 }
@@ -281,7 +282,7 @@ export interface ResolvedRequestMap {
   search: ResolvedSearchRequest;
 }
 
-const COMMON_KEYS = ['k', 'objectives', 'diversity', 'rules'];
+const COMMON_KEYS = ['k', 'objectives', 'diversity', 'priceWeight', 'rules'];
 const SCENE_KEYS: Record<SceneName, string[]> = {
   home: COMMON_KEYS,
   product: [...COMMON_KEYS, 'itemId'],
@@ -309,7 +310,7 @@ function validateFilter(value: unknown, where: string): ItemFilter {
 function validateRules(value: unknown): ShopRules {
   const E = InvalidRequestError;
   if (!isPlainObject(value)) throw new E(`rules must be an object (got ${describe(value)}).`, { field: 'rules' });
-  rejectUnknownKeys(value, ['include', 'exclude', 'boost', 'pin', 'includeUnavailable', 'fallbackToPopular'], 'rules', E);
+  rejectUnknownKeys(value, ['include', 'exclude', 'boost', 'pin', 'includeUnavailable', 'fallbackToPopular', 'excludePurchased', 'excludeInCart'], 'rules', E);
   const r: ShopRules = {};
   if (value.include !== undefined) r.include = validateFilter(value.include, 'rules.include');
   if (value.exclude !== undefined) r.exclude = validateFilter(value.exclude, 'rules.exclude');
@@ -327,6 +328,8 @@ function validateRules(value: unknown): ShopRules {
   if (value.pin !== undefined) r.pin = checkStringList(value.pin, 'rules.pin', E, MAX_K);
   if (value.includeUnavailable !== undefined) r.includeUnavailable = checkBoolean(value.includeUnavailable, 'rules.includeUnavailable', E);
   if (value.fallbackToPopular !== undefined) r.fallbackToPopular = checkBoolean(value.fallbackToPopular, 'rules.fallbackToPopular', E);
+  if (value.excludePurchased !== undefined) r.excludePurchased = checkBoolean(value.excludePurchased, 'rules.excludePurchased', E);
+  if (value.excludeInCart !== undefined) r.excludeInCart = checkBoolean(value.excludeInCart, 'rules.excludeInCart', E);
   return r;
 }
 
@@ -356,6 +359,7 @@ export function validateRequest<S extends SceneName>(sceneArg: S, request: unkno
   const common: ResolvedCommonRequest = {
     k: request.k === undefined ? DEFAULT_K : checkNumber(request.k, 'k', E, { min: 1, max: MAX_K, integer: true }),
     diversity: request.diversity === undefined ? DEFAULT_DIVERSITY[scene] : checkNumber(request.diversity, 'diversity', E, { min: 0, max: 1 }),
+    priceWeight: request.priceWeight === undefined ? DEFAULT_PRICE_WEIGHT[scene] : checkNumber(request.priceWeight, 'priceWeight', E, { min: 0, max: 1 }),
     objectives: validateObjectives(request.objectives, scene),
     rules: request.rules === undefined ? {} : validateRules(request.rules),
   };

@@ -50,6 +50,14 @@ export const DEFAULT_OBJECTIVES: Readonly<Record<SceneName, Required<ObjectiveWe
   search: { click: 1, cart: 0.3, purchase: 0.3 },
 };
 
+/** Per-scene price awareness (0 = ignore prices, 1 = rank by expected revenue). */
+export const DEFAULT_PRICE_WEIGHT: Readonly<Record<SceneName, number>> = {
+  home: 0,
+  product: 0,
+  cart: 0,
+  search: 0,
+};
+
 /** Search: 0 = shop order, 1 = personal relevance only. */
 export const DEFAULT_PERSONAL_WEIGHT = 0.5;
 

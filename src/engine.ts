@@ -19,7 +19,7 @@ import { loadModel } from './model-loader.js';
 import { resolveUrl } from './url.js';
 import type {
   CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress, ObjectiveWeights, RankReason,
-  RecommendResult, RecommenderEngineApi, SceneName, SceneRequestMap, StoredEvent, TrackEvent, TrackResult,
+  RecommendResult, RecommenderEngineApi, SceneName, SceneRequestMap, ShopRules, StoredEvent, TrackEvent, TrackResult,
 } from './protocol.js';
 import { blendObjectives, blendSearch, rankCandidates, type RankCandidate } from './ranking.js';
 import { HistoryStore } from './store.js';
@@ -358,10 +358,12 @@ export class RecommenderEngine implements RecommenderEngineApi {
     return pos === undefined ? undefined : this.candidateAt(cat, pos, cat.popScore[pos], { kind: 'pinned' });
   }
 
-  private exclusions(hist: HistoryView, scene: SceneName, extra: Iterable<string> = []): Set<string> {
+  /** Ids a list never shows. Per-request rules.excludeInCart / excludePurchased override the engine options. */
+  private exclusions(hist: HistoryView, scene: SceneName, rules: ShopRules, extra: Iterable<string> = []): Set<string> {
     const out = new Set<string>(extra);
-    if (this.config.excludeInCart) for (const id of hist.cart) out.add(id);
-    if (this.config.excludePurchased && (scene === 'home' || scene === 'product')) for (const id of hist.purchased) out.add(id);
+    if (rules.excludeInCart ?? this.config.excludeInCart) for (const id of hist.cart) out.add(id);
+    const purchased = rules.excludePurchased ?? (this.config.excludePurchased && (scene === 'home' || scene === 'product'));
+    if (purchased) for (const id of hist.purchased) out.add(id);
     return out;
   }
 
@@ -426,7 +428,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
   }
 
   private home(cat: CatalogState, hist: HistoryView, req: ResolvedRequestMap['home']) {
-    return this.personalList(cat, hist.sequence, req, this.exclusions(hist, 'home'),
+    return this.personalList(cat, hist.sequence, req, this.exclusions(hist, 'home', req.rules),
       (becauseOf) => ({ kind: 'personal', becauseOf }));
   }
 
@@ -437,7 +439,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
     if (m === undefined && pos === undefined) {
       throw new UnknownItemError(`Unknown product "${id}": it is neither in the catalog nor known to the model. Check the id, or add the item to the catalog.`, { itemId: id });
     }
-    const exclude = this.exclusions(hist, 'product', [id]);
+    const exclude = this.exclusions(hist, 'product', req.rules, [id]);
     if (m === undefined) {
       // In the catalog but new to the model: popular items of its category, then popular overall.
       const category = cat.items[pos!].category;
@@ -462,7 +464,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
     const cart = req.cart ?? hist.cart;
     const cartIdx = cart.map((id) => this.modelIndex.get(id)).filter((m): m is number => m !== undefined);
     const sequence = collapseRepeats([...hist.sequence, ...cartIdx]);
-    return this.personalList(cat, sequence, req, this.exclusions(hist, 'cart', cart), (becauseOf) =>
+    return this.personalList(cat, sequence, req, this.exclusions(hist, 'cart', req.rules, cart), (becauseOf) =>
       cart.length > 0 ? { kind: 'complement', to: [...cart] } : { kind: 'personal', becauseOf });
   }
 
@@ -486,7 +488,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
       return c;
     });
     return {
-      items: rankCandidates(candidates, { ...req, exclude: this.exclusions(hist, 'search'), closed: true }),
+      items: rankCandidates(candidates, { ...req, exclude: this.exclusions(hist, 'search', req.rules), closed: true }),
       used: run.used,
     };
   }

@@ -146,6 +146,13 @@ export interface ShopRules {
   includeUnavailable?: boolean;
   /** When the rules leave fewer than k items, fill with popular items that pass the rules (default true). */
   fallbackToPopular?: boolean;
+  /**
+   * Leave out items the shopper bought, for this request. Default: the engine option
+   * `excludePurchased` (true), which applies to home and product lists; `true` here applies to any scene.
+   */
+  excludePurchased?: boolean;
+  /** Leave out items in the shopper's cart, for this request. Default: the engine option `excludeInCart` (true). */
+  excludeInCart?: boolean;
 }
 
 /** Options every scene accepts. */
@@ -153,8 +160,17 @@ export interface CommonRequest {
   /** How many items to return. Default 10, at most 200. */
   k?: number;
   objectives?: ObjectiveWeights;
-  /** 0 = pure relevance, 1 = most varied. Default per scene. */
+  /**
+   * 0 = pure relevance, 1 = most varied. Default per scene. Variety counts both the model's item
+   * embeddings (items the model sees as alike) and the catalog category.
+   */
   diversity?: number;
+  /**
+   * Price awareness, 0..1. 0 (default) ignores prices; 1 ranks by expected revenue: purchase relevance
+   * × price. In between: relevance^(1-w) × (purchase relevance × price)^w. Items without a price count
+   * at the median price of the list.
+   */
+  priceWeight?: number;
   rules?: ShopRules;
 }
 
@@ -199,6 +215,8 @@ export interface RecommendedItem {
   /** 0-based position in the list. */
   rank: number;
   reason: RankReason;
+  /** Product of the shop's boost factors that matched this item, when it is not 1. */
+  boost?: number;
   /** The catalog entry, when the item is in the catalog. */
   item?: CatalogItem;
 }

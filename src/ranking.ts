@@ -10,9 +10,10 @@
  *      itself), unavailable items (unless includeUnavailable), or, for a closed list (search),
  *      ids outside the candidates.
  *   3. filters: excluded ids, unavailable items, rules.include, rules.exclude
- *   4. boosts: score *= factor for every matching boost
- *   5. sort by score; diversity > 0 picks greedily by MMR over embeddings + category
- *   6. fill: if fewer than k are left and fallbackToPopular is not false, popular items that pass
+ *   4. price (priceWeight > 0): score^(1-w) * (purchase relevance * price)^w, rescaled to max 1
+ *   5. boosts: score *= factor for every matching boost
+ *   6. sort by score; diversity > 0 picks greedily by MMR over embeddings + category
+ *   7. fill: if fewer than k are left and fallbackToPopular is not false, popular items that pass
  *      the same filters (never for a closed list)
  */
 import {
@@ -30,6 +31,11 @@ export interface RankCandidate {
   item?: CatalogItem;
   /** Unit-length item embedding, used by diversity. */
   embedding?: ArrayLike<number>;
+  /**
+   * Purchase relevance in [0, 1] (the purchase head, normalised), used by priceWeight. Models
+   * without a purchase head leave it out: `score` stands in for it.
+   */
+  purchaseScore?: number;
 }
 
 export interface RankContext {
@@ -37,6 +43,8 @@ export interface RankContext {
   rules?: ShopRules;
   /** 0 = pure relevance (default), 1 = most varied. */
   diversity?: number;
+  /** 0 = ignore prices (default), 1 = order by expected revenue (purchase relevance x price). */
+  priceWeight?: number;
   /** Ids that never appear, pins included (in-cart, purchased, the product itself). */
   exclude?: ReadonlySet<string>;
   /** Fallback fill source, most popular first. Called only when the list is short. */
@@ -148,9 +156,47 @@ export function passesRules(c: RankCandidate, rules: ShopRules = {}, exclude?: R
 
 /** The score after every matching boost. */
 export function boostedScore(c: RankCandidate, rules: ShopRules = {}): number {
-  let s = c.score;
-  for (const b of rules.boost ?? []) if (matchesFilter(c.itemId, c.item, b.filter)) s *= b.factor;
-  return s;
+  return c.score * boostFactor(c, rules);
+}
+
+/** Product of every matching boost factor (1 when none matches). */
+export function boostFactor(c: RankCandidate, rules: ShopRules = {}): number {
+  let f = 1;
+  for (const b of rules.boost ?? []) if (matchesFilter(c.itemId, c.item, b.filter)) f *= b.factor;
+  return f;
+}
+
+/**
+ * Price-aware scores: score^(1-w) * (purchase * price / maxPrice)^w, divided by their maximum so the
+ * best is 1 (w = 1 orders by expected revenue, purchase relevance x price). Items without a finite
+ * price count at the median price of the priced candidates; prices at or below 0 give 0.
+ * Returns the new scores, parallel to `candidates` (the input when w <= 0).
+ */
+export function priceWeighted(candidates: readonly RankCandidate[], w: number): number[] {
+  const base = candidates.map((c) => c.score);
+  if (!(w > 0) || candidates.length === 0) return base;
+  const priced: number[] = [];
+  for (const c of candidates) {
+    const p = c.item?.price;
+    if (p !== undefined && Number.isFinite(p)) priced.push(Math.max(0, p));
+  }
+  let maxPrice = 0;
+  for (const p of priced) if (p > maxPrice) maxPrice = p;
+  priced.sort((a, b) => a - b);
+  const mid = priced.length >> 1;
+  const median = priced.length === 0 ? 1 : priced.length % 2 ? priced[mid] : (priced[mid - 1] + priced[mid]) / 2;
+  const scale = maxPrice > 0 ? maxPrice : 1;
+  const out = candidates.map((c) => {
+    const raw = c.item?.price;
+    const price = raw !== undefined && Number.isFinite(raw) ? Math.max(0, raw) : median;
+    const rel = Math.max(0, c.score);
+    const purchase = Math.max(0, c.purchaseScore ?? c.score);
+    const revenue = purchase * (price / scale);
+    return Math.pow(rel, 1 - w) * Math.pow(revenue, w);
+  });
+  let top = 0;
+  for (const v of out) if (v > top) top = v;
+  return top > 0 ? out.map((v) => v / top) : out;
 }
 
 /** De-duplicates by item id; the first occurrence wins. */
@@ -239,8 +285,10 @@ export function mmrSelect(sorted: RankCandidate[], k: number, lambda: number): R
 // ---------------------------------------------------------------------------------------------
 // the pipeline
 
-function toItem(c: RankCandidate, score: number, rank: number, reason: RankReason = c.reason): RecommendedItem {
+function toItem(c: RankCandidate, score: number, rank: number, rules: ShopRules, reason: RankReason = c.reason): RecommendedItem {
   const out: RecommendedItem = { itemId: c.itemId, score, rank, reason };
+  const boost = boostFactor(c, rules);
+  if (boost !== 1) out.boost = boost;
   if (c.item) out.item = c.item;
   return out;
 }
@@ -262,13 +310,22 @@ export function rankCandidates(candidates: Iterable<RankCandidate>, ctx: RankCon
     const c = byId?.get(id) ?? (ctx.closed ? undefined : ctx.lookup?.(id));
     if (!c || !allowed(c, rules, ctx.exclude)) continue;
     used.add(id);
-    out.push(toItem(c, boostedScore(c, rules), out.length, { kind: 'pinned' }));
+    out.push(toItem(c, boostedScore(c, rules), out.length, rules, { kind: 'pinned' }));
   }
 
-  // 3.-5. filter, boost, sort, diversify
-  const pool: RankCandidate[] = [];
+  // 3.-6. filter, price, boost, sort, diversify
+  let passing: RankCandidate[] = [];
   for (const c of unique) {
     if (used.has(c.itemId) || !passesRules(c, rules, ctx.exclude)) continue;
+    passing.push(c);
+  }
+  const priceWeight = ctx.priceWeight ?? 0;
+  if (priceWeight > 0) {
+    const priced = priceWeighted(passing, priceWeight);
+    passing = passing.map((c, i) => (priced[i] === c.score ? c : { ...c, score: priced[i] }));
+  }
+  const pool: RankCandidate[] = [];
+  for (const c of passing) {
     const score = boostedScore(c, rules);
     pool.push(score === c.score ? c : { ...c, score });
   }
@@ -279,18 +336,18 @@ export function rankCandidates(candidates: Iterable<RankCandidate>, ctx: RankCon
   let last = Infinity;
   for (const c of chosen) {
     used.add(c.itemId);
-    out.push(toItem(c, c.score, out.length));
+    out.push(toItem(c, c.score, out.length, rules));
     last = c.score;
   }
 
-  // 6. fill
+  // 7. fill
   if (out.length < k && !ctx.closed && rules.fallbackToPopular !== false && ctx.popular) {
     for (const c of ctx.popular()) {
       if (out.length >= k) break;
       if (used.has(c.itemId) || !passesRules(c, rules, ctx.exclude)) continue;
       used.add(c.itemId);
       const score = Math.min(boostedScore(c, rules), last);
-      out.push(toItem(c, score, out.length));
+      out.push(toItem(c, score, out.length, rules));
       last = score;
     }
   }
