@@ -7,13 +7,18 @@ import { DataFormatError, leaveOneOut } from '../training/data.js';
 import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer, type Protocol } from '../training/evaluate.js';
 import { collapseRepeats, loadModelDir, readDataset, remapToVocab, setNodeBackend } from '../training/node-io.js';
 import { parseFlags, UsageError } from '../training/cli.js';
+import { runMtlEval } from './eval-mtl.js';
 import * as tf from '@tensorflow/tfjs';
 
 const HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|itemknn) --data <file> --format <pairs|lines|tianchi>
-       --protocol full|sampled-100 [--seed N (42)] [--target test|valid] [--max-users N] [--backend wasm|cpu]`;
+       --protocol full|sampled-100 [--seed N (42)] [--target test|valid] [--max-users N] [--backend wasm|cpu]
+       npm run eval -- ... --format tianchi --items <items.tsv>: multi-objective figures (--items --help for more)`;
 
 async function main() {
-  const f = parseFlags(process.argv.slice(2), {
+  const argv = process.argv.slice(2);
+  // Multi-objective figures: the tianchi format with its item table.
+  if (argv.includes('--items')) return runMtlEval(argv);
+  const f = parseFlags(argv, {
     model: 'string', baseline: 'string', data: 'string', format: 'string', protocol: 'string', seed: 'number',
     target: 'string', 'max-users': 'number', backend: 'string', help: 'boolean',
   });
@@ -32,6 +37,7 @@ async function main() {
   let dataset = readDataset(f.data as string, f.format as string);
   if (f.format === 'tianchi') dataset = collapseRepeats(dataset);
   const model = f.model ? loadModelDir(f.model as string) : undefined;
+  if (model?.header.config.features) throw new UsageError(`${f.model} is a multi-task model: evaluate it with --format tianchi --items <items.tsv>`);
   let unknownItems = 0;
   if (model) ({ dataset, unknownItems } = remapToVocab(dataset, model.vocab));
   const split = leaveOneOut(dataset.sequences);

@@ -8,9 +8,11 @@ import * as tf from '@tensorflow/tfjs';
 import { DataFormatError, leaveOneOut, type SequenceDataset } from '../training/data.js';
 import { DEFAULT_TRAIN_OPTIONS, train, type TrainOptions } from '../training/train.js';
 import { collapseRepeats, loadCheckpoint, readDataset, saveCheckpoint, saveModel, setNodeBackend, vocabFor } from '../training/node-io.js';
+import { runMtlTraining } from './train-mtl.js';
 import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training/cli.js';
 
 const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianchi> --out <dir> [options]
+       npm run train -- --arch mtl ... (the multi-task model; --arch mtl --help lists its options)
   --epochs N (${DEFAULT_TRAIN_OPTIONS.epochs})  --batch N (${DEFAULT_TRAIN_OPTIONS.batchSize})  --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})
   --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives})  --loss softmax|gbce (${DEFAULT_TRAIN_OPTIONS.loss})  --gbce-t X (${DEFAULT_TRAIN_OPTIONS.gbceT})  --l2 X (${DEFAULT_TRAIN_OPTIONS.l2})
    --max-len N (${DEFAULT_TRAIN_OPTIONS.maxLen})  --hidden N (${DEFAULT_TRAIN_OPTIONS.hiddenDim})
@@ -48,7 +50,13 @@ function dropRareItems(ds: SequenceDataset, min: number): SequenceDataset {
 }
 
 async function main() {
-  const f = parseFlags(process.argv.slice(2), FLAGS as Record<string, 'string' | 'number' | 'boolean'>);
+  const argv = process.argv.slice(2);
+  const archAt = argv.indexOf('--arch');
+  const arch = archAt >= 0 ? argv[archAt + 1] : 'sasrec';
+  if (arch === 'mtl') return runMtlTraining(argv);
+  if (arch !== 'sasrec') throw new UsageError(`--arch must be sasrec or mtl, not "${arch}"`);
+  if (archAt >= 0) argv.splice(archAt, 2);
+  const f = parseFlags(argv, FLAGS as Record<string, 'string' | 'number' | 'boolean'>);
   if (f.help) { console.log(HELP); return; }
   for (const req of ['data', 'format', 'out']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${HELP}`);
   const dtype = (f.dtype as string) ?? 'float16';

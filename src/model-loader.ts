@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import {
   validateHeader, validateVocab, weightsFromArtifacts, type LoadedModel, type ModelVocab,
 } from './model/artifacts.js';
-import { weightShapes } from './model/sasrec.js';
+import { weightShapes, type FeatureConfig } from './model/sasrec.js';
 import { ModelLoadError } from './errors.js';
 import { resolveRelative } from './url.js';
 
@@ -58,7 +58,7 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
 
   const vocabUrl = resolveRelative(url, header.vocabPath);
   try {
-    const vocab = await loadVocab(vocabUrl, fetchFunc, header.config.numItems);
+    const vocab = await loadVocab(vocabUrl, fetchFunc, header.config.numItems, header.config.features);
     return { header, vocab, weights: weights.weights, weightBytes: weights.weightBytes };
   } catch (e) {
     tf.dispose(Object.values(weights.weights));
@@ -66,7 +66,7 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
   }
 }
 
-async function loadVocab(vocabUrl: string, fetchFunc: typeof fetch, numItems: number): Promise<ModelVocab> {
+async function loadVocab(vocabUrl: string, fetchFunc: typeof fetch, numItems: number, features?: FeatureConfig): Promise<ModelVocab> {
   let json: unknown;
   try {
     const res = await fetchFunc(vocabUrl);
@@ -77,7 +77,7 @@ async function loadVocab(vocabUrl: string, fetchFunc: typeof fetch, numItems: nu
   }
   let vocab: ModelVocab;
   try {
-    vocab = validateVocab(json, numItems);
+    vocab = validateVocab(json, numItems, features);
     const seen = new Set<string>();
     for (let i = 1; i < vocab.itemIds.length; i++) {
       const id = vocab.itemIds[i];

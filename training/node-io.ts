@@ -73,7 +73,7 @@ export async function saveModel(
   fs.mkdirSync(dir, { recursive: true });
   const order = weightShapes(config).map(([n]) => n);
   const header: ModelHeader = {
-    format: MODEL_FORMAT, formatVersion: MODEL_FORMAT_VERSION, modelVersion: 'pending', architecture: 'sasrec',
+    format: MODEL_FORMAT, formatVersion: MODEL_FORMAT_VERSION, modelVersion: 'pending', architecture: config.features ? 'sasrec-mtl' : 'sasrec',
     config: { ...config, dropout: config.dropout }, vocabPath: 'vocab.json', weightDtype,
   };
   let files = await serializeModel(header, vocab, weights, order);
@@ -104,7 +104,7 @@ export function loadModelDir(dir: string): LoadedModel {
     weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength),
   };
   const { weights, weightBytes } = weightsFromArtifacts(artifacts, weightShapes(header.config));
-  const vocab = validateVocab(JSON.parse(fs.readFileSync(path.join(dir, header.vocabPath), 'utf8')), header.config.numItems);
+  const vocab = validateVocab(JSON.parse(fs.readFileSync(path.join(dir, header.vocabPath), 'utf8')), header.config.numItems, header.config.features);
   return { header, vocab, weights, weightBytes };
 }
 

@@ -16,7 +16,8 @@ export interface ModelHeader {
   formatVersion: number;
   /** Unique per trained artifact; used as the cache key so an upgrade never reuses stale data. */
   modelVersion: string;
-  architecture: 'sasrec';
+  /** 'sasrec-mtl': the multi-task variant with item features, behaviour and scene inputs (config.features). */
+  architecture: 'sasrec' | 'sasrec-mtl';
   config: SasRecConfig;
   /** Relative to model.json. */
   vocabPath: string;
@@ -30,6 +31,21 @@ export interface ModelVocab {
   itemIds: string[];
   /** Interaction count per model index in the training data (cold-start popularity). */
   popularity: number[];
+  /** Content vocabularies of a feature model (architecture 'sasrec-mtl'). */
+  features?: VocabFeatures;
+}
+
+/** How shop metadata maps to the feature tables; index 0 of each table is "unknown". */
+export interface VocabFeatures {
+  /** categoryIds[c] = shop category id of category index c; [0] = ''. */
+  categoryIds: string[];
+  brandIds: string[];
+  /** Ascending price bucket edges: bucket = 1 + number of edges <= price; 0 = no price. */
+  priceEdges: number[];
+  /** Per model item index: category, brand and price bucket indices. */
+  itemCategory: number[];
+  itemBrand: number[];
+  itemPrice: number[];
 }
 
 export interface LoadedModel {
@@ -132,6 +148,20 @@ export function validateHeader(meta: unknown): ModelHeader {
     if (!Number.isInteger(c?.[key]) || c[key] <= 0) throw new Error(`model.json config.${key} must be a positive integer`);
   }
   if (c.hiddenDim % c.numHeads !== 0) throw new Error('model.json config.hiddenDim must be divisible by numHeads');
+  if (h.architecture === 'sasrec-mtl') {
+    const f = c.features;
+    if (!f) throw new Error('a sasrec-mtl model needs config.features');
+    for (const key of ['numCategories', 'numBrands', 'numPriceBuckets', 'numBehaviours', 'numScenes'] as const) {
+      if (!Number.isInteger(f[key]) || f[key] <= 0) throw new Error(`model.json config.features.${key} must be a positive integer`);
+    }
+    if (!Array.isArray(f.tasks) || f.tasks.length === 0 || !f.tasks.every((t) => typeof t === 'string')) {
+      throw new Error('model.json config.features.tasks must list the task heads');
+    }
+  } else if (h.architecture !== undefined && h.architecture !== 'sasrec') {
+    throw new Error(`unknown architecture "${String(h.architecture)}"; upgrade scenerec`);
+  } else if (c.features) {
+    throw new Error('config.features is only valid with architecture "sasrec-mtl"');
+  }
   return h;
 }
 
@@ -162,13 +192,28 @@ export function weightsFromArtifacts(
   return { weights, weightBytes: buffer.byteLength };
 }
 
-export function validateVocab(vocab: unknown, numItems: number): ModelVocab {
+export function validateVocab(vocab: unknown, numItems: number, features?: SasRecConfig['features']): ModelVocab {
   const v = vocab as ModelVocab;
   if (!v || !Array.isArray(v.itemIds) || v.itemIds.length !== numItems + 1) {
     throw new Error(`vocab.json must list numItems + 1 = ${numItems + 1} item ids`);
   }
   if (!Array.isArray(v.popularity) || v.popularity.length !== numItems + 1) {
     throw new Error(`vocab.json must give popularity for numItems + 1 = ${numItems + 1} entries`);
+  }
+  if (features) {
+    const vf = v.features;
+    if (!vf) throw new Error('vocab.json lacks the "features" section this model needs');
+    const tables: Array<[keyof VocabFeatures, number]> = [
+      ['itemCategory', features.numCategories], ['itemBrand', features.numBrands], ['itemPrice', features.numPriceBuckets],
+    ];
+    for (const [key, size] of tables) {
+      const arr = vf[key] as number[];
+      if (!Array.isArray(arr) || arr.length !== numItems + 1) throw new Error(`vocab.json features.${key} must have numItems + 1 entries`);
+      for (const x of arr) if (!Number.isInteger(x) || x < 0 || x > size) throw new Error(`vocab.json features.${key} has an index outside 0..${size}`);
+    }
+    if (!Array.isArray(vf.categoryIds) || vf.categoryIds.length !== features.numCategories + 1) throw new Error('vocab.json features.categoryIds must have numCategories + 1 entries');
+    if (!Array.isArray(vf.brandIds) || vf.brandIds.length !== features.numBrands + 1) throw new Error('vocab.json features.brandIds must have numBrands + 1 entries');
+    if (!Array.isArray(vf.priceEdges) || vf.priceEdges.length !== features.numPriceBuckets - 1) throw new Error('vocab.json features.priceEdges must have numPriceBuckets - 1 entries');
   }
   return v;
 }

@@ -6,6 +6,13 @@
  *   input  `itemIds`  int32 [batch, maxLen], left-padded with 0, most recent item last
  *   output `hidden`   float32 [batch, hiddenDim], the state at the last position
  *   scores = hidden · itemEmbedding[1..numItems]ᵀ (the output layer is tied to the input embedding)
+ *
+ * With `config.features` (the multi-task, behaviour-aware variant, architecture 'sasrec-mtl'):
+ *   item vector  = itemEmbedding[id] + categoryEmbedding[c] + brandEmbedding[b] + priceEmbedding[p]
+ *                  (id 0 = an item the model never saw: scored from its content alone)
+ *   input token  = item vector + behaviourEmbedding[event type] + sceneEmbedding[scene of the event]
+ *   task query   = q + dense_t(q), q = hidden + requestSceneEmbedding[scene of the request], one per task
+ *   score_t(i)   = task query_t · item vector(i)
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -21,6 +28,34 @@ export interface SasRecConfig {
   ffnDim: number;
   /** Dropout rate during training (ignored at inference). */
   dropout: number;
+  /** Present in multi-task models with item features, behaviour and scene inputs. */
+  features?: FeatureConfig;
+}
+
+/** Side inputs of the multi-task model. Index 0 of each table means unknown / padding. */
+export interface FeatureConfig {
+  numCategories: number;
+  numBrands: number;
+  numPriceBuckets: number;
+  /** Event types 1..numBehaviours: 1 click/view, 2 favourite, 3 cart, 4 purchase. */
+  numBehaviours: number;
+  /** Scenes 1..numScenes: 1 home, 2 product, 3 cart, 4 search. */
+  numScenes: number;
+  /** Head names, in order (e.g. click, cart, purchase). */
+  tasks: string[];
+}
+
+/** Per-item content indices, parallel to the ids they describe. */
+export interface ItemFeatureTensors {
+  category: tf.Tensor;
+  brand: tf.Tensor;
+  price: tf.Tensor;
+}
+
+/** Token side inputs of a history: event type and scene per step, [batch, len] int32. */
+export interface TokenFeatureTensors extends ItemFeatureTensors {
+  behaviour: tf.Tensor;
+  scene: tf.Tensor;
 }
 
 export type WeightMap = Record<string, tf.Tensor>;
@@ -48,6 +83,15 @@ export function weightShapes(config: SasRecConfig): Array<[string, number[]]> {
     );
   }
   shapes.push(['finalNorm/gamma', [d]], ['finalNorm/beta', [d]]);
+  const f = config.features;
+  if (f) {
+    shapes.push(
+      ['categoryEmbedding', [f.numCategories + 1, d]], ['brandEmbedding', [f.numBrands + 1, d]],
+      ['priceEmbedding', [f.numPriceBuckets + 1, d]], ['behaviourEmbedding', [f.numBehaviours + 1, d]],
+      ['sceneEmbedding', [f.numScenes + 1, d]], ['requestSceneEmbedding', [f.numScenes + 1, d]],
+    );
+    for (const t of f.tasks) shapes.push([`head/${t}/kernel`, [d, d]], [`head/${t}/bias`, [d]]);
+  }
   return shapes;
 }
 
@@ -145,6 +189,48 @@ export interface ForwardOptions {
   dropoutSeed?: number;
   /** Also return the last-position attention weights of the final block: [batch, heads, maxLen]. */
   returnAttention?: boolean;
+  /** Required by models with `config.features`: content, event type and scene of each history step. */
+  tokens?: TokenFeatureTensors;
+}
+
+/**
+ * Item vectors: the id embedding (scaled by `idKeep`, a per-row 0/1 mask used in training to teach
+ * the content part to stand alone) plus, for feature models, category, brand and price embeddings.
+ */
+export function itemVectors(
+  config: SasRecConfig,
+  weights: WeightMap,
+  ids: tf.Tensor,
+  features?: ItemFeatureTensors,
+  idKeep?: tf.Tensor,
+): tf.Tensor {
+  return tf.tidy(() => {
+    let v = embeddingLookup(weights.itemEmbedding as tf.Tensor2D, ids);
+    if (idKeep) v = v.mul(idKeep.expandDims(-1));
+    if (!config.features) return v;
+    if (!features) throw new Error('this model needs item features (category, brand, price)');
+    return tf.addN([
+      v,
+      embeddingLookup(weights.categoryEmbedding as tf.Tensor2D, features.category),
+      embeddingLookup(weights.brandEmbedding as tf.Tensor2D, features.brand),
+      embeddingLookup(weights.priceEmbedding as tf.Tensor2D, features.price),
+    ]);
+  });
+}
+
+/**
+ * One query vector per task head: [batch, tasks, hiddenDim]. `requestScene` is [batch] int32.
+ * Models without features have one implicit task whose query is the hidden state.
+ */
+export function taskQueries(config: SasRecConfig, weights: WeightMap, hidden: tf.Tensor2D, requestScene?: tf.Tensor): tf.Tensor3D {
+  return tf.tidy(() => {
+    const f = config.features;
+    if (!f) return hidden.expandDims(1) as tf.Tensor3D;
+    let q: tf.Tensor = hidden;
+    if (requestScene) q = q.add(embeddingLookup(weights.requestSceneEmbedding as tf.Tensor2D, requestScene));
+    const heads = f.tasks.map((t) => q.add(dense(q, weights[`head/${t}/kernel`], weights[`head/${t}/bias`])));
+    return tf.stack(heads, 1) as tf.Tensor3D;
+  });
 }
 
 export interface ForwardResult {
@@ -173,9 +259,16 @@ export function forward(
   const sequence = tf.tidy(() => {
     const mask = itemIds.notEqual(0).toFloat().expandDims(-1); // [B, L, 1]
     const positions = weights.positionEmbedding.slice([config.maxLen - len, 0], [len, d]);
-    let x = embeddingLookup(weights.itemEmbedding as tf.Tensor2D, itemIds)
-      .mul(Math.sqrt(d))
-      .add(positions);
+    let tokens = itemVectors(config, weights, itemIds, options.tokens);
+    if (config.features) {
+      const t = options.tokens!; // itemVectors has thrown if they are missing
+      tokens = tf.addN([
+        tokens,
+        embeddingLookup(weights.behaviourEmbedding as tf.Tensor2D, t.behaviour),
+        embeddingLookup(weights.sceneEmbedding as tf.Tensor2D, t.scene),
+      ]);
+    }
+    let x = tokens.mul(Math.sqrt(d)).add(positions);
     x = drop(x).mul(mask);
 
     // Causal mask plus key padding mask, added to attention logits.

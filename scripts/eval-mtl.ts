@@ -1,0 +1,89 @@
+/**
+ * Multi-objective evaluation (npm run eval -- --format tianchi --items <items.tsv> ...):
+ * per-task HR@10 / NDCG@10 of the next clicked, carted and purchased item on the time-ordered
+ * hold-out, purchase GAUC, cold items, and (with --cold-start) shoppers with 0, 1 and 3 events.
+ * Prints tables; the LAST line is one JSON object with every figure.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { readMtlData, DEFAULT_MTL_DATA_OPTIONS, type MtlData } from '../training/mtl-data.js';
+import { evaluateMtlScorer, mtlModelScorer, popularityScorer, type MtlMetrics, type MtlScorer } from '../training/mtl-eval.js';
+import { loadModelDir, setNodeBackend } from '../training/node-io.js';
+import { parseFlags, UsageError } from '../training/cli.js';
+
+export const MTL_EVAL_HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|trending) --data <events.tsv> --format tianchi --items <items.tsv>
+       [--period test|valid (test)] [--candidates catalog|vocab (catalog)] [--cold-start] [--backend wasm|cpu]
+  The model must be a multi-task model (npm run train -- --arch mtl); its vocabulary defines the
+  training items, the hold-out days are those it was trained with (${DEFAULT_MTL_DATA_OPTIONS.testStart} on by default).`;
+
+function flat(prefix: string, m: MtlMetrics): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of m.tasks) {
+    out[`${prefix}${t.task}/hr@10`] = t['hr@10']; out[`${prefix}${t.task}/ndcg@10`] = t['ndcg@10'];
+    out[`${prefix}${t.task}/hr@20`] = t['hr@20']; out[`${prefix}${t.task}/mrr`] = t.mrr; out[`${prefix}${t.task}/users`] = t.users;
+  }
+  out[`${prefix}purchase/gauc`] = m.purchaseGauc;
+  out[`${prefix}purchase/gauc-users`] = m.gaucUsers;
+  return out;
+}
+
+function table(title: string, m: MtlMetrics): void {
+  console.log(`${title} (${m.users} users)`);
+  console.log('  task      users  HR@10   NDCG@10 HR@20   MRR');
+  for (const t of m.tasks) {
+    console.log(`  ${t.task.padEnd(9)} ${String(t.users).padStart(5)}  ${t['hr@10'].toFixed(4)}  ${t['ndcg@10'].toFixed(4)}  ${t['hr@20'].toFixed(4)}  ${t.mrr.toFixed(4)}`);
+  }
+  console.log(`  purchase GAUC ${m.purchaseGauc.toFixed(4)} over ${m.gaucUsers} users; cold-item targets ${m.coldItems.targets}: HR@10 ${m.coldItems['hr@10'].toFixed(4)}, HR@50 ${m.coldItems['hr@50'].toFixed(4)}`);
+}
+
+export async function runMtlEval(argv: string[]): Promise<void> {
+  const f = parseFlags(argv, {
+    model: 'string', baseline: 'string', data: 'string', format: 'string', items: 'string', period: 'string', candidates: 'string',
+    'cold-start': 'boolean', backend: 'string', protocol: 'string', help: 'boolean',
+  });
+  if (f.help) { console.log(MTL_EVAL_HELP); return; }
+  for (const req of ['data', 'items']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${MTL_EVAL_HELP}`);
+  if (!f.model === !f.baseline) throw new UsageError(`give exactly one of --model or --baseline\n${MTL_EVAL_HELP}`);
+  if (f.baseline && f.baseline !== 'popular' && f.baseline !== 'trending') throw new UsageError('--baseline must be popular or trending here');
+  const period = ((f.period as string) ?? 'test') as 'test' | 'valid';
+  if (period !== 'test' && period !== 'valid') throw new UsageError('--period must be test or valid');
+  const candidates = ((f.candidates as string) ?? 'catalog') as 'catalog' | 'vocab';
+  if (candidates !== 'catalog' && candidates !== 'vocab') throw new UsageError('--candidates must be catalog or vocab');
+
+  const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
+  const t0 = performance.now();
+  const model = f.model ? loadModelDir(f.model as string) : undefined;
+  if (model && !model.header.config.features) {
+    throw new UsageError(`${f.model} is a single-objective model; multi-objective figures need a model trained with --arch mtl (or drop --items)`);
+  }
+  const data: MtlData = readMtlData(f.data as string, f.items as string);
+  // The model's own vocabulary decides which items count as trained (the data split must match its training).
+  if (model && model.vocab.itemIds.length !== data.vocab.itemIds.length) {
+    throw new UsageError(`${f.model} was trained on ${model.vocab.itemIds.length - 1} items, this split has ${data.vocab.itemIds.length - 1}: train and evaluate with the same days`);
+  }
+  let scorer: MtlScorer;
+  let dispose = () => {};
+  if (model) ({ scorer, dispose } = mtlModelScorer(model.header.config, model.weights, data));
+  else scorer = popularityScorer(data, period, f.baseline === 'trending' ? 2 : undefined);
+
+  const what = model ? `model ${f.model} (${model.header.modelVersion})` : `baseline ${f.baseline}`;
+  console.log(`${what}; ${f.data} [tianchi], period ${period} (${period === 'test' ? `days from ${data.testStart}` : `day ${data.validDay}`}), candidates ${candidates} (${candidates === 'catalog' ? data.catalog.ids.length : data.vocab.itemIds.length - 1} items), backend ${backend}`);
+  const main = await evaluateMtlScorer(scorer, data, { period, candidates });
+  table('all shoppers with history', main);
+  const result: Record<string, unknown> = {
+    ...flat('', main), 'cold-items/targets': main.coldItems.targets, 'cold-items/hr@10': main.coldItems['hr@10'],
+    'cold-items/ndcg@10': main.coldItems['ndcg@10'], 'cold-items/hr@50': main.coldItems['hr@50'], users: main.users,
+  };
+  if (f['cold-start']) {
+    for (const limit of model ? [1, 3] : [0, 1, 3]) {
+      const m = await evaluateMtlScorer(scorer, data, { period, candidates, historyLimit: limit });
+      table(`shoppers with only their last ${limit} event(s)`, m);
+      Object.assign(result, flat(`history-${limit}/`, m));
+    }
+  }
+  dispose();
+  if (model) tf.dispose(Object.values(model.weights));
+  console.log(JSON.stringify({
+    ...result, protocol: 'time-holdout', period, candidates, model: f.model ?? null, baseline: f.baseline ?? null,
+    modelVersion: model?.header.modelVersion ?? null, data: f.data, format: 'tianchi', seconds: Math.round((performance.now() - t0) / 100) / 10,
+  }));
+}

@@ -1,0 +1,81 @@
+/**
+ * npm run train -- --arch mtl --data <events.tsv> --items <items.tsv> --out models/<name> [options]
+ * Trains the multi-task model ('sasrec-mtl') on Tianchi-layout multi-behaviour events.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { readMtlData, DEFAULT_MTL_DATA_OPTIONS } from '../training/mtl-data.js';
+import { DEFAULT_MTL_OPTIONS, trainMtl, type MtlTrainOptions } from '../training/mtl-train.js';
+import { saveModel, setNodeBackend } from '../training/node-io.js';
+import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training/cli.js';
+import { TASKS } from '../src/model/features.js';
+
+const D = DEFAULT_MTL_OPTIONS;
+export const MTL_HELP = `usage: npm run train -- --arch mtl --data <events.tsv> --items <items.tsv> --out <dir> [options]
+  --tasks click,cart,purchase (all: multi-task; one name: a single-task model)  --id-dropout X (${D.idDropout})
+  --epochs N (${D.epochs})  --batch N (${D.batchSize})  --lr X (${D.learningRate})  --negatives N (${D.negatives})
+  --max-len N (${D.maxLen})  --hidden N (${D.hiddenDim})  --blocks N (${D.numBlocks})  --heads N (${D.numHeads})  --ffn N (${D.ffnDim})
+  --dropout X (${D.dropout})  --seed N (${D.seed})  --patience N (${D.patience})  --max-steps N  --dtype float16|float32 (float16)
+  --train-end YYYYMMDD (${DEFAULT_MTL_DATA_OPTIONS.trainEnd})  --valid-day YYYYMMDD (${DEFAULT_MTL_DATA_OPTIONS.validDay})  --test-start YYYYMMDD (${DEFAULT_MTL_DATA_OPTIONS.testStart})`;
+
+export async function runMtlTraining(argv: string[]): Promise<void> {
+  const f = parseFlags(argv, {
+    arch: 'string', data: 'string', items: 'string', out: 'string', format: 'string', tasks: 'string', 'id-dropout': 'number',
+    epochs: 'number', batch: 'number', lr: 'number', negatives: 'number', 'max-len': 'number', hidden: 'number', blocks: 'number',
+    heads: 'number', ffn: 'number', dropout: 'number', seed: 'number', patience: 'number', 'max-steps': 'number', dtype: 'string',
+    'train-end': 'number', 'valid-day': 'number', 'test-start': 'number', backend: 'string', help: 'boolean',
+  });
+  if (f.help) { console.log(MTL_HELP); return; }
+  for (const req of ['data', 'items', 'out']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${MTL_HELP}`);
+  if (f.format !== undefined && f.format !== 'tianchi') throw new UsageError('--arch mtl reads the tianchi format only (events.tsv + items.tsv)');
+  const names = ((f.tasks as string) ?? TASKS.join(',')).split(',').map((s) => s.trim());
+  for (const n of names) if (!(TASKS as readonly string[]).includes(n)) throw new UsageError(`--tasks: unknown task "${n}"; use ${TASKS.join(', ')}`);
+  const taskWeights = TASKS.map((t) => (names.includes(t) ? 1 : 0)) as [number, number, number];
+  const n = (k: string, d: number) => (f[k] as number | undefined) ?? d;
+  const options: MtlTrainOptions = {
+    maxLen: n('max-len', D.maxLen), hiddenDim: n('hidden', D.hiddenDim), numBlocks: n('blocks', D.numBlocks), numHeads: n('heads', D.numHeads),
+    ffnDim: n('ffn', D.ffnDim), dropout: n('dropout', D.dropout), batchSize: n('batch', D.batchSize), learningRate: n('lr', D.learningRate),
+    negatives: n('negatives', D.negatives), epochs: n('epochs', D.epochs), seed: n('seed', D.seed), taskWeights,
+    idDropout: n('id-dropout', D.idDropout), patience: n('patience', D.patience), maxSteps: n('max-steps', D.maxSteps),
+  };
+  for (const [k, v] of Object.entries(options)) if (typeof v === 'number' && (!Number.isFinite(v) || v < 0)) throw new UsageError(`${k} must be a non-negative number`);
+  if (options.dropout >= 1 || options.idDropout >= 1) throw new UsageError('--dropout and --id-dropout must be below 1');
+  if (options.hiddenDim % options.numHeads !== 0) throw new UsageError('--hidden must be divisible by --heads');
+  const dtype = (f.dtype as string) ?? 'float16';
+  if (dtype !== 'float16' && dtype !== 'float32') throw new UsageError('--dtype must be float16 or float32');
+
+  const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
+  const t0 = performance.now();
+  const data = readMtlData(f.data as string, f.items as string, {
+    ...DEFAULT_MTL_DATA_OPTIONS,
+    trainEnd: n('train-end', DEFAULT_MTL_DATA_OPTIONS.trainEnd), validDay: n('valid-day', DEFAULT_MTL_DATA_OPTIONS.validDay),
+    testStart: n('test-start', DEFAULT_MTL_DATA_OPTIONS.testStart),
+  });
+  const trainEvents = data.events.reduce((s, l) => s + l.filter((e) => e.date <= data.trainEnd).length, 0);
+  console.log(`data: ${data.users.length} users, ${data.vocab.itemIds.length - 1} items in training days (≤ ${data.trainEnd}), ${trainEvents} training events, catalog ${data.catalog.ids.length} items, ${data.features.numCategories} categories, ${data.features.numBrands} brands; read in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`backend: ${backend}; tasks: ${names.join(', ')}; options: ${JSON.stringify(options)}`);
+
+  const bar = new ProgressBar();
+  const result = await trainMtl(data, options, {
+    onStep: ({ epoch, step, stepsInEpoch, loss, elapsed }) =>
+      bar.update(`epoch ${epoch}/${options.epochs}`, step, stepsInEpoch, `loss ${loss.toFixed(4)}`, (elapsed / step) * (stepsInEpoch - step)),
+    onEpoch: (log, bestEpoch) => {
+      bar.end();
+      const v = log.valid!.tasks.map((t) => `${t.task} ${t['ndcg@10'].toFixed(3)}`).join(' ');
+      console.log(`epoch ${log.epoch} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s; valid NDCG@10 ${v}; purchase GAUC ${log.valid!.purchaseGauc.toFixed(3)} (best epoch ${bestEpoch})`);
+    },
+  });
+  const out = f.out as string;
+  const name = path.basename(path.resolve(out));
+  const { header, bytes } = await saveModel(out, result.config, result.weights, data.vocab, dtype, name);
+  tf.dispose(Object.values(result.weights));
+  fs.writeFileSync(path.join(out, 'training.json'), JSON.stringify({
+    command: `npm run train -- ${argv.join(' ')}`, modelVersion: header.modelVersion, architecture: header.architecture,
+    data: { events: f.data, items: f.items, users: data.users.length, items_in_vocab: data.vocab.itemIds.length - 1, catalog: data.catalog.ids.length, trainEnd: data.trainEnd, validDay: data.validDay, testStart: data.testStart },
+    options, tasks: names, backend, weightDtype: dtype, artifactBytes: bytes, trainSeconds: Math.round(result.trainSeconds),
+    epochs: result.log.length, bestEpoch: result.bestEpoch, steps: result.steps,
+    log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, score: l.score, valid: l.valid && { tasks: l.valid.tasks.map(({ hr10: _a, ndcg10: _b, ...rest }) => rest), purchaseGauc: l.valid.purchaseGauc } })),
+  }, null, 1));
+  console.log(`saved ${out} (${(bytes / 1e6).toFixed(2)} MB, ${dtype}, version ${header.modelVersion}); trained ${result.log.length} epochs in ${formatDuration(result.trainSeconds)}, best epoch ${result.bestEpoch}`);
+}

@@ -1,0 +1,66 @@
+/**
+ * Side inputs of the multi-task model ('sasrec-mtl'), shared by the trainer (Node) and the
+ * engine (browser): event-type and scene codes, and shop metadata -> feature-table indices.
+ */
+import type { VocabFeatures } from './artifacts.js';
+
+/** Head names of the multi-task model, in order. */
+export const TASKS = ['click', 'cart', 'purchase'] as const;
+export type TaskName = (typeof TASKS)[number];
+
+/** Event-type codes of the behaviour embedding (0 = padding). `view` counts as a click. */
+export const BEHAVIOUR_CODES = { view: 1, click: 1, favorite: 2, cart: 3, purchase: 4 } as const;
+export const NUM_BEHAVIOURS = 4;
+
+/** Scene codes of the scene embeddings (0 = padding / unknown). */
+export const SCENE_CODES = { home: 1, product: 2, cart: 3, search: 4 } as const;
+export const NUM_SCENES = 4;
+
+/** Content indices of one item. */
+export interface ContentIndices { category: number; brand: number; price: number }
+
+/** Lookup tables from shop metadata to feature indices, built once per vocabulary. */
+export class ContentIndexer {
+  private readonly categoryIndex = new Map<string, number>();
+  private readonly brandIndex = new Map<string, number>();
+
+  constructor(private readonly features: VocabFeatures) {
+    features.categoryIds.forEach((id, i) => { if (i > 0) this.categoryIndex.set(id, i); });
+    features.brandIds.forEach((id, i) => { if (i > 0) this.brandIndex.set(id, i); });
+  }
+
+  /** Indices of a model item (its training-time metadata). */
+  ofModelItem(index: number): ContentIndices {
+    const f = this.features;
+    return { category: f.itemCategory[index] ?? 0, brand: f.itemBrand[index] ?? 0, price: f.itemPrice[index] ?? 0 };
+  }
+
+  /** Indices from shop metadata; anything the model has not seen maps to 0 (unknown). */
+  ofMetadata(item: { category?: string; brand?: string; price?: number }): ContentIndices {
+    return {
+      category: item.category !== undefined ? this.categoryIndex.get(item.category) ?? 0 : 0,
+      brand: item.brand !== undefined ? this.brandIndex.get(item.brand) ?? 0 : 0,
+      price: priceBucket(this.features.priceEdges, item.price),
+    };
+  }
+}
+
+/** Price bucket 1..edges.length+1 (0 = no price). */
+export function priceBucket(edges: readonly number[], price: number | undefined): number {
+  if (price === undefined || !Number.isFinite(price) || price < 0) return 0;
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (edges[mid] <= price) lo = mid + 1; else hi = mid;
+  }
+  return lo + 1;
+}
+
+/** Quantile edges that split `prices` into `buckets` groups of about equal size. */
+export function priceEdgesFor(prices: number[], buckets: number): number[] {
+  const sorted = prices.filter((p) => Number.isFinite(p) && p >= 0).sort((a, b) => a - b);
+  const edges: number[] = [];
+  for (let b = 1; b < buckets; b++) edges.push(sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((b * sorted.length) / buckets))] : b);
+  return edges;
+}

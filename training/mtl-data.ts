@@ -1,0 +1,163 @@
+/**
+ * The Tianchi multi-behaviour data for the multi-task model: per-user event sequences
+ * (item, event type, simulated scene, day), item content (category, brand, price bucket)
+ * and a time-ordered split.
+ *
+ * Split (by day, the file's only clock): events up to `trainEnd` train the model; the next
+ * day (`validDay`) selects the best epoch; days from `testStart` on are the hold-out. At
+ * validation/test time the history is every event before that period.
+ *
+ * Scenes are NOT in the data: each event gets a simulated scene from its type and time only
+ * (never from the item, so the scene cannot leak the answer): purchase -> cart page,
+ * cart / favourite -> product page, a click that opens the shopper's day -> home feed,
+ * other clicks -> product page. Search never occurs in this data.
+ */
+import * as fs from 'node:fs';
+import { DataFormatError } from './data.js';
+import { readDataset } from './node-io.js';
+import type { ModelVocab, VocabFeatures } from '../src/model/artifacts.js';
+import { NUM_BEHAVIOURS, NUM_SCENES, priceBucket, priceEdgesFor, SCENE_CODES } from '../src/model/features.js';
+import type { FeatureConfig } from '../src/model/sasrec.js';
+
+export interface MtlEvent {
+  /** Model item index (0 = not in the model vocabulary: a cold item). */
+  item: number;
+  /** Catalog row (every item of items.tsv and the events). */
+  row: number;
+  behaviour: number;
+  scene: number;
+  date: number;
+}
+
+export interface MtlCatalog {
+  ids: string[];
+  /** Per catalog row: model index (0 = cold), category, brand, price bucket. */
+  modelIndex: Int32Array;
+  category: Int32Array;
+  brand: Int32Array;
+  price: Int32Array;
+}
+
+export interface MtlData {
+  users: string[];
+  /** Per user, every event in time order; consecutive repeats of the same item and type collapsed. */
+  events: MtlEvent[][];
+  vocab: ModelVocab & { features: VocabFeatures };
+  features: FeatureConfig;
+  catalog: MtlCatalog;
+  trainEnd: number;
+  validDay: number;
+  testStart: number;
+}
+
+export interface MtlDataOptions {
+  trainEnd: number;
+  validDay: number;
+  testStart: number;
+  priceBuckets: number;
+}
+
+export const DEFAULT_MTL_DATA_OPTIONS: MtlDataOptions = { trainEnd: 20190616, validDay: 20190617, testStart: 20190618, priceBuckets: 10 };
+
+interface ItemRow { category: string; brand: string; price: number }
+
+function readItems(file: string): Map<string, ItemRow> {
+  let text: string;
+  try { text = fs.readFileSync(file, 'utf8'); } catch (e) { throw new DataFormatError(file, 0, `cannot read file: ${(e as Error).message}`); }
+  const out = new Map<string, ItemRow>();
+  text.split(/\r?\n/).forEach((line, n) => {
+    if (line.trim() === '') return;
+    const f = line.split('\t');
+    const price = Number(f[4]);
+    if (f.length !== 5 || !f[0] || !f[2] || !Number.isFinite(price)) {
+      throw new DataFormatError(file, n + 1, `expected item_id, top_category_id, category_id, brand_id, price: "${line.slice(0, 80)}"`);
+    }
+    out.set(f[0], { category: f[2], brand: f[3], price });
+  });
+  return out;
+}
+
+export function simulatedScene(behaviour: number, opensDay: boolean): number {
+  if (behaviour === 4) return SCENE_CODES.cart;
+  if (behaviour === 2 || behaviour === 3) return SCENE_CODES.product;
+  return opensDay ? SCENE_CODES.home : SCENE_CODES.product;
+}
+
+/** Reads events.tsv and items.tsv (the Tianchi layout) into the multi-task data. */
+export function readMtlData(eventsFile: string, itemsFile: string, options: MtlDataOptions = DEFAULT_MTL_DATA_OPTIONS): MtlData {
+  const ds = readDataset(eventsFile, 'tianchi');
+  const items = readItems(itemsFile);
+
+  // Catalog: every item with metadata, plus any event item without it.
+  const ids: string[] = [...items.keys()];
+  const rowOf = new Map<string, number>(ids.map((id, r) => [id, r]));
+  for (let i = 1; i <= ds.numItems; i++) if (!rowOf.has(ds.itemIds[i])) { rowOf.set(ds.itemIds[i], ids.length); ids.push(ds.itemIds[i]); }
+
+  const categoryIds = ['', ...[...new Set([...items.values()].map((r) => r.category))].sort()];
+  const brandIds = ['', ...[...new Set([...items.values()].map((r) => r.brand).filter((b) => b !== '' && b !== '0'))].sort()];
+  const catIndex = new Map(categoryIds.map((c, i) => [c, i]));
+  const brandIndex = new Map(brandIds.map((b, i) => [b, i]));
+  const priceEdges = priceEdgesFor([...items.values()].map((r) => r.price), options.priceBuckets);
+
+  const n = ids.length;
+  const catalog: MtlCatalog = {
+    ids, modelIndex: new Int32Array(n), category: new Int32Array(n), brand: new Int32Array(n), price: new Int32Array(n),
+  };
+  ids.forEach((id, r) => {
+    const m = items.get(id);
+    if (!m) return;
+    catalog.category[r] = catIndex.get(m.category) ?? 0;
+    catalog.brand[r] = brandIndex.get(m.brand) ?? 0;
+    catalog.price[r] = priceBucket(priceEdges, m.price);
+  });
+
+  // Vocabulary: items with an event in the training days, in first-seen order.
+  const itemIds = [''];
+  const popularity = [0];
+  const modelOfRow = new Int32Array(n);
+  const users: string[] = [];
+  const events: MtlEvent[][] = [];
+  ds.sequences.forEach((seq, u) => {
+    const beh = ds.behaviours[u];
+    const dates = ds.dates![u];
+    const out: MtlEvent[] = [];
+    let lastDate = -1;
+    for (let k = 0; k < seq.length; k++) {
+      const row = rowOf.get(ds.itemIds[seq[k]])!;
+      const opensDay = dates[k] !== lastDate;
+      lastDate = dates[k];
+      const prev = out[out.length - 1];
+      if (prev && prev.row === row && prev.behaviour === beh[k]) continue;
+      if (dates[k] <= options.trainEnd) {
+        if (modelOfRow[row] === 0) { modelOfRow[row] = itemIds.length; itemIds.push(ids[row]); popularity.push(0); }
+        popularity[modelOfRow[row]]++;
+      }
+      out.push({ item: 0, row, behaviour: beh[k], scene: simulatedScene(beh[k], opensDay), date: dates[k] });
+    }
+    users.push(ds.users[u]);
+    events.push(out);
+  });
+  for (const list of events) for (const e of list) e.item = modelOfRow[e.row];
+  catalog.modelIndex.set(modelOfRow);
+
+  const numItems = itemIds.length - 1;
+  const itemCategory = [0];
+  const itemBrand = [0];
+  const itemPrice = [0];
+  const rowOfModel = new Int32Array(numItems + 1);
+  modelOfRow.forEach((m, r) => { if (m > 0) rowOfModel[m] = r; });
+  for (let m = 1; m <= numItems; m++) {
+    const r = rowOfModel[m];
+    itemCategory.push(catalog.category[r]); itemBrand.push(catalog.brand[r]); itemPrice.push(catalog.price[r]);
+  }
+  const features: FeatureConfig = {
+    numCategories: categoryIds.length - 1, numBrands: brandIds.length - 1, numPriceBuckets: options.priceBuckets,
+    numBehaviours: NUM_BEHAVIOURS, numScenes: NUM_SCENES, tasks: ['click', 'cart', 'purchase'],
+  };
+  return {
+    users, events,
+    vocab: { itemIds, popularity, features: { categoryIds, brandIds, priceEdges, itemCategory, itemBrand, itemPrice } },
+    features, catalog,
+    trainEnd: options.trainEnd, validDay: options.validDay, testStart: options.testStart,
+  };
+}

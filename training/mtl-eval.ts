@@ -1,0 +1,191 @@
+/**
+ * Multi-objective evaluation on the time-ordered hold-out of multi-behaviour events.
+ *
+ * For every user with events in the period (the validation day, or the test days) and at least
+ * one event before it: the history is every earlier event (optionally only the last
+ * `historyLimit`), and the targets are the period's first clicked, first carted and first
+ * purchased item. Each target is ranked by its task's head, with the request scene of that task
+ * (click: home feed, cart: product page, purchase: cart page), against every candidate:
+ * `vocab` = items the model was trained on; `catalog` = every item of items.tsv, items unseen in
+ * training scored from their content alone. Ties count half (expected rank under a random tie-break).
+ * Purchase GAUC: per user, the items they interacted with in the period, purchased ones as
+ * positives, ranked by the purchase head; the mean over users with both kinds.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { itemVectors, lastHidden, padHistory, taskQueries, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
+import { SCENE_CODES, TASKS } from '../src/model/features.js';
+import type { MtlData, MtlEvent } from './mtl-data.js';
+
+export interface TaskMetrics { task: string; users: number; 'hr@10': number; 'ndcg@10': number; 'hr@20': number; mrr: number; hr10: number; ndcg10: number }
+
+export interface MtlMetrics {
+  tasks: TaskMetrics[];
+  /** Mean per-user AUC of the purchase head over the items each user interacted with in the period. */
+  purchaseGauc: number;
+  gaucUsers: number;
+  /** Targets (all tasks) whose item was not in training: quality of content-only scoring. */
+  coldItems: { targets: number; 'hr@10': number; 'ndcg@10': number; 'hr@50': number };
+  users: number;
+}
+
+export interface MtlEvalOptions {
+  period: 'valid' | 'test';
+  candidates: 'vocab' | 'catalog';
+  /** Keep only the last N history events (cold-start users); undefined = all. */
+  historyLimit?: number;
+  batchSize?: number;
+}
+
+/** Scores every catalog row for each history, for one task. */
+export type MtlScorer = (histories: MtlEvent[][], task: number) => Promise<Float32Array[]>;
+
+/** The request scene of each task's evaluation. */
+export const TASK_SCENES = [SCENE_CODES.home, SCENE_CODES.product, SCENE_CODES.cart];
+const TARGET_BEHAVIOUR = [1, 3, 4];
+
+const round = (x: number) => Math.round(x * 1e4) / 1e4;
+
+/** The scorer of a feature model (`config.features`). Dispose when done. */
+export function mtlModelScorer(config: SasRecConfig, weights: WeightMap, data: MtlData): { scorer: MtlScorer; dispose(): void } {
+  const c = data.catalog;
+  const i1 = (x: Int32Array) => tf.tensor1d(x, 'int32');
+  const candT = tf.tidy(() => (itemVectors(config, weights, i1(c.modelIndex), { category: i1(c.category), brand: i1(c.brand), price: i1(c.price) }) as tf.Tensor2D).transpose());
+  const f = data.vocab.features;
+  const scorer: MtlScorer = async (histories, task) => {
+    const b = histories.length;
+    const L = config.maxLen;
+    const rows = (pick: (e: MtlEvent) => number) => {
+      const out = new Int32Array(b * L);
+      histories.forEach((h, r) => out.set(padHistory(h.map(pick), L), r * L));
+      return tf.tensor2d(out, [b, L], 'int32');
+    };
+    const scores = tf.tidy(() => {
+      const ids = rows((e) => e.item);
+      // A cold history item (id 0) still carries its content; pad positions are masked by id 0 regardless.
+      const tokens = {
+        category: rows((e) => (e.item ? f.itemCategory[e.item] : c.category[e.row])),
+        brand: rows((e) => (e.item ? f.itemBrand[e.item] : c.brand[e.row])),
+        price: rows((e) => (e.item ? f.itemPrice[e.item] : c.price[e.row])),
+        behaviour: rows((e) => e.behaviour), scene: rows((e) => e.scene),
+      };
+      const { hidden } = lastHidden(config, weights, ids, { tokens });
+      const q = taskQueries(config, weights, hidden, tf.fill([b], TASK_SCENES[task], 'int32'));
+      const qt = q.slice([0, task, 0], [b, 1, config.hiddenDim]).reshape([b, config.hiddenDim]) as tf.Tensor2D;
+      return tf.matMul(qt, candT as tf.Tensor2D);
+    });
+    const flat = (await scores.data()) as Float32Array;
+    scores.dispose();
+    const n = c.ids.length;
+    return histories.map((_, r) => flat.subarray(r * n, (r + 1) * n));
+  };
+  return { scorer, dispose: () => candT.dispose() };
+}
+
+/** Popularity per task over the events before the period (`days` limits it to the last N days: trending). */
+export function popularityScorer(data: MtlData, period: 'valid' | 'test', days?: number): MtlScorer {
+  const start = period === 'valid' ? data.validDay : data.testStart;
+  const dates = [...new Set(data.events.flat().map((e) => e.date))].filter((d) => d < start).sort((a, b) => a - b);
+  const from = days ? dates[Math.max(0, dates.length - days)] : -Infinity;
+  const n = data.catalog.ids.length;
+  const counts = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+  for (const list of data.events) for (const e of list) {
+    if (e.date >= start || e.date < from) continue;
+    counts[0][e.row]++;
+    if (e.behaviour === 3) counts[1][e.row]++;
+    if (e.behaviour === 4) counts[2][e.row]++;
+  }
+  // Ties broken by overall popularity so the cart/purchase lists are not mostly ties.
+  const score = counts.map((cnt) => cnt.map((x, r) => x + counts[0][r] * 1e-4));
+  return async (histories, task) => histories.map(() => score[task]);
+}
+
+/** Runs the protocol with any scorer. */
+export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, options: MtlEvalOptions): Promise<MtlMetrics> {
+  const start = options.period === 'valid' ? data.validDay : data.testStart;
+  const end = options.period === 'valid' ? data.validDay : Infinity;
+  const inVocab = (row: number) => options.candidates === 'catalog' || data.catalog.modelIndex[row] > 0;
+  type Case = { history: MtlEvent[]; targets: number[]; period: MtlEvent[] };
+  const cases: Case[] = [];
+  for (const events of data.events) {
+    let history = events.filter((e) => e.date < start);
+    const period = events.filter((e) => e.date >= start && e.date <= end);
+    if (period.length === 0) continue;
+    if (options.historyLimit !== undefined) history = history.slice(history.length - Math.min(options.historyLimit, history.length));
+    if (history.length === 0 && options.historyLimit !== 0) continue;
+    if (history.length > 0 && options.historyLimit === undefined && history.every((e) => e.item === 0)) continue;
+    const targets = TARGET_BEHAVIOUR.map((b) => period.find((e) => e.behaviour === b)?.row ?? -1);
+    cases.push({ history, targets, period });
+  }
+  const acc = TASKS.map(() => ({ n: 0, hr10: 0, hr20: 0, ndcg10: 0, mrr: 0 }));
+  const cold = { n: 0, hr10: 0, hr50: 0, ndcg10: 0 };
+  let gaucSum = 0;
+  let gaucN = 0;
+  const bs = options.batchSize ?? 128;
+  const rankOf = (scores: Float32Array, target: number) => {
+    const t = scores[target];
+    let greater = 0;
+    let ties = 0;
+    for (let r = 0; r < scores.length; r++) {
+      if (r === target || !inVocab(r)) continue;
+      if (scores[r] > t) greater++; else if (scores[r] === t) ties++;
+    }
+    return greater + Math.floor(ties / 2);
+  };
+  for (let i = 0; i < cases.length; i += bs) {
+    const batch = cases.slice(i, i + bs);
+    for (let t = 0; t < TASKS.length; t++) {
+      const need = batch.map((c) => (c.targets[t] >= 0 && inVocab(c.targets[t])) || t === 2);
+      if (!need.some(Boolean)) continue;
+      const scores = await scorer(batch.map((c) => c.history), t);
+      batch.forEach((c, j) => {
+        const target = c.targets[t];
+        if (target >= 0 && inVocab(target)) {
+          const rank = rankOf(scores[j], target);
+          const a = acc[t];
+          a.n++;
+          if (rank < 10) { a.hr10++; a.ndcg10 += 1 / Math.log2(rank + 2); }
+          if (rank < 20) a.hr20++;
+          a.mrr += 1 / (rank + 1);
+          if (data.catalog.modelIndex[target] === 0) {
+            cold.n++;
+            if (rank < 10) { cold.hr10++; cold.ndcg10 += 1 / Math.log2(rank + 2); }
+            if (rank < 50) cold.hr50++;
+          }
+        }
+        if (t === 2) {
+          const bought = new Set(c.period.filter((e) => e.behaviour === 4).map((e) => e.row));
+          const seen = [...new Set(c.period.map((e) => e.row))].filter(inVocab);
+          const pos = seen.filter((r) => bought.has(r));
+          const neg = seen.filter((r) => !bought.has(r));
+          if (pos.length && neg.length) {
+            let wins = 0;
+            for (const p of pos) for (const q of neg) wins += scores[j][p] > scores[j][q] ? 1 : scores[j][p] === scores[j][q] ? 0.5 : 0;
+            gaucSum += wins / (pos.length * neg.length);
+            gaucN++;
+          }
+        }
+      });
+    }
+  }
+  return {
+    tasks: TASKS.map((task, t) => {
+      const a = acc[t];
+      const n = Math.max(a.n, 1);
+      return { task, users: a.n, 'hr@10': round(a.hr10 / n), 'ndcg@10': round(a.ndcg10 / n), 'hr@20': round(a.hr20 / n), mrr: round(a.mrr / n), hr10: a.hr10 / n, ndcg10: a.ndcg10 / n };
+    }),
+    purchaseGauc: round(gaucSum / Math.max(gaucN, 1)),
+    gaucUsers: gaucN,
+    coldItems: { targets: cold.n, 'hr@10': round(cold.hr10 / Math.max(cold.n, 1)), 'ndcg@10': round(cold.ndcg10 / Math.max(cold.n, 1)), 'hr@50': round(cold.hr50 / Math.max(cold.n, 1)) },
+    users: cases.length,
+  };
+}
+
+/** Evaluates a feature model. */
+export async function evaluateMtl(config: SasRecConfig, weights: WeightMap, data: MtlData, options: MtlEvalOptions): Promise<MtlMetrics> {
+  const { scorer, dispose } = mtlModelScorer(config, weights, data);
+  try {
+    return await evaluateMtlScorer(scorer, data, options);
+  } finally {
+    dispose();
+  }
+}

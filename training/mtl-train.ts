@@ -1,0 +1,219 @@
+/**
+ * Training of the multi-task model ('sasrec-mtl') on multi-behaviour events: a shared SASRec
+ * trunk over behaviour- and scene-aware tokens, one head per task (click, cart, purchase),
+ * each trained with a sampled softmax over shared uniform negatives at the positions where
+ * the next event is of that task (click: every next event; cart: next event is a cart;
+ * purchase: next event is a purchase). Single-task models are the same code with one task weight.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { forward, initWeights, itemVectors, taskQueries, weightShapes, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
+import { softmaxNll } from './loss.js';
+import { Rng } from './rng.js';
+import type { MtlData, MtlEvent } from './mtl-data.js';
+import { evaluateMtl, type MtlMetrics } from './mtl-eval.js';
+
+export interface MtlTrainOptions {
+  maxLen: number;
+  hiddenDim: number;
+  numBlocks: number;
+  numHeads: number;
+  ffnDim: number;
+  dropout: number;
+  batchSize: number;
+  learningRate: number;
+  negatives: number;
+  epochs: number;
+  seed: number;
+  /** Loss weight per task (click, cart, purchase); 0 leaves a head untrained (single-task models). */
+  taskWeights: [number, number, number];
+  /** Probability of hiding an item's id embedding in a training row, so content alone can score cold items. */
+  idDropout: number;
+  /** Stop after this many epochs without a better validation score (0 = never). */
+  patience: number;
+  /** Stop after this many steps (0 = no limit); smoke runs. */
+  maxSteps: number;
+}
+
+export const DEFAULT_MTL_OPTIONS: MtlTrainOptions = {
+  maxLen: 50, hiddenDim: 64, numBlocks: 2, numHeads: 1, ffnDim: 64, dropout: 0.3, batchSize: 64,
+  learningRate: 1e-3, negatives: 512, epochs: 30, seed: 42, taskWeights: [1, 1, 1], idDropout: 0.15, patience: 4, maxSteps: 0,
+};
+
+export interface MtlEpochLog { epoch: number; loss: number; seconds: number; valid?: MtlMetrics; score?: number }
+
+/** A training window: up to maxLen + 1 consecutive events of one user. */
+type Window = MtlEvent[];
+
+/** Windows over each user's training days, cut from the most recent event backwards. */
+export function trainingWindows(data: MtlData, maxLen: number): Window[] {
+  const out: Window[] = [];
+  for (const events of data.events) {
+    const train = events.filter((e) => e.date <= data.trainEnd);
+    for (let end = train.length; end >= 2; end -= maxLen) out.push(train.slice(Math.max(0, end - maxLen - 1), end));
+  }
+  return out;
+}
+
+export function mtlConfig(data: MtlData, o: MtlTrainOptions): SasRecConfig {
+  return {
+    numItems: data.vocab.itemIds.length - 1, maxLen: o.maxLen, hiddenDim: o.hiddenDim, numBlocks: o.numBlocks,
+    numHeads: o.numHeads, ffnDim: o.ffnDim, dropout: o.dropout, features: data.features,
+  };
+}
+
+interface Batch {
+  inputs: tf.Tensor2D;
+  tokens: { category: tf.Tensor; brand: tf.Tensor; price: tf.Tensor; behaviour: tf.Tensor; scene: tf.Tensor };
+  targets: tf.Tensor1D; targetFeatures: { category: tf.Tensor; brand: tf.Tensor; price: tf.Tensor }; targetKeep: tf.Tensor;
+  requestScene: tf.Tensor1D;
+  masks: tf.Tensor1D[]; // per task, [B*L]
+  negatives: tf.Tensor1D; negativeFeatures: { category: tf.Tensor; brand: tf.Tensor; price: tf.Tensor }; negativeKeep: tf.Tensor;
+  accidentalHits: tf.Tensor2D;
+}
+
+function makeBatch(data: MtlData, windows: Window[], negs: Int32Array, rng: Rng, idDropout: number): Batch {
+  const f = data.vocab.features;
+  const len = windows.reduce((m, w) => Math.max(m, w.length - 1), 1);
+  const b = windows.length;
+  const n = b * len;
+  const a = () => new Int32Array(n);
+  const inputs = a(); const cat = a(); const brand = a(); const price = a(); const beh = a(); const scene = a();
+  const tgt = a(); const tCat = a(); const tBrand = a(); const tPrice = a(); const req = a();
+  const masks = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+  const tKeep = new Float32Array(n);
+  windows.forEach((w, r) => {
+    const steps = w.length - 1;
+    const off = r * len + (len - steps); // left padding
+    for (let j = 0; j < steps; j++) {
+      const e = w[j];
+      const nx = w[j + 1];
+      const p = off + j;
+      inputs[p] = e.item; cat[p] = f.itemCategory[e.item]; brand[p] = f.itemBrand[e.item]; price[p] = f.itemPrice[e.item];
+      beh[p] = e.behaviour; scene[p] = e.scene;
+      tgt[p] = nx.item; tCat[p] = f.itemCategory[nx.item]; tBrand[p] = f.itemBrand[nx.item]; tPrice[p] = f.itemPrice[nx.item];
+      req[p] = nx.scene;
+      tKeep[p] = rng.next() < idDropout ? 0 : 1;
+      masks[0][p] = 1;
+      masks[1][p] = nx.behaviour === 3 ? 1 : 0;
+      masks[2][p] = nx.behaviour === 4 ? 1 : 0;
+    }
+  });
+  const k = negs.length;
+  const hits = new Float32Array(n * k);
+  const negPos = new Map<number, number[]>();
+  negs.forEach((x, j) => { const l = negPos.get(x); if (l) l.push(j); else negPos.set(x, [j]); });
+  for (let p = 0; p < n; p++) {
+    const js = tgt[p] ? negPos.get(tgt[p]) : undefined;
+    if (js) for (const j of js) hits[p * k + j] = 1;
+  }
+  const nKeep = new Float32Array(k);
+  for (let j = 0; j < k; j++) nKeep[j] = rng.next() < idDropout ? 0 : 1;
+  const i2 = (x: Int32Array) => tf.tensor2d(x, [b, len], 'int32');
+  const i1 = (x: Int32Array) => tf.tensor1d(x, 'int32');
+  const negIdx = (table: number[]) => i1(Int32Array.from(negs, (x) => table[x]));
+  return {
+    inputs: i2(inputs),
+    tokens: { category: i2(cat), brand: i2(brand), price: i2(price), behaviour: i2(beh), scene: i2(scene) },
+    targets: i1(tgt), targetFeatures: { category: i1(tCat), brand: i1(tBrand), price: i1(tPrice) }, targetKeep: tf.tensor1d(tKeep),
+    requestScene: i1(req),
+    masks: masks.map((m) => tf.tensor1d(m)),
+    negatives: i1(negs), negativeFeatures: { category: negIdx(f.itemCategory), brand: negIdx(f.itemBrand), price: negIdx(f.itemPrice) },
+    negativeKeep: tf.tensor1d(nKeep),
+    accidentalHits: tf.tensor2d(hits, [n, k]),
+  };
+}
+
+function disposeBatch(b: Batch): void {
+  tf.dispose([b.inputs, ...Object.values(b.tokens), b.targets, ...Object.values(b.targetFeatures), b.targetKeep, b.requestScene,
+    ...b.masks, b.negatives, ...Object.values(b.negativeFeatures), b.negativeKeep, b.accidentalHits]);
+}
+
+/** Weighted sum over tasks of each task's mean sampled-softmax NLL. */
+export function mtlLoss(config: SasRecConfig, weights: WeightMap, batch: Batch, taskWeights: number[], dropoutSeed: number): tf.Scalar {
+  const d = config.hiddenDim;
+  const { sequence } = forward(config, weights, batch.inputs, { training: true, dropoutSeed, tokens: batch.tokens });
+  const h = sequence.reshape([-1, d]) as tf.Tensor2D;
+  const queries = taskQueries(config, weights, h, batch.requestScene); // [BL, T, d]
+  const pos = itemVectors(config, weights, batch.targets, batch.targetFeatures, batch.targetKeep) as tf.Tensor2D;
+  const neg = itemVectors(config, weights, batch.negatives, batch.negativeFeatures, batch.negativeKeep) as tf.Tensor2D;
+  const perTask = tf.unstack(queries, 1) as tf.Tensor2D[];
+  const terms: tf.Tensor[] = [];
+  taskWeights.forEach((w, t) => {
+    if (w <= 0) return;
+    const q = perTask[t];
+    const posLogits = q.mul(pos).sum(-1, true);
+    const nll = softmaxNll(q, posLogits, neg, batch.accidentalHits);
+    const mask = batch.masks[t];
+    terms.push(nll.mul(mask).sum().div(mask.sum().maximum(1)).mul(w));
+  });
+  return tf.addN(terms) as tf.Scalar;
+}
+
+export interface MtlTrainResult { config: SasRecConfig; weights: WeightMap; log: MtlEpochLog[]; bestEpoch: number; trainSeconds: number; steps: number }
+
+export interface MtlCallbacks {
+  onStep?(info: { epoch: number; step: number; stepsInEpoch: number; loss: number; elapsed: number }): void;
+  onEpoch?(log: MtlEpochLog, bestEpoch: number): void;
+}
+
+/** Trains; keeps the weights with the best validation score (mean NDCG@10 over the trained tasks). */
+export async function trainMtl(data: MtlData, options: MtlTrainOptions, callbacks: MtlCallbacks = {}): Promise<MtlTrainResult> {
+  const config = mtlConfig(data, options);
+  const windows = trainingWindows(data, options.maxLen);
+  if (windows.length === 0) throw new Error('no user has 2 or more training events: nothing to train on');
+  const rng = new Rng(options.seed);
+  const init = initWeights(config, options.seed);
+  const vars: Record<string, tf.Variable> = {};
+  for (const [name] of weightShapes(config)) vars[name] = tf.variable(init[name], true, name);
+  tf.dispose(Object.values(init));
+  const optimizer = tf.train.adam(options.learningRate);
+  const clone = (w: WeightMap) => Object.fromEntries(Object.entries(w).map(([k, t]) => [k, tf.keep(t.clone())]));
+  let best: WeightMap = clone(vars);
+  let bestScore = -1;
+  let bestEpoch = 0;
+  let stale = 0;
+  let step = 0;
+  let trainSeconds = 0;
+  const log: MtlEpochLog[] = [];
+  const numItems = config.numItems;
+  for (let epoch = 1; epoch <= options.epochs; epoch++) {
+    const t0 = performance.now();
+    // Similar lengths together (less padding), batches in random order.
+    const keyed = windows.map((w) => ({ w, key: w.length + rng.next() * 4 })).sort((x, y) => x.key - y.key);
+    const batches: Window[][] = [];
+    for (let i = 0; i < keyed.length; i += options.batchSize) batches.push(keyed.slice(i, i + options.batchSize).map((x) => x.w));
+    rng.shuffle(batches);
+    let sum = 0;
+    for (let bi = 0; bi < batches.length; bi++) {
+      const negs = new Int32Array(options.negatives);
+      for (let j = 0; j < negs.length; j++) negs[j] = rng.int(1, numItems + 1);
+      const batch = makeBatch(data, batches[bi], negs, rng, options.idDropout);
+      const seed = options.seed * 1000003 + step * 17;
+      const lossT = optimizer.minimize(() => mtlLoss(config, vars, batch, options.taskWeights, seed), true)!;
+      const loss = (await lossT.data())[0];
+      lossT.dispose();
+      disposeBatch(batch);
+      if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${step}; lower --lr`);
+      sum += loss;
+      step++;
+      callbacks.onStep?.({ epoch, step: bi + 1, stepsInEpoch: batches.length, loss: sum / (bi + 1), elapsed: (performance.now() - t0) / 1000 });
+      if (options.maxSteps > 0 && step >= options.maxSteps) break;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    trainSeconds += seconds;
+    const valid = await evaluateMtl(config, vars, data, { period: 'valid', candidates: 'vocab' });
+    const trained = options.taskWeights.map((w, t) => (w > 0 ? t : -1)).filter((t) => t >= 0);
+    const score = trained.reduce((s, t) => s + valid.tasks[t].ndcg10, 0) / trained.length;
+    const entry: MtlEpochLog = { epoch, loss: sum / batches.length, seconds, valid, score };
+    log.push(entry);
+    if (score > bestScore) {
+      bestScore = score; bestEpoch = epoch; stale = 0;
+      tf.dispose(Object.values(best)); best = clone(vars);
+    } else stale++;
+    callbacks.onEpoch?.(entry, bestEpoch);
+    if ((options.patience > 0 && stale >= options.patience) || (options.maxSteps > 0 && step >= options.maxSteps)) break;
+  }
+  optimizer.dispose();
+  tf.dispose(Object.values(vars));
+  return { config, weights: best, log, bestEpoch, trainSeconds, steps: step };
+}
