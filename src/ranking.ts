@@ -129,9 +129,17 @@ export function blendSearch(personal: ReadonlyArray<number | undefined>, persona
 // ---------------------------------------------------------------------------------------------
 // rules
 
+const idSets = new WeakMap<readonly string[], Set<string>>();
+/** The ids of a filter as a set, built once per list (rules may name many ids). */
+function idSet(ids: readonly string[]): Set<string> {
+  let set = idSets.get(ids);
+  if (!set) idSets.set(ids, set = new Set(ids));
+  return set;
+}
+
 /** True when the item meets every condition of the filter (conditions are ANDed, lists are ORed). */
 export function matchesFilter(itemId: string, item: CatalogItem | undefined, filter: ItemFilter): boolean {
-  if (filter.itemIds && !filter.itemIds.includes(itemId)) return false;
+  if (filter.itemIds && !idSet(filter.itemIds).has(itemId)) return false;
   if (filter.category && (item?.category === undefined || !filter.category.includes(item.category))) return false;
   if (filter.brand && (item?.brand === undefined || !filter.brand.includes(item.brand))) return false;
   if (filter.minPrice !== undefined && (item?.price === undefined || item.price < filter.minPrice)) return false;
@@ -255,12 +263,19 @@ export function topByScore(candidates: RankCandidate[], n: number): RankCandidat
 
 /**
  * Maximal marginal relevance: repeatedly takes the candidate maximising
- * (1 - λ) * score - λ * max similarity to the already chosen ones.
- * `sorted` must be best first; only its top max(k * 5, 50) are considered.
+ * (1 - λ) * relevance - λ * max similarity to the already chosen ones, where relevance is the
+ * score min-max normalised over the pool (so the knob means the same whether the model's scores
+ * are peaked or flat: at λ = 0.5 the pool's whole relevance range weighs as much as being a
+ * duplicate). `sorted` must be best first; only its top max(k * 5, 50) are considered.
  */
 export function mmrSelect(sorted: RankCandidate[], k: number, lambda: number): RankCandidate[] {
   if (lambda <= 0 || sorted.length <= 1) return sorted.slice(0, k);
   const pool = sorted.slice(0, mmrPoolSize(k));
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const c of pool) { if (c.score < lo) lo = c.score; if (c.score > hi) hi = c.score; }
+  const span = hi - lo;
+  const rel = pool.map((c) => (span > 0 ? (c.score - lo) / span : 1));
   const maxSim = new Float64Array(pool.length);
   const taken = new Uint8Array(pool.length);
   const out: RankCandidate[] = [];
@@ -269,7 +284,7 @@ export function mmrSelect(sorted: RankCandidate[], k: number, lambda: number): R
     let bestValue = -Infinity;
     for (let i = 0; i < pool.length; i++) {
       if (taken[i]) continue;
-      const v = (1 - lambda) * pool[i].score - lambda * maxSim[i];
+      const v = (1 - lambda) * rel[i] - lambda * maxSim[i];
       if (v > bestValue) { bestValue = v; best = i; }
     }
     taken[best] = 1;

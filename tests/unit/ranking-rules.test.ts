@@ -170,6 +170,15 @@ describe('diversity over embeddings and categories', () => {
     expect(itemSimilarity(p, q)).toBe(1);
   });
 
+  it('the knob does not depend on the scale of the scores', () => {
+    const list: RankCandidate[] = [];
+    for (let i = 0; i < 20; i++) list.push(cand(`i${i}`, 1 - i * 0.05, 1, { item: { id: `i${i}`, category: `c${i % 3 === 0 ? 0 : i}` }, embedding: unit(1, i % 3 === 0 ? 0 : i) }));
+    const squeezed = list.map((c) => ({ ...c, score: 0.9 + c.score * 0.01 }));
+    for (const d of [0.2, 0.5, 0.8]) {
+      expect(ids(rankCandidates(squeezed, { k: 6, diversity: d }))).toEqual(ids(rankCandidates(list, { k: 6, diversity: d })));
+    }
+  });
+
   it('more diversity gives more distinct categories, never fewer', () => {
     // 30 candidates: the best 20 share 2 categories, then 10 more categories.
     const list: RankCandidate[] = [];

@@ -1,0 +1,439 @@
+/**
+ * Diversity trade-off curve of the SDK's ranking: NDCG@10 against list variety as the
+ * `diversity` knob goes from 0 to 1.
+ *
+ *   npm run eval:diversity -- [--model models/tianchi-sasrec] [--data ../shared/data/tianchi-ecomm]
+ *       [--protocol loo|time] [--test-start 20190618] [--k 10] [--levels 0,0.1,...,1]
+ *       [--objectives click,cart,purchase (the home scene's default)] [--max-users N]
+ *       [--check-users 25] [--backend wasm|cpu] [--out docs/diversity | --out none]
+ *
+ * It runs the real SDK engine (src/engine.ts, the code a shop's worker runs) in Node, so `--model`
+ * takes any model folder the SDK can load (model.json + weights.bin + vocab.json), single- or
+ * multi-head. The catalog is every item of the model's vocabulary, with category, brand and price
+ * from items.tsv. For each evaluation user:
+ *   1. the history is tracked through the public API (behaviour 1..4 -> click, favorite, cart,
+ *      purchase; each event's scene simulated from its type and day as the multi-task training
+ *      data does: purchase -> cart, cart/favourite -> product, a day's first click -> home, other
+ *      clicks -> product);
+ *   2. one home-scene call at diversity 0 returns the MMR pool (the best max(5k, 50) items, the
+ *      only ones MMR ever looks at for a list of k), with the SDK's scores;
+ *   3. src/ranking.ts rankCandidates re-ranks that pool at each diversity level, with the model's
+ *      unit item embeddings and the catalog categories, exactly as the engine would. For the first
+ *      `--check-users` users every level is also asked of the engine itself and must give the same
+ *      list; if any differs, every list is asked of the engine (slower, always exact).
+ *
+ * Protocols (the SDK's purchased / in-cart exclusions are off in both, so every item can be ranked):
+ *   loo  (default) the leave-one-out split of training/evaluate.ts and `npm run eval`: Tianchi
+ *        events by day, immediate repeats collapsed, items the model does not know dropped (repeats
+ *        collapsed again, as the SDK does with a history); target = each user's last item, history
+ *        = the items before it; the user's other history items are excluded from the list (the
+ *        "full" protocol). Right for models trained on the leave-one-out split (tianchi-sasrec).
+ *   time history = every event before --test-start (default 20190618: the last 2 days); target =
+ *        the first item of the hold-out days that the model knows; nothing excluded. Right for
+ *        models trained on the days before (the multi-task model).
+ *
+ * Metrics per level, mean over users: NDCG@10 and HR@10 of the target; intra-list diversity
+ * ILD = 1 - mean pairwise cosine of the listed items' embeddings (the evaluated model's own item
+ * embeddings, so compare ILD between models with care); distinct-category share = distinct
+ * categories / list length; and over all users' lists: category coverage (share of the catalog's
+ * categories shown to anyone) and item coverage.
+ *
+ * Prints a table; writes <out>.json and <out>.svg; the LAST line is one JSON object with every figure.
+ */
+import 'fake-indexeddb/auto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { leaveOneOut, DataFormatError } from '../training/data.js';
+import { loadModelDir, readDataset, setNodeBackend } from '../training/node-io.js';
+import { parseFlags, UsageError, formatDuration } from '../training/cli.js';
+import { createEngine } from '../src/engine.js';
+import { DEFAULT_OBJECTIVES } from '../src/constants.js';
+import { mmrPoolSize, rankCandidates, type RankCandidate } from '../src/ranking.js';
+import type {
+  BackendName, CatalogItem, EventType, ObjectiveWeights, RecommendedItem, SceneName, ShopRules, TrackEvent,
+} from '../src/protocol.js';
+
+const HELP = `usage: npm run eval:diversity -- [--model <dir> (models/tianchi-sasrec)] [--data <dir> (../shared/data/tianchi-ecomm)]
+       [--protocol loo|time (loo)] [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.1,...,1]
+       [--objectives click,cart,purchase (home default)] [--max-users N] [--check-users N (25)]
+       [--backend wasm|cpu (wasm)] [--out <path prefix> (docs/diversity) | none]`;
+
+const BEHAVIOUR_EVENT: Record<number, EventType> = { 1: 'click', 2: 'favorite', 3: 'cart', 4: 'purchase' };
+
+/** One evaluation case: the history to track, the target, the ids to leave out of the list. */
+interface Case {
+  user: string;
+  history: Array<{ item: number; behaviour: number; date: number }>;
+  target: number;
+  exclude: number[];
+}
+
+/** The scene of a history event, simulated as the multi-task training data does (training/mtl-data.ts). */
+function simulatedScenes(history: Case['history']): SceneName[] {
+  let day = -1;
+  return history.map((e) => {
+    const first = e.date !== day;
+    day = e.date;
+    if (e.behaviour === 4) return 'cart';
+    if (e.behaviour === 2 || e.behaviour === 3) return 'product';
+    return first ? 'home' : 'product';
+  });
+}
+
+/** Per user: model-index steps in time order, immediate repeats collapsed (highest behaviour kept). */
+function userSteps(ds: ReturnType<typeof readDataset>, vocabIndex: Map<string, number>, u: number, from = 0, to = Infinity) {
+  const s = ds.sequences[u];
+  const b = ds.behaviours[u];
+  const d = ds.dates![u];
+  const out: Case['history'] = [];
+  for (let i = 0; i < s.length; i++) {
+    if (d[i] < from || d[i] >= to) continue;
+    const m = vocabIndex.get(ds.itemIds[s[i]]);
+    if (m === undefined) continue;
+    const last = out[out.length - 1];
+    if (last && last.item === m) { last.behaviour = Math.max(last.behaviour, b[i]); continue; }
+    out.push({ item: m, behaviour: b[i], date: d[i] });
+  }
+  return out;
+}
+
+function looCases(ds: ReturnType<typeof readDataset>, vocabIndex: Map<string, number>): Case[] {
+  const steps = ds.sequences.map((_, u) => userSteps(ds, vocabIndex, u));
+  const split = leaveOneOut(steps.map((s) => Int32Array.from(s.map((x) => x.item))));
+  const out: Case[] = [];
+  steps.forEach((s, u) => {
+    const target = split.test[u];
+    if (!target) return;
+    const history = s.slice(0, -1);
+    const seen = new Set(history.map((h) => h.item));
+    seen.delete(target);
+    out.push({ user: ds.users[u], history, target, exclude: [...seen] });
+  });
+  return out;
+}
+
+function timeCases(ds: ReturnType<typeof readDataset>, vocabIndex: Map<string, number>, testStart: number): Case[] {
+  const out: Case[] = [];
+  ds.sequences.forEach((_, u) => {
+    const history = userSteps(ds, vocabIndex, u, 0, testStart);
+    const period = userSteps(ds, vocabIndex, u, testStart);
+    if (history.length === 0 || period.length === 0) return;
+    out.push({ user: ds.users[u], history, target: period[0].item, exclude: [] });
+  });
+  return out;
+}
+
+function readItems(file: string): Map<string, { topCategory: string; category: string; brand: string; price: number }> {
+  const out = new Map<string, { topCategory: string; category: string; brand: string; price: number }>();
+  const text = fs.readFileSync(file, 'utf8');
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const [id, topCategory, category, brand, price] = line.split('\t');
+    out.set(id, { topCategory, category, brand, price: Number(price) });
+  }
+  return out;
+}
+
+/** A fetch that serves file:// URLs from disk (Node's fetch cannot). */
+const fileFetch = (async (input: RequestInfo | URL) => {
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  if (!url.startsWith('file:')) return new Response('not found', { status: 404 });
+  try {
+    return new Response(fs.readFileSync(fileURLToPath(url)), { status: 200 });
+  } catch {
+    return new Response('not found', { status: 404 });
+  }
+}) as typeof fetch;
+
+interface LevelStats {
+  diversity: number;
+  'ndcg@10': number;
+  'hr@10': number;
+  /** 1 - mean pairwise cosine of the listed items' embeddings. */
+  ild: number;
+  /** Distinct categories / list length. */
+  categoryShare: number;
+  /** Mean number of distinct categories per list. */
+  distinctCategories: number;
+  /** Share of the catalog's categories that appear in some user's list. */
+  categoryCoverage: number;
+  /** Share of the catalog's items that appear in some user's list. */
+  itemCoverage: number;
+}
+
+const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+async function main() {
+  const f = parseFlags(process.argv.slice(2), {
+    model: 'string', data: 'string', protocol: 'string', 'test-start': 'number', k: 'number', levels: 'string',
+    objectives: 'string', 'max-users': 'number', 'check-users': 'number', backend: 'string', out: 'string', help: 'boolean',
+  });
+  if (f.help) { console.log(HELP); return; }
+  const modelDir = (f.model as string) ?? 'models/tianchi-sasrec';
+  const dataDir = (f.data as string) ?? '../shared/data/tianchi-ecomm';
+  const protocol = (f.protocol as string) ?? 'loo';
+  if (protocol !== 'loo' && protocol !== 'time') throw new UsageError(`--protocol must be loo or time\n${HELP}`);
+  const testStart = (f['test-start'] as number) ?? 20190618;
+  const k = (f.k as number) ?? 10;
+  if (!Number.isInteger(k) || k < 1 || k > 40) throw new UsageError('--k must be an integer from 1 to 40');
+  const levels = ((f.levels as string) ?? '0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1').split(',').map(Number);
+  if (levels.some((l) => !(l >= 0 && l <= 1))) throw new UsageError('--levels must be numbers from 0 to 1, comma separated');
+  let objectives: Required<ObjectiveWeights> = { ...DEFAULT_OBJECTIVES.home };
+  if (f.objectives !== undefined) {
+    const w = String(f.objectives).split(',').map(Number);
+    if (w.length !== 3 || w.some((x) => !(x >= 0)) || w[0] + w[1] + w[2] === 0) throw new UsageError('--objectives must be three weights click,cart,purchase (e.g. 1,0.5,0.5)');
+    objectives = { click: w[0], cart: w[1], purchase: w[2] };
+  }
+  const checkUsers = (f['check-users'] as number) ?? 25;
+  const backend = ((f.backend as string) ?? 'wasm') as BackendName;
+  if (backend !== 'wasm' && backend !== 'cpu') throw new UsageError('--backend must be wasm or cpu');
+  const outPrefix = (f.out as string) ?? 'docs/diversity';
+
+  const t0 = performance.now();
+  await setNodeBackend(backend);
+  // The model's vocabulary and unit item embeddings (the engine normalises the same rows for MMR).
+  const model = loadModelDir(modelDir);
+  const { header, vocab } = model;
+  const d = header.config.hiddenDim;
+  const table = (await model.weights.itemEmbedding.data()) as Float32Array;
+  tf.dispose(Object.values(model.weights));
+  const unit: Float32Array[] = [];
+  for (let m = 0; m < vocab.itemIds.length; m++) {
+    const v = table.slice(m * d, (m + 1) * d);
+    let n = 0;
+    for (let i = 0; i < d; i++) n += v[i] * v[i];
+    n = Math.sqrt(n) || 1;
+    for (let i = 0; i < d; i++) v[i] /= n;
+    unit.push(v);
+  }
+  const vocabIndex = new Map<string, number>();
+  vocab.itemIds.forEach((id, i) => { if (i > 0) vocabIndex.set(id, i); });
+
+  // The catalog: every model item, with its metadata.
+  const meta = readItems(path.join(dataDir, 'items.tsv'));
+  const catalog: CatalogItem[] = vocab.itemIds.slice(1).map((id) => {
+    const row = meta.get(id);
+    if (!row) return { id };
+    const item: CatalogItem = { id, category: row.category, price: row.price, meta: { topCategory: row.topCategory } };
+    if (row.brand && row.brand !== '0') item.brand = row.brand;
+    return item;
+  });
+  const categoryOf = new Map<string, string | undefined>(catalog.map((c) => [c.id, c.category]));
+  const catalogCategories = new Set(catalog.map((c) => c.category).filter((c) => c !== undefined)).size;
+
+  // The evaluation users.
+  const ds = readDataset(path.join(dataDir, 'events.tsv'), 'tianchi');
+  let cases = protocol === 'loo' ? looCases(ds, vocabIndex) : timeCases(ds, vocabIndex, testStart);
+  if (f['max-users'] !== undefined && cases.length > (f['max-users'] as number)) cases = cases.slice(0, f['max-users'] as number);
+  if (cases.length === 0) throw new UsageError('no evaluation user: check --data, --protocol and --test-start');
+
+  const engine = await createEngine({
+    modelUrl: pathToFileURL(path.resolve(modelDir, 'model.json')).href,
+    catalog, backend, dbName: `scenerec-eval-diversity-${process.pid}`,
+    excludePurchased: false, excludeInCart: false,
+    retention: { maxEvents: 100_000, maxAgeDays: 3650 },
+  }, { fetch: fileFetch });
+  console.log(`model ${modelDir} (${header.modelVersion}, ${header.architecture ?? 'sasrec'}) on ${(await engine.info()).backend}; `
+    + `catalog ${catalog.length} items, ${catalogCategories} categories; protocol ${protocol}${protocol === 'time' ? ` (hold-out from ${testStart})` : ''}; `
+    + `${cases.length} users; k ${k}; objectives ${JSON.stringify(objectives)}`);
+
+  const pool = mmrPoolSize(k);
+  const acc = levels.map(() => ({ ndcg: 0, hr: 0, ild: 0, share: 0, distinct: 0, cats: new Set<string>(), items: new Set<string>() }));
+  let exact = false;
+  let checked = 0;
+  let mismatches = 0;
+  let lastReport = performance.now();
+  for (let ci = 0; ci < cases.length; ci++) {
+    const c = cases[ci];
+    await engine.clearHistory();
+    const base = Date.now() - c.history.length * 1000;
+    const scenes = simulatedScenes(c.history);
+    const events: TrackEvent[] = c.history.map((h, i) => ({
+      type: BEHAVIOUR_EVENT[h.behaviour], itemId: vocab.itemIds[h.item], scene: scenes[i], timestamp: base + i * 1000,
+    }));
+    await engine.track(events);
+    const rules: ShopRules = { fallbackToPopular: false };
+    if (c.exclude.length > 0) rules.exclude = { itemIds: c.exclude.map((m) => vocab.itemIds[m]) };
+    const request = (diversity: number, n: number) => engine.recommend('home', { k: n, diversity, objectives, rules });
+
+    const lists: RecommendedItem[][] = [];
+    if (exact) {
+      for (const level of levels) lists.push((await request(level, k)).items);
+    } else {
+      const top = (await request(0, pool)).items;
+      const candidates: RankCandidate[] = top.map((it) => {
+        const m = vocabIndex.get(it.itemId);
+        const cand: RankCandidate = { itemId: it.itemId, score: it.score, reason: it.reason };
+        if (it.item) cand.item = it.item;
+        if (m !== undefined) cand.embedding = unit[m];
+        return cand;
+      });
+      for (const level of levels) lists.push(rankCandidates(candidates, { k, diversity: level, unique: true }));
+      if (checked < checkUsers) {
+        checked++;
+        for (let li = 0; li < levels.length; li++) {
+          const sdk = (await request(levels[li], k)).items.map((x) => x.itemId).join(',');
+          if (sdk !== lists[li].map((x) => x.itemId).join(',')) mismatches++;
+        }
+        if (mismatches > 0) {
+          console.warn(`warning: the re-ranked pool differs from the engine's own lists (${mismatches} of ${checked * levels.length} checked); asking the engine for every list from now on`);
+          exact = true;
+          // Start again, so every user's lists come from the same method.
+          for (const a of acc) { a.ndcg = a.hr = a.ild = a.share = a.distinct = 0; a.cats.clear(); a.items.clear(); }
+          ci = -1;
+          continue;
+        }
+      }
+    }
+
+    const targetId = vocab.itemIds[c.target];
+    lists.forEach((list, li) => {
+      const a = acc[li];
+      const rank = list.findIndex((x) => x.itemId === targetId);
+      if (rank >= 0) { a.hr++; a.ndcg += 1 / Math.log2(rank + 2); }
+      const cats = new Set<string>();
+      for (const x of list) {
+        a.items.add(x.itemId);
+        const cat = categoryOf.get(x.itemId);
+        if (cat !== undefined) { cats.add(cat); a.cats.add(cat); }
+      }
+      a.distinct += cats.size;
+      a.share += list.length ? cats.size / list.length : 0;
+      let sum = 0;
+      let pairs = 0;
+      for (let i = 0; i < list.length; i++) {
+        const ei = unit[vocabIndex.get(list[i].itemId) ?? 0];
+        for (let j = i + 1; j < list.length; j++) {
+          const ej = unit[vocabIndex.get(list[j].itemId) ?? 0];
+          let dot = 0;
+          for (let x = 0; x < d; x++) dot += ei[x] * ej[x];
+          sum += dot;
+          pairs++;
+        }
+      }
+      a.ild += pairs ? 1 - sum / pairs : 0;
+    });
+    if (process.stderr.isTTY && performance.now() - lastReport > 1000) {
+      lastReport = performance.now();
+      const el = (performance.now() - t0) / 1000;
+      process.stderr.write(`\r${ci + 1}/${cases.length} users, ${formatDuration(el)} elapsed, ETA ${formatDuration((el / (ci + 1)) * (cases.length - ci - 1))}   `);
+    }
+  }
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  await engine.dispose();
+
+  const n = cases.length;
+  const rows: LevelStats[] = levels.map((level, li) => {
+    const a = acc[li];
+    return {
+      diversity: level,
+      'ndcg@10': r4(a.ndcg / n), 'hr@10': r4(a.hr / n), ild: r4(a.ild / n),
+      categoryShare: r4(a.share / n), distinctCategories: r4(a.distinct / n),
+      categoryCoverage: r4(a.cats.size / Math.max(catalogCategories, 1)), itemCoverage: r4(a.items.size / catalog.length),
+    };
+  });
+  const seconds = Math.round((performance.now() - t0) / 100) / 10;
+
+  console.log('');
+  console.log('diversity  NDCG@10  HR@10   ILD     cat.share  distinct cats  cat.coverage  item coverage');
+  for (const r of rows) {
+    console.log(`${r.diversity.toFixed(2).padStart(9)}  ${r['ndcg@10'].toFixed(4)}   ${r['hr@10'].toFixed(4)}  ${r.ild.toFixed(4)}  ${r.categoryShare.toFixed(4)}     ${r.distinctCategories.toFixed(2).padStart(6)}         ${r.categoryCoverage.toFixed(4)}        ${r.itemCoverage.toFixed(4)}`);
+  }
+  const check = exact
+    ? { method: 'engine', note: 'every list asked of the engine (the re-ranked pool differed)', checkedUsers: checked, mismatches }
+    : { method: 'rerank', checkedUsers: checked, checkedLists: checked * levels.length, mismatches };
+  console.log(`SDK check: ${exact ? 'every list came from the engine' : `${checked * levels.length} lists of ${checked} users re-ranked here equal the engine's own, ${mismatches} differ`}; ${seconds} s`);
+
+  const result = {
+    command: `npm run eval:diversity -- ${process.argv.slice(2).join(' ')}`.trim(),
+    model: modelDir, modelVersion: header.modelVersion, architecture: header.architecture ?? 'sasrec',
+    data: dataDir, protocol, ...(protocol === 'time' ? { testStart } : {}), scene: 'home', objectives, k,
+    users: n, catalogItems: catalog.length, catalogCategories, backend, check, seconds, levels: rows,
+  };
+  if (outPrefix !== 'none') {
+    fs.mkdirSync(path.dirname(path.resolve(outPrefix)), { recursive: true });
+    fs.writeFileSync(`${outPrefix}.json`, `${JSON.stringify(result, null, 1)}\n`);
+    fs.writeFileSync(`${outPrefix}.svg`, svgPlot(result));
+    console.log(`wrote ${outPrefix}.json and ${outPrefix}.svg`);
+  }
+  console.log(JSON.stringify(result));
+}
+
+// ---------------------------------------------------------------------------------------------
+// the plot: hand-written SVG, two panels
+
+interface PlotInput { modelVersion: string; protocol: string; users: number; k: number; levels: LevelStats[] }
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function svgPlot(res: PlotInput): string {
+  const W = 960;
+  const H = 420;
+  const panel = { w: 380, h: 280, top: 70 };
+  const lefts = [70, 540];
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
+  out.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">Diversity trade-off: ${esc(res.modelVersion)}, ${esc(res.protocol)} protocol, ${res.users} users, k = ${res.k}</text>`);
+
+  const axes = (left: number, xMin: number, xMax: number, yMin: number, yMax: number, xLabel: string, yLabel: string, title: string) => {
+    const x = (v: number) => left + ((v - xMin) / (xMax - xMin || 1)) * panel.w;
+    const y = (v: number) => panel.top + panel.h - ((v - yMin) / (yMax - yMin || 1)) * panel.h;
+    out.push(`<text x="${left + panel.w / 2}" y="${panel.top - 14}" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
+    for (let i = 0; i <= 5; i++) {
+      const yv = yMin + ((yMax - yMin) * i) / 5;
+      out.push(`<line x1="${left}" x2="${left + panel.w}" y1="${y(yv).toFixed(1)}" y2="${y(yv).toFixed(1)}" stroke="#e5e5e5"/>`);
+      out.push(`<text x="${left - 6}" y="${(y(yv) + 4).toFixed(1)}" text-anchor="end" fill="#555">${yv.toFixed(2)}</text>`);
+      const xv = xMin + ((xMax - xMin) * i) / 5;
+      out.push(`<text x="${x(xv).toFixed(1)}" y="${panel.top + panel.h + 16}" text-anchor="middle" fill="#555">${xv.toFixed(2)}</text>`);
+    }
+    out.push(`<rect x="${left}" y="${panel.top}" width="${panel.w}" height="${panel.h}" fill="none" stroke="#999"/>`);
+    out.push(`<text x="${left + panel.w / 2}" y="${panel.top + panel.h + 36}" text-anchor="middle">${esc(xLabel)}</text>`);
+    out.push(`<text transform="translate(${left - 48} ${panel.top + panel.h / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`);
+    return { x, y };
+  };
+  const line = (pts: Array<[number, number]>, color: string, dash = '') =>
+    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} points="${pts.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}"/>`)
+    && pts.forEach(([a, b]) => out.push(`<circle cx="${a.toFixed(1)}" cy="${b.toFixed(1)}" r="3" fill="${color}"/>`));
+
+  // Left: every measure against the knob, on one 0..1 axis.
+  const L = res.levels;
+  const a = axes(lefts[0], 0, 1, 0, 1, 'diversity knob (request option diversity)', 'value', 'Measures against the knob');
+  const series: Array<[keyof LevelStats, string, string, string]> = [
+    ['ndcg@10', 'NDCG@10', '#d62728', ''],
+    ['hr@10', 'HR@10', '#ff9896', '4 3'],
+    ['ild', 'ILD (embeddings)', '#1f77b4', ''],
+    ['categoryShare', 'distinct-category share', '#2ca02c', ''],
+    ['categoryCoverage', 'category coverage', '#9467bd', '4 3'],
+  ];
+  series.forEach(([key, label, color, dash], i) => {
+    line(L.map((r) => [a.x(r.diversity), a.y(r[key] as number)]), color, dash);
+    const ly = panel.top + panel.h + 56 + Math.floor(i / 3) * 16;
+    const lx = lefts[0] + (i % 3) * 140;
+    out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
+    out.push(`<text x="${lx + 28}" y="${ly}">${esc(label)}</text>`);
+  });
+
+  // Right: NDCG@10 against the distinct-category share, each point labelled with its knob value.
+  const xs = L.map((r) => r.categoryShare);
+  const ys = L.map((r) => r['ndcg@10']);
+  const pad = (lo: number, hi: number) => { const m = (hi - lo) * 0.1 || 0.05; return [Math.max(0, lo - m), Math.min(1, hi + m)]; };
+  const [x0, x1] = pad(Math.min(...xs), Math.max(...xs));
+  const [y0, y1] = pad(Math.min(...ys), Math.max(...ys));
+  const b = axes(lefts[1], x0, x1, y0, y1, 'distinct categories / list length', 'NDCG@10', 'Accuracy against variety');
+  line(L.map((r) => [b.x(r.categoryShare), b.y(r['ndcg@10'])]), '#d62728');
+  L.forEach((r) => out.push(`<text x="${(b.x(r.categoryShare) + 5).toFixed(1)}" y="${(b.y(r['ndcg@10']) - 6).toFixed(1)}" fill="#333" font-size="11">${r.diversity.toFixed(1)}</text>`));
+  out.push(`<text x="${lefts[1]}" y="${panel.top + panel.h + 56}" fill="#555">labels: knob value; up and right is better</text>`);
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+main().catch((e) => {
+  if (e instanceof UsageError || e instanceof DataFormatError) { console.error(`error: ${e.message}`); process.exit(2); }
+  console.error(e);
+  process.exit(1);
+});
