@@ -6,11 +6,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { readMtlData, DEFAULT_MTL_DATA_OPTIONS, type MtlData } from '../training/mtl-data.js';
-import { evaluateMtlScorer, mtlModelScorer, popularityScorer, type MtlMetrics, type MtlScorer } from '../training/mtl-eval.js';
+import { evaluateMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, type MtlMetrics, type MtlScorer } from '../training/mtl-eval.js';
 import { loadModelDir, setNodeBackend } from '../training/node-io.js';
 import { parseFlags, UsageError } from '../training/cli.js';
 
-export const MTL_EVAL_HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|trending) --data <events.tsv> --format tianchi --items <items.tsv>
+export const MTL_EVAL_HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|trending|recent) --data <events.tsv> --format tianchi --items <items.tsv>
        [--period test|valid (test)] [--candidates catalog|vocab (catalog)] [--cold-start] [--backend wasm|cpu]
   The model must be a multi-task model (npm run train -- --arch mtl); its vocabulary defines the
   training items, the hold-out days are those it was trained with (${DEFAULT_MTL_DATA_OPTIONS.testStart} on by default).`;
@@ -43,7 +43,7 @@ export async function runMtlEval(argv: string[]): Promise<void> {
   if (f.help) { console.log(MTL_EVAL_HELP); return; }
   for (const req of ['data', 'items']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${MTL_EVAL_HELP}`);
   if (!f.model === !f.baseline) throw new UsageError(`give exactly one of --model or --baseline\n${MTL_EVAL_HELP}`);
-  if (f.baseline && f.baseline !== 'popular' && f.baseline !== 'trending') throw new UsageError('--baseline must be popular or trending here');
+  if (f.baseline && !['popular', 'trending', 'recent'].includes(f.baseline as string)) throw new UsageError('--baseline must be popular, trending or recent here');
   const period = ((f.period as string) ?? 'test') as 'test' | 'valid';
   if (period !== 'test' && period !== 'valid') throw new UsageError('--period must be test or valid');
   const candidates = ((f.candidates as string) ?? 'catalog') as 'catalog' | 'vocab';
@@ -63,6 +63,7 @@ export async function runMtlEval(argv: string[]): Promise<void> {
   let scorer: MtlScorer;
   let dispose = () => {};
   if (model) ({ scorer, dispose } = mtlModelScorer(model.header.config, model.weights, data));
+  else if (f.baseline === 'recent') scorer = recentItemsScorer(data, period);
   else scorer = popularityScorer(data, period, f.baseline === 'trending' ? 2 : undefined);
 
   const what = model ? `model ${f.model} (${model.header.modelVersion})` : `baseline ${f.baseline}`;
@@ -74,7 +75,7 @@ export async function runMtlEval(argv: string[]): Promise<void> {
     'cold-items/ndcg@10': main.coldItems['ndcg@10'], 'cold-items/hr@50': main.coldItems['hr@50'], users: main.users,
   };
   if (f['cold-start']) {
-    for (const limit of model ? [1, 3] : [0, 1, 3]) {
+    for (const limit of model || f.baseline === 'recent' ? [1, 3] : [0, 1, 3]) {
       const m = await evaluateMtlScorer(scorer, data, { period, candidates, historyLimit: limit });
       table(`shoppers with only their last ${limit} event(s)`, m);
       Object.assign(result, flat(`history-${limit}/`, m));

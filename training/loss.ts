@@ -83,8 +83,9 @@ export function sampledSoftmaxLoss(
 }
 
 /** Per-position negative log-likelihood of the positive under a softmax over [positive, negatives]. */
-export function softmaxNll(h: tf.Tensor2D, posLogits: tf.Tensor, negEmb: tf.Tensor2D, accidentalHits: tf.Tensor2D): tf.Tensor1D {
-  const negLogits = matMul(h, negEmb.transpose()).add(accidentalHits.mul(-1e9)); // [BL, K]
+export function softmaxNll(h: tf.Tensor2D, posLogits: tf.Tensor, negEmb: tf.Tensor2D, accidentalHits: tf.Tensor2D, negOffset?: tf.Tensor): tf.Tensor1D {
+  let negLogits = matMul(h, negEmb.transpose()).add(accidentalHits.mul(-1e9)); // [BL, K]
+  if (negOffset) negLogits = negLogits.add(negOffset);
   // -log softmax at the positive = logaddexp(pos, logsumexp(neg)) - pos; avoids a concat/split of [BL, K+1].
   const negLse = logSumExpRows(negLogits);
   const top = tf.maximum(posLogits, negLse);

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { itemVectors, lastHidden, padHistory, taskQueries, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
-import { SCENE_CODES, TASKS } from '../src/model/features.js';
+import { REPEAT_FEATURES, repeatFeatures, SCENE_CODES, TASKS } from '../src/model/features.js';
 import type { MtlData, MtlEvent } from './mtl-data.js';
 
 export interface TaskMetrics { task: string; users: number; 'hr@10': number; 'ndcg@10': number; 'hr@20': number; mrr: number; hr10: number; ndcg10: number }
@@ -51,6 +51,7 @@ export function mtlModelScorer(config: SasRecConfig, weights: WeightMap, data: M
   const i1 = (x: Int32Array) => tf.tensor1d(x, 'int32');
   const candT = tf.tidy(() => (itemVectors(config, weights, i1(c.modelIndex), { category: i1(c.category), brand: i1(c.brand), price: i1(c.price) }) as tf.Tensor2D).transpose());
   const f = data.vocab.features;
+  const repeatW = weights.repeatWeights.dataSync() as Float32Array; // [tasks, F]
   const scorer: MtlScorer = async (histories, task) => {
     const b = histories.length;
     const L = config.maxLen;
@@ -76,7 +77,13 @@ export function mtlModelScorer(config: SasRecConfig, weights: WeightMap, data: M
     const flat = (await scores.data()) as Float32Array;
     scores.dispose();
     const n = c.ids.length;
-    return histories.map((_, r) => flat.subarray(r * n, (r + 1) * n));
+    return histories.map((h, r) => {
+      const s = flat.subarray(r * n, (r + 1) * n);
+      for (const [row, feat] of repeatFeatures(h.map((e) => ({ key: e.row, behaviour: e.behaviour })))) {
+        for (let k = 0; k < REPEAT_FEATURES; k++) s[row] += repeatW[task * REPEAT_FEATURES + k] * feat[k];
+      }
+      return s;
+    });
   };
   return { scorer, dispose: () => candT.dispose() };
 }
@@ -97,6 +104,23 @@ export function popularityScorer(data: MtlData, period: 'valid' | 'test', days?:
   // Ties broken by overall popularity so the cart/purchase lists are not mostly ties.
   const score = counts.map((cnt) => cnt.map((x, r) => x + counts[0][r] * 1e-4));
   return async (histories, task) => histories.map(() => score[task]);
+}
+
+/**
+ * The shopper's own recent items, most recent first (then popularity): the "show them again"
+ * baseline. In this data a third to a half of next targets repeat a history item.
+ */
+export function recentItemsScorer(data: MtlData, period: 'valid' | 'test'): MtlScorer {
+  const popular = popularityScorer(data, period);
+  return async (histories, task) => {
+    const base = (await popular(histories, task))[0];
+    const max = base.reduce((m, x) => Math.max(m, x), 0) + 1;
+    return histories.map((h) => {
+      const s = Float32Array.from(base);
+      h.forEach((e, j) => { s[e.row] = max * (1 + (j + 1) / h.length); });
+      return s;
+    });
+  };
 }
 
 /** Runs the protocol with any scorer. */

@@ -11,6 +11,7 @@ import { softmaxNll } from './loss.js';
 import { Rng } from './rng.js';
 import type { MtlData, MtlEvent } from './mtl-data.js';
 import { evaluateMtl, type MtlMetrics } from './mtl-eval.js';
+import { REPEAT_FEATURES, repeatFeatures } from '../src/model/features.js';
 
 export interface MtlTrainOptions {
   maxLen: number;
@@ -69,6 +70,9 @@ interface Batch {
   masks: tf.Tensor1D[]; // per task, [B*L]
   negatives: tf.Tensor1D; negativeFeatures: { category: tf.Tensor; brand: tf.Tensor; price: tf.Tensor }; negativeKeep: tf.Tensor;
   accidentalHits: tf.Tensor2D;
+  /** Repeat features (features.ts) of each target [B*L, F] and of each negative at each position [B*L*K, F]. */
+  targetRepeat: tf.Tensor2D;
+  negativeRepeat: tf.Tensor2D;
 }
 
 function makeBatch(data: MtlData, windows: Window[], negs: Int32Array, rng: Rng, idDropout: number): Batch {
@@ -102,6 +106,24 @@ function makeBatch(data: MtlData, windows: Window[], negs: Int32Array, rng: Rng,
   const hits = new Float32Array(n * k);
   const negPos = new Map<number, number[]>();
   negs.forEach((x, j) => { const l = negPos.get(x); if (l) l.push(j); else negPos.set(x, [j]); });
+  const F = REPEAT_FEATURES;
+  const tRep = new Float32Array(n * F);
+  const nRep = new Float32Array(n * k * F);
+  windows.forEach((w, r) => {
+    const steps = w.length - 1;
+    const off = r * len + (len - steps);
+    for (let j = 0; j < steps; j++) {
+      // Features of every item met up to and including step j, seen from position j.
+      const feats = repeatFeatures(w.slice(0, j + 1).map((e) => ({ key: e.item, behaviour: e.behaviour })));
+      const p = off + j;
+      const ft = feats.get(w[j + 1].item);
+      if (ft) tRep.set(ft, p * F);
+      for (const [item, f] of feats) {
+        const js = negPos.get(item);
+        if (js) for (const q of js) nRep.set(f, (p * k + q) * F);
+      }
+    }
+  });
   for (let p = 0; p < n; p++) {
     const js = tgt[p] ? negPos.get(tgt[p]) : undefined;
     if (js) for (const j of js) hits[p * k + j] = 1;
@@ -120,12 +142,15 @@ function makeBatch(data: MtlData, windows: Window[], negs: Int32Array, rng: Rng,
     negatives: i1(negs), negativeFeatures: { category: negIdx(f.itemCategory), brand: negIdx(f.itemBrand), price: negIdx(f.itemPrice) },
     negativeKeep: tf.tensor1d(nKeep),
     accidentalHits: tf.tensor2d(hits, [n, k]),
+    targetRepeat: tf.tensor2d(tRep, [n, F]),
+    negativeRepeat: tf.tensor2d(nRep, [n * k, F]),
   };
 }
 
 function disposeBatch(b: Batch): void {
   tf.dispose([b.inputs, ...Object.values(b.tokens), b.targets, ...Object.values(b.targetFeatures), b.targetKeep, b.requestScene,
-    ...b.masks, b.negatives, ...Object.values(b.negativeFeatures), b.negativeKeep, b.accidentalHits]);
+    ...b.masks, b.negatives, ...Object.values(b.negativeFeatures), b.negativeKeep, b.accidentalHits,
+    b.targetRepeat, b.negativeRepeat]);
 }
 
 /** Weighted sum over tasks of each task's mean sampled-softmax NLL. */
@@ -137,12 +162,17 @@ export function mtlLoss(config: SasRecConfig, weights: WeightMap, batch: Batch, 
   const pos = itemVectors(config, weights, batch.targets, batch.targetFeatures, batch.targetKeep) as tf.Tensor2D;
   const neg = itemVectors(config, weights, batch.negatives, batch.negativeFeatures, batch.negativeKeep) as tf.Tensor2D;
   const perTask = tf.unstack(queries, 1) as tf.Tensor2D[];
+  const repeatW = tf.unstack(weights.repeatWeights, 0); // per task [F]
+  const k = batch.negatives.shape[0];
   const terms: tf.Tensor[] = [];
   taskWeights.forEach((w, t) => {
     if (w <= 0) return;
     const q = perTask[t];
-    const posLogits = q.mul(pos).sum(-1, true);
-    const nll = softmaxNll(q, posLogits, neg, batch.accidentalHits);
+    // Weighted sums of 4 features; elementwise (a [rows, 4] x [4, 1] matMul aborts tfjs-wasm at this size).
+    const rw = repeatW[t].reshape([1, -1]);
+    const posLogits = q.mul(pos).sum(-1, true).add(batch.targetRepeat.mul(rw).sum(-1, true));
+    const negRepeat = batch.negativeRepeat.mul(rw).sum(-1).reshape([-1, k]);
+    const nll = softmaxNll(q, posLogits, neg, batch.accidentalHits, negRepeat);
     const mask = batch.masks[t];
     terms.push(nll.mul(mask).sum().div(mask.sum().maximum(1)).mul(w));
   });
@@ -184,6 +214,7 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
     for (let i = 0; i < keyed.length; i += options.batchSize) batches.push(keyed.slice(i, i + options.batchSize).map((x) => x.w));
     rng.shuffle(batches);
     let sum = 0;
+    let stepsDone = 0;
     for (let bi = 0; bi < batches.length; bi++) {
       const negs = new Int32Array(options.negatives);
       for (let j = 0; j < negs.length; j++) negs[j] = rng.int(1, numItems + 1);
@@ -195,6 +226,7 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
       disposeBatch(batch);
       if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${step}; lower --lr`);
       sum += loss;
+      stepsDone++;
       step++;
       callbacks.onStep?.({ epoch, step: bi + 1, stepsInEpoch: batches.length, loss: sum / (bi + 1), elapsed: (performance.now() - t0) / 1000 });
       if (options.maxSteps > 0 && step >= options.maxSteps) break;
@@ -204,7 +236,7 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
     const valid = await evaluateMtl(config, vars, data, { period: 'valid', candidates: 'vocab' });
     const trained = options.taskWeights.map((w, t) => (w > 0 ? t : -1)).filter((t) => t >= 0);
     const score = trained.reduce((s, t) => s + valid.tasks[t].ndcg10, 0) / trained.length;
-    const entry: MtlEpochLog = { epoch, loss: sum / batches.length, seconds, valid, score };
+    const entry: MtlEpochLog = { epoch, loss: sum / Math.max(stepsDone, 1), seconds, valid, score };
     log.push(entry);
     if (score > bestScore) {
       bestScore = score; bestEpoch = epoch; stale = 0;

@@ -64,3 +64,27 @@ export function priceEdgesFor(prices: number[], buckets: number): number[] {
   for (let b = 1; b < buckets; b++) edges.push(sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((b * sorted.length) / buckets))] : b);
   return edges;
 }
+
+/**
+ * Repeat features of a candidate that the shopper has already met, from oldest-first history
+ * steps: [seen, recency (REPEAT_DECAY ** events since), carted, purchased]. Shoppers often come
+ * back to items they viewed (a third of next clicks and half of next purchases in the Tianchi
+ * data), which a dot product with uniform negatives learns poorly; the model weighs these per task
+ * (weight `repeatWeights`, [tasks, REPEAT_FEATURES]).
+ */
+export const REPEAT_FEATURES = 4;
+export const REPEAT_DECAY = 0.8;
+
+export function repeatFeatures<K>(history: ReadonlyArray<{ key: K; behaviour: number }>): Map<K, Float32Array> {
+  const out = new Map<K, Float32Array>();
+  const n = history.length;
+  history.forEach((e, j) => {
+    let f = out.get(e.key);
+    if (!f) { f = new Float32Array(REPEAT_FEATURES); out.set(e.key, f); }
+    f[0] = 1;
+    f[1] = Math.pow(REPEAT_DECAY, n - 1 - j);
+    if (e.behaviour === 3) f[2] = 1;
+    if (e.behaviour === 4) f[3] = 1;
+  });
+  return out;
+}

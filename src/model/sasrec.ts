@@ -12,7 +12,7 @@
  *                  (id 0 = an item the model never saw: scored from its content alone)
  *   input token  = item vector + behaviourEmbedding[event type] + sceneEmbedding[scene of the event]
  *   task query   = q + dense_t(q), q = hidden + requestSceneEmbedding[scene of the request], one per task
- *   score_t(i)   = task query_t · item vector(i)
+ *   score_t(i)   = task query_t · item vector(i) + repeatWeights[t] · repeatFeatures(i, history)
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -91,6 +91,8 @@ export function weightShapes(config: SasRecConfig): Array<[string, number[]]> {
       ['sceneEmbedding', [f.numScenes + 1, d]], ['requestSceneEmbedding', [f.numScenes + 1, d]],
     );
     for (const t of f.tasks) shapes.push([`head/${t}/kernel`, [d, d]], [`head/${t}/bias`, [d]]);
+    // Per task, weights of the repeat features (features.ts): seen, recency, carted, purchased.
+    shapes.push(['repeatWeights', [f.tasks.length, 4]]);
   }
   return shapes;
 }
