@@ -14,7 +14,8 @@ import {
   DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, UnknownItemError,
 } from './errors.js';
 import type { ModelHeader, ModelVocab } from './model/artifacts.js';
-import { lastHidden, padHistory, type SasRecConfig, type WeightMap } from './model/sasrec.js';
+import { itemVectors, lastHidden, padHistory, taskQueries, type SasRecConfig, type WeightMap } from './model/sasrec.js';
+import { BEHAVIOUR_CODES, ContentIndexer, REPEAT_FEATURES, repeatFeatures, SCENE_CODES, TASKS } from './model/features.js';
 import { loadModel } from './model-loader.js';
 import { resolveUrl } from './url.js';
 import type {
@@ -51,6 +52,8 @@ interface CatalogState {
   embT: tf.Tensor2D | null;
   /** Unit-length embedding per row (diversity). */
   unitRows: Float32Array[];
+  /** Model index per row (0: an item the model never saw, scored from its content; feature models only). */
+  modelIdxOfRow: Int32Array;
   /** Popularity per catalog position, log-scaled to [0, 1]; cold items 0. */
   popScore: Float32Array;
   /** Catalog positions, most popular first (ties in catalog order). */
@@ -61,18 +64,33 @@ interface CatalogState {
 interface HistoryView {
   /** Model indices of interactions, oldest first, consecutive repeats collapsed. */
   sequence: number[];
+  /**
+   * Interactions with their event type and scene, oldest first, consecutive repeats of the same
+   * item and type collapsed (feature models read these). `m` is the model index, 0 if unknown.
+   */
+  steps: HistoryStep[];
   purchased: Set<string>;
   /** Items with a cart event not followed by a purchase, in the order added. */
   cart: string[];
 }
 
+interface HistoryStep { itemId: string; m: number; behaviour: number; scene: number }
+
 interface ModelRun {
-  /** Raw score per catalog row. */
+  /** Raw score per catalog row: the click head (the only head of a single-objective model). */
   scores: Float32Array;
+  /** Feature models: raw score per catalog row for each head. */
+  heads?: { click: Float32Array; cart: Float32Array; purchase: Float32Array };
   /** History item ids the last position attends to most. */
   becauseOf: string[];
   /** Model input length used. */
   used: number;
+}
+
+/** Appends a step unless it repeats the last one (same item and event type). */
+function withStep(steps: HistoryStep[], step: HistoryStep): HistoryStep[] {
+  const last = steps[steps.length - 1];
+  return last && last.itemId === step.itemId && last.behaviour === step.behaviour ? steps : [...steps, step];
 }
 
 function collapseRepeats(ids: number[]): number[] {
@@ -94,6 +112,9 @@ export class RecommenderEngine implements RecommenderEngineApi {
   /** The last history write; reads wait for it, so a recommend sees every track called before it. */
   private lastWrite: Promise<unknown> = Promise.resolve();
   private readonly modelIndex = new Map<string, number>();
+  /** Feature models: shop metadata -> feature indices, and the per-task repeat-feature weights. */
+  private readonly content?: ContentIndexer;
+  private readonly repeatWeights?: Float32Array;
 
   private constructor(
     private readonly config: ResolvedEngineConfig,
@@ -105,6 +126,10 @@ export class RecommenderEngine implements RecommenderEngineApi {
     private readonly store: HistoryStore,
   ) {
     vocab.itemIds.forEach((id, i) => { if (i > 0) this.modelIndex.set(id, i); });
+    if (header.config.features && vocab.features) {
+      this.content = new ContentIndexer(vocab.features);
+      this.repeatWeights = weights.repeatWeights.dataSync() as Float32Array;
+    }
     selection.deviceLost.then((reason) => { this.lost = reason; });
   }
 
@@ -205,14 +230,17 @@ export class RecommenderEngine implements RecommenderEngineApi {
     let maxPop = 0;
     for (const p of this.vocab.popularity) if (p > maxPop) maxPop = p;
     const logMax = Math.log1p(maxPop);
+    const withContent = this.content !== undefined;
     items.forEach((item, pos) => {
       posById.set(item.id, pos);
-      const m = this.modelIndex.get(item.id);
+      const known = this.modelIndex.get(item.id);
+      // Feature models score every catalog item: unknown ones (index 0) from their content alone.
+      const m = known ?? (withContent && given ? 0 : undefined);
       if (m !== undefined) {
         rowOfPos[pos] = modelIdxOfRow.length;
         modelIdxOfRow.push(m);
         posOfRowList.push(pos);
-        popScore[pos] = logMax > 0 ? Math.log1p(this.vocab.popularity[m]) / logMax : 0;
+        popScore[pos] = logMax > 0 && m > 0 ? Math.log1p(this.vocab.popularity[m]) / logMax : 0;
       }
     });
     const popularOrder = Int32Array.from(items.keys());
@@ -222,7 +250,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
     const unitRows: Float32Array[] = [];
     if (modelIdxOfRow.length > 0) {
       const d = this.header.config.hiddenDim;
-      const rows = tf.tidy(() => tf.gather(this.weights.itemEmbedding, tf.tensor1d(modelIdxOfRow, 'int32')) as tf.Tensor2D);
+      const rows = tf.tidy(() => this.itemRows(modelIdxOfRow, posOfRowList.map((p) => items[p])));
       try {
         embT = tf.tidy(() => rows.transpose() as tf.Tensor2D);
         const flat = (await rows.data()) as Float32Array;
@@ -241,7 +269,21 @@ export class RecommenderEngine implements RecommenderEngineApi {
         rows.dispose();
       }
     }
-    return { items, given, posById, rowOfPos, posOfRow: Int32Array.from(posOfRowList), embT, unitRows, popScore, popularOrder };
+    return {
+      items, given, posById, rowOfPos, posOfRow: Int32Array.from(posOfRowList), modelIdxOfRow: Int32Array.from(modelIdxOfRow),
+      embT, unitRows, popScore, popularOrder,
+    };
+  }
+
+  /** Item vectors [rows, d]: id embeddings, plus content embeddings for feature models. */
+  private itemRows(modelIdx: number[], items: CatalogItem[]): tf.Tensor2D {
+    const cfg = this.header.config;
+    const ids = tf.tensor1d(modelIdx, 'int32');
+    if (!this.content) return tf.gather(this.weights.itemEmbedding, ids) as tf.Tensor2D;
+    // Items the model knows keep their training-time metadata; new ones use the shop's.
+    const idx = modelIdx.map((m, r) => (m > 0 ? this.content!.ofModelItem(m) : this.content!.ofMetadata(items[r])));
+    const col = (k: 'category' | 'brand' | 'price') => tf.tensor1d(idx.map((x) => x[k]), 'int32');
+    return itemVectors(cfg, this.weights, ids, { category: col('category'), brand: col('brand'), price: col('price') }) as tf.Tensor2D;
   }
 
   /** One forward + scoring pass, so shader compilation does not hit the first real call. Returns ms. */
@@ -249,15 +291,20 @@ export class RecommenderEngine implements RecommenderEngineApi {
     const t0 = now();
     const first = this.catalog.popularOrder.length > 0 ? this.catalog.items[this.catalog.popularOrder[0]].id : undefined;
     const seed = first !== undefined ? this.modelIndex.get(first) ?? 1 : 1;
-    await this.runModel([seed], this.catalog);
+    await this.runModel([seed], this.catalog, 'home', [{ itemId: this.vocab.itemIds[seed], m: seed, behaviour: 1, scene: SCENE_CODES.home }]);
     return now() - t0;
   }
 
   // -------------------------------------------------------------------------------------------
   // model
 
-  /** Scores every known catalog item for a history (model indices, oldest first). Leaves no tensors behind. */
-  private async runModel(sequence: number[], cat: CatalogState): Promise<ModelRun> {
+  /**
+   * Scores every known catalog item for a history (model indices, oldest first). Feature models read
+   * `steps` (event types, scenes) instead and score each head for the request `scene`.
+   * Leaves no tensors behind.
+   */
+  private async runModel(sequence: number[], cat: CatalogState, scene: SceneName = 'home', steps?: HistoryStep[]): Promise<ModelRun> {
+    if (this.content && steps) return this.runFeatureModel(steps, cat, scene);
     const cfg: SasRecConfig = this.header.config;
     const seq = sequence.slice(-cfg.maxLen);
     if (!cat.embT || seq.length === 0) return { scores: new Float32Array(0), becauseOf: [], used: 0 };
@@ -289,6 +336,51 @@ export class RecommenderEngine implements RecommenderEngineApi {
     }
   }
 
+  /** The multi-task model: one score vector per head (click, cart, purchase). */
+  private async runFeatureModel(allSteps: HistoryStep[], cat: CatalogState, scene: SceneName): Promise<ModelRun> {
+    const cfg: SasRecConfig = this.header.config;
+    const known = allSteps.filter((s) => s.m > 0).slice(-cfg.maxLen);
+    if (!cat.embT || known.length === 0) return { scores: new Float32Array(0), becauseOf: [], used: 0 };
+    const L = cfg.maxLen;
+    const row = (pick: (s: HistoryStep) => number) => tf.tensor2d(padHistory(known.map(pick), L), [1, L], 'int32');
+    const content = this.content!;
+    let scoresT: tf.Tensor | undefined;
+    let attnT: tf.Tensor | undefined;
+    try {
+      [scoresT, attnT] = tf.tidy(() => {
+        const tokens = {
+          category: row((s) => content.ofModelItem(s.m).category), brand: row((s) => content.ofModelItem(s.m).brand),
+          price: row((s) => content.ofModelItem(s.m).price), behaviour: row((s) => s.behaviour), scene: row((s) => s.scene),
+        };
+        const { hidden, attention } = lastHidden(cfg, this.weights, row((s) => s.m), { returnAttention: true, tokens });
+        const q = taskQueries(cfg, this.weights, hidden, tf.tensor1d([SCENE_CODES[scene]], 'int32'));
+        const scores = tf.matMul(q.reshape([TASKS.length, cfg.hiddenDim]) as tf.Tensor2D, cat.embT!);
+        return [scores, attention ? attention.mean(1).reshape([-1]) : tf.zeros([L])];
+      });
+    } catch (e) {
+      scoresT?.dispose();
+      throw e;
+    }
+    try {
+      const [flat, attn] = await this.guarded(this.raceDeviceLoss(Promise.all([scoresT.data(), attnT!.data()])));
+      const n = cat.posOfRow.length;
+      const heads = TASKS.map((_, t) => (flat as Float32Array).slice(t * n, (t + 1) * n));
+      // Items the shopper met before: the learned repeat terms (seen, recency, carted, purchased).
+      const w = this.repeatWeights!;
+      for (const [itemId, f] of repeatFeatures(allSteps.map((s) => ({ key: s.itemId, behaviour: s.behaviour })))) {
+        const pos = cat.posById.get(itemId);
+        const r = pos === undefined ? -1 : cat.rowOfPos[pos];
+        if (r < 0) continue;
+        heads.forEach((h, t) => { for (let k = 0; k < REPEAT_FEATURES; k++) h[r] += w[t * REPEAT_FEATURES + k] * f[k]; });
+      }
+      const [click, cart, purchase] = heads;
+      return { scores: click, heads: { click, cart, purchase }, becauseOf: this.attributions(known.map((s) => s.m), attn as Float32Array), used: known.length };
+    } finally {
+      scoresT.dispose();
+      attnT!.dispose();
+    }
+  }
+
   private raceDeviceLoss<T>(p: Promise<T>): Promise<T> {
     if (this.selection.backend !== 'webgpu') return p;
     const lost = this.selection.deviceLost.then((reason): never => {
@@ -314,6 +406,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
 
   private view(events: StoredEvent[]): HistoryView {
     const seq: number[] = [];
+    const steps: HistoryStep[] = [];
     const purchased = new Set<string>();
     const cart = new Map<string, true>();
     for (const ev of events) {
@@ -323,10 +416,15 @@ export class RecommenderEngine implements RecommenderEngineApi {
       if (INTERACTIONS.has(ev.type)) {
         const m = this.modelIndex.get(ev.itemId);
         if (m !== undefined) seq.push(m);
+        const behaviour = BEHAVIOUR_CODES[ev.type as keyof typeof BEHAVIOUR_CODES];
+        const last = steps[steps.length - 1];
+        if (!last || last.itemId !== ev.itemId || last.behaviour !== behaviour) {
+          steps.push({ itemId: ev.itemId, m: m ?? 0, behaviour, scene: SCENE_CODES[ev.scene] ?? SCENE_CODES.home });
+        }
       }
     }
     const sequence = collapseRepeats(seq);
-    return { sequence, purchased, cart: [...cart.keys()] };
+    return { sequence, steps, purchased, cart: [...cart.keys()] };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -342,7 +440,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
 
   /** Every scored catalog item with its relevance in [0, 1]. */
   private modelCandidates(cat: CatalogState, run: ModelRun, objectives: Required<ObjectiveWeights>, reason: RankReason): RankCandidate[] {
-    const rel = blendObjectives({ click: run.scores }, objectives);
+    const rel = blendObjectives(run.heads ?? { click: run.scores }, objectives);
     const out: RankCandidate[] = new Array(rel.length);
     for (let r = 0; r < rel.length; r++) out[r] = this.candidateAt(cat, cat.posOfRow[r], rel[r], reason);
     return out;
@@ -410,9 +508,9 @@ export class RecommenderEngine implements RecommenderEngineApi {
 
   private async personalList(
     cat: CatalogState, sequence: number[], req: ResolvedRequestMap['home'], exclude: Set<string>,
-    reasonFor: (becauseOf: string[]) => RankReason,
+    reasonFor: (becauseOf: string[]) => RankReason, scene: SceneName, steps: HistoryStep[],
   ): Promise<{ items: RecommendResult['items']; used: number }> {
-    const run = await this.runModel(sequence, cat);
+    const run = await this.runModel(sequence, cat, scene, steps);
     if (run.used === 0) {
       return { items: rankCandidates(this.popular(cat, { kind: 'popular' }), { ...req, exclude }), used: 0 };
     }
@@ -429,7 +527,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
 
   private home(cat: CatalogState, hist: HistoryView, req: ResolvedRequestMap['home']) {
     return this.personalList(cat, hist.sequence, req, this.exclusions(hist, 'home', req.rules),
-      (becauseOf) => ({ kind: 'personal', becauseOf }));
+      (becauseOf) => ({ kind: 'personal', becauseOf }), 'home', hist.steps);
   }
 
   private async product(cat: CatalogState, hist: HistoryView, req: ResolvedRequestMap['product']) {
@@ -456,16 +554,21 @@ export class RecommenderEngine implements RecommenderEngineApi {
       };
     }
     const sequence = collapseRepeats([...hist.sequence, m]);
+    const steps = withStep(hist.steps, { itemId: id, m, behaviour: BEHAVIOUR_CODES.view, scene: SCENE_CODES.product });
     return this.personalList(cat, sequence, req, exclude, (becauseOf) =>
-      becauseOf.length === 0 || becauseOf[0] === id ? { kind: 'similar', to: id } : { kind: 'personal', becauseOf });
+      becauseOf.length === 0 || becauseOf[0] === id ? { kind: 'similar', to: id } : { kind: 'personal', becauseOf }, 'product', steps);
   }
 
   private cartScene(cat: CatalogState, hist: HistoryView, req: ResolvedRequestMap['cart']) {
     const cart = req.cart ?? hist.cart;
     const cartIdx = cart.map((id) => this.modelIndex.get(id)).filter((m): m is number => m !== undefined);
     const sequence = collapseRepeats([...hist.sequence, ...cartIdx]);
+    let steps = hist.steps;
+    for (const itemId of req.cart ?? []) {
+      steps = withStep(steps, { itemId, m: this.modelIndex.get(itemId) ?? 0, behaviour: BEHAVIOUR_CODES.cart, scene: SCENE_CODES.cart });
+    }
     return this.personalList(cat, sequence, req, this.exclusions(hist, 'cart', req.rules, cart), (becauseOf) =>
-      cart.length > 0 ? { kind: 'complement', to: [...cart] } : { kind: 'personal', becauseOf });
+      cart.length > 0 ? { kind: 'complement', to: [...cart] } : { kind: 'personal', becauseOf }, 'cart', steps);
   }
 
   private async search(cat: CatalogState, hist: HistoryView, req: ResolvedRequestMap['search']) {
@@ -475,8 +578,9 @@ export class RecommenderEngine implements RecommenderEngineApi {
       return pos === undefined ? -1 : cat.rowOfPos[pos];
     });
     const anyKnown = rows.some((r) => r >= 0);
-    const run = anyKnown ? await this.runModel(hist.sequence, cat) : { scores: new Float32Array(0), becauseOf: [], used: 0 };
-    const personal = rows.map((r) => (r >= 0 && run.used > 0 ? run.scores[r] : undefined));
+    const run: ModelRun = anyKnown ? await this.runModel(hist.sequence, cat, 'search', hist.steps) : { scores: new Float32Array(0), becauseOf: [], used: 0 };
+    const personalScores = run.heads ? blendObjectives(run.heads, req.objectives) : run.scores;
+    const personal = rows.map((r) => (r >= 0 && run.used > 0 ? personalScores[r] : undefined));
     const blended = blendSearch(personal, req.personalWeight);
     const candidates: RankCandidate[] = ids.map((id, i) => {
       const pos = cat.posById.get(id);
@@ -508,7 +612,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
     const old = this.catalog;
     this.catalog = next;
     old.embT?.dispose();
-    await this.runModel([1], next).catch(() => undefined); // warm the new shapes
+    await this.runModel([1], next, 'home', [{ itemId: this.vocab.itemIds[1], m: 1, behaviour: 1, scene: SCENE_CODES.home }]).catch(() => undefined); // warm the new shapes
     return this.currentInfo();
   }
 
