@@ -24,15 +24,17 @@
  *
  * Protocols (the SDK's purchased / in-cart exclusions are off in both, so every item can be ranked):
  *   loo  (default) the leave-one-out split of training/evaluate.ts and `npm run eval`: Tianchi
- *        events by day, immediate repeats collapsed, items the model does not know dropped (repeats
- *        collapsed again, as the SDK does with a history); target = each user's last item, history
- *        = the items before it; the user's other history items are excluded from the list (the
- *        "full" protocol). Right for models trained on the leave-one-out split (tianchi-sasrec).
+ *        events by day, immediate repeats collapsed, items the model does not know dropped; target =
+ *        each user's last item, history = the items before it; the user's other history items are
+ *        excluded from the list (the "full" protocol). At diversity 0 this reproduces
+ *        `npm run eval -- --protocol full`. Right for models trained on the leave-one-out split
+ *        (tianchi-sasrec).
  *   time history = every event before --test-start (default 20190618: the last 2 days); target =
  *        the first item of the hold-out days that the model knows; nothing excluded. Right for
  *        models trained on the days before (the multi-task model).
  *
- * Metrics per level, mean over users: NDCG@10 and HR@10 of the target; intra-list diversity
+ * Metrics per level, mean over users: NDCG@10 (and its change against the first level, with the
+ * paired standard error over users) and HR@10 of the target; intra-list diversity
  * ILD = 1 - mean pairwise cosine of the listed items' embeddings (the evaluated model's own item
  * embeddings, so compare ILD between models with care); distinct-category share = distinct
  * categories / list length; and over all users' lists: category coverage (share of the catalog's
@@ -82,18 +84,24 @@ function simulatedScenes(history: Case['history']): SceneName[] {
   });
 }
 
-/** Per user: model-index steps in time order, immediate repeats collapsed (highest behaviour kept). */
+/**
+ * Per user: model-index steps in time order, as `npm run eval` builds them: immediate repeats of
+ * one item collapsed (highest behaviour kept), then items the model does not know dropped.
+ */
 function userSteps(ds: ReturnType<typeof readDataset>, vocabIndex: Map<string, number>, u: number, from = 0, to = Infinity) {
   const s = ds.sequences[u];
   const b = ds.behaviours[u];
   const d = ds.dates![u];
   const out: Case['history'] = [];
+  let prevRaw = -1;
   for (let i = 0; i < s.length; i++) {
     if (d[i] < from || d[i] >= to) continue;
+    const repeat = s[i] === prevRaw;
+    prevRaw = s[i];
     const m = vocabIndex.get(ds.itemIds[s[i]]);
     if (m === undefined) continue;
     const last = out[out.length - 1];
-    if (last && last.item === m) { last.behaviour = Math.max(last.behaviour, b[i]); continue; }
+    if (repeat && last && last.item === m) { last.behaviour = Math.max(last.behaviour, b[i]); continue; }
     out.push({ item: m, behaviour: b[i], date: d[i] });
   }
   return out;
@@ -150,6 +158,9 @@ const fileFetch = (async (input: RequestInfo | URL) => {
 interface LevelStats {
   diversity: number;
   'ndcg@10': number;
+  /** NDCG@10 minus the first level's, and its paired standard error over users. */
+  'ndcg@10 change': number;
+  'ndcg@10 change se': number;
   'hr@10': number;
   /** 1 - mean pairwise cosine of the listed items' embeddings. */
   ild: number;
@@ -240,7 +251,7 @@ async function main() {
     + `${cases.length} users; k ${k}; objectives ${JSON.stringify(objectives)}`);
 
   const pool = mmrPoolSize(k);
-  const acc = levels.map(() => ({ ndcg: 0, hr: 0, ild: 0, share: 0, distinct: 0, cats: new Set<string>(), items: new Set<string>() }));
+  const acc = levels.map(() => ({ ndcg: 0, hr: 0, ild: 0, share: 0, distinct: 0, cats: new Set<string>(), items: new Set<string>(), perUser: [] as number[] }));
   let exact = false;
   let checked = 0;
   let mismatches = 0;
@@ -281,7 +292,7 @@ async function main() {
           console.warn(`warning: the re-ranked pool differs from the engine's own lists (${mismatches} of ${checked * levels.length} checked); asking the engine for every list from now on`);
           exact = true;
           // Start again, so every user's lists come from the same method.
-          for (const a of acc) { a.ndcg = a.hr = a.ild = a.share = a.distinct = 0; a.cats.clear(); a.items.clear(); }
+          for (const a of acc) { a.ndcg = a.hr = a.ild = a.share = a.distinct = 0; a.cats.clear(); a.items.clear(); a.perUser.length = 0; }
           ci = -1;
           continue;
         }
@@ -292,7 +303,10 @@ async function main() {
     lists.forEach((list, li) => {
       const a = acc[li];
       const rank = list.findIndex((x) => x.itemId === targetId);
-      if (rank >= 0) { a.hr++; a.ndcg += 1 / Math.log2(rank + 2); }
+      const gain = rank >= 0 ? 1 / Math.log2(rank + 2) : 0;
+      if (rank >= 0) a.hr++;
+      a.ndcg += gain;
+      a.perUser.push(gain);
       const cats = new Set<string>();
       for (const x of list) {
         a.items.add(x.itemId);
@@ -327,9 +341,16 @@ async function main() {
   const n = cases.length;
   const rows: LevelStats[] = levels.map((level, li) => {
     const a = acc[li];
+    // Paired standard error of the NDCG@10 change against the first level (same users, same targets).
+    const base = acc[0].perUser;
+    let m = 0;
+    let m2 = 0;
+    a.perUser.forEach((g, u) => { const x = g - base[u]; m += x; m2 += x * x; });
+    m /= n;
+    const deltaSe = n > 1 ? Math.sqrt(Math.max(0, m2 / n - m * m) / (n - 1)) : 0;
     return {
       diversity: level,
-      'ndcg@10': r4(a.ndcg / n), 'hr@10': r4(a.hr / n), ild: r4(a.ild / n),
+      'ndcg@10': r4(a.ndcg / n), 'ndcg@10 change': r4(m), 'ndcg@10 change se': r4(deltaSe), 'hr@10': r4(a.hr / n), ild: r4(a.ild / n),
       categoryShare: r4(a.share / n), distinctCategories: r4(a.distinct / n),
       categoryCoverage: r4(a.cats.size / Math.max(catalogCategories, 1)), itemCoverage: r4(a.items.size / catalog.length),
     };
@@ -337,9 +358,10 @@ async function main() {
   const seconds = Math.round((performance.now() - t0) / 100) / 10;
 
   console.log('');
-  console.log('diversity  NDCG@10  HR@10   ILD     cat.share  distinct cats  cat.coverage  item coverage');
+  console.log(`diversity  NDCG@10  change (± se) vs ${levels[0]}  HR@10   ILD     cat.share  distinct cats  cat.coverage  item coverage`);
   for (const r of rows) {
-    console.log(`${r.diversity.toFixed(2).padStart(9)}  ${r['ndcg@10'].toFixed(4)}   ${r['hr@10'].toFixed(4)}  ${r.ild.toFixed(4)}  ${r.categoryShare.toFixed(4)}     ${r.distinctCategories.toFixed(2).padStart(6)}         ${r.categoryCoverage.toFixed(4)}        ${r.itemCoverage.toFixed(4)}`);
+    const change = `${r['ndcg@10 change'] >= 0 ? '+' : ''}${r['ndcg@10 change'].toFixed(4)} ± ${r['ndcg@10 change se'].toFixed(4)}`;
+    console.log(`${r.diversity.toFixed(2).padStart(9)}  ${r['ndcg@10'].toFixed(4)}   ${change.padEnd(20)}  ${r['hr@10'].toFixed(4)}  ${r.ild.toFixed(4)}  ${r.categoryShare.toFixed(4)}     ${r.distinctCategories.toFixed(2).padStart(6)}         ${r.categoryCoverage.toFixed(4)}        ${r.itemCoverage.toFixed(4)}`);
   }
   const check = exact
     ? { method: 'engine', note: 'every list asked of the engine (the re-ranked pool differed)', checkedUsers: checked, mismatches }
@@ -372,7 +394,7 @@ function esc(s: string): string {
 
 function svgPlot(res: PlotInput): string {
   const W = 960;
-  const H = 420;
+  const H = 470;
   const panel = { w: 380, h: 280, top: 70 };
   const lefts = [70, 540];
   const out: string[] = [];
@@ -384,16 +406,17 @@ function svgPlot(res: PlotInput): string {
     const x = (v: number) => left + ((v - xMin) / (xMax - xMin || 1)) * panel.w;
     const y = (v: number) => panel.top + panel.h - ((v - yMin) / (yMax - yMin || 1)) * panel.h;
     out.push(`<text x="${left + panel.w / 2}" y="${panel.top - 14}" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
+    const digits = (span: number) => (span < 0.1 ? 3 : 2);
     for (let i = 0; i <= 5; i++) {
       const yv = yMin + ((yMax - yMin) * i) / 5;
       out.push(`<line x1="${left}" x2="${left + panel.w}" y1="${y(yv).toFixed(1)}" y2="${y(yv).toFixed(1)}" stroke="#e5e5e5"/>`);
-      out.push(`<text x="${left - 6}" y="${(y(yv) + 4).toFixed(1)}" text-anchor="end" fill="#555">${yv.toFixed(2)}</text>`);
+      out.push(`<text x="${left - 6}" y="${(y(yv) + 4).toFixed(1)}" text-anchor="end" fill="#555">${yv.toFixed(digits(yMax - yMin))}</text>`);
       const xv = xMin + ((xMax - xMin) * i) / 5;
-      out.push(`<text x="${x(xv).toFixed(1)}" y="${panel.top + panel.h + 16}" text-anchor="middle" fill="#555">${xv.toFixed(2)}</text>`);
+      out.push(`<text x="${x(xv).toFixed(1)}" y="${panel.top + panel.h + 16}" text-anchor="middle" fill="#555">${xv.toFixed(digits(xMax - xMin))}</text>`);
     }
     out.push(`<rect x="${left}" y="${panel.top}" width="${panel.w}" height="${panel.h}" fill="none" stroke="#999"/>`);
     out.push(`<text x="${left + panel.w / 2}" y="${panel.top + panel.h + 36}" text-anchor="middle">${esc(xLabel)}</text>`);
-    out.push(`<text transform="translate(${left - 48} ${panel.top + panel.h / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`);
+    out.push(`<text transform="translate(${left - 52} ${panel.top + panel.h / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`);
     return { x, y };
   };
   const line = (pts: Array<[number, number]>, color: string, dash = '') =>
@@ -407,13 +430,13 @@ function svgPlot(res: PlotInput): string {
     ['ndcg@10', 'NDCG@10', '#d62728', ''],
     ['hr@10', 'HR@10', '#ff9896', '4 3'],
     ['ild', 'ILD (embeddings)', '#1f77b4', ''],
-    ['categoryShare', 'distinct-category share', '#2ca02c', ''],
+    ['categoryShare', 'distinct-cat. share', '#2ca02c', ''],
     ['categoryCoverage', 'category coverage', '#9467bd', '4 3'],
   ];
   series.forEach(([key, label, color, dash], i) => {
     line(L.map((r) => [a.x(r.diversity), a.y(r[key] as number)]), color, dash);
     const ly = panel.top + panel.h + 56 + Math.floor(i / 3) * 16;
-    const lx = lefts[0] + (i % 3) * 140;
+    const lx = lefts[0] + (i % 3) * 150;
     out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
     out.push(`<text x="${lx + 28}" y="${ly}">${esc(label)}</text>`);
   });
