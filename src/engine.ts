@@ -355,7 +355,9 @@ export class RecommenderEngine implements RecommenderEngineApi {
         const { hidden, attention } = lastHidden(cfg, this.weights, row((s) => s.m), { returnAttention: true, tokens });
         const q = taskQueries(cfg, this.weights, hidden, tf.tensor1d([SCENE_CODES[scene]], 'int32'));
         const scores = tf.matMul(q.reshape([TASKS.length, cfg.hiddenDim]) as tf.Tensor2D, cat.embT!);
-        return [scores, attention ? attention.mean(1).reshape([-1]) : tf.zeros([L])];
+        const attn = attention ? attention.mean(1).reshape([-1]) : tf.zeros([L]);
+        attention?.dispose(); // forward() keeps it, so this tidy would not release it
+        return [scores, attn];
       });
     } catch (e) {
       scoresT?.dispose();

@@ -1,0 +1,112 @@
+/**
+ * The multi-task model end to end on a real slice of the Tianchi events: data with simulated
+ * scenes and content features, a few training steps (loss falls), artifacts that the engine loads,
+ * per-scene objectives, content scoring of items the model never saw, and the evaluation maths.
+ */
+import 'fake-indexeddb/auto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readMtlData, simulatedScene, type MtlData } from '../../training/mtl-data.js';
+import { DEFAULT_MTL_OPTIONS, trainMtl } from '../../training/mtl-train.js';
+import { evaluateMtlScorer, popularityScorer, type MtlScorer } from '../../training/mtl-eval.js';
+import { saveModel, setNodeBackend } from '../../training/node-io.js';
+import { priceBucket, repeatFeatures, SCENE_CODES } from '../../src/model/features.js';
+import { createEngine } from '../../src/engine.js';
+import { fileFetch } from './helpers.js';
+
+const DATA = '../shared/data/tianchi-ecomm';
+const hasData = fs.existsSync(path.join(DATA, 'events.tsv'));
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scenerec-mtl-'));
+let data: MtlData;
+
+beforeAll(async () => {
+  await setNodeBackend('wasm');
+  if (!hasData) return;
+  // The first 40 users of the real file (lines are grouped by user), and the item table.
+  const lines = fs.readFileSync(path.join(DATA, 'events.tsv'), 'utf8').split('\n');
+  const users = new Set<string>();
+  const keep = lines.filter((l) => { const u = l.split('\t')[0]; if (users.size < 40) users.add(u); return l && users.has(u); });
+  fs.writeFileSync(path.join(dir, 'events.tsv'), keep.join('\n'));
+  data = readMtlData(path.join(dir, 'events.tsv'), path.join(DATA, 'items.tsv'));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('features', () => {
+  it('buckets prices by their edges, 0 for no price', () => {
+    expect(priceBucket([10, 20], undefined)).toBe(0);
+    expect(priceBucket([10, 20], 5)).toBe(1);
+    expect(priceBucket([10, 20], 10)).toBe(2);
+    expect(priceBucket([10, 20], 99)).toBe(3);
+  });
+  it('computes repeat features from history: seen, recency, carted, purchased', () => {
+    const f = repeatFeatures([{ key: 'a', behaviour: 3 }, { key: 'b', behaviour: 1 }, { key: 'a', behaviour: 1 }, { key: 'c', behaviour: 4 }]);
+    expect([...f.get('a')!]).toEqual([1, expect.closeTo(0.8, 6), 1, 0]);
+    expect([...f.get('c')!]).toEqual([1, 1, 0, 1]);
+    expect(f.get('z')).toBeUndefined();
+  });
+  it('simulates scenes from event type and time only', () => {
+    expect(simulatedScene(4, false)).toBe(SCENE_CODES.cart);
+    expect(simulatedScene(3, true)).toBe(SCENE_CODES.product);
+    expect(simulatedScene(1, true)).toBe(SCENE_CODES.home);
+    expect(simulatedScene(1, false)).toBe(SCENE_CODES.product);
+  });
+});
+
+describe('evaluation maths', () => {
+  it('ranks each task target and computes purchase GAUC on a hand-made case', async () => {
+    const catalog = { ids: ['a', 'b', 'c', 'd'], modelIndex: Int32Array.from([1, 2, 3, 0]), category: new Int32Array(4), brand: new Int32Array(4), price: new Int32Array(4) };
+    const ev = (row: number, behaviour: number, date: number) => ({ item: catalog.modelIndex[row], row, behaviour, scene: 1, date });
+    const hand = {
+      users: ['u'], catalog, trainEnd: 1, validDay: 2, testStart: 3,
+      // History a; in the test days: click b, cart c, purchase c, and d (a new item) clicked.
+      events: [[ev(0, 1, 1), ev(1, 1, 3), ev(2, 3, 3), ev(2, 4, 3), ev(3, 1, 3)]],
+    } as unknown as MtlData;
+    // Scores over a b c d: b best, then c, d, a.
+    const scorer: MtlScorer = async (h) => h.map(() => Float32Array.from([0, 3, 2, 1]));
+    const m = await evaluateMtlScorer(scorer, hand, { period: 'test', candidates: 'catalog' });
+    expect(m.tasks[0]).toMatchObject({ task: 'click', users: 1, 'hr@10': 1, 'ndcg@10': 1 }); // b at rank 0
+    expect(m.tasks[1]['ndcg@10']).toBeCloseTo(1 / Math.log2(3), 4); // c at rank 1
+    // Interacted b, c, d; bought c: c (2) beats d (1), loses to b (3) -> AUC 0.5.
+    expect(m.purchaseGauc).toBe(0.5);
+    const vocabOnly = await evaluateMtlScorer(scorer, hand, { period: 'test', candidates: 'vocab' });
+    expect(vocabOnly.coldItems.targets).toBe(0);
+  });
+});
+
+describe.skipIf(!hasData)('multi-task model on a Tianchi slice', () => {
+  it('trains (loss falls), saves, and serves every scene in the engine with objectives', async () => {
+    const losses: number[] = [];
+    const result = await trainMtl(data, { ...DEFAULT_MTL_OPTIONS, hiddenDim: 16, ffnDim: 16, negatives: 32, batchSize: 16, epochs: 6, patience: 0, learningRate: 5e-3 },
+      { onEpoch: (log) => losses.push(log.loss) });
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
+    const modelDir = path.join(dir, 'model');
+    const { header } = await saveModel(modelDir, result.config, result.weights, data.vocab, 'float32', 'mtl-test');
+    tf.dispose(Object.values(result.weights));
+    expect(header.architecture).toBe('sasrec-mtl');
+
+    const known = data.vocab.itemIds.slice(1, 31);
+    const catalog = [...known.map((id) => ({ id, category: data.vocab.features.categoryIds[data.vocab.features.itemCategory[data.vocab.itemIds.indexOf(id)]] })),
+      { id: 'brand-new', category: data.vocab.features.categoryIds[1], price: 10 }];
+    const before = tf.memory().numTensors;
+    const engine = await createEngine({ modelUrl: pathToFileURL(path.join(modelDir, 'model.json')).href, backend: 'wasm', dbName: `mtl-${Date.now()}`, catalog }, { fetch: fileFetch() });
+    expect((await engine.info()).catalogItemsKnownToModel).toBe(catalog.length); // the new item is scored from content
+    await engine.track([{ type: 'view', itemId: known[0] }, { type: 'cart', itemId: known[1], scene: 'product' }, { type: 'view', itemId: known[2] }]);
+    const byClick = await engine.recommend('home', { k: 10, objectives: { click: 1, cart: 0, purchase: 0 } });
+    const byPurchase = await engine.recommend('home', { k: 10, objectives: { click: 0, cart: 0, purchase: 1 } });
+    expect(byClick.items).toHaveLength(10);
+    expect(byClick.historyUsed).toBe(3);
+    expect(byClick.items.map((i) => i.itemId)).not.toEqual(byPurchase.items.map((i) => i.itemId)); // separate heads
+    const cart = await engine.recommend('cart', { k: 5 });
+    expect(cart.items.map((i) => i.itemId)).not.toContain(known[1]);
+    const search = await engine.recommend('search', { k: 3, candidates: ['brand-new', known[5], known[6]] });
+    expect(search.items.find((i) => i.itemId === 'brand-new')?.reason.kind).toBe('search'); // content-scored, not a fallback
+    await engine.clearHistory();
+    await engine.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  }, 120_000);
+});
