@@ -103,7 +103,9 @@ export function initWeights(config: SasRecConfig, seed: number): WeightMap {
     const weights: WeightMap = {};
     let s = seed;
     for (const [name, shape] of weightShapes(config)) {
-      if (name.endsWith('/gamma')) weights[name] = tf.ones(shape);
+      // Repeat-feature weights start at 1: a prior that shoppers come back to items they met
+      // (learning it from 0.02 at Adam's step size would take hundreds of epochs on small data).
+      if (name.endsWith('/gamma') || name === 'repeatWeights') weights[name] = tf.ones(shape);
       else if (name.endsWith('/beta') || name.endsWith('/bias')) weights[name] = tf.zeros(shape);
       else {
         let w = tf.truncatedNormal(shape, 0, 0.02, 'float32', s++);
