@@ -3,7 +3,11 @@
  * shop's frontend would use it. Plain TypeScript + DOM.
  *
  * Routes (hash, so a reload keeps the page): #/ (catalog, ?cat=&page=), #/p/<id> (product),
- * #/cart, #/search?q=. Query params: ?backend=auto|webgpu|webgl|wasm|cpu (or a comma list).
+ * #/cart, #/search?q=. Query params: ?backend=auto|webgpu|webgl|wasm|cpu (or a comma list),
+ * ?model=<folder under /models/> (default tianchi-sasrec).
+ *
+ * The "Ranking controls" panel (demo/controls.ts) sets what a shop would: per-scene objectives,
+ * diversity and price weight, and shop rules; every list is asked again when they change.
  */
 import {
   createRecommender, type BackendPreference, type CatalogItem, type EngineInfo, type LoadProgress,
@@ -11,8 +15,9 @@ import {
   type TrackEvent,
 } from '../src/index';
 import catalogUrl from './catalog.json?url';
+import { mountControls, type Controls } from './controls';
 
-const MODEL_URL = '/models/tianchi-sasrec/model.json';
+const DEFAULT_MODEL = 'tianchi-sasrec';
 const PAGE_SIZE = 24;
 const CART_KEY = 'scenerec-demo-cart';
 const BACKEND_CHOICES = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -69,6 +74,12 @@ let rec: Recommender | null = null;
 let catalog: CatalogItem[] = [];
 const byId = new Map<string, CatalogItem>();
 let cart: string[] = loadCart();
+let controls: Controls | null = null;
+/** Asks the current page's list again (after a controls change); set by each page render. */
+let refreshRecs: (() => Promise<void>) | null = null;
+
+/** The scene options from the controls panel, spread into every recommend call. */
+const optionsFor = (scene: SceneName) => controls?.options(scene) ?? {};
 
 function loadCart(): string[] {
   try {
@@ -127,6 +138,19 @@ type Recs = Pick<ReturnType<typeof recSection>, 'fill' | 'message'>;
 
 /** Runs one recommend call, shows its latency, and fills `recs` if the page is still current. */
 async function recommendInto(recs: Recs, id: number, f: (r: Recommender) => Promise<RecommendResult>): Promise<void> {
+  refreshRecs = async () => {
+    if (!rec || !current(id)) return;
+    try {
+      await runInto(recs, id, f);
+      $('error').hidden = true;
+    } catch (e) {
+      showError(e, 'recommend');
+    }
+  };
+  await runInto(recs, id, f);
+}
+
+async function runInto(recs: Recs, id: number, f: (r: Recommender) => Promise<RecommendResult>): Promise<void> {
   if (!rec) {
     recs.message('Recommendations are unavailable: the recommender could not start.');
     return;
@@ -204,7 +228,7 @@ async function exportHistory(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // rendering
 
-function productCard(item: CatalogItem, extra?: { reason?: RankReason; scene?: SceneName; rank?: number }): HTMLElement {
+function productCard(item: CatalogItem, extra?: { reason?: RankReason; scene?: SceneName; rank?: number; score?: number; boost?: number }): HTMLElement {
   const href = `#/p/${encodeURIComponent(item.id)}`;
   const onclick = extra?.scene
     ? () => { void track({ type: 'click', itemId: item.id, scene: extra.scene }); }
@@ -217,6 +241,10 @@ function productCard(item: CatalogItem, extra?: { reason?: RankReason; scene?: S
     h('div', { class: 'title' }, item.title ?? item.id),
     h('div', { class: 'meta' }, h('strong', {}, fmtPrice(item.price)), h('span', { class: 'muted' }, `#${item.id}`)),
     extra?.reason ? h('div', { class: `reason reason-${extra.reason.kind}` }, reasonText(extra.reason)) : null,
+    extra?.score !== undefined
+      ? h('div', { class: 'why muted small', 'data-boost': extra.boost },
+        `#${(extra.rank ?? 0) + 1} · score ${extra.score.toFixed(3)}`, extra.boost !== undefined ? h('span', { class: 'boosted' }, ` · boosted ×${+extra.boost.toFixed(2)}`) : null)
+      : null,
   );
 }
 
@@ -225,7 +253,7 @@ function recSection(title: string, scene: SceneName, subtitle: string): { sectio
   const section = h('section', { class: 'block' },
     h('div', { class: 'block-head' }, h('h2', {}, title), h('span', { class: 'muted small' }, subtitle)), grid);
   const fill = (r: RecommendResult) => {
-    grid.replaceChildren(...r.items.map((it) => productCard(it.item ?? byId.get(it.itemId) ?? { id: it.itemId }, { reason: it.reason, scene, rank: it.rank })));
+    grid.replaceChildren(...r.items.map((it) => productCard(it.item ?? byId.get(it.itemId) ?? { id: it.itemId }, { reason: it.reason, scene, rank: it.rank, score: it.score, boost: it.boost })));
     if (r.items.length === 0) grid.append(h('p', { class: 'muted' }, 'Nothing to recommend here.'));
     grid.dataset.ready = 'true';
     grid.dataset.count = String(r.items.length);
@@ -264,7 +292,8 @@ async function renderHome(params: URLSearchParams, id: number): Promise<void> {
         h('span', { class: 'pager' }, link(page - 1, '‹ Prev', page <= 1), h('span', { id: 'page-info' }, `Page ${page} of ${pages}`), link(page + 1, 'Next ›', page >= pages))),
       h('div', { class: 'grid catalog', id: 'catalog-grid' }, ...shown.map((i) => productCard(i)))),
   );
-  await recommendInto(recs, id, (r) => r.scene('home').recommend({ k: 10 }));
+  controls?.showScene('home');
+  await recommendInto(recs, id, (r) => r.scene('home').recommend({ k: 10, ...optionsFor('home') }));
 }
 
 async function renderProduct(itemId: string, id: number): Promise<void> {
@@ -284,6 +313,24 @@ async function renderProduct(itemId: string, id: number): Promise<void> {
     void track({ type: 'cart', itemId, scene: 'product' });
   });
   const recs = recSection('Similar items', 'product', 'product scene');
+  controls?.showScene('product');
+  const shopTools = h('div', { class: 'shop-tools' }, h('span', { class: 'muted small' }, 'Shop tools:'));
+  if (controls) {
+    const c = controls;
+    const pin = h('button', { type: 'button', id: 'pin-item', 'aria-pressed': String(c.isPinned(itemId)) }, c.isPinned(itemId) ? 'Unpin from lists' : 'Pin in every list');
+    pin.addEventListener('click', () => {
+      c.togglePin(itemId);
+      pin.textContent = c.isPinned(itemId) ? 'Unpin from lists' : 'Pin in every list';
+      pin.setAttribute('aria-pressed', String(c.isPinned(itemId)));
+    });
+    const boost = h('button', { type: 'button', id: 'boost-item', 'aria-pressed': String(c.isBoosted(itemId)) }, c.isBoosted(itemId) ? 'Stop boosting' : 'Boost this item');
+    boost.addEventListener('click', () => {
+      c.toggleBoost(itemId);
+      boost.textContent = c.isBoosted(itemId) ? 'Stop boosting' : 'Boost this item';
+      boost.setAttribute('aria-pressed', String(c.isBoosted(itemId)));
+    });
+    shopTools.append(pin, boost);
+  }
   $('view').replaceChildren(
     h('section', { class: 'block pdp', 'data-item-id': itemId },
       h('div', { class: 'thumb large', style: `background:${swatch(item.category)}` }, h('span', {}, `cat. ${item.category ?? ''}`)),
@@ -295,12 +342,12 @@ async function renderProduct(itemId: string, id: number): Promise<void> {
           h('dt', {}, 'Category'), h('dd', {}, h('a', { href: `#/?cat=${encodeURIComponent(item.category ?? '')}` }, item.category ?? '–')),
           h('dt', {}, 'Brand'), h('dd', {}, item.brand ?? 'No brand'),
           h('dt', {}, 'Availability'), h('dd', {}, unavailable ? 'Out of stock' : 'In stock')),
-        button)),
+        button, shopTools)),
     recs.section,
   );
   await track({ type: 'view', itemId, scene: 'product' });
   if (!current(id)) return;
-  await recommendInto(recs, id, (r) => r.scene('product').recommend({ itemId, k: 10 }));
+  await recommendInto(recs, id, (r) => r.scene('product').recommend({ itemId, k: 10, ...optionsFor('product') }));
 }
 
 async function renderCart(id: number): Promise<void> {
@@ -333,7 +380,8 @@ async function renderCart(id: number): Promise<void> {
       checkout),
     recs.section,
   );
-  await recommendInto(recs, id, (r) => r.scene('cart').recommend({ cart, k: 5 }));
+  controls?.showScene('cart');
+  await recommendInto(recs, id, (r) => r.scene('cart').recommend({ cart, k: 5, ...optionsFor('cart') }));
 }
 
 /** The shop's own search: a substring match over title, id, category and brand, in catalog order. */
@@ -350,6 +398,7 @@ async function renderSearch(params: URLSearchParams, id: number): Promise<void> 
   const query = params.get('q') ?? '';
   ($('search-input') as HTMLInputElement).value = query;
   const candidates = shopSearch(query);
+  controls?.showScene('search');
   const recs = recSection(`Results for “${query}”`, 'search', `${candidates.length} matches in the shop, reranked for you`);
   $('view').replaceChildren(recs.section);
   if (!query.trim()) return;
@@ -357,11 +406,12 @@ async function renderSearch(params: URLSearchParams, id: number): Promise<void> 
     recs.message('No item matches.');
     return;
   }
-  await recommendInto(recs, id, (r) => r.scene('search').rerank({ query, candidates, k: 20 }));
+  await recommendInto(recs, id, (r) => r.scene('search').rerank({ query, candidates, k: 20, ...optionsFor('search') }));
 }
 
 async function route(): Promise<void> {
   const id = ++renderId;
+  refreshRecs = null;
   const hash = location.hash.replace(/^#/, '') || '/';
   const [path, query = ''] = hash.split('?');
   const params = new URLSearchParams(query);
@@ -401,6 +451,12 @@ function backendFromUrl(): BackendPreference {
   return (raw.includes(',') ? raw.split(',') : raw) as BackendPreference;
 }
 
+/** ?model=<folder under /models/>: another model to try the controls on (e.g. a multi-head one). */
+function modelFromUrl(): string {
+  const name = new URLSearchParams(location.search).get('model') ?? DEFAULT_MODEL;
+  return `/models/${/^[a-z0-9][a-z0-9_-]*$/i.test(name) ? name : DEFAULT_MODEL}/model.json`;
+}
+
 function renderBackendLinks(active: string): void {
   const chosen = new URLSearchParams(location.search).get('backend') ?? 'auto';
   $('backend-links').replaceChildren(...BACKEND_CHOICES.map((b) =>
@@ -435,6 +491,7 @@ async function main(): Promise<void> {
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     catalog = await res.json() as CatalogItem[];
     for (const i of catalog) byId.set(i.id, i);
+    controls = mountControls($('controls'), catalog, () => void refreshRecs?.());
   } catch (e) {
     document.body.dataset.state = 'error';
     $('progress-text').textContent = 'The catalog could not be loaded.';
@@ -443,7 +500,7 @@ async function main(): Promise<void> {
   }
   window.addEventListener('hashchange', () => void route());
   try {
-    rec = await createRecommender({ catalog, modelUrl: MODEL_URL, backend: backendFromUrl(), onProgress: showProgress });
+    rec = await createRecommender({ catalog, modelUrl: modelFromUrl(), backend: backendFromUrl(), onProgress: showProgress });
   } catch (e) {
     // The shop keeps working without recommendations.
     document.body.dataset.state = 'error';

@@ -13,7 +13,7 @@ export type {
   Recommender, RecommenderOptions, SceneHandle, BasicSceneHandle, SearchSceneHandle,
 } from './client.js';
 export type { EngineHooks, RecommenderEngine } from './engine.js';
-export { DEFAULT_MODEL_URL } from './constants.js';
+export { DEFAULT_DIVERSITY, DEFAULT_MODEL_URL, DEFAULT_OBJECTIVES, DEFAULT_PRICE_WEIGHT } from './constants.js';
 export { exposeEngine } from './worker-host.js';
 export type { WorkerApi } from './worker-host.js';
 export * from './errors.js';
