@@ -22,7 +22,7 @@ import type {
   CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress, ObjectiveWeights, RankReason,
   RecommendResult, RecommenderEngineApi, SceneName, SceneRequestMap, ShopRules, StoredEvent, TrackEvent, TrackResult,
 } from './protocol.js';
-import { blendObjectives, blendSearch, rankCandidates, type RankCandidate } from './ranking.js';
+import { blendObjectives, blendSearch, minMaxNormalize, rankCandidates, type RankCandidate } from './ranking.js';
 import { HistoryStore } from './store.js';
 
 export interface EngineHooks {
@@ -443,8 +443,13 @@ export class RecommenderEngine implements RecommenderEngineApi {
   /** Every scored catalog item with its relevance in [0, 1]. */
   private modelCandidates(cat: CatalogState, run: ModelRun, objectives: Required<ObjectiveWeights>, reason: RankReason): RankCandidate[] {
     const rel = blendObjectives(run.heads ?? { click: run.scores }, objectives);
+    // The purchase head, normalised, is what priceWeight multiplies by price (expected revenue).
+    const purchase = run.heads ? minMaxNormalize(run.heads.purchase) : undefined;
     const out: RankCandidate[] = new Array(rel.length);
-    for (let r = 0; r < rel.length; r++) out[r] = this.candidateAt(cat, cat.posOfRow[r], rel[r], reason);
+    for (let r = 0; r < rel.length; r++) {
+      out[r] = this.candidateAt(cat, cat.posOfRow[r], rel[r], reason);
+      if (purchase) out[r].purchaseScore = purchase[r];
+    }
     return out;
   }
 
