@@ -185,7 +185,13 @@ export interface CartRequest extends CommonRequest {
 }
 export interface SearchRequest extends CommonRequest {
   query?: string;
-  /** The shop search's results, best first. Only these are returned. */
+  /**
+   * The shop search's results, best first. The list is closed: the answer is a subset of these,
+   * reordered, and never anything else (no popular fill, no pins from outside). A candidate that
+   * is not in the catalog is kept at its shop position (reason 'fallback'; the shop's search may be
+   * newer than the catalog it gave the SDK), unless a rule needs metadata it lacks (include by
+   * category, brand or price drops it).
+   */
   candidates: string[];
   /** 0 = keep the shop's order, 1 = order by personal relevance alone. Default 0.5. */
   personalWeight?: number;
