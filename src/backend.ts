@@ -1,11 +1,15 @@
 /**
- * TF.js backend selection as an ordered choice. Each backend is checked for availability
- * (cheaply, before the model download) and initialised; the first that works wins.
+ * TF.js backend selection. An explicit backend (or list) is an ordered choice: the first that
+ * initialises wins. `backend: 'auto'` measures instead (`probe`): every backend of the list that
+ * starts runs a small op chain shaped like the model (a few [L,d]x[d,d] layers, then the scoring
+ * matMul [1,d]x[d,rows]) and the fastest median wins, so a software GPU (a WebGPU fallback adapter,
+ * SwiftShader WebGL) loses to wasm by measurement, and a real GPU wins where it is faster.
  * The webgpu and wasm backends are imported lazily, so an unused one costs nothing.
  */
 import * as tf from '@tensorflow/tfjs';
+import { PROBE_FIRST_RUN_BUDGET_MS, PROBE_RUNS } from './constants.js';
 import { NoBackendError } from './errors.js';
-import type { AdapterInfo, BackendName, LoadProgress } from './protocol.js';
+import type { AdapterInfo, BackendName, BackendProbe, LoadProgress } from './protocol.js';
 
 export interface BackendSelection {
   backend: BackendName;
@@ -15,6 +19,10 @@ export interface BackendSelection {
   rejected: Array<{ backend: BackendName; reason: string }>;
   /** Settles with a description when the GPU device is lost (webgpu only; never settles otherwise). */
   deviceLost: Promise<string>;
+  /** Why this backend (the probe's verdict for 'auto'). */
+  reason: string;
+  /** 'auto': the probe's figures per backend. */
+  probe?: BackendProbe[];
 }
 
 const NEVER = new Promise<string>(() => undefined);
@@ -49,7 +57,14 @@ export interface SelectOptions {
    * llvmpipe WebGL): they are slower than wasm. Used for backend 'auto'; an explicit choice is honoured.
    */
   skipSoftwareGpu?: boolean;
+  /**
+   * Start every backend of the list and keep the fastest in a measured probe (backend 'auto').
+   * The shapes are the model's: hidden size `dim`, sequence length `seqLen`, `rows` catalog rows.
+   */
+  probe?: ProbeShape;
 }
+
+export interface ProbeShape { dim: number; seqLen: number; rows: number }
 
 const SOFTWARE_RENDERER = /swiftshader|llvmpipe|softpipe|software|basic render/i;
 
@@ -129,6 +144,113 @@ const ATTEMPTS: Record<BackendName, (opts: SelectOptions) => Promise<Attempt>> =
   cpu: tryCpu,
 };
 
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const clock = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+/**
+ * Times the probe op chain on the active backend: one first run (compilation) within `budgetMs`,
+ * then PROBE_RUNS timed runs. Leaves no tensors behind.
+ */
+async function probeActive(shape: ProbeShape, budgetMs: number): Promise<{ ms: number; firstMs: number }> {
+  const { dim, seqLen } = shape;
+  const rows = Math.max(1, Math.min(shape.rows, 65_536));
+  const x = tf.randomUniform([seqLen, dim], -1, 1);
+  const w = tf.randomUniform([dim, dim], -0.2, 0.2);
+  const c = tf.randomUniform([dim, rows], -1, 1);
+  const once = async () => {
+    const out = tf.tidy(() => {
+      let h = x as tf.Tensor2D;
+      for (let i = 0; i < 4; i++) h = tf.relu(tf.matMul(h, w as tf.Tensor2D).add(h)) as tf.Tensor2D;
+      return tf.matMul(h.slice([seqLen - 1, 0], [1, dim]), c as tf.Tensor2D);
+    });
+    try { await out.data(); } finally { out.dispose(); }
+  };
+  try {
+    const t0 = clock();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const first = once();
+    first.catch(() => undefined);
+    await Promise.race([first, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`gave up: the first probe run took over ${budgetMs} ms`)), budgetMs); })])
+      .finally(() => clearTimeout(timer));
+    const firstMs = clock() - t0;
+    const times: number[] = [];
+    for (let i = 0; i < PROBE_RUNS; i++) {
+      const t = clock();
+      await once();
+      times.push(clock() - t);
+    }
+    return { ms: median(times), firstMs };
+  } finally {
+    tf.dispose([x, w, c]);
+  }
+}
+
+const fmt = (ms: number) => `${ms < 10 ? ms.toFixed(2) : ms.toFixed(1)} ms`;
+
+/**
+ * 'auto': starts every backend of `order` that can start, probes each and keeps the fastest.
+ * cpu is probed only when wasm did not start (the same kernels in plain JS are never faster). Losing GPU backends are removed (their device released).
+ */
+async function selectByProbe(
+  order: readonly BackendName[], shape: ProbeShape, report?: (p: LoadProgress) => void,
+): Promise<BackendSelection> {
+  const rejected: Array<{ backend: BackendName; reason: string }> = [];
+  const probes: BackendProbe[] = [];
+  const started: Array<{ backend: BackendName; attempt: Attempt; ms: number }> = [];
+  for (const backend of order) {
+    if (backend === 'cpu' && started.some((s) => s.backend === 'wasm')) {
+      probes.push({ backend, error: 'not probed: wasm started (cpu runs the same kernels in plain JS)' });
+      continue;
+    }
+    report?.({ stage: 'backend', backend, status: 'trying' });
+    let attempt: Attempt;
+    try {
+      attempt = await ATTEMPTS[backend]({});
+    } catch (e) {
+      const reason = message(e);
+      rejected.push({ backend, reason });
+      probes.push({ backend, error: reason });
+      report?.({ stage: 'backend', backend, status: 'failed', detail: reason });
+      continue;
+    }
+    try {
+      const { ms, firstMs } = await probeActive(shape, PROBE_FIRST_RUN_BUDGET_MS);
+      probes.push({ backend, ms, firstMs });
+      started.push({ backend, attempt, ms });
+      report?.({ stage: 'backend', backend, status: 'ready', detail: `probe ${fmt(ms)} (first run ${fmt(firstMs)})` });
+    } catch (e) {
+      const reason = `probe failed: ${message(e)}`;
+      probes.push({ backend, error: reason });
+      rejected.push({ backend, reason });
+      report?.({ stage: 'backend', backend, status: 'failed', detail: reason });
+      if (backend === 'webgpu' || backend === 'webgl') tf.removeBackend(backend);
+    }
+  }
+  if (started.length === 0) {
+    throw new NoBackendError(
+      `No TF.js backend could start. ${rejected.map((r) => `${r.backend}: ${r.reason}`).join('; ')}.`, { rejected });
+  }
+  const best = started.reduce((a, b) => (b.ms < a.ms ? b : a));
+  const soft = (s: { backend: BackendName; attempt: Attempt }) => (s.backend === 'webgpu' && s.attempt.adapter?.isFallbackAdapter ? ' (software adapter)'
+    : s.backend === 'webgl' && SOFTWARE_RENDERER.test(s.attempt.adapter?.description ?? '') ? ' (software renderer)' : '');
+  const others = started.filter((s) => s !== best).map((s) => `${s.backend}${soft(s)} ${fmt(s.ms)}`);
+  const reason = started.length === 1
+    ? `${best.backend}: the only backend that started (probe ${fmt(best.ms)})`
+    : `${best.backend}: fastest in the load-time probe, ${fmt(best.ms)} vs ${others.join(', ')}`;
+  for (const s of started) {
+    if (s === best) continue;
+    rejected.push({ backend: s.backend, reason: `slower in the probe: ${fmt(s.ms)} vs ${best.backend} ${fmt(best.ms)}${soft(s)}` });
+    if (s.backend === 'webgpu' || s.backend === 'webgl') tf.removeBackend(s.backend);
+  }
+  await activate(best.backend);
+  report?.({ stage: 'backend', backend: best.backend, status: 'ready', detail: reason });
+  return {
+    backend: best.backend,
+    adapter: best.backend === 'webgpu' ? best.attempt.adapter : undefined,
+    rejected, deviceLost: best.attempt.deviceLost ?? NEVER, reason, probe: probes,
+  };
+}
+
 /**
  * Tries each backend in order and makes the first that works the global TF.js backend.
  * Reports every try through `report`.
@@ -139,6 +261,7 @@ export async function selectBackend(
   report?: (p: LoadProgress) => void,
   options: SelectOptions = {},
 ): Promise<BackendSelection> {
+  if (options.probe) return selectByProbe(order, options.probe, report);
   const rejected: Array<{ backend: BackendName; reason: string }> = [];
   for (const backend of order) {
     report?.({ stage: 'backend', backend, status: 'trying' });
@@ -147,7 +270,8 @@ export async function selectBackend(
       const detail = adapter ? [adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ') : '';
       report?.({ stage: 'backend', backend, status: 'ready', detail: detail || undefined });
       // Adapter info is reported for webgpu only (EngineInfo.adapter); the webgl renderer goes into the progress detail.
-      return { backend, adapter: backend === 'webgpu' ? adapter : undefined, rejected, deviceLost: deviceLost ?? NEVER };
+      const reason = order.length === 1 ? `${backend}: chosen by name` : `${backend}: the first of [${order.join(', ')}] that started`;
+      return { backend, adapter: backend === 'webgpu' ? adapter : undefined, rejected, deviceLost: deviceLost ?? NEVER, reason };
     } catch (e) {
       const reason = message(e);
       rejected.push({ backend, reason });

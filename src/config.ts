@@ -4,7 +4,7 @@
  * whose message says what is wrong and what to do.
  */
 import {
-  AUTO_BACKENDS, DEFAULT_DB_NAME, DEFAULT_DIVERSITY, DEFAULT_EXCLUDE_IN_CART, DEFAULT_EXCLUDE_PURCHASED,
+  AUTO_BACKENDS, DEFAULT_DB_NAME, DEFAULT_EMBEDDING_DTYPE, DEFAULT_DIVERSITY, DEFAULT_EXCLUDE_IN_CART, DEFAULT_EXCLUDE_PURCHASED,
   DEFAULT_K, DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_EVENTS, DEFAULT_MODEL_URL, DEFAULT_OBJECTIVES,
   DEFAULT_PERSONAL_WEIGHT, DEFAULT_PRICE_WEIGHT, MAX_ITEM_ID_LENGTH, MAX_K, MAX_MAX_AGE_DAYS, MAX_MAX_EVENTS, MAX_QUERY_LENGTH,
   MAX_SEARCH_CANDIDATES,
@@ -120,9 +120,19 @@ export interface ResolvedEngineConfig {
   dbName: string;
   excludePurchased: boolean;
   excludeInCart: boolean;
+  /** Storage of the catalog embedding matrix (src/scoring.ts). */
+  embeddingDtype: 'auto' | 'float32' | 'int8';
+  /** Keep the derived int8 catalog matrix in IndexedDB between loads. */
+  cacheCatalog: boolean;
 }
 
-const ENGINE_KEYS = ['modelUrl', 'catalog', 'backend', 'retention', 'dbName', 'excludePurchased', 'excludeInCart'] as const;
+const ENGINE_KEYS = ['modelUrl', 'catalog', 'backend', 'retention', 'dbName', 'excludePurchased', 'excludeInCart', 'embeddingDtype', 'cacheCatalog'] as const;
+const EMBEDDING_DTYPES = ['auto', 'float32', 'int8'] as const;
+
+function checkEmbeddingDtype(v: unknown): ResolvedEngineConfig['embeddingDtype'] {
+  if (typeof v === 'string' && (EMBEDDING_DTYPES as readonly string[]).includes(v)) return v as ResolvedEngineConfig['embeddingDtype'];
+  throw new InvalidOptionsError(`options.embeddingDtype must be one of ${EMBEDDING_DTYPES.join(', ')} (got ${describe(v)}).`, { field: 'options.embeddingDtype' });
+}
 
 /** Parses a BackendPreference into the ordered list of backends to try. */
 export function resolveBackends(pref: unknown): BackendName[] {
@@ -202,6 +212,8 @@ export function resolveEngineConfig(config: unknown, extraKeys: readonly string[
     dbName: c.dbName === undefined ? DEFAULT_DB_NAME : checkString(c.dbName, 'options.dbName', E, 256),
     excludePurchased: c.excludePurchased === undefined ? DEFAULT_EXCLUDE_PURCHASED : checkBoolean(c.excludePurchased, 'options.excludePurchased', E),
     excludeInCart: c.excludeInCart === undefined ? DEFAULT_EXCLUDE_IN_CART : checkBoolean(c.excludeInCart, 'options.excludeInCart', E),
+    embeddingDtype: c.embeddingDtype === undefined ? DEFAULT_EMBEDDING_DTYPE : checkEmbeddingDtype(c.embeddingDtype),
+    cacheCatalog: c.cacheCatalog === undefined ? true : checkBoolean(c.cacheCatalog, 'options.cacheCatalog', E),
   };
 }
 

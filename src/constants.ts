@@ -74,3 +74,27 @@ export const DIVERSITY_EMBEDDING_WEIGHT = 0.7;
 export const MAX_ITEM_ID_LENGTH = 512;
 /** Search queries are stored truncated to this many characters. */
 export const MAX_QUERY_LENGTH = 500;
+
+/**
+ * Scoring (src/scoring.ts). Catalogs with at most FULL_SCORE_MAX_ROWS scorable rows hand every
+ * row to ranking; larger ones hand the top TOP_CANDIDATES rows (at least k * DIVERSITY_POOL_FACTOR).
+ * When filtering rules leave such a list to popular fill, the engine looks SHORT_LIST_RETRY_FACTOR
+ * times deeper, at most SHORT_LIST_RETRIES times.
+ */
+export const FULL_SCORE_MAX_ROWS = 50_000;
+export const TOP_CANDIDATES = 500;
+export const SHORT_LIST_RETRY_FACTOR = 8;
+export const SHORT_LIST_RETRIES = 2;
+
+/** Catalog embedding storage: 'auto' = float32 below AUTO_INT8_MIN_ROWS rows (src/scoring.ts), int8 from there. */
+export const DEFAULT_EMBEDDING_DTYPE: 'auto' | 'float32' | 'int8' = 'auto';
+
+/** Backend probe for 'auto' (src/backend.ts): a backend whose first probe run takes longer is given up. */
+export const PROBE_FIRST_RUN_BUDGET_MS = 1500;
+/** Timed probe runs per backend (the median counts). */
+export const PROBE_RUNS = 5;
+/** Probe shapes (the model is not loaded yet when the backend is chosen): the bundled model's. */
+export const PROBE_DIM = 64;
+export const PROBE_SEQ_LEN = 50;
+/** Scoring rows probed when no catalog is given (the bundled model's vocabulary). */
+export const PROBE_ROWS = 23_715;

@@ -9,7 +9,7 @@ import {
   resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest,
   type ResolvedEngineConfig, type ResolvedRequestMap,
 } from './config.js';
-import { REASON_ITEMS } from './constants.js';
+import { DIVERSITY_POOL_FACTOR, FULL_SCORE_MAX_ROWS, PROBE_DIM, PROBE_ROWS, PROBE_SEQ_LEN, REASON_ITEMS, SHORT_LIST_RETRIES, SHORT_LIST_RETRY_FACTOR, TOP_CANDIDATES } from './constants.js';
 import {
   DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, UnknownItemError,
 } from './errors.js';
@@ -23,6 +23,7 @@ import type {
   RecommendResult, RecommenderEngineApi, SceneName, SceneRequestMap, ShopRules, StoredEvent, TrackEvent, TrackResult,
 } from './protocol.js';
 import { blendObjectives, blendSearch, minMaxNormalize, rankCandidates, type RankCandidate } from './ranking.js';
+import { CatalogMatrix, resolveEmbeddingDtype, type ScoreRequest } from './scoring.js';
 import { HistoryStore } from './store.js';
 
 export interface EngineHooks {
@@ -44,14 +45,14 @@ interface CatalogState {
   given: boolean;
   /** Item id -> catalog position. */
   posById: Map<string, number>;
-  /** Catalog position -> row in `embT` / `scores`, or -1 for items the model does not know (cold). */
+  /** Catalog position -> row in `matrix` / `scores`, or -1 for items the model does not know (cold). */
   rowOfPos: Int32Array;
   /** Row -> catalog position. */
   posOfRow: Int32Array;
-  /** [hiddenDim, rows]: the catalog's embedding rows, transposed once for a plain matMul. */
-  embT: tf.Tensor2D | null;
-  /** Unit-length embedding per row (diversity). */
-  unitRows: Float32Array[];
+  /** The catalog's embedding rows, ready to score (src/scoring.ts); also gives unit rows for diversity. */
+  matrix: CatalogMatrix | null;
+  /** How the matrix was built at load. */
+  build: { ms: number; fromCache: boolean };
   /** Model index per row (0: an item the model never saw, scored from its content; feature models only). */
   modelIdxOfRow: Int32Array;
   /** Popularity per catalog position, log-scaled to [0, 1]; cold items 0. */
@@ -77,7 +78,9 @@ interface HistoryView {
 interface HistoryStep { itemId: string; m: number; behaviour: number; scene: number }
 
 interface ModelRun {
-  /** Raw score per catalog row: the click head (the only head of a single-objective model). */
+  /** The catalog rows `scores` refer to (the top candidates of a large catalog), or undefined for every row. */
+  rows?: Int32Array;
+  /** Raw score per catalog row (or per entry of `rows`): the click head (the only head of a single-objective model). */
   scores: Float32Array;
   /** Feature models: raw score per catalog row for each head. */
   heads?: { click: Float32Array; cart: Float32Array; purchase: Float32Array };
@@ -91,6 +94,24 @@ interface ModelRun {
 function withStep(steps: HistoryStep[], step: HistoryStep): HistoryStep[] {
   const last = steps[steps.length - 1];
   return last && last.itemId === step.itemId && last.behaviour === step.behaviour ? steps : [...steps, step];
+}
+
+/** FNV-1a over what the catalog rows are made of (model rows; shop metadata of content-scored items). */
+function catalogRowsHash(modelIdx: number[], items: CatalogItem[]): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193 ^ modelIdx.length;
+  const mix = (x: number) => {
+    h1 = Math.imul(h1 ^ x, 0x01000193);
+    h2 = Math.imul(h2 ^ (x + 0x9e3779b9), 0x85ebca6b);
+  };
+  modelIdx.forEach((m, r) => {
+    mix(m);
+    if (m === 0) {
+      const it = items[r];
+      for (const ch of `${it.category ?? ''}\u0000${it.brand ?? ''}\u0000${it.price ?? ''}`) mix(ch.charCodeAt(0));
+    }
+  });
+  return `${(h1 >>> 0).toString(16)}${(h2 >>> 0).toString(16)}-${modelIdx.length}`;
 }
 
 function collapseRepeats(ids: number[]): number[] {
@@ -144,7 +165,9 @@ export class RecommenderEngine implements RecommenderEngineApi {
     let weights: WeightMap | undefined;
     let engine: RecommenderEngine | undefined;
     try {
-      const selection = await selectBackend(config.backends, report, { skipSoftwareGpu: config.autoBackend });
+      // 'auto': a measured probe picks the backend (shapes: PROBE_* defaults, the catalog's size).
+      const probe = config.autoBackend ? { dim: PROBE_DIM, seqLen: PROBE_SEQ_LEN, rows: config.catalog?.length ?? PROBE_ROWS } : undefined;
+      const selection = await selectBackend(config.backends, report, { probe });
       let lastFraction = -1;
       const download = (f: number) => {
         if (f <= lastFraction) return;
@@ -246,32 +269,37 @@ export class RecommenderEngine implements RecommenderEngineApi {
     const popularOrder = Int32Array.from(items.keys());
     popularOrder.sort((a, b) => popScore[b] - popScore[a] || a - b);
 
-    let embT: tf.Tensor2D | null = null;
-    const unitRows: Float32Array[] = [];
+    let matrix: CatalogMatrix | null = null;
+    const t0 = now();
+    let fromCache = false;
     if (modelIdxOfRow.length > 0) {
       const d = this.header.config.hiddenDim;
-      const rows = tf.tidy(() => this.itemRows(modelIdxOfRow, posOfRowList.map((p) => items[p])));
-      try {
-        embT = tf.tidy(() => rows.transpose() as tf.Tensor2D);
-        const flat = (await rows.data()) as Float32Array;
-        for (let r = 0; r < modelIdxOfRow.length; r++) {
-          const v = flat.slice(r * d, (r + 1) * d);
-          let norm = 0;
-          for (let i = 0; i < d; i++) norm += v[i] * v[i];
-          norm = Math.sqrt(norm) || 1;
-          for (let i = 0; i < d; i++) v[i] /= norm;
-          unitRows.push(v);
+      const n = modelIdxOfRow.length;
+      const dtype = resolveEmbeddingDtype(this.config.embeddingDtype, n);
+      // int8 matrices are cached in IndexedDB: model version + a hash of what the rows are made of.
+      const cacheKey = dtype === 'int8' && this.config.cacheCatalog
+        ? `${this.header.modelVersion}|${catalogRowsHash(modelIdxOfRow, posOfRowList.map((p) => items[p]))}|int8-row-v1` : undefined;
+      const cached = cacheKey ? await this.store.getCatalogMatrix(cacheKey).catch(() => undefined) : undefined;
+      if (cached && cached.rows === n && cached.dim === d) {
+        matrix = await CatalogMatrix.create(null, n, d, { dtype }, cached);
+        fromCache = true;
+      } else {
+        const rows = tf.tidy(() => this.itemRows(modelIdxOfRow, posOfRowList.map((p) => items[p])));
+        try {
+          matrix = await CatalogMatrix.create((await rows.data()) as Float32Array, n, d, { dtype });
+        } finally {
+          rows.dispose();
         }
-      } catch (e) {
-        embT?.dispose();
-        throw e;
-      } finally {
-        rows.dispose();
+        const q = matrix.int8();
+        if (cacheKey && q) {
+          // A full or blocked storage only costs the next load the quantisation.
+          await this.store.putCatalogMatrix({ key: cacheKey, rows: n, dim: d, data: q.data, scales: q.scales, createdAt: Date.now() }).catch(() => undefined);
+        }
       }
     }
     return {
       items, given, posById, rowOfPos, posOfRow: Int32Array.from(posOfRowList), modelIdxOfRow: Int32Array.from(modelIdxOfRow),
-      embT, unitRows, popScore, popularOrder,
+      matrix, popScore, popularOrder, build: { ms: now() - t0, fromCache },
     };
   }
 
@@ -303,44 +331,52 @@ export class RecommenderEngine implements RecommenderEngineApi {
    * `steps` (event types, scenes) instead and score each head for the request `scene`.
    * Leaves no tensors behind.
    */
-  private async runModel(sequence: number[], cat: CatalogState, scene: SceneName = 'home', steps?: HistoryStep[]): Promise<ModelRun> {
+  private async runModel(
+    sequence: number[], cat: CatalogState, scene: SceneName = 'home', steps?: HistoryStep[], request: ScoreRequest = this.scoreRequest(cat),
+  ): Promise<ModelRun> {
     if (this.content && steps) return this.runFeatureModel(steps, cat, scene);
     const cfg: SasRecConfig = this.header.config;
     const seq = sequence.slice(-cfg.maxLen);
-    if (!cat.embT || seq.length === 0) return { scores: new Float32Array(0), becauseOf: [], used: 0 };
+    if (!cat.matrix || seq.length === 0) return { scores: new Float32Array(0), becauseOf: [], used: 0 };
     const row = padHistory(seq, cfg.maxLen);
     const ids = tf.tensor2d(row, [1, cfg.maxLen], 'int32');
-    let scoresT: tf.Tensor | undefined;
+    let hiddenT: tf.Tensor | undefined;
     let attnT: tf.Tensor | undefined;
     try {
       const { hidden, attention } = lastHidden(cfg, this.weights, ids, { returnAttention: true });
+      hiddenT = hidden;
       try {
-        scoresT = tf.tidy(() => tf.matMul(hidden, cat.embT!).reshape([-1]));
         attnT = tf.tidy(() => (attention ? attention.mean(1).reshape([-1]) : tf.zeros([cfg.maxLen])));
       } finally {
-        hidden.dispose();
         attention?.dispose();
       }
     } catch (e) {
-      scoresT?.dispose();
+      hiddenT?.dispose();
       throw e;
     } finally {
       ids.dispose();
     }
     try {
-      const [scores, attn] = await this.guarded(this.raceDeviceLoss(Promise.all([scoresT.data(), attnT!.data()])));
-      return { scores: scores as Float32Array, becauseOf: this.attributions(seq, attn as Float32Array), used: seq.length };
+      const [scored, attn] = await this.guarded(this.raceDeviceLoss(Promise.all([cat.matrix.score(hiddenT, request), attnT!.data()])));
+      const out: ModelRun = { scores: scored.scores[0], becauseOf: this.attributions(seq, attn as Float32Array), used: seq.length };
+      if (scored.rows) out.rows = scored.rows;
+      return out;
     } finally {
-      scoresT.dispose();
+      hiddenT.dispose();
       attnT!.dispose();
     }
+  }
+
+  /** Every row of a catalog up to FULL_SCORE_MAX_ROWS rows; above, the top `n` rows. */
+  private scoreRequest(cat: CatalogState, n = TOP_CANDIDATES): ScoreRequest {
+    return (cat.matrix?.rows ?? 0) <= FULL_SCORE_MAX_ROWS ? { kind: 'all' } : { kind: 'top', n };
   }
 
   /** The multi-task model: one score vector per head (click, cart, purchase). */
   private async runFeatureModel(allSteps: HistoryStep[], cat: CatalogState, scene: SceneName): Promise<ModelRun> {
     const cfg: SasRecConfig = this.header.config;
     const known = allSteps.filter((s) => s.m > 0).slice(-cfg.maxLen);
-    if (!cat.embT || known.length === 0) return { scores: new Float32Array(0), becauseOf: [], used: 0 };
+    if (!cat.matrix || known.length === 0) return { scores: new Float32Array(0), becauseOf: [], used: 0 };
     const L = cfg.maxLen;
     const row = (pick: (s: HistoryStep) => number) => tf.tensor2d(padHistory(known.map(pick), L), [1, L], 'int32');
     const content = this.content!;
@@ -354,7 +390,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
         };
         const { hidden, attention } = lastHidden(cfg, this.weights, row((s) => s.m), { returnAttention: true, tokens });
         const q = taskQueries(cfg, this.weights, hidden, tf.tensor1d([SCENE_CODES[scene]], 'int32'));
-        const scores = tf.matMul(q.reshape([TASKS.length, cfg.hiddenDim]) as tf.Tensor2D, cat.embT!);
+        const scores = q.reshape([TASKS.length, cfg.hiddenDim]);
         const attn = attention ? attention.mean(1).reshape([-1]) : tf.zeros([L]);
         attention?.dispose(); // forward() keeps it, so this tidy would not release it
         return [scores, attn];
@@ -364,9 +400,8 @@ export class RecommenderEngine implements RecommenderEngineApi {
       throw e;
     }
     try {
-      const [flat, attn] = await this.guarded(this.raceDeviceLoss(Promise.all([scoresT.data(), attnT!.data()])));
-      const n = cat.posOfRow.length;
-      const heads = TASKS.map((_, t) => (flat as Float32Array).slice(t * n, (t + 1) * n));
+      const [scored, attn] = await this.guarded(this.raceDeviceLoss(Promise.all([cat.matrix.score(scoresT, { kind: 'all' }), attnT!.data()])));
+      const heads = scored.scores;
       // Items the shopper met before: the learned repeat terms (seen, recency, carted, purchased).
       const w = this.repeatWeights!;
       for (const [itemId, f] of repeatFeatures(allSteps.map((s) => ({ key: s.itemId, behaviour: s.behaviour })))) {
@@ -436,7 +471,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
     const row = cat.rowOfPos[pos];
     const c: RankCandidate = { itemId: cat.items[pos].id, score, reason };
     if (cat.given) c.item = cat.items[pos];
-    if (row >= 0) c.embedding = cat.unitRows[row];
+    if (row >= 0) c.embedding = cat.matrix!.unitRow(row);
     return c;
   }
 
@@ -447,7 +482,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
     const purchase = run.heads ? minMaxNormalize(run.heads.purchase) : undefined;
     const out: RankCandidate[] = new Array(rel.length);
     for (let r = 0; r < rel.length; r++) {
-      out[r] = this.candidateAt(cat, cat.posOfRow[r], rel[r], reason);
+      out[r] = this.candidateAt(cat, cat.posOfRow[run.rows ? run.rows[r] : r], rel[r], reason);
       if (purchase) out[r].purchaseScore = purchase[r];
     }
     return out;
@@ -517,19 +552,25 @@ export class RecommenderEngine implements RecommenderEngineApi {
     cat: CatalogState, sequence: number[], req: ResolvedRequestMap['home'], exclude: Set<string>,
     reasonFor: (becauseOf: string[]) => RankReason, scene: SceneName, steps: HistoryStep[],
   ): Promise<{ items: RecommendResult['items']; used: number }> {
-    const run = await this.runModel(sequence, cat, scene, steps);
-    if (run.used === 0) {
-      return { items: rankCandidates(this.popular(cat, { kind: 'popular' }), { ...req, exclude }), used: 0 };
-    }
-    const candidates = this.modelCandidates(cat, run, req.objectives, reasonFor(run.becauseOf));
-    return {
-      items: rankCandidates(candidates, {
+    // Large catalogs: ranking gets the top candidates only (enough for diversity's pool).
+    let n = Math.max(TOP_CANDIDATES, req.k * DIVERSITY_POOL_FACTOR);
+    let retries = SHORT_LIST_RETRIES;
+    for (;;) {
+      const run = await this.runModel(sequence, cat, scene, steps, this.scoreRequest(cat, n));
+      if (run.used === 0) {
+        return { items: rankCandidates(this.popular(cat, { kind: 'popular' }), { ...req, exclude }), used: 0 };
+      }
+      const candidates = this.modelCandidates(cat, run, req.objectives, reasonFor(run.becauseOf));
+      const items = rankCandidates(candidates, {
         ...req, exclude, unique: true,
         popular: () => this.popular(cat, { kind: 'popular' }),
         lookup: (id) => this.lookup(cat, id),
-      }),
-      used: run.used,
-    };
+      });
+      // Filtering rules left the list to popular fill although unscored rows remain: look deeper once or more.
+      const filled = items.some((it) => it.reason.kind === 'popular');
+      if (!run.rows || !filled || retries-- === 0 || n >= cat.matrix!.rows) return { items, used: run.used };
+      n = Math.min(n * SHORT_LIST_RETRY_FACTOR, cat.matrix!.rows);
+    }
   }
 
   private home(cat: CatalogState, hist: HistoryView, req: ResolvedRequestMap['home']) {
@@ -585,9 +626,15 @@ export class RecommenderEngine implements RecommenderEngineApi {
       return pos === undefined ? -1 : cat.rowOfPos[pos];
     });
     const anyKnown = rows.some((r) => r >= 0);
-    const run: ModelRun = anyKnown ? await this.runModel(hist.sequence, cat, 'search', hist.steps) : { scores: new Float32Array(0), becauseOf: [], used: 0 };
+    const known = Int32Array.from(rows.filter((r) => r >= 0));
+    const run: ModelRun = anyKnown
+      ? await this.runModel(hist.sequence, cat, 'search', hist.steps, { kind: 'rows', rows: known })
+      : { scores: new Float32Array(0), becauseOf: [], used: 0 };
     const personalScores = run.heads ? blendObjectives(run.heads, req.objectives) : run.scores;
-    const personal = rows.map((r) => (r >= 0 && run.used > 0 ? personalScores[r] : undefined));
+    // Scores come for `run.rows` (the known candidates) or, from feature models, for every row.
+    const slot = new Map<number, number>();
+    if (run.rows) run.rows.forEach((r, j) => slot.set(r, j));
+    const personal = rows.map((r) => (r >= 0 && run.used > 0 ? personalScores[run.rows ? slot.get(r)! : r] : undefined));
     const blended = blendSearch(personal, req.personalWeight);
     const candidates: RankCandidate[] = ids.map((id, i) => {
       const pos = cat.posById.get(id);
@@ -613,12 +660,12 @@ export class RecommenderEngine implements RecommenderEngineApi {
     }
     const next = await this.buildCatalog(items);
     if (this.disposed || this.lost !== null) {
-      next.embT?.dispose();
+      next.matrix?.dispose();
       this.assertUsable();
     }
     const old = this.catalog;
     this.catalog = next;
-    old.embT?.dispose();
+    old.matrix?.dispose();
     await this.runModel([1], next, 'home', [{ itemId: this.vocab.itemIds[1], m: 1, behaviour: 1, scene: SCENE_CODES.home }]).catch(() => undefined); // warm the new shapes
     return this.currentInfo();
   }
@@ -635,7 +682,14 @@ export class RecommenderEngine implements RecommenderEngineApi {
       catalogItemsKnownToModel: cat.posOfRow.length,
       loadMs: this.loadMs,
       warmupMs: this.warmupMs,
+      backendReason: this.selection.reason,
     };
+    if (this.selection.probe) info.backendProbe = this.selection.probe.map((p) => ({ ...p }));
+    if (cat.matrix) {
+      const m = cat.matrix.info();
+      const mode = this.scoreRequest(cat).kind === 'all' ? 'all' : 'top';
+      info.scoring = { ...m, mode, topCandidates: TOP_CANDIDATES, fromCache: cat.build.fromCache, buildMs: cat.build.ms };
+    }
     if (this.selection.adapter) info.adapter = { ...this.selection.adapter };
     return info;
   }
@@ -671,7 +725,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    this.catalog?.embT?.dispose();
+    this.catalog?.matrix?.dispose();
     tf.dispose(Object.values(this.weights));
     this.store.close();
   }

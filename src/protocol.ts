@@ -83,6 +83,17 @@ export interface EngineConfig {
   excludePurchased?: boolean;
   /** Items in the cart are left out of every list (default true). */
   excludeInCart?: boolean;
+  /**
+   * Storage of the catalog embedding matrix used for scoring: 'float32', or 'int8' (a quarter of the
+   * memory, scored by a WebAssembly SIMD kernel; measured quality loss in docs/benchmarks.md).
+   * Default 'auto': float32 below 200,000 scorable items, int8 from there.
+   */
+  embeddingDtype?: 'auto' | 'float32' | 'int8';
+  /**
+   * Keep the derived int8 catalog matrix in IndexedDB (keyed by model version and a hash of the
+   * catalog), so the next load skips computing it. Default true; only int8 matrices are cached.
+   */
+  cacheCatalog?: boolean;
 }
 
 /** Loading progress, reported through the onProgress callback. */
@@ -100,8 +111,49 @@ export interface AdapterInfo {
   isFallbackAdapter?: boolean;
 }
 
+/** One backend's result in the load-time probe of `backend: 'auto'`. */
+export interface BackendProbe {
+  backend: BackendName;
+  /** Median time of one probe run (a forward-shaped op chain plus the scoring matMul, read back), ms. */
+  ms?: number;
+  /** First probe run (includes shader compilation on GPU backends), ms. */
+  firstMs?: number;
+  /** Why this backend has no time (did not start, gave up, failed). */
+  error?: string;
+}
+
+/** The catalog embedding matrix as the engine holds it. */
+export interface ScoringInfo {
+  dtype: 'float32' | 'int8';
+  /** Scorable rows (catalog items the model has a vector for). */
+  rows: number;
+  dim: number;
+  /** Bytes held for the matrix (device tensor and JS copies). */
+  bytes: number;
+  /** Rows per scoring chunk. */
+  chunkRows: number;
+  /** int8: whether the WebAssembly SIMD kernel runs (false: plain JS). */
+  simd?: boolean;
+  /** Every row goes to ranking ('all'), or the top `topCandidates` rows ('top'). */
+  mode: 'all' | 'top';
+  topCandidates: number;
+  /** The int8 matrix came from the IndexedDB cache. */
+  fromCache: boolean;
+  /** Time to build (or read from the cache) the matrix at load, ms. */
+  buildMs: number;
+}
+
 export interface EngineInfo {
   backend: BackendName;
+  /**
+   * Why this backend: for 'auto', the probe's verdict (e.g. "wasm: fastest in the probe, 1.9 ms vs
+   * webgpu 41 ms (software adapter)"); else "chosen by name" / "first of the list that started".
+   */
+  backendReason?: string;
+  /** 'auto' only: the probe's timing per backend that started. */
+  backendProbe?: BackendProbe[];
+  /** The catalog embedding matrix. */
+  scoring?: ScoringInfo;
   /** WebGPU adapter, when the backend is webgpu. */
   adapter?: AdapterInfo;
   /** Backends tried before the chosen one, with why they failed. */

@@ -1,9 +1,11 @@
 /**
  * The shopper's history in IndexedDB (via `idb`). Events never leave the device.
  *
- * Schema (version 1):
- *   events  autoIncrement key `id`, indexes `itemId` and `timestamp`
- *   meta    keyPath `key`: { key: 'schema', ... }, { key: 'model', ... }
+ * Schema (version 2):
+ *   events        autoIncrement key `id`, indexes `itemId` and `timestamp`
+ *   meta          keyPath `key`: { key: 'schema', ... }, { key: 'model', ... }
+ *   catalogCache  keyPath `key` (v2): derived catalog matrices (int8 rows + scales), keyed by model
+ *                 version + catalog hash + format; no shopper data. The newest CATALOG_CACHE_KEEP stay.
  * Migrations are `if (oldVersion < N)` steps in `upgrade`, so any old version steps up in order.
  *
  * Every write is one transaction: a batch is stored whole or not at all, and retention
@@ -18,7 +20,21 @@ import type { HistoryExport, HistoryQuery, StoredEvent } from './protocol.js';
 import type { NewEvent } from './config.js';
 
 /** Current schema version. Bump it and add an `if (oldVersion < N)` step to migrate. */
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
+
+/** How many cached catalog matrices are kept (newest first). */
+export const CATALOG_CACHE_KEEP = 2;
+
+/** A derived catalog matrix, cached so a reload skips computing it. */
+export interface CatalogCacheRecord {
+  /** modelVersion | catalog hash | storage format. */
+  key: string;
+  rows: number;
+  dim: number;
+  data: Int8Array;
+  scales: Float32Array;
+  createdAt: number;
+}
 
 export interface SchemaMeta { key: 'schema'; version: number; createdAt: number; upgradedAt: number }
 export interface ModelMeta { key: 'model'; modelVersion: string; modelUrl: string; loadedAt: number }
@@ -33,6 +49,10 @@ export interface ScenerecDB extends DBSchema {
   meta: {
     key: string;
     value: MetaRecord;
+  };
+  catalogCache: {
+    key: string;
+    value: CatalogCacheRecord;
   };
 }
 
@@ -56,11 +76,13 @@ function upgradeSchema(db: IDBPDatabase<ScenerecDB>, oldVersion: number, newVers
     createEventsStore(db);
     db.createObjectStore('meta', { keyPath: 'key' });
   }
-  // Future steps go here: if (oldVersion < 2) { ... }
+  if (oldVersion < 2) db.createObjectStore('catalogCache', { keyPath: 'key' });
+  // Future steps go here: if (oldVersion < 3) { ... }
 
   // Repair: a database of this name created by other code lacks our stores.
   if (!db.objectStoreNames.contains('events')) createEventsStore(db);
   if (!db.objectStoreNames.contains('meta')) db.createObjectStore('meta', { keyPath: 'key' });
+  if (newVersion >= 2 && !db.objectStoreNames.contains('catalogCache')) db.createObjectStore('catalogCache', { keyPath: 'key' });
 
   const now = Date.now();
   const meta = tx.objectStore('meta');
@@ -308,6 +330,32 @@ export class HistoryStore {
   async setMeta(record: MetaRecord): Promise<void> {
     const db = await this.conn();
     await inTransaction(db, ['meta'], 'readwrite', 'writing metadata', (tx) => tx.objectStore('meta').put(record));
+  }
+
+  /** A cached catalog matrix, or undefined. */
+  async getCatalogMatrix(key: string): Promise<CatalogCacheRecord | undefined> {
+    const db = await this.conn();
+    if (!db.objectStoreNames.contains('catalogCache')) return undefined;
+    return inTransaction(db, ['catalogCache'], 'readonly', 'reading the catalog cache', (tx) => tx.objectStore('catalogCache').get(key));
+  }
+
+  /** Caches a catalog matrix (copies of the arrays are stored) and drops all but the newest CATALOG_CACHE_KEEP. */
+  async putCatalogMatrix(record: CatalogCacheRecord): Promise<void> {
+    const db = await this.conn();
+    if (!db.objectStoreNames.contains('catalogCache')) return;
+    await inTransaction(db, ['catalogCache'], 'readwrite', 'writing the catalog cache', async (tx) => {
+      const store = tx.objectStore('catalogCache');
+      // slice(): a view into a larger buffer would otherwise store the whole buffer.
+      await store.put({ ...record, data: record.data.slice(), scales: record.scales.slice() });
+      const all: Array<{ key: string; createdAt: number }> = [];
+      let cursor = await store.openCursor();
+      while (cursor) {
+        all.push({ key: cursor.value.key, createdAt: cursor.value.createdAt });
+        cursor = await cursor.continue();
+      }
+      all.sort((a, b) => b.createdAt - a.createdAt);
+      await allRequests(all.slice(CATALOG_CACHE_KEEP).filter((r) => r.key !== record.key).map((r) => () => store.delete(r.key)));
+    });
   }
 
   /** Why the connection was dropped last (for diagnostics), or null. */

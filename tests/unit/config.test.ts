@@ -33,6 +33,8 @@ describe('resolveEngineConfig', () => {
       dbName: DEFAULT_DB_NAME,
       excludePurchased: true,
       excludeInCart: true,
+      embeddingDtype: 'auto',
+      cacheCatalog: true,
     });
     expect(DEFAULT_MODEL_URL).toBe('/models/games-sasrec/model.json');
   });

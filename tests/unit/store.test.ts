@@ -28,7 +28,7 @@ describe('schema', () => {
     (await openStore(name)).close();
     const db = await openDB(name);
     expect(db.version).toBe(DB_VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(['events', 'meta']);
+    expect([...db.objectStoreNames].sort()).toEqual(['catalogCache', 'events', 'meta']);
     const tx = db.transaction('events');
     expect(tx.store.keyPath).toBe('id');
     expect(tx.store.autoIncrement).toBe(true);

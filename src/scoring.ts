@@ -1,0 +1,436 @@
+/**
+ * Scoring: query vectors · catalog matrix -> scores, or the top-N catalog rows.
+ *
+ * Generic on purpose: it knows nothing about the model. Give it the catalog's item vectors
+ * ([rows, d], one row per scorable catalog item) once, then per call one query vector ([1, d]) or a
+ * few (one per objective head, [q, d]). It answers
+ *  - `all`:  every row's score, per query (small catalogs: ranking sees every item);
+ *  - `top`:  the union of each query's best `n` rows, with every query's score on those rows
+ *            (large catalogs: ranking sees a few hundred candidates instead of a million);
+ *  - `rows`: the scores of given rows (search reranks the shop's candidates).
+ *
+ * Two storages of the matrix:
+ *  - `float32`: a TF.js tensor on the active backend (transposed, [d, rows], split into column
+ *    chunks), scored with matMul + on-device top-k per chunk, merged on the CPU. Plus a float32
+ *    copy in JS for diversity vectors and rescoring.
+ *  - `int8`: symmetric per-row int8 quantisation (value = int8 * rowScale) in JS memory, a quarter
+ *    of the bytes; scored chunk by chunk by a WebAssembly SIMD kernel (src/kernels/dot-i8.wat; plain
+ *    JS where SIMD is missing) against an int16-quantised query, with a partial top-k (a min-heap)
+ *    per query, so no full score vector is ever kept.
+ * `auto` picks float32 up to AUTO_INT8_MIN_ROWS rows and int8 above.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { InvalidOptionsError, InvalidRequestError } from './errors.js';
+import { DOT_I8_WASM_BASE64 } from './kernels/dot-i8.wasm.js';
+
+export type EmbeddingDtype = 'float32' | 'int8';
+export type EmbeddingDtypeOption = EmbeddingDtype | 'auto';
+
+/** Catalogs with at least this many rows are stored as int8 under `auto`. */
+export const AUTO_INT8_MIN_ROWS = 200_000;
+/** Rows per scoring chunk (bounds the temporary score buffer and each matMul). */
+export const DEFAULT_CHUNK_ROWS = 131_072;
+
+export type ScoreRequest =
+  | { kind: 'all' }
+  | { kind: 'top'; n: number }
+  | { kind: 'rows'; rows: ArrayLike<number> };
+
+export interface ScoreResult {
+  /** The catalog rows scored, or null for every row in order (`all`). */
+  rows: Int32Array | null;
+  /** One array per query, aligned with `rows` (or with every row). */
+  scores: Float32Array[];
+}
+
+export interface CatalogMatrixInfo {
+  dtype: EmbeddingDtype;
+  rows: number;
+  dim: number;
+  /** Bytes held for the matrix (device tensor + JS copies). */
+  bytes: number;
+  chunkRows: number;
+  /** True when the int8 kernel runs in WebAssembly SIMD (false: plain JS). */
+  simd?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// int8 quantisation (shared with the offline evaluation, so both measure the same thing)
+
+export interface Int8Rows {
+  data: Int8Array;
+  /** Per-row scale: value = data * scale. */
+  scales: Float32Array;
+  rows: number;
+  dim: number;
+}
+
+/** Symmetric per-row int8 quantisation: scale = max|x| / 127, q = round(x / scale). */
+export function quantizeInt8(values: Float32Array, rows: number, dim: number): Int8Rows {
+  if (values.length !== rows * dim) throw new InvalidOptionsError(`quantizeInt8: ${values.length} values is not ${rows} x ${dim}.`);
+  const data = new Int8Array(rows * dim);
+  const scales = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * dim;
+    let max = 0;
+    for (let k = 0; k < dim; k++) { const a = Math.abs(values[o + k]); if (a > max) max = a; }
+    const scale = max > 0 ? max / 127 : 1;
+    scales[r] = scale;
+    const inv = 1 / scale;
+    for (let k = 0; k < dim; k++) data[o + k] = Math.round(values[o + k] * inv);
+  }
+  return { data, scales, rows, dim };
+}
+
+/** The float32 values an int8 matrix stands for. */
+export function dequantizeInt8(q: Int8Rows): Float32Array {
+  const out = new Float32Array(q.rows * q.dim);
+  for (let r = 0; r < q.rows; r++) {
+    const s = q.scales[r];
+    const o = r * q.dim;
+    for (let k = 0; k < q.dim; k++) out[o + k] = q.data[o + k] * s;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// partial top-k
+
+/** Keeps the n largest (value, index) pairs seen: a min-heap, O(log n) per accepted value. */
+export class TopK {
+  readonly values: Float32Array;
+  readonly indices: Int32Array;
+  size = 0;
+  constructor(readonly n: number) {
+    this.values = new Float32Array(n);
+    this.indices = new Int32Array(n);
+  }
+
+  /** Smallest kept value (-Infinity until full): values not above it can be skipped. */
+  get threshold(): number {
+    return this.size < this.n ? -Infinity : this.values[0];
+  }
+
+  push(value: number, index: number): void {
+    const v = this.values;
+    const ix = this.indices;
+    if (this.size < this.n) {
+      let i = this.size++;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (v[p] <= value) break;
+        v[i] = v[p]; ix[i] = ix[p]; i = p;
+      }
+      v[i] = value; ix[i] = index;
+      return;
+    }
+    if (!(value > v[0])) return;
+    let i = 0;
+    const n = this.n;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && v[r] < v[l] ? r : l;
+      if (v[c] >= value) break;
+      v[i] = v[c]; ix[i] = ix[c]; i = c;
+    }
+    v[i] = value; ix[i] = index;
+  }
+
+  /** Pushes scores[0..len) with indices offset + i. */
+  pushAll(scores: ArrayLike<number>, len: number, offset: number): void {
+    let t = this.threshold;
+    for (let i = 0; i < len; i++) {
+      const s = scores[i];
+      if (s > t) { this.push(s, offset + i); t = this.threshold; }
+    }
+  }
+
+  /** The kept indices, best first. */
+  sortedIndices(): Int32Array {
+    const order = Array.from({ length: this.size }, (_, i) => i);
+    order.sort((a, b) => this.values[b] - this.values[a] || this.indices[a] - this.indices[b]);
+    return Int32Array.from(order.map((i) => this.indices[i]));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the int8 kernel
+
+interface Kernel {
+  memory: WebAssembly.Memory;
+  dotI8: (mat: number, n: number, d: number, q: number, scales: number, qscale: number, out: number) => void;
+}
+
+let kernelPromise: Promise<Kernel | null> | undefined;
+
+function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const out = new Uint8Array(new ArrayBuffer(bin.length));
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** The WebAssembly SIMD kernel, or null where SIMD (or WebAssembly) is missing. */
+function loadKernel(): Promise<Kernel | null> {
+  kernelPromise ??= (async () => {
+    try {
+      if (typeof WebAssembly === 'undefined') return null;
+      const bytes = decodeBase64(DOT_I8_WASM_BASE64);
+      if (!WebAssembly.validate(bytes)) return null;
+      const { instance } = await WebAssembly.instantiate(bytes);
+      return instance.exports as unknown as Kernel;
+    } catch {
+      return null;
+    }
+  })();
+  return kernelPromise;
+}
+
+/** Byte layout in the kernel's memory: [matrix int8][scales f32][query i16][out f32]. */
+const align = (x: number, a = 16) => Math.ceil(x / a) * a;
+
+// ---------------------------------------------------------------------------------------------
+// the matrix
+
+export interface CatalogMatrixOptions {
+  dtype?: EmbeddingDtypeOption;
+  chunkRows?: number;
+}
+
+/** The storage `auto` (or an explicit choice) means for a matrix of `rows` rows. */
+export function resolveEmbeddingDtype(option: EmbeddingDtypeOption, rows: number): EmbeddingDtype {
+  return option === 'auto' ? (rows >= AUTO_INT8_MIN_ROWS ? 'int8' : 'float32') : option;
+}
+
+function checkQueries(queries: Float32Array, dim: number): number {
+  if (queries.length === 0 || queries.length % dim !== 0) {
+    throw new InvalidRequestError(`scoring: ${queries.length} query values is not a whole number of ${dim}-dim vectors.`);
+  }
+  return queries.length / dim;
+}
+
+/**
+ * The catalog's item vectors, ready to score. Create with `CatalogMatrix.create`; `dispose()`
+ * releases the device tensors (the JS arrays go with the object).
+ */
+export class CatalogMatrix {
+  private constructor(
+    readonly dtype: EmbeddingDtype,
+    readonly rows: number,
+    readonly dim: number,
+    readonly chunkRows: number,
+    /** float32: [d, chunk] tensors; int8: none. */
+    private readonly chunksT: tf.Tensor2D[],
+    /** float32: the rows in JS, row-major. */
+    private readonly f32: Float32Array | null,
+    /** int8: the rows quantised. */
+    private readonly i8: Int8Rows | null,
+    private readonly kernel: Kernel | null,
+    /** Byte offsets in the kernel memory (int8 with kernel). */
+    private readonly layout: { mat: number; scales: number; q: number; out: number } | null,
+  ) {}
+
+  /**
+   * Builds the matrix from the row-major item vectors `[rows, dim]`. `precomputed` (a cached int8
+   * matrix) skips the quantisation.
+   */
+  static async create(values: Float32Array | null, rows: number, dim: number, options: CatalogMatrixOptions = {}, precomputed?: Int8Rows): Promise<CatalogMatrix> {
+    const chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
+    if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new InvalidOptionsError(`chunkRows must be a positive integer (got ${chunkRows}).`, { field: 'chunkRows' });
+    const wanted = options.dtype ?? 'auto';
+    if (wanted !== 'auto' && wanted !== 'float32' && wanted !== 'int8') {
+      throw new InvalidOptionsError(`embeddingDtype must be 'auto', 'float32' or 'int8' (got ${String(wanted)}).`, { field: 'embeddingDtype' });
+    }
+    const dtype: EmbeddingDtype = precomputed ? 'int8' : resolveEmbeddingDtype(wanted, rows);
+    if (dtype === 'float32') {
+      if (!values) throw new InvalidOptionsError('CatalogMatrix: float32 storage needs the values.');
+      const chunks: tf.Tensor2D[] = [];
+      try {
+        for (let start = 0; start < rows; start += chunkRows) {
+          const n = Math.min(chunkRows, rows - start);
+          chunks.push(tf.tidy(() => tf.tensor2d(values.subarray(start * dim, (start + n) * dim), [n, dim]).transpose() as tf.Tensor2D));
+        }
+      } catch (e) {
+        tf.dispose(chunks);
+        throw e;
+      }
+      return new CatalogMatrix('float32', rows, dim, chunkRows, chunks, values, null, null, null);
+    }
+    const q = precomputed ?? quantizeInt8(values!, rows, dim);
+    const kernel = dim % 16 === 0 ? await loadKernel() : null;
+    let layout: CatalogMatrix['layout'] = null;
+    if (kernel) {
+      const mat = 0;
+      const scales = align(rows * dim);
+      const qOff = align(scales + rows * 4);
+      const out = align(qOff + dim * 2);
+      const need = out + Math.min(chunkRows, rows) * 4;
+      // Each matrix gets its own kernel instance (its own memory).
+      const own = (await WebAssembly.instantiate(decodeBase64(DOT_I8_WASM_BASE64))).instance.exports as unknown as Kernel;
+      const pages = Math.ceil(need / 65536) - own.memory.buffer.byteLength / 65536;
+      if (pages > 0) own.memory.grow(pages);
+      // The rows live in the kernel's memory only (views; the memory never grows after this).
+      const data = new Int8Array(own.memory.buffer, mat, rows * dim);
+      data.set(q.data);
+      const sc = new Float32Array(own.memory.buffer, scales, rows);
+      sc.set(q.scales);
+      layout = { mat, scales, q: qOff, out };
+      return new CatalogMatrix('int8', rows, dim, chunkRows, [], null, { data, scales: sc, rows, dim }, own, layout);
+    }
+    return new CatalogMatrix('int8', rows, dim, chunkRows, [], null, q, null, null);
+  }
+
+  info(): CatalogMatrixInfo {
+    const bytes = this.dtype === 'float32'
+      ? this.rows * this.dim * 4 * 2 // device tensor + JS copy
+      : this.rows * (this.dim + 4); // int8 rows + row scales (in the kernel's memory when it runs)
+    const out: CatalogMatrixInfo = { dtype: this.dtype, rows: this.rows, dim: this.dim, bytes, chunkRows: this.chunkRows };
+    if (this.dtype === 'int8') out.simd = this.kernel !== null;
+    return out;
+  }
+
+  /** The int8 matrix (to cache it), or null for float32 storage. */
+  int8(): Int8Rows | null {
+    return this.i8;
+  }
+
+  /** Unit-length vector of a row (diversity), computed on demand. */
+  unitRow(r: number): Float32Array {
+    const d = this.dim;
+    const v = new Float32Array(d);
+    if (this.f32) v.set(this.f32.subarray(r * d, (r + 1) * d));
+    else for (let k = 0; k < d; k++) v[k] = this.i8!.data[r * d + k]; // the row scale cancels
+    let norm = 0;
+    for (let k = 0; k < d; k++) norm += v[k] * v[k];
+    norm = Math.sqrt(norm) || 1;
+    for (let k = 0; k < d; k++) v[k] /= norm;
+    return v;
+  }
+
+  /** Score of one row for one query (q: offset of the query in `queries`). */
+  private dot(queries: Float32Array, qo: number, r: number): number {
+    const d = this.dim;
+    let s = 0;
+    if (this.f32) {
+      const o = r * d;
+      for (let k = 0; k < d; k++) s += queries[qo + k] * this.f32[o + k];
+      return s;
+    }
+    const { data, scales } = this.i8!;
+    const o = r * d;
+    for (let k = 0; k < d; k++) s += queries[qo + k] * data[o + k];
+    return s * scales[r];
+  }
+
+  /**
+   * Scores queries ([q, dim] row-major, or a tensor of that shape) against the catalog.
+   * Leaves no tensors behind.
+   */
+  async score(queriesIn: Float32Array | tf.Tensor, request: ScoreRequest): Promise<ScoreResult> {
+    const d = this.dim;
+    if (request.kind === 'top' && (!Number.isInteger(request.n) || request.n < 1)) {
+      throw new InvalidRequestError(`scoring: top n must be a positive integer (got ${request.n}).`);
+    }
+    if (request.kind === 'rows') {
+      const queries = queriesIn instanceof tf.Tensor ? (await queriesIn.data()) as Float32Array : queriesIn;
+      const nq = checkQueries(queries, d);
+      const rows = Int32Array.from(request.rows);
+      for (const r of rows) if (!(r >= 0 && r < this.rows)) throw new InvalidRequestError(`scoring: row ${r} is outside 0..${this.rows - 1}.`);
+      const scores = Array.from({ length: nq }, (_, qi) => {
+        const out = new Float32Array(rows.length);
+        for (let j = 0; j < rows.length; j++) out[j] = this.dot(queries, qi * d, rows[j]);
+        return out;
+      });
+      return { rows, scores };
+    }
+    if (this.dtype === 'float32') return this.scoreFloat32(queriesIn, request);
+    const queries = queriesIn instanceof tf.Tensor ? (await queriesIn.data()) as Float32Array : queriesIn;
+    return this.scoreInt8(queries, request);
+  }
+
+  private async scoreFloat32(queriesIn: Float32Array | tf.Tensor, request: ScoreRequest): Promise<ScoreResult> {
+    const d = this.dim;
+    const qT = tf.tidy(() => (queriesIn instanceof tf.Tensor ? queriesIn : tf.tensor1d(queriesIn)).reshape([-1, d]) as tf.Tensor2D);
+    const nq = qT.shape[0];
+    try {
+      if (request.kind === 'all') {
+        const s = tf.tidy(() => (this.chunksT.length === 1 ? tf.matMul(qT, this.chunksT[0]) : tf.concat(this.chunksT.map((c) => tf.matMul(qT, c)), 1)));
+        try {
+          const flat = (await s.data()) as Float32Array;
+          return { rows: null, scores: Array.from({ length: nq }, (_, i) => flat.slice(i * this.rows, (i + 1) * this.rows)) };
+        } finally {
+          s.dispose();
+        }
+      }
+      const n = Math.min((request as { n: number }).n, this.rows);
+      // Per chunk: matMul and top-k on the device; the candidates of every chunk are merged here.
+      const parts = this.chunksT.map((c, ci) => tf.tidy(() => {
+        const { values, indices } = tf.topk(tf.matMul(qT, c), Math.min(n, c.shape[1]));
+        return { values, indices, offset: ci * this.chunkRows };
+      }));
+      let data: Array<{ v: Float32Array; i: Int32Array; k: number; offset: number }>;
+      try {
+        data = await Promise.all(parts.map(async (p) => ({
+          v: (await p.values.data()) as Float32Array, i: (await p.indices.data()) as Int32Array, k: p.values.shape[1]!, offset: p.offset,
+        })));
+      } finally {
+        for (const p of parts) { p.values.dispose(); p.indices.dispose(); }
+      }
+      const union = new Set<number>();
+      for (let qi = 0; qi < nq; qi++) {
+        const top = new TopK(n);
+        for (const p of data) for (let j = 0; j < p.k; j++) top.push(p.v[qi * p.k + j], p.offset + p.i[qi * p.k + j]);
+        for (const r of top.sortedIndices()) union.add(r);
+      }
+      const rows = Int32Array.from(union);
+      const queries = (await qT.data()) as Float32Array;
+      return { rows, scores: Array.from({ length: nq }, (_, qi) => Float32Array.from(rows, (r) => this.dot(queries, qi * d, r))) };
+    } finally {
+      if (qT !== queriesIn) qT.dispose();
+    }
+  }
+
+  private scoreInt8(queries: Float32Array, request: ScoreRequest): ScoreResult {
+    const d = this.dim;
+    const nq = checkQueries(queries, d);
+    const all = request.kind === 'all';
+    const n = all ? this.rows : Math.min((request as { n: number }).n, this.rows);
+    const full = all ? Array.from({ length: nq }, () => new Float32Array(this.rows)) : [];
+    const tops = all ? [] : Array.from({ length: nq }, () => new TopK(n));
+    const k = this.kernel;
+    const L = this.layout;
+    const tmp = k ? null : new Float32Array(Math.min(this.chunkRows, this.rows));
+    for (let qi = 0; qi < nq; qi++) {
+      // The query in int16: scale = max|q| / 32767 (the loss is the matrix's int8, not the query's).
+      let qmax = 0;
+      for (let j = 0; j < d; j++) qmax = Math.max(qmax, Math.abs(queries[qi * d + j]));
+      const qscale = qmax > 0 ? qmax / 32767 : 1;
+      if (k && L) new Int16Array(k.memory.buffer, L.q, d).set(Array.from({ length: d }, (_, j) => Math.round(queries[qi * d + j] / qscale)));
+      for (let start = 0; start < this.rows; start += this.chunkRows) {
+        const len = Math.min(this.chunkRows, this.rows - start);
+        let out: Float32Array;
+        if (k && L) {
+          k.dotI8(L.mat + start * d, len, d, L.q, L.scales + start * 4, qscale, L.out);
+          out = new Float32Array(k.memory.buffer, L.out, len);
+        } else {
+          out = tmp!.subarray(0, len);
+          for (let r = 0; r < len; r++) out[r] = this.dot(queries, qi * d, start + r);
+        }
+        if (all) full[qi].set(out, start);
+        else tops[qi].pushAll(out, len, start);
+      }
+    }
+    if (all) return { rows: null, scores: full };
+    const union = new Set<number>();
+    for (const t of tops) for (const r of t.sortedIndices()) union.add(r);
+    const rows = Int32Array.from(union);
+    return { rows, scores: Array.from({ length: nq }, (_, qi) => Float32Array.from(rows, (r) => this.dot(queries, qi * d, r))) };
+  }
+
+  dispose(): void {
+    tf.dispose(this.chunksT);
+    this.chunksT.length = 0;
+  }
+}
