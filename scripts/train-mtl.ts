@@ -13,7 +13,7 @@ import { TASKS } from '../src/model/features.js';
 
 const D = DEFAULT_MTL_OPTIONS;
 export const MTL_HELP = `usage: npm run train -- --arch mtl --data <events.tsv> --items <items.tsv> --out <dir> [options]
-  --tasks click,cart,purchase (all: multi-task; one name: a single-task model)  --id-dropout X (${D.idDropout})
+  --tasks click,cart,purchase (all: multi-task; one name: a single-task model)  --id-dropout X (${D.idDropout})  --l2 X (${D.l2})
   --epochs N (${D.epochs})  --batch N (${D.batchSize})  --lr X (${D.learningRate})  --negatives N (${D.negatives})
   --max-len N (${D.maxLen})  --hidden N (${D.hiddenDim})  --blocks N (${D.numBlocks})  --heads N (${D.numHeads})  --ffn N (${D.ffnDim})
   --dropout X (${D.dropout})  --seed N (${D.seed})  --patience N (${D.patience})  --max-steps N  --dtype float16|float32 (float16)
@@ -21,7 +21,7 @@ export const MTL_HELP = `usage: npm run train -- --arch mtl --data <events.tsv> 
 
 export async function runMtlTraining(argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
-    arch: 'string', data: 'string', items: 'string', out: 'string', format: 'string', tasks: 'string', 'id-dropout': 'number',
+    arch: 'string', data: 'string', items: 'string', out: 'string', format: 'string', tasks: 'string', 'id-dropout': 'number', l2: 'number',
     epochs: 'number', batch: 'number', lr: 'number', negatives: 'number', 'max-len': 'number', hidden: 'number', blocks: 'number',
     heads: 'number', ffn: 'number', dropout: 'number', seed: 'number', patience: 'number', 'max-steps': 'number', dtype: 'string',
     'train-end': 'number', 'valid-day': 'number', 'test-start': 'number', backend: 'string', help: 'boolean',
@@ -37,7 +37,7 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
     maxLen: n('max-len', D.maxLen), hiddenDim: n('hidden', D.hiddenDim), numBlocks: n('blocks', D.numBlocks), numHeads: n('heads', D.numHeads),
     ffnDim: n('ffn', D.ffnDim), dropout: n('dropout', D.dropout), batchSize: n('batch', D.batchSize), learningRate: n('lr', D.learningRate),
     negatives: n('negatives', D.negatives), epochs: n('epochs', D.epochs), seed: n('seed', D.seed), taskWeights,
-    idDropout: n('id-dropout', D.idDropout), patience: n('patience', D.patience), maxSteps: n('max-steps', D.maxSteps),
+    idDropout: n('id-dropout', D.idDropout), l2: n('l2', D.l2), patience: n('patience', D.patience), maxSteps: n('max-steps', D.maxSteps),
   };
   for (const [k, v] of Object.entries(options)) if (typeof v === 'number' && (!Number.isFinite(v) || v < 0)) throw new UsageError(`${k} must be a non-negative number`);
   if (options.dropout >= 1 || options.idDropout >= 1) throw new UsageError('--dropout and --id-dropout must be below 1');

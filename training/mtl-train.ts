@@ -31,13 +31,18 @@ export interface MtlTrainOptions {
   idDropout: number;
   /** Stop after this many epochs without a better validation score (0 = never). */
   patience: number;
+  /**
+   * L2 penalty on the item vectors a batch scores (targets and negatives), per scored position.
+   * Keeps the dot-product scale from drowning the repeat terms as training goes on.
+   */
+  l2: number;
   /** Stop after this many steps (0 = no limit); smoke runs. */
   maxSteps: number;
 }
 
 export const DEFAULT_MTL_OPTIONS: MtlTrainOptions = {
   maxLen: 50, hiddenDim: 64, numBlocks: 2, numHeads: 1, ffnDim: 64, dropout: 0.3, batchSize: 64,
-  learningRate: 1e-3, negatives: 512, epochs: 30, seed: 42, taskWeights: [1, 1, 1], idDropout: 0.15, patience: 4, maxSteps: 0,
+  learningRate: 1e-3, negatives: 512, epochs: 30, seed: 42, taskWeights: [1, 1, 1], idDropout: 0.15, patience: 4, l2: 0, maxSteps: 0,
 };
 
 export interface MtlEpochLog { epoch: number; loss: number; seconds: number; valid?: MtlMetrics; score?: number }
@@ -154,7 +159,7 @@ function disposeBatch(b: Batch): void {
 }
 
 /** Weighted sum over tasks of each task's mean sampled-softmax NLL. */
-export function mtlLoss(config: SasRecConfig, weights: WeightMap, batch: Batch, taskWeights: number[], dropoutSeed: number): tf.Scalar {
+export function mtlLoss(config: SasRecConfig, weights: WeightMap, batch: Batch, taskWeights: number[], dropoutSeed: number, l2 = 0): tf.Scalar {
   const d = config.hiddenDim;
   const { sequence } = forward(config, weights, batch.inputs, { training: true, dropoutSeed, tokens: batch.tokens });
   const h = sequence.reshape([-1, d]) as tf.Tensor2D;
@@ -176,6 +181,10 @@ export function mtlLoss(config: SasRecConfig, weights: WeightMap, batch: Batch, 
     const mask = batch.masks[t];
     terms.push(nll.mul(mask).sum().div(mask.sum().maximum(1)).mul(w));
   });
+  if (l2 > 0) {
+    const positions = batch.masks[0].sum().maximum(1);
+    terms.push(pos.square().sum().add(neg.square().sum()).div(positions).mul(l2));
+  }
   return tf.addN(terms) as tf.Scalar;
 }
 
@@ -220,7 +229,7 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
       for (let j = 0; j < negs.length; j++) negs[j] = rng.int(1, numItems + 1);
       const batch = makeBatch(data, batches[bi], negs, rng, options.idDropout);
       const seed = options.seed * 1000003 + step * 17;
-      const lossT = optimizer.minimize(() => mtlLoss(config, vars, batch, options.taskWeights, seed), true)!;
+      const lossT = optimizer.minimize(() => mtlLoss(config, vars, batch, options.taskWeights, seed, options.l2), true)!;
       const loss = (await lossT.data())[0];
       lossT.dispose();
       disposeBatch(batch);
