@@ -1,7 +1,8 @@
 /**
  * Vite config for the demo shop (demo/) and the browser test pages (tests/e2e/pages/).
  *
- * - Multi-page: /demo/ is the shop, /tests/e2e/pages/harness.html the e2e test harness.
+ * - Multi-page: /demo/ is the shop, /tests/e2e/pages/harness.html the e2e test harness,
+ *   /bench/ the benchmark page (`npm run bench`, scripts/bench.ts).
  *   "/" redirects to /demo/.
  * - The SDK's worker is an ES module worker (`worker.format: 'es'`).
  * - Model files are static: `models/` is served at /models/ and `tests/fixtures/` at /fixtures/,
@@ -103,6 +104,7 @@ export default defineConfig({
       input: {
         demo: resolve(root, 'demo/index.html'),
         harness: resolve(root, 'tests/e2e/pages/harness.html'),
+        bench: resolve(root, 'bench/index.html'),
       },
     },
   },

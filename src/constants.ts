@@ -81,7 +81,7 @@ export const MAX_QUERY_LENGTH = 500;
  * When filtering rules leave such a list to popular fill, the engine looks SHORT_LIST_RETRY_FACTOR
  * times deeper, at most SHORT_LIST_RETRIES times.
  */
-export const FULL_SCORE_MAX_ROWS = 50_000;
+export const FULL_SCORE_MAX_ROWS = 4096;
 export const TOP_CANDIDATES = 500;
 export const SHORT_LIST_RETRY_FACTOR = 8;
 export const SHORT_LIST_RETRIES = 2;
@@ -98,3 +98,5 @@ export const PROBE_DIM = 64;
 export const PROBE_SEQ_LEN = 50;
 /** Scoring rows probed when no catalog is given (the bundled model's vocabulary). */
 export const PROBE_ROWS = 23_715;
+/** Home lists computed at load (forward, scoring, ranking) so the first real call is warm. */
+export const WARMUP_CALLS = 3;

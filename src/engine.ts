@@ -9,7 +9,7 @@ import {
   resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest,
   type ResolvedEngineConfig, type ResolvedRequestMap,
 } from './config.js';
-import { DIVERSITY_POOL_FACTOR, FULL_SCORE_MAX_ROWS, PROBE_DIM, PROBE_ROWS, PROBE_SEQ_LEN, REASON_ITEMS, SHORT_LIST_RETRIES, SHORT_LIST_RETRY_FACTOR, TOP_CANDIDATES } from './constants.js';
+import { DIVERSITY_POOL_FACTOR, FULL_SCORE_MAX_ROWS, PROBE_DIM, PROBE_ROWS, PROBE_SEQ_LEN, REASON_ITEMS, SHORT_LIST_RETRIES, SHORT_LIST_RETRY_FACTOR, TOP_CANDIDATES, WARMUP_CALLS } from './constants.js';
 import {
   DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, UnknownItemError,
 } from './errors.js';
@@ -314,12 +314,19 @@ export class RecommenderEngine implements RecommenderEngineApi {
     return itemVectors(cfg, this.weights, ids, { category: col('category'), brand: col('brand'), price: col('price') }) as tf.Tensor2D;
   }
 
-  /** One forward + scoring pass, so shader compilation does not hit the first real call. Returns ms. */
+  /**
+   * A few home lists on a one-item history (forward, scoring, ranking), so shader compilation and the
+   * JIT of the ranking code do not hit the first real calls. Returns ms.
+   */
   private async warmUp(): Promise<number> {
     const t0 = now();
     const first = this.catalog.popularOrder.length > 0 ? this.catalog.items[this.catalog.popularOrder[0]].id : undefined;
     const seed = first !== undefined ? this.modelIndex.get(first) ?? 1 : 1;
-    await this.runModel([seed], this.catalog, 'home', [{ itemId: this.vocab.itemIds[seed], m: seed, behaviour: 1, scene: SCENE_CODES.home }]);
+    const steps = [{ itemId: this.vocab.itemIds[seed], m: seed, behaviour: 1, scene: SCENE_CODES.home }];
+    const req = validateRequest('home', {}) as ResolvedRequestMap['home'];
+    for (let i = 0; i < WARMUP_CALLS; i++) {
+      await this.personalList(this.catalog, [seed], req, new Set(), (becauseOf) => ({ kind: 'personal', becauseOf }), 'home', steps);
+    }
     return now() - t0;
   }
 

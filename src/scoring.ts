@@ -28,6 +28,11 @@ export type EmbeddingDtypeOption = EmbeddingDtype | 'auto';
 
 /** Catalogs with at least this many rows are stored as int8 under `auto`. */
 export const AUTO_INT8_MIN_ROWS = 200_000;
+/** Backends whose tensors live in CPU memory (reading scores back costs a copy, not a transfer). */
+const CPU_BACKENDS = new Set(['wasm', 'cpu']);
+
+/** Unit rows (diversity) are kept once computed for matrices up to this many rows. */
+export const UNIT_CACHE_MAX_ROWS = 65_536;
 /** Rows per scoring chunk (bounds the temporary score buffer and each matMul). */
 export const DEFAULT_CHUNK_ROWS = 131_072;
 
@@ -296,8 +301,19 @@ export class CatalogMatrix {
     return this.i8;
   }
 
-  /** Unit-length vector of a row (diversity), computed on demand. */
+  /** Unit rows computed so far (matrices up to UNIT_CACHE_MAX_ROWS rows). */
+  private unitCache: Array<Float32Array | undefined> | null = null;
+
+  /** Unit-length vector of a row (diversity), computed on demand (and kept, for small matrices). */
   unitRow(r: number): Float32Array {
+    if (this.rows <= UNIT_CACHE_MAX_ROWS) {
+      this.unitCache ??= new Array(this.rows);
+      return (this.unitCache[r] ??= this.computeUnitRow(r));
+    }
+    return this.computeUnitRow(r);
+  }
+
+  private computeUnitRow(r: number): Float32Array {
     const d = this.dim;
     const v = new Float32Array(d);
     if (this.f32) v.set(this.f32.subarray(r * d, (r + 1) * d));
@@ -365,7 +381,19 @@ export class CatalogMatrix {
         }
       }
       const n = Math.min((request as { n: number }).n, this.rows);
-      // Per chunk: matMul and top-k on the device; the candidates of every chunk are merged here.
+      if (CPU_BACKENDS.has(tf.getBackend())) {
+        // Scores already live in CPU memory: read each chunk's and keep a partial top-k here.
+        const tops = Array.from({ length: nq }, () => new TopK(n));
+        for (let ci = 0; ci < this.chunksT.length; ci++) {
+          const s = tf.matMul(qT, this.chunksT[ci]);
+          let flat: Float32Array;
+          try { flat = (await s.data()) as Float32Array; } finally { s.dispose(); }
+          const cols = this.chunksT[ci].shape[1];
+          for (let qi = 0; qi < nq; qi++) tops[qi].pushAll(flat.subarray(qi * cols, (qi + 1) * cols), cols, ci * this.chunkRows);
+        }
+        return this.rescored(tops, await qT.data() as Float32Array);
+      }
+      // GPU: per chunk, matMul and top-k on the device (small read-backs); the chunks are merged here.
       const parts = this.chunksT.map((c, ci) => tf.tidy(() => {
         const { values, indices } = tf.topk(tf.matMul(qT, c), Math.min(n, c.shape[1]));
         return { values, indices, offset: ci * this.chunkRows };
@@ -378,15 +406,12 @@ export class CatalogMatrix {
       } finally {
         for (const p of parts) { p.values.dispose(); p.indices.dispose(); }
       }
-      const union = new Set<number>();
-      for (let qi = 0; qi < nq; qi++) {
+      const tops = Array.from({ length: nq }, (_, qi) => {
         const top = new TopK(n);
         for (const p of data) for (let j = 0; j < p.k; j++) top.push(p.v[qi * p.k + j], p.offset + p.i[qi * p.k + j]);
-        for (const r of top.sortedIndices()) union.add(r);
-      }
-      const rows = Int32Array.from(union);
-      const queries = (await qT.data()) as Float32Array;
-      return { rows, scores: Array.from({ length: nq }, (_, qi) => Float32Array.from(rows, (r) => this.dot(queries, qi * d, r))) };
+        return top;
+      });
+      return this.rescored(tops, (await qT.data()) as Float32Array);
     } finally {
       if (qT !== queriesIn) qT.dispose();
     }
@@ -423,10 +448,20 @@ export class CatalogMatrix {
       }
     }
     if (all) return { rows: null, scores: full };
+    return this.rescored(tops, queries);
+  }
+
+  /** The union of each query's top rows (best first, query by query), with every query's score on them. */
+  private rescored(tops: TopK[], queries: Float32Array): ScoreResult {
+    const d = this.dim;
+    if (tops.length === 1) {
+      const rows = tops[0].sortedIndices();
+      return { rows, scores: [Float32Array.from(rows, (r) => this.dot(queries, 0, r))] };
+    }
     const union = new Set<number>();
     for (const t of tops) for (const r of t.sortedIndices()) union.add(r);
     const rows = Int32Array.from(union);
-    return { rows, scores: Array.from({ length: nq }, (_, qi) => Float32Array.from(rows, (r) => this.dot(queries, qi * d, r))) };
+    return { rows, scores: tops.map((_, qi) => Float32Array.from(rows, (r) => this.dot(queries, qi * d, r))) };
   }
 
   dispose(): void {

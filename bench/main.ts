@@ -1,0 +1,196 @@
+/**
+ * Benchmark page: runs one case (backend x model x catalog) the way a shop uses the SDK and returns
+ * plain figures. Driven by scripts/bench.ts through `window.bench.run()`.
+ */
+import { createRecommender, type CatalogItem, type EngineInfo, type Recommender, type SceneName } from '../src/index';
+
+export interface BenchCase {
+  label: string;
+  backend: 'auto' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
+  modelUrl: string;
+  /** Catalog: the first `catalogSize` items of the model's vocabulary, with synthetic metadata. */
+  catalogSize: number;
+  warmCalls: number;
+  /** Seconds of back-to-back home calls for the throughput figure. */
+  throughputSeconds: number;
+  embeddingDtype?: 'auto' | 'float32' | 'int8';
+  /** Leak check: this many home calls, tensors and heap read before and after. */
+  leakCalls?: number;
+}
+
+export interface Stat { median: number; p95: number; mean: number; n: number }
+export interface BenchResult {
+  label: string;
+  ok: boolean;
+  error?: string;
+  info?: EngineInfo;
+  /** createRecommender, first visit (empty IndexedDB: no catalog cache). */
+  createMs?: number;
+  /** createRecommender -> first home result (after tracking the history), first visit. */
+  coldFirstResultMs?: number;
+  /** The same on a second load with the same database (catalog cache, HTTP cache warm). */
+  reloadCreateMs?: number;
+  reloadFirstResultMs?: number;
+  reloadInfo?: EngineInfo;
+  /** The first home call after load (worker time): shows whether warm-up did its job. */
+  firstCallWorkerMs?: number;
+  scenes?: Partial<Record<SceneName, { worker: Stat; roundTrip: Stat }>>;
+  /** Back-to-back home calls per second (one in flight) and with 8 in flight. */
+  throughput?: { sequential: number; concurrent8: number };
+  memory?: { numTensors: number; tfBytes: number; workerHeap?: number; pageHeap?: number };
+  peak?: { gmacs: number; shape: string; all: Array<{ shape: string; gmacs: number }> };
+  leak?: { calls: number; tensorsBefore: number; tensorsAfter: number; bytesBefore: number; bytesAfter: number; heapBefore?: number; heapAfter?: number; ms: number };
+}
+
+function stat(xs: number[]): Stat {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return { median: q(0.5), p95: q(0.95), mean: s.reduce((a, b) => a + b, 0) / s.length, n: s.length };
+}
+
+const vocabCache = new Map<string, string[]>();
+async function catalogFor(modelUrl: string, size: number): Promise<CatalogItem[]> {
+  let ids = vocabCache.get(modelUrl);
+  if (!ids) {
+    const res = await fetch(new URL('vocab.json', new URL(modelUrl, location.href)));
+    ids = ((await res.json()) as { itemIds: string[] }).itemIds.slice(1);
+    vocabCache.set(modelUrl, ids);
+  }
+  if (size > ids.length) throw new Error(`${modelUrl} has ${ids.length} items, fewer than ${size}`);
+  const out: CatalogItem[] = new Array(size);
+  for (let i = 0; i < size; i++) out[i] = { id: ids[i], category: `c${i % 37}`, brand: `b${i % 101}`, price: 5 + (i % 200), available: i % 50 !== 7 };
+  return out;
+}
+
+let nextId = 1;
+async function memory(w: Worker): Promise<{ numTensors: number; numBytes: number; heapUsed?: number }> {
+  const m = await ask<{ numTensors: number; numBytes: number; heapUsed?: number }>(w, 'memory');
+  const heap = window.benchWorkerHeap ? await window.benchWorkerHeap() : null;
+  return { ...m, heapUsed: heap ?? m.heapUsed };
+}
+
+function ask<T>(w: Worker, benchQuery: 'memory' | 'peak'): Promise<T> {
+  const id = nextId++;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bench worker did not answer ${benchQuery}`)), 120_000);
+    const on = (ev: MessageEvent) => {
+      if (ev.data?.id !== id || !('backend' in ev.data)) return;
+      clearTimeout(timer);
+      w.removeEventListener('message', on);
+      resolve(ev.data as T);
+    };
+    w.addEventListener('message', on);
+    w.postMessage({ benchQuery, id });
+  });
+}
+
+const newWorker = () => new Worker(new URL('./bench.worker.ts', import.meta.url), { type: 'module', name: 'scenerec-bench' });
+const pageHeap = () => (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize;
+
+async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchResult> {
+  const out: BenchResult = { label: c.label, ok: false };
+  const dbName = `bench-${c.label}-${Date.now().toString(36)}`;
+  const catalog = await catalogFor(c.modelUrl, c.catalogSize);
+  const history = catalog.filter((i) => i.available !== false).slice(100, 120).map((i) => i.id);
+  let rec: Recommender | undefined;
+  let worker: Worker | undefined;
+  const options = { backend: c.backend, modelUrl: c.modelUrl, catalog, dbName, embeddingDtype: c.embeddingDtype };
+  try {
+    // First visit: empty database.
+    worker = newWorker();
+    let t0 = performance.now();
+    rec = await createRecommender({ ...options, worker });
+    out.createMs = performance.now() - t0;
+    await rec.track(history.map((itemId) => ({ type: 'view' as const, itemId })));
+    const first = await rec.scene('home').recommend({ k: 10 });
+    out.coldFirstResultMs = performance.now() - t0;
+    out.firstCallWorkerMs = first.latencyMs;
+    out.info = rec.engineInfo;
+
+    // Warm calls per scene.
+    const scenes: BenchResult['scenes'] = {};
+    const cart = history.slice(0, 2);
+    const candidates = catalog.slice(0, 200).map((i) => i.id);
+    const calls: Record<SceneName, () => Promise<{ latencyMs: number }>> = {
+      home: () => rec!.scene('home').recommend({ k: 10 }),
+      product: () => rec!.scene('product').recommend({ itemId: history[3], k: 10 }),
+      cart: () => rec!.scene('cart').recommend({ cart, k: 10 }),
+      search: () => rec!.scene('search').rerank({ query: 'q', candidates, k: 20 }),
+    };
+    for (const scene of Object.keys(calls) as SceneName[]) {
+      const worker: number[] = [];
+      const roundTrip: number[] = [];
+      for (let i = 0; i < 5; i++) await calls[scene](); // JIT and caches settle
+      for (let i = 0; i < c.warmCalls; i++) {
+        const t = performance.now();
+        const r = await calls[scene]();
+        roundTrip.push(performance.now() - t);
+        worker.push(r.latencyMs);
+      }
+      scenes[scene] = { worker: stat(worker), roundTrip: stat(roundTrip) };
+    }
+    out.scenes = scenes;
+
+    // Throughput: back to back, then 8 in flight.
+    let n = 0;
+    t0 = performance.now();
+    while (performance.now() - t0 < c.throughputSeconds * 1000) { await calls.home(); n++; }
+    const sequential = n / ((performance.now() - t0) / 1000);
+    n = 0;
+    t0 = performance.now();
+    while (performance.now() - t0 < c.throughputSeconds * 1000) { await Promise.all(Array.from({ length: 8 }, () => calls.home())); n += 8; }
+    out.throughput = { sequential, concurrent8: n / ((performance.now() - t0) / 1000) };
+
+    const mem = await memory(worker);
+    out.memory = { numTensors: mem.numTensors, tfBytes: mem.numBytes, workerHeap: mem.heapUsed, pageHeap: pageHeap() };
+
+    if (c.leakCalls) {
+      const before = await memory(worker);
+      const t = performance.now();
+      for (let i = 0; i < c.leakCalls; i++) {
+        if (i % 100 === 0) await rec.track({ type: 'view', itemId: history[i % history.length] });
+        await (i % 4 === 0 ? calls.home() : i % 4 === 1 ? calls.product() : i % 4 === 2 ? calls.cart() : calls.search());
+      }
+      const ms = performance.now() - t;
+      const after = await memory(worker);
+      out.leak = {
+        calls: c.leakCalls, tensorsBefore: before.numTensors, tensorsAfter: after.numTensors, bytesBefore: before.numBytes,
+        bytesAfter: after.numBytes, heapBefore: before.heapUsed, heapAfter: after.heapUsed, ms,
+      };
+    }
+    if (opts.peak) out.peak = await ask(worker, 'peak');
+
+    await rec.dispose();
+    worker.terminate();
+    rec = undefined;
+
+    // Second visit: same database (history, catalog cache), browser caches warm.
+    worker = newWorker();
+    t0 = performance.now();
+    rec = await createRecommender({ ...options, worker });
+    out.reloadCreateMs = performance.now() - t0;
+    await rec.scene('home').recommend({ k: 10 });
+    out.reloadFirstResultMs = performance.now() - t0;
+    out.reloadInfo = rec.engineInfo;
+    await rec.clearHistory();
+    out.ok = true;
+  } catch (e) {
+    const err = e as { name?: string; message?: string };
+    out.error = `${err.name ?? 'Error'}: ${err.message ?? String(e)}`;
+  } finally {
+    await rec?.dispose().catch(() => undefined);
+    worker?.terminate();
+    indexedDB.deleteDatabase(dbName);
+  }
+  return out;
+}
+
+declare global {
+  interface Window {
+    bench: { run: typeof run };
+    /** Exposed by scripts/bench.ts: the worker's JS heap after a GC, through the DevTools protocol. */
+    benchWorkerHeap?: () => Promise<number | null>;
+  }
+}
+window.bench = { run };
+document.getElementById('status')!.textContent = 'ready';

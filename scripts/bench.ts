@@ -1,0 +1,275 @@
+/**
+ * npm run bench [-- --quick] [--backends wasm,cpu] [--sizes 1k,24k] [--calls 40] [--no-build] [--out docs]
+ *
+ * Builds the app, starts `vite preview`, launches Debian's Chromium headless (Playwright, the e2e
+ * flags, --enable-unsafe-webgpu) and runs bench/index.html once per case: backend x catalog size.
+ * Catalogs: 1k and 24k items of the bundled Games model (models/games-sasrec, 23,715 items), and
+ * 100k / 1M items of synthetic models generated here (scripts/bench-models.ts, into dist/).
+ * Prints a table and writes <out>/benchmarks.json, <out>/benchmarks.md and SVG charts
+ * (--quick writes to tmp/bench-quick/ unless --out is given: a few-second CI smoke).
+ *
+ * Every figure is measured in this run; nothing is hard-coded. The cost floor of a call is its
+ * multiply-adds (the transformer forward over the 50-step input plus the catalog scoring) divided
+ * by the best multiply-add rate measured on any backend in this run (matMul at several shapes).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser } from '@playwright/test';
+import type { BenchCase, BenchResult } from '../bench/main';
+import { makeSyntheticModel } from './bench-models.js';
+
+const root = resolve(import.meta.dirname, '..');
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const opt = (name: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
+
+const QUICK = flag('quick');
+const BACKENDS = (opt('backends') ?? (QUICK ? 'wasm' : 'auto,webgpu,webgl,wasm,cpu')).split(',') as BenchCase['backend'][];
+const SIZES = (opt('sizes') ?? (QUICK ? '1k,24k' : '1k,24k,100k,1m')).split(',');
+const CALLS = Number(opt('calls') ?? (QUICK ? 8 : 40));
+const OUT = resolve(root, opt('out') ?? (QUICK ? 'tmp/bench-quick' : 'docs'));
+const PORT = Number(process.env.SCENEREC_BENCH_PORT ?? 4329);
+const BASE = `http://localhost:${PORT}`;
+const CHROMIUM = process.env.SCENEREC_CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--no-first-run', '--disable-quic', '--enable-precise-memory-info', '--js-flags=--expose-gc'];
+
+const SIZE_ITEMS: Record<string, number> = { '1k': 1000, '24k': 23_715, '100k': 100_000, '1m': 1_000_000 };
+/** Slow software backends skip the largest catalog (minutes per case, nothing to learn). */
+const SKIP: Record<string, string[]> = { webgpu: ['1m'], webgl: ['1m'], auto: ['1k', '100k', '1m'] };
+
+interface Row extends BenchResult { backendAsked: string; size: string; items: number; macs?: number; floorMs?: number }
+
+function sh(cmd: string, args: string[]) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status})`);
+}
+
+async function waitForServer(url: string, ms = 60_000): Promise<void> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    try { if ((await fetch(url)).ok) return; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+/** Multiply-adds of one recommend call: forward over L positions (all computed) + scoring `rows`. */
+function callMacs(cfg: { maxLen: number; hiddenDim: number; numBlocks: number; ffnDim: number }, rows: number): { forward: number; scoring: number } {
+  const { maxLen: L, hiddenDim: d, numBlocks, ffnDim } = cfg;
+  const perBlock = 4 * L * d * d + 2 * L * L * d + 2 * L * d * ffnDim;
+  return { forward: numBlocks * perBlock, scoring: rows * d };
+}
+
+/**
+ * JS heap used by the benchmark's worker, after a garbage collection, through the DevTools
+ * protocol (workers have no performance.memory). The page calls it as window.benchWorkerHeap().
+ */
+async function workerHeap(browser: Browser): Promise<number | null> {
+  const cdp = await browser.newBrowserCDPSession();
+  try {
+    const { targetInfos } = await cdp.send('Target.getTargets') as { targetInfos: Array<{ targetId: string; type: string; url: string }> };
+    const target = targetInfos.filter((t) => t.type === 'worker' && t.url.includes('bench.worker')).pop();
+    if (!target) return null;
+    const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false }) as { sessionId: string };
+    let nextId = 1;
+    const call = (method: string) => new Promise<Record<string, unknown>>((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => reject(new Error(`${method}: no answer`)), 30_000);
+      const on = (ev: { sessionId: string; message: string }) => {
+        const msg = JSON.parse(ev.message) as { id?: number; result?: Record<string, unknown> };
+        if (ev.sessionId !== sessionId || msg.id !== id) return;
+        clearTimeout(timer);
+        cdp.off('Target.receivedMessageFromTarget', on);
+        resolve(msg.result ?? {});
+      };
+      cdp.on('Target.receivedMessageFromTarget', on);
+      void cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method }) });
+    });
+    await call('HeapProfiler.collectGarbage');
+    const usage = await call('Runtime.getHeapUsage');
+    await cdp.send('Target.detachFromTarget', { sessionId }).catch(() => undefined);
+    return usage.usedSize as number;
+  } catch {
+    return null;
+  } finally {
+    await cdp.detach().catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SVG charts (hand-written, no dependencies)
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+const COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#b07aa1'];
+
+/** Grouped horizontal bars on a log axis: groups (rows) x series (colours). */
+function barChart(title: string, unit: string, groups: string[], series: string[], value: (g: string, s: string) => number | undefined, refLine?: { label: string; value: (g: string) => number | undefined }): string {
+  const barH = 12;
+  const gap = 10;
+  const left = 150;
+  const width = 760;
+  const plotW = width - left - 90;
+  const vals = groups.flatMap((g) => series.map((s) => value(g, s))).filter((v): v is number => v !== undefined && v > 0);
+  if (refLine) for (const g of groups) { const v = refLine.value(g); if (v) vals.push(v); }
+  const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...vals))));
+  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...vals))));
+  const x = (v: number) => left + (Math.log10(v / lo) / Math.log10(hi / lo)) * plotW;
+  const groupH = series.length * barH + gap;
+  const top = 40;
+  const height = top + groups.length * groupH + 40 + series.length * 0;
+  const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height + 20}" font-family="sans-serif" font-size="11">`,
+    `<text x="10" y="18" font-size="13" font-weight="bold">${esc(title)}</text>`];
+  for (let p = lo; p <= hi; p *= 10) {
+    out.push(`<line x1="${x(p)}" y1="${top - 5}" x2="${x(p)}" y2="${top + groups.length * groupH}" stroke="#ddd"/>`,
+      `<text x="${x(p)}" y="${top + groups.length * groupH + 14}" text-anchor="middle">${p >= 1 ? p : p.toPrecision(1)} ${unit}</text>`);
+  }
+  groups.forEach((g, gi) => {
+    const y0 = top + gi * groupH;
+    out.push(`<text x="${left - 6}" y="${y0 + (series.length * barH) / 2 + 4}" text-anchor="end">${esc(g)}</text>`);
+    series.forEach((s, si) => {
+      const v = value(g, s);
+      const y = y0 + si * barH;
+      if (v === undefined || !(v > 0)) { out.push(`<text x="${left + 4}" y="${y + barH - 2}" fill="#999">${esc(s)}: n/a</text>`); return; }
+      out.push(`<rect x="${left}" y="${y}" width="${Math.max(1, x(v) - left)}" height="${barH - 2}" fill="${COLORS[si % COLORS.length]}"/>`,
+        `<text x="${x(v) + 4}" y="${y + barH - 3}">${v < 10 ? v.toFixed(2) : v.toFixed(v < 100 ? 1 : 0)}</text>`);
+    });
+    const r = refLine?.value(g);
+    if (r) out.push(`<line x1="${x(r)}" y1="${y0 - 2}" x2="${x(r)}" y2="${y0 + series.length * barH}" stroke="#000" stroke-dasharray="3,2"/>`);
+  });
+  const ly = height;
+  series.forEach((s, si) => out.push(`<rect x="${left + si * 110}" y="${ly}" width="10" height="10" fill="${COLORS[si % COLORS.length]}"/>`,
+    `<text x="${left + si * 110 + 14}" y="${ly + 9}">${esc(s)}</text>`));
+  if (refLine) out.push(`<line x1="${left + series.length * 110}" y1="${ly + 5}" x2="${left + series.length * 110 + 18}" y2="${ly + 5}" stroke="#000" stroke-dasharray="3,2"/>`,
+    `<text x="${left + series.length * 110 + 22}" y="${ly + 9}">${esc(refLine.label)}</text>`);
+  out.push('</svg>');
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const f = (ms: number | undefined, digits = 1) => (ms === undefined ? '–' : ms < 10 ? ms.toFixed(2) : ms.toFixed(digits));
+const mb = (b: number | undefined) => (b === undefined ? '–' : (b / 1048576).toFixed(1));
+
+async function main() {
+  const t0 = Date.now();
+  if (!flag('no-build')) sh(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn']);
+  const models: Record<string, string> = { '1k': '/models/games-sasrec/model.json', '24k': '/models/games-sasrec/model.json' };
+  for (const size of SIZES) {
+    if (size === '1k' || size === '24k') continue;
+    const n = SIZE_ITEMS[size];
+    if (!n) throw new Error(`unknown size ${size} (1k, 24k, 100k, 1m)`);
+    const dir = join(root, 'dist', 'bench-models', `games-${size}`);
+    const ts = Date.now();
+    makeSyntheticModel(dir, n);
+    console.log(`synthetic model ${size}: ${dir} (${((Date.now() - ts) / 1000).toFixed(1)} s)`);
+    models[size] = `/bench-models/games-${size}/model.json`;
+  }
+  const cfg = JSON.parse(readFileSync(join(root, 'models/games-sasrec/model.json'), 'utf8')).userDefinedMetadata.scenerec.config;
+
+  const server: ChildProcess = spawn(process.execPath, ['node_modules/vite/bin/vite.js', 'preview', '--port', String(PORT), '--strictPort'], { cwd: root, stdio: 'ignore' });
+  let browser: Browser | undefined;
+  let chromiumVersion: string | undefined;
+  const rows: Row[] = [];
+  try {
+    await waitForServer(`${BASE}/bench/index.html`);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+    chromiumVersion = browser.version();
+    const peaked = new Set<string>();
+    for (const size of SIZES) {
+      for (const backend of BACKENDS) {
+        if (SKIP[backend]?.includes(size)) continue;
+        const items = SIZE_ITEMS[size];
+        const slow = backend === 'webgpu' || backend === 'webgl' || backend === 'cpu';
+        const c: BenchCase = {
+          label: `${backend}-${size}`, backend, modelUrl: models[size], catalogSize: items,
+          warmCalls: slow ? Math.max(5, Math.round(CALLS / 2)) : CALLS,
+          throughputSeconds: QUICK ? 0.5 : 2,
+          leakCalls: !QUICK && backend === 'wasm' && size === '24k' ? 1000 : undefined,
+        };
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await page.exposeFunction('benchWorkerHeap', () => workerHeap(browser!));
+        page.on('pageerror', (e) => console.error(`[${c.label}] pageerror: ${e.message}`));
+        const ts = Date.now();
+        let r: BenchResult;
+        try {
+          await page.goto(`${BASE}/bench/index.html`);
+          await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
+          const peak = !peaked.has(backend) && backend !== 'auto' && size === '24k';
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          r = await Promise.race([
+            page.evaluate(({ c, peak }) => window.bench.run(c, { peak }), { c, peak }),
+            new Promise<BenchResult>((_, rej) => { timer = setTimeout(() => rej(new Error('case timed out after 480 s')), 480_000); }),
+          ]).finally(() => clearTimeout(timer));
+          if (r.peak) peaked.add(backend);
+        } catch (e) {
+          r = { label: c.label, ok: false, error: (e as Error).message };
+        }
+        await context.close().catch(() => undefined);
+        const row: Row = { ...r, backendAsked: backend, size, items };
+        if (r.info) {
+          const macs = callMacs(cfg, r.info.scoring?.rows ?? items);
+          row.macs = macs.forward + macs.scoring;
+        }
+        rows.push(row);
+        const home = r.scenes?.home?.worker;
+        console.log(`${c.label.padEnd(12)} ${r.ok ? 'ok ' : 'ERR'} ${((Date.now() - ts) / 1000).toFixed(0).padStart(4)} s` +
+          (r.ok ? `  backend ${r.info?.backend} (${r.info?.scoring?.dtype}, ${r.info?.scoring?.mode})  cold ${f(r.coldFirstResultMs, 0)} ms  home ${f(home?.median)} / ${f(home?.p95)} ms` : `  ${r.error}`));
+      }
+    }
+  } finally {
+    await browser?.close().catch(() => undefined);
+    server.kill();
+  }
+
+  // Cost floor: the best multiply-add rate measured on any backend.
+  const peaks = rows.filter((r) => r.peak).map((r) => ({ backend: r.info!.backend, ...r.peak! }));
+  const best = peaks.length > 0 ? peaks.reduce((a, b) => (b.gmacs > a.gmacs ? b : a)) : undefined;
+  for (const r of rows) if (best && r.macs) r.floorMs = r.macs / (best.gmacs * 1e6);
+
+  const homeOf = (r: Row) => r.scenes?.home?.worker;
+  const lines: string[] = [];
+  lines.push('| backend asked → used | catalog | matrix | cold: create → 1st result (reload) | warm home median / p95 | product | cart | search | round trip home | calls/s (1 / 8 in flight) | floor | home ÷ floor | tf bytes | worker heap |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    if (!r.ok) { lines.push(`| ${r.backendAsked} | ${r.size} | | failed: ${esc(r.error ?? '').slice(0, 160)} |||||||||||`); continue; }
+    const s = r.scenes!;
+    const m = (x?: { median: number }) => f(x?.median);
+    lines.push(`| ${r.backendAsked}${r.backendAsked !== r.info!.backend ? ` → ${r.info!.backend}` : ''} | ${r.items.toLocaleString('en')} | ${r.info!.scoring?.dtype}${r.info!.scoring?.fromCache ? ' (cache)' : ''}, ${r.info!.scoring?.mode} | ${f(r.coldFirstResultMs, 0)} ms (${f(r.reloadFirstResultMs, 0)} ms) | ${f(homeOf(r)?.median)} / ${f(homeOf(r)?.p95)} ms | ${m(s.product?.worker)} | ${m(s.cart?.worker)} | ${m(s.search?.worker)} | ${m(s.home?.roundTrip)} ms | ${r.throughput!.sequential.toFixed(0)} / ${r.throughput!.concurrent8.toFixed(0)} | ${f(r.floorMs)} ms | ${r.floorMs ? (homeOf(r)!.median / r.floorMs).toFixed(0) : '–'}× | ${mb(r.memory?.tfBytes)} MB | ${mb(r.memory?.workerHeap)} MB |`);
+  }
+  const table = lines.join('\n');
+  console.log(`\n${table}\n`);
+  if (best) console.log(`peak: ${best.gmacs.toFixed(2)} GMAC/s on ${best.backend} (matMul ${best.shape}); all: ${peaks.map((p) => `${p.backend} ${p.gmacs.toFixed(2)}`).join(', ')}`);
+  for (const r of rows) if (r.leak) console.log(`leak check ${r.label}: ${r.leak.calls} calls, tensors ${r.leak.tensorsBefore} -> ${r.leak.tensorsAfter}, tf bytes ${r.leak.bytesBefore} -> ${r.leak.bytesAfter}, worker heap ${mb(r.leak.heapBefore)} -> ${mb(r.leak.heapAfter)} MB`);
+  const auto = rows.find((r) => r.backendAsked === 'auto' && r.ok);
+  if (auto) console.log(`auto: ${auto.info!.backendReason}`);
+
+  mkdirSync(OUT, { recursive: true });
+  const doc = {
+    generatedBy: 'npm run bench', date: new Date().toISOString(), quick: QUICK, seconds: Math.round((Date.now() - t0) / 1000),
+    machine: { cpus: (await import('node:os')).cpus().length, chromium: chromiumVersion, note: 'no GPU: webgpu and webgl run on SwiftShader (software)' },
+    model: { url: '/models/games-sasrec/model.json', config: cfg },
+    peak: best ? { best, all: peaks } : null,
+    rows,
+  };
+  writeFileSync(join(OUT, 'benchmarks.json'), `${JSON.stringify(doc, null, 1)}\n`);
+  const sizes = SIZES.filter((s) => rows.some((r) => r.size === s));
+  const backends = BACKENDS.filter((b) => b !== 'auto');
+  const get = (size: string, b: string) => rows.find((r) => r.size === size && r.backendAsked === b && r.ok);
+  writeFileSync(join(OUT, 'bench-warm.svg'), barChart('Warm home recommend, worker median (log scale); dashed: cost floor', 'ms',
+    sizes.map((s) => `${SIZE_ITEMS[s].toLocaleString('en')} items`), backends,
+    (g, b) => homeOf(get(sizes[sizes.map((s) => `${SIZE_ITEMS[s].toLocaleString('en')} items`).indexOf(g)], b) as Row)?.median,
+    { label: 'floor', value: (g) => rows.find((r) => `${r.items.toLocaleString('en')} items` === g && r.floorMs)?.floorMs }));
+  writeFileSync(join(OUT, 'bench-cold.svg'), barChart('Cold start: createRecommender → first result, first visit (log scale)', 'ms',
+    sizes.map((s) => `${SIZE_ITEMS[s].toLocaleString('en')} items`), [...backends, ...(BACKENDS.includes('auto') ? ['auto'] : [])],
+    (g, b) => get(sizes[sizes.map((s) => `${SIZE_ITEMS[s].toLocaleString('en')} items`).indexOf(g)], b)?.coldFirstResultMs));
+  writeFileSync(join(OUT, 'bench-memory.svg'), barChart('TF.js tensor bytes in the worker after load (log scale)', 'MB',
+    sizes.map((s) => `${SIZE_ITEMS[s].toLocaleString('en')} items`), backends,
+    (g, b) => { const r = get(sizes[sizes.map((s) => `${SIZE_ITEMS[s].toLocaleString('en')} items`).indexOf(g)], b); return r?.memory ? r.memory.tfBytes / 1048576 : undefined; }));
+  writeFileSync(join(OUT, 'bench-table.md'), `${table}\n`);
+  console.log(`wrote ${OUT}/benchmarks.json, bench-*.svg, bench-table.md (${doc.seconds} s)`);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
