@@ -11,7 +11,9 @@ import { loadModelDir, setNodeBackend } from '../training/node-io.js';
 import { parseFlags, UsageError } from '../training/cli.js';
 
 export const MTL_EVAL_HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|trending|recent) --data <events.tsv> --format tianchi --items <items.tsv>
-       [--period test|valid (test)] [--candidates catalog|vocab (catalog)] [--cold-start] [--backend wasm|cpu]
+       [--period test|valid (test)] [--candidates catalog|vocab (catalog)] [--targets first|every (first)] [--cold-start] [--backend wasm|cpu]
+  --targets first: each shopper's first click / cart / purchase of the period (a return visit);
+  --targets every: every click / cart / purchase of the period, each from all events before it.
   The model must be a multi-task model (npm run train -- --arch mtl); its vocabulary defines the
   training items, the hold-out days are those it was trained with (${DEFAULT_MTL_DATA_OPTIONS.testStart} on by default).`;
 
@@ -38,7 +40,7 @@ function table(title: string, m: MtlMetrics): void {
 export async function runMtlEval(argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
     model: 'string', baseline: 'string', data: 'string', format: 'string', items: 'string', period: 'string', candidates: 'string',
-    'cold-start': 'boolean', backend: 'string', protocol: 'string', help: 'boolean',
+    'cold-start': 'boolean', targets: 'string', backend: 'string', protocol: 'string', help: 'boolean',
   });
   if (f.help) { console.log(MTL_EVAL_HELP); return; }
   for (const req of ['data', 'items']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${MTL_EVAL_HELP}`);
@@ -49,6 +51,8 @@ export async function runMtlEval(argv: string[]): Promise<void> {
   const candidates = ((f.candidates as string) ?? 'catalog') as 'catalog' | 'vocab';
   if (candidates !== 'catalog' && candidates !== 'vocab') throw new UsageError('--candidates must be catalog or vocab');
 
+  const targets = ((f.targets as string) ?? 'first') as 'first' | 'every';
+  if (targets !== 'first' && targets !== 'every') throw new UsageError('--targets must be first or every');
   const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
   const t0 = performance.now();
   const model = f.model ? loadModelDir(f.model as string) : undefined;
@@ -68,15 +72,15 @@ export async function runMtlEval(argv: string[]): Promise<void> {
 
   const what = model ? `model ${f.model} (${model.header.modelVersion})` : `baseline ${f.baseline}`;
   console.log(`${what}; ${f.data} [tianchi], period ${period} (${period === 'test' ? `days from ${data.testStart}` : `day ${data.validDay}`}), candidates ${candidates} (${candidates === 'catalog' ? data.catalog.ids.length : data.vocab.itemIds.length - 1} items), backend ${backend}`);
-  const main = await evaluateMtlScorer(scorer, data, { period, candidates });
-  table('all shoppers with history', main);
+  const main = await evaluateMtlScorer(scorer, data, { period, candidates, targets });
+  table(targets === 'every' ? 'every hold-out event, shoppers with history' : 'all shoppers with history', main);
   const result: Record<string, unknown> = {
     ...flat('', main), 'cold-items/targets': main.coldItems.targets, 'cold-items/hr@10': main.coldItems['hr@10'],
     'cold-items/ndcg@10': main.coldItems['ndcg@10'], 'cold-items/hr@50': main.coldItems['hr@50'], users: main.users,
   };
   if (f['cold-start']) {
     for (const limit of model || f.baseline === 'recent' ? [1, 3] : [0, 1, 3]) {
-      const m = await evaluateMtlScorer(scorer, data, { period, candidates, historyLimit: limit });
+      const m = await evaluateMtlScorer(scorer, data, { period, candidates, targets, historyLimit: limit });
       table(`shoppers with only their last ${limit} event(s)`, m);
       Object.assign(result, flat(`history-${limit}/`, m));
     }
@@ -84,7 +88,7 @@ export async function runMtlEval(argv: string[]): Promise<void> {
   dispose();
   if (model) tf.dispose(Object.values(model.weights));
   console.log(JSON.stringify({
-    ...result, protocol: 'time-holdout', period, candidates, model: f.model ?? null, baseline: f.baseline ?? null,
+    ...result, protocol: 'time-holdout', targets, period, candidates, model: f.model ?? null, baseline: f.baseline ?? null,
     modelVersion: model?.header.modelVersion ?? null, data: f.data, format: 'tianchi', seconds: Math.round((performance.now() - t0) / 100) / 10,
   }));
 }

@@ -33,6 +33,13 @@ export interface MtlEvalOptions {
   candidates: 'vocab' | 'catalog';
   /** Keep only the last N history events (cold-start users); undefined = all. */
   historyLimit?: number;
+  /**
+   * 'first' (default): each user's first click, cart and purchase of the period, from the history
+   * before it (a return visit). 'every': every click, cart and purchase of the period, each from all
+   * events before it, the period's earlier events included (what the SDK sees as a session goes on).
+   * Purchase GAUC is computed in 'first' mode only.
+   */
+  targets?: 'first' | 'every';
   batchSize?: number;
 }
 
@@ -137,6 +144,20 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
     if (options.historyLimit !== undefined) history = history.slice(history.length - Math.min(options.historyLimit, history.length));
     if (history.length === 0 && options.historyLimit !== 0) continue;
     if (history.length > 0 && options.historyLimit === undefined && history.every((e) => e.item === 0)) continue;
+    if (options.targets === 'every') {
+      const first = events.length - period.length;
+      period.forEach((e, j) => {
+        const t = TARGET_BEHAVIOUR.indexOf(e.behaviour);
+        if (t < 0) return;
+        let h = events.slice(0, first + j);
+        if (options.historyLimit !== undefined) h = h.slice(h.length - Math.min(options.historyLimit, h.length));
+        if (h.length === 0 && options.historyLimit !== 0) return;
+        const targets = [-1, -1, -1];
+        targets[t] = e.row;
+        cases.push({ history: h, targets, period: [] });
+      });
+      continue;
+    }
     const targets = TARGET_BEHAVIOUR.map((b) => period.find((e) => e.behaviour === b)?.row ?? -1);
     cases.push({ history, targets, period });
   }
@@ -158,7 +179,7 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
   for (let i = 0; i < cases.length; i += bs) {
     const batch = cases.slice(i, i + bs);
     for (let t = 0; t < TASKS.length; t++) {
-      const need = batch.map((c) => (c.targets[t] >= 0 && inVocab(c.targets[t])) || t === 2);
+      const need = batch.map((c) => (c.targets[t] >= 0 && inVocab(c.targets[t])) || (t === 2 && c.period.length > 0));
       if (!need.some(Boolean)) continue;
       const scores = await scorer(batch.map((c) => c.history), t);
       batch.forEach((c, j) => {
@@ -176,7 +197,7 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
             if (rank < 50) cold.hr50++;
           }
         }
-        if (t === 2) {
+        if (t === 2 && c.period.length > 0) {
           const bought = new Set(c.period.filter((e) => e.behaviour === 4).map((e) => e.row));
           const seen = [...new Set(c.period.map((e) => e.row))].filter(inVocab);
           const pos = seen.filter((r) => bought.has(r));
