@@ -161,6 +161,8 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
     const targets = TARGET_BEHAVIOUR.map((b) => period.find((e) => e.behaviour === b)?.row ?? -1);
     cases.push({ history, targets, period });
   }
+  // One task per batch where cases have one target each: each batch then runs one head, not three.
+  if (options.targets === 'every') cases.sort((x, y) => x.targets.findIndex((r) => r >= 0) - y.targets.findIndex((r) => r >= 0));
   const acc = TASKS.map(() => ({ n: 0, hr10: 0, hr20: 0, ndcg10: 0, mrr: 0 }));
   const cold = { n: 0, hr10: 0, hr50: 0, ndcg10: 0 };
   let gaucSum = 0;
