@@ -83,11 +83,16 @@ export function sampledSoftmaxLoss(
 }
 
 /** Per-position negative log-likelihood of the positive under a softmax over [positive, negatives]. */
-export function softmaxNll(h: tf.Tensor2D, posLogits: tf.Tensor, negEmb: tf.Tensor2D, accidentalHits: tf.Tensor2D, negOffset?: tf.Tensor): tf.Tensor1D {
-  let negLogits = matMul(h, negEmb.transpose()).add(accidentalHits.mul(-1e9)); // [BL, K]
+export function softmaxNll(
+  h: tf.Tensor2D, posLogits: tf.Tensor, negEmb: tf.Tensor2D, accidentalHits: tf.Tensor2D, negOffset?: tf.Tensor,
+  /** Logits of per-position extra negatives [BL, H] (already masked). */
+  extraLogits?: tf.Tensor,
+): tf.Tensor1D {
+  let negLogits: tf.Tensor = matMul(h, negEmb.transpose()).add(accidentalHits.mul(-1e9)); // [BL, K]
   if (negOffset) negLogits = negLogits.add(negOffset);
+  if (extraLogits) negLogits = tf.concat([negLogits, extraLogits], 1);
   // -log softmax at the positive = logaddexp(pos, logsumexp(neg)) - pos; avoids a concat/split of [BL, K+1].
-  const negLse = logSumExpRows(negLogits);
+  const negLse = logSumExpRows(negLogits as tf.Tensor2D);
   const top = tf.maximum(posLogits, negLse);
   const lse = top.add(tf.log(tf.exp(posLogits.sub(top)).add(tf.exp(negLse.sub(top)))));
   return lse.sub(posLogits).reshape([-1]) as tf.Tensor1D;

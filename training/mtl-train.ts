@@ -78,7 +78,16 @@ interface Batch {
   /** Repeat features (features.ts) of each target [B*L, F] and of each negative at each position [B*L*K, F]. */
   targetRepeat: tf.Tensor2D;
   negativeRepeat: tf.Tensor2D;
+  /**
+   * History negatives: per position, up to HISTORY_NEGATIVES items of its own history (most recent
+   * first, the target left out) [B*L, H], with content, repeat features [B*L*H, F] and a 0/1 mask.
+   * Uniform negatives are almost never items the shopper met, so without these the repeat weights
+   * never learn to order a shopper's own items, which is where many next events are.
+   */
+  historyNegatives: { ids: tf.Tensor2D; category: tf.Tensor; brand: tf.Tensor; price: tf.Tensor; repeat: tf.Tensor2D; mask: tf.Tensor2D };
 }
+
+const HISTORY_NEGATIVES = 10;
 
 function makeBatch(data: MtlData, windows: Window[], negs: Int32Array, rng: Rng, idDropout: number): Batch {
   const f = data.vocab.features;
@@ -112,8 +121,15 @@ function makeBatch(data: MtlData, windows: Window[], negs: Int32Array, rng: Rng,
   const negPos = new Map<number, number[]>();
   negs.forEach((x, j) => { const l = negPos.get(x); if (l) l.push(j); else negPos.set(x, [j]); });
   const F = REPEAT_FEATURES;
+  const H = HISTORY_NEGATIVES;
   const tRep = new Float32Array(n * F);
   const nRep = new Float32Array(n * k * F);
+  const hnIds = new Int32Array(n * H);
+  const hnCat = new Int32Array(n * H);
+  const hnBrand = new Int32Array(n * H);
+  const hnPrice = new Int32Array(n * H);
+  const hnRep = new Float32Array(n * H * F);
+  const hnMask = new Float32Array(n * H);
   windows.forEach((w, r) => {
     const steps = w.length - 1;
     const off = r * len + (len - steps);
@@ -126,6 +142,18 @@ function makeBatch(data: MtlData, windows: Window[], negs: Int32Array, rng: Rng,
       for (const [item, f] of feats) {
         const js = negPos.get(item);
         if (js) for (const q of js) nRep.set(f, (p * k + q) * F);
+      }
+      const target = w[j + 1].item;
+      let h = 0;
+      const used = new Set<number>();
+      for (let back = j; back >= 0 && h < H; back--) {
+        const item = w[back].item;
+        if (item === target || used.has(item)) continue;
+        used.add(item);
+        const at = p * H + h++;
+        hnIds[at] = item; hnCat[at] = f.itemCategory[item]; hnBrand[at] = f.itemBrand[item]; hnPrice[at] = f.itemPrice[item];
+        hnRep.set(feats.get(item)!, at * F);
+        hnMask[at] = 1;
       }
     }
   });
@@ -149,13 +177,17 @@ function makeBatch(data: MtlData, windows: Window[], negs: Int32Array, rng: Rng,
     accidentalHits: tf.tensor2d(hits, [n, k]),
     targetRepeat: tf.tensor2d(tRep, [n, F]),
     negativeRepeat: tf.tensor2d(nRep, [n * k, F]),
+    historyNegatives: {
+      ids: tf.tensor2d(hnIds, [n, H], 'int32'), category: tf.tensor2d(hnCat, [n, H], 'int32'), brand: tf.tensor2d(hnBrand, [n, H], 'int32'),
+      price: tf.tensor2d(hnPrice, [n, H], 'int32'), repeat: tf.tensor2d(hnRep, [n * H, F]), mask: tf.tensor2d(hnMask, [n, H]),
+    },
   };
 }
 
 function disposeBatch(b: Batch): void {
   tf.dispose([b.inputs, ...Object.values(b.tokens), b.targets, ...Object.values(b.targetFeatures), b.targetKeep, b.requestScene,
     ...b.masks, b.negatives, ...Object.values(b.negativeFeatures), b.negativeKeep, b.accidentalHits,
-    b.targetRepeat, b.negativeRepeat]);
+    b.targetRepeat, b.negativeRepeat, ...Object.values(b.historyNegatives)]);
 }
 
 /** Weighted sum over tasks of each task's mean sampled-softmax NLL. */
@@ -166,6 +198,9 @@ export function mtlLoss(config: SasRecConfig, weights: WeightMap, batch: Batch, 
   const queries = taskQueries(config, weights, h, batch.requestScene); // [BL, T, d]
   const pos = itemVectors(config, weights, batch.targets, batch.targetFeatures, batch.targetKeep) as tf.Tensor2D;
   const neg = itemVectors(config, weights, batch.negatives, batch.negativeFeatures, batch.negativeKeep) as tf.Tensor2D;
+  const hn = batch.historyNegatives;
+  const histVec = itemVectors(config, weights, hn.ids, { category: hn.category, brand: hn.brand, price: hn.price }); // [BL, H, d]
+  const histMaskBias = tf.sub(1, hn.mask).mul(-1e9);
   const perTask = tf.unstack(queries, 1) as tf.Tensor2D[];
   const repeatW = tf.unstack(weights.repeatWeights, 0); // per task [F]
   const k = batch.negatives.shape[0];
@@ -177,7 +212,9 @@ export function mtlLoss(config: SasRecConfig, weights: WeightMap, batch: Batch, 
     const rw = repeatW[t].reshape([1, -1]);
     const posLogits = q.mul(pos).sum(-1, true).add(batch.targetRepeat.mul(rw).sum(-1, true));
     const negRepeat = batch.negativeRepeat.mul(rw).sum(-1).reshape([-1, k]);
-    const nll = softmaxNll(q, posLogits, neg, batch.accidentalHits, negRepeat);
+    const histLogits = histVec.mul(q.expandDims(1)).sum(-1)
+      .add(hn.repeat.mul(rw).sum(-1).reshape(hn.mask.shape)).add(histMaskBias);
+    const nll = softmaxNll(q, posLogits, neg, batch.accidentalHits, negRepeat, histLogits);
     const mask = batch.masks[t];
     terms.push(nll.mul(mask).sum().div(mask.sum().maximum(1)).mul(w));
   });
