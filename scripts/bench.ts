@@ -154,6 +154,22 @@ const mb = (b: number | undefined) => (b === undefined ? '–' : (b / 1048576).t
 
 async function main() {
   const t0 = Date.now();
+  const cfg = JSON.parse(readFileSync(join(root, 'models/games-sasrec/model.json'), 'utf8')).userDefinedMetadata.scenerec.config;
+  let rows: Row[] = [];
+  let chromiumVersion: string | undefined;
+  const from = opt('from');
+  if (from) {
+    // Re-render the table and charts of an earlier run.
+    const old = JSON.parse(readFileSync(resolve(root, from), 'utf8')) as { rows: Row[]; machine: { chromium?: string } };
+    rows = old.rows;
+    chromiumVersion = old.machine.chromium;
+  } else {
+    ({ rows, chromiumVersion } = await runCases(cfg));
+  }
+  await report(rows, chromiumVersion, t0);
+}
+
+async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Row[]; chromiumVersion?: string }> {
   if (!flag('no-build')) sh(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn']);
   const models: Record<string, string> = { '1k': '/models/games-sasrec/model.json', '24k': '/models/games-sasrec/model.json' };
   for (const size of SIZES) {
@@ -166,7 +182,6 @@ async function main() {
     console.log(`synthetic model ${size}: ${dir} (${((Date.now() - ts) / 1000).toFixed(1)} s)`);
     models[size] = `/bench-models/games-${size}/model.json`;
   }
-  const cfg = JSON.parse(readFileSync(join(root, 'models/games-sasrec/model.json'), 'utf8')).userDefinedMetadata.scenerec.config;
 
   const server: ChildProcess = spawn(process.execPath, ['node_modules/vite/bin/vite.js', 'preview', '--port', String(PORT), '--strictPort'], { cwd: root, stdio: 'ignore' });
   let browser: Browser | undefined;
@@ -223,13 +238,17 @@ async function main() {
     await browser?.close().catch(() => undefined);
     server.kill();
   }
+  return { rows, chromiumVersion };
+}
 
+async function report(rows: Row[], chromiumVersion: string | undefined, t0: number): Promise<void> {
+  const cfg = JSON.parse(readFileSync(join(root, 'models/games-sasrec/model.json'), 'utf8')).userDefinedMetadata.scenerec.config;
   // Cost floor: the best multiply-add rate measured on any backend.
   const peaks = rows.filter((r) => r.peak).map((r) => ({ backend: r.info!.backend, ...r.peak! }));
   const best = peaks.length > 0 ? peaks.reduce((a, b) => (b.gmacs > a.gmacs ? b : a)) : undefined;
   for (const r of rows) if (best && r.macs) r.floorMs = r.macs / (best.gmacs * 1e6);
 
-  const homeOf = (r: Row) => r.scenes?.home?.worker;
+  const homeOf = (r: Row | undefined) => r?.scenes?.home?.worker;
   const lines: string[] = [];
   lines.push('| backend asked → used | catalog | matrix | cold: create → 1st result (reload) | warm home median / p95 | product | cart | search | round trip home | calls/s (1 / 8 in flight) | floor | home ÷ floor | tf bytes | worker heap |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
@@ -260,7 +279,7 @@ async function main() {
   const get = (size: string, b: string) => rows.find((r) => r.size === size && r.backendAsked === b && r.ok);
   writeFileSync(join(OUT, 'bench-warm.svg'), barChart('Warm home recommend, worker median (log scale); dashed: cost floor', 'ms',
     sizes.map((s) => `${SIZE_ITEMS[s].toLocaleString('en')} items`), backends,
-    (g, b) => homeOf(get(sizes[sizes.map((s) => `${SIZE_ITEMS[s].toLocaleString('en')} items`).indexOf(g)], b) as Row)?.median,
+    (g, b) => homeOf(get(sizes[sizes.map((s) => `${SIZE_ITEMS[s].toLocaleString('en')} items`).indexOf(g)], b))?.median,
     { label: 'floor', value: (g) => rows.find((r) => `${r.items.toLocaleString('en')} items` === g && r.floorMs)?.floorMs }));
   writeFileSync(join(OUT, 'bench-cold.svg'), barChart('Cold start: createRecommender → first result, first visit (log scale)', 'ms',
     sizes.map((s) => `${SIZE_ITEMS[s].toLocaleString('en')} items`), [...backends, ...(BACKENDS.includes('auto') ? ['auto'] : [])],

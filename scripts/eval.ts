@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 
 const HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|itemknn) --data <file> --format <pairs|lines|tianchi>
        --protocol full|sampled-100 [--seed N (42)] [--target test|valid] [--max-users N] [--backend wasm|cpu]
+       [--embedding-dtype float32|int8]: score against the item table stored as the SDK stores its catalog matrix
        npm run eval -- ... --format tianchi --items <items.tsv>: multi-objective figures (--items --help for more)`;
 
 async function main() {
@@ -20,7 +21,7 @@ async function main() {
   if (argv.includes('--items')) return runMtlEval(argv);
   const f = parseFlags(argv, {
     model: 'string', baseline: 'string', data: 'string', format: 'string', protocol: 'string', seed: 'number',
-    target: 'string', 'max-users': 'number', backend: 'string', help: 'boolean',
+    target: 'string', 'max-users': 'number', backend: 'string', help: 'boolean', 'embedding-dtype': 'string',
   });
   if (f.help) { console.log(HELP); return; }
   for (const req of ['data', 'format', 'protocol']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${HELP}`);
@@ -31,6 +32,9 @@ async function main() {
   if (target !== 'test' && target !== 'valid') throw new UsageError('--target must be test or valid');
   if (f.baseline && f.baseline !== 'popular' && f.baseline !== 'itemknn') throw new UsageError('--baseline must be popular or itemknn');
   const seed = (f.seed as number) ?? 42;
+  const embeddingDtype = ((f['embedding-dtype'] as string) ?? 'float32') as 'float32' | 'int8';
+  if (embeddingDtype !== 'float32' && embeddingDtype !== 'int8') throw new UsageError('--embedding-dtype must be float32 or int8');
+  if (f['embedding-dtype'] && !f.model) throw new UsageError('--embedding-dtype applies to --model only');
 
   const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
   const t0 = performance.now();
@@ -45,21 +49,21 @@ async function main() {
   if (f['max-users'] && users.length > (f['max-users'] as number)) users = users.slice(0, f['max-users'] as number);
   const opts = { protocol, seed, target, users };
   const metrics = model
-    ? await evaluateModel(model.header.config, model.weights, split, opts)
+    ? await evaluateModel(model.header.config, model.weights, split, opts, { embeddingDtype })
     : await evaluateScorer(f.baseline === 'popular'
       ? popularScorer(split, dataset.numItems, target)
       : itemKnnScorer(split, dataset.numItems, target), dataset.numItems, split, opts);
   if (model) tf.dispose(Object.values(model.weights));
   const seconds = (performance.now() - t0) / 1000;
 
-  const what = model ? `model ${f.model} (${model.header.modelVersion}, ${model.header.weightDtype})` : `baseline ${f.baseline}`;
+  const what = model ? `model ${f.model} (${model.header.modelVersion}, ${model.header.weightDtype}, scoring table ${embeddingDtype})` : `baseline ${f.baseline}`;
   console.log(`${what} on ${f.data} [${f.format}], protocol ${protocol}, target ${target}, ${metrics.users} users, backend ${backend}${unknownItems ? `, ${unknownItems} interactions with items unknown to the model dropped` : ''}`);
   for (const k of ['hr@1', 'hr@5', 'hr@10', 'hr@20', 'ndcg@5', 'ndcg@10', 'ndcg@20', 'mrr', 'coverage@10'] as const) {
     console.log(`  ${k.padEnd(12)} ${metrics[k].toFixed(4)}`);
   }
   console.log(JSON.stringify({
     ...metrics, protocol, target, model: f.model ?? null, baseline: f.baseline ?? null,
-    modelVersion: model?.header.modelVersion ?? null, data: f.data, format: f.format, seed,
+    modelVersion: model?.header.modelVersion ?? null, embeddingDtype: model ? embeddingDtype : null, data: f.data, format: f.format, seed,
     seconds: Math.round(seconds * 10) / 10,
   }));
 }

@@ -7,7 +7,7 @@
  * The webgpu and wasm backends are imported lazily, so an unused one costs nothing.
  */
 import * as tf from '@tensorflow/tfjs';
-import { PROBE_FIRST_RUN_BUDGET_MS, PROBE_RUNS } from './constants.js';
+import { PROBE_FIRST_RUN_BUDGET_MS, PROBE_GPU_BUDGET_MS, PROBE_RUNS, PROBE_SOFTWARE_GPU_BUDGET_MS } from './constants.js';
 import { NoBackendError } from './errors.js';
 import type { AdapterInfo, BackendName, BackendProbe, LoadProgress } from './protocol.js';
 
@@ -68,6 +68,10 @@ export interface ProbeShape { dim: number; seqLen: number; rows: number }
 
 const SOFTWARE_RENDERER = /swiftshader|llvmpipe|softpipe|software|basic render/i;
 
+function isSoftwareAdapter(info: AdapterInfo | undefined): boolean {
+  return !!info && (!!info.isFallbackAdapter || SOFTWARE_RENDERER.test(`${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''}`));
+}
+
 async function tryWebGpu(opts: SelectOptions): Promise<Attempt> {
   const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   if (!gpu) throw new Error('navigator.gpu is missing (no WebGPU in this browser, or not a secure context)');
@@ -81,7 +85,7 @@ async function tryWebGpu(opts: SelectOptions): Promise<Attempt> {
     isFallbackAdapter: (raw as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter
       ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
   };
-  if (opts.skipSoftwareGpu && (info.isFallbackAdapter || SOFTWARE_RENDERER.test(`${info.architecture ?? ''} ${info.description ?? ''}`))) {
+  if (opts.skipSoftwareGpu && isSoftwareAdapter(info)) {
     throw new Error(`the adapter is a software fallback (${info.vendor ?? '?'} ${info.architecture ?? ''}), slower than wasm; name 'webgpu' explicitly to use it anyway`);
   }
   await import('@tensorflow/tfjs-backend-webgpu');
@@ -188,42 +192,65 @@ async function probeActive(shape: ProbeShape, budgetMs: number): Promise<{ ms: n
 const fmt = (ms: number) => `${ms < 10 ? ms.toFixed(2) : ms.toFixed(1)} ms`;
 
 /**
- * 'auto': starts every backend of `order` that can start, probes each and keeps the fastest.
- * cpu is probed only when wasm did not start (the same kernels in plain JS are never faster). Losing GPU backends are removed (their device released).
+ * 'auto': starts every backend of `order` that can start (in order), then probes them: wasm first,
+ * then the GPU backends, whose first run (shader compilation included) must finish within
+ * PROBE_GPU_BUDGET_MS once wasm has a time (a GPU that slow to start does not pay off for a
+ * ~10 ms call), else PROBE_FIRST_RUN_BUDGET_MS; a software GPU (fallback adapter, SwiftShader or
+ * llvmpipe renderer) gets PROBE_SOFTWARE_GPU_BUDGET_MS: it is still measured, but must prove itself fast. cpu is probed only when wasm did not start (the
+ * same kernels in plain JS are never faster). The fastest median wins; losing GPU backends are
+ * removed (their device released).
  */
 async function selectByProbe(
   order: readonly BackendName[], shape: ProbeShape, report?: (p: LoadProgress) => void,
 ): Promise<BackendSelection> {
   const rejected: Array<{ backend: BackendName; reason: string }> = [];
-  const probes: BackendProbe[] = [];
-  const started: Array<{ backend: BackendName; attempt: Attempt; ms: number }> = [];
+  const probes = new Map<BackendName, BackendProbe>();
+  const attempts = new Map<BackendName, Attempt>();
   for (const backend of order) {
-    if (backend === 'cpu' && started.some((s) => s.backend === 'wasm')) {
-      probes.push({ backend, error: 'not probed: wasm started (cpu runs the same kernels in plain JS)' });
+    if (backend === 'cpu' && attempts.has('wasm')) {
+      probes.set(backend, { backend, error: 'not probed: wasm started (cpu runs the same kernels in plain JS)' });
       continue;
     }
     report?.({ stage: 'backend', backend, status: 'trying' });
-    let attempt: Attempt;
     try {
-      attempt = await ATTEMPTS[backend]({});
+      attempts.set(backend, await ATTEMPTS[backend]({}));
     } catch (e) {
       const reason = message(e);
       rejected.push({ backend, reason });
-      probes.push({ backend, error: reason });
+      probes.set(backend, { backend, error: reason });
       report?.({ stage: 'backend', backend, status: 'failed', detail: reason });
+    }
+  }
+  const started: Array<{ backend: BackendName; attempt: Attempt; ms: number }> = [];
+  const probeOrder = [...attempts.keys()].sort((a, b) => Number(b === 'wasm') - Number(a === 'wasm'));
+  for (const backend of probeOrder) {
+    const attempt = attempts.get(backend)!;
+    const gpu = backend === 'webgpu' || backend === 'webgl';
+    const software = gpu && isSoftware(backend, attempt);
+    if (backend === 'webgl' && software && attempts.has('wasm')) {
+      // WebGL compiles shaders synchronously: a time budget cannot interrupt it, and on a software
+      // renderer the probe blocks the worker for about a second (docs/benchmarks.md) to lose anyway.
+      const reason = `not probed: software renderer (${attempt.adapter?.description ?? '?'}); its synchronous shader compilation cannot be time-boxed and it is slower than wasm (docs/benchmarks.md)`;
+      probes.set(backend, { backend, error: reason });
+      rejected.push({ backend, reason });
+      report?.({ stage: 'backend', backend, status: 'failed', detail: reason });
+      dropBackend(backend);
       continue;
     }
+    const budget = !gpu ? PROBE_FIRST_RUN_BUDGET_MS : software ? PROBE_SOFTWARE_GPU_BUDGET_MS
+      : started.some((s) => s.backend === 'wasm') ? PROBE_GPU_BUDGET_MS : PROBE_FIRST_RUN_BUDGET_MS;
     try {
-      const { ms, firstMs } = await probeActive(shape, PROBE_FIRST_RUN_BUDGET_MS);
-      probes.push({ backend, ms, firstMs });
+      await activate(backend);
+      const { ms, firstMs } = await probeActive(shape, budget);
+      probes.set(backend, { backend, ms, firstMs });
       started.push({ backend, attempt, ms });
       report?.({ stage: 'backend', backend, status: 'ready', detail: `probe ${fmt(ms)} (first run ${fmt(firstMs)})` });
     } catch (e) {
-      const reason = `probe failed: ${message(e)}`;
-      probes.push({ backend, error: reason });
+      const reason = `probe failed: ${message(e)}${software ? ` (software ${backend === 'webgpu' ? 'adapter' : 'renderer'})` : ''}`;
+      probes.set(backend, { backend, error: reason });
       rejected.push({ backend, reason });
       report?.({ stage: 'backend', backend, status: 'failed', detail: reason });
-      if (backend === 'webgpu' || backend === 'webgl') tf.removeBackend(backend);
+      if (gpu) dropBackend(backend);
     }
   }
   if (started.length === 0) {
@@ -231,24 +258,41 @@ async function selectByProbe(
       `No TF.js backend could start. ${rejected.map((r) => `${r.backend}: ${r.reason}`).join('; ')}.`, { rejected });
   }
   const best = started.reduce((a, b) => (b.ms < a.ms ? b : a));
-  const soft = (s: { backend: BackendName; attempt: Attempt }) => (s.backend === 'webgpu' && s.attempt.adapter?.isFallbackAdapter ? ' (software adapter)'
-    : s.backend === 'webgl' && SOFTWARE_RENDERER.test(s.attempt.adapter?.description ?? '') ? ' (software renderer)' : '');
+  const soft = (s: { backend: BackendName; attempt: Attempt }) => (isSoftware(s.backend, s.attempt) ? ` (software ${s.backend === 'webgpu' ? 'adapter' : 'renderer'})` : '');
   const others = started.filter((s) => s !== best).map((s) => `${s.backend}${soft(s)} ${fmt(s.ms)}`);
-  const reason = started.length === 1
-    ? `${best.backend}: the only backend that started (probe ${fmt(best.ms)})`
-    : `${best.backend}: fastest in the load-time probe, ${fmt(best.ms)} vs ${others.join(', ')}`;
+  const gaveUp = [...probes.values()].filter((p) => p.error?.startsWith('probe failed')).map((p) => `${p.backend} (${p.error})`);
+  const reason = (started.length === 1
+    ? `${best.backend}: the only backend that finished the load-time probe (${fmt(best.ms)})`
+    : `${best.backend}: fastest in the load-time probe, ${fmt(best.ms)} vs ${others.join(', ')}`)
+    + (gaveUp.length > 0 ? `; ${gaveUp.join('; ')}` : '');
   for (const s of started) {
     if (s === best) continue;
     rejected.push({ backend: s.backend, reason: `slower in the probe: ${fmt(s.ms)} vs ${best.backend} ${fmt(best.ms)}${soft(s)}` });
-    if (s.backend === 'webgpu' || s.backend === 'webgl') tf.removeBackend(s.backend);
+    if (s.backend === 'webgpu' || s.backend === 'webgl') dropBackend(s.backend);
   }
+  // rejected in the order of `order` (a failed start and a lost probe read the same way).
+  rejected.sort((a, b) => order.indexOf(a.backend) - order.indexOf(b.backend));
   await activate(best.backend);
   report?.({ stage: 'backend', backend: best.backend, status: 'ready', detail: reason });
   return {
     backend: best.backend,
     adapter: best.backend === 'webgpu' ? best.attempt.adapter : undefined,
-    rejected, deviceLost: best.attempt.deviceLost ?? NEVER, reason, probe: probes,
+    rejected, deviceLost: best.attempt.deviceLost ?? NEVER, reason,
+    probe: order.map((b) => probes.get(b)).filter((p): p is BackendProbe => p !== undefined),
   };
+}
+
+/** Removes a losing GPU backend; a WebGPU device is destroyed too, which also stops a probe left running. */
+function dropBackend(backend: 'webgpu' | 'webgl'): void {
+  try {
+    const device = (tf.findBackend(backend) as unknown as { device?: GPUDevice } | null)?.device;
+    device?.destroy();
+  } catch { /* already gone */ }
+  tf.removeBackend(backend);
+}
+
+function isSoftware(backend: BackendName, attempt: Attempt): boolean {
+  return backend === 'webgpu' ? isSoftwareAdapter(attempt.adapter) : backend === 'webgl' && SOFTWARE_RENDERER.test(attempt.adapter?.description ?? '');
 }
 
 /**

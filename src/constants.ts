@@ -91,6 +91,12 @@ export const DEFAULT_EMBEDDING_DTYPE: 'auto' | 'float32' | 'int8' = 'auto';
 
 /** Backend probe for 'auto' (src/backend.ts): a backend whose first probe run takes longer is given up. */
 export const PROBE_FIRST_RUN_BUDGET_MS = 1500;
+/** ... and a GPU backend's first probe run once wasm has a time (see selectByProbe in src/backend.ts). */
+export const PROBE_GPU_BUDGET_MS = 400;
+/** ... and a software GPU's (WebGPU fallback adapter, SwiftShader / llvmpipe WebGL). */
+export const PROBE_SOFTWARE_GPU_BUDGET_MS = 150;
+/** A probe decision is reused (IndexedDB) for this long on the same browser, skipping the probe. */
+export const PROBE_CACHE_MS = 7 * 86_400_000;
 /** Timed probe runs per backend (the median counts). */
 export const PROBE_RUNS = 5;
 /** Probe shapes (the model is not loaded yet when the backend is chosen): the bundled model's. */

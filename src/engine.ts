@@ -9,7 +9,7 @@ import {
   resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest,
   type ResolvedEngineConfig, type ResolvedRequestMap,
 } from './config.js';
-import { DIVERSITY_POOL_FACTOR, FULL_SCORE_MAX_ROWS, PROBE_DIM, PROBE_ROWS, PROBE_SEQ_LEN, REASON_ITEMS, SHORT_LIST_RETRIES, SHORT_LIST_RETRY_FACTOR, TOP_CANDIDATES, WARMUP_CALLS } from './constants.js';
+import { DIVERSITY_POOL_FACTOR, FULL_SCORE_MAX_ROWS, PROBE_CACHE_MS, PROBE_DIM, PROBE_ROWS, PROBE_SEQ_LEN, REASON_ITEMS, SHORT_LIST_RETRIES, SHORT_LIST_RETRY_FACTOR, TOP_CANDIDATES, WARMUP_CALLS } from './constants.js';
 import {
   DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, UnknownItemError,
 } from './errors.js';
@@ -165,9 +165,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
     let weights: WeightMap | undefined;
     let engine: RecommenderEngine | undefined;
     try {
-      // 'auto': a measured probe picks the backend (shapes: PROBE_* defaults, the catalog's size).
-      const probe = config.autoBackend ? { dim: PROBE_DIM, seqLen: PROBE_SEQ_LEN, rows: config.catalog?.length ?? PROBE_ROWS } : undefined;
-      const selection = await selectBackend(config.backends, report, { probe });
+      const selection = await RecommenderEngine.chooseBackend(config, store, report);
       let lastFraction = -1;
       const download = (f: number) => {
         if (f <= lastFraction) return;
@@ -200,6 +198,32 @@ export class RecommenderEngine implements RecommenderEngineApi {
       }
       throw e;
     }
+  }
+
+  /**
+   * 'auto': a measured probe picks the backend (shapes: PROBE_* defaults, the catalog's size); the
+   * decision is kept in IndexedDB and reused on this browser for PROBE_CACHE_MS (the probe of the
+   * software GPU backends costs seconds here). A list or a name: the first that starts.
+   */
+  private static async chooseBackend(config: ResolvedEngineConfig, store: HistoryStore, report: (p: LoadProgress) => void): Promise<BackendSelection> {
+    if (!config.autoBackend) return selectBackend(config.backends, report);
+    const nav = (globalThis as { navigator?: { userAgent?: string; hardwareConcurrency?: number } }).navigator;
+    const env = `${nav?.userAgent ?? 'unknown'}|${nav?.hardwareConcurrency ?? 0}|probe-v1`;
+    const cached = await store.getMeta('backend').catch(() => undefined);
+    if (cached && cached.env === env && Date.now() - cached.at < PROBE_CACHE_MS && config.backends.includes(cached.backend)) {
+      try {
+        const sel = await selectBackend([cached.backend], report);
+        const rejected = cached.probe.filter((p) => p.backend !== cached.backend && p.ms !== undefined)
+          .map((p) => ({ backend: p.backend, reason: `slower in the probe of ${new Date(cached.at).toISOString()}: ${p.ms!.toFixed(2)} ms` }));
+        return { ...sel, rejected, reason: `${cached.reason} (probe of ${new Date(cached.at).toISOString()}, reused)`, probe: cached.probe };
+      } catch {
+        // The remembered backend no longer starts: probe again.
+      }
+    }
+    const probe = { dim: PROBE_DIM, seqLen: PROBE_SEQ_LEN, rows: config.catalog?.length ?? PROBE_ROWS };
+    const sel = await selectBackend(config.backends, report, { probe });
+    await store.setMeta({ key: 'backend', env, backend: sel.backend, reason: sel.reason, probe: sel.probe ?? [], at: Date.now() }).catch(() => undefined);
+    return sel;
   }
 
   // -------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  *
  * Schema (version 2):
  *   events        autoIncrement key `id`, indexes `itemId` and `timestamp`
- *   meta          keyPath `key`: { key: 'schema', ... }, { key: 'model', ... }
+ *   meta          keyPath `key`: { key: 'schema', ... }, { key: 'model', ... }, { key: 'backend', ... }
  *   catalogCache  keyPath `key` (v2): derived catalog matrices (int8 rows + scales), keyed by model
  *                 version + catalog hash + format; no shopper data. The newest CATALOG_CACHE_KEEP stay.
  * Migrations are `if (oldVersion < N)` steps in `upgrade`, so any old version steps up in order.
@@ -16,7 +16,7 @@ import { DB_BLOCKED_TIMEOUT_MS } from './constants.js';
 import {
   QuotaExceededError, ScenerecError, StorageBlockedError, StorageError,
 } from './errors.js';
-import type { HistoryExport, HistoryQuery, StoredEvent } from './protocol.js';
+import type { BackendName, BackendProbe, HistoryExport, HistoryQuery, StoredEvent } from './protocol.js';
 import type { NewEvent } from './config.js';
 
 /** Current schema version. Bump it and add an `if (oldVersion < N)` step to migrate. */
@@ -38,7 +38,17 @@ export interface CatalogCacheRecord {
 
 export interface SchemaMeta { key: 'schema'; version: number; createdAt: number; upgradedAt: number }
 export interface ModelMeta { key: 'model'; modelVersion: string; modelUrl: string; loadedAt: number }
-export type MetaRecord = SchemaMeta | ModelMeta;
+/** The last 'auto' backend probe on this browser (src/backend.ts), reused for PROBE_CACHE_MS. */
+export interface BackendMeta {
+  key: 'backend';
+  /** Browser identity the decision holds for (user agent, cores). */
+  env: string;
+  backend: BackendName;
+  reason: string;
+  probe: BackendProbe[];
+  at: number;
+}
+export type MetaRecord = SchemaMeta | ModelMeta | BackendMeta;
 
 export interface ScenerecDB extends DBSchema {
   events: {

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { lastHidden, padHistory, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
+import { dequantizeInt8, quantizeInt8 } from '../src/scoring.js';
 import type { LeaveOneOutSplit } from './data.js';
 import { MetricAccumulator, rankOfFirst, topK, type RankingMetrics } from './metrics.js';
 import { Rng } from './rng.js';
@@ -93,10 +94,28 @@ export async function evaluateScorer(
   return acc.result();
 }
 
+export interface ModelScorerOptions {
+  /**
+   * Storage of the item table used for scoring, as the SDK stores its catalog matrix
+   * (src/scoring.ts): 'float32' (default, the table as loaded) or 'int8' (per-row symmetric int8,
+   * the SDK's quantizeInt8). The input embeddings of the history stay as loaded, as in the SDK.
+   */
+  embeddingDtype?: 'float32' | 'int8';
+}
+
+/** The item table the SDK would score against: as loaded, or int8-quantised and read back. */
+export function scoringTable(weights: WeightMap, dtype: 'float32' | 'int8' = 'float32'): tf.Tensor2D {
+  const table = weights.itemEmbedding as tf.Tensor2D;
+  if (dtype === 'float32') return table.clone();
+  const [rows, d] = table.shape;
+  return tf.tensor2d(dequantizeInt8(quantizeInt8(table.dataSync() as Float32Array, rows, d)), [rows, d]);
+}
+
 /** Scorer backed by the SASRec forward pass. */
-export function modelScorer(config: SasRecConfig, weights: WeightMap): { scorer: Scorer; dispose(): void } {
+export function modelScorer(config: SasRecConfig, weights: WeightMap, options: ModelScorerOptions = {}): { scorer: Scorer; dispose(): void } {
+  const table = scoringTable(weights, options.embeddingDtype);
   // [d, numItems+1]: plain matMul (no transpose flag) is much faster on wasm.
-  const tableT = tf.tidy(() => (weights.itemEmbedding as tf.Tensor2D).transpose());
+  const tableT = tf.tidy(() => table.transpose());
   let tableData: Float32Array | undefined;
   const scorer: Scorer = async (_users, inputs, candidates) => {
     const b = inputs.length;
@@ -108,7 +127,7 @@ export function modelScorer(config: SasRecConfig, weights: WeightMap): { scorer:
     const d = config.hiddenDim;
     try {
       if (candidates) {
-        tableData ??= (await weights.itemEmbedding.data()) as Float32Array;
+        tableData ??= (await table.data()) as Float32Array;
         const h = (await hidden.data()) as Float32Array;
         return candidates.map((c, r) => {
           const out = new Float32Array(c.length);
@@ -130,7 +149,7 @@ export function modelScorer(config: SasRecConfig, weights: WeightMap): { scorer:
       hidden.dispose();
     }
   };
-  return { scorer, dispose: () => tableT.dispose() };
+  return { scorer, dispose: () => { tableT.dispose(); table.dispose(); } };
 }
 
 export async function evaluateModel(
@@ -138,8 +157,9 @@ export async function evaluateModel(
   weights: WeightMap,
   split: LeaveOneOutSplit,
   o: EvalOptions,
+  scorerOptions: ModelScorerOptions = {},
 ): Promise<RankingMetrics> {
-  const { scorer, dispose } = modelScorer(config, weights);
+  const { scorer, dispose } = modelScorer(config, weights, scorerOptions);
   try {
     return await evaluateScorer(scorer, config.numItems, split, o);
   } finally {

@@ -1,0 +1,71 @@
+/**
+ * 1,000 recommend calls in the SDK worker (wasm, fixture model): tf.memory().numTensors and bytes
+ * unchanged, and the worker's JS heap (after a GC, read through the DevTools protocol) roughly flat.
+ */
+import { expect, test, type Browser } from '@playwright/test';
+import { freshDb, openHarness, watchConsole } from './helpers';
+
+/** The JS heap used by the worker whose script URL contains `urlPart`, after a collection. */
+async function workerHeap(browser: Browser, urlPart: string): Promise<number> {
+  const cdp = await browser.newBrowserCDPSession();
+  try {
+    const { targetInfos } = await cdp.send('Target.getTargets') as { targetInfos: Array<{ targetId: string; type: string; url: string }> };
+    const target = targetInfos.filter((t) => t.type === 'worker' && t.url.includes(urlPart)).pop();
+    if (!target) throw new Error(`no worker target matching ${urlPart}`);
+    const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false }) as { sessionId: string };
+    let nextId = 1;
+    const call = (method: string) => new Promise<Record<string, unknown>>((resolve) => {
+      const id = nextId++;
+      const on = (ev: { sessionId: string; message: string }) => {
+        const msg = JSON.parse(ev.message) as { id?: number; result?: Record<string, unknown> };
+        if (ev.sessionId !== sessionId || msg.id !== id) return;
+        cdp.off('Target.receivedMessageFromTarget', on);
+        resolve(msg.result ?? {});
+      };
+      cdp.on('Target.receivedMessageFromTarget', on);
+      void cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method }) });
+    });
+    await call('HeapProfiler.collectGarbage');
+    const usage = await call('Runtime.getHeapUsage');
+    await cdp.send('Target.detachFromTarget', { sessionId });
+    return usage.usedSize as number;
+  } finally {
+    await cdp.detach();
+  }
+}
+
+test('1,000 recommend calls: tensors flat, worker heap roughly flat (wasm)', async ({ page, browser }) => {
+  test.setTimeout(180_000);
+  const { errors } = watchConsole(page);
+  await openHarness(page);
+  await page.evaluate(async (dbName) => {
+    const rec = await window.harness.create({ backend: 'wasm', dbName, debugWorker: true });
+    await rec.track([{ type: 'view', itemId: 'item-12' }, { type: 'cart', itemId: 'item-14' }, { type: 'view', itemId: 'item-31' }]);
+  }, freshDb('leak-1000'));
+  const calls = (n: number) => page.evaluate(async (n) => {
+    const rec = window.rec!;
+    for (let i = 0; i < n; i++) {
+      switch (i % 4) {
+        case 0: await rec.scene('home').recommend({ k: 10 }); break;
+        case 1: await rec.scene('product').recommend({ itemId: `item-${String(10 + (i % 30)).padStart(2, '0')}`, k: 8 }); break;
+        case 2: await rec.scene('cart').recommend({ k: 6, rules: { include: { category: ['cat-1', 'cat-2'] } } }); break;
+        default: await rec.scene('search').rerank({ query: 'q', candidates: ['item-01', 'item-22', 'cold-1', 'item-45'], k: 4 });
+      }
+    }
+    return window.harness.workerMemory();
+  }, n);
+  const warm = await calls(100); // lasting state (compiled code, caches) settles first
+  const heapBefore = await workerHeap(browser, 'debug.worker');
+  const t0 = Date.now();
+  const after = await calls(1000);
+  const ms = Date.now() - t0;
+  const heapAfter = await workerHeap(browser, 'debug.worker');
+  await page.evaluate(() => window.rec!.dispose());
+  console.log(`[leak 1000 wasm] ${ms} ms; numTensors ${warm.numTensors} -> ${after.numTensors}, bytes ${warm.numBytes} -> ${after.numBytes}, ` +
+    `worker heap ${(heapBefore / 1048576).toFixed(2)} -> ${(heapAfter / 1048576).toFixed(2)} MB`);
+  expect(after.backend).toBe('wasm');
+  expect(after.numTensors).toBe(warm.numTensors);
+  expect(after.numBytes).toBe(warm.numBytes);
+  expect(heapAfter - heapBefore, 'worker heap growth over 1,000 calls').toBeLessThan(1.5 * 1048576);
+  expect(errors).toEqual([]);
+});
