@@ -61,3 +61,35 @@ describe('wasm backend', () => {
     wasm.forEach((w, i) => expect(w.score).toBeCloseTo(cpu[i].score, 4));
   });
 });
+
+describe("backend 'auto' probe", () => {
+  it('starts what it can, times each backend that started, and keeps the fastest with a reason', { timeout: 30_000 }, async () => {
+    const seen: string[] = [];
+    const sel = await selectBackend(['webgpu', 'webgl', 'wasm', 'cpu'], (p) => { if (p.stage === 'backend') seen.push(`${p.backend}:${p.status}`); },
+      { probe: { dim: 16, seqLen: 8, rows: 500 } });
+    expect(sel.backend).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(sel.reason).toMatch(/^wasm: the only backend that finished the load-time probe/);
+    const probe = Object.fromEntries(sel.probe!.map((p) => [p.backend, p]));
+    expect(probe.wasm.ms).toBeGreaterThan(0);
+    expect(probe.webgpu.error).toMatch(/navigator\.gpu/);
+    expect(probe.cpu.error).toMatch(/not probed/);
+    expect(sel.rejected.map((r) => r.backend)).toEqual(['webgpu', 'webgl']);
+    expect(seen[0]).toBe('webgpu:trying');
+    expect(seen[seen.length - 1]).toBe('wasm:ready');
+  });
+
+  it('the engine remembers the decision and reuses it on the next load', { timeout: 30_000 }, async () => {
+    const dbName = freshDbName();
+    const open = () => createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'auto', dbName }, { fetch: fileFetch() });
+    const e1 = await open();
+    const i1 = await e1.info();
+    await e1.dispose();
+    const e2 = await open();
+    const i2 = await e2.info();
+    await e2.dispose();
+    expect(i1.backendProbe?.length).toBeGreaterThan(0);
+    expect(i2.backend).toBe(i1.backend);
+    expect(i2.backendReason).toMatch(/reused\)$/);
+  });
+});
