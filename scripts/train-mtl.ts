@@ -13,7 +13,7 @@ import { TASKS } from '../src/model/features.js';
 
 const D = DEFAULT_MTL_OPTIONS;
 export const MTL_HELP = `usage: npm run train -- --arch mtl --data <events.tsv> --items <items.tsv> --out <dir> [options]
-  --tasks click,cart,purchase (all: multi-task; one name: a single-task model)  --id-dropout X (${D.idDropout})  --l2 X (${D.l2})
+  --tasks click,cart,purchase (all: multi-task; one name: a single-task model)  --task-weights 1,1,1 (click,cart,purchase loss weights)  --id-dropout X (${D.idDropout})  --l2 X (${D.l2})
   --epochs N (${D.epochs})  --batch N (${D.batchSize})  --lr X (${D.learningRate})  --negatives N (${D.negatives})
   --max-len N (${D.maxLen})  --hidden N (${D.hiddenDim})  --blocks N (${D.numBlocks})  --heads N (${D.numHeads})  --ffn N (${D.ffnDim})
   --dropout X (${D.dropout})  --seed N (${D.seed})  --patience N (${D.patience})  --max-steps N  --dtype float16|float32 (float16)
@@ -21,7 +21,7 @@ export const MTL_HELP = `usage: npm run train -- --arch mtl --data <events.tsv> 
 
 export async function runMtlTraining(argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
-    arch: 'string', data: 'string', items: 'string', out: 'string', format: 'string', tasks: 'string', 'id-dropout': 'number', l2: 'number',
+    arch: 'string', data: 'string', items: 'string', out: 'string', format: 'string', tasks: 'string', 'task-weights': 'string', 'id-dropout': 'number', l2: 'number',
     epochs: 'number', batch: 'number', lr: 'number', negatives: 'number', 'max-len': 'number', hidden: 'number', blocks: 'number',
     heads: 'number', ffn: 'number', dropout: 'number', seed: 'number', patience: 'number', 'max-steps': 'number', dtype: 'string',
     'train-end': 'number', 'valid-day': 'number', 'test-start': 'number', backend: 'string', help: 'boolean',
@@ -31,7 +31,10 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
   if (f.format !== undefined && f.format !== 'tianchi') throw new UsageError('--arch mtl reads the tianchi format only (events.tsv + items.tsv)');
   const names = ((f.tasks as string) ?? TASKS.join(',')).split(',').map((s) => s.trim());
   for (const n of names) if (!(TASKS as readonly string[]).includes(n)) throw new UsageError(`--tasks: unknown task "${n}"; use ${TASKS.join(', ')}`);
-  const taskWeights = TASKS.map((t) => (names.includes(t) ? 1 : 0)) as [number, number, number];
+  const given = f['task-weights'] === undefined ? [1, 1, 1] : String(f['task-weights']).split(',').map(Number);
+  if (given.length !== 3 || given.some((w) => !Number.isFinite(w) || w < 0)) throw new UsageError('--task-weights needs three non-negative numbers: click,cart,purchase');
+  const taskWeights = TASKS.map((t, i) => (names.includes(t) ? given[i] : 0)) as [number, number, number];
+  if (taskWeights.every((w) => w === 0)) throw new UsageError('every task has weight 0: nothing to train');
   const n = (k: string, d: number) => (f[k] as number | undefined) ?? d;
   const options: MtlTrainOptions = {
     maxLen: n('max-len', D.maxLen), hiddenDim: n('hidden', D.hiddenDim), numBlocks: n('blocks', D.numBlocks), numHeads: n('heads', D.numHeads),
