@@ -250,13 +250,13 @@ async function report(rows: Row[], chromiumVersion: string | undefined, t0: numb
 
   const homeOf = (r: Row | undefined) => r?.scenes?.home?.worker;
   const lines: string[] = [];
-  lines.push('| backend asked → used | catalog | matrix | cold: create → 1st result (reload) | warm home median / p95 | product | cart | search | round trip home | calls/s (1 / 8 in flight) | floor | home ÷ floor | tf bytes | worker heap |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('| backend asked → used | catalog | matrix | cold: create → 1st result (reload) | warm home median / p95 | product | cart | search | round trip home | calls/s (1 / 8 in flight) | floor | home ÷ floor | tf bytes | catalog matrix | worker heap |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    if (!r.ok) { lines.push(`| ${r.backendAsked} | ${r.size} | | failed: ${esc(r.error ?? '').slice(0, 160)} |||||||||||`); continue; }
+    if (!r.ok) { lines.push(`| ${r.backendAsked} | ${r.size} | | failed: ${esc(r.error ?? '').slice(0, 160)} ||||||||||||`); continue; }
     const s = r.scenes!;
     const m = (x?: { median: number }) => f(x?.median);
-    lines.push(`| ${r.backendAsked}${r.backendAsked !== r.info!.backend ? ` → ${r.info!.backend}` : ''} | ${r.items.toLocaleString('en')} | ${r.info!.scoring?.dtype}${r.info!.scoring?.fromCache ? ' (cache)' : ''}, ${r.info!.scoring?.mode} | ${f(r.coldFirstResultMs, 0)} ms (${f(r.reloadFirstResultMs, 0)} ms) | ${f(homeOf(r)?.median)} / ${f(homeOf(r)?.p95)} ms | ${m(s.product?.worker)} | ${m(s.cart?.worker)} | ${m(s.search?.worker)} | ${m(s.home?.roundTrip)} ms | ${r.throughput!.sequential.toFixed(0)} / ${r.throughput!.concurrent8.toFixed(0)} | ${f(r.floorMs)} ms | ${r.floorMs ? (homeOf(r)!.median / r.floorMs).toFixed(0) : '–'}× | ${mb(r.memory?.tfBytes)} MB | ${mb(r.memory?.workerHeap)} MB |`);
+    lines.push(`| ${r.backendAsked}${r.backendAsked !== r.info!.backend ? ` → ${r.info!.backend}` : ''} | ${r.items.toLocaleString('en')} | ${r.info!.scoring?.dtype}${r.info!.scoring?.fromCache ? ' (cache)' : ''}, ${r.info!.scoring?.mode} | ${f(r.coldFirstResultMs, 0)} ms (${f(r.reloadFirstResultMs, 0)} ms) | ${f(homeOf(r)?.median)} / ${f(homeOf(r)?.p95)} ms | ${m(s.product?.worker)} | ${m(s.cart?.worker)} | ${m(s.search?.worker)} | ${m(s.home?.roundTrip)} ms | ${r.throughput!.sequential.toFixed(0)} / ${r.throughput!.concurrent8.toFixed(0)} | ${f(r.floorMs)} ms | ${r.floorMs ? (homeOf(r)!.median / r.floorMs).toFixed(0) : '–'}× | ${mb(r.memory?.tfBytes)} MB | ${mb(r.info!.scoring?.bytes)} MB | ${mb(r.memory?.workerHeap)} MB |`);
   }
   const table = lines.join('\n');
   console.log(`\n${table}\n`);
