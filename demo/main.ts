@@ -4,7 +4,7 @@
  *
  * Routes (hash, so a reload keeps the page): #/ (catalog, ?cat=&page=), #/p/<id> (product),
  * #/cart, #/search?q=. Query params: ?backend=auto|webgpu|webgl|wasm|cpu (or a comma list),
- * ?model=<folder under /models/> (default tianchi-sasrec).
+ * ?model=<folder under /models/> (default tianchi-mtl, the multi-task model; tianchi-sasrec is the single-head one).
  *
  * The "Ranking controls" panel (demo/controls.ts) sets what a shop would: per-scene objectives,
  * diversity and price weight, and shop rules; every list is asked again when they change.
@@ -17,7 +17,7 @@ import {
 import catalogUrl from './catalog.json?url';
 import { mountControls, type Controls } from './controls';
 
-const DEFAULT_MODEL = 'tianchi-sasrec';
+const DEFAULT_MODEL = 'tianchi-mtl';
 const PAGE_SIZE = 24;
 const CART_KEY = 'scenerec-demo-cart';
 const BACKEND_CHOICES = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;

@@ -1,6 +1,6 @@
 /**
  * The demo shop (demo/) driven like a shopper would, on the Tianchi model
- * (models/tianchi-sasrec) and its catalog (demo/catalog.json), backend 'webgpu'.
+ * (models/tianchi-mtl, the multi-task model) and its catalog (demo/catalog.json), backend 'webgpu'.
  * Also the request log of the whole session: nothing but static same-origin files.
  */
 import { readFileSync } from 'node:fs';
@@ -127,12 +127,12 @@ test('demo shop: scenes, history panel, reload, forget, clear, export; only stat
   // The whole session fetched only static same-origin files; no request carried history.
   await page.waitForTimeout(500);
   const paths = log.map((r) => new URL(r.url).pathname);
-  expect(paths).toContain('/models/tianchi-sasrec/model.json');
-  expect(paths).toContain('/models/tianchi-sasrec/vocab.json');
+  expect(paths).toContain('/models/tianchi-mtl/model.json');
+  expect(paths).toContain('/models/tianchi-mtl/vocab.json');
   expectOnlyStaticAssetRequests(log, {
     documentPath: '/demo/',
     allowedQuery: /^\?backend=webgpu$/,
-    allowedPaths: [/^\/demo\/$/, /^\/assets\/[\w.-]+\.(js|css|wasm|json)$/, /^\/models\/tianchi-sasrec\/[\w.-]+\.(json|bin)$/],
+    allowedPaths: [/^\/demo\/$/, /^\/assets\/[\w.-]+\.(js|css|wasm|json)$/, /^\/models\/tianchi-mtl\/[\w.-]+\.(json|bin)$/],
     secrets: [product.id, clicked, ...similar, ...cartRecs, ...found, query],
   });
   expect(errors).toEqual([]);
