@@ -8,21 +8,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { forward, initWeights, itemVectors, taskQueries, weightShapes, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
 import { softmaxNll } from './loss.js';
+import type { BaseTrainOptions } from './train.js';
 import { Rng } from './rng.js';
 import type { MtlData, MtlEvent } from './mtl-data.js';
 import { evaluateMtl, type MtlMetrics } from './mtl-eval.js';
 import { REPEAT_FEATURES, repeatFeatures } from '../src/model/features.js';
 
-export interface MtlTrainOptions {
-  maxLen: number;
-  hiddenDim: number;
-  numBlocks: number;
-  numHeads: number;
-  ffnDim: number;
-  dropout: number;
-  batchSize: number;
-  learningRate: number;
-  negatives: number;
+export interface MtlTrainOptions extends BaseTrainOptions {
   epochs: number;
   seed: number;
   /** Loss weight per task (click, cart, purchase); 0 leaves a head untrained (single-task models). */

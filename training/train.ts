@@ -11,7 +11,8 @@ import { leaveOneOut, type LeaveOneOutSplit, type SequenceDataset } from './data
 import { evaluateModel, type EvalOptions } from './evaluate.js';
 import type { RankingMetrics } from './metrics.js';
 
-export interface TrainOptions {
+/** Model shape and the optimisation basics, shared by the SASRec and the multi-task trainers. */
+export interface BaseTrainOptions {
   maxLen: number;
   hiddenDim: number;
   numBlocks: number;
@@ -22,6 +23,9 @@ export interface TrainOptions {
   learningRate: number;
   /** Shared uniform negatives per batch. */
   negatives: number;
+}
+
+export interface TrainOptions extends BaseTrainOptions {
   /** Training loss over the sampled negatives. */
   loss: LossKind;
   /** gBCE calibration t (only with loss 'gbce'). */
