@@ -617,6 +617,22 @@ export class RecommenderEngine implements RecommenderEngineApi {
       throw new UnknownItemError(`Unknown product "${id}": it is neither in the catalog nor known to the model. Check the id, or add the item to the catalog.`, { itemId: id });
     }
     const exclude = this.exclusions(hist, 'product', req.rules, [id]);
+    const newRow = m === undefined ? cat.rowOfPos[pos!] : -1;
+    if (m === undefined && this.content && cat.matrix && newRow >= 0) {
+      // A feature model has a content vector for a new item: the items whose vectors are closest to it.
+      const scored = await this.guarded(cat.matrix.score(cat.matrix.unitRow(newRow), this.scoreRequest(cat)));
+      const run: ModelRun = { scores: scored.scores[0], becauseOf: [], used: 0 };
+      if (scored.rows) run.rows = scored.rows;
+      const candidates = this.modelCandidates(cat, run, req.objectives, { kind: 'similar', to: id });
+      return {
+        items: rankCandidates(candidates, {
+          ...req, exclude, unique: true,
+          popular: () => this.popular(cat, { kind: 'popular' }),
+          lookup: (x) => this.lookup(cat, x),
+        }),
+        used: 0,
+      };
+    }
     if (m === undefined) {
       // In the catalog but new to the model: popular items of its category, then popular overall.
       const category = cat.items[pos!].category;

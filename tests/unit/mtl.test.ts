@@ -109,6 +109,10 @@ describe.skipIf(!hasData)('multi-task model on a Tianchi slice', () => {
     expect(diffs.length).toBeGreaterThan(0);
     const cart = await engine.recommend('cart', { k: 5 });
     expect(cart.items.map((i) => i.itemId)).not.toContain(known[1]);
+    // A product page for the new item: items closest to its content vector, not the popularity fallback.
+    const similar = await engine.recommend('product', { itemId: 'brand-new', k: 5 });
+    expect(similar.items).toHaveLength(5);
+    expect(similar.items.every((i) => i.reason.kind === 'similar' && i.itemId !== 'brand-new')).toBe(true);
     const search = await engine.recommend('search', { k: 3, candidates: ['brand-new', known[5], known[6]] });
     expect(search.items.find((i) => i.itemId === 'brand-new')?.reason.kind).toBe('search'); // content-scored, not a fallback
     await engine.clearHistory();
