@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser } from '@playwright/test';
 import type { BenchCase, BenchResult } from '../bench/main';
 import { makeSyntheticModel } from './bench-models.js';
+import { workerHeap } from './worker-heap.js';
 
 const root = resolve(import.meta.dirname, '..');
 const argv = process.argv.slice(2);
@@ -62,40 +63,9 @@ function callMacs(cfg: { maxLen: number; hiddenDim: number; numBlocks: number; f
   return { forward: numBlocks * perBlock, scoring: rows * d };
 }
 
-/**
- * JS heap used by the benchmark's worker, after a garbage collection, through the DevTools
- * protocol (workers have no performance.memory). The page calls it as window.benchWorkerHeap().
- */
-async function workerHeap(browser: Browser): Promise<number | null> {
-  const cdp = await browser.newBrowserCDPSession();
-  try {
-    const { targetInfos } = await cdp.send('Target.getTargets') as { targetInfos: Array<{ targetId: string; type: string; url: string }> };
-    const target = targetInfos.filter((t) => t.type === 'worker' && t.url.includes('bench.worker')).pop();
-    if (!target) return null;
-    const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false }) as { sessionId: string };
-    let nextId = 1;
-    const call = (method: string) => new Promise<Record<string, unknown>>((resolve, reject) => {
-      const id = nextId++;
-      const timer = setTimeout(() => reject(new Error(`${method}: no answer`)), 30_000);
-      const on = (ev: { sessionId: string; message: string }) => {
-        const msg = JSON.parse(ev.message) as { id?: number; result?: Record<string, unknown> };
-        if (ev.sessionId !== sessionId || msg.id !== id) return;
-        clearTimeout(timer);
-        cdp.off('Target.receivedMessageFromTarget', on);
-        resolve(msg.result ?? {});
-      };
-      cdp.on('Target.receivedMessageFromTarget', on);
-      void cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method }) });
-    });
-    await call('HeapProfiler.collectGarbage');
-    const usage = await call('Runtime.getHeapUsage');
-    await cdp.send('Target.detachFromTarget', { sessionId }).catch(() => undefined);
-    return usage.usedSize as number;
-  } catch {
-    return null;
-  } finally {
-    await cdp.detach().catch(() => undefined);
-  }
+/** The benchmark worker's JS heap (window.benchWorkerHeap() on the page); null where it cannot be read. */
+function benchWorkerHeap(browser: Browser): Promise<number | null> {
+  return workerHeap(browser, 'bench.worker').catch(() => null);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -205,7 +175,7 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
         };
         const context = await browser.newContext();
         const page = await context.newPage();
-        await page.exposeFunction('benchWorkerHeap', () => workerHeap(browser!));
+        await page.exposeFunction('benchWorkerHeap', () => benchWorkerHeap(browser!));
         page.on('pageerror', (e) => console.error(`[${c.label}] pageerror: ${e.message}`));
         const ts = Date.now();
         let r: BenchResult;

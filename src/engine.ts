@@ -415,9 +415,10 @@ export class RecommenderEngine implements RecommenderEngineApi {
     let attnT: tf.Tensor | undefined;
     try {
       [scoresT, attnT] = tf.tidy(() => {
+        const idx = new Map(known.map((s) => [s, content.ofModelItem(s.m)]));
         const tokens = {
-          category: row((s) => content.ofModelItem(s.m).category), brand: row((s) => content.ofModelItem(s.m).brand),
-          price: row((s) => content.ofModelItem(s.m).price), behaviour: row((s) => s.behaviour), scene: row((s) => s.scene),
+          category: row((s) => idx.get(s)!.category), brand: row((s) => idx.get(s)!.brand),
+          price: row((s) => idx.get(s)!.price), behaviour: row((s) => s.behaviour), scene: row((s) => s.scene),
         };
         const { hidden, attention } = lastHidden(cfg, this.weights, row((s) => s.m), { returnAttention: true, tokens });
         const q = taskQueries(cfg, this.weights, hidden, tf.tensor1d([SCENE_CODES[scene]], 'int32'));

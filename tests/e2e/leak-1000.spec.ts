@@ -2,37 +2,9 @@
  * 1,000 recommend calls in the SDK worker (wasm, fixture model): tf.memory().numTensors and bytes
  * unchanged, and the worker's JS heap (after a GC, read through the DevTools protocol) roughly flat.
  */
-import { expect, test, type Browser } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { freshDb, openHarness, watchConsole } from './helpers';
-
-/** The JS heap used by the worker whose script URL contains `urlPart`, after a collection. */
-async function workerHeap(browser: Browser, urlPart: string): Promise<number> {
-  const cdp = await browser.newBrowserCDPSession();
-  try {
-    const { targetInfos } = await cdp.send('Target.getTargets') as { targetInfos: Array<{ targetId: string; type: string; url: string }> };
-    const target = targetInfos.filter((t) => t.type === 'worker' && t.url.includes(urlPart)).pop();
-    if (!target) throw new Error(`no worker target matching ${urlPart}`);
-    const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false }) as { sessionId: string };
-    let nextId = 1;
-    const call = (method: string) => new Promise<Record<string, unknown>>((resolve) => {
-      const id = nextId++;
-      const on = (ev: { sessionId: string; message: string }) => {
-        const msg = JSON.parse(ev.message) as { id?: number; result?: Record<string, unknown> };
-        if (ev.sessionId !== sessionId || msg.id !== id) return;
-        cdp.off('Target.receivedMessageFromTarget', on);
-        resolve(msg.result ?? {});
-      };
-      cdp.on('Target.receivedMessageFromTarget', on);
-      void cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method }) });
-    });
-    await call('HeapProfiler.collectGarbage');
-    const usage = await call('Runtime.getHeapUsage');
-    await cdp.send('Target.detachFromTarget', { sessionId });
-    return usage.usedSize as number;
-  } finally {
-    await cdp.detach();
-  }
-}
+import { workerHeap } from '../../scripts/worker-heap';
 
 test('1,000 recommend calls: tensors flat, worker heap roughly flat (wasm)', async ({ page, browser }) => {
   test.setTimeout(180_000);
