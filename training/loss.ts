@@ -12,6 +12,11 @@ export interface BatchTensors {
   negatives: tf.Tensor1D; // [K] int32 shared negatives
   /** [B*L, K] float: 1 where a negative equals the target (built in JS: tf.equal here is slow on wasm). */
   accidentalHits: tf.Tensor2D;
+  /**
+   * [B, L] int32: one uniform negative per position, drawn outside the user's items (0 where there is
+   * no target); present when the loss has a BCE term (the SASRec paper's loss).
+   */
+  positionNegatives?: tf.Tensor2D;
 }
 
 /**
@@ -31,7 +36,7 @@ const logSumExpRows = tf.customGrad((xArg, save) => {
   };
 });
 
-export type LossKind = 'softmax' | 'gbce';
+export type LossKind = 'softmax' | 'gbce' | 'bce';
 
 export interface LossOptions {
   /** `softmax`: sampled softmax over the shared negatives; `gbce`: generalised BCE (gSASRec, Petrov & Macdonald 2023). */
@@ -40,9 +45,21 @@ export interface LossOptions {
   gbceT: number;
   /** L2 penalty on the embedding rows the batch touches (inputs, targets, negatives); 0 = off. */
   l2: number;
+  /**
+   * Weight of the SASRec paper's binary cross-entropy (the positive against one uniform negative per
+   * position) added to a softmax or gBCE loss; `kind: 'bce'` is that term alone.
+   */
+  bceWeight: number;
 }
 
-export const DEFAULT_LOSS_OPTIONS: LossOptions = { kind: 'softmax', gbceT: 0.75, l2: 0 };
+export const DEFAULT_LOSS_OPTIONS: LossOptions = { kind: 'softmax', gbceT: 0.75, l2: 0, bceWeight: 0 };
+
+/** Paper BCE per position: -log σ(pos) - log(1 - σ(neg)), neg = that position's own uniform negative. */
+function positionBce(h: tf.Tensor2D, posLogits: tf.Tensor, table: tf.Tensor2D, negatives: tf.Tensor2D): tf.Tensor1D {
+  const negEmb = embeddingLookup(table, negatives.reshape([-1])) as tf.Tensor2D; // [BL, d]
+  const negLogits = h.mul(negEmb).sum(-1);
+  return tf.softplus(posLogits.reshape([-1]).neg()).add(tf.softplus(negLogits)) as tf.Tensor1D;
+}
 
 export function sampledSoftmaxLoss(
   config: SasRecConfig,
@@ -62,7 +79,11 @@ export function sampledSoftmaxLoss(
   const valid = targets.notEqual(0).toFloat();
   const count = valid.sum().maximum(1);
   let loss: tf.Tensor;
-  if (lossOptions.kind === 'gbce') {
+  const needsBce = lossOptions.kind === 'bce' || lossOptions.bceWeight > 0;
+  if (needsBce && !batch.positionNegatives) throw new Error('a BCE loss needs per-position negatives in the batch');
+  if (lossOptions.kind === 'bce') {
+    loss = positionBce(h, posLogits, table, batch.positionNegatives!).mul(valid).sum().div(count);
+  } else if (lossOptions.kind === 'gbce') {
     // gBCE: -beta*log(sigmoid(pos)) - sum log(1 - sigmoid(neg)), beta = alpha*(t*(1 - 1/alpha) + 1/alpha), alpha = K/(N-1).
     const k = batch.negatives.shape[0];
     const alpha = k / Math.max(config.numItems - 1, 1);
@@ -73,6 +94,9 @@ export function sampledSoftmaxLoss(
     loss = posTerm.add(negTerm).mul(valid).sum().div(count);
   } else {
     loss = softmaxNll(h, posLogits, negEmb, batch.accidentalHits).mul(valid).sum().div(count);
+  }
+  if (lossOptions.kind !== 'bce' && lossOptions.bceWeight > 0) {
+    loss = loss.add(positionBce(h, posLogits, table, batch.positionNegatives!).mul(valid).sum().div(count).mul(lossOptions.bceWeight));
   }
   if (lossOptions.l2 > 0) {
     const inEmb = embeddingLookup(table, batch.inputs.reshape([-1])) as tf.Tensor2D;

@@ -32,6 +32,8 @@ export interface TrainOptions extends BaseTrainOptions {
   gbceT: number;
   /** L2 penalty on the embedding rows each batch touches (0 = off). */
   l2: number;
+  /** Weight of the paper's one-negative BCE added to the softmax/gBCE loss (loss 'bce' uses it alone). */
+  bceWeight: number;
   epochs: number;
   seed: number;
   /** Validate every N epochs (0 = never). */
@@ -42,12 +44,20 @@ export interface TrainOptions extends BaseTrainOptions {
   patience: number;
   /** Stop after this many steps in total (0 = no limit); for smoke runs. */
   maxSteps: number;
+  /**
+   * Stochastic shared embeddings (SSE-SE, Wu et al., RecSys 2020): each training input id is replaced
+   * by a uniformly random item with this probability (targets unchanged); 0 = off. A regulariser for
+   * sparse catalogs where most item rows see few updates.
+   */
+  sse: number;
+  /** Learning-rate schedule over `epochs`: constant, or cosine decay to 0 by the last epoch. */
+  lrSchedule: 'constant' | 'cosine';
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   maxLen: 50, hiddenDim: 64, numBlocks: 2, numHeads: 1, ffnDim: 64, dropout: 0.5,
-  batchSize: 128, learningRate: 1e-3, negatives: 256, loss: 'softmax', gbceT: 0.75, l2: 0, epochs: 40, seed: 42,
-  evalEvery: 2, evalUsers: 5000, patience: 3, maxSteps: 0,
+  batchSize: 128, learningRate: 1e-3, negatives: 256, loss: 'softmax', gbceT: 0.75, l2: 0, bceWeight: 0, epochs: 40, seed: 42,
+  evalEvery: 2, evalUsers: 5000, patience: 3, maxSteps: 0, sse: 0, lrSchedule: 'constant',
 };
 
 export interface EpochLog { epoch: number; loss: number; seconds: number; valid?: RankingMetrics }
@@ -106,7 +116,32 @@ export function bucketBatches(examples: Example[], batchSize: number, rng: Rng):
   return rng.shuffle(batches);
 }
 
-function batchTensors(batch: Example[], negatives: Int32Array) {
+/** Replaces each non-padding id by a uniform random item with probability `p` (SSE-SE). */
+export function replaceIds(ids: Int32Array, p: number, numItems: number, rng: Rng): void {
+  if (p <= 0) return;
+  for (let i = 0; i < ids.length; i++) if (ids[i] !== 0 && rng.next() < p) ids[i] = rng.int(1, numItems + 1);
+}
+
+/** One uniform negative per target position, outside the example's own items (as the SASRec paper samples). */
+export function positionNegatives(batch: Example[], len: number, targets: Int32Array, numItems: number, rng: Rng): Int32Array {
+  const out = new Int32Array(targets.length);
+  batch.forEach((e, r) => {
+    const own = new Set<number>([...e.inputs, ...e.targets]);
+    for (let c = 0; c < len; c++) {
+      const p = r * len + c;
+      if (targets[p] === 0) continue;
+      let n: number;
+      do n = rng.int(1, numItems + 1); while (own.has(n) && own.size < numItems);
+      out[p] = n;
+    }
+  });
+  return out;
+}
+
+function batchTensors(
+  batch: Example[], negatives: Int32Array, transformInputs?: (ids: Int32Array) => void,
+  perPosition?: { numItems: number; rng: Rng },
+) {
   const len = batch.reduce((m, e) => Math.max(m, e.inputs.length), 1);
   const b = batch.length;
   const inputs = new Int32Array(b * len);
@@ -115,6 +150,8 @@ function batchTensors(batch: Example[], negatives: Int32Array) {
     inputs.set(padHistory(e.inputs, len), r * len);
     targets.set(padHistory(e.targets, len), r * len);
   });
+  transformInputs?.(inputs);
+  const posNegs = perPosition ? positionNegatives(batch, len, targets, perPosition.numItems, perPosition.rng) : undefined;
   const k = negatives.length;
   const hits = new Float32Array(b * len * k);
   const negPos = new Map<number, number[]>();
@@ -128,6 +165,7 @@ function batchTensors(batch: Example[], negatives: Int32Array) {
     targets: tf.tensor2d(targets, [b, len], 'int32'),
     negatives: tf.tensor1d(negatives, 'int32'),
     accidentalHits: tf.tensor2d(hits, [b * len, k]),
+    positionNegatives: posNegs ? tf.tensor2d(posNegs, [b, len], 'int32') : undefined,
   };
 }
 
@@ -181,7 +219,7 @@ export async function train(
   }
   const evalOptions: EvalOptions = { protocol: 'sampled-100', seed: options.seed + 2, target: 'valid', users: validUsers };
 
-  const lossOptions = { kind: options.loss, gbceT: options.gbceT, l2: options.l2 };
+  const lossOptions = { kind: options.loss, gbceT: options.gbceT, l2: options.l2, bceWeight: options.bceWeight };
   let stop = false;
   while (state.epoch < options.epochs && !stop) {
     const t0 = performance.now();
@@ -191,11 +229,18 @@ export async function train(
     for (let bi = 0; bi < batches.length; bi++) {
       const negs = new Int32Array(options.negatives);
       for (let j = 0; j < negs.length; j++) negs[j] = rng.int(1, config.numItems + 1);
-      const t = batchTensors(batches[bi], negs);
+      const t = batchTensors(batches[bi], negs, (ids) => replaceIds(ids, options.sse, config.numItems, rng),
+        options.loss === 'bce' || options.bceWeight > 0 ? { numItems: config.numItems, rng } : undefined);
+      if (options.lrSchedule === 'cosine') {
+        const progress = (state.epoch + bi / batches.length) / options.epochs;
+        // AdamOptimizer reads its learningRate field on every step.
+        (optimizer as unknown as { learningRate: number }).learningRate = options.learningRate * 0.5 * (1 + Math.cos(Math.PI * progress));
+      }
       const seed = options.seed * 1000003 + state.step * 17;
       const lossT = optimizer.minimize(() => sampledSoftmaxLoss(config, vars, t, seed, lossOptions), true)!;
       const loss = (await lossT.data())[0];
       tf.dispose([lossT, t.inputs, t.targets, t.negatives, t.accidentalHits]);
+      t.positionNegatives?.dispose();
       if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${state.step}; lower --lr`);
       lossSum += loss; lossN++;
       state.step++;

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DataFormatError, leaveOneOut, parseDataset } from '../../training/data.js';
 import { MetricAccumulator, rankOfFirst, topK } from '../../training/metrics.js';
 import { evaluateScorer, sampleNegatives, popularScorer, itemKnnScorer, evaluateModel } from '../../training/evaluate.js';
-import { DEFAULT_TRAIN_OPTIONS, train, type TrainOptions, type Checkpoint } from '../../training/train.js';
+import { DEFAULT_TRAIN_OPTIONS, positionNegatives, replaceIds, train, type TrainOptions, type Checkpoint } from '../../training/train.js';
 import { Rng } from '../../training/rng.js';
 import { loadModelDir, saveModel, setNodeBackend, vocabFor } from '../../training/node-io.js';
 
@@ -170,4 +170,47 @@ describe('training smoke on a real slice of Amazon Games', () => {
     expect(maxDiff).toBeLessThan(1e-5);
     for (const r of [straight, sameSeed, first, resumed]) tf.dispose(Object.values(r.weights));
   }, 120_000);
+
+  it('trains with the paper BCE (alone and mixed into softmax), SSE and a cosine schedule: the loss falls', async () => {
+    for (const extra of [{ loss: 'bce' as const }, { bceWeight: 1, sse: 0.1, lrSchedule: 'cosine' as const }]) {
+      const before = tf.memory().numTensors;
+      const result = await train(ds, { ...TINY, epochs: 4, ...extra });
+      const losses = result.state.log.map((l) => l.loss);
+      expect(losses.every(Number.isFinite)).toBe(true);
+      expect(losses[losses.length - 1]).toBeLessThan(losses[0] - 0.05);
+      tf.dispose(Object.values(result.weights));
+      expect(tf.memory().numTensors).toBe(before);
+    }
+  }, 120_000);
+});
+
+describe('training regularisers', () => {
+  it('SSE replaces ids at about the asked rate and never touches padding', () => {
+    const ids = new Int32Array(20000);
+    for (let i = 0; i < ids.length; i++) ids[i] = i % 4 === 0 ? 0 : 7;
+    replaceIds(ids, 0.25, 1000, new Rng(1));
+    const real = ids.filter((_, i) => i % 4 !== 0);
+    expect(ids.filter((_, i) => i % 4 === 0).every((x) => x === 0)).toBe(true);
+    const changed = real.filter((x) => x !== 7).length / real.length;
+    expect(changed).toBeGreaterThan(0.22);
+    expect(changed).toBeLessThan(0.28);
+    const untouched = Int32Array.from([0, 3, 5]);
+    replaceIds(untouched, 0, 10, new Rng(1));
+    expect([...untouched]).toEqual([0, 3, 5]);
+  });
+
+  it('per-position negatives avoid the user own items and padding positions', () => {
+    const batch = [
+      { inputs: Int32Array.from([1, 2]), targets: Int32Array.from([2, 3]) },
+      { inputs: Int32Array.from([4]), targets: Int32Array.from([5]) },
+    ];
+    const len = 2;
+    const targets = Int32Array.from([2, 3, 0, 5]); // row 2 is left-padded
+    for (let seed = 0; seed < 50; seed++) {
+      const negs = positionNegatives(batch, len, targets, 6, new Rng(seed));
+      expect(negs[2]).toBe(0);
+      for (const p of [0, 1]) expect([4, 5, 6]).toContain(negs[p]);
+      expect([1, 2, 3, 6]).toContain(negs[3]);
+    }
+  });
 });
