@@ -1,0 +1,146 @@
+/**
+ * The float32 kernels of src/kernels/f32.wat behind one small interface, with a plain-JS twin where
+ * WebAssembly SIMD is missing (or when asked for, in tests). Each kernel object owns its memory:
+ * the caller reserves the bytes it needs once (`reserve`), lays out its arrays in that buffer
+ * (views stay valid: the memory never grows again) and passes byte offsets to the functions.
+ */
+import { F32_WASM_BASE64 } from './f32.wasm.js';
+
+export interface F32Kernel {
+  /** True when the functions run in WebAssembly SIMD. */
+  readonly simd: boolean;
+  /** The memory the offsets point into (valid after `reserve`). */
+  readonly buffer: ArrayBuffer;
+  /** Makes the memory at least `bytes` long. Call once, before taking views. */
+  reserve(bytes: number): ArrayBuffer;
+  /** out[i, j] = bias[j] + Σ_k x[i, k] · w[k, j] (relu: max(., 0)); x [n, inDim], w [inDim, o], row-major. */
+  dense(x: number, n: number, inDim: number, w: number, o: number, bias: number, out: number, relu: boolean): void;
+  /** out[b*16 + r] = Σ_k q[k] · m[(b*d + k)*16 + r]: a matrix stored in blocks of 16 rows (see blockRows). */
+  scoreBlocked(m: number, nb: number, d: number, q: number, out: number): void;
+}
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  dense: (x: number, n: number, inDim: number, w: number, o: number, bias: number, out: number, relu: number) => void;
+  scoreBlocked: (m: number, nb: number, d: number, q: number, out: number) => void;
+}
+
+let moduleCache: WebAssembly.Module | null | undefined;
+
+function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const out = new Uint8Array(new ArrayBuffer(bin.length));
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** The compiled module, or null where WebAssembly (SIMD) is missing. Compiled once (751 bytes: synchronous is fine). */
+function wasmModule(): WebAssembly.Module | null {
+  if (moduleCache !== undefined) return moduleCache;
+  try {
+    const bytes = decodeBase64(F32_WASM_BASE64);
+    moduleCache = typeof WebAssembly !== 'undefined' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+  } catch {
+    moduleCache = null;
+  }
+  return moduleCache;
+}
+
+/** Plain-JS dense on a float32 view (offsets in bytes). Also the wasm kernel's path for o % 16 != 0. */
+function denseJs(f: Float32Array, x: number, n: number, inDim: number, w: number, o: number, bias: number, out: number, relu: boolean): void {
+  const xo = x >> 2; const wo = w >> 2; const bo = bias >> 2; const oo = out >> 2;
+  for (let i = 0; i < n; i++) {
+    const row = oo + i * o;
+    for (let j = 0; j < o; j++) f[row + j] = f[bo + j];
+    for (let k = 0; k < inDim; k++) {
+      const s = f[xo + i * inDim + k];
+      const wr = wo + k * o;
+      for (let j = 0; j < o; j++) f[row + j] += s * f[wr + j];
+    }
+    if (relu) for (let j = 0; j < o; j++) if (!(f[row + j] > 0)) f[row + j] = 0;
+  }
+}
+
+function scoreBlockedJs(f: Float32Array, m: number, nb: number, d: number, q: number, out: number): void {
+  let mo = m >> 2; const qo = q >> 2; let oo = out >> 2;
+  const acc = new Float32Array(16);
+  for (let b = 0; b < nb; b++) {
+    acc.fill(0);
+    for (let k = 0; k < d; k++) {
+      const s = f[qo + k];
+      for (let r = 0; r < 16; r++) acc[r] += s * f[mo + r];
+      mo += 16;
+    }
+    f.set(acc, oo);
+    oo += 16;
+  }
+}
+
+/** A kernel with its own memory: WebAssembly SIMD unless `forceJs` or it is unavailable. */
+export function createF32Kernel(options: { forceJs?: boolean } = {}): F32Kernel {
+  const mod = options.forceJs ? null : wasmModule();
+  if (mod) {
+    const ex = new WebAssembly.Instance(mod).exports as unknown as Exports;
+    let view = new Float32Array(ex.memory.buffer);
+    return {
+      simd: true,
+      get buffer() { return ex.memory.buffer; },
+      reserve(bytes: number) {
+        const pages = Math.ceil(bytes / 65536) - ex.memory.buffer.byteLength / 65536;
+        if (pages > 0) ex.memory.grow(pages);
+        view = new Float32Array(ex.memory.buffer);
+        return ex.memory.buffer;
+      },
+      dense(x, n, inDim, w, o, bias, out, relu) {
+        if (o % 16 === 0) ex.dense(x, n, inDim, w, o, bias, out, relu ? 1 : 0);
+        else denseJs(view, x, n, inDim, w, o, bias, out, relu);
+      },
+      scoreBlocked(m, nb, d, q, out) { ex.scoreBlocked(m, nb, d, q, out); },
+    };
+  }
+  let buf = new ArrayBuffer(0);
+  let view = new Float32Array(buf);
+  return {
+    simd: false,
+    get buffer() { return buf; },
+    reserve(bytes: number) {
+      if (bytes > buf.byteLength) {
+        const next = new ArrayBuffer(Math.ceil(bytes / 16) * 16);
+        new Uint8Array(next).set(new Uint8Array(buf));
+        buf = next;
+        view = new Float32Array(buf);
+      }
+      return buf;
+    },
+    dense(x, n, inDim, w, o, bias, out, relu) { denseJs(view, x, n, inDim, w, o, bias, out, relu); },
+    scoreBlocked(m, nb, d, q, out) { scoreBlockedJs(view, m, nb, d, q, out); },
+  };
+}
+
+/** Bump allocation of 16-byte aligned float32 arrays, laid out before `reserve`. */
+export class F32Layout {
+  bytes = 0;
+  /** Reserves `count` floats; returns the byte offset. */
+  take(count: number): number {
+    const at = this.bytes;
+    this.bytes += Math.ceil((count * 4) / 16) * 16;
+    return at;
+  }
+}
+
+/**
+ * Writes row-major rows [rows, d] into the blocked layout of `scoreBlocked`: blocks of 16 rows, each
+ * block k-major (16 values of column k, then of k + 1, ...); the last block is padded with zero rows.
+ * `dst` is a float32 view of ceil(rows / 16) * 16 * d values.
+ */
+export function blockRows(src: Float32Array, rows: number, d: number, dst: Float32Array): void {
+  dst.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const base = (r >> 4) * 16 * d + (r & 15);
+    const so = r * d;
+    for (let k = 0; k < d; k++) dst[base + k * 16] = src[so + k];
+  }
+}
+
+/** Index of row r, column k in the blocked layout. */
+export const blockedIndex = (r: number, k: number, d: number): number => (r >> 4) * 16 * d + k * 16 + (r & 15);
