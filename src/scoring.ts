@@ -10,9 +10,12 @@
  *  - `rows`: the scores of given rows (search reranks the shop's candidates).
  *
  * Two storages of the matrix:
- *  - `float32`: a TF.js tensor on the active backend (transposed, [d, rows], split into column
- *    chunks), scored with matMul + on-device top-k per chunk, merged on the CPU. Plus a float32
- *    copy in JS for diversity vectors and rescoring.
+ *  - `float32` on a GPU backend: a TF.js tensor on the device (transposed, [d, rows], split into
+ *    column chunks), scored with matMul + on-device top-k per chunk, merged on the CPU. Plus a
+ *    float32 copy in JS for diversity vectors and rescoring.
+ *  - `float32` on a CPU backend (wasm, cpu): one copy in blocks of 16 rows in the memory of the
+ *    float32 WebAssembly SIMD kernel (src/kernels/f32.wat, `scoreBlocked`; plain JS without SIMD),
+ *    scored in one sequential pass with a partial top-k; no tensor, no TF.js op per call.
  *  - `int8`: symmetric per-row int8 quantisation (value = int8 * rowScale) in JS memory, a quarter
  *    of the bytes; scored chunk by chunk by a WebAssembly SIMD kernel (src/kernels/dot-i8.wat; plain
  *    JS where SIMD is missing) against an int16-quantised query, with a partial top-k (a min-heap)
@@ -22,6 +25,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidOptionsError, InvalidRequestError } from './errors.js';
 import { DOT_I8_WASM_BASE64 } from './kernels/dot-i8.wasm.js';
+import { blockedIndex, blockRows, createF32Kernel, F32Layout, type F32Kernel } from './kernels/f32.js';
 
 export type EmbeddingDtype = 'float32' | 'int8';
 export type EmbeddingDtypeOption = EmbeddingDtype | 'auto';
@@ -42,7 +46,10 @@ export type ScoreRequest =
   | { kind: 'rows'; rows: ArrayLike<number> };
 
 export interface ScoreResult {
-  /** The catalog rows scored, or null for every row in order (`all`). */
+  /**
+   * The catalog rows scored, or null for every row in order (`all`). `top`: the best rows, best first
+   * or (float32 on a CPU backend) in row order; either way ties are broken towards the lower row.
+   */
   rows: Int32Array | null;
   /** One array per query, aligned with `rows` (or with every row). */
   scores: Float32Array[];
@@ -50,6 +57,8 @@ export interface ScoreResult {
 
 export interface CatalogMatrixInfo {
   dtype: EmbeddingDtype;
+  /** How float32 rows are scored: TF.js matMul on the device, or the blocked float32 kernel (CPU backends). */
+  kernel?: 'tfjs' | 'f32-simd' | 'f32-js';
   rows: number;
   dim: number;
   /** Bytes held for the matrix (device tensor + JS copies). */
@@ -144,20 +153,115 @@ export class TopK {
   }
 
   /** Pushes scores[0..len) with indices offset + i. */
-  pushAll(scores: ArrayLike<number>, len: number, offset: number): void {
-    let t = this.threshold;
-    for (let i = 0; i < len; i++) {
+  pushAll(scores: Float32Array, len: number, offset: number): void {
+    let i = 0;
+    while (i < len && this.size < this.n) { this.push(scores[i], offset + i); i++; }
+    if (i >= len) return;
+    // Full: the replace-the-minimum step inlined (the hot loop of scoring large catalogs).
+    const v = this.values;
+    const ix = this.indices;
+    const n = this.n;
+    let t = v[0];
+    for (; i < len; i++) {
       const s = scores[i];
-      if (s > t) { this.push(s, offset + i); t = this.threshold; }
+      if (!(s > t)) continue;
+      let j = 0;
+      for (;;) {
+        const l = 2 * j + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const c = r < n && v[r] < v[l] ? r : l;
+        if (v[c] >= s) break;
+        v[j] = v[c]; ix[j] = ix[c]; j = c;
+      }
+      v[j] = s; ix[j] = offset + i;
+      t = v[0];
     }
   }
 
-  /** The kept indices, best first. */
+  /** The kept indices, best first (ties: lower index first). */
   sortedIndices(): Int32Array {
-    const order = Array.from({ length: this.size }, (_, i) => i);
-    order.sort((a, b) => this.values[b] - this.values[a] || this.indices[a] - this.indices[b]);
-    return Int32Array.from(order.map((i) => this.indices[i]));
+    const v = this.values;
+    const ix = this.indices;
+    const order = new Int32Array(this.size);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    order.sort((a, b) => v[b] - v[a] || ix[a] - ix[b]);
+    for (let i = 0; i < order.length; i++) order[i] = ix[order[i]];
+    return order;
   }
+}
+
+/** The k-th largest value (1-based) of `a` (reordered in place): quickselect. */
+function kthLargest(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  const target = k - 1; // position in descending order
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] > pivot) i++;
+      while (a[j] < pivot) j--;
+      if (i <= j) { const x = a[i]; a[i] = a[j]; a[j] = x; i++; j--; }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else break;
+  }
+  return a[target];
+}
+
+/**
+ * The `n` best of scores[0..len) (ties: the lower rows), in ascending row order, with their scores.
+ * A threshold from a strided sample keeps ~1.5n candidates in one scan, and a quickselect cuts them
+ * to n: no heap, no sort (ranking sorts its candidates; a stable sort of rows in row order breaks
+ * ties the same way as best-first order with lower rows first). When the sample misjudges the
+ * threshold (or for small inputs) the quickselect runs over every row.
+ */
+export function selectTop(scores: Float32Array, len: number, n: number): { rows: Int32Array; scores: Float32Array } {
+  n = Math.min(n, len);
+  let rows: Int32Array | null = null;
+  let vals: Float32Array | null = null;
+  let count = 0;
+  if (len > 4 * n) {
+    const m = Math.min(len, 2048);
+    const stride = len / m;
+    const sample = new Float64Array(m);
+    for (let j = 0; j < m; j++) sample[j] = scores[Math.floor(j * stride)];
+    const want = Math.min(m, Math.ceil(((n * m) / len) * 1.5) + 16);
+    const t = kthLargest(sample, want);
+    const cap = 4 * n + 64;
+    rows = new Int32Array(cap);
+    vals = new Float32Array(cap);
+    for (let i = 0; i < len; i++) {
+      const s = scores[i];
+      if (s >= t) {
+        if (count === cap) { count = -1; break; }
+        rows[count] = i; vals[count] = s; count++;
+      }
+    }
+    if (count < n) rows = null; // the sample misjudged the threshold: take every row
+  }
+  if (!rows || !vals) {
+    rows = new Int32Array(len);
+    for (let i = 0; i < len; i++) rows[i] = i;
+    vals = scores.subarray(0, len);
+    count = len;
+  }
+  if (count === n) return { rows: rows.slice(0, n), scores: vals.slice(0, n) };
+  const vn = kthLargest(Float64Array.from(vals.subarray(0, count)), n);
+  let above = 0;
+  for (let i = 0; i < count; i++) if (vals[i] > vn) above++;
+  let ties = n - above;
+  const outRows = new Int32Array(n);
+  const outScores = new Float32Array(n);
+  let o = 0;
+  for (let i = 0; i < count && o < n; i++) {
+    const v = vals[i];
+    if (v > vn || (v === vn && ties-- > 0)) { outRows[o] = rows[i]; outScores[o] = v; o++; }
+  }
+  return { rows: outRows, scores: outScores };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,7 +306,16 @@ const align = (x: number, a = 16) => Math.ceil(x / a) * a;
 export interface CatalogMatrixOptions {
   dtype?: EmbeddingDtypeOption;
   chunkRows?: number;
+  /**
+   * float32 scoring: 'tfjs' (matMul on the active backend) or 'f32' (the blocked float32 kernel);
+   * default 'f32' on the CPU backends (wasm, cpu), 'tfjs' on the GPU ones. `f32Js` forces its plain-JS twin.
+   */
+  float32Kernel?: 'tfjs' | 'f32';
+  f32Js?: boolean;
 }
+
+/** float32 rows in the blocked layout of the f32 kernel, with its scratch. */
+interface Blocked { k: F32Kernel; m: number; q: number; out: number; nb: number; view: Float32Array }
 
 /** The storage `auto` (or an explicit choice) means for a matrix of `rows` rows. */
 export function resolveEmbeddingDtype(option: EmbeddingDtypeOption, rows: number): EmbeddingDtype {
@@ -235,6 +348,8 @@ export class CatalogMatrix {
     private readonly kernel: Kernel | null,
     /** Byte offsets in the kernel memory (int8 with kernel). */
     private readonly layout: { mat: number; scales: number; q: number; out: number } | null,
+    /** float32 on a CPU backend: the blocked rows in the f32 kernel's memory. */
+    private readonly blocked: Blocked | null = null,
   ) {}
 
   /**
@@ -251,6 +366,18 @@ export class CatalogMatrix {
     const dtype: EmbeddingDtype = precomputed ? 'int8' : resolveEmbeddingDtype(wanted, rows);
     if (dtype === 'float32') {
       if (!values) throw new InvalidOptionsError('CatalogMatrix: float32 storage needs the values.');
+      if ((options.float32Kernel ?? (CPU_BACKENDS.has(tf.getBackend()) ? 'f32' : 'tfjs')) === 'f32') {
+        const k = createF32Kernel({ forceJs: options.f32Js });
+        const nb = Math.ceil(rows / 16);
+        const lay = new F32Layout();
+        const m = lay.take(nb * 16 * dim);
+        const q = lay.take(dim);
+        const out = lay.take(nb * 16);
+        k.reserve(lay.bytes);
+        const view = new Float32Array(k.buffer, m, nb * 16 * dim);
+        blockRows(values, rows, dim, view);
+        return new CatalogMatrix('float32', rows, dim, chunkRows, [], null, null, null, null, { k, m, q, out, nb, view });
+      }
       const chunks: tf.Tensor2D[] = [];
       try {
         for (let start = 0; start < rows; start += chunkRows) {
@@ -288,10 +415,11 @@ export class CatalogMatrix {
   }
 
   info(): CatalogMatrixInfo {
-    const bytes = this.dtype === 'float32'
-      ? this.rows * this.dim * 4 * 2 // device tensor + JS copy
-      : this.rows * (this.dim + 4); // int8 rows + row scales (in the kernel's memory when it runs)
+    const bytes = this.blocked ? this.blocked.view.byteLength // one blocked copy
+      : this.dtype === 'float32' ? this.rows * this.dim * 4 * 2 // device tensor + JS copy
+        : this.rows * (this.dim + 4); // int8 rows + row scales (in the kernel's memory when it runs)
     const out: CatalogMatrixInfo = { dtype: this.dtype, rows: this.rows, dim: this.dim, bytes, chunkRows: this.chunkRows };
+    if (this.dtype === 'float32') out.kernel = this.blocked ? (this.blocked.k.simd ? 'f32-simd' : 'f32-js') : 'tfjs';
     if (this.dtype === 'int8') out.simd = this.kernel !== null;
     return out;
   }
@@ -317,6 +445,7 @@ export class CatalogMatrix {
     const d = this.dim;
     const v = new Float32Array(d);
     if (this.f32) v.set(this.f32.subarray(r * d, (r + 1) * d));
+    else if (this.blocked) for (let k = 0; k < d; k++) v[k] = this.blocked.view[blockedIndex(r, k, d)];
     else for (let k = 0; k < d; k++) v[k] = this.i8!.data[r * d + k]; // the row scale cancels
     let norm = 0;
     for (let k = 0; k < d; k++) norm += v[k] * v[k];
@@ -332,6 +461,12 @@ export class CatalogMatrix {
     if (this.f32) {
       const o = r * d;
       for (let k = 0; k < d; k++) s += queries[qo + k] * this.f32[o + k];
+      return s;
+    }
+    if (this.blocked) {
+      const v = this.blocked.view;
+      const base = blockedIndex(r, 0, d);
+      for (let k = 0; k < d; k++) s += queries[qo + k] * v[base + k * 16];
       return s;
     }
     const { data, scales } = this.i8!;
@@ -360,6 +495,10 @@ export class CatalogMatrix {
         return out;
       });
       return { rows, scores };
+    }
+    if (this.blocked) {
+      const queries = queriesIn instanceof tf.Tensor ? (await queriesIn.data()) as Float32Array : queriesIn;
+      return this.scoreBlocked(queries, request);
     }
     if (this.dtype === 'float32') return this.scoreFloat32(queriesIn, request);
     const queries = queriesIn instanceof tf.Tensor ? (await queriesIn.data()) as Float32Array : queriesIn;
@@ -415,6 +554,33 @@ export class CatalogMatrix {
     } finally {
       if (qT !== queriesIn) qT.dispose();
     }
+  }
+
+  /** float32 on a CPU backend: one pass of the blocked kernel per query, then `all` or a partial top-k. */
+  private scoreBlocked(queries: Float32Array, request: ScoreRequest): ScoreResult {
+    const d = this.dim;
+    const nq = checkQueries(queries, d);
+    const { k, m, q, out, nb } = this.blocked!;
+    const all = request.kind === 'all';
+    const n = all ? this.rows : Math.min((request as { n: number }).n, this.rows);
+    const full: Float32Array[] = [];
+    const tops: TopK[] = [];
+    for (let qi = 0; qi < nq; qi++) {
+      new Float32Array(k.buffer, q, d).set(queries.subarray(qi * d, (qi + 1) * d));
+      k.scoreBlocked(m, nb, d, q, out);
+      const scores = new Float32Array(k.buffer, out, this.rows);
+      if (all) full.push(scores.slice());
+      else if (nq === 1) {
+        const top = selectTop(scores, this.rows, n);
+        return { rows: top.rows, scores: [top.scores] };
+      }
+      else {
+        const top = new TopK(n);
+        top.pushAll(scores, this.rows, 0);
+        tops.push(top);
+      }
+    }
+    return all ? { rows: null, scores: full } : this.rescored(tops, queries);
   }
 
   private scoreInt8(queries: Float32Array, request: ScoreRequest): ScoreResult {

@@ -1,0 +1,97 @@
+/**
+ * float32 scoring on CPU backends: the blocked f32 kernel (WebAssembly SIMD and its plain-JS twin)
+ * against exact scores and against the TF.js matMul path, and the threshold top-k (selectTop).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { blockRows, createF32Kernel, F32Layout } from '../../src/kernels/f32.js';
+import { CatalogMatrix, selectTop } from '../../src/scoring.js';
+
+function rand(n: number, seed = 1): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648 - 0.5; });
+}
+const exact = (m: Float32Array, q: Float32Array, rows: number, d: number) =>
+  Float64Array.from({ length: rows }, (_, r) => { let s = 0; for (let k = 0; k < d; k++) s += q[k] * m[r * d + k]; return s; });
+/** The reference order: score descending, then row ascending. */
+const bestRows = (xs: ArrayLike<number>, n: number) => Array.from({ length: xs.length }, (_, i) => i).sort((a, b) => xs[b] - xs[a] || a - b).slice(0, n);
+
+describe('f32 kernel', () => {
+  for (const forceJs of [false, true]) {
+    it(`${forceJs ? 'plain JS' : 'wasm SIMD'}: dense and blocked scoring match exact arithmetic`, () => {
+      const k = createF32Kernel({ forceJs });
+      expect(k.simd).toBe(!forceJs);
+      const [n, inDim, o, rows, d] = [5, 24, 48, 37, 24];
+      const lay = new F32Layout();
+      const at = { x: lay.take(n * inDim), w: lay.take(inDim * o), b: lay.take(o), out: lay.take(n * o), m: lay.take(Math.ceil(rows / 16) * 16 * d), q: lay.take(d), s: lay.take(Math.ceil(rows / 16) * 16) };
+      k.reserve(lay.bytes);
+      const f = new Float32Array(k.buffer);
+      const x = rand(n * inDim, 2); const w = rand(inDim * o, 3); const b = rand(o, 4);
+      f.set(x, at.x / 4); f.set(w, at.w / 4); f.set(b, at.b / 4);
+      for (const relu of [false, true]) {
+        k.dense(at.x, n, inDim, at.w, o, at.b, at.out, relu);
+        for (let i = 0; i < n; i++) for (let j = 0; j < o; j++) {
+          let s = b[j];
+          for (let kk = 0; kk < inDim; kk++) s += x[i * inDim + kk] * w[kk * o + j];
+          expect(f[at.out / 4 + i * o + j]).toBeCloseTo(relu ? Math.max(0, s) : s, 5);
+        }
+      }
+      const m = rand(rows * d, 5); const q = rand(d, 6);
+      blockRows(m, rows, d, new Float32Array(k.buffer, at.m, Math.ceil(rows / 16) * 16 * d));
+      f.set(q, at.q / 4);
+      k.scoreBlocked(at.m, Math.ceil(rows / 16), d, at.q, at.s);
+      const e = exact(m, q, rows, d);
+      for (let r = 0; r < rows; r++) expect(f[at.s / 4 + r]).toBeCloseTo(e[r], 5);
+    });
+  }
+});
+
+describe('selectTop', () => {
+  it('returns exactly the n best rows (ties to the lower row) with their scores, for many sizes', () => {
+    let seed = 9;
+    for (let trial = 0; trial < 40; trial++) {
+      const len = 50 + ((trial * 7919) % 40_000);
+      const xs = rand(len, seed++);
+      // Coarse values on odd trials: many ties at the boundary.
+      if (trial % 2) for (let i = 0; i < len; i++) xs[i] = Math.round(xs[i] * 20);
+      const n = 1 + ((trial * 104_729) % 700);
+      const got = selectTop(xs, len, n);
+      expect([...got.rows].sort((a, b) => a - b)).toEqual(bestRows(xs, n).sort((a, b) => a - b));
+      got.rows.forEach((r, j) => expect(got.scores[j]).toBe(xs[r]));
+    }
+  });
+});
+
+describe('CatalogMatrix float32 on a CPU backend', () => {
+  it('the blocked kernel (SIMD and JS) and TF.js matMul pick the same top rows and give the same scores', async () => {
+    const [rows, d] = [9000, 64];
+    const m = rand(rows * d, 21);
+    const q = rand(d, 22);
+    const e = exact(m, q, rows, d);
+    const results = [];
+    for (const opts of [{ float32Kernel: 'f32' as const }, { float32Kernel: 'f32' as const, f32Js: true }, { float32Kernel: 'tfjs' as const }]) {
+      const before = tf.memory().numTensors;
+      const mat = await CatalogMatrix.create(m, rows, d, { dtype: 'float32', ...opts });
+      try {
+        expect(mat.info().kernel).toBe(opts.float32Kernel === 'tfjs' ? 'tfjs' : opts.f32Js ? 'f32-js' : 'f32-simd');
+        if (opts.float32Kernel === 'f32') {
+          expect(tf.memory().numTensors).toBe(before); // no tensor: the rows live in the kernel's memory
+          expect(mat.info().bytes).toBe(Math.ceil(rows / 16) * 16 * d * 4); // one copy
+        }
+        const top = await mat.score(q, { kind: 'top', n: 300 });
+        expect([...top.rows!].sort((a, b) => a - b)).toEqual(bestRows(e, 300).sort((a, b) => a - b));
+        top.rows!.forEach((r, j) => expect(top.scores[0][j]).toBeCloseTo(e[r], 4));
+        const all = await mat.score(q, { kind: 'all' });
+        for (let r = 0; r < rows; r += 101) expect(all.scores[0][r]).toBeCloseTo(e[r], 4);
+        const some = await mat.score(q, { kind: 'rows', rows: [8999, 3, 4000] });
+        [8999, 3, 4000].forEach((r, j) => expect(some.scores[0][j]).toBeCloseTo(e[r], 4));
+        const u = mat.unitRow(8999);
+        const norm = Math.hypot(...m.subarray(8999 * d, 9000 * d));
+        u.forEach((v, k) => expect(v).toBeCloseTo(m[8999 * d + k] / norm, 6));
+        results.push(top);
+      } finally {
+        mat.dispose();
+      }
+    }
+  });
+});
