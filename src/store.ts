@@ -10,6 +10,13 @@
  *
  * Every write is one transaction: a batch is stored whole or not at all, and retention
  * (maxEvents, maxAgeDays) runs inside the same transaction.
+ *
+ * `events()` (the recommend path) keeps the history in memory between calls instead of reading
+ * IndexedDB each time. It stays correct when others write the same database: this store's own
+ * writes update or drop it; every store of the same database in this realm is told synchronously
+ * after a commit; other tabs and workers are told through a BroadcastChannel named after the
+ * database (their message arrives a few milliseconds after their commit; a call in that window sees
+ * the history as it was just before). Without BroadcastChannel there is no cache.
  */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore, type IDBPTransaction, type StoreNames } from 'idb';
 import { DB_BLOCKED_TIMEOUT_MS } from './constants.js';
@@ -208,11 +215,19 @@ async function inTransaction<T, Mode extends IDBTransactionMode>(
   }
 }
 
+/** Open stores per database name in this realm (they tell each other about their writes). */
+const openStores = new Map<string, Set<HistoryStore>>();
+const CHANGE_CHANNEL_PREFIX = 'scenerec-history:';
+
 /** The history of one shopper in one database. Create with `HistoryStore.open`. */
 export class HistoryStore {
   private db: IDBPDatabase<ScenerecDB> | null;
   private closed = false;
   private lostReason: string | null = null;
+  /** `events()` cache (oldest first), or null; `generation` moves on every change seen. */
+  private cache: StoredEvent[] | null = null;
+  private generation = 0;
+  private channel: BroadcastChannel | null = null;
 
   private constructor(
     readonly name: string,
@@ -230,7 +245,46 @@ export class HistoryStore {
   static async open(name: string, options: OpenStoreOptions = {}): Promise<HistoryStore> {
     const store = new HistoryStore(name, options.schemaVersion ?? DB_VERSION, options.blockedTimeoutMs ?? DB_BLOCKED_TIMEOUT_MS);
     store.db = await store.connect();
+    if (typeof BroadcastChannel !== 'undefined') {
+      try {
+        const ch = new BroadcastChannel(CHANGE_CHANNEL_PREFIX + name);
+        ch.onmessage = () => store.invalidate();
+        (ch as { unref?: () => void }).unref?.(); // Node: do not keep the process alive
+        store.channel = ch;
+      } catch { /* no channel: no cache */ }
+    }
+    let set = openStores.get(name);
+    if (!set) openStores.set(name, (set = new Set()));
+    set.add(store);
     return store;
+  }
+
+  /** Drops the `events()` cache (someone changed the history). */
+  private invalidate(): void {
+    this.cache = null;
+    this.generation++;
+  }
+
+  /** After a committed write: other stores of this database, here and in other realms, drop their cache. */
+  private announce(): void {
+    for (const other of openStores.get(this.name) ?? []) if (other !== this) other.invalidate();
+    try { this.channel?.postMessage('changed'); } catch { /* closed */ }
+  }
+
+  /** Runs a write; the cache is dropped unless `update` (given the write's result) brings it up to date. */
+  private async written<T>(work: () => Promise<T>, update?: (cache: StoredEvent[], result: T) => StoredEvent[]): Promise<T> {
+    const gen = ++this.generation;
+    const had = this.cache;
+    this.cache = null;
+    try {
+      const result = await work();
+      this.generation++;
+      // Only if nothing else changed the history meanwhile (another write, another store's announcement).
+      if (update && had && gen === this.generation - 1) this.cache = update(had, result);
+      return result;
+    } finally {
+      this.announce();
+    }
   }
 
   private connect(): Promise<IDBPDatabase<ScenerecDB>> {
@@ -240,10 +294,12 @@ export class HistoryStore {
         this.db?.close();
         this.db = null;
         this.lostReason = 'another tab upgraded or deleted it';
+        this.invalidate();
       },
       () => {
         this.db = null;
         this.lostReason = 'the browser closed it';
+        this.invalidate();
       });
   }
 
@@ -273,24 +329,39 @@ export class HistoryStore {
   async add(events: NewEvent[], retention: Retention, now: number = Date.now()): Promise<{ stored: number; pruned: number }> {
     if (events.length === 0) return { stored: 0, pruned: await this.prune(retention, now) };
     const db = await this.conn();
-    return inTransaction(db, ['events'], 'readwrite', 'storing events', async (tx) => {
+    const done = await this.written(() => inTransaction(db, ['events'], 'readwrite', 'storing events', async (tx) => {
       const store = tx.objectStore('events');
-      await allRequests(events.map((ev) => () => store.add({ ...ev } as StoredEvent)));
+      const keys = await allRequests(events.map((ev) => () => store.add({ ...ev } as StoredEvent)));
       const pruned = await pruneIn(store, retention, now);
-      return { stored: events.length, pruned };
-    });
+      return { keys, pruned };
+    }), (cache, { keys, pruned }) => withChanges(cache, events.map((ev, i) => ({ ...ev, id: keys[i] } as StoredEvent)), pruned));
+    return { stored: events.length, pruned: done.pruned.length };
   }
 
   /** Applies retention without adding anything. Returns how many events were dropped. */
   async prune(retention: Retention, now: number = Date.now()): Promise<number> {
     const db = await this.conn();
-    return inTransaction(db, ['events'], 'readwrite', 'pruning history', (tx) => pruneIn(tx.objectStore('events'), retention, now));
+    const keys = await this.written(() => inTransaction(db, ['events'], 'readwrite', 'pruning history', (tx) => pruneIn(tx.objectStore('events'), retention, now)),
+      (cache, pruned) => withChanges(cache, [], pruned));
+    return keys.length;
   }
 
   /** Every event, oldest first (by timestamp, then insertion order). */
   async all(): Promise<StoredEvent[]> {
     const db = await this.conn();
     return inTransaction(db, ['events'], 'readonly', 'reading history', (tx) => tx.objectStore('events').index('timestamp').getAll());
+  }
+
+  /**
+   * Every event, oldest first, as `all()`, kept in memory between calls while nobody writes (see the
+   * file comment). The array is shared: do not change it.
+   */
+  async events(): Promise<readonly StoredEvent[]> {
+    if (this.cache) return this.cache;
+    const gen = this.generation;
+    const events = await this.all();
+    if (this.channel && gen === this.generation && !this.closed) this.cache = events;
+    return events;
   }
 
   /** Events by timestamp, newest first unless `newestFirst: false`, at most `limit`. */
@@ -317,18 +388,18 @@ export class HistoryStore {
   /** Removes every event about `itemId`. Returns how many were removed. */
   async forgetItem(itemId: string): Promise<number> {
     const db = await this.conn();
-    return inTransaction(db, ['events'], 'readwrite', 'forgetting an item', async (tx) => {
+    return this.written(() => inTransaction(db, ['events'], 'readwrite', 'forgetting an item', async (tx) => {
       const store = tx.objectStore('events');
       const keys = await store.index('itemId').getAllKeys(itemId);
       await allRequests(keys.map((k) => () => store.delete(k)));
       return keys.length;
-    });
+    }), (cache) => cache.filter((e) => e.itemId !== itemId));
   }
 
   /** Removes every event. */
   async clear(): Promise<void> {
     const db = await this.conn();
-    await inTransaction(db, ['events'], 'readwrite', 'clearing history', (tx) => tx.objectStore('events').clear());
+    await this.written(() => inTransaction(db, ['events'], 'readwrite', 'clearing history', (tx) => tx.objectStore('events').clear()), () => []);
   }
 
   async getMeta<K extends MetaRecord['key']>(key: K): Promise<Extract<MetaRecord, { key: K }> | undefined> {
@@ -378,28 +449,46 @@ export class HistoryStore {
     this.closed = true;
     this.db?.close();
     this.db = null;
+    this.invalidate();
+    this.channel?.close();
+    this.channel = null;
+    openStores.get(this.name)?.delete(this);
   }
+}
+
+/** The cache after a write: `added` (with their keys) in (timestamp, key) order, `removed` keys dropped. */
+function withChanges(cache: readonly StoredEvent[], added: StoredEvent[], removed: number[]): StoredEvent[] {
+  const gone = new Set(removed);
+  const out = gone.size > 0 ? cache.filter((e) => !gone.has(e.id)) : [...cache];
+  for (const ev of added) {
+    if (gone.has(ev.id)) continue;
+    // After the last event with timestamp <= ev's (new keys are the largest): the index order.
+    let i = out.length;
+    while (i > 0 && out[i - 1].timestamp > ev.timestamp) i--;
+    out.splice(i, 0, ev);
+  }
+  return out;
 }
 
 type EventsStore = IDBPObjectStore<ScenerecDB, StoreNames<ScenerecDB>[], 'events', 'readwrite'>;
 
-/** Retention inside an open readwrite transaction: drop events older than maxAgeDays, then the oldest beyond maxEvents. */
-async function pruneIn(store: EventsStore, retention: Retention, now: number): Promise<number> {
+/** Retention inside an open readwrite transaction: drop events older than maxAgeDays, then the oldest beyond maxEvents. Returns the keys dropped. */
+async function pruneIn(store: EventsStore, retention: Retention, now: number): Promise<number[]> {
   const index = store.index('timestamp');
-  let pruned = 0;
+  const pruned: number[] = [];
   const cutoff = now - retention.maxAgeDays * DAY_MS;
   let cursor = await index.openCursor(IDBKeyRange.upperBound(cutoff, true));
   while (cursor) {
+    pruned.push(cursor.primaryKey);
     await cursor.delete();
-    pruned++;
     cursor = await cursor.continue();
   }
   let excess = (await store.count()) - retention.maxEvents;
   if (excess > 0) {
     cursor = await index.openCursor();
     while (cursor && excess > 0) {
+      pruned.push(cursor.primaryKey);
       await cursor.delete();
-      pruned++;
       excess--;
       cursor = await cursor.continue();
     }
