@@ -16,10 +16,11 @@ import {
 import type { ModelHeader, ModelVocab } from './model/artifacts.js';
 import { itemVectors, lastHidden, padHistory, taskQueries, type SasRecConfig, type WeightMap } from './model/sasrec.js';
 import { BEHAVIOUR_CODES, ContentIndexer, REPEAT_FEATURES, repeatFeatures, SCENE_CODES, TASKS } from './model/features.js';
+import { FusedForward, type FusedTokens } from './model/fused.js';
 import { loadModel } from './model-loader.js';
 import { resolveUrl } from './url.js';
 import type {
-  CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress, ObjectiveWeights, RankReason,
+  CatalogItem, EngineConfig, EngineInfo, ForwardInfo, HistoryExport, HistoryQuery, LoadProgress, ObjectiveWeights, RankReason,
   RecommendResult, RecommenderEngineApi, SceneName, SceneRequestMap, ShopRules, StoredEvent, TrackEvent, TrackResult,
 } from './protocol.js';
 import { blendObjectives, blendSearch, minMaxNormalize, rankCandidates, type RankCandidate } from './ranking.js';
@@ -31,7 +32,15 @@ export interface EngineHooks {
   onProgress?: (p: LoadProgress) => void;
   /** Replaces the global fetch for the model files (Node tests read files through it). */
   fetch?: typeof fetch;
+  /** The forward path: 'auto' (fused on CPU backends when its self-check passes; default) or 'tfjs'. */
+  forward?: 'auto' | 'tfjs';
+  /** Tests only: sees (and may alter) the fused path before its load-time self-check. */
+  fusedTamper?: (f: FusedForward) => void;
 }
+
+/** Largest difference from the TF.js forward the load-time self-check accepts (the unit tests demand 1e-4). */
+const FUSED_SELF_CHECK_TOLERANCE = 1e-3;
+const CPU_BACKENDS = new Set(['wasm', 'cpu']);
 
 /** Event types that count as an interaction for the model (search events do not). */
 const INTERACTIONS = new Set(['view', 'click', 'favorite', 'cart', 'purchase']);
@@ -136,6 +145,12 @@ export class RecommenderEngine implements RecommenderEngineApi {
   /** Feature models: shop metadata -> feature indices, and the per-task repeat-feature weights. */
   private readonly content?: ContentIndexer;
   private readonly repeatWeights?: Float32Array;
+  /** The fused forward (CPU backends), or null: TF.js ops. */
+  private fused: FusedForward | null = null;
+  private forwardInfo: ForwardInfo = { path: 'tfjs', reason: 'not set up yet' };
+  /** The last history read and its view (recommend calls reuse them while the history is unchanged). */
+  private lastEvents: readonly StoredEvent[] | null = null;
+  private lastView: HistoryView | null = null;
 
   private constructor(
     private readonly config: ResolvedEngineConfig,
@@ -179,6 +194,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
       report({ stage: 'model', numItems: model.header.config.numItems, weightBytes: model.weightBytes });
 
       engine = new RecommenderEngine(config, modelUrl, selection, model.header, model.vocab, model.weights, store);
+      engine.setUpForward(hooks);
       engine.catalog = await engine.buildCatalog(config.catalog);
       report({ stage: 'warmup' });
       engine.warmupMs = await engine.warmUp();
@@ -358,6 +374,65 @@ export class RecommenderEngine implements RecommenderEngineApi {
   // model
 
   /**
+   * CPU backends: the fused forward (src/model/fused.ts), used only if it reproduces the TF.js
+   * forward on two check histories (full length and short; feature models with side inputs) within
+   * FUSED_SELF_CHECK_TOLERANCE. Otherwise, and on GPU backends, the TF.js ops; EngineInfo.forward says which and why.
+   */
+  private setUpForward(hooks: EngineHooks): void {
+    const backend = this.selection.backend;
+    if (!CPU_BACKENDS.has(backend)) {
+      this.forwardInfo = { path: 'tfjs', reason: `${backend}: GPU backends run the TF.js forward` };
+      return;
+    }
+    if (hooks.forward === 'tfjs') {
+      this.forwardInfo = { path: 'tfjs', reason: 'tfjs forward asked for (EngineHooks.forward)' };
+      return;
+    }
+    const cfg = this.header.config;
+    let fused: FusedForward;
+    try {
+      fused = FusedForward.create(cfg, this.weights);
+      hooks.fusedTamper?.(fused);
+    } catch (e) {
+      this.forwardInfo = { path: 'tfjs', reason: `fused forward unavailable: ${e instanceof Error ? e.message : String(e)}` };
+      return;
+    }
+    const L = cfg.maxLen;
+    const n = Math.min(cfg.numItems, L);
+    const full = new Int32Array(L);
+    for (let i = 0; i < n; i++) full[L - n + i] = 1 + ((i * 7919) % cfg.numItems);
+    const short = new Int32Array(L);
+    for (let i = 0; i < Math.min(3, n); i++) short[L - 1 - i] = 1 + ((i * 104_729 + 11) % cfg.numItems);
+    let diff = 0;
+    try {
+      for (const ids of [full, short]) {
+        let tokens: Record<keyof FusedTokens, Int32Array> | undefined;
+        if (this.content && cfg.features) {
+          const c = this.content;
+          const col = (pick: (m: number, j: number) => number) => Int32Array.from(ids, (m, j) => (m === 0 ? 0 : pick(m, j)));
+          tokens = {
+            category: col((m) => c.ofModelItem(m).category), brand: col((m) => c.ofModelItem(m).brand), price: col((m) => c.ofModelItem(m).price),
+            behaviour: col((_, j) => 1 + (j % cfg.features!.numBehaviours)), scene: col((_, j) => 1 + (j % cfg.features!.numScenes)),
+          };
+        }
+        diff = Math.max(diff, fused.compareWithTfjs(ids, tokens, cfg.features ? SCENE_CODES.cart : undefined));
+      }
+    } catch (e) {
+      this.forwardInfo = { path: 'tfjs', reason: `fused forward self-check failed: ${e instanceof Error ? e.message : String(e)}` };
+      return;
+    }
+    if (!(diff <= FUSED_SELF_CHECK_TOLERANCE)) {
+      this.forwardInfo = { path: 'tfjs', reason: `fused forward self-check failed: max abs diff ${diff.toExponential(2)} from the TF.js forward (tolerance ${FUSED_SELF_CHECK_TOLERANCE})`, selfCheckMaxAbsDiff: diff };
+      return;
+    }
+    this.fused = fused;
+    this.forwardInfo = {
+      path: 'fused', kernel: fused.kernel, selfCheckMaxAbsDiff: diff,
+      reason: `fused (${fused.kernel}): self-check against the TF.js forward at load, max abs diff ${diff.toExponential(2)}`,
+    };
+  }
+
+  /**
    * Scores every known catalog item for a history (model indices, oldest first). Feature models read
    * `steps` (event types, scenes) instead and score each head for the request `scene`.
    * Leaves no tensors behind.
@@ -370,6 +445,13 @@ export class RecommenderEngine implements RecommenderEngineApi {
     const seq = sequence.slice(-cfg.maxLen);
     if (!cat.matrix || seq.length === 0) return { scores: new Float32Array(0), becauseOf: [], used: 0 };
     const row = padHistory(seq, cfg.maxLen);
+    if (this.fused) {
+      const out = this.fused.run(row);
+      const scored = await this.guarded(cat.matrix.score(out.hidden, request));
+      const run: ModelRun = { scores: scored.scores[0], becauseOf: this.attributions(seq, out.attention), used: seq.length };
+      if (scored.rows) run.rows = scored.rows;
+      return run;
+    }
     const ids = tf.tensor2d(row, [1, cfg.maxLen], 'int32');
     let hiddenT: tf.Tensor | undefined;
     let attnT: tf.Tensor | undefined;
@@ -413,6 +495,16 @@ export class RecommenderEngine implements RecommenderEngineApi {
     const content = this.content!;
     let scoresT: tf.Tensor | undefined;
     let attnT: tf.Tensor | undefined;
+    if (this.fused) {
+      const idx = known.map((s) => content.ofModelItem(s.m));
+      const pad = (xs: number[]) => padHistory(xs, L);
+      const out = this.fused.run(pad(known.map((s) => s.m)), {
+        category: pad(idx.map((x) => x.category)), brand: pad(idx.map((x) => x.brand)), price: pad(idx.map((x) => x.price)),
+        behaviour: pad(known.map((s) => s.behaviour)), scene: pad(known.map((s) => s.scene)),
+      }, SCENE_CODES[scene]);
+      const scored = await this.guarded(cat.matrix.score(out.queries, { kind: 'all' }));
+      return this.featureRun(scored.scores, allSteps, cat, known, out.attention);
+    }
     try {
       [scoresT, attnT] = tf.tidy(() => {
         const idx = new Map(known.map((s) => [s, content.ofModelItem(s.m)]));
@@ -433,21 +525,24 @@ export class RecommenderEngine implements RecommenderEngineApi {
     }
     try {
       const [scored, attn] = await this.guarded(this.raceDeviceLoss(Promise.all([cat.matrix.score(scoresT, { kind: 'all' }), attnT!.data()])));
-      const heads = scored.scores;
-      // Items the shopper met before: the learned repeat terms (seen, recency, carted, purchased).
-      const w = this.repeatWeights!;
-      for (const [itemId, f] of repeatFeatures(allSteps.map((s) => ({ key: s.itemId, behaviour: s.behaviour })))) {
-        const pos = cat.posById.get(itemId);
-        const r = pos === undefined ? -1 : cat.rowOfPos[pos];
-        if (r < 0) continue;
-        heads.forEach((h, t) => { for (let k = 0; k < REPEAT_FEATURES; k++) h[r] += w[t * REPEAT_FEATURES + k] * f[k]; });
-      }
-      const [click, cart, purchase] = heads;
-      return { scores: click, heads: { click, cart, purchase }, becauseOf: this.attributions(known.map((s) => s.m), attn as Float32Array), used: known.length };
+      return this.featureRun(scored.scores, allSteps, cat, known, attn as Float32Array);
     } finally {
       scoresT.dispose();
       attnT!.dispose();
     }
+  }
+
+  /** Per-head scores plus the learned repeat terms of items the shopper met before (seen, recency, carted, purchased). */
+  private featureRun(heads: Float32Array[], allSteps: HistoryStep[], cat: CatalogState, known: HistoryStep[], attn: Float32Array): ModelRun {
+    const w = this.repeatWeights!;
+    for (const [itemId, f] of repeatFeatures(allSteps.map((s) => ({ key: s.itemId, behaviour: s.behaviour })))) {
+      const pos = cat.posById.get(itemId);
+      const r = pos === undefined ? -1 : cat.rowOfPos[pos];
+      if (r < 0) continue;
+      heads.forEach((h, t) => { for (let k = 0; k < REPEAT_FEATURES; k++) h[r] += w[t * REPEAT_FEATURES + k] * f[k]; });
+    }
+    const [click, cart, purchase] = heads;
+    return { scores: click, heads: { click, cart, purchase }, becauseOf: this.attributions(known.map((s) => s.m), attn), used: known.length };
   }
 
   private raceDeviceLoss<T>(p: Promise<T>): Promise<T> {
@@ -473,7 +568,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
   // -------------------------------------------------------------------------------------------
   // history
 
-  private view(events: StoredEvent[]): HistoryView {
+  private view(events: readonly StoredEvent[]): HistoryView {
     const seq: number[] = [];
     const steps: HistoryStep[] = [];
     const purchased = new Set<string>();
@@ -560,8 +655,10 @@ export class RecommenderEngine implements RecommenderEngineApi {
     this.assertUsable();
     const t0 = now();
     const req = validateRequest(scene, request);
-    const events = await this.read(() => this.store.all());
-    const hist = this.view(events);
+    const events = await this.read(() => this.store.events());
+    // The history view is rebuilt only when the store hands a different array (it changed).
+    if (events !== this.lastEvents) { this.lastView = this.view(events); this.lastEvents = events; }
+    const hist = this.lastView!;
     const cat = this.catalog;
     let out: { items: RecommendResult['items']; used: number };
     switch (scene) {
@@ -731,6 +828,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
       loadMs: this.loadMs,
       warmupMs: this.warmupMs,
       backendReason: this.selection.reason,
+      forward: { ...this.forwardInfo },
     };
     if (this.selection.probe) info.backendProbe = this.selection.probe.map((p) => ({ ...p }));
     if (cat.matrix) {

@@ -122,6 +122,22 @@ export interface BackendProbe {
   error?: string;
 }
 
+/**
+ * The transformer forward of a recommend call: 'fused' (CPU backends: weights read once, typed-array
+ * loops plus a WebAssembly SIMD dense kernel, only what the last position needs) or 'tfjs' (the
+ * TF.js ops of src/model/sasrec.ts: GPU backends, or when the fused path is unavailable or failed
+ * its load-time comparison with TF.js).
+ */
+export interface ForwardInfo {
+  path: 'fused' | 'tfjs';
+  /** Fused path: 'wasm-simd' or 'js' (no WebAssembly SIMD here). */
+  kernel?: 'wasm-simd' | 'js';
+  /** Why this path, e.g. "fused: self-check against TF.js at load, max abs diff 2.4e-7". */
+  reason: string;
+  /** Largest absolute difference from the TF.js forward in the load-time self-check. */
+  selfCheckMaxAbsDiff?: number;
+}
+
 /** The catalog embedding matrix as the engine holds it. */
 export interface ScoringInfo {
   dtype: 'float32' | 'int8';
@@ -134,6 +150,8 @@ export interface ScoringInfo {
   chunkRows: number;
   /** int8: whether the WebAssembly SIMD kernel runs (false: plain JS). */
   simd?: boolean;
+  /** float32: scored by TF.js matMul ('tfjs', GPU backends) or the blocked float32 kernel (CPU backends). */
+  kernel?: 'tfjs' | 'f32-simd' | 'f32-js';
   /** Every row goes to ranking ('all'), or the top `topCandidates` rows ('top'). */
   mode: 'all' | 'top';
   topCandidates: number;
@@ -154,6 +172,8 @@ export interface EngineInfo {
   backendProbe?: BackendProbe[];
   /** The catalog embedding matrix. */
   scoring?: ScoringInfo;
+  /** How the transformer forward runs (src/model/fused.ts). */
+  forward?: ForwardInfo;
   /** WebGPU adapter, when the backend is webgpu. */
   adapter?: AdapterInfo;
   /** Backends tried before the chosen one, with why they failed. */
