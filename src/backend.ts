@@ -49,7 +49,12 @@ async function activate(name: BackendName): Promise<void> {
   if (!ok || tf.getBackend() !== name) throw new Error('initialisation failed (see the console for the TF.js warning)');
 }
 
-type Attempt = { adapter?: AdapterInfo; deviceLost?: Promise<string> };
+type Attempt = {
+  adapter?: AdapterInfo;
+  deviceLost?: Promise<string>;
+  /** 'auto': a GPU backend inspected (adapter / renderer read) but not yet initialised in TF.js. */
+  deferred?: boolean;
+};
 
 export interface SelectOptions {
   /**
@@ -72,22 +77,24 @@ function isSoftwareAdapter(info: AdapterInfo | undefined): boolean {
   return !!info && (!!info.isFallbackAdapter || SOFTWARE_RENDERER.test(`${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''}`));
 }
 
-async function tryWebGpu(opts: SelectOptions): Promise<Attempt> {
+/** The WebGPU adapter's identity, read without creating a device or any TF.js state. */
+async function inspectWebGpu(): Promise<AdapterInfo> {
   const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   if (!gpu) throw new Error('navigator.gpu is missing (no WebGPU in this browser, or not a secure context)');
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('navigator.gpu.requestAdapter() found no adapter (GPU unavailable or blocklisted)');
   const raw = (adapter as { info?: GPUAdapterInfo }).info;
-  const info: AdapterInfo = {
+  return {
     vendor: raw?.vendor || undefined,
     architecture: raw?.architecture || undefined,
     description: raw?.description || undefined,
     isFallbackAdapter: (raw as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter
       ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
   };
-  if (opts.skipSoftwareGpu && isSoftwareAdapter(info)) {
-    throw new Error(`the adapter is a software fallback (${info.vendor ?? '?'} ${info.architecture ?? ''}), slower than wasm; name 'webgpu' explicitly to use it anyway`);
-  }
+}
+
+/** Initialises the TF.js webgpu backend (device, pipelines on first use). */
+async function activateWebGpu(info: AdapterInfo | undefined): Promise<Attempt> {
   await import('@tensorflow/tfjs-backend-webgpu');
   await activate('webgpu');
   const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
@@ -95,6 +102,36 @@ async function tryWebGpu(opts: SelectOptions): Promise<Attempt> {
     ? device.lost.then((l) => `${l.reason ?? 'unknown'}${l.message ? `: ${l.message}` : ''}`)
     : NEVER;
   return { adapter: info, deviceLost };
+}
+
+/**
+ * The WebGL renderer string from a throw-away context (no TF.js backend, no shader), or undefined
+ * when it cannot be read. Throws when there is no canvas or no WebGL at all.
+ */
+function inspectWebGl(): string | undefined {
+  const g = globalThis as { OffscreenCanvas?: new (w: number, h: number) => { getContext(t: string): unknown }; document?: { createElement(t: string): { getContext(t: string): unknown } } };
+  if (g.OffscreenCanvas === undefined && g.document === undefined) {
+    throw new Error('no canvas here (neither document nor OffscreenCanvas)');
+  }
+  const canvas = g.OffscreenCanvas ? new g.OffscreenCanvas(1, 1) : g.document!.createElement('canvas');
+  const gl = (canvas.getContext('webgl2') ?? canvas.getContext('webgl')) as WebGLRenderingContext | null;
+  if (!gl) throw new Error('initialisation failed: no WebGL context');
+  try {
+    const ext = gl.getExtension('WEBGL_debug_renderer_info');
+    return String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  } catch {
+    return undefined;
+  } finally {
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+  }
+}
+
+async function tryWebGpu(opts: SelectOptions): Promise<Attempt> {
+  const info = await inspectWebGpu();
+  if (opts.skipSoftwareGpu && isSoftwareAdapter(info)) {
+    throw new Error(`the adapter is a software fallback (${info.vendor ?? '?'} ${info.architecture ?? ''}), slower than wasm; name 'webgpu' explicitly to use it anyway`);
+  }
+  return activateWebGpu(info);
 }
 
 /** The WebGL renderer string of the active webgl backend, if it can be read. */
@@ -191,14 +228,43 @@ async function probeActive(shape: ProbeShape, budgetMs: number): Promise<{ ms: n
 
 const fmt = (ms: number) => `${ms < 10 ? ms.toFixed(2) : ms.toFixed(1)} ms`;
 
+/** How an adapter or renderer reads in a reason: vendor, architecture, description, fallback flag. */
+function describeAdapter(info: AdapterInfo | undefined): string {
+  const s = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || '?';
+  return info?.isFallbackAdapter ? `${s}, isFallbackAdapter` : s;
+}
+
+export type GpuProbePlan = { probe: false; reason: string } | { probe: true; budgetMs: number; software: boolean };
+
 /**
- * 'auto': starts every backend of `order` that can start (in order), then probes them: wasm first,
- * then the GPU backends, whose first run (shader compilation included) must finish within
- * PROBE_GPU_BUDGET_MS once wasm has a time (a GPU that slow to start does not pay off for a
- * ~10 ms call), else PROBE_FIRST_RUN_BUDGET_MS; a software GPU (fallback adapter, SwiftShader or
- * llvmpipe renderer) gets PROBE_SOFTWARE_GPU_BUDGET_MS: it is still measured, but must prove itself fast. cpu is probed only when wasm did not start (the
- * same kernels in plain JS are never faster). The fastest median wins; losing GPU backends are
- * removed (their device released).
+ * 'auto': whether a GPU backend is worth initialising and probing, decided from what is known before
+ * any TF.js state exists: its adapter (WebGPU `info`, `isFallbackAdapter`) or renderer string (WebGL),
+ * and wasm's probe time. A software GPU (fallback adapter, SwiftShader, llvmpipe) is not initialised
+ * at all when wasm has a time: creating the device, compiling shaders and probing cost this machine
+ * ~0.6-0.8 s on a first visit, to lose anyway (SwiftShader WebGPU ran the probe ~70x slower than wasm,
+ * docs/benchmarks.md). Without a wasm time it is probed with a short first-run budget; a hardware GPU
+ * always gets a time-boxed measured probe.
+ */
+export function gpuProbePlan(backend: 'webgpu' | 'webgl', info: AdapterInfo | undefined, wasmMs: number | undefined): GpuProbePlan {
+  const software = backend === 'webgpu' ? isSoftwareAdapter(info) : SOFTWARE_RENDERER.test(info?.description ?? '');
+  if (software && wasmMs !== undefined) {
+    const what = backend === 'webgpu' ? 'adapter' : 'renderer';
+    return {
+      probe: false,
+      reason: `not probed: software ${what} (${describeAdapter(info)}), far slower than wasm on a CPU (wasm probe ${fmt(wasmMs)}); ` +
+        `not initialised, so no shader compilation at load${backend === 'webgl' ? ' (WebGL compiles synchronously: it could not be time-boxed)' : ''}`,
+    };
+  }
+  if (software) return { probe: true, budgetMs: PROBE_SOFTWARE_GPU_BUDGET_MS, software };
+  return { probe: true, budgetMs: wasmMs !== undefined ? PROBE_GPU_BUDGET_MS : PROBE_FIRST_RUN_BUDGET_MS, software };
+}
+
+/**
+ * 'auto': starts every backend of `order` that can start (in order; GPU backends are only inspected,
+ * adapter or renderer read, not initialised yet), then probes them: wasm first, then the GPU backends
+ * that `gpuProbePlan` keeps, initialised only now, whose first run (shader compilation included) must
+ * finish within its budget. cpu is probed only when wasm did not start (the same kernels in plain JS
+ * are never faster). The fastest median wins; losing GPU backends are removed (their device released).
  */
 async function selectByProbe(
   order: readonly BackendName[], shape: ProbeShape, report?: (p: LoadProgress) => void,
@@ -213,7 +279,11 @@ async function selectByProbe(
     }
     report?.({ stage: 'backend', backend, status: 'trying' });
     try {
-      attempts.set(backend, await ATTEMPTS[backend]({}));
+      if (backend === 'webgpu') attempts.set(backend, { adapter: await inspectWebGpu(), deferred: true });
+      else if (backend === 'webgl') {
+        const renderer = inspectWebGl();
+        attempts.set(backend, { adapter: renderer ? { description: renderer } : undefined, deferred: true });
+      } else attempts.set(backend, await ATTEMPTS[backend]({}));
     } catch (e) {
       const reason = message(e);
       rejected.push({ backend, reason });
@@ -224,29 +294,36 @@ async function selectByProbe(
   const started: Array<{ backend: BackendName; attempt: Attempt; ms: number }> = [];
   const probeOrder = [...attempts.keys()].sort((a, b) => Number(b === 'wasm') - Number(a === 'wasm'));
   for (const backend of probeOrder) {
-    const attempt = attempts.get(backend)!;
+    let attempt = attempts.get(backend)!;
     const gpu = backend === 'webgpu' || backend === 'webgl';
-    const software = gpu && isSoftware(backend, attempt);
-    if (backend === 'webgl' && software && attempts.has('wasm')) {
-      // WebGL compiles shaders synchronously: a time budget cannot interrupt it, and on a software
-      // renderer the probe blocks the worker for about a second (docs/benchmarks.md) to lose anyway.
-      const reason = `not probed: software renderer (${attempt.adapter?.description ?? '?'}); its synchronous shader compilation cannot be time-boxed and it is slower than wasm (docs/benchmarks.md)`;
-      probes.set(backend, { backend, error: reason });
-      rejected.push({ backend, reason });
-      report?.({ stage: 'backend', backend, status: 'failed', detail: reason });
-      dropBackend(backend);
+    const plan = gpu ? gpuProbePlan(backend, attempt.adapter, started.find((s) => s.backend === 'wasm')?.ms) : undefined;
+    if (plan && !plan.probe) {
+      probes.set(backend, { backend, error: plan.reason });
+      rejected.push({ backend, reason: plan.reason });
+      report?.({ stage: 'backend', backend, status: 'failed', detail: plan.reason });
       continue;
     }
-    const budget = !gpu ? PROBE_FIRST_RUN_BUDGET_MS : software ? PROBE_SOFTWARE_GPU_BUDGET_MS
-      : started.some((s) => s.backend === 'wasm') ? PROBE_GPU_BUDGET_MS : PROBE_FIRST_RUN_BUDGET_MS;
+    const software = plan?.probe === true && plan.software;
+    const budget = plan?.probe ? plan.budgetMs : PROBE_FIRST_RUN_BUDGET_MS;
+    let initialised = !attempt.deferred;
     try {
+      if (attempt.deferred) {
+        if (backend === 'webgpu') attempt = await activateWebGpu(attempt.adapter);
+        else {
+          await activate('webgl');
+          const renderer = webGlRenderer();
+          attempt = renderer ? { adapter: { description: renderer } } : { adapter: attempt.adapter };
+        }
+        attempts.set(backend, attempt);
+      }
+      initialised = true;
       await activate(backend);
       const { ms, firstMs } = await probeActive(shape, budget);
       probes.set(backend, { backend, ms, firstMs });
       started.push({ backend, attempt, ms });
       report?.({ stage: 'backend', backend, status: 'ready', detail: `probe ${fmt(ms)} (first run ${fmt(firstMs)})` });
     } catch (e) {
-      const reason = `probe failed: ${message(e)}${software ? ` (software ${backend === 'webgpu' ? 'adapter' : 'renderer'})` : ''}`;
+      const reason = `${initialised ? 'probe failed' : 'probe failed: initialisation'}: ${message(e)}${software ? ` (software ${backend === 'webgpu' ? 'adapter' : 'renderer'})` : ''}`;
       probes.set(backend, { backend, error: reason });
       rejected.push({ backend, reason });
       report?.({ stage: 'backend', backend, status: 'failed', detail: reason });
@@ -260,7 +337,8 @@ async function selectByProbe(
   const best = started.reduce((a, b) => (b.ms < a.ms ? b : a));
   const soft = (s: { backend: BackendName; attempt: Attempt }) => (isSoftware(s.backend, s.attempt) ? ` (software ${s.backend === 'webgpu' ? 'adapter' : 'renderer'})` : '');
   const others = started.filter((s) => s !== best).map((s) => `${s.backend}${soft(s)} ${fmt(s.ms)}`);
-  const gaveUp = [...probes.values()].filter((p) => p.error?.startsWith('probe failed')).map((p) => `${p.backend} (${p.error})`);
+  const gaveUp = [...probes.values()].filter((p) => p.error?.startsWith('probe failed') || p.error?.startsWith('not probed: software'))
+    .map((p) => `${p.backend} (${p.error})`);
   const reason = (started.length === 1
     ? `${best.backend}: the only backend that finished the load-time probe (${fmt(best.ms)})`
     : `${best.backend}: fastest in the load-time probe, ${fmt(best.ms)} vs ${others.join(', ')}`)
@@ -288,7 +366,7 @@ function dropBackend(backend: 'webgpu' | 'webgl'): void {
     const device = (tf.findBackend(backend) as unknown as { device?: GPUDevice } | null)?.device;
     device?.destroy();
   } catch { /* already gone */ }
-  tf.removeBackend(backend);
+  try { tf.removeBackend(backend); } catch { /* never registered */ }
 }
 
 function isSoftware(backend: BackendName, attempt: Attempt): boolean {
