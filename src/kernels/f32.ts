@@ -17,12 +17,55 @@ export interface F32Kernel {
   dense(x: number, n: number, inDim: number, w: number, o: number, bias: number, out: number, relu: boolean): void;
   /** out[b*16 + r] = Σ_k q[k] · m[(b*d + k)*16 + r]: a matrix stored in blocks of 16 rows (see blockRows). */
   scoreBlocked(m: number, nb: number, d: number, q: number, out: number): void;
+  /** Layer norm of n rows of d floats: (x - mean) / sqrt(var + eps) · g + b. */
+  layerNorm(src: number, dst: number, n: number, d: number, g: number, b: number, eps: number): void;
+  /** out[j] = (q · k_j) / div, k_j at k + j·kstride bytes, hd floats each, j < nk. */
+  dots(q: number, k: number, kstride: number, nk: number, hd: number, div: number, out: number): void;
+  /** out = Σ_j p[j] · v_j, v_j at v + j·vstride bytes, hd floats each, j < nk. */
+  mix(p: number, v: number, vstride: number, nk: number, hd: number, out: number): void;
 }
 
 interface Exports {
   memory: WebAssembly.Memory;
   dense: (x: number, n: number, inDim: number, w: number, o: number, bias: number, out: number, relu: number) => void;
   scoreBlocked: (m: number, nb: number, d: number, q: number, out: number) => void;
+  layerNorm: (src: number, dst: number, n: number, d: number, g: number, b: number, eps: number) => void;
+  dots: (q: number, k: number, kstride: number, nk: number, hd: number, div: number, out: number) => void;
+  mix: (p: number, v: number, vstride: number, nk: number, hd: number, out: number) => void;
+}
+
+function layerNormJs(f: Float32Array, src: number, dst: number, n: number, d: number, g: number, b: number, eps: number): void {
+  for (let i = 0; i < n; i++) {
+    const s = (src >> 2) + i * d; const o = (dst >> 2) + i * d;
+    let mean = 0;
+    for (let k = 0; k < d; k++) mean += f[s + k];
+    mean /= d;
+    let v = 0;
+    for (let k = 0; k < d; k++) { const c = f[s + k] - mean; v += c * c; }
+    const inv = 1 / Math.sqrt(v / d + eps);
+    for (let k = 0; k < d; k++) f[o + k] = (f[s + k] - mean) * inv * f[(g >> 2) + k] + f[(b >> 2) + k];
+  }
+}
+
+function dotsJs(f: Float32Array, q: number, k: number, kstride: number, nk: number, hd: number, div: number, out: number): void {
+  const qo = q >> 2;
+  for (let j = 0; j < nk; j++) {
+    const ko = (k + j * kstride) >> 2;
+    let s = 0;
+    for (let e = 0; e < hd; e++) s += f[qo + e] * f[ko + e];
+    f[(out >> 2) + j] = s / div;
+  }
+}
+
+function mixJs(f: Float32Array, p: number, v: number, vstride: number, nk: number, hd: number, out: number): void {
+  const oo = out >> 2;
+  for (let e = 0; e < hd; e++) f[oo + e] = 0;
+  for (let j = 0; j < nk; j++) {
+    const w = f[(p >> 2) + j];
+    if (w === 0) continue;
+    const vo = (v + j * vstride) >> 2;
+    for (let e = 0; e < hd; e++) f[oo + e] += w * f[vo + e];
+  }
 }
 
 let moduleCache: WebAssembly.Module | null | undefined;
@@ -96,6 +139,16 @@ export function createF32Kernel(options: { forceJs?: boolean } = {}): F32Kernel 
         else denseJs(view, x, n, inDim, w, o, bias, out, relu);
       },
       scoreBlocked(m, nb, d, q, out) { ex.scoreBlocked(m, nb, d, q, out); },
+      layerNorm(src, dst, n, d, g, b, eps) {
+        if (d % 4 === 0) ex.layerNorm(src, dst, n, d, g, b, eps); else layerNormJs(view, src, dst, n, d, g, b, eps);
+      },
+      dots(q, k, kstride, nk, hd, div, out) {
+        if (hd % 4 === 0 && q % 16 === 0 && k % 16 === 0 && kstride % 16 === 0) ex.dots(q, k, kstride, nk, hd, div, out);
+        else dotsJs(view, q, k, kstride, nk, hd, div, out);
+      },
+      mix(p, v, vstride, nk, hd, out) {
+        if (hd % 4 === 0) ex.mix(p, v, vstride, nk, hd, out); else mixJs(view, p, v, vstride, nk, hd, out);
+      },
     };
   }
   let buf = new ArrayBuffer(0);
@@ -114,6 +167,9 @@ export function createF32Kernel(options: { forceJs?: boolean } = {}): F32Kernel 
     },
     dense(x, n, inDim, w, o, bias, out, relu) { denseJs(view, x, n, inDim, w, o, bias, out, relu); },
     scoreBlocked(m, nb, d, q, out) { scoreBlockedJs(view, m, nb, d, q, out); },
+    layerNorm(src, dst, n, d, g, b, eps) { layerNormJs(view, src, dst, n, d, g, b, eps); },
+    dots(q, k, kstride, nk, hd, div, out) { dotsJs(view, q, k, kstride, nk, hd, div, out); },
+    mix(p, v, vstride, nk, hd, out) { mixJs(view, p, v, vstride, nk, hd, out); },
   };
 }
 

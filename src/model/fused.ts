@@ -55,7 +55,7 @@ export interface FusedOptions {
 interface BlockOffsets {
   wq: number; bq: number; wkv: number; bkv: number; wo: number; bo: number;
   w1: number; b1: number; w2: number; b2: number;
-  ln1g: Float32Array; ln1b: Float32Array; ln2g: Float32Array; ln2b: Float32Array;
+  ln1g: number; ln1b: number; ln2g: number; ln2b: number;
 }
 
 function read(t: tf.Tensor): Float32Array {
@@ -66,8 +66,8 @@ export class FusedForward {
   private readonly k: F32Kernel;
   private readonly blocks: BlockOffsets[] = [];
   private readonly pos: Float32Array;
-  private readonly finalG: Float32Array;
-  private readonly finalB: Float32Array;
+  private readonly finalG: number;
+  private readonly finalB: number;
   /** The item table in JS, or null when it is gathered per call. */
   private readonly items: Float32Array | null;
   private readonly feat: Record<'category' | 'brand' | 'price' | 'behaviour' | 'scene' | 'request', Float32Array> | null = null;
@@ -75,8 +75,8 @@ export class FusedForward {
   // scratch (byte offsets)
   private readonly x: number; private readonly normed: number; private readonly q: number; private readonly kv: number;
   private readonly ctx: number; private readonly tmp: number; private readonly h: number; private readonly one: number; private readonly oneOut: number;
+  private readonly logits: number; private readonly pr: number;
   private f!: Float32Array;
-  private readonly probs: Float64Array;
 
   private constructor(private readonly config: SasRecConfig, private readonly weights: WeightMap, options: FusedOptions) {
     const { hiddenDim: d, ffnDim: ff, maxLen: L, numBlocks } = config;
@@ -99,8 +99,8 @@ export class FusedForward {
         wo: put(read(weights[`${p}attnOut/kernel`])), bo: put(read(weights[`${p}attnOut/bias`])),
         w1: put(read(weights[`${p}ffn1/kernel`])), b1: put(read(weights[`${p}ffn1/bias`])),
         w2: put(read(weights[`${p}ffn2/kernel`])), b2: put(read(weights[`${p}ffn2/bias`])),
-        ln1g: read(weights[`${p}attnNorm/gamma`]), ln1b: read(weights[`${p}attnNorm/beta`]),
-        ln2g: read(weights[`${p}ffnNorm/gamma`]), ln2b: read(weights[`${p}ffnNorm/beta`]),
+        ln1g: put(read(weights[`${p}attnNorm/gamma`])), ln1b: put(read(weights[`${p}attnNorm/beta`])),
+        ln2g: put(read(weights[`${p}ffnNorm/gamma`])), ln2b: put(read(weights[`${p}ffnNorm/beta`])),
       });
     }
     const feats = config.features;
@@ -113,16 +113,16 @@ export class FusedForward {
     }
     this.x = lay.take(L * d); this.normed = lay.take(L * d); this.q = lay.take(L * d); this.kv = lay.take(L * 2 * d);
     this.ctx = lay.take(L * d); this.tmp = lay.take(L * d); this.h = lay.take(L * ff); this.one = lay.take(d); this.oneOut = lay.take(d);
+    this.logits = lay.take(L); this.pr = lay.take(L);
+    this.finalG = put(read(weights['finalNorm/gamma']));
+    this.finalB = put(read(weights['finalNorm/beta']));
     this.k = createF32Kernel({ forceJs: options.forceJs });
     this.k.reserve(lay.bytes);
     this.f = new Float32Array(this.k.buffer);
     for (const { at, values } of plan) this.f.set(values, at >> 2);
     this.pos = read(weights.positionEmbedding);
-    this.finalG = read(weights['finalNorm/gamma']);
-    this.finalB = read(weights['finalNorm/beta']);
     const tableFloats = weights.itemEmbedding.size;
     this.items = tableFloats <= (options.itemTableMaxFloats ?? FUSED_ITEM_TABLE_MAX_FLOATS) ? read(weights.itemEmbedding) : null;
-    this.probs = new Float64Array(L);
   }
 
   /**
@@ -154,19 +154,6 @@ export class FusedForward {
     let b = this.k.buffer.byteLength + (this.items?.byteLength ?? 0) + this.pos.byteLength;
     if (this.feat) for (const v of Object.values(this.feat)) b += v.byteLength;
     return b;
-  }
-
-  private layerNorm(src: number, dst: number, g: Float32Array, beta: Float32Array): void {
-    const f = this.f;
-    const d = this.config.hiddenDim;
-    const s = src >> 2; const o = dst >> 2;
-    let mean = 0;
-    for (let k = 0; k < d; k++) mean += f[s + k];
-    mean /= d;
-    let v = 0;
-    for (let k = 0; k < d; k++) { const c = f[s + k] - mean; v += c * c; }
-    const inv = 1 / Math.sqrt(v / d + LN_EPSILON);
-    for (let k = 0; k < d; k++) f[o + k] = (f[s + k] - mean) * inv * g[k] + beta[k];
   }
 
   /**
@@ -214,55 +201,52 @@ export class FusedForward {
     }
 
     const attention = new Float32Array(len);
-    const invSqrtHd = 1 / Math.fround(Math.sqrt(hd));
-    const probs = this.probs;
+    const div = Math.fround(Math.sqrt(hd));
+    const eps = Math.fround(LN_EPSILON);
+    const lg = this.logits >> 2; const pf = this.pr >> 2;
     for (let b = 0; b < numBlocks; b++) {
       const blk = this.blocks[b];
       const last = b === numBlocks - 1;
       const q0 = last ? n - 1 : 0; // first query row
       const nq = n - q0;
-      for (let a = 0; a < n; a++) this.layerNorm(this.x + a * d * 4, this.normed + a * d * 4, blk.ln1g, blk.ln1b);
+      k.layerNorm(this.x, this.normed, n, d, blk.ln1g, blk.ln1b, eps);
       k.dense(this.normed, n, d, blk.wkv, 2 * d, blk.bkv, this.kv, false);
       k.dense(this.normed + q0 * d * 4, nq, d, blk.wq, d, blk.bq, this.q, false);
-      const qf = this.q >> 2; const kvf = this.kv >> 2; const cf = this.ctx >> 2;
       for (let qa = 0; qa < nq; qa++) {
         const a = q0 + qa;
+        const nk = a + 1; // causal: keys 0..a
         for (let hh = 0; hh < H; hh++) {
-          const qo = qf + qa * d + hh * hd;
+          k.dots(this.q + (qa * d + hh * hd) * 4, this.kv + hh * hd * 4, 2 * d * 4, nk, hd, div, this.logits);
+          // Key padding mask (a padding query sees itself only), then softmax.
           let max = -Infinity;
-          for (let a2 = 0; a2 <= a; a2++) {
-            if (!real[a2] && a2 !== a) { probs[a2] = -Infinity; continue; }
-            const ko = kvf + a2 * 2 * d + hh * hd;
-            let s = 0;
-            for (let j = 0; j < hd; j++) s += f[qo + j] * f[ko + j];
-            s *= invSqrtHd;
-            probs[a2] = s;
-            if (s > max) max = s;
+          for (let a2 = 0; a2 < nk; a2++) {
+            if (!real[a2] && a2 !== a) { f[lg + a2] = -Infinity; continue; }
+            if (f[lg + a2] > max) max = f[lg + a2];
           }
           let sum = 0;
-          for (let a2 = 0; a2 <= a; a2++) { const e = probs[a2] === -Infinity ? 0 : Math.exp(probs[a2] - max); probs[a2] = e; sum += e; }
-          const co = cf + qa * d + hh * hd;
-          for (let j = 0; j < hd; j++) f[co + j] = 0;
-          for (let a2 = 0; a2 <= a; a2++) {
-            const pr = probs[a2] / sum;
-            if (last) attention[S[a2]] += pr / H;
-            if (pr === 0) continue;
-            const vo = kvf + a2 * 2 * d + d + hh * hd;
-            for (let j = 0; j < hd; j++) f[co + j] += pr * f[vo + j];
+          for (let a2 = 0; a2 < nk; a2++) {
+            const e = f[lg + a2] === -Infinity ? 0 : Math.exp(f[lg + a2] - max);
+            f[pf + a2] = e;
+            sum += e;
           }
+          for (let a2 = 0; a2 < nk; a2++) {
+            f[pf + a2] /= sum;
+            if (last) attention[S[a2]] += f[pf + a2] / H;
+          }
+          k.mix(this.pr, this.kv + (d + hh * hd) * 4, 2 * d * 4, nk, hd, this.ctx + (qa * d + hh * hd) * 4);
         }
       }
       // x += attnOut(ctx); x += ffn2(relu(ffn1(LN(x)))); x *= mask   (query rows only)
       k.dense(this.ctx, nq, d, blk.wo, d, blk.bo, this.tmp, false);
       const xq = x0 + q0 * d; const tf0 = this.tmp >> 2;
       for (let i = 0; i < nq * d; i++) f[xq + i] += f[tf0 + i];
-      for (let qa = 0; qa < nq; qa++) this.layerNorm(this.x + (q0 + qa) * d * 4, this.normed + qa * d * 4, blk.ln2g, blk.ln2b);
+      k.layerNorm(this.x + q0 * d * 4, this.normed, nq, d, blk.ln2g, blk.ln2b, eps);
       k.dense(this.normed, nq, d, blk.w1, ff, blk.b1, this.h, true);
       k.dense(this.h, nq, ff, blk.w2, d, blk.b2, this.tmp, false);
       for (let i = 0; i < nq * d; i++) f[xq + i] += f[tf0 + i];
       for (let qa = 0; qa < nq; qa++) if (!real[q0 + qa]) f.fill(0, xq + qa * d, xq + (qa + 1) * d);
     }
-    this.layerNorm(this.x + (n - 1) * d * 4, this.one, this.finalG, this.finalB);
+    k.layerNorm(this.x + (n - 1) * d * 4, this.one, 1, d, this.finalG, this.finalB, eps);
     const hidden = f.slice(this.one >> 2, (this.one >> 2) + d);
 
     let queries = hidden;
