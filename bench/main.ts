@@ -34,6 +34,8 @@ export interface BenchResult {
   reloadInfo?: EngineInfo;
   /** The first home call after load (worker time): shows whether warm-up did its job. */
   firstCallWorkerMs?: number;
+  /** History positions the home call fed the model (RecommendResult.historyUsed): the cost floor counts these. */
+  homeHistoryUsed?: number;
   scenes?: Partial<Record<SceneName, { worker: Stat; roundTrip: Stat }>>;
   /** Back-to-back home calls per second (one in flight) and with 8 in flight. */
   throughput?: { sequential: number; concurrent8: number };
@@ -105,6 +107,7 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
     const first = await rec.scene('home').recommend({ k: 10 });
     out.coldFirstResultMs = performance.now() - t0;
     out.firstCallWorkerMs = first.latencyMs;
+    out.homeHistoryUsed = first.historyUsed;
     out.info = rec.engineInfo;
 
     // Warm calls per scene.

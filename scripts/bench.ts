@@ -8,9 +8,10 @@
  * Prints a table and writes <out>/benchmarks.json, <out>/benchmarks.md and SVG charts
  * (--quick writes to tmp/bench-quick/ unless --out is given: a few-second CI smoke).
  *
- * Every figure is measured in this run; nothing is hard-coded. The cost floor of a call is its
- * multiply-adds (the transformer forward over the 50-step input plus the catalog scoring) divided
- * by the best multiply-add rate measured on any backend in this run (matMul at several shapes).
+ * Every figure is measured in this run; nothing is hard-coded. The cost floor of a call is the
+ * multiply-adds it really needs (callMacs: the forward over the real history positions only, the
+ * last block at the last position only, plus the catalog scoring) divided by the best multiply-add
+ * rate measured on any backend in this run (matMul at several shapes).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -56,11 +57,18 @@ async function waitForServer(url: string, ms = 60_000): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
-/** Multiply-adds of one recommend call: forward over L positions (all computed) + scoring `rows`. */
-function callMacs(cfg: { maxLen: number; hiddenDim: number; numBlocks: number; ffnDim: number }, rows: number): { forward: number; scoring: number } {
-  const { maxLen: L, hiddenDim: d, numBlocks, ffnDim } = cfg;
-  const perBlock = 4 * L * d * d + 2 * L * L * d + 2 * L * d * ffnDim;
-  return { forward: numBlocks * perBlock, scoring: rows * d };
+/**
+ * Multiply-adds one home call needs, for `n` real history positions (padding positions cannot change
+ * the last position's state, so they are not counted): every block but the last over all n positions
+ * (q, k, v and output projections 4·n·d², causal attention n(n+1)·d, feed-forward 2·n·d·ffn); the last
+ * block only keys and values for all n (2·n·d²) and the rest for the last position (2·d² + 2·n·d +
+ * 2·d·ffn); then scoring rows·d. Layer norms, softmax and ranking are not counted.
+ */
+export function callMacs(cfg: { maxLen: number; hiddenDim: number; numBlocks: number; ffnDim: number }, rows: number, n = cfg.maxLen): { forward: number; scoring: number } {
+  const { hiddenDim: d, numBlocks, ffnDim } = cfg;
+  const full = 4 * n * d * d + n * (n + 1) * d + 2 * n * d * ffnDim;
+  const last = 2 * n * d * d + 2 * d * d + 2 * n * d + 2 * d * ffnDim;
+  return { forward: (numBlocks - 1) * full + last, scoring: rows * d };
 }
 
 /** The benchmark worker's JS heap (window.benchWorkerHeap() on the page); null where it cannot be read. */
@@ -195,7 +203,7 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
         await context.close().catch(() => undefined);
         const row: Row = { ...r, backendAsked: backend, size, items };
         if (r.info) {
-          const macs = callMacs(cfg, r.info.scoring?.rows ?? items);
+          const macs = callMacs(cfg, r.info.scoring?.rows ?? items, r.homeHistoryUsed ?? cfg.maxLen);
           row.macs = macs.forward + macs.scoring;
         }
         rows.push(row);
