@@ -14,7 +14,7 @@ import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training
 const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianchi> --out <dir> [options]
        npm run train -- --arch mtl ... (the multi-task model; --arch mtl --help lists its options)
   --epochs N (${DEFAULT_TRAIN_OPTIONS.epochs})  --batch N (${DEFAULT_TRAIN_OPTIONS.batchSize})  --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})
-  --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives})  --loss softmax|gbce|bce (${DEFAULT_TRAIN_OPTIONS.loss})  --bce-weight W (${DEFAULT_TRAIN_OPTIONS.bceWeight}: add the paper's one-negative BCE)  --gbce-t X (${DEFAULT_TRAIN_OPTIONS.gbceT})  --l2 X (${DEFAULT_TRAIN_OPTIONS.l2})
+  --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives})  --loss softmax|gbce|bce|bpr (${DEFAULT_TRAIN_OPTIONS.loss})  --bpr-weight W (${DEFAULT_TRAIN_OPTIONS.bprWeight}: add a pairwise term over the negatives)  --bce-weight W (${DEFAULT_TRAIN_OPTIONS.bceWeight}: add the paper's one-negative BCE)  --gbce-t X (${DEFAULT_TRAIN_OPTIONS.gbceT})  --l2 X (${DEFAULT_TRAIN_OPTIONS.l2})
    --max-len N (${DEFAULT_TRAIN_OPTIONS.maxLen})  --hidden N (${DEFAULT_TRAIN_OPTIONS.hiddenDim})
   --blocks N (${DEFAULT_TRAIN_OPTIONS.numBlocks})  --heads N (${DEFAULT_TRAIN_OPTIONS.numHeads})  --ffn N (${DEFAULT_TRAIN_OPTIONS.ffnDim})  --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout})
   --seed N (${DEFAULT_TRAIN_OPTIONS.seed})  --eval-every N (${DEFAULT_TRAIN_OPTIONS.evalEvery})  --eval-users N (${DEFAULT_TRAIN_OPTIONS.evalUsers})
@@ -27,7 +27,7 @@ const FLAGS = {
   negatives: 'number', loss: 'string', 'gbce-t': 'number', l2: 'number', 'max-len': 'number', hidden: 'number', blocks: 'number', heads: 'number', ffn: 'number',
   dropout: 'number', seed: 'number', 'eval-every': 'number', 'eval-users': 'number', patience: 'number',
   'max-steps': 'number', dtype: 'string', 'min-item-count': 'number', 'checkpoint-dir': 'string', resume: 'boolean',
-  backend: 'string', help: 'boolean', sse: 'number', 'lr-schedule': 'string', 'bce-weight': 'number',
+  backend: 'string', help: 'boolean', sse: 'number', 'lr-schedule': 'string', 'bce-weight': 'number', 'bpr-weight': 'number',
 } as const;
 
 /** Keeps only items seen at least `min` times, re-indexed densely in first-seen order. */
@@ -71,11 +71,11 @@ async function main() {
     loss: ((f.loss as string) ?? D.loss) as TrainOptions['loss'], gbceT: n('gbce-t', D.gbceT), l2: n('l2', D.l2),
     epochs: n('epochs', D.epochs), seed: n('seed', D.seed), evalEvery: n('eval-every', D.evalEvery),
     evalUsers: n('eval-users', D.evalUsers), patience: n('patience', D.patience), maxSteps: n('max-steps', D.maxSteps),
-    bceWeight: n('bce-weight', D.bceWeight), sse: n('sse', D.sse), lrSchedule: ((f['lr-schedule'] as string) ?? D.lrSchedule) as TrainOptions['lrSchedule'],
+    bceWeight: n('bce-weight', D.bceWeight), bprWeight: n('bpr-weight', D.bprWeight), sse: n('sse', D.sse), lrSchedule: ((f['lr-schedule'] as string) ?? D.lrSchedule) as TrainOptions['lrSchedule'],
   };
   if (options.lrSchedule !== 'constant' && options.lrSchedule !== 'cosine') throw new UsageError('--lr-schedule must be constant or cosine');
   if (options.sse >= 1) throw new UsageError('--sse must be in [0, 1)');
-  if (options.loss !== 'softmax' && options.loss !== 'gbce' && options.loss !== 'bce') throw new UsageError('--loss must be softmax, gbce or bce');
+  if (options.loss !== 'softmax' && options.loss !== 'gbce' && options.loss !== 'bce' && options.loss !== 'bpr') throw new UsageError('--loss must be softmax, gbce, bce or bpr');
   if (options.gbceT > 1) throw new UsageError('--gbce-t must be in [0, 1]');
   for (const [k, v] of Object.entries(options)) {
     if (typeof v === 'string') continue;

@@ -36,7 +36,7 @@ const logSumExpRows = tf.customGrad((xArg, save) => {
   };
 });
 
-export type LossKind = 'softmax' | 'gbce' | 'bce';
+export type LossKind = 'softmax' | 'gbce' | 'bce' | 'bpr';
 
 export interface LossOptions {
   /** `softmax`: sampled softmax over the shared negatives; `gbce`: generalised BCE (gSASRec, Petrov & Macdonald 2023). */
@@ -50,9 +50,22 @@ export interface LossOptions {
    * position) added to a softmax or gBCE loss; `kind: 'bce'` is that term alone.
    */
   bceWeight: number;
+  /**
+   * Weight of a pairwise logistic (BPR) term averaged over the shared uniform negatives, mean softplus(neg - pos):
+   * a smooth AUC against uniformly drawn items, the quantity the sampled-100 protocol measures.
+   * Added to the softmax/gBCE loss; `kind: 'bpr'` is that term alone.
+   */
+  bprWeight: number;
 }
 
-export const DEFAULT_LOSS_OPTIONS: LossOptions = { kind: 'softmax', gbceT: 0.75, l2: 0, bceWeight: 0 };
+export const DEFAULT_LOSS_OPTIONS: LossOptions = { kind: 'softmax', gbceT: 0.75, l2: 0, bceWeight: 0, bprWeight: 0 };
+
+/** Mean over the shared negatives of softplus(neg - pos), accidental hits left out: [BL]. */
+function sharedBpr(h: tf.Tensor2D, posLogits: tf.Tensor, negEmb: tf.Tensor2D, accidentalHits: tf.Tensor2D): tf.Tensor1D {
+  const keep = tf.scalar(1).sub(accidentalHits);
+  const diff = matMul(h, negEmb.transpose()).sub(posLogits); // [BL, K]
+  return tf.softplus(diff).mul(keep).sum(-1).div(keep.sum(-1).maximum(1)) as tf.Tensor1D;
+}
 
 /** Paper BCE per position: -log σ(pos) - log(1 - σ(neg)), neg = that position's own uniform negative. */
 function positionBce(h: tf.Tensor2D, posLogits: tf.Tensor, table: tf.Tensor2D, negatives: tf.Tensor2D): tf.Tensor1D {
@@ -83,6 +96,8 @@ export function sampledSoftmaxLoss(
   if (needsBce && !batch.positionNegatives) throw new Error('a BCE loss needs per-position negatives in the batch');
   if (lossOptions.kind === 'bce') {
     loss = positionBce(h, posLogits, table, batch.positionNegatives!).mul(valid).sum().div(count);
+  } else if (lossOptions.kind === 'bpr') {
+    loss = sharedBpr(h, posLogits, negEmb, batch.accidentalHits).mul(valid).sum().div(count);
   } else if (lossOptions.kind === 'gbce') {
     // gBCE: -beta*log(sigmoid(pos)) - sum log(1 - sigmoid(neg)), beta = alpha*(t*(1 - 1/alpha) + 1/alpha), alpha = K/(N-1).
     const k = batch.negatives.shape[0];
@@ -94,6 +109,9 @@ export function sampledSoftmaxLoss(
     loss = posTerm.add(negTerm).mul(valid).sum().div(count);
   } else {
     loss = softmaxNll(h, posLogits, negEmb, batch.accidentalHits).mul(valid).sum().div(count);
+  }
+  if (lossOptions.kind !== 'bpr' && lossOptions.bprWeight > 0) {
+    loss = loss.add(sharedBpr(h, posLogits, negEmb, batch.accidentalHits).mul(valid).sum().div(count).mul(lossOptions.bprWeight));
   }
   if (lossOptions.kind !== 'bce' && lossOptions.bceWeight > 0) {
     loss = loss.add(positionBce(h, posLogits, table, batch.positionNegatives!).mul(valid).sum().div(count).mul(lossOptions.bceWeight));

@@ -34,6 +34,8 @@ export interface TrainOptions extends BaseTrainOptions {
   l2: number;
   /** Weight of the paper's one-negative BCE added to the softmax/gBCE loss (loss 'bce' uses it alone). */
   bceWeight: number;
+  /** Weight of the pairwise (BPR) term over the shared negatives added to the loss (loss 'bpr' uses it alone). */
+  bprWeight: number;
   epochs: number;
   seed: number;
   /** Validate every N epochs (0 = never). */
@@ -56,7 +58,7 @@ export interface TrainOptions extends BaseTrainOptions {
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   maxLen: 50, hiddenDim: 64, numBlocks: 2, numHeads: 1, ffnDim: 64, dropout: 0.5,
-  batchSize: 128, learningRate: 1e-3, negatives: 256, loss: 'softmax', gbceT: 0.75, l2: 0, bceWeight: 0, epochs: 40, seed: 42,
+  batchSize: 128, learningRate: 1e-3, negatives: 256, loss: 'softmax', gbceT: 0.75, l2: 0, bceWeight: 0, bprWeight: 0, epochs: 40, seed: 42,
   evalEvery: 2, evalUsers: 5000, patience: 3, maxSteps: 0, sse: 0, lrSchedule: 'constant',
 };
 
@@ -219,7 +221,7 @@ export async function train(
   }
   const evalOptions: EvalOptions = { protocol: 'sampled-100', seed: options.seed + 2, target: 'valid', users: validUsers };
 
-  const lossOptions = { kind: options.loss, gbceT: options.gbceT, l2: options.l2, bceWeight: options.bceWeight };
+  const lossOptions = { kind: options.loss, gbceT: options.gbceT, l2: options.l2, bceWeight: options.bceWeight, bprWeight: options.bprWeight };
   let stop = false;
   while (state.epoch < options.epochs && !stop) {
     const t0 = performance.now();

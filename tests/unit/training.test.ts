@@ -171,8 +171,8 @@ describe('training smoke on a real slice of Amazon Games', () => {
     for (const r of [straight, sameSeed, first, resumed]) tf.dispose(Object.values(r.weights));
   }, 120_000);
 
-  it('trains with the paper BCE (alone and mixed into softmax), SSE and a cosine schedule: the loss falls', async () => {
-    for (const extra of [{ loss: 'bce' as const }, { bceWeight: 1, sse: 0.1, lrSchedule: 'cosine' as const }]) {
+  it('trains with the paper BCE and the pairwise loss (alone and mixed into softmax), SSE and a cosine schedule: the loss falls', async () => {
+    for (const extra of [{ loss: 'bce' as const }, { loss: 'bpr' as const }, { bceWeight: 1, bprWeight: 1, sse: 0.1, lrSchedule: 'cosine' as const }]) {
       const before = tf.memory().numTensors;
       const result = await train(ds, { ...TINY, epochs: 4, ...extra });
       const losses = result.state.log.map((l) => l.loss);
