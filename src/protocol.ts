@@ -151,7 +151,7 @@ export interface ScoringInfo {
   /** int8: whether the WebAssembly SIMD kernel runs (false: plain JS). */
   simd?: boolean;
   /** float32: scored by TF.js matMul ('tfjs', GPU backends) or the blocked float32 kernel (CPU backends). */
-  kernel?: 'tfjs' | 'f32-simd' | 'f32-js';
+  kernel?: 'tfjs' | 'f32-simd' | 'f32-simd+i8-prefilter' | 'f32-js';
   /** Every row goes to ranking ('all'), or the top `topCandidates` rows ('top'). */
   mode: 'all' | 'top';
   topCandidates: number;

@@ -227,8 +227,15 @@ export function itemSimilarity(a: RankCandidate, b: RankCandidate): number {
   let s = 0;
   let w = 0;
   if (a.embedding && b.embedding && a.embedding.length === b.embedding.length) {
-    let dot = 0;
-    for (let i = 0; i < a.embedding.length; i++) dot += a.embedding[i] * b.embedding[i];
+    const x = a.embedding;
+    const y = b.embedding;
+    const n = x.length;
+    // Four running sums (MMR calls this pool × k times per list): the same dot product, summed in another order.
+    let d0 = 0; let d1 = 0; let d2 = 0; let d3 = 0;
+    let i = 0;
+    for (; i + 3 < n; i += 4) { d0 += x[i] * y[i]; d1 += x[i + 1] * y[i + 1]; d2 += x[i + 2] * y[i + 2]; d3 += x[i + 3] * y[i + 3]; }
+    for (; i < n; i++) d0 += x[i] * y[i];
+    const dot = (d0 + d1) + (d2 + d3);
     s += DIVERSITY_EMBEDDING_WEIGHT * Math.max(0, Math.min(1, dot));
     w += DIVERSITY_EMBEDDING_WEIGHT;
   }

@@ -23,6 +23,11 @@ export interface F32Kernel {
   dots(q: number, k: number, kstride: number, nk: number, hd: number, div: number, out: number): void;
   /** out = Σ_j p[j] · v_j, v_j at v + j·vstride bytes, hd floats each, j < nk. */
   mix(p: number, v: number, vstride: number, nk: number, hd: number, out: number): void;
+  /** WebAssembly SIMD only: the int8 prefilter of exact top-k scoring (see f32.wat and src/scoring.ts). */
+  prefilterI8?: (m8: number, nb: number, dp: number, q: number, scales: number, x1: number, qscale: number, q1half: number, cx: number,
+    lo: number, hi: number, t: number, idx: number, cap: number) => number;
+  /** WebAssembly SIMD only: out[i] = q · row(idx[i]) (or row i when direct) of a row-major matrix, d a multiple of 4. */
+  dotRows?: (m: number, d: number, q: number, idx: number, count: number, out: number, direct: number) => void;
 }
 
 interface Exports {
@@ -32,6 +37,8 @@ interface Exports {
   layerNorm: (src: number, dst: number, n: number, d: number, g: number, b: number, eps: number) => void;
   dots: (q: number, k: number, kstride: number, nk: number, hd: number, div: number, out: number) => void;
   mix: (p: number, v: number, vstride: number, nk: number, hd: number, out: number) => void;
+  prefilterI8: NonNullable<F32Kernel['prefilterI8']>;
+  dotRows: NonNullable<F32Kernel['dotRows']>;
 }
 
 function layerNormJs(f: Float32Array, src: number, dst: number, n: number, d: number, g: number, b: number, eps: number): void {
@@ -149,6 +156,8 @@ export function createF32Kernel(options: { forceJs?: boolean } = {}): F32Kernel 
       mix(p, v, vstride, nk, hd, out) {
         if (hd % 4 === 0) ex.mix(p, v, vstride, nk, hd, out); else mixJs(view, p, v, vstride, nk, hd, out);
       },
+      prefilterI8: ex.prefilterI8,
+      dotRows: ex.dotRows,
     };
   }
   let buf = new ArrayBuffer(0);

@@ -73,10 +73,10 @@ describe('CatalogMatrix float32 on a CPU backend', () => {
       const before = tf.memory().numTensors;
       const mat = await CatalogMatrix.create(m, rows, d, { dtype: 'float32', ...opts });
       try {
-        expect(mat.info().kernel).toBe(opts.float32Kernel === 'tfjs' ? 'tfjs' : opts.f32Js ? 'f32-js' : 'f32-simd');
+        expect(mat.info().kernel).toBe(opts.float32Kernel === 'tfjs' ? 'tfjs' : opts.f32Js ? 'f32-js' : 'f32-simd+i8-prefilter');
         if (opts.float32Kernel === 'f32') {
           expect(tf.memory().numTensors).toBe(before); // no tensor: the rows live in the kernel's memory
-          expect(mat.info().bytes).toBe(Math.ceil(rows / 16) * 16 * d * 4); // one copy
+          expect(mat.info().bytes).toBe(opts.f32Js ? Math.ceil(rows / 16) * 16 * d * 4 : rows * d * 4 + Math.ceil(rows / 16) * 16 * (d + 8)); // one float32 copy (+ int8 prefilter)
         }
         const top = await mat.score(q, { kind: 'top', n: 300 });
         expect([...top.rows!].sort((a, b) => a - b)).toEqual(bestRows(e, 300).sort((a, b) => a - b));
@@ -93,5 +93,32 @@ describe('CatalogMatrix float32 on a CPU backend', () => {
         mat.dispose();
       }
     }
+  });
+});
+
+describe('int8 prefilter of exact top-n (float32 on a CPU backend)', () => {
+  it('gives exactly the rows and scores of the full float32 pass, through its guessed list and its every-row fallback', async () => {
+    const [rows, d] = [23_715, 64];
+    const m = rand(rows * d, 31);
+    // Rows of very different norms (as real item tables have), and a few duplicates (exact ties).
+    for (let r = 0; r < rows; r += 7) for (let k = 0; k < d; k++) m[r * d + k] *= 3;
+    m.copyWithin(5 * d, 100 * d, 101 * d);
+    m.copyWithin(9000 * d, 100 * d, 101 * d);
+    const mat = await CatalogMatrix.create(m, rows, d, { dtype: 'float32', float32Kernel: 'f32' });
+    expect(mat.info().kernel).toBe('f32-simd+i8-prefilter');
+    for (let t = 0; t < 60; t++) {
+      const q = rand(d, 500 + (t >> 2)); // four calls per query: the guessed list gets used
+      if (t % 5 === 0) for (let k = 0; k < d; k++) q[k] *= 4; // a jump in scale: the guess misses
+      if (t === 13) q.set(m.subarray(100 * d, 101 * d)); // the duplicated row on top: ties at the top
+      const n = [10, 500, 1000, 2048][t % 4];
+      const top = await mat.score(q, { kind: 'top', n });
+      const all = (await mat.score(q, { kind: 'all' })).scores[0];
+      const ref = selectTop(all, rows, n);
+      expect([...top.rows!]).toEqual([...ref.rows]);
+      expect([...top.scores[0]]).toEqual([...ref.scores]);
+    }
+    const stats = (mat as unknown as { blocked: { pre: { stats: { listed: number; everyRow: number } } } }).blocked.pre.stats;
+    expect(stats.listed).toBeGreaterThan(10);
+    expect(stats.everyRow).toBeGreaterThan(5);
   });
 });
