@@ -23,8 +23,8 @@ import type {
   CatalogItem, EngineConfig, EngineInfo, ForwardInfo, HistoryExport, HistoryQuery, LoadProgress, ObjectiveWeights, RankReason,
   RecommendResult, RecommenderEngineApi, SceneName, SceneRequestMap, ShopRules, StoredEvent, TrackEvent, TrackResult,
 } from './protocol.js';
-import { blendObjectives, blendSearch, minMaxNormalize, rankCandidates, type RankCandidate } from './ranking.js';
-import { CatalogMatrix, resolveEmbeddingDtype, type ScoreRequest } from './scoring.js';
+import { blendObjectives, blendSearch, minMaxNormalize, mmrPoolSize, passesRules, rankCandidates, type RankCandidate } from './ranking.js';
+import { CatalogMatrix, kthLargest, resolveEmbeddingDtype, type ScoreRequest } from './scoring.js';
 import { HistoryStore } from './store.js';
 
 export interface EngineHooks {
@@ -148,6 +148,8 @@ export class RecommenderEngine implements RecommenderEngineApi {
   /** The fused forward (CPU backends), or null: TF.js ops. */
   private fused: FusedForward | null = null;
   private forwardInfo: ForwardInfo = { path: 'tfjs', reason: 'not set up yet' };
+  /** bestCandidates on (tests turn it off to compare). */
+  private candidateShortcut = true;
   /** The last history read and its view (recommend calls reuse them while the history is unchanged). */
   private lastEvents: readonly StoredEvent[] | null = null;
   private lastView: HistoryView | null = null;
@@ -603,16 +605,49 @@ export class RecommenderEngine implements RecommenderEngineApi {
   }
 
   /** Every scored catalog item with its relevance in [0, 1]. */
-  private modelCandidates(cat: CatalogState, run: ModelRun, objectives: Required<ObjectiveWeights>, reason: RankReason): RankCandidate[] {
+  private modelCandidates(
+    cat: CatalogState, run: ModelRun, objectives: Required<ObjectiveWeights>, reason: RankReason,
+    shortcut?: { req: ResolvedRequestMap['home']; exclude: Set<string> },
+  ): RankCandidate[] {
     const rel = blendObjectives(run.heads ?? { click: run.scores }, objectives);
     // The purchase head, normalised, is what priceWeight multiplies by price (expected revenue).
     const purchase = run.heads ? minMaxNormalize(run.heads.purchase) : undefined;
+    const build = (r: number): RankCandidate => {
+      const c = this.candidateAt(cat, cat.posOfRow[run.rows ? run.rows[r] : r], rel[r], reason);
+      if (purchase) c.purchaseScore = purchase[r];
+      return c;
+    };
+    const top = shortcut && this.candidateShortcut && this.bestCandidates(rel, shortcut.req, shortcut.exclude, build);
+    if (top) return top;
     const out: RankCandidate[] = new Array(rel.length);
-    for (let r = 0; r < rel.length; r++) {
-      out[r] = this.candidateAt(cat, cat.posOfRow[run.rows ? run.rows[r] : r], rel[r], reason);
-      if (purchase) out[r].purchaseScore = purchase[r];
-    }
+    for (let r = 0; r < rel.length; r++) out[r] = build(r);
     return out;
+  }
+
+  /**
+   * The candidates ranking can pick from, without building the other few hundred: those scoring at
+   * least the M-th best relevance (ties included, in input order), when at least as many of them
+   * pass the exclusions as ranking considers (k, or MMR's pool). Ranking then gives exactly the list
+   * it gives on every candidate: any candidate left out scores below all of these. Only without
+   * pins, boosts and price weighting (which look at other candidates); else undefined.
+   */
+  private bestCandidates(rel: Float32Array, req: ResolvedRequestMap['home'], exclude: Set<string>, build: (r: number) => RankCandidate): RankCandidate[] | undefined {
+    const rules = req.rules;
+    if (rules.pin?.length || rules.boost?.length || req.priceWeight > 0) return undefined;
+    const needed = req.diversity > 0 ? mmrPoolSize(req.k) : req.k;
+    const m = needed + exclude.size + 16;
+    if (rel.length <= 2 * m) return undefined;
+    const sorted = Float64Array.from(rel);
+    const t = kthLargest(sorted, m);
+    const out: RankCandidate[] = [];
+    let passing = 0;
+    for (let r = 0; r < rel.length; r++) {
+      if (!(rel[r] >= t)) continue;
+      const c = build(r);
+      out.push(c);
+      if (passesRules(c, rules, exclude)) passing++;
+    }
+    return passing >= needed ? out : undefined;
   }
 
   private *popular(cat: CatalogState, reason: RankReason, positions: Iterable<number> = cat.popularOrder): Iterable<RankCandidate> {
@@ -689,7 +724,7 @@ export class RecommenderEngine implements RecommenderEngineApi {
       if (run.used === 0) {
         return { items: rankCandidates(this.popular(cat, { kind: 'popular' }), { ...req, exclude }), used: 0 };
       }
-      const candidates = this.modelCandidates(cat, run, req.objectives, reasonFor(run.becauseOf));
+      const candidates = this.modelCandidates(cat, run, req.objectives, reasonFor(run.becauseOf), { req, exclude });
       const items = rankCandidates(candidates, {
         ...req, exclude, unique: true,
         popular: () => this.popular(cat, { kind: 'popular' }),

@@ -192,7 +192,7 @@ export class TopK {
 }
 
 /** The k-th largest value (1-based) of `a` (reordered in place): quickselect. */
-function kthLargest(a: Float64Array, k: number): number {
+export function kthLargest(a: Float64Array, k: number): number {
   let lo = 0;
   let hi = a.length - 1;
   const target = k - 1; // position in descending order

@@ -166,3 +166,34 @@ describe('fused forward cannot silently diverge', () => {
     }
   });
 });
+
+describe('the recommend path on the bundled Games model', () => {
+  it('fused forward and the candidate shortcut give the lists of the TF.js forward and full ranking (the prefilter is checked against the full pass in scoring-f32.test.ts)', { timeout: 120_000 }, async () => {
+    const vocab = JSON.parse(await (await fileFetch()(modelUrl('games-sasrec').replace('model.json', 'vocab.json'))).text()) as { itemIds: string[] };
+    const ids = vocab.itemIds.slice(1);
+    const catalog = ids.map((id, i) => ({ id, category: `c${i % 37}`, brand: `b${i % 101}`, price: 5 + (i % 200), available: i % 50 !== 7 }));
+    const open = (forward: 'auto' | 'tfjs') => createEngine({ modelUrl: modelUrl('games-sasrec'), backend: 'wasm', catalog, dbName: freshDbName() }, { fetch: fileFetch(), forward });
+    const fast = await open('auto');
+    const slow = await open('tfjs');
+    (slow as unknown as { candidateShortcut: boolean }).candidateShortcut = false;
+    try {
+      expect((await fast.info()).forward?.path).toBe('fused');
+      expect((await fast.info()).scoring?.kernel).toBe('f32-simd+i8-prefilter');
+      const r = rng(99);
+      for (let h = 0; h < 6; h++) {
+        const events = Array.from({ length: 3 + r(25) }, (_, i) => ({ type: (i % 9 === 4 ? 'cart' : i % 11 === 6 ? 'purchase' : 'view') as 'view', itemId: ids[r(ids.length)] }));
+        for (const e of [fast, slow]) { await e.clearHistory(); await e.track(events); }
+        for (const [scene, req] of [['home', { k: 10 }], ['home', { k: 25, diversity: 0 }], ['product', { itemId: events[0].itemId, k: 8 }], ['cart', { k: 6 }]] as const) {
+          const a = await fast.recommend(scene, req as never);
+          const b = await slow.recommend(scene, req as never);
+          expect(a.items.map((i) => i.itemId)).toEqual(b.items.map((i) => i.itemId));
+          a.items.forEach((it, i) => expect(it.score).toBeCloseTo(b.items[i].score, 4));
+          expect(a.items.map((i) => i.reason)).toEqual(b.items.map((i) => i.reason));
+        }
+      }
+    } finally {
+      await fast.dispose();
+      await slow.dispose();
+    }
+  });
+});
