@@ -19,6 +19,7 @@
 import {
   DIVERSITY_EMBEDDING_WEIGHT, DIVERSITY_POOL_FACTOR, DIVERSITY_POOL_MIN,
 } from './constants.js';
+import { createF32Kernel, type F32Kernel } from './kernels/f32.js';
 import type { CatalogItem, ItemFilter, ObjectiveWeights, RankReason, RecommendedItem, ShopRules } from './protocol.js';
 
 /** An item that may go into a list. */
@@ -223,10 +224,13 @@ export function dedupe<T extends { itemId: string }>(items: Iterable<T>): T[] {
 // diversity
 
 /** Similarity in [0, 1] used by MMR: positive embedding cosine blended with same-category. */
-export function itemSimilarity(a: RankCandidate, b: RankCandidate): number {
+export function itemSimilarity(a: RankCandidate, b: RankCandidate, embeddingDot?: number): number {
   let s = 0;
   let w = 0;
-  if (a.embedding && b.embedding && a.embedding.length === b.embedding.length) {
+  if (embeddingDot !== undefined) {
+    s += DIVERSITY_EMBEDDING_WEIGHT * Math.max(0, Math.min(1, embeddingDot));
+    w += DIVERSITY_EMBEDDING_WEIGHT;
+  } else if (a.embedding && b.embedding && a.embedding.length === b.embedding.length) {
     const x = a.embedding;
     const y = b.embedding;
     const n = x.length;
@@ -286,6 +290,7 @@ export function mmrSelect(sorted: RankCandidate[], k: number, lambda: number): R
   const maxSim = new Float64Array(pool.length);
   const taken = new Uint8Array(pool.length);
   const out: RankCandidate[] = [];
+  const dots = poolDots(pool);
   while (out.length < k && out.length < pool.length) {
     let best = -1;
     let bestValue = -Infinity;
@@ -297,11 +302,39 @@ export function mmrSelect(sorted: RankCandidate[], k: number, lambda: number): R
     taken[best] = 1;
     const chosen = pool[best];
     out.push(chosen);
+    const d = dots?.(best);
     for (let i = 0; i < pool.length; i++) {
-      if (!taken[i]) maxSim[i] = Math.max(maxSim[i], itemSimilarity(pool[i], chosen));
+      if (!taken[i]) maxSim[i] = Math.max(maxSim[i], itemSimilarity(pool[i], chosen, d ? d[i] : undefined));
     }
   }
   return out;
+}
+
+let mmrKernel: F32Kernel | null | undefined;
+
+/**
+ * When every pool item has an embedding of one length (a multiple of 4) and WebAssembly SIMD is here:
+ * the pool's embeddings copied once into the f32 kernel's memory, and a function giving the dot
+ * products of one pool item with all of them (MMR needs pool × k of them; float32 sums). Else null.
+ */
+function poolDots(pool: RankCandidate[]): ((i: number) => Float32Array) | null {
+  const d = pool[0]?.embedding?.length ?? 0;
+  if (d === 0 || d % 4 !== 0 || pool.length < 8) return null;
+  for (const c of pool) if (c.embedding?.length !== d) return null;
+  mmrKernel ??= (() => { const k = createF32Kernel(); return k.simd ? k : null; })();
+  const k = mmrKernel;
+  if (!k) return null;
+  const n = pool.length;
+  const base = 0;
+  const out = n * d * 4;
+  k.reserve(out + n * 4);
+  const f = new Float32Array(k.buffer, base, n * d);
+  for (let i = 0; i < n; i++) f.set(pool[i].embedding!, i * d);
+  const res = new Float32Array(k.buffer, out, n);
+  return (i: number) => {
+    k.dots(base + i * d * 4, base, d * 4, n, d, 1, out);
+    return res;
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

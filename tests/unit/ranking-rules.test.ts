@@ -243,3 +243,34 @@ describe('per-request exclusions in the engine', () => {
     expect(rich.items[0].item!.price).toBeGreaterThanOrEqual(plain.items[0].item!.price!);
   });
 });
+
+describe('MMR with the SIMD dot products', () => {
+  it('picks what the plain-JS similarity picks', async () => {
+    const { mmrSelect: mmr } = await import('../../src/ranking.js');
+    let seed = 5;
+    const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 - 0.5; };
+    for (let trial = 0; trial < 20; trial++) {
+      const pool: RankCandidate[] = Array.from({ length: 60 }, (_, i) => {
+        const e = Float32Array.from({ length: 64 }, rnd);
+        const norm = Math.hypot(...e);
+        return { itemId: `i${i}`, score: 1 - i / 60, reason: { kind: 'popular' }, embedding: e.map((x) => x / norm), item: { id: `i${i}`, category: `c${i % 4}` } };
+      });
+      const lambda = 0.2 + (trial % 4) * 0.2;
+      // Reference: the same greedy loop on itemSimilarity (JS, float64 sums) over MMR's pool (the best 50).
+      const all = pool;
+      const top = all.slice(0, 50);
+      const rel = top.map((c) => c.score);
+      const lo = Math.min(...rel); const hi = Math.max(...rel);
+      const maxSim = new Array(top.length).fill(0);
+      const taken = new Set<number>();
+      const ref: string[] = [];
+      while (ref.length < 10) {
+        let best = -1; let bv = -Infinity;
+        top.forEach((c, i) => { if (taken.has(i)) return; const v = (1 - lambda) * ((c.score - lo) / (hi - lo)) - lambda * maxSim[i]; if (v > bv) { bv = v; best = i; } });
+        taken.add(best); ref.push(top[best].itemId);
+        top.forEach((c, i) => { if (!taken.has(i)) maxSim[i] = Math.max(maxSim[i], itemSimilarity(c, top[best])); });
+      }
+      expect(mmr(all, 10, lambda).map((c) => c.itemId)).toEqual(ref);
+    }
+  });
+});
