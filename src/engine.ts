@@ -357,11 +357,16 @@ export class RecommenderEngine implements RecommenderEngineApi {
   }
 
   /**
-   * A few home lists on a one-item history (forward, scoring, ranking), so shader compilation and the
-   * JIT of the ranking code do not hit the first real calls. Returns ms.
+   * The stored history read into memory, then a few home lists on a one-item history (forward, scoring,
+   * ranking), so shader compilation, the JIT of the ranking code and the first IndexedDB read do not hit
+   * the first real calls. Returns ms.
    */
   private async warmUp(): Promise<number> {
     const t0 = now();
+    // Read the history once: it fills the store's in-memory copy (kept up to date by this engine's own
+    // writes), so the first recommend does not pay an IndexedDB read. A failure here is not fatal:
+    // recommend reads again and reports it there.
+    await this.read(() => this.store.events()).catch(() => undefined);
     const first = this.catalog.popularOrder.length > 0 ? this.catalog.items[this.catalog.popularOrder[0]].id : undefined;
     const seed = first !== undefined ? this.modelIndex.get(first) ?? 1 : 1;
     const steps = [{ itemId: this.vocab.itemIds[seed], m: seed, behaviour: 1, scene: SCENE_CODES.home }];

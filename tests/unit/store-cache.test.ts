@@ -95,4 +95,27 @@ describe('HistoryStore.events() cache', () => {
       await e2.dispose();
     }
   });
+
+  it('loading reads the history into memory: track then the first recommend read no IndexedDB rows', { timeout: 30_000 }, async () => {
+    const dbName = freshDbName();
+    const before = await store(dbName);
+    await before.add([ev(itemId(3), Date.now() - 1000)], keep, Date.now()); // a returning shopper
+    const reads: string[] = [];
+    const all = HistoryStore.prototype.all;
+    HistoryStore.prototype.all = function (this: HistoryStore) { reads.push('all'); return all.call(this); };
+    try {
+      const e = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', catalog: fixtureCatalog(), dbName }, { fetch: fileFetch() });
+      try {
+        expect(reads.length).toBe(1); // during loading (warm-up)
+        await e.track({ type: 'view', itemId: itemId(12) });
+        const r = await e.recommend('home', { k: 5 });
+        expect(r.historyUsed).toBe(2); // the stored event and the new one
+        expect(reads.length).toBe(1);
+      } finally {
+        await e.dispose();
+      }
+    } finally {
+      HistoryStore.prototype.all = all;
+    }
+  });
 });
