@@ -20,6 +20,7 @@ const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianch
   --seed N (${DEFAULT_TRAIN_OPTIONS.seed})  --eval-every N (${DEFAULT_TRAIN_OPTIONS.evalEvery})  --eval-users N (${DEFAULT_TRAIN_OPTIONS.evalUsers})
   --patience N (${DEFAULT_TRAIN_OPTIONS.patience})  --max-steps N (0 = no limit)  --dtype float16|float32 (float16)
   --sse P (${DEFAULT_TRAIN_OPTIONS.sse}: probability of replacing each training input id by a random item)  --lr-schedule constant|cosine (${DEFAULT_TRAIN_OPTIONS.lrSchedule})
+  --fit-validation (refit on training + validation items, test items unseen; needs --eval-every 0)
   --min-item-count N (1: drop rarer items)  --checkpoint-dir DIR (.checkpoints/<out name>)  --resume  --backend wasm|cpu (wasm)`;
 
 const FLAGS = {
@@ -27,7 +28,7 @@ const FLAGS = {
   negatives: 'number', loss: 'string', 'gbce-t': 'number', l2: 'number', 'max-len': 'number', hidden: 'number', blocks: 'number', heads: 'number', ffn: 'number',
   dropout: 'number', seed: 'number', 'eval-every': 'number', 'eval-users': 'number', patience: 'number',
   'max-steps': 'number', dtype: 'string', 'min-item-count': 'number', 'checkpoint-dir': 'string', resume: 'boolean',
-  backend: 'string', help: 'boolean', sse: 'number', 'lr-schedule': 'string', 'bce-weight': 'number', 'bpr-weight': 'number',
+  backend: 'string', help: 'boolean', sse: 'number', 'lr-schedule': 'string', 'bce-weight': 'number', 'bpr-weight': 'number', 'fit-validation': 'boolean',
 } as const;
 
 /** Keeps only items seen at least `min` times, re-indexed densely in first-seen order. */
@@ -71,9 +72,10 @@ async function main() {
     loss: ((f.loss as string) ?? D.loss) as TrainOptions['loss'], gbceT: n('gbce-t', D.gbceT), l2: n('l2', D.l2),
     epochs: n('epochs', D.epochs), seed: n('seed', D.seed), evalEvery: n('eval-every', D.evalEvery),
     evalUsers: n('eval-users', D.evalUsers), patience: n('patience', D.patience), maxSteps: n('max-steps', D.maxSteps),
-    bceWeight: n('bce-weight', D.bceWeight), bprWeight: n('bpr-weight', D.bprWeight), sse: n('sse', D.sse), lrSchedule: ((f['lr-schedule'] as string) ?? D.lrSchedule) as TrainOptions['lrSchedule'],
+    fitValidation: Boolean(f['fit-validation']), bceWeight: n('bce-weight', D.bceWeight), bprWeight: n('bpr-weight', D.bprWeight), sse: n('sse', D.sse), lrSchedule: ((f['lr-schedule'] as string) ?? D.lrSchedule) as TrainOptions['lrSchedule'],
   };
   if (options.lrSchedule !== 'constant' && options.lrSchedule !== 'cosine') throw new UsageError('--lr-schedule must be constant or cosine');
+  if (options.fitValidation && options.evalEvery > 0) throw new UsageError('--fit-validation trains on the validation items: pass --eval-every 0 (and the epoch count an earlier run chose)');
   if (options.sse >= 1) throw new UsageError('--sse must be in [0, 1)');
   if (options.loss !== 'softmax' && options.loss !== 'gbce' && options.loss !== 'bce' && options.loss !== 'bpr') throw new UsageError('--loss must be softmax, gbce, bce or bpr');
   if (options.gbceT > 1) throw new UsageError('--gbce-t must be in [0, 1]');

@@ -54,12 +54,17 @@ export interface TrainOptions extends BaseTrainOptions {
   sse: number;
   /** Learning-rate schedule over `epochs`: constant, or cosine decay to 0 by the last epoch. */
   lrSchedule: 'constant' | 'cosine';
+  /**
+   * Refit: train on each user's training items AND validation item (test items stay unseen). Validation
+   * is then meaningless, so it needs `evalEvery: 0` (the epoch count chosen by an earlier run).
+   */
+  fitValidation: boolean;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   maxLen: 50, hiddenDim: 64, numBlocks: 2, numHeads: 1, ffnDim: 64, dropout: 0.5,
   batchSize: 128, learningRate: 1e-3, negatives: 256, loss: 'softmax', gbceT: 0.75, l2: 0, bceWeight: 0, bprWeight: 0, epochs: 40, seed: 42,
-  evalEvery: 2, evalUsers: 5000, patience: 3, maxSteps: 0, sse: 0, lrSchedule: 'constant',
+  evalEvery: 2, evalUsers: 5000, patience: 3, maxSteps: 0, sse: 0, lrSchedule: 'constant', fitValidation: false,
 };
 
 export interface EpochLog { epoch: number; loss: number; seconds: number; valid?: RankingMetrics }
@@ -107,6 +112,12 @@ export function buildExamples(split: LeaveOneOutSplit, maxLen: number): Example[
     out.push({ inputs: s.slice(s.length - 1 - take, s.length - 1), targets: s.slice(s.length - take) });
   }
   return out;
+}
+
+/** The split the model is fitted on: training items, plus each user's validation item for a refit (never the test item). */
+export function fittedSplit(split: LeaveOneOutSplit, fitValidation: boolean): LeaveOneOutSplit {
+  if (!fitValidation) return split;
+  return { ...split, train: split.train.map((s, u) => (split.valid[u] ? Int32Array.from([...s, split.valid[u]]) : s)) };
 }
 
 /** Batches of similar length (less padding), in a random order; the jitter varies batch membership by epoch. */
@@ -194,7 +205,8 @@ export async function train(
   const config = modelConfig(dataset.numItems, options);
   if (config.hiddenDim % config.numHeads !== 0) throw new Error('hiddenDim must be divisible by numHeads');
   const split = leaveOneOut(dataset.sequences);
-  const examples = buildExamples(split, options.maxLen);
+  if (options.fitValidation && options.evalEvery > 0) throw new Error('fitValidation trains on the validation items: set evalEvery to 0');
+  const examples = buildExamples(fittedSplit(split, options.fitValidation), options.maxLen);
   if (examples.length === 0) throw new Error('no user has 2 or more training items: nothing to train on');
 
   const rng = new Rng(options.seed);

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DataFormatError, leaveOneOut, parseDataset } from '../../training/data.js';
 import { MetricAccumulator, rankOfFirst, topK } from '../../training/metrics.js';
 import { evaluateScorer, sampleNegatives, popularScorer, itemKnnScorer, evaluateModel } from '../../training/evaluate.js';
-import { DEFAULT_TRAIN_OPTIONS, positionNegatives, replaceIds, train, type TrainOptions, type Checkpoint } from '../../training/train.js';
+import { DEFAULT_TRAIN_OPTIONS, fittedSplit, positionNegatives, replaceIds, train, type TrainOptions, type Checkpoint } from '../../training/train.js';
 import { Rng } from '../../training/rng.js';
 import { loadModelDir, saveModel, setNodeBackend, vocabFor } from '../../training/node-io.js';
 
@@ -212,5 +212,15 @@ describe('training regularisers', () => {
       for (const p of [0, 1]) expect([4, 5, 6]).toContain(negs[p]);
       expect([1, 2, 3, 6]).toContain(negs[3]);
     }
+  });
+
+  it('a refit adds each user validation item to the training items, never the test item, and refuses validation', async () => {
+    const split = leaveOneOut([Int32Array.from([1, 2, 3, 4]), Int32Array.from([5, 6]), Int32Array.from([7, 8, 9])]);
+    expect(fittedSplit(split, false)).toBe(split);
+    const fitted = fittedSplit(split, true);
+    expect(fitted.train.map((s) => [...s])).toEqual([[1, 2, 3], [5, 6], [7, 8]]);
+    expect([...fitted.test]).toEqual([...split.test]);
+    const ds = parseDataset('u1 a\nu1 b\nu1 c\nu1 d\n', 'pairs', 'x');
+    await expect(train(ds, { ...TINY, fitValidation: true, evalEvery: 1 })).rejects.toThrow(/evalEvery to 0/);
   });
 });
