@@ -80,7 +80,7 @@ async function main() {
   if (options.loss !== 'softmax' && options.loss !== 'gbce' && options.loss !== 'bce' && options.loss !== 'bpr') throw new UsageError('--loss must be softmax, gbce, bce or bpr');
   if (options.gbceT > 1) throw new UsageError('--gbce-t must be in [0, 1]');
   for (const [k, v] of Object.entries(options)) {
-    if (typeof v === 'string') continue;
+    if (typeof v !== 'number') continue;
     if (!Number.isFinite(v) || v < 0) throw new UsageError(`${k} must be a non-negative number`);
   }
   if (options.dropout >= 1) throw new UsageError('--dropout must be below 1');
