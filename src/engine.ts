@@ -913,6 +913,11 @@ export class RecommenderEngine implements RecommenderEngineApi {
     this.disposed = true;
     this.catalog?.matrix?.dispose();
     tf.dispose(Object.values(this.weights));
+    // The fused path's kernel memory and item-table copy (~6 MB for Games) and the cached history are
+    // plain JS: drop the references so an in-page engine frees them too, not only a terminated worker.
+    this.fused = null;
+    this.lastEvents = null;
+    this.lastView = null;
     this.store.close();
   }
 
