@@ -29,7 +29,23 @@ describe('train and eval commands', () => {
       expect(typeof last[k]).toBe('number');
     }
     expect(last['hr@10']).toBeGreaterThanOrEqual(last['hr@5']);
-  }, 120_000);
+
+    // eval:by-count ranks the same cases against the same negatives: its overall HR@10 is eval's, for either target.
+    for (const target of ['test', 'valid']) {
+      const ev = target === 'test' ? last : JSON.parse(tsx(['scripts/eval.ts', '--model', out, '--data', data, '--format', 'pairs',
+        '--protocol', 'sampled-100', '--target', 'valid']).stdout.trim().split('\n').pop()!);
+      const b = tsx(['scripts/eval-by-count.ts', '--model', out, '--data', data, '--format', 'pairs', '--target', target]);
+      expect(b.status, b.stderr).toBe(0);
+      const byCount = JSON.parse(b.stdout.trim().split('\n').pop()!);
+      expect(byCount.target).toBe(target);
+      expect(byCount['hr@10']).toBe(ev['hr@10']);
+      expect(byCount.buckets.all.users).toBe(ev.users);
+      const trainOnly = Object.entries(byCount.buckets as Record<string, { users: number }>).filter(([k]) => k.startsWith('last item train-only'));
+      expect(trainOnly.reduce((n, [, v]) => n + v.users, 0)).toBe(ev.users);
+      // A validation case's last input is a training item, so it always occurs in the training items.
+      if (target === 'valid') expect(byCount.buckets['last item train-only 0']).toBeUndefined();
+    }
+  }, 180_000);
 
   it('a malformed line or unknown format exits 2 naming the file and line', () => {
     const bad = path.join(dir, 'bad.txt');
