@@ -8,7 +8,7 @@
  * - Model files are static: `models/` is served at /models/ and `tests/fixtures/` at /fixtures/,
  *   by a middleware in dev and by copying them into dist/ at build (so `vite preview` and any
  *   static host serve them). Nothing is fetched from a CDN: the TF.js wasm binaries are bundled
- *   assets (src/wasm-assets.ts).
+ *   assets (src/engine/wasm-assets.ts).
  * - appType 'mpa': an unknown path is a 404, never index.html (a model URL typo then fails
  *   with a clear ModelLoadError instead of "cannot parse model JSON").
  */
@@ -110,7 +110,7 @@ export default defineConfig({
   },
   // The wasm backend stays in dependency pre-bundling (its ESM build imports a CommonJS worker
   // file, which only works pre-bundled); its .wasm binaries are separate `?url` imports
-  // (src/wasm-assets.ts), served from node_modules in dev and emitted as assets at build.
+  // (src/engine/wasm-assets.ts), served from node_modules in dev and emitted as assets at build.
   // Listed up front: the dev optimizer does not crawl into workers, and discovering these
   // late would reload the page mid-session.
   optimizeDeps: {

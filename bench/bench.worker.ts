@@ -1,5 +1,5 @@
 /**
- * The SDK worker (`exposeEngine()`, as workers/recommender.worker.ts) plus a side channel for the
+ * The SDK worker (`exposeEngine()`, as src/worker.ts) plus a side channel for the
  * benchmark: tf.memory(), the worker's JS heap, and a peak-throughput probe of the active backend.
  *   { benchQuery: 'memory', id }  -> { id, numTensors, numBytes, heapUsed?, backend }
  *   { benchQuery: 'peak', id }    -> { id, backend, gmacs, shape, ms }

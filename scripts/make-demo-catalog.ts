@@ -14,7 +14,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CatalogItem } from '../src/protocol.js';
+import type { CatalogItem } from '../src/contract/protocol.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 

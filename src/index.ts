@@ -5,19 +5,19 @@
  * engine in the current thread (tests, or when you host the worker yourself).
  * TF.js is only loaded by the worker, or on the first `createEngine` call.
  */
-import type { EngineHooks, RecommenderEngine } from './engine.js';
-import type { EngineConfig } from './protocol.js';
+import type { EngineHooks, RecommenderEngine } from './engine/engine.js';
+import type { EngineConfig } from './contract/protocol.js';
 
-export { createRecommender } from './client.js';
+export { createRecommender } from './client/recommender.js';
 export type {
   Recommender, RecommenderOptions, SceneHandle, BasicSceneHandle, SearchSceneHandle,
-} from './client.js';
-export type { EngineHooks, RecommenderEngine } from './engine.js';
-export { DEFAULT_DIVERSITY, DEFAULT_MODEL_URL, DEFAULT_OBJECTIVES, DEFAULT_PRICE_WEIGHT } from './constants.js';
-export { exposeEngine } from './worker-host.js';
-export type { WorkerApi } from './worker-host.js';
-export * from './errors.js';
-export * from './protocol.js';
+} from './client/recommender.js';
+export type { EngineHooks, RecommenderEngine } from './engine/engine.js';
+export { DEFAULT_DIVERSITY, DEFAULT_MODEL_URL, DEFAULT_OBJECTIVES, DEFAULT_PRICE_WEIGHT } from './contract/defaults.js';
+export { exposeEngine } from './engine/host.js';
+export type { WorkerApi } from './engine/host.js';
+export * from './contract/errors.js';
+export * from './contract/protocol.js';
 
 /**
  * Creates the engine in this thread, without a worker (unit tests, or a worker you host
@@ -25,6 +25,6 @@ export * from './protocol.js';
  * @throws InvalidOptionsError, StorageError, StorageBlockedError, NoBackendError, ModelLoadError
  */
 export async function createEngine(config: EngineConfig, hooks: EngineHooks = {}): Promise<RecommenderEngine> {
-  const engine = await import('./engine.js');
+  const engine = await import('./engine/engine.js');
   return engine.createEngine(config, hooks);
 }

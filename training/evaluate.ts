@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { lastHidden, padHistory, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
-import { dequantizeInt8, quantizeInt8 } from '../src/scoring.js';
+import { dequantizeInt8, quantizeInt8 } from '../src/retrieval/matrix.js';
 import type { LeaveOneOutSplit } from './data.js';
 import { MetricAccumulator, rankOfFirst, topK, type RankingMetrics } from './metrics.js';
 import { Rng } from './rng.js';

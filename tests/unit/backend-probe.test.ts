@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { gpuProbePlan, selectBackend } from '../../src/backend.js';
-import { PROBE_FIRST_RUN_BUDGET_MS, PROBE_GPU_BUDGET_MS, PROBE_SOFTWARE_GPU_BUDGET_MS } from '../../src/constants.js';
+import { gpuProbePlan, selectBackend } from '../../src/engine/backend.js';
+import { PROBE_FIRST_RUN_BUDGET_MS, PROBE_GPU_BUDGET_MS, PROBE_SOFTWARE_GPU_BUDGET_MS } from '../../src/contract/defaults.js';
 
 const SWIFTSHADER = { vendor: 'google', architecture: 'swiftshader', description: '', isFallbackAdapter: true };
 const HARDWARE = { vendor: 'nvidia', architecture: 'ada', description: 'NVIDIA GeForce', isFallbackAdapter: false };

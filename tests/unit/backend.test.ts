@@ -1,10 +1,10 @@
 import 'fake-indexeddb/auto';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/backend.js';
-import { createEngine } from '../../src/engine.js';
-import { NoBackendError } from '../../src/errors.js';
-import type { LoadProgress } from '../../src/protocol.js';
+import { selectBackend } from '../../src/engine/backend.js';
+import { createEngine } from '../../src/engine/engine.js';
+import { NoBackendError } from '../../src/contract/errors.js';
+import type { LoadProgress } from '../../src/contract/protocol.js';
 import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 describe('selectBackend', () => {

@@ -5,10 +5,10 @@ import {
   createRecommender, DisposedError, InvalidEventError, InvalidOptionsError, InvalidRequestError, ModelLoadError,
   UnknownItemError, UnknownSceneError, type LoadProgress, type Recommender,
 } from '../../src/index.js';
-import { exposeEngine } from '../../src/worker-host.js';
+import { exposeEngine } from '../../src/engine/host.js';
 import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
-/** A "worker" for Node: the host side of a MessageChannel, as workers/recommender.worker.ts would set it up. */
+/** A "worker" for Node: the host side of a MessageChannel, as src/worker.ts would set it up. */
 function fakeWorker(): { worker: Worker; close: () => void } {
   const { port1, port2 } = new MessageChannel();
   exposeEngine(port1 as unknown as Comlink.Endpoint, { fetch: fileFetch() });

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   assertScene, resolveBackends, resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest,
-} from '../../src/config.js';
+} from '../../src/contract/options.js';
 import {
   DEFAULT_DB_NAME, DEFAULT_DIVERSITY, DEFAULT_K, DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_EVENTS, DEFAULT_MODEL_URL,
   DEFAULT_PERSONAL_WEIGHT, MAX_K,
-} from '../../src/constants.js';
+} from '../../src/contract/defaults.js';
 import {
   InvalidEventError, InvalidOptionsError, InvalidRequestError, ScenerecError, UnknownSceneError,
-} from '../../src/errors.js';
+} from '../../src/contract/errors.js';
 
 /** Runs f, expects a throw of `cls`, returns the error for more checks. */
 function thrown<T extends ScenerecError>(f: () => unknown, cls: abstract new (...a: never[]) => T): T {

@@ -1,13 +1,13 @@
 import 'fake-indexeddb/auto';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createEngine, type RecommenderEngine } from '../../src/engine.js';
+import { createEngine, type RecommenderEngine } from '../../src/engine/engine.js';
 import {
   DisposedError, InvalidEventError, InvalidOptionsError, InvalidRequestError, ModelLoadError, UnknownItemError,
   UnknownSceneError,
-} from '../../src/errors.js';
-import type { LoadProgress, RecommendResult, SceneName, SceneRequestMap } from '../../src/protocol.js';
-import { HistoryStore } from '../../src/store.js';
+} from '../../src/contract/errors.js';
+import type { LoadProgress, RecommendResult, SceneName, SceneRequestMap } from '../../src/contract/protocol.js';
+import { HistoryStore } from '../../src/engine/store/history.js';
 import { FIXTURE_MODEL_URL, clusterOf, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 const CATALOG_IDS = new Set(fixtureCatalog().map((c) => c.id));

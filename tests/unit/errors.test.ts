@@ -1,8 +1,8 @@
 import * as Comlink from 'comlink';
 import { afterAll, describe, expect, it } from 'vitest';
-import * as errors from '../../src/errors.js';
-import { ScenerecError, deserializeError, serializeError } from '../../src/errors.js';
-import { registerErrorTransfer } from '../../src/transfer.js';
+import * as errors from '../../src/contract/errors.js';
+import { ScenerecError, deserializeError, serializeError } from '../../src/contract/errors.js';
+import { registerErrorTransfer } from '../../src/contract/transfer.js';
 
 const CLASSES = Object.entries(errors).filter(
   ([name, v]) => typeof v === 'function' && name.endsWith('Error') && name !== 'ScenerecError' && (v as { prototype?: unknown }).prototype instanceof ScenerecError,

@@ -11,8 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FusedForward } from '../../src/model/fused.js';
-import { loadModel } from '../../src/model-loader.js';
-import { createEngine } from '../../src/engine.js';
+import { loadModel } from '../../src/model/loader.js';
+import { createEngine } from '../../src/engine/engine.js';
 import type { SasRecConfig, WeightMap } from '../../src/model/sasrec.js';
 import { FIXTURE_MODEL_URL, fileFetch, freshDbName, itemId } from './helpers.js';
 

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { CatalogItem } from '../../src/protocol.js';
+import type { CatalogItem } from '../../src/contract/protocol.js';
 
 /** file:// URL of the tiny random-weights fixture model (see tests/fixtures/tiny-model/README.md). */
 export const FIXTURE_MODEL_URL = pathToFileURL(fileURLToPath(new URL('../fixtures/tiny-model/model.json', import.meta.url))).href;

@@ -15,7 +15,7 @@ import { DEFAULT_MTL_OPTIONS, trainMtl } from '../../training/mtl-train.js';
 import { evaluateMtlScorer, popularityScorer, type MtlScorer } from '../../training/mtl-eval.js';
 import { saveModel, setNodeBackend } from '../../training/node-io.js';
 import { priceBucket, repeatFeatures, SCENE_CODES } from '../../src/model/features.js';
-import { createEngine } from '../../src/engine.js';
+import { createEngine } from '../../src/engine/engine.js';
 import { fileFetch } from './helpers.js';
 
 const DATA = '../shared/data/tianchi-ecomm';

@@ -5,15 +5,15 @@
  */
 import 'fake-indexeddb/auto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_DIVERSITY, DEFAULT_OBJECTIVES, DEFAULT_PRICE_WEIGHT } from '../../src/constants.js';
-import { validateRequest } from '../../src/config.js';
-import { createEngine, type RecommenderEngine } from '../../src/engine.js';
-import { InvalidRequestError } from '../../src/errors.js';
-import type { RankReason, SceneName } from '../../src/protocol.js';
-import { SCENES } from '../../src/protocol.js';
+import { DEFAULT_DIVERSITY, DEFAULT_OBJECTIVES, DEFAULT_PRICE_WEIGHT } from '../../src/contract/defaults.js';
+import { validateRequest } from '../../src/contract/options.js';
+import { createEngine, type RecommenderEngine } from '../../src/engine/engine.js';
+import { InvalidRequestError } from '../../src/contract/errors.js';
+import type { RankReason, SceneName } from '../../src/contract/protocol.js';
+import { SCENES } from '../../src/contract/protocol.js';
 import {
   blendObjectives, boostFactor, itemSimilarity, priceWeighted, rankCandidates, type RankCandidate,
-} from '../../src/ranking.js';
+} from '../../src/ranking/rank.js';
 import { FIXTURE_MODEL_URL, clusterOf, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 const personal: RankReason = { kind: 'personal', becauseOf: ['h'] };
@@ -246,7 +246,7 @@ describe('per-request exclusions in the engine', () => {
 
 describe('MMR with the SIMD dot products', () => {
   it('picks what the plain-JS similarity picks', async () => {
-    const { mmrSelect: mmr } = await import('../../src/ranking.js');
+    const { mmrSelect: mmr } = await import('../../src/ranking/rank.js');
     let seed = 5;
     const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 - 0.5; };
     for (let trial = 0; trial < 20; trial++) {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { CatalogItem, RankReason } from '../../src/protocol.js';
+import type { CatalogItem, RankReason } from '../../src/contract/protocol.js';
 import {
   blendObjectives, blendSearch, boostedScore, dedupe, itemSimilarity, matchesFilter, minMaxNormalize, mmrSelect,
   passesRules, rankCandidates, topByScore, type RankCandidate,
-} from '../../src/ranking.js';
+} from '../../src/ranking/rank.js';
 
 const personal: RankReason = { kind: 'personal', becauseOf: ['h'] };
 const popular: RankReason = { kind: 'popular' };

@@ -1,9 +1,9 @@
 import 'fake-indexeddb/auto';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { createEngine } from '../../src/engine.js';
-import { InvalidOptionsError, InvalidRequestError } from '../../src/errors.js';
-import { CatalogMatrix, dequantizeInt8, quantizeInt8, TopK } from '../../src/scoring.js';
+import { createEngine } from '../../src/engine/engine.js';
+import { InvalidOptionsError, InvalidRequestError } from '../../src/contract/errors.js';
+import { CatalogMatrix, dequantizeInt8, quantizeInt8, TopK } from '../../src/retrieval/matrix.js';
 import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 function rand(n: number, seed = 1): Float32Array {

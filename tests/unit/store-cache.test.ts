@@ -6,9 +6,9 @@
 import 'fake-indexeddb/auto';
 import { openDB } from 'idb';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { NewEvent } from '../../src/config.js';
-import { createEngine } from '../../src/engine.js';
-import { HistoryStore } from '../../src/store.js';
+import type { NewEvent } from '../../src/contract/options.js';
+import { createEngine } from '../../src/engine/engine.js';
+import { HistoryStore } from '../../src/engine/store/history.js';
 import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 const NOW = Date.UTC(2025, 0, 31);

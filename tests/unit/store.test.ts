@@ -1,9 +1,9 @@
 import 'fake-indexeddb/auto';
 import { deleteDB, openDB } from 'idb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { NewEvent } from '../../src/config.js';
-import { QuotaExceededError, StorageBlockedError, StorageError } from '../../src/errors.js';
-import { DB_VERSION, HistoryStore, mapStorageError } from '../../src/store.js';
+import type { NewEvent } from '../../src/contract/options.js';
+import { QuotaExceededError, StorageBlockedError, StorageError } from '../../src/contract/errors.js';
+import { DB_VERSION, HistoryStore, mapStorageError } from '../../src/engine/store/history.js';
 import { freshDbName } from './helpers.js';
 
 const DAY = 86_400_000;

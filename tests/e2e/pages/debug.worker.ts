@@ -1,5 +1,5 @@
 /**
- * The SDK's worker (what workers/recommender.worker.ts does: `exposeEngine()`) plus a small
+ * The SDK's worker (what src/worker.ts does: `exposeEngine()`) plus a small
  * debug side channel for the e2e tests, passed to createRecommender as `options.worker`:
  *
  *   { scenerecDebug: 'memory', debugId }  -> { debugId, memory: tf.memory(), backend: tf.getBackend() }

@@ -5,10 +5,10 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   validateHeader, validateVocab, weightsFromArtifacts, type LoadedModel, type ModelVocab,
-} from './model/artifacts.js';
-import { weightShapes, type FeatureConfig } from './model/sasrec.js';
-import { ModelLoadError } from './errors.js';
-import { resolveRelative } from './url.js';
+} from './artifacts.js';
+import { weightShapes, type FeatureConfig } from './sasrec.js';
+import { ModelLoadError } from '../contract/errors.js';
+import { resolveRelative } from '../util/url.js';
 
 export interface LoadModelOptions {
   /** Replaces the global fetch (Node tests read files through it). */

@@ -3,20 +3,20 @@
  * offers the per-scene API. Everything heavy (model, catalog, IndexedDB) lives in the worker.
  */
 import * as Comlink from 'comlink';
-import { assertScene, resolveEngineConfig } from './config.js';
-import { DisposedError, InvalidOptionsError, ScenerecError } from './errors.js';
-import { resolveUrl } from './url.js';
+import { assertScene, resolveEngineConfig } from '../contract/options.js';
+import { DisposedError, InvalidOptionsError, ScenerecError } from '../contract/errors.js';
+import { resolveUrl } from '../util/url.js';
 import type {
   BackendName, CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress,
   RecommendResult, RecommenderEngineApi, SceneName, SceneRequestMap, SearchRequest, StoredEvent,
   TrackEvent, TrackResult,
-} from './protocol.js';
-import { registerErrorTransfer } from './transfer.js';
-import type { WorkerApi } from './worker-host.js';
+} from '../contract/protocol.js';
+import { registerErrorTransfer } from '../contract/transfer.js';
+import type { WorkerApi } from '../engine/host.js';
 
 /** Options of `createRecommender`: the engine options plus the page-only ones. */
 export interface RecommenderOptions extends EngineConfig {
-  /** A worker running `workers/recommender.worker.ts` that you created; otherwise the SDK spawns (and owns) one. */
+  /** A worker running `src/worker.ts` that you created; otherwise the SDK spawns (and owns) one. */
   worker?: Worker;
   /** Loading progress: backend tries, download fraction, model size, warm-up, ready. */
   onProgress?: (p: LoadProgress) => void;
@@ -61,7 +61,7 @@ function spawnWorker(): Worker {
     throw new InvalidOptionsError('Web Workers are not available here. Pass options.worker, or use createEngine() to run the engine in this thread.');
   }
   // Literal `new URL(..., import.meta.url)` so Vite (and other bundlers) bundle the worker.
-  return new Worker(new URL('../workers/recommender.worker.ts', import.meta.url), { type: 'module', name: 'scenerec' });
+  return new Worker(new URL('../worker.ts', import.meta.url), { type: 'module', name: 'scenerec' });
 }
 
 class RecommenderClient implements Recommender {
@@ -160,7 +160,7 @@ export async function createRecommender(options: RecommenderOptions = {}): Promi
   }
   const { worker, onProgress, ...engineConfig } = options;
   if (worker !== undefined && (worker === null || typeof (worker as Partial<Worker>).postMessage !== 'function')) {
-    throw new InvalidOptionsError('options.worker must be a Worker running workers/recommender.worker.ts.', { field: 'options.worker' });
+    throw new InvalidOptionsError('options.worker must be a Worker running src/worker.ts.', { field: 'options.worker' });
   }
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new InvalidOptionsError('options.onProgress must be a function.', { field: 'options.onProgress' });
@@ -178,7 +178,7 @@ export async function createRecommender(options: RecommenderOptions = {}): Promi
   const failed = new Promise<never>((_, reject) => {
     onError = (ev: Event) => {
       const msg = (ev as ErrorEvent).message;
-      reject(new ScenerecError('INTERNAL', `The recommender worker failed to start: ${msg || 'script error (is workers/recommender.worker.ts bundled and served?)'}`));
+      reject(new ScenerecError('INTERNAL', `The recommender worker failed to start: ${msg || 'script error (is src/worker.ts bundled and served?)'}`));
     };
     w.addEventListener('error', onError);
   });

@@ -7,9 +7,9 @@
  * The webgpu and wasm backends are imported lazily, so an unused one costs nothing.
  */
 import * as tf from '@tensorflow/tfjs';
-import { PROBE_FIRST_RUN_BUDGET_MS, PROBE_GPU_BUDGET_MS, PROBE_RUNS, PROBE_SOFTWARE_GPU_BUDGET_MS } from './constants.js';
-import { NoBackendError } from './errors.js';
-import type { AdapterInfo, BackendName, BackendProbe, LoadProgress } from './protocol.js';
+import { PROBE_FIRST_RUN_BUDGET_MS, PROBE_GPU_BUDGET_MS, PROBE_RUNS, PROBE_SOFTWARE_GPU_BUDGET_MS } from '../contract/defaults.js';
+import { NoBackendError } from '../contract/errors.js';
+import type { AdapterInfo, BackendName, BackendProbe, LoadProgress } from '../contract/protocol.js';
 
 export interface BackendSelection {
   backend: BackendName;

@@ -19,12 +19,12 @@
  * the history as it was just before). Without BroadcastChannel there is no cache.
  */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore, type IDBPTransaction, type StoreNames } from 'idb';
-import { DB_BLOCKED_TIMEOUT_MS } from './constants.js';
+import { DB_BLOCKED_TIMEOUT_MS } from '../../contract/defaults.js';
 import {
   QuotaExceededError, ScenerecError, StorageBlockedError, StorageError,
-} from './errors.js';
-import type { BackendName, BackendProbe, HistoryExport, HistoryQuery, StoredEvent } from './protocol.js';
-import type { NewEvent } from './config.js';
+} from '../../contract/errors.js';
+import type { BackendName, BackendProbe, HistoryExport, HistoryQuery, StoredEvent } from '../../contract/protocol.js';
+import type { NewEvent } from '../../contract/options.js';
 
 /** Current schema version. Bump it and add an `if (oldVersion < N)` step to migrate. */
 export const DB_VERSION = 2;

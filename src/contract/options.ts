@@ -8,7 +8,7 @@ import {
   DEFAULT_K, DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_EVENTS, DEFAULT_MODEL_URL, DEFAULT_OBJECTIVES,
   DEFAULT_PERSONAL_WEIGHT, DEFAULT_PRICE_WEIGHT, MAX_ITEM_ID_LENGTH, MAX_K, MAX_MAX_AGE_DAYS, MAX_MAX_EVENTS, MAX_QUERY_LENGTH,
   MAX_SEARCH_CANDIDATES,
-} from './constants.js';
+} from './defaults.js';
 import {
   InvalidEventError, InvalidOptionsError, InvalidRequestError, UnknownSceneError, type ScenerecError,
 } from './errors.js';

@@ -47,15 +47,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { leaveOneOut, DataFormatError } from '../training/data.js';
-import { loadModelDir, readDataset, setNodeBackend } from '../training/node-io.js';
-import { parseFlags, UsageError, formatDuration } from '../training/cli.js';
-import { createEngine } from '../src/engine.js';
-import { DEFAULT_OBJECTIVES } from '../src/constants.js';
-import { mmrPoolSize, rankCandidates, type RankCandidate } from '../src/ranking.js';
+import { leaveOneOut, DataFormatError } from './data.js';
+import { loadModelDir, readDataset, setNodeBackend } from './node-io.js';
+import { parseFlags, UsageError, formatDuration } from './cli.js';
+import { createEngine } from '../src/engine/engine.js';
+import { DEFAULT_OBJECTIVES } from '../src/contract/defaults.js';
+import { mmrPoolSize, rankCandidates, type RankCandidate } from '../src/ranking/rank.js';
 import type {
   BackendName, CatalogItem, EventType, ObjectiveWeights, RecommendedItem, SceneName, ShopRules, TrackEvent,
-} from '../src/protocol.js';
+} from '../src/contract/protocol.js';
 
 const HELP = `usage: npm run eval:diversity -- [--model <dir> (models/tianchi-sasrec)] [--data <dir> (../shared/data/tianchi-ecomm)]
        [--protocol loo|time (loo)] [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.1,...,1]

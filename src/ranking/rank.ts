@@ -18,9 +18,9 @@
  */
 import {
   DIVERSITY_EMBEDDING_WEIGHT, DIVERSITY_POOL_FACTOR, DIVERSITY_POOL_MIN,
-} from './constants.js';
-import { createF32Kernel, type F32Kernel } from './kernels/f32.js';
-import type { CatalogItem, ItemFilter, ObjectiveWeights, RankReason, RecommendedItem, ShopRules } from './protocol.js';
+} from '../contract/defaults.js';
+import { createF32Kernel, type F32Kernel } from '../kernels/f32.js';
+import type { CatalogItem, ItemFilter, ObjectiveWeights, RankReason, RecommendedItem, ShopRules } from '../contract/protocol.js';
 
 /** An item that may go into a list. */
 export interface RankCandidate {

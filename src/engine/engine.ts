@@ -8,24 +8,24 @@ import { selectBackend, type BackendSelection } from './backend.js';
 import {
   resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest,
   type ResolvedEngineConfig, type ResolvedRequestMap,
-} from './config.js';
-import { DIVERSITY_POOL_FACTOR, FULL_SCORE_MAX_ROWS, PROBE_CACHE_MS, PROBE_DIM, PROBE_ROWS, PROBE_SEQ_LEN, REASON_ITEMS, SHORT_LIST_RETRIES, SHORT_LIST_RETRY_FACTOR, TOP_CANDIDATES, WARMUP_CALLS } from './constants.js';
+} from '../contract/options.js';
+import { DIVERSITY_POOL_FACTOR, FULL_SCORE_MAX_ROWS, PROBE_CACHE_MS, PROBE_DIM, PROBE_ROWS, PROBE_SEQ_LEN, REASON_ITEMS, SHORT_LIST_RETRIES, SHORT_LIST_RETRY_FACTOR, TOP_CANDIDATES, WARMUP_CALLS } from '../contract/defaults.js';
 import {
   DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, UnknownItemError,
-} from './errors.js';
-import type { ModelHeader, ModelVocab } from './model/artifacts.js';
-import { itemVectors, lastHidden, padHistory, taskQueries, type SasRecConfig, type WeightMap } from './model/sasrec.js';
-import { BEHAVIOUR_CODES, ContentIndexer, REPEAT_FEATURES, repeatFeatures, SCENE_CODES, TASKS } from './model/features.js';
-import { FusedForward, type FusedTokens } from './model/fused.js';
-import { loadModel } from './model-loader.js';
-import { resolveUrl } from './url.js';
+} from '../contract/errors.js';
+import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
+import { itemVectors, lastHidden, padHistory, taskQueries, type SasRecConfig, type WeightMap } from '../model/sasrec.js';
+import { BEHAVIOUR_CODES, ContentIndexer, REPEAT_FEATURES, repeatFeatures, SCENE_CODES, TASKS } from '../model/features.js';
+import { FusedForward, type FusedTokens } from '../model/fused.js';
+import { loadModel } from '../model/loader.js';
+import { resolveUrl } from '../util/url.js';
 import type {
   CatalogItem, EngineConfig, EngineInfo, ForwardInfo, HistoryExport, HistoryQuery, LoadProgress, ObjectiveWeights, RankReason,
   RecommendResult, RecommenderEngineApi, SceneName, SceneRequestMap, ShopRules, StoredEvent, TrackEvent, TrackResult,
-} from './protocol.js';
-import { blendObjectives, blendSearch, minMaxNormalize, mmrPoolSize, passesRules, rankCandidates, type RankCandidate } from './ranking.js';
-import { CatalogMatrix, kthLargest, resolveEmbeddingDtype, type ScoreRequest } from './scoring.js';
-import { HistoryStore } from './store.js';
+} from '../contract/protocol.js';
+import { blendObjectives, blendSearch, minMaxNormalize, mmrPoolSize, passesRules, rankCandidates, type RankCandidate } from '../ranking/rank.js';
+import { CatalogMatrix, kthLargest, resolveEmbeddingDtype, type ScoreRequest } from '../retrieval/matrix.js';
+import { HistoryStore } from './store/history.js';
 
 export interface EngineHooks {
   /** Loading progress. */

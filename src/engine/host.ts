@@ -1,16 +1,16 @@
 /**
  * The worker side: exposes one object implementing RecommenderEngineApi plus `init` over
- * Comlink. `workers/recommender.worker.ts` calls `exposeEngine()`; tests can expose it on a
+ * Comlink. `src/worker.ts` calls `exposeEngine()`; tests can expose it on a
  * MessagePort with a `fetch` hook.
  */
 import * as Comlink from 'comlink';
 import type { EngineHooks, RecommenderEngine } from './engine.js';
-import { ScenerecError } from './errors.js';
+import { ScenerecError } from '../contract/errors.js';
 import type {
   CatalogItem, EngineConfig, EngineInfo, HistoryQuery, LoadProgress, RecommenderEngineApi,
   SceneName, SceneRequestMap, TrackEvent,
-} from './protocol.js';
-import { registerErrorTransfer } from './transfer.js';
+} from '../contract/protocol.js';
+import { registerErrorTransfer } from '../contract/transfer.js';
 
 /** What the worker exposes. */
 export interface WorkerApi extends RecommenderEngineApi {

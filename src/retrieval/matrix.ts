@@ -23,9 +23,9 @@
  * `auto` picks float32 up to AUTO_INT8_MIN_ROWS rows and int8 above.
  */
 import * as tf from '@tensorflow/tfjs';
-import { InvalidOptionsError, InvalidRequestError } from './errors.js';
-import { DOT_I8_WASM_BASE64 } from './kernels/dot-i8.wasm.js';
-import { blockedIndex, blockRows, createF32Kernel, F32Layout, type F32Kernel } from './kernels/f32.js';
+import { InvalidOptionsError, InvalidRequestError } from '../contract/errors.js';
+import { DOT_I8_WASM_BASE64 } from '../kernels/dot-i8.wasm.js';
+import { blockedIndex, blockRows, createF32Kernel, F32Layout, type F32Kernel } from '../kernels/f32.js';
 
 export type EmbeddingDtype = 'float32' | 'int8';
 export type EmbeddingDtypeOption = EmbeddingDtype | 'auto';
