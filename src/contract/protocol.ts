@@ -60,6 +60,12 @@ export interface CatalogItem {
 
 export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
+/** Backends that run on the CPU (the fused forward and the f32 scoring kernel serve them). */
+export const CPU_BACKENDS: ReadonlySet<BackendName> = new Set<BackendName>(['wasm', 'cpu']);
+/** True for wasm and cpu. */
+export function isCpuBackend(backend: string): boolean {
+  return CPU_BACKENDS.has(backend as BackendName);
+}
 /** 'auto' tries webgpu, then webgl, wasm, cpu. A list is tried in its order. */
 export type BackendPreference = 'auto' | BackendName | readonly BackendName[];
 

@@ -3,7 +3,10 @@
  * fallback fill. Pure functions over plain arrays (no TF.js), so they can be unit-tested
  * and reused by any model that produces per-item scores.
  *
- * Order of operations in `rankCandidates`:
+ * Two entry points: `rankScored` takes a model's scores over catalog rows whole (a candidate
+ * source: the heads, how to build a row's candidate, popular fill, pin lookup), blends the
+ * objectives and builds only the candidates it can pick; `rankCandidates` ranks a list already built
+ * (popular lists, search results). Order of operations in both:
  *   1. de-duplicate (first occurrence wins)
  *   2. pins: resolved first, in the given order. Pins skip the include/exclude filters (a pin is
  *      the more specific instruction) but never show excluded ids (cart, purchased, the product
@@ -17,8 +20,9 @@
  *      the same filters (never for a closed list)
  */
 import {
-  DIVERSITY_EMBEDDING_WEIGHT, DIVERSITY_POOL_FACTOR, DIVERSITY_POOL_MIN,
+  DIVERSITY_EMBEDDING_WEIGHT, DIVERSITY_POOL_FACTOR, DIVERSITY_POOL_MIN, TOP_CANDIDATES,
 } from '../contract/defaults.js';
+import { kthLargest } from '../retrieval/matrix.js';
 import { createF32Kernel, type F32Kernel } from '../kernels/f32.js';
 import type { CatalogItem, ItemFilter, ObjectiveWeights, RankReason, RecommendedItem, ShopRules } from '../contract/protocol.js';
 
@@ -350,6 +354,94 @@ function toItem(c: RankCandidate, score: number, rank: number, rules: ShopRules,
 
 /** Applies rules, diversity and fallback fill; returns at most k items with ranks 0..k-1. */
 export function rankCandidates(candidates: Iterable<RankCandidate>, ctx: RankContext): RecommendedItem[] {
+  return rankPipeline(candidates, ctx).items;
+}
+
+/** A ranked list, and how many of its items came from the popular fill (the rules left the scored candidates short). */
+export interface RankedList {
+  items: RecommendedItem[];
+  filled: number;
+}
+
+/** Scores of one model run over catalog rows, as ranking takes them. */
+export interface CandidateSource {
+  /** Raw scores per objective head, each over the same rows. A single-objective model gives only `click`. */
+  heads: ObjectiveScores;
+  /** The candidate of row `r` with its blended relevance in [0, 1] (catalog entry, embedding, reason). */
+  candidate(r: number, relevance: number): RankCandidate;
+  /** Fallback fill, most popular first. */
+  popular?: () => Iterable<RankCandidate>;
+  /** Resolves a pinned id that is not among the rows. */
+  lookup?: (itemId: string) => RankCandidate | undefined;
+}
+
+export interface ScoredRankContext extends Omit<RankContext, 'popular' | 'lookup' | 'unique' | 'closed'> {
+  objectives: ObjectiveWeights;
+  /**
+   * Build only the candidates that can be picked (default true). Off: every row becomes a
+   * candidate (tests compare both; the lists are the same).
+   */
+  shortcut?: boolean;
+}
+
+/**
+ * How many of a large catalog's best rows scoring should hand to ranking for a list of k: enough
+ * for diversity's pool.
+ */
+export function scoringDepth(k: number): number {
+  return Math.max(TOP_CANDIDATES, mmrPoolSize(k));
+}
+
+/**
+ * Ranks a model's scores: blends the heads, then the rules, price, boosts, diversity and fill of
+ * `rankCandidates`, building candidates only for the rows that can be picked when that provably
+ * gives the same list. `filled` > 0 tells the caller that the rules starved the scored rows (it may
+ * score deeper and call again).
+ */
+export function rankScored(source: CandidateSource, ctx: ScoredRankContext): RankedList {
+  const rel = blendObjectives(source.heads, ctx.objectives);
+  // The purchase head, normalised, is what priceWeight multiplies by price (expected revenue).
+  const purchase = source.heads.purchase ? minMaxNormalize(source.heads.purchase) : undefined;
+  const build = (r: number): RankCandidate => {
+    const c = source.candidate(r, rel[r]);
+    if (purchase) c.purchaseScore = purchase[r];
+    return c;
+  };
+  let candidates = ctx.shortcut === false ? undefined : bestCandidates(rel, ctx, build);
+  if (!candidates) {
+    candidates = new Array(rel.length);
+    for (let r = 0; r < rel.length; r++) candidates[r] = build(r);
+  }
+  return rankPipeline(candidates, { ...ctx, unique: true, popular: source.popular, lookup: source.lookup });
+}
+
+/**
+ * The candidates ranking can pick from, without building the others: those scoring at least the
+ * M-th best relevance (ties included, in input order), when at least as many of them pass the
+ * exclusions as ranking considers (k, or MMR's pool). Ranking then gives exactly the list it gives
+ * on every candidate: any candidate left out scores below all of these. Only without pins, boosts
+ * and price weighting (which look at other candidates); else undefined.
+ */
+function bestCandidates(rel: Float32Array, ctx: ScoredRankContext, build: (r: number) => RankCandidate): RankCandidate[] | undefined {
+  const rules = ctx.rules ?? {};
+  const exclude = ctx.exclude;
+  if (rules.pin?.length || rules.boost?.length || (ctx.priceWeight ?? 0) > 0) return undefined;
+  const needed = (ctx.diversity ?? 0) > 0 ? mmrPoolSize(ctx.k) : ctx.k;
+  const m = needed + (exclude?.size ?? 0) + 16;
+  if (rel.length <= 2 * m) return undefined;
+  const t = kthLargest(Float64Array.from(rel), m);
+  const out: RankCandidate[] = [];
+  let passing = 0;
+  for (let r = 0; r < rel.length; r++) {
+    if (!(rel[r] >= t)) continue;
+    const c = build(r);
+    out.push(c);
+    if (passesRules(c, rules, exclude)) passing++;
+  }
+  return passing >= needed ? out : undefined;
+}
+
+function rankPipeline(candidates: Iterable<RankCandidate>, ctx: RankContext): RankedList {
   const rules = ctx.rules ?? {};
   const k = ctx.k;
   const unique = ctx.unique && Array.isArray(candidates) ? candidates : dedupe(candidates);
@@ -396,6 +488,7 @@ export function rankCandidates(candidates: Iterable<RankCandidate>, ctx: RankCon
   }
 
   // 7. fill
+  let filled = 0;
   if (out.length < k && !ctx.closed && rules.fallbackToPopular !== false && ctx.popular) {
     for (const c of ctx.popular()) {
       if (out.length >= k) break;
@@ -404,7 +497,8 @@ export function rankCandidates(candidates: Iterable<RankCandidate>, ctx: RankCon
       const score = Math.min(boostedScore(c, rules), last);
       out.push(toItem(c, score, out.length, rules));
       last = score;
+      filled++;
     }
   }
-  return out;
+  return { items: out, filled };
 }

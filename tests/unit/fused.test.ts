@@ -172,10 +172,9 @@ describe('the recommend path on the bundled Games model', () => {
     const vocab = JSON.parse(await (await fileFetch()(modelUrl('games-sasrec').replace('model.json', 'vocab.json'))).text()) as { itemIds: string[] };
     const ids = vocab.itemIds.slice(1);
     const catalog = ids.map((id, i) => ({ id, category: `c${i % 37}`, brand: `b${i % 101}`, price: 5 + (i % 200), available: i % 50 !== 7 }));
-    const open = (forward: 'auto' | 'tfjs') => createEngine({ modelUrl: modelUrl('games-sasrec'), backend: 'wasm', catalog, dbName: freshDbName() }, { fetch: fileFetch(), forward });
+    const open = (forward: 'auto' | 'tfjs') => createEngine({ modelUrl: modelUrl('games-sasrec'), backend: 'wasm', catalog, dbName: freshDbName() }, { fetch: fileFetch(), forward, candidateShortcut: forward === 'auto' });
     const fast = await open('auto');
     const slow = await open('tfjs');
-    (slow as unknown as { candidateShortcut: boolean }).candidateShortcut = false;
     try {
       expect((await fast.info()).forward?.path).toBe('fused');
       expect((await fast.info()).scoring?.kernel).toBe('f32-simd+i8-prefilter');

@@ -1,0 +1,13 @@
+/** The scene registry: scene name -> its recommend. */
+import type { SceneName } from '../../contract/protocol.js';
+import { cart } from './cart.js';
+import { home } from './home.js';
+import { product } from './product.js';
+import type { Scene } from './scene.js';
+import { search } from './search.js';
+
+export type SceneRegistry = { readonly [S in SceneName]: Scene<S> };
+
+export const SCENE_REGISTRY: SceneRegistry = { home, product, cart, search };
+
+export type { Scene, SceneContext, SceneList } from './scene.js';
