@@ -6,10 +6,9 @@ import * as Comlink from 'comlink';
 import { assertScene, resolveEngineConfig } from '../contract/options.js';
 import { DisposedError, InvalidOptionsError, ScenerecError } from '../contract/errors.js';
 import { resolveUrl } from '../util/url.js';
-import type {
-  BackendName, CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress,
-  RecommendResult, RecommenderEngineApi, SceneName, SceneRequestMap, SearchRequest, StoredEvent,
-  TrackEvent, TrackResult,
+import {
+  FORWARDED_METHODS, type BackendName, type EngineConfig, type EngineInfo, type ForwardedMethod, type LoadProgress,
+  type RecommendResult, type RecommenderApi, type SceneName, type SceneRequestMap, type SearchRequest,
 } from '../contract/protocol.js';
 import { registerErrorTransfer } from '../contract/transfer.js';
 import type { WorkerApi } from '../engine/host.js';
@@ -39,7 +38,7 @@ export interface SearchSceneHandle extends BasicSceneHandle<'search'> {
 export type SceneHandle<S extends SceneName> = S extends 'search' ? SearchSceneHandle : BasicSceneHandle<S>;
 
 /** A running recommender. All methods are async and run in the worker. */
-export interface Recommender extends RecommenderEngineApi {
+export interface Recommender extends RecommenderApi {
   /**
    * The handle of one scene.
    * @throws UnknownSceneError (synchronously) for a name other than home, product, cart, search.
@@ -64,6 +63,12 @@ function spawnWorker(): Worker {
   return new Worker(new URL('../worker.ts', import.meta.url), { type: 'module', name: 'scenerec' });
 }
 
+// The forwarded methods are added in the constructor from FORWARDED_METHODS, typed by this merge.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+interface RecommenderClient extends Pick<RecommenderApi, ForwardedMethod> {}
+
+/** The page side: every API call goes to the worker through one guard (no calls after dispose). */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 class RecommenderClient implements Recommender {
   private disposed = false;
 
@@ -72,7 +77,12 @@ class RecommenderClient implements Recommender {
     private readonly worker: Worker,
     private readonly ownsWorker: boolean,
     readonly engineInfo: EngineInfo,
-  ) {}
+  ) {
+    for (const method of FORWARDED_METHODS) {
+      const call = remote[method] as unknown as (...args: unknown[]) => Promise<unknown>;
+      (this as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => this.call(() => call(...args));
+    }
+  }
 
   get backend(): BackendName {
     return this.engineInfo.backend;
@@ -91,41 +101,6 @@ class RecommenderClient implements Recommender {
       ? { name: scene, recommend, rerank: (request: SearchRequest) => this.recommend('search', request) }
       : { name: scene, recommend };
     return Object.freeze(handle) as unknown as SceneHandle<S>;
-  }
-
-  track(events: TrackEvent | TrackEvent[]): Promise<TrackResult> {
-    return this.call(() => this.remote.track(events));
-  }
-
-  recommend<S extends SceneName>(scene: S, request: SceneRequestMap[S]): Promise<RecommendResult> {
-    return this.call(async () => {
-      assertScene(scene);
-      return this.remote.recommend(scene, request);
-    });
-  }
-
-  setCatalog(catalog: CatalogItem[]): Promise<EngineInfo> {
-    return this.call(() => this.remote.setCatalog(catalog));
-  }
-
-  info(): Promise<EngineInfo> {
-    return this.call(() => this.remote.info());
-  }
-
-  listHistory(query?: HistoryQuery): Promise<StoredEvent[]> {
-    return this.call(() => this.remote.listHistory(query));
-  }
-
-  exportHistory(): Promise<HistoryExport> {
-    return this.call(() => this.remote.exportHistory());
-  }
-
-  forgetItem(itemId: string): Promise<number> {
-    return this.call(() => this.remote.forgetItem(itemId));
-  }
-
-  clearHistory(): Promise<void> {
-    return this.call(() => this.remote.clearHistory());
   }
 
   /** Disposes the engine in the worker, then terminates the worker if the SDK created it. Safe to call twice. */

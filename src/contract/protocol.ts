@@ -330,10 +330,10 @@ export interface HistoryExport {
 }
 
 /**
- * The one interface the worker exposes and the page client also implements
- * (so the engine can run without a worker, e.g. in tests).
+ * The recommender's API: what the engine implements, the worker exposes and the page's
+ * `Recommender` offers (typed from this interface through Comlink.Remote; see src/client/).
  */
-export interface RecommenderEngineApi {
+export interface RecommenderApi {
   track(events: TrackEvent | TrackEvent[]): Promise<TrackResult>;
   recommend<S extends SceneName>(scene: S, request: SceneRequestMap[S]): Promise<RecommendResult>;
   setCatalog(catalog: CatalogItem[]): Promise<EngineInfo>;
@@ -346,6 +346,19 @@ export interface RecommenderEngineApi {
   /** Releases tensors, the backend and the database connection. */
   dispose(): Promise<void>;
 }
+
+/**
+ * The methods the worker forwards to the engine and the page forwards to the worker unchanged
+ * (every method but `dispose`, which each side ends in its own way). Checked against
+ * RecommenderApi at compile time, so a method added there must be added here.
+ */
+export const FORWARDED_METHODS = [
+  'track', 'recommend', 'setCatalog', 'info', 'listHistory', 'exportHistory', 'forgetItem', 'clearHistory',
+] as const satisfies ReadonlyArray<keyof RecommenderApi>;
+export type ForwardedMethod = (typeof FORWARDED_METHODS)[number];
+// Compile-time exhaustiveness: every method of RecommenderApi is forwarded or is dispose.
+const forwardedCoversApi: Exclude<keyof RecommenderApi, ForwardedMethod | 'dispose'> extends never ? true : never = true;
+void forwardedCoversApi;
 
 /** A serialised error, as it crosses the worker boundary. */
 export interface SerializedError {

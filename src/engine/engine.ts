@@ -1,7 +1,7 @@
 /**
  * The recommender engine (worker side): the facade that owns the lifecycle and the public API.
  * It runs in whatever realm creates it (the Web Worker in production, Node in unit tests) and
- * implements RecommenderEngineApi from src/contract/protocol.ts.
+ * implements RecommenderApi from src/contract/protocol.ts.
  *
  * The work is elsewhere: backend choice (./backend-choice.ts), the catalog and its matrix
  * (./catalog.ts), the forward and scoring (./forward.ts), history -> model input
@@ -16,7 +16,7 @@ import {
   resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest, type ResolvedEngineConfig,
 } from '../contract/options.js';
 import type {
-  CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress, RecommendResult, RecommenderEngineApi,
+  CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress, RecommendResult, RecommenderApi,
   SceneName, SceneRequestMap, StoredEvent, TrackEvent, TrackResult,
 } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
@@ -55,7 +55,7 @@ interface LoadedParts {
  * In-process recommender engine. Create with `createEngine` (or `RecommenderEngine.create`).
  * One engine per realm: TF.js backends are global to the realm.
  */
-export class RecommenderEngine implements RecommenderEngineApi {
+export class RecommenderEngine implements RecommenderApi {
   private catalog!: Catalog;
   private disposed = false;
   private lost: string | null = null;

@@ -1,19 +1,16 @@
 /**
- * The worker side: exposes one object implementing RecommenderEngineApi plus `init` over
- * Comlink. `src/worker.ts` calls `exposeEngine()`; tests can expose it on a
- * MessagePort with a `fetch` hook.
+ * The worker side of the page <-> worker boundary: exposes the engine over Comlink as a
+ * `WorkerApi` (RecommenderApi plus `init`). `src/worker.ts` calls `exposeEngine()`; tests expose
+ * it on a MessagePort with a `fetch` hook.
  */
 import * as Comlink from 'comlink';
-import type { EngineHooks, RecommenderEngine } from './engine.js';
 import { ScenerecError } from '../contract/errors.js';
-import type {
-  CatalogItem, EngineConfig, EngineInfo, HistoryQuery, LoadProgress, RecommenderEngineApi,
-  SceneName, SceneRequestMap, TrackEvent,
-} from '../contract/protocol.js';
+import { FORWARDED_METHODS, type EngineConfig, type EngineInfo, type LoadProgress, type RecommenderApi } from '../contract/protocol.js';
 import { registerErrorTransfer } from '../contract/transfer.js';
+import type { EngineHooks, RecommenderEngine } from './engine.js';
 
-/** What the worker exposes. */
-export interface WorkerApi extends RecommenderEngineApi {
+/** What the worker exposes: the recommender's API, plus `init`, which creates the engine. */
+export interface WorkerApi extends RecommenderApi {
   /** Creates the engine. Resolves with its info once it is ready. */
   init(config: EngineConfig, onProgress?: (p: LoadProgress) => unknown): Promise<EngineInfo>;
 }
@@ -23,21 +20,18 @@ export function createWorkerApi(hooks: Pick<EngineHooks, 'fetch'> = {}): WorkerA
   let engine: RecommenderEngine | null = null;
   let starting = false;
 
-  const need = (): RecommenderEngine => {
-    if (!engine) throw new ScenerecError('INTERNAL', 'The recommender worker is not initialised: call init() first (createRecommender does).');
-    return engine;
-  };
   const run = async <T>(f: (e: RecommenderEngine) => Promise<T>): Promise<T> => {
     try {
-      return await f(need());
+      if (!engine) throw new ScenerecError('INTERNAL', 'The recommender worker is not initialised: call init() first (createRecommender does).');
+      return await f(engine);
     } catch (e) {
       if (!(e instanceof ScenerecError)) console.error('[scenerec worker]', e);
       throw e;
     }
   };
 
-  return {
-    async init(config, onProgress) {
+  const api = {
+    async init(config: EngineConfig, onProgress?: (p: LoadProgress) => unknown): Promise<EngineInfo> {
       if (starting || (engine && !engine.isDisposed)) {
         throw new ScenerecError('INTERNAL', 'The recommender worker is already initialised; dispose() it first or use a new worker.');
       }
@@ -66,16 +60,13 @@ export function createWorkerApi(hooks: Pick<EngineHooks, 'fetch'> = {}): WorkerA
         if (typeof release === 'function') try { release.call(onProgress); } catch { /* already released */ }
       }
     },
-    track: (events: TrackEvent | TrackEvent[]) => run((e) => e.track(events)),
-    recommend: <S extends SceneName>(scene: S, request: SceneRequestMap[S]) => run((e) => e.recommend(scene, request)),
-    setCatalog: (catalog: CatalogItem[]) => run((e) => e.setCatalog(catalog)),
-    info: () => run((e) => e.info()),
-    listHistory: (query?: HistoryQuery) => run((e) => e.listHistory(query)),
-    exportHistory: () => run((e) => e.exportHistory()),
-    forgetItem: (itemId: string) => run((e) => e.forgetItem(itemId)),
-    clearHistory: () => run((e) => e.clearHistory()),
     dispose: async () => { await engine?.dispose(); },
-  };
+  } as WorkerApi;
+  for (const method of FORWARDED_METHODS) {
+    (api as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
+      run((e) => (e[method] as (...a: unknown[]) => Promise<unknown>).apply(e, args));
+  }
+  return api;
 }
 
 /**
