@@ -1,65 +1,107 @@
 /**
- * Every default of the SDK in one place. Nothing else in src/ hard-codes a default.
+ * Every default of the SDK in one place: the engine options and the scene requests as two typed
+ * objects, then the internal limits and tuning constants. Nothing else in src/ hard-codes a default.
  */
-import type { BackendName, ObjectiveWeights, SceneName } from './protocol.js';
+import { SCENES, type BackendName, type BackendPreference, type HistoryRetention, type ObjectiveWeights, type SceneName, type ShopRules } from './protocol.js';
+
+/** Engine options with every default filled in (catalog has none: the model vocabulary stands in). */
+export interface EngineOptionDefaults {
+  modelUrl: string;
+  backend: BackendPreference;
+  retention: Required<HistoryRetention>;
+  dbName: string;
+  excludePurchased: boolean;
+  excludeInCart: boolean;
+  embeddingDtype: 'auto' | 'float32' | 'int8';
+  cacheCatalog: boolean;
+}
 
 /**
- * The model used when `modelUrl` is not given. Absolute path on the page's origin:
- * the page client resolves it against `document.baseURI` before handing it to the worker.
+ * The default of every engine option (`createRecommender` / `createEngine`); the accepted option
+ * names derive from its keys (src/contract/options.ts), plus `catalog`.
  */
-export const DEFAULT_MODEL_URL = '/models/games-sasrec/model.json';
+export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptionDefaults> = Object.freeze({
+  /**
+   * Absolute path on the page's origin: the page client resolves it against `document.baseURI`
+   * before handing it to the worker.
+   */
+  modelUrl: '/models/games-sasrec/model.json',
+  /** Measured choice (src/engine/backend.ts). */
+  backend: 'auto',
+  retention: Object.freeze({ maxEvents: 1000, maxAgeDays: 180 }),
+  /** IndexedDB database name. */
+  dbName: 'scenerec',
+  excludePurchased: true,
+  excludeInCart: true,
+  /** 'auto' = float32 below AUTO_INT8_MIN_ROWS rows (src/retrieval/), int8 from there. */
+  embeddingDtype: 'auto',
+  cacheCatalog: true,
+});
+
+/** The fields every scene request takes, with their defaults. */
+export interface CommonRequestDefaults {
+  k: number;
+  diversity: number;
+  priceWeight: number;
+  objectives: Required<ObjectiveWeights>;
+  rules: ShopRules;
+}
+
+/** Per-scene request defaults; a scene's accepted field names derive from these keys plus its required fields. */
+export interface SceneRequestDefaults {
+  home: CommonRequestDefaults;
+  product: CommonRequestDefaults;
+  cart: CommonRequestDefaults;
+  search: CommonRequestDefaults & { personalWeight: number };
+}
+
+const common = (diversity: number, objectives: Required<ObjectiveWeights>): CommonRequestDefaults =>
+  ({ k: 10, diversity, priceWeight: 0, objectives: Object.freeze(objectives) as Required<ObjectiveWeights>, rules: Object.freeze({}) });
+
+/**
+ * The default of every scene request field. Diversity: 0 = pure relevance, 1 = most varied.
+ * Objectives are used once the model has more than one head. Price weight: 0 = ignore prices,
+ * 1 = rank by expected revenue. Search personal weight: 0 = shop order, 1 = personal relevance only.
+ */
+export const DEFAULT_REQUESTS: { readonly [S in SceneName]: Readonly<SceneRequestDefaults[S]> } = Object.freeze({
+  home: common(0.3, { click: 1, cart: 0.5, purchase: 0.5 }),
+  product: common(0.1, { click: 1, cart: 0.3, purchase: 0.3 }),
+  cart: common(0.2, { click: 0.3, cart: 1, purchase: 1 }),
+  search: { ...common(0, { click: 1, cart: 0.3, purchase: 0.3 }), personalWeight: 0.5 },
+});
+
+const perScene = <T>(pick: (d: CommonRequestDefaults) => T): Readonly<Record<SceneName, T>> =>
+  Object.freeze(Object.fromEntries(SCENES.map((s) => [s, pick(DEFAULT_REQUESTS[s])])) as Record<SceneName, T>);
+
+// Views of the two objects above, for callers that want one field (declared there, not here).
+export const DEFAULT_MODEL_URL = DEFAULT_ENGINE_OPTIONS.modelUrl;
+export const DEFAULT_DB_NAME = DEFAULT_ENGINE_OPTIONS.dbName;
+export const DEFAULT_MAX_EVENTS = DEFAULT_ENGINE_OPTIONS.retention.maxEvents;
+export const DEFAULT_MAX_AGE_DAYS = DEFAULT_ENGINE_OPTIONS.retention.maxAgeDays;
+export const DEFAULT_K = DEFAULT_REQUESTS.home.k;
+export const DEFAULT_PERSONAL_WEIGHT = DEFAULT_REQUESTS.search.personalWeight;
+/** Per-scene list variety. */
+export const DEFAULT_DIVERSITY = perScene((d) => d.diversity);
+/** Per-scene objective blend. */
+export const DEFAULT_OBJECTIVES = perScene((d) => d.objectives);
+/** Per-scene price awareness. */
+export const DEFAULT_PRICE_WEIGHT = perScene((d) => d.priceWeight);
 
 /** Order tried for `backend: 'auto'`. */
 export const AUTO_BACKENDS: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
-/** Default and maximum list length. */
-export const DEFAULT_K = 10;
+/** Largest list length. */
 export const MAX_K = 200;
 
 /** At most this many candidates in a search rerank request. */
 export const MAX_SEARCH_CANDIDATES = 5000;
 
-/** History retention. */
-export const DEFAULT_MAX_EVENTS = 1000;
-export const DEFAULT_MAX_AGE_DAYS = 180;
 /** Upper bounds accepted for the retention options (history is read per call). */
 export const MAX_MAX_EVENTS = 100_000;
 export const MAX_MAX_AGE_DAYS = 3650;
 
-/** IndexedDB database name. */
-export const DEFAULT_DB_NAME = 'scenerec';
 /** How long an upgrade may stay blocked by another tab before the open fails with StorageBlockedError. */
 export const DB_BLOCKED_TIMEOUT_MS = 3000;
-
-export const DEFAULT_EXCLUDE_PURCHASED = true;
-export const DEFAULT_EXCLUDE_IN_CART = true;
-
-/** Per-scene list variety (0 = pure relevance, 1 = most varied). */
-export const DEFAULT_DIVERSITY: Readonly<Record<SceneName, number>> = {
-  home: 0.3,
-  product: 0.1,
-  cart: 0.2,
-  search: 0,
-};
-
-/** Per-scene objective blend (used once the model has more than one head). */
-export const DEFAULT_OBJECTIVES: Readonly<Record<SceneName, Required<ObjectiveWeights>>> = {
-  home: { click: 1, cart: 0.5, purchase: 0.5 },
-  product: { click: 1, cart: 0.3, purchase: 0.3 },
-  cart: { click: 0.3, cart: 1, purchase: 1 },
-  search: { click: 1, cart: 0.3, purchase: 0.3 },
-};
-
-/** Per-scene price awareness (0 = ignore prices, 1 = rank by expected revenue). */
-export const DEFAULT_PRICE_WEIGHT: Readonly<Record<SceneName, number>> = {
-  home: 0,
-  product: 0,
-  cart: 0,
-  search: 0,
-};
-
-/** Search: 0 = shop order, 1 = personal relevance only. */
-export const DEFAULT_PERSONAL_WEIGHT = 0.5;
 
 /** How many history items a personal reason names. */
 export const REASON_ITEMS = 3;
@@ -76,7 +118,7 @@ export const MAX_ITEM_ID_LENGTH = 512;
 export const MAX_QUERY_LENGTH = 500;
 
 /**
- * Scoring (src/scoring.ts). Catalogs with at most FULL_SCORE_MAX_ROWS scorable rows hand every
+ * Scoring (src/retrieval/). Catalogs with at most FULL_SCORE_MAX_ROWS scorable rows hand every
  * row to ranking; larger ones hand the top TOP_CANDIDATES rows (at least k * DIVERSITY_POOL_FACTOR).
  * When filtering rules leave such a list to popular fill, the engine looks SHORT_LIST_RETRY_FACTOR
  * times deeper, at most SHORT_LIST_RETRIES times.
@@ -85,9 +127,6 @@ export const FULL_SCORE_MAX_ROWS = 4096;
 export const TOP_CANDIDATES = 500;
 export const SHORT_LIST_RETRY_FACTOR = 8;
 export const SHORT_LIST_RETRIES = 2;
-
-/** Catalog embedding storage: 'auto' = float32 below AUTO_INT8_MIN_ROWS rows (src/scoring.ts), int8 from there. */
-export const DEFAULT_EMBEDDING_DTYPE: 'auto' | 'float32' | 'int8' = 'auto';
 
 /** Backend probe for 'auto' (src/backend.ts): a backend whose first probe run takes longer is given up. */
 export const PROBE_FIRST_RUN_BUDGET_MS = 1500;

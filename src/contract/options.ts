@@ -4,10 +4,8 @@
  * whose message says what is wrong and what to do.
  */
 import {
-  AUTO_BACKENDS, DEFAULT_DB_NAME, DEFAULT_EMBEDDING_DTYPE, DEFAULT_DIVERSITY, DEFAULT_EXCLUDE_IN_CART, DEFAULT_EXCLUDE_PURCHASED,
-  DEFAULT_K, DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_EVENTS, DEFAULT_MODEL_URL, DEFAULT_OBJECTIVES,
-  DEFAULT_PERSONAL_WEIGHT, DEFAULT_PRICE_WEIGHT, MAX_ITEM_ID_LENGTH, MAX_K, MAX_MAX_AGE_DAYS, MAX_MAX_EVENTS, MAX_QUERY_LENGTH,
-  MAX_SEARCH_CANDIDATES,
+  AUTO_BACKENDS, DEFAULT_ENGINE_OPTIONS, DEFAULT_REQUESTS, MAX_ITEM_ID_LENGTH, MAX_K, MAX_MAX_AGE_DAYS, MAX_MAX_EVENTS,
+  MAX_QUERY_LENGTH, MAX_SEARCH_CANDIDATES,
 } from './defaults.js';
 import {
   InvalidEventError, InvalidOptionsError, InvalidRequestError, UnknownSceneError, type ScenerecError,
@@ -126,7 +124,9 @@ export interface ResolvedEngineConfig {
   cacheCatalog: boolean;
 }
 
-const ENGINE_KEYS = ['modelUrl', 'catalog', 'backend', 'retention', 'dbName', 'excludePurchased', 'excludeInCart', 'embeddingDtype', 'cacheCatalog'] as const;
+/** Every engine option: those with a default, and the catalog. */
+const ENGINE_KEYS: readonly string[] = [...Object.keys(DEFAULT_ENGINE_OPTIONS), 'catalog'];
+const D = DEFAULT_ENGINE_OPTIONS;
 const EMBEDDING_DTYPES = ['auto', 'float32', 'int8'] as const;
 
 function checkEmbeddingDtype(v: unknown): ResolvedEngineConfig['embeddingDtype'] {
@@ -187,33 +187,33 @@ export function resolveEngineConfig(config: unknown, extraKeys: readonly string[
   rejectUnknownKeys(config, [...ENGINE_KEYS, ...extraKeys], 'options', E);
   const c = config as EngineConfig;
 
-  const modelUrl = c.modelUrl === undefined ? DEFAULT_MODEL_URL
+  const modelUrl = c.modelUrl === undefined ? D.modelUrl
     : checkString(c.modelUrl, 'options.modelUrl', E, 4096);
   const catalog = c.catalog === undefined ? undefined : validateCatalog(c.catalog, 'options.catalog');
   if (catalog && catalog.length === 0) throw new E('options.catalog is empty; leave it out to recommend from the whole model vocabulary.', { field: 'options.catalog' });
 
-  let retention = { maxEvents: DEFAULT_MAX_EVENTS, maxAgeDays: DEFAULT_MAX_AGE_DAYS };
+  let retention = { ...D.retention };
   if (c.retention !== undefined) {
     if (!isPlainObject(c.retention)) throw new E(`options.retention must be an object like { maxEvents: 1000, maxAgeDays: 180 } (got ${describe(c.retention)}).`);
-    rejectUnknownKeys(c.retention, ['maxEvents', 'maxAgeDays'], 'options.retention', E);
+    rejectUnknownKeys(c.retention, Object.keys(D.retention), 'options.retention', E);
     retention = {
-      maxEvents: c.retention.maxEvents === undefined ? DEFAULT_MAX_EVENTS
+      maxEvents: c.retention.maxEvents === undefined ? D.retention.maxEvents
         : checkNumber(c.retention.maxEvents, 'options.retention.maxEvents', E, { min: 1, max: MAX_MAX_EVENTS, integer: true }),
-      maxAgeDays: c.retention.maxAgeDays === undefined ? DEFAULT_MAX_AGE_DAYS
+      maxAgeDays: c.retention.maxAgeDays === undefined ? D.retention.maxAgeDays
         : checkNumber(c.retention.maxAgeDays, 'options.retention.maxAgeDays', E, { min: 0.001, max: MAX_MAX_AGE_DAYS }),
     };
   }
   return {
     modelUrl,
     catalog,
-    backends: resolveBackends(c.backend),
-    autoBackend: c.backend === undefined || c.backend === 'auto',
+    backends: resolveBackends(c.backend ?? D.backend),
+    autoBackend: (c.backend ?? D.backend) === 'auto',
     retention,
-    dbName: c.dbName === undefined ? DEFAULT_DB_NAME : checkString(c.dbName, 'options.dbName', E, 256),
-    excludePurchased: c.excludePurchased === undefined ? DEFAULT_EXCLUDE_PURCHASED : checkBoolean(c.excludePurchased, 'options.excludePurchased', E),
-    excludeInCart: c.excludeInCart === undefined ? DEFAULT_EXCLUDE_IN_CART : checkBoolean(c.excludeInCart, 'options.excludeInCart', E),
-    embeddingDtype: c.embeddingDtype === undefined ? DEFAULT_EMBEDDING_DTYPE : checkEmbeddingDtype(c.embeddingDtype),
-    cacheCatalog: c.cacheCatalog === undefined ? true : checkBoolean(c.cacheCatalog, 'options.cacheCatalog', E),
+    dbName: c.dbName === undefined ? D.dbName : checkString(c.dbName, 'options.dbName', E, 256),
+    excludePurchased: c.excludePurchased === undefined ? D.excludePurchased : checkBoolean(c.excludePurchased, 'options.excludePurchased', E),
+    excludeInCart: c.excludeInCart === undefined ? D.excludeInCart : checkBoolean(c.excludeInCart, 'options.excludeInCart', E),
+    embeddingDtype: c.embeddingDtype === undefined ? D.embeddingDtype : checkEmbeddingDtype(c.embeddingDtype),
+    cacheCatalog: c.cacheCatalog === undefined ? D.cacheCatalog : checkBoolean(c.cacheCatalog, 'options.cacheCatalog', E),
   };
 }
 
@@ -294,13 +294,15 @@ export interface ResolvedRequestMap {
   search: ResolvedSearchRequest;
 }
 
-const COMMON_KEYS = ['k', 'objectives', 'diversity', 'priceWeight', 'rules'];
-const SCENE_KEYS: Record<SceneName, string[]> = {
-  home: COMMON_KEYS,
-  product: [...COMMON_KEYS, 'itemId'],
-  cart: [...COMMON_KEYS, 'cart'],
-  search: [...COMMON_KEYS, 'query', 'candidates', 'personalWeight'],
+/** Scene request fields without a default (required, or optional with no default). */
+const SCENE_OWN_FIELDS: Record<SceneName, readonly string[]> = {
+  home: [],
+  product: ['itemId'],
+  cart: ['cart'],
+  search: ['query', 'candidates'],
 };
+/** Every field a scene's request accepts: those with a default, and its own. */
+const SCENE_KEYS = Object.fromEntries(SCENES.map((s) => [s, [...Object.keys(DEFAULT_REQUESTS[s]), ...SCENE_OWN_FIELDS[s]]])) as Record<SceneName, string[]>;
 
 function validateFilter(value: unknown, where: string): ItemFilter {
   const E = InvalidRequestError;
@@ -347,7 +349,7 @@ function validateRules(value: unknown): ShopRules {
 
 function validateObjectives(value: unknown, scene: SceneName): Required<ObjectiveWeights> {
   const E = InvalidRequestError;
-  if (value === undefined) return { ...DEFAULT_OBJECTIVES[scene] };
+  if (value === undefined) return { ...DEFAULT_REQUESTS[scene].objectives };
   if (!isPlainObject(value)) throw new E(`objectives must be an object like { click: 1, purchase: 0.5 } (got ${describe(value)}).`, { field: 'objectives' });
   rejectUnknownKeys(value, ['click', 'cart', 'purchase'], 'objectives', E);
   const o = { click: 0, cart: 0, purchase: 0 };
@@ -368,10 +370,11 @@ export function validateRequest<S extends SceneName>(sceneArg: S, request: unkno
   if (request === undefined || request === null) request = {};
   if (!isPlainObject(request)) throw new E(`The ${scene} request must be an object (got ${describe(request)}).`);
   rejectUnknownKeys(request, SCENE_KEYS[scene], `${scene} request`, E);
+  const d = DEFAULT_REQUESTS[scene];
   const common: ResolvedCommonRequest = {
-    k: request.k === undefined ? DEFAULT_K : checkNumber(request.k, 'k', E, { min: 1, max: MAX_K, integer: true }),
-    diversity: request.diversity === undefined ? DEFAULT_DIVERSITY[scene] : checkNumber(request.diversity, 'diversity', E, { min: 0, max: 1 }),
-    priceWeight: request.priceWeight === undefined ? DEFAULT_PRICE_WEIGHT[scene] : checkNumber(request.priceWeight, 'priceWeight', E, { min: 0, max: 1 }),
+    k: request.k === undefined ? d.k : checkNumber(request.k, 'k', E, { min: 1, max: MAX_K, integer: true }),
+    diversity: request.diversity === undefined ? d.diversity : checkNumber(request.diversity, 'diversity', E, { min: 0, max: 1 }),
+    priceWeight: request.priceWeight === undefined ? d.priceWeight : checkNumber(request.priceWeight, 'priceWeight', E, { min: 0, max: 1 }),
     objectives: validateObjectives(request.objectives, scene),
     rules: request.rules === undefined ? {} : validateRules(request.rules),
   };
@@ -392,7 +395,7 @@ export function validateRequest<S extends SceneName>(sceneArg: S, request: unkno
       const out: ResolvedSearchRequest = {
         ...common,
         candidates: checkStringList(request.candidates, 'candidates', E, MAX_SEARCH_CANDIDATES),
-        personalWeight: request.personalWeight === undefined ? DEFAULT_PERSONAL_WEIGHT
+        personalWeight: request.personalWeight === undefined ? DEFAULT_REQUESTS.search.personalWeight
           : checkNumber(request.personalWeight, 'personalWeight', E, { min: 0, max: 1 }),
       };
       if (request.query !== undefined) {
