@@ -3,6 +3,7 @@
  * plain figures. Driven by scripts/bench.ts through `window.bench.run()`.
  */
 import { createRecommender, type CatalogItem, type EngineInfo, type Recommender, type SceneName } from '../src/index';
+import { askWorker, instrumentedWorker } from '../tests/support/side-channel';
 
 export interface BenchCase {
   label: string;
@@ -64,29 +65,13 @@ async function catalogFor(modelUrl: string, size: number): Promise<CatalogItem[]
   return out;
 }
 
-let nextId = 1;
 async function memory(w: Worker): Promise<{ numTensors: number; numBytes: number; heapUsed?: number }> {
-  const m = await ask<{ numTensors: number; numBytes: number; heapUsed?: number }>(w, 'memory');
+  const m = await askWorker(w, 'memory', 120_000);
   const heap = window.benchWorkerHeap ? await window.benchWorkerHeap() : null;
-  return { ...m, heapUsed: heap ?? m.heapUsed };
+  return { numTensors: m.numTensors, numBytes: m.numBytes, heapUsed: heap ?? m.heapUsed };
 }
 
-function ask<T>(w: Worker, benchQuery: 'memory' | 'peak'): Promise<T> {
-  const id = nextId++;
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bench worker did not answer ${benchQuery}`)), 120_000);
-    const on = (ev: MessageEvent) => {
-      if (ev.data?.id !== id || !('backend' in ev.data)) return;
-      clearTimeout(timer);
-      w.removeEventListener('message', on);
-      resolve(ev.data as T);
-    };
-    w.addEventListener('message', on);
-    w.postMessage({ benchQuery, id });
-  });
-}
-
-const newWorker = () => new Worker(new URL('./bench.worker.ts', import.meta.url), { type: 'module', name: 'scenerec-bench' });
+const newWorker = () => instrumentedWorker('scenerec-bench');
 const pageHeap = () => (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize;
 
 async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchResult> {
@@ -161,7 +146,7 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
         bytesAfter: after.numBytes, heapBefore: before.heapUsed, heapAfter: after.heapUsed, ms,
       };
     }
-    if (opts.peak) out.peak = await ask(worker, 'peak');
+    if (opts.peak) out.peak = await askWorker(worker, 'peak', 120_000);
 
     await rec.dispose();
     worker.terminate();

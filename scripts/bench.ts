@@ -73,7 +73,7 @@ export function callMacs(cfg: { maxLen: number; hiddenDim: number; numBlocks: nu
 
 /** The benchmark worker's JS heap (window.benchWorkerHeap() on the page); null where it cannot be read. */
 function benchWorkerHeap(browser: Browser): Promise<number | null> {
-  return workerHeap(browser, 'bench.worker').catch(() => null);
+  return workerHeap(browser, 'instrumented.worker').catch(() => null);
 }
 
 // ---------------------------------------------------------------------------------------------

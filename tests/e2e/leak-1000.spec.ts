@@ -17,21 +17,17 @@ test('1,000 recommend calls: tensors flat, worker heap roughly flat (wasm)', asy
   const calls = (n: number) => page.evaluate(async (n) => {
     const rec = window.rec!;
     for (let i = 0; i < n; i++) {
-      switch (i % 4) {
-        case 0: await rec.scene('home').recommend({ k: 10 }); break;
-        case 1: await rec.scene('product').recommend({ itemId: `item-${String(10 + (i % 30)).padStart(2, '0')}`, k: 8 }); break;
-        case 2: await rec.scene('cart').recommend({ k: 6, rules: { include: { category: ['cat-1', 'cat-2'] } } }); break;
-        default: await rec.scene('search').rerank({ query: 'q', candidates: ['item-01', 'item-22', 'cold-1', 'item-45'], k: 4 });
-      }
+      const round = window.harness.sceneCalls(rec, i);
+      await round[i % round.length]();
     }
     return window.harness.workerMemory();
   }, n);
   const warm = await calls(100); // lasting state (compiled code, caches) settles first
-  const heapBefore = await workerHeap(browser, 'debug.worker');
+  const heapBefore = await workerHeap(browser, 'instrumented.worker');
   const t0 = Date.now();
   const after = await calls(1000);
   const ms = Date.now() - t0;
-  const heapAfter = await workerHeap(browser, 'debug.worker');
+  const heapAfter = await workerHeap(browser, 'instrumented.worker');
   await page.evaluate(() => window.rec!.dispose());
   console.log(`[leak 1000 wasm] ${ms} ms; numTensors ${warm.numTensors} -> ${after.numTensors}, bytes ${warm.numBytes} -> ${after.numBytes}, ` +
     `worker heap ${(heapBefore / 1048576).toFixed(2)} -> ${(heapAfter / 1048576).toFixed(2)} MB`);

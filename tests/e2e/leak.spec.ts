@@ -1,6 +1,6 @@
 /**
  * Tensor-leak check in the browser: repeated calls leave the worker's tf.memory().numTensors unchanged.
- * The SDK exposes no tensor count, so the engine runs in tests/e2e/pages/debug.worker.ts: the SDK
+ * The SDK exposes no tensor count, so the engine runs in tests/support/instrumented.worker.ts: the SDK
  * worker (`exposeEngine()`) plus a side channel that answers with tf.memory() from that worker.
  */
 import { expect, test } from '@playwright/test';
@@ -15,11 +15,7 @@ for (const backend of ['webgpu', 'wasm'] as const) {
       const rec = await h.create({ backend, dbName, debugWorker: true });
       const round = async (i: number) => {
         await rec.track({ type: 'view', itemId: `item-${String(10 + (i % 30)).padStart(2, '0')}` });
-        await rec.scene('home').recommend({ k: 12 });
-        await rec.scene('product').recommend({ itemId: 'item-18', k: 8 });
-        await rec.scene('product').recommend({ itemId: 'cold-2', k: 4 });
-        await rec.scene('cart').recommend({ cart: ['item-03'], k: 6 });
-        await rec.scene('search').rerank({ query: 'q', candidates: ['item-01', 'item-22', 'cold-1', 'item-45'], k: 4 });
+        for (const call of h.sceneCalls(rec, i)) await call();
         await h.errorOf(() => rec.scene('home').recommend({ k: -1 }));
       };
       await round(0); // first calls may create lasting state (compiled programs, caches)

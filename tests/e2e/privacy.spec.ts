@@ -30,7 +30,7 @@ test('the SDK only fetches static same-origin files; nothing carries the history
   expect(paths).toContain('/fixtures/tiny-model/model.json');
   expect(paths).toContain('/fixtures/tiny-model/weights.bin');
   expect(paths).toContain('/fixtures/tiny-model/vocab.json');
-  expect(paths.some((p) => /^\/assets\/recommender\.worker-[\w-]+\.js$/.test(p)), 'the worker script').toBe(true);
+  expect(paths.some((p) => /^\/assets\/worker-[\w-]+\.js$/.test(p)), 'the worker script').toBe(true);
   expectOnlyStaticAssetRequests(log, {
     documentPath: '/tests/e2e/pages/harness.html',
     allowedPaths: [/^\/tests\/e2e\/pages\/harness\.html$/, /^\/assets\/[\w.-]+\.(js|wasm|css)$/, /^\/fixtures\/tiny-model\/(model\.json|weights\.bin|vocab\.json)$/],

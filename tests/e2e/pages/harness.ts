@@ -4,6 +4,7 @@
  */
 import * as scenerec from '../../../src/index';
 import type { CatalogItem, Recommender, RecommenderOptions } from '../../../src/index';
+import { askWorker, instrumentedWorker, type WorkerAdapter } from '../../support/side-channel';
 
 /** The tiny random-weights fixture (tests/fixtures/tiny-model), served at /fixtures/. */
 export const FIXTURE_MODEL_URL = '/fixtures/tiny-model/model.json';
@@ -12,7 +13,7 @@ export const FIXTURE_MODEL_URL = '/fixtures/tiny-model/model.json';
 export const UNAVAILABLE = ['item-02', 'item-13', 'item-27'];
 
 export interface CreateOptions extends Omit<RecommenderOptions, 'worker'> {
-  /** Run the SDK engine in tests/e2e/pages/debug.worker.ts (adds tf.memory() / adapter queries). */
+  /** Run the SDK engine in tests/support/instrumented.worker.ts (adds tf.memory() / adapter queries). */
   debugWorker?: boolean;
 }
 
@@ -32,6 +33,11 @@ export interface Harness {
   workerAdapter(): Promise<{ hasGpu: boolean; adapter: DebugAdapter | null }>;
   /** navigator.gpu.requestAdapter() on the page. */
   pageAdapter(): Promise<{ hasGpu: boolean; adapter: DebugAdapter | null }>;
+  /**
+   * One round of calls over every scene on the fixture catalog (round `i` varies the product),
+   * for the specs that drive all scenes repeatedly (leak checks).
+   */
+  sceneCalls(rec: Recommender, i: number): Array<() => Promise<unknown>>;
   /** Runs `f`, returns the error it throws (or rejects with) as plain data, or null. */
   errorOf(f: () => unknown): Promise<{ name: string; code?: string; message: string; isScenerecError: boolean; instanceOf?: string } | null>;
 }
@@ -60,23 +66,10 @@ function fixtureCatalog(): CatalogItem[] {
 }
 
 let debugWorker: Worker | null = null;
-let nextDebugId = 1;
 
-function askWorker<T>(what: 'memory' | 'adapter'): Promise<T> {
-  const w = debugWorker;
-  if (!w) return Promise.reject(new Error('create({ debugWorker: true }) first'));
-  const debugId = nextDebugId++;
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`debug worker did not answer "${what}"`)), 10_000);
-    const onMessage = (ev: MessageEvent) => {
-      if (ev.data?.debugId !== debugId) return;
-      clearTimeout(timer);
-      w.removeEventListener('message', onMessage);
-      resolve(ev.data as T);
-    };
-    w.addEventListener('message', onMessage);
-    w.postMessage({ scenerecDebug: what, debugId });
-  });
+function debug(): Worker {
+  if (!debugWorker) throw new Error('create({ debugWorker: true }) first');
+  return debugWorker;
 }
 
 async function readAdapter(gpu: GPU | undefined): Promise<{ hasGpu: boolean; adapter: DebugAdapter | null }> {
@@ -93,7 +86,7 @@ window.harness = {
   async create(options: CreateOptions = {}) {
     const { debugWorker: wantDebug, ...rest } = options;
     const worker = wantDebug
-      ? new Worker(new URL('./debug.worker.ts', import.meta.url), { type: 'module', name: 'scenerec-debug' })
+      ? instrumentedWorker('scenerec-debug')
       : undefined;
     debugWorker = worker ?? null;
     const rec = await scenerec.createRecommender({
@@ -105,11 +98,21 @@ window.harness = {
     window.rec = rec;
     return rec;
   },
-  workerMemory: () => askWorker('memory').then((d) => {
-    const m = d as { memory: DebugMemory; backend: string };
-    return { ...m.memory, backend: m.backend };
-  }),
-  workerAdapter: () => askWorker('adapter'),
+  workerMemory: async () => {
+    const { numTensors, numBytes, numDataBuffers, backend } = await askWorker(debug(), 'memory');
+    return { numTensors, numBytes, numDataBuffers, backend };
+  },
+  workerAdapter: async () => {
+    const { hasGpu, adapter } = await askWorker(debug(), 'adapter') as WorkerAdapter;
+    return { hasGpu, adapter };
+  },
+  sceneCalls: (rec, i) => [
+    () => rec.scene('home').recommend({ k: 12 }),
+    () => rec.scene('product').recommend({ itemId: itemId(10 + (i % 30)), k: 8 }),
+    () => rec.scene('product').recommend({ itemId: 'cold-2', k: 4 }),
+    () => rec.scene('cart').recommend({ cart: ['item-03'], k: 6, rules: { include: { category: ['cat-1', 'cat-2'] } } }),
+    () => rec.scene('search').rerank({ query: 'q', candidates: ['item-01', 'item-22', 'cold-1', 'item-45'], k: 4 }),
+  ],
   pageAdapter: () => readAdapter((navigator as Navigator & { gpu?: GPU }).gpu),
   async errorOf(f) {
     try {

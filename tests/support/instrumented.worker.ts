@@ -1,16 +1,17 @@
 /**
- * The SDK worker (`exposeEngine()`, as src/worker.ts) plus a side channel for the
- * benchmark: tf.memory(), the worker's JS heap, and a peak-throughput probe of the active backend.
- *   { benchQuery: 'memory', id }  -> { id, numTensors, numBytes, heapUsed?, backend }
- *   { benchQuery: 'peak', id }    -> { id, backend, gmacs, shape, ms }
- * These messages carry no Comlink fields, so Comlink ignores them.
+ * The SDK's worker (what src/worker.ts does: `exposeEngine()`) plus a side channel that the e2e
+ * harness and the benchmark page share, passed to createRecommender as `options.worker`:
+ *   { sideChannel: 'memory', id }  -> { id, backend, numTensors, numBytes, numDataBuffers, heapUsed? }
+ *   { sideChannel: 'adapter', id } -> { id, backend, hasGpu, adapter: GPUAdapterInfo fields | null }
+ *   { sideChannel: 'peak', id }    -> { id, backend, gmacs, shape, ms, all }
+ * These messages carry no Comlink fields, so Comlink on both sides ignores them. tf.memory() reads
+ * the realm's global TF.js engine, the same one the SDK's engine uses. Page side: ./side-channel.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { exposeEngine } from '../src/index';
+import { exposeEngine } from '../../src/index';
+import type { SideChannelQuery } from './side-channel';
 
 exposeEngine();
-
-type Query = { benchQuery?: 'memory' | 'peak'; id?: number };
 
 function heapUsed(): number | undefined {
   const g = globalThis as { gc?: () => void; performance: Performance & { memory?: { usedJSHeapSize: number } } };
@@ -54,15 +55,24 @@ async function peak(): Promise<{ gmacs: number; shape: string; ms: number; all: 
   return { gmacs: best.gmacs, shape: best.shape, ms: best.ms, all: all.map(({ shape, gmacs }) => ({ shape, gmacs })) };
 }
 
-self.addEventListener('message', (ev: MessageEvent<Query>) => {
-  const { benchQuery, id } = (ev.data ?? {}) as Query;
-  if (!benchQuery) return;
-  void (async () => {
-    if (benchQuery === 'memory') {
+async function answer(query: SideChannelQuery['sideChannel']): Promise<Record<string, unknown>> {
+  switch (query) {
+    case 'memory': {
       const m = tf.memory();
-      self.postMessage({ id, numTensors: m.numTensors, numBytes: m.numBytes, heapUsed: heapUsed(), backend: tf.getBackend() });
-    } else {
-      self.postMessage({ id, backend: tf.getBackend(), ...(await peak()) });
+      return { numTensors: m.numTensors, numBytes: m.numBytes, numDataBuffers: m.numDataBuffers, heapUsed: heapUsed() };
     }
-  })();
+    case 'adapter': {
+      const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+      const info = gpu ? (await gpu.requestAdapter())?.info : undefined;
+      return { hasGpu: !!gpu, adapter: info ? { vendor: info.vendor, architecture: info.architecture, description: info.description } : null };
+    }
+    case 'peak':
+      return peak();
+  }
+}
+
+self.addEventListener('message', (ev: MessageEvent<Partial<SideChannelQuery>>) => {
+  const { sideChannel, id } = ev.data ?? {};
+  if (!sideChannel) return;
+  void answer(sideChannel).then((data) => self.postMessage({ id, sideChannel, backend: tf.getBackend(), ...data }));
 });

@@ -1,0 +1,33 @@
+/**
+ * Page side of the instrumented worker's side channel (./instrumented.worker.ts), shared by the
+ * e2e harness and the benchmark page.
+ */
+export interface SideChannelQuery { sideChannel: 'memory' | 'adapter' | 'peak'; id: number }
+
+export interface WorkerMemory { backend: string; numTensors: number; numBytes: number; numDataBuffers: number; heapUsed?: number }
+export interface WorkerAdapter { backend: string; hasGpu: boolean; adapter: { vendor: string; architecture: string; description: string } | null }
+export interface WorkerPeak { backend: string; gmacs: number; shape: string; ms: number; all: Array<{ shape: string; gmacs: number }> }
+interface Answers { memory: WorkerMemory; adapter: WorkerAdapter; peak: WorkerPeak }
+
+let nextId = 1;
+
+/** Spawns the SDK's worker with the side channel. */
+export function instrumentedWorker(name = 'scenerec-instrumented'): Worker {
+  return new Worker(new URL('./instrumented.worker.ts', import.meta.url), { type: 'module', name });
+}
+
+/** Asks the worker one side-channel question; rejects after `timeoutMs`. */
+export function askWorker<Q extends keyof Answers>(w: Worker, query: Q, timeoutMs = 10_000): Promise<Answers[Q]> {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { w.removeEventListener('message', on); reject(new Error(`the instrumented worker did not answer "${query}"`)); }, timeoutMs);
+    const on = (ev: MessageEvent) => {
+      if (ev.data?.id !== id || ev.data?.sideChannel !== query) return;
+      clearTimeout(timer);
+      w.removeEventListener('message', on);
+      resolve(ev.data as Answers[Q]);
+    };
+    w.addEventListener('message', on);
+    w.postMessage({ sideChannel: query, id } satisfies SideChannelQuery);
+  });
+}
