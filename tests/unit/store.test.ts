@@ -3,7 +3,8 @@ import { deleteDB, openDB } from 'idb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NewEvent } from '../../src/contract/options.js';
 import { QuotaExceededError, StorageBlockedError, StorageError } from '../../src/contract/errors.js';
-import { DB_VERSION, HistoryStore, mapStorageError } from '../../src/engine/store/history.js';
+import { DB_VERSION, mapStorageError } from '../../src/engine/store/db.js';
+import { HistoryStore } from '../../src/engine/store/history.js';
 import { freshDbName } from './helpers.js';
 
 const DAY = 86_400_000;
