@@ -10,6 +10,20 @@
  * after a commit; other tabs and workers are told through a BroadcastChannel named after the
  * database (their message arrives a few milliseconds after their commit; a call in that window sees
  * the history as it was just before). Without BroadcastChannel there is no cache.
+ *
+ * The change counter, `version` (and `snapshot()`, which returns the events with the version they
+ * belong to): a number of this store that moves on exactly when the stored events change, so a
+ * caller can key what it derives from the history on it instead of on the array's identity:
+ *   - this store's committed writes that store or remove events: add (with its retention), prune,
+ *     forgetItem, clear; a write that changes nothing (a prune or forgetItem with nothing to drop, a
+ *     clear of an empty history) and a failed write (rolled back whole) leave it as it was;
+ *   - other stores' such writes on the same database: in this realm at once, from other tabs and
+ *     workers when their BroadcastChannel message arrives;
+ *   - the connection being dropped (another tab upgraded or deleted the database: it may differ).
+ * Reads (events, snapshot, all, list, export) never move it, with one exception: without
+ * BroadcastChannel other tabs' writes cannot be seen, so every `snapshot()`/`events()` reads IndexedDB
+ * and carries a new version (as today the array is new each time). Compare versions for equality
+ * only, and only those of one store.
  */
 import type { IDBPObjectStore, StoreNames } from 'idb';
 import type { HistoryExport, StoredEvent } from '../../contract/protocol.js';
@@ -22,6 +36,12 @@ import { MetaStore, type MetaKey, type MetaOf, type MetaRecord } from './meta.js
 
 export interface Retention { maxEvents: number; maxAgeDays: number }
 
+/** The events (oldest first; shared, do not change them) and the `version` they are at. */
+export interface HistorySnapshot {
+  readonly events: readonly StoredEvent[];
+  readonly version: number;
+}
+
 const DAY_MS = 86_400_000;
 
 /** Open stores per database name in this realm (they tell each other about their writes). */
@@ -30,9 +50,14 @@ const CHANGE_CHANNEL_PREFIX = 'scenerec-history:';
 
 /** The history of one shopper in one database. Get one from `openStorage` (index.ts). */
 export class HistoryStore {
-  /** `events()` cache (oldest first), or null; `generation` moves on every change seen. */
+  /**
+   * `events()` cache (oldest first), or null. `generation` moves on every change seen and at the
+   * start of every write (a read it overlaps must not fill the cache); `changes` is the public
+   * `version`, moved only when the stored events changed.
+   */
   private cache: StoredEvent[] | null = null;
   private generation = 0;
+  private changes = 0;
   private channel: BroadcastChannel | null = null;
   /** @deprecated internal: the forwarding targets of getMeta/setMeta/getCatalogMatrix/putCatalogMatrix. */
   private compat: { meta: MetaStore; catalogCache: CatalogCache } | null = null;
@@ -70,10 +95,19 @@ export class HistoryStore {
     return this.conn.name;
   }
 
-  /** Drops the `events()` cache (someone changed the history). */
+  /**
+   * The change counter: moves on exactly when the stored events change (see the file comment), never
+   * on a read (but for the no-BroadcastChannel case). Starts at 0.
+   */
+  get version(): number {
+    return this.changes;
+  }
+
+  /** Drops the `events()` cache and moves the version on (someone else changed the history, or may have). */
   private invalidate(): void {
     this.cache = null;
     this.generation++;
+    this.changes++;
   }
 
   /** After a committed write: other stores of this database, here and in other realms, drop their cache. */
@@ -82,20 +116,28 @@ export class HistoryStore {
     try { this.channel?.postMessage('changed'); } catch { /* closed */ }
   }
 
-  /** Runs a write; the cache is dropped unless `update` (given the write's result) brings it up to date. */
-  private async written<T>(work: () => Promise<T>, update?: (cache: StoredEvent[], result: T) => StoredEvent[]): Promise<T> {
+  /**
+   * Runs a write. If it committed a change (`changed(result)`), the version moves on, the cache is
+   * brought up to date by `update` (else dropped) and the others are told. If it changed nothing, the
+   * cache stays as it was. If it failed (rolled back whole), the cache is dropped (read again next
+   * time) and the version stays.
+   */
+  private async written<T>(work: () => Promise<T>, changed: (result: T) => boolean, update?: (cache: StoredEvent[], result: T) => StoredEvent[]): Promise<T> {
     const gen = ++this.generation;
     const had = this.cache;
     this.cache = null;
-    try {
-      const result = await work();
-      this.generation++;
-      // Only if nothing else changed the history meanwhile (another write, another store's announcement).
-      if (update && had && gen === this.generation - 1) this.cache = update(had, result);
+    const result = await work();
+    this.generation++;
+    // Keep or update the cache only if nothing else changed the history meanwhile (another write, another store's announcement).
+    const unchangedMeanwhile = had !== null && gen === this.generation - 1;
+    if (!changed(result)) {
+      if (unchangedMeanwhile) this.cache = had;
       return result;
-    } finally {
-      this.announce();
     }
+    this.changes++;
+    if (update && unchangedMeanwhile) this.cache = update(had, result);
+    this.announce();
+    return result;
   }
 
   /**
@@ -110,7 +152,11 @@ export class HistoryStore {
       const keys = await allRequests(events.map((ev) => () => store.add({ ...ev } as StoredEvent)));
       const pruned = await pruneIn(store, retention, now);
       return { keys, pruned };
-    }), (cache, { keys, pruned }) => withChanges(cache, events.map((ev, i) => ({ ...ev, id: keys[i] } as StoredEvent)), pruned));
+    }), ({ keys, pruned }) => {
+      // Changed unless every event added was dropped again by retention and nothing else was.
+      const added = new Set(keys);
+      return pruned.length !== keys.length || !pruned.every((k) => added.has(k));
+    }, (cache, { keys, pruned }) => withChanges(cache, events.map((ev, i) => ({ ...ev, id: keys[i] } as StoredEvent)), pruned));
     return { stored: events.length, pruned: done.pruned.length };
   }
 
@@ -118,7 +164,7 @@ export class HistoryStore {
   async prune(retention: Retention, now: number = Date.now()): Promise<number> {
     const db = await this.conn.get();
     const keys = await this.written(() => inTransaction(db, ['events'], 'readwrite', 'pruning history', (tx) => pruneIn(tx.objectStore('events'), retention, now)),
-      (cache, pruned) => withChanges(cache, [], pruned));
+      (pruned) => pruned.length > 0, (cache, pruned) => withChanges(cache, [], pruned));
     return keys.length;
   }
 
@@ -133,11 +179,22 @@ export class HistoryStore {
    * file comment). The array is shared: do not change it.
    */
   async events(): Promise<readonly StoredEvent[]> {
-    if (this.cache) return this.cache;
+    return (await this.snapshot()).events;
+  }
+
+  /**
+   * `events()` with the version it is at: key anything derived from the history on `version`. The
+   * version is taken before an IndexedDB read, so it is never newer than the events (a write that
+   * lands during the read at worst makes the next snapshot's version differ with equal events).
+   */
+  async snapshot(): Promise<HistorySnapshot> {
+    if (this.cache) return { events: this.cache, version: this.changes };
+    if (!this.channel) this.changes++; // no news of other tabs' writes: each read may differ
     const gen = this.generation;
+    const version = this.changes;
     const events = await this.all();
     if (this.channel && gen === this.generation && !this.conn.isClosed) this.cache = events;
-    return events;
+    return { events, version };
   }
 
   /** Events by timestamp, newest first unless `newestFirst: false`, at most `limit`. */
@@ -169,13 +226,18 @@ export class HistoryStore {
       const keys = await store.index('itemId').getAllKeys(itemId);
       await allRequests(keys.map((k) => () => store.delete(k)));
       return keys.length;
-    }), (cache) => cache.filter((e) => e.itemId !== itemId));
+    }), (removed) => removed > 0, (cache) => cache.filter((e) => e.itemId !== itemId));
   }
 
   /** Removes every event. */
   async clear(): Promise<void> {
     const db = await this.conn.get();
-    await this.written(() => inTransaction(db, ['events'], 'readwrite', 'clearing history', (tx) => tx.objectStore('events').clear()), () => []);
+    await this.written(() => inTransaction(db, ['events'], 'readwrite', 'clearing history', async (tx) => {
+      const store = tx.objectStore('events');
+      const had = await store.count();
+      await store.clear();
+      return had;
+    }), (had) => had > 0, () => []);
   }
 
   /** @deprecated internal: remove when the engine uses openStorage (`storage.meta.get(key)`). */
@@ -218,7 +280,8 @@ export class HistoryStore {
 
   /** On the connection's close: no more cache, channel or announcements. */
   private detach(): void {
-    this.invalidate();
+    this.cache = null;
+    this.generation++;
     this.channel?.close();
     this.channel = null;
     openStores.get(this.name)?.delete(this);

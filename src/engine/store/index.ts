@@ -14,7 +14,7 @@ import { MetaStore } from './meta.js';
 
 export { CATALOG_CACHE_KEEP, CatalogCache, type CatalogCacheRecord } from './catalog-cache.js';
 export { DB_VERSION, mapStorageError, type OpenStorageOptions, type ScenerecDB } from './db.js';
-export { HistoryStore, type Retention } from './history.js';
+export { HistoryStore, type HistorySnapshot, type Retention } from './history.js';
 export { MetaStore, type BackendMeta, type MetaKey, type MetaOf, type MetaRecord, type ModelMeta, type SchemaMeta } from './meta.js';
 
 /** The three stores of one database, sharing one connection. (Not `Storage`: that is the DOM's Web Storage type.) */
