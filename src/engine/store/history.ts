@@ -47,6 +47,13 @@ const DAY_MS = 86_400_000;
 /** Open stores per database name in this realm (they tell each other about their writes). */
 const openStores = new Map<string, Set<HistoryStore>>();
 const CHANGE_CHANNEL_PREFIX = 'scenerec-history:';
+/**
+ * This realm's mark on its channel messages. BroadcastChannel also delivers to the other channels of
+ * the sending realm, whose stores were told already (synchronously, through `openStores`): they skip
+ * it, so one write moves their version once. Any other message (another tab; older SDKs post the
+ * string 'changed') counts as a change.
+ */
+const REALM_ID = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 
 /** The history of one shopper in one database. Get one from `openStorage` (index.ts). */
 export class HistoryStore {
@@ -67,7 +74,9 @@ export class HistoryStore {
     if (typeof BroadcastChannel !== 'undefined') {
       try {
         const ch = new BroadcastChannel(CHANGE_CHANNEL_PREFIX + conn.name);
-        ch.onmessage = () => this.invalidate();
+        ch.onmessage = (m: MessageEvent) => {
+          if ((m.data as { realm?: unknown } | null)?.realm !== REALM_ID) this.invalidate();
+        };
         (ch as { unref?: () => void }).unref?.(); // Node: do not keep the process alive
         this.channel = ch;
       } catch { /* no channel: no cache */ }
@@ -113,7 +122,7 @@ export class HistoryStore {
   /** After a committed write: other stores of this database, here and in other realms, drop their cache. */
   private announce(): void {
     for (const other of openStores.get(this.name) ?? []) if (other !== this) other.invalidate();
-    try { this.channel?.postMessage('changed'); } catch { /* closed */ }
+    try { this.channel?.postMessage({ changed: true, realm: REALM_ID }); } catch { /* closed */ }
   }
 
   /**
