@@ -3,7 +3,10 @@ import { deleteDB, openDB } from 'idb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NewEvent } from '../../src/contract/options.js';
 import { QuotaExceededError, StorageBlockedError, StorageError } from '../../src/contract/errors.js';
-import { DB_VERSION, HistoryStore, mapStorageError } from '../../src/engine/store/history.js';
+import { CATALOG_CACHE_KEEP, type CatalogCacheRecord } from '../../src/engine/store/catalog-cache.js';
+import { DB_VERSION, mapStorageError } from '../../src/engine/store/db.js';
+import { HistoryStore } from '../../src/engine/store/history.js';
+import { openStorage, type OpenStorageOptions, type ScenerecStorage } from '../../src/engine/store/index.js';
 import { freshDbName } from './helpers.js';
 
 const DAY = 86_400_000;
@@ -11,11 +14,14 @@ const keep = { maxEvents: 1000, maxAgeDays: 180 };
 const NOW = Date.UTC(2025, 0, 31);
 const ev = (itemId: string, timestamp: number, type: NewEvent['type'] = 'view'): NewEvent => ({ type, itemId, scene: 'home', timestamp });
 
-const open: HistoryStore[] = [];
-async function openStore(name = freshDbName()): Promise<HistoryStore> {
-  const s = await HistoryStore.open(name);
+const open: Array<{ close(): void }> = [];
+async function openAll(name = freshDbName(), options?: OpenStorageOptions): Promise<ScenerecStorage> {
+  const s = await openStorage(name, options);
   open.push(s);
   return s;
+}
+async function openStore(name = freshDbName()): Promise<HistoryStore> {
+  return (await openAll(name)).history;
 }
 afterEach(() => {
   for (const s of open.splice(0)) s.close();
@@ -40,22 +46,21 @@ describe('schema', () => {
 
   it('migrates an existing database forward without losing events', async () => {
     const name = freshDbName();
-    const v1 = await HistoryStore.open(name);
-    await v1.add([ev('a', NOW - 10), ev('b', NOW - 5)], keep, NOW);
-    const created = (await v1.getMeta('schema'))!.createdAt;
+    const v1 = await openStorage(name);
+    await v1.history.add([ev('a', NOW - 10), ev('b', NOW - 5)], keep, NOW);
+    const created = (await v1.meta.get('schema'))!.createdAt;
     v1.close();
     // A future SDK opening the same database at a higher version.
-    const v2 = await HistoryStore.open(name, { schemaVersion: DB_VERSION + 1 });
-    open.push(v2);
-    expect((await v2.all()).map((e) => e.itemId)).toEqual(['a', 'b']);
-    const meta = await v2.getMeta('schema');
+    const v2 = await openAll(name, { schemaVersion: DB_VERSION + 1 });
+    expect((await v2.history.all()).map((e) => e.itemId)).toEqual(['a', 'b']);
+    const meta = await v2.meta.get('schema');
     expect(meta).toMatchObject({ version: DB_VERSION + 1, createdAt: created });
   });
 
   it('fails with StorageError when the database is newer than this SDK', async () => {
     const name = freshDbName();
-    (await HistoryStore.open(name, { schemaVersion: DB_VERSION + 1 })).close();
-    const err = await HistoryStore.open(name).catch((e) => e);
+    (await openStorage(name, { schemaVersion: DB_VERSION + 1 })).close();
+    const err = await openStorage(name).catch((e) => e);
     expect(err).toBeInstanceOf(StorageError);
     expect(err.message).toMatch(/newer version/);
   });
@@ -153,7 +158,7 @@ describe('other tabs', () => {
     const name = freshDbName();
     const otherTab = await openDB(name, 1); // an old tab that ignores versionchange
     const t0 = Date.now();
-    const err = await HistoryStore.open(name, { schemaVersion: 2, blockedTimeoutMs: 100 }).catch((e) => e);
+    const err = await openStorage(name, { schemaVersion: 2, blockedTimeoutMs: 100 }).catch((e) => e);
     expect(err).toBeInstanceOf(StorageBlockedError);
     expect(err.code).toBe('STORAGE_BLOCKED');
     expect(Date.now() - t0).toBeLessThan(2000);
@@ -192,5 +197,95 @@ describe('other tabs', () => {
     const s = await openStore();
     s.close();
     await expect(s.all()).rejects.toBeInstanceOf(StorageError);
+  });
+});
+
+describe('one connection for the three stores', () => {
+  it('close() closes it for history, meta and the catalog cache', async () => {
+    const name = freshDbName();
+    const st = await openStorage(name);
+    await st.history.add([ev('a', NOW)], keep, NOW);
+    st.close();
+    st.close(); // twice is fine
+    for (const p of [st.history.all(), st.meta.get('model'), st.catalogCache.get('k')]) {
+      const err = await p.catch((e) => e);
+      expect(err).toBeInstanceOf(StorageError);
+      expect(err.message).toBe('The history store is closed.');
+    }
+    // Nothing left open: a delete is not blocked.
+    let blocked = false;
+    await deleteDB(name, { blocked: () => { blocked = true; } });
+    expect(blocked).toBe(false);
+  });
+
+  it('all three reconnect after another tab deleted the database', async () => {
+    const st = await openAll();
+    await st.meta.set({ key: 'model', modelVersion: 'm1', modelUrl: 'u', loadedAt: 1 });
+    await deleteDB(st.history.name);
+    expect(await st.meta.get('model')).toBeUndefined();
+    expect(st.connectionLostReason).toMatch(/another tab/);
+    await st.history.add([ev('a', NOW)], keep, NOW);
+    expect((await st.history.all()).map((e) => e.itemId)).toEqual(['a']);
+  });
+
+  it('the deprecated HistoryStore.open still forwards meta and catalog-cache calls over its own connection', async () => {
+    const name = freshDbName();
+    const s = await HistoryStore.open(name);
+    open.push(s);
+    await s.setMeta({ key: 'model', modelVersion: 'm1', modelUrl: 'u', loadedAt: 1 });
+    expect(await s.getMeta('model')).toMatchObject({ modelVersion: 'm1' });
+    await s.putCatalogMatrix(matrix('k', 1));
+    expect((await s.getCatalogMatrix('k'))?.rows).toBe(2);
+    const other = await openAll(name);
+    expect(await other.meta.get('model')).toMatchObject({ modelVersion: 'm1' });
+  });
+});
+
+const matrix = (key: string, createdAt: number): CatalogCacheRecord => ({
+  key, rows: 2, dim: 3, data: Int8Array.from([1, 2, 3, 4, 5, 6]), scales: Float32Array.from([0.5, 0.25]), createdAt,
+});
+
+describe('meta', () => {
+  it('stores model and backend records by key', async () => {
+    const { meta } = await openAll();
+    expect(await meta.get('model')).toBeUndefined();
+    await meta.set({ key: 'model', modelVersion: 'm1', modelUrl: 'https://x/model.json', loadedAt: 5 });
+    await meta.set({ key: 'backend', env: 'ua|8|probe-v1', backend: 'cpu', reason: 'r', probe: [{ backend: 'cpu', ms: 1.5 } as never], at: 7 });
+    expect(await meta.get('model')).toEqual({ key: 'model', modelVersion: 'm1', modelUrl: 'https://x/model.json', loadedAt: 5 });
+    expect((await meta.get('backend'))?.backend).toBe('cpu');
+    await meta.set({ key: 'model', modelVersion: 'm2', modelUrl: 'https://x/model.json', loadedAt: 6 });
+    expect((await meta.get('model'))?.modelVersion).toBe('m2');
+    expect((await meta.get('schema'))?.version).toBe(DB_VERSION);
+  });
+});
+
+describe('catalog cache', () => {
+  it('round-trips a matrix (copies of the arrays) and keeps the newest CATALOG_CACHE_KEEP', async () => {
+    const { catalogCache } = await openAll();
+    // A view into a larger buffer: only the view is stored.
+    const big = new Int8Array(100).fill(9);
+    const rec = { ...matrix('m|a|int8-row-v1', 1), data: big.subarray(10, 16) };
+    await catalogCache.put(rec);
+    const got = (await catalogCache.get('m|a|int8-row-v1'))!;
+    expect([...got.data]).toEqual([9, 9, 9, 9, 9, 9]);
+    expect(got.data.buffer.byteLength).toBe(6);
+    expect([...got.scales]).toEqual([0.5, 0.25]);
+    expect(await catalogCache.get('nope')).toBeUndefined();
+    for (let i = 2; i <= CATALOG_CACHE_KEEP + 2; i++) await catalogCache.put(matrix(`m|${i}|int8-row-v1`, i));
+    const kept: string[] = [];
+    for (let i = 1; i <= CATALOG_CACHE_KEEP + 2; i++) if (await catalogCache.get(`m|${i}|int8-row-v1`)) kept.push(`m|${i}|int8-row-v1`);
+    expect(kept).toEqual(Array.from({ length: CATALOG_CACHE_KEEP }, (_, j) => `m|${j + 3}|int8-row-v1`));
+    // The record just written stays even when its createdAt is older than the kept ones.
+    await catalogCache.put(matrix('m|old|int8-row-v1', 0));
+    expect(await catalogCache.get('m|old|int8-row-v1')).toBeDefined();
+  });
+
+  it('is a no-op on a version-1 database (no catalogCache store)', async () => {
+    const name = freshDbName();
+    const v1 = await openDB(name, 1, { upgrade: (db) => { db.createObjectStore('events', { keyPath: 'id', autoIncrement: true }); db.createObjectStore('meta', { keyPath: 'key' }); } });
+    v1.close();
+    const { catalogCache } = await openAll(name, { schemaVersion: 1 });
+    await catalogCache.put(matrix('k', 1));
+    expect(await catalogCache.get('k')).toBeUndefined();
   });
 });

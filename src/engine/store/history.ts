@@ -1,12 +1,5 @@
 /**
- * The shopper's history in IndexedDB (via `idb`). Events never leave the device.
- *
- * Schema (version 2):
- *   events        autoIncrement key `id`, indexes `itemId` and `timestamp`
- *   meta          keyPath `key`: { key: 'schema', ... }, { key: 'model', ... }, { key: 'backend', ... }
- *   catalogCache  keyPath `key` (v2): derived catalog matrices (int8 rows + scales), keyed by model
- *                 version + catalog hash + format; no shopper data. The newest CATALOG_CACHE_KEEP stay.
- * Migrations are `if (oldVersion < N)` steps in `upgrade`, so any old version steps up in order.
+ * The shopper's history: the `events` object store (schema in db.ts). Events never leave the device.
  *
  * Every write is one transaction: a batch is stored whole or not at all, and retention
  * (maxEvents, maxAgeDays) runs inside the same transaction.
@@ -17,309 +10,143 @@
  * after a commit; other tabs and workers are told through a BroadcastChannel named after the
  * database (their message arrives a few milliseconds after their commit; a call in that window sees
  * the history as it was just before). Without BroadcastChannel there is no cache.
+ *
+ * The change counter, `version` (and `snapshot()`, which returns the events with the version they
+ * belong to): a number of this store that moves on exactly when the stored events change, so a
+ * caller can key what it derives from the history on it instead of on the array's identity:
+ *   - this store's committed writes that store or remove events: add (with its retention), prune,
+ *     forgetItem, clear; a write that changes nothing (a prune or forgetItem with nothing to drop, a
+ *     clear of an empty history) and a failed write (rolled back whole) leave it as it was;
+ *   - other stores' such writes on the same database: in this realm at once, from other tabs and
+ *     workers when their BroadcastChannel message arrives;
+ *   - the connection being dropped (another tab upgraded or deleted the database: it may differ).
+ * Reads (events, snapshot, all, list, export) never move it, with one exception: without
+ * BroadcastChannel other tabs' writes cannot be seen, so every `snapshot()`/`events()` reads IndexedDB
+ * and carries a new version (as today the array is new each time). Compare versions for equality
+ * only, and only those of one store.
  */
-import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore, type IDBPTransaction, type StoreNames } from 'idb';
-import { DB_BLOCKED_TIMEOUT_MS } from '../../contract/defaults.js';
-import {
-  QuotaExceededError, ScenerecError, StorageBlockedError, StorageError,
-} from '../../contract/errors.js';
-import type { BackendName, BackendProbe, HistoryExport, HistoryQuery, StoredEvent } from '../../contract/protocol.js';
+import type { IDBPObjectStore, StoreNames } from 'idb';
+import type { HistoryExport, StoredEvent } from '../../contract/protocol.js';
 import type { NewEvent } from '../../contract/options.js';
-
-/** Current schema version. Bump it and add an `if (oldVersion < N)` step to migrate. */
-export const DB_VERSION = 2;
-
-/** How many cached catalog matrices are kept (newest first). */
-export const CATALOG_CACHE_KEEP = 2;
-
-/** A derived catalog matrix, cached so a reload skips computing it. */
-export interface CatalogCacheRecord {
-  /** modelVersion | catalog hash | storage format. */
-  key: string;
-  rows: number;
-  dim: number;
-  data: Int8Array;
-  scales: Float32Array;
-  createdAt: number;
-}
-
-export interface SchemaMeta { key: 'schema'; version: number; createdAt: number; upgradedAt: number }
-export interface ModelMeta { key: 'model'; modelVersion: string; modelUrl: string; loadedAt: number }
-/** The last 'auto' backend probe on this browser (src/backend.ts), reused for PROBE_CACHE_MS. */
-export interface BackendMeta {
-  key: 'backend';
-  /** Browser identity the decision holds for (user agent, cores). */
-  env: string;
-  backend: BackendName;
-  reason: string;
-  probe: BackendProbe[];
-  at: number;
-}
-export type MetaRecord = SchemaMeta | ModelMeta | BackendMeta;
-
-export interface ScenerecDB extends DBSchema {
-  events: {
-    key: number;
-    value: StoredEvent;
-    indexes: { itemId: string; timestamp: number };
-  };
-  meta: {
-    key: string;
-    value: MetaRecord;
-  };
-  catalogCache: {
-    key: string;
-    value: CatalogCacheRecord;
-  };
-}
+import { CatalogCache, type CatalogCacheRecord } from './catalog-cache.js';
+import {
+  allRequests, inTransaction, StorageConnection, type OpenStorageOptions, type ScenerecDB,
+} from './db.js';
+import { MetaStore, type MetaKey, type MetaOf, type MetaRecord } from './meta.js';
 
 export interface Retention { maxEvents: number; maxAgeDays: number }
 
-export interface OpenStoreOptions {
-  /** How long a blocked upgrade waits for other tabs before failing with StorageBlockedError. */
-  blockedTimeoutMs?: number;
-  /** Schema version to open. Tests only (simulates a newer SDK); defaults to DB_VERSION. */
-  schemaVersion?: number;
+/** The events (oldest first; shared, do not change them) and the `version` they are at. */
+export interface HistorySnapshot {
+  readonly events: readonly StoredEvent[];
+  readonly version: number;
 }
 
 const DAY_MS = 86_400_000;
 
-type UpgradeTx = IDBPTransaction<ScenerecDB, StoreNames<ScenerecDB>[], 'versionchange'>;
-
-/** Schema migrations. Runs inside the versionchange transaction; no awaits on other work here. */
-function upgradeSchema(db: IDBPDatabase<ScenerecDB>, oldVersion: number, newVersion: number, tx: UpgradeTx): void {
-  tx.done.catch(() => undefined); // an aborted upgrade is reported through the open request
-  if (oldVersion < 1) {
-    createEventsStore(db);
-    db.createObjectStore('meta', { keyPath: 'key' });
-  }
-  if (oldVersion < 2) db.createObjectStore('catalogCache', { keyPath: 'key' });
-  // Future steps go here: if (oldVersion < 3) { ... }
-
-  // Repair: a database of this name created by other code lacks our stores.
-  if (!db.objectStoreNames.contains('events')) createEventsStore(db);
-  if (!db.objectStoreNames.contains('meta')) db.createObjectStore('meta', { keyPath: 'key' });
-  if (newVersion >= 2 && !db.objectStoreNames.contains('catalogCache')) db.createObjectStore('catalogCache', { keyPath: 'key' });
-
-  const now = Date.now();
-  const meta = tx.objectStore('meta');
-  // Chained on the request inside the upgrade transaction: the open resolves only after it commits.
-  void meta.get('schema').then((old) => meta.put({
-    key: 'schema',
-    version: newVersion,
-    createdAt: old && old.key === 'schema' ? old.createdAt : now,
-    upgradedAt: now,
-  })).catch(() => undefined);
-}
-
-function createEventsStore(db: IDBPDatabase<ScenerecDB>): void {
-  const events = db.createObjectStore('events', { keyPath: 'id', autoIncrement: true });
-  events.createIndex('itemId', 'itemId');
-  events.createIndex('timestamp', 'timestamp');
-}
-
-/** Issues requests and waits for all; every request promise is handled, even if a later issue throws. */
-function allRequests<T>(issue: Array<() => Promise<T>>): Promise<T[]> {
-  const pending: Promise<T>[] = [];
-  for (const f of issue) {
-    const p = f();
-    p.catch(() => undefined);
-    pending.push(p);
-  }
-  return Promise.all(pending);
-}
-
-/** Maps an IndexedDB failure to the SDK's typed errors. */
-export function mapStorageError(err: unknown, action: string, dbName?: string): ScenerecError {
-  if (err instanceof ScenerecError) return err;
-  const e = err as { name?: string; message?: string } | undefined;
-  const name = e?.name ?? 'Error';
-  const detail = { action, cause: `${name}: ${e?.message ?? String(err)}` };
-  if (name === 'QuotaExceededError') {
-    return new QuotaExceededError(
-      `The browser refused to store more history while ${action} (storage quota exceeded). ` +
-      'History written before is intact; free up site storage or lower retention.maxEvents.', detail);
-  }
-  if (name === 'VersionError') {
-    return new StorageError(
-      `The history database${dbName ? ` "${dbName}"` : ''} was upgraded by a newer version of scenerec (in another tab?). ` +
-      'Reload this page to use the newer version.', detail);
-  }
-  return new StorageError(`IndexedDB failed while ${action}: ${detail.cause}`, detail);
-}
-
-async function openDatabase(
-  name: string,
-  version: number,
-  blockedTimeoutMs: number,
-  onBlocking: () => void,
-  onTerminated: () => void,
-): Promise<IDBPDatabase<ScenerecDB>> {
-  if (typeof indexedDB === 'undefined') {
-    throw new StorageError('IndexedDB is not available here; scenerec needs it to keep the shopper history (it is missing in some private-browsing modes and in Node without fake-indexeddb).');
-  }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let failBlocked!: (e: Error) => void;
-  const blockedP = new Promise<never>((_, reject) => { failBlocked = reject; });
-  let openP: Promise<IDBPDatabase<ScenerecDB>>;
-  try {
-    openP = openDB<ScenerecDB>(name, version, {
-      upgrade: (db, oldVersion, newVersion, tx) => upgradeSchema(db, oldVersion, newVersion ?? version, tx),
-      blocked: (currentVersion) => {
-        if (timer !== undefined) return;
-        timer = setTimeout(() => failBlocked(new StorageBlockedError(
-          `Another tab keeps an older version (${currentVersion}) of the history database "${name}" open, which blocks the upgrade to version ${version}. ` +
-          'Close or reload the other tabs of this shop and try again.', { dbName: name, currentVersion, version })), blockedTimeoutMs);
-      },
-      blocking: onBlocking,
-      terminated: onTerminated,
-    });
-  } catch (e) {
-    throw mapStorageError(e, 'opening the history database', name);
-  }
-  try {
-    return await Promise.race([openP, blockedP]);
-  } catch (e) {
-    // If the open completes after we gave up, close that connection so it blocks nobody.
-    openP.then((db) => db.close(), () => undefined);
-    throw mapStorageError(e, 'opening the history database', name);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-  }
-}
-
-/** Runs `body` in one transaction and waits for the commit; maps failures; never leaves a rejection unhandled. */
-async function inTransaction<T, Mode extends IDBTransactionMode>(
-  db: IDBPDatabase<ScenerecDB>,
-  stores: StoreNames<ScenerecDB>[],
-  mode: Mode,
-  action: string,
-  body: (tx: IDBPTransaction<ScenerecDB, StoreNames<ScenerecDB>[], Mode>) => Promise<T>,
-): Promise<T> {
-  let tx: IDBPTransaction<ScenerecDB, StoreNames<ScenerecDB>[], Mode>;
-  try {
-    tx = db.transaction(stores, mode);
-  } catch (e) {
-    throw mapStorageError(e, action, db.name);
-  }
-  const done = tx.done;
-  done.catch(() => undefined);
-  try {
-    const result = await body(tx);
-    await done;
-    return result;
-  } catch (e) {
-    try { tx.abort(); } catch { /* already finished or aborted */ }
-    // An aborted transaction's own error (e.g. QuotaExceededError at commit) is more telling.
-    throw mapStorageError(tx.error ?? e, action, db.name);
-  }
-}
-
 /** Open stores per database name in this realm (they tell each other about their writes). */
 const openStores = new Map<string, Set<HistoryStore>>();
 const CHANGE_CHANNEL_PREFIX = 'scenerec-history:';
+/**
+ * This realm's mark on its channel messages. BroadcastChannel also delivers to the other channels of
+ * the sending realm, whose stores were told already (synchronously, through `openStores`): they skip
+ * it, so one write moves their version once. Any other message (another tab; older SDKs post the
+ * string 'changed') counts as a change.
+ */
+const REALM_ID = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 
-/** The history of one shopper in one database. Create with `HistoryStore.open`. */
+/** The history of one shopper in one database. Get one from `openStorage` (index.ts). */
 export class HistoryStore {
-  private db: IDBPDatabase<ScenerecDB> | null;
-  private closed = false;
-  private lostReason: string | null = null;
-  /** `events()` cache (oldest first), or null; `generation` moves on every change seen. */
+  /**
+   * `events()` cache (oldest first), or null. `generation` moves on every change seen and at the
+   * start of every write (a read it overlaps must not fill the cache); `changes` is the public
+   * `version`, moved only when the stored events changed.
+   */
   private cache: StoredEvent[] | null = null;
   private generation = 0;
+  private changes = 0;
   private channel: BroadcastChannel | null = null;
+  /** @deprecated internal: the forwarding targets of getMeta/setMeta/getCatalogMatrix/putCatalogMatrix. */
+  private compat: { meta: MetaStore; catalogCache: CatalogCache } | null = null;
 
-  private constructor(
-    readonly name: string,
-    private readonly version: number,
-    private readonly blockedTimeoutMs: number,
-  ) {
-    this.db = null;
+  /** A history store on `conn` (shared with the other stores); `close()` of the connection ends it. */
+  constructor(private readonly conn: StorageConnection) {
+    if (typeof BroadcastChannel !== 'undefined') {
+      try {
+        const ch = new BroadcastChannel(CHANGE_CHANNEL_PREFIX + conn.name);
+        ch.onmessage = (m: MessageEvent) => {
+          if ((m.data as { realm?: unknown } | null)?.realm !== REALM_ID) this.invalidate();
+        };
+        (ch as { unref?: () => void }).unref?.(); // Node: do not keep the process alive
+        this.channel = ch;
+      } catch { /* no channel: no cache */ }
+    }
+    let set = openStores.get(conn.name);
+    if (!set) openStores.set(conn.name, (set = new Set()));
+    set.add(this);
+    conn.onLost(() => this.invalidate());
+    conn.onClose(() => this.detach());
   }
 
   /**
-   * Opens (creating or migrating) the database.
+   * Opens (creating or migrating) the database with a connection of its own.
+   * @deprecated internal: remove when the engine uses openStorage.
    * @throws StorageBlockedError when another tab's connection blocks the upgrade for longer than the timeout.
    * @throws StorageError when IndexedDB is missing or fails.
    */
-  static async open(name: string, options: OpenStoreOptions = {}): Promise<HistoryStore> {
-    const store = new HistoryStore(name, options.schemaVersion ?? DB_VERSION, options.blockedTimeoutMs ?? DB_BLOCKED_TIMEOUT_MS);
-    store.db = await store.connect();
-    if (typeof BroadcastChannel !== 'undefined') {
-      try {
-        const ch = new BroadcastChannel(CHANGE_CHANNEL_PREFIX + name);
-        ch.onmessage = () => store.invalidate();
-        (ch as { unref?: () => void }).unref?.(); // Node: do not keep the process alive
-        store.channel = ch;
-      } catch { /* no channel: no cache */ }
-    }
-    let set = openStores.get(name);
-    if (!set) openStores.set(name, (set = new Set()));
-    set.add(store);
-    return store;
+  static async open(name: string, options: OpenStorageOptions = {}): Promise<HistoryStore> {
+    const conn = await StorageConnection.open(name, options);
+    return new HistoryStore(conn);
   }
 
-  /** Drops the `events()` cache (someone changed the history). */
+  /** The database name. */
+  get name(): string {
+    return this.conn.name;
+  }
+
+  /**
+   * The change counter: moves on exactly when the stored events change (see the file comment), never
+   * on a read (but for the no-BroadcastChannel case). Starts at 0.
+   */
+  get version(): number {
+    return this.changes;
+  }
+
+  /** Drops the `events()` cache and moves the version on (someone else changed the history, or may have). */
   private invalidate(): void {
     this.cache = null;
     this.generation++;
+    this.changes++;
   }
 
   /** After a committed write: other stores of this database, here and in other realms, drop their cache. */
   private announce(): void {
     for (const other of openStores.get(this.name) ?? []) if (other !== this) other.invalidate();
-    try { this.channel?.postMessage('changed'); } catch { /* closed */ }
+    try { this.channel?.postMessage({ changed: true, realm: REALM_ID }); } catch { /* closed */ }
   }
 
-  /** Runs a write; the cache is dropped unless `update` (given the write's result) brings it up to date. */
-  private async written<T>(work: () => Promise<T>, update?: (cache: StoredEvent[], result: T) => StoredEvent[]): Promise<T> {
+  /**
+   * Runs a write. If it committed a change (`changed(result)`), the version moves on, the cache is
+   * brought up to date by `update` (else dropped) and the others are told. If it changed nothing, the
+   * cache stays as it was. If it failed (rolled back whole), the cache is dropped (read again next
+   * time) and the version stays.
+   */
+  private async written<T>(work: () => Promise<T>, changed: (result: T) => boolean, update?: (cache: StoredEvent[], result: T) => StoredEvent[]): Promise<T> {
     const gen = ++this.generation;
     const had = this.cache;
     this.cache = null;
-    try {
-      const result = await work();
-      this.generation++;
-      // Only if nothing else changed the history meanwhile (another write, another store's announcement).
-      if (update && had && gen === this.generation - 1) this.cache = update(had, result);
+    const result = await work();
+    this.generation++;
+    // Keep or update the cache only if nothing else changed the history meanwhile (another write, another store's announcement).
+    const unchangedMeanwhile = had !== null && gen === this.generation - 1;
+    if (!changed(result)) {
+      if (unchangedMeanwhile) this.cache = had;
       return result;
-    } finally {
-      this.announce();
     }
-  }
-
-  private connect(): Promise<IDBPDatabase<ScenerecDB>> {
-    return openDatabase(this.name, this.version, this.blockedTimeoutMs,
-      () => {
-        // Another tab wants to upgrade or delete the database: let it, and reconnect on next use.
-        this.db?.close();
-        this.db = null;
-        this.lostReason = 'another tab upgraded or deleted it';
-        this.invalidate();
-      },
-      () => {
-        this.db = null;
-        this.lostReason = 'the browser closed it';
-        this.invalidate();
-      });
-  }
-
-  private async conn(): Promise<IDBPDatabase<ScenerecDB>> {
-    if (this.closed) throw new StorageError('The history store is closed.');
-    if (!this.db) {
-      try {
-        this.db = await this.connect();
-      } catch (e) {
-        const versionError = e instanceof StorageError && (e.details as { cause?: string } | undefined)?.cause?.startsWith('VersionError');
-        if (versionError && this.lostReason) {
-          // We let another tab upgrade (see `blocking`); this tab's code is now the old version.
-          throw new StorageBlockedError(
-            `Another tab upgraded the history database "${this.name}" to a newer version of scenerec. Reload this page to keep using it.`,
-            { dbName: this.name });
-        }
-        throw e;
-      }
-    }
-    return this.db;
+    this.changes++;
+    if (update && unchangedMeanwhile) this.cache = update(had, result);
+    this.announce();
+    return result;
   }
 
   /**
@@ -328,27 +155,31 @@ export class HistoryStore {
    */
   async add(events: NewEvent[], retention: Retention, now: number = Date.now()): Promise<{ stored: number; pruned: number }> {
     if (events.length === 0) return { stored: 0, pruned: await this.prune(retention, now) };
-    const db = await this.conn();
+    const db = await this.conn.get();
     const done = await this.written(() => inTransaction(db, ['events'], 'readwrite', 'storing events', async (tx) => {
       const store = tx.objectStore('events');
       const keys = await allRequests(events.map((ev) => () => store.add({ ...ev } as StoredEvent)));
       const pruned = await pruneIn(store, retention, now);
       return { keys, pruned };
-    }), (cache, { keys, pruned }) => withChanges(cache, events.map((ev, i) => ({ ...ev, id: keys[i] } as StoredEvent)), pruned));
+    }), ({ keys, pruned }) => {
+      // Changed unless every event added was dropped again by retention and nothing else was.
+      const added = new Set(keys);
+      return pruned.length !== keys.length || !pruned.every((k) => added.has(k));
+    }, (cache, { keys, pruned }) => withChanges(cache, events.map((ev, i) => ({ ...ev, id: keys[i] } as StoredEvent)), pruned));
     return { stored: events.length, pruned: done.pruned.length };
   }
 
   /** Applies retention without adding anything. Returns how many events were dropped. */
   async prune(retention: Retention, now: number = Date.now()): Promise<number> {
-    const db = await this.conn();
+    const db = await this.conn.get();
     const keys = await this.written(() => inTransaction(db, ['events'], 'readwrite', 'pruning history', (tx) => pruneIn(tx.objectStore('events'), retention, now)),
-      (cache, pruned) => withChanges(cache, [], pruned));
+      (pruned) => pruned.length > 0, (cache, pruned) => withChanges(cache, [], pruned));
     return keys.length;
   }
 
-  /** Every event, oldest first (by timestamp, then insertion order). */
+  /** Every event, oldest first (by timestamp, then insertion order), read from IndexedDB. */
   async all(): Promise<StoredEvent[]> {
-    const db = await this.conn();
+    const db = await this.conn.get();
     return inTransaction(db, ['events'], 'readonly', 'reading history', (tx) => tx.objectStore('events').index('timestamp').getAll());
   }
 
@@ -357,17 +188,28 @@ export class HistoryStore {
    * file comment). The array is shared: do not change it.
    */
   async events(): Promise<readonly StoredEvent[]> {
-    if (this.cache) return this.cache;
+    return (await this.snapshot()).events;
+  }
+
+  /**
+   * `events()` with the version it is at: key anything derived from the history on `version`. The
+   * version is taken before an IndexedDB read, so it is never newer than the events (a write that
+   * lands during the read at worst makes the next snapshot's version differ with equal events).
+   */
+  async snapshot(): Promise<HistorySnapshot> {
+    if (this.cache) return { events: this.cache, version: this.changes };
+    if (!this.channel) this.changes++; // no news of other tabs' writes: each read may differ
     const gen = this.generation;
+    const version = this.changes;
     const events = await this.all();
-    if (this.channel && gen === this.generation && !this.closed) this.cache = events;
-    return events;
+    if (this.channel && gen === this.generation && !this.conn.isClosed) this.cache = events;
+    return { events, version };
   }
 
   /** Events by timestamp, newest first unless `newestFirst: false`, at most `limit`. */
   async list(query: { limit?: number; newestFirst?: boolean } = {}): Promise<StoredEvent[]> {
     const { limit = Infinity, newestFirst = true } = query;
-    const db = await this.conn();
+    const db = await this.conn.get();
     return inTransaction(db, ['events'], 'readonly', 'reading history', async (tx) => {
       const out: StoredEvent[] = [];
       if (limit <= 0) return out;
@@ -387,69 +229,68 @@ export class HistoryStore {
 
   /** Removes every event about `itemId`. Returns how many were removed. */
   async forgetItem(itemId: string): Promise<number> {
-    const db = await this.conn();
+    const db = await this.conn.get();
     return this.written(() => inTransaction(db, ['events'], 'readwrite', 'forgetting an item', async (tx) => {
       const store = tx.objectStore('events');
       const keys = await store.index('itemId').getAllKeys(itemId);
       await allRequests(keys.map((k) => () => store.delete(k)));
       return keys.length;
-    }), (cache) => cache.filter((e) => e.itemId !== itemId));
+    }), (removed) => removed > 0, (cache) => cache.filter((e) => e.itemId !== itemId));
   }
 
   /** Removes every event. */
   async clear(): Promise<void> {
-    const db = await this.conn();
-    await this.written(() => inTransaction(db, ['events'], 'readwrite', 'clearing history', (tx) => tx.objectStore('events').clear()), () => []);
+    const db = await this.conn.get();
+    await this.written(() => inTransaction(db, ['events'], 'readwrite', 'clearing history', async (tx) => {
+      const store = tx.objectStore('events');
+      const had = await store.count();
+      await store.clear();
+      return had;
+    }), (had) => had > 0, () => []);
   }
 
-  async getMeta<K extends MetaRecord['key']>(key: K): Promise<Extract<MetaRecord, { key: K }> | undefined> {
-    const db = await this.conn();
-    const rec = await inTransaction(db, ['meta'], 'readonly', 'reading metadata', (tx) => tx.objectStore('meta').get(key));
-    return rec as Extract<MetaRecord, { key: K }> | undefined;
+  /** @deprecated internal: remove when the engine uses openStorage (`storage.meta.get(key)`). */
+  getMeta<K extends MetaKey>(key: K): Promise<MetaOf<K> | undefined> {
+    return this.compatStores().meta.get(key);
   }
 
-  async setMeta(record: MetaRecord): Promise<void> {
-    const db = await this.conn();
-    await inTransaction(db, ['meta'], 'readwrite', 'writing metadata', (tx) => tx.objectStore('meta').put(record));
+  /** @deprecated internal: remove when the engine uses openStorage (`storage.meta.set(record)`). */
+  setMeta(record: MetaRecord): Promise<void> {
+    return this.compatStores().meta.set(record);
   }
 
-  /** A cached catalog matrix, or undefined. */
-  async getCatalogMatrix(key: string): Promise<CatalogCacheRecord | undefined> {
-    const db = await this.conn();
-    if (!db.objectStoreNames.contains('catalogCache')) return undefined;
-    return inTransaction(db, ['catalogCache'], 'readonly', 'reading the catalog cache', (tx) => tx.objectStore('catalogCache').get(key));
+  /** @deprecated internal: remove when the engine uses openStorage (`storage.catalogCache.get(key)`). */
+  getCatalogMatrix(key: string): Promise<CatalogCacheRecord | undefined> {
+    return this.compatStores().catalogCache.get(key);
   }
 
-  /** Caches a catalog matrix (copies of the arrays are stored) and drops all but the newest CATALOG_CACHE_KEEP. */
-  async putCatalogMatrix(record: CatalogCacheRecord): Promise<void> {
-    const db = await this.conn();
-    if (!db.objectStoreNames.contains('catalogCache')) return;
-    await inTransaction(db, ['catalogCache'], 'readwrite', 'writing the catalog cache', async (tx) => {
-      const store = tx.objectStore('catalogCache');
-      // slice(): a view into a larger buffer would otherwise store the whole buffer.
-      await store.put({ ...record, data: record.data.slice(), scales: record.scales.slice() });
-      const all: Array<{ key: string; createdAt: number }> = [];
-      let cursor = await store.openCursor();
-      while (cursor) {
-        all.push({ key: cursor.value.key, createdAt: cursor.value.createdAt });
-        cursor = await cursor.continue();
-      }
-      all.sort((a, b) => b.createdAt - a.createdAt);
-      await allRequests(all.slice(CATALOG_CACHE_KEEP).filter((r) => r.key !== record.key).map((r) => () => store.delete(r.key)));
-    });
+  /** @deprecated internal: remove when the engine uses openStorage (`storage.catalogCache.put(record)`). */
+  putCatalogMatrix(record: CatalogCacheRecord): Promise<void> {
+    return this.compatStores().catalogCache.put(record);
+  }
+
+  /** @deprecated internal: remove with the methods above. */
+  private compatStores(): { meta: MetaStore; catalogCache: CatalogCache } {
+    return (this.compat ??= { meta: new MetaStore(this.conn), catalogCache: new CatalogCache(this.conn) });
   }
 
   /** Why the connection was dropped last (for diagnostics), or null. */
   get connectionLostReason(): string | null {
-    return this.lostReason;
+    return this.conn.connectionLostReason;
   }
 
-  /** Closes the connection. Later calls fail with StorageError. */
+  /**
+   * Closes the connection this store shares with the meta and catalog-cache stores (as
+   * `storage.close()`). Later calls fail with StorageError.
+   */
   close(): void {
-    this.closed = true;
-    this.db?.close();
-    this.db = null;
-    this.invalidate();
+    this.conn.close();
+  }
+
+  /** On the connection's close: no more cache, channel or announcements. */
+  private detach(): void {
+    this.cache = null;
+    this.generation++;
     this.channel?.close();
     this.channel = null;
     openStores.get(this.name)?.delete(this);
