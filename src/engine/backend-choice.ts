@@ -7,7 +7,7 @@ import { PROBE_CACHE_MS, PROBE_DIM, PROBE_ROWS, PROBE_SEQ_LEN } from '../contrac
 import type { ResolvedEngineConfig } from '../contract/options.js';
 import type { LoadProgress } from '../contract/protocol.js';
 import { selectBackend, type BackendSelection } from './backend.js';
-import type { BackendMeta } from './store/history.js';
+import type { BackendMeta } from './store/meta.js';
 
 /** Where the verdict is remembered (soft: a failing store only costs the next load a probe). */
 export interface ProbeVerdictStore {

@@ -11,7 +11,7 @@ import type { ContentIndexer } from '../model/features.js';
 import { itemVectors, type WeightMap } from '../model/sasrec.js';
 import type { RankCandidate } from '../ranking/rank.js';
 import { CatalogMatrix, resolveEmbeddingDtype, type ScoreRequest } from '../retrieval/matrix.js';
-import type { CatalogCacheRecord } from './store/history.js';
+import type { CatalogCacheRecord } from './store/catalog-cache.js';
 import { now } from '../util/clock.js';
 
 /** What the catalog needs from the loaded model. */

@@ -31,7 +31,7 @@ import { chooseBackend } from './backend-choice.js';
 import { Catalog, type CatalogBuildOptions } from './catalog.js';
 import { ForwardRunner, type ForwardHooks } from './forward.js';
 import { SCENE_REGISTRY, type SceneContext } from './scenes/index.js';
-import { HistoryStore } from './store/history.js';
+import { openStorage, type ScenerecStorage } from './store/index.js';
 
 export interface EngineHooks extends ForwardHooks {
   /** Loading progress. */
@@ -63,8 +63,8 @@ export class RecommenderEngine implements RecommenderApi {
   private loadMs = 0;
   /** The last history write; reads wait for it, so a recommend sees every track called before it. */
   private lastWrite: Promise<unknown> = Promise.resolve();
-  /** The history view of the last recommend, and the store's events it was built from. */
-  private view: { events: readonly StoredEvent[]; view: HistoryView } | null = null;
+  /** The history view of the last recommend, and the history version it was built from. */
+  private view: { version: number; view: HistoryView } | null = null;
 
   private constructor(
     private readonly config: ResolvedEngineConfig,
@@ -72,7 +72,7 @@ export class RecommenderEngine implements RecommenderApi {
     private readonly selection: BackendSelection,
     private readonly model: LoadedParts,
     private readonly forward: ForwardRunner,
-    private readonly store: HistoryStore,
+    private readonly storage: ScenerecStorage,
     private readonly shortcut: boolean,
   ) {
     selection.deviceLost.then((reason) => { this.lost = reason; });
@@ -85,13 +85,13 @@ export class RecommenderEngine implements RecommenderApi {
     const config = resolveEngineConfig(configArg);
     const modelUrl = resolveUrl(config.modelUrl);
 
-    const store = await HistoryStore.open(config.dbName);
+    const storage = await openStorage(config.dbName);
     let weights: WeightMap | undefined;
     let engine: RecommenderEngine | undefined;
     try {
       const selection = await chooseBackend(config, {
-        get: () => store.getMeta('backend'),
-        put: (verdict) => store.setMeta(verdict),
+        get: () => storage.meta.get('backend'),
+        put: (verdict) => storage.meta.set(verdict),
       }, report);
       let lastFraction = -1;
       const download = (f: number) => {
@@ -111,14 +111,14 @@ export class RecommenderEngine implements RecommenderApi {
       const content = header.config.features && vocab.features ? new ContentIndexer(vocab.features) : undefined;
       const model: LoadedParts = { header, vocab, weights, modelIndex, content };
       const forward = new ForwardRunner(model, selection, hooks);
-      engine = new RecommenderEngine(config, modelUrl, selection, model, forward, store, hooks.candidateShortcut !== false);
+      engine = new RecommenderEngine(config, modelUrl, selection, model, forward, storage, hooks.candidateShortcut !== false);
       engine.catalog = await Catalog.build(config.catalog, model, engine.catalogOptions());
       report({ stage: 'warmup' });
       engine.warmupMs = await engine.warmUp();
       report({ stage: 'warmup', ms: engine.warmupMs });
       await Promise.all([
-        store.prune(config.retention),
-        store.setMeta({ key: 'model', modelVersion: header.modelVersion, modelUrl, loadedAt: Date.now() }),
+        storage.history.prune(config.retention),
+        storage.meta.set({ key: 'model', modelVersion: header.modelVersion, modelUrl, loadedAt: Date.now() }),
       ]);
       engine.loadMs = now() - t0;
       report({ stage: 'ready', info: engine.currentInfo() });
@@ -127,7 +127,7 @@ export class RecommenderEngine implements RecommenderApi {
       if (engine) await engine.dispose(); // weights, catalog matrix, store
       else {
         if (weights) tf.dispose(Object.values(weights));
-        store.close();
+        storage.close();
       }
       throw e;
     }
@@ -137,7 +137,7 @@ export class RecommenderEngine implements RecommenderApi {
     return {
       embeddingDtype: this.config.embeddingDtype,
       cache: this.config.cacheCatalog
-        ? { get: (key) => this.store.getCatalogMatrix(key), put: (record) => this.store.putCatalogMatrix(record) }
+        ? this.storage.catalogCache
         : undefined,
     };
   }
@@ -186,10 +186,10 @@ export class RecommenderEngine implements RecommenderApi {
     };
   }
 
-  /** The history as the model reads it; rebuilt only when the stored events changed. */
+  /** The history as the model reads it; rebuilt only when the stored events changed (the store's version moved). */
   private async historyView(): Promise<HistoryView> {
-    const events = await this.read(() => this.store.events());
-    if (this.view?.events !== events) this.view = { events, view: historyView(events, this.model.modelIndex) };
+    const { events, version } = await this.read(() => this.storage.history.snapshot());
+    if (this.view?.version !== version) this.view = { version, view: historyView(events, this.model.modelIndex) };
     return this.view.view;
   }
 
@@ -202,7 +202,7 @@ export class RecommenderEngine implements RecommenderApi {
     const t0 = now();
     // Fills the store's in-memory copy (kept up to date by this engine's own writes). A failure is
     // not fatal here: recommend reads again and reports it there.
-    await this.read(() => this.store.events()).catch(() => undefined);
+    await this.read(() => this.storage.history.events()).catch(() => undefined);
     const cat = this.catalog;
     const first = cat.popularOrder.length > 0 ? cat.items[cat.popularOrder[0]].id : undefined;
     const seed = first !== undefined ? this.model.modelIndex.get(first) ?? 1 : 1;
@@ -222,7 +222,7 @@ export class RecommenderEngine implements RecommenderApi {
   async track(events: TrackEvent | TrackEvent[]): Promise<TrackResult> {
     this.assertUsable();
     const valid = validateEvents(events);
-    const { stored, pruned } = await this.write(() => this.store.add(valid, this.config.retention));
+    const { stored, pruned } = await this.write(() => this.storage.history.add(valid, this.config.retention));
     const unknown = new Set<string>();
     for (const ev of valid) {
       if (ev.itemId && !this.model.modelIndex.has(ev.itemId) && !this.catalog.posById.has(ev.itemId)) unknown.add(ev.itemId);
@@ -298,23 +298,23 @@ export class RecommenderEngine implements RecommenderApi {
   async listHistory(query?: HistoryQuery): Promise<StoredEvent[]> {
     this.assertUsable();
     const q = validateHistoryQuery(query);
-    return this.read(() => this.store.list(q));
+    return this.read(() => this.storage.history.list(q));
   }
 
   async exportHistory(): Promise<HistoryExport> {
     this.assertUsable();
-    return this.read(() => this.store.export());
+    return this.read(() => this.storage.history.export());
   }
 
   async forgetItem(itemId: string): Promise<number> {
     this.assertUsable();
     if (typeof itemId !== 'string' || itemId.length === 0) throw new InvalidRequestError('forgetItem needs a non-empty item id.', { field: 'itemId' });
-    return this.write(() => this.store.forgetItem(itemId));
+    return this.write(() => this.storage.history.forgetItem(itemId));
   }
 
   async clearHistory(): Promise<void> {
     this.assertUsable();
-    await this.write(() => this.store.clear());
+    await this.write(() => this.storage.history.clear());
   }
 
   /** Releases the weights, the catalog matrix and the database connection. Safe to call twice. */
@@ -327,7 +327,7 @@ export class RecommenderEngine implements RecommenderApi {
     // references so an in-page engine frees them too, not only a terminated worker.
     this.forward.dispose();
     this.view = null;
-    this.store.close();
+    this.storage.close();
   }
 
   /** True once dispose() ran. */

@@ -7,7 +7,7 @@ import {
   UnknownSceneError,
 } from '../../src/contract/errors.js';
 import type { LoadProgress, RecommendResult, SceneName, SceneRequestMap } from '../../src/contract/protocol.js';
-import { HistoryStore } from '../../src/engine/store/history.js';
+import { MetaStore } from '../../src/engine/store/meta.js';
 import { FIXTURE_MODEL_URL, clusterOf, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 const CATALOG_IDS = new Set(fixtureCatalog().map((c) => c.id));
@@ -352,7 +352,7 @@ describe('model loading failures', () => {
 
   it('a failure late in loading releases everything already built', async () => {
     const before = tf.memory().numTensors;
-    const spy = vi.spyOn(HistoryStore.prototype, 'setMeta').mockRejectedValue(new Error('disk on fire'));
+    const spy = vi.spyOn(MetaStore.prototype, 'set').mockRejectedValue(new Error('disk on fire'));
     try {
       const err = await createEngine({ ...baseConfig(), modelUrl: FIXTURE_MODEL_URL, catalog: fixtureCatalog() }, { fetch: fileFetch() }).catch((e) => e);
       expect(err.message).toBe('disk on fire');

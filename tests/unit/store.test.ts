@@ -227,18 +227,6 @@ describe('one connection for the three stores', () => {
     await st.history.add([ev('a', NOW)], keep, NOW);
     expect((await st.history.all()).map((e) => e.itemId)).toEqual(['a']);
   });
-
-  it('the deprecated HistoryStore.open still forwards meta and catalog-cache calls over its own connection', async () => {
-    const name = freshDbName();
-    const s = await HistoryStore.open(name);
-    open.push(s);
-    await s.setMeta({ key: 'model', modelVersion: 'm1', modelUrl: 'u', loadedAt: 1 });
-    expect(await s.getMeta('model')).toMatchObject({ modelVersion: 'm1' });
-    await s.putCatalogMatrix(matrix('k', 1));
-    expect((await s.getCatalogMatrix('k'))?.rows).toBe(2);
-    const other = await openAll(name);
-    expect(await other.meta.get('model')).toMatchObject({ modelVersion: 'm1' });
-  });
 });
 
 const matrix = (key: string, createdAt: number): CatalogCacheRecord => ({

@@ -22,17 +22,15 @@
  *   - the connection being dropped (another tab upgraded or deleted the database: it may differ).
  * Reads (events, snapshot, all, list, export) never move it, with one exception: without
  * BroadcastChannel other tabs' writes cannot be seen, so every `snapshot()`/`events()` reads IndexedDB
- * and carries a new version (as today the array is new each time). Compare versions for equality
+ * and carries a new version. Compare versions for equality
  * only, and only those of one store.
  */
 import type { IDBPObjectStore, StoreNames } from 'idb';
 import type { HistoryExport, StoredEvent } from '../../contract/protocol.js';
 import type { NewEvent } from '../../contract/options.js';
-import { CatalogCache, type CatalogCacheRecord } from './catalog-cache.js';
 import {
   allRequests, inTransaction, StorageConnection, type OpenStorageOptions, type ScenerecDB,
 } from './db.js';
-import { MetaStore, type MetaKey, type MetaOf, type MetaRecord } from './meta.js';
 
 export interface Retention { maxEvents: number; maxAgeDays: number }
 
@@ -66,9 +64,6 @@ export class HistoryStore {
   private generation = 0;
   private changes = 0;
   private channel: BroadcastChannel | null = null;
-  /** @deprecated internal: the forwarding targets of getMeta/setMeta/getCatalogMatrix/putCatalogMatrix. */
-  private compat: { meta: MetaStore; catalogCache: CatalogCache } | null = null;
-
   /** A history store on `conn` (shared with the other stores); `close()` of the connection ends it. */
   constructor(private readonly conn: StorageConnection) {
     if (typeof BroadcastChannel !== 'undefined') {
@@ -86,17 +81,6 @@ export class HistoryStore {
     set.add(this);
     conn.onLost(() => this.invalidate());
     conn.onClose(() => this.detach());
-  }
-
-  /**
-   * Opens (creating or migrating) the database with a connection of its own.
-   * @deprecated internal: remove when the engine uses openStorage.
-   * @throws StorageBlockedError when another tab's connection blocks the upgrade for longer than the timeout.
-   * @throws StorageError when IndexedDB is missing or fails.
-   */
-  static async open(name: string, options: OpenStorageOptions = {}): Promise<HistoryStore> {
-    const conn = await StorageConnection.open(name, options);
-    return new HistoryStore(conn);
   }
 
   /** The database name. */
@@ -247,31 +231,6 @@ export class HistoryStore {
       await store.clear();
       return had;
     }), (had) => had > 0, () => []);
-  }
-
-  /** @deprecated internal: remove when the engine uses openStorage (`storage.meta.get(key)`). */
-  getMeta<K extends MetaKey>(key: K): Promise<MetaOf<K> | undefined> {
-    return this.compatStores().meta.get(key);
-  }
-
-  /** @deprecated internal: remove when the engine uses openStorage (`storage.meta.set(record)`). */
-  setMeta(record: MetaRecord): Promise<void> {
-    return this.compatStores().meta.set(record);
-  }
-
-  /** @deprecated internal: remove when the engine uses openStorage (`storage.catalogCache.get(key)`). */
-  getCatalogMatrix(key: string): Promise<CatalogCacheRecord | undefined> {
-    return this.compatStores().catalogCache.get(key);
-  }
-
-  /** @deprecated internal: remove when the engine uses openStorage (`storage.catalogCache.put(record)`). */
-  putCatalogMatrix(record: CatalogCacheRecord): Promise<void> {
-    return this.compatStores().catalogCache.put(record);
-  }
-
-  /** @deprecated internal: remove with the methods above. */
-  private compatStores(): { meta: MetaStore; catalogCache: CatalogCache } {
-    return (this.compat ??= { meta: new MetaStore(this.conn), catalogCache: new CatalogCache(this.conn) });
   }
 
   /** Why the connection was dropped last (for diagnostics), or null. */
