@@ -53,6 +53,8 @@ import { parseFlags, UsageError, formatDuration } from './cli.js';
 import { createEngine } from '../src/engine/engine.js';
 import { DEFAULT_OBJECTIVES } from '../src/contract/defaults.js';
 import { mmrPoolSize, rankCandidates, type RankCandidate } from '../src/ranking/rank.js';
+import { SCENE_CODES } from '../src/model/features.js';
+import { simulatedScene } from './mtl-data.js';
 import type {
   BackendName, CatalogItem, EventType, ObjectiveWeights, RecommendedItem, SceneName, ShopRules, TrackEvent,
 } from '../src/contract/protocol.js';
@@ -72,15 +74,15 @@ interface Case {
   exclude: number[];
 }
 
-/** The scene of a history event, simulated as the multi-task training data does (training/mtl-data.ts). */
+const SCENE_OF_CODE = Object.fromEntries(Object.entries(SCENE_CODES).map(([name, code]) => [code, name])) as Record<number, SceneName>;
+
+/** The scene of a history event, simulated as the multi-task training data does (the one rule: training/mtl-data.ts). */
 function simulatedScenes(history: Case['history']): SceneName[] {
   let day = -1;
   return history.map((e) => {
-    const first = e.date !== day;
+    const opensDay = e.date !== day;
     day = e.date;
-    if (e.behaviour === 4) return 'cart';
-    if (e.behaviour === 2 || e.behaviour === 3) return 'product';
-    return first ? 'home' : 'product';
+    return SCENE_OF_CODE[simulatedScene(e.behaviour, opensDay)];
   });
 }
 
@@ -176,7 +178,8 @@ interface LevelStats {
 
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
-async function main() {
+/** `npm run eval:diversity` (scripts/eval-diversity.ts is its command-line wrapper). */
+export async function main(): Promise<void> {
   const f = parseFlags(process.argv.slice(2), {
     model: 'string', data: 'string', protocol: 'string', 'test-start': 'number', k: 'number', levels: 'string',
     objectives: 'string', 'max-users': 'number', 'check-users': 'number', backend: 'string', out: 'string', help: 'boolean',
@@ -454,9 +457,3 @@ function svgPlot(res: PlotInput): string {
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
-
-main().catch((e) => {
-  if (e instanceof UsageError || e instanceof DataFormatError) { console.error(`error: ${e.message}`); process.exit(2); }
-  console.error(e);
-  process.exit(1);
-});

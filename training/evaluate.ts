@@ -3,7 +3,8 @@
  * (popularity, item-KNN), under the sampled-100 or full-ranking protocol.
  */
 import * as tf from '@tensorflow/tfjs';
-import { lastHidden, padHistory, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
+import { sequenceInput } from '../src/model/inputs.js';
+import { lastHidden, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
 import { dequantizeInt8, quantizeInt8 } from '../src/retrieval/matrix.js';
 import type { LeaveOneOutSplit } from './data.js';
 import { MetricAccumulator, rankOfFirst, topK, type RankingMetrics } from './metrics.js';
@@ -120,7 +121,7 @@ export function modelScorer(config: SasRecConfig, weights: WeightMap, options: M
   const scorer: Scorer = async (_users, inputs, candidates) => {
     const b = inputs.length;
     const ids = new Int32Array(b * config.maxLen);
-    inputs.forEach((s, r) => ids.set(padHistory(s, config.maxLen), r * config.maxLen));
+    inputs.forEach((s, r) => ids.set(sequenceInput(s, config.maxLen), r * config.maxLen));
     const idsT = tf.tensor2d(ids, [b, config.maxLen], 'int32');
     const { hidden } = lastHidden(config, weights, idsT);
     idsT.dispose();

@@ -1,6 +1,18 @@
 /**
  * History -> model input: the one place that turns events into what the model reads. Plain typed
  * arrays (no TF.js), shared by the engine (worker), the trainers and the evaluators (Node).
+ * tests/unit/inputs.test.ts feeds the same events through the serving path and the training
+ * readers and asserts identical rows.
+ *
+ * Known differences between the training readers and this serving rule (not yet unified; each
+ * changes what a model is trained or evaluated on, so each needs its own measured change):
+ * - `pairs`/`lines` logs are not collapsed for repeats when training (only `tianchi` logs are);
+ *   serving always collapses consecutive repeats.
+ * - `remapToVocab` (evaluating on another model's vocabulary) collapses repeats before dropping
+ *   unknown items; serving drops unknown items first (A, unknown, A is one step here, two there).
+ * - the multi-task evaluator keeps history items the model never saw (id 0, with content) as
+ *   masked positions; `featureInput` leaves them out.
+ * - training logs have no scenes: the multi-task reader simulates them (training/mtl-data.ts).
  */
 import type { EventType, SceneName } from '../contract/protocol.js';
 import { BEHAVIOUR_CODES, SCENE_CODES, type ContentIndexer } from './features.js';
