@@ -348,3 +348,11 @@ export interface SerializedError {
   message: string;
   details?: Record<string, unknown>;
 }
+
+/** Backends whose tensors live in CPU memory (reading scores back costs a copy, not a transfer). */
+export const CPU_BACKENDS: ReadonlySet<BackendName> = new Set<BackendName>(['wasm', 'cpu']);
+
+/** True for a backend whose tensors live in CPU memory (see CPU_BACKENDS); takes tf.getBackend()'s plain string. */
+export function isCpuBackend(b: string): boolean {
+  return CPU_BACKENDS.has(b as BackendName);
+}
