@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { PROBE_FIRST_RUN_BUDGET_MS, PROBE_GPU_BUDGET_MS, PROBE_RUNS, PROBE_SOFTWARE_GPU_BUDGET_MS } from '../contract/defaults.js';
 import { NoBackendError } from '../contract/errors.js';
 import type { AdapterInfo, BackendName, BackendProbe, LoadProgress } from '../contract/protocol.js';
+import { now } from '../util/clock.js';
 
 export interface BackendSelection {
   backend: BackendName;
@@ -186,7 +187,6 @@ const ATTEMPTS: Record<BackendName, (opts: SelectOptions) => Promise<Attempt>> =
 };
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const clock = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
 /**
  * Times the probe op chain on the active backend: one first run (compilation) within `budgetMs`,
@@ -207,18 +207,18 @@ async function probeActive(shape: ProbeShape, budgetMs: number): Promise<{ ms: n
     try { await out.data(); } finally { out.dispose(); }
   };
   try {
-    const t0 = clock();
+    const t0 = now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const first = once();
     first.catch(() => undefined);
     await Promise.race([first, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`gave up: the first probe run took over ${budgetMs} ms`)), budgetMs); })])
       .finally(() => clearTimeout(timer));
-    const firstMs = clock() - t0;
+    const firstMs = now() - t0;
     const times: number[] = [];
     for (let i = 0; i < PROBE_RUNS; i++) {
-      const t = clock();
+      const t = now();
       await once();
-      times.push(clock() - t);
+      times.push(now() - t);
     }
     return { ms: median(times), firstMs };
   } finally {

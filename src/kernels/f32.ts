@@ -4,6 +4,7 @@
  * the caller reserves the bytes it needs once (`reserve`), lays out its arrays in that buffer
  * (views stay valid: the memory never grows again) and passes byte offsets to the functions.
  */
+import { decodeBase64 } from '../util/base64.js';
 import { F32_WASM_BASE64 } from './f32.wasm.js';
 
 export interface F32Kernel {
@@ -23,7 +24,7 @@ export interface F32Kernel {
   dots(q: number, k: number, kstride: number, nk: number, hd: number, div: number, out: number): void;
   /** out = Σ_j p[j] · v_j, v_j at v + j·vstride bytes, hd floats each, j < nk. */
   mix(p: number, v: number, vstride: number, nk: number, hd: number, out: number): void;
-  /** WebAssembly SIMD only: the int8 prefilter of exact top-k scoring (see f32.wat and src/scoring.ts). */
+  /** WebAssembly SIMD only: the int8 prefilter of exact top-k scoring (see f32.wat and src/retrieval/kernel-float32.ts). */
   prefilterI8?: (m8: number, nb: number, dp: number, q: number, scales: number, x1: number, qscale: number, q1half: number, cx: number,
     lo: number, hi: number, t: number, idx: number, cap: number) => number;
   /** WebAssembly SIMD only: out[i] = q · row(idx[i]) (or row i when direct) of a row-major matrix, d a multiple of 4. */
@@ -76,13 +77,6 @@ function mixJs(f: Float32Array, p: number, v: number, vstride: number, nk: numbe
 }
 
 let moduleCache: WebAssembly.Module | null | undefined;
-
-function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(b64);
-  const out = new Uint8Array(new ArrayBuffer(bin.length));
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
 
 /** The compiled module, or null where WebAssembly (SIMD) is missing. Compiled once (751 bytes: synchronous is fine). */
 function wasmModule(): WebAssembly.Module | null {

@@ -24,16 +24,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InvalidOptionsError, InvalidRequestError } from '../contract/errors.js';
+import { isCpuBackend } from '../contract/protocol.js';
 import { DOT_I8_WASM_BASE64 } from '../kernels/dot-i8.wasm.js';
 import { blockedIndex, blockRows, createF32Kernel, F32Layout, type F32Kernel } from '../kernels/f32.js';
+import { decodeBase64 } from '../util/base64.js';
 
 export type EmbeddingDtype = 'float32' | 'int8';
 export type EmbeddingDtypeOption = EmbeddingDtype | 'auto';
 
 /** Catalogs with at least this many rows are stored as int8 under `auto`. */
 export const AUTO_INT8_MIN_ROWS = 200_000;
-/** Backends whose tensors live in CPU memory (reading scores back costs a copy, not a transfer). */
-const CPU_BACKENDS = new Set(['wasm', 'cpu']);
 
 /** Unit rows (diversity) are kept once computed for matrices up to this many rows. */
 export const UNIT_CACHE_MAX_ROWS = 65_536;
@@ -274,13 +274,6 @@ interface Kernel {
 
 let kernelPromise: Promise<Kernel | null> | undefined;
 
-function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(b64);
-  const out = new Uint8Array(new ArrayBuffer(bin.length));
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 /** The WebAssembly SIMD kernel, or null where SIMD (or WebAssembly) is missing. */
 function loadKernel(): Promise<Kernel | null> {
   kernelPromise ??= (async () => {
@@ -415,7 +408,7 @@ export class CatalogMatrix {
     const dtype: EmbeddingDtype = precomputed ? 'int8' : resolveEmbeddingDtype(wanted, rows);
     if (dtype === 'float32') {
       if (!values) throw new InvalidOptionsError('CatalogMatrix: float32 storage needs the values.');
-      if ((options.float32Kernel ?? (CPU_BACKENDS.has(tf.getBackend()) ? 'f32' : 'tfjs')) === 'f32') {
+      if ((options.float32Kernel ?? (isCpuBackend(tf.getBackend()) ? 'f32' : 'tfjs')) === 'f32') {
         const k = createF32Kernel({ forceJs: options.f32Js });
         const nb = Math.ceil(rows / 16);
         const lay = new F32Layout();
@@ -578,7 +571,7 @@ export class CatalogMatrix {
         }
       }
       const n = Math.min((request as { n: number }).n, this.rows);
-      if (CPU_BACKENDS.has(tf.getBackend())) {
+      if (isCpuBackend(tf.getBackend())) {
         // Scores already live in CPU memory: read each chunk's and keep a partial top-k here.
         const tops = Array.from({ length: nq }, () => new TopK(n));
         for (let ci = 0; ci < this.chunksT.length; ci++) {
