@@ -4,7 +4,7 @@
  * keep-best, checkpoints that resume exactly.
  */
 import * as tf from '@tensorflow/tfjs';
-import { initWeights, weightShapes, padHistory, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
+import { initWeights, weightShapes, padHistory, type ModelShape, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
 import { sampledSoftmaxLoss, type LossKind } from './loss.js';
 import { Rng } from './rng.js';
 import { leaveOneOut, type LeaveOneOutSplit, type SequenceDataset } from './data.js';
@@ -12,13 +12,7 @@ import { evaluateModel, type EvalOptions } from './evaluate.js';
 import type { RankingMetrics } from './metrics.js';
 
 /** Model shape and the optimisation basics, shared by the SASRec and the multi-task trainers. */
-export interface BaseTrainOptions {
-  maxLen: number;
-  hiddenDim: number;
-  numBlocks: number;
-  numHeads: number;
-  ffnDim: number;
-  dropout: number;
+export interface BaseTrainOptions extends ModelShape {
   batchSize: number;
   learningRate: number;
   /** Shared uniform negatives per batch. */

@@ -16,9 +16,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-export interface SasRecConfig {
-  /** Number of real items; row 0 of the embedding table is padding. */
-  numItems: number;
+/** The transformer's shape: what a trainer chooses and a model file records. */
+export interface ModelShape {
   /** Longest history the model reads (older events are dropped). */
   maxLen: number;
   hiddenDim: number;
@@ -28,6 +27,11 @@ export interface SasRecConfig {
   ffnDim: number;
   /** Dropout rate during training (ignored at inference). */
   dropout: number;
+}
+
+export interface SasRecConfig extends ModelShape {
+  /** Number of real items; row 0 of the embedding table is padding. */
+  numItems: number;
   /** Present in multi-task models with item features, behaviour and scene inputs. */
   features?: FeatureConfig;
 }
