@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { sequenceInput } from '../src/model/inputs.js';
 import { lastHidden, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
-import { dequantizeInt8, quantizeInt8 } from '../src/retrieval/matrix.js';
+import { dequantizeInt8, quantizeInt8 } from '../src/retrieval/int8.js';
 import type { LeaveOneOutSplit } from './data.js';
 import { MetricAccumulator, rankOfFirst, topK, type RankingMetrics } from './metrics.js';
 import { Rng } from './rng.js';

@@ -22,7 +22,7 @@
 import {
   DIVERSITY_EMBEDDING_WEIGHT, DIVERSITY_POOL_FACTOR, DIVERSITY_POOL_MIN, TOP_CANDIDATES,
 } from '../contract/defaults.js';
-import { kthLargest } from '../retrieval/matrix.js';
+import { kthLargest } from '../retrieval/topk.js';
 import { createF32Kernel, type F32Kernel } from '../kernels/f32.js';
 import type { CatalogItem, ItemFilter, ObjectiveWeights, RankReason, RecommendedItem, ShopRules } from '../contract/protocol.js';
 

@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { blockRows, createF32Kernel, F32Layout } from '../../src/kernels/f32.js';
-import { CatalogMatrix, selectTop } from '../../src/retrieval/matrix.js';
+import { CatalogMatrix } from '../../src/retrieval/matrix.js';
+import { selectTop } from '../../src/retrieval/topk.js';
 
 function rand(n: number, seed = 1): Float32Array {
   let s = seed;

@@ -3,7 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/engine.js';
 import { InvalidOptionsError, InvalidRequestError } from '../../src/contract/errors.js';
-import { CatalogMatrix, dequantizeInt8, quantizeInt8, TopK } from '../../src/retrieval/matrix.js';
+import { CatalogMatrix } from '../../src/retrieval/matrix.js';
+import { dequantizeInt8, quantizeInt8 } from '../../src/retrieval/int8.js';
+import { TopK } from '../../src/retrieval/topk.js';
 import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 function rand(n: number, seed = 1): Float32Array {
