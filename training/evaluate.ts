@@ -98,7 +98,7 @@ export async function evaluateScorer(
 export interface ModelScorerOptions {
   /**
    * Storage of the item table used for scoring, as the SDK stores its catalog matrix
-   * (src/scoring.ts): 'float32' (default, the table as loaded) or 'int8' (per-row symmetric int8,
+   * (src/retrieval/): 'float32' (default, the table as loaded) or 'int8' (per-row symmetric int8,
    * the SDK's quantizeInt8). The input embeddings of the history stay as loaded, as in the SDK.
    */
   embeddingDtype?: 'float32' | 'int8';

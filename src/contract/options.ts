@@ -118,7 +118,7 @@ export interface ResolvedEngineConfig {
   dbName: string;
   excludePurchased: boolean;
   excludeInCart: boolean;
-  /** Storage of the catalog embedding matrix (src/scoring.ts). */
+  /** Storage of the catalog embedding matrix (src/retrieval/matrix.ts). */
   embeddingDtype: 'auto' | 'float32' | 'int8';
   /** Keep the derived int8 catalog matrix in IndexedDB between loads. */
   cacheCatalog: boolean;
