@@ -21,7 +21,7 @@ const WEIGHT_BYTES = 13568;
 const HIDDEN = 16;
 
 /** fileFetch with some URLs answered by `override` (return undefined to pass through). */
-function fetchWith(override: (url: string) => Response | Promise<Response> | undefined, log: string[] = []): typeof fetch {
+function fetchWith(override: (url: string) => Response | Promise<Response | undefined> | undefined, log: string[] = []): typeof fetch {
   const real = fileFetch();
   return (async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input);
@@ -31,8 +31,9 @@ function fetchWith(override: (url: string) => Response | Promise<Response> | und
 }
 
 /** The fixture's weights with itemEmbedding rows set to NaN (the first tensor of the manifest). */
-function weightsWithNaNRows(rows: number[] | 'all'): Uint8Array {
-  const bytes = new Uint8Array(readFileSync(fileURLToPath(WEIGHTS_URL)));
+function weightsWithNaNRows(rows: number[] | 'all'): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(readFileSync(fileURLToPath(WEIGHTS_URL)).byteLength);
+  bytes.set(readFileSync(fileURLToPath(WEIGHTS_URL)));
   const f = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   if (rows === 'all') f.fill(NaN);
   else for (const r of rows) f.fill(NaN, r * HIDDEN, (r + 1) * HIDDEN);
