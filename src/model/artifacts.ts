@@ -201,16 +201,19 @@ export function findNonFinite(data: ArrayBuffer, specs: tf.io.WeightsManifestEnt
       let first: NonFiniteWeight | undefined;
       let lastRow = -1;
       let rows = 0;
+      // Typed-array views where the offset allows (the usual case, several times faster than DataView).
+      const f32 = kind === 'f32' && offset % 4 === 0 ? new Float32Array(data, offset, n) : undefined;
+      const u16 = kind === 'f16' && offset % 2 === 0 ? new Uint16Array(data, offset, n) : undefined;
       for (let i = 0; i < n; i++) {
-        let bad: boolean;
-        let value = 0;
-        if (kind === 'f32') { value = view.getFloat32(offset + i * 4, true); bad = !Number.isFinite(value); }
-        else {
-          const h = view.getUint16(offset + i * 2, true);
-          bad = (h & 0x7c00) === 0x7c00;
+        let value: number;
+        if (kind === 'f32') {
+          value = f32 ? f32[i] : view.getFloat32(offset + i * 4, true);
+          if (value - value === 0) continue; // finite (NaN and ±Infinity give NaN)
+        } else {
+          const h = u16 ? u16[i] : view.getUint16(offset + i * 2, true);
+          if ((h & 0x7c00) !== 0x7c00) continue;
           value = h & 0x3ff ? NaN : h & 0x8000 ? -Infinity : Infinity;
         }
-        if (!bad) continue;
         const row = Math.floor(i / width);
         first ??= { name: spec.name, row, column: i % width, value, rows: 0 };
         if (row !== lastRow) { rows++; lastRow = row; }
