@@ -197,6 +197,21 @@ test.describe('model cache', () => {
     await expectNoWorker(page);
   });
 
+  test('a full origin (quota) does not fail the load: the model comes from the network, the cache error is reported', async ({ page }) => {
+    await openHarness(page);
+    // Room for the history database, not for the Games weights (3 MB).
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(page.url()).origin, quotaSize: 1_000_000 });
+    const modelUrl = '/models/games-sasrec/model.json';
+    const first = await create(page, { modelUrl, backend: 'wasm', dbName: freshDb('quota') });
+    expect(first.ok, JSON.stringify(first.error)).toBe(true);
+    expect(first.modelCache).toMatchObject({ hit: false, stored: false });
+    expect((first.modelCache as { error?: string }).error).toMatch(/Quota/i);
+    const left = await page.evaluate(async () => (await caches.keys()).filter((k) => k.startsWith('scenerec-model:')));
+    expect(left, 'no half-written version is left').toEqual([]);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(page.url()).origin });
+  });
+
   test('clearModelCache works with no model ever loaded', async ({ page }) => {
     await openHarness(page);
     expect(await page.evaluate(() => window.scenerec.clearModelCache())).toBe(0);
