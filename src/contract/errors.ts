@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'STORAGE_BLOCKED'
   | 'STORAGE_FAILED'
   | 'DISPOSED'
+  | 'ABORTED'
   | 'INTERNAL';
 
 export class ScenerecError extends Error {
@@ -81,11 +82,17 @@ export type StorageError = InstanceType<typeof StorageError>;
 /** The recommender was disposed; create a new one. */
 export const DisposedError = define('DisposedError', 'DISPOSED');
 export type DisposedError = InstanceType<typeof DisposedError>;
+/**
+ * The caller's `signal` aborted the load. Named like the DOM's AbortError, so `err.name === 'AbortError'`
+ * checks work; nothing of the load is kept (the SDK's worker is terminated).
+ */
+export const AbortError = define('AbortError', 'ABORTED');
+export type AbortError = InstanceType<typeof AbortError>;
 
 const BY_NAME: Record<string, new (message: string, details?: Record<string, unknown>) => ScenerecError> = {
   UnknownSceneError, InvalidEventError, InvalidRequestError, InvalidOptionsError, UnknownItemError,
   ModelLoadError, NoBackendError, DeviceLostError, QuotaExceededError, StorageBlockedError,
-  StorageError, DisposedError,
+  StorageError, DisposedError, AbortError,
 };
 
 export function serializeError(err: unknown): SerializedError {

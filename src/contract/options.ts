@@ -12,7 +12,7 @@ import {
 } from './errors.js';
 import {
   BACKENDS, EVENT_TYPES, SCENES,
-  type BackendName, type CatalogItem, type EngineConfig, type EventType, type ItemFilter,
+  type BackendName, type CatalogItem, type EngineConfig, type EventType, type ItemFilter, type ModelCacheMode,
   type ObjectiveWeights, type SceneName, type ShopRules, type StoredEvent,
 } from './protocol.js';
 
@@ -122,12 +122,29 @@ export interface ResolvedEngineConfig {
   embeddingDtype: 'auto' | 'float32' | 'int8';
   /** Keep the derived int8 catalog matrix in IndexedDB between loads. */
   cacheCatalog: boolean;
+  /** Bound on the whole load, ms (Infinity: none). */
+  timeoutMs: number;
+  /** A download with no data for this long fails, ms. */
+  stallTimeoutMs: number;
+  modelCache: ModelCacheMode;
 }
 
 /** Every engine option: those with a default, and the catalog. */
 const ENGINE_KEYS: readonly string[] = [...Object.keys(DEFAULT_ENGINE_OPTIONS), 'catalog'];
 const D = DEFAULT_ENGINE_OPTIONS;
 const EMBEDDING_DTYPES = ['auto', 'float32', 'int8'] as const;
+const MODEL_CACHE_MODES: readonly ModelCacheMode[] = ['network-first', 'cache-first', 'off'];
+
+function checkModelCache(v: unknown): ModelCacheMode {
+  if (typeof v === 'string' && (MODEL_CACHE_MODES as readonly string[]).includes(v)) return v as ModelCacheMode;
+  throw new InvalidOptionsError(`options.modelCache must be one of ${MODEL_CACHE_MODES.join(', ')} (got ${describe(v)}).`, { field: 'options.modelCache' });
+}
+
+/** A duration in ms: positive, Infinity allowed (no bound). */
+function checkDuration(v: unknown, where: string): number {
+  if (v === Infinity) return v;
+  return checkNumber(v, where, InvalidOptionsError, { min: 1 });
+}
 
 function checkEmbeddingDtype(v: unknown): ResolvedEngineConfig['embeddingDtype'] {
   if (typeof v === 'string' && (EMBEDDING_DTYPES as readonly string[]).includes(v)) return v as ResolvedEngineConfig['embeddingDtype'];
@@ -214,6 +231,9 @@ export function resolveEngineConfig(config: unknown, extraKeys: readonly string[
     excludeInCart: c.excludeInCart === undefined ? D.excludeInCart : checkBoolean(c.excludeInCart, 'options.excludeInCart', E),
     embeddingDtype: c.embeddingDtype === undefined ? D.embeddingDtype : checkEmbeddingDtype(c.embeddingDtype),
     cacheCatalog: c.cacheCatalog === undefined ? D.cacheCatalog : checkBoolean(c.cacheCatalog, 'options.cacheCatalog', E),
+    timeoutMs: c.timeoutMs === undefined ? D.timeoutMs : checkDuration(c.timeoutMs, 'options.timeoutMs'),
+    stallTimeoutMs: c.stallTimeoutMs === undefined ? D.stallTimeoutMs : checkDuration(c.stallTimeoutMs, 'options.stallTimeoutMs'),
+    modelCache: c.modelCache === undefined ? D.modelCache : checkModelCache(c.modelCache),
   };
 }
 

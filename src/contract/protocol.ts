@@ -100,11 +100,49 @@ export interface EngineConfig {
    * catalog), so the next load skips computing it. Default true; only int8 matrices are cached.
    */
   cacheCatalog?: boolean;
+  /**
+   * Bound on the whole load, ms (default 60,000): past it the load fails with a ModelLoadError
+   * naming the URL and the bytes received, and `createRecommender` terminates its worker. `Infinity`: no bound.
+   */
+  timeoutMs?: number;
+  /** A model download that receives no data for this long fails with ModelLoadError (default 15,000 ms). */
+  stallTimeoutMs?: number;
+  /**
+   * Model files kept in Cache Storage, one copy per model version (see ModelCacheMode). Default
+   * 'network-first'. A cache that fails (quota, private mode) never fails the load.
+   */
+  modelCache?: ModelCacheMode;
+}
+
+/**
+ * How model files are cached between visits (Cache Storage, one cache per model URL and version;
+ * other versions of the URL are evicted when a new one is stored):
+ * - 'network-first': model.json is asked from the network each load (it names the version); the
+ *   weights and vocabulary of a cached version are read from the cache without a request. When
+ *   model.json cannot be fetched (offline), the cached copy is used.
+ * - 'cache-first': a cached model.json is used without asking the network (no request at all);
+ *   a new model reaches the shopper when `modelUrl` changes or after `clearModelCache()`.
+ * - 'off': every file from the network (the HTTP cache still applies).
+ */
+export type ModelCacheMode = 'network-first' | 'cache-first' | 'off';
+
+/** What the model cache did for this load (`EngineInfo.modelCache`). */
+export interface ModelCacheInfo {
+  mode: ModelCacheMode;
+  /** True when the weights and vocabulary were read from the cache. */
+  hit: boolean;
+  /** Where model.json came from. */
+  manifest: 'network' | 'cache';
+  /** True when this load stored the model in the cache. */
+  stored: boolean;
+  /** Why the cache was not used (unavailable, quota, ...); the load went on from the network. */
+  error?: string;
 }
 
 /** Loading progress, reported through the onProgress callback. */
 export type LoadProgress =
-  | { stage: 'download'; loadedFraction: number }
+  /** Model files received so far (bytes of the weights and vocabulary, from the network or the cache). */
+  | { stage: 'download'; loadedFraction: number; loadedBytes: number; totalBytes: number }
   | { stage: 'backend'; backend: BackendName; status: 'trying' | 'ready' | 'failed'; detail?: string }
   | { stage: 'model'; numItems: number; weightBytes: number }
   | { stage: 'warmup'; ms?: number }
@@ -192,6 +230,8 @@ export interface EngineInfo {
   catalogItemsKnownToModel: number;
   loadMs: number;
   warmupMs: number;
+  /** What the model cache did for this load. */
+  modelCache?: ModelCacheInfo;
 }
 
 /** Relative weight of each objective. Single-objective models use the blend only for ordering fallbacks. */

@@ -16,13 +16,14 @@ import {
   resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest, type ResolvedEngineConfig,
 } from '../contract/options.js';
 import type {
-  CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress, RecommendResult, RecommenderApi,
+  CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress, ModelCacheInfo, RecommendResult, RecommenderApi,
   SceneName, SceneRequestMap, StoredEvent, TrackEvent, TrackResult,
 } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
 import { ContentIndexer, SCENE_CODES } from '../model/features.js';
 import { historyView, type HistoryView } from '../model/inputs.js';
-import { loadModel } from '../model/loader.js';
+import { LoadDeadline } from '../model/deadline.js';
+import { loadModel, type DownloadProgress } from '../model/loader.js';
 import type { WeightMap } from '../model/sasrec.js';
 import { now } from '../util/clock.js';
 import { resolveUrl } from '../util/url.js';
@@ -38,6 +39,10 @@ export interface EngineHooks extends ForwardHooks {
   onProgress?: (p: LoadProgress) => void;
   /** Replaces the global fetch for the model files (Node tests read files through it). */
   fetch?: typeof fetch;
+  /** Aborts the load (AbortError); `config.timeoutMs` bounds it too. */
+  signal?: AbortSignal;
+  /** Replaces the realm's Cache Storage for the model files (null: no cache). */
+  caches?: CacheStorage | null;
   /** Tests only: false makes ranking build every scored row's candidate (the lists are the same). */
   candidateShortcut?: boolean;
 }
@@ -61,6 +66,7 @@ export class RecommenderEngine implements RecommenderApi {
   private lost: string | null = null;
   private warmupMs = 0;
   private loadMs = 0;
+  private modelCache: ModelCacheInfo | undefined;
   /** The last history write; reads wait for it, so a recommend sees every track called before it. */
   private lastWrite: Promise<unknown> = Promise.resolve();
   /** The history view of the last recommend, and the history version it was built from. */
@@ -78,31 +84,44 @@ export class RecommenderEngine implements RecommenderApi {
     selection.deviceLost.then((reason) => { this.lost = reason; });
   }
 
-  /** Validates the config, opens the history, picks a backend, loads and warms up the model. */
+  /**
+   * Validates the config, opens the history, picks a backend, loads and warms up the model, all
+   * within `config.timeoutMs` and `hooks.signal` (AbortError / ModelLoadError; nothing is kept).
+   */
   static async create(configArg: EngineConfig = {}, hooks: EngineHooks = {}): Promise<RecommenderEngine> {
     const t0 = now();
     const report = (p: LoadProgress) => { try { hooks.onProgress?.(p); } catch { /* a throwing callback must not break loading */ } };
     const config = resolveEngineConfig(configArg);
     const modelUrl = resolveUrl(config.modelUrl);
+    const deadline = new LoadDeadline(config.timeoutMs, hooks.signal);
+    deadline.check('starting');
 
-    const storage = await openStorage(config.dbName);
+    let storage: ScenerecStorage | undefined;
     let weights: WeightMap | undefined;
     let engine: RecommenderEngine | undefined;
     try {
-      const selection = await chooseBackend(config, {
-        get: () => storage.meta.get('backend'),
-        put: (verdict) => storage.meta.set(verdict),
-      }, report);
-      let lastFraction = -1;
-      const download = (f: number) => {
-        if (f <= lastFraction) return;
-        lastFraction = f;
-        report({ stage: 'download', loadedFraction: f });
+      const opened = openStorage(config.dbName);
+      storage = await deadline.race(opened, 'opening the history database').catch((e) => {
+        opened.then((s) => s.close(), () => undefined); // opened after the deadline: close it all the same
+        throw e;
+      });
+      const store = storage;
+      const selection = await deadline.race(chooseBackend(config, {
+        get: () => store.meta.get('backend'),
+        put: (verdict) => store.meta.set(verdict),
+      }, report), 'starting a backend');
+      let lastBytes = -1;
+      const download = ({ loadedBytes, totalBytes }: DownloadProgress) => {
+        if (loadedBytes <= lastBytes) return;
+        lastBytes = loadedBytes;
+        report({ stage: 'download', loadedFraction: totalBytes > 0 ? Math.min(1, loadedBytes / totalBytes) : 1, loadedBytes, totalBytes });
       };
-      download(0);
-      const loaded = await loadModel(modelUrl, { fetch: hooks.fetch, onProgress: download });
+      const loaded = await loadModel(modelUrl, {
+        fetch: hooks.fetch, onProgress: download, deadline, stallTimeoutMs: config.stallTimeoutMs,
+        cache: config.modelCache, caches: hooks.caches,
+      });
       weights = loaded.weights;
-      download(1);
+      deadline.check('loading the model');
       report({ stage: 'model', numItems: loaded.header.config.numItems, weightBytes: loaded.weightBytes });
 
       const { header, vocab } = loaded;
@@ -111,15 +130,16 @@ export class RecommenderEngine implements RecommenderApi {
       const content = header.config.features && vocab.features ? new ContentIndexer(vocab.features) : undefined;
       const model: LoadedParts = { header, vocab, weights, modelIndex, content };
       const forward = new ForwardRunner(model, selection, hooks);
-      engine = new RecommenderEngine(config, modelUrl, selection, model, forward, storage, hooks.candidateShortcut !== false);
-      engine.catalog = await Catalog.build(config.catalog, model, engine.catalogOptions());
+      engine = new RecommenderEngine(config, modelUrl, selection, model, forward, store, hooks.candidateShortcut !== false);
+      engine.modelCache = loaded.cache;
+      engine.catalog = await deadline.race(Catalog.build(config.catalog, model, engine.catalogOptions()), 'building the catalog');
       report({ stage: 'warmup' });
-      engine.warmupMs = await engine.warmUp();
+      engine.warmupMs = await deadline.race(engine.warmUp(), 'warming up');
       report({ stage: 'warmup', ms: engine.warmupMs });
-      await Promise.all([
-        storage.history.prune(config.retention),
-        storage.meta.set({ key: 'model', modelVersion: header.modelVersion, modelUrl, loadedAt: Date.now() }),
-      ]);
+      await deadline.race(Promise.all([
+        store.history.prune(config.retention),
+        store.meta.set({ key: 'model', modelVersion: header.modelVersion, modelUrl, loadedAt: Date.now() }),
+      ]), 'finishing the load');
       engine.loadMs = now() - t0;
       report({ stage: 'ready', info: engine.currentInfo() });
       return engine;
@@ -127,9 +147,11 @@ export class RecommenderEngine implements RecommenderApi {
       if (engine) await engine.dispose(); // weights, catalog matrix, store
       else {
         if (weights) tf.dispose(Object.values(weights));
-        storage.close();
+        storage?.close();
       }
       throw e;
+    } finally {
+      deadline.clear();
     }
   }
 
@@ -280,6 +302,7 @@ export class RecommenderEngine implements RecommenderApi {
       catalogItemsKnownToModel: cat.posOfRow.length,
       loadMs: this.loadMs,
       warmupMs: this.warmupMs,
+      modelCache: this.modelCache,
       backendReason: this.selection.reason,
       forward: this.forward.info,
     };
