@@ -31,6 +31,11 @@ export interface Harness {
   workerMemory(): Promise<DebugMemory & { backend: string }>;
   /** navigator.gpu.requestAdapter() inside the debug worker. */
   workerAdapter(): Promise<{ hasGpu: boolean; adapter: DebugAdapter | null }>;
+  /**
+   * GPUDevice.destroy() on the debug worker's TF.js webgpu device, after `delayMs` (a device loss).
+   * Resolves once done, with whether there was a webgpu device to destroy.
+   */
+  destroyGpuDevice(delayMs?: number): Promise<{ destroyed: boolean; backend: string }>;
   /** navigator.gpu.requestAdapter() on the page. */
   pageAdapter(): Promise<{ hasGpu: boolean; adapter: DebugAdapter | null }>;
   /**
@@ -105,6 +110,10 @@ window.harness = {
   workerAdapter: async () => {
     const { hasGpu, adapter } = await askWorker(debug(), 'adapter') as WorkerAdapter;
     return { hasGpu, adapter };
+  },
+  destroyGpuDevice: async (delayMs = 0) => {
+    const { destroyed, backend } = await askWorker(debug(), 'destroyDevice', 10_000 + delayMs, { delayMs });
+    return { destroyed, backend };
   },
   sceneCalls: (rec, i) => [
     () => rec.scene('home').recommend({ k: 12 }),
