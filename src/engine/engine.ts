@@ -282,7 +282,8 @@ export class RecommenderEngine implements RecommenderApi {
       record.ms = now() - t0;
       this.watch(sel);
       if (this.config.autoBackend) {
-        await rememberDeviceLoss({ get: () => this.storage.meta.get('backend'), put: (v) => this.storage.meta.set(v) }, lost.backend, reason, sel.backend);
+        // Soft and off the calls' path: a failing write only costs the next load its probe.
+        void rememberDeviceLoss({ get: () => this.storage.meta.get('backend'), put: (v) => this.storage.meta.set(v) }, lost.backend, reason, sel.backend);
       }
     } catch (e) {
       if (lost.backend === 'webgpu' || lost.backend === 'webgl') dropBackend(lost.backend);
