@@ -158,9 +158,20 @@ export class RecommenderEngine implements RecommenderApi {
       const forward = new ForwardRunner(model, selection, hooks);
       engine = new RecommenderEngine(config, modelUrl, selection, model, forward, storage, hooks);
       engine.hostWeights = hostWeights;
-      engine.catalog = await Catalog.build(config.catalog, model, engine.catalogOptions());
+      const built = engine;
+      // A device loss during the load switches backend as later on; the switch builds the catalog then.
+      await built.onBackend(async () => {
+        if (built.catalog) return;
+        const generation = built.generation;
+        const catalog = await Catalog.build(config.catalog, model, built.catalogOptions());
+        if (generation !== built.generation) {
+          catalog.dispose();
+          throw new DeviceLostError('The GPU device was lost while the catalog was built.');
+        }
+        built.catalog = catalog;
+      });
       report({ stage: 'warmup' });
-      engine.warmupMs = await engine.warmUp();
+      engine.warmupMs = await built.onBackend(() => built.warmUp());
       report({ stage: 'warmup', ms: engine.warmupMs });
       await Promise.all([
         storage.history.prune(config.retention),
@@ -256,7 +267,7 @@ export class RecommenderEngine implements RecommenderApi {
     const record: BackendFallback = { from: lost.backend, reason, at: Date.now() };
     this.fallbacks.push(record);
     const old = { catalog: this.catalog, weights: this.model.weights, forward: this.forward };
-    safely(() => old.catalog.dispose());
+    safely(() => old.catalog?.dispose());
     safely(() => tf.dispose(Object.values(old.weights)));
     old.forward.dispose();
     let built: { sel: BackendSelection; forward: ForwardRunner; catalog: Catalog } | undefined;
@@ -269,7 +280,9 @@ export class RecommenderEngine implements RecommenderApi {
       const host = this.hostWeights;
       this.model.weights = Object.fromEntries(host.map((w) => [w.name, tf.tensor(w.values, w.shape, w.dtype)])) as WeightMap;
       const forward = new ForwardRunner(this.model, sel, this.hooks);
-      const catalog = await Catalog.build(old.catalog.given ? old.catalog.items : undefined, this.model, this.catalogOptions());
+      // The catalog in use (undefined when the loss came during the load, before it was built).
+      const items = old.catalog ? (old.catalog.given ? old.catalog.items : undefined) : this.config.catalog;
+      const catalog = await Catalog.build(items, this.model, this.catalogOptions());
       built = { sel, forward, catalog };
       if (this.disposed) return;
       this.selection = sel;

@@ -60,7 +60,12 @@ async function peak(): Promise<{ gmacs: number; shape: string; ms: number; all: 
 /** Destroys the active webgpu backend's device; false when the backend is not webgpu. */
 async function destroyDevice(delayMs: number): Promise<{ destroyed: boolean; atMs: number }> {
   if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-  const device = tf.getBackend() === 'webgpu' ? (tf.backend() as unknown as { device?: GPUDevice }).device : undefined;
+  let device: GPUDevice | undefined;
+  try {
+    device = tf.getBackend() === 'webgpu' ? (tf.backend() as unknown as { device?: GPUDevice }).device : undefined;
+  } catch {
+    // tf.backend() throws while the backend is still initialising: no device to destroy yet.
+  }
   device?.destroy();
   return { destroyed: !!device, atMs: performance.now() };
 }

@@ -129,6 +129,25 @@ describe('device loss: the engine switches backend by itself', () => {
     }
   });
 
+  it('a loss during the load: createEngine switches too and resolves on wasm', { timeout: 30_000 }, async () => {
+    const { signal, lose } = lossSignals();
+    for (const stage of ['model', 'warmup'] as const) {
+      const engine = await createEngine(
+        { modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', catalog: fixtureCatalog(), dbName: freshDbName() },
+        { fetch: fileFetch(), deviceLost: signal, onProgress: (p) => { if (p.stage === stage && !('ms' in p)) lose('cpu'); } },
+      );
+      try {
+        const info = await engine.info();
+        expect(info.backend).toBe('wasm');
+        expect(info.fallbacks).toMatchObject([{ from: 'cpu', to: 'wasm' }]);
+        expect(info.catalogSize).toBe(53);
+        expect((await engine.recommend('home', { k: 3 })).backend).toBe('wasm');
+      } finally {
+        await engine.dispose();
+      }
+    }
+  });
+
   it('dispose during the switch settles and leaves nothing behind', { timeout: 30_000 }, async () => {
     const baseline = tf.memory().numTensors;
     const { engine, lose } = await lossEngine();

@@ -162,3 +162,34 @@ test('device lost while idle: the engine switches by itself and reports it; the 
   const { fallbackMs } = await expectRecovered(page);
   console.log(`[device-loss] idle: switch webgpu -> wasm ${fallbackMs.toFixed(0)} ms`);
 });
+
+test('device lost during createRecommender: the load switches to wasm and resolves (or rejects typed), without a reload', async ({ page }) => {
+  await openHarness(page);
+  const out = await page.evaluate(async ({ dbName, settleMs }) => {
+    const h = window.harness;
+    const t0 = performance.now();
+    let settled = false;
+    const created = h.create({ backend: 'webgpu', dbName, debugWorker: true })
+      .then((rec) => ({ ok: true as const, info: rec.engineInfo }), (e) => ({ ok: false as const, name: e.name as string, code: e.code as string }))
+      .finally(() => { settled = true; });
+    // Destroys the device as soon as the worker's TF.js backend is webgpu (the load still running).
+    let destroyedAt: number | null = null;
+    while (!settled && performance.now() - t0 < settleMs) {
+      const d = await h.destroyGpuDevice(0);
+      if (d.destroyed) { destroyedAt = performance.now() - t0; break; }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const result = await Promise.race([created, new Promise<{ ok: false; timeout: true }>((resolve) => setTimeout(() => resolve({ ok: false, timeout: true }), settleMs))]);
+    return { result, destroyedAt, loadMs: performance.now() - t0 };
+  }, { dbName: freshDb('loss-load'), settleMs: SETTLE_MS * 2 });
+  console.log(`[device-loss] during load: device destroyed ${out.destroyedAt?.toFixed(0)} ms into the load; load settled after ${out.loadMs.toFixed(0)} ms: ${JSON.stringify(out.result.ok ? { backend: out.result.info.backend, fallbacks: out.result.info.fallbacks } : out.result)}`);
+  expect(out.destroyedAt, 'the device was destroyed before the load ended').not.toBeNull();
+  expect(out.result).not.toHaveProperty('timeout');
+  if (!out.result.ok) {
+    expect(out.result).toMatchObject({ name: 'DeviceLostError' });
+    return;
+  }
+  expect(out.result.info.backend).toBe('wasm');
+  expect(out.result.info.fallbacks?.[0]).toMatchObject({ from: 'webgpu', to: 'wasm' });
+  await expectRecovered(page);
+});
