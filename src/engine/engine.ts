@@ -295,8 +295,8 @@ export class RecommenderEngine implements RecommenderApi {
       record.ms = now() - t0;
       this.watch(sel);
       if (this.config.autoBackend) {
-        // Soft and off the calls' path: a failing write only costs the next load its probe.
-        void rememberDeviceLoss({ get: () => this.storage.meta.get('backend'), put: (v) => this.storage.meta.set(v) }, lost.backend, reason, sel.backend);
+        // Soft: a failing write only costs the next load its probe.
+        await rememberDeviceLoss({ get: () => this.storage.meta.get('backend'), put: (v) => this.storage.meta.set(v) }, lost.backend, reason, sel.backend);
       }
     } catch (e) {
       if (lost.backend === 'webgpu' || lost.backend === 'webgl') dropBackend(lost.backend);
@@ -317,11 +317,17 @@ export class RecommenderEngine implements RecommenderApi {
     }
   }
 
-  /** Waits for a running switch (at most FALLBACK_WAIT_MS); throws if no backend could take over. */
+  /**
+   * Waits for a running switch (at most FALLBACK_WAIT_MS in all); throws if no backend could take
+   * over. Yields once first, so a loss signalled just before the call is seen, and waits again for
+   * a switch that began meanwhile.
+   */
   private async backendReady(): Promise<void> {
-    if (this.switching) {
+    await Promise.resolve();
+    const deadline = now() + FALLBACK_WAIT_MS;
+    while (this.switching) {
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), FALLBACK_WAIT_MS); });
+      const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - now())); });
       const outcome = await Promise.race([this.switching.then(() => 'done' as const), timedOut]).finally(() => clearTimeout(timer));
       this.assertUsable();
       if (outcome === 'timeout') {
@@ -340,14 +346,14 @@ export class RecommenderEngine implements RecommenderApi {
    * call's own (bad request, unknown item) and are taken as they are.
    */
   private async lostSince(generation: number, error: unknown): Promise<boolean> {
-    if (this.generation !== generation || this.switching !== null) return true;
+    if (this.generation !== generation || this.switching !== null || this.failed !== null) return true;
     if (error instanceof ScenerecError && !(error instanceof DeviceLostError)) return false;
     if (!canLoseDevice(this.selection.backend) && !this.hooks.deviceLost) return false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const settle = new Promise<void>((resolve) => { timer = setTimeout(resolve, DEVICE_LOSS_SETTLE_MS); });
     await Promise.race([this.selection.deviceLost, settle]).finally(() => clearTimeout(timer));
     // The engine's own listener on the signal ran first (registered at watch()), so a loss shows here.
-    return this.generation !== generation || this.switching !== null;
+    return this.generation !== generation || this.switching !== null || this.failed !== null;
   }
 
   /**

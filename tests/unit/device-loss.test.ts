@@ -8,7 +8,7 @@ import 'fake-indexeddb/auto';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEVICE_LOST_AVOID_MS, PROBE_CACHE_MS } from '../../src/contract/defaults.js';
-import { DeviceLostError, UnknownItemError } from '../../src/contract/errors.js';
+import { DeviceLostError, NoBackendError, UnknownItemError } from '../../src/contract/errors.js';
 import { resolveEngineConfig } from '../../src/contract/options.js';
 import type { BackendFallback, BackendName, EngineInfo, TrackEvent } from '../../src/contract/protocol.js';
 import { chooseBackend, fallbackOrder, rememberDeviceLoss, type ProbeVerdictStore } from '../../src/engine/backend-choice.js';
@@ -37,7 +37,21 @@ async function lossEngine() {
 const ev = (i: number, ts: number): TrackEvent => ({ type: 'view', itemId: itemId(i), scene: 'home', timestamp: ts });
 const storedIds = async (e: RecommenderEngine) => (await e.listHistory({ newestFirst: false })).map((s) => s.itemId);
 
-afterEach(() => { vi.restoreAllMocks(); });
+/** Set to make the next backend start fail (a fallback with no backend to take over). */
+const backendFault = vi.hoisted(() => ({ failNext: false }));
+vi.mock('../../src/engine/backend.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/engine/backend.js')>();
+  return {
+    ...real,
+    selectBackend: (...args: Parameters<typeof real.selectBackend>) => {
+      if (!backendFault.failNext) return real.selectBackend(...args);
+      backendFault.failNext = false;
+      return Promise.reject(new NoBackendError('No TF.js backend could start (test fault).'));
+    },
+  };
+});
+
+afterEach(() => { vi.restoreAllMocks(); backendFault.failNext = false; });
 
 describe('device loss: the engine switches backend by itself', () => {
   it('a track in flight is stored once and resolves; the history controls work during the switch; recommend waits and runs on wasm', { timeout: 30_000 }, async () => {
@@ -145,6 +159,51 @@ describe('device loss: the engine switches backend by itself', () => {
       } finally {
         await engine.dispose();
       }
+    }
+  });
+
+  it('no backend can take over: model calls reject with DeviceLostError, the history keeps working', { timeout: 30_000 }, async () => {
+    const { engine, lose, switches } = await lossEngine();
+    try {
+      await engine.track(ev(11, Date.now() - 1000));
+      backendFault.failNext = true;
+      lose('cpu');
+      const err = await engine.recommend('home', { k: 3 }).catch((e) => e);
+      expect(err).toBeInstanceOf(DeviceLostError);
+      expect(err.message).toMatch(/no backend could take over.*test fault.*history still works/);
+      expect(await engine.setCatalog(fixtureCatalog()).catch((e) => e.name)).toBe('DeviceLostError');
+      const info = await engine.info();
+      expect(info.fallbacks).toEqual([expect.objectContaining({ from: 'cpu', error: expect.stringMatching(/^no backend could take over/) })]);
+      expect(info.fallbacks![0].to).toBeUndefined();
+      expect(switches.map((s) => s.fallback.error)).toEqual([info.fallbacks![0].error]);
+      expect((await engine.track(ev(12, Date.now() - 500))).stored).toBe(1);
+      expect(await storedIds(engine)).toEqual([itemId(11), itemId(12)]);
+      expect(await engine.forgetItem(itemId(11))).toBe(1);
+      await engine.clearHistory();
+      expect((await engine.exportHistory()).events).toEqual([]);
+    } finally {
+      await engine.dispose();
+    }
+  });
+
+  it("'auto': after a loss the next engine on this browser starts on the backend that took over", { timeout: 30_000 }, async () => {
+    const dbName = freshDbName();
+    const { signal, lose } = lossSignals();
+    const first = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'auto', catalog: fixtureCatalog(), dbName }, { fetch: fileFetch(), deviceLost: signal });
+    const from = (await first.info()).backend;
+    lose(from);
+    const switched = await first.info();
+    await first.dispose();
+    const to = switched.fallbacks![0].to!;
+    expect(to).not.toBe(from);
+    const next = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'auto', catalog: fixtureCatalog(), dbName }, { fetch: fileFetch() });
+    try {
+      const info = await next.info();
+      expect(info.backend).toBe(to);
+      expect(info.backendReason).toMatch(new RegExp(`^${to}: ${from} lost its device .*reused`));
+      expect(info.rejectedBackends).toContainEqual({ backend: from, reason: expect.stringMatching(/^device lost: destroyed: simulated/) });
+    } finally {
+      await next.dispose();
     }
   });
 
