@@ -123,9 +123,9 @@ test('device lost while recommends are in flight: each resolves on the fallback 
     expect(r, 'settles within the bound').not.toHaveProperty('timeout');
     if (!r.ok) expect(r).toMatchObject({ name: 'DeviceLostError', code: 'DEVICE_LOST' });
   }
-  // The calls made during the switch ran on wasm.
-  const duringRecommends = out.results.slice(10, 15);
-  for (const r of duringRecommends) expect(r).toEqual({ ok: true, backend: 'wasm' });
+  // The calls made after the destroy resolved, on wasm; sceneCalls' third one (a cold product: its
+  // category's popular items, no forward) needs no GPU and may finish before the loss is signalled.
+  out.results.slice(10, 15).forEach((r, i) => expect(r).toEqual({ ok: true, backend: i === 2 ? expect.stringMatching(/^(webgpu|wasm)$/) : 'wasm' }));
   expect(out.results[15]).toMatchObject({ ok: true });
   expect(out.history).toEqual(['item-31', 'item-32', 'item-33']);
   const { fallbackMs } = await expectRecovered(page);
