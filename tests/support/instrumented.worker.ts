@@ -6,6 +6,8 @@
  *   { sideChannel: 'peak', id }    -> { id, backend, gmacs, shape, ms, all }
  *   { sideChannel: 'destroyDevice', id, delayMs? } -> { id, backend, destroyed, atMs }: after delayMs (0: at
  *     once), GPUDevice.destroy() on the TF.js webgpu backend's device (a device loss as the SDK meets it)
+ * Events, unasked: { sideChannelEvent: 'fallback', fallback } when the engine switched backend after a
+ * device loss (EngineHooks.onFallback through exposeEngine's hooks).
  * These messages carry no Comlink fields, so Comlink on both sides ignores them. tf.memory() reads
  * the realm's global TF.js engine, the same one the SDK's engine uses. Page side: ./side-channel.ts.
  */
@@ -13,7 +15,10 @@ import * as tf from '@tensorflow/tfjs';
 import { exposeEngine } from '../../src/index';
 import type { SideChannelQuery } from './side-channel';
 
-exposeEngine();
+// The engine's backend-switch hook, posted to the page as an event (no Comlink fields either).
+exposeEngine(self as unknown as Parameters<typeof exposeEngine>[0], {
+  onFallback: (fallback) => self.postMessage({ sideChannelEvent: 'fallback', fallback }),
+});
 
 function heapUsed(): number | undefined {
   const g = globalThis as { gc?: () => void; performance: Performance & { memory?: { usedJSHeapSize: number } } };

@@ -147,7 +147,7 @@ test('device lost while idle: the engine switches by itself and reports it; the 
     const after = await rec.scene('home').recommend({ k: 5 });
     const history = (await rec.listHistory({ newestFirst: false })).map((e) => e.itemId);
     const memory = await window.harness.workerMemory();
-    return { before, info, after, history, memory };
+    return { before, info, after, history, memory, events: window.harness.workerFallbacks };
   });
   expect(out.before.backend).toBe('webgpu');
   expect(out.info.backend).toBe('wasm');
@@ -156,6 +156,8 @@ test('device lost while idle: the engine switches by itself and reports it; the 
   expect(out.after.historyUsed).toBe(out.before.historyUsed);
   expect(out.history).toEqual(['item-41', 'item-42']);
   expect(out.memory.backend).toBe('wasm');
+  // The switch reached the page as an event too (EngineHooks.onFallback, posted by the worker script).
+  expect(out.events).toEqual(out.info.fallbacks);
   // Same model, same history: the same personal items (scores from another backend).
   const personal = (r: typeof out.after) => r.items.filter((i) => i.reason.kind === 'personal').map((i) => i.itemId).sort();
   expect(personal(out.after)).toEqual(personal(out.before));
