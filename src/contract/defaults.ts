@@ -158,6 +158,19 @@ export const PROBE_GPU_BUDGET_MS = 400;
 export const PROBE_SOFTWARE_GPU_BUDGET_MS = 150;
 /** A probe decision is reused (IndexedDB) for this long on the same browser, skipping the probe. */
 export const PROBE_CACHE_MS = 7 * 86_400_000;
+/**
+ * After a GPU device loss, 'auto' keeps to the backend that took over for this long on this
+ * browser (the verdict is stored like a probe's), then probes again with a fresh device: long
+ * enough to cover the session in which the device failed, short enough not to give up a GPU for good.
+ */
+export const DEVICE_LOST_AVOID_MS = 3_600_000;
+/**
+ * Device loss (src/engine/engine.ts): how long a call that failed on a GPU backend waits for the
+ * device-lost signal before its error is taken as it is, and how long a call waits for the switch
+ * to the fallback backend before it rejects with DeviceLostError.
+ */
+export const DEVICE_LOSS_SETTLE_MS = 500;
+export const FALLBACK_WAIT_MS = 30_000;
 /** Timed probe runs per backend (the median counts). */
 export const PROBE_RUNS = 5;
 /** Probe shapes (the model is not loaded yet when the backend is chosen): the bundled model's. */

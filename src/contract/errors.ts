@@ -67,7 +67,11 @@ export type ModelLoadError = InstanceType<typeof ModelLoadError>;
 /** None of the requested TF.js backends could be initialised. */
 export const NoBackendError = define('NoBackendError', 'NO_BACKEND');
 export type NoBackendError = InstanceType<typeof NoBackendError>;
-/** The GPU device was lost (driver reset, tab in background too long); create a new recommender. */
+/**
+ * The GPU device was lost (driver reset, GPU process crash) and a model call could not finish on
+ * the backend that took over, or none could take over (`details.fallbackError`): see
+ * EngineInfo.fallbacks. The history is intact and its controls keep working.
+ */
 export const DeviceLostError = define('DeviceLostError', 'DEVICE_LOST');
 export type DeviceLostError = InstanceType<typeof DeviceLostError>;
 /** The browser refused to store more data. History written before is intact. */

@@ -205,8 +205,30 @@ export interface ScoringInfo {
   buildMs: number;
 }
 
+/**
+ * A switch of backend after the GPU device was lost (EngineInfo.fallbacks). The history is kept;
+ * the model and catalog are rebuilt on `to`.
+ */
+export interface BackendFallback {
+  /** The backend whose device was lost. */
+  from: BackendName;
+  /** The backend that took over; absent while the switch runs and when none could start (`error`). */
+  to?: BackendName;
+  /** The device-lost reason and message the browser gave. */
+  reason: string;
+  /** When the loss was noticed, epoch ms. */
+  at: number;
+  /** Time from the loss until `to` served calls (or the switch failed), ms. */
+  ms?: number;
+  /** Why no backend could take over; recommend and setCatalog then reject with DeviceLostError. */
+  error?: string;
+}
+
 export interface EngineInfo {
+  /** The backend serving calls now (after a device loss: the one that took over, see `fallbacks`). */
   backend: BackendName;
+  /** Backend switches after GPU device losses, oldest first; absent when none happened. */
+  fallbacks?: BackendFallback[];
   /**
    * Why this backend: for 'auto', the probe's verdict (e.g. "wasm: fastest in the probe, 1.9 ms vs
    * webgpu 41 ms (software adapter)"); else "chosen by name" / "first of the list that started".

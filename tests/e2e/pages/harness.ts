@@ -3,7 +3,7 @@
  * `window`, with a few helpers. The specs drive it with page.evaluate().
  */
 import * as scenerec from '../../../src/index';
-import type { CatalogItem, Recommender, RecommenderOptions } from '../../../src/index';
+import type { BackendFallback, CatalogItem, Recommender, RecommenderOptions } from '../../../src/index';
 import { askWorker, instrumentedWorker, type WorkerAdapter } from '../../support/side-channel';
 
 /** The tiny random-weights fixture (tests/fixtures/tiny-model), served at /fixtures/. */
@@ -31,6 +31,13 @@ export interface Harness {
   workerMemory(): Promise<DebugMemory & { backend: string }>;
   /** navigator.gpu.requestAdapter() inside the debug worker. */
   workerAdapter(): Promise<{ hasGpu: boolean; adapter: DebugAdapter | null }>;
+  /**
+   * GPUDevice.destroy() on the debug worker's TF.js webgpu device, after `delayMs` (a device loss).
+   * Resolves once done, with whether there was a webgpu device to destroy.
+   */
+  destroyGpuDevice(delayMs?: number): Promise<{ destroyed: boolean; backend: string }>;
+  /** The backend switches the debug worker reported as events (EngineHooks.onFallback), oldest first. */
+  workerFallbacks: BackendFallback[];
   /** navigator.gpu.requestAdapter() on the page. */
   pageAdapter(): Promise<{ hasGpu: boolean; adapter: DebugAdapter | null }>;
   /**
@@ -89,6 +96,10 @@ window.harness = {
       ? instrumentedWorker('scenerec-debug')
       : undefined;
     debugWorker = worker ?? null;
+    window.harness.workerFallbacks = [];
+    worker?.addEventListener('message', (ev: MessageEvent) => {
+      if (ev.data?.sideChannelEvent === 'fallback') window.harness.workerFallbacks.push(ev.data.fallback as BackendFallback);
+    });
     const rec = await scenerec.createRecommender({
       modelUrl: FIXTURE_MODEL_URL,
       catalog: fixtureCatalog(),
@@ -105,6 +116,11 @@ window.harness = {
   workerAdapter: async () => {
     const { hasGpu, adapter } = await askWorker(debug(), 'adapter') as WorkerAdapter;
     return { hasGpu, adapter };
+  },
+  workerFallbacks: [],
+  destroyGpuDevice: async (delayMs = 0) => {
+    const { destroyed, backend } = await askWorker(debug(), 'destroyDevice', 10_000 + delayMs, { delayMs });
+    return { destroyed, backend };
   },
   sceneCalls: (rec, i) => [
     () => rec.scene('home').recommend({ k: 12 }),
