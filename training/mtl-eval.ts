@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { itemVectors, lastHidden, taskQueries, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
 import { ContentIndexer, REPEAT_FEATURES, repeatFeatures, SCENE_CODES, TASKS } from '../src/model/features.js';
 import {
-  DEFAULT_FEATURE_INPUT_OPTIONS, featureInput, type FeatureInputOptions, type HistoryStep, type UnknownRule,
+  DEFAULT_FEATURE_INPUT_OPTIONS, featureInput, type FeatureInput, type FeatureInputOptions, type HistoryStep, type UnknownRule,
 } from '../src/model/inputs.js';
 import type { MtlData, MtlEvent } from './mtl-data.js';
 
@@ -69,25 +69,35 @@ export interface MtlScorerOptions {
   unknown?: UnknownRule;
 }
 
+const contentOf = new WeakMap<MtlData, { content: ContentIndexer; rowOfId: Map<string, number> }>();
+
+/** Each history's model input, through the featuriser (src/model/inputs.ts featureInput) as the engine builds it. */
+export function mtlInputs(data: MtlData, histories: readonly (readonly MtlEvent[])[], maxLen: number, options: MtlScorerOptions = {}): FeatureInput[] {
+  let cached = contentOf.get(data);
+  if (!cached) {
+    cached = { content: new ContentIndexer(data.vocab.features), rowOfId: new Map(data.catalog.ids.map((id, r) => [id, r])) };
+    contentOf.set(data, cached);
+  }
+  const { content, rowOfId } = cached;
+  const c = data.catalog;
+  const inputOptions: Partial<FeatureInputOptions> = {
+    unknown: options.unknown ?? DEFAULT_FEATURE_INPUT_OPTIONS.unknown,
+    // Under 'mask' a cold history item (id 0) still carries its content; pad positions are masked by id 0 regardless.
+    unknownContent: (s) => { const r = rowOfId.get(s.itemId)!; return { category: c.category[r], brand: c.brand[r], price: c.price[r] }; },
+  };
+  return histories.map((h) => featureInput(mtlSteps(data, h), maxLen, content, inputOptions));
+}
+
 /** The scorer of a feature model (`config.features`). Dispose when done. */
 export function mtlModelScorer(config: SasRecConfig, weights: WeightMap, data: MtlData, options: MtlScorerOptions = {}): { scorer: MtlScorer; dispose(): void } {
   const c = data.catalog;
   const i1 = (x: Int32Array) => tf.tensor1d(x, 'int32');
   const candT = tf.tidy(() => (itemVectors(config, weights, i1(c.modelIndex), { category: i1(c.category), brand: i1(c.brand), price: i1(c.price) }) as tf.Tensor2D).transpose());
-  const f = data.vocab.features;
   const repeatW = weights.repeatWeights.dataSync() as Float32Array; // [tasks, F]
-  const content = new ContentIndexer(f);
-  const rowOfId = new Map(c.ids.map((id, r) => [id, r]));
-  const inputOptions: Partial<FeatureInputOptions> = {
-    unknown: options.unknown ?? DEFAULT_FEATURE_INPUT_OPTIONS.unknown,
-    // A cold history item (id 0) still carries its content; pad positions are masked by id 0 regardless.
-    unknownContent: (s) => { const r = rowOfId.get(s.itemId)!; return { category: c.category[r], brand: c.brand[r], price: c.price[r] }; },
-  };
   const scorer: MtlScorer = async (histories, task) => {
     const b = histories.length;
     const L = config.maxLen;
-    // Each history through the featuriser (src/model/inputs.ts featureInput), as the engine does.
-    const inputs = histories.map((h) => featureInput(mtlSteps(data, h), L, content, inputOptions));
+    const inputs = mtlInputs(data, histories, L, options);
     const rows = (k: 'ids' | 'category' | 'brand' | 'price' | 'behaviour' | 'scene') => {
       const out = new Int32Array(b * L);
       inputs.forEach((x, r) => out.set(x[k], r * L));
