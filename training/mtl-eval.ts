@@ -85,7 +85,14 @@ export function mtlInputs(data: MtlData, histories: readonly (readonly MtlEvent[
     // Under 'mask' a cold history item (id 0) still carries its content; pad positions are masked by id 0 regardless.
     unknownContent: (s) => { const r = rowOfId.get(s.itemId)!; return { category: c.category[r], brand: c.brand[r], price: c.price[r] }; },
   };
-  return histories.map((h) => featureInput(mtlSteps(data, h), maxLen, content, inputOptions));
+  // Only the events the rows can hold are turned into steps (long histories, every case of --targets every).
+  const recent = (h: readonly MtlEvent[]) => {
+    if (inputOptions.unknown === 'mask') return h.slice(-maxLen);
+    let from = h.length;
+    for (let n = 0; from > 0 && n < maxLen; ) if (h[--from].item > 0) n++;
+    return h.slice(from);
+  };
+  return histories.map((h) => featureInput(mtlSteps(data, recent(h)), maxLen, content, inputOptions));
 }
 
 /** The scorer of a feature model (`config.features`). Dispose when done. */
