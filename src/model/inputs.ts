@@ -133,7 +133,7 @@ export function historySteps(events: ArrayLike<InputEvent>, modelIndex: Readonly
 
 /** Builds the view of a history, oldest event first (the serving rule: every option at its default). */
 export function historyView(events: Iterable<InputEvent>, modelIndex: ReadonlyMap<string, number>): HistoryView {
-  const list = [...events];
+  const list = Array.isArray(events) ? (events as readonly InputEvent[]) : [...events];
   const purchased = new Set<string>();
   const cart = new Map<string, true>();
   const interactions: string[] = [];
