@@ -85,7 +85,12 @@ export class RecommenderEngine implements RecommenderApi {
     const config = resolveEngineConfig(configArg);
     const modelUrl = resolveUrl(config.modelUrl);
 
+    // Degrades instead of failing (read-only over quota, memory without IndexedDB): recommending needs no writes.
     const storage = await openStorage(config.dbName);
+    if (storage.mode !== 'indexeddb') {
+      report({ stage: 'storage', storage: storage.mode, reason: storage.reason ?? storage.mode });
+      console.warn(`[scenerec] history storage is '${storage.mode}': ${storage.reason}`);
+    }
     let weights: WeightMap | undefined;
     let engine: RecommenderEngine | undefined;
     try {
@@ -117,7 +122,8 @@ export class RecommenderEngine implements RecommenderApi {
       engine.warmupMs = await engine.warmUp();
       report({ stage: 'warmup', ms: engine.warmupMs });
       await Promise.all([
-        storage.history.prune(config.retention),
+        // Read-only: pruning would be a write the shop did not ask for, and may fail over the quota.
+        storage.mode === 'read-only' ? 0 : storage.history.prune(config.retention),
         storage.meta.set({ key: 'model', modelVersion: header.modelVersion, modelUrl, loadedAt: Date.now() }),
       ]);
       engine.loadMs = now() - t0;
@@ -222,12 +228,12 @@ export class RecommenderEngine implements RecommenderApi {
   async track(events: TrackEvent | TrackEvent[]): Promise<TrackResult> {
     this.assertUsable();
     const valid = validateEvents(events);
-    const { stored, pruned } = await this.write(() => this.storage.history.add(valid, this.config.retention));
+    const { stored, pruned, outsideRetention } = await this.write(() => this.storage.history.add(valid, this.config.retention));
     const unknown = new Set<string>();
     for (const ev of valid) {
       if (ev.itemId && !this.model.modelIndex.has(ev.itemId) && !this.catalog.posById.has(ev.itemId)) unknown.add(ev.itemId);
     }
-    return { stored, unknownItems: [...unknown], pruned };
+    return { stored, unknownItems: [...unknown], pruned, outsideRetention };
   }
 
   /** Recommends for a scene. See the scene request types for the options. */
@@ -272,6 +278,7 @@ export class RecommenderEngine implements RecommenderApi {
     const cat = this.catalog;
     const info: EngineInfo = {
       backend: this.selection.backend,
+      storage: this.storage.mode,
       rejectedBackends: [...this.selection.rejected],
       modelUrl: this.modelUrl,
       modelVersion: this.model.header.modelVersion,
@@ -283,6 +290,7 @@ export class RecommenderEngine implements RecommenderApi {
       backendReason: this.selection.reason,
       forward: this.forward.info,
     };
+    if (this.storage.reason !== undefined) info.storageReason = this.storage.reason;
     if (this.selection.probe) info.backendProbe = this.selection.probe.map((p) => ({ ...p }));
     const scoring = cat.info();
     if (scoring) info.scoring = scoring;
