@@ -176,6 +176,18 @@ describe('batched retention', () => {
     });
   }
 
+  it('many writes in flight at once: the count stays exact (pruning is still batched, the bound holds)', async () => {
+    const h = (await storage()).history;
+    const r = { maxEvents: 100, maxAgeDays: 180 };
+    const results = await Promise.all(Array.from({ length: 400 }, (_, i) => h.add([ev(`c${i}`, NOW - 400 + i)], r, NOW)));
+    const stored = results.reduce((n, x) => n + x.stored - x.pruned, 0);
+    const all = await h.all();
+    expect(all).toHaveLength(stored);
+    expect(all.length).toBeLessThanOrEqual(r.maxEvents + retentionSlack(r.maxEvents));
+    expect(results.filter((x) => x.pruned > 0).length).toBeLessThanOrEqual(Math.ceil(300 / retentionSlack(r.maxEvents)));
+    expect(all.at(-1)?.itemId).toBe('c399');
+  });
+
   it('a batch larger than maxEvents stores its newest maxEvents and reports the rest as outsideRetention', async () => {
     const h = (await storage()).history;
     await h.add([ev('keep-me', NOW - 10)], keep, NOW);

@@ -112,13 +112,13 @@ export class HistoryStore implements EventHistory {
   private changes = 0;
   private channel: BroadcastChannel | null = null;
   /**
-   * Events stored, as of this store's last write, or null (unknown: read it in the next write). Kept
-   * only while no other write of this store is in flight and nobody else wrote, so the batched
-   * retention needs no count() per write.
+   * Events stored, as of the last of this store's write transactions to run, or null (unknown: the
+   * next write counts). Set inside the transactions, after their first request: readwrite
+   * transactions on `events` run one at a time in creation order, so these updates happen in the
+   * order the writes apply, however many calls are in flight. Saves the batched retention a count()
+   * per write. A failed write, or another store's write, makes it unknown.
    */
-  private knownCount: number | null = null;
-  private writesInFlight = 0;
-  private invalidations = 0;
+  private liveCount: number | null = null;
   /** Every event older than this was pruned (by this store; -Infinity: not known). */
   private prunedBelow = -Infinity;
   /**
@@ -161,8 +161,7 @@ export class HistoryStore implements EventHistory {
     this.cache = null;
     this.generation++;
     this.changes++;
-    this.invalidations++;
-    this.knownCount = null;
+    this.liveCount = null;
     this.prunedBelow = -Infinity;
   }
 
@@ -185,8 +184,9 @@ export class HistoryStore implements EventHistory {
     let result: T;
     try {
       result = await work();
-    } finally {
-      this.writesInFlight--;
+    } catch (e) {
+      this.liveCount = null; // rolled back: the count set inside may be wrong
+      throw e;
     }
     this.generation++;
     // Keep or update the cache only if nothing else changed the history meanwhile (another write, another store's announcement).
@@ -199,19 +199,6 @@ export class HistoryStore implements EventHistory {
     if (update && unchangedMeanwhile) this.cache = update(had, result);
     this.announce();
     return result;
-  }
-
-  /**
-   * Starts a write: the known count is dropped (the write may change it). Returns the count the
-   * write may start from (null: count in the transaction), and a check, after the write, that
-   * nothing else wrote meanwhile (then the write's own count is exact).
-   */
-  private beginWrite(): { count: number | null; alone: () => boolean } {
-    const count = this.writesInFlight === 0 ? this.knownCount : null;
-    this.knownCount = null;
-    this.writesInFlight++;
-    const inv = this.invalidations;
-    return { count, alone: () => this.writesInFlight === 0 && inv === this.invalidations };
   }
 
   /**
@@ -228,27 +215,24 @@ export class HistoryStore implements EventHistory {
     if (keep.length === 0) return { stored: 0, pruned: 0, outsideRetention: outside };
     const db = await this.conn.get();
     const cutoff = ageCutoff(retention, now);
-    const ageDue = cutoff - this.prunedBelow >= AGE_PRUNE_INTERVAL_MS;
-    const w = this.beginWrite();
     const done = await this.written(() => inTransaction(db, ['events'], 'readwrite', 'storing events', async (tx) => {
       const store = tx.objectStore('events');
       const keys = await allRequests(keep.map((ev) => () => store.add({ ...ev } as StoredEvent)));
-      let count = w.count === null ? await store.count() : w.count + keys.length;
+      // Running now: the count and the age mark are those of the writes applied before this one.
+      let count = this.liveCount === null ? await store.count() : this.liveCount + keys.length;
       let pruned: number[] = [];
-      if (ageDue || overCountLimit(count, retention)) {
+      if (cutoff - this.prunedBelow >= AGE_PRUNE_INTERVAL_MS || overCountLimit(count, retention)) {
         pruned = await pruneIn(store, retention, now, count);
         count -= pruned.length;
+        this.prunedBelow = cutoff;
       }
-      return { keys, pruned, count };
+      this.liveCount = count;
+      return { keys, pruned };
     }), ({ keys, pruned }) => {
       // Changed unless every event added was dropped again by retention and nothing else was.
       const added = new Set(keys);
       return pruned.length !== keys.length || !pruned.every((k) => added.has(k));
     }, (cache, { keys, pruned }) => withChanges(cache, keep.map((ev, i) => ({ ...ev, id: keys[i] } as StoredEvent)), pruned));
-    if (w.alone()) {
-      this.knownCount = done.count;
-      if (ageDue) this.prunedBelow = cutoff;
-    }
     const added = new Set(done.keys);
     const droppedNew = done.pruned.filter((k) => added.has(k)).length;
     return { stored: keep.length - droppedNew, pruned: done.pruned.length - droppedNew, outsideRetention: outside + droppedNew };
@@ -257,17 +241,14 @@ export class HistoryStore implements EventHistory {
   /** Applies retention exactly (age, then down to maxEvents) without adding anything. Returns how many events were dropped. */
   async prune(retention: Retention, now: number = Date.now()): Promise<number> {
     const db = await this.conn.get();
-    const w = this.beginWrite();
-    const result = await this.written(() => inTransaction(db, ['events'], 'readwrite', 'pruning history', async (tx) => {
+    const pruned = await this.written(() => inTransaction(db, ['events'], 'readwrite', 'pruning history', async (tx) => {
       const store = tx.objectStore('events');
-      const pruned = await pruneIn(store, retention, now, w.count ?? undefined);
-      return { pruned, count: await store.count() };
-    }), ({ pruned }) => pruned.length > 0, (cache, { pruned }) => withChanges(cache, [], pruned));
-    if (w.alone()) {
-      this.knownCount = result.count;
+      const keys = await pruneIn(store, retention, now);
+      this.liveCount = null; // rare (load, tests): the next write counts once
       this.prunedBelow = ageCutoff(retention, now);
-    }
-    return result.pruned.length;
+      return keys;
+    }), (keys) => keys.length > 0, (cache, keys) => withChanges(cache, [], keys));
+    return pruned.length;
   }
 
   /** Every event, oldest first (by timestamp, then insertion order), read from IndexedDB. */
@@ -323,10 +304,10 @@ export class HistoryStore implements EventHistory {
   /** Removes every event about `itemId`. Returns how many were removed. */
   async forgetItem(itemId: string): Promise<number> {
     const db = await this.conn.get();
-    this.beginWrite();
     return this.written(() => inTransaction(db, ['events'], 'readwrite', 'forgetting an item', async (tx) => {
       const store = tx.objectStore('events');
       const keys = await store.index('itemId').getAllKeys(itemId);
+      if (this.liveCount !== null) this.liveCount -= keys.length;
       await allRequests(keys.map((k) => () => store.delete(k)));
       return keys.length;
     }), (removed) => removed > 0, (cache) => cache.filter((e) => e.itemId !== itemId));
@@ -335,10 +316,10 @@ export class HistoryStore implements EventHistory {
   /** Removes every event. */
   async clear(): Promise<void> {
     const db = await this.conn.get();
-    this.beginWrite();
     await this.written(() => inTransaction(db, ['events'], 'readwrite', 'clearing history', async (tx) => {
       const store = tx.objectStore('events');
       const had = await store.count();
+      this.liveCount = 0;
       await store.clear();
       return had;
     }), (had) => had > 0, () => []);
