@@ -97,6 +97,14 @@ describe('storage modes', () => {
     expect(await s.history.forgetItem('a')).toBe(1);
   });
 
+  it("over the quota at open with nothing stored (a new shopper): 'memory', not an empty read-only history", async () => {
+    overQuota();
+    const s = await storage();
+    expect(s.mode).toBe('memory');
+    expect(s.reason).toMatch(/memory for this session only.*quota/);
+    expect(await s.history.add([ev('a', NOW)], keep, NOW)).toMatchObject({ stored: 1 });
+  });
+
   it('a blocked upgrade still throws StorageBlockedError (a reload fixes it; memory would hide the history)', async () => {
     const name = freshDbName();
     const otherTab = await openDB(name, 1);

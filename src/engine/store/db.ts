@@ -157,9 +157,14 @@ async function openDatabase(
   let failBlocked!: (e: Error) => void;
   const blockedP = new Promise<never>((_, reject) => { failBlocked = reject; });
   let openP: Promise<IDBPDatabase<ScenerecDB>>;
+  // An upgrade aborted at commit (over the quota) fails the open with AbortError; its own error says why.
+  let upgradeTx: UpgradeTx | undefined;
   try {
     openP = openDB<ScenerecDB>(name, version, {
-      upgrade: (db, oldVersion, newVersion, tx) => upgradeSchema(db, oldVersion, newVersion ?? version, tx),
+      upgrade: (db, oldVersion, newVersion, tx) => {
+        upgradeTx = tx;
+        upgradeSchema(db, oldVersion, newVersion ?? version, tx);
+      },
       blocked: (currentVersion) => {
         if (timer !== undefined) return;
         timer = setTimeout(() => failBlocked(new StorageBlockedError(
@@ -177,7 +182,9 @@ async function openDatabase(
   } catch (e) {
     // If the open completes after we gave up, close that connection so it blocks nobody.
     openP.then((db) => db.close(), () => undefined);
-    throw mapStorageError(e, 'opening the history database', name);
+    let cause: unknown = e;
+    try { cause = upgradeTx?.error ?? e; } catch { /* not finished */ }
+    throw mapStorageError(cause, 'opening the history database', name);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }

@@ -11,12 +11,14 @@
  * The modes are tried in the order of STORAGE_MODES, each falling through to the next on the
  * failures it cannot serve:
  *   'indexeddb'  the database opens and takes a write (a probe rewrites the schema record).
- *   'read-only'  it opens but the probe write exceeds the quota (a returning shopper over quota):
+ *   'read-only'  it opens but the probe write exceeds the quota, and there is a stored history (a
+ *                returning shopper over quota; with nothing stored, 'memory' serves better):
  *                the stored history is read and recommended from; `history.add` rejects with
  *                QuotaExceededError and stores nothing; forgetItem/clear still try (they free
  *                space); meta and catalog-cache writes are skipped.
- *   'memory'     IndexedDB is missing or `open` fails (private modes, locked-down browsers): the
- *                history lives in memory for the session (memory.ts); nothing persists.
+ *   'memory'     IndexedDB is missing or `open` fails (private modes, locked-down browsers), or it
+ *                is over the quota with nothing stored (a new shopper on a full disk): the history
+ *                lives in memory for the session (memory.ts); nothing persists.
  * Not served by any mode, so thrown: StorageBlockedError (another tab blocks an upgrade) and a
  * database newer than this SDK (StorageError): both are fixed by a reload, and a memory history
  * would hide the stored one.
@@ -67,7 +69,10 @@ async function openIndexedDb(dbName: string, options: OpenStorageOptions): Promi
   try {
     await probeWrite(conn);
   } catch (e) {
-    if (!(e instanceof QuotaExceededError)) {
+    // Read-only pays only with a history to read; else a session history in memory is better.
+    const empty = e instanceof QuotaExceededError
+      && await conn.run(['events'], 'readonly', 'reading history', (tx) => tx.objectStore('events').count()).then((n) => n === 0, () => true);
+    if (!(e instanceof QuotaExceededError) || empty) {
       conn.close();
       throw e;
     }
