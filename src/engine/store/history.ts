@@ -366,26 +366,32 @@ type EventsStore = IDBPObjectStore<ScenerecDB, StoreNames<ScenerecDB>[], 'events
 
 /**
  * Retention inside an open readwrite transaction: drop events older than maxAgeDays, then the oldest
- * beyond maxEvents. `count` (events in the store now) saves a count() when known. Returns the keys dropped.
+ * beyond maxEvents. `count` (events in the store now) saves a count() when known. A few requests
+ * per prune, not two per event: the keys come in one getAllKeys, and a run of consecutive keys (the
+ * usual case: the oldest events were stored first) goes in one range delete. Returns the keys dropped.
  */
 async function pruneIn(store: EventsStore, retention: Retention, now: number, count?: number): Promise<number[]> {
   const index = store.index('timestamp');
-  const pruned: number[] = [];
-  let cursor = await index.openCursor(IDBKeyRange.upperBound(ageCutoff(retention, now), true));
-  while (cursor) {
-    pruned.push(cursor.primaryKey);
-    await cursor.delete();
-    cursor = await cursor.continue();
+  const aged = await index.getAllKeys(IDBKeyRange.upperBound(ageCutoff(retention, now), true));
+  await deleteKeys(store, aged);
+  const excess = (count === undefined ? await store.count() : count - aged.length) - retention.maxEvents;
+  const over = excess > 0 ? await index.getAllKeys(null, excess) : [];
+  await deleteKeys(store, over);
+  return aged.length === 0 ? over : [...aged, ...over];
+}
+
+/** Deletes these primary keys: one range delete when they are consecutive integers (then the range holds exactly them). */
+async function deleteKeys(store: EventsStore, keys: number[]): Promise<void> {
+  if (keys.length === 0) return;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const k of keys) {
+    if (k < lo) lo = k;
+    if (k > hi) hi = k;
   }
-  let excess = (count === undefined ? await store.count() : count - pruned.length) - retention.maxEvents;
-  if (excess > 0) {
-    cursor = await index.openCursor();
-    while (cursor && excess > 0) {
-      pruned.push(cursor.primaryKey);
-      await cursor.delete();
-      excess--;
-      cursor = await cursor.continue();
-    }
+  if (hi - lo + 1 === keys.length) {
+    await store.delete(IDBKeyRange.bound(lo, hi));
+    return;
   }
-  return pruned;
+  await allRequests(keys.map((k) => () => store.delete(k)));
 }
