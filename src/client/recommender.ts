@@ -3,9 +3,9 @@
  * offers the per-scene API. Everything heavy (model, catalog, IndexedDB) lives in the worker.
  */
 import * as Comlink from 'comlink';
-import { assertScene, resolveEngineConfig } from '../contract/options.js';
+import { assertScene, resolveEngineConfig, validateEvents } from '../contract/options.js';
 import { LOAD_TIMEOUT_GRACE_MS } from '../contract/defaults.js';
-import { AbortError, DisposedError, InvalidOptionsError, ModelLoadError, ScenerecError } from '../contract/errors.js';
+import { AbortError, DisposedError, InvalidEventError, InvalidOptionsError, ModelLoadError, ScenerecError } from '../contract/errors.js';
 import { resolveUrl } from '../util/url.js';
 import {
   FORWARDED_METHODS, type BackendName, type EngineConfig, type EngineInfo, type ForwardedMethod, type LoadProgress,
@@ -69,6 +69,30 @@ function spawnWorker(): Worker {
   return new Worker(new URL('../worker.ts', import.meta.url), { type: 'module', name: 'scenerec' });
 }
 
+/**
+ * Checks on the page before a call is posted, per method: what cannot cross to the worker (a
+ * function, a symbol, a Proxy) is then a typed error naming the event instead of a raw
+ * DataCloneError. The worker validates again (it owns the rules); this only catches early.
+ */
+const PAGE_CHECKS: Partial<Record<ForwardedMethod, (args: unknown[]) => void>> = {
+  track: ([events]) => {
+    validateEvents(events);
+    try {
+      structuredClone(events);
+      return;
+    } catch { /* find the event that fails */ }
+    const list: unknown[] = Array.isArray(events) ? events : [events];
+    list.forEach((ev, i) => {
+      try {
+        structuredClone(ev);
+      } catch (e) {
+        const at = Array.isArray(events) ? `events[${i}]` : 'event';
+        throw new InvalidEventError(`${at} cannot be sent to the recommender's worker (${(e as Error).name}: ${(e as Error).message}); pass plain objects of strings and numbers.`, { index: i });
+      }
+    });
+  },
+};
+
 // The forwarded methods are added in the constructor from FORWARDED_METHODS, typed by this merge.
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 interface RecommenderClient extends Pick<RecommenderApi, ForwardedMethod> {}
@@ -86,7 +110,13 @@ class RecommenderClient implements Recommender {
   ) {
     for (const method of FORWARDED_METHODS) {
       const call = remote[method] as unknown as (...args: unknown[]) => Promise<unknown>;
-      (this as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => this.call(() => call(...args));
+      const check = PAGE_CHECKS[method];
+      (this as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => this.call(() => {
+        if (check) {
+          try { check(args); } catch (e) { return Promise.reject(e); }
+        }
+        return call(...args);
+      });
     }
   }
 

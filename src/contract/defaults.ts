@@ -112,6 +112,18 @@ export const MAX_SEARCH_CANDIDATES = 5000;
 export const MAX_MAX_EVENTS = 100_000;
 export const MAX_MAX_AGE_DAYS = 3650;
 
+/**
+ * Event timestamps: at most this far ahead of the device clock (clocks of the page, a server and
+ * the device disagree a little; a day covers time zones done wrong, not year 3000 or 1e20).
+ */
+export const MAX_EVENT_CLOCK_SKEW_MS = 86_400_000;
+
+/**
+ * Event timestamps below this (1973-03-03 in milliseconds) are taken for seconds since the epoch
+ * (in seconds it is the year 5138) and rejected: `Date.now()` is in milliseconds.
+ */
+export const MIN_EVENT_TIMESTAMP_MS = 1e11;
+
 /** How long an upgrade may stay blocked by another tab before the open fails with StorageBlockedError. */
 export const DB_BLOCKED_TIMEOUT_MS = 3000;
 

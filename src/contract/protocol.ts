@@ -37,12 +37,18 @@ export interface StoredEvent {
 }
 
 export interface TrackResult {
-  /** Events written. */
+  /** Events of this call that are stored (kept by the retention policy). */
   stored: number;
   /** Events whose item id the model does not know: stored, but not used for scoring. */
   unknownItems: string[];
-  /** Events dropped by the retention policy during this call. */
+  /** Events stored before this call that the retention policy dropped during it. */
   pruned: number;
+  /**
+   * Events of this call that the retention policy did not keep, so they are not stored: older
+   * than `retention.maxAgeDays`, or beyond the newest `retention.maxEvents` (a replay of old logs
+   * learns here how many were left out).
+   */
+  outsideRetention: number;
 }
 
 /** One product of the shop's catalog. Only `id` is required. */
@@ -139,8 +145,20 @@ export interface ModelCacheInfo {
   error?: string;
 }
 
-/** Loading progress, reported through the onProgress callback. */
+/**
+ * How the shopper's history is kept: 'indexeddb' (persisted); 'read-only' (the stored history is
+ * read and recommended from, but the storage quota was exceeded at load, so `track` rejects with
+ * QuotaExceededError and stores nothing); 'memory' (IndexedDB is missing or failed to open: the
+ * history lives in the worker's memory for this session only).
+ */
+export type StorageMode = 'indexeddb' | 'read-only' | 'memory';
+
+/**
+ * Loading progress, reported through the onProgress callback. 'storage' comes first, and only when
+ * the history storage is degraded ('read-only' or 'memory'): the warning, with why.
+ */
 export type LoadProgress =
+  | { stage: 'storage'; storage: Exclude<StorageMode, 'indexeddb'>; reason: string }
   /** Model files received so far (bytes of the weights and vocabulary, from the network or the cache). */
   | { stage: 'download'; loadedFraction: number; loadedBytes: number; totalBytes: number }
   | { stage: 'backend'; backend: BackendName; status: 'trying' | 'ready' | 'failed'; detail?: string }
@@ -229,6 +247,10 @@ export interface EngineInfo {
   backend: BackendName;
   /** Backend switches after GPU device losses, oldest first; absent when none happened. */
   fallbacks?: BackendFallback[];
+  /** How the history is kept (see StorageMode). Anything but 'indexeddb' is degraded: see `storageReason`. */
+  storage: StorageMode;
+  /** Why `storage` is not 'indexeddb'. */
+  storageReason?: string;
   /**
    * Why this backend: for 'auto', the probe's verdict (e.g. "wasm: fastest in the probe, 1.9 ms vs
    * webgpu 41 ms (software adapter)"); else "chosen by name" / "first of the list that started".

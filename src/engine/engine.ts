@@ -150,6 +150,11 @@ export class RecommenderEngine implements RecommenderApi {
         throw e;
       });
       const store = storage;
+      // Degrades instead of failing (read-only over quota, memory without IndexedDB): recommending needs no writes.
+      if (store.mode !== 'indexeddb') {
+        report({ stage: 'storage', storage: store.mode, reason: store.reason ?? store.mode });
+        console.warn(`[scenerec] history storage is '${store.mode}': ${store.reason}`);
+      }
       const selection = RecommenderEngine.withLossSignal(await deadline.race(chooseBackend(config, {
         get: () => store.meta.get('backend'),
         put: (verdict) => store.meta.set(verdict),
@@ -194,7 +199,8 @@ export class RecommenderEngine implements RecommenderApi {
       engine.warmupMs = await deadline.race(built.onBackend(() => built.warmUp()), 'warming up');
       report({ stage: 'warmup', ms: engine.warmupMs });
       await deadline.race(Promise.all([
-        store.history.prune(config.retention),
+        // Read-only: pruning would be a write the shop did not ask for, and may fail over the quota.
+        store.mode === 'read-only' ? 0 : store.history.prune(config.retention),
         store.meta.set({ key: 'model', modelVersion: header.modelVersion, modelUrl, loadedAt: Date.now() }),
       ]), 'finishing the load');
       engine.loadMs = now() - t0;
@@ -445,12 +451,12 @@ export class RecommenderEngine implements RecommenderApi {
   async track(events: TrackEvent | TrackEvent[]): Promise<TrackResult> {
     this.assertUsable();
     const valid = validateEvents(events);
-    const { stored, pruned } = await this.write(() => this.storage.history.add(valid, this.config.retention));
+    const { stored, pruned, outsideRetention } = await this.write(() => this.storage.history.add(valid, this.config.retention));
     const unknown = new Set<string>();
     for (const ev of valid) {
       if (ev.itemId && !this.model.modelIndex.has(ev.itemId) && !this.catalog.posById.has(ev.itemId)) unknown.add(ev.itemId);
     }
-    return { stored, unknownItems: [...unknown], pruned };
+    return { stored, unknownItems: [...unknown], pruned, outsideRetention };
   }
 
   /** Recommends for a scene. See the scene request types for the options. */
@@ -503,6 +509,7 @@ export class RecommenderEngine implements RecommenderApi {
     const cat = this.catalog;
     const info: EngineInfo = {
       backend: this.selection.backend,
+      storage: this.storage.mode,
       rejectedBackends: [...this.selection.rejected],
       modelUrl: this.modelUrl,
       modelVersion: this.model.header.modelVersion,
@@ -515,6 +522,7 @@ export class RecommenderEngine implements RecommenderApi {
       backendReason: this.selection.reason,
       forward: this.forward.info,
     };
+    if (this.storage.reason !== undefined) info.storageReason = this.storage.reason;
     if (this.selection.probe) info.backendProbe = this.selection.probe.map((p) => ({ ...p }));
     const scoring = cat.info();
     if (scoring) info.scoring = scoring;

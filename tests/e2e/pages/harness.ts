@@ -5,6 +5,7 @@
 import * as scenerec from '../../../src/index';
 import type { BackendFallback, CatalogItem, Recommender, RecommenderOptions } from '../../../src/index';
 import { askWorker, instrumentedWorker, type WorkerAdapter } from '../../support/side-channel';
+import { faultWorkerName, type StorageFault } from '../../support/storage-faults';
 
 /** The tiny random-weights fixture (tests/fixtures/tiny-model), served at /fixtures/. */
 export const FIXTURE_MODEL_URL = '/fixtures/tiny-model/model.json';
@@ -15,6 +16,8 @@ export const UNAVAILABLE = ['item-02', 'item-13', 'item-27'];
 export interface CreateOptions extends Omit<RecommenderOptions, 'worker'> {
   /** Run the SDK engine in tests/support/instrumented.worker.ts (adds tf.memory() / adapter queries). */
   debugWorker?: boolean;
+  /** Run it in tests/support/storage-fault.worker.ts with this storage fault (implies debugWorker). */
+  storageFault?: StorageFault;
 }
 
 export interface DebugMemory { numTensors: number; numBytes: number; numDataBuffers: number }
@@ -46,7 +49,7 @@ export interface Harness {
    */
   sceneCalls(rec: Recommender, i: number): Array<() => Promise<unknown>>;
   /** Runs `f`, returns the error it throws (or rejects with) as plain data, or null. */
-  errorOf(f: () => unknown): Promise<{ name: string; code?: string; message: string; isScenerecError: boolean; instanceOf?: string } | null>;
+  errorOf(f: () => unknown): Promise<{ name: string; code?: string; message: string; isScenerecError: boolean; instanceOf?: string; details?: Record<string, unknown> } | null>;
 }
 
 declare global {
@@ -91,10 +94,12 @@ window.harness = {
   unavailable: UNAVAILABLE,
   fixtureModelUrl: FIXTURE_MODEL_URL,
   async create(options: CreateOptions = {}) {
-    const { debugWorker: wantDebug, ...rest } = options;
-    const worker = wantDebug
-      ? instrumentedWorker('scenerec-debug')
-      : undefined;
+    const { debugWorker: wantDebug, storageFault, ...rest } = options;
+    const worker = storageFault
+      ? new Worker(new URL('../../support/storage-fault.worker.ts', import.meta.url), { type: 'module', name: faultWorkerName(storageFault) })
+      : wantDebug
+        ? instrumentedWorker('scenerec-debug')
+        : undefined;
     debugWorker = worker ?? null;
     window.harness.workerFallbacks = [];
     worker?.addEventListener('message', (ev: MessageEvent) => {
@@ -141,6 +146,7 @@ window.harness = {
         name: err.name, code: err.code, message: err.message,
         isScenerecError: e instanceof scenerec.ScenerecError,
         instanceOf: cls?.[0],
+        details: (e as { details?: Record<string, unknown> }).details,
       };
     }
   },
