@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'STORAGE_BLOCKED'
   | 'STORAGE_FAILED'
   | 'DISPOSED'
+  | 'WORKER_LOST'
   | 'INTERNAL';
 
 export class ScenerecError extends Error {
@@ -81,11 +82,19 @@ export type StorageError = InstanceType<typeof StorageError>;
 /** The recommender was disposed; create a new one. */
 export const DisposedError = define('DisposedError', 'DISPOSED');
 export type DisposedError = InstanceType<typeof DisposedError>;
+/**
+ * The recommender's worker died or stopped answering (terminated, closed itself, crashed, hung).
+ * A read in flight rejects with it; the SDK restarts the worker and replays the writes in flight,
+ * so retrying the call is safe. `details.reason` says what was seen; `details.permanent` is true
+ * when no restart will follow (then create a new recommender).
+ */
+export const WorkerLostError = define('WorkerLostError', 'WORKER_LOST');
+export type WorkerLostError = InstanceType<typeof WorkerLostError>;
 
 const BY_NAME: Record<string, new (message: string, details?: Record<string, unknown>) => ScenerecError> = {
   UnknownSceneError, InvalidEventError, InvalidRequestError, InvalidOptionsError, UnknownItemError,
   ModelLoadError, NoBackendError, DeviceLostError, QuotaExceededError, StorageBlockedError,
-  StorageError, DisposedError,
+  StorageError, DisposedError, WorkerLostError,
 };
 
 export function serializeError(err: unknown): SerializedError {

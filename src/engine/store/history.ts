@@ -29,8 +29,9 @@ import type { IDBPObjectStore, StoreNames } from 'idb';
 import type { HistoryExport, StoredEvent } from '../../contract/protocol.js';
 import type { NewEvent } from '../../contract/options.js';
 import {
-  allRequests, inTransaction, StorageConnection, type OpenStorageOptions, type ScenerecDB,
+  allRequests, inTransaction, StorageConnection, type OpenStorageOptions, type ScenerecDB, type ScenerecStoreName,
 } from './db.js';
+import { applyOnce, hasWritesStore } from './writes.js';
 
 export interface Retention { maxEvents: number; maxAgeDays: number }
 
@@ -136,21 +137,26 @@ export class HistoryStore {
   /**
    * Adds validated events in one transaction and applies retention.
    * Either every event is stored or none is (the earlier history is untouched on failure).
+   * With a `writeId` already applied (writes.ts), nothing is written and the first answer comes back.
    */
-  async add(events: NewEvent[], retention: Retention, now: number = Date.now()): Promise<{ stored: number; pruned: number }> {
+  async add(events: NewEvent[], retention: Retention, now: number = Date.now(), writeId?: string): Promise<{ stored: number; pruned: number }> {
     if (events.length === 0) return { stored: 0, pruned: await this.prune(retention, now) };
     const db = await this.conn.get();
-    const done = await this.written(() => inTransaction(db, ['events'], 'readwrite', 'storing events', async (tx) => {
+    const done = await this.written(() => inTransaction(db, withWrites(db, ['events']), 'readwrite', 'storing events', (tx) => applyOnce(tx, writeId, async () => {
       const store = tx.objectStore('events');
       const keys = await allRequests(events.map((ev) => () => store.add({ ...ev } as StoredEvent)));
       const pruned = await pruneIn(store, retention, now);
       return { keys, pruned };
-    }), ({ keys, pruned }) => {
+    }, ({ pruned }) => ({ stored: events.length, pruned: pruned.length })
+    )), (applied) => {
+      if (applied.replayed) return false;
       // Changed unless every event added was dropped again by retention and nothing else was.
+      const { keys, pruned } = applied.value;
       const added = new Set(keys);
       return pruned.length !== keys.length || !pruned.every((k) => added.has(k));
-    }, (cache, { keys, pruned }) => withChanges(cache, events.map((ev, i) => ({ ...ev, id: keys[i] } as StoredEvent)), pruned));
-    return { stored: events.length, pruned: done.pruned.length };
+    }, (cache, applied) => applied.replayed ? cache
+      : withChanges(cache, events.map((ev, i) => ({ ...ev, id: applied.value.keys[i] } as StoredEvent)), applied.value.pruned));
+    return done.result;
   }
 
   /** Applies retention without adding anything. Returns how many events were dropped. */
@@ -211,26 +217,27 @@ export class HistoryStore {
     return { format: 'scenerec-history', version: 1, exportedAt: now, events: await this.all() };
   }
 
-  /** Removes every event about `itemId`. Returns how many were removed. */
-  async forgetItem(itemId: string): Promise<number> {
+  /** Removes every event about `itemId`. Returns how many were removed (the first answer, for an applied `writeId`). */
+  async forgetItem(itemId: string, writeId?: string): Promise<number> {
     const db = await this.conn.get();
-    return this.written(() => inTransaction(db, ['events'], 'readwrite', 'forgetting an item', async (tx) => {
+    const done = await this.written(() => inTransaction(db, withWrites(db, ['events']), 'readwrite', 'forgetting an item', (tx) => applyOnce(tx, writeId, async () => {
       const store = tx.objectStore('events');
       const keys = await store.index('itemId').getAllKeys(itemId);
       await allRequests(keys.map((k) => () => store.delete(k)));
       return keys.length;
-    }), (removed) => removed > 0, (cache) => cache.filter((e) => e.itemId !== itemId));
+    }, (removed) => removed)), (applied) => !applied.replayed && applied.value > 0, (cache) => cache.filter((e) => e.itemId !== itemId));
+    return done.result;
   }
 
-  /** Removes every event. */
-  async clear(): Promise<void> {
+  /** Removes every event (nothing again for an applied `writeId`). */
+  async clear(writeId?: string): Promise<void> {
     const db = await this.conn.get();
-    await this.written(() => inTransaction(db, ['events'], 'readwrite', 'clearing history', async (tx) => {
+    await this.written(() => inTransaction(db, withWrites(db, ['events']), 'readwrite', 'clearing history', (tx) => applyOnce(tx, writeId, async () => {
       const store = tx.objectStore('events');
       const had = await store.count();
       await store.clear();
       return had;
-    }), (had) => had > 0, () => []);
+    }, () => null)), (applied) => !applied.replayed && applied.value > 0, () => []);
   }
 
   /** Why the connection was dropped last (for diagnostics), or null. */
@@ -268,6 +275,11 @@ function withChanges(cache: readonly StoredEvent[], added: StoredEvent[], remove
     out.splice(i, 0, ev);
   }
   return out;
+}
+
+/** `stores` plus `writes` when the database has it (a schema older than version 3 has not). */
+function withWrites(db: { objectStoreNames: DOMStringList }, stores: ScenerecStoreName[]): ScenerecStoreName[] {
+  return hasWritesStore(db) ? [...stores, 'writes'] : stores;
 }
 
 type EventsStore = IDBPObjectStore<ScenerecDB, StoreNames<ScenerecDB>[], 'events', 'readwrite'>;
