@@ -158,6 +158,8 @@ export interface LivenessOptions {
   pingTimeoutMs: number;
   loadPingTimeoutMs: number;
   idlePingIntervalMs: number;
+  /** `dispose()` waits at most this long for the worker's answer. */
+  disposeTimeoutMs: number;
   /** Restart a lost worker and replay the writes in flight (needs a worker the SDK can spawn). */
   restart: boolean;
   /** Restarts allowed within `restartWindowMs`; one more loss in that window is final. */
@@ -171,6 +173,7 @@ export const DEFAULT_LIVENESS: Readonly<LivenessOptions> = Object.freeze({
   /** Longer while loading: evaluating TF.js and compiling shaders hold the worker's event loop. */
   loadPingTimeoutMs: 5000,
   idlePingIntervalMs: 5000,
+  disposeTimeoutMs: 3000,
   restart: true,
   maxRestarts: 3,
   restartWindowMs: 60_000,

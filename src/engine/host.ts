@@ -80,7 +80,7 @@ export function createWorkerApi(hooks: Pick<EngineHooks, 'fetch'> = {}): WorkerA
     },
     dispose: async () => { await engine?.dispose(); },
     applyWrite: (writeId: string, method: HistoryWrite, args: unknown[]) =>
-      run((e) => (e.applyWrite as (id: string, m: HistoryWrite, a: unknown[]) => Promise<unknown>)(writeId, method, args)),
+      run((e) => (e.applyWrite as (id: string, m: HistoryWrite, a: unknown[]) => Promise<unknown>).call(e, writeId, method, args)),
   } as WorkerApi;
   for (const method of FORWARDED_METHODS) {
     (api as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
