@@ -2,7 +2,11 @@
  * Page side of the instrumented worker's side channel (./instrumented.worker.ts), shared by the
  * e2e harness and the benchmark page.
  */
-export interface SideChannelQuery { sideChannel: 'memory' | 'adapter' | 'peak'; id: number }
+export interface SideChannelQuery { sideChannel: 'memory' | 'adapter' | 'peak' | 'fault'; id: number; fault?: Fault }
+
+/** A fault for the instrumented worker to apply (see ./instrumented.worker.ts). */
+export type FaultKind = 'close' | 'throw' | 'hang';
+export interface Fault { kind: FaultKind; at: 'now' | 'write' | 'commit' }
 
 export interface WorkerMemory { backend: string; numTensors: number; numBytes: number; numDataBuffers: number; heapUsed?: number }
 export interface WorkerAdapter { backend: string; hasGpu: boolean; adapter: { vendor: string; architecture: string; description: string } | null }
@@ -10,6 +14,11 @@ export interface WorkerPeak { backend: string; gmacs: number; shape: string; ms:
 interface Answers { memory: WorkerMemory; adapter: WorkerAdapter; peak: WorkerPeak }
 
 let nextId = 1;
+
+/** Asks the worker to apply a fault (fire and forget: a fault applied now may leave no answer). */
+export function injectFault(w: Worker, fault: Fault): void {
+  w.postMessage({ sideChannel: 'fault', id: nextId++, fault } satisfies SideChannelQuery);
+}
 
 /** Spawns the SDK's worker with the side channel. */
 export function instrumentedWorker(name = 'scenerec-instrumented'): Worker {
