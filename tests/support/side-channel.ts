@@ -15,9 +15,23 @@ interface Answers { memory: WorkerMemory; adapter: WorkerAdapter; peak: WorkerPe
 
 let nextId = 1;
 
-/** Asks the worker to apply a fault (fire and forget: a fault applied now may leave no answer). */
-export function injectFault(w: Worker, fault: Fault): void {
-  w.postMessage({ sideChannel: 'fault', id: nextId++, fault } satisfies SideChannelQuery);
+/**
+ * Asks the worker to apply a fault. Resolves when the worker armed it (a fault `at: 'now'` may leave
+ * no answer: do not wait for that one).
+ */
+export function injectFault(w: Worker, fault: Fault, timeoutMs = 10_000): Promise<void> {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { w.removeEventListener('message', on); reject(new Error('the instrumented worker did not arm the fault')); }, timeoutMs);
+    const on = (ev: MessageEvent) => {
+      if (ev.data?.id !== id || ev.data?.sideChannel !== 'fault') return;
+      clearTimeout(timer);
+      w.removeEventListener('message', on);
+      resolve();
+    };
+    w.addEventListener('message', on);
+    w.postMessage({ sideChannel: 'fault', id, fault } satisfies SideChannelQuery);
+  });
 }
 
 /** Spawns the SDK's worker with the side channel. */

@@ -43,6 +43,8 @@ async function trackDuringFault(page: Page, dbName: string, inject: Injection) {
     const base = Date.now() - 3_600_000;
     const ev = (i: number) => ({ type: 'view' as const, itemId: `item-${String(1 + (i % 50)).padStart(2, '0')}`, timestamp: base + i });
     await rec.track(ev(0));
+    // A fault on the next write is armed before the track (the track's transaction starts at once).
+    if (inject.via === 'fault' && inject.fault.at !== 'now') await h.fault(inject.fault);
     const settle = (p: Promise<unknown>, t0: number): Promise<Settled> => p.then(
       (value) => ({ ok: true, ms: performance.now() - t0, value }),
       (e: Error & { code?: string; details?: Record<string, unknown> }) => ({ ok: false, ms: performance.now() - t0, error: { name: e.name, code: e.code, details: e.details } }),
@@ -53,8 +55,8 @@ async function trackDuringFault(page: Page, dbName: string, inject: Injection) {
     if (inject.via === 'terminate') {
       if (inject.delayMs === 0) h.terminateWorker();
       else setTimeout(() => h.terminateWorker(), inject.delayMs);
-    } else {
-      h.fault(inject.fault);
+    } else if (inject.fault.at === 'now') {
+      void h.fault(inject.fault).catch(() => undefined);
     }
     const [trackR, readR] = await Promise.all([track, read]);
     // The next call works without a reload (retried while the restart runs, each try settling in bound).
@@ -130,7 +132,7 @@ for (const { title, inject } of IDLE_CASES) {
       await rec.scene('home').recommend({ k: 3 });
       const t0 = performance.now();
       if (inject.via === 'terminate') h.terminateWorker();
-      else h.fault(inject.fault);
+      else void h.fault(inject.fault).catch(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, 100));
       const tries: Array<{ ok: boolean; ms: number; name?: string; code?: string }> = [];
       for (;;) {

@@ -47,8 +47,11 @@ export interface Harness {
   events: Array<RecommenderEvent & { t: number }>;
   /** Debug workers spawned by the last `create` (restarts add one each). */
   workersSpawned(): number;
-  /** Applies a fault in the current debug worker (tests/support/instrumented.worker.ts). */
-  fault(fault: Fault): void;
+  /**
+   * Applies a fault in the current debug worker (tests/support/instrumented.worker.ts); resolves once
+   * it is armed (never, maybe, for `at: 'now'`).
+   */
+  fault(fault: Fault): Promise<void>;
   /** `terminate()` of the current debug worker, from the page. */
   terminateWorker(): void;
   /** Runs `f`, returns the error it throws (or rejects with) as plain data, or null. */
