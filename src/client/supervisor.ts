@@ -11,7 +11,8 @@
  * downloading), nor across a timer that fired late (a frozen or throttled page: it pings afresh).
  *
  * Bound: a call pending when the worker is lost learns it within `pingTimeoutMs + pingIntervalMs`
- * (1.25 s by default) of the worker's last answer.
+ * (1.25 s by default) of the worker's last answer; while it loads, or a `setCatalog` (which builds
+ * a new catalog matrix) is pending, within `loadPingTimeoutMs + pingIntervalMs` (5.25 s).
  *
  * Recovery. On a loss, every pending call is settled or handed over:
  * - reads (recommend, info, listHistory, exportHistory) reject with WorkerLostError at once: they are
@@ -84,6 +85,9 @@ interface Call {
   gen: number;
 }
 
+/** Calls that may hold the worker's event loop as long as a load (a new catalog matrix): the load deadline applies. */
+const SLOW = new Set<string>(['setCatalog']);
+
 const SESSION = Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
 
 /** One worker and its Comlink proxy, with the heartbeat that watches it. */
@@ -118,6 +122,8 @@ class Link {
     readonly owned: boolean,
     private readonly opts: LivenessOptions,
     private readonly busy: () => boolean,
+    /** A call that holds the worker's event loop as long as a load does (setCatalog) is pending. */
+    private readonly slow: () => boolean,
   ) {
     this.lost = new Promise((resolve) => { this.markLost = resolve; });
     this.remote = Comlink.wrap<WorkerApi>(worker as unknown as Comlink.Endpoint);
@@ -145,7 +151,7 @@ class Link {
     this.timer = undefined;
     const t = now();
     const late = this.dueAt > 0 && t - this.dueAt > this.opts.pingTimeoutMs;
-    const deadline = this.loading ? this.opts.loadPingTimeoutMs : this.opts.pingTimeoutMs;
+    const deadline = this.loading || this.slow() ? this.opts.loadPingTimeoutMs : this.opts.pingTimeoutMs;
     if (late) {
       this.outstanding = null; // this page was frozen or throttled: judge by a fresh ping
     } else if (this.outstanding && this.answered && t - this.outstanding.at > deadline) {
@@ -234,7 +240,8 @@ export class WorkerSupervisor {
   }
 
   private connect(worker: Worker): Link {
-    const link = new Link(worker, ++this.gen, this.init.owned, this.opts, () => this.inflight.size > 0);
+    const link = new Link(worker, ++this.gen, this.init.owned, this.opts, () => this.inflight.size > 0,
+      () => [...this.inflight].some((c) => SLOW.has(c.method)));
     void link.lost.then((reason) => this.onLost(link, reason));
     return link;
   }

@@ -82,7 +82,8 @@ async function start(opts: { factory?: boolean; events?: RecommenderEvent[] } = 
   return { rec, workers };
 }
 
-describe('a lost worker', () => {
+// The first load in a file imports TF.js cold; on a loaded machine that alone can pass vitest's 5 s default.
+describe('a lost worker', { timeout: 30_000 }, () => {
   it('a track committed but never answered resolves after the restart with its first answer, stored once', async () => {
     const events: RecommenderEvent[] = [];
     const { rec, workers } = await start({ events });
