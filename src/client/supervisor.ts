@@ -10,9 +10,10 @@
  * what notices them. No deadline runs before the worker's first answer (its script may still be
  * downloading), nor across a timer that fired late (a frozen or throttled page: it pings afresh).
  *
- * Bound: a call pending when the worker is lost learns it within `pingTimeoutMs + pingIntervalMs`
- * (1.25 s by default) of the worker's last answer; while it loads, or a `setCatalog` (which builds
- * a new catalog matrix) is pending, within `loadPingTimeoutMs + pingIntervalMs` (5.25 s).
+ * Bound: a call pending when the worker is lost learns it within `pingTimeoutMs + 2 × pingIntervalMs`
+ * (1.5 s by default) of the last ping the worker answered; while it loads, or a `setCatalog` (which
+ * builds a new catalog matrix) is pending, within `loadPingTimeoutMs + 2 × pingIntervalMs` (5.5 s).
+ * The deadline must be passed on two ticks in a row (an answer may be queued behind the first).
  *
  * Recovery. On a loss, every pending call is settled or handed over:
  * - reads (recommend, info, listHistory, exportHistory) reject with WorkerLostError at once: they are
@@ -96,6 +97,7 @@ class Link {
   private seqPing = 0;
   private outstanding: { n: number; at: number } | null = null;
   private answered = false;
+  private suspect = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private dueAt = 0;
   private closed = false;
@@ -107,7 +109,10 @@ class Link {
     const n = (ev.data as Record<string, unknown> | null)?.[PONG];
     if (typeof n !== 'number') return;
     this.answered = true;
-    if (this.outstanding && n >= this.outstanding.n) this.outstanding = null;
+    if (this.outstanding && n >= this.outstanding.n) {
+      this.outstanding = null;
+      this.suspect = false;
+    }
   };
   private readonly onError = (ev: Event) => {
     const msg = (ev as ErrorEvent).message;
@@ -154,9 +159,15 @@ class Link {
     const deadline = this.loading || this.slow() ? this.opts.loadPingTimeoutMs : this.opts.pingTimeoutMs;
     if (late) {
       this.outstanding = null; // this page was frozen or throttled: judge by a fresh ping
+      this.suspect = false;
     } else if (this.outstanding && this.answered && t - this.outstanding.at > deadline) {
-      this.fail(`no answer to a ping for ${Math.round(t - this.outstanding.at)} ms`);
-      return;
+      // Twice in a row: an answer may wait in this page's queue behind this timer (a page busy for
+      // a while); one interval later it has been read.
+      if (this.suspect) {
+        this.fail(`no answer to a ping for ${Math.round(t - this.outstanding.at)} ms`);
+        return;
+      }
+      this.suspect = true;
     }
     if (!this.outstanding) {
       const n = ++this.seqPing;
@@ -168,10 +179,10 @@ class Link {
       }
       this.outstanding = { n, at: t };
     }
-    const interval = this.busy() || this.loading || this.opts.idlePingIntervalMs <= 0
+    const interval = this.busy() || this.loading || this.suspect || this.opts.idlePingIntervalMs <= 0
       ? this.opts.pingIntervalMs
       : this.opts.idlePingIntervalMs;
-    if (!this.busy() && !this.loading && this.opts.idlePingIntervalMs <= 0) {
+    if (!this.busy() && !this.loading && !this.suspect && this.opts.idlePingIntervalMs <= 0) {
       // No idle pings: the next call wakes the heartbeat.
       this.dueAt = Infinity;
       return;

@@ -5,14 +5,14 @@
  * (tests/support/instrumented.worker.ts). Every case asserts: each call settles within its bound,
  * the errors are typed (WorkerLostError), the stored history is exactly what the page was told was
  * stored (count and content, no duplicates), and the next call works without a reload.
- * Bounds (src/client/supervisor.ts): a read learns of the loss within pingTimeoutMs + pingIntervalMs
- * (1.25 s) of the death; a write settles once the new worker is up (detection + a model load).
+ * Bounds (src/client/supervisor.ts): a read learns of the loss within pingTimeoutMs + 2 × pingIntervalMs
+ * (1.5 s) of the death; a write settles once the new worker is up (detection + a model load).
  */
 import { expect, test, type Page } from '@playwright/test';
 import { freshDb, openHarness } from '../helpers';
 import type { Fault, FaultKind } from '../../support/side-channel';
 
-/** A read pending at the death rejects within this (1.25 s detection, slack for this 2-core machine). */
+/** A read pending at the death rejects within this (1.5 s detection, slack for this 2-core machine). */
 const READ_BOUND_MS = 3000;
 /** A write pending at the death settles within this (detection + restart with the fixture model). */
 const WRITE_BOUND_MS = 20_000;
