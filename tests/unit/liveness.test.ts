@@ -69,14 +69,18 @@ const views = (n: number, from = 0): TrackEvent[] => Array.from({ length: n }, (
 const recs: Recommender[] = [];
 afterEach(async () => { for (const r of recs.splice(0)) await r.dispose().catch(() => undefined); });
 
-async function start(opts: { factory?: boolean; events?: RecommenderEvent[] } = {}) {
+async function start(opts: { factory?: boolean; events?: RecommenderEvent[]; liveness?: Record<string, unknown>; spawnAfterFirst?: () => FakeWorker } = {}) {
   const workers: FakeWorker[] = [];
-  const spawn = () => { const f = new FakeWorker(); workers.push(f); return f.worker; };
+  const spawn = () => {
+    const f = workers.length > 0 && opts.spawnAfterFirst ? opts.spawnAfterFirst() : new FakeWorker();
+    workers.push(f);
+    return f.worker;
+  };
   const dbName = freshDbName();
   const rec = await createRecommender({
     worker: opts.factory === false ? spawn() : spawn,
     modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', catalog: fixtureCatalog(), dbName,
-    liveness: FAST, onEvent: (e) => opts.events?.push(e),
+    liveness: { ...FAST, ...opts.liveness }, onEvent: (e) => opts.events?.push(e),
   });
   recs.push(rec);
   return { rec, workers };
@@ -159,6 +163,23 @@ describe('a lost worker', { timeout: 30_000 }, () => {
     const later = await rec.info().catch((e) => e);
     expect(later).toBeInstanceOf(WorkerLostError);
     expect(later.details.permanent).toBe(true);
+    await rec.dispose();
+  });
+
+  it('replacements that die while loading are tried maxRestarts times, then the write rejects with stored "unknown"', async () => {
+    const events: RecommenderEvent[] = [];
+    const dying = () => { const f = new FakeWorker(); f.dieWhen('on-next-call'); return f; };
+    const { rec, workers } = await start({ events, liveness: { maxRestarts: 2, loadPingTimeoutMs: 300 }, spawnAfterFirst: dying });
+    workers[0].dieWhen('on-next-call');
+    const t0 = Date.now();
+    const err = await rec.track(views(4)).catch((e) => e);
+    expect(err).toBeInstanceOf(WorkerLostError);
+    expect(err.details).toMatchObject({ permanent: true, stored: 'unknown' });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(workers).toHaveLength(3); // the first and 2 replacements
+    expect(workers.every((w) => w.terminated)).toBe(true);
+    expect(events.map((e) => e.type)).toEqual(['worker-lost', 'worker-restart-failed']);
+    await expect(rec.scene('home').recommend()).rejects.toMatchObject({ name: 'WorkerLostError', details: { permanent: true } });
     await rec.dispose();
   });
 
