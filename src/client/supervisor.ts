@@ -275,6 +275,14 @@ export class WorkerSupervisor {
     }
   }
 
+  /**
+   * Gives up a load in progress (for a caller's own deadline or abort signal): the worker is
+   * terminated (when the SDK owns it) and `start()` rejects with WorkerLostError naming `reason`.
+   */
+  abortLoad(reason: string): void {
+    if (this.state === 'loading') this.link.fail(reason);
+  }
+
   /** `init` on a link, raced against its loss. */
   private async load(link: Link, config: EngineConfig, onProgress?: (p: LoadProgress) => void): Promise<EngineInfo> {
     link.loading = true;
