@@ -7,8 +7,9 @@
  * or when posting to it throws. Pings go out every `pingIntervalMs` while a call is pending and every
  * `idlePingIntervalMs` while none is, so a worker that dies idle is replaced before the next call.
  * `worker.terminate()`, `self.close()` and the browser killing a worker fire no event: the ping is
- * what notices them. No deadline runs before the worker's first answer (its script may still be
- * downloading), nor across a timer that fired late (a frozen or throttled page: it pings afresh).
+ * what notices them. Before its first answer the worker has `startTimeoutMs` (its script may still
+ * be downloading); no deadline runs across a timer that fired late (a frozen or throttled page: it
+ * pings afresh).
  *
  * Bound: a call pending when the worker is lost learns it within `pingTimeoutMs + 2 × pingIntervalMs`
  * (1.5 s by default) of the last ping the worker answered; while it loads, or a `setCatalog` (which
@@ -160,11 +161,12 @@ class Link {
     if (late) {
       this.outstanding = null; // this page was frozen or throttled: judge by a fresh ping
       this.suspect = false;
-    } else if (this.outstanding && this.answered && t - this.outstanding.at > deadline) {
+    } else if (this.outstanding && t - this.outstanding.at > (this.answered ? deadline : this.opts.startTimeoutMs)) {
       // Twice in a row: an answer may wait in this page's queue behind this timer (a page busy for
       // a while); one interval later it has been read.
       if (this.suspect) {
-        this.fail(`no answer to a ping for ${Math.round(t - this.outstanding.at)} ms`);
+        this.fail(this.answered ? `no answer to a ping for ${Math.round(t - this.outstanding.at)} ms`
+          : `it did not start: no answer to its first ping in ${Math.round(t - this.outstanding.at)} ms`);
         return;
       }
       this.suspect = true;
@@ -465,7 +467,7 @@ export class WorkerSupervisor {
 const DISPOSE_MARK: Call = { seq: 0, method: 'info', args: [], resolve: () => undefined, reject: () => undefined, gen: -2 };
 
 const LIVENESS_LIMITS: Record<keyof LivenessOptions, 'ms' | 'count' | 'boolean'> = {
-  pingIntervalMs: 'ms', pingTimeoutMs: 'ms', loadPingTimeoutMs: 'ms', idlePingIntervalMs: 'ms', disposeTimeoutMs: 'ms',
+  pingIntervalMs: 'ms', pingTimeoutMs: 'ms', loadPingTimeoutMs: 'ms', startTimeoutMs: 'ms', idlePingIntervalMs: 'ms', disposeTimeoutMs: 'ms',
   restart: 'boolean', maxRestarts: 'count', restartWindowMs: 'ms',
 };
 

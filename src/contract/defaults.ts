@@ -150,13 +150,14 @@ export const WARMUP_CALLS = 3;
  * Worker liveness and recovery on the page (src/client/supervisor.ts). The worker is lost when a
  * ping has gone unanswered for `pingTimeoutMs` (`loadPingTimeoutMs` while it loads), or on its
  * `error`/`messageerror` event. Pings go out every `pingIntervalMs` while calls are pending and
- * every `idlePingIntervalMs` while none are (0: no idle pings). No deadline runs before the worker
- * answered its first ping (its script may still be downloading).
+ * every `idlePingIntervalMs` while none are (0: no idle pings). The first ping has `startTimeoutMs`
+ * (the worker's script is downloaded and evaluated first).
  */
 export interface LivenessOptions {
   pingIntervalMs: number;
   pingTimeoutMs: number;
   loadPingTimeoutMs: number;
+  startTimeoutMs: number;
   idlePingIntervalMs: number;
   /** `dispose()` waits at most this long for the worker's answer. */
   disposeTimeoutMs: number;
@@ -172,6 +173,8 @@ export const DEFAULT_LIVENESS: Readonly<LivenessOptions> = Object.freeze({
   pingTimeoutMs: 1000,
   /** Longer while loading: evaluating TF.js and compiling shaders hold the worker's event loop. */
   loadPingTimeoutMs: 5000,
+  /** The SDK's worker script is a few KB (TF.js comes with `init`): generous for a slow network. */
+  startTimeoutMs: 10_000,
   idlePingIntervalMs: 5000,
   disposeTimeoutMs: 3000,
   restart: true,

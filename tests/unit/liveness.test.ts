@@ -195,6 +195,18 @@ describe('a lost worker', { timeout: 30_000 }, () => {
     expect(f.terminated).toBe(true);
   });
 
+  it('a worker that never starts (killed before its script ran) rejects createRecommender after startTimeoutMs', async () => {
+    const f = new FakeWorker();
+    f.dieWhen('now');
+    const t0 = Date.now();
+    const err = await createRecommender({
+      worker: () => f.worker, modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', dbName: freshDbName(), liveness: { ...FAST, startTimeoutMs: 300 },
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(WorkerLostError);
+    expect(err.message).toMatch(/did not start/);
+    expect(Date.now() - t0).toBeLessThan(1500);
+  });
+
   it('checks options.liveness', async () => {
     await expect(createRecommender({ worker: () => new FakeWorker().worker, liveness: { pingTimeoutMs: -1 } })).rejects.toThrow(/pingTimeoutMs/);
     await expect(createRecommender({ worker: () => new FakeWorker().worker, liveness: { pingTimeOut: 5 } as never })).rejects.toThrow(/not an option/);
