@@ -168,25 +168,26 @@ for (const { title, inject } of IDLE_CASES) {
   });
 }
 
-const LOAD_CASES: Array<{ title: string; initFault?: string; terminateAfterMs?: number; bound?: number }> = [
+const LOAD_CASES: Array<{ title: string; initFault?: string; terminateAfterMs?: number; terminateOnProgress?: boolean; bound?: number }> = [
   // At once: before the worker's script ran (only the start deadline can tell).
   { title: 'page worker.terminate() at once', terminateAfterMs: 0, bound: START_BOUND_MS },
-  // Once init arrived; the instrumented worker's 1.4 MB script may still be starting on a loaded machine.
-  { title: 'page worker.terminate() 1 s in', terminateAfterMs: 1000, bound: START_BOUND_MS },
+  // Mid-load: when the model's progress report arrives (weights downloaded, catalog and warm-up to come).
+  { title: 'page worker.terminate() mid-load', terminateOnProgress: true },
   ...KINDS.map((kind) => ({ title: kind, initFault: `${kind}@init:30` })),
 ];
 
-for (const { title, initFault, terminateAfterMs, bound } of LOAD_CASES) {
+for (const { title, initFault, terminateAfterMs, terminateOnProgress, bound } of LOAD_CASES) {
   test(`worker lost during createRecommender: ${title}`, async ({ page }) => {
     test.setTimeout(90_000);
     await openHarness(page);
-    const r = await page.evaluate(async ({ dbName, initFault, terminateAfterMs }) => {
+    const r = await page.evaluate(async ({ dbName, initFault, terminateAfterMs, terminateOnProgress }) => {
       const h = window.harness;
       const first = await h.create({ backend: 'wasm', dbName, debugWorker: true });
       await first.track([{ type: 'view', itemId: 'item-03' }, { type: 'view', itemId: 'item-04' }]);
       await first.dispose();
       const t0 = performance.now();
-      const p = h.create({ backend: 'wasm', dbName, debugWorker: true, initFault });
+      const onProgress = terminateOnProgress ? (p: { stage: string }) => { if (p.stage === 'model') h.terminateWorker(); } : undefined;
+      const p = h.create({ backend: 'wasm', dbName, debugWorker: true, initFault, onProgress });
       if (terminateAfterMs === 0) h.terminateWorker();
       else if (terminateAfterMs !== undefined) setTimeout(() => h.terminateWorker(), terminateAfterMs);
       const err = await h.errorOf(() => p);
@@ -197,7 +198,7 @@ for (const { title, initFault, terminateAfterMs, bound } of LOAD_CASES) {
       const list = await again.scene('home').recommend({ k: 4 });
       await again.dispose();
       return { err, ms, history: history.map((e) => e.itemId), items: list.items.length };
-    }, { dbName: freshDb('fault-load'), initFault, terminateAfterMs });
+    }, { dbName: freshDb('fault-load'), initFault, terminateAfterMs, terminateOnProgress });
     console.log(`[fault load ${title}] createRecommender rejected with ${r.err?.name} in ${r.ms.toFixed(0)} ms: ${r.err?.message}`);
     expect(r.err).toMatchObject({ name: 'WorkerLostError', code: 'WORKER_LOST', instanceOf: 'WorkerLostError' });
     expect(r.ms).toBeLessThan(bound ?? LOAD_BOUND_MS);
