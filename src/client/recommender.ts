@@ -4,7 +4,8 @@
  * Liveness of the worker, its restart and the replay of writes: ./supervisor.ts.
  */
 import { assertScene, resolveEngineConfig } from '../contract/options.js';
-import { InvalidOptionsError } from '../contract/errors.js';
+import { LOAD_TIMEOUT_GRACE_MS } from '../contract/defaults.js';
+import { AbortError, InvalidOptionsError, ModelLoadError } from '../contract/errors.js';
 import { resolveUrl } from '../util/url.js';
 import {
   FORWARDED_METHODS, type BackendName, type EngineConfig, type EngineInfo, type ForwardedMethod, type LoadProgress,
@@ -21,8 +22,13 @@ export interface RecommenderOptions extends EngineConfig {
    * (and owns) its own. A Worker instance given here is not restarted when lost (see `onEvent`).
    */
   worker?: Worker | (() => Worker);
-  /** Loading progress: backend tries, download fraction, model size, warm-up, ready. */
+  /** Loading progress: backend tries, download bytes, model size, warm-up, ready. */
   onProgress?: (p: LoadProgress) => void;
+  /**
+   * Aborts the load: `createRecommender` rejects with AbortError at once and terminates the worker
+   * it spawned (a worker you passed in is yours to terminate). No effect once it has resolved.
+   */
+  signal?: AbortSignal;
   /**
    * What happened to the worker: 'worker-lost' (with why, and what was rejected or will be
    * replayed), then 'worker-restarted' (with the recovery time) or 'worker-restart-failed'.
@@ -33,7 +39,7 @@ export interface RecommenderOptions extends EngineConfig {
 }
 
 /** The options that stay on the page (not sent to the worker's engine). */
-const PAGE_OPTIONS = ['worker', 'onProgress', 'onEvent', 'liveness'] as const;
+const PAGE_OPTIONS = ['worker', 'onProgress', 'signal', 'onEvent', 'liveness'] as const;
 
 /** A scene's handle for home, product and cart pages. */
 export interface BasicSceneHandle<S extends SceneName> {
@@ -118,6 +124,31 @@ class RecommenderClient implements Recommender {
   }
 }
 
+/** The page's bound on a load: the signal at once, the clock `timeoutMs` plus a grace for the worker's own report. */
+function loadBound(signal: AbortSignal | undefined, timeoutMs: number, modelUrl: string, progress: () => LoadProgress | undefined) {
+  let stop = () => {};
+  const ended = new Promise<never>((_, reject) => {
+    const onAbort = () => reject(new AbortError('createRecommender was aborted by its signal; the load was stopped.', { url: modelUrl, reason: String(signal?.reason ?? 'aborted') }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = Number.isFinite(timeoutMs) ? setTimeout(() => {
+      const p = progress();
+      const bytes = p?.stage === 'download' ? `, ${p.loadedBytes} of ${p.totalBytes} model bytes received` : '';
+      reject(new ModelLoadError(
+        `The recommender did not load within timeoutMs = ${timeoutMs} ms (last stage: ${p?.stage ?? 'starting the worker'}${bytes}) from ${modelUrl}. Check the connection and the model URL, or raise timeoutMs.`,
+        { url: modelUrl, timeoutMs, stage: p?.stage, ...(p?.stage === 'download' ? { receivedBytes: p.loadedBytes, expectedBytes: p.totalBytes } : {}) },
+      ));
+    }, timeoutMs + LOAD_TIMEOUT_GRACE_MS) : undefined;
+    stop = () => { clearTimeout(timer); signal?.removeEventListener('abort', onAbort); };
+  });
+  ended.catch(() => undefined);
+  return { ended, stop: () => stop() };
+}
+
+function isAbortSignal(v: unknown): v is AbortSignal {
+  const s = v as Partial<AbortSignal> | null;
+  return typeof s === 'object' && s !== null && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function';
+}
+
 /**
  * Starts a recommender: validates the options (before any worker starts), spawns the worker
  * (unless `options.worker` is given), loads and warms up the model, and resolves when ready.
@@ -127,15 +158,18 @@ class RecommenderClient implements Recommender {
  * await rec.track({ type: 'view', itemId: 'sku-123' });
  * const { items } = await rec.scene('home').recommend({ k: 12 });
  * ```
- * A worker lost after the load is restarted with these options and the writes in flight are replayed
- * (see `onEvent` and ./supervisor.ts); a worker lost while loading rejects with WorkerLostError.
- * @throws InvalidOptionsError, NoBackendError, ModelLoadError, StorageError, StorageBlockedError, WorkerLostError
+ * The whole load is bounded: `options.timeoutMs` (default 60 s; the worker reports its own
+ * ModelLoadError at that time, the page gives up a second later at most) and `options.signal`
+ * (AbortError at once). Either way the worker the SDK spawned is terminated. A worker lost while
+ * loading rejects with WorkerLostError; one lost after the load is restarted with these options and
+ * the writes in flight are replayed (see `onEvent` and ./supervisor.ts).
+ * @throws InvalidOptionsError, NoBackendError, ModelLoadError, StorageError, StorageBlockedError, AbortError, WorkerLostError
  */
 export async function createRecommender(options: RecommenderOptions = {}): Promise<Recommender> {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidOptionsError('createRecommender options must be an object.');
   }
-  const { worker, onProgress, onEvent, liveness, ...engineConfig } = options;
+  const { worker, onProgress, onEvent, liveness, signal, ...engineConfig } = options;
   if (worker !== undefined && typeof worker !== 'function' && (worker === null || typeof (worker as Partial<Worker>).postMessage !== 'function')) {
     throw new InvalidOptionsError('options.worker must be a Worker running src/worker.ts, or a function that returns a new one.', { field: 'options.worker' });
   }
@@ -145,8 +179,12 @@ export async function createRecommender(options: RecommenderOptions = {}): Promi
   if (onEvent !== undefined && typeof onEvent !== 'function') {
     throw new InvalidOptionsError('options.onEvent must be a function.', { field: 'options.onEvent' });
   }
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    throw new InvalidOptionsError('options.signal must be an AbortSignal (from new AbortController().signal).', { field: 'options.signal' });
+  }
   const livenessOptions = validateLiveness(liveness);
   const resolved = resolveEngineConfig(engineConfig, PAGE_OPTIONS);
+  if (signal?.aborted) throw new AbortError('createRecommender was aborted by its signal before it started.', { reason: String(signal.reason ?? 'aborted') });
   // Resolve against the page, not the worker script's location.
   const config: EngineConfig = { ...engineConfig, modelUrl: resolveUrl(resolved.modelUrl, documentBase()) };
 
@@ -159,6 +197,19 @@ export async function createRecommender(options: RecommenderOptions = {}): Promi
   const supervisor = new WorkerSupervisor({
     worker: first, spawn, owned: spawn !== null, config, liveness: livenessOptions, onEvent,
   });
-  const info = await supervisor.start(onProgress);
-  return new RecommenderClient(supervisor, info);
+  let last: LoadProgress | undefined;
+  const bound = loadBound(signal, resolved.timeoutMs, config.modelUrl!, () => last);
+  try {
+    const info = await Promise.race([
+      supervisor.start((p) => { last = p; onProgress?.(p); }),
+      bound.ended,
+    ]);
+    return new RecommenderClient(supervisor, info);
+  } catch (e) {
+    // The deadline or the signal won: stop the load (the worker the SDK spawned is terminated).
+    supervisor.abortLoad((e as Error)?.message ?? String(e));
+    throw e;
+  } finally {
+    bound.stop();
+  }
 }

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'STORAGE_FAILED'
   | 'DISPOSED'
   | 'WORKER_LOST'
+  | 'ABORTED'
   | 'INTERNAL';
 
 export class ScenerecError extends Error {
@@ -67,7 +68,11 @@ export type ModelLoadError = InstanceType<typeof ModelLoadError>;
 /** None of the requested TF.js backends could be initialised. */
 export const NoBackendError = define('NoBackendError', 'NO_BACKEND');
 export type NoBackendError = InstanceType<typeof NoBackendError>;
-/** The GPU device was lost (driver reset, tab in background too long); create a new recommender. */
+/**
+ * The GPU device was lost (driver reset, GPU process crash) and a model call could not finish on
+ * the backend that took over, or none could take over (`details.fallbackError`): see
+ * EngineInfo.fallbacks. The history is intact and its controls keep working.
+ */
 export const DeviceLostError = define('DeviceLostError', 'DEVICE_LOST');
 export type DeviceLostError = InstanceType<typeof DeviceLostError>;
 /** The browser refused to store more data. History written before is intact. */
@@ -90,11 +95,17 @@ export type DisposedError = InstanceType<typeof DisposedError>;
  */
 export const WorkerLostError = define('WorkerLostError', 'WORKER_LOST');
 export type WorkerLostError = InstanceType<typeof WorkerLostError>;
+/**
+ * The caller's `signal` aborted the load. Named like the DOM's AbortError, so `err.name === 'AbortError'`
+ * checks work; nothing of the load is kept (the SDK's worker is terminated).
+ */
+export const AbortError = define('AbortError', 'ABORTED');
+export type AbortError = InstanceType<typeof AbortError>;
 
 const BY_NAME: Record<string, new (message: string, details?: Record<string, unknown>) => ScenerecError> = {
   UnknownSceneError, InvalidEventError, InvalidRequestError, InvalidOptionsError, UnknownItemError,
   ModelLoadError, NoBackendError, DeviceLostError, QuotaExceededError, StorageBlockedError,
-  StorageError, DisposedError, WorkerLostError,
+  StorageError, DisposedError, WorkerLostError, AbortError,
 };
 
 export function serializeError(err: unknown): SerializedError {

@@ -12,7 +12,7 @@ import {
 } from './errors.js';
 import {
   BACKENDS, EVENT_TYPES, SCENES,
-  type BackendName, type CatalogItem, type EngineConfig, type EventType, type ItemFilter,
+  type BackendName, type CatalogItem, type EngineConfig, type EventType, type ItemFilter, type ModelCacheMode,
   type ObjectiveWeights, type SceneName, type ShopRules, type StoredEvent,
 } from './protocol.js';
 
@@ -118,16 +118,33 @@ export interface ResolvedEngineConfig {
   dbName: string;
   excludePurchased: boolean;
   excludeInCart: boolean;
-  /** Storage of the catalog embedding matrix (src/scoring.ts). */
+  /** Storage of the catalog embedding matrix (src/retrieval/matrix.ts). */
   embeddingDtype: 'auto' | 'float32' | 'int8';
   /** Keep the derived int8 catalog matrix in IndexedDB between loads. */
   cacheCatalog: boolean;
+  /** Bound on the whole load, ms (Infinity: none). */
+  timeoutMs: number;
+  /** A download with no data for this long fails, ms. */
+  stallTimeoutMs: number;
+  modelCache: ModelCacheMode;
 }
 
 /** Every engine option: those with a default, and the catalog. */
 const ENGINE_KEYS: readonly string[] = [...Object.keys(DEFAULT_ENGINE_OPTIONS), 'catalog'];
 const D = DEFAULT_ENGINE_OPTIONS;
 const EMBEDDING_DTYPES = ['auto', 'float32', 'int8'] as const;
+const MODEL_CACHE_MODES: readonly ModelCacheMode[] = ['network-first', 'cache-first', 'off'];
+
+function checkModelCache(v: unknown): ModelCacheMode {
+  if (typeof v === 'string' && (MODEL_CACHE_MODES as readonly string[]).includes(v)) return v as ModelCacheMode;
+  throw new InvalidOptionsError(`options.modelCache must be one of ${MODEL_CACHE_MODES.join(', ')} (got ${describe(v)}).`, { field: 'options.modelCache' });
+}
+
+/** A duration in ms: positive, Infinity allowed (no bound). */
+function checkDuration(v: unknown, where: string): number {
+  if (v === Infinity) return v;
+  return checkNumber(v, where, InvalidOptionsError, { min: 1 });
+}
 
 function checkEmbeddingDtype(v: unknown): ResolvedEngineConfig['embeddingDtype'] {
   if (typeof v === 'string' && (EMBEDDING_DTYPES as readonly string[]).includes(v)) return v as ResolvedEngineConfig['embeddingDtype'];
@@ -214,6 +231,9 @@ export function resolveEngineConfig(config: unknown, extraKeys: readonly string[
     excludeInCart: c.excludeInCart === undefined ? D.excludeInCart : checkBoolean(c.excludeInCart, 'options.excludeInCart', E),
     embeddingDtype: c.embeddingDtype === undefined ? D.embeddingDtype : checkEmbeddingDtype(c.embeddingDtype),
     cacheCatalog: c.cacheCatalog === undefined ? D.cacheCatalog : checkBoolean(c.cacheCatalog, 'options.cacheCatalog', E),
+    timeoutMs: c.timeoutMs === undefined ? D.timeoutMs : checkDuration(c.timeoutMs, 'options.timeoutMs'),
+    stallTimeoutMs: c.stallTimeoutMs === undefined ? D.stallTimeoutMs : checkDuration(c.stallTimeoutMs, 'options.stallTimeoutMs'),
+    modelCache: c.modelCache === undefined ? D.modelCache : checkModelCache(c.modelCache),
   };
 }
 
@@ -294,15 +314,56 @@ export interface ResolvedRequestMap {
   search: ResolvedSearchRequest;
 }
 
-/** Scene request fields without a default (required, or optional with no default). */
-const SCENE_OWN_FIELDS: Record<SceneName, readonly string[]> = {
-  home: [],
-  product: ['itemId'],
-  cart: ['cart'],
-  search: ['query', 'candidates'],
+/**
+ * What each scene's request adds to the common fields: its own field names (those without a
+ * default) and how they are read. One entry per scene (the registry the scene files mirror on the
+ * worker side); adding a scene is adding an entry here, its defaults and its file in src/engine/scenes/.
+ */
+interface SceneRequestSpec<S extends SceneName> {
+  /** Fields without a default in DEFAULT_REQUESTS (required, or optional with no default). */
+  readonly ownFields: readonly string[];
+  readonly read: (request: Record<string, unknown>, common: ResolvedCommonRequest) => ResolvedRequestMap[S];
+}
+
+const SCENE_REQUESTS: { readonly [S in SceneName]: SceneRequestSpec<S> } = {
+  home: { ownFields: [], read: (_request, common) => common },
+  product: {
+    ownFields: ['itemId'],
+    read: (request, common) => {
+      const E = InvalidRequestError;
+      if (request.itemId === undefined) throw new E('The product request needs itemId: the item whose page is shown.', { field: 'itemId' });
+      return { ...common, itemId: checkString(request.itemId, 'itemId', E) };
+    },
+  },
+  cart: {
+    ownFields: ['cart'],
+    read: (request, common) => {
+      const out: ResolvedCartRequest = { ...common };
+      if (request.cart !== undefined) out.cart = [...new Set(checkStringList(request.cart, 'cart', InvalidRequestError, 1000))];
+      return out;
+    },
+  },
+  search: {
+    ownFields: ['query', 'candidates'],
+    read: (request, common) => {
+      const E = InvalidRequestError;
+      if (request.candidates === undefined) throw new E('The search request needs candidates: the shop search results, best first.', { field: 'candidates' });
+      const out: ResolvedSearchRequest = {
+        ...common,
+        candidates: checkStringList(request.candidates, 'candidates', E, MAX_SEARCH_CANDIDATES),
+        personalWeight: request.personalWeight === undefined ? DEFAULT_REQUESTS.search.personalWeight
+          : checkNumber(request.personalWeight, 'personalWeight', E, { min: 0, max: 1 }),
+      };
+      if (request.query !== undefined) {
+        if (typeof request.query !== 'string') throw new E(`query must be a string (got ${describe(request.query)}).`, { field: 'query' });
+        out.query = request.query;
+      }
+      return out;
+    },
+  },
 };
 /** Every field a scene's request accepts: those with a default, and its own. */
-const SCENE_KEYS = Object.fromEntries(SCENES.map((s) => [s, [...Object.keys(DEFAULT_REQUESTS[s]), ...SCENE_OWN_FIELDS[s]]])) as Record<SceneName, string[]>;
+const SCENE_KEYS = Object.fromEntries(SCENES.map((s) => [s, [...Object.keys(DEFAULT_REQUESTS[s]), ...SCENE_REQUESTS[s].ownFields]])) as Record<SceneName, string[]>;
 
 function validateFilter(value: unknown, where: string): ItemFilter {
   const E = InvalidRequestError;
@@ -378,35 +439,7 @@ export function validateRequest<S extends SceneName>(sceneArg: S, request: unkno
     objectives: validateObjectives(request.objectives, scene),
     rules: request.rules === undefined ? {} : validateRules(request.rules),
   };
-  switch (scene) {
-    case 'home':
-      return common as ResolvedRequestMap[S];
-    case 'product': {
-      if (request.itemId === undefined) throw new E('The product request needs itemId: the item whose page is shown.', { field: 'itemId' });
-      return { ...common, itemId: checkString(request.itemId, 'itemId', E) } as ResolvedRequestMap[S];
-    }
-    case 'cart': {
-      const out: ResolvedCartRequest = { ...common };
-      if (request.cart !== undefined) out.cart = [...new Set(checkStringList(request.cart, 'cart', E, 1000))];
-      return out as ResolvedRequestMap[S];
-    }
-    case 'search': {
-      if (request.candidates === undefined) throw new E('The search request needs candidates: the shop search results, best first.', { field: 'candidates' });
-      const out: ResolvedSearchRequest = {
-        ...common,
-        candidates: checkStringList(request.candidates, 'candidates', E, MAX_SEARCH_CANDIDATES),
-        personalWeight: request.personalWeight === undefined ? DEFAULT_REQUESTS.search.personalWeight
-          : checkNumber(request.personalWeight, 'personalWeight', E, { min: 0, max: 1 }),
-      };
-      if (request.query !== undefined) {
-        if (typeof request.query !== 'string') throw new E(`query must be a string (got ${describe(request.query)}).`, { field: 'query' });
-        out.query = request.query;
-      }
-      return out as ResolvedRequestMap[S];
-    }
-  }
-  /* c8 ignore next */
-  throw new E(`Unhandled scene ${scene}`);
+  return (SCENE_REQUESTS[scene] as SceneRequestSpec<S>).read(request, common);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -100,11 +100,49 @@ export interface EngineConfig {
    * catalog), so the next load skips computing it. Default true; only int8 matrices are cached.
    */
   cacheCatalog?: boolean;
+  /**
+   * Bound on the whole load, ms (default 60,000): past it the load fails with a ModelLoadError
+   * naming the URL and the bytes received, and `createRecommender` terminates its worker. `Infinity`: no bound.
+   */
+  timeoutMs?: number;
+  /** A model download that receives no data for this long fails with ModelLoadError (default 15,000 ms). */
+  stallTimeoutMs?: number;
+  /**
+   * Model files kept in Cache Storage, one copy per model version (see ModelCacheMode). Default
+   * 'network-first'. A cache that fails (quota, private mode) never fails the load.
+   */
+  modelCache?: ModelCacheMode;
+}
+
+/**
+ * How model files are cached between visits (Cache Storage, one cache per model URL and version;
+ * other versions of the URL are evicted when a new one is stored):
+ * - 'network-first': model.json is asked from the network each load (it names the version); the
+ *   weights and vocabulary of a cached version are read from the cache without a request. When
+ *   model.json cannot be fetched (offline), the cached copy is used.
+ * - 'cache-first': a cached model.json is used without asking the network (no request at all);
+ *   a new model reaches the shopper when `modelUrl` changes or after `clearModelCache()`.
+ * - 'off': every file from the network (the HTTP cache still applies).
+ */
+export type ModelCacheMode = 'network-first' | 'cache-first' | 'off';
+
+/** What the model cache did for this load (`EngineInfo.modelCache`). */
+export interface ModelCacheInfo {
+  mode: ModelCacheMode;
+  /** True when the weights and vocabulary were read from the cache. */
+  hit: boolean;
+  /** Where model.json came from. */
+  manifest: 'network' | 'cache';
+  /** True when this load stored the model in the cache. */
+  stored: boolean;
+  /** Why the cache was not used (unavailable, quota, ...); the load went on from the network. */
+  error?: string;
 }
 
 /** Loading progress, reported through the onProgress callback. */
 export type LoadProgress =
-  | { stage: 'download'; loadedFraction: number }
+  /** Model files received so far (bytes of the weights and vocabulary, from the network or the cache). */
+  | { stage: 'download'; loadedFraction: number; loadedBytes: number; totalBytes: number }
   | { stage: 'backend'; backend: BackendName; status: 'trying' | 'ready' | 'failed'; detail?: string }
   | { stage: 'model'; numItems: number; weightBytes: number }
   | { stage: 'warmup'; ms?: number }
@@ -167,8 +205,30 @@ export interface ScoringInfo {
   buildMs: number;
 }
 
+/**
+ * A switch of backend after the GPU device was lost (EngineInfo.fallbacks). The history is kept;
+ * the model and catalog are rebuilt on `to`.
+ */
+export interface BackendFallback {
+  /** The backend whose device was lost. */
+  from: BackendName;
+  /** The backend that took over; absent while the switch runs and when none could start (`error`). */
+  to?: BackendName;
+  /** The device-lost reason and message the browser gave. */
+  reason: string;
+  /** When the loss was noticed, epoch ms. */
+  at: number;
+  /** Time from the loss until `to` served calls (or the switch failed), ms. */
+  ms?: number;
+  /** Why no backend could take over; recommend and setCatalog then reject with DeviceLostError. */
+  error?: string;
+}
+
 export interface EngineInfo {
+  /** The backend serving calls now (after a device loss: the one that took over, see `fallbacks`). */
   backend: BackendName;
+  /** Backend switches after GPU device losses, oldest first; absent when none happened. */
+  fallbacks?: BackendFallback[];
   /**
    * Why this backend: for 'auto', the probe's verdict (e.g. "wasm: fastest in the probe, 1.9 ms vs
    * webgpu 41 ms (software adapter)"); else "chosen by name" / "first of the list that started".
@@ -192,6 +252,8 @@ export interface EngineInfo {
   catalogItemsKnownToModel: number;
   loadMs: number;
   warmupMs: number;
+  /** What the model cache did for this load. */
+  modelCache?: ModelCacheInfo;
 }
 
 /** Relative weight of each objective. Single-objective models use the blend only for ordering fallbacks. */

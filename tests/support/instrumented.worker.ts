@@ -10,6 +10,10 @@
  * the next readwrite transaction on the history commits, before the engine answers) or 'write'
  * (when it is created). A worker whose name holds `fault=<kind>@init:<ms>` applies the fault
  * `ms` after its `init` call arrives (a death during createRecommender).
+ *   { sideChannel: 'destroyDevice', id, delayMs? } -> { id, backend, destroyed, atMs }: after delayMs (0: at
+ *     once), GPUDevice.destroy() on the TF.js webgpu backend's device (a device loss as the SDK meets it)
+ * Events, unasked: { sideChannelEvent: 'fallback', fallback } when the engine switched backend after a
+ * device loss (EngineHooks.onFallback through exposeEngine's hooks).
  * These messages carry no Comlink fields, so Comlink on both sides ignores them. tf.memory() reads
  * the realm's global TF.js engine, the same one the SDK's engine uses. Page side: ./side-channel.ts.
  */
@@ -17,7 +21,10 @@ import * as tf from '@tensorflow/tfjs';
 import { exposeEngine } from '../../src/index';
 import type { FaultKind, SideChannelQuery } from './side-channel';
 
-exposeEngine();
+// The engine's backend-switch hook, posted to the page as an event (no Comlink fields either).
+exposeEngine(self as unknown as Parameters<typeof exposeEngine>[0], {
+  onFallback: (fallback) => self.postMessage({ sideChannelEvent: 'fallback', fallback }),
+});
 
 function heapUsed(): number | undefined {
   const g = globalThis as { gc?: () => void; performance: Performance & { memory?: { usedJSHeapSize: number } } };
@@ -61,7 +68,20 @@ async function peak(): Promise<{ gmacs: number; shape: string; ms: number; all: 
   return { gmacs: best.gmacs, shape: best.shape, ms: best.ms, all: all.map(({ shape, gmacs }) => ({ shape, gmacs })) };
 }
 
-async function answer(query: Exclude<SideChannelQuery['sideChannel'], 'fault'>): Promise<Record<string, unknown>> {
+/** Destroys the active webgpu backend's device; false when the backend is not webgpu. */
+async function destroyDevice(delayMs: number): Promise<{ destroyed: boolean; atMs: number }> {
+  if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+  let device: GPUDevice | undefined;
+  try {
+    device = tf.getBackend() === 'webgpu' ? (tf.backend() as unknown as { device?: GPUDevice }).device : undefined;
+  } catch {
+    // tf.backend() throws while the backend is still initialising: no device to destroy yet.
+  }
+  device?.destroy();
+  return { destroyed: !!device, atMs: performance.now() };
+}
+
+async function answer(query: Exclude<SideChannelQuery['sideChannel'], 'fault'>, q: Partial<SideChannelQuery>): Promise<Record<string, unknown>> {
   switch (query) {
     case 'memory': {
       const m = tf.memory();
@@ -74,6 +94,8 @@ async function answer(query: Exclude<SideChannelQuery['sideChannel'], 'fault'>):
     }
     case 'peak':
       return peak();
+    case 'destroyDevice':
+      return destroyDevice(q.delayMs ?? 0);
   }
 }
 
@@ -126,5 +148,5 @@ self.addEventListener('message', (ev: MessageEvent<Partial<SideChannelQuery>>) =
     return;
   }
   if (sideChannel === 'fault') return;
-  void answer(sideChannel).then((data) => self.postMessage({ id, sideChannel, backend: tf.getBackend(), ...data }));
+  void answer(sideChannel, ev.data).then((data) => self.postMessage({ id, sideChannel, backend: tf.getBackend(), ...data }));
 });

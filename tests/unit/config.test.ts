@@ -35,6 +35,9 @@ describe('resolveEngineConfig', () => {
       excludeInCart: true,
       embeddingDtype: 'auto',
       cacheCatalog: true,
+      timeoutMs: 60_000,
+      stallTimeoutMs: 15_000,
+      modelCache: 'network-first',
     });
     expect(DEFAULT_MODEL_URL).toBe('/models/games-sasrec/model.json');
   });

@@ -1,7 +1,8 @@
 /**
  * What a scene is (worker side): one `recommend(ctx, request)` over the engine's state. The scenes
  * live in the registry of ./index.ts; adding a scene is adding a file there (plus its request type
- * in src/contract/protocol.ts and its fields in src/contract/options.ts).
+ * in src/contract/protocol.ts, its defaults in DEFAULT_REQUESTS and its own fields in SCENE_REQUESTS,
+ * src/contract/options.ts).
  */
 import type { ResolvedEngineConfig, ResolvedRequestMap } from '../../contract/options.js';
 import type { RankReason, RecommendedItem, SceneName, ShopRules } from '../../contract/protocol.js';

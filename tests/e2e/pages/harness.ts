@@ -3,7 +3,7 @@
  * `window`, with a few helpers. The specs drive it with page.evaluate().
  */
 import * as scenerec from '../../../src/index';
-import type { CatalogItem, Recommender, RecommenderEvent, RecommenderOptions } from '../../../src/index';
+import type { BackendFallback, CatalogItem, Recommender, RecommenderEvent, RecommenderOptions } from '../../../src/index';
 import { askWorker, injectFault, instrumentedWorker, type Fault, type WorkerAdapter } from '../../support/side-channel';
 
 /** The tiny random-weights fixture (tests/fixtures/tiny-model), served at /fixtures/. */
@@ -36,6 +36,13 @@ export interface Harness {
   workerMemory(): Promise<DebugMemory & { backend: string }>;
   /** navigator.gpu.requestAdapter() inside the debug worker. */
   workerAdapter(): Promise<{ hasGpu: boolean; adapter: DebugAdapter | null }>;
+  /**
+   * GPUDevice.destroy() on the debug worker's TF.js webgpu device, after `delayMs` (a device loss).
+   * Resolves once done, with whether there was a webgpu device to destroy.
+   */
+  destroyGpuDevice(delayMs?: number): Promise<{ destroyed: boolean; backend: string }>;
+  /** The backend switches the debug worker reported as events (EngineHooks.onFallback), oldest first. */
+  workerFallbacks: BackendFallback[];
   /** navigator.gpu.requestAdapter() on the page. */
   pageAdapter(): Promise<{ hasGpu: boolean; adapter: DebugAdapter | null }>;
   /**
@@ -110,10 +117,15 @@ window.harness = {
       ? () => {
         const fault = spawned === 0 && initFault ? ` fault=${initFault}` : '';
         spawned++;
-        debugWorker = instrumentedWorker(`scenerec-debug${fault}`);
-        return debugWorker;
+        const w = instrumentedWorker(`scenerec-debug${fault}`);
+        w.addEventListener('message', (ev: MessageEvent) => {
+          if (ev.data?.sideChannelEvent === 'fallback') window.harness.workerFallbacks.push(ev.data.fallback as BackendFallback);
+        });
+        debugWorker = w;
+        return w;
       }
       : undefined;
+    window.harness.workerFallbacks = [];
     const rec = await scenerec.createRecommender({
       modelUrl: FIXTURE_MODEL_URL,
       catalog: fixtureCatalog(),
@@ -131,6 +143,11 @@ window.harness = {
   workerAdapter: async () => {
     const { hasGpu, adapter } = await askWorker(debug(), 'adapter') as WorkerAdapter;
     return { hasGpu, adapter };
+  },
+  workerFallbacks: [],
+  destroyGpuDevice: async (delayMs = 0) => {
+    const { destroyed, backend } = await askWorker(debug(), 'destroyDevice', 10_000 + delayMs, { delayMs });
+    return { destroyed, backend };
   },
   sceneCalls: (rec, i) => [
     () => rec.scene('home').recommend({ k: 12 }),
