@@ -22,7 +22,7 @@ import {
   resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest, type ResolvedEngineConfig,
 } from '../contract/options.js';
 import type {
-  BackendFallback, BackendName, CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress, ModelCacheInfo, RecommendResult, RecommenderApi,
+  BackendFallback, BackendName, CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, HistoryWrite, LoadProgress, ModelCacheInfo, RecommendResult, RecommenderApi,
   SceneName, SceneRequestMap, StoredEvent, TrackEvent, TrackResult,
 } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
@@ -449,9 +449,28 @@ export class RecommenderEngine implements RecommenderApi {
    * scoring. Needs no GPU: works during and after a device loss; stored means resolved.
    */
   async track(events: TrackEvent | TrackEvent[]): Promise<TrackResult> {
+    return this.trackOnce(events, undefined);
+  }
+
+  /**
+   * A history write with the page's write id (the page's replay after a lost worker): a write id the
+   * store applied before is not applied again and answers as the first time (src/engine/store/writes.ts).
+   */
+  applyWrite<M extends HistoryWrite>(writeId: string, method: M, args: Parameters<RecommenderApi[M]>): ReturnType<RecommenderApi[M]>;
+  async applyWrite(writeId: string, method: HistoryWrite, args: unknown[]): Promise<unknown> {
+    if (typeof writeId !== 'string' || writeId.length === 0) throw new InvalidRequestError('applyWrite needs a non-empty write id.', { field: 'writeId' });
+    switch (method) {
+      case 'track': return this.trackOnce(args[0] as TrackEvent | TrackEvent[], writeId);
+      case 'forgetItem': return this.forgetItemOnce(args[0] as string, writeId);
+      case 'clearHistory': return this.clearHistoryOnce(writeId);
+      default: throw new InvalidRequestError(`applyWrite: "${String(method)}" is not a history write.`, { field: 'method' });
+    }
+  }
+
+  private async trackOnce(events: TrackEvent | TrackEvent[], writeId: string | undefined): Promise<TrackResult> {
     this.assertUsable();
     const valid = validateEvents(events);
-    const { stored, pruned, outsideRetention } = await this.write(() => this.storage.history.add(valid, this.config.retention));
+    const { stored, pruned, outsideRetention } = await this.write(() => this.storage.history.add(valid, this.config.retention, Date.now(), writeId));
     const unknown = new Set<string>();
     for (const ev of valid) {
       if (ev.itemId && !this.model.modelIndex.has(ev.itemId) && !this.catalog.posById.has(ev.itemId)) unknown.add(ev.itemId);
@@ -551,14 +570,22 @@ export class RecommenderEngine implements RecommenderApi {
   }
 
   async forgetItem(itemId: string): Promise<number> {
+    return this.forgetItemOnce(itemId, undefined);
+  }
+
+  private async forgetItemOnce(itemId: string, writeId: string | undefined): Promise<number> {
     this.assertUsable();
     if (typeof itemId !== 'string' || itemId.length === 0) throw new InvalidRequestError('forgetItem needs a non-empty item id.', { field: 'itemId' });
-    return this.write(() => this.storage.history.forgetItem(itemId));
+    return this.write(() => this.storage.history.forgetItem(itemId, writeId));
   }
 
   async clearHistory(): Promise<void> {
+    return this.clearHistoryOnce(undefined);
+  }
+
+  private async clearHistoryOnce(writeId: string | undefined): Promise<void> {
     this.assertUsable();
-    await this.write(() => this.storage.history.clear());
+    await this.write(() => this.storage.history.clear(writeId));
   }
 
   /** Releases the weights, the catalog matrix and the database connection. Safe to call twice. */
