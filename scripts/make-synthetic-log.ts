@@ -116,7 +116,8 @@ export function makeSyntheticLog(o: SyntheticOptions, out: string, itemsOut?: st
         rank = rng.next() < o.stayInCategory ? byCat[cat][draw(catItemCdf[cat], rng.next())] : draw(itemCdf, rng.next());
         t += 5_000 + -Math.log(1 - rng.next()) * 60_000;
       }
-      if (t >= t0 + span) break;
+      // Room for the funnel's later events, so every event stays within the days.
+      if (t + 120_000 >= t0 + span) break;
       const item = itemOfRank[rank];
       emit(user, item, 'view', t, session);
       if (rng.next() < o.pFavorite) emit(user, item, 'favorite', t + 2_000, session);

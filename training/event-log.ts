@@ -256,6 +256,13 @@ async function streamRows(
   if (!header) throw new DataFormatError(file, 0, 'empty file: expected a header line and rows');
 }
 
+/** FNV-1a hash of a string. */
+function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); }
+  return h | 0;
+}
+
 /** Growable typed array. */
 class Grow<T extends Int32Array | Float64Array | Uint8Array> {
   data: T;
@@ -265,7 +272,8 @@ class Grow<T extends Int32Array | Float64Array | Uint8Array> {
     if (this.length === this.data.length) { const d = this.make(this.data.length * 2); d.set(this.data); this.data = d; }
     this.data[this.length++] = v;
   }
-  done(): T { return this.data.subarray(0, this.length) as T; }
+  /** The filled part; copied when the spare capacity is large, so it can be freed. */
+  done(): T { return (this.length < this.data.length * 0.75 ? this.data.slice(0, this.length) : this.data.subarray(0, this.length)) as T; }
 }
 
 export interface EventLogOptions {
@@ -315,7 +323,7 @@ export interface EventLog {
   time: Float64Array;
   /** Scene code per event (0 = not given). */
   scene: Uint8Array;
-  /** Session index per event (-1 = no session column). */
+  /** Hash of the session id per event (absent without a session column). */
   session?: Int32Array;
   summary: LogSummary;
 }
@@ -329,7 +337,6 @@ export async function readEventLog(file: string, options: EventLogOptions = {}):
   try { total = fs.statSync(file).size; } catch { /* reported by streamRows */ }
   const userIndex = new Map<string, number>();
   const itemIndex = new Map<string, number>();
-  const sessionIndex = new Map<string, number>();
   const userIds: string[] = [];
   const itemIds: string[] = [''];
   const user = new Grow((n) => new Int32Array(n));
@@ -400,10 +407,8 @@ export async function readEventLog(file: string, options: EventLogOptions = {}):
     const sc = cols.scene !== undefined ? SCENE_NAMES[(f[cols.scene] ?? '').trim().toLowerCase()] ?? 0 : 0;
     scene.push(sc);
     if (cols.session !== undefined) {
-      const s = (f[cols.session] ?? '').trim();
-      let si = sessionIndex.get(s);
-      if (si === undefined) { si = sessionIndex.size; sessionIndex.set(s, si); }
-      session.push(si);
+      // Only "same session as this shopper's previous event?" is asked: a hash, not a map of every session id.
+      session.push(hash32((f[cols.session] ?? '').trim()));
     }
   }, onBad, options.onProgress && ((bytes) => options.onProgress!(bytes, total, rows)));
 

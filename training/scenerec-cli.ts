@@ -21,7 +21,7 @@ import {
   ITEM_COLUMNS, type EventLogOptions, type GroupedLog, type ItemColumn, type ItemTable, type LogFormat, type LogSummary,
 } from './event-log.js';
 import { autoTimeSplit, logDays, mtlDataFromLog, parseDay, type TimeSplit } from './event-log-mtl.js';
-import type { ModelVocab } from '../src/model/artifacts.js';
+import { validateHeader, type ModelVocab } from '../src/model/artifacts.js';
 
 type Flags = Record<string, string | number | boolean>;
 type Print = (line: string) => void;
@@ -51,6 +51,7 @@ export const HELP = `usage: scenerec <command> [options]
   scenerec train --data events.csv [--items items.csv] --out DIR [--model sasrec|mtl] [options]
   scenerec eval --model DIR --data events.csv [--items items.csv] [options]
   scenerec inspect --model DIR [--catalog items.csv]
+  scenerec check --data events.csv [--items items.csv]   (read and summarise only: what train would do)
 
 train picks the multi-task model (mtl) when the log has several behaviours and the item file has
 content (category, brand or price), the sequence model (sasrec) otherwise; --model overrides.
@@ -401,7 +402,7 @@ async function inspectCommand(argv: string[], print: Print): Promise<void> {
   const dir = f.model as string;
   const modelFile = path.join(dir, 'model.json');
   if (!fs.existsSync(modelFile)) throw new UsageError(`${modelFile} not found: --model must be a folder with model.json, weights.bin, vocab.json`);
-  const header = JSON.parse(fs.readFileSync(modelFile, 'utf8')).userDefinedMetadata;
+  const header = validateHeader(JSON.parse(fs.readFileSync(modelFile, 'utf8')).userDefinedMetadata);
   const vocab = JSON.parse(fs.readFileSync(path.join(dir, header.vocabPath ?? 'vocab.json'), 'utf8')) as ModelVocab;
   const card = path.join(dir, 'README.md');
   if (fs.existsSync(card)) print(fs.readFileSync(card, 'utf8').trimEnd());
@@ -418,7 +419,21 @@ async function inspectCommand(argv: string[], print: Print): Promise<void> {
   }
 }
 
-const COMMANDS: Record<string, (argv: string[], print: Print) => Promise<void>> = { train: trainCommand, eval: evalCommand, inspect: inspectCommand };
+/** Reads the log (and item file) and says what train would do, without training: a check of an export. */
+async function checkCommand(argv: string[], print: Print): Promise<void> {
+  const f = parseFlags(argv, READ_FLAGS as Record<string, 'string' | 'number' | 'boolean'>);
+  if (f.help) { print(HELP); return; }
+  const input = await readInputs(f, print);
+  const choice = chooseModel(input.log, input.items);
+  print(`train would pick: ${choice.model} (${choice.why})`);
+  let split: TimeSplit | undefined;
+  try { split = splitOf(f, input.grouped); } catch (e) { if (!(e instanceof DataFormatError)) throw e; print(`time split: ${e.message}`); }
+  if (split) print(`time split (multi-task model): training up to ${dayStr(split.trainEnd)}, validation ${dayStr(split.validDay)}, test from ${dayStr(split.testStart)}`);
+  const mem = process.memoryUsage();
+  print(JSON.stringify({ ...input.log, model: choice.model, split, rssMB: Math.round(mem.rss / 1e6), heapMB: Math.round(mem.heapUsed / 1e6) }));
+}
+
+const COMMANDS: Record<string, (argv: string[], print: Print) => Promise<void>> = { train: trainCommand, eval: evalCommand, inspect: inspectCommand, check: checkCommand };
 
 /** Runs a command line; returns the exit code (2: usage or data errors, 1: other failures). */
 export async function runCli(argv: string[], print: Print = (l) => console.log(l), printError: Print = (l) => console.error(l)): Promise<number> {
