@@ -6,11 +6,12 @@
 import { DataFormatError, leaveOneOut } from '../training/data.js';
 import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer, type Protocol } from '../training/evaluate.js';
 import { collapseRepeats, loadModelDir, readDataset, remapToVocab, setNodeBackend } from '../training/node-io.js';
+import { LOG_FORMATS, readLogDataset, type LogFormat } from '../training/event-log.js';
 import { parseFlags, UsageError } from '../training/cli.js';
 import { runMtlEval } from './eval-mtl.js';
 import * as tf from '@tensorflow/tfjs';
 
-const HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|itemknn) --data <file> --format <pairs|lines|tianchi>
+const HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|itemknn) --data <file> --format <pairs|lines|tianchi|csv|tsv|jsonl>
        --protocol full|sampled-100 [--seed N (42)] [--target test|valid] [--max-users N] [--backend wasm|cpu]
        [--embedding-dtype float32|int8]: score against the item table stored as the SDK stores its catalog matrix
        npm run eval -- ... --format tianchi --items <items.tsv>: multi-objective figures (--items --help for more)`;
@@ -38,7 +39,10 @@ async function main() {
 
   const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
   const t0 = performance.now();
-  let dataset = readDataset(f.data as string, f.format as string);
+  // csv / tsv / jsonl: a shop's event log with a header (training/event-log.ts; column and event mapping: scenerec train).
+  let dataset = (LOG_FORMATS as readonly string[]).includes(f.format as string)
+    ? await readLogDataset(f.data as string, f.format as LogFormat)
+    : readDataset(f.data as string, f.format as string);
   if (f.format === 'tianchi') dataset = collapseRepeats(dataset);
   const model = f.model ? loadModelDir(f.model as string) : undefined;
   if (model?.header.config.features) throw new UsageError(`${f.model} is a multi-task model: evaluate it with --format tianchi --items <items.tsv>`);

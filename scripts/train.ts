@@ -1,5 +1,5 @@
 /**
- * npm run train -- --data <file> --format <pairs|lines|tianchi> --out models/<name> [hyper-parameters]
+ * npm run train -- --data <file> --format <pairs|lines|tianchi|csv|tsv|jsonl> --out models/<name> [hyper-parameters]
  * Trains the SASRec model in Node (TF.js wasm backend) and writes TF.js artifacts + training.json.
  */
 import * as fs from 'node:fs';
@@ -10,8 +10,9 @@ import { DEFAULT_TRAIN_OPTIONS, train, type TrainOptions } from '../training/tra
 import { collapseRepeats, loadCheckpoint, readDataset, saveCheckpoint, saveModel, setNodeBackend, vocabFor } from '../training/node-io.js';
 import { runMtlTraining } from './train-mtl.js';
 import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training/cli.js';
+import { LOG_FORMATS, readLogDataset, type LogFormat } from '../training/event-log.js';
 
-const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianchi> --out <dir> [options]
+const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianchi|csv|tsv|jsonl> --out <dir> [options]
        npm run train -- --arch mtl ... (the multi-task model; --arch mtl --help lists its options)
   --epochs N (${DEFAULT_TRAIN_OPTIONS.epochs})  --batch N (${DEFAULT_TRAIN_OPTIONS.batchSize})  --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})
   --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives})  --loss softmax|gbce|bce|bpr (${DEFAULT_TRAIN_OPTIONS.loss})  --bpr-weight W (${DEFAULT_TRAIN_OPTIONS.bprWeight}: add a pairwise term over the negatives)  --bce-weight W (${DEFAULT_TRAIN_OPTIONS.bceWeight}: add the paper's one-negative BCE)  --gbce-t X (${DEFAULT_TRAIN_OPTIONS.gbceT})  --l2 X (${DEFAULT_TRAIN_OPTIONS.l2})
@@ -91,7 +92,10 @@ async function main() {
   const ckptDir = (f['checkpoint-dir'] as string) ?? path.join('.checkpoints', name);
 
   const t0 = performance.now();
-  let dataset = readDataset(f.data as string, f.format as string);
+  // csv / tsv / jsonl: a shop's event log with a header (training/event-log.ts; column and event mapping: scenerec train).
+  let dataset = (LOG_FORMATS as readonly string[]).includes(f.format as string)
+    ? await readLogDataset(f.data as string, f.format as LogFormat)
+    : readDataset(f.data as string, f.format as string);
   if (f.format === 'tianchi') dataset = collapseRepeats(dataset);
   dataset = dropRareItems(dataset, n('min-item-count', 1));
   const split = leaveOneOut(dataset.sequences);

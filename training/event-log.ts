@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as readline from 'node:readline';
 import { BEHAVIOURS, DataFormatError, type SequenceDataset } from './data.js';
 import { SCENE_CODES } from '../src/model/features.js';
+import { collapseRepeats } from './node-io.js';
 
 export type LogFormat = 'csv' | 'tsv' | 'jsonl';
 export const LOG_FORMATS: readonly LogFormat[] = ['csv', 'tsv', 'jsonl'];
@@ -607,4 +608,9 @@ export async function readItemFile(file: string, options: { format?: LogFormat; 
 export function describeItems(s: ItemTable['summary']): string {
   const dropped = Object.entries(s.dropped);
   return `read ${s.file}: ${s.items} items, ${s.categories} categories, ${s.brands} brands, ${s.withPrice} with a price, ${s.unavailable} unavailable; columns ${Object.entries(s.columns).map(([k, v]) => `${k}=${v}`).join(', ')}${dropped.length ? `; dropped ${dropped.map(([k, v]) => `${v} ${k}`).join(', ')}` : ''}`;
+}
+
+/** A log file as the sequence model's dataset (immediate repeats collapsed): the `csv`/`tsv`/`jsonl` formats of `npm run train` / `npm run eval`. */
+export async function readLogDataset(file: string, format: LogFormat, options: EventLogOptions = {}): Promise<SequenceDataset> {
+  return collapseRepeats(groupLog(await readEventLog(file, { ...options, format })).dataset);
 }
