@@ -36,6 +36,7 @@ const TRAIN_FLAGS = {
   ...READ_FLAGS, out: 'string', model: 'string', epochs: 'number', batch: 'number', lr: 'number', negatives: 'number',
   'max-len': 'number', hidden: 'number', blocks: 'number', heads: 'number', ffn: 'number', dropout: 'number', seed: 'number',
   patience: 'number', 'max-steps': 'number', dtype: 'string', 'eval-every': 'number', 'eval-users': 'number', 'id-dropout': 'number',
+  'task-weights': 'string', l2: 'number', 'skip-eval': 'boolean',
 } as const;
 
 const READ_HELP = `  --data FILE          the event log: CSV, TSV or JSON Lines with a header (format from the extension, or --format csv|tsv|jsonl)
@@ -64,8 +65,8 @@ ${READ_HELP}
 training (defaults: sasrec / mtl):
   --epochs N (${DEFAULT_TRAIN_OPTIONS.epochs} / ${DEFAULT_MTL_OPTIONS.epochs})  --hidden N (${DEFAULT_TRAIN_OPTIONS.hiddenDim})  --blocks N (${DEFAULT_TRAIN_OPTIONS.numBlocks})  --heads N (${DEFAULT_TRAIN_OPTIONS.numHeads})  --ffn N (${DEFAULT_TRAIN_OPTIONS.ffnDim})
   --max-len N (${DEFAULT_TRAIN_OPTIONS.maxLen})  --batch N (${DEFAULT_TRAIN_OPTIONS.batchSize} / ${DEFAULT_MTL_OPTIONS.batchSize})  --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})  --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives} / ${DEFAULT_MTL_OPTIONS.negatives})
-  --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout} / ${DEFAULT_MTL_OPTIONS.dropout})  --id-dropout X (mtl, ${DEFAULT_MTL_OPTIONS.idDropout})  --seed N (${DEFAULT_TRAIN_OPTIONS.seed})  --patience N
-  --eval-every N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalEvery})  --eval-users N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalUsers})  --max-steps N  --dtype float16|float32 (float16)  --backend wasm|cpu (wasm)
+  --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout} / ${DEFAULT_MTL_OPTIONS.dropout})  --id-dropout X (mtl, ${DEFAULT_MTL_OPTIONS.idDropout})  --task-weights click,cart,purchase (mtl, ${DEFAULT_MTL_OPTIONS.taskWeights.join(',')})  --l2 X (mtl, ${DEFAULT_MTL_OPTIONS.l2})  --seed N (${DEFAULT_TRAIN_OPTIONS.seed})  --patience N
+  --skip-eval (no held-out figures in the card)  --eval-every N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalEvery})  --eval-users N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalUsers})  --max-steps N  --dtype float16|float32 (float16)  --backend wasm|cpu (wasm)
 
 exit codes: 0 done, 2 bad arguments or malformed data (file:line: column ...), 1 anything else.`;
 
@@ -223,6 +224,28 @@ function reportJson(r: SasrecReport | MtlReport): Record<string, number> {
 
 // ---- commands ----
 
+function taskWeightsOf(text: string): [number, number, number] {
+  const w = text.split(',').map(Number);
+  if (w.length !== 3 || w.some((x) => !Number.isFinite(x) || x < 0) || w.every((x) => x === 0)) throw new UsageError('--task-weights needs three non-negative numbers (click,cart,purchase), not all 0');
+  return w as [number, number, number];
+}
+
+/** Step progress: a bar on a terminal, a line every 30 s on a pipe (CI logs), so long epochs show they move. */
+function stepProgress(print: Print, offset: number): { onStep: (i: { epoch: number; step: number; stepsInEpoch: number; loss: number; elapsed: number }) => void; end(): void } {
+  const bar = new ProgressBar();
+  let last = Date.now();
+  return {
+    onStep: ({ epoch, step, stepsInEpoch, loss, elapsed }) => {
+      const eta = (elapsed / step) * (stepsInEpoch - step);
+      if (process.stderr.isTTY) return bar.update(`epoch ${epoch + offset}`, step, stepsInEpoch, `loss ${loss.toFixed(4)}`, eta);
+      if (Date.now() - last < 30_000) return;
+      last = Date.now();
+      print(`  epoch ${epoch + offset}: step ${step}/${stepsInEpoch}, loss ${loss.toFixed(4)}, epoch ETA ${formatDuration(eta)}`);
+    },
+    end: () => bar.end(),
+  };
+}
+
 async function trainCommand(argv: string[], print: Print): Promise<void> {
   const f = parseFlags(argv, TRAIN_FLAGS as Record<string, 'string' | 'number' | 'boolean'>);
   if (f.help) { print(HELP); return; }
@@ -240,10 +263,11 @@ async function trainCommand(argv: string[], print: Print): Promise<void> {
   const name = path.basename(path.resolve(out));
   const n = (k: string, d: number) => (f[k] as number | undefined) ?? d;
   const maxUsers = f['eval-max-users'] as number | undefined;
-  const bar = new ProgressBar();
-  const onStep = ({ epoch, step, stepsInEpoch, loss, elapsed }: { epoch: number; step: number; stepsInEpoch: number; loss: number; elapsed: number }) =>
-    bar.update(`epoch ${epoch + (choice.model === 'sasrec' ? 1 : 0)}`, step, stepsInEpoch, `loss ${loss.toFixed(4)}`, (elapsed / step) * (stepsInEpoch - step));
-  let report: SasrecReport | MtlReport;
+  // The sequence trainer counts epochs from 0, the multi-task one from 1.
+  const { onStep, end: endBar } = stepProgress(print, choice.model === 'sasrec' ? 1 : 0);
+  const bar = { end: endBar };
+  let report: SasrecReport | MtlReport | undefined;
+  const skipEval = Boolean(f['skip-eval']);
   let options: TrainOptions | MtlTrainOptions;
   let training: Record<string, unknown>;
   let dataNote: Record<string, unknown>;
@@ -276,8 +300,7 @@ async function trainCommand(argv: string[], print: Print): Promise<void> {
     tf.dispose(Object.values(result.weights));
     bytes = saved.bytes; modelVersion = saved.header.modelVersion;
     training = { seconds: Math.round(result.state.trainSeconds), epochs: result.state.epoch, bestEpoch: result.state.bestEpoch, steps: result.state.step, log: result.state.log };
-    print('evaluating on the held-out items ...');
-    report = await evalSasrec(out, ds, maxUsers);
+    if (!skipEval) { print('evaluating on the held-out items ...'); report = await evalSasrec(out, ds, maxUsers); }
   } else {
     const split = splitOf(f, input.grouped);
     const data = mtlDataFromLog(input.grouped, input.items, split);
@@ -286,7 +309,8 @@ async function trainCommand(argv: string[], print: Print): Promise<void> {
       ...D, maxLen: n('max-len', D.maxLen), hiddenDim: n('hidden', D.hiddenDim), numBlocks: n('blocks', D.numBlocks), numHeads: n('heads', D.numHeads),
       ffnDim: n('ffn', D.ffnDim), dropout: n('dropout', D.dropout), batchSize: n('batch', D.batchSize), learningRate: n('lr', D.learningRate),
       negatives: n('negatives', D.negatives), epochs: n('epochs', D.epochs), seed: n('seed', D.seed), patience: n('patience', D.patience),
-      maxSteps: n('max-steps', D.maxSteps), idDropout: n('id-dropout', D.idDropout),
+      maxSteps: n('max-steps', D.maxSteps), idDropout: n('id-dropout', D.idDropout), l2: n('l2', D.l2),
+      taskWeights: f['task-weights'] === undefined ? D.taskWeights : taskWeightsOf(String(f['task-weights'])),
     };
     if (o.hiddenDim % o.numHeads !== 0) throw new UsageError('--hidden must be divisible by --heads');
     options = o;
@@ -305,24 +329,23 @@ async function trainCommand(argv: string[], print: Print): Promise<void> {
     tf.dispose(Object.values(result.weights));
     bytes = saved.bytes; modelVersion = saved.header.modelVersion;
     training = { seconds: Math.round(result.trainSeconds), epochs: result.log.length, bestEpoch: result.bestEpoch, steps: result.steps, log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, score: l.score })) };
-    print('evaluating on the test days ...');
-    report = await evalMtl(out, data, maxUsers);
+    if (!skipEval) { print('evaluating on the test days ...'); report = await evalMtl(out, data, maxUsers); }
   }
-  print(reportTable(report));
+  if (report) print(reportTable(report));
   const summary = {
     command: `scenerec train ${argv.join(' ')}`, modelVersion, architecture: choice.model === 'mtl' ? 'sasrec-mtl' : 'sasrec', choice,
     data: { log: input.log, items: input.items?.summary, ...dataNote }, readOptions: input.readOptions,
-    split: 'split' in report ? report.split : undefined, options, weightDtype: dtype, artifactBytes: bytes, backend, training,
-    evaluation: { protocol: report.protocol, ...reportJson(report) },
+    split: report && 'split' in report ? report.split : dataNote.split, options, weightDtype: dtype, artifactBytes: bytes, backend, training,
+    evaluation: report ? { protocol: report.protocol, ...reportJson(report) } : 'skipped (--skip-eval)',
     machine: { cpus: os.cpus().length, node: process.version, tfjs: tf.version.tfjs }, totalSeconds: Math.round((performance.now() - t0) / 1000),
   };
   fs.writeFileSync(path.join(out, 'training.json'), JSON.stringify(summary, null, 1));
   fs.writeFileSync(path.join(out, 'README.md'), modelCard(name, summary, report));
   print(`saved ${out} (${(bytes / 1e6).toFixed(2)} MB, ${dtype}, version ${modelVersion}); model card ${path.join(out, 'README.md')}`);
-  print(JSON.stringify({ model: out, architecture: summary.architecture, modelVersion, ...reportJson(report) }));
+  print(JSON.stringify({ model: out, architecture: summary.architecture, modelVersion, ...(report ? reportJson(report) : {}) }));
 }
 
-function modelCard(name: string, s: Record<string, any>, report: SasrecReport | MtlReport): string {
+function modelCard(name: string, s: Record<string, any>, report: SasrecReport | MtlReport | undefined): string {
   const log = s.data.log as LogSummary;
   const items = s.data.items as ItemTable['summary'] | undefined;
   const dropped = Object.entries(log.dropped).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
@@ -346,9 +369,7 @@ ${JSON.stringify(s.options)}
 Training: ${s.training.epochs} epochs (best ${s.training.bestEpoch}), ${s.training.steps} steps, ${formatDuration(s.training.seconds)} on ${s.backend} (${s.machine.cpus} CPUs, Node ${s.machine.node}, TF.js ${s.machine.tfjs}).
 
 ## Evaluation
-Protocol: ${report.protocol}. ${report.users} shoppers.
-
-${reportTable(report)}
+${report ? `Protocol: ${report.protocol}. ${report.users} shoppers.\n\n${reportTable(report)}` : 'Not evaluated (trained with --skip-eval): run `scenerec eval --model <this folder> --data <log>`.'}
 `;
 }
 
