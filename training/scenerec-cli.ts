@@ -96,8 +96,17 @@ async function readInputs(f: Flags, print: Print, stored?: Record<string, unknow
   if (f.data === undefined) throw new UsageError(`--data is required\n${HELP}`);
   const o = readOptionsOf(f, stored);
   const bar = new ProgressBar();
+  const t0 = performance.now();
+  let last = Date.now();
   const log = await readEventLog(f.data as string, {
-    ...o.log, onProgress: (bytes, total, rows) => bar.update('reading', Math.round(bytes / 1e6), Math.round(total / 1e6), `MB, ${rows} rows`, 0),
+    ...o.log,
+    onProgress: (bytes, total, rows) => {
+      const eta = ((performance.now() - t0) / 1000) * (total / Math.max(bytes, 1) - 1);
+      if (process.stderr.isTTY) return bar.update('reading', Math.round(bytes / 1e6), Math.round(total / 1e6), `MB, ${rows} rows`, eta);
+      if (Date.now() - last < 30_000) return;
+      last = Date.now();
+      print(`  reading: ${Math.round(bytes / 1e6)}/${Math.round(total / 1e6)} MB, ${rows} rows, ETA ${formatDuration(eta)}`);
+    },
   });
   bar.end();
   print(describeLog(log.summary));
@@ -450,6 +459,14 @@ async function checkCommand(argv: string[], print: Print): Promise<void> {
   let split: TimeSplit | undefined;
   try { split = splitOf(f, input.grouped); } catch (e) { if (!(e instanceof DataFormatError)) throw e; print(`time split: ${e.message}`); }
   if (split) print(`time split (multi-task model): training up to ${dayStr(split.trainEnd)}, validation ${dayStr(split.validDay)}, test from ${dayStr(split.testStart)}`);
+  // The training input train would build (its memory is part of what check reports).
+  if (choice.model === 'mtl' && split) {
+    const data = mtlDataFromLog(input.grouped, input.items, split);
+    print(`multi-task data: ${data.users.length} users, ${data.vocab.itemIds.length - 1} items in training days, catalog ${data.catalog.ids.length} items`);
+  } else {
+    const ds = collapseRepeats(input.grouped.dataset);
+    print(`sequence data: ${ds.users.length} users, ${ds.numItems} items, ${ds.numInteractions} steps after collapsing immediate repeats`);
+  }
   const mem = process.memoryUsage();
   print(JSON.stringify({ ...input.log, model: choice.model, split, rssMB: Math.round(mem.rss / 1e6), heapMB: Math.round(mem.heapUsed / 1e6) }));
 }
