@@ -443,7 +443,7 @@ async function inspectCommand(argv: string[], print: Print): Promise<void> {
     const items = await readItemFile(f.catalog as string, { format: f['items-format'] as LogFormat | undefined, columns: cols as Partial<Record<ItemColumn, string>>, skipBad: (f['skip-bad'] as number) ?? 0 });
     const c = catalogCoverage(vocab, items);
     const pct = (x: number) => `${((100 * x) / Math.max(c.items, 1)).toFixed(1)}%`;
-    print(`catalog ${f.catalog}: ${c.items} items; learned vector ${c.learned} (${pct(c.learned)}), content only ${c.contentOnly} (${pct(c.contentOnly)}), neither ${c.neither} (${pct(c.neither)})`);
+    print(`catalog ${f.catalog}: ${c.items} items; learned vector ${c.learned} (${pct(c.learned)}), content only ${c.contentOnly} (${pct(c.contentOnly)}: no vector, but a category or brand the model learned), neither ${c.neither} (${pct(c.neither)})`);
     if (c.learned < 0.5 * c.items) print(`warning: the model knows under half of this catalog; train a model on your catalog: scenerec train --data <events.csv> --items ${f.catalog} --out <dir>`);
     print(JSON.stringify({ model: dir, catalog: f.catalog, ...c }));
   }
