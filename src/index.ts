@@ -15,6 +15,7 @@ export type {
 export type { EngineHooks, RecommenderEngine } from './engine/engine.js';
 export { DEFAULT_DIVERSITY, DEFAULT_MODEL_URL, DEFAULT_OBJECTIVES, DEFAULT_PRICE_WEIGHT } from './contract/defaults.js';
 export { exposeEngine } from './engine/host.js';
+export { clearModelCache } from './model/cache.js';
 export type { WorkerApi } from './engine/host.js';
 export * from './contract/errors.js';
 export * from './contract/protocol.js';

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as readline from 'node:readline';
 import { BEHAVIOURS, DataFormatError, type SequenceDataset } from './data.js';
 import { SCENE_CODES } from '../src/model/features.js';
-import { collapseRepeats } from './node-io.js';
+import { readDataset } from './node-io.js';
 
 export type LogFormat = 'csv' | 'tsv' | 'jsonl';
 export const LOG_FORMATS: readonly LogFormat[] = ['csv', 'tsv', 'jsonl'];
@@ -610,7 +610,12 @@ export function describeItems(s: ItemTable['summary']): string {
   return `read ${s.file}: ${s.items} items, ${s.categories} categories, ${s.brands} brands, ${s.withPrice} with a price, ${s.unavailable} unavailable; columns ${Object.entries(s.columns).map(([k, v]) => `${k}=${v}`).join(', ')}${dropped.length ? `; dropped ${dropped.map(([k, v]) => `${v} ${k}`).join(', ')}` : ''}`;
 }
 
-/** A log file as the sequence model's dataset (immediate repeats collapsed): the `csv`/`tsv`/`jsonl` formats of `npm run train` / `npm run eval`. */
-export async function readLogDataset(file: string, format: LogFormat, options: EventLogOptions = {}): Promise<SequenceDataset> {
-  return collapseRepeats(groupLog(await readEventLog(file, { ...options, format })).dataset);
+/**
+ * Any dataset format of `npm run train` / `npm run eval`: `csv`, `tsv` and `jsonl` are a shop's event
+ * log with a header (the usual column and event names; `scenerec` maps others), the rest `readDataset`'s.
+ * The result is the raw per-user log; the featuriser (`modelSequences`) makes the model's steps.
+ */
+export async function readAnyDataset(file: string, format: string): Promise<SequenceDataset> {
+  if ((LOG_FORMATS as readonly string[]).includes(format)) return groupLog(await readEventLog(file, { format: format as LogFormat })).dataset;
+  return readDataset(file, format);
 }

@@ -13,7 +13,7 @@ import { DEFAULT_MTL_OPTIONS, trainMtl, type MtlTrainOptions } from './mtl-train
 import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer } from './evaluate.js';
 import { evaluateMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, type MtlMetrics, type MtlScorer } from './mtl-eval.js';
 import type { MtlData } from './mtl-data.js';
-import { collapseRepeats, loadModelDir, saveModel, setNodeBackend } from './node-io.js';
+import { loadModelDir, modelSequences, saveModel, setNodeBackend, trainingSequences } from './node-io.js';
 import { formatDuration, parseFlags, ProgressBar, UsageError } from './cli.js';
 import type { RankingMetrics } from './metrics.js';
 import {
@@ -36,7 +36,7 @@ const TRAIN_FLAGS = {
   ...READ_FLAGS, out: 'string', model: 'string', epochs: 'number', batch: 'number', lr: 'number', negatives: 'number',
   'max-len': 'number', hidden: 'number', blocks: 'number', heads: 'number', ffn: 'number', dropout: 'number', seed: 'number',
   patience: 'number', 'max-steps': 'number', dtype: 'string', 'eval-every': 'number', 'eval-users': 'number', 'id-dropout': 'number',
-  'task-weights': 'string', l2: 'number', 'skip-eval': 'boolean',
+  'task-weights': 'string', l2: 'number', 'skip-eval': 'boolean', 'min-item-count': 'number',
 } as const;
 
 const READ_HELP = `  --data FILE          the event log: CSV, TSV or JSON Lines with a header (format from the extension, or --format csv|tsv|jsonl)
@@ -66,7 +66,7 @@ training (defaults: sasrec / mtl):
   --epochs N (${DEFAULT_TRAIN_OPTIONS.epochs} / ${DEFAULT_MTL_OPTIONS.epochs})  --hidden N (${DEFAULT_TRAIN_OPTIONS.hiddenDim})  --blocks N (${DEFAULT_TRAIN_OPTIONS.numBlocks})  --heads N (${DEFAULT_TRAIN_OPTIONS.numHeads})  --ffn N (${DEFAULT_TRAIN_OPTIONS.ffnDim})
   --max-len N (${DEFAULT_TRAIN_OPTIONS.maxLen})  --batch N (${DEFAULT_TRAIN_OPTIONS.batchSize} / ${DEFAULT_MTL_OPTIONS.batchSize})  --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})  --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives} / ${DEFAULT_MTL_OPTIONS.negatives})
   --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout} / ${DEFAULT_MTL_OPTIONS.dropout})  --id-dropout X (mtl, ${DEFAULT_MTL_OPTIONS.idDropout})  --task-weights click,cart,purchase (mtl, ${DEFAULT_MTL_OPTIONS.taskWeights.join(',')})  --l2 X (mtl, ${DEFAULT_MTL_OPTIONS.l2})  --seed N (${DEFAULT_TRAIN_OPTIONS.seed})  --patience N
-  --skip-eval (no held-out figures in the card)  --eval-every N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalEvery})  --eval-users N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalUsers})  --max-steps N  --dtype float16|float32 (float16)  --backend wasm|cpu (wasm)
+  --min-item-count N (sasrec, 1: drop rarer items)  --skip-eval (no held-out figures in the card)  --eval-every N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalEvery})  --eval-users N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalUsers})  --max-steps N  --dtype float16|float32 (float16)  --backend wasm|cpu (wasm)
 
 exit codes: 0 done, 2 bad arguments or malformed data (file:line: column ...), 1 anything else.`;
 
@@ -145,21 +145,10 @@ export function chooseModel(log: LogSummary, items: ItemTable | undefined): { mo
 export interface SasrecReport { protocol: string; users: number; model: RankingMetrics; popular: RankingMetrics; itemknn: RankingMetrics }
 export interface MtlReport { protocol: string; split: TimeSplit; users: number; model: MtlMetrics; popular: MtlMetrics; recent: MtlMetrics; itemknn: MtlMetrics }
 
-/** Re-indexes a dataset into a model's vocabulary (items the model does not know are dropped). */
-function toVocab(ds: SequenceDataset, vocab: ModelVocab): SequenceDataset {
-  const index = new Map<string, number>();
-  vocab.itemIds.forEach((id, i) => { if (i > 0) index.set(id, i); });
-  const sequences = ds.sequences.map((s) => {
-    const out: number[] = [];
-    for (const i of s) { const m = index.get(ds.itemIds[i]); if (m !== undefined) out.push(m); }
-    return Int32Array.from(out);
-  });
-  return { ...ds, sequences, itemIds: vocab.itemIds, numItems: vocab.itemIds.length - 1 };
-}
-
 async function evalSasrec(dir: string, ds: SequenceDataset, maxUsers: number | undefined): Promise<SasrecReport> {
   const model = loadModelDir(dir);
-  const data = toVocab(ds, model.vocab);
+  // The model's steps over its own items, through the featuriser (items it does not know are dropped).
+  const data = modelSequences(ds, { itemIds: model.vocab.itemIds }).dataset;
   const split = leaveOneOut(data.sequences);
   let users = [...split.test.keys()].filter((u) => split.test[u] > 0);
   if (maxUsers && users.length > maxUsers) users = users.slice(0, maxUsers);
@@ -291,8 +280,8 @@ async function trainCommand(argv: string[], print: Print): Promise<void> {
       maxSteps: n('max-steps', D.maxSteps), evalEvery: n('eval-every', D.evalEvery), evalUsers: n('eval-users', D.evalUsers),
     };
     options = o;
-    // Immediate repeats of one item (a view then a cart) are one step, as the SDK records them.
-    const ds = collapseRepeats(input.grouped.dataset);
+    // The featuriser's steps (immediate repeats of one item are one step, as when serving).
+    const ds = trainingSequences(input.grouped.dataset, n('min-item-count', 1));
     dataNote = { users: ds.users.length, items: ds.numItems, steps: ds.numInteractions };
     print(`sequence data: ${ds.users.length} users, ${ds.numItems} items, ${ds.numInteractions} steps after collapsing immediate repeats; backend ${backend}`);
     const result = await train(ds, o, {
@@ -402,7 +391,7 @@ async function evalCommand(argv: string[], print: Print): Promise<void> {
     const split = splitOf(f, input.grouped, card.split);
     report = await evalMtl(dir, mtlDataFromLog(input.grouped, input.items, split), maxUsers);
   } else {
-    report = await evalSasrec(dir, collapseRepeats(input.grouped.dataset), maxUsers);
+    report = await evalSasrec(dir, input.grouped.dataset, maxUsers);
   }
   print(`protocol: ${report.protocol}; ${report.users} shoppers`);
   print(reportTable(report));
@@ -464,7 +453,7 @@ async function checkCommand(argv: string[], print: Print): Promise<void> {
     const data = mtlDataFromLog(input.grouped, input.items, split);
     print(`multi-task data: ${data.users.length} users, ${data.vocab.itemIds.length - 1} items in training days, catalog ${data.catalog.ids.length} items`);
   } else {
-    const ds = collapseRepeats(input.grouped.dataset);
+    const ds = trainingSequences(input.grouped.dataset, 1);
     print(`sequence data: ${ds.users.length} users, ${ds.numItems} items, ${ds.numInteractions} steps after collapsing immediate repeats`);
   }
   const mem = process.memoryUsage();

@@ -10,7 +10,7 @@ import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
 import type { ContentIndexer } from '../model/features.js';
 import { itemVectors, type WeightMap } from '../model/sasrec.js';
 import type { RankCandidate } from '../ranking/rank.js';
-import { CatalogMatrix, resolveEmbeddingDtype, type ScoreRequest } from '../retrieval/matrix.js';
+import { createCatalogMatrix, resolveEmbeddingDtype, type CatalogMatrix, type ScoreRequest } from '../retrieval/matrix.js';
 import type { CatalogCacheRecord } from './store/catalog-cache.js';
 import { now } from '../util/clock.js';
 
@@ -128,12 +128,12 @@ export class Catalog {
         ? `${model.header.modelVersion}|${catalogRowsHash(modelIdxOfRow, rowItems)}|int8-row-v1` : undefined;
       const cached = cacheKey ? await options.cache!.get(cacheKey).catch(() => undefined) : undefined;
       if (cached && cached.rows === rows && cached.dim === d) {
-        matrix = await CatalogMatrix.create(null, rows, d, { dtype }, cached);
+        matrix = await createCatalogMatrix(null, rows, d, { dtype }, cached);
         fromCache = true;
       } else {
         const values = tf.tidy(() => itemRows(model, modelIdxOfRow, rowItems));
         try {
-          matrix = await CatalogMatrix.create((await values.data()) as Float32Array, rows, d, { dtype });
+          matrix = await createCatalogMatrix((await values.data()) as Float32Array, rows, d, { dtype });
         } finally {
           values.dispose();
         }

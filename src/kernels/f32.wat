@@ -1,5 +1,5 @@
 ;; scenerec float32 kernels, WebAssembly SIMD (128-bit): the fused forward's dense layers
-;; (src/model/fused.ts) and the float32 catalog scoring on CPU backends (src/scoring.ts).
+;; (src/model/fused.ts) and the float32 catalog scoring on CPU backends (src/retrieval/kernel-float32.ts).
 ;; Rebuild src/kernels/f32.wasm.ts with `npm run build:kernel` after editing.
 (module
   (memory (export "memory") 1)
@@ -182,7 +182,7 @@
   ;; Exact-top-k prefilter on an int8 copy of a blocked matrix. Layout: block b (16 rows), k-pair p:
   ;; 32 bytes at m8 + (b*dp + p)*32, rows 0..15 each as int8 [x(r,2p), x(r,2p+1)]. q: dp int16 pairs
   ;; (dp even). Per row r: approx = (sum_k qi[k] * xi[r,k]) * qscale * scales[r];
-  ;; b = scales[r] * q1half + x1[r] * cx (a bound on |approx - exact float32 score|, see src/scoring.ts);
+  ;; b = scales[r] * q1half + x1[r] * cx (a bound on |approx - exact float32 score|, see src/retrieval/kernel-float32.ts);
   ;; lo[r] = approx - b, hi[r] = approx + b; rows with hi >= t go to idx (int32, at most cap written).
   ;; Returns how many rows had hi >= t (may exceed cap). Offsets in bytes.
   (func (export "prefilterI8") (param $m8 i32) (param $nb i32) (param $dp i32) (param $q i32)

@@ -28,9 +28,15 @@ export class TopK {
       v[i] = value; ix[i] = index;
       return;
     }
-    if (!(value > v[0])) return;
-    let i = 0;
+    if (value > v[0]) this.replaceMin(value, index);
+  }
+
+  /** Full heap: the kept minimum gives way to (value, index), sifted down to its place. */
+  private replaceMin(value: number, index: number): void {
+    const v = this.values;
+    const ix = this.indices;
     const n = this.n;
+    let i = 0;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
@@ -47,24 +53,13 @@ export class TopK {
     let i = 0;
     while (i < len && this.size < this.n) { this.push(scores[i], offset + i); i++; }
     if (i >= len) return;
-    // Full: the replace-the-minimum step inlined (the hot loop of scoring large catalogs).
+    // Full: the threshold in a local (the hot loop of scoring large catalogs); few values pass it.
     const v = this.values;
-    const ix = this.indices;
-    const n = this.n;
     let t = v[0];
     for (; i < len; i++) {
       const s = scores[i];
       if (!(s > t)) continue;
-      let j = 0;
-      for (;;) {
-        const l = 2 * j + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const c = r < n && v[r] < v[l] ? r : l;
-        if (v[c] >= s) break;
-        v[j] = v[c]; ix[j] = ix[c]; j = c;
-      }
-      v[j] = s; ix[j] = offset + i;
+      this.replaceMin(s, offset + i);
       t = v[0];
     }
   }

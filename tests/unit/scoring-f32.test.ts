@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { blockRows, createF32Kernel, F32Layout } from '../../src/kernels/f32.js';
-import { CatalogMatrix } from '../../src/retrieval/matrix.js';
+import { KernelFloat32Matrix } from '../../src/retrieval/kernel-float32.js';
+import { createCatalogMatrix } from '../../src/retrieval/matrix.js';
 import { selectTop } from '../../src/retrieval/topk.js';
 
 function rand(n: number, seed = 1): Float32Array {
@@ -72,7 +73,7 @@ describe('CatalogMatrix float32 on a CPU backend', () => {
     const results = [];
     for (const opts of [{ float32Kernel: 'f32' as const }, { float32Kernel: 'f32' as const, f32Js: true }, { float32Kernel: 'tfjs' as const }]) {
       const before = tf.memory().numTensors;
-      const mat = await CatalogMatrix.create(m, rows, d, { dtype: 'float32', ...opts });
+      const mat = await createCatalogMatrix(m, rows, d, { dtype: 'float32', ...opts });
       try {
         expect(mat.info().kernel).toBe(opts.float32Kernel === 'tfjs' ? 'tfjs' : opts.f32Js ? 'f32-js' : 'f32-simd+i8-prefilter');
         if (opts.float32Kernel === 'f32') {
@@ -105,7 +106,7 @@ describe('int8 prefilter of exact top-n (float32 on a CPU backend)', () => {
     for (let r = 0; r < rows; r += 7) for (let k = 0; k < d; k++) m[r * d + k] *= 3;
     m.copyWithin(5 * d, 100 * d, 101 * d);
     m.copyWithin(9000 * d, 100 * d, 101 * d);
-    const mat = await CatalogMatrix.create(m, rows, d, { dtype: 'float32', float32Kernel: 'f32' });
+    const mat = await createCatalogMatrix(m, rows, d, { dtype: 'float32', float32Kernel: 'f32' });
     expect(mat.info().kernel).toBe('f32-simd+i8-prefilter');
     for (let t = 0; t < 60; t++) {
       const q = rand(d, 500 + (t >> 2)); // four calls per query: the guessed list gets used
@@ -118,7 +119,8 @@ describe('int8 prefilter of exact top-n (float32 on a CPU backend)', () => {
       expect([...top.rows!]).toEqual([...ref.rows]);
       expect([...top.scores[0]]).toEqual([...ref.scores]);
     }
-    const stats = (mat as unknown as { blocked: { pre: { stats: { listed: number; everyRow: number } } } }).blocked.pre.stats;
+    expect(mat).toBeInstanceOf(KernelFloat32Matrix);
+    const stats = (mat as KernelFloat32Matrix).prefilterStats()!;
     expect(stats.listed).toBeGreaterThan(10);
     expect(stats.everyRow).toBeGreaterThan(5);
   });

@@ -3,7 +3,10 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/engine.js';
 import { InvalidOptionsError, InvalidRequestError } from '../../src/contract/errors.js';
-import { CatalogMatrix } from '../../src/retrieval/matrix.js';
+import { Int8Matrix } from '../../src/retrieval/int8-matrix.js';
+import { KernelFloat32Matrix } from '../../src/retrieval/kernel-float32.js';
+import { createCatalogMatrix } from '../../src/retrieval/matrix.js';
+import { TfjsFloat32Matrix } from '../../src/retrieval/tfjs-float32.js';
 import { dequantizeInt8, quantizeInt8 } from '../../src/retrieval/int8.js';
 import { TopK } from '../../src/retrieval/topk.js';
 import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
@@ -49,7 +52,7 @@ describe('CatalogMatrix', () => {
   for (const dtype of ['float32', 'int8'] as const) {
     it(`${dtype}: all, top and rows agree with exact scores (chunked)`, async () => {
       const before = tf.memory().numTensors;
-      const mat = await CatalogMatrix.create(m, rows, d, { dtype, chunkRows: 700 });
+      const mat = await createCatalogMatrix(m, rows, d, { dtype, chunkRows: 700 });
       try {
         expect(mat.info()).toMatchObject({ dtype, rows, dim: d, chunkRows: 700 });
         const tol = dtype === 'int8' ? 0.02 : 1e-4;
@@ -79,15 +82,30 @@ describe('CatalogMatrix', () => {
   }
 
   it('rejects bad input with typed errors', async () => {
-    await expect(CatalogMatrix.create(m, rows, d, { dtype: 'int4' as never })).rejects.toBeInstanceOf(InvalidOptionsError);
-    const mat = await CatalogMatrix.create(m, rows, d, { dtype: 'int8' });
+    await expect(createCatalogMatrix(m, rows, d, { dtype: 'int4' as never })).rejects.toBeInstanceOf(InvalidOptionsError);
+    const mat = await createCatalogMatrix(m, rows, d, { dtype: 'int8' });
     await expect(mat.score(new Float32Array(10), { kind: 'all' })).rejects.toBeInstanceOf(InvalidRequestError);
     await expect(mat.score(q.subarray(0, d), { kind: 'top', n: 0 })).rejects.toBeInstanceOf(InvalidRequestError);
     await expect(mat.score(q.subarray(0, d), { kind: 'rows', rows: [rows] })).rejects.toBeInstanceOf(InvalidRequestError);
   });
 
+  it('createCatalogMatrix picks the storage: the f32 kernel on a CPU backend, TF.js when asked, int8 for cached rows', async () => {
+    expect(tf.getBackend()).toBe('cpu');
+    expect(await createCatalogMatrix(m, rows, d)).toBeInstanceOf(KernelFloat32Matrix); // auto: float32 below AUTO_INT8_MIN_ROWS
+    const viaTf = await createCatalogMatrix(m, rows, d, { dtype: 'float32', float32Kernel: 'tfjs' });
+    expect(viaTf).toBeInstanceOf(TfjsFloat32Matrix);
+    viaTf.dispose();
+    const cached = quantizeInt8(m, rows, d);
+    const fromCache = await createCatalogMatrix(null, rows, d, { dtype: 'auto' }, cached);
+    expect(fromCache).toBeInstanceOf(Int8Matrix);
+    expect([...fromCache.int8()!.data]).toEqual([...cached.data]);
+    expect([...fromCache.int8()!.scales]).toEqual([...cached.scales]);
+    await expect(createCatalogMatrix(null, rows, d, { dtype: 'float32' })).rejects.toBeInstanceOf(InvalidOptionsError);
+    await expect(createCatalogMatrix(m, rows, d, { chunkRows: 0 })).rejects.toMatchObject({ details: { field: 'chunkRows' } });
+  });
+
   it('int8 uses the WebAssembly SIMD kernel here', async () => {
-    const mat = await CatalogMatrix.create(m, rows, d, { dtype: 'int8' });
+    const mat = await createCatalogMatrix(m, rows, d, { dtype: 'int8' });
     expect(mat.info().simd).toBe(true);
   });
 });

@@ -1,0 +1,235 @@
+/**
+ * float32 storage for CPU backends (wasm, cpu): one copy of the rows in the memory of the float32
+ * WebAssembly SIMD kernel (src/kernels/f32.wat; plain JS without SIMD), in blocks of 16 rows
+ * (`scoreBlocked`), scored in one sequential pass with a partial top-k; no tensor, no TF.js op per
+ * call. Where the kernel has SIMD and the catalog is large, top-n requests go through an exact int8
+ * prefilter (see Prefilter), and the rows are kept row-major for its rescoring (`dotRows`).
+ */
+import type { Tensor } from '@tensorflow/tfjs';
+import { blockedIndex, blockRows, createF32Kernel, F32Layout, type F32Kernel } from '../kernels/f32.js';
+import { checkQueries, MatrixBase, queryValues, type BulkRequest } from './matrix-base.js';
+import type { CatalogMatrixInfo, ScoreResult } from './matrix.js';
+import { kthLargest, selectTop, TopK } from './topk.js';
+
+/**
+ * Exact top-n of a float32 matrix in two passes (CPU backends with WebAssembly SIMD, even d): an
+ * int8 copy (per-row scale) is scored first, with a per-row bound on its error, then only the rows
+ * that can still be in the top n are scored exactly in float32. The bound, for query q (quantised to
+ * int16 with step qscale) and row x (int8 with step s_r):
+ *   |approx - exact| <= s_r/2 · Σ|q̃_k| + qscale/2 · Σ|x_k| + 1e-5 · max|q| · Σ|x_k|
+ * (quantisation of the row, of the query, and float32 rounding of both sums, with room to spare).
+ * Every row whose upper bound reaches the n-th largest lower bound is rescored; no row of the exact
+ * top n can be left out, and the rescoring is the arithmetic of this matrix's full float32 pass
+ * (dotRows), so the result (rows and scores) is what that pass alone gives. The kernel also lists the rows above a threshold
+ * guessed from the previous call (`hint`); a wrong guess only costs a slower pass over every row.
+ */
+interface Prefilter {
+  m8: number; scales: number; x1: number; qp: number; lo: number; hi: number; idx: number; sc: number;
+  dp: number; cap: number; hint: Map<number, number>;
+  /** Calls served from the guessed threshold's list, and calls that needed the pass over every row. */
+  stats: PrefilterStats;
+  /** Bytes of the int8 copy, scales and row norms. */
+  bytes: number;
+}
+
+export interface PrefilterStats { listed: number; everyRow: number }
+
+/** The prefilter keeps candidate lists up to this many rows (top-n requests up to half of it). */
+const PREFILTER_CAP = 4096;
+
+function buildPrefilter(k: F32Kernel, values: Float32Array, rows: number, dim: number, nb: number, at: Omit<Prefilter, 'hint' | 'bytes' | 'dp' | 'cap' | 'stats'>): Prefilter {
+  const dp = dim / 2;
+  const m8 = new Int8Array(k.buffer, at.m8, nb * 16 * dim);
+  const scales = new Float32Array(k.buffer, at.scales, nb * 16);
+  const x1 = new Float32Array(k.buffer, at.x1, nb * 16);
+  for (let r = 0; r < rows; r++) {
+    const o = r * dim;
+    let max = 0;
+    let sum = 0;
+    for (let j = 0; j < dim; j++) { const a = Math.abs(values[o + j]); if (a > max) max = a; sum += a; }
+    const scale = max > 0 ? max / 127 : 1;
+    scales[r] = scale;
+    x1[r] = sum * (1 + 1e-6); // rounded up: it is a bound
+    const base = (r >> 4) * dp * 32 + (r & 15) * 2;
+    for (let j = 0; j < dim; j++) m8[base + (j >> 1) * 32 + (j & 1)] = Math.max(-127, Math.min(127, Math.round(values[o + j] / scale)));
+  }
+  return { ...at, dp, cap: PREFILTER_CAP, hint: new Map(), bytes: nb * 16 * (dim + 8), stats: { listed: 0, everyRow: 0 } };
+}
+
+export interface KernelFloat32Options {
+  /** The plain-JS twin of the kernel even where SIMD runs (tests). */
+  forceJs?: boolean;
+  /** The int8 prefilter of top-n requests (default on where it applies). */
+  prefilter?: boolean;
+}
+
+export class KernelFloat32Matrix extends MatrixBase {
+  readonly dtype = 'float32';
+  /** Rows stored row-major (the prefilter's rescoring reads whole rows), else in blocks of 16. */
+  private readonly rowMajor: boolean;
+
+  private constructor(
+    rows: number,
+    dim: number,
+    chunkRows: number,
+    private readonly k: F32Kernel,
+    /** Byte offsets in the kernel's memory: the rows, the query, the scores. */
+    private readonly at: { m: number; q: number; out: number },
+    /** Blocks of 16 rows. */
+    private readonly nb: number,
+    /** The rows in the kernel's memory. */
+    private readonly view: Float32Array,
+    private readonly pre: Prefilter | null,
+  ) {
+    super(rows, dim, chunkRows);
+    this.rowMajor = pre !== null;
+  }
+
+  static create(values: Float32Array, rows: number, dim: number, chunkRows: number, options: KernelFloat32Options = {}): KernelFloat32Matrix {
+    const k = createF32Kernel({ forceJs: options.forceJs });
+    const nb = Math.ceil(rows / 16);
+    const lay = new F32Layout();
+    const m = lay.take(nb * 16 * dim);
+    const q = lay.take(dim);
+    const out = lay.take(nb * 16);
+    const withPre = k.prefilterI8 !== undefined && dim % 4 === 0 && options.prefilter !== false && rows > 2 * PREFILTER_CAP;
+    const preAt = withPre ? {
+      m8: lay.take(nb * 4 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), qp: lay.take(dim / 2),
+      lo: lay.take(nb * 16), hi: lay.take(nb * 16), idx: lay.take(PREFILTER_CAP), sc: lay.take(PREFILTER_CAP),
+    } : null;
+    k.reserve(lay.bytes);
+    const view = new Float32Array(k.buffer, m, withPre ? rows * dim : nb * 16 * dim);
+    if (withPre) view.set(values.subarray(0, rows * dim));
+    else blockRows(values, rows, dim, view);
+    const pre = preAt ? buildPrefilter(k, values, rows, dim, nb, preAt) : null;
+    return new KernelFloat32Matrix(rows, dim, chunkRows, k, { m, q, out }, nb, view, pre);
+  }
+
+  info(): CatalogMatrixInfo {
+    const bytes = this.view.byteLength + (this.pre?.bytes ?? 0); // one copy of the rows (+ the int8 prefilter)
+    return { ...this.baseInfo(bytes), kernel: this.k.simd ? (this.pre ? 'f32-simd+i8-prefilter' : 'f32-simd') : 'f32-js' };
+  }
+
+  /** How the prefilter served its calls so far, or null without one. */
+  prefilterStats(): PrefilterStats | null {
+    return this.pre ? { ...this.pre.stats } : null;
+  }
+
+  protected readRow(r: number, out: Float32Array): void {
+    const d = this.dim;
+    if (this.rowMajor) out.set(this.view.subarray(r * d, (r + 1) * d));
+    else for (let k = 0; k < d; k++) out[k] = this.view[blockedIndex(r, k, d)];
+  }
+
+  protected dot(queries: Float32Array, qo: number, r: number): number {
+    const d = this.dim;
+    const v = this.view;
+    const base = this.rowMajor ? r * d : blockedIndex(r, 0, d);
+    const step = this.rowMajor ? 1 : 16;
+    let s = 0;
+    for (let k = 0; k < d; k++) s += queries[qo + k] * v[base + k * step];
+    return s;
+  }
+
+  protected async scoreBulk(queries: Float32Array | Tensor, request: BulkRequest): Promise<ScoreResult> {
+    return this.scoreKernel(await queryValues(queries), request);
+  }
+
+  /** One pass of the kernel per query, then `all` or a partial top-k. */
+  private scoreKernel(queries: Float32Array, request: BulkRequest): ScoreResult {
+    const d = this.dim;
+    const nq = checkQueries(queries, d);
+    const { k, nb } = this;
+    const { m, q, out } = this.at;
+    const all = request.kind === 'all';
+    const n = this.wanted(request);
+    const full: Float32Array[] = [];
+    const tops: TopK[] = [];
+    const fullPass = () => (this.rowMajor ? k.dotRows!(m, d, q, 0, this.rows, out, 1) : k.scoreBlocked(m, nb, d, q, out));
+    for (let qi = 0; qi < nq; qi++) {
+      new Float32Array(k.buffer, q, d).set(queries.subarray(qi * d, (qi + 1) * d));
+      if (all || nq > 1) fullPass();
+      const scores = new Float32Array(k.buffer, out, this.rows);
+      if (all) full.push(scores.slice());
+      else if (nq === 1) {
+        const pre = this.pre;
+        if (pre && n <= pre.cap / 2) {
+          const top = this.prefilteredTop(pre, queries, n);
+          if (top) return top;
+        }
+        fullPass();
+        const top = selectTop(scores, this.rows, n);
+        return { rows: top.rows, scores: [top.scores] };
+      }
+      else {
+        const top = new TopK(n);
+        top.pushAll(scores, this.rows, 0);
+        tops.push(top);
+      }
+    }
+    return all ? { rows: null, scores: full } : this.rescored(tops, queries);
+  }
+
+  /** The exact top n of one query through the int8 prefilter (see Prefilter), or null to use the full pass. */
+  private prefilteredTop(P: Prefilter, query: Float32Array, n: number): ScoreResult | null {
+    const { k, nb } = this;
+    const { m, q } = this.at;
+    const d = this.dim;
+    const R = this.rows;
+    new Float32Array(k.buffer, q, d).set(query.subarray(0, d));
+    let qinf = 0;
+    for (let j = 0; j < d; j++) qinf = Math.max(qinf, Math.abs(query[j]));
+    const qmax = Math.min(32767, Math.floor(2 ** 31 / (128 * d)));
+    const qscale = qinf > 0 ? qinf / qmax : 1;
+    const qi = new Int16Array(k.buffer, P.qp, d);
+    let q1 = 0;
+    for (let j = 0; j < d; j++) {
+      const v = Math.max(-qmax, Math.min(qmax, Math.round(query[j] / qscale)));
+      qi[j] = v;
+      q1 += Math.abs(v) * qscale;
+    }
+    const q1half = 0.5 * q1 * (1 + 1e-6);
+    const cx = 0.5 * qscale + 1e-5 * qinf;
+    const hint = P.hint.get(n) ?? Infinity;
+    const count = k.prefilterI8!(P.m8, nb, P.dp, P.qp, P.scales, P.x1, qscale, q1half, cx, P.lo, P.hi, hint, P.idx, P.cap);
+    const lo = new Float32Array(k.buffer, P.lo, R);
+    const hi = new Float32Array(k.buffer, P.hi, R);
+    const idx = new Int32Array(k.buffer, P.idx, P.cap);
+    // L: the n-th largest lower bound. From the listed rows when the hint was low enough to list
+    // n rows whose lower bound reaches it (every row with lo >= L has hi >= lo >= hint: listed);
+    // else from every row.
+    let L: number;
+    let listed = count <= P.cap ? count : -1;
+    if (listed >= 0) {
+      const los = new Float64Array(listed);
+      let reach = 0;
+      for (let i = 0; i < listed; i++) { const r = idx[i]; los[i] = r < R ? lo[r] : -Infinity; if (los[i] >= hint) reach++; }
+      if (reach >= n) L = kthLargest(los, n);
+      else listed = -1;
+    }
+    if (listed < 0) {
+      const top = selectTop(lo, R, n);
+      L = Infinity;
+      for (let i = 0; i < top.scores.length; i++) if (top.scores[i] < L) L = top.scores[i];
+    }
+    if (listed >= 0) P.stats.listed++; else P.stats.everyRow++;
+    // Candidates: rows whose upper bound reaches L, in row order.
+    let c = 0;
+    if (listed >= 0) {
+      for (let i = 0; i < listed; i++) { const r = idx[i]; if (r < R && hi[r] >= L!) idx[c++] = r; }
+    } else {
+      for (let r = 0; r < R; r++) {
+        if (hi[r] >= L!) { if (c === P.cap) return null; idx[c++] = r; }
+      }
+    }
+    // Next call's guess: a little below this L (a lower guess lists more rows; a higher one than the
+    // next L falls back to the pass over every row).
+    P.hint.set(n, L! - 0.1 * Math.abs(L!) - 1e-6);
+    k.dotRows!(m, d, q, P.idx, c, P.sc, 0);
+    const exact = new Float32Array(k.buffer, P.sc, c);
+    const top = selectTop(exact, c, n);
+    const rows = new Int32Array(top.rows.length);
+    for (let i = 0; i < rows.length; i++) rows[i] = idx[top.rows[i]];
+    return { rows, scores: [top.scores] };
+  }
+}
