@@ -15,7 +15,7 @@ import type { WorkerApi } from '../engine/host.js';
 
 /** Options of `createRecommender`: the engine options plus the page-only ones. */
 export interface RecommenderOptions extends EngineConfig {
-  /** A worker running `src/worker.ts` that you created; otherwise the SDK spawns (and owns) one. */
+  /** A worker running `scenerec/worker` that you created; otherwise the SDK spawns (and owns) one. */
   worker?: Worker;
   /** Loading progress: backend tries, download fraction, model size, warm-up, ready. */
   onProgress?: (p: LoadProgress) => void;
@@ -59,8 +59,14 @@ function spawnWorker(): Worker {
   if (typeof Worker === 'undefined') {
     throw new InvalidOptionsError('Web Workers are not available here. Pass options.worker, or use createEngine() to run the engine in this thread.');
   }
-  // Literal `new URL(..., import.meta.url)` so Vite (and other bundlers) bundle the worker.
-  return new Worker(new URL('../worker.ts', import.meta.url), { type: 'module', name: 'scenerec' });
+  // Literal `new URL('./worker.js', import.meta.url)` so that bundlers (Vite, webpack 5) bundle the
+  // worker; it holds in dist/, where the built page entry and worker entry sit side by side.
+  return new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'scenerec' });
+}
+
+function resolveWasmPaths(paths: NonNullable<EngineConfig['wasmPaths']>, base: string | undefined): NonNullable<EngineConfig['wasmPaths']> {
+  if (typeof paths === 'string') return resolveUrl(paths, base);
+  return Object.fromEntries(Object.entries(paths).map(([file, url]) => [file, resolveUrl(url, base)]));
 }
 
 // The forwarded methods are added in the constructor from FORWARDED_METHODS, typed by this merge.
@@ -135,14 +141,16 @@ export async function createRecommender(options: RecommenderOptions = {}): Promi
   }
   const { worker, onProgress, ...engineConfig } = options;
   if (worker !== undefined && (worker === null || typeof (worker as Partial<Worker>).postMessage !== 'function')) {
-    throw new InvalidOptionsError('options.worker must be a Worker running src/worker.ts.', { field: 'options.worker' });
+    throw new InvalidOptionsError('options.worker must be a Worker running scenerec/worker (dist/worker.js).', { field: 'options.worker' });
   }
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new InvalidOptionsError('options.onProgress must be a function.', { field: 'options.onProgress' });
   }
   const resolved = resolveEngineConfig(engineConfig, ['worker', 'onProgress']);
   // Resolve against the page, not the worker script's location.
-  const config: EngineConfig = { ...engineConfig, modelUrl: resolveUrl(resolved.modelUrl, documentBase()) };
+  const base = documentBase();
+  const config: EngineConfig = { ...engineConfig, modelUrl: resolveUrl(resolved.modelUrl, base) };
+  if (resolved.wasmPaths !== undefined) config.wasmPaths = resolveWasmPaths(resolved.wasmPaths, base);
 
   registerErrorTransfer();
   const ownsWorker = worker === undefined;
@@ -153,7 +161,7 @@ export async function createRecommender(options: RecommenderOptions = {}): Promi
   const failed = new Promise<never>((_, reject) => {
     onError = (ev: Event) => {
       const msg = (ev as ErrorEvent).message;
-      reject(new ScenerecError('INTERNAL', `The recommender worker failed to start: ${msg || 'script error (is src/worker.ts bundled and served?)'}`));
+      reject(new ScenerecError('INTERNAL', `The recommender worker failed to start: ${msg || 'script error (is scenerec/worker bundled and served? see docs/install.md)'}`));
     };
     w.addEventListener('error', onError);
   });

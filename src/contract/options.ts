@@ -11,7 +11,7 @@ import {
   InvalidEventError, InvalidOptionsError, InvalidRequestError, UnknownSceneError, type ScenerecError,
 } from './errors.js';
 import {
-  BACKENDS, EVENT_TYPES, SCENES,
+  BACKENDS, EVENT_TYPES, SCENES, WASM_FILES, type WasmFileName,
   type BackendName, type CatalogItem, type EngineConfig, type EventType, type ItemFilter,
   type ObjectiveWeights, type SceneName, type ShopRules, type StoredEvent,
 } from './protocol.js';
@@ -122,16 +122,35 @@ export interface ResolvedEngineConfig {
   embeddingDtype: 'auto' | 'float32' | 'int8';
   /** Keep the derived int8 catalog matrix in IndexedDB between loads. */
   cacheCatalog: boolean;
+  /** As given: a folder URL or a URL per wasm file (undefined: next to the worker). */
+  wasmPaths?: string | Partial<Record<WasmFileName, string>>;
+  /** Allow the threaded wasm build on cross-origin-isolated pages. */
+  wasmThreads: boolean;
 }
 
 /** Every engine option: those with a default, and the catalog. */
-const ENGINE_KEYS: readonly string[] = [...Object.keys(DEFAULT_ENGINE_OPTIONS), 'catalog'];
+const ENGINE_KEYS: readonly string[] = [...Object.keys(DEFAULT_ENGINE_OPTIONS), 'catalog', 'wasmPaths'];
 const D = DEFAULT_ENGINE_OPTIONS;
 const EMBEDDING_DTYPES = ['auto', 'float32', 'int8'] as const;
 
 function checkEmbeddingDtype(v: unknown): ResolvedEngineConfig['embeddingDtype'] {
   if (typeof v === 'string' && (EMBEDDING_DTYPES as readonly string[]).includes(v)) return v as ResolvedEngineConfig['embeddingDtype'];
   throw new InvalidOptionsError(`options.embeddingDtype must be one of ${EMBEDDING_DTYPES.join(', ')} (got ${describe(v)}).`, { field: 'options.embeddingDtype' });
+}
+
+/** A folder URL ending in '/', or an object of known wasm file names to URLs. */
+function checkWasmPaths(v: unknown): string | Partial<Record<WasmFileName, string>> {
+  const E = InvalidOptionsError;
+  if (typeof v === 'string') {
+    const s = checkString(v, 'options.wasmPaths', E, 4096);
+    if (!s.endsWith('/')) throw new E(`options.wasmPaths must be a folder URL ending in '/' (got ${describe(v)}), or an object of file URLs.`, { field: 'options.wasmPaths' });
+    return s;
+  }
+  if (!isPlainObject(v)) throw new E(`options.wasmPaths must be a folder URL ending in '/' or an object like { 'tfjs-backend-wasm-simd.wasm': '/wasm/simd.wasm' } (got ${describe(v)}).`, { field: 'options.wasmPaths' });
+  rejectUnknownKeys(v, WASM_FILES, 'options.wasmPaths', E);
+  const out: Partial<Record<WasmFileName, string>> = {};
+  for (const [k, url] of Object.entries(v)) out[k as WasmFileName] = checkString(url, `options.wasmPaths['${k}']`, E, 4096);
+  return out;
 }
 
 /** Parses a BackendPreference into the ordered list of backends to try. */
@@ -214,6 +233,8 @@ export function resolveEngineConfig(config: unknown, extraKeys: readonly string[
     excludeInCart: c.excludeInCart === undefined ? D.excludeInCart : checkBoolean(c.excludeInCart, 'options.excludeInCart', E),
     embeddingDtype: c.embeddingDtype === undefined ? D.embeddingDtype : checkEmbeddingDtype(c.embeddingDtype),
     cacheCatalog: c.cacheCatalog === undefined ? D.cacheCatalog : checkBoolean(c.cacheCatalog, 'options.cacheCatalog', E),
+    wasmPaths: c.wasmPaths === undefined ? undefined : checkWasmPaths(c.wasmPaths),
+    wasmThreads: c.wasmThreads === undefined ? D.wasmThreads : checkBoolean(c.wasmThreads, 'options.wasmThreads', E),
   };
 }
 

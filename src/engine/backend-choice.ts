@@ -19,13 +19,14 @@ export interface ProbeVerdictStore {
 const PROBE_VERSION = 'probe-v1';
 
 export async function chooseBackend(config: ResolvedEngineConfig, verdicts: ProbeVerdictStore, report: (p: LoadProgress) => void): Promise<BackendSelection> {
-  if (!config.autoBackend) return selectBackend(config.backends, report);
+  const wasm = { paths: config.wasmPaths, threads: config.wasmThreads };
+  if (!config.autoBackend) return selectBackend(config.backends, report, { wasm });
   const nav = (globalThis as { navigator?: { userAgent?: string; hardwareConcurrency?: number } }).navigator;
   const env = `${nav?.userAgent ?? 'unknown'}|${nav?.hardwareConcurrency ?? 0}|${PROBE_VERSION}`;
   const cached = await verdicts.get().catch(() => undefined);
   if (cached && cached.env === env && Date.now() - cached.at < PROBE_CACHE_MS && config.backends.includes(cached.backend)) {
     try {
-      const sel = await selectBackend([cached.backend], report);
+      const sel = await selectBackend([cached.backend], report, { wasm });
       const rejected = cached.probe.filter((p) => p.backend !== cached.backend && p.ms !== undefined)
         .map((p) => ({ backend: p.backend, reason: `slower in the probe of ${new Date(cached.at).toISOString()}: ${p.ms!.toFixed(2)} ms` }));
       return { ...sel, rejected, reason: `${cached.reason} (probe of ${new Date(cached.at).toISOString()}, reused)`, probe: cached.probe };
@@ -34,7 +35,7 @@ export async function chooseBackend(config: ResolvedEngineConfig, verdicts: Prob
     }
   }
   const probe = { dim: PROBE_DIM, seqLen: PROBE_SEQ_LEN, rows: config.catalog?.length ?? PROBE_ROWS };
-  const sel = await selectBackend(config.backends, report, { probe });
+  const sel = await selectBackend(config.backends, report, { probe, wasm });
   await verdicts.put({ key: 'backend', env, backend: sel.backend, reason: sel.reason, probe: sel.probe ?? [], at: Date.now() }).catch(() => undefined);
   return sel;
 }

@@ -1,14 +1,14 @@
 /**
- * URLs of the TF.js wasm binaries, emitted by the bundler (Vite `?url`) next to the app's
- * other assets, so the wasm backend works offline and never touches a CDN.
+ * Where the TF.js wasm binaries are: next to the built worker (`npm run build:lib` copies them
+ * into dist/), found with literal `new URL('./file.wasm', import.meta.url)` so that a shop's
+ * bundler (Vite, webpack 5) emits them as assets, and a static host serves them from dist/ as is.
+ * `wasmPaths` (EngineConfig) replaces them when the shop hosts the binaries elsewhere.
  * Imported lazily, and only in browsers: Node's wasm backend finds its binaries itself.
  */
-import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
-import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
-import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-
-export const WASM_PATHS = {
-  'tfjs-backend-wasm.wasm': wasmPlain,
-  'tfjs-backend-wasm-simd.wasm': wasmSimd,
-  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
-};
+export function bundledWasmPaths(): Record<string, string> {
+  return {
+    'tfjs-backend-wasm.wasm': new URL('./tfjs-backend-wasm.wasm', import.meta.url).href,
+    'tfjs-backend-wasm-simd.wasm': new URL('./tfjs-backend-wasm-simd.wasm', import.meta.url).href,
+    'tfjs-backend-wasm-threaded-simd.wasm': new URL('./tfjs-backend-wasm-threaded-simd.wasm', import.meta.url).href,
+  };
+}

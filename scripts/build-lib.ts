@@ -1,0 +1,56 @@
+/**
+ * `npm run build:lib`: the installable library in dist/ (what `npm pack` ships).
+ *
+ * - dist/index.js: the page entry (`scenerec`): createRecommender, errors, types. No TF.js: the
+ *   in-thread engine of createEngine() is a lazy chunk.
+ * - dist/worker.js: the worker entry (`scenerec/worker`): the SDK's worker, one self-contained,
+ *   minified file with TF.js inside (core ops, cpu and webgl; webgpu and wasm included, started
+ *   lazily). The page entry spawns it with `new Worker(new URL('./worker.js', import.meta.url))`.
+ * - dist/*.wasm: TF.js's wasm binaries, next to the worker, which finds them with
+ *   `new URL('./file.wasm', import.meta.url)` (src/engine/wasm-assets.ts).
+ * - dist/types/: the declarations (tsc).
+ *
+ * In the page entry, dependencies stay bare imports (TF.js is a peer dependency, comlink and idb
+ * dependencies), so a shop's bundler resolves one copy of each for createEngine() and for a worker
+ * the shop writes itself around exposeEngine(). rolldown (Vite 8's bundler) builds both: no asset or
+ * worker rewriting, so the `new URL(..., import.meta.url)` lines reach the shop's bundler untouched.
+ */
+import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { build } from 'rolldown';
+import { WASM_FILES } from '../src/contract/protocol.js';
+
+const root = resolve(import.meta.dirname, '..');
+const out = join(root, 'dist');
+const pkg = createRequire(import.meta.url)(join(root, 'package.json')) as {
+  dependencies?: Record<string, string>; peerDependencies?: Record<string, string>;
+};
+const externals = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})];
+const isExternal = (id: string) => externals.some((d) => id === d || id.startsWith(`${d}/`));
+
+const t0 = performance.now();
+rmSync(out, { recursive: true, force: true });
+// The page entry (and the in-thread engine it loads lazily): dependencies stay bare imports.
+await build({
+  input: { index: join(root, 'src/index.ts') },
+  external: isExternal,
+  platform: 'browser',
+  // The wasm-asset URLs and the worker URL are relative to the chunk: every chunk in dist/ itself.
+  output: { dir: out, format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: true },
+});
+// The worker: one self-contained file (TF.js, comlink, idb inside), so that it runs as is from a
+// dev server that does not pre-bundle dependencies inside workers (Vite) or from a static host.
+await build({
+  input: join(root, 'src/worker.ts'),
+  platform: 'browser',
+  resolve: { alias: { '@tensorflow/tfjs': join(root, 'scripts/tfjs-slim.ts') } },
+  output: { file: join(out, 'worker.js'), format: 'es', codeSplitting: false, minify: true, sourcemap: false, comments: { legal: false } },
+});
+const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+for (const f of WASM_FILES) copyFileSync(join(wasmDir, f), join(out, f));
+mkdirSync(join(out, 'types'), { recursive: true });
+execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.lib.json')], { stdio: 'inherit' });
+const kb = (f: string) => `${(statSync(join(out, f)).size / 1024).toFixed(1)} kB`;
+console.log(`build:lib: dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s (index.js ${kb('index.js')}, worker.js ${kb('worker.js')})`);
