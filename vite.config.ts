@@ -6,9 +6,10 @@
  *   "/" redirects to /demo/.
  * - The SDK's worker is an ES module worker (`worker.format: 'es'`).
  * - Model files are static: `models/` is served at /models/ and `tests/fixtures/` at /fixtures/,
- *   by a middleware in dev and by copying them into dist/ at build (so `vite preview` and any
+ *   by a middleware in dev and by copying them into dist-site/ at build (so `vite preview` and any
  *   static host serve them). Nothing is fetched from a CDN: the TF.js wasm binaries are bundled
- *   assets (src/engine/wasm-assets.ts).
+ *   assets (src/engine/wasm-assets.ts). The site builds into dist-site/: dist/ is the library
+ *   (`npm run build:lib`, what `npm pack` ships).
  * - appType 'mpa': an unknown path is a 404, never index.html (a model URL typo then fails
  *   with a clear ModelLoadError instead of "cannot parse model JSON").
  */
@@ -21,7 +22,7 @@ import { configDefaults } from 'vitest/config';
 
 const root = import.meta.dirname;
 
-/** URL prefix -> folder served there (and copied to dist/<prefix> at build). */
+/** URL prefix -> folder served there (and copied to dist-site/<prefix> at build). */
 const STATIC_DIRS: Record<string, string> = {
   '/models/': resolve(root, 'models'),
   '/fixtures/': resolve(root, 'tests/fixtures'),
@@ -35,7 +36,7 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /** Serves STATIC_DIRS (dev), redirects "/" to the demo (dev and preview), copies STATIC_DIRS into dist (build). */
 function staticModels(): Plugin {
-  let outDir = resolve(root, 'dist');
+  let outDir = resolve(root, 'dist-site');
 
   const serve: Connect.NextHandleFunction = (req, res, next) => {
     const path = decodeURIComponent((req.url ?? '').split('?')[0]);
@@ -96,7 +97,7 @@ export default defineConfig({
   plugins: [staticModels()],
   worker: { format: 'es' },
   build: {
-    outDir: 'dist',
+    outDir: 'dist-site',
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 4096,
@@ -109,8 +110,10 @@ export default defineConfig({
     },
   },
   // The wasm backend stays in dependency pre-bundling (its ESM build imports a CommonJS worker
-  // file, which only works pre-bundled); its .wasm binaries are separate `?url` imports
+  // file, which only works pre-bundled); its .wasm binaries are `new URL` assets
   // (src/engine/wasm-assets.ts), served from node_modules in dev and emitted as assets at build.
+  // This is for the repository's own pages, which compile the source; the package's dist/worker.js
+  // is self-contained and needs none of it (tests/consumers/vite has no config).
   // Listed up front: the dev optimizer does not crawl into workers, and discovering these
   // late would reload the page mid-session.
   optimizeDeps: {

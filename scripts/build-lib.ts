@@ -30,21 +30,50 @@ const pkg = createRequire(import.meta.url)(join(root, 'package.json')) as {
 const externals = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})];
 const isExternal = (id: string) => externals.some((d) => id === d || id.startsWith(`${d}/`));
 
+/**
+ * Source paths that only hold in this repository, rewritten to their place in dist/. Each must
+ * match exactly once, so a moved line fails the build instead of shipping a broken URL.
+ */
+const REWRITES: Array<{ file: string; from: string; to: string }> = [
+  { file: 'src/client/recommender.ts', from: "new URL('../worker.ts', import.meta.url)", to: "new URL('./worker.js', import.meta.url)" },
+  ...WASM_FILES.map((f) => ({
+    file: 'src/engine/wasm-assets.ts',
+    from: `new URL('../../node_modules/@tensorflow/tfjs-backend-wasm/dist/${f}', import.meta.url)`,
+    to: `new URL('./${f}', import.meta.url)`,
+  })),
+];
+
+const rewritePaths = {
+  name: 'scenerec-dist-paths',
+  transform(code: string, id: string) {
+    const mine = REWRITES.filter((r) => id === join(root, r.file));
+    if (mine.length === 0) return null;
+    for (const r of mine) {
+      if (code.split(r.from).length !== 2) throw new Error(`build:lib: expected one \`${r.from}\` in ${r.file}`);
+      code = code.replace(r.from, r.to);
+    }
+    return { code, map: null };
+  },
+};
+
 const t0 = performance.now();
 rmSync(out, { recursive: true, force: true });
-// The page entry (and the in-thread engine it loads lazily): dependencies stay bare imports.
+// The page entry (and the in-thread engine it loads lazily): dependencies stay bare imports. Readable
+// ESM without source maps (the shop's bundler minifies; maps would double the package).
 await build({
   input: { index: join(root, 'src/index.ts') },
   external: isExternal,
   platform: 'browser',
+  plugins: [rewritePaths],
   // The wasm-asset URLs and the worker URL are relative to the chunk: every chunk in dist/ itself.
-  output: { dir: out, format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: true },
+  output: { dir: out, format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: false },
 });
 // The worker: one self-contained file (TF.js, comlink, idb inside), so that it runs as is from a
 // dev server that does not pre-bundle dependencies inside workers (Vite) or from a static host.
 await build({
   input: join(root, 'src/worker.ts'),
   platform: 'browser',
+  plugins: [rewritePaths],
   resolve: { alias: { '@tensorflow/tfjs': join(root, 'scripts/tfjs-slim.ts') } },
   output: { file: join(out, 'worker.js'), format: 'es', codeSplitting: false, minify: true, sourcemap: false, comments: { legal: false } },
 });

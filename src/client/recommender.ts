@@ -59,9 +59,9 @@ function spawnWorker(): Worker {
   if (typeof Worker === 'undefined') {
     throw new InvalidOptionsError('Web Workers are not available here. Pass options.worker, or use createEngine() to run the engine in this thread.');
   }
-  // Literal `new URL('./worker.js', import.meta.url)` so that bundlers (Vite, webpack 5) bundle the
-  // worker; it holds in dist/, where the built page entry and worker entry sit side by side.
-  return new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'scenerec' });
+  // Literal `new URL(..., import.meta.url)` so that bundlers (Vite, webpack 5) bundle the worker.
+  // npm run build:lib rewrites the path to './worker.js' (dist/, next to the page entry).
+  return new Worker(new URL('../worker.ts', import.meta.url), { type: 'module', name: 'scenerec' });
 }
 
 function resolveWasmPaths(paths: NonNullable<EngineConfig['wasmPaths']>, base: string | undefined): NonNullable<EngineConfig['wasmPaths']> {

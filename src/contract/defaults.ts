@@ -14,7 +14,6 @@ export interface EngineOptionDefaults {
   excludeInCart: boolean;
   embeddingDtype: 'auto' | 'float32' | 'int8';
   cacheCatalog: boolean;
-  wasmThreads: boolean;
 }
 
 /**
@@ -37,11 +36,6 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptionDefaults> = Object.fre
   /** 'auto' = float32 below AUTO_INT8_MIN_ROWS rows (src/retrieval/), int8 from there. */
   embeddingDtype: 'auto',
   cacheCatalog: true,
-  /**
-   * The wasm backend's single-threaded build even on cross-origin-isolated pages: TF.js's threaded
-   * build starts its helper workers from a Blob of its own source, which bundlers break.
-   */
-  wasmThreads: false,
 });
 
 /** The fields every scene request takes, with their defaults. */

@@ -124,8 +124,6 @@ export interface ResolvedEngineConfig {
   cacheCatalog: boolean;
   /** As given: a folder URL or a URL per wasm file (undefined: next to the worker). */
   wasmPaths?: string | Partial<Record<WasmFileName, string>>;
-  /** Allow the threaded wasm build on cross-origin-isolated pages. */
-  wasmThreads: boolean;
 }
 
 /** Every engine option: those with a default, and the catalog. */
@@ -234,7 +232,6 @@ export function resolveEngineConfig(config: unknown, extraKeys: readonly string[
     embeddingDtype: c.embeddingDtype === undefined ? D.embeddingDtype : checkEmbeddingDtype(c.embeddingDtype),
     cacheCatalog: c.cacheCatalog === undefined ? D.cacheCatalog : checkBoolean(c.cacheCatalog, 'options.cacheCatalog', E),
     wasmPaths: c.wasmPaths === undefined ? undefined : checkWasmPaths(c.wasmPaths),
-    wasmThreads: c.wasmThreads === undefined ? D.wasmThreads : checkBoolean(c.wasmThreads, 'options.wasmThreads', E),
   };
 }
 

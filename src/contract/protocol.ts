@@ -103,19 +103,15 @@ export interface EngineConfig {
   /**
    * Where the TF.js wasm binaries are served, when not next to the SDK's worker (where your bundler
    * emits them): a folder URL ending in '/' (e.g. '/static/scenerec/'), or a URL per file name
-   * ('tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm').
+   * ('tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm'). The wasm backend always runs its
+   * single-threaded build, also on cross-origin-isolated pages (docs/install.md).
    * Relative URLs are resolved against the page.
    */
   wasmPaths?: string | Partial<Record<WasmFileName, string>>;
-  /**
-   * Let the wasm backend use its multi-threaded build on a cross-origin-isolated page (default false:
-   * the single-threaded build everywhere; see docs/install.md).
-   */
-  wasmThreads?: boolean;
 }
 
-/** The TF.js wasm binaries (shipped next to dist/worker.js). */
-export const WASM_FILES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'] as const;
+/** The TF.js wasm binaries the SDK uses (shipped next to dist/worker.js); the threaded build is never used. */
+export const WASM_FILES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm'] as const;
 export type WasmFileName = typeof WASM_FILES[number];
 
 /** Loading progress, reported through the onProgress callback. */

@@ -19,7 +19,7 @@ export interface ProbeVerdictStore {
 const PROBE_VERSION = 'probe-v1';
 
 export async function chooseBackend(config: ResolvedEngineConfig, verdicts: ProbeVerdictStore, report: (p: LoadProgress) => void): Promise<BackendSelection> {
-  const wasm = { paths: config.wasmPaths, threads: config.wasmThreads };
+  const wasm = { paths: config.wasmPaths };
   if (!config.autoBackend) return selectBackend(config.backends, report, { wasm });
   const nav = (globalThis as { navigator?: { userAgent?: string; hardwareConcurrency?: number } }).navigator;
   const env = `${nav?.userAgent ?? 'unknown'}|${nav?.hardwareConcurrency ?? 0}|${PROBE_VERSION}`;

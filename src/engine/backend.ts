@@ -164,12 +164,10 @@ async function tryWebGl(opts: SelectOptions): Promise<Attempt> {
   return renderer ? { adapter: { description: renderer } } : {};
 }
 
-/** Where the wasm backend finds its binaries, and whether it may use its threaded build. */
+/** Where the wasm backend finds its binaries. */
 export interface WasmSetup {
   /** A folder URL ending in '/', or a URL per binary; default: next to the built worker (./wasm-assets.ts). */
   paths?: string | Readonly<Record<string, string>>;
-  /** Allow the threaded build on cross-origin-isolated pages (EngineConfig.wasmThreads). */
-  threads?: boolean;
 }
 
 let wasmConfigured = false;
@@ -179,7 +177,10 @@ async function tryWasm(opts: SelectOptions): Promise<Attempt> {
   // Set once per realm, before the backend first initialises (TF.js reads them only then).
   if (isBrowserLike() && !wasmConfigured) {
     const setup = opts.wasm ?? {};
-    if (!setup.threads) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    // The single-threaded build, also on cross-origin-isolated pages: the threaded one starts its
+    // helper workers from a Blob of the backend's own source, which breaks once bundled or minified
+    // (and needs worker-src blob: in a CSP).
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     if (typeof setup.paths === 'string') wasm.setWasmPaths(setup.paths);
     else wasm.setWasmPaths({ ...bundledWasmPaths(), ...setup.paths });
     wasmConfigured = true;

@@ -78,6 +78,24 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
 
   const children: ChildProcess[] = [];
   const servers: Server[] = [];
+  const stop = async () => {
+    for (const c of children) c.kill();
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  };
+  try {
+    await buildAndServe(work, store, children, servers);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  log(`ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (${work})`);
+  return async () => {
+    await stop();
+    if (!process.env.SCENEREC_KEEP_CONSUMERS) rmSync(work, { recursive: true, force: true });
+  };
+}
+
+async function buildAndServe(work: string, store: string, children: ChildProcess[], servers: Server[]): Promise<void> {
   const urls = {} as ConsumerUrls;
 
   // vite: the dev server, and the production build served as static files.
@@ -121,12 +139,5 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
 
   for (const [key, c] of Object.entries(CONSUMERS)) urls[key as keyof ConsumerUrls] = `http://localhost:${c.port}`;
   await waitFor(`${urls.viteDev}/`, dev);
-  writeFileSync(join(here, '.consumers.json'), JSON.stringify({ work, tarball, urls }));
-  log(`ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (${work})`);
-
-  return async () => {
-    for (const c of children) c.kill();
-    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-    if (!process.env.SCENEREC_KEEP_CONSUMERS) rmSync(work, { recursive: true, force: true });
-  };
+  writeFileSync(join(here, '.consumers.json'), JSON.stringify({ work, urls }));
 }
