@@ -75,6 +75,10 @@ await build({
   platform: 'browser',
   plugins: [rewritePaths],
   resolve: { alias: { '@tensorflow/tfjs': join(root, 'scripts/tfjs-slim.ts') } },
+  // The wasm backend's Emscripten glue reads `__filename` after a typeof check that webpack 5
+  // answers 'string' for an ES module while giving it no value (ReferenceError): it is a Node
+  // detail, undefined in a browser worker.
+  transform: { define: { __filename: 'undefined', __dirname: 'undefined' } },
   output: { file: join(out, 'worker.js'), format: 'es', codeSplitting: false, minify: true, sourcemap: false, comments: { legal: false } },
 });
 const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));

@@ -7,8 +7,11 @@
  * Only called in browsers: Node's wasm backend finds its binaries itself.
  */
 export function bundledWasmPaths(): Record<string, string> {
+  const simd = new URL('../../node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm', import.meta.url).href;
   return {
     'tfjs-backend-wasm.wasm': new URL('../../node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm', import.meta.url).href,
-    'tfjs-backend-wasm-simd.wasm': new URL('../../node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm', import.meta.url).href,
+    'tfjs-backend-wasm-simd.wasm': simd,
+    // TF.js's setWasmPaths wants all three names; the threaded build is never used (threads are off).
+    'tfjs-backend-wasm-threaded-simd.wasm': simd,
   };
 }
