@@ -47,7 +47,7 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptionDefaults> = Object.fre
   /** A model download that receives no byte for this long is given up (a stalled connection). */
   stallTimeoutMs: 15_000,
   /** Manifest from the network (the cache when offline), weights and vocabulary from the cache. */
-  modelCache: 'network-first',
+  modelCache: 'cache-first',
 });
 
 /** The fields every scene request takes, with their defaults. */
@@ -135,6 +135,12 @@ export const LOAD_TIMEOUT_GRACE_MS = 1000;
 /** Cache Storage names of model files start with this (one cache per model URL and version). */
 export const MODEL_CACHE_PREFIX = 'scenerec-model:';
 /** A cached model of another URL not loaded for this long is evicted. */
+/**
+ * 'cache-first': a cached model.json checked against the network less than this long ago is used
+ * without a request; an older one is asked again (so a model replaced at the same URL reaches a
+ * returning shopper within this time).
+ */
+export const MODEL_CACHE_REVALIDATE_MS = 24 * 3_600_000;
 export const MODEL_CACHE_UNUSED_DAYS = 30;
 
 /** How many history items a personal reason names. */

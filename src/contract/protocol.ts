@@ -123,7 +123,7 @@ export interface EngineConfig {
   stallTimeoutMs?: number;
   /**
    * Model files kept in Cache Storage, one copy per model version (see ModelCacheMode). Default
-   * 'network-first'. A cache that fails (quota, private mode) never fails the load.
+   * 'cache-first'. A cache that fails (quota, private mode) never fails the load.
    */
   modelCache?: ModelCacheMode;
 }
@@ -131,11 +131,14 @@ export interface EngineConfig {
 /**
  * How model files are cached between visits (Cache Storage, one cache per model URL and version;
  * other versions of the URL are evicted when a new one is stored):
+ * - 'cache-first' (default): a returning visit loads the cached version with no request at all
+ *   (it works offline) while model.json was confirmed by the network less than a day ago
+ *   (MODEL_CACHE_REVALIDATE_MS); after that, model.json is asked again, and a new version is
+ *   downloaded. A model replaced at the same URL so reaches returning shoppers within a day; put the
+ *   version in `modelUrl` (or call `clearModelCache()`) to switch at once.
  * - 'network-first': model.json is asked from the network each load (it names the version); the
  *   weights and vocabulary of a cached version are read from the cache without a request. When
  *   model.json cannot be fetched (offline), the cached copy is used.
- * - 'cache-first': a cached model.json is used without asking the network (no request at all);
- *   a new model reaches the shopper when `modelUrl` changes or after `clearModelCache()`.
  * - 'off': every file from the network (the HTTP cache still applies).
  */
 export type ModelCacheMode = 'network-first' | 'cache-first' | 'off';
