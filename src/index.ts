@@ -13,7 +13,10 @@ export type {
   Recommender, RecommenderOptions, SceneHandle, BasicSceneHandle, SearchSceneHandle,
 } from './client/recommender.js';
 export type { EngineHooks, RecommenderEngine } from './engine/engine.js';
-export { DEFAULT_DIVERSITY, DEFAULT_MODEL_URL, DEFAULT_OBJECTIVES, DEFAULT_PRICE_WEIGHT } from './contract/defaults.js';
+export {
+  DEFAULT_DIVERSITY, DEFAULT_EXPOSURE_DISCOUNT, DEFAULT_MODEL_URL, DEFAULT_OBJECTIVES, DEFAULT_PRICE_WEIGHT, DEFAULT_REQUESTS,
+} from './contract/defaults.js';
+export { explainReason, timeAgo, type ExplainOptions } from './contract/explain.js';
 export { exposeEngine } from './engine/host.js';
 export type { WorkerApi } from './engine/host.js';
 export * from './contract/errors.js';

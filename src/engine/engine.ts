@@ -13,7 +13,8 @@ import * as tf from '@tensorflow/tfjs';
 import { WARMUP_CALLS } from '../contract/defaults.js';
 import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError } from '../contract/errors.js';
 import {
-  resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest, type ResolvedEngineConfig,
+  partitionEvents, resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest,
+  type FeedbackEvent, type ResolvedEngineConfig,
 } from '../contract/options.js';
 import type {
   CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress, RecommendResult, RecommenderApi,
@@ -23,6 +24,7 @@ import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
 import { ContentIndexer, SCENE_CODES } from '../model/features.js';
 import { historyView, type HistoryView } from '../model/inputs.js';
 import { loadModel } from '../model/loader.js';
+import { FeedbackView, lastInteractions } from '../ranking/feedback.js';
 import type { WeightMap } from '../model/sasrec.js';
 import { now } from '../util/clock.js';
 import { resolveUrl } from '../util/url.js';
@@ -51,6 +53,15 @@ interface LoadedParts {
   content?: ContentIndexer;
 }
 
+/** What a recommend reads of the history, rebuilt when the store's change counter moved. */
+interface HistoryState {
+  version: number;
+  view: HistoryView;
+  events: readonly StoredEvent[];
+  /** Last interaction time per item (answers impressions, lifts dismissals). */
+  lastInteraction: ReadonlyMap<string, number>;
+}
+
 /**
  * In-process recommender engine. Create with `createEngine` (or `RecommenderEngine.create`).
  * One engine per realm: TF.js backends are global to the realm.
@@ -63,8 +74,8 @@ export class RecommenderEngine implements RecommenderApi {
   private loadMs = 0;
   /** The last history write; reads wait for it, so a recommend sees every track called before it. */
   private lastWrite: Promise<unknown> = Promise.resolve();
-  /** The history view of the last recommend, and the history version it was built from. */
-  private view: { version: number; view: HistoryView } | null = null;
+  /** The history view of the last recommend, the events and last interactions, and the history version they were built from. */
+  private view: HistoryState | null = null;
 
   private constructor(
     private readonly config: ResolvedEngineConfig,
@@ -118,6 +129,7 @@ export class RecommenderEngine implements RecommenderApi {
       report({ stage: 'warmup', ms: engine.warmupMs });
       await Promise.all([
         storage.history.prune(config.retention),
+        storage.feedback.prune().catch(() => 0), // spent feedback only: a failure here changes no list
         storage.meta.set({ key: 'model', modelVersion: header.modelVersion, modelUrl, loadedAt: Date.now() }),
       ]);
       engine.loadMs = now() - t0;
@@ -179,18 +191,28 @@ export class RecommenderEngine implements RecommenderApi {
   }
 
   /** The scenes' view of the current state. */
-  private sceneContext(history: HistoryView): SceneContext {
+  private sceneContext(history: HistoryView, events: readonly StoredEvent[] = [], feedback: FeedbackView = FeedbackView.EMPTY): SceneContext {
     return {
-      catalog: this.catalog, history, forward: this.forward, modelIndex: this.model.modelIndex,
+      catalog: this.catalog, history, events, feedback, forward: this.forward, modelIndex: this.model.modelIndex,
       contentModel: this.model.content !== undefined, options: this.config, shortcut: this.shortcut,
     };
   }
 
   /** The history as the model reads it; rebuilt only when the stored events changed (the store's version moved). */
-  private async historyView(): Promise<HistoryView> {
+  private async historyState(): Promise<HistoryState> {
     const { events, version } = await this.read(() => this.storage.history.snapshot());
-    if (this.view?.version !== version) this.view = { version, view: historyView(events, this.model.modelIndex) };
-    return this.view.view;
+    if (this.view?.version !== version) {
+      this.view = { version, view: historyView(events, this.model.modelIndex), events, lastInteraction: lastInteractions(events) };
+    }
+    return this.view;
+  }
+
+  /** Impressions and dismissals as of now, against the history's last interactions. */
+  private async feedbackView(history: HistoryState): Promise<FeedbackView> {
+    const records = await this.read(() => this.storage.feedback.records());
+    if (records.size === 0) return FeedbackView.EMPTY;
+    const cat = this.catalog;
+    return new FeedbackView({ records: records.values(), lastInteraction: history.lastInteraction, now: Date.now() }, (id) => cat.lookup(id));
   }
 
   /**
@@ -218,16 +240,41 @@ export class RecommenderEngine implements RecommenderApi {
   // -------------------------------------------------------------------------------------------
   // public API
 
-  /** Validates and stores events (all or nothing). Unknown item ids are stored but not used for scoring. */
+  /**
+   * Validates and stores events (all or nothing at validation). Unknown item ids are stored but not
+   * used for scoring. Impressions and dismissals go to the feedback store (written first, in its own
+   * transaction), the others to the history: a rejected history write leaves the history unchanged.
+   */
   async track(events: TrackEvent | TrackEvent[]): Promise<TrackResult> {
     this.assertUsable();
     const valid = validateEvents(events);
-    const { stored, pruned } = await this.write(() => this.storage.history.add(valid, this.config.retention));
+    const { history, feedback } = partitionEvents(valid);
+    const { stored, pruned } = await this.write(async () => {
+      if (feedback.length > 0) {
+        await this.lastWrite; // the writes issued before (a click that answers these impressions)
+        await this.storeFeedback(feedback, history);
+      }
+      return history.length > 0 || feedback.length === 0 ? this.storage.history.add(history, this.config.retention) : { stored: 0, pruned: 0 };
+    });
     const unknown = new Set<string>();
     for (const ev of valid) {
       if (ev.itemId && !this.model.modelIndex.has(ev.itemId) && !this.catalog.posById.has(ev.itemId)) unknown.add(ev.itemId);
     }
-    return { stored, unknownItems: [...unknown], pruned };
+    const result: TrackResult = { stored: stored + feedback.length, unknownItems: [...unknown], pruned };
+    if (feedback.length > 0) result.feedback = feedback.length;
+    return result;
+  }
+
+  /** Applies impressions and dismissals; an item's last interaction is the stored history's or this batch's. */
+  private async storeFeedback(feedback: FeedbackEvent[], batch: Parameters<typeof lastInteractions>[0]): Promise<void> {
+    const { events } = await this.storage.history.snapshot();
+    const stored = lastInteractions(events);
+    const inBatch = lastInteractions(batch);
+    await this.storage.feedback.apply(feedback, (id) => {
+      const a = stored.get(id);
+      const b = inBatch.get(id);
+      return a === undefined ? b : b === undefined ? a : Math.max(a, b);
+    });
   }
 
   /** Recommends for a scene. See the scene request types for the options. */
@@ -235,8 +282,9 @@ export class RecommenderEngine implements RecommenderApi {
     this.assertUsable();
     const t0 = now();
     const req = validateRequest(scene, request);
-    const history = await this.historyView();
-    const out = await this.guarded(SCENE_REGISTRY[scene].recommend(this.sceneContext(history), req));
+    const history = await this.historyState();
+    const feedback = await this.feedbackView(history);
+    const out = await this.guarded(SCENE_REGISTRY[scene].recommend(this.sceneContext(history.view, history.events, feedback), req));
     return {
       scene,
       items: out.items,
@@ -301,20 +349,32 @@ export class RecommenderEngine implements RecommenderApi {
     return this.read(() => this.storage.history.list(q));
   }
 
+  /** The stored history and the feedback kept per item. */
   async exportHistory(): Promise<HistoryExport> {
     this.assertUsable();
-    return this.read(() => this.storage.history.export());
+    return this.read(async () => {
+      const out = await this.storage.history.export();
+      return { ...out, feedback: [...(await this.storage.feedback.records()).values()].map((r) => ({ ...r })) };
+    });
   }
 
+  /** Removes every event about this item and its feedback (impressions, dismissal). Returns how many history events were removed. */
   async forgetItem(itemId: string): Promise<number> {
     this.assertUsable();
     if (typeof itemId !== 'string' || itemId.length === 0) throw new InvalidRequestError('forgetItem needs a non-empty item id.', { field: 'itemId' });
-    return this.write(() => this.storage.history.forgetItem(itemId));
+    return this.write(async () => {
+      await this.storage.feedback.forgetItem(itemId);
+      return this.storage.history.forgetItem(itemId);
+    });
   }
 
+  /** Removes every history event and all feedback. */
   async clearHistory(): Promise<void> {
     this.assertUsable();
-    await this.write(() => this.storage.history.clear());
+    await this.write(async () => {
+      await this.storage.feedback.clear();
+      await this.storage.history.clear();
+    });
   }
 
   /** Releases the weights, the catalog matrix and the database connection. Safe to call twice. */

@@ -15,7 +15,7 @@
  * - training logs have no scenes: the multi-task reader simulates them (training/mtl-data.ts).
  */
 import type { EventType, SceneName } from '../contract/protocol.js';
-import { BEHAVIOUR_CODES, SCENE_CODES, type ContentIndexer } from './features.js';
+import { BEHAVIOUR_CODES, sceneCode, type ContentIndexer } from './features.js';
 import { padHistory } from './sasrec.js';
 
 /** Event types that count as an interaction for the model (search events do not). */
@@ -72,7 +72,7 @@ export function historyView(events: Iterable<InputEvent>, modelIndex: ReadonlyMa
       const behaviour = BEHAVIOUR_CODES[ev.type as keyof typeof BEHAVIOUR_CODES];
       const last = steps[steps.length - 1];
       if (!last || last.itemId !== ev.itemId || last.behaviour !== behaviour) {
-        steps.push({ itemId: ev.itemId, m: m ?? 0, behaviour, scene: (ev.scene && SCENE_CODES[ev.scene]) || SCENE_CODES.home });
+        steps.push({ itemId: ev.itemId, m: m ?? 0, behaviour, scene: sceneCode(ev.scene) });
       }
     }
   }

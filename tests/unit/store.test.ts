@@ -34,7 +34,7 @@ describe('schema', () => {
     (await openStore(name)).close();
     const db = await openDB(name);
     expect(db.version).toBe(DB_VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(['catalogCache', 'events', 'meta']);
+    expect([...db.objectStoreNames].sort()).toEqual(['catalogCache', 'events', 'feedback', 'meta']);
     const tx = db.transaction('events');
     expect(tx.store.keyPath).toBe('id');
     expect(tx.store.autoIncrement).toBe(true);

@@ -2,11 +2,13 @@
  * The scenerec IndexedDB database (via `idb`): its typed schema, opening (with the blocked-upgrade
  * timeout), migrations, storage-error mapping, and the one connection the stores share.
  *
- * Schema (version 2):
+ * Schema (version 4; version 3 is the write-id store of another change, not in this file yet):
  *   events        autoIncrement key `id`, indexes `itemId` and `timestamp`        (history.ts)
  *   meta          keyPath `key`: { key: 'schema', ... }, { key: 'model', ... }, { key: 'backend', ... }  (meta.ts)
  *   catalogCache  keyPath `key` (v2): derived catalog matrices (int8 rows + scales), keyed by model
  *                 version + catalog hash + format; no shopper data.                 (catalog-cache.ts)
+ *   feedback      keyPath `itemId` (v4), index `touchedAt`: impressions and dismissals counted per
+ *                 item (FeedbackRecord), with their own retention; never read as history.  (feedback.ts)
  * Migrations are `if (oldVersion < N)` steps in `upgradeSchema`, so any old version steps up in order.
  *
  * Every operation is one transaction (`inTransaction`): a write is stored whole or not at all.
@@ -16,12 +18,12 @@ import { DB_BLOCKED_TIMEOUT_MS } from '../../contract/defaults.js';
 import {
   QuotaExceededError, ScenerecError, StorageBlockedError, StorageError,
 } from '../../contract/errors.js';
-import type { StoredEvent } from '../../contract/protocol.js';
+import type { FeedbackRecord, StoredEvent } from '../../contract/protocol.js';
 import type { CatalogCacheRecord } from './catalog-cache.js';
 import type { MetaRecord } from './meta.js';
 
 /** Current schema version. Bump it and add an `if (oldVersion < N)` step to migrate. */
-export const DB_VERSION = 2;
+export const DB_VERSION = 4;
 
 export interface ScenerecDB extends DBSchema {
   events: {
@@ -36,6 +38,11 @@ export interface ScenerecDB extends DBSchema {
   catalogCache: {
     key: string;
     value: CatalogCacheRecord;
+  };
+  feedback: {
+    key: string;
+    value: FeedbackRecord;
+    indexes: { touchedAt: number };
   };
 }
 
@@ -59,12 +66,14 @@ function upgradeSchema(db: IDBPDatabase<ScenerecDB>, oldVersion: number, newVers
     db.createObjectStore('meta', { keyPath: 'key' });
   }
   if (oldVersion < 2) db.createObjectStore('catalogCache', { keyPath: 'key' });
-  // Future steps go here: if (oldVersion < 3) { ... }
+  if (oldVersion < 4 && newVersion >= 4) createFeedbackStore(db);
+  // Future steps go here: if (oldVersion < 5) { ... }
 
   // Repair: a database of this name created by other code lacks our stores.
   if (!db.objectStoreNames.contains('events')) createEventsStore(db);
   if (!db.objectStoreNames.contains('meta')) db.createObjectStore('meta', { keyPath: 'key' });
   if (newVersion >= 2 && !db.objectStoreNames.contains('catalogCache')) db.createObjectStore('catalogCache', { keyPath: 'key' });
+  if (newVersion >= 4 && !db.objectStoreNames.contains('feedback')) createFeedbackStore(db);
 
   const now = Date.now();
   const meta = tx.objectStore('meta');
@@ -81,6 +90,10 @@ function createEventsStore(db: IDBPDatabase<ScenerecDB>): void {
   const events = db.createObjectStore('events', { keyPath: 'id', autoIncrement: true });
   events.createIndex('itemId', 'itemId');
   events.createIndex('timestamp', 'timestamp');
+}
+
+function createFeedbackStore(db: IDBPDatabase<ScenerecDB>): void {
+  db.createObjectStore('feedback', { keyPath: 'itemId' }).createIndex('touchedAt', 'touchedAt');
 }
 
 /** Issues requests and waits for all; every request promise is handled, even if a later issue throws. */

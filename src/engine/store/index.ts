@@ -6,13 +6,16 @@
  *   storage.history       events (history.ts)
  *   storage.meta          model meta, backend-probe verdict (meta.ts)
  *   storage.catalogCache  int8 catalog matrices (catalog-cache.ts)
+ *   storage.feedback      impressions and dismissals per item (feedback.ts)
  */
 import { CatalogCache } from './catalog-cache.js';
 import { StorageConnection, type OpenStorageOptions } from './db.js';
+import { FeedbackStore, type FeedbackLog } from './feedback.js';
 import { HistoryStore } from './history.js';
 import { MetaStore } from './meta.js';
 
 export { CATALOG_CACHE_KEEP, CatalogCache, type CatalogCacheRecord } from './catalog-cache.js';
+export { FeedbackStore, MemoryFeedback, feedbackToDrop, type FeedbackLog } from './feedback.js';
 export { DB_VERSION, mapStorageError, type OpenStorageOptions, type ScenerecDB } from './db.js';
 export { HistoryStore, type HistorySnapshot, type Retention } from './history.js';
 export { MetaStore, type BackendMeta, type MetaKey, type MetaOf, type MetaRecord, type ModelMeta, type SchemaMeta } from './meta.js';
@@ -22,6 +25,7 @@ export interface ScenerecStorage {
   readonly history: HistoryStore;
   readonly meta: MetaStore;
   readonly catalogCache: CatalogCache;
+  readonly feedback: FeedbackLog;
   /** Why the shared connection was dropped last (for diagnostics), or null. */
   readonly connectionLostReason: string | null;
   /** Closes the shared connection; every later call on the three stores fails with StorageError. Safe to call twice. */
@@ -39,6 +43,7 @@ export async function openStorage(dbName: string, options: OpenStorageOptions = 
     history: new HistoryStore(conn),
     meta: new MetaStore(conn),
     catalogCache: new CatalogCache(conn),
+    feedback: new FeedbackStore(conn),
     get connectionLostReason() { return conn.connectionLostReason; },
     close: () => conn.close(),
   };
