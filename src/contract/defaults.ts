@@ -44,6 +44,7 @@ export interface CommonRequestDefaults {
   diversity: number;
   priceWeight: number;
   exposureDiscount: number;
+  tailExposure: number;
   objectives: Required<ObjectiveWeights>;
   rules: ShopRules;
 }
@@ -59,7 +60,7 @@ export interface SceneRequestDefaults {
 }
 
 const common = (diversity: number, objectives: Required<ObjectiveWeights>, exposureDiscount: number): CommonRequestDefaults =>
-  ({ k: 10, diversity, priceWeight: 0, exposureDiscount, objectives: Object.freeze(objectives) as Required<ObjectiveWeights>, rules: Object.freeze({}) });
+  ({ k: 10, diversity, priceWeight: 0, exposureDiscount, tailExposure: 0, objectives: Object.freeze(objectives) as Required<ObjectiveWeights>, rules: Object.freeze({}) });
 
 /**
  * The default of every scene request field. Diversity: 0 = pure relevance, 1 = most varied.

@@ -300,6 +300,7 @@ export interface ResolvedCommonRequest {
   diversity: number;
   priceWeight: number;
   exposureDiscount: number;
+  tailExposure: number;
   objectives: Required<ObjectiveWeights>;
   rules: ShopRules;
 }
@@ -450,6 +451,7 @@ export function validateRequest<S extends SceneName>(sceneArg: S, request: unkno
     priceWeight: request.priceWeight === undefined ? d.priceWeight : checkNumber(request.priceWeight, 'priceWeight', E, { min: 0, max: 1 }),
     exposureDiscount: request.exposureDiscount === undefined ? d.exposureDiscount
       : checkNumber(request.exposureDiscount, 'exposureDiscount', E, { min: 0, max: 1 }),
+    tailExposure: request.tailExposure === undefined ? d.tailExposure : checkNumber(request.tailExposure, 'tailExposure', E, { min: 0, max: 1 }),
     objectives: validateObjectives(request.objectives, scene),
     rules: request.rules === undefined ? {} : validateRules(request.rules),
   };

@@ -277,6 +277,12 @@ export interface CommonRequest {
    * EXPOSURE_HALF_LIFE_MS. 0 = impressions change nothing.
    */
   exposureDiscount?: number;
+  /**
+   * Long-tail exposure, 0..1 (default 0): scores × (1 - tailExposure × popularity), popularity the
+   * catalog's log-scaled interaction count in [0, 1], so less popular items gain ground. Measured
+   * trade-off (NDCG@10 against tail share and coverage): docs/feedback.md.
+   */
+  tailExposure?: number;
   rules?: ShopRules;
 }
 
@@ -374,7 +380,7 @@ export interface RecommendResult {
   modelVersion: string;
   /** Time spent inside the engine for this call. */
   latencyMs: number;
-  /** History events the model read for this call. */
+  /** History events the model read for this call (recentlyViewed, buyAgain: the history items the list was read from). */
   historyUsed: number;
 }
 

@@ -7,7 +7,8 @@
 import type { ResolvedEngineConfig, ResolvedRequestMap } from '../../contract/options.js';
 import type { RankReason, RecommendedItem, SceneName, ShopRules, StoredEvent } from '../../contract/protocol.js';
 import type { HistoryView } from '../../model/inputs.js';
-import type { FeedbackView } from '../../ranking/feedback.js';
+import { composeAdjust, type FeedbackView } from '../../ranking/feedback.js';
+import { tailAdjust } from '../../ranking/long-tail.js';
 import {
   rankCandidates, rankScored, scoringDepth, type CandidateSource, type RankedList, type ScoreAdjust,
 } from '../../ranking/rank.js';
@@ -58,9 +59,17 @@ export function exclusions(ctx: SceneContext, scene: SceneName, rules: ShopRules
   return out;
 }
 
-/** The feedback factors of a request (exposure discount, dismissed neighbours), or undefined when none apply. */
-export function feedbackAdjust(ctx: SceneContext, req: { exposureDiscount: number }): ScoreAdjust | undefined {
-  return ctx.feedback.adjust(req.exposureDiscount);
+/**
+ * The score factors of a request: feedback (exposure discount, dismissed neighbours) and long-tail
+ * exposure; undefined when none applies (ranking then runs as without them).
+ */
+export function feedbackAdjust(ctx: SceneContext, req: { exposureDiscount: number; tailExposure: number }): ScoreAdjust | undefined {
+  const cat = ctx.catalog;
+  const popularity = (c: { itemId: string }) => {
+    const pos = cat.posById.get(c.itemId);
+    return pos === undefined ? 0 : cat.popScore[pos];
+  };
+  return composeAdjust(ctx.feedback.adjust(req.exposureDiscount), tailAdjust(popularity, req.tailExposure));
 }
 
 /** A model run as ranking's candidate source: rows of the catalog, with popular fill and pin lookup. */
