@@ -152,6 +152,20 @@ describe('dismissals', () => {
   });
 });
 
+describe('tailExposure', () => {
+  it('moves less popular items up; 0 (the default) leaves the list as it is', async () => {
+    await history();
+    const pop = (id: string) => ((Number(id.slice(5)) * 37) % 60) + 1; // the fixture vocabulary's popularity
+    const mean = (r: RecommendResult) => ids(r).filter((id) => id.startsWith('item-')).reduce((s, id) => s + pop(id), 0) / r.items.length;
+    const base = await engine.recommend('home', { k: 10, diversity: 0 });
+    expect(ids(await engine.recommend('home', { k: 10, diversity: 0, tailExposure: 0 }))).toEqual(ids(base));
+    const tail = await engine.recommend('home', { k: 10, diversity: 0, tailExposure: 1 });
+    expect(mean(tail)).toBeLessThan(mean(base));
+    expect(tail.items.some((i) => i.discount !== undefined && i.discount < 1)).toBe(true);
+    await expect(engine.recommend('home', { tailExposure: 1.5 })).rejects.toBeInstanceOf(InvalidRequestError);
+  });
+});
+
 describe('recentlyViewed', () => {
   it('lists distinct viewed items newest first, with the rules, the cart and dismissals applied; no fill', async () => {
     const t = Date.now() - 3 * DAY;

@@ -12,6 +12,7 @@ import { feedbackToDrop } from '../../src/engine/store/feedback.js';
 import {
   applyFeedback, composeAdjust, exposureAt, exposureFactor, FeedbackView, isDismissed, isSpent, lastInteractions, substituteAdjust,
 } from '../../src/ranking/feedback.js';
+import { tailAdjust } from '../../src/ranking/long-tail.js';
 import { rankCandidates, rankScored, type RankCandidate } from '../../src/ranking/rank.js';
 
 const T = 1_700_000_000_000;
@@ -135,6 +136,19 @@ describe('retention and composition', () => {
     const both = composeAdjust(s, { factor: () => 0.5 })!;
     expect(both.factor(cand('x', 1, 'shoes'))).toBe(0.25);
     expect(composeAdjust(undefined, s)).toBe(s);
+  });
+});
+
+describe('long tail', () => {
+  it('scores × (1 - t × popularity): nothing at t = 0, the most popular item loses most', () => {
+    const pop: Record<string, number> = { head: 1, mid: 0.5, tail: 0 };
+    expect(tailAdjust((c) => pop[c.itemId], 0)).toBeUndefined();
+    const a = tailAdjust((c) => pop[c.itemId], 0.4)!;
+    expect(a.factor(cand('head', 1))).toBeCloseTo(0.6, 10);
+    expect(a.factor(cand('mid', 1))).toBeCloseTo(0.8, 10);
+    expect(a.factor(cand('tail', 1))).toBe(1);
+    const list = rankCandidates([cand('head', 1), cand('mid', 0.9), cand('tail', 0.7)], { k: 3, adjust: a });
+    expect(list.map((x) => x.itemId)).toEqual(['mid', 'tail', 'head']);
   });
 });
 
