@@ -98,7 +98,7 @@ export interface FeedbackState {
 export function composeAdjust(a: ScoreAdjust | undefined, b: ScoreAdjust | undefined): ScoreAdjust | undefined {
   if (!a) return b;
   if (!b) return a;
-  return { factor: (c) => a.factor(c) * b.factor(c) };
+  return { factor: (c) => a.factor(c) * b.factor(c), everywhere: a.everywhere || b.everywhere };
 }
 
 /**

@@ -9,5 +9,5 @@ import type { RankCandidate, ScoreAdjust } from './rank.js';
 /** The adjustment, or undefined at t = 0. `popularityOf` gives an item's popularity in [0, 1] (0 when unknown). */
 export function tailAdjust(popularityOf: (c: RankCandidate) => number, t: number): ScoreAdjust | undefined {
   if (!(t > 0)) return undefined;
-  return { factor: (c) => 1 - t * Math.min(1, Math.max(0, popularityOf(c))) };
+  return { factor: (c) => 1 - t * Math.min(1, Math.max(0, popularityOf(c))), everywhere: true };
 }

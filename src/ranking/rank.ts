@@ -49,6 +49,8 @@ export interface RankCandidate {
 /** A multiplicative score adjustment in [0, 1] per candidate (feedback: src/ranking/feedback.ts). */
 export interface ScoreAdjust {
   factor(c: RankCandidate): number;
+  /** True when it lowers nearly every candidate (long tail): the candidate shortcut cannot help then. */
+  readonly everywhere?: boolean;
 }
 
 export interface RankContext {
@@ -441,6 +443,7 @@ function bestCandidates(rel: Float32Array, ctx: ScoredRankContext, build: (r: nu
   if (rules.pin?.length || rules.boost?.length || (ctx.priceWeight ?? 0) > 0) return undefined;
   const needed = (ctx.diversity ?? 0) > 0 ? mmrPoolSize(ctx.k) : ctx.k;
   const adjust = ctx.adjust;
+  if (adjust?.everywhere) return undefined;
   let sorted: Float64Array | undefined;
   for (let m = needed + (exclude?.size ?? 0) + 16; rel.length > 2 * m; m *= 4) {
     const t = kthLargest(sorted ??= Float64Array.from(rel), m);
