@@ -9,6 +9,8 @@
  *   by a middleware in dev and by copying them into dist/ at build (so `vite preview` and any
  *   static host serve them). Nothing is fetched from a CDN: the TF.js wasm binaries are bundled
  *   assets (src/engine/wasm-assets.ts).
+ * - /faults/<variant>/ serves broken variants of the fixture model (a stalled body, NaN weights, a
+ *   missing weights file) for the e2e fault tests (tests/e2e/fault-server.ts).
  * - appType 'mpa': an unknown path is a 404, never index.html (a model URL typo then fails
  *   with a clear ModelLoadError instead of "cannot parse model JSON").
  */
@@ -18,6 +20,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { Connect, Plugin } from 'vite';
 import { defineConfig } from 'vite';
 import { configDefaults } from 'vitest/config';
+import { faultRoutes } from './tests/e2e/fault-server';
 
 const root = import.meta.dirname;
 
@@ -93,7 +96,7 @@ export default defineConfig({
   appType: 'mpa',
   // No public/ folder: the static folders above are handled by the plugin.
   publicDir: false,
-  plugins: [staticModels()],
+  plugins: [staticModels(), faultRoutes()],
   worker: { format: 'es' },
   build: {
     outDir: 'dist',

@@ -438,7 +438,7 @@ function showProgress(p: LoadProgress): void {
   let pct = 0;
   switch (p.stage) {
     case 'backend': pct = 5; text.textContent = `Backend ${p.backend}: ${p.status}${p.detail ? ` (${p.detail})` : ''}`; break;
-    case 'download': pct = 10 + 70 * p.loadedFraction; text.textContent = `Downloading the model: ${(p.loadedFraction * 100).toFixed(0)}%`; break;
+    case 'download': pct = 10 + 70 * p.loadedFraction; text.textContent = `Downloading the model: ${(p.loadedFraction * 100).toFixed(0)}% (${(p.loadedBytes / 1e6).toFixed(1)} of ${(p.totalBytes / 1e6).toFixed(1)} MB)`; break;
     case 'model': pct = 85; text.textContent = `Model loaded: ${p.numItems.toLocaleString()} items, ${(p.weightBytes / 1e6).toFixed(1)} MB`; break;
     case 'warmup': pct = 92; text.textContent = p.ms === undefined ? 'Warming up…' : `Warmed up in ${fmtMs(p.ms)}`; break;
     case 'ready': pct = 100; text.textContent = `Ready on ${p.info.backend}`; break;

@@ -18,6 +18,7 @@ export {
 } from './contract/defaults.js';
 export { explainReason, timeAgo, type ExplainOptions } from './contract/explain.js';
 export { exposeEngine } from './engine/host.js';
+export { clearModelCache } from './model/cache.js';
 export type { WorkerApi } from './engine/host.js';
 export * from './contract/errors.js';
 export * from './contract/protocol.js';

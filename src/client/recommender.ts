@@ -3,8 +3,9 @@
  * offers the per-scene API. Everything heavy (model, catalog, IndexedDB) lives in the worker.
  */
 import * as Comlink from 'comlink';
-import { assertScene, resolveEngineConfig } from '../contract/options.js';
-import { DisposedError, InvalidOptionsError, ScenerecError } from '../contract/errors.js';
+import { assertScene, resolveEngineConfig, validateEvents } from '../contract/options.js';
+import { LOAD_TIMEOUT_GRACE_MS } from '../contract/defaults.js';
+import { AbortError, DisposedError, InvalidEventError, InvalidOptionsError, ModelLoadError, ScenerecError } from '../contract/errors.js';
 import { resolveUrl } from '../util/url.js';
 import {
   FORWARDED_METHODS, type BackendName, type EngineConfig, type EngineInfo, type ForwardedMethod, type LoadProgress,
@@ -17,8 +18,13 @@ import type { WorkerApi } from '../engine/host.js';
 export interface RecommenderOptions extends EngineConfig {
   /** A worker running `src/worker.ts` that you created; otherwise the SDK spawns (and owns) one. */
   worker?: Worker;
-  /** Loading progress: backend tries, download fraction, model size, warm-up, ready. */
+  /** Loading progress: backend tries, download bytes, model size, warm-up, ready. */
   onProgress?: (p: LoadProgress) => void;
+  /**
+   * Aborts the load: `createRecommender` rejects with AbortError at once and terminates the worker
+   * it spawned (a worker you passed in is yours to terminate). No effect once it has resolved.
+   */
+  signal?: AbortSignal;
 }
 
 /** A scene's handle for the home, product and cart pages and the recentlyViewed and buyAgain lists. */
@@ -63,6 +69,30 @@ function spawnWorker(): Worker {
   return new Worker(new URL('../worker.ts', import.meta.url), { type: 'module', name: 'scenerec' });
 }
 
+/**
+ * Checks on the page before a call is posted, per method: what cannot cross to the worker (a
+ * function, a symbol, a Proxy) is then a typed error naming the event instead of a raw
+ * DataCloneError. The worker validates again (it owns the rules); this only catches early.
+ */
+const PAGE_CHECKS: Partial<Record<ForwardedMethod, (args: unknown[]) => void>> = {
+  track: ([events]) => {
+    validateEvents(events);
+    try {
+      structuredClone(events);
+      return;
+    } catch { /* find the event that fails */ }
+    const list: unknown[] = Array.isArray(events) ? events : [events];
+    list.forEach((ev, i) => {
+      try {
+        structuredClone(ev);
+      } catch (e) {
+        const at = Array.isArray(events) ? `events[${i}]` : 'event';
+        throw new InvalidEventError(`${at} cannot be sent to the recommender's worker (${(e as Error).name}: ${(e as Error).message}); pass plain objects of strings and numbers.`, { index: i });
+      }
+    });
+  },
+};
+
 // The forwarded methods are added in the constructor from FORWARDED_METHODS, typed by this merge.
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 interface RecommenderClient extends Pick<RecommenderApi, ForwardedMethod> {}
@@ -80,7 +110,13 @@ class RecommenderClient implements Recommender {
   ) {
     for (const method of FORWARDED_METHODS) {
       const call = remote[method] as unknown as (...args: unknown[]) => Promise<unknown>;
-      (this as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => this.call(() => call(...args));
+      const check = PAGE_CHECKS[method];
+      (this as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => this.call(() => {
+        if (check) {
+          try { check(args); } catch (e) { return Promise.reject(e); }
+        }
+        return call(...args);
+      });
     }
   }
 
@@ -118,6 +154,31 @@ class RecommenderClient implements Recommender {
   }
 }
 
+/** The page's bound on a load: the signal at once, the clock `timeoutMs` plus a grace for the worker's own report. */
+function loadBound(signal: AbortSignal | undefined, timeoutMs: number, modelUrl: string, progress: () => LoadProgress | undefined) {
+  let stop = () => {};
+  const ended = new Promise<never>((_, reject) => {
+    const onAbort = () => reject(new AbortError('createRecommender was aborted by its signal; the load was stopped.', { url: modelUrl, reason: String(signal?.reason ?? 'aborted') }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = Number.isFinite(timeoutMs) ? setTimeout(() => {
+      const p = progress();
+      const bytes = p?.stage === 'download' ? `, ${p.loadedBytes} of ${p.totalBytes} model bytes received` : '';
+      reject(new ModelLoadError(
+        `The recommender did not load within timeoutMs = ${timeoutMs} ms (last stage: ${p?.stage ?? 'starting the worker'}${bytes}) from ${modelUrl}. Check the connection and the model URL, or raise timeoutMs.`,
+        { url: modelUrl, timeoutMs, stage: p?.stage, ...(p?.stage === 'download' ? { receivedBytes: p.loadedBytes, expectedBytes: p.totalBytes } : {}) },
+      ));
+    }, timeoutMs + LOAD_TIMEOUT_GRACE_MS) : undefined;
+    stop = () => { clearTimeout(timer); signal?.removeEventListener('abort', onAbort); };
+  });
+  ended.catch(() => undefined);
+  return { ended, stop: () => stop() };
+}
+
+function isAbortSignal(v: unknown): v is AbortSignal {
+  const s = v as Partial<AbortSignal> | null;
+  return typeof s === 'object' && s !== null && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function';
+}
+
 /**
  * Starts a recommender: validates the options (before any worker starts), spawns the worker
  * (unless `options.worker` is given), loads and warms up the model, and resolves when ready.
@@ -127,20 +188,27 @@ class RecommenderClient implements Recommender {
  * await rec.track({ type: 'view', itemId: 'sku-123' });
  * const { items } = await rec.scene('home').recommend({ k: 12 });
  * ```
- * @throws InvalidOptionsError, NoBackendError, ModelLoadError, StorageError, StorageBlockedError
+ * The whole load is bounded: `options.timeoutMs` (default 60 s; the worker reports its own
+ * ModelLoadError at that time, the page gives up a second later at most) and `options.signal`
+ * (AbortError at once). Either way the worker the SDK spawned is terminated.
+ * @throws InvalidOptionsError, NoBackendError, ModelLoadError, StorageError, StorageBlockedError, AbortError
  */
 export async function createRecommender(options: RecommenderOptions = {}): Promise<Recommender> {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidOptionsError('createRecommender options must be an object.');
   }
-  const { worker, onProgress, ...engineConfig } = options;
+  const { worker, onProgress, signal, ...engineConfig } = options;
   if (worker !== undefined && (worker === null || typeof (worker as Partial<Worker>).postMessage !== 'function')) {
     throw new InvalidOptionsError('options.worker must be a Worker running src/worker.ts.', { field: 'options.worker' });
   }
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new InvalidOptionsError('options.onProgress must be a function.', { field: 'options.onProgress' });
   }
-  const resolved = resolveEngineConfig(engineConfig, ['worker', 'onProgress']);
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    throw new InvalidOptionsError('options.signal must be an AbortSignal (from new AbortController().signal).', { field: 'options.signal' });
+  }
+  const resolved = resolveEngineConfig(engineConfig, ['worker', 'onProgress', 'signal']);
+  if (signal?.aborted) throw new AbortError('createRecommender was aborted by its signal before it started.', { reason: String(signal.reason ?? 'aborted') });
   // Resolve against the page, not the worker script's location.
   const config: EngineConfig = { ...engineConfig, modelUrl: resolveUrl(resolved.modelUrl, documentBase()) };
 
@@ -158,17 +226,24 @@ export async function createRecommender(options: RecommenderOptions = {}): Promi
     w.addEventListener('error', onError);
   });
   failed.catch(() => undefined);
+  let last: LoadProgress | undefined;
+  const bound = loadBound(signal, resolved.timeoutMs, config.modelUrl!, () => last);
 
   try {
     const info = await Promise.race([
-      remote.init(config, onProgress ? Comlink.proxy((p: LoadProgress) => onProgress(p)) : undefined),
+      remote.init(config, Comlink.proxy((p: LoadProgress) => { last = p; onProgress?.(p); })),
       failed,
+      bound.ended,
     ]);
     return new RecommenderClient(remote, w, ownsWorker, info);
   } catch (e) {
-    if (ownsWorker) w.terminate();
+    if (ownsWorker) {
+      remote[Comlink.releaseProxy]();
+      w.terminate();
+    }
     throw e;
   } finally {
+    bound.stop();
     if (onError) w.removeEventListener('error', onError);
   }
 }

@@ -2,7 +2,7 @@
  * Every default of the SDK in one place: the engine options and the scene requests as two typed
  * objects, then the internal limits and tuning constants. Nothing else in src/ hard-codes a default.
  */
-import { SCENES, type BackendName, type BackendPreference, type HistoryRetention, type ObjectiveWeights, type SceneName, type ShopRules } from './protocol.js';
+import { SCENES, type BackendName, type ModelCacheMode, type BackendPreference, type HistoryRetention, type ObjectiveWeights, type SceneName, type ShopRules } from './protocol.js';
 
 /** Engine options with every default filled in (catalog has none: the model vocabulary stands in). */
 export interface EngineOptionDefaults {
@@ -14,6 +14,9 @@ export interface EngineOptionDefaults {
   excludeInCart: boolean;
   embeddingDtype: 'auto' | 'float32' | 'int8';
   cacheCatalog: boolean;
+  timeoutMs: number;
+  stallTimeoutMs: number;
+  modelCache: ModelCacheMode;
 }
 
 /**
@@ -36,6 +39,15 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptionDefaults> = Object.fre
   /** 'auto' = float32 below AUTO_INT8_MIN_ROWS rows (src/retrieval/), int8 from there. */
   embeddingDtype: 'auto',
   cacheCatalog: true,
+  /**
+   * The whole load (backend, download, catalog, warm-up). A bound on a stuck load, not a speed
+   * goal: the bundled model over a slow mobile link fits well inside it.
+   */
+  timeoutMs: 60_000,
+  /** A model download that receives no byte for this long is given up (a stalled connection). */
+  stallTimeoutMs: 15_000,
+  /** Manifest from the network (the cache when offline), weights and vocabulary from the cache. */
+  modelCache: 'network-first',
 });
 
 /** The fields every scene request takes, with their defaults. */
@@ -132,8 +144,30 @@ export const MAX_SEARCH_CANDIDATES = 5000;
 export const MAX_MAX_EVENTS = 100_000;
 export const MAX_MAX_AGE_DAYS = 3650;
 
+/**
+ * Event timestamps: at most this far ahead of the device clock (clocks of the page, a server and
+ * the device disagree a little; a day covers time zones done wrong, not year 3000 or 1e20).
+ */
+export const MAX_EVENT_CLOCK_SKEW_MS = 86_400_000;
+
+/**
+ * Event timestamps below this (1973-03-03 in milliseconds) are taken for seconds since the epoch
+ * (in seconds it is the year 5138) and rejected: `Date.now()` is in milliseconds.
+ */
+export const MIN_EVENT_TIMESTAMP_MS = 1e11;
+
 /** How long an upgrade may stay blocked by another tab before the open fails with StorageBlockedError. */
 export const DB_BLOCKED_TIMEOUT_MS = 3000;
+
+/**
+ * The page gives the worker this long past `timeoutMs` to report its own, more precise, timeout
+ * (the worker starts its clock after it has started) before it terminates it.
+ */
+export const LOAD_TIMEOUT_GRACE_MS = 1000;
+/** Cache Storage names of model files start with this (one cache per model URL and version). */
+export const MODEL_CACHE_PREFIX = 'scenerec-model:';
+/** A cached model of another URL not loaded for this long is evicted. */
+export const MODEL_CACHE_UNUSED_DAYS = 30;
 
 /** How many history items a personal reason names. */
 export const REASON_ITEMS = 3;
@@ -168,6 +202,19 @@ export const PROBE_GPU_BUDGET_MS = 400;
 export const PROBE_SOFTWARE_GPU_BUDGET_MS = 150;
 /** A probe decision is reused (IndexedDB) for this long on the same browser, skipping the probe. */
 export const PROBE_CACHE_MS = 7 * 86_400_000;
+/**
+ * After a GPU device loss, 'auto' keeps to the backend that took over for this long on this
+ * browser (the verdict is stored like a probe's), then probes again with a fresh device: long
+ * enough to cover the session in which the device failed, short enough not to give up a GPU for good.
+ */
+export const DEVICE_LOST_AVOID_MS = 3_600_000;
+/**
+ * Device loss (src/engine/engine.ts): how long a call that failed on a GPU backend waits for the
+ * device-lost signal before its error is taken as it is, and how long a call waits for the switch
+ * to the fallback backend before it rejects with DeviceLostError.
+ */
+export const DEVICE_LOSS_SETTLE_MS = 500;
+export const FALLBACK_WAIT_MS = 30_000;
 /** Timed probe runs per backend (the median counts). */
 export const PROBE_RUNS = 5;
 /** Probe shapes (the model is not loaded yet when the backend is chosen): the bundled model's. */

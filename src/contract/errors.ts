@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'STORAGE_BLOCKED'
   | 'STORAGE_FAILED'
   | 'DISPOSED'
+  | 'ABORTED'
   | 'INTERNAL';
 
 export class ScenerecError extends Error {
@@ -66,7 +67,11 @@ export type ModelLoadError = InstanceType<typeof ModelLoadError>;
 /** None of the requested TF.js backends could be initialised. */
 export const NoBackendError = define('NoBackendError', 'NO_BACKEND');
 export type NoBackendError = InstanceType<typeof NoBackendError>;
-/** The GPU device was lost (driver reset, tab in background too long); create a new recommender. */
+/**
+ * The GPU device was lost (driver reset, GPU process crash) and a model call could not finish on
+ * the backend that took over, or none could take over (`details.fallbackError`): see
+ * EngineInfo.fallbacks. The history is intact and its controls keep working.
+ */
 export const DeviceLostError = define('DeviceLostError', 'DEVICE_LOST');
 export type DeviceLostError = InstanceType<typeof DeviceLostError>;
 /** The browser refused to store more data. History written before is intact. */
@@ -81,11 +86,17 @@ export type StorageError = InstanceType<typeof StorageError>;
 /** The recommender was disposed; create a new one. */
 export const DisposedError = define('DisposedError', 'DISPOSED');
 export type DisposedError = InstanceType<typeof DisposedError>;
+/**
+ * The caller's `signal` aborted the load. Named like the DOM's AbortError, so `err.name === 'AbortError'`
+ * checks work; nothing of the load is kept (the SDK's worker is terminated).
+ */
+export const AbortError = define('AbortError', 'ABORTED');
+export type AbortError = InstanceType<typeof AbortError>;
 
 const BY_NAME: Record<string, new (message: string, details?: Record<string, unknown>) => ScenerecError> = {
   UnknownSceneError, InvalidEventError, InvalidRequestError, InvalidOptionsError, UnknownItemError,
   ModelLoadError, NoBackendError, DeviceLostError, QuotaExceededError, StorageBlockedError,
-  StorageError, DisposedError,
+  StorageError, DisposedError, AbortError,
 };
 
 export function serializeError(err: unknown): SerializedError {

@@ -55,14 +55,20 @@ export interface StoredEvent {
 }
 
 export interface TrackResult {
-  /** Events written (history events and feedback events together). */
+  /** Events of this call that are stored: history events kept by the retention policy, and feedback events. */
   stored: number;
   /** Of `stored`, the impressions and dismissals (kept as feedback, not as history). */
   feedback?: number;
   /** Events whose item id the model does not know: stored, but not used for scoring. */
   unknownItems: string[];
-  /** Events dropped by the retention policy during this call. */
+  /** Events stored before this call that the retention policy dropped during it. */
   pruned: number;
+  /**
+   * Events of this call that the retention policy did not keep, so they are not stored: older
+   * than `retention.maxAgeDays`, or beyond the newest `retention.maxEvents` (a replay of old logs
+   * learns here how many were left out).
+   */
+  outsideRetention: number;
 }
 
 /** One product of the shop's catalog. Only `id` is required. */
@@ -120,11 +126,61 @@ export interface EngineConfig {
    * catalog), so the next load skips computing it. Default true; only int8 matrices are cached.
    */
   cacheCatalog?: boolean;
+  /**
+   * Bound on the whole load, ms (default 60,000): past it the load fails with a ModelLoadError
+   * naming the URL and the bytes received, and `createRecommender` terminates its worker. `Infinity`: no bound.
+   */
+  timeoutMs?: number;
+  /** A model download that receives no data for this long fails with ModelLoadError (default 15,000 ms). */
+  stallTimeoutMs?: number;
+  /**
+   * Model files kept in Cache Storage, one copy per model version (see ModelCacheMode). Default
+   * 'network-first'. A cache that fails (quota, private mode) never fails the load.
+   */
+  modelCache?: ModelCacheMode;
 }
 
-/** Loading progress, reported through the onProgress callback. */
+/**
+ * How model files are cached between visits (Cache Storage, one cache per model URL and version;
+ * other versions of the URL are evicted when a new one is stored):
+ * - 'network-first': model.json is asked from the network each load (it names the version); the
+ *   weights and vocabulary of a cached version are read from the cache without a request. When
+ *   model.json cannot be fetched (offline), the cached copy is used.
+ * - 'cache-first': a cached model.json is used without asking the network (no request at all);
+ *   a new model reaches the shopper when `modelUrl` changes or after `clearModelCache()`.
+ * - 'off': every file from the network (the HTTP cache still applies).
+ */
+export type ModelCacheMode = 'network-first' | 'cache-first' | 'off';
+
+/** What the model cache did for this load (`EngineInfo.modelCache`). */
+export interface ModelCacheInfo {
+  mode: ModelCacheMode;
+  /** True when the weights and vocabulary were read from the cache. */
+  hit: boolean;
+  /** Where model.json came from. */
+  manifest: 'network' | 'cache';
+  /** True when this load stored the model in the cache. */
+  stored: boolean;
+  /** Why the cache was not used (unavailable, quota, ...); the load went on from the network. */
+  error?: string;
+}
+
+/**
+ * How the shopper's history is kept: 'indexeddb' (persisted); 'read-only' (the stored history is
+ * read and recommended from, but the storage quota was exceeded at load, so `track` rejects with
+ * QuotaExceededError and stores nothing); 'memory' (IndexedDB is missing or failed to open: the
+ * history lives in the worker's memory for this session only).
+ */
+export type StorageMode = 'indexeddb' | 'read-only' | 'memory';
+
+/**
+ * Loading progress, reported through the onProgress callback. 'storage' comes first, and only when
+ * the history storage is degraded ('read-only' or 'memory'): the warning, with why.
+ */
 export type LoadProgress =
-  | { stage: 'download'; loadedFraction: number }
+  | { stage: 'storage'; storage: Exclude<StorageMode, 'indexeddb'>; reason: string }
+  /** Model files received so far (bytes of the weights and vocabulary, from the network or the cache). */
+  | { stage: 'download'; loadedFraction: number; loadedBytes: number; totalBytes: number }
   | { stage: 'backend'; backend: BackendName; status: 'trying' | 'ready' | 'failed'; detail?: string }
   | { stage: 'model'; numItems: number; weightBytes: number }
   | { stage: 'warmup'; ms?: number }
@@ -187,8 +243,34 @@ export interface ScoringInfo {
   buildMs: number;
 }
 
+/**
+ * A switch of backend after the GPU device was lost (EngineInfo.fallbacks). The history is kept;
+ * the model and catalog are rebuilt on `to`.
+ */
+export interface BackendFallback {
+  /** The backend whose device was lost. */
+  from: BackendName;
+  /** The backend that took over; absent while the switch runs and when none could start (`error`). */
+  to?: BackendName;
+  /** The device-lost reason and message the browser gave. */
+  reason: string;
+  /** When the loss was noticed, epoch ms. */
+  at: number;
+  /** Time from the loss until `to` served calls (or the switch failed), ms. */
+  ms?: number;
+  /** Why no backend could take over; recommend and setCatalog then reject with DeviceLostError. */
+  error?: string;
+}
+
 export interface EngineInfo {
+  /** The backend serving calls now (after a device loss: the one that took over, see `fallbacks`). */
   backend: BackendName;
+  /** Backend switches after GPU device losses, oldest first; absent when none happened. */
+  fallbacks?: BackendFallback[];
+  /** How the history is kept (see StorageMode). Anything but 'indexeddb' is degraded: see `storageReason`. */
+  storage: StorageMode;
+  /** Why `storage` is not 'indexeddb'. */
+  storageReason?: string;
   /**
    * Why this backend: for 'auto', the probe's verdict (e.g. "wasm: fastest in the probe, 1.9 ms vs
    * webgpu 41 ms (software adapter)"); else "chosen by name" / "first of the list that started".
@@ -212,6 +294,8 @@ export interface EngineInfo {
   catalogItemsKnownToModel: number;
   loadMs: number;
   warmupMs: number;
+  /** What the model cache did for this load. */
+  modelCache?: ModelCacheInfo;
 }
 
 /** Relative weight of each objective. Single-objective models use the blend only for ordering fallbacks. */

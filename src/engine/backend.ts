@@ -28,6 +28,11 @@ export interface BackendSelection {
 
 const NEVER = new Promise<string>(() => undefined);
 
+/** Backends whose device can be lost under the engine (BackendSelection.deviceLost settles). */
+export function canLoseDevice(backend: BackendName): boolean {
+  return backend === 'webgpu';
+}
+
 /** True in a browser page or worker (not in Node, where wasm finds its binaries by itself). */
 function isBrowserLike(): boolean {
   const g = globalThis as { window?: unknown; WorkerGlobalScope?: unknown; process?: { versions?: { node?: string } } };
@@ -360,8 +365,11 @@ async function selectByProbe(
   };
 }
 
-/** Removes a losing GPU backend; a WebGPU device is destroyed too, which also stops a probe left running. */
-function dropBackend(backend: 'webgpu' | 'webgl'): void {
+/**
+ * Removes a losing GPU backend; a WebGPU device is destroyed too, which also stops a probe left running.
+ * Also releases a backend whose device was lost (its factory goes too: this realm never starts it again).
+ */
+export function dropBackend(backend: 'webgpu' | 'webgl'): void {
   try {
     const device = (tf.findBackend(backend) as unknown as { device?: GPUDevice } | null)?.device;
     device?.destroy();

@@ -6,30 +6,37 @@
  * The work is elsewhere: backend choice (./backend-choice.ts), the catalog and its matrix
  * (./catalog.ts), the forward and scoring (./forward.ts), history -> model input
  * (src/model/inputs.ts), the scenes (./scenes/), ranking (src/ranking/). What stays here: the
- * write queue (a read sees every write issued before it), state checks (disposed, device lost),
- * load and warm-up, and the history controls.
+ * write queue (a read sees every write issued before it), state checks (disposed), load and
+ * warm-up, the history controls, and the switch to another backend after a GPU device loss.
+ *
+ * Device loss: the history never touches the GPU, so track and the history controls work during
+ * and after a loss, and a write that reached the store resolves. The model-side state (weights,
+ * forward, catalog matrix) is rebuilt on a CPU backend from a host copy of the weights kept at load
+ * on backends that can lose their device; recommend and setCatalog wait for the switch (bounded)
+ * and a call that failed because of the loss runs again once on the new backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WARMUP_CALLS } from '../contract/defaults.js';
-import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError } from '../contract/errors.js';
+import { DEVICE_LOSS_SETTLE_MS, FALLBACK_WAIT_MS, WARMUP_CALLS } from '../contract/defaults.js';
+import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, ScenerecError } from '../contract/errors.js';
 import {
   partitionEvents, resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest,
   type FeedbackEvent, type ResolvedEngineConfig,
 } from '../contract/options.js';
 import type {
-  CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress, RecommendResult, RecommenderApi,
+  BackendFallback, BackendName, CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress, ModelCacheInfo, RecommendResult, RecommenderApi,
   SceneName, SceneRequestMap, StoredEvent, TrackEvent, TrackResult,
 } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
 import { ContentIndexer, SCENE_CODES } from '../model/features.js';
 import { historyView, type HistoryView } from '../model/inputs.js';
-import { loadModel } from '../model/loader.js';
+import { LoadDeadline } from '../model/deadline.js';
+import { loadModel, type DownloadProgress } from '../model/loader.js';
 import { FeedbackView, lastInteractions } from '../ranking/feedback.js';
 import type { WeightMap } from '../model/sasrec.js';
 import { now } from '../util/clock.js';
 import { resolveUrl } from '../util/url.js';
-import type { BackendSelection } from './backend.js';
-import { chooseBackend } from './backend-choice.js';
+import { canLoseDevice, dropBackend, selectBackend, type BackendSelection } from './backend.js';
+import { chooseBackend, fallbackOrder, rememberDeviceLoss } from './backend-choice.js';
 import { Catalog, type CatalogBuildOptions } from './catalog.js';
 import { ForwardRunner, type ForwardHooks } from './forward.js';
 import { SCENE_REGISTRY, type SceneContext } from './scenes/index.js';
@@ -40,9 +47,29 @@ export interface EngineHooks extends ForwardHooks {
   onProgress?: (p: LoadProgress) => void;
   /** Replaces the global fetch for the model files (Node tests read files through it). */
   fetch?: typeof fetch;
+  /** Aborts the load (AbortError); `config.timeoutMs` bounds it too. */
+  signal?: AbortSignal;
+  /** Replaces the realm's Cache Storage for the model files (null: no cache). */
+  caches?: CacheStorage | null;
   /** Tests only: false makes ranking build every scored row's candidate (the lists are the same). */
   candidateShortcut?: boolean;
+  /**
+   * Called when the engine switched backend after a GPU device loss (or found none to switch to:
+   * `fallback.error`), with the engine info as it is now. The same record is in EngineInfo.fallbacks.
+   */
+  onFallback?: (fallback: BackendFallback, info: EngineInfo) => void;
+  /**
+   * Tests only: the device-lost signal of each backend the engine runs on (in place of the WebGPU
+   * device's `lost` promise), so a loss can be simulated on a backend without a device.
+   */
+  deviceLost?: (backend: BackendName) => Promise<string>;
 }
+
+/** A weight tensor's values in JS memory, to rebuild it on another backend after a device loss. */
+type HostWeights = Array<{ name: string; shape: number[]; dtype: tf.DataType; values: tf.TypedArray }>;
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+const safely = (f: () => void): void => { try { f(); } catch { /* state of a lost device: nothing left to free */ } };
 
 /** The loaded model as the engine's parts read it. */
 interface LoadedParts {
@@ -69,9 +96,18 @@ interface HistoryState {
 export class RecommenderEngine implements RecommenderApi {
   private catalog!: Catalog;
   private disposed = false;
-  private lost: string | null = null;
+  /** Bumped when a device loss starts a switch: work begun before it belongs to the dead backend. */
+  private generation = 0;
+  /** The switch to another backend after a device loss, while it runs. */
+  private switching: Promise<void> | null = null;
+  /** Set when no backend could take over after a loss: model calls reject with this. */
+  private failed: DeviceLostError | null = null;
+  private readonly fallbacks: BackendFallback[] = [];
+  /** Weights in JS memory while the backend can lose its device; null otherwise. */
+  private hostWeights: HostWeights | null = null;
   private warmupMs = 0;
   private loadMs = 0;
+  private modelCache: ModelCacheInfo | undefined;
   /** The last history write; reads wait for it, so a recommend sees every track called before it. */
   private lastWrite: Promise<unknown> = Promise.resolve();
   /** The history view of the last recommend, the events and last interactions, and the history version they were built from. */
@@ -80,40 +116,72 @@ export class RecommenderEngine implements RecommenderApi {
   private constructor(
     private readonly config: ResolvedEngineConfig,
     private readonly modelUrl: string,
-    private readonly selection: BackendSelection,
+    private selection: BackendSelection,
     private readonly model: LoadedParts,
-    private readonly forward: ForwardRunner,
+    private forward: ForwardRunner,
     private readonly storage: ScenerecStorage,
-    private readonly shortcut: boolean,
+    private readonly hooks: EngineHooks,
   ) {
-    selection.deviceLost.then((reason) => { this.lost = reason; });
+    this.watch(selection);
   }
 
-  /** Validates the config, opens the history, picks a backend, loads and warms up the model. */
+  /** The selection with the test hook's device-lost signal, when there is one. */
+  private static withLossSignal(sel: BackendSelection, hooks: EngineHooks): BackendSelection {
+    return hooks.deviceLost ? { ...sel, deviceLost: hooks.deviceLost(sel.backend) } : sel;
+  }
+
+  /** Whether a host copy of the weights is kept for this backend (it can lose its device). */
+  private static needsHostWeights(sel: BackendSelection, hooks: EngineHooks): boolean {
+    return canLoseDevice(sel.backend) || hooks.deviceLost !== undefined;
+  }
+
+  private static async readHostWeights(weights: WeightMap): Promise<HostWeights> {
+    return Promise.all(Object.entries(weights).map(async ([name, t]) => ({ name, shape: [...t.shape], dtype: t.dtype, values: await t.data() })));
+  }
+
+  /**
+   * Validates the config, opens the history, picks a backend, loads and warms up the model, all
+   * within `config.timeoutMs` and `hooks.signal` (AbortError / ModelLoadError; nothing is kept).
+   */
   static async create(configArg: EngineConfig = {}, hooks: EngineHooks = {}): Promise<RecommenderEngine> {
     const t0 = now();
     const report = (p: LoadProgress) => { try { hooks.onProgress?.(p); } catch { /* a throwing callback must not break loading */ } };
     const config = resolveEngineConfig(configArg);
     const modelUrl = resolveUrl(config.modelUrl);
+    const deadline = new LoadDeadline(config.timeoutMs, hooks.signal);
+    deadline.check('starting');
 
-    const storage = await openStorage(config.dbName);
+    let storage: ScenerecStorage | undefined;
     let weights: WeightMap | undefined;
     let engine: RecommenderEngine | undefined;
     try {
-      const selection = await chooseBackend(config, {
-        get: () => storage.meta.get('backend'),
-        put: (verdict) => storage.meta.set(verdict),
-      }, report);
-      let lastFraction = -1;
-      const download = (f: number) => {
-        if (f <= lastFraction) return;
-        lastFraction = f;
-        report({ stage: 'download', loadedFraction: f });
+      const opened = openStorage(config.dbName);
+      storage = await deadline.race(opened, 'opening the history database').catch((e) => {
+        opened.then((s) => s.close(), () => undefined); // opened after the deadline: close it all the same
+        throw e;
+      });
+      const store = storage;
+      // Degrades instead of failing (read-only over quota, memory without IndexedDB): recommending needs no writes.
+      if (store.mode !== 'indexeddb') {
+        report({ stage: 'storage', storage: store.mode, reason: store.reason ?? store.mode });
+        console.warn(`[scenerec] history storage is '${store.mode}': ${store.reason}`);
+      }
+      const selection = RecommenderEngine.withLossSignal(await deadline.race(chooseBackend(config, {
+        get: () => store.meta.get('backend'),
+        put: (verdict) => store.meta.set(verdict),
+      }, report), 'starting a backend'), hooks);
+      let lastBytes = -1;
+      const download = ({ loadedBytes, totalBytes }: DownloadProgress) => {
+        if (loadedBytes <= lastBytes) return;
+        lastBytes = loadedBytes;
+        report({ stage: 'download', loadedFraction: totalBytes > 0 ? Math.min(1, loadedBytes / totalBytes) : 1, loadedBytes, totalBytes });
       };
-      download(0);
-      const loaded = await loadModel(modelUrl, { fetch: hooks.fetch, onProgress: download });
+      const loaded = await loadModel(modelUrl, {
+        fetch: hooks.fetch, onProgress: download, deadline, stallTimeoutMs: config.stallTimeoutMs,
+        cache: config.modelCache, caches: hooks.caches,
+      });
       weights = loaded.weights;
-      download(1);
+      deadline.check('loading the model');
       report({ stage: 'model', numItems: loaded.header.config.numItems, weightBytes: loaded.weightBytes });
 
       const { header, vocab } = loaded;
@@ -121,17 +189,33 @@ export class RecommenderEngine implements RecommenderApi {
       vocab.itemIds.forEach((id, i) => { if (i > 0) modelIndex.set(id, i); });
       const content = header.config.features && vocab.features ? new ContentIndexer(vocab.features) : undefined;
       const model: LoadedParts = { header, vocab, weights, modelIndex, content };
+      const hostWeights = RecommenderEngine.needsHostWeights(selection, hooks) ? await RecommenderEngine.readHostWeights(weights) : null;
       const forward = new ForwardRunner(model, selection, hooks);
-      engine = new RecommenderEngine(config, modelUrl, selection, model, forward, storage, hooks.candidateShortcut !== false);
-      engine.catalog = await Catalog.build(config.catalog, model, engine.catalogOptions());
+      engine = new RecommenderEngine(config, modelUrl, selection, model, forward, store, hooks);
+      engine.modelCache = loaded.cache;
+      engine.hostWeights = hostWeights;
+      const built = engine;
+      // A device loss during the load switches backend as later on; the switch builds the catalog then.
+      await deadline.race(built.onBackend(async () => {
+        if (built.catalog) return;
+        const generation = built.generation;
+        const catalog = await Catalog.build(config.catalog, model, built.catalogOptions());
+        if (generation !== built.generation) {
+          catalog.dispose();
+          throw new DeviceLostError('The GPU device was lost while the catalog was built.');
+        }
+        built.catalog = catalog;
+      }), 'building the catalog');
       report({ stage: 'warmup' });
-      engine.warmupMs = await engine.warmUp();
+      engine.warmupMs = await deadline.race(built.onBackend(() => built.warmUp()), 'warming up');
       report({ stage: 'warmup', ms: engine.warmupMs });
-      await Promise.all([
-        storage.history.prune(config.retention),
-        storage.feedback.prune().catch(() => 0), // spent feedback only: a failure here changes no list
-        storage.meta.set({ key: 'model', modelVersion: header.modelVersion, modelUrl, loadedAt: Date.now() }),
-      ]);
+      await deadline.race(Promise.all([
+        // Read-only: pruning would be a write the shop did not ask for, and may fail over the quota.
+        store.mode === 'read-only' ? 0 : store.history.prune(config.retention),
+        // Spent feedback only (and nothing in read-only mode): a failure here changes no list.
+        store.feedback.prune().catch(() => 0),
+        store.meta.set({ key: 'model', modelVersion: header.modelVersion, modelUrl, loadedAt: Date.now() }),
+      ]), 'finishing the load');
       engine.loadMs = now() - t0;
       report({ stage: 'ready', info: engine.currentInfo() });
       return engine;
@@ -139,9 +223,11 @@ export class RecommenderEngine implements RecommenderApi {
       if (engine) await engine.dispose(); // weights, catalog matrix, store
       else {
         if (weights) tf.dispose(Object.values(weights));
-        storage.close();
+        storage?.close();
       }
       throw e;
+    } finally {
+      deadline.clear();
     }
   }
 
@@ -159,29 +245,34 @@ export class RecommenderEngine implements RecommenderApi {
 
   private assertUsable(): void {
     if (this.disposed) throw new DisposedError('This recommender was disposed; create a new one.');
-    if (this.lost !== null) {
-      throw new DeviceLostError(`The GPU device was lost (${this.lost}); create a new recommender (it may pick another backend).`, { reason: this.lost });
-    }
   }
 
-  /** Runs an async step; afterwards re-checks disposal/device loss so a late result never hides them. */
+  /** After an awaited step: a late result must not hide a disposal. */
   private async guarded<T>(work: Promise<T>): Promise<T> {
     let result: T;
     try {
       result = await work;
     } catch (e) {
-      if (this.disposed || this.lost !== null) this.assertUsable();
+      this.assertUsable();
       throw e;
     }
     this.assertUsable();
     return result;
   }
 
-  /** Starts a history write now and records it for later reads. */
-  private write<T>(start: () => Promise<T>): Promise<T> {
+  /**
+   * Starts a history write now and records it for later reads. A write that reached the store
+   * resolves, whatever happened meanwhile (a device loss, a dispose): a rejected write changed nothing.
+   */
+  private async write<T>(start: () => Promise<T>): Promise<T> {
     const p = start();
     this.lastWrite = p.catch(() => undefined);
-    return this.guarded(p);
+    try {
+      return await p;
+    } catch (e) {
+      this.assertUsable();
+      throw e;
+    }
   }
 
   /** Reads history after every write issued so far. */
@@ -190,11 +281,147 @@ export class RecommenderEngine implements RecommenderApi {
     return this.guarded(start());
   }
 
+  // -------------------------------------------------------------------------------------------
+  // device loss: the switch to another backend
+
+  /** Starts the switch when this selection's device is lost (while it is still the one in use). */
+  private watch(sel: BackendSelection): void {
+    void sel.deviceLost.then((reason) => {
+      if (this.selection === sel && !this.disposed && this.switching === null) this.startFallback(sel, reason);
+    });
+  }
+
+  private startFallback(lost: BackendSelection, reason: string): void {
+    this.generation++;
+    const run = this.fallBack(lost, reason).finally(() => { this.switching = null; });
+    this.switching = run;
+    run.catch(() => undefined);
+  }
+
+  /**
+   * Releases the lost backend's state, starts the first CPU backend that works (fallbackOrder),
+   * rebuilds the weights from the host copy, the forward and the catalog matrix on it, warms it up,
+   * and reports the switch (EngineInfo.fallbacks, hooks.onFallback, the 'auto' verdict).
+   */
+  private async fallBack(lost: BackendSelection, reason: string): Promise<void> {
+    const t0 = now();
+    const record: BackendFallback = { from: lost.backend, reason, at: Date.now() };
+    this.fallbacks.push(record);
+    const old = { catalog: this.catalog, weights: this.model.weights, forward: this.forward };
+    safely(() => old.catalog?.dispose());
+    safely(() => tf.dispose(Object.values(old.weights)));
+    old.forward.dispose();
+    let built: { sel: BackendSelection; forward: ForwardRunner; catalog: Catalog } | undefined;
+    try {
+      if (!this.hostWeights) throw new Error('no copy of the weights was kept for this backend');
+      const sel = RecommenderEngine.withLossSignal(await selectBackend(fallbackOrder(this.config.backends, lost.backend)), this.hooks);
+      // Only once the new backend is the active one: with none active, an op of a call still in
+      // flight would make TF.js start a backend of its own choosing.
+      if (lost.backend === 'webgpu' || lost.backend === 'webgl') dropBackend(lost.backend);
+      const host = this.hostWeights;
+      this.model.weights = Object.fromEntries(host.map((w) => [w.name, tf.tensor(w.values, w.shape, w.dtype)])) as WeightMap;
+      const forward = new ForwardRunner(this.model, sel, this.hooks);
+      // The catalog in use (undefined when the loss came during the load, before it was built).
+      const items = old.catalog ? (old.catalog.given ? old.catalog.items : undefined) : this.config.catalog;
+      const catalog = await Catalog.build(items, this.model, this.catalogOptions());
+      built = { sel, forward, catalog };
+      if (this.disposed) return;
+      this.selection = sel;
+      this.forward = forward;
+      this.catalog = catalog;
+      if (!RecommenderEngine.needsHostWeights(sel, this.hooks)) this.hostWeights = null;
+      // Compiles and JITs the new path, like the load's warm-up; a failure shows on the next call.
+      await this.warmUp().catch(() => undefined);
+      record.to = sel.backend;
+      record.ms = now() - t0;
+      this.watch(sel);
+      if (this.config.autoBackend) {
+        // Soft: a failing write only costs the next load its probe.
+        await rememberDeviceLoss({ get: () => this.storage.meta.get('backend'), put: (v) => this.storage.meta.set(v) }, lost.backend, reason, sel.backend);
+      }
+    } catch (e) {
+      if (lost.backend === 'webgpu' || lost.backend === 'webgl') dropBackend(lost.backend);
+      record.error = `no backend could take over: ${message(e)}`;
+      record.ms = now() - t0;
+      this.failed = new DeviceLostError(
+        `The GPU device was lost (${reason}) and ${record.error}; the history still works, create a new recommender for recommendations.`,
+        { reason, fallbackError: message(e) });
+    } finally {
+      if (this.disposed && built) {
+        built.catalog.dispose();
+        tf.dispose(Object.values(this.model.weights));
+        built.forward.dispose();
+      }
+    }
+    if (!this.disposed) {
+      try { this.hooks.onFallback?.({ ...record }, this.currentInfo()); } catch { /* a throwing callback must not break the engine */ }
+    }
+  }
+
+  /**
+   * Waits for a running switch (at most FALLBACK_WAIT_MS in all); throws if no backend could take
+   * over. Yields once first, so a loss signalled just before the call is seen, and waits again for
+   * a switch that began meanwhile.
+   */
+  private async backendReady(): Promise<void> {
+    await Promise.resolve();
+    const deadline = now() + FALLBACK_WAIT_MS;
+    while (this.switching) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - now())); });
+      const outcome = await Promise.race([this.switching.then(() => 'done' as const), timedOut]).finally(() => clearTimeout(timer));
+      this.assertUsable();
+      if (outcome === 'timeout') {
+        const f = this.fallbacks[this.fallbacks.length - 1];
+        throw new DeviceLostError(`The GPU device was lost (${f.reason}) and the switch to another backend is still running after ${FALLBACK_WAIT_MS} ms; retry later.`, { reason: f.reason });
+      }
+    }
+    this.assertUsable();
+    if (this.failed) throw this.failed;
+  }
+
+  /**
+   * Whether a call begun at `generation` failed because of a device loss: a switch started since,
+   * or the device-lost signal follows the error within DEVICE_LOSS_SETTLE_MS (a GPU readback may
+   * fail just before the device reports its loss). Typed errors other than DeviceLostError are the
+   * call's own (bad request, unknown item) and are taken as they are.
+   */
+  private async lostSince(generation: number, error: unknown): Promise<boolean> {
+    if (this.generation !== generation || this.switching !== null || this.failed !== null) return true;
+    if (error instanceof ScenerecError && !(error instanceof DeviceLostError)) return false;
+    if (!canLoseDevice(this.selection.backend) && !this.hooks.deviceLost) return false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const settle = new Promise<void>((resolve) => { timer = setTimeout(resolve, DEVICE_LOSS_SETTLE_MS); });
+    await Promise.race([this.selection.deviceLost, settle]).finally(() => clearTimeout(timer));
+    // The engine's own listener on the signal ran first (registered at watch()), so a loss shows here.
+    return this.generation !== generation || this.switching !== null || this.failed !== null;
+  }
+
+  /**
+   * Runs model-side work on the current backend; when a device loss breaks it, waits for the
+   * switch and runs it once more on the backend that took over. Never INTERNAL for a loss: a call
+   * that still cannot finish rejects with DeviceLostError.
+   */
+  private async onBackend<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      await this.backendReady();
+      const generation = this.generation;
+      try {
+        return await this.guarded(work());
+      } catch (e) {
+        if (this.disposed || !(await this.lostSince(generation, e))) throw e;
+        if (attempt >= 1) {
+          throw e instanceof DeviceLostError ? e : new DeviceLostError(`The GPU device was lost again during the retry (${message(e)}); retry the call.`, { cause: message(e) });
+        }
+      }
+    }
+  }
+
   /** The scenes' view of the current state. */
   private sceneContext(history: HistoryView, events: readonly StoredEvent[] = [], feedback: FeedbackView = FeedbackView.EMPTY): SceneContext {
     return {
       catalog: this.catalog, history, events, feedback, forward: this.forward, modelIndex: this.model.modelIndex,
-      contentModel: this.model.content !== undefined, options: this.config, shortcut: this.shortcut,
+      contentModel: this.model.content !== undefined, options: this.config, shortcut: this.hooks.candidateShortcut !== false,
     };
   }
 
@@ -244,23 +471,25 @@ export class RecommenderEngine implements RecommenderApi {
    * Validates and stores events (all or nothing at validation). Unknown item ids are stored but not
    * used for scoring. Impressions and dismissals go to the feedback store (written first, in its own
    * transaction), the others to the history: a rejected history write leaves the history unchanged.
+   * Needs no GPU: works during and after a device loss; stored means resolved.
    */
   async track(events: TrackEvent | TrackEvent[]): Promise<TrackResult> {
     this.assertUsable();
     const valid = validateEvents(events);
     const { history, feedback } = partitionEvents(valid);
-    const { stored, pruned } = await this.write(async () => {
+    const { stored, pruned, outsideRetention } = await this.write(async () => {
       if (feedback.length > 0) {
         await this.lastWrite; // the writes issued before (a click that answers these impressions)
         await this.storeFeedback(feedback, history);
       }
-      return history.length > 0 || feedback.length === 0 ? this.storage.history.add(history, this.config.retention) : { stored: 0, pruned: 0 };
+      return history.length > 0 || feedback.length === 0
+        ? this.storage.history.add(history, this.config.retention) : { stored: 0, pruned: 0, outsideRetention: 0 };
     });
     const unknown = new Set<string>();
     for (const ev of valid) {
       if (ev.itemId && !this.model.modelIndex.has(ev.itemId) && !this.catalog.posById.has(ev.itemId)) unknown.add(ev.itemId);
     }
-    const result: TrackResult = { stored: stored + feedback.length, unknownItems: [...unknown], pruned };
+    const result: TrackResult = { stored: stored + feedback.length, unknownItems: [...unknown], pruned, outsideRetention };
     if (feedback.length > 0) result.feedback = feedback.length;
     return result;
   }
@@ -282,13 +511,16 @@ export class RecommenderEngine implements RecommenderApi {
     this.assertUsable();
     const t0 = now();
     const req = validateRequest(scene, request);
-    const history = await this.historyState();
-    const feedback = await this.feedbackView(history);
-    const out = await this.guarded(SCENE_REGISTRY[scene].recommend(this.sceneContext(history.view, history.events, feedback), req));
+    const { out, backend } = await this.onBackend(async () => {
+      const history = await this.historyState();
+      const feedback = await this.feedbackView(history);
+      const ran = this.selection.backend;
+      return { out: await SCENE_REGISTRY[scene].recommend(this.sceneContext(history.view, history.events, feedback), req), backend: ran };
+    });
     return {
       scene,
       items: out.items,
-      backend: this.selection.backend,
+      backend,
       modelVersion: this.model.header.modelVersion,
       latencyMs: now() - t0,
       historyUsed: out.used,
@@ -302,17 +534,22 @@ export class RecommenderEngine implements RecommenderApi {
     if (items.length === 0) {
       throw new InvalidOptionsError('catalog is empty; pass at least one item.', { field: 'catalog' });
     }
-    const next = await Catalog.build(items, this.model, this.catalogOptions());
-    if (this.disposed || this.lost !== null) {
-      next.dispose();
-      this.assertUsable();
-    }
-    const old = this.catalog;
-    this.catalog = next;
-    old.dispose();
+    await this.onBackend(async () => {
+      const generation = this.generation;
+      const next = await Catalog.build(items, this.model, this.catalogOptions());
+      if (this.disposed || generation !== this.generation) {
+        // Built on a backend that was disposed or lost meanwhile.
+        next.dispose();
+        this.assertUsable();
+        throw new DeviceLostError('The GPU device was lost while the catalog was built.');
+      }
+      const old = this.catalog;
+      this.catalog = next;
+      old.dispose();
+    });
     // Warms the new shapes.
     const steps = [{ itemId: this.model.vocab.itemIds[1], m: 1, behaviour: 1, scene: SCENE_CODES.home }];
-    await this.forward.run({ sequence: [1], steps }, next, 'home').catch(() => undefined);
+    await this.forward.run({ sequence: [1], steps }, this.catalog, 'home').catch(() => undefined);
     return this.currentInfo();
   }
 
@@ -320,6 +557,7 @@ export class RecommenderEngine implements RecommenderApi {
     const cat = this.catalog;
     const info: EngineInfo = {
       backend: this.selection.backend,
+      storage: this.storage.mode,
       rejectedBackends: [...this.selection.rejected],
       modelUrl: this.modelUrl,
       modelVersion: this.model.header.modelVersion,
@@ -328,20 +566,26 @@ export class RecommenderEngine implements RecommenderApi {
       catalogItemsKnownToModel: cat.posOfRow.length,
       loadMs: this.loadMs,
       warmupMs: this.warmupMs,
+      modelCache: this.modelCache,
       backendReason: this.selection.reason,
       forward: this.forward.info,
     };
+    if (this.storage.reason !== undefined) info.storageReason = this.storage.reason;
     if (this.selection.probe) info.backendProbe = this.selection.probe.map((p) => ({ ...p }));
     const scoring = cat.info();
     if (scoring) info.scoring = scoring;
     if (this.selection.adapter) info.adapter = { ...this.selection.adapter };
+    if (this.fallbacks.length > 0) info.fallbacks = this.fallbacks.map((f) => ({ ...f }));
     return info;
   }
 
+  /** The engine's state; during a switch after a device loss, as of its end (bounded wait). */
   async info(): Promise<EngineInfo> {
-    this.assertUsable();
+    await this.backendReady().catch((e) => { if (!(e instanceof DeviceLostError)) throw e; });
     return this.currentInfo();
   }
+
+  // The history controls need no GPU: they work during and after a device loss.
 
   async listHistory(query?: HistoryQuery): Promise<StoredEvent[]> {
     this.assertUsable();

@@ -65,10 +65,18 @@ export class ForwardRunner {
   private fused: FusedForward | null = null;
   private forwardInfo: ForwardInfo = { path: 'tfjs', reason: 'not set up yet' };
   private readonly repeatWeights?: Float32Array;
+  /** Set once the backend's device is lost; calls waiting on a readback are told through `lossListeners`. */
+  private lostReason: string | null = null;
+  private readonly lossListeners = new Set<(reason: string) => void>();
 
   constructor(private readonly model: ForwardModel, private readonly selection: BackendSelection, hooks: ForwardHooks = {}) {
     if (model.content) this.repeatWeights = model.weights.repeatWeights.dataSync() as Float32Array;
     this.setUp(hooks);
+    void selection.deviceLost.then((reason) => {
+      this.lostReason = reason;
+      for (const l of [...this.lossListeners]) l(reason);
+      this.lossListeners.clear();
+    });
   }
 
   /** Which path runs and why (EngineInfo.forward). */
@@ -230,13 +238,22 @@ export class ForwardRunner {
     return { scores: click, heads: { click, cart, purchase }, becauseOf: this.attributions(known.map((s) => s.m), attn), used: known.length };
   }
 
-  /** A GPU readback that never settles after a device loss must not hang the call. */
+  /**
+   * A GPU readback that never settles after a device loss must not hang the call: it rejects with
+   * DeviceLostError once the backend's device is lost (the engine then retries on its fallback).
+   * One listener per call, removed when the call settles, so calls do not pile up on the loss promise.
+   */
   private raceDeviceLoss<T>(p: Promise<T>): Promise<T> {
-    if (this.selection.backend !== 'webgpu') return p;
-    const lost = this.selection.deviceLost.then((reason): never => {
-      throw new DeviceLostError(`The GPU device was lost (${reason}); create a new recommender.`, { reason });
+    const lostError = (reason: string) => new DeviceLostError(`The GPU device was lost (${reason}); the recommender switches to another backend, retry the call.`, { reason });
+    if (this.lostReason !== null) {
+      p.catch(() => undefined);
+      return Promise.reject(lostError(this.lostReason));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const onLost = (reason: string) => reject(lostError(reason));
+      this.lossListeners.add(onLost);
+      p.then(resolve, reject).finally(() => this.lossListeners.delete(onLost));
     });
-    return Promise.race([p, lost]);
   }
 
   /** History items the last position attends to most (summed over repeats), best first. */

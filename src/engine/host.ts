@@ -15,8 +15,11 @@ export interface WorkerApi extends RecommenderApi {
   init(config: EngineConfig, onProgress?: (p: LoadProgress) => unknown): Promise<EngineInfo>;
 }
 
+/** The engine hooks a worker script may pass: `fetch`, and `onFallback` to hear of a backend switch after a device loss. */
+export type WorkerHooks = Pick<EngineHooks, 'fetch' | 'onFallback'>;
+
 /** Builds the exposed object (separate from `exposeEngine` so it can be tested directly). */
-export function createWorkerApi(hooks: Pick<EngineHooks, 'fetch'> = {}): WorkerApi {
+export function createWorkerApi(hooks: WorkerHooks = {}): WorkerApi {
   let engine: RecommenderEngine | null = null;
   let starting = false;
 
@@ -42,6 +45,7 @@ export function createWorkerApi(hooks: Pick<EngineHooks, 'fetch'> = {}): WorkerA
         const { createEngine } = await import('./engine.js');
         engine = await createEngine(config, {
           fetch: hooks.fetch,
+          onFallback: hooks.onFallback,
           onProgress: onProgress && ((p) => {
             // A proxied callback returns a promise; a failing page callback must not fail the load.
             delivered.push(Promise.resolve(onProgress(p)).catch(() => undefined));
@@ -73,7 +77,7 @@ export function createWorkerApi(hooks: Pick<EngineHooks, 'fetch'> = {}): WorkerA
  * Exposes the engine API on `endpoint` (default: the worker's global scope).
  * Call once, at the top level of the worker module.
  */
-export function exposeEngine(endpoint: Comlink.Endpoint = globalThis as unknown as Comlink.Endpoint, hooks: Pick<EngineHooks, 'fetch'> = {}): WorkerApi {
+export function exposeEngine(endpoint: Comlink.Endpoint = globalThis as unknown as Comlink.Endpoint, hooks: WorkerHooks = {}): WorkerApi {
   registerErrorTransfer();
   const api = createWorkerApi(hooks);
   Comlink.expose(api, endpoint);

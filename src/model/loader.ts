@@ -1,20 +1,44 @@
 /**
- * Downloads and checks a scenerec model (model.json + weight shards + vocab.json).
- * Every failure becomes a ModelLoadError whose message names the URL and what to do.
+ * Downloads and checks a scenerec model (model.json + weight shards + vocab.json), through the
+ * model cache (./cache.ts). Every failure becomes a typed error whose message names the URL and
+ * what to do: ModelLoadError (HTTP status, stall, timeout, bad files, non-finite weights), or
+ * AbortError when the caller's signal ended the load.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
-  validateHeader, validateVocab, weightsFromArtifacts, type LoadedModel, type ModelVocab,
+  findNonFinite, specBytes, validateHeader, validateVocab, weightsFromArtifacts, type LoadedModel, type ModelHeader, type ModelVocab,
 } from './artifacts.js';
+import { defaultCacheStorage, ModelCache } from './cache.js';
+import { LoadDeadline } from './deadline.js';
 import { weightShapes, type FeatureConfig } from './sasrec.js';
-import { ModelLoadError } from '../contract/errors.js';
+import { DEFAULT_ENGINE_OPTIONS } from '../contract/defaults.js';
+import { ModelLoadError, ScenerecError } from '../contract/errors.js';
+import type { ModelCacheInfo, ModelCacheMode } from '../contract/protocol.js';
 import { resolveRelative } from '../util/url.js';
+
+/** Bytes of the weight files received so far (from the network or the cache), and their total. */
+export interface DownloadProgress {
+  loadedBytes: number;
+  totalBytes: number;
+}
 
 export interface LoadModelOptions {
   /** Replaces the global fetch (Node tests read files through it). */
   fetch?: typeof fetch;
-  /** Download progress of the weights, 0..1. */
-  onProgress?: (fraction: number) => void;
+  /** Download progress of the weights. */
+  onProgress?: (p: DownloadProgress) => void;
+  /** The load's bound (caller's signal, timeoutMs); none by default. */
+  deadline?: LoadDeadline;
+  /** A file that receives no data for this long fails. */
+  stallTimeoutMs?: number;
+  /** Default 'network-first'. */
+  cache?: ModelCacheMode;
+  /** Replaces the realm's Cache Storage (null: none). */
+  caches?: CacheStorage | null;
+}
+
+export interface LoadedModelFiles extends LoadedModel {
+  cache: ModelCacheInfo;
 }
 
 function message(e: unknown): string {
@@ -23,55 +47,143 @@ function message(e: unknown): string {
 
 const DEPLOY_HINT = 'Check that modelUrl points to a model.json your app serves, with its weights and vocab.json next to it.';
 
-/** Loads and validates a model. The caller owns (and disposes) the returned weights. */
-export async function loadModel(url: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
-  const maybeFetch = options.fetch ?? (typeof fetch === 'function' ? fetch : undefined);
-  if (!maybeFetch) throw new ModelLoadError('No fetch function is available to download the model; pass one.', { url });
-  const fetchFn: typeof fetch = maybeFetch;
-  // tf.io calls fetchFunc as a method of its own object; a bare window.fetch would throw "Illegal invocation".
-  const fetchFunc = ((input: RequestInfo | URL, init?: RequestInit) => fetchFn(input, init)) as typeof fetch;
-
-  let artifacts: tf.io.ModelArtifacts;
+/** One file's bytes, read with a stall timer between chunks, under the load's deadline. */
+async function readFile(
+  url: string,
+  open: (signal: AbortSignal) => Promise<Response>,
+  o: { deadline: LoadDeadline; stallMs: number; onBytes?: (n: number) => void; expected?: number },
+): Promise<Uint8Array> {
+  const ctrl = new AbortController();
+  const onEnd = () => ctrl.abort();
+  o.deadline.signal.addEventListener('abort', onEnd, { once: true });
+  // A fetch (or body) that ignores its signal still ends: every wait races this.
+  const ended = new Promise<never>((_, reject) => ctrl.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+  ended.catch(() => undefined);
+  let received = 0;
+  let stalled = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    if (Number.isFinite(o.stallMs)) timer = setTimeout(() => { stalled = true; ctrl.abort(); }, o.stallMs);
+  };
+  const of = () => `${received}${o.expected !== undefined ? ` of ${o.expected}` : ''} bytes received`;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   try {
-    const handler = tf.io.http(url, { fetchFunc, onProgress: options.onProgress });
-    artifacts = await handler.load!(); // http handlers always implement load
+    if (o.deadline.signal.aborted) ctrl.abort();
+    arm();
+    const res = await Promise.race([open(ctrl.signal), ended]);
+    if (!res.ok) {
+      throw new ModelLoadError(`HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''} for ${url}. ${DEPLOY_HINT}`, { url, status: res.status });
+    }
+    const chunks: Uint8Array[] = [];
+    if (res.body) {
+      reader = res.body.getReader();
+      for (;;) {
+        const { done, value } = await Promise.race([reader.read(), ended]);
+        if (done) break;
+        chunks.push(value);
+        received += value.byteLength;
+        arm();
+        o.onBytes?.(value.byteLength);
+      }
+    } else {
+      const buf = new Uint8Array(await Promise.race([res.arrayBuffer(), ended]));
+      chunks.push(buf);
+      received = buf.byteLength;
+      o.onBytes?.(buf.byteLength);
+    }
+    if (chunks.length === 1) return chunks[0];
+    const out = new Uint8Array(received);
+    let at = 0;
+    for (const c of chunks) { out.set(c, at); at += c.byteLength; }
+    return out;
   } catch (e) {
-    const m = message(e);
-    const htmlHint = /parse model JSON/i.test(m) ? ' (a server that answers unknown paths with index.html causes this)' : '';
-    throw new ModelLoadError(`Could not load the model from ${url}: ${m}${htmlHint}. ${DEPLOY_HINT}`, { url, cause: m });
-  }
-
-  let header;
-  try {
-    header = validateHeader(artifacts.userDefinedMetadata);
-  } catch (e) {
-    throw new ModelLoadError(`${url} is not a usable scenerec model: ${message(e)}.`, { url, cause: message(e) });
-  }
-
-  let weights;
-  try {
-    // tidy: if the check throws part-way, the tensors decoded so far are released too.
-    weights = tf.tidy(() => weightsFromArtifacts(artifacts, weightShapes(header.config)));
-  } catch (e) {
-    throw new ModelLoadError(`The weights of ${url} do not match its header: ${message(e)}. Re-export the model.`, { url, cause: message(e) });
-  }
-
-  const vocabUrl = resolveRelative(url, header.vocabPath);
-  try {
-    const vocab = await loadVocab(vocabUrl, fetchFunc, header.config.numItems, header.config.features);
-    return { header, vocab, weights: weights.weights, weightBytes: weights.weightBytes };
-  } catch (e) {
-    tf.dispose(Object.values(weights.weights));
-    throw e;
+    if (stalled) {
+      throw new ModelLoadError(
+        `The download of ${url} stalled: no data for ${o.stallMs} ms (${of()}). Check the connection or the server; stallTimeoutMs sets this bound.`,
+        { url, receivedBytes: received, expectedBytes: o.expected, stallTimeoutMs: o.stallMs },
+      );
+    }
+    if (o.deadline.reason) throw o.deadline.error(`downloading ${url}: ${of()}`, { url, receivedBytes: received, expectedBytes: o.expected });
+    if (e instanceof ScenerecError) throw e;
+    throw new ModelLoadError(`Could not download ${url}: ${message(e)} (${of()}). ${DEPLOY_HINT}`, { url, receivedBytes: received, cause: message(e) });
+  } finally {
+    clearTimeout(timer);
+    o.deadline.signal.removeEventListener('abort', onEnd);
+    if (ctrl.signal.aborted) reader?.cancel().catch(() => undefined);
   }
 }
 
-async function loadVocab(vocabUrl: string, fetchFunc: typeof fetch, numItems: number, features?: FeatureConfig): Promise<ModelVocab> {
+interface ManifestFile {
+  text: string;
+  header: ModelHeader;
+  weightSpecs: tf.io.WeightsManifestEntry[];
+  /** Shard URLs in order, and the bytes the manifest declares for all of them. */
+  shardUrls: string[];
+  weightBytes: number;
+  vocabUrl: string;
+}
+
+function parseManifest(url: string, text: string): ManifestFile {
+  let json: { userDefinedMetadata?: unknown; weightsManifest?: tf.io.WeightsManifestConfig };
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    const htmlHint = /^\s*</.test(text) ? ' (it looks like HTML: a server that answers unknown paths with index.html causes this)' : '';
+    throw new ModelLoadError(`Could not load the model from ${url}: cannot parse model JSON${htmlHint}: ${message(e)}. ${DEPLOY_HINT}`, { url, cause: message(e) });
+  }
+  let header: ModelHeader;
+  try {
+    header = validateHeader(json?.userDefinedMetadata);
+  } catch (e) {
+    throw new ModelLoadError(`${url} is not a usable scenerec model: ${message(e)}.`, { url, cause: message(e) });
+  }
+  const groups = json.weightsManifest;
+  if (!Array.isArray(groups) || groups.length === 0) throw new ModelLoadError(`${url} has no weightsManifest. Re-export the model.`, { url });
+  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+  const shardUrls: string[] = [];
+  let weightBytes = 0;
+  try {
+    for (const g of groups) {
+      for (const p of g.paths) shardUrls.push(resolveRelative(url, p));
+      for (const w of g.weights) { weightSpecs.push(w); weightBytes += specBytes(w); }
+    }
+  } catch (e) {
+    throw new ModelLoadError(`${url} has a malformed weightsManifest: ${message(e)}. Re-export the model.`, { url, cause: message(e) });
+  }
+  return { text, header, weightSpecs, shardUrls, weightBytes, vocabUrl: resolveRelative(url, header.vocabPath) };
+}
+
+/** Decodes and checks the weights; the returned tensors are the caller's. */
+function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): { weights: LoadedModel['weights']; weightBytes: number } {
+  if (data.byteLength !== m.weightBytes) {
+    throw new ModelLoadError(
+      `The weight files of ${url} hold ${data.byteLength} bytes; its weightsManifest declares ${m.weightBytes}. Upload the weights that belong to this model.json.`,
+      { url, receivedBytes: data.byteLength, expectedBytes: m.weightBytes },
+    );
+  }
+  const buffer = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+    ? data.buffer as ArrayBuffer : data.slice().buffer;
+  const bad = findNonFinite(buffer, m.weightSpecs);
+  if (bad) {
+    const more = bad.rows > 1 ? ` (${bad.rows} rows of it hold one)` : '';
+    throw new ModelLoadError(
+      `The weights of ${url} are broken: weight "${bad.name}" has a non-finite value (${bad.value}) at row ${bad.row}, column ${bad.column}${more}. Re-train or re-export the model.`,
+      { url, tensor: bad.name, row: bad.row, column: bad.column, rows: bad.rows },
+    );
+  }
+  try {
+    // tidy: if the check throws part-way, the tensors decoded so far are released too.
+    return tf.tidy(() => weightsFromArtifacts({ weightSpecs: m.weightSpecs, weightData: buffer }, weightShapes(m.header.config)));
+  } catch (e) {
+    throw new ModelLoadError(`The weights of ${url} do not match its header: ${message(e)}. Re-export the model.`, { url, cause: message(e) });
+  }
+}
+
+function parseVocab(vocabUrl: string, text: string, numItems: number, features?: FeatureConfig): ModelVocab {
   let json: unknown;
   try {
-    const res = await fetchFunc(vocabUrl);
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    json = await res.json();
+    json = JSON.parse(text);
   } catch (e) {
     throw new ModelLoadError(`Could not load the model vocabulary from ${vocabUrl}: ${message(e)}. ${DEPLOY_HINT}`, { url: vocabUrl, cause: message(e) });
   }
@@ -91,4 +203,98 @@ async function loadVocab(vocabUrl: string, fetchFunc: typeof fetch, numItems: nu
     throw new ModelLoadError(`${vocabUrl} is not a valid vocabulary for this model: ${message(e)}.`, { url: vocabUrl, cause: message(e) });
   }
   return vocab;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * Loads and validates a model, through the model cache. The caller owns (and disposes) the
+ * returned weights. A cached copy that fails its checks is evicted and fetched again.
+ */
+export async function loadModel(url: string, options: LoadModelOptions = {}): Promise<LoadedModelFiles> {
+  const maybeFetch = options.fetch ?? (typeof fetch === 'function' ? fetch : undefined);
+  if (!maybeFetch) throw new ModelLoadError('No fetch function is available to download the model; pass one.', { url });
+  const fetchFn: typeof fetch = maybeFetch;
+  const deadline = options.deadline ?? new LoadDeadline();
+  const stallMs = options.stallTimeoutMs ?? DEFAULT_ENGINE_OPTIONS.stallTimeoutMs;
+  const mode = options.cache ?? DEFAULT_ENGINE_OPTIONS.modelCache;
+  const cache = mode === 'off' ? undefined : new ModelCache(options.caches === undefined ? defaultCacheStorage() : options.caches, url);
+  const info: ModelCacheInfo = { mode, hit: false, manifest: 'network', stored: false };
+  // Called as a plain function: a bare window.fetch called as a method of another object throws "Illegal invocation".
+  const network = (u: string) => (signal: AbortSignal) => fetchFn(u, { signal });
+  const text = (u: string, open: (s: AbortSignal) => Promise<Response>) =>
+    readFile(u, open, { deadline, stallMs }).then((b) => decoder.decode(b));
+
+  // model.json: it names the version, so it decides which cached files may be used.
+  let manifestText: string | undefined;
+  if (mode === 'cache-first') {
+    manifestText = (await cache?.manifest())?.text;
+    if (manifestText !== undefined) info.manifest = 'cache';
+  }
+  if (manifestText === undefined) {
+    try {
+      manifestText = await text(url, network(url));
+    } catch (e) {
+      const cached = deadline.reason ? undefined : await cache?.manifest();
+      if (!cached) throw e;
+      manifestText = cached.text; // offline (or the server is down): the last complete cached version
+      info.manifest = 'cache';
+      info.error = `model.json from the cache: ${message(e)}`;
+    }
+  }
+  const m = parseManifest(url, manifestText);
+  const version = m.header.modelVersion;
+
+  const cached = cache?.available
+    ? await Promise.all([...m.shardUrls, m.vocabUrl].map((u) => cache.get(version, u)))
+    : [];
+  const sources: Array<'cache' | 'network'> = cached.length > 0 && cached.every((r) => r !== undefined) ? ['cache', 'network'] : ['network'];
+
+  for (const source of sources) {
+    const opener = (u: string, i: number) => (source === 'cache' ? async () => cached[i]! : network(u));
+    let loaded = 0;
+    const onBytes = (n: number) => { loaded += n; options.onProgress?.({ loadedBytes: loaded, totalBytes: m.weightBytes }); };
+    options.onProgress?.({ loadedBytes: 0, totalBytes: m.weightBytes });
+    let weights: LoadedModel['weights'] | undefined;
+    try {
+      const [shards, vocabText] = await Promise.all([
+        (async () => {
+          const parts: Uint8Array[] = [];
+          for (let i = 0; i < m.shardUrls.length; i++) {
+            parts.push(await readFile(m.shardUrls[i], opener(m.shardUrls[i], i), { deadline, stallMs, onBytes, expected: m.weightBytes }));
+          }
+          return parts;
+        })(),
+        text(m.vocabUrl, opener(m.vocabUrl, m.shardUrls.length)),
+      ]);
+      const total = shards.reduce((n, s) => n + s.byteLength, 0);
+      const data = shards.length === 1 ? shards[0] : new Uint8Array(total);
+      if (shards.length > 1) { let at = 0; for (const s of shards) { data.set(s, at); at += s.byteLength; } }
+      const decoded = decodeWeights(url, m, data);
+      weights = decoded.weights;
+      const vocab = parseVocab(m.vocabUrl, vocabText, m.header.config.numItems, m.header.config.features);
+      if (source === 'cache') {
+        info.hit = true;
+        await cache!.touch(version);
+      } else if (cache) {
+        const files = [
+          ...m.shardUrls.map((u, i) => ({ url: u, body: shards[i] as BodyInit, type: 'application/octet-stream' })),
+          { url: m.vocabUrl, body: vocabText as BodyInit, type: 'application/json' },
+        ];
+        info.stored = await cache.put(version, files, m.text);
+      }
+      if (cache?.error) info.error ??= cache.error;
+      return { header: m.header, vocab, weights, weightBytes: decoded.weightBytes, cache: info };
+    } catch (e) {
+      if (weights) tf.dispose(Object.values(weights));
+      // A cached copy that fails its checks is dropped, and the network tried once.
+      if (source === 'cache' && !deadline.reason && !(e instanceof ScenerecError && e.code === 'ABORTED')) {
+        info.error = `the cached copy was refused and evicted: ${message(e)}`;
+        await cache!.drop(version);
+        continue;
+      }
+      throw e;
+    }
+  }
+  throw new ModelLoadError(`Could not load the model from ${url}.`, { url }); // not reached: the network source returns or throws
 }

@@ -77,20 +77,30 @@ export interface RankContext {
 // ---------------------------------------------------------------------------------------------
 // score helpers
 
-/** Min-max normalises to [0, 1]. A constant (or empty) input maps to all 1s. */
+/**
+ * Min-max normalises to [0, 1] over the finite values. A constant (or empty) input maps to all 1s;
+ * a non-finite value (NaN, ±Infinity: a broken model) maps to 0, so it never outranks a real score.
+ */
 export function minMaxNormalize(values: ArrayLike<number>): Float32Array {
   const out = new Float32Array(values.length);
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
+    if (!Number.isFinite(v)) continue;
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
   const span = hi - lo;
-  for (let i = 0; i < values.length; i++) out[i] = span > 0 ? (values[i] - lo) / span : 1;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    out[i] = !Number.isFinite(v) ? 0 : span > 0 ? (v - lo) / span : 1;
+  }
   return out;
 }
+
+/** A score as ranking orders it: a non-finite one counts as 0 (last among the relevant). */
+const finite = (score: number): number => (Number.isFinite(score) ? score : 0);
 
 export type ObjectiveName = keyof ObjectiveWeights;
 /** Raw scores per objective head, each over the same items. A single-objective model gives only `click`. */
@@ -300,9 +310,9 @@ export function mmrSelect(sorted: RankCandidate[], k: number, lambda: number): R
   const pool = sorted.slice(0, mmrPoolSize(k));
   let lo = Infinity;
   let hi = -Infinity;
-  for (const c of pool) { if (c.score < lo) lo = c.score; if (c.score > hi) hi = c.score; }
+  for (const c of pool) { const v = finite(c.score); if (v < lo) lo = v; if (v > hi) hi = v; }
   const span = hi - lo;
-  const rel = pool.map((c) => (span > 0 ? (c.score - lo) / span : 1));
+  const rel = pool.map((c) => (span > 0 ? (finite(c.score) - lo) / span : 1));
   const maxSim = new Float64Array(pool.length);
   const taken = new Uint8Array(pool.length);
   const out: RankCandidate[] = [];
@@ -313,7 +323,8 @@ export function mmrSelect(sorted: RankCandidate[], k: number, lambda: number): R
     for (let i = 0; i < pool.length; i++) {
       if (taken[i]) continue;
       const v = (1 - lambda) * rel[i] - lambda * maxSim[i];
-      if (v > bestValue) { bestValue = v; best = i; }
+      // best < 0: the first one left wins even when v is NaN (a non-finite embedding).
+      if (v > bestValue || best < 0) { bestValue = v; best = i; }
     }
     taken[best] = 1;
     const chosen = pool[best];
@@ -477,7 +488,7 @@ function rankPipeline(candidates: Iterable<RankCandidate>, ctx: RankContext): Ra
     const c = byId?.get(id) ?? (ctx.closed ? undefined : ctx.lookup?.(id));
     if (!c || !allowed(c, rules, ctx.exclude)) continue;
     used.add(id);
-    out.push(toItem(c, boostedScore(c, rules), out.length, rules, { kind: 'pinned' }));
+    out.push(toItem(c, finite(boostedScore(c, rules)), out.length, rules, { kind: 'pinned' }));
   }
 
   // 3.-6. filter, price, boost, sort, diversify
@@ -494,7 +505,7 @@ function rankPipeline(candidates: Iterable<RankCandidate>, ctx: RankContext): Ra
   const pool: RankCandidate[] = [];
   const adjust = ctx.adjust;
   for (const c of passing) {
-    const boosted = boostedScore(c, rules);
+    const boosted = finite(boostedScore(c, rules));
     const discount = adjust ? adjust.factor(c) : 1;
     const score = boosted * discount;
     pool.push(score === c.score && discount === 1 ? c : { ...c, score, discount });
@@ -517,7 +528,7 @@ function rankPipeline(candidates: Iterable<RankCandidate>, ctx: RankContext): Ra
       if (out.length >= k) break;
       if (used.has(c.itemId) || !passesRules(c, rules, ctx.exclude)) continue;
       used.add(c.itemId);
-      const score = Math.min(boostedScore(c, rules), last);
+      const score = Math.min(finite(boostedScore(c, rules)), last);
       out.push(toItem(c, score, out.length, rules));
       last = score;
       filled++;

@@ -4,6 +4,10 @@
  *   { sideChannel: 'memory', id }  -> { id, backend, numTensors, numBytes, numDataBuffers, heapUsed? }
  *   { sideChannel: 'adapter', id } -> { id, backend, hasGpu, adapter: GPUAdapterInfo fields | null }
  *   { sideChannel: 'peak', id }    -> { id, backend, gmacs, shape, ms, all }
+ *   { sideChannel: 'destroyDevice', id, delayMs? } -> { id, backend, destroyed, atMs }: after delayMs (0: at
+ *     once), GPUDevice.destroy() on the TF.js webgpu backend's device (a device loss as the SDK meets it)
+ * Events, unasked: { sideChannelEvent: 'fallback', fallback } when the engine switched backend after a
+ * device loss (EngineHooks.onFallback through exposeEngine's hooks).
  * These messages carry no Comlink fields, so Comlink on both sides ignores them. tf.memory() reads
  * the realm's global TF.js engine, the same one the SDK's engine uses. Page side: ./side-channel.ts.
  */
@@ -11,7 +15,10 @@ import * as tf from '@tensorflow/tfjs';
 import { exposeEngine } from '../../src/index';
 import type { SideChannelQuery } from './side-channel';
 
-exposeEngine();
+// The engine's backend-switch hook, posted to the page as an event (no Comlink fields either).
+exposeEngine(self as unknown as Parameters<typeof exposeEngine>[0], {
+  onFallback: (fallback) => self.postMessage({ sideChannelEvent: 'fallback', fallback }),
+});
 
 function heapUsed(): number | undefined {
   const g = globalThis as { gc?: () => void; performance: Performance & { memory?: { usedJSHeapSize: number } } };
@@ -55,7 +62,20 @@ async function peak(): Promise<{ gmacs: number; shape: string; ms: number; all: 
   return { gmacs: best.gmacs, shape: best.shape, ms: best.ms, all: all.map(({ shape, gmacs }) => ({ shape, gmacs })) };
 }
 
-async function answer(query: SideChannelQuery['sideChannel']): Promise<Record<string, unknown>> {
+/** Destroys the active webgpu backend's device; false when the backend is not webgpu. */
+async function destroyDevice(delayMs: number): Promise<{ destroyed: boolean; atMs: number }> {
+  if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+  let device: GPUDevice | undefined;
+  try {
+    device = tf.getBackend() === 'webgpu' ? (tf.backend() as unknown as { device?: GPUDevice }).device : undefined;
+  } catch {
+    // tf.backend() throws while the backend is still initialising: no device to destroy yet.
+  }
+  device?.destroy();
+  return { destroyed: !!device, atMs: performance.now() };
+}
+
+async function answer(query: SideChannelQuery['sideChannel'], q: Partial<SideChannelQuery>): Promise<Record<string, unknown>> {
   switch (query) {
     case 'memory': {
       const m = tf.memory();
@@ -68,11 +88,13 @@ async function answer(query: SideChannelQuery['sideChannel']): Promise<Record<st
     }
     case 'peak':
       return peak();
+    case 'destroyDevice':
+      return destroyDevice(q.delayMs ?? 0);
   }
 }
 
 self.addEventListener('message', (ev: MessageEvent<Partial<SideChannelQuery>>) => {
   const { sideChannel, id } = ev.data ?? {};
   if (!sideChannel) return;
-  void answer(sideChannel).then((data) => self.postMessage({ id, sideChannel, backend: tf.getBackend(), ...data }));
+  void answer(sideChannel, ev.data).then((data) => self.postMessage({ id, sideChannel, backend: tf.getBackend(), ...data }));
 });

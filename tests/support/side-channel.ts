@@ -2,12 +2,19 @@
  * Page side of the instrumented worker's side channel (./instrumented.worker.ts), shared by the
  * e2e harness and the benchmark page.
  */
-export interface SideChannelQuery { sideChannel: 'memory' | 'adapter' | 'peak'; id: number }
+export interface SideChannelQuery {
+  sideChannel: 'memory' | 'adapter' | 'peak' | 'destroyDevice';
+  id: number;
+  /** destroyDevice: wait this long first, ms. */
+  delayMs?: number;
+}
 
 export interface WorkerMemory { backend: string; numTensors: number; numBytes: number; numDataBuffers: number; heapUsed?: number }
 export interface WorkerAdapter { backend: string; hasGpu: boolean; adapter: { vendor: string; architecture: string; description: string } | null }
 export interface WorkerPeak { backend: string; gmacs: number; shape: string; ms: number; all: Array<{ shape: string; gmacs: number }> }
-interface Answers { memory: WorkerMemory; adapter: WorkerAdapter; peak: WorkerPeak }
+/** destroyDevice: whether a webgpu device was destroyed, and when (the worker's performance.now()). */
+export interface WorkerDestroyed { backend: string; destroyed: boolean; atMs: number }
+interface Answers { memory: WorkerMemory; adapter: WorkerAdapter; peak: WorkerPeak; destroyDevice: WorkerDestroyed }
 
 let nextId = 1;
 
@@ -17,7 +24,7 @@ export function instrumentedWorker(name = 'scenerec-instrumented'): Worker {
 }
 
 /** Asks the worker one side-channel question; rejects after `timeoutMs`. */
-export function askWorker<Q extends keyof Answers>(w: Worker, query: Q, timeoutMs = 10_000): Promise<Answers[Q]> {
+export function askWorker<Q extends keyof Answers>(w: Worker, query: Q, timeoutMs = 10_000, extra: Pick<SideChannelQuery, 'delayMs'> = {}): Promise<Answers[Q]> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { w.removeEventListener('message', on); reject(new Error(`the instrumented worker did not answer "${query}"`)); }, timeoutMs);
@@ -28,6 +35,6 @@ export function askWorker<Q extends keyof Answers>(w: Worker, query: Q, timeoutM
       resolve(ev.data as Answers[Q]);
     };
     w.addEventListener('message', on);
-    w.postMessage({ sideChannel: query, id } satisfies SideChannelQuery);
+    w.postMessage({ sideChannel: query, id, ...extra } satisfies SideChannelQuery);
   });
 }

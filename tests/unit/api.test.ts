@@ -28,12 +28,13 @@ export async function usage(catalog: CatalogItem[], ids: string[], onProgress: (
 
 describe('public exports', () => {
   it('exports the entry points, every error class and the protocol constants', () => {
-    for (const name of ['createRecommender', 'createEngine', 'exposeEngine', 'serializeError', 'deserializeError', 'isScenerecError']) {
+    for (const name of ['createRecommender', 'createEngine', 'exposeEngine', 'clearModelCache', 'serializeError', 'deserializeError', 'isScenerecError']) {
       expect(typeof (sdk as Record<string, unknown>)[name]).toBe('function');
     }
     for (const name of [
       'ScenerecError', 'UnknownSceneError', 'InvalidEventError', 'InvalidRequestError', 'InvalidOptionsError', 'UnknownItemError',
       'ModelLoadError', 'NoBackendError', 'DeviceLostError', 'QuotaExceededError', 'StorageBlockedError', 'StorageError', 'DisposedError',
+      'AbortError',
     ]) {
       expect(new (sdk as unknown as Record<string, new (m: string) => Error>)[name]('x')).toBeInstanceOf(sdk.ScenerecError);
     }

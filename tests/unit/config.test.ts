@@ -35,6 +35,9 @@ describe('resolveEngineConfig', () => {
       excludeInCart: true,
       embeddingDtype: 'auto',
       cacheCatalog: true,
+      timeoutMs: 60_000,
+      stallTimeoutMs: 15_000,
+      modelCache: 'network-first',
     });
     expect(DEFAULT_MODEL_URL).toBe('/models/games-sasrec/model.json');
   });
@@ -104,8 +107,8 @@ describe('validateEvents', () => {
   it('fills defaults and keeps fields', () => {
     const [e] = validateEvents({ type: 'view', itemId: 'sku-1' }, 1000);
     expect(e).toEqual({ type: 'view', itemId: 'sku-1', scene: 'home', timestamp: 1000 });
-    const [s] = validateEvents({ type: 'search', query: 'headset', scene: 'search', timestamp: 5 }, 1000);
-    expect(s).toEqual({ type: 'search', query: 'headset', scene: 'search', timestamp: 5 });
+    const [s] = validateEvents({ type: 'search', query: 'headset', scene: 'search', timestamp: 1.7e12 }, 1.7e12 + 1000);
+    expect(s).toEqual({ type: 'search', query: 'headset', scene: 'search', timestamp: 1.7e12 });
   });
 
   it('rejects bad events with InvalidEventError naming the index and field', () => {

@@ -203,7 +203,7 @@ describe('tracking and history', () => {
     await engine.track({ type: 'view', itemId: itemId(23) });
     const before = await engine.recommend('home', { k: 10, diversity: 0 });
     const res = await engine.track([{ type: 'view', itemId: 'ghost' }, { type: 'view', itemId: 'cold-1' }]);
-    expect(res).toEqual({ stored: 2, unknownItems: ['ghost'], pruned: 0 });
+    expect(res).toEqual({ stored: 2, unknownItems: ['ghost'], pruned: 0, outsideRetention: 0 });
     const after = await engine.recommend('home', { k: 10, diversity: 0 });
     expect(ids(after)).toEqual(ids(before));
     expect(after.historyUsed).toBe(1);
@@ -250,13 +250,17 @@ describe('tracking and history', () => {
     const e = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', dbName: freshDbName(), retention: { maxEvents: 3 } }, { fetch: fileFetch() });
     try {
       const t = Date.now() - 10_000;
+      // A batch beyond maxEvents: only the newest maxEvents are stored, the rest reported outside retention.
       const r = await e.track([1, 2, 3, 4, 5].map((i) => ({ type: 'view' as const, itemId: itemId(i), timestamp: t + i })));
-      expect(r.pruned).toBe(2);
+      expect(r).toMatchObject({ stored: 3, pruned: 0, outsideRetention: 2 });
       expect((await e.listHistory()).map((x) => x.itemId)).toEqual([itemId(5), itemId(4), itemId(3)]);
-      // Events older than maxAgeDays (default 180) are dropped as they are written.
+      // A newer event pushes the oldest out (maxEvents 3: no slack below 10).
+      const next = await e.track({ type: 'view', itemId: itemId(6), timestamp: t + 6 });
+      expect(next).toMatchObject({ stored: 1, pruned: 1, outsideRetention: 0 });
+      // Events older than maxAgeDays (default 180) are not stored, and the result says so.
       const old = await e.track({ type: 'view', itemId: itemId(9), timestamp: Date.now() - 200 * 86_400_000 });
-      expect(old).toMatchObject({ stored: 1, pruned: 1 });
-      expect(await e.listHistory()).toHaveLength(3);
+      expect(old).toMatchObject({ stored: 0, pruned: 0, outsideRetention: 1 });
+      expect((await e.listHistory()).map((x) => x.itemId)).toEqual([itemId(6), itemId(5), itemId(4)]);
     } finally {
       await e.dispose();
     }

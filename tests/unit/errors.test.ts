@@ -11,7 +11,7 @@ const CLASSES = Object.entries(errors).filter(
 describe('serializeError / deserializeError', () => {
   it('covers every error class', () => {
     expect(CLASSES.map(([n]) => n).sort()).toEqual([
-      'DeviceLostError', 'DisposedError', 'InvalidEventError', 'InvalidOptionsError', 'InvalidRequestError', 'ModelLoadError',
+      'AbortError', 'DeviceLostError', 'DisposedError', 'InvalidEventError', 'InvalidOptionsError', 'InvalidRequestError', 'ModelLoadError',
       'NoBackendError', 'QuotaExceededError', 'StorageBlockedError', 'StorageError', 'UnknownItemError', 'UnknownSceneError',
     ]);
   });

@@ -96,6 +96,32 @@ function createFeedbackStore(db: IDBPDatabase<ScenerecDB>): void {
   db.createObjectStore('feedback', { keyPath: 'itemId' }).createIndex('touchedAt', 'touchedAt');
 }
 
+/**
+ * How the stores of one opened storage may write. `readOnly`: why nothing new may be stored (the
+ * quota was exceeded when storage opened, index.ts), or null.
+ */
+export interface StorageAccess { readOnly: string | null }
+
+/** The error of a history write in read-only mode: nothing was written. */
+export function readOnlyError(reason: string): QuotaExceededError {
+  return new QuotaExceededError(
+    `The history is read-only for this session: ${reason}. Nothing was stored; recommendations still use the history stored before. ` +
+    'Free up site storage (or lower retention.maxEvents) and reload the page to store history again.', { storage: 'read-only', reason });
+}
+
+/**
+ * Whether the database takes a write now: rewrites the schema record (same content) in one
+ * transaction. Over the quota, the commit fails with QuotaExceededError (mapped).
+ */
+export async function probeWrite(conn: StorageConnection): Promise<void> {
+  await conn.run(['meta'], 'readwrite', 'checking that the history can be written', async (tx) => {
+    const meta = tx.objectStore('meta');
+    const schema = await meta.get('schema');
+    const at = Date.now();
+    await meta.put(schema ?? { key: 'schema', version: conn.schemaVersionOpened, createdAt: at, upgradedAt: at });
+  });
+}
+
 /** Issues requests and waits for all; every request promise is handled, even if a later issue throws. */
 export function allRequests<T>(issue: Array<() => Promise<T>>): Promise<T[]> {
   const pending: Promise<T>[] = [];
@@ -144,9 +170,14 @@ async function openDatabase(
   let failBlocked!: (e: Error) => void;
   const blockedP = new Promise<never>((_, reject) => { failBlocked = reject; });
   let openP: Promise<IDBPDatabase<ScenerecDB>>;
+  // An upgrade aborted at commit (over the quota) fails the open with AbortError; its own error says why.
+  let upgradeTx: UpgradeTx | undefined;
   try {
     openP = openDB<ScenerecDB>(name, version, {
-      upgrade: (db, oldVersion, newVersion, tx) => upgradeSchema(db, oldVersion, newVersion ?? version, tx),
+      upgrade: (db, oldVersion, newVersion, tx) => {
+        upgradeTx = tx;
+        upgradeSchema(db, oldVersion, newVersion ?? version, tx);
+      },
       blocked: (currentVersion) => {
         if (timer !== undefined) return;
         timer = setTimeout(() => failBlocked(new StorageBlockedError(
@@ -164,7 +195,9 @@ async function openDatabase(
   } catch (e) {
     // If the open completes after we gave up, close that connection so it blocks nobody.
     openP.then((db) => db.close(), () => undefined);
-    throw mapStorageError(e, 'opening the history database', name);
+    let cause: unknown = e;
+    try { cause = upgradeTx?.error ?? e; } catch { /* not finished */ }
+    throw mapStorageError(cause, 'opening the history database', name);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }
@@ -291,6 +324,11 @@ export class StorageConnection {
   /** Why the connection was dropped last (for diagnostics), or null. */
   get connectionLostReason(): string | null {
     return this.lostReason;
+  }
+
+  /** The schema version this connection opens. */
+  get schemaVersionOpened(): number {
+    return this.schemaVersion;
   }
 
   get isClosed(): boolean {

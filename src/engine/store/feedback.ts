@@ -12,7 +12,8 @@ import { FEEDBACK_MAX_ITEMS } from '../../contract/defaults.js';
 import type { FeedbackEvent } from '../../contract/options.js';
 import type { FeedbackRecord } from '../../contract/protocol.js';
 import { applyFeedback, isSpent } from '../../ranking/feedback.js';
-import { allRequests, type StorageConnection } from './db.js';
+import { allRequests, readOnlyError, type StorageAccess, type StorageConnection } from './db.js';
+import { MemoryLifetime } from './memory.js';
 
 /** What the engine needs of a feedback store (IndexedDB below, or memory). */
 export interface FeedbackLog {
@@ -56,7 +57,8 @@ export class FeedbackStore implements FeedbackLog {
   private generation = 0;
   private channel: BroadcastChannel | null = null;
 
-  constructor(private readonly conn: StorageConnection) {
+  /** `access.readOnly` (over the quota at open): new feedback is refused as new history is; forget and clear still try. */
+  constructor(private readonly conn: StorageConnection, private readonly access: StorageAccess = { readOnly: null }) {
     if (typeof BroadcastChannel !== 'undefined') {
       try {
         const ch = new BroadcastChannel(CHANNEL_PREFIX + conn.name);
@@ -115,6 +117,7 @@ export class FeedbackStore implements FeedbackLog {
 
   async apply(events: readonly FeedbackEvent[], lastInteraction: (itemId: string) => number | undefined, now = Date.now()): Promise<number> {
     if (events.length === 0) return 0;
+    if (this.access.readOnly !== null) throw readOnlyError(this.access.readOnly);
     const ids = [...new Set(events.map((e) => e.itemId))];
     await this.written(() => this.conn.run(['feedback'], 'readwrite', 'storing feedback', async (tx) => {
       const store = tx.objectStore('feedback');
@@ -137,6 +140,7 @@ export class FeedbackStore implements FeedbackLog {
   }
 
   async prune(now = Date.now()): Promise<number> {
+    if (this.access.readOnly !== null) return 0;
     const dropped = await this.written(() => this.conn.run(['feedback'], 'readwrite', 'pruning feedback', async (tx) => {
       const store = tx.objectStore('feedback');
       const drop = feedbackToDrop(await store.getAll(), now);
@@ -165,27 +169,34 @@ export class FeedbackStore implements FeedbackLog {
 export class MemoryFeedback implements FeedbackLog {
   private readonly map = new Map<string, FeedbackRecord>();
 
+  constructor(private readonly life: MemoryLifetime = new MemoryLifetime()) {}
+
   async records(): Promise<ReadonlyMap<string, FeedbackRecord>> {
+    this.life.check();
     return this.map;
   }
 
   async apply(events: readonly FeedbackEvent[], lastInteraction: (itemId: string) => number | undefined, now = Date.now()): Promise<number> {
+    this.life.check();
     for (const rec of applyFeedback(this.map, events, lastInteraction)) this.map.set(rec.itemId, rec);
     if (this.map.size > FEEDBACK_MAX_ITEMS) await this.prune(now);
     return events.length;
   }
 
   async prune(now = Date.now()): Promise<number> {
+    this.life.check();
     const drop = feedbackToDrop(this.map.values(), now);
     for (const id of drop) this.map.delete(id);
     return drop.length;
   }
 
   async forgetItem(itemId: string): Promise<number> {
+    this.life.check();
     return this.map.delete(itemId) ? 1 : 0;
   }
 
   async clear(): Promise<void> {
+    this.life.check();
     this.map.clear();
   }
 }

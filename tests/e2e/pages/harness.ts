@@ -3,8 +3,9 @@
  * `window`, with a few helpers. The specs drive it with page.evaluate().
  */
 import * as scenerec from '../../../src/index';
-import type { CatalogItem, Recommender, RecommenderOptions } from '../../../src/index';
+import type { BackendFallback, CatalogItem, Recommender, RecommenderOptions } from '../../../src/index';
 import { askWorker, instrumentedWorker, type WorkerAdapter } from '../../support/side-channel';
+import { faultWorkerName, type StorageFault } from '../../support/storage-faults';
 
 /** The tiny random-weights fixture (tests/fixtures/tiny-model), served at /fixtures/. */
 export const FIXTURE_MODEL_URL = '/fixtures/tiny-model/model.json';
@@ -15,6 +16,8 @@ export const UNAVAILABLE = ['item-02', 'item-13', 'item-27'];
 export interface CreateOptions extends Omit<RecommenderOptions, 'worker'> {
   /** Run the SDK engine in tests/support/instrumented.worker.ts (adds tf.memory() / adapter queries). */
   debugWorker?: boolean;
+  /** Run it in tests/support/storage-fault.worker.ts with this storage fault (implies debugWorker). */
+  storageFault?: StorageFault;
 }
 
 export interface DebugMemory { numTensors: number; numBytes: number; numDataBuffers: number }
@@ -31,6 +34,13 @@ export interface Harness {
   workerMemory(): Promise<DebugMemory & { backend: string }>;
   /** navigator.gpu.requestAdapter() inside the debug worker. */
   workerAdapter(): Promise<{ hasGpu: boolean; adapter: DebugAdapter | null }>;
+  /**
+   * GPUDevice.destroy() on the debug worker's TF.js webgpu device, after `delayMs` (a device loss).
+   * Resolves once done, with whether there was a webgpu device to destroy.
+   */
+  destroyGpuDevice(delayMs?: number): Promise<{ destroyed: boolean; backend: string }>;
+  /** The backend switches the debug worker reported as events (EngineHooks.onFallback), oldest first. */
+  workerFallbacks: BackendFallback[];
   /** navigator.gpu.requestAdapter() on the page. */
   pageAdapter(): Promise<{ hasGpu: boolean; adapter: DebugAdapter | null }>;
   /**
@@ -39,7 +49,7 @@ export interface Harness {
    */
   sceneCalls(rec: Recommender, i: number): Array<() => Promise<unknown>>;
   /** Runs `f`, returns the error it throws (or rejects with) as plain data, or null. */
-  errorOf(f: () => unknown): Promise<{ name: string; code?: string; message: string; isScenerecError: boolean; instanceOf?: string } | null>;
+  errorOf(f: () => unknown): Promise<{ name: string; code?: string; message: string; isScenerecError: boolean; instanceOf?: string; details?: Record<string, unknown> } | null>;
 }
 
 declare global {
@@ -84,11 +94,17 @@ window.harness = {
   unavailable: UNAVAILABLE,
   fixtureModelUrl: FIXTURE_MODEL_URL,
   async create(options: CreateOptions = {}) {
-    const { debugWorker: wantDebug, ...rest } = options;
-    const worker = wantDebug
-      ? instrumentedWorker('scenerec-debug')
-      : undefined;
+    const { debugWorker: wantDebug, storageFault, ...rest } = options;
+    const worker = storageFault
+      ? new Worker(new URL('../../support/storage-fault.worker.ts', import.meta.url), { type: 'module', name: faultWorkerName(storageFault) })
+      : wantDebug
+        ? instrumentedWorker('scenerec-debug')
+        : undefined;
     debugWorker = worker ?? null;
+    window.harness.workerFallbacks = [];
+    worker?.addEventListener('message', (ev: MessageEvent) => {
+      if (ev.data?.sideChannelEvent === 'fallback') window.harness.workerFallbacks.push(ev.data.fallback as BackendFallback);
+    });
     const rec = await scenerec.createRecommender({
       modelUrl: FIXTURE_MODEL_URL,
       catalog: fixtureCatalog(),
@@ -105,6 +121,11 @@ window.harness = {
   workerAdapter: async () => {
     const { hasGpu, adapter } = await askWorker(debug(), 'adapter') as WorkerAdapter;
     return { hasGpu, adapter };
+  },
+  workerFallbacks: [],
+  destroyGpuDevice: async (delayMs = 0) => {
+    const { destroyed, backend } = await askWorker(debug(), 'destroyDevice', 10_000 + delayMs, { delayMs });
+    return { destroyed, backend };
   },
   sceneCalls: (rec, i) => [
     () => rec.scene('home').recommend({ k: 12 }),
@@ -125,6 +146,7 @@ window.harness = {
         name: err.name, code: err.code, message: err.message,
         isScenerecError: e instanceof scenerec.ScenerecError,
         instanceOf: cls?.[0],
+        details: (e as { details?: Record<string, unknown> }).details,
       };
     }
   },

@@ -1,0 +1,296 @@
+/**
+ * Faults of the model load in real Chromium: a stalled body, a 404 weights file, NaN weights, the
+ * caller's signal and timeoutMs, and the model cache (second load without model requests, offline,
+ * clearModelCache). The broken models come from tests/e2e/fault-server.ts (/faults/<variant>/).
+ * Every failing case asserts the typed error, that the call settled within its bound, and that no
+ * worker is left behind.
+ */
+import { expect, test, type Page } from '@playwright/test';
+import { NAN_ROW, STALL_BYTES } from '../fault-server';
+import { freshDb, logRequests, openHarness, watchConsole } from '../helpers';
+import type { LoadProgress } from '../../../src/index';
+
+const variant = (name: string) => `/faults/${name}/model.json`;
+
+interface Outcome {
+  ok: boolean;
+  error?: { name: string; code?: string; message: string; details?: Record<string, unknown> };
+  /** ms from the createRecommender call to its settling. */
+  ms: number;
+  /** ms from the last download progress report to the settling. */
+  sinceLastBytes?: number;
+  progress: LoadProgress[];
+  modelCache?: unknown;
+  loadMs?: number;
+}
+
+/** Creates a recommender on the page with `options` (plus `abortAfterBytes`: abort once bytes arrived), disposes it on success. */
+async function create(page: Page, options: Record<string, unknown> & { abortAfterBytes?: boolean }): Promise<Outcome> {
+  return page.evaluate(async ({ abortAfterBytes, ...options }) => {
+    const progress: LoadProgress[] = [];
+    let lastBytesAt: number | undefined;
+    const ctrl = new AbortController();
+    const t0 = performance.now();
+    try {
+      const rec = await window.harness.create({
+        ...options,
+        signal: ctrl.signal,
+        onProgress: (p) => {
+          progress.push(p.stage === 'ready' ? { stage: 'ready' } as never : p);
+          if (p.stage === 'download') {
+            lastBytesAt = performance.now();
+            if (abortAfterBytes && p.loadedBytes > 0) ctrl.abort();
+          }
+        },
+      });
+      const ms = performance.now() - t0;
+      const info = await rec.info();
+      await rec.dispose();
+      return { ok: true, ms, progress, modelCache: info.modelCache, loadMs: info.loadMs };
+    } catch (e) {
+      const end = performance.now();
+      const err = e as Error & { code?: string; details?: Record<string, unknown> };
+      return {
+        ok: false, ms: end - t0, sinceLastBytes: lastBytesAt === undefined ? undefined : end - lastBytesAt, progress,
+        error: { name: err.name, code: err.code, message: err.message, details: err.details },
+      };
+    }
+  }, options);
+}
+
+/** The SDK terminated its worker (Chromium reports the close to Playwright a moment later). */
+async function expectNoWorker(page: Page): Promise<void> {
+  await expect.poll(() => page.workers().length, { timeout: 5000 }).toBe(0);
+}
+
+const modelRequests = (log: Array<{ url: string }>, dir: string) =>
+  log.map((r) => new URL(r.url).pathname).filter((p) => p.startsWith(dir));
+
+test.describe('model load faults', () => {
+  test.beforeEach(async ({ page }) => {
+    await openHarness(page);
+  });
+
+  test('a 404 weights file is named as HTTP 404 with its URL', async ({ page }) => {
+    const out = await create(page, { modelUrl: variant('missing-weights'), backend: 'cpu', dbName: freshDb('f404') });
+    expect(out.ok).toBe(false);
+    expect(out.error).toMatchObject({ name: 'ModelLoadError', code: 'MODEL_LOAD_FAILED' });
+    expect(out.error!.message).toContain('HTTP 404');
+    expect(out.error!.message).toContain('/faults/missing-weights/weights.bin');
+    expect(out.error!.message).not.toMatch(/multiple of 4/);
+    expect(out.ms).toBeLessThan(15_000);
+    await expectNoWorker(page);
+  });
+
+  test('a stalled body fails after stallTimeoutMs, naming the URL and the bytes received', async ({ page }) => {
+    const stallTimeoutMs = 1500;
+    const out = await create(page, { modelUrl: variant('stall-weights'), backend: 'cpu', dbName: freshDb('stall'), stallTimeoutMs });
+    expect(out.ok).toBe(false);
+    expect(out.error).toMatchObject({ name: 'ModelLoadError', code: 'MODEL_LOAD_FAILED' });
+    expect(out.error!.message).toContain('/faults/stall-weights/weights.bin');
+    expect(out.error!.message).toContain('stalled');
+    expect(out.error!.details).toMatchObject({ receivedBytes: STALL_BYTES, stallTimeoutMs });
+    // Bound: stallTimeoutMs after the last bytes arrived.
+    expect(out.sinceLastBytes).toBeGreaterThanOrEqual(stallTimeoutMs - 50);
+    expect(out.sinceLastBytes).toBeLessThan(stallTimeoutMs + 1000);
+    await expectNoWorker(page);
+  });
+
+  test('timeoutMs ends a stalled load with ModelLoadError naming the URL and bytes, within timeoutMs + 1 s', async ({ page }) => {
+    const timeoutMs = 4000;
+    const out = await create(page, { modelUrl: variant('stall-weights'), backend: 'cpu', dbName: freshDb('timeout'), timeoutMs, stallTimeoutMs: 60_000 });
+    expect(out.ok).toBe(false);
+    expect(out.error).toMatchObject({ name: 'ModelLoadError', code: 'MODEL_LOAD_FAILED' });
+    expect(out.error!.message).toContain(`timeoutMs = ${timeoutMs}`);
+    expect(out.error!.message).toContain('/faults/stall-weights/');
+    expect(out.error!.details).toMatchObject({ receivedBytes: STALL_BYTES, timeoutMs });
+    expect(out.ms).toBeGreaterThanOrEqual(timeoutMs);
+    expect(out.ms).toBeLessThan(timeoutMs + 1000 + 300);
+    await expectNoWorker(page);
+  });
+
+  test('the signal aborts a load at once with AbortError', async ({ page }) => {
+    const out = await create(page, { modelUrl: variant('stall-weights'), backend: 'cpu', dbName: freshDb('abort'), abortAfterBytes: true });
+    expect(out.ok).toBe(false);
+    expect(out.error).toMatchObject({ name: 'AbortError', code: 'ABORTED' });
+    expect(out.sinceLastBytes).toBeLessThan(200);
+    await expectNoWorker(page);
+    // The page can start again at once; its worker is there while it lives (the check above can fail).
+    const alive = await page.evaluate(async (dbName) => { await window.harness.create({ backend: 'cpu', dbName }); return true; }, freshDb('abort2'));
+    expect(alive).toBe(true);
+    expect(page.workers()).toHaveLength(1);
+    await page.evaluate(() => window.rec!.dispose());
+    await expectNoWorker(page);
+  });
+
+  test('NaN weights are a ModelLoadError naming the tensor and row; all-NaN too, never INTERNAL', async ({ page }) => {
+    const row = await create(page, { modelUrl: variant('nan-row'), backend: 'cpu', dbName: freshDb('nanrow') });
+    expect(row.error).toMatchObject({ name: 'ModelLoadError', code: 'MODEL_LOAD_FAILED' });
+    expect(row.error!.message).toContain('"itemEmbedding"');
+    expect(row.error!.message).toContain(`row ${NAN_ROW}`);
+    expect(row.error!.details).toMatchObject({ tensor: 'itemEmbedding', row: NAN_ROW, rows: 1 });
+    await expectNoWorker(page);
+
+    const all = await create(page, { modelUrl: variant('all-nan'), backend: 'wasm', dbName: freshDb('allnan') });
+    expect(all.error).toMatchObject({ name: 'ModelLoadError', code: 'MODEL_LOAD_FAILED' });
+    expect(all.error!.message).not.toMatch(/out of bounds/);
+    await expectNoWorker(page);
+  });
+});
+
+test.describe('model cache', () => {
+  const DIR = '/fixtures/tiny-model/';
+
+  test('second load: no weights or vocab request (network-first), no request at all (cache-first); clearModelCache', async ({ page }) => {
+    const { errors } = watchConsole(page);
+    const log = logRequests(page);
+    await openHarness(page);
+    const dbName = freshDb('cache');
+    const first = await create(page, { backend: 'cpu', dbName });
+    expect(first.ok).toBe(true);
+    expect(first.modelCache).toMatchObject({ mode: 'network-first', hit: false, stored: true });
+    const downloads = first.progress.filter((p) => p.stage === 'download') as Array<{ loadedBytes: number; totalBytes: number }>;
+    expect(downloads.at(-1)).toEqual(expect.objectContaining({ loadedBytes: 13568, totalBytes: 13568 }));
+    expect(modelRequests(log, DIR).sort()).toEqual([`${DIR}model.json`, `${DIR}vocab.json`, `${DIR}weights.bin`]);
+
+    // The next visit: a new page load in the same browser profile.
+    log.length = 0;
+    await openHarness(page);
+    const second = await create(page, { backend: 'cpu', dbName });
+    expect(second.ok).toBe(true);
+    expect(second.modelCache).toMatchObject({ hit: true, manifest: 'network' });
+    expect(modelRequests(log, DIR)).toEqual([`${DIR}model.json`]);
+
+    log.length = 0;
+    await openHarness(page);
+    const third = await create(page, { backend: 'cpu', dbName, modelCache: 'cache-first' });
+    expect(third.modelCache).toMatchObject({ hit: true, manifest: 'cache' });
+    expect(modelRequests(log, DIR)).toEqual([]);
+
+    const cleared = await page.evaluate(async () => {
+      const removed = await window.scenerec.clearModelCache();
+      return { removed, left: (await caches.keys()).filter((k) => k.startsWith('scenerec-model:')) };
+    });
+    expect(cleared).toEqual({ removed: 1, left: [] });
+    log.length = 0;
+    const fourth = await create(page, { backend: 'cpu', dbName });
+    expect(fourth.modelCache).toMatchObject({ hit: false, stored: true });
+    expect(modelRequests(log, DIR).sort()).toEqual([`${DIR}model.json`, `${DIR}vocab.json`, `${DIR}weights.bin`]);
+    expect(errors).toEqual([]);
+  });
+
+  test('offline second load works from the cache; without a cache it fails typed', async ({ page, context }) => {
+    await openHarness(page);
+    const dbName = freshDb('offline');
+    expect((await create(page, { backend: 'cpu', dbName })).ok).toBe(true);
+    // The network is gone for the model (the page and the SDK's scripts are already here).
+    await context.route('**/fixtures/**', (route) => route.abort('internetdisconnected'));
+    const offline = await create(page, { backend: 'cpu', dbName });
+    expect(offline.ok).toBe(true);
+    expect(offline.modelCache).toMatchObject({ hit: true, manifest: 'cache' });
+    expect((offline.modelCache as { error?: string }).error).toMatch(/model\.json from the cache/);
+
+    await page.evaluate(() => window.scenerec.clearModelCache());
+    const none = await create(page, { backend: 'cpu', dbName });
+    expect(none.error).toMatchObject({ name: 'ModelLoadError' });
+    expect(none.error!.message).toContain('/fixtures/tiny-model/model.json');
+    await expectNoWorker(page);
+  });
+
+  test('a full origin (quota) does not fail the load: the model comes from the network, the cache error is reported', async ({ page }) => {
+    await openHarness(page);
+    // Room for the history database, not for the Games weights (3 MB).
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(page.url()).origin, quotaSize: 1_000_000 });
+    const modelUrl = '/models/games-sasrec/model.json';
+    const first = await create(page, { modelUrl, backend: 'wasm', dbName: freshDb('quota') });
+    expect(first.ok, JSON.stringify(first.error)).toBe(true);
+    expect(first.modelCache).toMatchObject({ hit: false, stored: false });
+    expect((first.modelCache as { error?: string }).error).toMatch(/Quota/i);
+    const left = await page.evaluate(async () => (await caches.keys()).filter((k) => k.startsWith('scenerec-model:')));
+    expect(left, 'no half-written version is left').toEqual([]);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(page.url()).origin });
+  });
+
+  test('clearModelCache works with no model ever loaded', async ({ page }) => {
+    await openHarness(page);
+    expect(await page.evaluate(() => window.scenerec.clearModelCache())).toBe(0);
+  });
+});
+
+/** Cold vs second-visit load of the bundled Games model; prints the figures (not a pass/fail bound). */
+test('measure: Games model cold vs second visit', async ({ page: localPage, browser }, testInfo) => {
+  test.setTimeout(300_000);
+  type Run = { wallMs: number; loadMs: number; modelMs: number; hit?: boolean };
+  const runs: Record<string, Run[]> = {};
+  const dbName = freshDb('games');
+  let page = localPage;
+  const phase = async (label: string, modelCache?: string) => {
+    await openHarness(page);
+    const out = await page.evaluate(async ({ dbName, modelCache }) => {
+      let backendReady = 0; let model = 0;
+      const t0 = performance.now();
+      const rec = await window.scenerec.createRecommender({
+        modelUrl: '/models/games-sasrec/model.json', backend: 'wasm', dbName, ...(modelCache ? { modelCache: modelCache as never } : {}),
+        onProgress: (p) => {
+          if (p.stage === 'backend' && p.status === 'ready') backendReady = performance.now();
+          if (p.stage === 'model') model = performance.now();
+        },
+      });
+      const wallMs = performance.now() - t0;
+      const info = await rec.info();
+      await rec.dispose();
+      // modelMs: model.json, weights, vocabulary and their checks (backend ready -> model decoded).
+      return { wallMs, loadMs: info.loadMs, modelMs: model - backendReady, hit: info.modelCache?.hit };
+    }, { dbName, modelCache });
+    (runs[label] ??= []).push(out);
+  };
+  await phase('localhost cold');
+  // Alternated, so neither gains from the other's warm-up (code cache, JIT).
+  for (let i = 0; i < 3; i++) {
+    await phase('localhost second visit (cache hit)');
+    await phase('localhost second visit, modelCache off (HTTP cache only)', 'off');
+  }
+  // A slow link (about 4 Mbit/s, 100 ms round trip) for the page and its worker, in a new profile
+  // (empty HTTP cache: this server answers no-cache + ETag, so the HTTP cache revalidates).
+  const slow = await browser.newContext();
+  page = await slow.newPage();
+  const cdp = await slow.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 100, downloadThroughput: 500_000, uploadThroughput: 500_000 });
+  await phase('4 Mbit/s cold');
+  await phase('4 Mbit/s second visit (cache hit)');
+  await phase('4 Mbit/s second visit, cache-first', 'cache-first');
+  await phase('4 Mbit/s second visit, modelCache off (HTTP cache only)', 'off');
+  await slow.close();
+  page = localPage;
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const summary = Object.fromEntries(Object.entries(runs).map(([k, rs]) => [k, {
+    wallMs: Math.round(median(rs.map((r) => r.wallMs))), loadMs: Math.round(median(rs.map((r) => r.loadMs))),
+    modelMs: Math.round(median(rs.map((r) => r.modelMs))), hit: rs.every((r) => r.hit), n: rs.length,
+  }]));
+
+  // Why Cache Storage: reading the same 3 MB back from it vs IndexedDB, on this page.
+  const read = await page.evaluate(async () => {
+    const bytes = new Uint8Array(await (await fetch('/models/games-sasrec/weights.bin')).arrayBuffer());
+    const c = await caches.open('scenerec-measure');
+    await c.put('/measure', new Response(bytes));
+    const db = await new Promise<IDBDatabase>((res, rej) => {
+      const r = indexedDB.open('scenerec-measure', 1);
+      r.onupgradeneeded = () => r.result.createObjectStore('b');
+      r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error);
+    });
+    await new Promise((res, rej) => { const t = db.transaction('b', 'readwrite'); t.objectStore('b').put(bytes.buffer, 'w'); t.oncomplete = res; t.onerror = rej; });
+    const time = async (f: () => Promise<unknown>) => { const ts: number[] = []; for (let i = 0; i < 5; i++) { const t = performance.now(); await f(); ts.push(performance.now() - t); } return ts.sort((a, b) => a - b)[2]; };
+    const cacheMs = await time(async () => (await (await c.match('/measure'))!.arrayBuffer()).byteLength);
+    const idbMs = await time(() => new Promise((res) => { const g = db.transaction('b').objectStore('b').get('w'); g.onsuccess = () => res(g.result); }));
+    db.close();
+    await caches.delete('scenerec-measure');
+    return { bytes: bytes.byteLength, cacheApiMedianMs: cacheMs, indexedDbMedianMs: idbMs };
+  });
+  const report = JSON.stringify({ summary, read }, null, 1);
+  console.log(`[measure] ${report}`);
+  testInfo.annotations.push({ type: 'measure', description: report });
+  expect(summary['localhost second visit (cache hit)'].hit).toBe(true);
+  expect(summary['4 Mbit/s second visit (cache hit)'].hit).toBe(true);
+});

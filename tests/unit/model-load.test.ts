@@ -1,0 +1,244 @@
+/**
+ * The model load path (src/model/loader.ts, cache.ts, deadline.ts): HTTP errors named, stalls and
+ * the deadline, abort, non-finite weights, the per-version model cache and its soft failures,
+ * progress in bytes; and that ranking never returns a NaN score.
+ */
+import 'fake-indexeddb/auto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { AbortError, createEngine, ModelLoadError } from '../../src/index.js';
+import { clearModelCache } from '../../src/model/cache.js';
+import { LoadDeadline } from '../../src/model/deadline.js';
+import { loadModel, type LoadModelOptions } from '../../src/model/loader.js';
+import { mmrSelect, rankCandidates, type RankCandidate } from '../../src/ranking/rank.js';
+import { FIXTURE_MODEL_URL, fileFetch, freshDbName } from './helpers.js';
+import { MemoryCacheStorage } from './memory-cache.js';
+
+const WEIGHTS_URL = FIXTURE_MODEL_URL.replace('model.json', 'weights.bin');
+const WEIGHT_BYTES = 13568;
+const HIDDEN = 16;
+
+/** fileFetch with some URLs answered by `override` (return undefined to pass through). */
+function fetchWith(override: (url: string) => Response | Promise<Response | undefined> | undefined, log: string[] = []): typeof fetch {
+  const real = fileFetch();
+  return (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = String(input);
+    log.push(url);
+    return (await override(url)) ?? real(input, init);
+  }) as typeof fetch;
+}
+
+/** The fixture's weights with itemEmbedding rows set to NaN (the first tensor of the manifest). */
+function weightsWithNaNRows(rows: number[] | 'all'): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(readFileSync(fileURLToPath(WEIGHTS_URL)).byteLength);
+  bytes.set(readFileSync(fileURLToPath(WEIGHTS_URL)));
+  const f = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  if (rows === 'all') f.fill(NaN);
+  else for (const r of rows) f.fill(NaN, r * HIDDEN, (r + 1) * HIDDEN);
+  return bytes;
+}
+
+/** A body that sends `first` bytes, then never another (headers sent, body never finishes). */
+function stalledResponse(first: number): Response {
+  return new Response(new ReadableStream<Uint8Array>({
+    start(c) { c.enqueue(new Uint8Array(first)); },
+  }), { status: 200 });
+}
+
+const load = (o: LoadModelOptions = {}) => loadModel(FIXTURE_MODEL_URL, { caches: null, ...o });
+const dispose = (m: { weights: Record<string, tf.Tensor> }) => tf.dispose(Object.values(m.weights));
+
+describe('load errors name the file', () => {
+  it('a 404 weights file is "HTTP 404 for <url>", not a byte-length complaint', async () => {
+    const err = await load({ fetch: fetchWith((u) => (u.endsWith('weights.bin') ? new Response('nope', { status: 404, statusText: 'Not Found' }) : undefined)) }).catch((e) => e);
+    expect(err).toBeInstanceOf(ModelLoadError);
+    expect(err.message).toContain(`HTTP 404 Not Found for ${WEIGHTS_URL}`);
+    expect(err.message).not.toMatch(/multiple of 4/);
+    expect(err.details).toMatchObject({ url: WEIGHTS_URL, status: 404 });
+  });
+
+  it('truncated weights name the bytes received and declared', async () => {
+    const err = await load({ fetch: fetchWith((u) => (u.endsWith('weights.bin') ? new Response(new Uint8Array(100)) : undefined)) }).catch((e) => e);
+    expect(err).toBeInstanceOf(ModelLoadError);
+    expect(err.message).toContain('hold 100 bytes');
+    expect(err.message).toContain(String(WEIGHT_BYTES));
+  });
+
+  it('a stalled body fails after stallTimeoutMs, naming the URL and the bytes received', async () => {
+    const t0 = Date.now();
+    const err = await load({ stallTimeoutMs: 200, fetch: fetchWith((u) => (u.endsWith('weights.bin') ? stalledResponse(1000) : undefined)) }).catch((e) => e);
+    const ms = Date.now() - t0;
+    expect(err).toBeInstanceOf(ModelLoadError);
+    expect(err.message).toContain(WEIGHTS_URL);
+    expect(err.message).toContain(`1000 of ${WEIGHT_BYTES} bytes received`);
+    expect(err.details).toMatchObject({ url: WEIGHTS_URL, receivedBytes: 1000, stallTimeoutMs: 200 });
+    expect(ms).toBeLessThan(2000);
+  });
+
+  it('a fetch that never answers is a stall too', async () => {
+    const err = await load({ stallTimeoutMs: 150, fetch: fetchWith((u) => (u.endsWith('vocab.json') ? new Promise<Response>(() => {}) : undefined)) }).catch((e) => e);
+    expect(err).toBeInstanceOf(ModelLoadError);
+    expect(err.message).toMatch(/vocab\.json stalled/);
+  });
+
+  it('the deadline ends a slow body with ModelLoadError naming the bytes; the signal with AbortError', async () => {
+    const stalled = fetchWith((u) => (u.endsWith('weights.bin') ? stalledResponse(512) : undefined));
+    const deadline = new LoadDeadline(200);
+    const err = await load({ fetch: stalled, deadline, stallTimeoutMs: 60_000 }).catch((e) => e);
+    deadline.clear();
+    expect(err).toBeInstanceOf(ModelLoadError);
+    expect(err.message).toContain('timeoutMs = 200');
+    expect(err.details).toMatchObject({ url: WEIGHTS_URL, receivedBytes: 512, timeoutMs: 200 });
+
+    const ctrl = new AbortController();
+    setTimeout(() => ctrl.abort(), 100);
+    const aborted = await load({ fetch: stalled, deadline: new LoadDeadline(Infinity, ctrl.signal) }).catch((e) => e);
+    expect(aborted).toBeInstanceOf(AbortError);
+    expect(aborted.name).toBe('AbortError');
+    expect(aborted.code).toBe('ABORTED');
+  });
+});
+
+describe('weights are checked at load', () => {
+  it('a NaN row is a ModelLoadError naming the tensor and the row, leaking no tensor', async () => {
+    const before = tf.memory().numTensors;
+    const err = await load({ fetch: fetchWith((u) => (u.endsWith('weights.bin') ? new Response(weightsWithNaNRows([7])) : undefined)) }).catch((e) => e);
+    expect(err).toBeInstanceOf(ModelLoadError);
+    expect(err.message).toContain('"itemEmbedding"');
+    expect(err.message).toContain('row 7');
+    expect(err.details).toMatchObject({ tensor: 'itemEmbedding', row: 7, column: 0, rows: 1 });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('all-NaN weights are a ModelLoadError (through the engine too), never INTERNAL', async () => {
+    const allNaN = fetchWith((u) => (u.endsWith('weights.bin') ? new Response(weightsWithNaNRows('all')) : undefined));
+    const err = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', dbName: freshDbName() }, { fetch: allNaN, caches: null }).catch((e) => e);
+    expect(err).toBeInstanceOf(ModelLoadError);
+    expect(err.details).toMatchObject({ tensor: 'itemEmbedding', row: 0 });
+    expect(err.details.rows).toBe(61);
+  });
+
+  it('reports download progress in bytes, ending at the declared total', async () => {
+    const seen: Array<{ loadedBytes: number; totalBytes: number }> = [];
+    const m = await load({ fetch: fileFetch(), onProgress: (p) => seen.push(p) });
+    dispose(m);
+    expect(seen[0]).toEqual({ loadedBytes: 0, totalBytes: WEIGHT_BYTES });
+    expect(seen.at(-1)).toEqual({ loadedBytes: WEIGHT_BYTES, totalBytes: WEIGHT_BYTES });
+  });
+});
+
+describe('the model cache', () => {
+  it('stores a version once, then loads without a weights or vocab request; offline from the cached manifest', async () => {
+    const store = new MemoryCacheStorage();
+    const log1: string[] = [];
+    const first = await load({ fetch: fetchWith(() => undefined, log1), caches: store.storage });
+    dispose(first);
+    expect(first.cache).toMatchObject({ mode: 'network-first', hit: false, stored: true, manifest: 'network' });
+    expect(log1).toHaveLength(3);
+    expect(await store.keys()).toEqual([`scenerec-model:${FIXTURE_MODEL_URL}#tiny-fixture-1`]);
+
+    const log2: string[] = [];
+    const second = await load({ fetch: fetchWith(() => undefined, log2), caches: store.storage });
+    dispose(second);
+    expect(second.cache).toMatchObject({ hit: true, stored: false, manifest: 'network' });
+    expect(log2).toEqual([FIXTURE_MODEL_URL]);
+
+    const offline = fetchWith(() => { throw new TypeError('Failed to fetch'); });
+    const third = await load({ fetch: offline, caches: store.storage });
+    dispose(third);
+    expect(third.cache).toMatchObject({ hit: true, manifest: 'cache' });
+    expect(third.cache.error).toMatch(/Failed to fetch/);
+
+    const log4: string[] = [];
+    const fourth = await load({ fetch: fetchWith(() => undefined, log4), caches: store.storage, cache: 'cache-first' });
+    dispose(fourth);
+    expect(fourth.cache).toMatchObject({ hit: true, manifest: 'cache' });
+    expect(log4).toEqual([]);
+
+    expect(await clearModelCache(store.storage)).toBe(1);
+    expect(await store.keys()).toEqual([]);
+    expect(await clearModelCache(null)).toBe(0);
+  });
+
+  it('a new version evicts the old one', async () => {
+    const store = new MemoryCacheStorage();
+    dispose(await load({ fetch: fileFetch(), caches: store.storage }));
+    const v2 = fetchWith(async (u) => {
+      if (!u.endsWith('model.json')) return undefined;
+      const json = JSON.parse(readFileSync(fileURLToPath(u), 'utf8'));
+      json.userDefinedMetadata.scenerec.modelVersion = 'tiny-fixture-2';
+      return new Response(JSON.stringify(json));
+    });
+    const m = await load({ fetch: v2, caches: store.storage });
+    dispose(m);
+    expect(m.cache.stored).toBe(true);
+    expect(await store.keys()).toEqual([`scenerec-model:${FIXTURE_MODEL_URL}#tiny-fixture-2`]);
+  });
+
+  it('a failing cache (quota, none) never fails the load', async () => {
+    const full = new MemoryCacheStorage();
+    full.failPuts = true;
+    const m = await load({ fetch: fileFetch(), caches: full.storage });
+    dispose(m);
+    expect(m.cache).toMatchObject({ hit: false, stored: false });
+    expect(m.cache.error).toMatch(/QuotaExceededError/);
+    expect(await full.keys()).toEqual([]); // the half-written version is gone
+
+    const none = await load({ fetch: fileFetch(), caches: null });
+    dispose(none);
+    expect(none.cache.error).toMatch(/not available/);
+  });
+
+  it('a corrupt cached copy is evicted and fetched again', async () => {
+    const store = new MemoryCacheStorage();
+    dispose(await load({ fetch: fileFetch(), caches: store.storage }));
+    const cache = await store.open(`scenerec-model:${FIXTURE_MODEL_URL}#tiny-fixture-1`);
+    await cache.put(WEIGHTS_URL, new Response(weightsWithNaNRows([3])));
+    const log: string[] = [];
+    const m = await load({ fetch: fetchWith(() => undefined, log), caches: store.storage });
+    dispose(m);
+    expect(m.cache.error).toMatch(/refused and evicted.*row 3/);
+    expect(log.filter((u) => u.endsWith('weights.bin'))).toHaveLength(1);
+    expect(m.cache.stored).toBe(true);
+  });
+});
+
+describe('the engine load is bounded', () => {
+  it('timeoutMs ends a stalled download with ModelLoadError; the signal with AbortError', async () => {
+    const stalled = fetchWith((u) => (u.endsWith('weights.bin') ? stalledResponse(256) : undefined));
+    const t0 = Date.now();
+    const err = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', dbName: freshDbName(), timeoutMs: 300 }, { fetch: stalled, caches: null }).catch((e) => e);
+    expect(err).toBeInstanceOf(ModelLoadError);
+    expect(err.details).toMatchObject({ url: WEIGHTS_URL, receivedBytes: 256, timeoutMs: 300 });
+    expect(Date.now() - t0).toBeLessThan(3000);
+
+    const ctrl = new AbortController();
+    ctrl.abort();
+    const early = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', dbName: freshDbName() }, { fetch: stalled, signal: ctrl.signal }).catch((e) => e);
+    expect(early).toBeInstanceOf(AbortError);
+  });
+});
+
+describe('ranking never returns a non-finite score', () => {
+  const cand = (i: number, score: number, embedding?: number[]): RankCandidate => ({
+    itemId: `i${i}`, score, reason: { kind: 'popular' }, item: { id: `i${i}`, category: `c${i % 3}` }, embedding,
+  });
+
+  it('MMR over all-NaN scores and embeddings picks k distinct items', () => {
+    const pool = Array.from({ length: 20 }, (_, i) => cand(i, NaN, [NaN, NaN, NaN, NaN]));
+    const out = mmrSelect(pool, 5, 0.5);
+    expect(out).toHaveLength(5);
+    expect(new Set(out.map((c) => c.itemId)).size).toBe(5);
+  });
+
+  it('rankCandidates puts non-finite scores last, as 0', () => {
+    const list = [cand(0, NaN), cand(1, 0.5), cand(2, Infinity), cand(3, 0.9), cand(4, -Infinity)];
+    for (const diversity of [0, 0.5]) {
+      const out = rankCandidates(list, { k: 5, diversity });
+      expect(out.every((r) => Number.isFinite(r.score))).toBe(true);
+      expect(out.slice(0, 2).map((r) => r.itemId)).toEqual(['i3', 'i1']);
+    }
+  });
+});
