@@ -8,7 +8,10 @@ import { createEngine, type RecommenderEngine } from '../../src/engine/engine.js
 import { InvalidEventError, InvalidRequestError } from '../../src/contract/errors.js';
 import { explainReason } from '../../src/contract/explain.js';
 import type { RecommendResult, SceneName } from '../../src/contract/protocol.js';
-import { openStorage } from '../../src/engine/store/index.js';
+import { FeedbackStore, MemoryFeedback, openStorage } from '../../src/engine/store/index.js';
+import { StorageConnection } from '../../src/engine/store/db.js';
+import { MemoryLifetime } from '../../src/engine/store/memory.js';
+import { QuotaExceededError, StorageError } from '../../src/contract/errors.js';
 import { FIXTURE_MODEL_URL, clusterOf, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 const ids = (r: RecommendResult) => r.items.map((i) => i.itemId);
@@ -148,6 +151,37 @@ describe('dismissals', () => {
       expect(ids(r)).not.toContain(itemId(10));
     } finally {
       other.close();
+    }
+  });
+});
+
+describe('feedback in the other storage modes', () => {
+  const ev = (type: 'impression' | 'dismiss', itemId: string) => ({ type, itemId, scene: 'home' as const, timestamp: Date.now() });
+
+  it('memory: kept for the session, forgotten and cleared, closed with the storage', async () => {
+    const life = new MemoryLifetime();
+    const m = new MemoryFeedback(life);
+    expect(await m.apply([ev('impression', 'a'), ev('impression', 'a'), ev('dismiss', 'b')], () => undefined)).toBe(3);
+    expect((await m.records()).get('a')).toMatchObject({ impressions: 2 });
+    expect(await m.forgetItem('b')).toBe(1);
+    expect([...(await m.records()).keys()]).toEqual(['a']);
+    await m.clear();
+    expect((await m.records()).size).toBe(0);
+    life.close();
+    await expect(m.records()).rejects.toBeInstanceOf(StorageError);
+  });
+
+  it('read-only: new feedback is refused like new history (QuotaExceededError), forget and clear still run', async () => {
+    const conn = await StorageConnection.open(freshDbName());
+    try {
+      const ro = new FeedbackStore(conn, { readOnly: 'the quota was exceeded' });
+      await expect(ro.apply([ev('dismiss', 'a')], () => undefined)).rejects.toBeInstanceOf(QuotaExceededError);
+      expect((await ro.records()).size).toBe(0);
+      expect(await ro.prune()).toBe(0);
+      expect(await ro.forgetItem('a')).toBe(0);
+      await ro.clear();
+    } finally {
+      conn.close();
     }
   });
 });
