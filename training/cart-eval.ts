@@ -3,7 +3,7 @@
  * cart request's `substitutePenalty`, the hit rate of the shopper's real next cart/purchase and the
  * share of listed items from the cart's own categories.
  *
- *   npx tsx scripts/eval-cart.ts [--model models/tianchi-mtl] [--data ../shared/data/tianchi-ecomm]
+ *   npm run eval:cart -- [--model models/tianchi-mtl] [--data ../shared/data/tianchi-ecomm]
  *       [--test-start 20190618] [--k 10] [--levels 0,0.25,0.5,0.75,1] [--max-cases 600]
  *       [--backend wasm|cpu] [--out docs/cart-complements | none]
  *

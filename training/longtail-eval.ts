@@ -3,7 +3,7 @@
  * catalog coverage as the home request's `tailExposure` goes from 0 to 1 (the companion of
  * training/diversity-eval.ts, on its `time` protocol).
  *
- *   npx tsx scripts/eval-longtail.ts [--model models/tianchi-mtl] [--data ../shared/data/tianchi-ecomm]
+ *   npm run eval:longtail -- [--model models/tianchi-mtl] [--data ../shared/data/tianchi-ecomm]
  *       [--test-start 20190618] [--k 10] [--levels 0,0.1,0.2,0.3,0.5,0.7,1] [--head 0.2] [--max-users 500]
  *       [--backend wasm|cpu] [--out docs/longtail | none]
  *

@@ -28,7 +28,7 @@ export function explainReason(r: RankReason, options: ExplainOptions = {}): stri
   const label = options.label ?? ((id: string) => id);
   const names = (ids: string[]) => ids.slice(0, 2).map(label).join(', ') + (ids.length > 2 ? ` and ${ids.length - 2} more` : '');
   switch (r.kind) {
-    case 'personal': return r.becauseOf.length ? `Because you viewed ${names(r.becauseOf)}` : 'Picked for you';
+    case 'personal': return r.becauseOf.length ? `Because of your interest in ${names(r.becauseOf)}` : 'Picked for you';
     case 'similar': return `Similar to ${label(r.to)}`;
     case 'complement': return r.to.length === 1 ? `Goes with ${label(r.to[0])}` : `Goes with your cart (${r.to.length} items)`;
     case 'search': return r.becauseOf.length ? `Shop result ${r.shopRank + 1}, moved for your interest in ${names(r.becauseOf)}` : `Shop result ${r.shopRank + 1}`;
