@@ -12,7 +12,9 @@ export { createRecommender } from './client/recommender.js';
 export type {
   Recommender, RecommenderOptions, SceneHandle, BasicSceneHandle, SearchSceneHandle,
 } from './client/recommender.js';
+export type { RecommenderEvent, LivenessOptions } from './client/supervisor.js';
 export type { EngineHooks, RecommenderEngine } from './engine/engine.js';
+export { DEFAULT_LIVENESS } from './contract/defaults.js';
 export {
   DEFAULT_DIVERSITY, DEFAULT_EXPOSURE_DISCOUNT, DEFAULT_MODEL_URL, DEFAULT_OBJECTIVES, DEFAULT_PRICE_WEIGHT, DEFAULT_REQUESTS,
 } from './contract/defaults.js';

@@ -529,6 +529,14 @@ export type ForwardedMethod = (typeof FORWARDED_METHODS)[number];
 const forwardedCoversApi: Exclude<keyof RecommenderApi, ForwardedMethod | 'dispose'> extends never ? true : never = true;
 void forwardedCoversApi;
 
+/**
+ * The forwarded methods that change the stored history. The page sends each with a write id
+ * (`WorkerApi.applyWrite`), and the store records the ids it applied in the write's own
+ * transaction, so the page can replay a write whose answer a lost worker never sent.
+ */
+export const HISTORY_WRITES = ['track', 'forgetItem', 'clearHistory'] as const satisfies ReadonlyArray<ForwardedMethod>;
+export type HistoryWrite = (typeof HISTORY_WRITES)[number];
+
 /** A serialised error, as it crosses the worker boundary. */
 export interface SerializedError {
   name: string;

@@ -23,7 +23,7 @@ import {
   type FeedbackEvent, type ResolvedEngineConfig,
 } from '../contract/options.js';
 import type {
-  BackendFallback, BackendName, CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress, ModelCacheInfo, RecommendResult, RecommenderApi,
+  BackendFallback, BackendName, CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, HistoryWrite, LoadProgress, ModelCacheInfo, RecommendResult, RecommenderApi,
   SceneName, SceneRequestMap, StoredEvent, TrackEvent, TrackResult,
 } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
@@ -474,16 +474,35 @@ export class RecommenderEngine implements RecommenderApi {
    * Needs no GPU: works during and after a device loss; stored means resolved.
    */
   async track(events: TrackEvent | TrackEvent[]): Promise<TrackResult> {
+    return this.trackOnce(events, undefined);
+  }
+
+  /**
+   * A history write with the page's write id (the page's replay after a lost worker): a write id the
+   * store applied before is not applied again and answers as the first time (src/engine/store/writes.ts).
+   */
+  applyWrite<M extends HistoryWrite>(writeId: string, method: M, args: Parameters<RecommenderApi[M]>): ReturnType<RecommenderApi[M]>;
+  async applyWrite(writeId: string, method: HistoryWrite, args: unknown[]): Promise<unknown> {
+    if (typeof writeId !== 'string' || writeId.length === 0) throw new InvalidRequestError('applyWrite needs a non-empty write id.', { field: 'writeId' });
+    switch (method) {
+      case 'track': return this.trackOnce(args[0] as TrackEvent | TrackEvent[], writeId);
+      case 'forgetItem': return this.forgetItemOnce(args[0] as string, writeId);
+      case 'clearHistory': return this.clearHistoryOnce(writeId);
+      default: throw new InvalidRequestError(`applyWrite: "${String(method)}" is not a history write.`, { field: 'method' });
+    }
+  }
+
+  private async trackOnce(events: TrackEvent | TrackEvent[], writeId: string | undefined): Promise<TrackResult> {
     this.assertUsable();
     const valid = validateEvents(events);
     const { history, feedback } = partitionEvents(valid);
     const { stored, pruned, outsideRetention } = await this.write(async () => {
       if (feedback.length > 0) {
         await this.lastWrite; // the writes issued before (a click that answers these impressions)
-        await this.storeFeedback(feedback, history);
+        await this.storeFeedback(feedback, history, writeId);
       }
       return history.length > 0 || feedback.length === 0
-        ? this.storage.history.add(history, this.config.retention) : { stored: 0, pruned: 0, outsideRetention: 0 };
+        ? this.storage.history.add(history, this.config.retention, Date.now(), writeId) : { stored: 0, pruned: 0, outsideRetention: 0 };
     });
     const unknown = new Set<string>();
     for (const ev of valid) {
@@ -495,7 +514,7 @@ export class RecommenderEngine implements RecommenderApi {
   }
 
   /** Applies impressions and dismissals; an item's last interaction is the stored history's or this batch's. */
-  private async storeFeedback(feedback: FeedbackEvent[], batch: Parameters<typeof lastInteractions>[0]): Promise<void> {
+  private async storeFeedback(feedback: FeedbackEvent[], batch: Parameters<typeof lastInteractions>[0], writeId: string | undefined): Promise<void> {
     const { events } = await this.storage.history.snapshot();
     const stored = lastInteractions(events);
     const inBatch = lastInteractions(batch);
@@ -503,7 +522,7 @@ export class RecommenderEngine implements RecommenderApi {
       const a = stored.get(id);
       const b = inBatch.get(id);
       return a === undefined ? b : b === undefined ? a : Math.max(a, b);
-    });
+    }, Date.now(), writeId);
   }
 
   /** Recommends for a scene. See the scene request types for the options. */
@@ -604,20 +623,28 @@ export class RecommenderEngine implements RecommenderApi {
 
   /** Removes every event about this item and its feedback (impressions, dismissal). Returns how many history events were removed. */
   async forgetItem(itemId: string): Promise<number> {
+    return this.forgetItemOnce(itemId, undefined);
+  }
+
+  private async forgetItemOnce(itemId: string, writeId: string | undefined): Promise<number> {
     this.assertUsable();
     if (typeof itemId !== 'string' || itemId.length === 0) throw new InvalidRequestError('forgetItem needs a non-empty item id.', { field: 'itemId' });
     return this.write(async () => {
       await this.storage.feedback.forgetItem(itemId);
-      return this.storage.history.forgetItem(itemId);
+      return this.storage.history.forgetItem(itemId, writeId);
     });
   }
 
   /** Removes every history event and all feedback. */
   async clearHistory(): Promise<void> {
+    return this.clearHistoryOnce(undefined);
+  }
+
+  private async clearHistoryOnce(writeId: string | undefined): Promise<void> {
     this.assertUsable();
     await this.write(async () => {
       await this.storage.feedback.clear();
-      await this.storage.history.clear();
+      await this.storage.history.clear(writeId);
     });
   }
 

@@ -131,6 +131,17 @@ describe('dismissals', () => {
     expect(ids(await engine.recommend('product', { itemId: itemId(12), k: 50, rules: { fallbackToPopular: true } }))).toContain(victim);
   });
 
+  it('a replayed write (same write id, after a lost worker) applies its feedback once', async () => {
+    const batch = [{ type: 'impression' as const, itemId: itemId(6), scene: 'home' as const }, { type: 'view' as const, itemId: itemId(7) }];
+    const first = await engine.applyWrite('replay-1', 'track', [batch]);
+    const again = await engine.applyWrite('replay-1', 'track', [batch]);
+    expect(again).toEqual(first);
+    expect((await engine.exportHistory()).feedback).toEqual([expect.objectContaining({ itemId: itemId(6), impressions: 1 })]);
+    expect(await engine.listHistory()).toHaveLength(1);
+    await engine.applyWrite('replay-2', 'track', [batch]);
+    expect((await engine.exportHistory()).feedback).toEqual([expect.objectContaining({ itemId: itemId(6), impressions: 2 })]);
+  });
+
   it('forgetItem and clearHistory remove feedback too', async () => {
     await engine.track([{ type: 'dismiss', itemId: itemId(7) }, { type: 'impression', itemId: itemId(8), scene: 'home' }]);
     expect((await engine.exportHistory()).feedback).toHaveLength(2);

@@ -8,12 +8,19 @@
  * `records()` keeps the records in memory between calls; this store's writes update the copy, other
  * stores of the database (this realm: at once; other tabs: through a BroadcastChannel) drop it.
  */
-import { FEEDBACK_MAX_ITEMS } from '../../contract/defaults.js';
+import { FEEDBACK_MAX_ITEMS, WRITE_IDS_KEEP } from '../../contract/defaults.js';
 import type { FeedbackEvent } from '../../contract/options.js';
 import type { FeedbackRecord } from '../../contract/protocol.js';
 import { applyFeedback, isSpent } from '../../ranking/feedback.js';
-import { allRequests, readOnlyError, type StorageAccess, type StorageConnection } from './db.js';
+import { allRequests, readOnlyError, type ScenerecStoreName, type StorageAccess, type StorageConnection } from './db.js';
 import { MemoryLifetime } from './memory.js';
+import { applyOnce, hasWritesStore } from './writes.js';
+
+/**
+ * The write id of a track's feedback part, recorded in the `writes` store beside the history part's
+ * (writes.ts): a replayed track applies its impressions and dismissals once.
+ */
+const feedbackWriteId = (writeId: string | undefined) => (writeId === undefined ? undefined : `${writeId}#feedback`);
 
 /** What the engine needs of a feedback store (IndexedDB below, or memory). */
 export interface FeedbackLog {
@@ -21,9 +28,10 @@ export interface FeedbackLog {
   records(): Promise<ReadonlyMap<string, FeedbackRecord>>;
   /**
    * Applies impressions and dismissals (in order) in one transaction, then retention. `lastInteraction`:
-   * an item's latest interaction (history and the same batch). Returns how many events were applied.
+   * an item's latest interaction (history and the same batch). A `writeId` applied before (the page's
+   * replay after a lost worker, writes.ts) applies nothing again. Returns how many events were applied.
    */
-  apply(events: readonly FeedbackEvent[], lastInteraction: (itemId: string) => number | undefined, now?: number): Promise<number>;
+  apply(events: readonly FeedbackEvent[], lastInteraction: (itemId: string) => number | undefined, now?: number, writeId?: string): Promise<number>;
   /** Drops spent records and those beyond FEEDBACK_MAX_ITEMS. Returns how many were dropped. */
   prune(now?: number): Promise<number>;
   /** Removes the item's record. Returns 1 when it had one. */
@@ -115,11 +123,13 @@ export class FeedbackStore implements FeedbackLog {
     return map;
   }
 
-  async apply(events: readonly FeedbackEvent[], lastInteraction: (itemId: string) => number | undefined, now = Date.now()): Promise<number> {
+  async apply(events: readonly FeedbackEvent[], lastInteraction: (itemId: string) => number | undefined, now = Date.now(), writeId?: string): Promise<number> {
     if (events.length === 0) return 0;
     if (this.access.readOnly !== null) throw readOnlyError(this.access.readOnly);
     const ids = [...new Set(events.map((e) => e.itemId))];
-    await this.written(() => this.conn.run(['feedback'], 'readwrite', 'storing feedback', async (tx) => {
+    const db = await this.conn.get();
+    const stores: ScenerecStoreName[] = writeId !== undefined && hasWritesStore(db) ? ['feedback', 'writes'] : ['feedback'];
+    await this.written(() => this.conn.run(stores, 'readwrite', 'storing feedback', (tx) => applyOnce(tx, feedbackWriteId(writeId), async () => {
       const store = tx.objectStore('feedback');
       const old = await allRequests(ids.map((id) => () => store.get(id)));
       const current = new Map<string, FeedbackRecord>();
@@ -132,9 +142,10 @@ export class FeedbackStore implements FeedbackLog {
         await allRequests(dropped.map((id) => () => store.delete(id)));
       }
       return { changed, dropped };
-    }), (cache, r) => {
-      for (const rec of r.changed) cache.set(rec.itemId, rec);
-      for (const id of r.dropped) cache.delete(id);
+    }, () => events.length)), (cache, r) => {
+      if (r.replayed) return;
+      for (const rec of r.value.changed) cache.set(rec.itemId, rec);
+      for (const id of r.value.dropped) cache.delete(id);
     });
     return events.length;
   }
@@ -168,6 +179,8 @@ export class FeedbackStore implements FeedbackLog {
 /** Feedback kept in memory for the session (storage without IndexedDB). */
 export class MemoryFeedback implements FeedbackLog {
   private readonly map = new Map<string, FeedbackRecord>();
+  /** Applied write ids (as MemoryHistory keeps them), the last WRITE_IDS_KEEP. */
+  private readonly applied = new Set<string>();
 
   constructor(private readonly life: MemoryLifetime = new MemoryLifetime()) {}
 
@@ -176,8 +189,13 @@ export class MemoryFeedback implements FeedbackLog {
     return this.map;
   }
 
-  async apply(events: readonly FeedbackEvent[], lastInteraction: (itemId: string) => number | undefined, now = Date.now()): Promise<number> {
+  async apply(events: readonly FeedbackEvent[], lastInteraction: (itemId: string) => number | undefined, now = Date.now(), writeId?: string): Promise<number> {
     this.life.check();
+    if (writeId !== undefined) {
+      if (this.applied.has(writeId)) return events.length;
+      this.applied.add(writeId);
+      if (this.applied.size > WRITE_IDS_KEEP) this.applied.delete(this.applied.values().next().value as string);
+    }
     for (const rec of applyFeedback(this.map, events, lastInteraction)) this.map.set(rec.itemId, rec);
     if (this.map.size > FEEDBACK_MAX_ITEMS) await this.prune(now);
     return events.length;
