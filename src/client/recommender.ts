@@ -18,9 +18,9 @@ import { validateLiveness, WorkerSupervisor, type LivenessOptions, type Recommen
 /** Options of `createRecommender`: the engine options plus the page-only ones. */
 export interface RecommenderOptions extends EngineConfig {
   /**
-   * A worker running `src/worker.ts` that you created, or a function that creates one (then the SDK
-   * owns and terminates the workers it gets, and can replace a lost one). Default: the SDK spawns
-   * (and owns) its own. A Worker instance given here is not restarted when lost (see `onEvent`).
+   * A worker running `scenerec/worker` that you created, or a function that creates one (then the
+   * SDK owns and terminates the workers it gets, and can replace a lost one). Default: the SDK
+   * spawns (and owns) its own. A Worker instance given here is not restarted when lost (see `onEvent`).
    */
   worker?: Worker | (() => Worker);
   /** Loading progress: backend tries, download bytes, model size, warm-up, ready. */
@@ -80,7 +80,8 @@ function spawnWorker(): Worker {
   if (typeof Worker === 'undefined') {
     throw new InvalidOptionsError('Web Workers are not available here. Pass options.worker, or use createEngine() to run the engine in this thread.');
   }
-  // Literal `new URL(..., import.meta.url)` so Vite (and other bundlers) bundle the worker.
+  // Literal `new URL(..., import.meta.url)` so that bundlers (Vite, webpack 5) bundle the worker.
+  // npm run build:lib rewrites the path to './worker.js' (dist/, next to the page entry).
   return new Worker(new URL('../worker.ts', import.meta.url), { type: 'module', name: 'scenerec' });
 }
 
@@ -107,6 +108,11 @@ const PAGE_CHECKS: Partial<Record<ForwardedMethod, (args: unknown[]) => void>> =
     });
   },
 };
+
+function resolveWasmPaths(paths: NonNullable<EngineConfig['wasmPaths']>, base: string | undefined): NonNullable<EngineConfig['wasmPaths']> {
+  if (typeof paths === 'string') return resolveUrl(paths, base);
+  return Object.fromEntries(Object.entries(paths).map(([file, url]) => [file, resolveUrl(url, base)]));
+}
 
 // The forwarded methods are added in the constructor from FORWARDED_METHODS, typed by this merge.
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
@@ -202,7 +208,7 @@ export async function createRecommender(options: RecommenderOptions = {}): Promi
   }
   const { worker, onProgress, onEvent, liveness, signal, ...engineConfig } = options;
   if (worker !== undefined && typeof worker !== 'function' && (worker === null || typeof (worker as Partial<Worker>).postMessage !== 'function')) {
-    throw new InvalidOptionsError('options.worker must be a Worker running src/worker.ts, or a function that returns a new one.', { field: 'options.worker' });
+    throw new InvalidOptionsError('options.worker must be a Worker running scenerec/worker (dist/worker.js), or a function that returns a new one.', { field: 'options.worker' });
   }
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new InvalidOptionsError('options.onProgress must be a function.', { field: 'options.onProgress' });
@@ -217,13 +223,15 @@ export async function createRecommender(options: RecommenderOptions = {}): Promi
   const resolved = resolveEngineConfig(engineConfig, PAGE_OPTIONS);
   if (signal?.aborted) throw new AbortError('createRecommender was aborted by its signal before it started.', { reason: String(signal.reason ?? 'aborted') });
   // Resolve against the page, not the worker script's location.
-  const config: EngineConfig = { ...engineConfig, modelUrl: resolveUrl(resolved.modelUrl, documentBase()) };
+  const base = documentBase();
+  const config: EngineConfig = { ...engineConfig, modelUrl: resolveUrl(resolved.modelUrl, base) };
+  if (resolved.wasmPaths !== undefined) config.wasmPaths = resolveWasmPaths(resolved.wasmPaths, base);
 
   registerErrorTransfer();
   const spawn = typeof worker === 'function' ? worker : worker === undefined ? spawnWorker : null;
   const first = spawn ? spawn() : (worker as Worker);
   if (spawn && (first === null || typeof first !== 'object' || typeof (first as Partial<Worker>).postMessage !== 'function')) {
-    throw new InvalidOptionsError('options.worker() must return a Worker running src/worker.ts.', { field: 'options.worker' });
+    throw new InvalidOptionsError('options.worker() must return a Worker running scenerec/worker (dist/worker.js).', { field: 'options.worker' });
   }
   const supervisor = new WorkerSupervisor({
     worker: first, spawn, owned: spawn !== null, config, liveness: livenessOptions, onEvent,

@@ -127,6 +127,14 @@ export interface EngineConfig {
    */
   cacheCatalog?: boolean;
   /**
+   * Where the TF.js wasm binaries are served, when not next to the SDK's worker (where your bundler
+   * emits them): a folder URL ending in '/' (e.g. '/static/scenerec/'), or a URL per file name
+   * ('tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm'). The wasm backend always runs its
+   * single-threaded build, also on cross-origin-isolated pages (docs/install.md).
+   * Relative URLs are resolved against the page.
+   */
+  wasmPaths?: string | Partial<Record<WasmFileName, string>>;
+  /**
    * Bound on the whole load, ms (default 60,000): past it the load fails with a ModelLoadError
    * naming the URL and the bytes received, and `createRecommender` terminates its worker. `Infinity`: no bound.
    */
@@ -172,6 +180,10 @@ export interface ModelCacheInfo {
  * history lives in the worker's memory for this session only).
  */
 export type StorageMode = 'indexeddb' | 'read-only' | 'memory';
+
+/** The TF.js wasm binaries the SDK uses (shipped next to dist/worker.js); the threaded build is never used. */
+export const WASM_FILES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm'] as const;
+export type WasmFileName = typeof WASM_FILES[number];
 
 /**
  * Loading progress, reported through the onProgress callback. 'storage' comes first, and only when
