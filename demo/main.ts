@@ -10,7 +10,7 @@
  * diversity and price weight, and shop rules; every list is asked again when they change.
  */
 import {
-  createRecommender, type BackendPreference, type CatalogItem, type EngineInfo, type LoadProgress,
+  createRecommender, explainReason, type BackendPreference, type CatalogItem, type EngineInfo, type LoadProgress,
   type RankReason, type Recommender, type RecommendResult, type SceneName, type StoredEvent,
   type TrackEvent,
 } from '../src/index';
@@ -113,6 +113,7 @@ function reasonText(r: RankReason): string {
     case 'popular': return 'Popular in the shop';
     case 'pinned': return 'Pinned by the shop';
     case 'fallback': return r.detail;
+    case 'viewed': case 'boughtBefore': return explainReason(r, { label });
   }
 }
 
