@@ -85,7 +85,7 @@ const common = (diversity: number, objectives: Required<ObjectiveWeights>, expos
 export const DEFAULT_REQUESTS: { readonly [S in SceneName]: Readonly<SceneRequestDefaults[S]> } = Object.freeze({
   home: common(0.3, { click: 1, cart: 0.5, purchase: 0.5 }, 0.3),
   product: common(0.1, { click: 1, cart: 0.3, purchase: 0.3 }, 0.2),
-  cart: { ...common(0.2, { click: 0.3, cart: 1, purchase: 1 }, 0.2), substitutePenalty: 0.25 },
+  cart: { ...common(0.2, { click: 0.3, cart: 1, purchase: 1 }, 0.2), substitutePenalty: 0.1 },
   search: { ...common(0, { click: 1, cart: 0.3, purchase: 0.3 }, 0), personalWeight: 0.5 },
   recentlyViewed: common(0, { click: 1, cart: 0.3, purchase: 0.3 }, 0),
   buyAgain: common(0, { click: 0.3, cart: 0.5, purchase: 1 }, 0.1),
