@@ -3,8 +3,8 @@
  * numeric ids with a numeric category and brand), so both are generated deterministically:
  * - `nameCatalog` (used by scripts/make-demo-catalog.ts) gives every category one product kind
  *   ("Compact power bank") from the word lists below, every brand a made-up name, and every item a
- *   colour: title = brand + kind + colour, written into demo/catalog.json with `meta.department`
- *   and `meta.colour`.
+ *   colour: title = brand + kind + colour, written into demo/catalog.json with `meta.kind`,
+ *   `meta.department` and `meta.colour`.
  * - `productArt` (used by the page) draws the department's silhouette in the item's colour as an
  *   inline SVG: a stand-in for the image URL a real catalog carries.
  * No randomness: the same ids always give the same names and pictures.
@@ -61,6 +61,8 @@ function brandName(brandId: string, salt: number): string {
 
 export interface NamedItem {
   title: string;
+  /** The category's name ("Compact power bank"). */
+  kind: string;
   department: string;
   colour: string;
   /** The brand's made-up name, when the item has a brand. */
@@ -107,7 +109,7 @@ export function nameCatalog(items: ReadonlyArray<{ id: string; category?: string
     const colour = COLOUR_NAMES[fnv1a(`colour:${i.id}`) % COLOUR_NAMES.length];
     const brand = i.brand ? brands.get(i.brand) : undefined;
     const title = brand ? `${brand} ${name}, ${colour}` : `${capital(name)}, ${colour}`;
-    out.set(i.id, { title, department, colour, ...(brand ? { brand } : {}) });
+    out.set(i.id, { title, kind: capital(name), department, colour, ...(brand ? { brand } : {}) });
   }
   return out;
 }

@@ -9,7 +9,7 @@
  * Names are made up (demo/synthetic.ts: one product kind per category, a made-up name per brand,
  * a colour per item, e.g. "Compact power bank, sage"): the data set has no names. `brand` stays the
  * Tianchi brand id (the model reads it as a feature), the made-up name is `meta.brandName`;
- * `meta.department` and `meta.colour` drive the demo's generated pictures.
+ * `meta.kind` names the category, `meta.department` and `meta.colour` drive the demo's generated pictures.
  * About 4% of the items are marked unavailable (a deterministic hash of the id), so the demo
  * shows the SDK's availability rule. Deterministic: re-running gives the identical file.
  * Only this small derived file is committed, never the raw data.
@@ -86,7 +86,7 @@ const catalog: CatalogItem[] = ranked.map(([id, c]) => {
     available: fnv1a(id) % 100 >= UNAVAILABLE_PERCENT,
     meta: {
       topCategory: row.topCategory, events: total(c), carts: c[2], purchases: c[3],
-      department: named.department, colour: named.colour, ...(named.brand ? { brandName: named.brand } : {}),
+      kind: named.kind, department: named.department, colour: named.colour, ...(named.brand ? { brandName: named.brand } : {}),
     },
   };
   return item;
