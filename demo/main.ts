@@ -193,6 +193,7 @@ function setFeedback(state: 'on' | 'unsupported'): void {
     ? 'impressions and "not interested" reported'
     : 'this SDK takes no impression/dismiss events: not reported';
   if (state === 'unsupported') {
+    document.querySelectorAll('.product .dismiss').forEach((b) => b.remove());
     console.info('scenerec demo: the SDK refused impression/dismiss events (InvalidEventError): the feedback loop is off.');
   }
 }
