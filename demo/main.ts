@@ -729,7 +729,8 @@ async function main(): Promise<void> {
     showError(e, 'catalog');
     return;
   }
-  window.addEventListener('hashchange', () => void route());
+  // Going to another page closes an open drawer (the page it was about is gone).
+  window.addEventListener('hashchange', () => { closeDrawers(); void route(); });
   try {
     rec = await createRecommender({ catalog, modelUrl: modelFromUrl(), backend: backendFromUrl(), onProgress: showProgress });
   } catch (e) {
