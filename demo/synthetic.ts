@@ -20,7 +20,7 @@ export function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-export type Shape = 'mug' | 'tee' | 'bottle' | 'bag' | 'vase' | 'device' | 'book' | 'shoe' | 'ball';
+export type Shape = 'mug' | 'tee' | 'bottle' | 'bag' | 'vase' | 'device' | 'book' | 'shoe' | 'ball' | 'fold' | 'lamp' | 'frame' | 'pen';
 
 /** Departments, each with its silhouette and its product kinds. */
 export const DEPARTMENTS: ReadonlyArray<{ name: string; shape: Shape; kinds: readonly string[] }> = [
@@ -34,6 +34,15 @@ export const DEPARTMENTS: ReadonlyArray<{ name: string; shape: Shape; kinds: rea
   { name: 'Shoes', shape: 'shoe', kinds: ['sneakers', 'loafers', 'sandals', 'running shoes', 'ankle boots', 'slippers', 'canvas shoes', 'rain boots', 'insoles', 'boat shoes'] },
   { name: 'Toys', shape: 'ball', kinds: ['building blocks', 'plush bear', 'jigsaw puzzle', 'toy car', 'kite', 'yo-yo', 'board game', 'bubble wand', 'wooden train', 'rubber duck', 'card game', 'marbles'] },
 ];
+
+/** Kinds drawn with another silhouette than their department's (a doormat is no vase). */
+const KIND_SHAPES: Readonly<Record<string, Shape>> = {
+  'throw pillow': 'fold', 'table runner': 'fold', doormat: 'fold', 'bath towel': 'fold', 'duvet cover': 'fold', curtain: 'fold',
+  'sheet mask': 'fold', 'desk lamp': 'lamp', 'desk fan': 'lamp', 'wall clock': 'ball', 'photo frame': 'frame', mirror: 'frame',
+  'fountain pen': 'pen', 'gel pens': 'pen', highlighters: 'pen', 'washi tape': 'ball', 'mouse pad': 'frame', keyboard: 'frame',
+  'chopping board': 'frame', 'jigsaw puzzle': 'frame', 'board game': 'book', 'card game': 'book', 'pleated skirt': 'tee',
+  'storage basket': 'bag', 'lunch box': 'book', 'spice jar': 'bottle', 'travel cup': 'mug', 'rice bowl': 'mug', 'salad bowl': 'mug',
+};
 
 /** Qualifiers that make a kind into a category name ("compact" + "power bank"). */
 const QUALIFIERS = ['classic', 'compact', 'everyday', 'travel', 'deluxe', 'soft', 'mini', 'studio', 'organic', 'retro', 'slim', 'family'] as const;
@@ -128,6 +137,10 @@ const SHAPES: Record<Shape, (c: string, d: string) => string> = {
   book: (c, d) => `<rect x="30" y="20" width="40" height="58" rx="3" fill="${c}"/><rect x="30" y="20" width="7" height="58" rx="2" fill="${d}"/><rect x="44" y="32" width="18" height="3" fill="#fff" opacity=".6"/><rect x="44" y="39" width="12" height="3" fill="#fff" opacity=".6"/>`,
   shoe: (c, d) => `<path d="M20 52c8 2 14 0 20-8l8 6c6 4 14 6 22 8s10 8 10 12H20z" fill="${c}"/><rect x="20" y="68" width="60" height="6" rx="3" fill="${d}"/>`,
   ball: (c, d) => `<circle cx="50" cy="48" r="26" fill="${c}"/><path d="M24 48h52M50 22c10 8 10 44 0 52" fill="none" stroke="${d}" stroke-width="3"/>`,
+  fold: (c, d) => `<rect x="22" y="56" width="56" height="20" rx="3" fill="${d}"/><rect x="22" y="40" width="56" height="18" rx="3" fill="${c}"/><rect x="22" y="26" width="56" height="16" rx="3" fill="${d}" opacity=".8"/><path d="M22 48h56" stroke="#fff" stroke-width="2" opacity=".5"/>`,
+  lamp: (c, d) => `<path d="M34 24h32l8 24H26z" fill="${c}"/><rect x="48" y="48" width="4" height="24" fill="${d}"/><rect x="36" y="72" width="28" height="6" rx="3" fill="${d}"/>`,
+  frame: (c, d) => `<rect x="24" y="24" width="52" height="52" rx="4" fill="${d}"/><rect x="31" y="31" width="38" height="38" rx="2" fill="${c}"/><path d="M31 62l12-12 9 9 7-6 10 9v7H31z" fill="#fff" opacity=".45"/>`,
+  pen: (c, d) => `<g transform="rotate(35 50 50)"><rect x="45" y="14" width="10" height="56" rx="3" fill="${c}"/><rect x="45" y="14" width="10" height="12" rx="3" fill="${d}"/><path d="M45 70h10l-5 14z" fill="${d}"/></g>`,
 };
 
 function darker(hex: string, f = 0.7): string {
@@ -144,10 +157,13 @@ export function productArt(item: { id: string; category?: string; meta?: Record<
   const dept = DEPARTMENTS.find((d) => d.name === item.meta?.department) ?? DEPARTMENTS[fnv1a(item.category ?? item.id) % DEPARTMENTS.length];
   const colourName = typeof item.meta?.colour === 'string' && item.meta.colour in COLOURS ? item.meta.colour : COLOUR_NAMES[fnv1a(`colour:${item.id}`) % COLOUR_NAMES.length];
   const c = COLOURS[colourName];
+  const kind = typeof item.meta?.kind === 'string' ? item.meta.kind.toLowerCase() : '';
+  const special = Object.keys(KIND_SHAPES).find((k) => kind.endsWith(` ${k}`) || kind === k);
+  const shape = special ? KIND_SHAPES[special] : dept.shape;
   const hue = fnv1a(`category:${item.category ?? ''}`) % 360;
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100" role="img" aria-label="${dept.name}, ${colourName}">`
     + `<rect width="100" height="100" fill="hsl(${hue} 40% 94%)"/><ellipse cx="50" cy="82" rx="28" ry="4" fill="#000" opacity=".08"/>`
-    + `${SHAPES[dept.shape](c, darker(c))}</svg>`;
+    + `${SHAPES[shape](c, darker(c))}</svg>`;
 }
 
 /** `productArt` as a data: URL for an <img>. */
