@@ -122,12 +122,13 @@ const itemName = (id: string): string => byId.get(id)?.title ?? `item ${id}`;
 const kindOf = (item?: CatalogItem): string | undefined => (typeof item?.meta?.kind === 'string' ? item.meta.kind : undefined);
 const brandOf = (item?: CatalogItem): string | undefined => (typeof item?.meta?.brandName === 'string' ? item.meta.brandName : undefined);
 
-/** "A", "A and B", "A, B and 2 more". */
+/** "A" or "A (+2 more)": the first item names the reason, the "Why these?" panel lists all. */
 function names(ids: string[]): string {
-  const shown = ids.slice(0, 2).map(itemName);
-  const more = ids.length - shown.length;
-  return more > 0 ? `${shown.join(', ')} and ${more} more` : shown.join(' and ');
+  return ids.length > 1 ? `${itemName(ids[0])} (+${ids.length - 1} more)` : itemName(ids[0] ?? '');
 }
+
+/** Every item of a reason, for the "Why these?" panel. */
+const allNames = (ids: string[]): string => ids.map(itemName).join('; ');
 
 /** "today", "yesterday", "3 days ago". */
 function ago(at: number): string {
@@ -407,7 +408,7 @@ function productCard(item: CatalogItem, o: CardOptions = {}): HTMLElement {
       unavailable ? h('em', { class: 'badge' }, 'Out of stock') : null,
       h('span', { class: 'title' }, item.title ?? item.id),
       h('span', { class: 'meta' }, h('strong', { class: 'card-price' }, fmtPrice(item.price)), brand ? h('span', { class: 'muted' }, brand) : null)),
-    o.reason ? h('div', { class: `reason reason-${o.reason.kind}` }, reasonText(o.reason)) : null,
+    o.reason ? h('div', { class: `reason reason-${o.reason.kind}`, title: reasonText(o.reason) }, h('span', {}, reasonText(o.reason))) : null,
   );
   if (o.dismissable && o.scene && feedback !== 'unsupported') {
     card.append(h('button', {
@@ -459,6 +460,8 @@ function shelf(title: string, scene: SceneName | OptionalScene, id: number, hide
       h('p', {}, SCENE_EXPLAINED[scene] ?? ''),
       h('ol', { class: 'why-list' }, ...items.map((it) => h('li', { class: 'why', 'data-item-id': it.itemId },
         h('strong', {}, itemName(it.itemId)), ': ', reasonText(it.reason),
+        'becauseOf' in it.reason && it.reason.becauseOf.length > 1 ? h('span', { class: 'muted' }, ` (${allNames(it.reason.becauseOf)})`) : null,
+        it.reason.kind === 'complement' && it.reason.to.length > 1 ? h('span', { class: 'muted' }, ` (${allNames(it.reason.to)})`) : null,
         ...factors(it).map((f) => h('span', { class: 'factor' }, ` · ${f}`))))),
       h('p', { class: 'muted small' }, 'The order is the SDK\'s: relevance blended with the shop\'s objectives, diversity and rules (Settings).'),
     );

@@ -213,6 +213,13 @@ test('demo shop on a 390 px phone: the header with the cart link fits, on every 
   await expectFits(page, '#cart-link');
   await expectFits(page, '#checkout');
 
+  // The README's search example finds something.
+  await page.locator('#search-input').fill('notebook');
+  await page.locator('#search-input').press('Enter');
+  const found = await checkRecs(page, 'search', 20);
+  for (const id of found) expect(byId.get(id)!.title!.toLowerCase()).toContain('notebook');
+  await expectFits(page, '#cart-link');
+
   // The settings drawer fits the phone too.
   await openDrawer(page, 'settings');
   const drawer = (await page.locator('#settings-drawer').boundingBox())!;
