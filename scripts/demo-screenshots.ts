@@ -4,9 +4,9 @@
  *   npx vite build && npx tsx scripts/demo-screenshots.ts [--port 4420] [--out docs/img]
  *
  * Serves dist/ with `vite preview`, starts a fresh browser profile, views two products and carts
- * one (so the lists have a history to explain), then shoots the home page at 1280 px and 390 px
- * wide, a product page at 390 px and the settings drawer at 1280 px. PNGs, 8-colour-depth is not
- * needed: the pages are mostly flat colour and compress small.
+ * one (so the lists have a history to explain), then shoots the home page at 1280 px (with the
+ * home list's "Why these?" open) and 390 px wide, a product page at 390 px and the settings drawer
+ * at 1280 px. Viewport-sized PNGs: the pages are mostly flat colour and compress small.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -62,6 +62,7 @@ try {
   await page.locator('#add-to-cart').click();
   await page.locator('a.brand').click();
   await ready(page);
+  await page.locator('.shelf[data-shelf=home] .why-toggle').click(); // the list's explanation, open
   await page.screenshot({ path: resolve(outDir, 'demo-home-1280.png') });
   await page.locator('#settings-toggle').click();
   await page.waitForTimeout(400);
