@@ -123,12 +123,13 @@ const kindOf = (item?: CatalogItem): string | undefined => (typeof item?.meta?.k
 const brandOf = (item?: CatalogItem): string | undefined => (typeof item?.meta?.brandName === 'string' ? item.meta.brandName : undefined);
 
 /** "A" or "A (+2 more)": the first item names the reason, the "Why these?" panel lists all. */
-function names(ids: string[]): string {
+function firstName(ids: string[]): string {
   return ids.length > 1 ? `${itemName(ids[0])} (+${ids.length - 1} more)` : itemName(ids[0] ?? '');
 }
 
 /** Every item of a reason, for the "Why these?" panel. */
 const allNames = (ids: string[]): string => ids.map(itemName).join('; ');
+
 
 /** "today", "yesterday", "3 days ago". */
 function ago(at: number): string {
@@ -137,7 +138,8 @@ function ago(at: number): string {
 }
 
 /** The reason of one list item, in words (the SDK gives it structured). */
-function reasonText(r: AnyReason): string {
+function reasonText(r: AnyReason, every = false): string {
+  const names = every ? allNames : firstName;
   switch (r.kind) {
     case 'personal': return r.becauseOf.length ? `Because you viewed ${names(r.becauseOf)}` : 'Picked for you';
     case 'similar': return `Similar to ${itemName(r.to)}`;
@@ -459,9 +461,7 @@ function shelf(title: string, scene: SceneName | OptionalScene, id: number, hide
     explain.replaceChildren(
       h('p', {}, SCENE_EXPLAINED[scene] ?? ''),
       h('ol', { class: 'why-list' }, ...items.map((it) => h('li', { class: 'why', 'data-item-id': it.itemId },
-        h('strong', {}, itemName(it.itemId)), ': ', reasonText(it.reason),
-        'becauseOf' in it.reason && it.reason.becauseOf.length > 1 ? h('span', { class: 'muted' }, ` (${allNames(it.reason.becauseOf)})`) : null,
-        it.reason.kind === 'complement' && it.reason.to.length > 1 ? h('span', { class: 'muted' }, ` (${allNames(it.reason.to)})`) : null,
+        h('strong', {}, itemName(it.itemId)), ': ', reasonText(it.reason, true),
         ...factors(it).map((f) => h('span', { class: 'factor' }, ` · ${f}`))))),
       h('p', { class: 'muted small' }, 'The order is the SDK\'s: relevance blended with the shop\'s objectives, diversity and rules (Settings).'),
     );

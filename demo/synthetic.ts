@@ -3,7 +3,7 @@
  * numeric ids with a numeric category and brand), so both are generated deterministically:
  * - `nameCatalog` (used by scripts/make-demo-catalog.ts) gives every category one product kind
  *   ("Compact power bank") from the word lists below, every brand a made-up name, and every item a
- *   colour: title = brand + kind + colour, written into demo/catalog.json with `meta.kind`,
+ *   finish and a colour, distinct within its category: title = brand + finish + kind + colour, written into demo/catalog.json with `meta.kind`,
  *   `meta.department` and `meta.colour`.
  * - `productArt` (used by the page) draws the department's silhouette in the item's colour as an
  *   inline SVG: a stand-in for the image URL a real catalog carries.
@@ -54,6 +54,9 @@ export const COLOURS: Readonly<Record<string, string>> = {
   sky: '#82b8e6', olive: '#7d7f3a', cream: '#f3e2b8', plum: '#7b3f66', mint: '#a9dcc3', red: '#d2453b',
 };
 const COLOUR_NAMES = Object.keys(COLOURS);
+
+/** Finishes that, with the colour, tell the items of one category apart. */
+const FINISHES = ['plain', 'striped', 'dotted', 'checked', 'printed', 'ribbed', 'quilted', 'woven', 'washed', 'embroidered', 'two-tone', 'matte'] as const;
 
 const SYLLABLES = ['no', 'var', 'ik', 'lu', 'men', 'ka', 'so', 'ta', 'ro', 'mi', 'ra', 'el', 'din', 'ko', 'sa', 'vel', 'an', 'to', 'bri', 'qu', 'ya', 'zen', 'po', 'li'];
 
@@ -113,11 +116,29 @@ export function nameCatalog(items: ReadonlyArray<{ id: string; category?: string
     brandNames.add(name);
   }
   const out = new Map<string, NamedItem>();
+  // Within a category every item gets its own finish and colour while there are pairs left (an
+  // item hashes to a pair, a taken pair moves on), then a number: no two items share a name.
+  const variants = FINISHES.length * COLOUR_NAMES.length;
+  const usedVariants = new Map<string, Set<number>>();
+  const counts = new Map<string, number>();
   for (const i of items) {
     const { department, name } = categoryName.get(i.category ?? '')!;
-    const colour = COLOUR_NAMES[fnv1a(`colour:${i.id}`) % COLOUR_NAMES.length];
+    const used = usedVariants.get(i.category ?? '') ?? new Set<number>();
+    usedVariants.set(i.category ?? '', used);
+    let v = fnv1a(`variant:${i.id}`) % variants;
+    let suffix = '';
+    if (used.size < variants) {
+      while (used.has(v)) v = (v + 1) % variants;
+      used.add(v);
+    } else {
+      const n = (counts.get(i.category ?? '') ?? 1) + 1;
+      counts.set(i.category ?? '', n);
+      suffix = ` no. ${n}`;
+    }
+    const colour = COLOUR_NAMES[v % COLOUR_NAMES.length];
+    const finish = FINISHES[Math.floor(v / COLOUR_NAMES.length)];
     const brand = i.brand ? brands.get(i.brand) : undefined;
-    const title = brand ? `${brand} ${name}, ${colour}` : `${capital(name)}, ${colour}`;
+    const title = brand ? `${brand} ${finish} ${name}, ${colour}${suffix}` : `${capital(finish)} ${name}, ${colour}${suffix}`;
     out.set(i.id, { title, kind: capital(name), department, colour, ...(brand ? { brand } : {}) });
   }
   return out;
