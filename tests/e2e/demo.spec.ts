@@ -254,7 +254,26 @@ test('demo shop feedback loop: impressions as the shopper scrolls, "Not interest
   }
   test.skip(!supported, 'This SDK has no impression/dismiss events (InvalidEventError): the demo hides "Not interested" and the history shelves; dismissal not testable here.');
 
-  expect(Number(await page.locator('#info-feedback').getAttribute('data-impressions'))).toBeGreaterThan(0);
+  // Only what was in view counts: the shelf's first card was shown, its last (off to the right of
+  // the sideways-scrolling row) not until the shopper scrolls there.
+  const impressionsOf = async (): Promise<Map<string, number>> => {
+    await openDrawer(page, 'data');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#history-export').click()]);
+    await closeDrawer(page, 'data');
+    const data = JSON.parse(readFileSync((await download.path())!, 'utf8')) as { feedback?: Array<{ itemId: string; impressions: number }> };
+    return new Map((data.feedback ?? []).map((f) => [f.itemId, f.impressions]));
+  };
+  const reportedCount = async () => Number(await page.locator('#info-feedback').getAttribute('data-impressions') ?? 0);
+  await expect.poll(reportedCount).toBeGreaterThan(0);
+  const last = home[home.length - 1];
+  let shown = await impressionsOf();
+  expect(shown.get(home[0]) ?? 0, 'first card, in view').toBeGreaterThan(0);
+  expect(shown.get(last) ?? 0, 'last card, not yet scrolled to').toBe(0);
+  const before = await reportedCount();
+  await page.locator('.recs[data-scene=home]').evaluate((el) => { el.scrollLeft = el.scrollWidth; });
+  await expect.poll(reportedCount).toBeGreaterThan(before);
+  shown = await impressionsOf();
+  expect(shown.get(last) ?? 0, 'last card, scrolled into view').toBeGreaterThan(0);
 
   // "Not interested": the card goes now, and the SDK keeps it out of the next list, after a reload too.
   const dropped = home[0];
