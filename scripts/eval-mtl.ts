@@ -8,12 +8,16 @@ import * as tf from '@tensorflow/tfjs';
 import { readMtlData, DEFAULT_MTL_DATA_OPTIONS, type MtlData } from '../training/mtl-data.js';
 import { evaluateMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, type MtlMetrics, type MtlScorer } from '../training/mtl-eval.js';
 import { loadModelDir, setNodeBackend } from '../training/node-io.js';
+import { DEFAULT_FEATURE_INPUT_OPTIONS, UNKNOWN_RULES, type UnknownRule } from '../src/model/inputs.js';
 import { parseFlags, UsageError } from '../training/cli.js';
 
 export const MTL_EVAL_HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|trending|recent) --data <events.tsv> --format tianchi --items <items.tsv>
        [--period test|valid (test)] [--candidates catalog|vocab (catalog)] [--targets first|every (first)] [--cold-start] [--backend wasm|cpu]
+       [--unknown drop|mask (drop)]
   --targets first: each shopper's first click / cart / purchase of the period (a return visit);
   --targets every: every click / cart / purchase of the period, each from all events before it.
+  --unknown: history items the model never saw are left out of its input (drop, as the SDK serves)
+  or kept as masked positions with their content (mask, how the bundled model's figures were published).
   The model must be a multi-task model (npm run train -- --arch mtl); its vocabulary defines the
   training items, the hold-out days are those it was trained with (${DEFAULT_MTL_DATA_OPTIONS.testStart} on by default).`;
 
@@ -40,7 +44,7 @@ function table(title: string, m: MtlMetrics): void {
 export async function runMtlEval(argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
     model: 'string', baseline: 'string', data: 'string', format: 'string', items: 'string', period: 'string', candidates: 'string',
-    'cold-start': 'boolean', targets: 'string', backend: 'string', protocol: 'string', help: 'boolean',
+    'cold-start': 'boolean', targets: 'string', backend: 'string', protocol: 'string', help: 'boolean', unknown: 'string',
   });
   if (f.help) { console.log(MTL_EVAL_HELP); return; }
   for (const req of ['data', 'items']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${MTL_EVAL_HELP}`);
@@ -53,6 +57,9 @@ export async function runMtlEval(argv: string[]): Promise<void> {
 
   const targets = ((f.targets as string) ?? 'first') as 'first' | 'every';
   if (targets !== 'first' && targets !== 'every') throw new UsageError('--targets must be first or every');
+  const unknown = ((f.unknown as string) ?? DEFAULT_FEATURE_INPUT_OPTIONS.unknown) as UnknownRule;
+  if (!UNKNOWN_RULES.includes(unknown)) throw new UsageError(`--unknown must be one of ${UNKNOWN_RULES.join(', ')}`);
+  if (f.unknown && !f.model) throw new UsageError('--unknown applies to --model only');
   const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
   const t0 = performance.now();
   const model = f.model ? loadModelDir(f.model as string) : undefined;
@@ -66,11 +73,11 @@ export async function runMtlEval(argv: string[]): Promise<void> {
   }
   let scorer: MtlScorer;
   let dispose = () => {};
-  if (model) ({ scorer, dispose } = mtlModelScorer(model.header.config, model.weights, data));
+  if (model) ({ scorer, dispose } = mtlModelScorer(model.header.config, model.weights, data, { unknown }));
   else if (f.baseline === 'recent') scorer = recentItemsScorer(data, period);
   else scorer = popularityScorer(data, period, f.baseline === 'trending' ? 2 : undefined);
 
-  const what = model ? `model ${f.model} (${model.header.modelVersion})` : `baseline ${f.baseline}`;
+  const what = model ? `model ${f.model} (${model.header.modelVersion}, unknown history items: ${unknown})` : `baseline ${f.baseline}`;
   console.log(`${what}; ${f.data} [tianchi], period ${period} (${period === 'test' ? `days from ${data.testStart}` : `day ${data.validDay}`}), candidates ${candidates} (${candidates === 'catalog' ? data.catalog.ids.length : data.vocab.itemIds.length - 1} items), backend ${backend}`);
   const main = await evaluateMtlScorer(scorer, data, { period, candidates, targets });
   table(targets === 'every' ? 'every hold-out event, shoppers with history' : 'all shoppers with history', main);
@@ -89,6 +96,6 @@ export async function runMtlEval(argv: string[]): Promise<void> {
   if (model) tf.dispose(Object.values(model.weights));
   console.log(JSON.stringify({
     ...result, protocol: 'time-holdout', targets, period, candidates, model: f.model ?? null, baseline: f.baseline ?? null,
-    modelVersion: model?.header.modelVersion ?? null, data: f.data, format: 'tianchi', seconds: Math.round((performance.now() - t0) / 100) / 10,
+    modelVersion: model?.header.modelVersion ?? null, unknown: model ? unknown : null, data: f.data, format: 'tianchi', seconds: Math.round((performance.now() - t0) / 100) / 10,
   }));
 }

@@ -5,14 +5,18 @@
  */
 import { DataFormatError, leaveOneOut } from '../training/data.js';
 import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer, type Protocol } from '../training/evaluate.js';
-import { collapseRepeats, loadModelDir, readDataset, remapToVocab, setNodeBackend } from '../training/node-io.js';
+import { loadModelDir, modelSequences, setNodeBackend } from '../training/node-io.js';
+import { REPEAT_RULES, type RepeatRule } from '../src/model/inputs.js';
+import { readAnyDataset } from '../training/event-log.js';
 import { parseFlags, UsageError } from '../training/cli.js';
 import { runMtlEval } from './eval-mtl.js';
 import * as tf from '@tensorflow/tfjs';
 
-const HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|itemknn) --data <file> --format <pairs|lines|tianchi>
+const HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|itemknn) --data <file> --format <pairs|lines|tianchi|csv|tsv|jsonl>
        --protocol full|sampled-100 [--seed N (42)] [--target test|valid] [--max-users N] [--backend wasm|cpu]
        [--embedding-dtype float32|int8]: score against the item table stored as the SDK stores its catalog matrix
+       [--repeats collapse|collapse-raw|keep (collapse)]: how a log becomes model input (src/model/inputs.ts RepeatRule;
+         collapse is the SDK's rule, collapse-raw / keep how the bundled tianchi / pairs models were published)
        npm run eval -- ... --format tianchi --items <items.tsv>: multi-objective figures (--items --help for more)`;
 
 async function main() {
@@ -21,7 +25,7 @@ async function main() {
   if (argv.includes('--items')) return runMtlEval(argv);
   const f = parseFlags(argv, {
     model: 'string', baseline: 'string', data: 'string', format: 'string', protocol: 'string', seed: 'number',
-    target: 'string', 'max-users': 'number', backend: 'string', help: 'boolean', 'embedding-dtype': 'string',
+    target: 'string', 'max-users': 'number', backend: 'string', help: 'boolean', 'embedding-dtype': 'string', repeats: 'string',
   });
   if (f.help) { console.log(HELP); return; }
   for (const req of ['data', 'format', 'protocol']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${HELP}`);
@@ -35,15 +39,15 @@ async function main() {
   const embeddingDtype = ((f['embedding-dtype'] as string) ?? 'float32') as 'float32' | 'int8';
   if (embeddingDtype !== 'float32' && embeddingDtype !== 'int8') throw new UsageError('--embedding-dtype must be float32 or int8');
   if (f['embedding-dtype'] && !f.model) throw new UsageError('--embedding-dtype applies to --model only');
+  const repeats = ((f.repeats as string) ?? 'collapse') as RepeatRule;
+  if (!REPEAT_RULES.includes(repeats)) throw new UsageError(`--repeats must be one of ${REPEAT_RULES.join(', ')}`);
 
   const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
   const t0 = performance.now();
-  let dataset = readDataset(f.data as string, f.format as string);
-  if (f.format === 'tianchi') dataset = collapseRepeats(dataset);
   const model = f.model ? loadModelDir(f.model as string) : undefined;
   if (model?.header.config.features) throw new UsageError(`${f.model} is a multi-task model: evaluate it with --format tianchi --items <items.tsv>`);
-  let unknownItems = 0;
-  if (model) ({ dataset, unknownItems } = remapToVocab(dataset, model.vocab));
+  // The model's sequences as the featuriser builds them (a baseline: over the log's own items).
+  const { dataset, unknownItems } = modelSequences(await readAnyDataset(f.data as string, f.format as string), { repeats, itemIds: model?.vocab.itemIds });
   const split = leaveOneOut(dataset.sequences);
   let users = [...split.test.keys()].filter((u) => split.test[u] > 0);
   if (f['max-users'] && users.length > (f['max-users'] as number)) users = users.slice(0, f['max-users'] as number);
@@ -57,13 +61,13 @@ async function main() {
   const seconds = (performance.now() - t0) / 1000;
 
   const what = model ? `model ${f.model} (${model.header.modelVersion}, ${model.header.weightDtype}, scoring table ${embeddingDtype})` : `baseline ${f.baseline}`;
-  console.log(`${what} on ${f.data} [${f.format}], protocol ${protocol}, target ${target}, ${metrics.users} users, backend ${backend}${unknownItems ? `, ${unknownItems} interactions with items unknown to the model dropped` : ''}`);
+  console.log(`${what} on ${f.data} [${f.format}], protocol ${protocol}, target ${target}, repeats ${repeats}, ${metrics.users} users, backend ${backend}${unknownItems ? `, ${unknownItems} interactions with items unknown to the model dropped` : ''}`);
   for (const k of ['hr@1', 'hr@5', 'hr@10', 'hr@20', 'ndcg@5', 'ndcg@10', 'ndcg@20', 'mrr', 'coverage@10'] as const) {
     console.log(`  ${k.padEnd(12)} ${metrics[k].toFixed(4)}`);
   }
   console.log(JSON.stringify({
     ...metrics, protocol, target, model: f.model ?? null, baseline: f.baseline ?? null,
-    modelVersion: model?.header.modelVersion ?? null, embeddingDtype: model ? embeddingDtype : null, data: f.data, format: f.format, seed,
+    modelVersion: model?.header.modelVersion ?? null, embeddingDtype: model ? embeddingDtype : null, data: f.data, format: f.format, repeats, seed,
     seconds: Math.round(seconds * 10) / 10,
   }));
 }

@@ -1,17 +1,19 @@
 /**
- * npm run train -- --data <file> --format <pairs|lines|tianchi> --out models/<name> [hyper-parameters]
+ * npm run train -- --data <file> --format <pairs|lines|tianchi|csv|tsv|jsonl> --out models/<name> [hyper-parameters]
  * Trains the SASRec model in Node (TF.js wasm backend) and writes TF.js artifacts + training.json.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { DataFormatError, leaveOneOut, type SequenceDataset } from '../training/data.js';
+import { DataFormatError, leaveOneOut } from '../training/data.js';
 import { DEFAULT_TRAIN_OPTIONS, train, type TrainOptions } from '../training/train.js';
-import { collapseRepeats, loadCheckpoint, readDataset, saveCheckpoint, saveModel, setNodeBackend, vocabFor } from '../training/node-io.js';
+import { loadCheckpoint, saveCheckpoint, saveModel, setNodeBackend, trainingSequences, vocabFor } from '../training/node-io.js';
+import { REPEAT_RULES, type RepeatRule } from '../src/model/inputs.js';
+import { readAnyDataset } from '../training/event-log.js';
 import { runMtlTraining } from './train-mtl.js';
 import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training/cli.js';
 
-const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianchi> --out <dir> [options]
+const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianchi|csv|tsv|jsonl> --out <dir> [options]
        npm run train -- --arch mtl ... (the multi-task model; --arch mtl --help lists its options)
   --epochs N (${DEFAULT_TRAIN_OPTIONS.epochs})  --batch N (${DEFAULT_TRAIN_OPTIONS.batchSize})  --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})
   --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives})  --loss softmax|gbce|bce|bpr (${DEFAULT_TRAIN_OPTIONS.loss})  --bpr-weight W (${DEFAULT_TRAIN_OPTIONS.bprWeight}: add a pairwise term over the negatives)  --bce-weight W (${DEFAULT_TRAIN_OPTIONS.bceWeight}: add the paper's one-negative BCE)  --gbce-t X (${DEFAULT_TRAIN_OPTIONS.gbceT})  --l2 X (${DEFAULT_TRAIN_OPTIONS.l2})
@@ -21,6 +23,7 @@ const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianch
   --patience N (${DEFAULT_TRAIN_OPTIONS.patience})  --max-steps N (0 = no limit)  --dtype float16|float32 (float16)
   --sse P (${DEFAULT_TRAIN_OPTIONS.sse}: probability of replacing each training input id by a random item)  --lr-schedule constant|cosine (${DEFAULT_TRAIN_OPTIONS.lrSchedule})
   --fit-validation (refit on training + validation items, test items unseen; needs --eval-every 0)
+  --repeats collapse|collapse-raw|keep (collapse: as the SDK serves; see src/model/inputs.ts RepeatRule)
   --min-item-count N (1: drop rarer items)  --checkpoint-dir DIR (.checkpoints/<out name>)  --resume  --backend wasm|cpu (wasm)`;
 
 const FLAGS = {
@@ -28,28 +31,8 @@ const FLAGS = {
   negatives: 'number', loss: 'string', 'gbce-t': 'number', l2: 'number', 'max-len': 'number', hidden: 'number', blocks: 'number', heads: 'number', ffn: 'number',
   dropout: 'number', seed: 'number', 'eval-every': 'number', 'eval-users': 'number', patience: 'number',
   'max-steps': 'number', dtype: 'string', 'min-item-count': 'number', 'checkpoint-dir': 'string', resume: 'boolean',
-  backend: 'string', help: 'boolean', sse: 'number', 'lr-schedule': 'string', 'bce-weight': 'number', 'bpr-weight': 'number', 'fit-validation': 'boolean',
+  backend: 'string', help: 'boolean', sse: 'number', 'lr-schedule': 'string', 'bce-weight': 'number', 'bpr-weight': 'number', 'fit-validation': 'boolean', repeats: 'string',
 } as const;
-
-/** Keeps only items seen at least `min` times, re-indexed densely in first-seen order. */
-function dropRareItems(ds: SequenceDataset, min: number): SequenceDataset {
-  if (min <= 1) return ds;
-  const counts = new Int32Array(ds.numItems + 1);
-  for (const s of ds.sequences) for (const i of s) counts[i]++;
-  const map = new Int32Array(ds.numItems + 1);
-  const itemIds = [''];
-  for (let i = 1; i <= ds.numItems; i++) if (counts[i] >= min) { map[i] = itemIds.length; itemIds.push(ds.itemIds[i]); }
-  let total = 0;
-  const sequences: Int32Array[] = [];
-  const behaviours: Uint8Array[] = [];
-  ds.sequences.forEach((s, u) => {
-    const keep = [...s.keys()].filter((k) => map[s[k]] > 0);
-    sequences.push(Int32Array.from(keep.map((k) => map[s[k]])));
-    behaviours.push(Uint8Array.from(keep.map((k) => ds.behaviours[u][k])));
-    total += keep.length;
-  });
-  return { ...ds, sequences, behaviours, dates: undefined, itemIds, numItems: itemIds.length - 1, numInteractions: total };
-}
 
 async function main() {
   const argv = process.argv.slice(2);
@@ -62,6 +45,8 @@ async function main() {
   if (f.help) { console.log(HELP); return; }
   for (const req of ['data', 'format', 'out']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${HELP}`);
   const dtype = (f.dtype as string) ?? 'float16';
+  const repeats = ((f.repeats as string) ?? 'collapse') as RepeatRule;
+  if (!REPEAT_RULES.includes(repeats)) throw new UsageError(`--repeats must be one of ${REPEAT_RULES.join(', ')}`);
   if (dtype !== 'float16' && dtype !== 'float32') throw new UsageError('--dtype must be float16 or float32');
   const n = (k: string, d: number) => (f[k] as number | undefined) ?? d;
   const D = DEFAULT_TRAIN_OPTIONS;
@@ -91,9 +76,7 @@ async function main() {
   const ckptDir = (f['checkpoint-dir'] as string) ?? path.join('.checkpoints', name);
 
   const t0 = performance.now();
-  let dataset = readDataset(f.data as string, f.format as string);
-  if (f.format === 'tianchi') dataset = collapseRepeats(dataset);
-  dataset = dropRareItems(dataset, n('min-item-count', 1));
+  const dataset = trainingSequences(await readAnyDataset(f.data as string, f.format as string), n('min-item-count', 1), { repeats });
   const split = leaveOneOut(dataset.sequences);
   const evalUsers = split.test.filter((x) => x > 0).length;
   console.log(`data: ${f.data} (${f.format}) ${dataset.users.length} users, ${dataset.numItems} items, ${dataset.numInteractions} interactions, ${evalUsers} users with a held-out item; read in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -135,7 +118,7 @@ async function main() {
   const summary = {
     command: `npm run train -- ${process.argv.slice(2).join(' ')}`,
     modelVersion: header.modelVersion,
-    data: { file: f.data, format: f.format, users: dataset.users.length, items: dataset.numItems, interactions: dataset.numInteractions },
+    data: { file: f.data, format: f.format, repeats, users: dataset.users.length, items: dataset.numItems, interactions: dataset.numInteractions },
     options, backend, weightDtype: dtype, artifactBytes: bytes,
     trainSeconds: Math.round(result.state.trainSeconds), epochs: result.state.epoch, bestEpoch: result.state.bestEpoch,
     steps: result.state.step, log: result.state.log,

@@ -12,8 +12,13 @@ export { createRecommender } from './client/recommender.js';
 export type {
   Recommender, RecommenderOptions, SceneHandle, BasicSceneHandle, SearchSceneHandle,
 } from './client/recommender.js';
+export type { RecommenderEvent, LivenessOptions } from './client/supervisor.js';
 export type { EngineHooks, RecommenderEngine } from './engine/engine.js';
-export { DEFAULT_DIVERSITY, DEFAULT_MODEL_URL, DEFAULT_OBJECTIVES, DEFAULT_PRICE_WEIGHT } from './contract/defaults.js';
+export { DEFAULT_LIVENESS } from './contract/defaults.js';
+export {
+  DEFAULT_DIVERSITY, DEFAULT_EXPOSURE_DISCOUNT, DEFAULT_MODEL_URL, DEFAULT_OBJECTIVES, DEFAULT_PRICE_WEIGHT, DEFAULT_REQUESTS,
+} from './contract/defaults.js';
+export { explainReason, timeAgo, type ExplainOptions } from './contract/explain.js';
 export { exposeEngine } from './engine/host.js';
 export { clearModelCache } from './model/cache.js';
 export type { WorkerApi } from './engine/host.js';

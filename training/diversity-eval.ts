@@ -11,10 +11,10 @@
  * takes any model folder the SDK can load (model.json + weights.bin + vocab.json), single- or
  * multi-head. The catalog is every item of the model's vocabulary, with category, brand and price
  * from items.tsv. For each evaluation user:
- *   1. the history is tracked through the public API (behaviour 1..4 -> click, favorite, cart,
- *      purchase; each event's scene simulated from its type and day as the multi-task training
- *      data does: purchase -> cart, cart/favourite -> product, a day's first click -> home, other
- *      clicks -> product);
+ *   1. the history's events, as logged, are tracked through the public API (behaviour 1..4 ->
+ *      click, favorite, cart, purchase; each event's scene simulated from its type and day as the
+ *      multi-task training data does: purchase -> cart, cart/favourite -> product, a day's first
+ *      click -> home, other clicks -> product), so the engine builds the model input itself;
  *   2. one home-scene call at diversity 0 returns the MMR pool (the best max(5k, 50) items, the
  *      only ones MMR ever looks at for a list of k), with the SDK's scores;
  *   3. src/ranking.ts rankCandidates re-ranks that pool at each diversity level, with the model's
@@ -24,10 +24,11 @@
  *
  * Protocols (the SDK's purchased / in-cart exclusions are off in both, so every item can be ranked):
  *   loo  (default) the leave-one-out split of training/evaluate.ts and `npm run eval`: Tianchi
- *        events by day, immediate repeats collapsed, items the model does not know dropped; target =
- *        each user's last item, history = the items before it; the user's other history items are
+ *        events by day as the featuriser makes them a sequence (src/model/inputs.ts modelSequence:
+ *        items the model does not know dropped, then consecutive repeats collapsed); target =
+ *        each user's last step, history = the events before it; the user's other history items are
  *        excluded from the list (the "full" protocol). At diversity 0 this reproduces
- *        `npm run eval -- --protocol full`. Right for models trained on the leave-one-out split
+ *        `npm run eval -- --protocol full` (its default `--repeats collapse`). Right for models trained on the leave-one-out split
  *        (tianchi-sasrec).
  *   time history = every event before --test-start (default 20190618: the last 2 days); target =
  *        the first item of the hold-out days that the model knows; nothing excluded. Right for
@@ -54,6 +55,7 @@ import { createEngine } from '../src/engine/engine.js';
 import { DEFAULT_OBJECTIVES } from '../src/contract/defaults.js';
 import { mmrPoolSize, rankCandidates, type RankCandidate } from '../src/ranking/rank.js';
 import { SCENE_CODES } from '../src/model/features.js';
+import { modelSequence } from '../src/model/inputs.js';
 import { simulatedScene } from './mtl-data.js';
 import type {
   BackendName, CatalogItem, EventType, ObjectiveWeights, RecommendedItem, SceneName, ShopRules, TrackEvent,
@@ -66,10 +68,10 @@ const HELP = `usage: npm run eval:diversity -- [--model <dir> (models/tianchi-sa
 
 const BEHAVIOUR_EVENT: Record<number, EventType> = { 1: 'click', 2: 'favorite', 3: 'cart', 4: 'purchase' };
 
-/** One evaluation case: the history to track, the target, the ids to leave out of the list. */
+/** One evaluation case: the raw events to track, the target (a model index), the ids to leave out of the list. */
 interface Case {
   user: string;
-  history: Array<{ item: number; behaviour: number; date: number }>;
+  history: Array<{ itemId: string; behaviour: number; date: number }>;
   target: number;
   exclude: number[];
 }
@@ -86,38 +88,33 @@ function simulatedScenes(history: Case['history']): SceneName[] {
   });
 }
 
-/**
- * Per user: model-index steps in time order, as `npm run eval` builds them: immediate repeats of
- * one item collapsed (highest behaviour kept), then items the model does not know dropped.
- */
-function userSteps(ds: ReturnType<typeof readDataset>, vocabIndex: Map<string, number>, u: number, from = 0, to = Infinity) {
+/** A user's log events with dates in [from, to), oldest first. */
+function userEvents(ds: ReturnType<typeof readDataset>, u: number, from = 0, to = Infinity): Case['history'] {
   const s = ds.sequences[u];
   const b = ds.behaviours[u];
   const d = ds.dates![u];
   const out: Case['history'] = [];
-  let prevRaw = -1;
-  for (let i = 0; i < s.length; i++) {
-    if (d[i] < from || d[i] >= to) continue;
-    const repeat = s[i] === prevRaw;
-    prevRaw = s[i];
-    const m = vocabIndex.get(ds.itemIds[s[i]]);
-    if (m === undefined) continue;
-    const last = out[out.length - 1];
-    if (repeat && last && last.item === m) { last.behaviour = Math.max(last.behaviour, b[i]); continue; }
-    out.push({ item: m, behaviour: b[i], date: d[i] });
-  }
+  for (let i = 0; i < s.length; i++) if (d[i] >= from && d[i] < to) out.push({ itemId: ds.itemIds[s[i]], behaviour: b[i], date: d[i] });
   return out;
 }
 
+/** The model's sequence of events, as the engine builds it from them (src/model/inputs.ts, the serving rule). */
+function sequenceOf(events: Case['history'], vocabIndex: Map<string, number>) {
+  return modelSequence(events.map((e) => e.itemId), (id) => vocabIndex.get(id));
+}
+
 function looCases(ds: ReturnType<typeof readDataset>, vocabIndex: Map<string, number>): Case[] {
-  const steps = ds.sequences.map((_, u) => userSteps(ds, vocabIndex, u));
-  const split = leaveOneOut(steps.map((s) => Int32Array.from(s.map((x) => x.item))));
+  const events = ds.sequences.map((_, u) => userEvents(ds, u));
+  const seqs = events.map((e) => sequenceOf(e, vocabIndex));
+  const split = leaveOneOut(seqs.map((s) => Int32Array.from(s.ids)));
   const out: Case[] = [];
-  steps.forEach((s, u) => {
+  seqs.forEach((s, u) => {
     const target = split.test[u];
     if (!target) return;
-    const history = s.slice(0, -1);
-    const seen = new Set(history.map((h) => h.item));
+    // Every event before the one that starts the target's step: the engine then reads the other steps.
+    const last = s.ids.length - 1;
+    const history = events[u].slice(0, s.stepOf.indexOf(last));
+    const seen = new Set(s.ids.slice(0, last));
     seen.delete(target);
     out.push({ user: ds.users[u], history, target, exclude: [...seen] });
   });
@@ -127,10 +124,10 @@ function looCases(ds: ReturnType<typeof readDataset>, vocabIndex: Map<string, nu
 function timeCases(ds: ReturnType<typeof readDataset>, vocabIndex: Map<string, number>, testStart: number): Case[] {
   const out: Case[] = [];
   ds.sequences.forEach((_, u) => {
-    const history = userSteps(ds, vocabIndex, u, 0, testStart);
-    const period = userSteps(ds, vocabIndex, u, testStart);
-    if (history.length === 0 || period.length === 0) return;
-    out.push({ user: ds.users[u], history, target: period[0].item, exclude: [] });
+    const history = userEvents(ds, u, 0, testStart);
+    const period = sequenceOf(userEvents(ds, u, testStart), vocabIndex).ids;
+    if (sequenceOf(history, vocabIndex).ids.length === 0 || period.length === 0) return;
+    out.push({ user: ds.users[u], history, target: period[0], exclude: [] });
   });
   return out;
 }
@@ -265,7 +262,7 @@ export async function main(): Promise<void> {
     const base = Date.now() - c.history.length * 1000;
     const scenes = simulatedScenes(c.history);
     const events: TrackEvent[] = c.history.map((h, i) => ({
-      type: BEHAVIOUR_EVENT[h.behaviour], itemId: vocab.itemIds[h.item], scene: scenes[i], timestamp: base + i * 1000,
+      type: BEHAVIOUR_EVENT[h.behaviour], itemId: h.itemId, scene: scenes[i], timestamp: base + i * 1000,
     }));
     await engine.track(events);
     const rules: ShopRules = { fallbackToPopular: false };

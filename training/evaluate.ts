@@ -112,6 +112,13 @@ export function scoringTable(weights: WeightMap, dtype: 'float32' | 'int8' = 'fl
   return tf.tensor2d(dequantizeInt8(quantizeInt8(table.dataSync() as Float32Array, rows, d)), [rows, d]);
 }
 
+/** The model's input rows for a batch of histories, [histories x maxLen]: each through the featuriser (src/model/inputs.ts sequenceInput). */
+export function inputRows(inputs: readonly ArrayLike<number>[], maxLen: number): Int32Array {
+  const ids = new Int32Array(inputs.length * maxLen);
+  inputs.forEach((s, r) => ids.set(sequenceInput(s, maxLen), r * maxLen));
+  return ids;
+}
+
 /** Scorer backed by the SASRec forward pass. */
 export function modelScorer(config: SasRecConfig, weights: WeightMap, options: ModelScorerOptions = {}): { scorer: Scorer; dispose(): void } {
   const table = scoringTable(weights, options.embeddingDtype);
@@ -120,8 +127,7 @@ export function modelScorer(config: SasRecConfig, weights: WeightMap, options: M
   let tableData: Float32Array | undefined;
   const scorer: Scorer = async (_users, inputs, candidates) => {
     const b = inputs.length;
-    const ids = new Int32Array(b * config.maxLen);
-    inputs.forEach((s, r) => ids.set(sequenceInput(s, config.maxLen), r * config.maxLen));
+    const ids = inputRows(inputs, config.maxLen);
     const idsT = tf.tensor2d(ids, [b, config.maxLen], 'int32');
     const { hidden } = lastHidden(config, weights, idsT);
     idsT.dispose();

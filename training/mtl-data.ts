@@ -13,11 +13,13 @@
  * other clicks -> product page. Search never occurs in this data.
  */
 import * as fs from 'node:fs';
-import { DataFormatError } from './data.js';
+import { DataFormatError, type SequenceDataset } from './data.js';
 import { readDataset } from './node-io.js';
 import type { ModelVocab, VocabFeatures } from '../src/model/artifacts.js';
 import { NUM_BEHAVIOURS, NUM_SCENES, priceBucket, priceEdgesFor, SCENE_CODES } from '../src/model/features.js';
 import type { FeatureConfig } from '../src/model/sasrec.js';
+import { historySteps, type InputEvent } from '../src/model/inputs.js';
+import type { EventType, SceneName } from '../src/contract/protocol.js';
 
 export interface MtlEvent {
   /** Model item index (0 = not in the model vocabulary: a cold item). */
@@ -59,7 +61,8 @@ export interface MtlDataOptions {
 
 export const DEFAULT_MTL_DATA_OPTIONS: MtlDataOptions = { trainEnd: 20190616, validDay: 20190617, testStart: 20190618, priceBuckets: 10 };
 
-interface ItemRow { category: string; brand: string; price: number }
+/** An item's content; `price` NaN when unknown. */
+export interface ItemRow { category: string; brand: string; price: number }
 
 function readItems(file: string): Map<string, ItemRow> {
   let text: string;
@@ -77,6 +80,13 @@ function readItems(file: string): Map<string, ItemRow> {
   return out;
 }
 
+/** Tianchi behaviour codes (training/data.ts BEHAVIOURS) as the SDK's event types. */
+const EVENT_OF_BEHAVIOUR: Record<number, EventType> = { 1: 'click', 2: 'favorite', 3: 'cart', 4: 'purchase' };
+const SCENE_NAMES = Object.fromEntries(Object.entries(SCENE_CODES).map(([name, code]) => [code, name])) as Record<number, SceneName>;
+/** The steps are made before the vocabulary exists (it is counted from them): every item unknown, ids set after. */
+const NO_MODEL: ReadonlyMap<string, number> = new Map();
+
+/** The scene of a training event, from its type and whether it opens the shopper's day (see the header). */
 export function simulatedScene(behaviour: number, opensDay: boolean): number {
   if (behaviour === 4) return SCENE_CODES.cart;
   if (behaviour === 2 || behaviour === 3) return SCENE_CODES.product;
@@ -85,15 +95,26 @@ export function simulatedScene(behaviour: number, opensDay: boolean): number {
 
 /** Reads events.tsv and items.tsv (the Tianchi layout) into the multi-task data. */
 export function readMtlData(eventsFile: string, itemsFile: string, options: MtlDataOptions = DEFAULT_MTL_DATA_OPTIONS): MtlData {
-  const ds = readDataset(eventsFile, 'tianchi');
-  const items = readItems(itemsFile);
+  return mtlDataFrom(readDataset(eventsFile, 'tianchi'), readItems(itemsFile), options);
+}
+
+/** Where a log says more than the Tianchi files: its own scenes and sessions (training/event-log.ts). */
+export interface MtlLogExtras {
+  /** Scene code of user u's k-th event, 0 where the log names none (then it is simulated). */
+  scene?(u: number, k: number): number;
+  /** Whether user u's k-th event opens a session (default: a new day). */
+  opensSession?(u: number, k: number): boolean;
+}
+
+/** The multi-task data from a per-user log with days (`dates`) and item content (category, brand, price; rows in catalog order). */
+export function mtlDataFrom(ds: SequenceDataset, items: ReadonlyMap<string, ItemRow>, options: MtlDataOptions, extras: MtlLogExtras = {}): MtlData {
 
   // Catalog: every item with metadata, plus any event item without it.
   const ids: string[] = [...items.keys()];
   const rowOf = new Map<string, number>(ids.map((id, r) => [id, r]));
   for (let i = 1; i <= ds.numItems; i++) if (!rowOf.has(ds.itemIds[i])) { rowOf.set(ds.itemIds[i], ids.length); ids.push(ds.itemIds[i]); }
 
-  const categoryIds = ['', ...[...new Set([...items.values()].map((r) => r.category))].sort()];
+  const categoryIds = ['', ...[...new Set([...items.values()].map((r) => r.category))].filter((c) => c !== '').sort()];
   const brandIds = ['', ...[...new Set([...items.values()].map((r) => r.brand).filter((b) => b !== '' && b !== '0'))].sort()];
   const catIndex = new Map(categoryIds.map((c, i) => [c, i]));
   const brandIndex = new Map(brandIds.map((b, i) => [b, i]));
@@ -120,19 +141,23 @@ export function readMtlData(eventsFile: string, itemsFile: string, options: MtlD
   ds.sequences.forEach((seq, u) => {
     const beh = ds.behaviours[u];
     const dates = ds.dates![u];
-    const out: MtlEvent[] = [];
+    // The log as the events a shop would have tracked, each with its simulated scene; the
+    // featuriser (src/model/inputs.ts historySteps) makes the steps, as it does when serving.
+    const tracked: InputEvent[] = [];
     let lastDate = -1;
     for (let k = 0; k < seq.length; k++) {
-      const row = rowOf.get(ds.itemIds[seq[k]])!;
-      const opensDay = dates[k] !== lastDate;
+      const opensDay = extras.opensSession ? extras.opensSession(u, k) : dates[k] !== lastDate;
       lastDate = dates[k];
-      const prev = out[out.length - 1];
-      if (prev && prev.row === row && prev.behaviour === beh[k]) continue;
-      if (dates[k] <= options.trainEnd) {
-        if (modelOfRow[row] === 0) { modelOfRow[row] = itemIds.length; itemIds.push(ids[row]); popularity.push(0); }
-        popularity[modelOfRow[row]]++;
-      }
-      out.push({ item: 0, row, behaviour: beh[k], scene: simulatedScene(beh[k], opensDay), date: dates[k] });
+      const scene = extras.scene?.(u, k) || simulatedScene(beh[k], opensDay);
+      tracked.push({ type: EVENT_OF_BEHAVIOUR[beh[k]], itemId: ds.itemIds[seq[k]], scene: SCENE_NAMES[scene] });
+    }
+    const { steps, stepOf } = historySteps(tracked, NO_MODEL);
+    const out: MtlEvent[] = steps.map((st) => ({ item: 0, row: rowOf.get(st.itemId)!, behaviour: st.behaviour, scene: st.scene, date: 0 }));
+    for (let k = seq.length - 1; k >= 0; k--) out[stepOf[k]].date = dates[k];
+    for (const e of out) {
+      if (e.date > options.trainEnd) continue;
+      if (modelOfRow[e.row] === 0) { modelOfRow[e.row] = itemIds.length; itemIds.push(ids[e.row]); popularity.push(0); }
+      popularity[modelOfRow[e.row]]++;
     }
     users.push(ds.users[u]);
     events.push(out);

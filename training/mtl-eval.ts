@@ -12,8 +12,11 @@
  * positives, ranked by the purchase head; the mean over users with both kinds.
  */
 import * as tf from '@tensorflow/tfjs';
-import { itemVectors, lastHidden, padHistory, taskQueries, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
-import { REPEAT_FEATURES, repeatFeatures, SCENE_CODES, TASKS } from '../src/model/features.js';
+import { itemVectors, lastHidden, taskQueries, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
+import { ContentIndexer, REPEAT_FEATURES, repeatFeatures, SCENE_CODES, TASKS } from '../src/model/features.js';
+import {
+  DEFAULT_FEATURE_INPUT_OPTIONS, featureInput, type FeatureInput, type FeatureInputOptions, type HistoryStep, type UnknownRule,
+} from '../src/model/inputs.js';
 import type { MtlData, MtlEvent } from './mtl-data.js';
 
 export interface TaskMetrics { task: string; users: number; 'hr@10': number; 'ndcg@10': number; 'hr@20': number; mrr: number; hr10: number; ndcg10: number }
@@ -52,30 +55,64 @@ const TARGET_BEHAVIOUR = [1, 3, 4];
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
+/** The multi-task data's events as the featuriser's history steps. */
+export function mtlSteps(data: MtlData, events: readonly MtlEvent[]): HistoryStep[] {
+  return events.map((e) => ({ itemId: data.catalog.ids[e.row], m: e.item, behaviour: e.behaviour, scene: e.scene }));
+}
+
+/** Options of the feature model's scorer. */
+export interface MtlScorerOptions {
+  /**
+   * History items the model never saw (src/model/inputs.ts UnknownRule): 'drop' (default, as the
+   * SDK serves) or 'mask' (id-0 positions with their content, how the bundled model's figures were published).
+   */
+  unknown?: UnknownRule;
+}
+
+const contentOf = new WeakMap<MtlData, { content: ContentIndexer; rowOfId: Map<string, number> }>();
+
+/** Each history's model input, through the featuriser (src/model/inputs.ts featureInput) as the engine builds it. */
+export function mtlInputs(data: MtlData, histories: readonly (readonly MtlEvent[])[], maxLen: number, options: MtlScorerOptions = {}): FeatureInput[] {
+  let cached = contentOf.get(data);
+  if (!cached) {
+    cached = { content: new ContentIndexer(data.vocab.features), rowOfId: new Map(data.catalog.ids.map((id, r) => [id, r])) };
+    contentOf.set(data, cached);
+  }
+  const { content, rowOfId } = cached;
+  const c = data.catalog;
+  const inputOptions: Partial<FeatureInputOptions> = {
+    unknown: options.unknown ?? DEFAULT_FEATURE_INPUT_OPTIONS.unknown,
+    // Under 'mask' a cold history item (id 0) still carries its content; pad positions are masked by id 0 regardless.
+    unknownContent: (s) => { const r = rowOfId.get(s.itemId)!; return { category: c.category[r], brand: c.brand[r], price: c.price[r] }; },
+  };
+  // Only the events the rows can hold are turned into steps (long histories, every case of --targets every).
+  const recent = (h: readonly MtlEvent[]) => {
+    if (inputOptions.unknown === 'mask') return h.slice(-maxLen);
+    let from = h.length;
+    for (let n = 0; from > 0 && n < maxLen; ) if (h[--from].item > 0) n++;
+    return h.slice(from);
+  };
+  return histories.map((h) => featureInput(mtlSteps(data, recent(h)), maxLen, content, inputOptions));
+}
+
 /** The scorer of a feature model (`config.features`). Dispose when done. */
-export function mtlModelScorer(config: SasRecConfig, weights: WeightMap, data: MtlData): { scorer: MtlScorer; dispose(): void } {
+export function mtlModelScorer(config: SasRecConfig, weights: WeightMap, data: MtlData, options: MtlScorerOptions = {}): { scorer: MtlScorer; dispose(): void } {
   const c = data.catalog;
   const i1 = (x: Int32Array) => tf.tensor1d(x, 'int32');
   const candT = tf.tidy(() => (itemVectors(config, weights, i1(c.modelIndex), { category: i1(c.category), brand: i1(c.brand), price: i1(c.price) }) as tf.Tensor2D).transpose());
-  const f = data.vocab.features;
   const repeatW = weights.repeatWeights.dataSync() as Float32Array; // [tasks, F]
   const scorer: MtlScorer = async (histories, task) => {
     const b = histories.length;
     const L = config.maxLen;
-    const rows = (pick: (e: MtlEvent) => number) => {
+    const inputs = mtlInputs(data, histories, L, options);
+    const rows = (k: 'ids' | 'category' | 'brand' | 'price' | 'behaviour' | 'scene') => {
       const out = new Int32Array(b * L);
-      histories.forEach((h, r) => out.set(padHistory(h.map(pick), L), r * L));
+      inputs.forEach((x, r) => out.set(x[k], r * L));
       return tf.tensor2d(out, [b, L], 'int32');
     };
     const scores = tf.tidy(() => {
-      const ids = rows((e) => e.item);
-      // A cold history item (id 0) still carries its content; pad positions are masked by id 0 regardless.
-      const tokens = {
-        category: rows((e) => (e.item ? f.itemCategory[e.item] : c.category[e.row])),
-        brand: rows((e) => (e.item ? f.itemBrand[e.item] : c.brand[e.row])),
-        price: rows((e) => (e.item ? f.itemPrice[e.item] : c.price[e.row])),
-        behaviour: rows((e) => e.behaviour), scene: rows((e) => e.scene),
-      };
+      const ids = rows('ids');
+      const tokens = { category: rows('category'), brand: rows('brand'), price: rows('price'), behaviour: rows('behaviour'), scene: rows('scene') };
       const { hidden } = lastHidden(config, weights, ids, { tokens });
       const q = taskQueries(config, weights, hidden, tf.fill([b], TASK_SCENES[task], 'int32'));
       const qt = q.slice([0, task, 0], [b, 1, config.hiddenDim]).reshape([b, config.hiddenDim]) as tf.Tensor2D;
@@ -228,8 +265,10 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
 }
 
 /** Evaluates a feature model. */
-export async function evaluateMtl(config: SasRecConfig, weights: WeightMap, data: MtlData, options: MtlEvalOptions): Promise<MtlMetrics> {
-  const { scorer, dispose } = mtlModelScorer(config, weights, data);
+export async function evaluateMtl(
+  config: SasRecConfig, weights: WeightMap, data: MtlData, options: MtlEvalOptions, scorerOptions: MtlScorerOptions = {},
+): Promise<MtlMetrics> {
+  const { scorer, dispose } = mtlModelScorer(config, weights, data, scorerOptions);
   try {
     return await evaluateMtlScorer(scorer, data, options);
   } finally {

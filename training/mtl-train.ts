@@ -11,8 +11,9 @@ import { softmaxNll } from './loss.js';
 import type { BaseTrainOptions } from './train.js';
 import { Rng } from './rng.js';
 import type { MtlData, MtlEvent } from './mtl-data.js';
-import { evaluateMtl, type MtlMetrics } from './mtl-eval.js';
-import { REPEAT_FEATURES, repeatFeatures } from '../src/model/features.js';
+import { evaluateMtl, mtlSteps, type MtlMetrics } from './mtl-eval.js';
+import { ContentIndexer, REPEAT_FEATURES, repeatFeatures } from '../src/model/features.js';
+import { featureInput } from '../src/model/inputs.js';
 
 export interface MtlTrainOptions extends BaseTrainOptions {
   epochs: number;
@@ -81,13 +82,35 @@ interface Batch {
 
 const HISTORY_NEGATIVES = 10;
 
-function makeBatch(data: MtlData, windows: Window[], negs: Int32Array, rng: Rng, idDropout: number): Batch {
-  const f = data.vocab.features;
+/** The input rows of a batch of windows, [windows x len] each, left-padded. */
+export interface WindowInputs { len: number; ids: Int32Array; category: Int32Array; brand: Int32Array; price: Int32Array; behaviour: Int32Array; scene: Int32Array }
+
+/**
+ * A batch's input rows: each window's events but the last, through the featuriser
+ * (src/model/inputs.ts featureInput) as the engine builds a history's input. Every training event's
+ * item is in the vocabulary (it is made of the training days), so no step is dropped.
+ */
+export function windowInputs(data: MtlData, windows: readonly Window[], content: ContentIndexer): WindowInputs {
   const len = windows.reduce((m, w) => Math.max(m, w.length - 1), 1);
+  const n = windows.length * len;
+  const out: WindowInputs = {
+    len, ids: new Int32Array(n), category: new Int32Array(n), brand: new Int32Array(n), price: new Int32Array(n), behaviour: new Int32Array(n), scene: new Int32Array(n),
+  };
+  windows.forEach((w, r) => {
+    const x = featureInput(mtlSteps(data, w.slice(0, -1)), len, content);
+    if (x.length !== w.length - 1) throw new Error('a training window holds an item outside the vocabulary');
+    for (const k of ['ids', 'category', 'brand', 'price', 'behaviour', 'scene'] as const) out[k].set(x[k], r * len);
+  });
+  return out;
+}
+
+function makeBatch(data: MtlData, content: ContentIndexer, windows: Window[], negs: Int32Array, rng: Rng, idDropout: number): Batch {
+  const f = data.vocab.features;
+  const x = windowInputs(data, windows, content);
+  const len = x.len;
   const b = windows.length;
   const n = b * len;
   const a = () => new Int32Array(n);
-  const inputs = a(); const cat = a(); const brand = a(); const price = a(); const beh = a(); const scene = a();
   const tgt = a(); const tCat = a(); const tBrand = a(); const tPrice = a(); const req = a();
   const masks = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
   const tKeep = new Float32Array(n);
@@ -95,11 +118,8 @@ function makeBatch(data: MtlData, windows: Window[], negs: Int32Array, rng: Rng,
     const steps = w.length - 1;
     const off = r * len + (len - steps); // left padding
     for (let j = 0; j < steps; j++) {
-      const e = w[j];
       const nx = w[j + 1];
       const p = off + j;
-      inputs[p] = e.item; cat[p] = f.itemCategory[e.item]; brand[p] = f.itemBrand[e.item]; price[p] = f.itemPrice[e.item];
-      beh[p] = e.behaviour; scene[p] = e.scene;
       tgt[p] = nx.item; tCat[p] = f.itemCategory[nx.item]; tBrand[p] = f.itemBrand[nx.item]; tPrice[p] = f.itemPrice[nx.item];
       req[p] = nx.scene;
       tKeep[p] = rng.next() < idDropout ? 0 : 1;
@@ -159,8 +179,8 @@ function makeBatch(data: MtlData, windows: Window[], negs: Int32Array, rng: Rng,
   const i1 = (x: Int32Array) => tf.tensor1d(x, 'int32');
   const negIdx = (table: number[]) => i1(Int32Array.from(negs, (x) => table[x]));
   return {
-    inputs: i2(inputs),
-    tokens: { category: i2(cat), brand: i2(brand), price: i2(price), behaviour: i2(beh), scene: i2(scene) },
+    inputs: i2(x.ids),
+    tokens: { category: i2(x.category), brand: i2(x.brand), price: i2(x.price), behaviour: i2(x.behaviour), scene: i2(x.scene) },
     targets: i1(tgt), targetFeatures: { category: i1(tCat), brand: i1(tBrand), price: i1(tPrice) }, targetKeep: tf.tensor1d(tKeep),
     requestScene: i1(req),
     masks: masks.map((m) => tf.tensor1d(m)),
@@ -230,6 +250,7 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
   const windows = trainingWindows(data, options.maxLen);
   if (windows.length === 0) throw new Error('no user has 2 or more training events: nothing to train on');
   const rng = new Rng(options.seed);
+  const content = new ContentIndexer(data.vocab.features);
   const init = initWeights(config, options.seed);
   const vars: Record<string, tf.Variable> = {};
   for (const [name] of weightShapes(config)) vars[name] = tf.variable(init[name], true, name);
@@ -256,7 +277,7 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
     for (let bi = 0; bi < batches.length; bi++) {
       const negs = new Int32Array(options.negatives);
       for (let j = 0; j < negs.length; j++) negs[j] = rng.int(1, numItems + 1);
-      const batch = makeBatch(data, batches[bi], negs, rng, options.idDropout);
+      const batch = makeBatch(data, content, batches[bi], negs, rng, options.idDropout);
       const seed = options.seed * 1000003 + step * 17;
       const lossT = optimizer.minimize(() => mtlLoss(config, vars, batch, options.taskWeights, seed, options.l2), true)!;
       const loss = (await lossT.data())[0];

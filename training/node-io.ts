@@ -9,6 +9,7 @@ import {
   MODEL_FORMAT, MODEL_FORMAT_VERSION, serializeModel, validateHeader, validateVocab, weightsFromArtifacts,
   type LoadedModel, type ModelHeader, type ModelVocab,
 } from '../src/model/artifacts.js';
+import { modelSequence, type SequenceOptions } from '../src/model/inputs.js';
 import { weightShapes, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
 import type { Checkpoint, TrainState } from './train.js';
 
@@ -30,36 +31,68 @@ export function readDataset(file: string, format: string): SequenceDataset {
   return parseDataset(text, format, file);
 }
 
-/** Collapses immediate repeats of the same item (a click then a cart of one item is one step), as the SDK does. */
-export function collapseRepeats(ds: SequenceDataset): SequenceDataset {
-  const sequences: Int32Array[] = [];
-  const behaviours: Uint8Array[] = [];
-  let total = 0;
-  ds.sequences.forEach((s, u) => {
-    const b = ds.behaviours[u];
-    const os: number[] = [];
-    const ob: number[] = [];
-    for (let i = 0; i < s.length; i++) {
-      if (os.length && os[os.length - 1] === s[i]) { ob[ob.length - 1] = Math.max(ob[ob.length - 1], b[i]); continue; }
-      os.push(s[i]); ob.push(b[i]);
-    }
-    sequences.push(Int32Array.from(os)); behaviours.push(Uint8Array.from(ob));
-    total += os.length;
-  });
-  return { ...ds, sequences, behaviours, dates: undefined, numInteractions: total };
+/** Options of `modelSequences`: the featuriser's repeat rule, and the vocabulary the sequences index. */
+export interface ModelSequencesOptions extends Partial<SequenceOptions> {
+  /** The model's items (index 0 = padding); items outside it are dropped. Default: every item of the log. */
+  itemIds?: readonly string[];
 }
 
-/** Re-indexes a dataset into a model's vocabulary (items the model does not know are dropped). */
-export function remapToVocab(ds: SequenceDataset, vocab: ModelVocab): { dataset: SequenceDataset; unknownItems: number } {
-  const index = new Map<string, number>();
-  vocab.itemIds.forEach((id, i) => { if (i > 0) index.set(id, i); });
+/**
+ * Each user's log as a single-objective model's sequence, through the featuriser
+ * (src/model/inputs.ts `modelSequence`, the serving rule unless `repeats` says otherwise). A step's
+ * behaviour is the highest of its events (a click then a cart of one item is a cart step), its date
+ * the first event's. `unknownItems` counts the interactions dropped for items outside `itemIds`.
+ */
+export function modelSequences(ds: SequenceDataset, options: ModelSequencesOptions = {}): { dataset: SequenceDataset; unknownItems: number } {
+  const itemIds = options.itemIds ?? ds.itemIds;
+  let modelOf: (i: number) => number | undefined = (i) => (i > 0 ? i : undefined);
+  if (options.itemIds) {
+    const index = new Map<string, number>();
+    itemIds.forEach((id, i) => { if (i > 0) index.set(id, i); });
+    const map = ds.itemIds.map((id) => index.get(id));
+    modelOf = (i) => map[i];
+  }
+  const sequences: Int32Array[] = [];
+  const behaviours: Uint8Array[] = [];
+  const dates: Int32Array[] = [];
+  let total = 0;
   let unknown = 0;
-  const sequences = ds.sequences.map((s) => {
-    const out: number[] = [];
-    for (const i of s) { const m = index.get(ds.itemIds[i]); if (m === undefined) unknown++; else out.push(m); }
-    return Int32Array.from(out);
+  ds.sequences.forEach((s, u) => {
+    const { ids, stepOf } = modelSequence(s, modelOf, options);
+    const b = new Uint8Array(ids.length);
+    const d = new Int32Array(ids.length);
+    const rawB = ds.behaviours[u];
+    const rawD = ds.dates?.[u];
+    for (let i = s.length - 1; i >= 0; i--) {
+      const k = stepOf[i];
+      if (k < 0) { unknown++; continue; }
+      b[k] = Math.max(b[k], rawB[i]);
+      if (rawD) d[k] = rawD[i];
+    }
+    sequences.push(Int32Array.from(ids)); behaviours.push(b); dates.push(d);
+    total += ids.length;
   });
-  return { dataset: { ...ds, sequences, itemIds: vocab.itemIds, numItems: vocab.itemIds.length - 1 }, unknownItems: unknown };
+  return {
+    dataset: {
+      ...ds, sequences, behaviours, dates: ds.dates ? dates : undefined,
+      itemIds: [...itemIds], numItems: itemIds.length - 1, numInteractions: total,
+    },
+    unknownItems: unknown,
+  };
+}
+
+/**
+ * The single-objective trainer's sequences: the vocabulary is the items with at least `minItemCount`
+ * steps (counted over the sequences with every item known), in first-seen order; the sequences are
+ * then built over it by `modelSequences`.
+ */
+export function trainingSequences(ds: SequenceDataset, minItemCount: number, options: Partial<SequenceOptions> = {}): SequenceDataset {
+  const all = modelSequences(ds, options).dataset;
+  if (minItemCount <= 1) return all;
+  const counts = new Int32Array(all.numItems + 1);
+  for (const s of all.sequences) for (const i of s) counts[i]++;
+  const itemIds = all.itemIds.filter((_, i) => i === 0 || counts[i] >= minItemCount);
+  return modelSequences(ds, { ...options, itemIds }).dataset;
 }
 
 export async function saveModel(

@@ -4,7 +4,8 @@
  * keep-best, checkpoints that resume exactly.
  */
 import * as tf from '@tensorflow/tfjs';
-import { initWeights, weightShapes, padHistory, type ModelShape, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
+import { sequenceInput } from '../src/model/inputs.js';
+import { initWeights, weightShapes, type ModelShape, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
 import { sampledSoftmaxLoss, type LossKind } from './loss.js';
 import { Rng } from './rng.js';
 import { leaveOneOut, type LeaveOneOutSplit, type SequenceDataset } from './data.js';
@@ -95,7 +96,7 @@ export interface TrainResult {
   state: TrainState;
 }
 
-interface Example { inputs: Int32Array; targets: Int32Array }
+export interface Example { inputs: Int32Array; targets: Int32Array }
 
 /** Next-item training pairs from each user's training prefix, truncated to the most recent maxLen steps. */
 export function buildExamples(split: LeaveOneOutSplit, maxLen: number): Example[] {
@@ -145,18 +146,27 @@ export function positionNegatives(batch: Example[], len: number, targets: Int32A
   return out;
 }
 
+/**
+ * A batch's rows, [examples x len], left-padded: each example's inputs through the featuriser
+ * (src/model/inputs.ts sequenceInput, the row the engine builds from a history), its targets alike.
+ */
+export function batchRows(batch: readonly Example[]): { len: number; inputs: Int32Array; targets: Int32Array } {
+  const len = batch.reduce((m, e) => Math.max(m, e.inputs.length), 1);
+  const inputs = new Int32Array(batch.length * len);
+  const targets = new Int32Array(batch.length * len);
+  batch.forEach((e, r) => {
+    inputs.set(sequenceInput(e.inputs, len), r * len);
+    targets.set(sequenceInput(e.targets, len), r * len);
+  });
+  return { len, inputs, targets };
+}
+
 function batchTensors(
   batch: Example[], negatives: Int32Array, transformInputs?: (ids: Int32Array) => void,
   perPosition?: { numItems: number; rng: Rng },
 ) {
-  const len = batch.reduce((m, e) => Math.max(m, e.inputs.length), 1);
+  const { len, inputs, targets } = batchRows(batch);
   const b = batch.length;
-  const inputs = new Int32Array(b * len);
-  const targets = new Int32Array(b * len);
-  batch.forEach((e, r) => {
-    inputs.set(padHistory(e.inputs, len), r * len);
-    targets.set(padHistory(e.targets, len), r * len);
-  });
   transformInputs?.(inputs);
   const posNegs = perPosition ? positionNegatives(batch, len, targets, perPosition.numItems, perPosition.rng) : undefined;
   const k = negatives.length;

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'STORAGE_BLOCKED'
   | 'STORAGE_FAILED'
   | 'DISPOSED'
+  | 'WORKER_LOST'
   | 'ABORTED'
   | 'INTERNAL';
 
@@ -67,7 +68,11 @@ export type ModelLoadError = InstanceType<typeof ModelLoadError>;
 /** None of the requested TF.js backends could be initialised. */
 export const NoBackendError = define('NoBackendError', 'NO_BACKEND');
 export type NoBackendError = InstanceType<typeof NoBackendError>;
-/** The GPU device was lost (driver reset, tab in background too long); create a new recommender. */
+/**
+ * The GPU device was lost (driver reset, GPU process crash) and a model call could not finish on
+ * the backend that took over, or none could take over (`details.fallbackError`): see
+ * EngineInfo.fallbacks. The history is intact and its controls keep working.
+ */
 export const DeviceLostError = define('DeviceLostError', 'DEVICE_LOST');
 export type DeviceLostError = InstanceType<typeof DeviceLostError>;
 /** The browser refused to store more data. History written before is intact. */
@@ -83,6 +88,14 @@ export type StorageError = InstanceType<typeof StorageError>;
 export const DisposedError = define('DisposedError', 'DISPOSED');
 export type DisposedError = InstanceType<typeof DisposedError>;
 /**
+ * The recommender's worker died or stopped answering (terminated, closed itself, crashed, hung).
+ * A read in flight rejects with it; the SDK restarts the worker and replays the writes in flight,
+ * so retrying the call is safe. `details.reason` says what was seen; `details.permanent` is true
+ * when no restart will follow (then create a new recommender).
+ */
+export const WorkerLostError = define('WorkerLostError', 'WORKER_LOST');
+export type WorkerLostError = InstanceType<typeof WorkerLostError>;
+/**
  * The caller's `signal` aborted the load. Named like the DOM's AbortError, so `err.name === 'AbortError'`
  * checks work; nothing of the load is kept (the SDK's worker is terminated).
  */
@@ -92,7 +105,7 @@ export type AbortError = InstanceType<typeof AbortError>;
 const BY_NAME: Record<string, new (message: string, details?: Record<string, unknown>) => ScenerecError> = {
   UnknownSceneError, InvalidEventError, InvalidRequestError, InvalidOptionsError, UnknownItemError,
   ModelLoadError, NoBackendError, DeviceLostError, QuotaExceededError, StorageBlockedError,
-  StorageError, DisposedError, AbortError,
+  StorageError, DisposedError, WorkerLostError, AbortError,
 };
 
 export function serializeError(err: unknown): SerializedError {

@@ -4,15 +4,15 @@
  * whose message says what is wrong and what to do.
  */
 import {
-  AUTO_BACKENDS, DEFAULT_ENGINE_OPTIONS, DEFAULT_REQUESTS, MAX_ITEM_ID_LENGTH, MAX_K, MAX_MAX_AGE_DAYS, MAX_MAX_EVENTS,
-  MAX_QUERY_LENGTH, MAX_SEARCH_CANDIDATES,
+  AUTO_BACKENDS, DEFAULT_ENGINE_OPTIONS, DEFAULT_REQUESTS, MAX_EVENT_CLOCK_SKEW_MS, MAX_ITEM_ID_LENGTH, MAX_K, MAX_MAX_AGE_DAYS,
+  MAX_MAX_EVENTS, MAX_QUERY_LENGTH, MAX_SEARCH_CANDIDATES, MIN_EVENT_TIMESTAMP_MS,
 } from './defaults.js';
 import {
   InvalidEventError, InvalidOptionsError, InvalidRequestError, UnknownSceneError, type ScenerecError,
 } from './errors.js';
 import {
-  BACKENDS, EVENT_TYPES, SCENES,
-  type BackendName, type CatalogItem, type EngineConfig, type EventType, type ItemFilter, type ModelCacheMode,
+  BACKENDS, FEEDBACK_EVENT_TYPES, SCENES, TRACK_EVENT_TYPES, WASM_FILES, type WasmFileName,
+  type BackendName, type CatalogItem, type EngineConfig, type EventType, type FeedbackEventType, type ItemFilter, type ModelCacheMode,
   type ObjectiveWeights, type SceneName, type ShopRules, type StoredEvent,
 } from './protocol.js';
 
@@ -25,6 +25,7 @@ function describe(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'function') return 'a function';
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'object') return 'an object';
   return String(value);
@@ -127,10 +128,12 @@ export interface ResolvedEngineConfig {
   /** A download with no data for this long fails, ms. */
   stallTimeoutMs: number;
   modelCache: ModelCacheMode;
+  /** As given: a folder URL or a URL per wasm file (undefined: next to the worker). */
+  wasmPaths?: string | Partial<Record<WasmFileName, string>>;
 }
 
 /** Every engine option: those with a default, and the catalog. */
-const ENGINE_KEYS: readonly string[] = [...Object.keys(DEFAULT_ENGINE_OPTIONS), 'catalog'];
+const ENGINE_KEYS: readonly string[] = [...Object.keys(DEFAULT_ENGINE_OPTIONS), 'catalog', 'wasmPaths'];
 const D = DEFAULT_ENGINE_OPTIONS;
 const EMBEDDING_DTYPES = ['auto', 'float32', 'int8'] as const;
 const MODEL_CACHE_MODES: readonly ModelCacheMode[] = ['network-first', 'cache-first', 'off'];
@@ -149,6 +152,21 @@ function checkDuration(v: unknown, where: string): number {
 function checkEmbeddingDtype(v: unknown): ResolvedEngineConfig['embeddingDtype'] {
   if (typeof v === 'string' && (EMBEDDING_DTYPES as readonly string[]).includes(v)) return v as ResolvedEngineConfig['embeddingDtype'];
   throw new InvalidOptionsError(`options.embeddingDtype must be one of ${EMBEDDING_DTYPES.join(', ')} (got ${describe(v)}).`, { field: 'options.embeddingDtype' });
+}
+
+/** A folder URL ending in '/', or an object of known wasm file names to URLs. */
+function checkWasmPaths(v: unknown): string | Partial<Record<WasmFileName, string>> {
+  const E = InvalidOptionsError;
+  if (typeof v === 'string') {
+    const s = checkString(v, 'options.wasmPaths', E, 4096);
+    if (!s.endsWith('/')) throw new E(`options.wasmPaths must be a folder URL ending in '/' (got ${describe(v)}), or an object of file URLs.`, { field: 'options.wasmPaths' });
+    return s;
+  }
+  if (!isPlainObject(v)) throw new E(`options.wasmPaths must be a folder URL ending in '/' or an object like { 'tfjs-backend-wasm-simd.wasm': '/wasm/simd.wasm' } (got ${describe(v)}).`, { field: 'options.wasmPaths' });
+  rejectUnknownKeys(v, WASM_FILES, 'options.wasmPaths', E);
+  const out: Partial<Record<WasmFileName, string>> = {};
+  for (const [k, url] of Object.entries(v)) out[k as WasmFileName] = checkString(url, `options.wasmPaths['${k}']`, E, 4096);
+  return out;
 }
 
 /** Parses a BackendPreference into the ordered list of backends to try. */
@@ -234,6 +252,7 @@ export function resolveEngineConfig(config: unknown, extraKeys: readonly string[
     timeoutMs: c.timeoutMs === undefined ? D.timeoutMs : checkDuration(c.timeoutMs, 'options.timeoutMs'),
     stallTimeoutMs: c.stallTimeoutMs === undefined ? D.stallTimeoutMs : checkDuration(c.stallTimeoutMs, 'options.stallTimeoutMs'),
     modelCache: c.modelCache === undefined ? D.modelCache : checkModelCache(c.modelCache),
+    wasmPaths: c.wasmPaths === undefined ? undefined : checkWasmPaths(c.wasmPaths),
   };
 }
 
@@ -242,51 +261,120 @@ export function resolveEngineConfig(config: unknown, extraKeys: readonly string[
 
 /** A validated event, ready to store (the store assigns `id`). */
 export type NewEvent = Omit<StoredEvent, 'id'>;
+/** A validated impression or dismissal (kept in the feedback store, not in the history). */
+export interface FeedbackEvent { type: FeedbackEventType; itemId: string; scene: SceneName; timestamp: number }
+/** What `validateEvents` returns: history events and feedback events, in the caller's order. */
+export type ValidEvent = NewEvent | FeedbackEvent;
+
+/** True for impressions and dismissals. */
+export function isFeedbackEvent(ev: ValidEvent): ev is FeedbackEvent {
+  return (FEEDBACK_EVENT_TYPES as readonly string[]).includes(ev.type);
+}
+
+/** Splits validated events into history events and feedback events (each in the caller's order). */
+export function partitionEvents(valid: readonly ValidEvent[]): { history: NewEvent[]; feedback: FeedbackEvent[] } {
+  const history: NewEvent[] = [];
+  const feedback: FeedbackEvent[] = [];
+  for (const ev of valid) {
+    if (isFeedbackEvent(ev)) feedback.push(ev);
+    else history.push(ev);
+  }
+  return { history, feedback };
+}
 
 const EVENT_KEYS = ['type', 'itemId', 'scene', 'timestamp', 'query'] as const;
+
+/** A timestamp as a date for a message (a year-3000 or 1e20 value included: toISOString throws past year 275760). */
+function isoDate(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? `${ms} ms` : d.toISOString();
+}
+
+/**
+ * Checks an event timestamp (milliseconds since the epoch): a finite number, not in seconds (below
+ * MIN_EVENT_TIMESTAMP_MS), at most MAX_EVENT_CLOCK_SKEW_MS ahead of `now`.
+ */
+function checkTimestamp(value: unknown, at: string, index: number, now: number): number {
+  const E = InvalidEventError;
+  const where = `${at}.timestamp`;
+  const details = { index, field: 'timestamp' };
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new E(`${where} must be milliseconds since the epoch, like Date.now() (got ${describe(value)}).`, details);
+  }
+  if (value < MIN_EVENT_TIMESTAMP_MS) {
+    const seconds = value * 1000 >= MIN_EVENT_TIMESTAMP_MS && value * 1000 <= now + MAX_EVENT_CLOCK_SKEW_MS ? ` If it is seconds since the epoch, pass ${value} * 1000 (${isoDate(value * 1000)}).` : '';
+    throw new E(`${where} is ${value}, which in milliseconds is ${isoDate(value)}: timestamps are milliseconds since the epoch (Date.now()), not seconds.${seconds}`, details);
+  }
+  if (value > now + MAX_EVENT_CLOCK_SKEW_MS) {
+    throw new E(`${where} is ${isoDate(value)}, more than a day ahead of this device's clock (${isoDate(now)}). ` +
+      'Pass the time the event happened, in milliseconds since the epoch (Date.now()), or leave it out for now.', details);
+  }
+  return value;
+}
 
 /**
  * Validates one event or a batch, all or nothing: if any event is bad, throws
  * InvalidEventError (naming the index and field) and nothing should be stored.
+ * Timestamps (default `now`) are milliseconds since the epoch: seconds (a value below
+ * MIN_EVENT_TIMESTAMP_MS) and values more than MAX_EVENT_CLOCK_SKEW_MS (a day) after `now` are
+ * rejected. A hole in a sparse array is a missing event.
  */
-export function validateEvents(input: unknown, now: number = Date.now()): NewEvent[] {
+export function validateEvents(input: unknown, now: number = Date.now()): ValidEvent[] {
   const E = InvalidEventError;
   const batch = Array.isArray(input);
   const list: unknown[] = batch ? (input as unknown[]) : [input];
-  return list.map((raw, i) => {
+  const out: ValidEvent[] = new Array(list.length);
+  // An index loop, not map(): map skips the holes of a sparse array.
+  for (let i = 0; i < list.length; i++) {
     const at = batch ? `events[${i}]` : 'event';
-    if (!isPlainObject(raw)) throw new E(`${at} must be an object like { type: 'view', itemId: 'sku-1' } (got ${describe(raw)}).`, { index: i });
-    rejectUnknownKeys(raw, EVENT_KEYS, at, E);
-    if (typeof raw.type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(raw.type)) {
-      throw new E(`${at}.type must be one of ${EVENT_TYPES.join(', ')} (got ${describe(raw.type)}).`, { index: i, field: 'type' });
+    if (!(i in list)) throw new E(`${at} is missing (a hole in a sparse array, as in [ev, , ev]); pass one event object per entry.`, { index: i });
+    try {
+      out[i] = validateEvent(list[i], at, i, now);
+    } catch (e) {
+      // Every error names the index (the shared field checks only name the field).
+      const details = (e as ScenerecError).details;
+      if (e instanceof E && details?.index === undefined) throw new E(e.message, { ...details, index: i });
+      throw e;
     }
-    const type = raw.type as EventType;
-    const ev: NewEvent = { type, scene: 'home', timestamp: now };
-    if (type === 'search') {
-      if (typeof raw.query !== 'string' || raw.query.trim().length === 0) {
-        throw new E(`${at}.query must be a non-empty string for a "search" event.`, { index: i, field: 'query' });
-      }
+  }
+  return out;
+}
+
+function validateEvent(raw: unknown, at: string, i: number, now: number): ValidEvent {
+  const E = InvalidEventError;
+  if (!isPlainObject(raw)) throw new E(`${at} must be an object like { type: 'view', itemId: 'sku-1' } (got ${describe(raw)}).`, { index: i });
+  rejectUnknownKeys(raw, EVENT_KEYS, at, E);
+  if (typeof raw.type !== 'string' || !(TRACK_EVENT_TYPES as readonly string[]).includes(raw.type)) {
+    throw new E(`${at}.type must be one of ${TRACK_EVENT_TYPES.join(', ')} (got ${describe(raw.type)}).`, { index: i, field: 'type' });
+  }
+  const type = raw.type as EventType;
+  if ((FEEDBACK_EVENT_TYPES as readonly string[]).includes(type) && raw.query !== undefined) {
+    throw new E(`${at}.query is not taken by a "${type}" event (it names an item: give itemId and scene).`, { index: i, field: 'query' });
+  }
+  const ev: NewEvent = { type, scene: 'home', timestamp: now };
+  const itemId = (v: unknown) => checkString(v, `${at}.itemId`, E);
+  if (type === 'search') {
+    if (typeof raw.query !== 'string' || raw.query.trim().length === 0) {
+      throw new E(`${at}.query must be a non-empty string for a "search" event.`, { index: i, field: 'query' });
+    }
+    ev.query = raw.query.slice(0, MAX_QUERY_LENGTH);
+    if (raw.itemId !== undefined) ev.itemId = itemId(raw.itemId);
+  } else {
+    if (raw.itemId === undefined) throw new E(`${at}.itemId is required for a "${type}" event.`, { index: i, field: 'itemId' });
+    ev.itemId = itemId(raw.itemId);
+    if (raw.query !== undefined) {
+      if (typeof raw.query !== 'string') throw new E(`${at}.query must be a string.`, { index: i, field: 'query' });
       ev.query = raw.query.slice(0, MAX_QUERY_LENGTH);
-      if (raw.itemId !== undefined) ev.itemId = checkString(raw.itemId, `${at}.itemId`, E);
-    } else {
-      if (raw.itemId === undefined) throw new E(`${at}.itemId is required for a "${type}" event.`, { index: i, field: 'itemId' });
-      ev.itemId = checkString(raw.itemId, `${at}.itemId`, E);
-      if (raw.query !== undefined) {
-        if (typeof raw.query !== 'string') throw new E(`${at}.query must be a string.`, { index: i, field: 'query' });
-        ev.query = raw.query.slice(0, MAX_QUERY_LENGTH);
-      }
     }
-    if (raw.scene !== undefined) {
-      if (typeof raw.scene !== 'string' || !(SCENES as readonly string[]).includes(raw.scene)) {
-        throw new E(`${at}.scene must be one of ${SCENES.join(', ')} (got ${describe(raw.scene)}).`, { index: i, field: 'scene' });
-      }
-      ev.scene = raw.scene as SceneName;
+  }
+  if (raw.scene !== undefined) {
+    if (typeof raw.scene !== 'string' || !(SCENES as readonly string[]).includes(raw.scene)) {
+      throw new E(`${at}.scene must be one of ${SCENES.join(', ')} (got ${describe(raw.scene)}).`, { index: i, field: 'scene' });
     }
-    if (raw.timestamp !== undefined) {
-      ev.timestamp = checkNumber(raw.timestamp, `${at}.timestamp`, E, { min: 0 });
-    }
-    return ev;
-  });
+    ev.scene = raw.scene as SceneName;
+  }
+  if (raw.timestamp !== undefined) ev.timestamp = checkTimestamp(raw.timestamp, at, i, now);
+  return ev as ValidEvent;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -296,12 +384,14 @@ export interface ResolvedCommonRequest {
   k: number;
   diversity: number;
   priceWeight: number;
+  exposureDiscount: number;
+  tailExposure: number;
   objectives: Required<ObjectiveWeights>;
   rules: ShopRules;
 }
 export type ResolvedHomeRequest = ResolvedCommonRequest;
 export interface ResolvedProductRequest extends ResolvedCommonRequest { itemId: string }
-export interface ResolvedCartRequest extends ResolvedCommonRequest { cart?: string[] }
+export interface ResolvedCartRequest extends ResolvedCommonRequest { cart?: string[]; substitutePenalty: number }
 export interface ResolvedSearchRequest extends ResolvedCommonRequest {
   query?: string;
   candidates: string[];
@@ -312,6 +402,8 @@ export interface ResolvedRequestMap {
   product: ResolvedProductRequest;
   cart: ResolvedCartRequest;
   search: ResolvedSearchRequest;
+  recentlyViewed: ResolvedCommonRequest;
+  buyAgain: ResolvedCommonRequest;
 }
 
 /**
@@ -338,7 +430,11 @@ const SCENE_REQUESTS: { readonly [S in SceneName]: SceneRequestSpec<S> } = {
   cart: {
     ownFields: ['cart'],
     read: (request, common) => {
-      const out: ResolvedCartRequest = { ...common };
+      const out: ResolvedCartRequest = {
+        ...common,
+        substitutePenalty: request.substitutePenalty === undefined ? DEFAULT_REQUESTS.cart.substitutePenalty
+          : checkNumber(request.substitutePenalty, 'substitutePenalty', InvalidRequestError, { min: 0, max: 1 }),
+      };
       if (request.cart !== undefined) out.cart = [...new Set(checkStringList(request.cart, 'cart', InvalidRequestError, 1000))];
       return out;
     },
@@ -361,6 +457,8 @@ const SCENE_REQUESTS: { readonly [S in SceneName]: SceneRequestSpec<S> } = {
       return out;
     },
   },
+  recentlyViewed: { ownFields: [], read: (_request, common) => common },
+  buyAgain: { ownFields: [], read: (_request, common) => common },
 };
 /** Every field a scene's request accepts: those with a default, and its own. */
 const SCENE_KEYS = Object.fromEntries(SCENES.map((s) => [s, [...Object.keys(DEFAULT_REQUESTS[s]), ...SCENE_REQUESTS[s].ownFields]])) as Record<SceneName, string[]>;
@@ -436,6 +534,9 @@ export function validateRequest<S extends SceneName>(sceneArg: S, request: unkno
     k: request.k === undefined ? d.k : checkNumber(request.k, 'k', E, { min: 1, max: MAX_K, integer: true }),
     diversity: request.diversity === undefined ? d.diversity : checkNumber(request.diversity, 'diversity', E, { min: 0, max: 1 }),
     priceWeight: request.priceWeight === undefined ? d.priceWeight : checkNumber(request.priceWeight, 'priceWeight', E, { min: 0, max: 1 }),
+    exposureDiscount: request.exposureDiscount === undefined ? d.exposureDiscount
+      : checkNumber(request.exposureDiscount, 'exposureDiscount', E, { min: 0, max: 1 }),
+    tailExposure: request.tailExposure === undefined ? d.tailExposure : checkNumber(request.tailExposure, 'tailExposure', E, { min: 0, max: 1 }),
     objectives: validateObjectives(request.objectives, scene),
     rules: request.rules === undefined ? {} : validateRules(request.rules),
   };

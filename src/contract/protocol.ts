@@ -4,17 +4,35 @@
  * except the progress callback, which is passed with Comlink.proxy).
  */
 
-/** The four pages of a shop that ask for recommendations. */
-export type SceneName = 'home' | 'product' | 'cart' | 'search';
-export const SCENES: readonly SceneName[] = ['home', 'product', 'cart', 'search'];
+/**
+ * The lists a shop asks for: the four pages (home, product, cart, search) and two lists read from
+ * the shopper's own history without the model (recentlyViewed, buyAgain).
+ */
+export type SceneName = 'home' | 'product' | 'cart' | 'search' | 'recentlyViewed' | 'buyAgain';
+export const SCENES: readonly SceneName[] = ['home', 'product', 'cart', 'search', 'recentlyViewed', 'buyAgain'];
 
 /** What a shopper did. `view` and `click` both count as a click-level signal for the model. */
 export type EventType = 'view' | 'click' | 'favorite' | 'cart' | 'purchase' | 'search';
 export const EVENT_TYPES: readonly EventType[] = ['view', 'click', 'favorite', 'cart', 'purchase', 'search'];
 
+/**
+ * Feedback on lists, kept apart from the history (own IndexedDB store and retention, never read by
+ * the model as history): `impression` (the item was shown to the shopper in `scene`) and `dismiss`
+ * (the shopper said "not interested"). See docs/feedback.md.
+ */
+export type FeedbackEventType = 'impression' | 'dismiss';
+export const FEEDBACK_EVENT_TYPES: readonly FeedbackEventType[] = ['impression', 'dismiss'];
+/** Every type `track` accepts. */
+export type TrackEventType = EventType | FeedbackEventType;
+export const TRACK_EVENT_TYPES: readonly TrackEventType[] = [...EVENT_TYPES, ...FEEDBACK_EVENT_TYPES];
+
 /** An event as the page reports it. */
 export interface TrackEvent {
-  type: EventType;
+  /**
+   * What happened. `impression` and `dismiss` need `itemId`; they are stored as feedback (counts
+   * per item), not as history events, and `listHistory`/`exportHistory().events` never show them.
+   */
+  type: TrackEventType;
   /** Shop item id. Required for every type except `search`. */
   itemId?: string;
   /** Scene the event happened in. Defaults to 'home'. */
@@ -37,12 +55,20 @@ export interface StoredEvent {
 }
 
 export interface TrackResult {
-  /** Events written. */
+  /** Events of this call that are stored: history events kept by the retention policy, and feedback events. */
   stored: number;
+  /** Of `stored`, the impressions and dismissals (kept as feedback, not as history). */
+  feedback?: number;
   /** Events whose item id the model does not know: stored, but not used for scoring. */
   unknownItems: string[];
-  /** Events dropped by the retention policy during this call. */
+  /** Events stored before this call that the retention policy dropped during it. */
   pruned: number;
+  /**
+   * Events of this call that the retention policy did not keep, so they are not stored: older
+   * than `retention.maxAgeDays`, or beyond the newest `retention.maxEvents` (a replay of old logs
+   * learns here how many were left out).
+   */
+  outsideRetention: number;
 }
 
 /** One product of the shop's catalog. Only `id` is required. */
@@ -101,6 +127,14 @@ export interface EngineConfig {
    */
   cacheCatalog?: boolean;
   /**
+   * Where the TF.js wasm binaries are served, when not next to the SDK's worker (where your bundler
+   * emits them): a folder URL ending in '/' (e.g. '/static/scenerec/'), or a URL per file name
+   * ('tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm'). The wasm backend always runs its
+   * single-threaded build, also on cross-origin-isolated pages (docs/install.md).
+   * Relative URLs are resolved against the page.
+   */
+  wasmPaths?: string | Partial<Record<WasmFileName, string>>;
+  /**
    * Bound on the whole load, ms (default 60,000): past it the load fails with a ModelLoadError
    * naming the URL and the bytes received, and `createRecommender` terminates its worker. `Infinity`: no bound.
    */
@@ -109,7 +143,7 @@ export interface EngineConfig {
   stallTimeoutMs?: number;
   /**
    * Model files kept in Cache Storage, one copy per model version (see ModelCacheMode). Default
-   * 'network-first'. A cache that fails (quota, private mode) never fails the load.
+   * 'cache-first'. A cache that fails (quota, private mode) never fails the load.
    */
   modelCache?: ModelCacheMode;
 }
@@ -117,11 +151,14 @@ export interface EngineConfig {
 /**
  * How model files are cached between visits (Cache Storage, one cache per model URL and version;
  * other versions of the URL are evicted when a new one is stored):
+ * - 'cache-first' (default): a returning visit loads the cached version with no request at all
+ *   (it works offline) while model.json was confirmed by the network less than a day ago
+ *   (MODEL_CACHE_REVALIDATE_MS); after that, model.json is asked again, and a new version is
+ *   downloaded. A model replaced at the same URL so reaches returning shoppers within a day; put the
+ *   version in `modelUrl` (or call `clearModelCache()`) to switch at once.
  * - 'network-first': model.json is asked from the network each load (it names the version); the
  *   weights and vocabulary of a cached version are read from the cache without a request. When
  *   model.json cannot be fetched (offline), the cached copy is used.
- * - 'cache-first': a cached model.json is used without asking the network (no request at all);
- *   a new model reaches the shopper when `modelUrl` changes or after `clearModelCache()`.
  * - 'off': every file from the network (the HTTP cache still applies).
  */
 export type ModelCacheMode = 'network-first' | 'cache-first' | 'off';
@@ -139,8 +176,24 @@ export interface ModelCacheInfo {
   error?: string;
 }
 
-/** Loading progress, reported through the onProgress callback. */
+/**
+ * How the shopper's history is kept: 'indexeddb' (persisted); 'read-only' (the stored history is
+ * read and recommended from, but the storage quota was exceeded at load, so `track` rejects with
+ * QuotaExceededError and stores nothing); 'memory' (IndexedDB is missing or failed to open: the
+ * history lives in the worker's memory for this session only).
+ */
+export type StorageMode = 'indexeddb' | 'read-only' | 'memory';
+
+/** The TF.js wasm binaries the SDK uses (shipped next to dist/worker.js); the threaded build is never used. */
+export const WASM_FILES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm'] as const;
+export type WasmFileName = typeof WASM_FILES[number];
+
+/**
+ * Loading progress, reported through the onProgress callback. 'storage' comes first, and only when
+ * the history storage is degraded ('read-only' or 'memory'): the warning, with why.
+ */
 export type LoadProgress =
+  | { stage: 'storage'; storage: Exclude<StorageMode, 'indexeddb'>; reason: string }
   /** Model files received so far (bytes of the weights and vocabulary, from the network or the cache). */
   | { stage: 'download'; loadedFraction: number; loadedBytes: number; totalBytes: number }
   | { stage: 'backend'; backend: BackendName; status: 'trying' | 'ready' | 'failed'; detail?: string }
@@ -205,8 +258,34 @@ export interface ScoringInfo {
   buildMs: number;
 }
 
+/**
+ * A switch of backend after the GPU device was lost (EngineInfo.fallbacks). The history is kept;
+ * the model and catalog are rebuilt on `to`.
+ */
+export interface BackendFallback {
+  /** The backend whose device was lost. */
+  from: BackendName;
+  /** The backend that took over; absent while the switch runs and when none could start (`error`). */
+  to?: BackendName;
+  /** The device-lost reason and message the browser gave. */
+  reason: string;
+  /** When the loss was noticed, epoch ms. */
+  at: number;
+  /** Time from the loss until `to` served calls (or the switch failed), ms. */
+  ms?: number;
+  /** Why no backend could take over; recommend and setCatalog then reject with DeviceLostError. */
+  error?: string;
+}
+
 export interface EngineInfo {
+  /** The backend serving calls now (after a device loss: the one that took over, see `fallbacks`). */
   backend: BackendName;
+  /** Backend switches after GPU device losses, oldest first; absent when none happened. */
+  fallbacks?: BackendFallback[];
+  /** How the history is kept (see StorageMode). Anything but 'indexeddb' is degraded: see `storageReason`. */
+  storage: StorageMode;
+  /** Why `storage` is not 'indexeddb'. */
+  storageReason?: string;
   /**
    * Why this backend: for 'auto', the probe's verdict (e.g. "wasm: fastest in the probe, 1.9 ms vs
    * webgpu 41 ms (software adapter)"); else "chosen by name" / "first of the list that started".
@@ -289,6 +368,20 @@ export interface CommonRequest {
    * at the median price of the list.
    */
   priceWeight?: number;
+  /**
+   * Exposure discount, 0..1 (default per scene: DEFAULT_REQUESTS). An item reported by
+   * `track({ type: 'impression' })` again and again without an interaction (view, click, favourite,
+   * cart or purchase of it after the impression resets the count) loses score:
+   * score × 1 / (1 + exposureDiscount × unanswered impressions), the count halving every
+   * EXPOSURE_HALF_LIFE_MS. 0 = impressions change nothing.
+   */
+  exposureDiscount?: number;
+  /**
+   * Long-tail exposure, 0..1 (default 0): scores × (1 - tailExposure × popularity), popularity the
+   * catalog's log-scaled interaction count in [0, 1], so less popular items gain ground. Measured
+   * trade-off (NDCG@10 against tail share and coverage): docs/feedback.md.
+   */
+  tailExposure?: number;
   rules?: ShopRules;
 }
 
@@ -300,7 +393,27 @@ export interface ProductRequest extends CommonRequest {
 export interface CartRequest extends CommonRequest {
   /** Item ids in the cart. Defaults to the cart built from tracked cart/purchase events. */
   cart?: string[];
+  /**
+   * Substitute push-down, 0..1 (default DEFAULT_REQUESTS.cart.substitutePenalty): items of a category
+   * already in the cart are scored × (1 - substitutePenalty), so the list shows what goes with the
+   * cart rather than more of what it holds. 0 = off; 1 = such items only fill the list when nothing
+   * else is left. Measured in docs/feedback.md.
+   */
+  substitutePenalty?: number;
 }
+/**
+ * The shopper's recently viewed items (view and click events), distinct, newest first, read from
+ * the history (no model). Rules, exclusions and dismissals apply; no popular fill (the list may be
+ * shorter than k).
+ */
+export interface RecentlyViewedRequest extends CommonRequest {}
+/**
+ * Items the shopper bought that are worth buying again: items bought more than once, and items bought
+ * once in a category the shopper buys repeatedly (evidence from the shopper's own history: the model
+ * artifacts carry no repeat-purchase statistics). Not every past purchase. Ordered by how often, then
+ * how recently; rules, exclusions and dismissals apply; no popular fill (may be shorter than k).
+ */
+export interface BuyAgainRequest extends CommonRequest {}
 export interface SearchRequest extends CommonRequest {
   query?: string;
   /**
@@ -320,6 +433,8 @@ export interface SceneRequestMap {
   product: ProductRequest;
   cart: CartRequest;
   search: SearchRequest;
+  recentlyViewed: RecentlyViewedRequest;
+  buyAgain: BuyAgainRequest;
 }
 export type AnySceneRequest = SceneRequestMap[SceneName];
 
@@ -331,6 +446,13 @@ export type RankReason =
   | { kind: 'search'; shopRank: number; becauseOf: string[] }
   | { kind: 'popular' }
   | { kind: 'pinned' }
+  /** recentlyViewed: last viewed at `at` (ms since the epoch), `views` view/click events in the history. */
+  | { kind: 'viewed'; at: number; views: number }
+  /**
+   * buyAgain: bought `times` times, last at `lastAt`; `categoryTimes`: purchases in its category
+   * (when the item qualifies by its category's repeat purchases).
+   */
+  | { kind: 'boughtBefore'; times: number; lastAt: number; category?: string; categoryTimes?: number }
   | { kind: 'fallback'; detail: string };
 
 export interface RecommendedItem {
@@ -341,6 +463,11 @@ export interface RecommendedItem {
   reason: RankReason;
   /** Product of the shop's boost factors that matched this item, when it is not 1. */
   boost?: number;
+  /**
+   * The factor feedback applied to this item's score, when it is not 1: the exposure discount
+   * (shown without an interaction), a dismissed close neighbour, the cart's substitute push-down.
+   */
+  discount?: number;
   /** The catalog entry, when the item is in the catalog. */
   item?: CatalogItem;
 }
@@ -352,7 +479,7 @@ export interface RecommendResult {
   modelVersion: string;
   /** Time spent inside the engine for this call. */
   latencyMs: number;
-  /** History events the model read for this call. */
+  /** History events the model read for this call (recentlyViewed, buyAgain: the history items the list was read from). */
   historyUsed: number;
 }
 
@@ -362,11 +489,28 @@ export interface HistoryQuery {
   newestFirst?: boolean;
 }
 
+/** What the SDK keeps about one item's feedback (impressions and dismissal), in the `feedback` store. */
+export interface FeedbackRecord {
+  itemId: string;
+  /** Impressions since the last interaction with the item, decayed, as of `shownAt`. */
+  exposure: number;
+  /** Impressions reported in all (for the shopper's export; not used for ranking). */
+  impressions: number;
+  /** Last impression (ms since the epoch), 0 when none. */
+  shownAt: number;
+  /** Last dismissal, when dismissed. */
+  dismissedAt?: number;
+  /** Latest of shownAt and dismissedAt: retention drops the least recently touched first. */
+  touchedAt: number;
+}
+
 export interface HistoryExport {
   format: 'scenerec-history';
   version: 1;
   exportedAt: number;
   events: StoredEvent[];
+  /** The feedback kept per item (impressions, dismissals). */
+  feedback?: FeedbackRecord[];
 }
 
 /**
@@ -399,6 +543,14 @@ export type ForwardedMethod = (typeof FORWARDED_METHODS)[number];
 // Compile-time exhaustiveness: every method of RecommenderApi is forwarded or is dispose.
 const forwardedCoversApi: Exclude<keyof RecommenderApi, ForwardedMethod | 'dispose'> extends never ? true : never = true;
 void forwardedCoversApi;
+
+/**
+ * The forwarded methods that change the stored history. The page sends each with a write id
+ * (`WorkerApi.applyWrite`), and the store records the ids it applied in the write's own
+ * transaction, so the page can replay a write whose answer a lost worker never sent.
+ */
+export const HISTORY_WRITES = ['track', 'forgetItem', 'clearHistory'] as const satisfies ReadonlyArray<ForwardedMethod>;
+export type HistoryWrite = (typeof HISTORY_WRITES)[number];
 
 /** A serialised error, as it crosses the worker boundary. */
 export interface SerializedError {

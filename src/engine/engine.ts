@@ -3,20 +3,22 @@
  * It runs in whatever realm creates it (the Web Worker in production, Node in unit tests) and
  * implements RecommenderApi from src/contract/protocol.ts.
  *
- * The work is elsewhere: backend choice (./backend-choice.ts), the catalog and its matrix
+ * The work is elsewhere: backend choice (./backend-choice.ts), the backend in use and the switch
+ * to another after a GPU device loss (./backend-switch.ts), the catalog and its matrix
  * (./catalog.ts), the forward and scoring (./forward.ts), history -> model input
  * (src/model/inputs.ts), the scenes (./scenes/), ranking (src/ranking/). What stays here: the
- * write queue (a read sees every write issued before it), state checks (disposed, device lost),
- * load and warm-up, and the history controls.
+ * write queue (a read sees every write issued before it), state checks (disposed), load and
+ * warm-up, and the history controls.
  */
 import * as tf from '@tensorflow/tfjs';
 import { WARMUP_CALLS } from '../contract/defaults.js';
 import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError } from '../contract/errors.js';
 import {
-  resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest, type ResolvedEngineConfig,
+  partitionEvents, resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest,
+  type FeedbackEvent, type ResolvedEngineConfig,
 } from '../contract/options.js';
 import type {
-  CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, LoadProgress, ModelCacheInfo, RecommendResult, RecommenderApi,
+  BackendFallback, BackendName, CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, HistoryWrite, LoadProgress, ModelCacheInfo, RecommendResult, RecommenderApi,
   SceneName, SceneRequestMap, StoredEvent, TrackEvent, TrackResult,
 } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
@@ -24,11 +26,13 @@ import { ContentIndexer, SCENE_CODES } from '../model/features.js';
 import { historyView, type HistoryView } from '../model/inputs.js';
 import { LoadDeadline } from '../model/deadline.js';
 import { loadModel, type DownloadProgress } from '../model/loader.js';
+import { FeedbackView, lastInteractions } from '../ranking/feedback.js';
 import type { WeightMap } from '../model/sasrec.js';
 import { now } from '../util/clock.js';
 import { resolveUrl } from '../util/url.js';
 import type { BackendSelection } from './backend.js';
 import { chooseBackend } from './backend-choice.js';
+import { BackendSwitch, type HostWeights } from './backend-switch.js';
 import { Catalog, type CatalogBuildOptions } from './catalog.js';
 import { ForwardRunner, type ForwardHooks } from './forward.js';
 import { SCENE_REGISTRY, type SceneContext } from './scenes/index.js';
@@ -45,6 +49,16 @@ export interface EngineHooks extends ForwardHooks {
   caches?: CacheStorage | null;
   /** Tests only: false makes ranking build every scored row's candidate (the lists are the same). */
   candidateShortcut?: boolean;
+  /**
+   * Called when the engine switched backend after a GPU device loss (or found none to switch to:
+   * `fallback.error`), with the engine info as it is now. The same record is in EngineInfo.fallbacks.
+   */
+  onFallback?: (fallback: BackendFallback, info: EngineInfo) => void;
+  /**
+   * Tests only: the device-lost signal of each backend the engine runs on (in place of the WebGPU
+   * device's `lost` promise), so a loss can be simulated on a backend without a device.
+   */
+  deviceLost?: (backend: BackendName) => Promise<string>;
 }
 
 /** The loaded model as the engine's parts read it. */
@@ -56,6 +70,15 @@ interface LoadedParts {
   content?: ContentIndexer;
 }
 
+/** What a recommend reads of the history, rebuilt when the store's change counter moved. */
+interface HistoryState {
+  version: number;
+  view: HistoryView;
+  events: readonly StoredEvent[];
+  /** Last interaction time per item (answers impressions, lifts dismissals). */
+  lastInteraction: ReadonlyMap<string, number>;
+}
+
 /**
  * In-process recommender engine. Create with `createEngine` (or `RecommenderEngine.create`).
  * One engine per realm: TF.js backends are global to the realm.
@@ -63,25 +86,39 @@ interface LoadedParts {
 export class RecommenderEngine implements RecommenderApi {
   private catalog!: Catalog;
   private disposed = false;
-  private lost: string | null = null;
+  /** The backend in use, its forward, and the switch to another after a device loss. */
+  private readonly backends: BackendSwitch;
   private warmupMs = 0;
   private loadMs = 0;
   private modelCache: ModelCacheInfo | undefined;
   /** The last history write; reads wait for it, so a recommend sees every track called before it. */
   private lastWrite: Promise<unknown> = Promise.resolve();
-  /** The history view of the last recommend, and the history version it was built from. */
-  private view: { version: number; view: HistoryView } | null = null;
+  /** The history view of the last recommend, the events and last interactions, and the history version they were built from. */
+  private view: HistoryState | null = null;
 
   private constructor(
     private readonly config: ResolvedEngineConfig,
     private readonly modelUrl: string,
-    private readonly selection: BackendSelection,
+    selection: BackendSelection,
     private readonly model: LoadedParts,
-    private readonly forward: ForwardRunner,
+    forward: ForwardRunner,
+    hostWeights: HostWeights | null,
     private readonly storage: ScenerecStorage,
-    private readonly shortcut: boolean,
+    private readonly hooks: EngineHooks,
   ) {
-    selection.deviceLost.then((reason) => { this.lost = reason; });
+    this.backends = new BackendSwitch(selection, forward, hostWeights, model, config, {
+      get: () => storage.meta.get('backend'),
+      put: (v) => storage.meta.set(v),
+    }, hooks, {
+      disposed: () => this.disposed,
+      assertUsable: () => this.assertUsable(),
+      guarded: (work) => this.guarded(work),
+      catalog: () => this.catalog,
+      useCatalog: (catalog) => { this.catalog = catalog; },
+      catalogOptions: () => this.catalogOptions(),
+      warmUp: () => this.warmUp(),
+      currentInfo: () => this.currentInfo(),
+    });
   }
 
   /**
@@ -106,10 +143,15 @@ export class RecommenderEngine implements RecommenderApi {
         throw e;
       });
       const store = storage;
-      const selection = await deadline.race(chooseBackend(config, {
+      // Degrades instead of failing (read-only over quota, memory without IndexedDB): recommending needs no writes.
+      if (store.mode !== 'indexeddb') {
+        report({ stage: 'storage', storage: store.mode, reason: store.reason ?? store.mode });
+        console.warn(`[scenerec] history storage is '${store.mode}': ${store.reason}`);
+      }
+      const selection = BackendSwitch.withLossSignal(await deadline.race(chooseBackend(config, {
         get: () => store.meta.get('backend'),
         put: (verdict) => store.meta.set(verdict),
-      }, report), 'starting a backend');
+      }, report), 'starting a backend'), hooks);
       let lastBytes = -1;
       const download = ({ loadedBytes, totalBytes }: DownloadProgress) => {
         if (loadedBytes <= lastBytes) return;
@@ -129,15 +171,30 @@ export class RecommenderEngine implements RecommenderApi {
       vocab.itemIds.forEach((id, i) => { if (i > 0) modelIndex.set(id, i); });
       const content = header.config.features && vocab.features ? new ContentIndexer(vocab.features) : undefined;
       const model: LoadedParts = { header, vocab, weights, modelIndex, content };
+      const hostWeights = BackendSwitch.needsHostWeights(selection, hooks) ? await BackendSwitch.readHostWeights(weights) : null;
       const forward = new ForwardRunner(model, selection, hooks);
-      engine = new RecommenderEngine(config, modelUrl, selection, model, forward, store, hooks.candidateShortcut !== false);
+      engine = new RecommenderEngine(config, modelUrl, selection, model, forward, hostWeights, store, hooks);
       engine.modelCache = loaded.cache;
-      engine.catalog = await deadline.race(Catalog.build(config.catalog, model, engine.catalogOptions()), 'building the catalog');
+      const built = engine;
+      // A device loss during the load switches backend as later on; the switch builds the catalog then.
+      await deadline.race(built.onBackend(async () => {
+        if (built.catalog) return;
+        const generation = built.backends.generation;
+        const catalog = await Catalog.build(config.catalog, model, built.catalogOptions());
+        if (generation !== built.backends.generation) {
+          catalog.dispose();
+          throw new DeviceLostError('The GPU device was lost while the catalog was built.');
+        }
+        built.catalog = catalog;
+      }), 'building the catalog');
       report({ stage: 'warmup' });
-      engine.warmupMs = await deadline.race(engine.warmUp(), 'warming up');
+      engine.warmupMs = await deadline.race(built.onBackend(() => built.warmUp()), 'warming up');
       report({ stage: 'warmup', ms: engine.warmupMs });
       await deadline.race(Promise.all([
-        store.history.prune(config.retention),
+        // Read-only: pruning would be a write the shop did not ask for, and may fail over the quota.
+        store.mode === 'read-only' ? 0 : store.history.prune(config.retention),
+        // Spent feedback only (and nothing in read-only mode): a failure here changes no list.
+        store.feedback.prune().catch(() => 0),
         store.meta.set({ key: 'model', modelVersion: header.modelVersion, modelUrl, loadedAt: Date.now() }),
       ]), 'finishing the load');
       engine.loadMs = now() - t0;
@@ -169,29 +226,34 @@ export class RecommenderEngine implements RecommenderApi {
 
   private assertUsable(): void {
     if (this.disposed) throw new DisposedError('This recommender was disposed; create a new one.');
-    if (this.lost !== null) {
-      throw new DeviceLostError(`The GPU device was lost (${this.lost}); create a new recommender (it may pick another backend).`, { reason: this.lost });
-    }
   }
 
-  /** Runs an async step; afterwards re-checks disposal/device loss so a late result never hides them. */
+  /** After an awaited step: a late result must not hide a disposal. */
   private async guarded<T>(work: Promise<T>): Promise<T> {
     let result: T;
     try {
       result = await work;
     } catch (e) {
-      if (this.disposed || this.lost !== null) this.assertUsable();
+      this.assertUsable();
       throw e;
     }
     this.assertUsable();
     return result;
   }
 
-  /** Starts a history write now and records it for later reads. */
-  private write<T>(start: () => Promise<T>): Promise<T> {
+  /**
+   * Starts a history write now and records it for later reads. A write that reached the store
+   * resolves, whatever happened meanwhile (a device loss, a dispose): a rejected write changed nothing.
+   */
+  private async write<T>(start: () => Promise<T>): Promise<T> {
     const p = start();
     this.lastWrite = p.catch(() => undefined);
-    return this.guarded(p);
+    try {
+      return await p;
+    } catch (e) {
+      this.assertUsable();
+      throw e;
+    }
   }
 
   /** Reads history after every write issued so far. */
@@ -200,19 +262,49 @@ export class RecommenderEngine implements RecommenderApi {
     return this.guarded(start());
   }
 
+  // -------------------------------------------------------------------------------------------
+  // the backend in use, as the switch holds it (./backend-switch.ts: it changes after a device loss)
+
+  private get selection(): BackendSelection {
+    return this.backends.selection;
+  }
+
+  private get forward(): ForwardRunner {
+    return this.backends.forward;
+  }
+
+  private get fallbacks(): BackendFallback[] {
+    return this.backends.info();
+  }
+
+  /** Model-side work on the current backend, run once more on the next after a device loss. */
+  private onBackend<T>(work: () => Promise<T>): Promise<T> {
+    return this.backends.onBackend(work);
+  }
+
   /** The scenes' view of the current state. */
-  private sceneContext(history: HistoryView): SceneContext {
+  private sceneContext(history: HistoryView, events: readonly StoredEvent[] = [], feedback: FeedbackView = FeedbackView.EMPTY): SceneContext {
     return {
-      catalog: this.catalog, history, forward: this.forward, modelIndex: this.model.modelIndex,
-      contentModel: this.model.content !== undefined, options: this.config, shortcut: this.shortcut,
+      catalog: this.catalog, history, events, feedback, forward: this.forward, modelIndex: this.model.modelIndex,
+      contentModel: this.model.content !== undefined, options: this.config, shortcut: this.hooks.candidateShortcut !== false,
     };
   }
 
   /** The history as the model reads it; rebuilt only when the stored events changed (the store's version moved). */
-  private async historyView(): Promise<HistoryView> {
+  private async historyState(): Promise<HistoryState> {
     const { events, version } = await this.read(() => this.storage.history.snapshot());
-    if (this.view?.version !== version) this.view = { version, view: historyView(events, this.model.modelIndex) };
-    return this.view.view;
+    if (this.view?.version !== version) {
+      this.view = { version, view: historyView(events, this.model.modelIndex), events, lastInteraction: lastInteractions(events) };
+    }
+    return this.view;
+  }
+
+  /** Impressions and dismissals as of now, against the history's last interactions. */
+  private async feedbackView(history: HistoryState): Promise<FeedbackView> {
+    const records = await this.read(() => this.storage.feedback.records());
+    if (records.size === 0) return FeedbackView.EMPTY;
+    const cat = this.catalog;
+    return new FeedbackView({ records: records.values(), lastInteraction: history.lastInteraction, now: Date.now() }, (id) => cat.lookup(id));
   }
 
   /**
@@ -240,16 +332,62 @@ export class RecommenderEngine implements RecommenderApi {
   // -------------------------------------------------------------------------------------------
   // public API
 
-  /** Validates and stores events (all or nothing). Unknown item ids are stored but not used for scoring. */
+  /**
+   * Validates and stores events (all or nothing at validation). Unknown item ids are stored but not
+   * used for scoring. Impressions and dismissals go to the feedback store (written first, in its own
+   * transaction), the others to the history: a rejected history write leaves the history unchanged.
+   * Needs no GPU: works during and after a device loss; stored means resolved.
+   */
   async track(events: TrackEvent | TrackEvent[]): Promise<TrackResult> {
+    return this.trackOnce(events, undefined);
+  }
+
+  /**
+   * A history write with the page's write id (the page's replay after a lost worker): a write id the
+   * store applied before is not applied again and answers as the first time (src/engine/store/writes.ts).
+   */
+  applyWrite<M extends HistoryWrite>(writeId: string, method: M, args: Parameters<RecommenderApi[M]>): ReturnType<RecommenderApi[M]>;
+  async applyWrite(writeId: string, method: HistoryWrite, args: unknown[]): Promise<unknown> {
+    if (typeof writeId !== 'string' || writeId.length === 0) throw new InvalidRequestError('applyWrite needs a non-empty write id.', { field: 'writeId' });
+    switch (method) {
+      case 'track': return this.trackOnce(args[0] as TrackEvent | TrackEvent[], writeId);
+      case 'forgetItem': return this.forgetItemOnce(args[0] as string, writeId);
+      case 'clearHistory': return this.clearHistoryOnce(writeId);
+      default: throw new InvalidRequestError(`applyWrite: "${String(method)}" is not a history write.`, { field: 'method' });
+    }
+  }
+
+  private async trackOnce(events: TrackEvent | TrackEvent[], writeId: string | undefined): Promise<TrackResult> {
     this.assertUsable();
     const valid = validateEvents(events);
-    const { stored, pruned } = await this.write(() => this.storage.history.add(valid, this.config.retention));
+    const { history, feedback } = partitionEvents(valid);
+    const { stored, pruned, outsideRetention } = await this.write(async () => {
+      if (feedback.length > 0) {
+        await this.lastWrite; // the writes issued before (a click that answers these impressions)
+        await this.storeFeedback(feedback, history, writeId);
+      }
+      return history.length > 0 || feedback.length === 0
+        ? this.storage.history.add(history, this.config.retention, Date.now(), writeId) : { stored: 0, pruned: 0, outsideRetention: 0 };
+    });
     const unknown = new Set<string>();
     for (const ev of valid) {
       if (ev.itemId && !this.model.modelIndex.has(ev.itemId) && !this.catalog.posById.has(ev.itemId)) unknown.add(ev.itemId);
     }
-    return { stored, unknownItems: [...unknown], pruned };
+    const result: TrackResult = { stored: stored + feedback.length, unknownItems: [...unknown], pruned, outsideRetention };
+    if (feedback.length > 0) result.feedback = feedback.length;
+    return result;
+  }
+
+  /** Applies impressions and dismissals; an item's last interaction is the stored history's or this batch's. */
+  private async storeFeedback(feedback: FeedbackEvent[], batch: Parameters<typeof lastInteractions>[0], writeId: string | undefined): Promise<void> {
+    const { events } = await this.storage.history.snapshot();
+    const stored = lastInteractions(events);
+    const inBatch = lastInteractions(batch);
+    await this.storage.feedback.apply(feedback, (id) => {
+      const a = stored.get(id);
+      const b = inBatch.get(id);
+      return a === undefined ? b : b === undefined ? a : Math.max(a, b);
+    }, Date.now(), writeId);
   }
 
   /** Recommends for a scene. See the scene request types for the options. */
@@ -257,12 +395,16 @@ export class RecommenderEngine implements RecommenderApi {
     this.assertUsable();
     const t0 = now();
     const req = validateRequest(scene, request);
-    const history = await this.historyView();
-    const out = await this.guarded(SCENE_REGISTRY[scene].recommend(this.sceneContext(history), req));
+    const { out, backend } = await this.onBackend(async () => {
+      const history = await this.historyState();
+      const feedback = await this.feedbackView(history);
+      const ran = this.selection.backend;
+      return { out: await SCENE_REGISTRY[scene].recommend(this.sceneContext(history.view, history.events, feedback), req), backend: ran };
+    });
     return {
       scene,
       items: out.items,
-      backend: this.selection.backend,
+      backend,
       modelVersion: this.model.header.modelVersion,
       latencyMs: now() - t0,
       historyUsed: out.used,
@@ -276,17 +418,22 @@ export class RecommenderEngine implements RecommenderApi {
     if (items.length === 0) {
       throw new InvalidOptionsError('catalog is empty; pass at least one item.', { field: 'catalog' });
     }
-    const next = await Catalog.build(items, this.model, this.catalogOptions());
-    if (this.disposed || this.lost !== null) {
-      next.dispose();
-      this.assertUsable();
-    }
-    const old = this.catalog;
-    this.catalog = next;
-    old.dispose();
+    await this.onBackend(async () => {
+      const generation = this.backends.generation;
+      const next = await Catalog.build(items, this.model, this.catalogOptions());
+      if (this.disposed || generation !== this.backends.generation) {
+        // Built on a backend that was disposed or lost meanwhile.
+        next.dispose();
+        this.assertUsable();
+        throw new DeviceLostError('The GPU device was lost while the catalog was built.');
+      }
+      const old = this.catalog;
+      this.catalog = next;
+      old.dispose();
+    });
     // Warms the new shapes.
     const steps = [{ itemId: this.model.vocab.itemIds[1], m: 1, behaviour: 1, scene: SCENE_CODES.home }];
-    await this.forward.run({ sequence: [1], steps }, next, 'home').catch(() => undefined);
+    await this.forward.run({ sequence: [1], steps }, this.catalog, 'home').catch(() => undefined);
     return this.currentInfo();
   }
 
@@ -294,6 +441,7 @@ export class RecommenderEngine implements RecommenderApi {
     const cat = this.catalog;
     const info: EngineInfo = {
       backend: this.selection.backend,
+      storage: this.storage.mode,
       rejectedBackends: [...this.selection.rejected],
       modelUrl: this.modelUrl,
       modelVersion: this.model.header.modelVersion,
@@ -306,17 +454,22 @@ export class RecommenderEngine implements RecommenderApi {
       backendReason: this.selection.reason,
       forward: this.forward.info,
     };
+    if (this.storage.reason !== undefined) info.storageReason = this.storage.reason;
     if (this.selection.probe) info.backendProbe = this.selection.probe.map((p) => ({ ...p }));
     const scoring = cat.info();
     if (scoring) info.scoring = scoring;
     if (this.selection.adapter) info.adapter = { ...this.selection.adapter };
+    if (this.fallbacks.length > 0) info.fallbacks = this.fallbacks.map((f) => ({ ...f }));
     return info;
   }
 
+  /** The engine's state; during a switch after a device loss, as of its end (bounded wait). */
   async info(): Promise<EngineInfo> {
-    this.assertUsable();
+    await this.backends.ready().catch((e) => { if (!(e instanceof DeviceLostError)) throw e; });
     return this.currentInfo();
   }
+
+  // The history controls need no GPU: they work during and after a device loss.
 
   async listHistory(query?: HistoryQuery): Promise<StoredEvent[]> {
     this.assertUsable();
@@ -324,20 +477,40 @@ export class RecommenderEngine implements RecommenderApi {
     return this.read(() => this.storage.history.list(q));
   }
 
+  /** The stored history and the feedback kept per item. */
   async exportHistory(): Promise<HistoryExport> {
     this.assertUsable();
-    return this.read(() => this.storage.history.export());
+    return this.read(async () => {
+      const out = await this.storage.history.export();
+      return { ...out, feedback: [...(await this.storage.feedback.records()).values()].map((r) => ({ ...r })) };
+    });
   }
 
+  /** Removes every event about this item and its feedback (impressions, dismissal). Returns how many history events were removed. */
   async forgetItem(itemId: string): Promise<number> {
+    return this.forgetItemOnce(itemId, undefined);
+  }
+
+  private async forgetItemOnce(itemId: string, writeId: string | undefined): Promise<number> {
     this.assertUsable();
     if (typeof itemId !== 'string' || itemId.length === 0) throw new InvalidRequestError('forgetItem needs a non-empty item id.', { field: 'itemId' });
-    return this.write(() => this.storage.history.forgetItem(itemId));
+    return this.write(async () => {
+      await this.storage.feedback.forgetItem(itemId);
+      return this.storage.history.forgetItem(itemId, writeId);
+    });
   }
 
+  /** Removes every history event and all feedback. */
   async clearHistory(): Promise<void> {
+    return this.clearHistoryOnce(undefined);
+  }
+
+  private async clearHistoryOnce(writeId: string | undefined): Promise<void> {
     this.assertUsable();
-    await this.write(() => this.storage.history.clear());
+    await this.write(async () => {
+      await this.storage.feedback.clear();
+      await this.storage.history.clear(writeId);
+    });
   }
 
   /** Releases the weights, the catalog matrix and the database connection. Safe to call twice. */
@@ -348,7 +521,7 @@ export class RecommenderEngine implements RecommenderApi {
     tf.dispose(Object.values(this.model.weights));
     // Plain-JS memory (the fused path's kernel and item table, the cached history): drop the
     // references so an in-page engine frees them too, not only a terminated worker.
-    this.forward.dispose();
+    this.backends.dispose();
     this.view = null;
     this.storage.close();
   }

@@ -9,7 +9,7 @@ import { REASON_ITEMS } from '../contract/defaults.js';
 import { DeviceLostError } from '../contract/errors.js';
 import { isCpuBackend, type ForwardInfo, type SceneName } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
-import { REPEAT_FEATURES, repeatFeatures, SCENE_CODES, TASKS, type ContentIndexer } from '../model/features.js';
+import { REPEAT_FEATURES, repeatFeatures, SCENE_CODES, sceneCode, TASKS, type ContentIndexer } from '../model/features.js';
 import { FusedForward, type FusedTokens } from '../model/fused.js';
 import { featureInput, sequenceInput, type HistoryStep } from '../model/inputs.js';
 import { lastHidden, taskQueries, type SasRecConfig, type WeightMap } from '../model/sasrec.js';
@@ -65,10 +65,18 @@ export class ForwardRunner {
   private fused: FusedForward | null = null;
   private forwardInfo: ForwardInfo = { path: 'tfjs', reason: 'not set up yet' };
   private readonly repeatWeights?: Float32Array;
+  /** Set once the backend's device is lost; calls waiting on a readback are told through `lossListeners`. */
+  private lostReason: string | null = null;
+  private readonly lossListeners = new Set<(reason: string) => void>();
 
   constructor(private readonly model: ForwardModel, private readonly selection: BackendSelection, hooks: ForwardHooks = {}) {
     if (model.content) this.repeatWeights = model.weights.repeatWeights.dataSync() as Float32Array;
     this.setUp(hooks);
+    void selection.deviceLost.then((reason) => {
+      this.lostReason = reason;
+      for (const l of [...this.lossListeners]) l(reason);
+      this.lossListeners.clear();
+    });
   }
 
   /** Which path runs and why (EngineInfo.forward). */
@@ -187,7 +195,7 @@ export class ForwardRunner {
     const x = featureInput(allSteps, cfg.maxLen, content);
     if (!cat.matrix || x.length === 0) return EMPTY_RUN;
     if (this.fused) {
-      const out = this.fused.run(x.ids, x, SCENE_CODES[scene]);
+      const out = this.fused.run(x.ids, x, sceneCode(scene));
       const scored = await cat.matrix.score(out.queries, { kind: 'all' });
       return this.featureRun(scored.scores, allSteps, cat, x.known, out.attention);
     }
@@ -199,7 +207,7 @@ export class ForwardRunner {
         const t = (a: Int32Array) => tf.tensor2d(a, [1, L], 'int32');
         const tokens = { category: t(x.category), brand: t(x.brand), price: t(x.price), behaviour: t(x.behaviour), scene: t(x.scene) };
         const { hidden, attention } = lastHidden(cfg, this.model.weights, t(x.ids), { returnAttention: true, tokens });
-        const q = taskQueries(cfg, this.model.weights, hidden, tf.tensor1d([SCENE_CODES[scene]], 'int32'));
+        const q = taskQueries(cfg, this.model.weights, hidden, tf.tensor1d([sceneCode(scene)], 'int32'));
         const scores = q.reshape([TASKS.length, cfg.hiddenDim]);
         const attn = attention ? attention.mean(1).reshape([-1]) : tf.zeros([L]);
         attention?.dispose(); // forward() keeps it, so this tidy would not release it
@@ -230,13 +238,22 @@ export class ForwardRunner {
     return { scores: click, heads: { click, cart, purchase }, becauseOf: this.attributions(known.map((s) => s.m), attn), used: known.length };
   }
 
-  /** A GPU readback that never settles after a device loss must not hang the call. */
+  /**
+   * A GPU readback that never settles after a device loss must not hang the call: it rejects with
+   * DeviceLostError once the backend's device is lost (the engine then retries on its fallback).
+   * One listener per call, removed when the call settles, so calls do not pile up on the loss promise.
+   */
   private raceDeviceLoss<T>(p: Promise<T>): Promise<T> {
-    if (this.selection.backend !== 'webgpu') return p;
-    const lost = this.selection.deviceLost.then((reason): never => {
-      throw new DeviceLostError(`The GPU device was lost (${reason}); create a new recommender.`, { reason });
+    const lostError = (reason: string) => new DeviceLostError(`The GPU device was lost (${reason}); the recommender switches to another backend, retry the call.`, { reason });
+    if (this.lostReason !== null) {
+      p.catch(() => undefined);
+      return Promise.reject(lostError(this.lostReason));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const onLost = (reason: string) => reject(lostError(reason));
+      this.lossListeners.add(onLost);
+      p.then(resolve, reject).finally(() => this.lossListeners.delete(onLost));
     });
-    return Promise.race([p, lost]);
   }
 
   /** History items the last position attends to most (summed over repeats), best first. */

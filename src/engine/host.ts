@@ -5,7 +5,7 @@
  */
 import * as Comlink from 'comlink';
 import { ScenerecError } from '../contract/errors.js';
-import { FORWARDED_METHODS, type EngineConfig, type EngineInfo, type LoadProgress, type RecommenderApi } from '../contract/protocol.js';
+import { FORWARDED_METHODS, type EngineConfig, type HistoryWrite, type EngineInfo, type LoadProgress, type RecommenderApi } from '../contract/protocol.js';
 import { registerErrorTransfer } from '../contract/transfer.js';
 import type { EngineHooks, RecommenderEngine } from './engine.js';
 
@@ -13,10 +13,31 @@ import type { EngineHooks, RecommenderEngine } from './engine.js';
 export interface WorkerApi extends RecommenderApi {
   /** Creates the engine. Resolves with its info once it is ready. */
   init(config: EngineConfig, onProgress?: (p: LoadProgress) => unknown): Promise<EngineInfo>;
+  /** A history write with the page's write id: applied at most once (see RecommenderEngine.applyWrite). */
+  applyWrite(writeId: string, method: HistoryWrite, args: unknown[]): Promise<unknown>;
 }
 
+/**
+ * The liveness ping (src/client/supervisor.ts): the page posts `{ [PING]: n }` on the worker's
+ * port, the worker answers `{ [PONG]: n }` from its event loop. Comlink ignores both (no Comlink
+ * message type), on either side.
+ */
+export const PING = 'scenerecPing';
+export const PONG = 'scenerecPong';
+
+/** Answers the page's liveness pings on `endpoint`. */
+export function answerPings(endpoint: Comlink.Endpoint): void {
+  endpoint.addEventListener('message', (ev) => {
+    const n = ((ev as MessageEvent).data as Record<string, unknown> | null)?.[PING];
+    if (typeof n === 'number') endpoint.postMessage({ [PONG]: n });
+  });
+}
+
+/** The engine hooks a worker script may pass: `fetch`, and `onFallback` to hear of a backend switch after a device loss. */
+export type WorkerHooks = Pick<EngineHooks, 'fetch' | 'onFallback'>;
+
 /** Builds the exposed object (separate from `exposeEngine` so it can be tested directly). */
-export function createWorkerApi(hooks: Pick<EngineHooks, 'fetch'> = {}): WorkerApi {
+export function createWorkerApi(hooks: WorkerHooks = {}): WorkerApi {
   let engine: RecommenderEngine | null = null;
   let starting = false;
 
@@ -42,6 +63,7 @@ export function createWorkerApi(hooks: Pick<EngineHooks, 'fetch'> = {}): WorkerA
         const { createEngine } = await import('./engine.js');
         engine = await createEngine(config, {
           fetch: hooks.fetch,
+          onFallback: hooks.onFallback,
           onProgress: onProgress && ((p) => {
             // A proxied callback returns a promise; a failing page callback must not fail the load.
             delivered.push(Promise.resolve(onProgress(p)).catch(() => undefined));
@@ -61,6 +83,8 @@ export function createWorkerApi(hooks: Pick<EngineHooks, 'fetch'> = {}): WorkerA
       }
     },
     dispose: async () => { await engine?.dispose(); },
+    applyWrite: (writeId: string, method: HistoryWrite, args: unknown[]) =>
+      run((e) => (e.applyWrite as (id: string, m: HistoryWrite, a: unknown[]) => Promise<unknown>).call(e, writeId, method, args)),
   } as WorkerApi;
   for (const method of FORWARDED_METHODS) {
     (api as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
@@ -73,9 +97,10 @@ export function createWorkerApi(hooks: Pick<EngineHooks, 'fetch'> = {}): WorkerA
  * Exposes the engine API on `endpoint` (default: the worker's global scope).
  * Call once, at the top level of the worker module.
  */
-export function exposeEngine(endpoint: Comlink.Endpoint = globalThis as unknown as Comlink.Endpoint, hooks: Pick<EngineHooks, 'fetch'> = {}): WorkerApi {
+export function exposeEngine(endpoint: Comlink.Endpoint = globalThis as unknown as Comlink.Endpoint, hooks: WorkerHooks = {}): WorkerApi {
   registerErrorTransfer();
   const api = createWorkerApi(hooks);
+  answerPings(endpoint);
   Comlink.expose(api, endpoint);
   return api;
 }

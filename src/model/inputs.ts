@@ -1,21 +1,21 @@
 /**
  * History -> model input: the one place that turns events into what the model reads. Plain typed
  * arrays (no TF.js), shared by the engine (worker), the trainers and the evaluators (Node).
- * tests/unit/inputs.test.ts feeds the same events through the serving path and the training
- * readers and asserts identical rows.
+ * tests/unit/inputs.test.ts feeds the same events through the serving path and the trainers' and
+ * evaluators' own code paths and asserts identical rows.
  *
- * Known differences between the training readers and this serving rule (not yet unified; each
- * changes what a model is trained or evaluated on, so each needs its own measured change):
- * - `pairs`/`lines` logs are not collapsed for repeats when training (only `tianchi` logs are);
- *   serving always collapses consecutive repeats.
- * - `remapToVocab` (evaluating on another model's vocabulary) collapses repeats before dropping
- *   unknown items; serving drops unknown items first (A, unknown, A is one step here, two there).
- * - the multi-task evaluator keeps history items the model never saw (id 0, with content) as
- *   masked positions; `featureInput` leaves them out.
- * - training logs have no scenes: the multi-task reader simulates them (training/mtl-data.ts).
+ * The defaults are the serving rule. Training and evaluation differ from it only through the named
+ * options below, each documented where it is declared:
+ * - `SequenceOptions.repeats`: 'collapse-raw' and 'keep' reproduce how the bundled single-objective
+ *   models were trained and published (Tianchi: repeats collapsed before unknown items were dropped;
+ *   pairs / lines: no collapse).
+ * - `FeatureInputOptions.unknown`: 'mask' reproduces the multi-task evaluator's published figures
+ *   (history items the model never saw kept as id-0 positions with their content).
+ * Training logs have no scenes: the multi-task reader simulates them (training/mtl-data.ts
+ * `simulatedScene`) and hands them in as the events' scenes.
  */
 import type { EventType, SceneName } from '../contract/protocol.js';
-import { BEHAVIOUR_CODES, SCENE_CODES, type ContentIndexer } from './features.js';
+import { BEHAVIOUR_CODES, sceneCode, type ContentIndexer, type ContentIndices } from './features.js';
 import { padHistory } from './sasrec.js';
 
 /** Event types that count as an interaction for the model (search events do not). */
@@ -56,27 +56,99 @@ export function appendItems(sequence: readonly number[], items: readonly number[
   return collapseRepeats([...sequence, ...items]);
 }
 
-/** Builds the view of a history, oldest event first. */
-export function historyView(events: Iterable<InputEvent>, modelIndex: ReadonlyMap<string, number>): HistoryView {
-  const seq: number[] = [];
+/**
+ * How consecutive repeats of one item become steps of a single-objective model's sequence.
+ * - 'collapse' (serving): items the model does not know are dropped first, then consecutive repeats
+ *   of one model item are one step (A, unknown, A is one step A).
+ * - 'collapse-raw': repeats of the log's own items are collapsed first, then unknown items dropped
+ *   (A, unknown, A stays A, A). How `tianchi-sasrec` was trained (rare items dropped after the
+ *   collapse) and its published figures measured; kept so they can be reproduced.
+ * - 'keep': every interaction is a step. How `pairs` / `lines` logs were read before (the Games
+ *   log has no consecutive repeats, so its model is unaffected); kept for logs whose repeats matter.
+ */
+export type RepeatRule = 'collapse' | 'collapse-raw' | 'keep';
+export const REPEAT_RULES: readonly RepeatRule[] = ['collapse', 'collapse-raw', 'keep'];
+
+/** Options of `modelSequence`. */
+export interface SequenceOptions { repeats: RepeatRule }
+export const DEFAULT_SEQUENCE_OPTIONS: Readonly<SequenceOptions> = { repeats: 'collapse' };
+
+/** A log's interactions as a single-objective model's sequence. */
+export interface ModelSequence {
+  /** Model indices, oldest first. */
+  ids: number[];
+  /** Per input item: the index into `ids` of the step it belongs to, -1 for an item the model does not know. */
+  stepOf: Int32Array;
+}
+
+/**
+ * Interactions (oldest first, any item key) -> a single-objective model's sequence. `modelOf` gives
+ * an item's model index, undefined for an item the model does not know. `stepOf` lets a caller
+ * carry its own per-event columns (behaviour, date) onto the steps.
+ */
+export function modelSequence<K>(
+  items: ArrayLike<K>, modelOf: (item: K) => number | undefined, options: Partial<SequenceOptions> = {},
+): ModelSequence {
+  const { repeats } = { ...DEFAULT_SEQUENCE_OPTIONS, ...options };
+  const ids: number[] = [];
+  const stepOf = new Int32Array(items.length).fill(-1);
+  for (let i = 0; i < items.length; i++) {
+    const m = modelOf(items[i]);
+    if (m === undefined) continue;
+    const repeat = repeats === 'collapse' ? ids[ids.length - 1] === m
+      : repeats === 'collapse-raw' ? i > 0 && items[i - 1] === items[i]
+        : false;
+    if (!repeat) ids.push(m);
+    stepOf[i] = ids.length - 1;
+  }
+  return { ids, stepOf };
+}
+
+/** Interaction steps of a history, consecutive repeats of item + event type collapsed. */
+export interface HistorySteps {
+  steps: HistoryStep[];
+  /** Per input event: the index into `steps` of the step it belongs to, -1 for an event that is not an interaction. */
+  stepOf: Int32Array;
+}
+
+/**
+ * Events (oldest first) -> a feature model's steps: interactions only, consecutive repeats of item +
+ * event type one step (with the first event's scene; no scene: home), unknown items kept as m = 0.
+ */
+export function historySteps(events: ArrayLike<InputEvent>, modelIndex: ReadonlyMap<string, number>): HistorySteps {
   const steps: HistoryStep[] = [];
+  const stepOf = new Int32Array(events.length).fill(-1);
+  for (let i = 0; i < events.length; i++) {
+    const ev = events[i];
+    if (!ev.itemId || !INTERACTIONS.has(ev.type)) continue;
+    const behaviour = BEHAVIOUR_CODES[ev.type as keyof typeof BEHAVIOUR_CODES];
+    const last = steps[steps.length - 1];
+    if (!last || last.itemId !== ev.itemId || last.behaviour !== behaviour) {
+      steps.push({ itemId: ev.itemId, m: modelIndex.get(ev.itemId) ?? 0, behaviour, scene: sceneCode(ev.scene) });
+    }
+    stepOf[i] = steps.length - 1;
+  }
+  return { steps, stepOf };
+}
+
+/** Builds the view of a history, oldest event first (the serving rule: every option at its default). */
+export function historyView(events: Iterable<InputEvent>, modelIndex: ReadonlyMap<string, number>): HistoryView {
+  const list = Array.isArray(events) ? (events as readonly InputEvent[]) : [...events];
   const purchased = new Set<string>();
   const cart = new Map<string, true>();
-  for (const ev of events) {
+  const interactions: string[] = [];
+  for (const ev of list) {
     if (!ev.itemId) continue;
     if (ev.type === 'purchase') { purchased.add(ev.itemId); cart.delete(ev.itemId); }
     if (ev.type === 'cart') { cart.delete(ev.itemId); cart.set(ev.itemId, true); }
-    if (INTERACTIONS.has(ev.type)) {
-      const m = modelIndex.get(ev.itemId);
-      if (m !== undefined) seq.push(m);
-      const behaviour = BEHAVIOUR_CODES[ev.type as keyof typeof BEHAVIOUR_CODES];
-      const last = steps[steps.length - 1];
-      if (!last || last.itemId !== ev.itemId || last.behaviour !== behaviour) {
-        steps.push({ itemId: ev.itemId, m: m ?? 0, behaviour, scene: (ev.scene && SCENE_CODES[ev.scene]) || SCENE_CODES.home });
-      }
-    }
+    if (INTERACTIONS.has(ev.type)) interactions.push(ev.itemId);
   }
-  return { sequence: collapseRepeats(seq), steps, purchased, cart: [...cart.keys()] };
+  return {
+    sequence: modelSequence(interactions, (id) => modelIndex.get(id)).ids,
+    steps: historySteps(list, modelIndex).steps,
+    purchased,
+    cart: [...cart.keys()],
+  };
 }
 
 /** A single-objective model's input row: the most recent `maxLen` ids, left-padded with 0. */
@@ -92,16 +164,39 @@ export interface FeatureInput {
   price: Int32Array;
   behaviour: Int32Array;
   scene: Int32Array;
-  /** The steps the rows hold (items the model knows), oldest first. */
+  /** The steps the rows hold (items the model knows, unless unknown items are masked), oldest first. */
   known: HistoryStep[];
   /** Real (non-padding) positions. */
   length: number;
 }
 
-/** Feature-model input: items the model knows, with their training-time content indices. */
-export function featureInput(steps: readonly HistoryStep[], maxLen: number, content: ContentIndexer): FeatureInput {
-  const known = steps.filter((s) => s.m > 0).slice(-maxLen);
-  const idx = known.map((s) => content.ofModelItem(s.m));
+/**
+ * What a feature model does with history steps whose item it does not know (m = 0).
+ * - 'drop' (serving): left out; the rows hold the most recent `maxLen` known steps.
+ * - 'mask': kept as id-0 positions (masked from attention like padding) that still carry their
+ *   content, behaviour and scene. How the multi-task evaluator's published figures were measured;
+ *   kept so they can be reproduced.
+ */
+export type UnknownRule = 'drop' | 'mask';
+export const UNKNOWN_RULES: readonly UnknownRule[] = ['drop', 'mask'];
+
+/** Options of `featureInput`. */
+export interface FeatureInputOptions {
+  unknown: UnknownRule;
+  /** Content of a step the model does not know (read under 'mask'); default none (all 0). */
+  unknownContent?: (step: HistoryStep) => ContentIndices;
+}
+export const DEFAULT_FEATURE_INPUT_OPTIONS: Readonly<FeatureInputOptions> = { unknown: 'drop' };
+
+const NO_CONTENT: ContentIndices = { category: 0, brand: 0, price: 0 };
+
+/** Feature-model input: the most recent `maxLen` steps (known items only by default), with their training-time content indices. */
+export function featureInput(
+  steps: readonly HistoryStep[], maxLen: number, content: ContentIndexer, options: Partial<FeatureInputOptions> = {},
+): FeatureInput {
+  const o = { ...DEFAULT_FEATURE_INPUT_OPTIONS, ...options };
+  const known = (o.unknown === 'mask' ? steps : steps.filter((s) => s.m > 0)).slice(-maxLen);
+  const idx = known.map((s) => (s.m > 0 ? content.ofModelItem(s.m) : o.unknownContent?.(s) ?? NO_CONTENT));
   const pad = (xs: number[]) => padHistory(xs, maxLen);
   return {
     ids: pad(known.map((s) => s.m)),

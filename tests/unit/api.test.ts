@@ -39,7 +39,7 @@ describe('public exports', () => {
       expect(new (sdk as unknown as Record<string, new (m: string) => Error>)[name]('x')).toBeInstanceOf(sdk.ScenerecError);
     }
     expect(sdk.DEFAULT_MODEL_URL).toBe('/models/games-sasrec/model.json');
-    expect(sdk.SCENES).toEqual(['home', 'product', 'cart', 'search']);
+    expect(sdk.SCENES).toEqual(['home', 'product', 'cart', 'search', 'recentlyViewed', 'buyAgain']);
     expect(sdk.BACKENDS).toEqual(['webgpu', 'webgl', 'wasm', 'cpu']);
   });
 });

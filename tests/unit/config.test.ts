@@ -37,7 +37,7 @@ describe('resolveEngineConfig', () => {
       cacheCatalog: true,
       timeoutMs: 60_000,
       stallTimeoutMs: 15_000,
-      modelCache: 'network-first',
+      modelCache: 'cache-first',
     });
     expect(DEFAULT_MODEL_URL).toBe('/models/games-sasrec/model.json');
   });
@@ -67,6 +67,16 @@ describe('resolveEngineConfig', () => {
     expect(() => resolveEngineConfig({ catalog: [] })).toThrow(/empty/);
     expect(() => resolveEngineConfig('x' as never)).toThrow(InvalidOptionsError);
     expect(() => resolveEngineConfig({ dbName: '' })).toThrow(InvalidOptionsError);
+  });
+
+  it('takes wasmPaths as a folder URL or a URL per known wasm file', () => {
+    expect(resolveEngineConfig({}).wasmPaths).toBeUndefined();
+    expect(resolveEngineConfig({ wasmPaths: '/static/wasm/' }).wasmPaths).toBe('/static/wasm/');
+    expect(resolveEngineConfig({ wasmPaths: { 'tfjs-backend-wasm-simd.wasm': '/w/simd.wasm' } }).wasmPaths)
+      .toEqual({ 'tfjs-backend-wasm-simd.wasm': '/w/simd.wasm' });
+    expect(thrown(() => resolveEngineConfig({ wasmPaths: '/static/wasm' }), InvalidOptionsError).message).toMatch(/ending in '\/'/);
+    expect(thrown(() => resolveEngineConfig({ wasmPaths: { 'simd.wasm': '/x' } as never }), InvalidOptionsError).details?.field).toMatch(/wasmPaths/);
+    expect(thrown(() => resolveEngineConfig({ wasmPaths: 42 as never }), InvalidOptionsError).details?.field).toBe('options.wasmPaths');
   });
 
   it('accepts page-only keys only when the caller says so', () => {
@@ -107,8 +117,8 @@ describe('validateEvents', () => {
   it('fills defaults and keeps fields', () => {
     const [e] = validateEvents({ type: 'view', itemId: 'sku-1' }, 1000);
     expect(e).toEqual({ type: 'view', itemId: 'sku-1', scene: 'home', timestamp: 1000 });
-    const [s] = validateEvents({ type: 'search', query: 'headset', scene: 'search', timestamp: 5 }, 1000);
-    expect(s).toEqual({ type: 'search', query: 'headset', scene: 'search', timestamp: 5 });
+    const [s] = validateEvents({ type: 'search', query: 'headset', scene: 'search', timestamp: 1.7e12 }, 1.7e12 + 1000);
+    expect(s).toEqual({ type: 'search', query: 'headset', scene: 'search', timestamp: 1.7e12 });
   });
 
   it('rejects bad events with InvalidEventError naming the index and field', () => {

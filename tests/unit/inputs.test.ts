@@ -1,7 +1,8 @@
 /**
  * The featuriser (src/model/inputs.ts): its rules, and the same events through the serving path
  * (events as the store hands them -> historyView -> sequenceInput / featureInput) and through the
- * training path (the events as a training log -> the trainers' readers) give identical arrays.
+ * trainers' and evaluators' own code (the events as a training log -> their readers -> the rows
+ * they feed the model) give identical arrays.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,10 +10,16 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { EventType, SceneName } from '../../src/contract/protocol.js';
 import { BEHAVIOUR_CODES, ContentIndexer, SCENE_CODES } from '../../src/model/features.js';
-import { appendItems, featureInput, historyView, sequenceInput, withStep, type InputEvent } from '../../src/model/inputs.js';
-import { parseDataset } from '../../training/data.js';
-import { readMtlData } from '../../training/mtl-data.js';
-import { collapseRepeats } from '../../training/node-io.js';
+import {
+  appendItems, featureInput, historyView, modelSequence, sequenceInput, withStep, type HistoryStep, type InputEvent,
+} from '../../src/model/inputs.js';
+import { leaveOneOut, parseDataset } from '../../training/data.js';
+import { evaluateScorer, inputRows, type Scorer } from '../../training/evaluate.js';
+import { readMtlData, simulatedScene, type MtlDataOptions } from '../../training/mtl-data.js';
+import { evaluateMtlScorer, mtlInputs, type MtlScorer } from '../../training/mtl-eval.js';
+import { trainingWindows, windowInputs } from '../../training/mtl-train.js';
+import { modelSequences, trainingSequences } from '../../training/node-io.js';
+import { batchRows, buildExamples } from '../../training/train.js';
 
 const index = (ids: string[]) => new Map(ids.map((id, i) => [id, i + 1]));
 
@@ -50,47 +57,202 @@ describe('historyView', () => {
   });
 });
 
-/** A shopper's events with the behaviours of the Tianchi log (1 click, 2 favourite, 3 cart, 4 purchase). */
-const SHOPPER: Array<[string, EventType, number]> = [
-  ['i1', 'view', 20190610], ['i1', 'view', 20190610], ['i2', 'view', 20190610], ['i2', 'cart', 20190610],
-  ['i3', 'favorite', 20190611], ['i1', 'view', 20190611], ['i4', 'view', 20190612], ['i4', 'purchase', 20190612],
-  ['i2', 'view', 20190613], ['i5', 'view', 20190613], ['i5', 'view', 20190613],
-];
-const TIANCHI_CODE: Record<string, number> = { view: 1, favorite: 2, cart: 3, purchase: 4 };
+const TIANCHI_CODE: Record<string, number> = { view: 1, click: 1, favorite: 2, cart: 3, purchase: 4 };
+const EVENT_OF_CODE: Record<number, EventType> = { 1: 'click', 2: 'favorite', 3: 'cart', 4: 'purchase' };
+type LogRow = [user: string, item: string, type: EventType, day: number];
+const tianchiLog = (rows: LogRow[]) => `${rows.map(([u, item, type, day]) => `${u}\t${item}\t${TIANCHI_CODE[type]}\t${day}`).join('\n')}\n`;
+const eventsOf = (rows: LogRow[], user: string): InputEvent[] => rows.filter((r) => r[0] === user).map(([, itemId, type]) => ({ type, itemId }));
+const indexOf = (itemIds: readonly string[]) => new Map(itemIds.map((id, i) => [id, i] as [string, number]).filter(([, i]) => i > 0));
 
-describe('serving and training build the same model input from the same events', () => {
-  it('sequence model: the Tianchi reader + collapseRepeats (train, eval) and historyView give the same row', () => {
-    const text = SHOPPER.map(([item, type, day]) => `u1\t${item}\t${TIANCHI_CODE[type]}\t${day}`).join('\n');
-    const ds = collapseRepeats(parseDataset(text, 'tianchi', 'log.tsv'));
-    const modelIndex = new Map(ds.itemIds.map((id, i) => [id, i] as [string, number]).filter(([, i]) => i > 0));
-    const served = historyView(SHOPPER.map(([itemId, type]) => ({ type, itemId, scene: 'home' as SceneName })), modelIndex);
-    for (const L of [4, 50]) expect([...sequenceInput(served.sequence, L)]).toEqual([...sequenceInput(ds.sequences[0], L)]);
+/** The served sequence just before the event that makes step `k` (0-based) of the whole history: what the engine reads when that step is next. */
+function servedBefore(events: InputEvent[], modelIndex: ReadonlyMap<string, number>, k: number): number[] {
+  for (let i = 0; i < events.length; i++) {
+    if (historyView(events.slice(0, i + 1), modelIndex).sequence.length === k + 1) return historyView(events.slice(0, i), modelIndex).sequence;
+  }
+  throw new Error(`the history has no step ${k}`);
+}
+
+/** The served steps just before the event that makes step `k` of the whole history. */
+function servedStepsBefore(events: InputEvent[], modelIndex: ReadonlyMap<string, number>, k: number): HistoryStep[] {
+  for (let i = 0; i < events.length; i++) {
+    if (historyView(events.slice(0, i + 1), modelIndex).steps.length === k + 1) return historyView(events.slice(0, i), modelIndex).steps;
+  }
+  throw new Error(`the history has no step ${k}`);
+}
+
+/**
+ * Two shoppers in the Tianchi layout. u1 has repeats of one item (a view then a cart of `a`; `d`
+ * twice) and `a, x, a` where `x` occurs once in the log: the trainer's --min-item-count 2 leaves it
+ * out of the vocabulary, so to the model it is an unknown item between two `a`. u2's `e` is one step
+ * (twice in a row), so it is left out too.
+ */
+const SEQ_LOG: LogRow[] = [
+  ['u1', 'a', 'view', 20190610], ['u1', 'a', 'cart', 20190610], ['u1', 'b', 'view', 20190610], ['u1', 'a', 'view', 20190611],
+  ['u1', 'x', 'view', 20190611], ['u1', 'a', 'view', 20190611], ['u1', 'c', 'view', 20190612], ['u1', 'c', 'purchase', 20190612],
+  ['u1', 'b', 'view', 20190612], ['u1', 'd', 'view', 20190613], ['u1', 'd', 'view', 20190613],
+  ['u2', 'b', 'view', 20190610], ['u2', 'c', 'view', 20190610], ['u2', 'd', 'favorite', 20190611], ['u2', 'a', 'view', 20190611],
+  ['u2', 'e', 'view', 20190612], ['u2', 'e', 'view', 20190612], ['u2', 'b', 'view', 20190613],
+];
+
+describe('single-objective model: the trainer and the evaluator read what serving reads', () => {
+  const raw = parseDataset(tianchiLog(SEQ_LOG), 'tianchi', 'log.tsv');
+  // The trainer's reader (scripts/train.ts), with the bundled model's --min-item-count 2.
+  const ds = trainingSequences(raw, 2);
+  const modelIndex = indexOf(ds.itemIds);
+  const users = ['u1', 'u2'];
+  const names = (ids: ArrayLike<number>) => Array.from(ids, (i) => ds.itemIds[i]);
+
+  it('the reader gives each shopper the served sequence; A, unknown, A is one step; behaviours follow the kept steps', () => {
+    expect(modelIndex.has('x')).toBe(false);
+    users.forEach((u, r) => expect([...ds.sequences[r]]).toEqual(historyView(eventsOf(SEQ_LOG, u), modelIndex).sequence));
+    expect(names(ds.sequences[0])).toEqual(['a', 'b', 'a', 'c', 'b', 'd']);
+    // One behaviour per step, the highest of the step's events (a's cart, c's purchase).
+    expect([...ds.behaviours[0]]).toEqual([3, 1, 1, 4, 1, 1]);
+    ds.sequences.forEach((s, r) => expect(ds.behaviours[r]).toHaveLength(s.length));
+    // The evaluator's reader (scripts/eval.ts, eval-by-count) over the model's vocabulary: the same.
+    const evalRead = modelSequences(raw, { itemIds: ds.itemIds });
+    expect(evalRead.dataset.sequences.map((s) => [...s])).toEqual(ds.sequences.map((s) => [...s]));
+    expect(evalRead.dataset.behaviours.map((b) => [...b])).toEqual(ds.behaviours.map((b) => [...b]));
+    // x once; e twice in a row (one step, so below --min-item-count 2 too).
+    expect(evalRead.unknownItems).toBe(3);
   });
 
-  it('multi-task model: readMtlData (train, eval) and historyView give the same ids, content, behaviour and scene rows', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'scenerec-inputs-'));
-    writeFileSync(join(dir, 'events.tsv'), `${SHOPPER.map(([item, type, day]) => `u1\t${item}\t${TIANCHI_CODE[type]}\t${day}`).join('\n')}\n`);
-    writeFileSync(join(dir, 'items.tsv'), ['i1\t1\tc1\tb1\t10', 'i2\t1\tc2\tb1\t20', 'i3\t1\tc1\tb2\t30', 'i4\t1\tc3\t0\t40', 'i5\t1\tc2\tb2\t50'].join('\n'));
-    const data = readMtlData(join(dir, 'events.tsv'), join(dir, 'items.tsv'));
-    const content = new ContentIndexer(data.vocab.features);
-    const modelIndex = new Map(data.vocab.itemIds.map((id, i) => [id, i] as [string, number]).filter(([, i]) => i > 0));
-    // A training log has no scenes: the trainer simulates them (simulatedScene). Serving events
-    // carry the scene the page reported; here they report the trainer's, so every column compares.
-    const sceneName = Object.fromEntries(Object.entries(SCENE_CODES).map(([k, v]) => [v, k])) as Record<number, SceneName>;
-    const trainSteps = data.events[0].map((e) => ({ itemId: data.catalog.ids[e.row], m: e.item, behaviour: e.behaviour, scene: e.scene }));
-    // The reader collapsed repeats; the served history has them (historyView collapses them the same way).
-    let j = -1;
-    const servedEvents: InputEvent[] = SHOPPER.map(([itemId, type]) => {
-      const next = trainSteps[j + 1];
-      if (next && next.itemId === itemId && next.behaviour === BEHAVIOUR_CODES[type as keyof typeof BEHAVIOUR_CODES]) j++;
-      return { type, itemId, scene: sceneName[trainSteps[j].scene] };
-    });
-    const served = historyView(servedEvents, modelIndex);
-    expect(served.steps).toEqual(trainSteps);
-    for (const L of [3, 50]) {
-      const a = featureInput(served.steps, L, content);
-      const b = featureInput(trainSteps, L, content);
-      for (const k of ['ids', 'category', 'brand', 'price', 'behaviour', 'scene'] as const) expect([...a[k]], `${k} L=${L}`).toEqual([...b[k]]);
+  it('the named options that reproduce the published models differ from serving only where they say', () => {
+    const legacy = trainingSequences(raw, 2, { repeats: 'collapse-raw' });
+    expect(names(legacy.sequences[0])).toEqual(['a', 'b', 'a', 'a', 'c', 'b', 'd']);
+    expect(legacy.behaviours[0]).toHaveLength(7);
+    expect(names(trainingSequences(raw, 2, { repeats: 'keep' }).sequences[0])).toEqual(['a', 'a', 'b', 'a', 'a', 'c', 'c', 'b', 'd', 'd']);
+    expect(modelSequence(['a', 'x', 'a'], (id) => modelIndex.get(id)).ids).toEqual([modelIndex.get('a')]);
+    expect(modelSequence(['a', 'x', 'a'], (id) => modelIndex.get(id), { repeats: 'collapse-raw' }).ids).toEqual([modelIndex.get('a'), modelIndex.get('a')]);
+  });
+
+  it("the trainer's batch rows are the served rows at each example's last input step", () => {
+    const split = leaveOneOut(ds.sequences);
+    for (const maxLen of [2, 50]) {
+      const examples = buildExamples(split, maxLen);
+      expect(examples).toHaveLength(2);
+      examples.forEach((e, r) => {
+        const rows = batchRows([e]);
+        // The example's last target is the last training step: the input is what serving held before it.
+        const k = split.train[r].length - 1;
+        expect([...rows.inputs], `${users[r]} maxLen ${maxLen}`).toEqual([...sequenceInput(servedBefore(eventsOf(SEQ_LOG, users[r]), modelIndex, k), rows.len)]);
+        expect(rows.len).toBe(Math.min(k, maxLen));
+      });
     }
+  });
+
+  it("the evaluator's model rows (test and validation targets) are the served rows before the target", async () => {
+    const split = leaveOneOut(ds.sequences);
+    for (const target of ['test', 'valid'] as const) {
+      const seen: Array<{ user: number; input: Int32Array }> = [];
+      const recording: Scorer = async (us, inputs, candidates) => {
+        us.forEach((user, j) => seen.push({ user, input: inputs[j] }));
+        return inputs.map((_, j) => new Float32Array(candidates ? candidates[j].length : ds.numItems + 1));
+      };
+      await evaluateScorer(recording, ds.numItems, split, { protocol: 'full', seed: 1, target });
+      expect(seen.map((x) => x.user)).toEqual([0, 1]);
+      for (const maxLen of [3, 50]) {
+        const rows = inputRows(seen.map((x) => x.input), maxLen);
+        seen.forEach(({ user }, r) => {
+          const k = ds.sequences[user].length - (target === 'test' ? 1 : 2);
+          expect([...rows.subarray(r * maxLen, (r + 1) * maxLen)], `${target} ${users[user]} L=${maxLen}`)
+            .toEqual([...sequenceInput(servedBefore(eventsOf(SEQ_LOG, users[user]), modelIndex, k), maxLen)]);
+        });
+      }
+    }
+  });
+
+  it('a pairs log with repeats: the trainer and the evaluator collapse them as serving does (keep reads every line)', () => {
+    const text = ['u1 a', 'u1 a', 'u1 b', 'u1 a', 'u1 a', 'u1 c', 'u1 c', 'u2 b', 'u2 b', 'u2 c', 'u2 a'].join('\n');
+    const pairs = parseDataset(text, 'pairs', 'games.txt');
+    const trained = trainingSequences(pairs, 1);
+    const index = indexOf(trained.itemIds);
+    ['u1', 'u2'].forEach((u, r) => {
+      const events: InputEvent[] = text.split('\n').filter((l) => l.startsWith(`${u} `)).map((l) => ({ type: 'click', itemId: l.split(' ')[1] }));
+      expect([...trained.sequences[r]]).toEqual(historyView(events, index).sequence);
+    });
+    expect(trained.sequences[0].length).toBe(4);
+    expect([...modelSequences(pairs, { itemIds: trained.itemIds }).dataset.sequences[0]]).toEqual([...trained.sequences[0]]);
+    expect(trainingSequences(pairs, 1, { repeats: 'keep' }).sequences[0].length).toBe(7);
+  });
+});
+
+/** A shopper's events with the behaviours of the Tianchi log (1 click, 2 favourite, 3 cart, 4 purchase). */
+const SHOPPER: LogRow[] = [
+  ['u1', 'i1', 'view', 20190610], ['u1', 'i1', 'view', 20190610], ['u1', 'i2', 'view', 20190610], ['u1', 'i2', 'cart', 20190610],
+  ['u1', 'i3', 'favorite', 20190611], ['u1', 'i1', 'view', 20190611], ['u1', 'i4', 'view', 20190612], ['u1', 'i4', 'purchase', 20190612],
+  ['u1', 'i2', 'view', 20190613], ['u1', 'i5', 'view', 20190613], ['u1', 'i5', 'view', 20190613],
+];
+const ITEMS = ['i1\t1\tc1\tb1\t10', 'i2\t1\tc2\tb1\t20', 'i3\t1\tc1\tb2\t30', 'i4\t1\tc3\t0\t40', 'i5\t1\tc2\tb2\t50'].join('\n');
+const SCENE_NAME = Object.fromEntries(Object.entries(SCENE_CODES).map(([k, v]) => [v, k])) as Record<number, SceneName>;
+
+/**
+ * The shopper's events as a shop would track them. A training log has no scenes: the trainer
+ * simulates them (simulatedScene); here the page reports the trainer's, so every column compares.
+ */
+function servedEvents(rows: LogRow[]): InputEvent[] {
+  let day = -1;
+  return rows.map(([, itemId, type, date]) => {
+    const opensDay = date !== day;
+    day = date;
+    return { type: EVENT_OF_CODE[TIANCHI_CODE[type]], itemId, scene: SCENE_NAME[simulatedScene(TIANCHI_CODE[type], opensDay)] };
+  });
+}
+
+function mtlData(options?: MtlDataOptions) {
+  const dir = mkdtempSync(join(tmpdir(), 'scenerec-inputs-'));
+  writeFileSync(join(dir, 'events.tsv'), tianchiLog(SHOPPER));
+  writeFileSync(join(dir, 'items.tsv'), ITEMS);
+  const data = readMtlData(join(dir, 'events.tsv'), join(dir, 'items.tsv'), options);
+  return { data, content: new ContentIndexer(data.vocab.features), modelIndex: indexOf(data.vocab.itemIds) };
+}
+
+const COLUMNS = ['ids', 'category', 'brand', 'price', 'behaviour', 'scene'] as const;
+
+describe('multi-task model: the trainer and the evaluator read what serving reads', () => {
+  it('readMtlData (train, eval) and historyView give the same steps', () => {
+    const { data, modelIndex } = mtlData();
+    const trainSteps = data.events[0].map((e) => ({ itemId: data.catalog.ids[e.row], m: e.item, behaviour: e.behaviour, scene: e.scene }));
+    expect(historyView(servedEvents(SHOPPER), modelIndex).steps).toEqual(trainSteps);
+    // view and view of i1 are one step; view and cart of i2 two.
+    expect(trainSteps.map((s) => s.itemId)).toEqual(['i1', 'i2', 'i2', 'i3', 'i1', 'i4', 'i4', 'i2', 'i5']);
+  });
+
+  it("the trainer's window rows are the served feature rows before each window's last step", () => {
+    const { data, content, modelIndex } = mtlData();
+    const events = servedEvents(SHOPPER);
+    for (const maxLen of [3, 50]) {
+      const windows = trainingWindows(data, maxLen);
+      expect(windows.length).toBeGreaterThan(0);
+      for (const w of windows) {
+        const x = windowInputs(data, [w], content);
+        const k = data.events[0].indexOf(w[w.length - 1]);
+        const served = featureInput(servedStepsBefore(events, modelIndex, k), x.len, content);
+        for (const c of COLUMNS) expect([...x[c]], `${c} maxLen ${maxLen} window to step ${k}`).toEqual([...served[c]]);
+      }
+    }
+  });
+
+  it("the evaluator's rows are the served rows before the hold-out, an item unseen in training left out (mask keeps it)", async () => {
+    // Training days up to the 11th: i4 (first seen on the 12th) is a history item the model never saw.
+    const { data, content, modelIndex } = mtlData({ trainEnd: 20190611, validDay: 20190612, testStart: 20190613, priceBuckets: 10 });
+    expect(modelIndex.has('i4')).toBe(false);
+    const histories: Array<ReturnType<typeof data.events[0]['slice']>> = [];
+    const recording: MtlScorer = async (hs) => { histories.push(...hs); return hs.map(() => new Float32Array(data.catalog.ids.length)); };
+    await evaluateMtlScorer(recording, data, { period: 'test', candidates: 'catalog' });
+    expect(histories.length).toBeGreaterThan(0);
+    const before = servedEvents(SHOPPER.filter((r) => r[3] < 20190613));
+    const servedSteps = historyView(before, modelIndex).steps;
+    for (const L of [3, 50]) {
+      const served = featureInput(servedSteps, L, content);
+      const [drop] = mtlInputs(data, [histories[0]], L);
+      for (const c of COLUMNS) expect([...drop[c]], `${c} L=${L}`).toEqual([...served[c]]);
+      expect(drop.known.some((s) => s.itemId === 'i4')).toBe(false);
+    }
+    // 'mask' (the published figures): i4's two steps are id-0 positions that carry its content.
+    const [mask] = mtlInputs(data, [histories[0]], 50, { unknown: 'mask' });
+    const at = mask.known.map((s, i) => (s.itemId === 'i4' ? 50 - mask.length + i : -1)).filter((i) => i >= 0);
+    expect(at).toHaveLength(2);
+    for (const i of at) { expect(mask.ids[i]).toBe(0); expect(mask.category[i]).toBeGreaterThan(0); expect(mask.price[i]).toBeGreaterThan(0); }
   });
 });

@@ -21,7 +21,7 @@ async function openAll(name = freshDbName(), options?: OpenStorageOptions): Prom
   return s;
 }
 async function openStore(name = freshDbName()): Promise<HistoryStore> {
-  return (await openAll(name)).history;
+  return (await openAll(name)).history as HistoryStore;
 }
 afterEach(() => {
   for (const s of open.splice(0)) s.close();
@@ -34,7 +34,8 @@ describe('schema', () => {
     (await openStore(name)).close();
     const db = await openDB(name);
     expect(db.version).toBe(DB_VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(['catalogCache', 'events', 'meta']);
+    // 'writes' (v3): the applied write ids (src/engine/store/writes.ts); 'feedback' (v4): impressions and dismissals.
+    expect([...db.objectStoreNames].sort()).toEqual(['catalogCache', 'events', 'feedback', 'meta', 'writes']);
     const tx = db.transaction('events');
     expect(tx.store.keyPath).toBe('id');
     expect(tx.store.autoIncrement).toBe(true);
@@ -105,17 +106,17 @@ describe('retention', () => {
   it('drops the oldest events beyond maxEvents on write', async () => {
     const s = await openStore();
     const r1 = await s.add([ev('a', NOW - 5), ev('b', NOW - 4), ev('c', NOW - 3)], { maxEvents: 3, maxAgeDays: 180 }, NOW);
-    expect(r1).toEqual({ stored: 3, pruned: 0 });
+    expect(r1).toEqual({ stored: 3, pruned: 0, outsideRetention: 0 });
     const r2 = await s.add([ev('d', NOW - 2), ev('e', NOW - 1)], { maxEvents: 3, maxAgeDays: 180 }, NOW);
-    expect(r2).toEqual({ stored: 2, pruned: 2 });
+    expect(r2).toEqual({ stored: 2, pruned: 2, outsideRetention: 0 });
     expect((await s.all()).map((e) => e.itemId)).toEqual(['c', 'd', 'e']);
   });
 
-  it('drops events older than maxAgeDays on write, including old ones just written', async () => {
+  it('drops events older than maxAgeDays on write, and does not store (but counts) old ones of the batch', async () => {
     const s = await openStore();
     await s.add([ev('old', NOW - 40 * DAY), ev('mid', NOW - 20 * DAY)], keep, NOW);
     const r = await s.add([ev('new', NOW), ev('ancient', NOW - 100 * DAY)], { maxEvents: 1000, maxAgeDays: 30 }, NOW);
-    expect(r).toEqual({ stored: 2, pruned: 2 });
+    expect(r).toEqual({ stored: 1, pruned: 1, outsideRetention: 1 });
     expect((await s.all()).map((e) => e.itemId)).toEqual(['mid', 'new']);
     expect(await s.prune({ maxEvents: 1, maxAgeDays: 30 }, NOW)).toBe(1);
     expect((await s.all()).map((e) => e.itemId)).toEqual(['new']);

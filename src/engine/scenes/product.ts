@@ -7,7 +7,7 @@ import type { RankReason } from '../../contract/protocol.js';
 import { BEHAVIOUR_CODES, SCENE_CODES } from '../../model/features.js';
 import { appendItems, withStep } from '../../model/inputs.js';
 import { rankScored } from '../../ranking/rank.js';
-import { candidateSource, exclusions, personalList, rankWithFill, type Scene } from './scene.js';
+import { candidateSource, exclusions, feedbackAdjust, personalList, rankWithFill, type Scene } from './scene.js';
 
 export const product: Scene<'product'> = {
   name: 'product',
@@ -26,7 +26,7 @@ export const product: Scene<'product'> = {
         // A feature model has a content vector for a new item: the items whose vectors are closest to it.
         const scored = await cat.matrix.score(cat.matrix.unitRow(newRow), cat.scoreRequest());
         const run = { scores: scored.scores[0], rows: scored.rows ?? undefined, becauseOf: [], used: 0 };
-        const ranked = rankScored(candidateSource(ctx, run, { kind: 'similar', to: id }), { ...req, exclude, shortcut: ctx.shortcut });
+        const ranked = rankScored(candidateSource(ctx, run, { kind: 'similar', to: id }), { ...req, exclude, adjust: feedbackAdjust(ctx, req), shortcut: ctx.shortcut });
         return { items: ranked.items, used: 0 };
       }
       // In the catalog but new to the model: popular items of its category, then popular overall.

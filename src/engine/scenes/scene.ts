@@ -5,9 +5,13 @@
  * src/contract/options.ts).
  */
 import type { ResolvedEngineConfig, ResolvedRequestMap } from '../../contract/options.js';
-import type { RankReason, RecommendedItem, SceneName, ShopRules } from '../../contract/protocol.js';
+import type { RankReason, RecommendedItem, SceneName, ShopRules, StoredEvent } from '../../contract/protocol.js';
 import type { HistoryView } from '../../model/inputs.js';
-import { rankCandidates, rankScored, scoringDepth, type CandidateSource, type RankedList } from '../../ranking/rank.js';
+import { composeAdjust, type FeedbackView } from '../../ranking/feedback.js';
+import { tailAdjust } from '../../ranking/long-tail.js';
+import {
+  rankCandidates, rankScored, scoringDepth, type CandidateSource, type RankedList, type ScoreAdjust,
+} from '../../ranking/rank.js';
 import type { Catalog } from '../catalog.js';
 import type { ForwardInput, ForwardRunner, ModelRun } from '../forward.js';
 import { SHORT_LIST_RETRIES, SHORT_LIST_RETRY_FACTOR } from '../../contract/defaults.js';
@@ -17,6 +21,10 @@ export interface SceneContext {
   catalog: Catalog;
   /** The shopper's history, as the model reads it. */
   history: HistoryView;
+  /** The stored history events, oldest first (the history lists read them; shared, do not change). */
+  events: readonly StoredEvent[];
+  /** Impressions and dismissals as of this call (hidden items, score factors). */
+  feedback: FeedbackView;
   forward: ForwardRunner;
   /** Item id -> model index. */
   modelIndex: ReadonlyMap<string, number>;
@@ -38,13 +46,30 @@ export interface Scene<S extends SceneName> {
   recommend(ctx: SceneContext, request: ResolvedRequestMap[S]): Promise<SceneList>;
 }
 
-/** Ids a list never shows. Per-request rules.excludeInCart / excludePurchased override the engine options. */
+/**
+ * Ids a list never shows: dismissed items, the cart, purchased items (home and product). Per-request
+ * rules.excludeInCart / excludePurchased override the engine options.
+ */
 export function exclusions(ctx: SceneContext, scene: SceneName, rules: ShopRules, extra: Iterable<string> = []): Set<string> {
   const out = new Set<string>(extra);
+  for (const id of ctx.feedback.hidden) out.add(id);
   if (rules.excludeInCart ?? ctx.options.excludeInCart) for (const id of ctx.history.cart) out.add(id);
   const purchased = rules.excludePurchased ?? (ctx.options.excludePurchased && (scene === 'home' || scene === 'product'));
   if (purchased) for (const id of ctx.history.purchased) out.add(id);
   return out;
+}
+
+/**
+ * The score factors of a request: feedback (exposure discount, dismissed neighbours) and long-tail
+ * exposure; undefined when none applies (ranking then runs as without them).
+ */
+export function feedbackAdjust(ctx: SceneContext, req: { exposureDiscount: number; tailExposure: number }): ScoreAdjust | undefined {
+  const cat = ctx.catalog;
+  const popularity = (c: { itemId: string }) => {
+    const pos = cat.posById.get(c.itemId);
+    return pos === undefined ? 0 : cat.popScore[pos];
+  };
+  return composeAdjust(ctx.feedback.adjust(req.exposureDiscount), tailAdjust(popularity, req.tailExposure));
 }
 
 /** A model run as ranking's candidate source: rows of the catalog, with popular fill and pin lookup. */
@@ -63,7 +88,9 @@ export function candidateSource(ctx: SceneContext, run: ModelRun, reason: RankRe
 export function rankWithFill(ctx: SceneContext, candidates: Iterable<ReturnType<Catalog['candidateAt']>>, req: ResolvedRequestMap['home'], exclude: Set<string>): SceneList {
   const cat = ctx.catalog;
   return {
-    items: rankCandidates(candidates, { ...req, exclude, popular: () => cat.popular({ kind: 'popular' }), lookup: (id) => cat.lookup(id) }),
+    items: rankCandidates(candidates, {
+      ...req, exclude, adjust: feedbackAdjust(ctx, req), popular: () => cat.popular({ kind: 'popular' }), lookup: (id) => cat.lookup(id),
+    }),
     used: 0,
   };
 }
@@ -75,7 +102,7 @@ export function rankWithFill(ctx: SceneContext, candidates: Iterable<ReturnType<
  */
 export async function personalList(
   ctx: SceneContext, input: ForwardInput, req: ResolvedRequestMap['home'], exclude: Set<string>,
-  reasonFor: (becauseOf: string[]) => RankReason, scene: SceneName,
+  reasonFor: (becauseOf: string[]) => RankReason, scene: SceneName, adjust: ScoreAdjust | undefined = feedbackAdjust(ctx, req),
 ): Promise<SceneList> {
   const cat = ctx.catalog;
   let n = scoringDepth(req.k);
@@ -83,9 +110,9 @@ export async function personalList(
   for (;;) {
     const run = await ctx.forward.run(input, cat, scene, cat.scoreRequest(n));
     if (run.used === 0) {
-      return { items: rankCandidates(cat.popular({ kind: 'popular' }), { ...req, exclude }), used: 0 };
+      return { items: rankCandidates(cat.popular({ kind: 'popular' }), { ...req, exclude, adjust }), used: 0 };
     }
-    const ranked: RankedList = rankScored(candidateSource(ctx, run, reasonFor(run.becauseOf)), { ...req, exclude, shortcut: ctx.shortcut });
+    const ranked: RankedList = rankScored(candidateSource(ctx, run, reasonFor(run.becauseOf)), { ...req, exclude, adjust, shortcut: ctx.shortcut });
     if (!run.rows || ranked.filled === 0 || retries-- === 0 || n >= cat.rows) return { items: ranked.items, used: run.used };
     n = Math.min(n * SHORT_LIST_RETRY_FACTOR, cat.rows);
   }

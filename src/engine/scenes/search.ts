@@ -5,7 +5,7 @@
 import type { RankReason } from '../../contract/protocol.js';
 import { blendObjectives, blendSearch, rankCandidates, type RankCandidate } from '../../ranking/rank.js';
 import { EMPTY_RUN } from '../forward.js';
-import { exclusions, type Scene } from './scene.js';
+import { exclusions, feedbackAdjust, type Scene } from './scene.js';
 
 export const search: Scene<'search'> = {
   name: 'search',
@@ -28,6 +28,6 @@ export const search: Scene<'search'> = {
         : { kind: 'fallback', detail: 'not known to the model: kept at the shop position' };
       return pos === undefined ? { itemId: id, score: blended[i], reason } : cat.candidateAt(pos, blended[i], reason);
     });
-    return { items: rankCandidates(candidates, { ...req, exclude: exclusions(ctx, 'search', req.rules), closed: true }), used: run.used };
+    return { items: rankCandidates(candidates, { ...req, exclude: exclusions(ctx, 'search', req.rules), adjust: feedbackAdjust(ctx, req), closed: true }), used: run.used };
   },
 };

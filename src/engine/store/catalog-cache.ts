@@ -3,7 +3,7 @@
  * (int8 rows + per-row scales), keyed by model version + catalog hash + storage format, so a reload
  * skips computing them. No shopper data. The newest CATALOG_CACHE_KEEP records stay.
  */
-import { allRequests, inTransaction, type StorageConnection } from './db.js';
+import { allRequests, inTransaction, type StorageAccess, type StorageConnection } from './db.js';
 
 /** How many cached catalog matrices are kept (newest first). */
 export const CATALOG_CACHE_KEEP = 2;
@@ -19,9 +19,20 @@ export interface CatalogCacheRecord {
   createdAt: number;
 }
 
-/** The catalog-matrix cache of one database. Get one from `openStorage` (index.ts). */
-export class CatalogCache {
-  constructor(private readonly conn: StorageConnection) {}
+/** The catalog-matrix cache as the engine uses it: CatalogCache (IndexedDB) and MemoryCatalogCache (memory.ts). */
+export interface CatalogMatrixCache {
+  /** A cached catalog matrix, or undefined. */
+  get(key: string): Promise<CatalogCacheRecord | undefined>;
+  /** Caches a catalog matrix. */
+  put(record: CatalogCacheRecord): Promise<void>;
+}
+
+/**
+ * The catalog-matrix cache of one database. Get one from `openStorage` (index.ts). In read-only
+ * mode `put` stores nothing and resolves (a cache miss next load only costs the quantisation).
+ */
+export class CatalogCache implements CatalogMatrixCache {
+  constructor(private readonly conn: StorageConnection, private readonly access: StorageAccess = { readOnly: null }) {}
 
   /** A cached catalog matrix, or undefined (also when the database predates the cache). */
   async get(key: string): Promise<CatalogCacheRecord | undefined> {
@@ -32,6 +43,7 @@ export class CatalogCache {
 
   /** Caches a catalog matrix (copies of the arrays are stored) and drops all but the newest CATALOG_CACHE_KEEP. */
   async put(record: CatalogCacheRecord): Promise<void> {
+    if (this.access.readOnly !== null) return;
     const db = await this.conn.get();
     if (!db.objectStoreNames.contains('catalogCache')) return;
     await inTransaction(db, ['catalogCache'], 'readwrite', 'writing the catalog cache', async (tx) => {

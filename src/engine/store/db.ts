@@ -2,11 +2,16 @@
  * The scenerec IndexedDB database (via `idb`): its typed schema, opening (with the blocked-upgrade
  * timeout), migrations, storage-error mapping, and the one connection the stores share.
  *
- * Schema (version 2):
+ * Schema (version 4):
  *   events        autoIncrement key `id`, indexes `itemId` and `timestamp`        (history.ts)
  *   meta          keyPath `key`: { key: 'schema', ... }, { key: 'model', ... }, { key: 'backend', ... }  (meta.ts)
  *   catalogCache  keyPath `key` (v2): derived catalog matrices (int8 rows + scales), keyed by model
  *                 version + catalog hash + format; no shopper data.                 (catalog-cache.ts)
+ *   writes        autoIncrement key `seq`, unique index `writeId` (v3): the ids of the last applied
+ *                 history writes and their results, written in the write's own transaction, so a
+ *                 replayed write is a no-op that answers as the first time.          (writes.ts)
+ *   feedback      keyPath `itemId` (v4), index `touchedAt`: impressions and dismissals counted per
+ *                 item (FeedbackRecord), with their own retention; never read as history.  (feedback.ts)
  * Migrations are `if (oldVersion < N)` steps in `upgradeSchema`, so any old version steps up in order.
  *
  * Every operation is one transaction (`inTransaction`): a write is stored whole or not at all.
@@ -16,12 +21,13 @@ import { DB_BLOCKED_TIMEOUT_MS } from '../../contract/defaults.js';
 import {
   QuotaExceededError, ScenerecError, StorageBlockedError, StorageError,
 } from '../../contract/errors.js';
-import type { StoredEvent } from '../../contract/protocol.js';
+import type { FeedbackRecord, StoredEvent } from '../../contract/protocol.js';
 import type { CatalogCacheRecord } from './catalog-cache.js';
 import type { MetaRecord } from './meta.js';
+import type { AppliedWrite } from './writes.js';
 
 /** Current schema version. Bump it and add an `if (oldVersion < N)` step to migrate. */
-export const DB_VERSION = 2;
+export const DB_VERSION = 4;
 
 export interface ScenerecDB extends DBSchema {
   events: {
@@ -36,6 +42,16 @@ export interface ScenerecDB extends DBSchema {
   catalogCache: {
     key: string;
     value: CatalogCacheRecord;
+  };
+  writes: {
+    key: number;
+    value: AppliedWrite;
+    indexes: { writeId: string };
+  };
+  feedback: {
+    key: string;
+    value: FeedbackRecord;
+    indexes: { touchedAt: number };
   };
 }
 
@@ -59,12 +75,16 @@ function upgradeSchema(db: IDBPDatabase<ScenerecDB>, oldVersion: number, newVers
     db.createObjectStore('meta', { keyPath: 'key' });
   }
   if (oldVersion < 2) db.createObjectStore('catalogCache', { keyPath: 'key' });
-  // Future steps go here: if (oldVersion < 3) { ... }
+  if (oldVersion < 3 && newVersion >= 3) createWritesStore(db);
+  if (oldVersion < 4 && newVersion >= 4) createFeedbackStore(db);
+  // Future steps go here: if (oldVersion < 5) { ... }
 
   // Repair: a database of this name created by other code lacks our stores.
   if (!db.objectStoreNames.contains('events')) createEventsStore(db);
   if (!db.objectStoreNames.contains('meta')) db.createObjectStore('meta', { keyPath: 'key' });
   if (newVersion >= 2 && !db.objectStoreNames.contains('catalogCache')) db.createObjectStore('catalogCache', { keyPath: 'key' });
+  if (newVersion >= 3 && !db.objectStoreNames.contains('writes')) createWritesStore(db);
+  if (newVersion >= 4 && !db.objectStoreNames.contains('feedback')) createFeedbackStore(db);
 
   const now = Date.now();
   const meta = tx.objectStore('meta');
@@ -81,6 +101,40 @@ function createEventsStore(db: IDBPDatabase<ScenerecDB>): void {
   const events = db.createObjectStore('events', { keyPath: 'id', autoIncrement: true });
   events.createIndex('itemId', 'itemId');
   events.createIndex('timestamp', 'timestamp');
+}
+
+function createWritesStore(db: IDBPDatabase<ScenerecDB>): void {
+  db.createObjectStore('writes', { keyPath: 'seq', autoIncrement: true }).createIndex('writeId', 'writeId', { unique: true });
+}
+
+function createFeedbackStore(db: IDBPDatabase<ScenerecDB>): void {
+  db.createObjectStore('feedback', { keyPath: 'itemId' }).createIndex('touchedAt', 'touchedAt');
+}
+
+/**
+ * How the stores of one opened storage may write. `readOnly`: why nothing new may be stored (the
+ * quota was exceeded when storage opened, index.ts), or null.
+ */
+export interface StorageAccess { readOnly: string | null }
+
+/** The error of a history write in read-only mode: nothing was written. */
+export function readOnlyError(reason: string): QuotaExceededError {
+  return new QuotaExceededError(
+    `The history is read-only for this session: ${reason}. Nothing was stored; recommendations still use the history stored before. ` +
+    'Free up site storage (or lower retention.maxEvents) and reload the page to store history again.', { storage: 'read-only', reason });
+}
+
+/**
+ * Whether the database takes a write now: rewrites the schema record (same content) in one
+ * transaction. Over the quota, the commit fails with QuotaExceededError (mapped).
+ */
+export async function probeWrite(conn: StorageConnection): Promise<void> {
+  await conn.run(['meta'], 'readwrite', 'checking that the history can be written', async (tx) => {
+    const meta = tx.objectStore('meta');
+    const schema = await meta.get('schema');
+    const at = Date.now();
+    await meta.put(schema ?? { key: 'schema', version: conn.schemaVersionOpened, createdAt: at, upgradedAt: at });
+  });
 }
 
 /** Issues requests and waits for all; every request promise is handled, even if a later issue throws. */
@@ -131,9 +185,14 @@ async function openDatabase(
   let failBlocked!: (e: Error) => void;
   const blockedP = new Promise<never>((_, reject) => { failBlocked = reject; });
   let openP: Promise<IDBPDatabase<ScenerecDB>>;
+  // An upgrade aborted at commit (over the quota) fails the open with AbortError; its own error says why.
+  let upgradeTx: UpgradeTx | undefined;
   try {
     openP = openDB<ScenerecDB>(name, version, {
-      upgrade: (db, oldVersion, newVersion, tx) => upgradeSchema(db, oldVersion, newVersion ?? version, tx),
+      upgrade: (db, oldVersion, newVersion, tx) => {
+        upgradeTx = tx;
+        upgradeSchema(db, oldVersion, newVersion ?? version, tx);
+      },
       blocked: (currentVersion) => {
         if (timer !== undefined) return;
         timer = setTimeout(() => failBlocked(new StorageBlockedError(
@@ -151,7 +210,9 @@ async function openDatabase(
   } catch (e) {
     // If the open completes after we gave up, close that connection so it blocks nobody.
     openP.then((db) => db.close(), () => undefined);
-    throw mapStorageError(e, 'opening the history database', name);
+    let cause: unknown = e;
+    try { cause = upgradeTx?.error ?? e; } catch { /* not finished */ }
+    throw mapStorageError(cause, 'opening the history database', name);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }
@@ -278,6 +339,11 @@ export class StorageConnection {
   /** Why the connection was dropped last (for diagnostics), or null. */
   get connectionLostReason(): string | null {
     return this.lostReason;
+  }
+
+  /** The schema version this connection opens. */
+  get schemaVersionOpened(): number {
+    return this.schemaVersion;
   }
 
   get isClosed(): boolean {

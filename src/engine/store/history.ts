@@ -2,7 +2,12 @@
  * The shopper's history: the `events` object store (schema in db.ts). Events never leave the device.
  *
  * Every write is one transaction: a batch is stored whole or not at all, and retention
- * (maxEvents, maxAgeDays) runs inside the same transaction.
+ * (maxEvents, maxAgeDays; batched, see retention.ts) runs inside the same transaction.
+ *
+ * `EventHistory` is the interface both history stores implement: this one (IndexedDB) and the
+ * in-memory one of a session without IndexedDB (memory.ts). In read-only mode (the quota was
+ * exceeded when storage opened, index.ts) `add` rejects with QuotaExceededError and stores nothing;
+ * reads and deletions (forgetItem, clear, prune) still go to IndexedDB.
  *
  * `events()` (the recommend path) keeps the history in memory between calls instead of reading
  * IndexedDB each time. It stays correct when others write the same database: this store's own
@@ -29,10 +34,12 @@ import type { IDBPObjectStore, StoreNames } from 'idb';
 import type { HistoryExport, StoredEvent } from '../../contract/protocol.js';
 import type { NewEvent } from '../../contract/options.js';
 import {
-  allRequests, inTransaction, StorageConnection, type OpenStorageOptions, type ScenerecDB,
+  allRequests, inTransaction, readOnlyError, StorageConnection, type ScenerecDB, type ScenerecStoreName, type StorageAccess,
 } from './db.js';
+import { AGE_PRUNE_INTERVAL_MS, ageCutoff, overCountLimit, planBatch, type Retention } from './retention.js';
+import { applyOnce, hasWritesStore } from './writes.js';
 
-export interface Retention { maxEvents: number; maxAgeDays: number }
+export type { Retention } from './retention.js';
 
 /** The events (oldest first; shared, do not change them) and the `version` they are at. */
 export interface HistorySnapshot {
@@ -40,7 +47,51 @@ export interface HistorySnapshot {
   readonly version: number;
 }
 
-const DAY_MS = 86_400_000;
+/** What `add` did with a batch. */
+export interface AddResult {
+  /** Events of the batch that are stored after the call. */
+  stored: number;
+  /** Events stored before the call that retention dropped during it. */
+  pruned: number;
+  /** Events of the batch that retention did not keep (older than maxAgeDays, or beyond maxEvents). */
+  outsideRetention: number;
+}
+
+/**
+ * A shopper's history, as the engine uses it: the IndexedDB store (HistoryStore) and the in-memory
+ * store of a session without IndexedDB (MemoryHistory, memory.ts) implement it alike.
+ */
+export interface EventHistory {
+  /** The database name. */
+  readonly name: string;
+  /** The change counter: moves on exactly when the stored events change (see HistoryStore). */
+  readonly version: number;
+  /**
+   * Adds validated events (all or nothing) and applies retention (retention.ts). A `writeId` that
+   * was applied before writes nothing and answers as the first time (writes.ts); so do the other writes.
+   */
+  add(events: NewEvent[], retention: Retention, now?: number, writeId?: string): Promise<AddResult>;
+  /** Applies retention exactly (age, then down to maxEvents). Returns how many events were dropped. */
+  prune(retention: Retention, now?: number): Promise<number>;
+  /** Every event, oldest first (by timestamp, then insertion order). */
+  all(): Promise<StoredEvent[]>;
+  /** As `all()`, possibly a shared in-memory copy: do not change it. */
+  events(): Promise<readonly StoredEvent[]>;
+  /** `events()` with the version it is at. */
+  snapshot(): Promise<HistorySnapshot>;
+  /** Events by timestamp, newest first unless `newestFirst: false`, at most `limit`. */
+  list(query?: { limit?: number; newestFirst?: boolean }): Promise<StoredEvent[]>;
+  /** The whole history as a portable document (oldest first). */
+  export(now?: number): Promise<HistoryExport>;
+  /** Removes every event about `itemId`. Returns how many were removed. */
+  forgetItem(itemId: string, writeId?: string): Promise<number>;
+  /** Removes every event. */
+  clear(writeId?: string): Promise<void>;
+  /** Why the connection was dropped last (for diagnostics), or null. */
+  readonly connectionLostReason: string | null;
+  /** Ends the store; later calls fail with StorageError. */
+  close(): void;
+}
 
 /** Open stores per database name in this realm (they tell each other about their writes). */
 const openStores = new Map<string, Set<HistoryStore>>();
@@ -54,7 +105,7 @@ const CHANGE_CHANNEL_PREFIX = 'scenerec-history:';
 const REALM_ID = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 
 /** The history of one shopper in one database. Get one from `openStorage` (index.ts). */
-export class HistoryStore {
+export class HistoryStore implements EventHistory {
   /**
    * `events()` cache (oldest first), or null. `generation` moves on every change seen and at the
    * start of every write (a read it overlaps must not fill the cache); `changes` is the public
@@ -64,8 +115,21 @@ export class HistoryStore {
   private generation = 0;
   private changes = 0;
   private channel: BroadcastChannel | null = null;
-  /** A history store on `conn` (shared with the other stores); `close()` of the connection ends it. */
-  constructor(private readonly conn: StorageConnection) {
+  /**
+   * Events stored, as of the last of this store's write transactions to run, or null (unknown: the
+   * next write counts). Set inside the transactions, after their first request: readwrite
+   * transactions on `events` run one at a time in creation order, so these updates happen in the
+   * order the writes apply, however many calls are in flight. Saves the batched retention a count()
+   * per write. A failed write, or another store's write, makes it unknown.
+   */
+  private liveCount: number | null = null;
+  /** Every event older than this was pruned (by this store; -Infinity: not known). */
+  private prunedBelow = -Infinity;
+  /**
+   * A history store on `conn` (shared with the other stores); `close()` of the connection ends it.
+   * `access.readOnly` set: `add` rejects (the quota was exceeded when storage opened).
+   */
+  constructor(private readonly conn: StorageConnection, private readonly access: StorageAccess = { readOnly: null }) {
     if (typeof BroadcastChannel !== 'undefined') {
       try {
         const ch = new BroadcastChannel(CHANGE_CHANNEL_PREFIX + conn.name);
@@ -101,6 +165,8 @@ export class HistoryStore {
     this.cache = null;
     this.generation++;
     this.changes++;
+    this.liveCount = null;
+    this.prunedBelow = -Infinity;
   }
 
   /** After a committed write: other stores of this database, here and in other realms, drop their cache. */
@@ -119,7 +185,13 @@ export class HistoryStore {
     const gen = ++this.generation;
     const had = this.cache;
     this.cache = null;
-    const result = await work();
+    let result: T;
+    try {
+      result = await work();
+    } catch (e) {
+      this.liveCount = null; // rolled back: the count set inside may be wrong
+      throw e;
+    }
     this.generation++;
     // Keep or update the cache only if nothing else changed the history meanwhile (another write, another store's announcement).
     const unchangedMeanwhile = had !== null && gen === this.generation - 1;
@@ -134,31 +206,60 @@ export class HistoryStore {
   }
 
   /**
-   * Adds validated events in one transaction and applies retention.
-   * Either every event is stored or none is (the earlier history is untouched on failure).
+   * Adds validated events in one transaction and applies retention (retention.ts): events of the
+   * batch retention would drop at once are not written (`outsideRetention`); pruning by count runs
+   * once the store is past maxEvents + slack. Either every kept event is stored or none is (the
+   * earlier history is untouched on failure). With a `writeId` already applied (writes.ts), nothing
+   * is written and the first answer comes back.
+   * @throws QuotaExceededError in read-only mode (nothing is written).
    */
-  async add(events: NewEvent[], retention: Retention, now: number = Date.now()): Promise<{ stored: number; pruned: number }> {
-    if (events.length === 0) return { stored: 0, pruned: await this.prune(retention, now) };
+  async add(events: NewEvent[], retention: Retention, now: number = Date.now(), writeId?: string): Promise<AddResult> {
+    if (this.access.readOnly !== null) throw readOnlyError(this.access.readOnly);
+    if (events.length === 0) return { stored: 0, pruned: await this.prune(retention, now), outsideRetention: 0 };
+    const { keep, outside } = planBatch(events, retention, now);
+    if (keep.length === 0) return { stored: 0, pruned: 0, outsideRetention: outside };
     const db = await this.conn.get();
-    const done = await this.written(() => inTransaction(db, ['events'], 'readwrite', 'storing events', async (tx) => {
+    const cutoff = ageCutoff(retention, now);
+    const answer = ({ keys, pruned }: { keys: number[]; pruned: number[] }): AddResult => {
+      const added = new Set(keys);
+      const droppedNew = pruned.filter((k) => added.has(k)).length;
+      return { stored: keep.length - droppedNew, pruned: pruned.length - droppedNew, outsideRetention: outside + droppedNew };
+    };
+    const done = await this.written(() => inTransaction(db, withWrites(db, ['events']), 'readwrite', 'storing events', (tx) => applyOnce(tx, writeId, async () => {
       const store = tx.objectStore('events');
-      const keys = await allRequests(events.map((ev) => () => store.add({ ...ev } as StoredEvent)));
-      const pruned = await pruneIn(store, retention, now);
+      const keys = await allRequests(keep.map((ev) => () => store.add({ ...ev } as StoredEvent)));
+      // Running now: the count and the age mark are those of the writes applied before this one.
+      let count = this.liveCount === null ? await store.count() : this.liveCount + keys.length;
+      let pruned: number[] = [];
+      if (cutoff - this.prunedBelow >= AGE_PRUNE_INTERVAL_MS || overCountLimit(count, retention)) {
+        pruned = await pruneIn(store, retention, now, count);
+        count -= pruned.length;
+        this.prunedBelow = cutoff;
+      }
+      this.liveCount = count;
       return { keys, pruned };
-    }), ({ keys, pruned }) => {
+    }, answer)), (applied) => {
+      if (applied.replayed) return false;
       // Changed unless every event added was dropped again by retention and nothing else was.
+      const { keys, pruned } = applied.value;
       const added = new Set(keys);
       return pruned.length !== keys.length || !pruned.every((k) => added.has(k));
-    }, (cache, { keys, pruned }) => withChanges(cache, events.map((ev, i) => ({ ...ev, id: keys[i] } as StoredEvent)), pruned));
-    return { stored: events.length, pruned: done.pruned.length };
+    }, (cache, applied) => applied.replayed ? cache
+      : withChanges(cache, keep.map((ev, i) => ({ ...ev, id: applied.value.keys[i] } as StoredEvent)), applied.value.pruned));
+    return done.result;
   }
 
-  /** Applies retention without adding anything. Returns how many events were dropped. */
+  /** Applies retention exactly (age, then down to maxEvents) without adding anything. Returns how many events were dropped. */
   async prune(retention: Retention, now: number = Date.now()): Promise<number> {
     const db = await this.conn.get();
-    const keys = await this.written(() => inTransaction(db, ['events'], 'readwrite', 'pruning history', (tx) => pruneIn(tx.objectStore('events'), retention, now)),
-      (pruned) => pruned.length > 0, (cache, pruned) => withChanges(cache, [], pruned));
-    return keys.length;
+    const pruned = await this.written(() => inTransaction(db, ['events'], 'readwrite', 'pruning history', async (tx) => {
+      const store = tx.objectStore('events');
+      const keys = await pruneIn(store, retention, now);
+      this.liveCount = null; // rare (load, tests): the next write counts once
+      this.prunedBelow = ageCutoff(retention, now);
+      return keys;
+    }), (keys) => keys.length > 0, (cache, keys) => withChanges(cache, [], keys));
+    return pruned.length;
   }
 
   /** Every event, oldest first (by timestamp, then insertion order), read from IndexedDB. */
@@ -211,26 +312,29 @@ export class HistoryStore {
     return { format: 'scenerec-history', version: 1, exportedAt: now, events: await this.all() };
   }
 
-  /** Removes every event about `itemId`. Returns how many were removed. */
-  async forgetItem(itemId: string): Promise<number> {
+  /** Removes every event about `itemId`. Returns how many were removed (the first answer, for an applied `writeId`). */
+  async forgetItem(itemId: string, writeId?: string): Promise<number> {
     const db = await this.conn.get();
-    return this.written(() => inTransaction(db, ['events'], 'readwrite', 'forgetting an item', async (tx) => {
+    const done = await this.written(() => inTransaction(db, withWrites(db, ['events']), 'readwrite', 'forgetting an item', (tx) => applyOnce(tx, writeId, async () => {
       const store = tx.objectStore('events');
       const keys = await store.index('itemId').getAllKeys(itemId);
+      if (this.liveCount !== null) this.liveCount -= keys.length;
       await allRequests(keys.map((k) => () => store.delete(k)));
       return keys.length;
-    }), (removed) => removed > 0, (cache) => cache.filter((e) => e.itemId !== itemId));
+    }, (removed) => removed)), (applied) => !applied.replayed && applied.value > 0, (cache) => cache.filter((e) => e.itemId !== itemId));
+    return done.result;
   }
 
-  /** Removes every event. */
-  async clear(): Promise<void> {
+  /** Removes every event (nothing again for an applied `writeId`). */
+  async clear(writeId?: string): Promise<void> {
     const db = await this.conn.get();
-    await this.written(() => inTransaction(db, ['events'], 'readwrite', 'clearing history', async (tx) => {
+    await this.written(() => inTransaction(db, withWrites(db, ['events']), 'readwrite', 'clearing history', (tx) => applyOnce(tx, writeId, async () => {
       const store = tx.objectStore('events');
       const had = await store.count();
+      this.liveCount = 0;
       await store.clear();
       return had;
-    }), (had) => had > 0, () => []);
+    }, () => null)), (applied) => !applied.replayed && applied.value > 0, () => []);
   }
 
   /** Why the connection was dropped last (for diagnostics), or null. */
@@ -257,7 +361,7 @@ export class HistoryStore {
 }
 
 /** The cache after a write: `added` (with their keys) in (timestamp, key) order, `removed` keys dropped. */
-function withChanges(cache: readonly StoredEvent[], added: StoredEvent[], removed: number[]): StoredEvent[] {
+export function withChanges(cache: readonly StoredEvent[], added: StoredEvent[], removed: number[]): StoredEvent[] {
   const gone = new Set(removed);
   const out = gone.size > 0 ? cache.filter((e) => !gone.has(e.id)) : [...cache];
   for (const ev of added) {
@@ -270,28 +374,41 @@ function withChanges(cache: readonly StoredEvent[], added: StoredEvent[], remove
   return out;
 }
 
+/** `stores` plus `writes` when the database has it (a schema older than version 3 has not). */
+function withWrites(db: { objectStoreNames: DOMStringList }, stores: ScenerecStoreName[]): ScenerecStoreName[] {
+  return hasWritesStore(db) ? [...stores, 'writes'] : stores;
+}
+
 type EventsStore = IDBPObjectStore<ScenerecDB, StoreNames<ScenerecDB>[], 'events', 'readwrite'>;
 
-/** Retention inside an open readwrite transaction: drop events older than maxAgeDays, then the oldest beyond maxEvents. Returns the keys dropped. */
-async function pruneIn(store: EventsStore, retention: Retention, now: number): Promise<number[]> {
+/**
+ * Retention inside an open readwrite transaction: drop events older than maxAgeDays, then the oldest
+ * beyond maxEvents. `count` (events in the store now) saves a count() when known. A few requests
+ * per prune, not two per event: the keys come in one getAllKeys, and a run of consecutive keys (the
+ * usual case: the oldest events were stored first) goes in one range delete. Returns the keys dropped.
+ */
+async function pruneIn(store: EventsStore, retention: Retention, now: number, count?: number): Promise<number[]> {
   const index = store.index('timestamp');
-  const pruned: number[] = [];
-  const cutoff = now - retention.maxAgeDays * DAY_MS;
-  let cursor = await index.openCursor(IDBKeyRange.upperBound(cutoff, true));
-  while (cursor) {
-    pruned.push(cursor.primaryKey);
-    await cursor.delete();
-    cursor = await cursor.continue();
+  const aged = await index.getAllKeys(IDBKeyRange.upperBound(ageCutoff(retention, now), true));
+  await deleteKeys(store, aged);
+  const excess = (count === undefined ? await store.count() : count - aged.length) - retention.maxEvents;
+  const over = excess > 0 ? await index.getAllKeys(null, excess) : [];
+  await deleteKeys(store, over);
+  return aged.length === 0 ? over : [...aged, ...over];
+}
+
+/** Deletes these primary keys: one range delete when they are consecutive integers (then the range holds exactly them). */
+async function deleteKeys(store: EventsStore, keys: number[]): Promise<void> {
+  if (keys.length === 0) return;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const k of keys) {
+    if (k < lo) lo = k;
+    if (k > hi) hi = k;
   }
-  let excess = (await store.count()) - retention.maxEvents;
-  if (excess > 0) {
-    cursor = await index.openCursor();
-    while (cursor && excess > 0) {
-      pruned.push(cursor.primaryKey);
-      await cursor.delete();
-      excess--;
-      cursor = await cursor.continue();
-    }
+  if (hi - lo + 1 === keys.length) {
+    await store.delete(IDBKeyRange.bound(lo, hi));
+    return;
   }
-  return pruned;
+  await allRequests(keys.map((k) => () => store.delete(k)));
 }

@@ -4,7 +4,7 @@
  * No shopper data.
  */
 import type { BackendName, BackendProbe } from '../../contract/protocol.js';
-import type { StorageConnection } from './db.js';
+import type { StorageAccess, StorageConnection } from './db.js';
 
 export interface SchemaMeta { key: 'schema'; version: number; createdAt: number; upgradedAt: number }
 export interface ModelMeta { key: 'model'; modelVersion: string; modelUrl: string; loadedAt: number }
@@ -22,9 +22,20 @@ export type MetaRecord = SchemaMeta | ModelMeta | BackendMeta;
 export type MetaKey = MetaRecord['key'];
 export type MetaOf<K extends MetaKey> = Extract<MetaRecord, { key: K }>;
 
-/** The meta records of one database. Get one from `openStorage` (index.ts). */
-export class MetaStore {
-  constructor(private readonly conn: StorageConnection) {}
+/** Meta records as the engine uses them: MetaStore (IndexedDB) and MemoryMeta (memory.ts). */
+export interface MetaRecords {
+  /** The record stored under `key`, or undefined. */
+  get<K extends MetaKey>(key: K): Promise<MetaOf<K> | undefined>;
+  /** Stores (replaces) the record under its key. */
+  set(record: MetaRecord): Promise<void>;
+}
+
+/**
+ * The meta records of one database. Get one from `openStorage` (index.ts). In read-only mode `set`
+ * stores nothing and resolves: these records only save work on the next load.
+ */
+export class MetaStore implements MetaRecords {
+  constructor(private readonly conn: StorageConnection, private readonly access: StorageAccess = { readOnly: null }) {}
 
   /** The record stored under `key`, or undefined. */
   async get<K extends MetaKey>(key: K): Promise<MetaOf<K> | undefined> {
@@ -34,6 +45,7 @@ export class MetaStore {
 
   /** Stores (replaces) the record under its key. */
   async set(record: MetaRecord): Promise<void> {
+    if (this.access.readOnly !== null) return;
     await this.conn.run(['meta'], 'readwrite', 'writing metadata', (tx) => tx.objectStore('meta').put(record));
   }
 }
