@@ -141,31 +141,31 @@ test.describe('model load faults', () => {
 test.describe('model cache', () => {
   const DIR = '/fixtures/tiny-model/';
 
-  test('second load: no weights or vocab request (network-first), no request at all (cache-first); clearModelCache', async ({ page }) => {
+  test("second load: no request at all (default 'cache-first'), only model.json ('network-first'); clearModelCache", async ({ page }) => {
     const { errors } = watchConsole(page);
     const log = logRequests(page);
     await openHarness(page);
     const dbName = freshDb('cache');
     const first = await create(page, { backend: 'cpu', dbName });
     expect(first.ok).toBe(true);
-    expect(first.modelCache).toMatchObject({ mode: 'network-first', hit: false, stored: true });
+    expect(first.modelCache).toMatchObject({ mode: 'cache-first', hit: false, stored: true, manifest: 'network' });
     const downloads = first.progress.filter((p) => p.stage === 'download') as Array<{ loadedBytes: number; totalBytes: number }>;
     expect(downloads.at(-1)).toEqual(expect.objectContaining({ loadedBytes: 13568, totalBytes: 13568 }));
     expect(modelRequests(log, DIR).sort()).toEqual([`${DIR}model.json`, `${DIR}vocab.json`, `${DIR}weights.bin`]);
 
-    // The next visit: a new page load in the same browser profile.
+    // The next visit: a new page load in the same browser profile. No model request at all.
     log.length = 0;
     await openHarness(page);
     const second = await create(page, { backend: 'cpu', dbName });
     expect(second.ok).toBe(true);
-    expect(second.modelCache).toMatchObject({ hit: true, manifest: 'network' });
-    expect(modelRequests(log, DIR)).toEqual([`${DIR}model.json`]);
+    expect(second.modelCache).toMatchObject({ hit: true, manifest: 'cache' });
+    expect(modelRequests(log, DIR)).toEqual([]);
 
     log.length = 0;
     await openHarness(page);
-    const third = await create(page, { backend: 'cpu', dbName, modelCache: 'cache-first' });
-    expect(third.modelCache).toMatchObject({ hit: true, manifest: 'cache' });
-    expect(modelRequests(log, DIR)).toEqual([]);
+    const third = await create(page, { backend: 'cpu', dbName, modelCache: 'network-first' });
+    expect(third.modelCache).toMatchObject({ hit: true, manifest: 'network' });
+    expect(modelRequests(log, DIR)).toEqual([`${DIR}model.json`]);
 
     const cleared = await page.evaluate(async () => {
       const removed = await window.scenerec.clearModelCache();
@@ -188,7 +188,11 @@ test.describe('model cache', () => {
     const offline = await create(page, { backend: 'cpu', dbName });
     expect(offline.ok).toBe(true);
     expect(offline.modelCache).toMatchObject({ hit: true, manifest: 'cache' });
-    expect((offline.modelCache as { error?: string }).error).toMatch(/model\.json from the cache/);
+    // 'network-first' asks for model.json, fails, and falls back to the cached copy (and says so).
+    const offlineNetworkFirst = await create(page, { backend: 'cpu', dbName, modelCache: 'network-first' });
+    expect(offlineNetworkFirst.ok).toBe(true);
+    expect(offlineNetworkFirst.modelCache).toMatchObject({ hit: true, manifest: 'cache' });
+    expect((offlineNetworkFirst.modelCache as { error?: string }).error).toMatch(/model\.json from the cache/);
 
     await page.evaluate(() => window.scenerec.clearModelCache());
     const none = await create(page, { backend: 'cpu', dbName });
@@ -248,7 +252,7 @@ test('measure: Games model cold vs second visit', async ({ page: localPage, brow
   await phase('localhost cold');
   // Alternated, so neither gains from the other's warm-up (code cache, JIT).
   for (let i = 0; i < 3; i++) {
-    await phase('localhost second visit (cache hit)');
+    await phase('localhost second visit (default cache-first: no request)');
     await phase('localhost second visit, modelCache off (HTTP cache only)', 'off');
   }
   // A slow link (about 4 Mbit/s, 100 ms round trip) for the page and its worker, in a new profile
@@ -259,8 +263,8 @@ test('measure: Games model cold vs second visit', async ({ page: localPage, brow
   await cdp.send('Network.enable');
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 100, downloadThroughput: 500_000, uploadThroughput: 500_000 });
   await phase('4 Mbit/s cold');
-  await phase('4 Mbit/s second visit (cache hit)');
-  await phase('4 Mbit/s second visit, cache-first', 'cache-first');
+  await phase('4 Mbit/s second visit (default cache-first: no request)');
+  await phase('4 Mbit/s second visit, network-first (model.json asked)', 'network-first');
   await phase('4 Mbit/s second visit, modelCache off (HTTP cache only)', 'off');
   await slow.close();
   page = localPage;
