@@ -60,6 +60,10 @@ describe.skipIf(!py)(`PyTorch trainer = TS trainer and SDK ${SKIP}`, () => {
     expect(JSON.parse(run(py!.python, [TRAIN, '--print-defaults']))).toEqual({ ...DEFAULT_TRAIN_OPTIONS });
   });
 
+  it('computes the TS trainer\'s losses (softmax, gBCE, BPR, BCE, L2) on target positions only, to 1e-5', { timeout: 60_000 }, () => {
+    expect(run(py!.python, [path.join(ROOT, 'training/torch/check_loss.py')]).match(/ ok /g)).toHaveLength(4);
+  });
+
   it('trains (loss falls), writes an artifact the SDK loads, and scores like TF.js and the fused path', { timeout: 300_000 }, async () => {
     for (const dtype of ['float32', 'float16']) {
       const out = path.join(dir, `m-${dtype}`);
