@@ -60,6 +60,16 @@ describe.skipIf(!py)(`PyTorch trainer = TS trainer and SDK ${SKIP}`, () => {
     expect(JSON.parse(run(py!.python, [TRAIN, '--print-defaults']))).toEqual({ ...DEFAULT_TRAIN_OPTIONS });
   });
 
+  it('reads a log in per-rank byte ranges that add up to the whole file, users unsplit (pairs and lines)', { timeout: 60_000 }, () => {
+    const lines = path.join(dir, 'slice.lines.txt');
+    const byUser = new Map<string, string[]>();
+    for (const l of fs.readFileSync(slice, 'utf8').trim().split('\n')) { const [u, i] = l.split(' '); byUser.set(u, [...(byUser.get(u) ?? []), i]); }
+    fs.writeFileSync(lines, [...byUser].map(([u, is]) => `${u} ${is.join(' ')}`).join('\n') + '\n');
+    for (const [file, fmt] of [[slice, 'pairs'], [lines, 'lines']]) {
+      expect(run(py!.python, [path.join(ROOT, 'training/torch/check_shards.py'), file, fmt, '2', '3', '7', '16']).match(/ ok: 300 users/g)).toHaveLength(4);
+    }
+  });
+
   it('computes the TS trainer\'s losses (softmax, gBCE, BPR, BCE, L2) on target positions only, to 1e-5', { timeout: 60_000 }, () => {
     expect(run(py!.python, [path.join(ROOT, 'training/torch/check_loss.py')]).match(/ ok /g)).toHaveLength(4);
   });
