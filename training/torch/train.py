@@ -82,7 +82,7 @@ def parse_args(argv):
                    help="validation ranking: sampled-100 (the TS trainer's) or full ranking (default sampled-100)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA when available")
     p.add_argument("--threads", type=int, default=1,
-                   help="intra-op CPU threads per process (1; use more processes for more cores: 2 threads were 6x the CPU time of 1 on a busy machine)")
+                   help="intra-op CPU threads per process (1; use more processes for more cores: see docs/training-torch.md)")
     p.add_argument("--time-limit", type=float, default=0, help="stop after the epoch that passes this many seconds of training (0: none)")
     p.add_argument("--tag", default=None, help="modelVersion prefix (default: the --out folder's name)")
     p.add_argument("--print-defaults", action="store_true", help="print the option defaults as JSON and exit")
