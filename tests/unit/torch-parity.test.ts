@@ -27,7 +27,7 @@ const ROOT = path.resolve(__dirname, '../..');
 const GAMES = path.resolve(ROOT, '../shared/data/amazon-games/games.txt');
 const TOL = 1e-4;
 const py = torchPython();
-const SKIP = py ? '' : 'SKIPPED: no python3 with torch (install it with scripts/setup-torch.sh)';
+const SKIP = py ? '' : process.env.SCENEREC_PYTHON === 'none' ? 'SKIPPED: SCENEREC_PYTHON=none' : 'SKIPPED: no python3 with torch (install it with scripts/setup-torch.sh)';
 if (!py) process.stderr.write(`torch-parity.test.ts ${SKIP}\n`);
 
 function run(cmd: string, args: string[]): string {
