@@ -137,7 +137,9 @@ class Loss(torch.nn.Module):
         self.model = model
         self.o = o
 
-    def forward(self, inputs, targets, negs, pos_negs=None):
+    def forward(self, inputs, targets, negs, pos_negs=None, denom=None):
+        """`denom`: what the per-position sums are divided by (default: this batch's target count). With
+        N ranks, the global target count / N: DDP's gradient average then equals the global batch's mean."""
         o = self.o
         cfg = self.model.cfg
         d = cfg["hiddenDim"]
@@ -151,7 +153,7 @@ class Loss(torch.nn.Module):
         neg_emb = F.embedding(negs, table)
         pos = (h * pos_emb).sum(-1)
         valid = torch.ones_like(pos)
-        count = valid.sum().clamp(min=1)
+        count = valid.sum().clamp(min=1) if denom is None else denom
         hits = t.unsqueeze(1) == negs.unsqueeze(0)  # accidental hits [BL, K]
         neg = h @ neg_emb.t()
 
@@ -316,7 +318,10 @@ def main(argv=None):
     for i, (x, y) in enumerate(examples):
         inp[i, L - len(x):] = x
         tgt[i, L - len(y):] = y
-    local_batch = max(1, math.ceil(o["batchSize"] / world))
+    # Each rank's share of the global batch is proportional to its examples, so every rank has about the
+    # same number of batches and an epoch takes the one-process number of steps (ranges balance bytes, not users).
+    n_examples = all_gather(len(examples), world)
+    local_batch = max(1, round(o["batchSize"] * len(examples) / max(sum(n_examples), 1)))
 
     cfg = {"numItems": num_items, "maxLen": L, "hiddenDim": o["hiddenDim"], "numBlocks": o["numBlocks"],
            "numHeads": o["numHeads"], "ffnDim": o["ffnDim"], "dropout": o["dropout"]}
@@ -361,7 +366,12 @@ def main(argv=None):
                 progress = (state["epoch"] + bi / n_steps) / o["epochs"]
                 for grp in opt.param_groups:
                     grp["lr"] = o["learningRate"] * 0.5 * (1 + math.cos(math.pi * progress))
-            loss = ddp(x, y, negs, pn)
+            denom = None
+            if world > 1:
+                denom = (y != 0).sum().to(torch.float32).reshape(1)
+                dist.all_reduce(denom)
+                denom = (denom / world).clamp(min=1 / world)[0]
+            loss = ddp(x, y, negs, pn, denom)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
