@@ -113,6 +113,7 @@ function reasonText(r: RankReason): string {
     case 'popular': return 'Popular in the shop';
     case 'pinned': return 'Pinned by the shop';
     case 'fallback': return r.detail;
+    case 'affinity': return r.detail.charAt(0).toUpperCase() + r.detail.slice(1);
   }
 }
 

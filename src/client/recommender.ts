@@ -8,7 +8,7 @@ import { LOAD_TIMEOUT_GRACE_MS } from '../contract/defaults.js';
 import { AbortError, DisposedError, InvalidEventError, InvalidOptionsError, ModelLoadError, ScenerecError } from '../contract/errors.js';
 import { resolveUrl } from '../util/url.js';
 import {
-  FORWARDED_METHODS, type BackendName, type EngineConfig, type EngineInfo, type ForwardedMethod, type LoadProgress,
+  FORWARDED_METHODS, type BackendName, type EngineConfig, type EngineInfo, type EngineWarning, type ForwardedMethod, type LoadProgress,
   type RecommendResult, type RecommenderApi, type SceneName, type SceneRequestMap, type SearchRequest,
 } from '../contract/protocol.js';
 import { registerErrorTransfer } from '../contract/transfer.js';
@@ -20,6 +20,12 @@ export interface RecommenderOptions extends EngineConfig {
   worker?: Worker;
   /** Loading progress: backend tries, download bytes, model size, warm-up, ready. */
   onProgress?: (p: LoadProgress) => void;
+  /**
+   * Warnings of the load (the 'warning' progress stage): e.g. 'low-catalog-coverage', a catalog the
+   * model barely knows, with what to do. The same warnings are in `engineInfo.warnings` (and in the
+   * info `setCatalog` returns, for a new catalog).
+   */
+  onWarning?: (w: EngineWarning) => void;
   /**
    * Aborts the load: `createRecommender` rejects with AbortError at once and terminates the worker
    * it spawned (a worker you passed in is yours to terminate). No effect once it has resolved.
@@ -197,17 +203,20 @@ export async function createRecommender(options: RecommenderOptions = {}): Promi
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidOptionsError('createRecommender options must be an object.');
   }
-  const { worker, onProgress, signal, ...engineConfig } = options;
+  const { worker, onProgress, onWarning, signal, ...engineConfig } = options;
   if (worker !== undefined && (worker === null || typeof (worker as Partial<Worker>).postMessage !== 'function')) {
     throw new InvalidOptionsError('options.worker must be a Worker running src/worker.ts.', { field: 'options.worker' });
   }
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new InvalidOptionsError('options.onProgress must be a function.', { field: 'options.onProgress' });
   }
+  if (onWarning !== undefined && typeof onWarning !== 'function') {
+    throw new InvalidOptionsError('options.onWarning must be a function.', { field: 'options.onWarning' });
+  }
   if (signal !== undefined && !isAbortSignal(signal)) {
     throw new InvalidOptionsError('options.signal must be an AbortSignal (from new AbortController().signal).', { field: 'options.signal' });
   }
-  const resolved = resolveEngineConfig(engineConfig, ['worker', 'onProgress', 'signal']);
+  const resolved = resolveEngineConfig(engineConfig, ['worker', 'onProgress', 'onWarning', 'signal']);
   if (signal?.aborted) throw new AbortError('createRecommender was aborted by its signal before it started.', { reason: String(signal.reason ?? 'aborted') });
   // Resolve against the page, not the worker script's location.
   const config: EngineConfig = { ...engineConfig, modelUrl: resolveUrl(resolved.modelUrl, documentBase()) };
@@ -231,7 +240,11 @@ export async function createRecommender(options: RecommenderOptions = {}): Promi
 
   try {
     const info = await Promise.race([
-      remote.init(config, Comlink.proxy((p: LoadProgress) => { last = p; onProgress?.(p); })),
+      remote.init(config, Comlink.proxy((p: LoadProgress) => {
+        last = p;
+        onProgress?.(p);
+        if (p.stage === 'warning') onWarning?.(p.warning);
+      })),
       failed,
       bound.ended,
     ]);
