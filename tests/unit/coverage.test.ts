@@ -6,6 +6,10 @@
  * similarity the model does not have.
  */
 import 'fake-indexeddb/auto';
+import '@tensorflow/tfjs-backend-wasm';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createEngine, type RecommenderEngine } from '../../src/engine/engine.js';
 import { CATALOG_COVERAGE_MIN_LEARNED_SHARE } from '../../src/contract/defaults.js';
@@ -175,5 +179,45 @@ describe('coverage and setCatalog', () => {
     } finally {
       await e.dispose();
     }
+  });
+});
+
+describe('the multi-task model reads history items it never saw as masked positions', () => {
+  const mtlUrl = pathToFileURL(resolve(import.meta.dirname, '../../models/tianchi-mtl/model.json')).href;
+  const demo = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../demo/catalog.json'), 'utf8')) as CatalogItem[];
+  const vocab = new Set((JSON.parse(readFileSync(resolve(import.meta.dirname, '../../models/tianchi-mtl/vocab.json'), 'utf8')) as { itemIds: string[] }).itemIds);
+  const known = demo.filter((c) => vocab.has(c.id) && c.available !== false).map((c) => c.id);
+  const unknown = demo.filter((c) => !vocab.has(c.id) && c.available !== false).map((c) => c.id);
+
+  it('fused and TF.js forwards give the same lists; only known items count as read; an all-new history follows affinity', { timeout: 120_000 }, async () => {
+    const history: TrackEvent[] = [
+      { type: 'view', itemId: known[3] }, { type: 'view', itemId: unknown[0] }, { type: 'cart', itemId: known[7], scene: 'product' },
+      { type: 'view', itemId: unknown[1] }, { type: 'view', itemId: known[11] }, { type: 'favorite', itemId: unknown[2] },
+    ];
+    const lists: Array<Array<[string, string]>> = [];
+    for (const forward of ['auto', 'tfjs'] as const) {
+      const e = await createEngine({ modelUrl: mtlUrl, backend: 'wasm', catalog: demo, dbName: freshDbName() }, { fetch: fileFetch(), forward });
+      try {
+        const info = await e.info();
+        expect(info.forward?.path).toBe(forward === 'auto' ? 'fused' : 'tfjs');
+        expect(info.coverage.learned + info.coverage.contentOnly).toBe(demo.length);
+        expect(info.warnings).toBeUndefined();
+        await e.track(history);
+        const r = await e.recommend('home', { k: 10 });
+        expect(r.historyUsed).toBe(3);
+        expect(kinds(r).has('affinity')).toBe(false);
+        lists.push(r.items.map((i) => [i.itemId, i.score.toFixed(4)]));
+        if (forward === 'auto') {
+          await e.clearHistory();
+          await e.track(history.filter((ev) => !vocab.has(ev.itemId!)));
+          const a = await e.recommend('home', { k: 10, diversity: 0 });
+          expect(a.historyUsed).toBe(0);
+          expect(a.items[0].reason.kind).toBe('affinity');
+        }
+      } finally {
+        await e.dispose();
+      }
+    }
+    expect(lists[0]).toEqual(lists[1]);
   });
 });
