@@ -89,6 +89,34 @@ export function affinityProfile(history: readonly AffinityEvent[], lookup: (item
   return profile;
 }
 
+/**
+ * Two profiles as one: shares and price centre weighed `weightA` : 1 - weightA (a profile without
+ * a field leaves it to the other), history items of `a` named first. A product page merges the
+ * page's own item with the shopper's history, so its neighbours lead and the shopper orders them.
+ */
+export function mergeProfiles(a: AffinityProfile, b: AffinityProfile, weightA: number): AffinityProfile {
+  const mix = (x: Map<string, number>, y: Map<string, number>) => {
+    const wx = x.size === 0 ? 0 : y.size === 0 ? 1 : weightA;
+    const out = new Map<string, number>();
+    for (const [k, v] of x) out.set(k, wx * v);
+    for (const [k, v] of y) out.set(k, (out.get(k) ?? 0) + (1 - wx) * v);
+    return out;
+  };
+  const names = (x: Map<string, string[]>, y: Map<string, string[]>) => {
+    const out = new Map<string, string[]>();
+    for (const m of [x, y]) for (const [k, ids] of m) out.set(k, [...new Set([...(out.get(k) ?? []), ...ids])]);
+    return out;
+  };
+  const out: AffinityProfile = {
+    categories: mix(a.categories, b.categories), brands: mix(a.brands, b.brands),
+    itemsByCategory: names(a.itemsByCategory, b.itemsByCategory), itemsByBrand: names(a.itemsByBrand, b.itemsByBrand),
+    events: a.events + b.events,
+  };
+  if (a.logPrice !== undefined && b.logPrice !== undefined) out.logPrice = weightA * a.logPrice + (1 - weightA) * b.logPrice;
+  else if (a.logPrice !== undefined || b.logPrice !== undefined) out.logPrice = a.logPrice ?? b.logPrice;
+  return out;
+}
+
 /** True when the profile can tell items apart (some history item with metadata). */
 export function hasAffinity(profile: AffinityProfile): boolean {
   return profile.events > 0;

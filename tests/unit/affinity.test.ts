@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AFFINITY_WEIGHTS } from '../../src/contract/defaults.js';
 import type { CatalogItem } from '../../src/contract/protocol.js';
 import {
-  affinityBlendWeight, affinityKeys, affinityProfile, affinityReason, affinityScore, hasAffinity, type AffinityEvent,
+  affinityBlendWeight, affinityKeys, affinityProfile, affinityReason, affinityScore, hasAffinity, mergeProfiles, type AffinityEvent,
 } from '../../src/ranking/affinity.js';
 import { rankCandidates } from '../../src/ranking/rank.js';
 
@@ -84,6 +84,19 @@ describe('content affinity', () => {
     // Price alone is no reason; an item never names itself.
     expect(affinityReason(p, 'hats-nova-10', byId.get('hats-nova-10'))).toBeUndefined();
     expect((affinityReason(p, 'shoes-acme-10', byId.get('shoes-acme-10')) as { becauseOf: string[] }).becauseOf).toEqual([]);
+  });
+
+  it('a product page merges its own item with the history: its category leads, the history orders the rest', () => {
+    const history = affinityProfile(views(...Array(10).fill('shoes-acme-10')), lookup);
+    const page = affinityProfile(views('hats-zeta-40'), lookup);
+    const merged = mergeProfiles(page, history, 0.6);
+    expect(merged.categories.get('hats')).toBeCloseTo(0.6, 6);
+    expect(merged.categories.get('shoes')).toBeCloseTo(0.4, 6);
+    expect(affinityKeys(merged).categories).toEqual(['hats', 'shoes']);
+    expect(merged.itemsByCategory.get('hats')).toEqual(['hats-zeta-40']);
+    // Without history the page alone counts in full.
+    expect(mergeProfiles(page, affinityProfile([], lookup), 0.6).categories.get('hats')).toBeCloseTo(1, 6);
+    expect(merged.logPrice).toBeCloseTo(0.6 * Math.log(40) + 0.4 * Math.log(10), 6);
   });
 
   it('blend weight: affinity alone when the model read nothing, blended when it read few, off otherwise', () => {

@@ -7,11 +7,11 @@ import type { RankReason } from '../../contract/protocol.js';
 import { BEHAVIOUR_CODES, SCENE_CODES } from '../../model/features.js';
 import { appendItems, withStep } from '../../model/inputs.js';
 import { rankScored } from '../../ranking/rank.js';
-import { hasAffinity } from '../../ranking/affinity.js';
+import { hasAffinity, mergeProfiles } from '../../ranking/affinity.js';
 import { affinityList, candidateSource, exclusions, personalList, rankWithFill, shopperAffinity, type Scene } from './scene.js';
 
-/** An unknown product's own page weighs as this many views in the shopper's affinity profile. */
-const PRODUCT_PAGE_VIEWS = 3;
+/** An unknown product's page: its own item's share of the affinity profile (the shopper's history has the rest). */
+const PRODUCT_PAGE_WEIGHT = 0.6;
 
 export const product: Scene<'product'> = {
   name: 'product',
@@ -42,10 +42,9 @@ export const product: Scene<'product'> = {
       const inCategoryPopular = category === undefined || cat.positionsWith('category', category).some((p) => cat.popScore[p] > 0);
       if (!inCategoryPopular) {
         // No popularity data for its category (a catalog the model never saw): the items that share its
-        // category, brand and price band, ordered by the shopper's own history with this product newest
-        // (weighed as PRODUCT_PAGE_VIEWS views, so the page's own item leads a long history elsewhere).
-        const page = { itemId: id, m: 0, behaviour: BEHAVIOUR_CODES.view, scene: SCENE_CODES.product };
-        const profile = shopperAffinity(ctx, [...ctx.history.steps, ...Array.from({ length: PRODUCT_PAGE_VIEWS }, () => page)]);
+        // category, brand and price band (PRODUCT_PAGE_WEIGHT), ordered by the shopper's own history (the rest).
+        const page = shopperAffinity(ctx, [{ itemId: id, m: 0, behaviour: BEHAVIOUR_CODES.view, scene: SCENE_CODES.product }]);
+        const profile = mergeProfiles(page, shopperAffinity(ctx, ctx.history.steps), PRODUCT_PAGE_WEIGHT);
         if (hasAffinity(profile)) return affinityList(ctx, profile, req, exclude);
       }
       const reason: RankReason = { kind: 'fallback', detail: `"${id}" is new to the model: popular items${category !== undefined ? ' in its category' : ''}` };
