@@ -129,6 +129,24 @@ describe('a catalog the model does not know', () => {
     expect(ids(a.cart)).not.toContain(of('shoes', 'zeta', 1));
   });
 
+  it('search: the shop\'s results reordered by each shopper\'s affinity (a closed list)', async () => {
+    const candidates = [of('bags', 'zeta', 1), of('shoes', 'acme', 3), of('hats', 'nova', 3), of('socks', 'orbit', 1), of('shoes', 'zeta', 2)];
+    const order = async (events: TrackEvent[]) => {
+      await engine.clearHistory();
+      await engine.track(events);
+      return engine.recommend('search', { candidates, k: 5, personalWeight: 1 });
+    };
+    const none = await engine.recommend('search', { candidates, k: 5, personalWeight: 1 });
+    expect(ids(none)).toEqual(candidates); // no history: the shop's order
+    const a = await order([{ type: 'view', itemId: of('shoes', 'acme', 1) }, { type: 'view', itemId: of('shoes', 'acme', 2) }]);
+    const b = await order([{ type: 'view', itemId: of('hats', 'nova', 4) }, { type: 'cart', itemId: of('hats', 'nova', 2) }]);
+    expect(new Set(ids(a))).toEqual(new Set(candidates));
+    expect(ids(a)[0]).toBe(of('shoes', 'acme', 3));
+    expect(ids(b)[0]).toBe(of('hats', 'nova', 3));
+    expect(a.items[0].reason).toMatchObject({ kind: 'affinity', category: 'shoes', brand: 'acme' });
+    expect(a.historyUsed).toBe(0);
+  });
+
   it('a history of the model\'s own items (not in this catalog) is not shown, and the list stays truthful', async () => {
     await engine.track([{ type: 'view', itemId: itemId(1) }, { type: 'view', itemId: itemId(2) }]);
     const home = await engine.recommend('home', { k: 5 });
