@@ -10,7 +10,10 @@ import '@tensorflow/tfjs-backend-wasm';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import * as Comlink from 'comlink';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createRecommender, InvalidOptionsError } from '../../src/index.js';
+import { exposeEngine } from '../../src/engine/host.js';
 import { createEngine, type RecommenderEngine } from '../../src/engine/engine.js';
 import { CATALOG_COVERAGE_MIN_LEARNED_SHARE } from '../../src/contract/defaults.js';
 import type { CatalogItem, EngineWarning, LoadProgress, RecommendResult, TrackEvent } from '../../src/contract/protocol.js';
@@ -237,5 +240,27 @@ describe('the multi-task model reads history items it never saw as masked positi
       }
     }
     expect(lists[0]).toEqual(lists[1]);
+  });
+});
+
+describe('the page hears the warning (createRecommender through Comlink)', () => {
+  it('onWarning is called with the load\'s warning, which is also in engineInfo; a non-function is refused', async () => {
+    const bad = { postMessage: vi.fn(), addEventListener: vi.fn(), removeEventListener: vi.fn(), terminate: vi.fn() } as unknown as Worker;
+    await expect(createRecommender({ worker: bad, onWarning: 'yes' as never })).rejects.toBeInstanceOf(InvalidOptionsError);
+    const { port1, port2 } = new MessageChannel();
+    exposeEngine(port1 as unknown as Comlink.Endpoint, { fetch: fileFetch() });
+    const heard: EngineWarning[] = [];
+    const rec = await createRecommender({
+      worker: port2 as unknown as Worker, modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', catalog, dbName: freshDbName(), onWarning: (w) => heard.push(w),
+    });
+    try {
+      expect(heard.map((w) => w.code)).toEqual(['low-catalog-coverage']);
+      expect(rec.engineInfo.warnings).toEqual(heard);
+      expect(rec.engineInfo.coverage.unscored).toBe(catalog.length);
+    } finally {
+      await rec.dispose();
+      port1.close();
+      port2.close();
+    }
   });
 });
