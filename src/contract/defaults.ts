@@ -202,7 +202,7 @@ export const WARMUP_CALLS = 3;
  */
 export const CATALOG_COVERAGE_MIN_LEARNED_SHARE = 0.5;
 /** What the coverage warning tells the shop to run (the `scenerec` CLI, issue #15). */
-export const TRAIN_HINT = 'npx scenerec train --events <your-events.csv> --items <your-catalog.csv> --out <model-dir>';
+export const TRAIN_HINT = 'npx scenerec train --data <your-events.csv> --items <your-catalog.csv> --out <model-dir>';
 
 /**
  * Content affinity (src/ranking/affinity.ts): the shopper's own history on this device read by
