@@ -6,9 +6,10 @@
  *   "/" redirects to /demo/.
  * - The SDK's worker is an ES module worker (`worker.format: 'es'`).
  * - Model files are static: `models/` is served at /models/ and `tests/fixtures/` at /fixtures/,
- *   by a middleware in dev and by copying them into dist/ at build (so `vite preview` and any
+ *   by a middleware in dev and by copying them into dist-site/ at build (so `vite preview` and any
  *   static host serve them). Nothing is fetched from a CDN: the TF.js wasm binaries are bundled
- *   assets (src/engine/wasm-assets.ts).
+ *   assets (src/engine/wasm-assets.ts). The site builds into dist-site/: dist/ is the library
+ *   (`npm run build:lib`, what `npm pack` ships).
  * - /faults/<variant>/ serves broken variants of the fixture model (a stalled body, NaN weights, a
  *   missing weights file) for the e2e fault tests (tests/e2e/fault-server.ts).
  * - appType 'mpa': an unknown path is a 404, never index.html (a model URL typo then fails
@@ -24,7 +25,7 @@ import { faultRoutes } from './tests/e2e/fault-server';
 
 const root = import.meta.dirname;
 
-/** URL prefix -> folder served there (and copied to dist/<prefix> at build). */
+/** URL prefix -> folder served there (and copied to dist-site/<prefix> at build). */
 const STATIC_DIRS: Record<string, string> = {
   '/models/': resolve(root, 'models'),
   '/fixtures/': resolve(root, 'tests/fixtures'),
@@ -38,7 +39,7 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /** Serves STATIC_DIRS (dev), redirects "/" to the demo (dev and preview), copies STATIC_DIRS into dist (build). */
 function staticModels(): Plugin {
-  let outDir = resolve(root, 'dist');
+  let outDir = resolve(root, 'dist-site');
 
   const serve: Connect.NextHandleFunction = (req, res, next) => {
     const path = decodeURIComponent((req.url ?? '').split('?')[0]);
@@ -99,7 +100,7 @@ export default defineConfig({
   plugins: [staticModels(), faultRoutes()],
   worker: { format: 'es' },
   build: {
-    outDir: 'dist',
+    outDir: 'dist-site',
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 4096,
@@ -112,8 +113,10 @@ export default defineConfig({
     },
   },
   // The wasm backend stays in dependency pre-bundling (its ESM build imports a CommonJS worker
-  // file, which only works pre-bundled); its .wasm binaries are separate `?url` imports
+  // file, which only works pre-bundled); its .wasm binaries are `new URL` assets
   // (src/engine/wasm-assets.ts), served from node_modules in dev and emitted as assets at build.
+  // This is for the repository's own pages, which compile the source; the package's dist/worker.js
+  // is self-contained and needs none of it (tests/consumers/vite has no config).
   // Listed up front: the dev optimizer does not crawl into workers, and discovering these
   // late would reload the page mid-session.
   optimizeDeps: {
@@ -121,7 +124,7 @@ export default defineConfig({
   },
   // Vitest reads this file too: unit tests only (tests/e2e/*.spec.ts are Playwright's).
   test: {
-    exclude: [...configDefaults.exclude, 'tests/e2e/**'],
+    exclude: [...configDefaults.exclude, 'tests/e2e/**', 'tests/consumers/**'],
   },
   server: { port: 5173, strictPort: true, host: 'localhost' },
   preview: { port: 5173, strictPort: true, host: 'localhost' },

@@ -4,7 +4,7 @@
  * Builds the app, starts `vite preview`, launches Debian's Chromium headless (Playwright, the e2e
  * flags, --enable-unsafe-webgpu) and runs bench/index.html once per case: backend x catalog size.
  * Catalogs: 1k and 24k items of the bundled Games model (models/games-sasrec, 23,715 items), and
- * 100k / 1M items of synthetic models generated here (scripts/bench-models.ts, into dist/).
+ * 100k / 1M items of synthetic models generated here (scripts/bench-models.ts, into dist-site/, the site build).
  * Prints a table and writes <out>/benchmarks.json, <out>/benchmarks.md and SVG charts
  * (--quick writes to tmp/bench-quick/ unless --out is given: a few-second CI smoke).
  *
@@ -154,7 +154,7 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
     if (size === '1k' || size === '24k') continue;
     const n = SIZE_ITEMS[size];
     if (!n) throw new Error(`unknown size ${size} (1k, 24k, 100k, 1m)`);
-    const dir = join(root, 'dist', 'bench-models', `games-${size}`);
+    const dir = join(root, 'dist-site', 'bench-models', `games-${size}`);
     const ts = Date.now();
     makeSyntheticModel(dir, n);
     console.log(`synthetic model ${size}: ${dir} (${((Date.now() - ts) / 1000).toFixed(1)} s)`);

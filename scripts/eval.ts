@@ -5,13 +5,14 @@
  */
 import { DataFormatError, leaveOneOut } from '../training/data.js';
 import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer, type Protocol } from '../training/evaluate.js';
-import { loadModelDir, modelSequences, readDataset, setNodeBackend } from '../training/node-io.js';
+import { loadModelDir, modelSequences, setNodeBackend } from '../training/node-io.js';
 import { REPEAT_RULES, type RepeatRule } from '../src/model/inputs.js';
+import { readAnyDataset } from '../training/event-log.js';
 import { parseFlags, UsageError } from '../training/cli.js';
 import { runMtlEval } from './eval-mtl.js';
 import * as tf from '@tensorflow/tfjs';
 
-const HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|itemknn) --data <file> --format <pairs|lines|tianchi>
+const HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|itemknn) --data <file> --format <pairs|lines|tianchi|csv|tsv|jsonl>
        --protocol full|sampled-100 [--seed N (42)] [--target test|valid] [--max-users N] [--backend wasm|cpu]
        [--embedding-dtype float32|int8]: score against the item table stored as the SDK stores its catalog matrix
        [--repeats collapse|collapse-raw|keep (collapse)]: how a log becomes model input (src/model/inputs.ts RepeatRule;
@@ -46,7 +47,7 @@ async function main() {
   const model = f.model ? loadModelDir(f.model as string) : undefined;
   if (model?.header.config.features) throw new UsageError(`${f.model} is a multi-task model: evaluate it with --format tianchi --items <items.tsv>`);
   // The model's sequences as the featuriser builds them (a baseline: over the log's own items).
-  const { dataset, unknownItems } = modelSequences(readDataset(f.data as string, f.format as string), { repeats, itemIds: model?.vocab.itemIds });
+  const { dataset, unknownItems } = modelSequences(await readAnyDataset(f.data as string, f.format as string), { repeats, itemIds: model?.vocab.itemIds });
   const split = leaveOneOut(dataset.sequences);
   let users = [...split.test.keys()].filter((u) => split.test[u] > 0);
   if (f['max-users'] && users.length > (f['max-users'] as number)) users = users.slice(0, f['max-users'] as number);

@@ -1,5 +1,5 @@
 /**
- * npm run train -- --data <file> --format <pairs|lines|tianchi> --out models/<name> [hyper-parameters]
+ * npm run train -- --data <file> --format <pairs|lines|tianchi|csv|tsv|jsonl> --out models/<name> [hyper-parameters]
  * Trains the SASRec model in Node (TF.js wasm backend) and writes TF.js artifacts + training.json.
  */
 import * as fs from 'node:fs';
@@ -7,12 +7,13 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DataFormatError, leaveOneOut } from '../training/data.js';
 import { DEFAULT_TRAIN_OPTIONS, train, type TrainOptions } from '../training/train.js';
-import { loadCheckpoint, readDataset, saveCheckpoint, saveModel, setNodeBackend, trainingSequences, vocabFor } from '../training/node-io.js';
+import { loadCheckpoint, saveCheckpoint, saveModel, setNodeBackend, trainingSequences, vocabFor } from '../training/node-io.js';
 import { REPEAT_RULES, type RepeatRule } from '../src/model/inputs.js';
+import { readAnyDataset } from '../training/event-log.js';
 import { runMtlTraining } from './train-mtl.js';
 import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training/cli.js';
 
-const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianchi> --out <dir> [options]
+const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianchi|csv|tsv|jsonl> --out <dir> [options]
        npm run train -- --arch mtl ... (the multi-task model; --arch mtl --help lists its options)
   --epochs N (${DEFAULT_TRAIN_OPTIONS.epochs})  --batch N (${DEFAULT_TRAIN_OPTIONS.batchSize})  --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})
   --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives})  --loss softmax|gbce|bce|bpr (${DEFAULT_TRAIN_OPTIONS.loss})  --bpr-weight W (${DEFAULT_TRAIN_OPTIONS.bprWeight}: add a pairwise term over the negatives)  --bce-weight W (${DEFAULT_TRAIN_OPTIONS.bceWeight}: add the paper's one-negative BCE)  --gbce-t X (${DEFAULT_TRAIN_OPTIONS.gbceT})  --l2 X (${DEFAULT_TRAIN_OPTIONS.l2})
@@ -75,7 +76,7 @@ async function main() {
   const ckptDir = (f['checkpoint-dir'] as string) ?? path.join('.checkpoints', name);
 
   const t0 = performance.now();
-  const dataset = trainingSequences(readDataset(f.data as string, f.format as string), n('min-item-count', 1), { repeats });
+  const dataset = trainingSequences(await readAnyDataset(f.data as string, f.format as string), n('min-item-count', 1), { repeats });
   const split = leaveOneOut(dataset.sequences);
   const evalUsers = split.test.filter((x) => x > 0).length;
   console.log(`data: ${f.data} (${f.format}) ${dataset.users.length} users, ${dataset.numItems} items, ${dataset.numInteractions} interactions, ${evalUsers} users with a held-out item; read in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -12,7 +12,9 @@ export { createRecommender } from './client/recommender.js';
 export type {
   Recommender, RecommenderOptions, SceneHandle, BasicSceneHandle, SearchSceneHandle,
 } from './client/recommender.js';
+export type { RecommenderEvent, LivenessOptions } from './client/supervisor.js';
 export type { EngineHooks, RecommenderEngine } from './engine/engine.js';
+export { DEFAULT_LIVENESS } from './contract/defaults.js';
 export { DEFAULT_DIVERSITY, DEFAULT_MODEL_URL, DEFAULT_OBJECTIVES, DEFAULT_PRICE_WEIGHT } from './contract/defaults.js';
 export { exposeEngine } from './engine/host.js';
 export { clearModelCache } from './model/cache.js';

@@ -13,7 +13,7 @@
  * other clicks -> product page. Search never occurs in this data.
  */
 import * as fs from 'node:fs';
-import { DataFormatError } from './data.js';
+import { DataFormatError, type SequenceDataset } from './data.js';
 import { readDataset } from './node-io.js';
 import type { ModelVocab, VocabFeatures } from '../src/model/artifacts.js';
 import { NUM_BEHAVIOURS, NUM_SCENES, priceBucket, priceEdgesFor, SCENE_CODES } from '../src/model/features.js';
@@ -61,7 +61,8 @@ export interface MtlDataOptions {
 
 export const DEFAULT_MTL_DATA_OPTIONS: MtlDataOptions = { trainEnd: 20190616, validDay: 20190617, testStart: 20190618, priceBuckets: 10 };
 
-interface ItemRow { category: string; brand: string; price: number }
+/** An item's content; `price` NaN when unknown. */
+export interface ItemRow { category: string; brand: string; price: number }
 
 function readItems(file: string): Map<string, ItemRow> {
   let text: string;
@@ -94,15 +95,26 @@ export function simulatedScene(behaviour: number, opensDay: boolean): number {
 
 /** Reads events.tsv and items.tsv (the Tianchi layout) into the multi-task data. */
 export function readMtlData(eventsFile: string, itemsFile: string, options: MtlDataOptions = DEFAULT_MTL_DATA_OPTIONS): MtlData {
-  const ds = readDataset(eventsFile, 'tianchi');
-  const items = readItems(itemsFile);
+  return mtlDataFrom(readDataset(eventsFile, 'tianchi'), readItems(itemsFile), options);
+}
+
+/** Where a log says more than the Tianchi files: its own scenes and sessions (training/event-log.ts). */
+export interface MtlLogExtras {
+  /** Scene code of user u's k-th event, 0 where the log names none (then it is simulated). */
+  scene?(u: number, k: number): number;
+  /** Whether user u's k-th event opens a session (default: a new day). */
+  opensSession?(u: number, k: number): boolean;
+}
+
+/** The multi-task data from a per-user log with days (`dates`) and item content (category, brand, price; rows in catalog order). */
+export function mtlDataFrom(ds: SequenceDataset, items: ReadonlyMap<string, ItemRow>, options: MtlDataOptions, extras: MtlLogExtras = {}): MtlData {
 
   // Catalog: every item with metadata, plus any event item without it.
   const ids: string[] = [...items.keys()];
   const rowOf = new Map<string, number>(ids.map((id, r) => [id, r]));
   for (let i = 1; i <= ds.numItems; i++) if (!rowOf.has(ds.itemIds[i])) { rowOf.set(ds.itemIds[i], ids.length); ids.push(ds.itemIds[i]); }
 
-  const categoryIds = ['', ...[...new Set([...items.values()].map((r) => r.category))].sort()];
+  const categoryIds = ['', ...[...new Set([...items.values()].map((r) => r.category))].filter((c) => c !== '').sort()];
   const brandIds = ['', ...[...new Set([...items.values()].map((r) => r.brand).filter((b) => b !== '' && b !== '0'))].sort()];
   const catIndex = new Map(categoryIds.map((c, i) => [c, i]));
   const brandIndex = new Map(brandIds.map((b, i) => [b, i]));
@@ -134,9 +146,10 @@ export function readMtlData(eventsFile: string, itemsFile: string, options: MtlD
     const tracked: InputEvent[] = [];
     let lastDate = -1;
     for (let k = 0; k < seq.length; k++) {
-      const opensDay = dates[k] !== lastDate;
+      const opensDay = extras.opensSession ? extras.opensSession(u, k) : dates[k] !== lastDate;
       lastDate = dates[k];
-      tracked.push({ type: EVENT_OF_BEHAVIOUR[beh[k]], itemId: ds.itemIds[seq[k]], scene: SCENE_NAMES[simulatedScene(beh[k], opensDay)] });
+      const scene = extras.scene?.(u, k) || simulatedScene(beh[k], opensDay);
+      tracked.push({ type: EVENT_OF_BEHAVIOUR[beh[k]], itemId: ds.itemIds[seq[k]], scene: SCENE_NAMES[scene] });
     }
     const { steps, stepOf } = historySteps(tracked, NO_MODEL);
     const out: MtlEvent[] = steps.map((st) => ({ item: 0, row: rowOf.get(st.itemId)!, behaviour: st.behaviour, scene: st.scene, date: 0 }));

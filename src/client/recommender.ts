@@ -1,6 +1,7 @@
 /**
  * The page side: `createRecommender` starts the worker, talks to it through Comlink and
  * offers the per-scene API. Everything heavy (model, catalog, IndexedDB) lives in the worker.
+ * Liveness of the worker, its restart and the replay of writes: ./supervisor.ts.
  */
 import * as Comlink from 'comlink';
 import { assertScene, resolveEngineConfig, validateEvents } from '../contract/options.js';
@@ -12,12 +13,16 @@ import {
   type RecommendResult, type RecommenderApi, type SceneName, type SceneRequestMap, type SearchRequest,
 } from '../contract/protocol.js';
 import { registerErrorTransfer } from '../contract/transfer.js';
-import type { WorkerApi } from '../engine/host.js';
+import { validateLiveness, WorkerSupervisor, type LivenessOptions, type RecommenderEvent } from './supervisor.js';
 
 /** Options of `createRecommender`: the engine options plus the page-only ones. */
 export interface RecommenderOptions extends EngineConfig {
-  /** A worker running `src/worker.ts` that you created; otherwise the SDK spawns (and owns) one. */
-  worker?: Worker;
+  /**
+   * A worker running `scenerec/worker` that you created, or a function that creates one (then the
+   * SDK owns and terminates the workers it gets, and can replace a lost one). Default: the SDK
+   * spawns (and owns) its own. A Worker instance given here is not restarted when lost (see `onEvent`).
+   */
+  worker?: Worker | (() => Worker);
   /** Loading progress: backend tries, download bytes, model size, warm-up, ready. */
   onProgress?: (p: LoadProgress) => void;
   /**
@@ -31,7 +36,17 @@ export interface RecommenderOptions extends EngineConfig {
    * it spawned (a worker you passed in is yours to terminate). No effect once it has resolved.
    */
   signal?: AbortSignal;
+  /**
+   * What happened to the worker: 'worker-lost' (with why, and what was rejected or will be
+   * replayed), then 'worker-restarted' (with the recovery time) or 'worker-restart-failed'.
+   */
+  onEvent?: (e: RecommenderEvent) => void;
+  /** Liveness and recovery settings; defaults in DEFAULT_LIVENESS (src/contract/defaults.ts). */
+  liveness?: Partial<LivenessOptions>;
 }
+
+/** The options that stay on the page (not sent to the worker's engine). */
+const PAGE_OPTIONS = ['worker', 'onProgress', 'onWarning', 'signal', 'onEvent', 'liveness'] as const;
 
 /** A scene's handle for home, product and cart pages. */
 export interface BasicSceneHandle<S extends SceneName> {
@@ -71,7 +86,8 @@ function spawnWorker(): Worker {
   if (typeof Worker === 'undefined') {
     throw new InvalidOptionsError('Web Workers are not available here. Pass options.worker, or use createEngine() to run the engine in this thread.');
   }
-  // Literal `new URL(..., import.meta.url)` so Vite (and other bundlers) bundle the worker.
+  // Literal `new URL(..., import.meta.url)` so that bundlers (Vite, webpack 5) bundle the worker.
+  // npm run build:lib rewrites the path to './worker.js' (dist/, next to the page entry).
   return new Worker(new URL('../worker.ts', import.meta.url), { type: 'module', name: 'scenerec' });
 }
 
@@ -99,41 +115,38 @@ const PAGE_CHECKS: Partial<Record<ForwardedMethod, (args: unknown[]) => void>> =
   },
 };
 
+function resolveWasmPaths(paths: NonNullable<EngineConfig['wasmPaths']>, base: string | undefined): NonNullable<EngineConfig['wasmPaths']> {
+  if (typeof paths === 'string') return resolveUrl(paths, base);
+  return Object.fromEntries(Object.entries(paths).map(([file, url]) => [file, resolveUrl(url, base)]));
+}
+
 // The forwarded methods are added in the constructor from FORWARDED_METHODS, typed by this merge.
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 interface RecommenderClient extends Pick<RecommenderApi, ForwardedMethod> {}
 
-/** The page side: every API call goes to the worker through one guard (no calls after dispose). */
+/**
+ * The page side: every API call goes to the worker through the supervisor (./supervisor.ts:
+ * liveness, restart and replay after a lost worker; no calls after dispose).
+ */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 class RecommenderClient implements Recommender {
-  private disposed = false;
-
   constructor(
-    private readonly remote: Comlink.Remote<WorkerApi>,
-    private readonly worker: Worker,
-    private readonly ownsWorker: boolean,
+    private readonly supervisor: WorkerSupervisor,
     readonly engineInfo: EngineInfo,
   ) {
     for (const method of FORWARDED_METHODS) {
-      const call = remote[method] as unknown as (...args: unknown[]) => Promise<unknown>;
       const check = PAGE_CHECKS[method];
-      (this as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => this.call(() => {
+      (this as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
         if (check) {
           try { check(args); } catch (e) { return Promise.reject(e); }
         }
-        return call(...args);
-      });
+        return this.supervisor.call(method, args);
+      };
     }
   }
 
   get backend(): BackendName {
     return this.engineInfo.backend;
-  }
-
-  private call<T>(f: () => Promise<T>): Promise<T> {
-    // A terminated worker never answers, so calls after dispose must not reach it.
-    if (this.disposed) return Promise.reject(new DisposedError('This recommender was disposed; create a new one.'));
-    return f();
   }
 
   scene<S extends SceneName>(name: S): SceneHandle<S> {
@@ -145,18 +158,12 @@ class RecommenderClient implements Recommender {
     return Object.freeze(handle) as unknown as SceneHandle<S>;
   }
 
-  /** Disposes the engine in the worker, then terminates the worker if the SDK created it. Safe to call twice. */
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    try {
-      await this.remote.dispose();
-    } finally {
-      if (this.ownsWorker) {
-        this.remote[Comlink.releaseProxy]();
-        this.worker.terminate();
-      }
-    }
+  /**
+   * Disposes the engine in the worker, then terminates the worker if the SDK created it. Safe to
+   * call twice. Settles within `liveness.disposeTimeoutMs` even when the worker is lost or hung.
+   */
+  dispose(): Promise<void> {
+    return this.supervisor.dispose();
   }
 }
 
@@ -196,16 +203,18 @@ function isAbortSignal(v: unknown): v is AbortSignal {
  * ```
  * The whole load is bounded: `options.timeoutMs` (default 60 s; the worker reports its own
  * ModelLoadError at that time, the page gives up a second later at most) and `options.signal`
- * (AbortError at once). Either way the worker the SDK spawned is terminated.
- * @throws InvalidOptionsError, NoBackendError, ModelLoadError, StorageError, StorageBlockedError, AbortError
+ * (AbortError at once). Either way the worker the SDK spawned is terminated. A worker lost while
+ * loading rejects with WorkerLostError; one lost after the load is restarted with these options and
+ * the writes in flight are replayed (see `onEvent` and ./supervisor.ts).
+ * @throws InvalidOptionsError, NoBackendError, ModelLoadError, StorageError, StorageBlockedError, AbortError, WorkerLostError
  */
 export async function createRecommender(options: RecommenderOptions = {}): Promise<Recommender> {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidOptionsError('createRecommender options must be an object.');
   }
-  const { worker, onProgress, onWarning, signal, ...engineConfig } = options;
-  if (worker !== undefined && (worker === null || typeof (worker as Partial<Worker>).postMessage !== 'function')) {
-    throw new InvalidOptionsError('options.worker must be a Worker running src/worker.ts.', { field: 'options.worker' });
+  const { worker, onProgress, onWarning, onEvent, liveness, signal, ...engineConfig } = options;
+  if (worker !== undefined && typeof worker !== 'function' && (worker === null || typeof (worker as Partial<Worker>).postMessage !== 'function')) {
+    throw new InvalidOptionsError('options.worker must be a Worker running scenerec/worker (dist/worker.js), or a function that returns a new one.', { field: 'options.worker' });
   }
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new InvalidOptionsError('options.onProgress must be a function.', { field: 'options.onProgress' });
@@ -213,50 +222,46 @@ export async function createRecommender(options: RecommenderOptions = {}): Promi
   if (onWarning !== undefined && typeof onWarning !== 'function') {
     throw new InvalidOptionsError('options.onWarning must be a function.', { field: 'options.onWarning' });
   }
+  if (onEvent !== undefined && typeof onEvent !== 'function') {
+    throw new InvalidOptionsError('options.onEvent must be a function.', { field: 'options.onEvent' });
+  }
   if (signal !== undefined && !isAbortSignal(signal)) {
     throw new InvalidOptionsError('options.signal must be an AbortSignal (from new AbortController().signal).', { field: 'options.signal' });
   }
-  const resolved = resolveEngineConfig(engineConfig, ['worker', 'onProgress', 'onWarning', 'signal']);
+  const livenessOptions = validateLiveness(liveness);
+  const resolved = resolveEngineConfig(engineConfig, PAGE_OPTIONS);
   if (signal?.aborted) throw new AbortError('createRecommender was aborted by its signal before it started.', { reason: String(signal.reason ?? 'aborted') });
   // Resolve against the page, not the worker script's location.
-  const config: EngineConfig = { ...engineConfig, modelUrl: resolveUrl(resolved.modelUrl, documentBase()) };
+  const base = documentBase();
+  const config: EngineConfig = { ...engineConfig, modelUrl: resolveUrl(resolved.modelUrl, base) };
+  if (resolved.wasmPaths !== undefined) config.wasmPaths = resolveWasmPaths(resolved.wasmPaths, base);
 
   registerErrorTransfer();
-  const ownsWorker = worker === undefined;
-  const w = worker ?? spawnWorker();
-  const remote = Comlink.wrap<WorkerApi>(w as unknown as Comlink.Endpoint);
-
-  let onError: ((ev: Event) => void) | undefined;
-  const failed = new Promise<never>((_, reject) => {
-    onError = (ev: Event) => {
-      const msg = (ev as ErrorEvent).message;
-      reject(new ScenerecError('INTERNAL', `The recommender worker failed to start: ${msg || 'script error (is src/worker.ts bundled and served?)'}`));
-    };
-    w.addEventListener('error', onError);
+  const spawn = typeof worker === 'function' ? worker : worker === undefined ? spawnWorker : null;
+  const first = spawn ? spawn() : (worker as Worker);
+  if (spawn && (first === null || typeof first !== 'object' || typeof (first as Partial<Worker>).postMessage !== 'function')) {
+    throw new InvalidOptionsError('options.worker() must return a Worker running scenerec/worker (dist/worker.js).', { field: 'options.worker' });
+  }
+  const supervisor = new WorkerSupervisor({
+    worker: first, spawn, owned: spawn !== null, config, liveness: livenessOptions, onEvent,
   });
-  failed.catch(() => undefined);
   let last: LoadProgress | undefined;
   const bound = loadBound(signal, resolved.timeoutMs, config.modelUrl!, () => last);
-
   try {
     const info = await Promise.race([
-      remote.init(config, Comlink.proxy((p: LoadProgress) => {
+      supervisor.start((p) => {
         last = p;
         onProgress?.(p);
         if (p.stage === 'warning') onWarning?.(p.warning);
-      })),
-      failed,
+      }),
       bound.ended,
     ]);
-    return new RecommenderClient(remote, w, ownsWorker, info);
+    return new RecommenderClient(supervisor, info);
   } catch (e) {
-    if (ownsWorker) {
-      remote[Comlink.releaseProxy]();
-      w.terminate();
-    }
+    // The deadline or the signal won: stop the load (the worker the SDK spawned is terminated).
+    supervisor.abortLoad((e as Error)?.message ?? String(e));
     throw e;
   } finally {
     bound.stop();
-    if (onError) w.removeEventListener('error', onError);
   }
 }

@@ -222,3 +222,46 @@ export const AFFINITY_PRICE_WIDTH = 0.7;
  * affinity, weighted by the share of unseen items in the history. With 0 events read, affinity alone.
  */
 export const AFFINITY_BLEND_BELOW_USED = 3;
+
+/**
+ * Worker liveness and recovery on the page (src/client/supervisor.ts). The worker is lost when a
+ * ping has gone unanswered for `pingTimeoutMs` (`loadPingTimeoutMs` while it loads), or on its
+ * `error`/`messageerror` event. Pings go out every `pingIntervalMs` while calls are pending and
+ * every `idlePingIntervalMs` while none are (0: no idle pings). The first ping has `startTimeoutMs`
+ * (the worker's script is downloaded and evaluated first).
+ */
+export interface LivenessOptions {
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  loadPingTimeoutMs: number;
+  startTimeoutMs: number;
+  idlePingIntervalMs: number;
+  /** `dispose()` waits at most this long for the worker's answer. */
+  disposeTimeoutMs: number;
+  /** Restart a lost worker and replay the writes in flight (needs a worker the SDK can spawn). */
+  restart: boolean;
+  /** Restarts allowed within `restartWindowMs`; one more loss in that window is final. */
+  maxRestarts: number;
+  restartWindowMs: number;
+}
+
+export const DEFAULT_LIVENESS: Readonly<LivenessOptions> = Object.freeze({
+  pingIntervalMs: 250,
+  pingTimeoutMs: 1000,
+  /** Longer while loading: evaluating TF.js and compiling shaders hold the worker's event loop. */
+  loadPingTimeoutMs: 5000,
+  /** The SDK's worker script is a few KB (TF.js comes with `init`): generous for a slow network. */
+  startTimeoutMs: 10_000,
+  idlePingIntervalMs: 5000,
+  disposeTimeoutMs: 3000,
+  restart: true,
+  maxRestarts: 3,
+  restartWindowMs: 60_000,
+});
+
+/**
+ * Applied write ids kept in IndexedDB (src/engine/store/writes.ts), the newest first: a replay of
+ * a write older than the last this many is applied again. Pending writes at a worker loss are far
+ * fewer.
+ */
+export const WRITE_IDS_KEEP = 5000;

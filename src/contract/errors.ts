@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'STORAGE_BLOCKED'
   | 'STORAGE_FAILED'
   | 'DISPOSED'
+  | 'WORKER_LOST'
   | 'ABORTED'
   | 'INTERNAL';
 
@@ -87,6 +88,14 @@ export type StorageError = InstanceType<typeof StorageError>;
 export const DisposedError = define('DisposedError', 'DISPOSED');
 export type DisposedError = InstanceType<typeof DisposedError>;
 /**
+ * The recommender's worker died or stopped answering (terminated, closed itself, crashed, hung).
+ * A read in flight rejects with it; the SDK restarts the worker and replays the writes in flight,
+ * so retrying the call is safe. `details.reason` says what was seen; `details.permanent` is true
+ * when no restart will follow (then create a new recommender).
+ */
+export const WorkerLostError = define('WorkerLostError', 'WORKER_LOST');
+export type WorkerLostError = InstanceType<typeof WorkerLostError>;
+/**
  * The caller's `signal` aborted the load. Named like the DOM's AbortError, so `err.name === 'AbortError'`
  * checks work; nothing of the load is kept (the SDK's worker is terminated).
  */
@@ -96,7 +105,7 @@ export type AbortError = InstanceType<typeof AbortError>;
 const BY_NAME: Record<string, new (message: string, details?: Record<string, unknown>) => ScenerecError> = {
   UnknownSceneError, InvalidEventError, InvalidRequestError, InvalidOptionsError, UnknownItemError,
   ModelLoadError, NoBackendError, DeviceLostError, QuotaExceededError, StorageBlockedError,
-  StorageError, DisposedError, AbortError,
+  StorageError, DisposedError, WorkerLostError, AbortError,
 };
 
 export function serializeError(err: unknown): SerializedError {

@@ -11,7 +11,7 @@ import {
   InvalidEventError, InvalidOptionsError, InvalidRequestError, UnknownSceneError, type ScenerecError,
 } from './errors.js';
 import {
-  BACKENDS, EVENT_TYPES, SCENES,
+  BACKENDS, EVENT_TYPES, SCENES, WASM_FILES, type WasmFileName,
   type BackendName, type CatalogItem, type EngineConfig, type EventType, type ItemFilter, type ModelCacheMode,
   type ObjectiveWeights, type SceneName, type ShopRules, type StoredEvent,
 } from './protocol.js';
@@ -128,10 +128,12 @@ export interface ResolvedEngineConfig {
   /** A download with no data for this long fails, ms. */
   stallTimeoutMs: number;
   modelCache: ModelCacheMode;
+  /** As given: a folder URL or a URL per wasm file (undefined: next to the worker). */
+  wasmPaths?: string | Partial<Record<WasmFileName, string>>;
 }
 
 /** Every engine option: those with a default, and the catalog. */
-const ENGINE_KEYS: readonly string[] = [...Object.keys(DEFAULT_ENGINE_OPTIONS), 'catalog'];
+const ENGINE_KEYS: readonly string[] = [...Object.keys(DEFAULT_ENGINE_OPTIONS), 'catalog', 'wasmPaths'];
 const D = DEFAULT_ENGINE_OPTIONS;
 const EMBEDDING_DTYPES = ['auto', 'float32', 'int8'] as const;
 const MODEL_CACHE_MODES: readonly ModelCacheMode[] = ['network-first', 'cache-first', 'off'];
@@ -150,6 +152,21 @@ function checkDuration(v: unknown, where: string): number {
 function checkEmbeddingDtype(v: unknown): ResolvedEngineConfig['embeddingDtype'] {
   if (typeof v === 'string' && (EMBEDDING_DTYPES as readonly string[]).includes(v)) return v as ResolvedEngineConfig['embeddingDtype'];
   throw new InvalidOptionsError(`options.embeddingDtype must be one of ${EMBEDDING_DTYPES.join(', ')} (got ${describe(v)}).`, { field: 'options.embeddingDtype' });
+}
+
+/** A folder URL ending in '/', or an object of known wasm file names to URLs. */
+function checkWasmPaths(v: unknown): string | Partial<Record<WasmFileName, string>> {
+  const E = InvalidOptionsError;
+  if (typeof v === 'string') {
+    const s = checkString(v, 'options.wasmPaths', E, 4096);
+    if (!s.endsWith('/')) throw new E(`options.wasmPaths must be a folder URL ending in '/' (got ${describe(v)}), or an object of file URLs.`, { field: 'options.wasmPaths' });
+    return s;
+  }
+  if (!isPlainObject(v)) throw new E(`options.wasmPaths must be a folder URL ending in '/' or an object like { 'tfjs-backend-wasm-simd.wasm': '/wasm/simd.wasm' } (got ${describe(v)}).`, { field: 'options.wasmPaths' });
+  rejectUnknownKeys(v, WASM_FILES, 'options.wasmPaths', E);
+  const out: Partial<Record<WasmFileName, string>> = {};
+  for (const [k, url] of Object.entries(v)) out[k as WasmFileName] = checkString(url, `options.wasmPaths['${k}']`, E, 4096);
+  return out;
 }
 
 /** Parses a BackendPreference into the ordered list of backends to try. */
@@ -235,6 +252,7 @@ export function resolveEngineConfig(config: unknown, extraKeys: readonly string[
     timeoutMs: c.timeoutMs === undefined ? D.timeoutMs : checkDuration(c.timeoutMs, 'options.timeoutMs'),
     stallTimeoutMs: c.stallTimeoutMs === undefined ? D.stallTimeoutMs : checkDuration(c.stallTimeoutMs, 'options.stallTimeoutMs'),
     modelCache: c.modelCache === undefined ? D.modelCache : checkModelCache(c.modelCache),
+    wasmPaths: c.wasmPaths === undefined ? undefined : checkWasmPaths(c.wasmPaths),
   };
 }
 

@@ -113,6 +113,14 @@ export interface EngineConfig {
    */
   cacheCatalog?: boolean;
   /**
+   * Where the TF.js wasm binaries are served, when not next to the SDK's worker (where your bundler
+   * emits them): a folder URL ending in '/' (e.g. '/static/scenerec/'), or a URL per file name
+   * ('tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm'). The wasm backend always runs its
+   * single-threaded build, also on cross-origin-isolated pages (docs/install.md).
+   * Relative URLs are resolved against the page.
+   */
+  wasmPaths?: string | Partial<Record<WasmFileName, string>>;
+  /**
    * Bound on the whole load, ms (default 60,000): past it the load fails with a ModelLoadError
    * naming the URL and the bytes received, and `createRecommender` terminates its worker. `Infinity`: no bound.
    */
@@ -158,6 +166,10 @@ export interface ModelCacheInfo {
  * history lives in the worker's memory for this session only).
  */
 export type StorageMode = 'indexeddb' | 'read-only' | 'memory';
+
+/** The TF.js wasm binaries the SDK uses (shipped next to dist/worker.js); the threaded build is never used. */
+export const WASM_FILES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm'] as const;
+export type WasmFileName = typeof WASM_FILES[number];
 
 /**
  * Loading progress, reported through the onProgress callback. 'storage' comes first, and only when
@@ -499,6 +511,14 @@ export type ForwardedMethod = (typeof FORWARDED_METHODS)[number];
 // Compile-time exhaustiveness: every method of RecommenderApi is forwarded or is dispose.
 const forwardedCoversApi: Exclude<keyof RecommenderApi, ForwardedMethod | 'dispose'> extends never ? true : never = true;
 void forwardedCoversApi;
+
+/**
+ * The forwarded methods that change the stored history. The page sends each with a write id
+ * (`WorkerApi.applyWrite`), and the store records the ids it applied in the write's own
+ * transaction, so the page can replay a write whose answer a lost worker never sent.
+ */
+export const HISTORY_WRITES = ['track', 'forgetItem', 'clearHistory'] as const satisfies ReadonlyArray<ForwardedMethod>;
+export type HistoryWrite = (typeof HISTORY_WRITES)[number];
 
 /** A serialised error, as it crosses the worker boundary. */
 export interface SerializedError {

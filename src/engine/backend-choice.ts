@@ -35,13 +35,14 @@ function isLossVerdict(v: BackendMeta): boolean {
 }
 
 export async function chooseBackend(config: ResolvedEngineConfig, verdicts: ProbeVerdictStore, report: (p: LoadProgress) => void): Promise<BackendSelection> {
-  if (!config.autoBackend) return selectBackend(config.backends, report);
+  const wasm = { paths: config.wasmPaths };
+  if (!config.autoBackend) return selectBackend(config.backends, report, { wasm });
   const env = verdictEnv();
   const cached = await verdicts.get().catch(() => undefined);
   const ttl = cached && isLossVerdict(cached) ? DEVICE_LOST_AVOID_MS : PROBE_CACHE_MS;
   if (cached && cached.env === env && Date.now() - cached.at < ttl && config.backends.includes(cached.backend)) {
     try {
-      const sel = await selectBackend([cached.backend], report);
+      const sel = await selectBackend([cached.backend], report, { wasm });
       const rejected = cached.probe.filter((p) => p.backend !== cached.backend && (p.ms !== undefined || p.error?.startsWith(DEVICE_LOST_MARK)))
         .map((p) => ({
           backend: p.backend,
@@ -53,7 +54,7 @@ export async function chooseBackend(config: ResolvedEngineConfig, verdicts: Prob
     }
   }
   const probe = { dim: PROBE_DIM, seqLen: PROBE_SEQ_LEN, rows: config.catalog?.length ?? PROBE_ROWS };
-  const sel = await selectBackend(config.backends, report, { probe });
+  const sel = await selectBackend(config.backends, report, { probe, wasm });
   await verdicts.put({ key: 'backend', env, backend: sel.backend, reason: sel.reason, probe: sel.probe ?? [], at: Date.now() }).catch(() => undefined);
   return sel;
 }

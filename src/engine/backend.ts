@@ -11,6 +11,7 @@ import { PROBE_FIRST_RUN_BUDGET_MS, PROBE_GPU_BUDGET_MS, PROBE_RUNS, PROBE_SOFTW
 import { NoBackendError } from '../contract/errors.js';
 import type { AdapterInfo, BackendName, BackendProbe, LoadProgress } from '../contract/protocol.js';
 import { now } from '../util/clock.js';
+import { bundledWasmPaths } from './wasm-assets.js';
 
 export interface BackendSelection {
   backend: BackendName;
@@ -73,6 +74,8 @@ export interface SelectOptions {
    * The shapes are the model's: hidden size `dim`, sequence length `seqLen`, `rows` catalog rows.
    */
   probe?: ProbeShape;
+  /** The wasm backend's binaries and threads. */
+  wasm?: WasmSetup;
 }
 
 export interface ProbeShape { dim: number; seqLen: number; rows: number }
@@ -166,14 +169,26 @@ async function tryWebGl(opts: SelectOptions): Promise<Attempt> {
   return renderer ? { adapter: { description: renderer } } : {};
 }
 
-let wasmPathsSet = false;
-async function tryWasm(): Promise<Attempt> {
+/** Where the wasm backend finds its binaries. */
+export interface WasmSetup {
+  /** A folder URL ending in '/', or a URL per binary; default: next to the built worker (./wasm-assets.ts). */
+  paths?: string | Readonly<Record<string, string>>;
+}
+
+let wasmConfigured = false;
+async function tryWasm(opts: SelectOptions): Promise<Attempt> {
   if (typeof WebAssembly === 'undefined') throw new Error('WebAssembly is not available');
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  if (isBrowserLike() && !wasmPathsSet) {
-    const { WASM_PATHS } = await import('./wasm-assets.js');
-    wasm.setWasmPaths(WASM_PATHS);
-    wasmPathsSet = true;
+  // Set once per realm, before the backend first initialises (TF.js reads them only then).
+  if (isBrowserLike() && !wasmConfigured) {
+    const setup = opts.wasm ?? {};
+    // The single-threaded build, also on cross-origin-isolated pages: the threaded one starts its
+    // helper workers from a Blob of the backend's own source, which breaks once bundled or minified
+    // (and needs worker-src blob: in a CSP).
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    if (typeof setup.paths === 'string') wasm.setWasmPaths(setup.paths);
+    else wasm.setWasmPaths({ ...bundledWasmPaths(), ...setup.paths });
+    wasmConfigured = true;
   }
   await activate('wasm');
   return {};
@@ -272,7 +287,7 @@ export function gpuProbePlan(backend: 'webgpu' | 'webgl', info: AdapterInfo | un
  * are never faster). The fastest median wins; losing GPU backends are removed (their device released).
  */
 async function selectByProbe(
-  order: readonly BackendName[], shape: ProbeShape, report?: (p: LoadProgress) => void,
+  order: readonly BackendName[], shape: ProbeShape, report?: (p: LoadProgress) => void, wasmSetup?: WasmSetup,
 ): Promise<BackendSelection> {
   const rejected: Array<{ backend: BackendName; reason: string }> = [];
   const probes = new Map<BackendName, BackendProbe>();
@@ -288,7 +303,7 @@ async function selectByProbe(
       else if (backend === 'webgl') {
         const renderer = inspectWebGl();
         attempts.set(backend, { adapter: renderer ? { description: renderer } : undefined, deferred: true });
-      } else attempts.set(backend, await ATTEMPTS[backend]({}));
+      } else attempts.set(backend, await ATTEMPTS[backend]({ wasm: wasmSetup }));
     } catch (e) {
       const reason = message(e);
       rejected.push({ backend, reason });
@@ -391,7 +406,7 @@ export async function selectBackend(
   report?: (p: LoadProgress) => void,
   options: SelectOptions = {},
 ): Promise<BackendSelection> {
-  if (options.probe) return selectByProbe(order, options.probe, report);
+  if (options.probe) return selectByProbe(order, options.probe, report, options.wasm);
   const rejected: Array<{ backend: BackendName; reason: string }> = [];
   for (const backend of order) {
     report?.({ stage: 'backend', backend, status: 'trying' });

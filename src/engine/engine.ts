@@ -3,26 +3,21 @@
  * It runs in whatever realm creates it (the Web Worker in production, Node in unit tests) and
  * implements RecommenderApi from src/contract/protocol.ts.
  *
- * The work is elsewhere: backend choice (./backend-choice.ts), the catalog and its matrix
+ * The work is elsewhere: backend choice (./backend-choice.ts), the backend in use and the switch
+ * to another after a GPU device loss (./backend-switch.ts), the catalog and its matrix
  * (./catalog.ts), the forward and scoring (./forward.ts), history -> model input
  * (src/model/inputs.ts), the scenes (./scenes/), ranking (src/ranking/). What stays here: the
  * write queue (a read sees every write issued before it), state checks (disposed), load and
- * warm-up, the history controls, and the switch to another backend after a GPU device loss.
- *
- * Device loss: the history never touches the GPU, so track and the history controls work during
- * and after a loss, and a write that reached the store resolves. The model-side state (weights,
- * forward, catalog matrix) is rebuilt on a CPU backend from a host copy of the weights kept at load
- * on backends that can lose their device; recommend and setCatalog wait for the switch (bounded)
- * and a call that failed because of the loss runs again once on the new backend.
+ * warm-up, and the history controls.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DEVICE_LOSS_SETTLE_MS, FALLBACK_WAIT_MS, WARMUP_CALLS } from '../contract/defaults.js';
-import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, ScenerecError } from '../contract/errors.js';
+import { WARMUP_CALLS } from '../contract/defaults.js';
+import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError } from '../contract/errors.js';
 import {
   resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest, type ResolvedEngineConfig,
 } from '../contract/options.js';
 import type {
-  BackendFallback, BackendName, CatalogItem, EngineConfig, EngineInfo, EngineWarning, HistoryExport, HistoryQuery, LoadProgress, ModelCacheInfo, RecommendResult, RecommenderApi,
+  BackendFallback, BackendName, CatalogItem, EngineConfig, EngineInfo, EngineWarning, HistoryExport, HistoryQuery, HistoryWrite, LoadProgress, ModelCacheInfo, RecommendResult, RecommenderApi,
   SceneName, SceneRequestMap, StoredEvent, TrackEvent, TrackResult,
 } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
@@ -33,8 +28,9 @@ import { loadModel, type DownloadProgress } from '../model/loader.js';
 import type { WeightMap } from '../model/sasrec.js';
 import { now } from '../util/clock.js';
 import { resolveUrl } from '../util/url.js';
-import { canLoseDevice, dropBackend, selectBackend, type BackendSelection } from './backend.js';
-import { chooseBackend, fallbackOrder, rememberDeviceLoss } from './backend-choice.js';
+import type { BackendSelection } from './backend.js';
+import { chooseBackend } from './backend-choice.js';
+import { BackendSwitch, type HostWeights } from './backend-switch.js';
 import { Catalog, coverageWarnings, type CatalogBuildOptions } from './catalog.js';
 import { ForwardRunner, type ForwardHooks } from './forward.js';
 import { SCENE_REGISTRY, type SceneContext } from './scenes/index.js';
@@ -68,12 +64,6 @@ export interface EngineHooks extends ForwardHooks {
   deviceLost?: (backend: BackendName) => Promise<string>;
 }
 
-/** A weight tensor's values in JS memory, to rebuild it on another backend after a device loss. */
-type HostWeights = Array<{ name: string; shape: number[]; dtype: tf.DataType; values: tf.TypedArray }>;
-
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-const safely = (f: () => void): void => { try { f(); } catch { /* state of a lost device: nothing left to free */ } };
-
 /** The loaded model as the engine's parts read it. */
 interface LoadedParts {
   header: ModelHeader;
@@ -90,15 +80,8 @@ interface LoadedParts {
 export class RecommenderEngine implements RecommenderApi {
   private catalog!: Catalog;
   private disposed = false;
-  /** Bumped when a device loss starts a switch: work begun before it belongs to the dead backend. */
-  private generation = 0;
-  /** The switch to another backend after a device loss, while it runs. */
-  private switching: Promise<void> | null = null;
-  /** Set when no backend could take over after a loss: model calls reject with this. */
-  private failed: DeviceLostError | null = null;
-  private readonly fallbacks: BackendFallback[] = [];
-  /** Weights in JS memory while the backend can lose its device; null otherwise. */
-  private hostWeights: HostWeights | null = null;
+  /** The backend in use, its forward, and the switch to another after a device loss. */
+  private readonly backends: BackendSwitch;
   private warmupMs = 0;
   private loadMs = 0;
   private modelCache: ModelCacheInfo | undefined;
@@ -112,27 +95,26 @@ export class RecommenderEngine implements RecommenderApi {
   private constructor(
     private readonly config: ResolvedEngineConfig,
     private readonly modelUrl: string,
-    private selection: BackendSelection,
+    selection: BackendSelection,
     private readonly model: LoadedParts,
-    private forward: ForwardRunner,
+    forward: ForwardRunner,
+    hostWeights: HostWeights | null,
     private readonly storage: ScenerecStorage,
     private readonly hooks: EngineHooks,
   ) {
-    this.watch(selection);
-  }
-
-  /** The selection with the test hook's device-lost signal, when there is one. */
-  private static withLossSignal(sel: BackendSelection, hooks: EngineHooks): BackendSelection {
-    return hooks.deviceLost ? { ...sel, deviceLost: hooks.deviceLost(sel.backend) } : sel;
-  }
-
-  /** Whether a host copy of the weights is kept for this backend (it can lose its device). */
-  private static needsHostWeights(sel: BackendSelection, hooks: EngineHooks): boolean {
-    return canLoseDevice(sel.backend) || hooks.deviceLost !== undefined;
-  }
-
-  private static async readHostWeights(weights: WeightMap): Promise<HostWeights> {
-    return Promise.all(Object.entries(weights).map(async ([name, t]) => ({ name, shape: [...t.shape], dtype: t.dtype, values: await t.data() })));
+    this.backends = new BackendSwitch(selection, forward, hostWeights, model, config, {
+      get: () => storage.meta.get('backend'),
+      put: (v) => storage.meta.set(v),
+    }, hooks, {
+      disposed: () => this.disposed,
+      assertUsable: () => this.assertUsable(),
+      guarded: (work) => this.guarded(work),
+      catalog: () => this.catalog,
+      useCatalog: (catalog) => { this.catalog = catalog; },
+      catalogOptions: () => this.catalogOptions(),
+      warmUp: () => this.warmUp(),
+      currentInfo: () => this.currentInfo(),
+    });
   }
 
   /**
@@ -162,7 +144,7 @@ export class RecommenderEngine implements RecommenderApi {
         report({ stage: 'storage', storage: store.mode, reason: store.reason ?? store.mode });
         console.warn(`[scenerec] history storage is '${store.mode}': ${store.reason}`);
       }
-      const selection = RecommenderEngine.withLossSignal(await deadline.race(chooseBackend(config, {
+      const selection = BackendSwitch.withLossSignal(await deadline.race(chooseBackend(config, {
         get: () => store.meta.get('backend'),
         put: (verdict) => store.meta.set(verdict),
       }, report), 'starting a backend'), hooks);
@@ -185,18 +167,17 @@ export class RecommenderEngine implements RecommenderApi {
       vocab.itemIds.forEach((id, i) => { if (i > 0) modelIndex.set(id, i); });
       const content = header.config.features && vocab.features ? new ContentIndexer(vocab.features) : undefined;
       const model: LoadedParts = { header, vocab, weights, modelIndex, content };
-      const hostWeights = RecommenderEngine.needsHostWeights(selection, hooks) ? await RecommenderEngine.readHostWeights(weights) : null;
+      const hostWeights = BackendSwitch.needsHostWeights(selection, hooks) ? await BackendSwitch.readHostWeights(weights) : null;
       const forward = new ForwardRunner(model, selection, hooks);
-      engine = new RecommenderEngine(config, modelUrl, selection, model, forward, store, hooks);
+      engine = new RecommenderEngine(config, modelUrl, selection, model, forward, hostWeights, store, hooks);
       engine.modelCache = loaded.cache;
-      engine.hostWeights = hostWeights;
       const built = engine;
       // A device loss during the load switches backend as later on; the switch builds the catalog then.
       await deadline.race(built.onBackend(async () => {
         if (built.catalog) return;
-        const generation = built.generation;
+        const generation = built.backends.generation;
         const catalog = await Catalog.build(config.catalog, model, built.catalogOptions());
-        if (generation !== built.generation) {
+        if (generation !== built.backends.generation) {
           catalog.dispose();
           throw new DeviceLostError('The GPU device was lost while the catalog was built.');
         }
@@ -287,139 +268,23 @@ export class RecommenderEngine implements RecommenderApi {
   }
 
   // -------------------------------------------------------------------------------------------
-  // device loss: the switch to another backend
+  // the backend in use, as the switch holds it (./backend-switch.ts: it changes after a device loss)
 
-  /** Starts the switch when this selection's device is lost (while it is still the one in use). */
-  private watch(sel: BackendSelection): void {
-    void sel.deviceLost.then((reason) => {
-      if (this.selection === sel && !this.disposed && this.switching === null) this.startFallback(sel, reason);
-    });
+  private get selection(): BackendSelection {
+    return this.backends.selection;
   }
 
-  private startFallback(lost: BackendSelection, reason: string): void {
-    this.generation++;
-    const run = this.fallBack(lost, reason).finally(() => { this.switching = null; });
-    this.switching = run;
-    run.catch(() => undefined);
+  private get forward(): ForwardRunner {
+    return this.backends.forward;
   }
 
-  /**
-   * Releases the lost backend's state, starts the first CPU backend that works (fallbackOrder),
-   * rebuilds the weights from the host copy, the forward and the catalog matrix on it, warms it up,
-   * and reports the switch (EngineInfo.fallbacks, hooks.onFallback, the 'auto' verdict).
-   */
-  private async fallBack(lost: BackendSelection, reason: string): Promise<void> {
-    const t0 = now();
-    const record: BackendFallback = { from: lost.backend, reason, at: Date.now() };
-    this.fallbacks.push(record);
-    const old = { catalog: this.catalog, weights: this.model.weights, forward: this.forward };
-    safely(() => old.catalog?.dispose());
-    safely(() => tf.dispose(Object.values(old.weights)));
-    old.forward.dispose();
-    let built: { sel: BackendSelection; forward: ForwardRunner; catalog: Catalog } | undefined;
-    try {
-      if (!this.hostWeights) throw new Error('no copy of the weights was kept for this backend');
-      const sel = RecommenderEngine.withLossSignal(await selectBackend(fallbackOrder(this.config.backends, lost.backend)), this.hooks);
-      // Only once the new backend is the active one: with none active, an op of a call still in
-      // flight would make TF.js start a backend of its own choosing.
-      if (lost.backend === 'webgpu' || lost.backend === 'webgl') dropBackend(lost.backend);
-      const host = this.hostWeights;
-      this.model.weights = Object.fromEntries(host.map((w) => [w.name, tf.tensor(w.values, w.shape, w.dtype)])) as WeightMap;
-      const forward = new ForwardRunner(this.model, sel, this.hooks);
-      // The catalog in use (undefined when the loss came during the load, before it was built).
-      const items = old.catalog ? (old.catalog.given ? old.catalog.items : undefined) : this.config.catalog;
-      const catalog = await Catalog.build(items, this.model, this.catalogOptions());
-      built = { sel, forward, catalog };
-      if (this.disposed) return;
-      this.selection = sel;
-      this.forward = forward;
-      this.catalog = catalog;
-      if (!RecommenderEngine.needsHostWeights(sel, this.hooks)) this.hostWeights = null;
-      // Compiles and JITs the new path, like the load's warm-up; a failure shows on the next call.
-      await this.warmUp().catch(() => undefined);
-      record.to = sel.backend;
-      record.ms = now() - t0;
-      this.watch(sel);
-      if (this.config.autoBackend) {
-        // Soft: a failing write only costs the next load its probe.
-        await rememberDeviceLoss({ get: () => this.storage.meta.get('backend'), put: (v) => this.storage.meta.set(v) }, lost.backend, reason, sel.backend);
-      }
-    } catch (e) {
-      if (lost.backend === 'webgpu' || lost.backend === 'webgl') dropBackend(lost.backend);
-      record.error = `no backend could take over: ${message(e)}`;
-      record.ms = now() - t0;
-      this.failed = new DeviceLostError(
-        `The GPU device was lost (${reason}) and ${record.error}; the history still works, create a new recommender for recommendations.`,
-        { reason, fallbackError: message(e) });
-    } finally {
-      if (this.disposed && built) {
-        built.catalog.dispose();
-        tf.dispose(Object.values(this.model.weights));
-        built.forward.dispose();
-      }
-    }
-    if (!this.disposed) {
-      try { this.hooks.onFallback?.({ ...record }, this.currentInfo()); } catch { /* a throwing callback must not break the engine */ }
-    }
+  private get fallbacks(): BackendFallback[] {
+    return this.backends.info();
   }
 
-  /**
-   * Waits for a running switch (at most FALLBACK_WAIT_MS in all); throws if no backend could take
-   * over. Yields once first, so a loss signalled just before the call is seen, and waits again for
-   * a switch that began meanwhile.
-   */
-  private async backendReady(): Promise<void> {
-    await Promise.resolve();
-    const deadline = now() + FALLBACK_WAIT_MS;
-    while (this.switching) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - now())); });
-      const outcome = await Promise.race([this.switching.then(() => 'done' as const), timedOut]).finally(() => clearTimeout(timer));
-      this.assertUsable();
-      if (outcome === 'timeout') {
-        const f = this.fallbacks[this.fallbacks.length - 1];
-        throw new DeviceLostError(`The GPU device was lost (${f.reason}) and the switch to another backend is still running after ${FALLBACK_WAIT_MS} ms; retry later.`, { reason: f.reason });
-      }
-    }
-    this.assertUsable();
-    if (this.failed) throw this.failed;
-  }
-
-  /**
-   * Whether a call begun at `generation` failed because of a device loss: a switch started since,
-   * or the device-lost signal follows the error within DEVICE_LOSS_SETTLE_MS (a GPU readback may
-   * fail just before the device reports its loss). Typed errors other than DeviceLostError are the
-   * call's own (bad request, unknown item) and are taken as they are.
-   */
-  private async lostSince(generation: number, error: unknown): Promise<boolean> {
-    if (this.generation !== generation || this.switching !== null || this.failed !== null) return true;
-    if (error instanceof ScenerecError && !(error instanceof DeviceLostError)) return false;
-    if (!canLoseDevice(this.selection.backend) && !this.hooks.deviceLost) return false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const settle = new Promise<void>((resolve) => { timer = setTimeout(resolve, DEVICE_LOSS_SETTLE_MS); });
-    await Promise.race([this.selection.deviceLost, settle]).finally(() => clearTimeout(timer));
-    // The engine's own listener on the signal ran first (registered at watch()), so a loss shows here.
-    return this.generation !== generation || this.switching !== null || this.failed !== null;
-  }
-
-  /**
-   * Runs model-side work on the current backend; when a device loss breaks it, waits for the
-   * switch and runs it once more on the backend that took over. Never INTERNAL for a loss: a call
-   * that still cannot finish rejects with DeviceLostError.
-   */
-  private async onBackend<T>(work: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      await this.backendReady();
-      const generation = this.generation;
-      try {
-        return await this.guarded(work());
-      } catch (e) {
-        if (this.disposed || !(await this.lostSince(generation, e))) throw e;
-        if (attempt >= 1) {
-          throw e instanceof DeviceLostError ? e : new DeviceLostError(`The GPU device was lost again during the retry (${message(e)}); retry the call.`, { cause: message(e) });
-        }
-      }
-    }
+  /** Model-side work on the current backend, run once more on the next after a device loss. */
+  private onBackend<T>(work: () => Promise<T>): Promise<T> {
+    return this.backends.onBackend(work);
   }
 
   /** The scenes' view of the current state. */
@@ -467,9 +332,28 @@ export class RecommenderEngine implements RecommenderApi {
    * scoring. Needs no GPU: works during and after a device loss; stored means resolved.
    */
   async track(events: TrackEvent | TrackEvent[]): Promise<TrackResult> {
+    return this.trackOnce(events, undefined);
+  }
+
+  /**
+   * A history write with the page's write id (the page's replay after a lost worker): a write id the
+   * store applied before is not applied again and answers as the first time (src/engine/store/writes.ts).
+   */
+  applyWrite<M extends HistoryWrite>(writeId: string, method: M, args: Parameters<RecommenderApi[M]>): ReturnType<RecommenderApi[M]>;
+  async applyWrite(writeId: string, method: HistoryWrite, args: unknown[]): Promise<unknown> {
+    if (typeof writeId !== 'string' || writeId.length === 0) throw new InvalidRequestError('applyWrite needs a non-empty write id.', { field: 'writeId' });
+    switch (method) {
+      case 'track': return this.trackOnce(args[0] as TrackEvent | TrackEvent[], writeId);
+      case 'forgetItem': return this.forgetItemOnce(args[0] as string, writeId);
+      case 'clearHistory': return this.clearHistoryOnce(writeId);
+      default: throw new InvalidRequestError(`applyWrite: "${String(method)}" is not a history write.`, { field: 'method' });
+    }
+  }
+
+  private async trackOnce(events: TrackEvent | TrackEvent[], writeId: string | undefined): Promise<TrackResult> {
     this.assertUsable();
     const valid = validateEvents(events);
-    const { stored, pruned, outsideRetention } = await this.write(() => this.storage.history.add(valid, this.config.retention));
+    const { stored, pruned, outsideRetention } = await this.write(() => this.storage.history.add(valid, this.config.retention, Date.now(), writeId));
     const unknown = new Set<string>();
     const notInCatalog = new Set<string>();
     for (const ev of valid) {
@@ -508,9 +392,9 @@ export class RecommenderEngine implements RecommenderApi {
       throw new InvalidOptionsError('catalog is empty; pass at least one item.', { field: 'catalog' });
     }
     await this.onBackend(async () => {
-      const generation = this.generation;
+      const generation = this.backends.generation;
       const next = await Catalog.build(items, this.model, this.catalogOptions());
-      if (this.disposed || generation !== this.generation) {
+      if (this.disposed || generation !== this.backends.generation) {
         // Built on a backend that was disposed or lost meanwhile.
         next.dispose();
         this.assertUsable();
@@ -558,7 +442,7 @@ export class RecommenderEngine implements RecommenderApi {
 
   /** The engine's state; during a switch after a device loss, as of its end (bounded wait). */
   async info(): Promise<EngineInfo> {
-    await this.backendReady().catch((e) => { if (!(e instanceof DeviceLostError)) throw e; });
+    await this.backends.ready().catch((e) => { if (!(e instanceof DeviceLostError)) throw e; });
     return this.currentInfo();
   }
 
@@ -576,14 +460,22 @@ export class RecommenderEngine implements RecommenderApi {
   }
 
   async forgetItem(itemId: string): Promise<number> {
+    return this.forgetItemOnce(itemId, undefined);
+  }
+
+  private async forgetItemOnce(itemId: string, writeId: string | undefined): Promise<number> {
     this.assertUsable();
     if (typeof itemId !== 'string' || itemId.length === 0) throw new InvalidRequestError('forgetItem needs a non-empty item id.', { field: 'itemId' });
-    return this.write(() => this.storage.history.forgetItem(itemId));
+    return this.write(() => this.storage.history.forgetItem(itemId, writeId));
   }
 
   async clearHistory(): Promise<void> {
+    return this.clearHistoryOnce(undefined);
+  }
+
+  private async clearHistoryOnce(writeId: string | undefined): Promise<void> {
     this.assertUsable();
-    await this.write(() => this.storage.history.clear());
+    await this.write(() => this.storage.history.clear(writeId));
   }
 
   /** Releases the weights, the catalog matrix and the database connection. Safe to call twice. */
@@ -594,7 +486,7 @@ export class RecommenderEngine implements RecommenderApi {
     tf.dispose(Object.values(this.model.weights));
     // Plain-JS memory (the fused path's kernel and item table, the cached history): drop the
     // references so an in-page engine frees them too, not only a terminated worker.
-    this.forward.dispose();
+    this.backends.dispose();
     this.view = null;
     this.storage.close();
   }

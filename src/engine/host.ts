@@ -5,7 +5,7 @@
  */
 import * as Comlink from 'comlink';
 import { ScenerecError } from '../contract/errors.js';
-import { FORWARDED_METHODS, type EngineConfig, type EngineInfo, type LoadProgress, type RecommenderApi } from '../contract/protocol.js';
+import { FORWARDED_METHODS, type EngineConfig, type HistoryWrite, type EngineInfo, type LoadProgress, type RecommenderApi } from '../contract/protocol.js';
 import { registerErrorTransfer } from '../contract/transfer.js';
 import type { EngineHooks, RecommenderEngine } from './engine.js';
 
@@ -13,6 +13,24 @@ import type { EngineHooks, RecommenderEngine } from './engine.js';
 export interface WorkerApi extends RecommenderApi {
   /** Creates the engine. Resolves with its info once it is ready. */
   init(config: EngineConfig, onProgress?: (p: LoadProgress) => unknown): Promise<EngineInfo>;
+  /** A history write with the page's write id: applied at most once (see RecommenderEngine.applyWrite). */
+  applyWrite(writeId: string, method: HistoryWrite, args: unknown[]): Promise<unknown>;
+}
+
+/**
+ * The liveness ping (src/client/supervisor.ts): the page posts `{ [PING]: n }` on the worker's
+ * port, the worker answers `{ [PONG]: n }` from its event loop. Comlink ignores both (no Comlink
+ * message type), on either side.
+ */
+export const PING = 'scenerecPing';
+export const PONG = 'scenerecPong';
+
+/** Answers the page's liveness pings on `endpoint`. */
+export function answerPings(endpoint: Comlink.Endpoint): void {
+  endpoint.addEventListener('message', (ev) => {
+    const n = ((ev as MessageEvent).data as Record<string, unknown> | null)?.[PING];
+    if (typeof n === 'number') endpoint.postMessage({ [PONG]: n });
+  });
 }
 
 /** The engine hooks a worker script may pass: `fetch`, and `onFallback` to hear of a backend switch after a device loss. */
@@ -65,6 +83,8 @@ export function createWorkerApi(hooks: WorkerHooks = {}): WorkerApi {
       }
     },
     dispose: async () => { await engine?.dispose(); },
+    applyWrite: (writeId: string, method: HistoryWrite, args: unknown[]) =>
+      run((e) => (e.applyWrite as (id: string, m: HistoryWrite, a: unknown[]) => Promise<unknown>).call(e, writeId, method, args)),
   } as WorkerApi;
   for (const method of FORWARDED_METHODS) {
     (api as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
@@ -80,6 +100,7 @@ export function createWorkerApi(hooks: WorkerHooks = {}): WorkerApi {
 export function exposeEngine(endpoint: Comlink.Endpoint = globalThis as unknown as Comlink.Endpoint, hooks: WorkerHooks = {}): WorkerApi {
   registerErrorTransfer();
   const api = createWorkerApi(hooks);
+  answerPings(endpoint);
   Comlink.expose(api, endpoint);
   return api;
 }

@@ -4,6 +4,12 @@
  *   { sideChannel: 'memory', id }  -> { id, backend, numTensors, numBytes, numDataBuffers, heapUsed? }
  *   { sideChannel: 'adapter', id } -> { id, backend, hasGpu, adapter: GPUAdapterInfo fields | null }
  *   { sideChannel: 'peak', id }    -> { id, backend, gmacs, shape, ms, all }
+ *   { sideChannel: 'fault', id, fault: { kind, at } } -> { id, armed: true }, then the fault (below)
+ * Faults (tests/e2e/faults/): `kind` 'close' (self.close()), 'throw' (an uncaught exception),
+ * 'hang' (a busy loop that never ends); `at` 'now' (once this message is read), 'commit' (when
+ * the next readwrite transaction on the history commits, before the engine answers) or 'write'
+ * (when it is created). A worker whose name holds `fault=<kind>@init:<ms>` applies the fault
+ * `ms` after its `init` call arrives (a death during createRecommender).
  *   { sideChannel: 'destroyDevice', id, delayMs? } -> { id, backend, destroyed, atMs }: after delayMs (0: at
  *     once), GPUDevice.destroy() on the TF.js webgpu backend's device (a device loss as the SDK meets it)
  * Events, unasked: { sideChannelEvent: 'fallback', fallback } when the engine switched backend after a
@@ -13,7 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { exposeEngine } from '../../src/index';
-import type { SideChannelQuery } from './side-channel';
+import type { FaultKind, SideChannelQuery } from './side-channel';
 
 // The engine's backend-switch hook, posted to the page as an event (no Comlink fields either).
 exposeEngine(self as unknown as Parameters<typeof exposeEngine>[0], {
@@ -75,7 +81,7 @@ async function destroyDevice(delayMs: number): Promise<{ destroyed: boolean; atM
   return { destroyed: !!device, atMs: performance.now() };
 }
 
-async function answer(query: SideChannelQuery['sideChannel'], q: Partial<SideChannelQuery>): Promise<Record<string, unknown>> {
+async function answer(query: Exclude<SideChannelQuery['sideChannel'], 'fault'>, q: Partial<SideChannelQuery>): Promise<Record<string, unknown>> {
   switch (query) {
     case 'memory': {
       const m = tf.memory();
@@ -93,8 +99,54 @@ async function answer(query: SideChannelQuery['sideChannel'], q: Partial<SideCha
   }
 }
 
+function applyFault(kind: FaultKind): void {
+  switch (kind) {
+    case 'close':
+      self.close();
+      return;
+    case 'throw':
+      throw new Error('scenerec test: injected uncaught error');
+    case 'hang':
+      for (;;) { /* a worker that never comes back to its event loop */ }
+  }
+}
+
+/** Arms `kind` on the next readwrite transaction over the history: when it is created, or when it commits. */
+function armOnWrite(kind: FaultKind, at: 'write' | 'commit'): void {
+  const proto = IDBDatabase.prototype;
+  const original = proto.transaction;
+  proto.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>) {
+    const tx = original.apply(this, args);
+    const stores = typeof args[0] === 'string' ? [args[0]] : [...args[0]];
+    if (args[1] === 'readwrite' && stores.includes('events')) {
+      proto.transaction = original;
+      if (at === 'write') applyFault(kind);
+      else tx.addEventListener('complete', () => applyFault(kind));
+    }
+    return tx;
+  } as IDBDatabase['transaction'];
+}
+
+const initFault = /fault=(close|throw|hang)@init:(\d+)/.exec(self.name);
+if (initFault) {
+  const onInit = (ev: MessageEvent) => {
+    const d = ev.data as { type?: string; path?: string[] } | null;
+    if (d?.type !== 'APPLY' || d.path?.[0] !== 'init') return;
+    self.removeEventListener('message', onInit);
+    setTimeout(() => applyFault(initFault[1] as FaultKind), Number(initFault[2]));
+  };
+  self.addEventListener('message', onInit);
+}
+
 self.addEventListener('message', (ev: MessageEvent<Partial<SideChannelQuery>>) => {
-  const { sideChannel, id } = ev.data ?? {};
+  const { sideChannel, id, fault } = ev.data ?? {};
   if (!sideChannel) return;
+  if (sideChannel === 'fault' && fault) {
+    self.postMessage({ id, sideChannel, armed: true });
+    if (fault.at === 'now') applyFault(fault.kind);
+    else armOnWrite(fault.kind, fault.at);
+    return;
+  }
+  if (sideChannel === 'fault') return;
   void answer(sideChannel, ev.data).then((data) => self.postMessage({ id, sideChannel, backend: tf.getBackend(), ...data }));
 });

@@ -69,6 +69,16 @@ describe('resolveEngineConfig', () => {
     expect(() => resolveEngineConfig({ dbName: '' })).toThrow(InvalidOptionsError);
   });
 
+  it('takes wasmPaths as a folder URL or a URL per known wasm file', () => {
+    expect(resolveEngineConfig({}).wasmPaths).toBeUndefined();
+    expect(resolveEngineConfig({ wasmPaths: '/static/wasm/' }).wasmPaths).toBe('/static/wasm/');
+    expect(resolveEngineConfig({ wasmPaths: { 'tfjs-backend-wasm-simd.wasm': '/w/simd.wasm' } }).wasmPaths)
+      .toEqual({ 'tfjs-backend-wasm-simd.wasm': '/w/simd.wasm' });
+    expect(thrown(() => resolveEngineConfig({ wasmPaths: '/static/wasm' }), InvalidOptionsError).message).toMatch(/ending in '\/'/);
+    expect(thrown(() => resolveEngineConfig({ wasmPaths: { 'simd.wasm': '/x' } as never }), InvalidOptionsError).details?.field).toMatch(/wasmPaths/);
+    expect(thrown(() => resolveEngineConfig({ wasmPaths: 42 as never }), InvalidOptionsError).details?.field).toBe('options.wasmPaths');
+  });
+
   it('accepts page-only keys only when the caller says so', () => {
     expect(() => resolveEngineConfig({ worker: {} } as never)).toThrow(InvalidOptionsError);
     expect(() => resolveEngineConfig({ worker: {}, onProgress: () => 0 } as never, ['worker', 'onProgress'])).not.toThrow();

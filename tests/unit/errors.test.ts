@@ -12,7 +12,7 @@ describe('serializeError / deserializeError', () => {
   it('covers every error class', () => {
     expect(CLASSES.map(([n]) => n).sort()).toEqual([
       'AbortError', 'DeviceLostError', 'DisposedError', 'InvalidEventError', 'InvalidOptionsError', 'InvalidRequestError', 'ModelLoadError',
-      'NoBackendError', 'QuotaExceededError', 'StorageBlockedError', 'StorageError', 'UnknownItemError', 'UnknownSceneError',
+      'NoBackendError', 'QuotaExceededError', 'StorageBlockedError', 'StorageError', 'UnknownItemError', 'UnknownSceneError', 'WorkerLostError',
     ]);
   });
 

@@ -2,11 +2,14 @@
  * The scenerec IndexedDB database (via `idb`): its typed schema, opening (with the blocked-upgrade
  * timeout), migrations, storage-error mapping, and the one connection the stores share.
  *
- * Schema (version 2):
+ * Schema (version 3):
  *   events        autoIncrement key `id`, indexes `itemId` and `timestamp`        (history.ts)
  *   meta          keyPath `key`: { key: 'schema', ... }, { key: 'model', ... }, { key: 'backend', ... }  (meta.ts)
  *   catalogCache  keyPath `key` (v2): derived catalog matrices (int8 rows + scales), keyed by model
  *                 version + catalog hash + format; no shopper data.                 (catalog-cache.ts)
+ *   writes        autoIncrement key `seq`, unique index `writeId` (v3): the ids of the last applied
+ *                 history writes and their results, written in the write's own transaction, so a
+ *                 replayed write is a no-op that answers as the first time.          (writes.ts)
  * Migrations are `if (oldVersion < N)` steps in `upgradeSchema`, so any old version steps up in order.
  *
  * Every operation is one transaction (`inTransaction`): a write is stored whole or not at all.
@@ -19,9 +22,10 @@ import {
 import type { StoredEvent } from '../../contract/protocol.js';
 import type { CatalogCacheRecord } from './catalog-cache.js';
 import type { MetaRecord } from './meta.js';
+import type { AppliedWrite } from './writes.js';
 
 /** Current schema version. Bump it and add an `if (oldVersion < N)` step to migrate. */
-export const DB_VERSION = 2;
+export const DB_VERSION = 3;
 
 export interface ScenerecDB extends DBSchema {
   events: {
@@ -36,6 +40,11 @@ export interface ScenerecDB extends DBSchema {
   catalogCache: {
     key: string;
     value: CatalogCacheRecord;
+  };
+  writes: {
+    key: number;
+    value: AppliedWrite;
+    indexes: { writeId: string };
   };
 }
 
@@ -59,12 +68,14 @@ function upgradeSchema(db: IDBPDatabase<ScenerecDB>, oldVersion: number, newVers
     db.createObjectStore('meta', { keyPath: 'key' });
   }
   if (oldVersion < 2) db.createObjectStore('catalogCache', { keyPath: 'key' });
-  // Future steps go here: if (oldVersion < 3) { ... }
+  if (oldVersion < 3 && newVersion >= 3) createWritesStore(db);
+  // Future steps go here: if (oldVersion < 4) { ... }
 
   // Repair: a database of this name created by other code lacks our stores.
   if (!db.objectStoreNames.contains('events')) createEventsStore(db);
   if (!db.objectStoreNames.contains('meta')) db.createObjectStore('meta', { keyPath: 'key' });
   if (newVersion >= 2 && !db.objectStoreNames.contains('catalogCache')) db.createObjectStore('catalogCache', { keyPath: 'key' });
+  if (newVersion >= 3 && !db.objectStoreNames.contains('writes')) createWritesStore(db);
 
   const now = Date.now();
   const meta = tx.objectStore('meta');
@@ -81,6 +92,10 @@ function createEventsStore(db: IDBPDatabase<ScenerecDB>): void {
   const events = db.createObjectStore('events', { keyPath: 'id', autoIncrement: true });
   events.createIndex('itemId', 'itemId');
   events.createIndex('timestamp', 'timestamp');
+}
+
+function createWritesStore(db: IDBPDatabase<ScenerecDB>): void {
+  db.createObjectStore('writes', { keyPath: 'seq', autoIncrement: true }).createIndex('writeId', 'writeId', { unique: true });
 }
 
 /**

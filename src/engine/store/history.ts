@@ -34,9 +34,10 @@ import type { IDBPObjectStore, StoreNames } from 'idb';
 import type { HistoryExport, StoredEvent } from '../../contract/protocol.js';
 import type { NewEvent } from '../../contract/options.js';
 import {
-  allRequests, inTransaction, readOnlyError, StorageConnection, type ScenerecDB, type StorageAccess,
+  allRequests, inTransaction, readOnlyError, StorageConnection, type ScenerecDB, type ScenerecStoreName, type StorageAccess,
 } from './db.js';
 import { AGE_PRUNE_INTERVAL_MS, ageCutoff, overCountLimit, planBatch, type Retention } from './retention.js';
+import { applyOnce, hasWritesStore } from './writes.js';
 
 export type { Retention } from './retention.js';
 
@@ -65,8 +66,11 @@ export interface EventHistory {
   readonly name: string;
   /** The change counter: moves on exactly when the stored events change (see HistoryStore). */
   readonly version: number;
-  /** Adds validated events (all or nothing) and applies retention (retention.ts). */
-  add(events: NewEvent[], retention: Retention, now?: number): Promise<AddResult>;
+  /**
+   * Adds validated events (all or nothing) and applies retention (retention.ts). A `writeId` that
+   * was applied before writes nothing and answers as the first time (writes.ts); so do the other writes.
+   */
+  add(events: NewEvent[], retention: Retention, now?: number, writeId?: string): Promise<AddResult>;
   /** Applies retention exactly (age, then down to maxEvents). Returns how many events were dropped. */
   prune(retention: Retention, now?: number): Promise<number>;
   /** Every event, oldest first (by timestamp, then insertion order). */
@@ -80,9 +84,9 @@ export interface EventHistory {
   /** The whole history as a portable document (oldest first). */
   export(now?: number): Promise<HistoryExport>;
   /** Removes every event about `itemId`. Returns how many were removed. */
-  forgetItem(itemId: string): Promise<number>;
+  forgetItem(itemId: string, writeId?: string): Promise<number>;
   /** Removes every event. */
-  clear(): Promise<void>;
+  clear(writeId?: string): Promise<void>;
   /** Why the connection was dropped last (for diagnostics), or null. */
   readonly connectionLostReason: string | null;
   /** Ends the store; later calls fail with StorageError. */
@@ -205,17 +209,23 @@ export class HistoryStore implements EventHistory {
    * Adds validated events in one transaction and applies retention (retention.ts): events of the
    * batch retention would drop at once are not written (`outsideRetention`); pruning by count runs
    * once the store is past maxEvents + slack. Either every kept event is stored or none is (the
-   * earlier history is untouched on failure).
+   * earlier history is untouched on failure). With a `writeId` already applied (writes.ts), nothing
+   * is written and the first answer comes back.
    * @throws QuotaExceededError in read-only mode (nothing is written).
    */
-  async add(events: NewEvent[], retention: Retention, now: number = Date.now()): Promise<AddResult> {
+  async add(events: NewEvent[], retention: Retention, now: number = Date.now(), writeId?: string): Promise<AddResult> {
     if (this.access.readOnly !== null) throw readOnlyError(this.access.readOnly);
     if (events.length === 0) return { stored: 0, pruned: await this.prune(retention, now), outsideRetention: 0 };
     const { keep, outside } = planBatch(events, retention, now);
     if (keep.length === 0) return { stored: 0, pruned: 0, outsideRetention: outside };
     const db = await this.conn.get();
     const cutoff = ageCutoff(retention, now);
-    const done = await this.written(() => inTransaction(db, ['events'], 'readwrite', 'storing events', async (tx) => {
+    const answer = ({ keys, pruned }: { keys: number[]; pruned: number[] }): AddResult => {
+      const added = new Set(keys);
+      const droppedNew = pruned.filter((k) => added.has(k)).length;
+      return { stored: keep.length - droppedNew, pruned: pruned.length - droppedNew, outsideRetention: outside + droppedNew };
+    };
+    const done = await this.written(() => inTransaction(db, withWrites(db, ['events']), 'readwrite', 'storing events', (tx) => applyOnce(tx, writeId, async () => {
       const store = tx.objectStore('events');
       const keys = await allRequests(keep.map((ev) => () => store.add({ ...ev } as StoredEvent)));
       // Running now: the count and the age mark are those of the writes applied before this one.
@@ -228,14 +238,15 @@ export class HistoryStore implements EventHistory {
       }
       this.liveCount = count;
       return { keys, pruned };
-    }), ({ keys, pruned }) => {
+    }, answer)), (applied) => {
+      if (applied.replayed) return false;
       // Changed unless every event added was dropped again by retention and nothing else was.
+      const { keys, pruned } = applied.value;
       const added = new Set(keys);
       return pruned.length !== keys.length || !pruned.every((k) => added.has(k));
-    }, (cache, { keys, pruned }) => withChanges(cache, keep.map((ev, i) => ({ ...ev, id: keys[i] } as StoredEvent)), pruned));
-    const added = new Set(done.keys);
-    const droppedNew = done.pruned.filter((k) => added.has(k)).length;
-    return { stored: keep.length - droppedNew, pruned: done.pruned.length - droppedNew, outsideRetention: outside + droppedNew };
+    }, (cache, applied) => applied.replayed ? cache
+      : withChanges(cache, keep.map((ev, i) => ({ ...ev, id: applied.value.keys[i] } as StoredEvent)), applied.value.pruned));
+    return done.result;
   }
 
   /** Applies retention exactly (age, then down to maxEvents) without adding anything. Returns how many events were dropped. */
@@ -301,28 +312,29 @@ export class HistoryStore implements EventHistory {
     return { format: 'scenerec-history', version: 1, exportedAt: now, events: await this.all() };
   }
 
-  /** Removes every event about `itemId`. Returns how many were removed. */
-  async forgetItem(itemId: string): Promise<number> {
+  /** Removes every event about `itemId`. Returns how many were removed (the first answer, for an applied `writeId`). */
+  async forgetItem(itemId: string, writeId?: string): Promise<number> {
     const db = await this.conn.get();
-    return this.written(() => inTransaction(db, ['events'], 'readwrite', 'forgetting an item', async (tx) => {
+    const done = await this.written(() => inTransaction(db, withWrites(db, ['events']), 'readwrite', 'forgetting an item', (tx) => applyOnce(tx, writeId, async () => {
       const store = tx.objectStore('events');
       const keys = await store.index('itemId').getAllKeys(itemId);
       if (this.liveCount !== null) this.liveCount -= keys.length;
       await allRequests(keys.map((k) => () => store.delete(k)));
       return keys.length;
-    }), (removed) => removed > 0, (cache) => cache.filter((e) => e.itemId !== itemId));
+    }, (removed) => removed)), (applied) => !applied.replayed && applied.value > 0, (cache) => cache.filter((e) => e.itemId !== itemId));
+    return done.result;
   }
 
-  /** Removes every event. */
-  async clear(): Promise<void> {
+  /** Removes every event (nothing again for an applied `writeId`). */
+  async clear(writeId?: string): Promise<void> {
     const db = await this.conn.get();
-    await this.written(() => inTransaction(db, ['events'], 'readwrite', 'clearing history', async (tx) => {
+    await this.written(() => inTransaction(db, withWrites(db, ['events']), 'readwrite', 'clearing history', (tx) => applyOnce(tx, writeId, async () => {
       const store = tx.objectStore('events');
       const had = await store.count();
       this.liveCount = 0;
       await store.clear();
       return had;
-    }), (had) => had > 0, () => []);
+    }, () => null)), (applied) => !applied.replayed && applied.value > 0, () => []);
   }
 
   /** Why the connection was dropped last (for diagnostics), or null. */
@@ -360,6 +372,11 @@ export function withChanges(cache: readonly StoredEvent[], added: StoredEvent[],
     out.splice(i, 0, ev);
   }
   return out;
+}
+
+/** `stores` plus `writes` when the database has it (a schema older than version 3 has not). */
+function withWrites(db: { objectStoreNames: DOMStringList }, stores: ScenerecStoreName[]): ScenerecStoreName[] {
+  return hasWritesStore(db) ? [...stores, 'writes'] : stores;
 }
 
 type EventsStore = IDBPObjectStore<ScenerecDB, StoreNames<ScenerecDB>[], 'events', 'readwrite'>;

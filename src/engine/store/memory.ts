@@ -8,6 +8,7 @@
 import type { NewEvent } from '../../contract/options.js';
 import type { HistoryExport, StoredEvent } from '../../contract/protocol.js';
 import { StorageError } from '../../contract/errors.js';
+import { WRITE_IDS_KEEP } from '../../contract/defaults.js';
 import type { CatalogCacheRecord, CatalogMatrixCache } from './catalog-cache.js';
 import { withChanges, type AddResult, type EventHistory, type HistorySnapshot } from './history.js';
 import type { MetaKey, MetaOf, MetaRecord, MetaRecords } from './meta.js';
@@ -34,6 +35,8 @@ export class MemoryHistory implements EventHistory {
   private nextId = 1;
   private changes = 0;
   private prunedBelow = -Infinity;
+  /** Applied write ids and their answers, oldest first (Map order), at most WRITE_IDS_KEEP. */
+  private readonly applied = new Map<string, unknown>();
 
   constructor(readonly name: string, private readonly life: MemoryLifetime = new MemoryLifetime()) {}
 
@@ -50,8 +53,22 @@ export class MemoryHistory implements EventHistory {
     this.changes++;
   }
 
-  async add(events: NewEvent[], retention: Retention, now: number = Date.now()): Promise<AddResult> {
+  /** Runs a write once per write id, as the `writes` store does for IndexedDB (writes.ts). */
+  private async once<R>(writeId: string | undefined, body: () => Promise<R>): Promise<R> {
+    if (writeId === undefined) return body();
+    if (this.applied.has(writeId)) return this.applied.get(writeId) as R;
+    const result = await body();
+    this.applied.set(writeId, result);
+    if (this.applied.size > WRITE_IDS_KEEP) this.applied.delete(this.applied.keys().next().value as string);
+    return result;
+  }
+
+  async add(events: NewEvent[], retention: Retention, now: number = Date.now(), writeId?: string): Promise<AddResult> {
     this.life.check();
+    return this.once(writeId, () => this.addNow(events, retention, now));
+  }
+
+  private async addNow(events: NewEvent[], retention: Retention, now: number): Promise<AddResult> {
     if (events.length === 0) return { stored: 0, pruned: await this.prune(retention, now), outsideRetention: 0 };
     const { keep, outside } = planBatch(events, retention, now);
     if (keep.length === 0) return { stored: 0, pruned: 0, outsideRetention: outside };
@@ -105,17 +122,21 @@ export class MemoryHistory implements EventHistory {
     return { format: 'scenerec-history', version: 1, exportedAt: now, events: await this.all() };
   }
 
-  async forgetItem(itemId: string): Promise<number> {
+  async forgetItem(itemId: string, writeId?: string): Promise<number> {
     this.life.check();
-    const next = this.list_.filter((e) => e.itemId !== itemId);
-    const removed = this.list_.length - next.length;
-    if (removed > 0) this.commit(next);
-    return removed;
+    return this.once(writeId, async () => {
+      const next = this.list_.filter((e) => e.itemId !== itemId);
+      const removed = this.list_.length - next.length;
+      if (removed > 0) this.commit(next);
+      return removed;
+    });
   }
 
-  async clear(): Promise<void> {
+  async clear(writeId?: string): Promise<void> {
     this.life.check();
-    if (this.list_.length > 0) this.commit([]);
+    return this.once(writeId, async () => {
+      if (this.list_.length > 0) this.commit([]);
+    });
   }
 
   close(): void {

@@ -3,8 +3,8 @@
  * `window`, with a few helpers. The specs drive it with page.evaluate().
  */
 import * as scenerec from '../../../src/index';
-import type { BackendFallback, CatalogItem, Recommender, RecommenderOptions } from '../../../src/index';
-import { askWorker, instrumentedWorker, type WorkerAdapter } from '../../support/side-channel';
+import type { BackendFallback, CatalogItem, Recommender, RecommenderEvent, RecommenderOptions } from '../../../src/index';
+import { askWorker, injectFault, instrumentedWorker, type Fault, type WorkerAdapter } from '../../support/side-channel';
 import { faultWorkerName, type StorageFault } from '../../support/storage-faults';
 
 /** The tiny random-weights fixture (tests/fixtures/tiny-model), served at /fixtures/. */
@@ -14,10 +14,15 @@ export const FIXTURE_MODEL_URL = '/fixtures/tiny-model/model.json';
 export const UNAVAILABLE = ['item-02', 'item-13', 'item-27'];
 
 export interface CreateOptions extends Omit<RecommenderOptions, 'worker'> {
-  /** Run the SDK engine in tests/support/instrumented.worker.ts (adds tf.memory() / adapter queries). */
+  /**
+   * Run the SDK engine in tests/support/instrumented.worker.ts (adds tf.memory() / adapter queries
+   * and fault injection). The SDK gets a factory, so it can replace a lost worker with a new one.
+   */
   debugWorker?: boolean;
   /** Run it in tests/support/storage-fault.worker.ts with this storage fault (implies debugWorker). */
   storageFault?: StorageFault;
+  /** Debug worker only: the first worker applies this fault after its init arrives (e.g. 'close@init:50'). */
+  initFault?: string;
 }
 
 export interface DebugMemory { numTensors: number; numBytes: number; numDataBuffers: number }
@@ -48,6 +53,17 @@ export interface Harness {
    * for the specs that drive all scenes repeatedly (leak checks).
    */
   sceneCalls(rec: Recommender, i: number): Array<() => Promise<unknown>>;
+  /** Every `onEvent` the last created recommender reported, with `performance.now()` as `t`. */
+  events: Array<RecommenderEvent & { t: number }>;
+  /** Debug workers spawned by the last `create` (restarts add one each). */
+  workersSpawned(): number;
+  /**
+   * Applies a fault in the current debug worker (tests/support/instrumented.worker.ts); resolves once
+   * it is armed (never, maybe, for `at: 'now'`).
+   */
+  fault(fault: Fault): Promise<void>;
+  /** `terminate()` of the current debug worker, from the page. */
+  terminateWorker(): void;
   /** Runs `f`, returns the error it throws (or rejects with) as plain data, or null. */
   errorOf(f: () => unknown): Promise<{ name: string; code?: string; message: string; isScenerecError: boolean; instanceOf?: string; details?: Record<string, unknown> } | null>;
 }
@@ -76,6 +92,8 @@ function fixtureCatalog(): CatalogItem[] {
 }
 
 let debugWorker: Worker | null = null;
+let spawned = 0;
+const events: Array<RecommenderEvent & { t: number }> = [];
 
 function debug(): Worker {
   if (!debugWorker) throw new Error('create({ debugWorker: true }) first');
@@ -94,21 +112,34 @@ window.harness = {
   unavailable: UNAVAILABLE,
   fixtureModelUrl: FIXTURE_MODEL_URL,
   async create(options: CreateOptions = {}) {
-    const { debugWorker: wantDebug, storageFault, ...rest } = options;
+    const { debugWorker: wantDebug, storageFault, initFault, onEvent, ...rest } = options;
+    debugWorker = null;
+    spawned = 0;
+    events.length = 0;
     const worker = storageFault
-      ? new Worker(new URL('../../support/storage-fault.worker.ts', import.meta.url), { type: 'module', name: faultWorkerName(storageFault) })
+      ? () => {
+        const w = new Worker(new URL('../../support/storage-fault.worker.ts', import.meta.url), { type: 'module', name: faultWorkerName(storageFault) });
+        debugWorker = w;
+        return w;
+      }
       : wantDebug
-        ? instrumentedWorker('scenerec-debug')
-        : undefined;
-    debugWorker = worker ?? null;
+      ? () => {
+        const fault = spawned === 0 && initFault ? ` fault=${initFault}` : '';
+        spawned++;
+        const w = instrumentedWorker(`scenerec-debug${fault}`);
+        w.addEventListener('message', (ev: MessageEvent) => {
+          if (ev.data?.sideChannelEvent === 'fallback') window.harness.workerFallbacks.push(ev.data.fallback as BackendFallback);
+        });
+        debugWorker = w;
+        return w;
+      }
+      : undefined;
     window.harness.workerFallbacks = [];
-    worker?.addEventListener('message', (ev: MessageEvent) => {
-      if (ev.data?.sideChannelEvent === 'fallback') window.harness.workerFallbacks.push(ev.data.fallback as BackendFallback);
-    });
     const rec = await scenerec.createRecommender({
       modelUrl: FIXTURE_MODEL_URL,
       catalog: fixtureCatalog(),
       ...rest,
+      onEvent: (e) => { events.push({ ...e, t: performance.now() }); onEvent?.(e); },
       ...(worker ? { worker } : {}),
     });
     window.rec = rec;
@@ -134,6 +165,10 @@ window.harness = {
     () => rec.scene('cart').recommend({ cart: ['item-03'], k: 6, rules: { include: { category: ['cat-1', 'cat-2'] } } }),
     () => rec.scene('search').rerank({ query: 'q', candidates: ['item-01', 'item-22', 'cold-1', 'item-45'], k: 4 }),
   ],
+  events,
+  workersSpawned: () => spawned,
+  fault: (fault) => injectFault(debug(), fault),
+  terminateWorker: () => debug().terminate(),
   pageAdapter: () => readAdapter((navigator as Navigator & { gpu?: GPU }).gpu),
   async errorOf(f) {
     try {

@@ -1,0 +1,89 @@
+/**
+ * `npm run build:lib`: the installable library in dist/ (what `npm pack` ships).
+ *
+ * - dist/index.js: the page entry (`scenerec`): createRecommender, errors, types. No TF.js: the
+ *   in-thread engine of createEngine() is a lazy chunk.
+ * - dist/worker.js: the worker entry (`scenerec/worker`): the SDK's worker, one self-contained,
+ *   minified file with TF.js inside (core ops, cpu and webgl; webgpu and wasm included, started
+ *   lazily). The page entry spawns it with `new Worker(new URL('./worker.js', import.meta.url))`.
+ * - dist/*.wasm: TF.js's wasm binaries, next to the worker, which finds them with
+ *   `new URL('./file.wasm', import.meta.url)` (src/engine/wasm-assets.ts).
+ * - dist/types/: the declarations (tsc).
+ *
+ * In the page entry, dependencies stay bare imports (TF.js is a peer dependency, comlink and idb
+ * dependencies), so a shop's bundler resolves one copy of each for createEngine() and for a worker
+ * the shop writes itself around exposeEngine(). rolldown (Vite 8's bundler) builds both: no asset or
+ * worker rewriting, so the `new URL(..., import.meta.url)` lines reach the shop's bundler untouched.
+ */
+import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { build } from 'rolldown';
+import { WASM_FILES } from '../src/contract/protocol.js';
+
+const root = resolve(import.meta.dirname, '..');
+const out = join(root, 'dist');
+const pkg = createRequire(import.meta.url)(join(root, 'package.json')) as {
+  dependencies?: Record<string, string>; peerDependencies?: Record<string, string>;
+};
+const externals = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})];
+const isExternal = (id: string) => externals.some((d) => id === d || id.startsWith(`${d}/`));
+
+/**
+ * Source paths that only hold in this repository, rewritten to their place in dist/. Each must
+ * match exactly once, so a moved line fails the build instead of shipping a broken URL.
+ */
+const REWRITES: Array<{ file: string; from: string; to: string }> = [
+  { file: 'src/client/recommender.ts', from: "new URL('../worker.ts', import.meta.url)", to: "new URL('./worker.js', import.meta.url)" },
+  ...WASM_FILES.map((f) => ({
+    file: 'src/engine/wasm-assets.ts',
+    from: `new URL('../../node_modules/@tensorflow/tfjs-backend-wasm/dist/${f}', import.meta.url)`,
+    to: `new URL('./${f}', import.meta.url)`,
+  })),
+];
+
+const rewritePaths = {
+  name: 'scenerec-dist-paths',
+  transform(code: string, id: string) {
+    const mine = REWRITES.filter((r) => id === join(root, r.file));
+    if (mine.length === 0) return null;
+    for (const r of mine) {
+      if (code.split(r.from).length !== 2) throw new Error(`build:lib: expected one \`${r.from}\` in ${r.file}`);
+      code = code.replace(r.from, r.to);
+    }
+    return { code, map: null };
+  },
+};
+
+const t0 = performance.now();
+rmSync(out, { recursive: true, force: true });
+// The page entry (and the in-thread engine it loads lazily): dependencies stay bare imports. Readable
+// ESM without source maps (the shop's bundler minifies; maps would double the package).
+await build({
+  input: { index: join(root, 'src/index.ts') },
+  external: isExternal,
+  platform: 'browser',
+  plugins: [rewritePaths],
+  // The wasm-asset URLs and the worker URL are relative to the chunk: every chunk in dist/ itself.
+  output: { dir: out, format: 'es', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: false },
+});
+// The worker: one self-contained file (TF.js, comlink, idb inside), so that it runs as is from a
+// dev server that does not pre-bundle dependencies inside workers (Vite) or from a static host.
+await build({
+  input: join(root, 'src/worker.ts'),
+  platform: 'browser',
+  plugins: [rewritePaths],
+  resolve: { alias: { '@tensorflow/tfjs': join(root, 'scripts/tfjs-slim.ts') } },
+  // The wasm backend's Emscripten glue reads `__filename` after a typeof check that webpack 5
+  // answers 'string' for an ES module while giving it no value (ReferenceError): it is a Node
+  // detail, undefined in a browser worker.
+  transform: { define: { __filename: 'undefined', __dirname: 'undefined' } },
+  output: { file: join(out, 'worker.js'), format: 'es', codeSplitting: false, minify: true, sourcemap: false, comments: { legal: false } },
+});
+const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+for (const f of WASM_FILES) copyFileSync(join(wasmDir, f), join(out, f));
+mkdirSync(join(out, 'types'), { recursive: true });
+execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.lib.json')], { stdio: 'inherit' });
+const kb = (f: string) => `${(statSync(join(out, f)).size / 1024).toFixed(1)} kB`;
+console.log(`build:lib: dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s (index.js ${kb('index.js')}, worker.js ${kb('worker.js')})`);

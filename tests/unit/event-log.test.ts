@@ -1,0 +1,171 @@
+/** The generic event-log reader: timestamp forms, column and event mapping, bad rows, --skip-bad, grouping. */
+import { describe, it, expect } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  detectTimeKind, parseTime, parseColumnsFlag, parseEventsFlag, splitCsvLine, readEventLog, readItemFile, groupLog, describeLog, EventLogError,
+} from '../../training/event-log.js';
+import { autoTimeSplit, logDays, mtlDataFromLog } from '../../training/event-log-mtl.js';
+import { DataFormatError, parseDataset } from '../../training/data.js';
+import { readMtlData } from '../../training/mtl-data.js';
+import { BEHAVIOURS } from '../../training/data.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scenerec-log-'));
+const write = (name: string, text: string) => { const p = path.join(dir, name); fs.writeFileSync(p, text); return p; };
+
+describe('timestamps', () => {
+  it('detects each form and reads it as UTC milliseconds', () => {
+    const cases: Array<[string, string, number]> = [
+      ['1511568000', 'epoch-seconds', Date.UTC(2017, 10, 25)],
+      ['1511568000.5', 'epoch-seconds', Date.UTC(2017, 10, 25) + 500],
+      ['1511568000000', 'epoch-ms', Date.UTC(2017, 10, 25)],
+      ['2017-11-25', 'iso-8601', Date.UTC(2017, 10, 25)],
+      ['2017-11-25T10:30:00Z', 'iso-8601', Date.UTC(2017, 10, 25, 10, 30)],
+      ['2017-11-25 10:30:00', 'iso-8601', Date.UTC(2017, 10, 25, 10, 30)],
+      ['2017-11-25T10:30:00.250+02:00', 'iso-8601', Date.UTC(2017, 10, 25, 8, 30, 0, 250)],
+      ['20171125', 'yyyymmdd', Date.UTC(2017, 10, 25)],
+    ];
+    for (const [v, kind, ms] of cases) {
+      expect(detectTimeKind(v), v).toBe(kind);
+      expect(parseTime(v, kind as never), v).toBe(ms);
+    }
+  });
+  it('rejects values that are not of the detected form', () => {
+    for (const v of ['yesterday', '2017-13-45', '', '-5', '25/11/2017']) expect(detectTimeKind(v), v).toBeUndefined();
+    expect(parseTime('1511568000000', 'epoch-seconds')).toBeNaN();
+    expect(parseTime('1511568000', 'epoch-ms')).toBeNaN();
+    expect(parseTime('20170231', 'yyyymmdd')).toBeNaN();
+    expect(parseTime('1511568000', 'iso-8601')).toBeNaN();
+  });
+});
+
+describe('flags and CSV fields', () => {
+  it('maps columns and events, and refuses unknown names', () => {
+    expect(parseColumnsFlag('user=uid,item=sku,event=action,time=ts')).toEqual({ user: 'uid', item: 'sku', event: 'action', time: 'ts' });
+    expect(() => parseColumnsFlag('shopper=uid')).toThrow(/unknown column "shopper"/);
+    expect(() => parseColumnsFlag('user')).toThrow(/name=value/);
+    expect(parseEventsFlag('pv=view,fav=favorite,buy=purchase,ATC=cart')).toEqual({ pv: 1, fav: 2, buy: 4, atc: 3 });
+    expect(() => parseEventsFlag('pv=looked')).toThrow(/view, favorite, cart, purchase/);
+  });
+  it('splits quoted CSV fields', () => {
+    expect(splitCsvLine('a,"b, c","say ""hi""",')).toEqual(['a', 'b, c', 'say "hi"', '']);
+    expect(splitCsvLine('a,"open')).toBeUndefined();
+  });
+});
+
+describe('readEventLog', () => {
+  it('reads a CSV with mapped columns and events, and summarises it', async () => {
+    const f = write('shop.csv', 'uid,sku,action,ts,page\n' +
+      'a,x,pv,1511568000,home\n' + 'a,y,buy,1511568060,cart\n' + 'b,x,fav,1511654400,\n' + 'b,z,search,1511654460,search\n' + 'a,z,pv,1511568030,product\n');
+    const log = await readEventLog(f, { columns: { user: 'uid', item: 'sku', event: 'action', time: 'ts', scene: 'page' }, events: parseEventsFlag('pv=view,fav=favorite,buy=purchase') });
+    const s = log.summary;
+    expect(s).toMatchObject({ rows: 5, events: 4, users: 2, items: 3, timeKind: 'epoch-seconds', byType: { view: 2, purchase: 1, favorite: 1 } });
+    expect(s.dropped).toEqual({ 'unmapped event type': 1 });
+    expect(s.unmappedEvents).toEqual({ search: 1 });
+    expect(describeLog(s)).toContain('timestamps look like epoch seconds, 2017-11-25 .. 2017-11-26 (2 days)');
+    // Grouped in time order: a's pv x (t0), pv z (t0+30), buy y (t0+60).
+    const g = groupLog(log);
+    expect(g.dataset.users).toEqual(['a', 'b']);
+    const a = g.dataset.sequences[0];
+    expect([...a].map((i) => g.dataset.itemIds[i])).toEqual(['x', 'z', 'y']);
+    expect([...g.dataset.behaviours[0]]).toEqual([BEHAVIOURS.click, BEHAVIOURS.click, BEHAVIOURS.purchase]);
+    expect([...g.scenes[0]]).toEqual([1, 2, 3]);
+    expect([...g.dataset.dates[1]]).toEqual([20171126]);
+  });
+
+  it('finds the usual column names without flags, in TSV and JSONL', async () => {
+    const tsv = write('a.tsv', 'userId\tproduct_id\tbehavior\tTimestamp\n1\t10\tcart\t2024-03-01T10:00:00Z\n1\t11\tclick\t2024-03-01T09:00:00Z\n');
+    const t = await readEventLog(tsv);
+    expect(t.summary.columns).toEqual({ user: 'userId', item: 'product_id', event: 'behavior', time: 'Timestamp' });
+    expect(t.summary.timeKind).toBe('iso-8601');
+    expect([...groupLog(t).dataset.behaviours[0]]).toEqual([1, 3]);
+    const jl = write('a.jsonl', '{"user_id":"u","item_id":"i","event":"purchase","ts":1709287200000}\n\n{"user_id":"u","item_id":"j","event":"view","ts":1709287100000}\n');
+    const j = await readEventLog(jl);
+    expect(j.summary).toMatchObject({ format: 'jsonl', timeKind: 'epoch-ms', events: 2 });
+    expect([...groupLog(j).dataset.sequences[0]].map((i) => groupLog(j).dataset.itemIds[i])).toEqual(['j', 'i']);
+  });
+
+  it('names the missing column and what it tried', async () => {
+    const f = write('nouser.csv', 'who,item_id,timestamp\na,b,1\n');
+    await expect(readEventLog(f)).rejects.toThrow(/no user column in the header \(who, item_id, timestamp\); tried user_id.*--columns user=/);
+    await expect(readEventLog(f, { columns: { user: 'shopper' } })).rejects.toThrow(/--columns user=shopper: no such column/);
+  });
+
+  it('stops at a malformed row with file, line and column, or skips and counts with skipBad', async () => {
+    const f = write('bad.csv', 'user_id,item_id,event,timestamp\n' + 'a,x,view,1700000000\n' + 'a,y,view,notatime\n' + 'b,,view,1700000001\n' + 'b,z,view\n' + 'b,z,view,1700000002000\n' + 'c,w,cart,1700000003\n');
+    let err: unknown;
+    try { await readEventLog(f); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(EventLogError);
+    expect(err).toBeInstanceOf(DataFormatError);
+    const e = err as EventLogError;
+    expect(e.file).toBe(f);
+    expect(e.line).toBe(3);
+    expect(e.column).toBe('timestamp');
+    expect(e.message).toContain(`${f}:3: column "timestamp": cannot read "notatime" as epoch seconds`);
+    expect(e.message).toContain('--skip-bad');
+    // Three malformed rows after it: an empty id (line 4, column item_id), a short row (line 5), ms among seconds (line 6).
+    await expect(readEventLog(f, { skipBad: 3 })).rejects.toThrow(/:6: column "timestamp".*more than --skip-bad 3/);
+    const ok = await readEventLog(f, { skipBad: 4 });
+    expect(ok.summary.events).toBe(2);
+    expect(ok.summary.dropped).toEqual({ 'malformed: bad-time': 2, 'malformed: empty-id': 1, 'malformed: field-count': 1 });
+    await expect(readEventLog(write('short.csv', 'user_id,item_id,timestamp\na,b\n'))).rejects.toThrow(/short\.csv:2: expected 3 fields/);
+  });
+
+  it('says which event names it found when none maps', async () => {
+    const f = write('events.csv', 'user_id,item_id,event,timestamp\na,b,looked,1\na,c,looked,2\n');
+    await expect(readEventLog(f)).rejects.toThrow(/event types found: looked \(2\); map them with --events/);
+  });
+});
+
+describe('item file and the multi-task data', () => {
+  it('reads an item file with quoted titles, missing prices and availability', async () => {
+    const f = write('items.csv', 'sku,cat,brand,price,name,in_stock\nx,c1,b1,9.5,"Mug, blue",yes\ny,c2,,,Plate,0\nx,c1,b1,1,dup,1\n');
+    const t = await readItemFile(f, { columns: { id: 'sku', category: 'cat' } });
+    expect(t.ids).toEqual(['x', 'y']);
+    expect(t.title).toEqual(['Mug, blue', 'Plate']);
+    expect(Number.isNaN(t.price[1])).toBe(true);
+    expect([...t.available]).toEqual([1, 0]);
+    expect(t.summary).toMatchObject({ items: 2, categories: 2, brands: 1, withPrice: 1, unavailable: 1, dropped: { 'duplicate id': 1 } });
+    await expect(readItemFile(write('items-bad.csv', 'id,price\nx,cheap\n'))).rejects.toThrow(/items-bad\.csv:2: column "price"/);
+  });
+
+  it('splits by day and refuses a log too short to split', () => {
+    expect(autoTimeSplit([20240101, 20240102, 20240103, 20240104])).toEqual({ trainEnd: 20240102, validDay: 20240103, testStart: 20240104 });
+    expect(() => autoTimeSplit([20240101, 20240102])).toThrow(/spans 2 day/);
+  });
+
+  it('gives the same datasets as the tianchi reader for the same events exported as CSV', async () => {
+    // Day-granular events in the Tianchi layout, and the same rows as a shop's CSV with ISO days.
+    const rows: string[][] = [];
+    const days = ['20190610', '20190611', '20190612', '20190613'];
+    for (let u = 0; u < 12; u++) for (let k = 0; k < 9; k++) {
+      const day = days[Math.min(3, Math.floor(k / 2 + (u % 3) / 2))];
+      rows.push([`u${u}`, `i${(u * 7 + k * 3) % 23}`, String(1 + ((u + k) % 4)), day]);
+    }
+    // Not sorted by day: both readers sort stably by time.
+    rows.reverse();
+    const tsv = write('events.tsv', rows.map((r) => r.join('\t')).join('\n') + '\n');
+    const names = ['', 'view', 'favorite', 'cart', 'purchase'];
+    const csv = write('events-export.csv', 'user_id,item_id,event,date\n' + rows.map((r) => `${r[0]},${r[1]},${names[Number(r[2])]},${r[3].slice(0, 4)}-${r[3].slice(4, 6)}-${r[3].slice(6)}`).join('\n') + '\n');
+    const itemsTsv = write('items.tsv', Array.from({ length: 25 }, (_, i) => `i${i}\t1\tc${i % 4}\t${i % 3 === 0 ? 0 : `b${i % 5}`}\t${i * 1.5}`).join('\n') + '\n');
+    const itemsCsv = write('items-export.csv', 'id,category,brand,price\n' + Array.from({ length: 25 }, (_, i) => `i${i},c${i % 4},${i % 3 === 0 ? 0 : `b${i % 5}`},${i * 1.5}`).join('\n') + '\n');
+
+    const ref = parseDataset(fs.readFileSync(tsv, 'utf8'), 'tianchi', tsv);
+    const g = groupLog(await readEventLog(csv));
+    expect(g.dataset.users).toEqual(ref.users);
+    expect(g.dataset.itemIds).toEqual(ref.itemIds);
+    expect(g.dataset.sequences).toEqual(ref.sequences);
+    expect(g.dataset.behaviours).toEqual(ref.behaviours);
+    expect(g.dataset.dates).toEqual(ref.dates);
+
+    const split = { trainEnd: 20190611, validDay: 20190612, testStart: 20190613 };
+    expect(autoTimeSplit(logDays(g))).toEqual(split);
+    const want = readMtlData(tsv, itemsTsv, { ...split, priceBuckets: 10 });
+    const got = mtlDataFromLog(g, await readItemFile(itemsCsv), split);
+    expect(got.vocab).toEqual(want.vocab);
+    expect(got.catalog).toEqual(want.catalog);
+    expect(got.events).toEqual(want.events);
+    expect(got.features).toEqual(want.features);
+  });
+});

@@ -1,0 +1,105 @@
+/** The scenerec command end to end on small generated logs in each format: train -> eval -> inspect, and its exit codes. */
+import { describe, it, expect, afterAll } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runCli } from '../../training/scenerec-cli.js';
+import { makeSyntheticLog, DEFAULT_SYNTHETIC, type SyntheticOptions } from '../../scripts/make-synthetic-log.js';
+import { setNodeBackend } from '../../training/node-io.js';
+
+const ROOT = path.resolve(__dirname, '../..');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scenerec-cmd-'));
+const TINY = ['--epochs', '1', '--hidden', '8', '--blocks', '1', '--ffn', '8', '--negatives', '16', '--max-len', '10', '--eval-max-users', '60'];
+
+async function cli(argv: string[]): Promise<{ code: number; out: string[]; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, (l) => out.push(l), (l) => err.push(l));
+  return { code, out, err: err.join('\n') };
+}
+const lastJson = (out: string[]) => JSON.parse(out[out.length - 1]);
+
+function makeLog(format: SyntheticOptions['format'], time: SyntheticOptions['time']) {
+  const file = path.join(dir, `events-${format}.${format}`);
+  const items = path.join(dir, `items-${format}.csv`);
+  makeSyntheticLog({ ...DEFAULT_SYNTHETIC, events: 2500, users: 60, items: 90, days: 6, format, time, seed: 3 }, file, items);
+  return { file, items };
+}
+
+describe('scenerec train / eval / inspect', () => {
+  afterAll(() => fs.rmSync(path.join(ROOT, 'dist/.test-cli'), { recursive: true, force: true }));
+
+  for (const [format, time, model] of [['csv', 'seconds', 'auto'], ['tsv', 'ms', 'sasrec'], ['jsonl', 'iso', 'auto']] as const) {
+    it(`${format} log (${time} timestamps), model ${model}`, async () => {
+      await setNodeBackend('wasm');
+      const { file, items } = makeLog(format, time);
+      const out = path.join(dir, `model-${format}`);
+      const t = await cli(['train', '--data', file, '--items', items, '--out', out, ...TINY, ...(model === 'auto' ? [] : ['--model', model])]);
+      expect(t.code, t.err).toBe(0);
+      const kind = { seconds: 'epoch seconds', ms: 'epoch milliseconds', iso: 'ISO 8601 dates' }[time];
+      expect(t.out.join('\n')).toContain(`timestamps look like ${kind}, 2024-03-01 .. 2024-03-06`);
+      const arch = model === 'sasrec' ? 'sasrec' : 'sasrec-mtl';
+      for (const f of ['model.json', 'weights.bin', 'vocab.json', 'training.json', 'README.md']) expect(fs.existsSync(path.join(out, f)), f).toBe(true);
+      const card = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
+      expect(card).toContain(`architecture \`${arch}\``);
+      for (const s of ['## Data', 'Events per type: view', '## Evaluation', '| popularity |', '| item-KNN |', '| model |']) expect(card).toContain(s);
+      const trained = lastJson(t.out);
+      expect(trained.architecture).toBe(arch);
+
+      // eval reads the log again with the stored mapping and reproduces the card's figures.
+      const e = await cli(['eval', '--model', out, '--data', file, '--items', items, '--eval-max-users', '60']);
+      expect(e.code, e.err).toBe(0);
+      const ev = lastJson(e.out);
+      for (const [k, v] of Object.entries(trained)) if (k.includes('@10')) expect(ev[k], k).toBe(v);
+      const hr = Object.keys(ev).filter((k) => k.endsWith('hr@10'));
+      expect(hr.length).toBeGreaterThanOrEqual(3);
+      for (const k of hr) { expect(ev[k]).toBeGreaterThanOrEqual(0); expect(ev[k]).toBeLessThanOrEqual(1); }
+      expect(ev.users).toBeGreaterThan(5);
+
+      // inspect: the card, then the coverage of a catalog with 30 items the model never saw.
+      const catalog = path.join(dir, `catalog-${format}.csv`);
+      const rows = fs.readFileSync(items, 'utf8').trim().split('\n');
+      const vocab = JSON.parse(fs.readFileSync(path.join(out, 'vocab.json'), 'utf8')).itemIds as string[];
+      fs.writeFileSync(catalog, [...rows, ...Array.from({ length: 20 }, (_, i) => `new${i},c0,b0,5,New ${i},1`), ...Array.from({ length: 10 }, (_, i) => `odd${i},zz,zz,5,Odd ${i},1`)].join('\n') + '\n');
+      const ins = await cli(['inspect', '--model', out, '--catalog', catalog]);
+      expect(ins.code, ins.err).toBe(0);
+      expect(ins.out[0]).toContain('# Model card');
+      const cov = lastJson(ins.out);
+      expect(cov.items).toBe(rows.length - 1 + 30);
+      expect(cov.learned).toBe(vocab.length - 1);
+      expect(cov.learned + cov.contentOnly + cov.neither).toBe(cov.items);
+      if (arch === 'sasrec') expect(cov.contentOnly).toBe(0);
+      else { expect(cov.contentOnly).toBeGreaterThanOrEqual(20); expect(cov.neither).toBeGreaterThanOrEqual(10); }
+    }, 120_000);
+  }
+
+  it('exits 2 on malformed rows naming file, line and column; --skip-bad skips and counts', async () => {
+    const bad = path.join(dir, 'bad.csv');
+    fs.writeFileSync(bad, 'user_id,item_id,event,timestamp\nu1,i1,view,1709287200\nu1,i2,view,soon\nu2,i1,view,1709287300\nu2,i2,view,1709287400\nu2,i3,view,1709287500\nu1,i3,view,1709287600\n');
+    const r = await cli(['check', '--data', bad]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${bad}:3: column "timestamp"`);
+    const s = await cli(['check', '--data', bad, '--skip-bad', '1']);
+    expect(s.code, s.err).toBe(0);
+    expect(s.out.join('\n')).toContain('dropped rows: 1 malformed: bad-time');
+    expect(lastJson(s.out).model).toBe('sasrec');
+    expect((await cli(['train', '--data', bad, '--out', path.join(dir, 'x'), '--model', 'gbdt'])).code).toBe(2);
+    expect((await cli(['fly'])).code).toBe(2);
+  });
+
+  it('runs as a plain Node bundle (no tsx), with the same exit codes', async () => {
+    // The options of `npm run build:cli`.
+    const outfile = path.join(ROOT, 'dist/.test-cli/scenerec.mjs');
+    const { build } = await import('esbuild');
+    const b = await build({ entryPoints: [path.join(ROOT, 'scripts/scenerec.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', target: 'node20', outfile, logLevel: 'silent' });
+    expect(b.errors).toEqual([]);
+    const model = path.join(dir, 'model-csv');
+    const ins = spawnSync(process.execPath, [outfile, 'inspect', '--model', model], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(ins.status, ins.stderr).toBe(0);
+    expect(ins.stdout).toContain('# Model card: model-csv');
+    const bad = spawnSync(process.execPath, [outfile, 'check', '--data', path.join(dir, 'bad.csv')], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('bad.csv:3: column "timestamp"');
+  }, 60_000);
+});

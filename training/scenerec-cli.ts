@@ -1,0 +1,479 @@
+/**
+ * The `scenerec` command: train, eval and inspect models from a shop's own event log
+ * (CSV, TSV or JSON Lines) and item file, through the same trainers and evaluators as
+ * `npm run train` / `npm run eval`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { DataFormatError, leaveOneOut, type SequenceDataset } from './data.js';
+import { DEFAULT_TRAIN_OPTIONS, train, type TrainOptions } from './train.js';
+import { DEFAULT_MTL_OPTIONS, trainMtl, type MtlTrainOptions } from './mtl-train.js';
+import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer } from './evaluate.js';
+import { evaluateMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, type MtlMetrics, type MtlScorer } from './mtl-eval.js';
+import type { MtlData } from './mtl-data.js';
+import { loadModelDir, modelSequences, saveModel, setNodeBackend, trainingSequences } from './node-io.js';
+import { formatDuration, parseFlags, ProgressBar, UsageError } from './cli.js';
+import type { RankingMetrics } from './metrics.js';
+import {
+  describeItems, describeLog, groupLog, parseColumnsFlag, parseEventsFlag, parseMapping, readEventLog, readItemFile,
+  ITEM_COLUMNS, type EventLogOptions, type GroupedLog, type ItemColumn, type ItemTable, type LogFormat, type LogSummary,
+} from './event-log.js';
+import { autoTimeSplit, logDays, mtlDataFromLog, parseDay, type TimeSplit } from './event-log-mtl.js';
+import { validateHeader, type ModelVocab } from '../src/model/artifacts.js';
+
+type Flags = Record<string, string | number | boolean>;
+type Print = (line: string) => void;
+
+const READ_FLAGS = {
+  data: 'string', items: 'string', format: 'string', 'items-format': 'string', columns: 'string', 'item-columns': 'string',
+  events: 'string', 'skip-bad': 'number', 'train-end': 'string', 'valid-day': 'string', 'test-start': 'string', 'test-days': 'number',
+  backend: 'string', 'eval-max-users': 'number', help: 'boolean',
+} as const;
+
+const TRAIN_FLAGS = {
+  ...READ_FLAGS, out: 'string', model: 'string', epochs: 'number', batch: 'number', lr: 'number', negatives: 'number',
+  'max-len': 'number', hidden: 'number', blocks: 'number', heads: 'number', ffn: 'number', dropout: 'number', seed: 'number',
+  patience: 'number', 'max-steps': 'number', dtype: 'string', 'eval-every': 'number', 'eval-users': 'number', 'id-dropout': 'number',
+  'task-weights': 'string', l2: 'number', 'skip-eval': 'boolean', 'min-item-count': 'number',
+} as const;
+
+const READ_HELP = `  --data FILE          the event log: CSV, TSV or JSON Lines with a header (format from the extension, or --format csv|tsv|jsonl)
+  --items FILE         optional item file (CSV/TSV/JSONL with a header: id, category, brand, price, title, available)
+  --columns user=uid,item=sku,event=action,time=ts,scene=page,session=sid   header names (defaults: the usual names)
+  --item-columns id=sku,category=cat,...   header names of the item file
+  --events pv=view,fav=favorite,buy=purchase   event names -> view|click, favorite, cart, purchase (plus the usual names)
+  --skip-bad N         skip and count up to N malformed rows (default: stop at the first, exit code 2)
+  --train-end DAY --valid-day DAY --test-start DAY   the time split (YYYY-MM-DD); default: last --test-days (1) test, the day before validation
+  --eval-max-users N   evaluate on at most N users (default: all)`;
+
+export const HELP = `usage: scenerec <command> [options]
+  scenerec train --data events.csv [--items items.csv] --out DIR [--model sasrec|mtl] [options]
+  scenerec eval --model DIR --data events.csv [--items items.csv] [options]
+  scenerec inspect --model DIR [--catalog items.csv]
+  scenerec check --data events.csv [--items items.csv]   (read and summarise only: what train would do)
+
+train picks the multi-task model (mtl) when the log has several behaviours and the item file has
+content (category, brand or price), the sequence model (sasrec) otherwise; --model overrides.
+It writes DIR/model.json, weights.bin, vocab.json (load DIR in the SDK), training.json and a
+model card DIR/README.md with the data summary, options, protocol and metrics against the
+popularity and item-KNN baselines on the held-out split.
+
+reading the data:
+${READ_HELP}
+training (defaults: sasrec / mtl):
+  --epochs N (${DEFAULT_TRAIN_OPTIONS.epochs} / ${DEFAULT_MTL_OPTIONS.epochs})  --hidden N (${DEFAULT_TRAIN_OPTIONS.hiddenDim})  --blocks N (${DEFAULT_TRAIN_OPTIONS.numBlocks})  --heads N (${DEFAULT_TRAIN_OPTIONS.numHeads})  --ffn N (${DEFAULT_TRAIN_OPTIONS.ffnDim})
+  --max-len N (${DEFAULT_TRAIN_OPTIONS.maxLen})  --batch N (${DEFAULT_TRAIN_OPTIONS.batchSize} / ${DEFAULT_MTL_OPTIONS.batchSize})  --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})  --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives} / ${DEFAULT_MTL_OPTIONS.negatives})
+  --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout} / ${DEFAULT_MTL_OPTIONS.dropout})  --id-dropout X (mtl, ${DEFAULT_MTL_OPTIONS.idDropout})  --task-weights click,cart,purchase (mtl, ${DEFAULT_MTL_OPTIONS.taskWeights.join(',')})  --l2 X (mtl, ${DEFAULT_MTL_OPTIONS.l2})  --seed N (${DEFAULT_TRAIN_OPTIONS.seed})  --patience N
+  --min-item-count N (sasrec, 1: drop rarer items)  --skip-eval (no held-out figures in the card)  --eval-every N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalEvery})  --eval-users N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalUsers})  --max-steps N  --dtype float16|float32 (float16)  --backend wasm|cpu (wasm)
+
+exit codes: 0 done, 2 bad arguments or malformed data (file:line: column ...), 1 anything else.`;
+
+interface ReadResult {
+  log: LogSummary;
+  grouped: GroupedLog;
+  items?: ItemTable;
+  readOptions: Record<string, unknown>;
+}
+
+function readOptionsOf(f: Flags, stored: Record<string, unknown> = {}): { log: EventLogOptions; items: { format?: LogFormat; columns?: Partial<Record<ItemColumn, string>>; skipBad?: number }; echo: Record<string, unknown> } {
+  const pick = (k: string) => (f[k] !== undefined ? f[k] : stored[k]) as string | number | undefined;
+  const columns = pick('columns');
+  const events = pick('events');
+  const itemCols = pick('item-columns');
+  const itemColumns = itemCols ? parseMapping('item-columns', String(itemCols)) : undefined;
+  if (itemColumns) for (const k of Object.keys(itemColumns)) if (!(ITEM_COLUMNS as readonly string[]).includes(k)) throw new UsageError(`--item-columns: unknown column "${k}"; use ${ITEM_COLUMNS.join(', ')}`);
+  const skipBad = (f['skip-bad'] as number | undefined) ?? 0;
+  return {
+    log: { format: pick('format') as LogFormat | undefined, columns: columns ? parseColumnsFlag(String(columns)) : undefined, events: events ? parseEventsFlag(String(events)) : undefined, skipBad },
+    items: { format: pick('items-format') as LogFormat | undefined, columns: itemColumns as Partial<Record<ItemColumn, string>> | undefined, skipBad },
+    echo: { format: pick('format'), columns, events, 'item-columns': itemCols, 'items-format': pick('items-format') },
+  };
+}
+
+async function readInputs(f: Flags, print: Print, stored?: Record<string, unknown>): Promise<ReadResult> {
+  if (f.data === undefined) throw new UsageError(`--data is required\n${HELP}`);
+  const o = readOptionsOf(f, stored);
+  const bar = new ProgressBar();
+  const t0 = performance.now();
+  let last = Date.now();
+  const log = await readEventLog(f.data as string, {
+    ...o.log,
+    onProgress: (bytes, total, rows) => {
+      const eta = ((performance.now() - t0) / 1000) * (total / Math.max(bytes, 1) - 1);
+      if (process.stderr.isTTY) return bar.update('reading', Math.round(bytes / 1e6), Math.round(total / 1e6), `MB, ${rows} rows`, eta);
+      if (Date.now() - last < 30_000) return;
+      last = Date.now();
+      print(`  reading: ${Math.round(bytes / 1e6)}/${Math.round(total / 1e6)} MB, ${rows} rows, ETA ${formatDuration(eta)}`);
+    },
+  });
+  bar.end();
+  print(describeLog(log.summary));
+  const grouped = groupLog(log);
+  let items: ItemTable | undefined;
+  if (f.items !== undefined) {
+    items = await readItemFile(f.items as string, o.items);
+    print(describeItems(items.summary));
+  }
+  return { log: log.summary, grouped, items, readOptions: o.echo };
+}
+
+function splitOf(f: Flags, g: GroupedLog, stored?: TimeSplit): TimeSplit {
+  if (f['train-end'] !== undefined || f['valid-day'] !== undefined || f['test-start'] !== undefined) {
+    for (const k of ['train-end', 'valid-day', 'test-start']) if (f[k] === undefined) throw new UsageError('--train-end, --valid-day and --test-start go together');
+    const s = { trainEnd: parseDay('train-end', f['train-end'] as string), validDay: parseDay('valid-day', f['valid-day'] as string), testStart: parseDay('test-start', f['test-start'] as string) };
+    if (!(s.trainEnd < s.validDay && s.validDay < s.testStart)) throw new UsageError('the split needs --train-end < --valid-day < --test-start');
+    return s;
+  }
+  return stored ?? autoTimeSplit(logDays(g), (f['test-days'] as number | undefined) ?? 1);
+}
+
+const dayStr = (d: number) => `${String(d).slice(0, 4)}-${String(d).slice(4, 6)}-${String(d).slice(6, 8)}`;
+
+/** Why the multi-task model fits this data, or why not. */
+export function chooseModel(log: LogSummary, items: ItemTable | undefined): { model: 'sasrec' | 'mtl'; why: string } {
+  const types = Object.keys(log.byType).length;
+  const content = items && (items.summary.categories > 0 || items.summary.brands > 0 || items.summary.withPrice > 0);
+  if (types >= 2 && content) return { model: 'mtl', why: `${types} behaviours and item content (${items!.summary.categories} categories, ${items!.summary.brands} brands, ${items!.summary.withPrice} prices)` };
+  const missing = [types < 2 ? `one behaviour only (${Object.keys(log.byType).join('')})` : '', !items ? 'no --items file' : !content ? 'no category, brand or price in the item file' : ''].filter(Boolean);
+  return { model: 'sasrec', why: missing.join(' and ') };
+}
+
+// ---- evaluation on the held-out data ----
+
+export interface SasrecReport { protocol: string; users: number; model: RankingMetrics; popular: RankingMetrics; itemknn: RankingMetrics }
+export interface MtlReport { protocol: string; split: TimeSplit; users: number; model: MtlMetrics; popular: MtlMetrics; recent: MtlMetrics; itemknn: MtlMetrics }
+
+async function evalSasrec(dir: string, ds: SequenceDataset, maxUsers: number | undefined): Promise<SasrecReport> {
+  const model = loadModelDir(dir);
+  // The model's steps over its own items, through the featuriser (items it does not know are dropped).
+  const data = modelSequences(ds, { itemIds: model.vocab.itemIds }).dataset;
+  const split = leaveOneOut(data.sequences);
+  let users = [...split.test.keys()].filter((u) => split.test[u] > 0);
+  if (maxUsers && users.length > maxUsers) users = users.slice(0, maxUsers);
+  const o = { protocol: 'full' as const, seed: 42, target: 'test' as const, users };
+  const m = await evaluateModel(model.header.config, model.weights, split, o);
+  tf.dispose(Object.values(model.weights));
+  const popular = await evaluateScorer(popularScorer(split, data.numItems, 'test'), data.numItems, split, o);
+  const itemknn = await evaluateScorer(itemKnnScorer(split, data.numItems, 'test'), data.numItems, split, o);
+  return { protocol: 'leave-one-out (each shopper\'s last item is the test item, the one before validation), full ranking over every trained item, items the shopper already met excluded', users: m.users, model: m, popular, itemknn };
+}
+
+/** Item-KNN over catalog rows, from the events before the period (the sequence evaluator's item-KNN on rows). */
+function itemKnnMtlScorer(data: MtlData, period: 'valid' | 'test'): MtlScorer {
+  const start = period === 'valid' ? data.validDay : data.testStart;
+  const n = data.catalog.ids.length;
+  const train = data.events.map((list) => Int32Array.from(list.filter((e) => e.date < start).map((e) => e.row + 1)));
+  const split = { train, valid: new Int32Array(train.length), test: new Int32Array(train.length) };
+  const knn = itemKnnScorer(split, n, 'valid');
+  return async (histories) => {
+    const scores = await knn([], histories.map((h) => Int32Array.from(h.map((e) => e.row + 1))), null);
+    return scores.map((s) => s.slice(1, n + 1));
+  };
+}
+
+async function evalMtl(dir: string, data: MtlData, maxUsers: number | undefined): Promise<MtlReport> {
+  const model = loadModelDir(dir);
+  if (model.vocab.itemIds.length !== data.vocab.itemIds.length) {
+    throw new UsageError(`${dir} was trained on ${model.vocab.itemIds.length - 1} items, this data's training days have ${data.vocab.itemIds.length - 1}: evaluate on the log and split it was trained with`);
+  }
+  const { scorer, dispose } = mtlModelScorer(model.header.config, model.weights, data);
+  const scorers = { popular: popularityScorer(data, 'test'), recent: recentItemsScorer(data, 'test'), itemknn: itemKnnMtlScorer(data, 'test') };
+  const sub: MtlData = maxUsers && data.users.length > maxUsers ? { ...data, users: data.users.slice(0, maxUsers), events: data.events.slice(0, maxUsers) } : data;
+  const o = { period: 'test' as const, candidates: 'catalog' as const, targets: 'first' as const };
+  const m = await evaluateMtlScorer(scorer, sub, o);
+  dispose();
+  tf.dispose(Object.values(model.weights));
+  return {
+    protocol: `time split: training days up to ${dayStr(data.trainEnd)}, validation ${dayStr(data.validDay)}, test from ${dayStr(data.testStart)}; per shopper with history, the first viewed / carted / purchased item of the test days ranked against the whole catalog (items never trained scored from content)`,
+    split: { trainEnd: data.trainEnd, validDay: data.validDay, testStart: data.testStart }, users: m.users,
+    model: m, popular: await evaluateMtlScorer(scorers.popular, sub, o), recent: await evaluateMtlScorer(scorers.recent, sub, o), itemknn: await evaluateMtlScorer(scorers.itemknn, sub, o),
+  };
+}
+
+const f4 = (x: number) => x.toFixed(4);
+
+export function reportTable(r: SasrecReport | MtlReport): string {
+  const lines: string[] = [];
+  if ('itemknn' in r && 'hr@10' in r.model) {
+    const s = r as SasrecReport;
+    lines.push('| scorer | HR@10 | NDCG@10 | HR@20 | MRR |', '|---|---|---|---|---|');
+    for (const [name, m] of [['model', s.model], ['popularity', s.popular], ['item-KNN', s.itemknn]] as const) lines.push(`| ${name} | ${f4(m['hr@10'])} | ${f4(m['ndcg@10'])} | ${f4(m['hr@20'])} | ${f4(m.mrr)} |`);
+    return lines.join('\n');
+  }
+  const m = r as MtlReport;
+  lines.push('| scorer | task | users | HR@10 | NDCG@10 |', '|---|---|---|---|---|');
+  for (const [name, x] of [['model', m.model], ['popularity', m.popular], ['item-KNN', m.itemknn], ['recent items', m.recent]] as const) {
+    for (const t of x.tasks) lines.push(`| ${name} | ${t.task} | ${t.users} | ${f4(t['hr@10'])} | ${f4(t['ndcg@10'])} |`);
+  }
+  return lines.join('\n');
+}
+
+function reportJson(r: SasrecReport | MtlReport): Record<string, number> {
+  const out: Record<string, number> = { users: r.users };
+  for (const [name, m] of Object.entries(r)) {
+    if (!m || typeof m !== 'object' || name === 'split') continue;
+    if ('tasks' in m) for (const t of (m as MtlMetrics).tasks) { out[`${name}/${t.task}/hr@10`] = t['hr@10']; out[`${name}/${t.task}/ndcg@10`] = t['ndcg@10']; }
+    else { out[`${name}/hr@10`] = (m as RankingMetrics)['hr@10']; out[`${name}/ndcg@10`] = (m as RankingMetrics)['ndcg@10']; }
+  }
+  return out;
+}
+
+// ---- commands ----
+
+function taskWeightsOf(text: string): [number, number, number] {
+  const w = text.split(',').map(Number);
+  if (w.length !== 3 || w.some((x) => !Number.isFinite(x) || x < 0) || w.every((x) => x === 0)) throw new UsageError('--task-weights needs three non-negative numbers (click,cart,purchase), not all 0');
+  return w as [number, number, number];
+}
+
+/** Step progress: a bar on a terminal, a line every 30 s on a pipe (CI logs), so long epochs show they move. */
+function stepProgress(print: Print, offset: number): { onStep: (i: { epoch: number; step: number; stepsInEpoch: number; loss: number; elapsed: number }) => void; end(): void } {
+  const bar = new ProgressBar();
+  let last = Date.now();
+  return {
+    onStep: ({ epoch, step, stepsInEpoch, loss, elapsed }) => {
+      const eta = (elapsed / step) * (stepsInEpoch - step);
+      if (process.stderr.isTTY) return bar.update(`epoch ${epoch + offset}`, step, stepsInEpoch, `loss ${loss.toFixed(4)}`, eta);
+      if (Date.now() - last < 30_000) return;
+      last = Date.now();
+      print(`  epoch ${epoch + offset}: step ${step}/${stepsInEpoch}, loss ${loss.toFixed(4)}, epoch ETA ${formatDuration(eta)}`);
+    },
+    end: () => bar.end(),
+  };
+}
+
+async function trainCommand(argv: string[], print: Print): Promise<void> {
+  const f = parseFlags(argv, TRAIN_FLAGS as Record<string, 'string' | 'number' | 'boolean'>);
+  if (f.help) { print(HELP); return; }
+  if (f.out === undefined) throw new UsageError(`--out is required\n${HELP}`);
+  const forced = f.model as string | undefined;
+  if (forced !== undefined && forced !== 'sasrec' && forced !== 'mtl') throw new UsageError('--model must be sasrec or mtl');
+  const dtype = (f.dtype as string) ?? 'float16';
+  if (dtype !== 'float16' && dtype !== 'float32') throw new UsageError('--dtype must be float16 or float32');
+  const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
+  const t0 = performance.now();
+  const input = await readInputs(f, print);
+  const choice = forced ? { model: forced as 'sasrec' | 'mtl', why: 'chosen with --model' } : chooseModel(input.log, input.items);
+  print(`model: ${choice.model} (${choice.why})`);
+  const out = f.out as string;
+  const name = path.basename(path.resolve(out));
+  const n = (k: string, d: number) => (f[k] as number | undefined) ?? d;
+  const maxUsers = f['eval-max-users'] as number | undefined;
+  // The sequence trainer counts epochs from 0, the multi-task one from 1.
+  const { onStep, end: endBar } = stepProgress(print, choice.model === 'sasrec' ? 1 : 0);
+  const bar = { end: endBar };
+  let report: SasrecReport | MtlReport | undefined;
+  const skipEval = Boolean(f['skip-eval']);
+  let options: TrainOptions | MtlTrainOptions;
+  let training: Record<string, unknown>;
+  let dataNote: Record<string, unknown>;
+  let bytes: number;
+  let modelVersion: string;
+  if (choice.model === 'sasrec') {
+    const D = DEFAULT_TRAIN_OPTIONS;
+    const o: TrainOptions = {
+      ...D, maxLen: n('max-len', D.maxLen), hiddenDim: n('hidden', D.hiddenDim), numBlocks: n('blocks', D.numBlocks), numHeads: n('heads', D.numHeads),
+      ffnDim: n('ffn', D.ffnDim), dropout: n('dropout', D.dropout), batchSize: n('batch', D.batchSize), learningRate: n('lr', D.learningRate),
+      negatives: n('negatives', D.negatives), epochs: n('epochs', D.epochs), seed: n('seed', D.seed), patience: n('patience', D.patience),
+      maxSteps: n('max-steps', D.maxSteps), evalEvery: n('eval-every', D.evalEvery), evalUsers: n('eval-users', D.evalUsers),
+    };
+    options = o;
+    // The featuriser's steps (immediate repeats of one item are one step, as when serving).
+    const ds = trainingSequences(input.grouped.dataset, n('min-item-count', 1));
+    dataNote = { users: ds.users.length, items: ds.numItems, steps: ds.numInteractions };
+    print(`sequence data: ${ds.users.length} users, ${ds.numItems} items, ${ds.numInteractions} steps after collapsing immediate repeats; backend ${backend}`);
+    const result = await train(ds, o, {
+      onStep,
+      onEpoch: (log, state) => {
+        bar.end();
+        const v = log.valid ? ` valid HR@10 ${f4(log.valid['hr@10'])} NDCG@10 ${f4(log.valid['ndcg@10'])}` : '';
+        print(`epoch ${log.epoch}/${o.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s${v} (best epoch ${state.bestEpoch}; ETA ${formatDuration((state.trainSeconds / state.log.length) * (o.epochs - state.epoch))})`);
+      },
+    });
+    const popularity = new Array<number>(ds.numItems + 1).fill(0);
+    for (const s of ds.sequences) for (const i of s) popularity[i]++;
+    const saved = await saveModel(out, result.config, result.weights, { itemIds: ds.itemIds, popularity }, dtype, name);
+    tf.dispose(Object.values(result.weights));
+    bytes = saved.bytes; modelVersion = saved.header.modelVersion;
+    training = { seconds: Math.round(result.state.trainSeconds), epochs: result.state.epoch, bestEpoch: result.state.bestEpoch, steps: result.state.step, log: result.state.log };
+    if (!skipEval) { print('evaluating on the held-out items ...'); report = await evalSasrec(out, ds, maxUsers); }
+  } else {
+    const split = splitOf(f, input.grouped);
+    const data = mtlDataFromLog(input.grouped, input.items, split);
+    const D = DEFAULT_MTL_OPTIONS;
+    const o: MtlTrainOptions = {
+      ...D, maxLen: n('max-len', D.maxLen), hiddenDim: n('hidden', D.hiddenDim), numBlocks: n('blocks', D.numBlocks), numHeads: n('heads', D.numHeads),
+      ffnDim: n('ffn', D.ffnDim), dropout: n('dropout', D.dropout), batchSize: n('batch', D.batchSize), learningRate: n('lr', D.learningRate),
+      negatives: n('negatives', D.negatives), epochs: n('epochs', D.epochs), seed: n('seed', D.seed), patience: n('patience', D.patience),
+      maxSteps: n('max-steps', D.maxSteps), idDropout: n('id-dropout', D.idDropout), l2: n('l2', D.l2),
+      taskWeights: f['task-weights'] === undefined ? D.taskWeights : taskWeightsOf(String(f['task-weights'])),
+    };
+    if (o.hiddenDim % o.numHeads !== 0) throw new UsageError('--hidden must be divisible by --heads');
+    options = o;
+    const trainEvents = data.events.reduce((s, l) => s + l.filter((e) => e.date <= data.trainEnd).length, 0);
+    dataNote = { users: data.users.length, itemsTrained: data.vocab.itemIds.length - 1, catalog: data.catalog.ids.length, trainEvents, split };
+    print(`multi-task data: ${data.users.length} users, ${data.vocab.itemIds.length - 1} items in training days (≤ ${dayStr(split.trainEnd)}), ${trainEvents} training events, catalog ${data.catalog.ids.length} items, ${data.features.numCategories} categories, ${data.features.numBrands} brands; validation ${dayStr(split.validDay)}, test from ${dayStr(split.testStart)}; backend ${backend}`);
+    const result = await trainMtl(data, o, {
+      onStep,
+      onEpoch: (log, best) => {
+        bar.end();
+        const v = log.valid ? log.valid.tasks.map((t) => `${t.task} ${t['ndcg@10'].toFixed(3)}`).join(' ') : '';
+        print(`epoch ${log.epoch}/${o.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s; valid NDCG@10 ${v} (best epoch ${best})`);
+      },
+    });
+    const saved = await saveModel(out, result.config, result.weights, data.vocab, dtype, name);
+    tf.dispose(Object.values(result.weights));
+    bytes = saved.bytes; modelVersion = saved.header.modelVersion;
+    training = { seconds: Math.round(result.trainSeconds), epochs: result.log.length, bestEpoch: result.bestEpoch, steps: result.steps, log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, score: l.score })) };
+    if (!skipEval) { print('evaluating on the test days ...'); report = await evalMtl(out, data, maxUsers); }
+  }
+  if (report) print(reportTable(report));
+  const summary = {
+    command: `scenerec train ${argv.join(' ')}`, modelVersion, architecture: choice.model === 'mtl' ? 'sasrec-mtl' : 'sasrec', choice,
+    data: { log: input.log, items: input.items?.summary, ...dataNote }, readOptions: input.readOptions,
+    split: report && 'split' in report ? report.split : dataNote.split, options, weightDtype: dtype, artifactBytes: bytes, backend, training,
+    evaluation: report ? { protocol: report.protocol, ...reportJson(report) } : 'skipped (--skip-eval)',
+    machine: { cpus: os.cpus().length, node: process.version, tfjs: tf.version.tfjs }, totalSeconds: Math.round((performance.now() - t0) / 1000),
+  };
+  fs.writeFileSync(path.join(out, 'training.json'), JSON.stringify(summary, null, 1));
+  fs.writeFileSync(path.join(out, 'README.md'), modelCard(name, summary, report));
+  print(`saved ${out} (${(bytes / 1e6).toFixed(2)} MB, ${dtype}, version ${modelVersion}); model card ${path.join(out, 'README.md')}`);
+  print(JSON.stringify({ model: out, architecture: summary.architecture, modelVersion, ...(report ? reportJson(report) : {}) }));
+}
+
+function modelCard(name: string, s: Record<string, any>, report: SasrecReport | MtlReport | undefined): string {
+  const log = s.data.log as LogSummary;
+  const items = s.data.items as ItemTable['summary'] | undefined;
+  const dropped = Object.entries(log.dropped).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
+  return `# Model card: ${name}
+
+- Version: \`${s.modelVersion}\`; architecture \`${s.architecture}\` (${s.choice.why}); weights ${s.weightDtype}, ${(s.artifactBytes / 1e6).toFixed(2)} MB
+- Trained with: \`${s.command}\`
+
+## Data
+- Event log \`${log.file}\` (${log.format}): ${log.rows} rows, ${log.events} events, ${log.users} users, ${log.items} items
+- Events per type: ${Object.entries(log.byType).map(([k, v]) => `${k} ${v}`).join(', ')}
+- Timestamps: ${log.timeKind}, ${log.first.slice(0, 10)} .. ${log.last.slice(0, 10)} (${log.days} days)
+- Columns: ${Object.entries(log.columns).map(([k, v]) => `${k}=\`${v}\``).join(', ')}; event names: ${Object.entries(log.eventMapping).map(([k, v]) => `${k}=${v}`).join(', ') || 'none (all views)'}
+- Dropped rows: ${dropped}
+${items ? `- Item file \`${items.file}\`: ${items.items} items, ${items.categories} categories, ${items.brands} brands, ${items.withPrice} with a price, ${items.unavailable} unavailable\n` : '- No item file: the model has no content features\n'}- Model data: ${Object.entries(s.data).filter(([k]) => !['log', 'items', 'split'].includes(k)).map(([k, v]) => `${k} ${v}`).join(', ')}
+
+## Options
+\`\`\`json
+${JSON.stringify(s.options)}
+\`\`\`
+Training: ${s.training.epochs} epochs (best ${s.training.bestEpoch}), ${s.training.steps} steps, ${formatDuration(s.training.seconds)} on ${s.backend} (${s.machine.cpus} CPUs, Node ${s.machine.node}, TF.js ${s.machine.tfjs}).
+
+## Evaluation
+${report ? `Protocol: ${report.protocol}. ${report.users} shoppers.\n\n${reportTable(report)}` : 'Not evaluated (trained with --skip-eval): run `scenerec eval --model <this folder> --data <log>`.'}
+`;
+}
+
+async function evalCommand(argv: string[], print: Print): Promise<void> {
+  const f = parseFlags(argv, { ...READ_FLAGS, model: 'string' } as Record<string, 'string' | 'number' | 'boolean'>);
+  if (f.help) { print(HELP); return; }
+  if (f.model === undefined) throw new UsageError(`--model is required\n${HELP}`);
+  const dir = f.model as string;
+  const cardFile = path.join(dir, 'training.json');
+  const card = fs.existsSync(cardFile) ? JSON.parse(fs.readFileSync(cardFile, 'utf8')) : {};
+  await setNodeBackend((f.backend as string) ?? 'wasm');
+  // The mapping flags default to those the model was trained with.
+  const input = await readInputs(f, print, card.readOptions ?? {});
+  const model = loadModelDir(dir);
+  const mtl = Boolean(model.header.config.features);
+  tf.dispose(Object.values(model.weights));
+  const maxUsers = f['eval-max-users'] as number | undefined;
+  let report: SasrecReport | MtlReport;
+  if (mtl) {
+    if (!input.items) throw new UsageError(`${dir} is a multi-task model: pass the item file it was trained with (--items)`);
+    const split = splitOf(f, input.grouped, card.split);
+    report = await evalMtl(dir, mtlDataFromLog(input.grouped, input.items, split), maxUsers);
+  } else {
+    report = await evalSasrec(dir, input.grouped.dataset, maxUsers);
+  }
+  print(`protocol: ${report.protocol}; ${report.users} shoppers`);
+  print(reportTable(report));
+  print(JSON.stringify({ model: dir, architecture: mtl ? 'sasrec-mtl' : 'sasrec', data: f.data, ...reportJson(report) }));
+}
+
+/** How a catalog meets a model: items with a learned vector, scored by content only, or neither. */
+export interface CatalogCoverage { items: number; learned: number; contentOnly: number; neither: number }
+
+export function catalogCoverage(vocab: ModelVocab, items: ItemTable): CatalogCoverage {
+  const known = new Set(vocab.itemIds.slice(1));
+  const cats = new Set(vocab.features?.categoryIds.slice(1) ?? []);
+  const brands = new Set(vocab.features?.brandIds.slice(1) ?? []);
+  const c: CatalogCoverage = { items: items.ids.length, learned: 0, contentOnly: 0, neither: 0 };
+  items.ids.forEach((id, r) => {
+    if (known.has(id)) c.learned++;
+    else if (vocab.features && (cats.has(items.category[r]) || brands.has(items.brand[r]))) c.contentOnly++;
+    else c.neither++;
+  });
+  return c;
+}
+
+async function inspectCommand(argv: string[], print: Print): Promise<void> {
+  const f = parseFlags(argv, { model: 'string', catalog: 'string', 'item-columns': 'string', 'items-format': 'string', 'skip-bad': 'number', help: 'boolean' });
+  if (f.help) { print(HELP); return; }
+  if (f.model === undefined) throw new UsageError(`--model is required\n${HELP}`);
+  const dir = f.model as string;
+  const modelFile = path.join(dir, 'model.json');
+  if (!fs.existsSync(modelFile)) throw new UsageError(`${modelFile} not found: --model must be a folder with model.json, weights.bin, vocab.json`);
+  const header = validateHeader(JSON.parse(fs.readFileSync(modelFile, 'utf8')).userDefinedMetadata);
+  const vocab = JSON.parse(fs.readFileSync(path.join(dir, header.vocabPath ?? 'vocab.json'), 'utf8')) as ModelVocab;
+  const card = path.join(dir, 'README.md');
+  if (fs.existsSync(card)) print(fs.readFileSync(card, 'utf8').trimEnd());
+  else print(`${dir}: ${header.architecture} model ${header.modelVersion} (no model card: not trained with scenerec train)`);
+  print(`\nmodel: ${header.architecture}, ${vocab.itemIds.length - 1} items with a learned vector${vocab.features ? `, content features (${vocab.features.categoryIds.length - 1} categories, ${vocab.features.brandIds.length - 1} brands, ${vocab.features.priceEdges.length + 1} price bands)` : ', no content features'}`);
+  if (f.catalog !== undefined) {
+    const cols = f['item-columns'] ? parseMapping('item-columns', String(f['item-columns'])) : undefined;
+    const items = await readItemFile(f.catalog as string, { format: f['items-format'] as LogFormat | undefined, columns: cols as Partial<Record<ItemColumn, string>>, skipBad: (f['skip-bad'] as number) ?? 0 });
+    const c = catalogCoverage(vocab, items);
+    const pct = (x: number) => `${((100 * x) / Math.max(c.items, 1)).toFixed(1)}%`;
+    print(`catalog ${f.catalog}: ${c.items} items; learned vector ${c.learned} (${pct(c.learned)}), content only ${c.contentOnly} (${pct(c.contentOnly)}: no vector, but a category or brand the model learned), neither ${c.neither} (${pct(c.neither)})`);
+    if (c.learned < 0.5 * c.items) print(`warning: the model knows under half of this catalog; train a model on your catalog: scenerec train --data <events.csv> --items ${f.catalog} --out <dir>`);
+    print(JSON.stringify({ model: dir, catalog: f.catalog, ...c }));
+  }
+}
+
+/** Reads the log (and item file) and says what train would do, without training: a check of an export. */
+async function checkCommand(argv: string[], print: Print): Promise<void> {
+  const f = parseFlags(argv, READ_FLAGS as Record<string, 'string' | 'number' | 'boolean'>);
+  if (f.help) { print(HELP); return; }
+  const input = await readInputs(f, print);
+  const choice = chooseModel(input.log, input.items);
+  print(`train would pick: ${choice.model} (${choice.why})`);
+  let split: TimeSplit | undefined;
+  try { split = splitOf(f, input.grouped); } catch (e) { if (!(e instanceof DataFormatError)) throw e; print(`time split: ${e.message}`); }
+  if (split) print(`time split (multi-task model): training up to ${dayStr(split.trainEnd)}, validation ${dayStr(split.validDay)}, test from ${dayStr(split.testStart)}`);
+  // The training input train would build (its memory is part of what check reports).
+  if (choice.model === 'mtl' && split) {
+    const data = mtlDataFromLog(input.grouped, input.items, split);
+    print(`multi-task data: ${data.users.length} users, ${data.vocab.itemIds.length - 1} items in training days, catalog ${data.catalog.ids.length} items`);
+  } else {
+    const ds = trainingSequences(input.grouped.dataset, 1);
+    print(`sequence data: ${ds.users.length} users, ${ds.numItems} items, ${ds.numInteractions} steps after collapsing immediate repeats`);
+  }
+  const mem = process.memoryUsage();
+  print(JSON.stringify({ ...input.log, model: choice.model, split, rssMB: Math.round(mem.rss / 1e6), heapMB: Math.round(mem.heapUsed / 1e6) }));
+}
+
+const COMMANDS: Record<string, (argv: string[], print: Print) => Promise<void>> = { train: trainCommand, eval: evalCommand, inspect: inspectCommand, check: checkCommand };
+
+/** Runs a command line; returns the exit code (2: usage or data errors, 1: other failures). */
+export async function runCli(argv: string[], print: Print = (l) => console.log(l), printError: Print = (l) => console.error(l)): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === 'help') { print(HELP); return cmd ? 0 : 2; }
+  const run = COMMANDS[cmd];
+  if (!run) { printError(`error: unknown command "${cmd}"; use ${Object.keys(COMMANDS).join(', ')}\n${HELP}`); return 2; }
+  try {
+    await run(rest, print);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof DataFormatError) { printError(`error: ${e.message}`); return 2; }
+    printError(String((e as Error).stack ?? e));
+    return 1;
+  }
+}
