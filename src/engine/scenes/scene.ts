@@ -7,7 +7,7 @@
 import type { ResolvedEngineConfig, ResolvedRequestMap } from '../../contract/options.js';
 import type { RankReason, RecommendedItem, SceneName, ShopRules } from '../../contract/protocol.js';
 import type { HistoryView } from '../../model/inputs.js';
-import { rankCandidates, rankScored, scoringDepth, type CandidateSource, type RankedList } from '../../ranking/rank.js';
+import { blendObjectives, rankCandidates, rankScored, scoringDepth, type CandidateSource, type RankCandidate, type RankedList } from '../../ranking/rank.js';
 import type { Catalog } from '../catalog.js';
 import type { ForwardInput, ForwardRunner, ModelRun } from '../forward.js';
 import { AFFINITY_BLEND_BELOW_USED, SHORT_LIST_RETRIES, SHORT_LIST_RETRY_FACTOR } from '../../contract/defaults.js';
@@ -16,7 +16,6 @@ import {
   affinityBlendWeight, affinityKeys, affinityProfile, affinityReason, affinityScore, hasAffinity,
   type AffinityEvent, type AffinityEventType, type AffinityProfile,
 } from '../../ranking/affinity.js';
-import { blendObjectives, type RankCandidate } from '../../ranking/rank.js';
 
 /** What a scene reads: the engine's state for one call. */
 export interface SceneContext {
@@ -109,7 +108,7 @@ function constantScores(run: ModelRun): boolean {
  * A list by the shopper's content affinity (src/ranking/affinity.ts), optionally blended with a
  * model run: score = (1 - weight) * model relevance + weight * affinity. Candidates: the catalog
  * items of the profile's categories and brands (most popular first within each), plus the model's
- * scored rows when blended; the reason is the larger part's (affinity, or the model's `modelReason`).
+ * scored rows when blended; each item's reason is its larger part's (its affinity reason, or `blend.reason`).
  */
 export function affinityList(
   ctx: SceneContext, profile: AffinityProfile, req: ResolvedRequestMap['home'], exclude: Set<string>,
