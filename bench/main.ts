@@ -104,6 +104,8 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
       product: () => rec!.scene('product').recommend({ itemId: history[3], k: 10 }),
       cart: () => rec!.scene('cart').recommend({ cart, k: 10 }),
       search: () => rec!.scene('search').rerank({ query: 'q', candidates, k: 20 }),
+      recentlyViewed: () => rec!.scene('recentlyViewed').recommend({ k: 10 }),
+      buyAgain: () => rec!.scene('buyAgain').recommend({ k: 10 }),
     };
     for (const scene of Object.keys(calls) as SceneName[]) {
       const worker: number[] = [];

@@ -6,7 +6,7 @@
 import {
   DEFAULT_DIVERSITY, DEFAULT_OBJECTIVES, DEFAULT_PRICE_WEIGHT,
   type CatalogItem, type CommonRequest, type ObjectiveWeights, type SceneName, type ShopRules,
-} from '../src/index';
+} from './sdk';
 
 const STORAGE_KEY = 'scenerec-demo-controls';
 const SCENE_NAMES: SceneName[] = ['home', 'product', 'cart', 'search'];
@@ -131,6 +131,10 @@ export function mountControls(root: HTMLElement, catalog: CatalogItem[], onChang
 
   const categories = [...catalog.reduce((m, i) => (i.category ? m.set(i.category, (m.get(i.category) ?? 0) + 1) : m), new Map<string, number>())]
     .sort((a, b) => b[1] - a[1]);
+  // The category's name when the catalog has one (the demo catalog's meta.kind), else its id.
+  const names = new Map<string, string>();
+  for (const i of catalog) if (i.category && !names.has(i.category) && typeof i.meta?.kind === 'string') names.set(i.category, i.meta.kind);
+  const catName = (c: string) => names.get(c) ?? c;
   const requestBox = el('pre', { id: 'controls-request', class: 'request' });
   const showRequest = () => { requestBox.textContent = `rec.scene('${scene}') … ${JSON.stringify(requestOptions(state, scene), null, 1)}`; };
 
@@ -152,7 +156,7 @@ export function mountControls(root: HTMLElement, catalog: CatalogItem[], onChang
   };
   const categorySelect = (id: string, label: string, chosen: string[], set: (v: string[]) => void) => {
     const select = el('select', { id, multiple: true, size: 4, 'aria-label': label },
-      ...categories.map(([c, n]) => el('option', { value: c, selected: chosen.includes(c) }, `${c} (${n})`)));
+      ...categories.map(([c, n]) => el('option', { value: c, selected: chosen.includes(c) }, `${catName(c)} (${n})`)));
     select.addEventListener('change', () => { set([...select.selectedOptions].map((o) => o.value)); changed(); });
     return el('label', { class: 'field' }, el('span', {}, label), select);
   };
@@ -176,7 +180,7 @@ export function mountControls(root: HTMLElement, catalog: CatalogItem[], onChang
       return b;
     }));
     const boostCat = el('select', { id: 'ctl-boost-category', 'aria-label': 'Boost a category' },
-      el('option', { value: '' }, 'no category'), ...categories.map(([c]) => el('option', { value: c, selected: c === r.boostCategory }, c)));
+      el('option', { value: '' }, 'no category'), ...categories.map(([c]) => el('option', { value: c, selected: c === r.boostCategory }, catName(c))));
     boostCat.addEventListener('change', () => { r.boostCategory = boostCat.value; changed(); });
     const reset = el('button', { type: 'button', id: 'ctl-reset' }, 'Reset to SDK defaults');
     reset.addEventListener('click', () => { state = defaultState(); changed(true); });

@@ -1,8 +1,10 @@
 /**
  * `npm run build:lib`: the installable library in dist/ (what `npm pack` ships).
  *
- * - dist/index.js: the page entry (`scenerec`): createRecommender, errors, types. No TF.js: the
- *   in-thread engine of createEngine() is a lazy chunk.
+ * - dist/index.js: the page entry (`scenerec`): createRecommender, errors, types. No TF.js, and no
+ *   import that leads to it (a bundler would still build an unused TF.js chunk).
+ * - dist/engine.js: the engine entry (`scenerec/engine`): createEngine() in this thread and
+ *   exposeEngine() for a worker the shop writes; TF.js as bare (peer) imports.
  * - dist/worker.js: the worker entry (`scenerec/worker`): the SDK's worker, one self-contained,
  *   minified file with TF.js inside (core ops, cpu and webgl; webgpu and wasm included, started
  *   lazily). The page entry spawns it with `new Worker(new URL('./worker.js', import.meta.url))`.
@@ -58,10 +60,10 @@ const rewritePaths = {
 
 const t0 = performance.now();
 rmSync(out, { recursive: true, force: true });
-// The page entry (and the in-thread engine it loads lazily): dependencies stay bare imports. Readable
+// The page entry and the engine entry: dependencies stay bare imports. Readable
 // ESM without source maps (the shop's bundler minifies; maps would double the package).
 await build({
-  input: { index: join(root, 'src/index.ts') },
+  input: { index: join(root, 'src/index.ts'), engine: join(root, 'src/engine/index.ts') },
   external: isExternal,
   platform: 'browser',
   plugins: [rewritePaths],

@@ -6,7 +6,10 @@
  *
  * Keeps the `size` items with the most events (ties: smaller id first) that have a row in
  * items.tsv, and writes them as CatalogItem[] (src/protocol.ts), most-interacted first.
- * Titles are synthetic ("Category 50002833 · Brand 12 · ¥21.80"): the data set has no names.
+ * Names are made up (demo/synthetic.ts: one product kind per category, a made-up name per brand,
+ * a colour per item, e.g. "Compact power bank, sage"): the data set has no names. `brand` stays the
+ * Tianchi brand id (the model reads it as a feature), the made-up name is `meta.brandName`;
+ * `meta.kind` names the category, `meta.department` and `meta.colour` drive the demo's generated pictures.
  * About 4% of the items are marked unavailable (a deterministic hash of the id), so the demo
  * shows the SDK's availability rule. Deterministic: re-running gives the identical file.
  * Only this small derived file is committed, never the raw data.
@@ -15,6 +18,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CatalogItem } from '../src/contract/protocol.js';
+import { fnv1a, nameCatalog } from '../demo/synthetic.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -34,16 +38,6 @@ if (!Number.isInteger(size) || size <= 0) throw new Error(`--size must be a posi
 function readTsv(file: string): string[][] {
   const text = readFileSync(resolve(dataDir, file), 'utf8');
   return text.split('\n').filter((l) => l.trim() !== '').map((l) => l.split('\t'));
-}
-
-/** FNV-1a, 32 bit: a stable hash that does not depend on the runtime. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
 }
 
 interface ItemRow { topCategory: string; category: string; brand: string; price: number }
@@ -69,23 +63,31 @@ for (const [, itemId, behaviour] of readTsv('events.tsv')) {
   c[b]++;
 }
 
+const hasBrand = (brand: string) => brand !== '' && brand !== '0';
 const total = (c: number[]) => c[0] + c[1] + c[2] + c[3];
 const ranked = [...counts.entries()]
   .sort((a, b) => total(b[1]) - total(a[1]) || (a[0].length - b[0].length) || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
   .slice(0, size);
 
+const names = nameCatalog(ranked.map(([id]) => {
+  const row = items.get(id)!;
+  return { id, category: row.category, ...(hasBrand(row.brand) ? { brand: row.brand } : {}) };
+}));
+
 const catalog: CatalogItem[] = ranked.map(([id, c]) => {
   const row = items.get(id)!;
-  const hasBrand = row.brand !== '' && row.brand !== '0';
-  const title = `Category ${row.category} · ${hasBrand ? `Brand ${row.brand}` : 'No brand'} · ¥${row.price.toFixed(2)}`;
+  const named = names.get(id)!;
   const item: CatalogItem = {
     id,
-    title,
+    title: named.title,
     category: row.category,
-    ...(hasBrand ? { brand: row.brand } : {}),
+    ...(hasBrand(row.brand) ? { brand: row.brand } : {}),
     price: row.price,
     available: fnv1a(id) % 100 >= UNAVAILABLE_PERCENT,
-    meta: { topCategory: row.topCategory, events: total(c), carts: c[2], purchases: c[3] },
+    meta: {
+      topCategory: row.topCategory, events: total(c), carts: c[2], purchases: c[3],
+      kind: named.kind, department: named.department, colour: named.colour, ...(named.brand ? { brandName: named.brand } : {}),
+    },
   };
   return item;
 });

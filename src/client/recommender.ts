@@ -48,7 +48,7 @@ export interface RecommenderOptions extends EngineConfig {
 /** The options that stay on the page (not sent to the worker's engine). */
 const PAGE_OPTIONS = ['worker', 'onProgress', 'onWarning', 'signal', 'onEvent', 'liveness'] as const;
 
-/** A scene's handle for home, product and cart pages. */
+/** A scene's handle for the home, product and cart pages and the recentlyViewed and buyAgain lists. */
 export interface BasicSceneHandle<S extends SceneName> {
   readonly name: S;
   /** Recommends for this scene. */
@@ -68,7 +68,7 @@ export type SceneHandle<S extends SceneName> = S extends 'search' ? SearchSceneH
 export interface Recommender extends RecommenderApi {
   /**
    * The handle of one scene.
-   * @throws UnknownSceneError (synchronously) for a name other than home, product, cart, search.
+   * @throws UnknownSceneError (synchronously) for a name not in SCENES (home, product, cart, search, recentlyViewed, buyAgain).
    */
   scene<S extends SceneName>(name: S): SceneHandle<S>;
   /** The TF.js backend in use, as of creation. */

@@ -47,7 +47,7 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptionDefaults> = Object.fre
   /** A model download that receives no byte for this long is given up (a stalled connection). */
   stallTimeoutMs: 15_000,
   /** Manifest from the network (the cache when offline), weights and vocabulary from the cache. */
-  modelCache: 'network-first',
+  modelCache: 'cache-first',
 });
 
 /** The fields every scene request takes, with their defaults. */
@@ -55,6 +55,8 @@ export interface CommonRequestDefaults {
   k: number;
   diversity: number;
   priceWeight: number;
+  exposureDiscount: number;
+  tailExposure: number;
   objectives: Required<ObjectiveWeights>;
   rules: ShopRules;
 }
@@ -63,23 +65,30 @@ export interface CommonRequestDefaults {
 export interface SceneRequestDefaults {
   home: CommonRequestDefaults;
   product: CommonRequestDefaults;
-  cart: CommonRequestDefaults;
+  cart: CommonRequestDefaults & { substitutePenalty: number };
   search: CommonRequestDefaults & { personalWeight: number };
+  recentlyViewed: CommonRequestDefaults;
+  buyAgain: CommonRequestDefaults;
 }
 
-const common = (diversity: number, objectives: Required<ObjectiveWeights>): CommonRequestDefaults =>
-  ({ k: 10, diversity, priceWeight: 0, objectives: Object.freeze(objectives) as Required<ObjectiveWeights>, rules: Object.freeze({}) });
+const common = (diversity: number, objectives: Required<ObjectiveWeights>, exposureDiscount: number): CommonRequestDefaults =>
+  ({ k: 10, diversity, priceWeight: 0, exposureDiscount, tailExposure: 0, objectives: Object.freeze(objectives) as Required<ObjectiveWeights>, rules: Object.freeze({}) });
 
 /**
  * The default of every scene request field. Diversity: 0 = pure relevance, 1 = most varied.
  * Objectives are used once the model has more than one head. Price weight: 0 = ignore prices,
- * 1 = rank by expected revenue. Search personal weight: 0 = shop order, 1 = personal relevance only.
+ * 1 = rank by expected revenue. Exposure discount: 0 = impressions change nothing; the browsing
+ * lists discount what was shown and ignored, search keeps the shop's results as they are and the
+ * history lists (recently viewed) show what the shopper saw on purpose. Search personal weight:
+ * 0 = shop order, 1 = personal relevance only. Cart substitute penalty: see CartRequest.
  */
 export const DEFAULT_REQUESTS: { readonly [S in SceneName]: Readonly<SceneRequestDefaults[S]> } = Object.freeze({
-  home: common(0.3, { click: 1, cart: 0.5, purchase: 0.5 }),
-  product: common(0.1, { click: 1, cart: 0.3, purchase: 0.3 }),
-  cart: common(0.2, { click: 0.3, cart: 1, purchase: 1 }),
-  search: { ...common(0, { click: 1, cart: 0.3, purchase: 0.3 }), personalWeight: 0.5 },
+  home: common(0.3, { click: 1, cart: 0.5, purchase: 0.5 }, 0.3),
+  product: common(0.1, { click: 1, cart: 0.3, purchase: 0.3 }, 0.2),
+  cart: { ...common(0.2, { click: 0.3, cart: 1, purchase: 1 }, 0.2), substitutePenalty: 0.1 },
+  search: { ...common(0, { click: 1, cart: 0.3, purchase: 0.3 }, 0), personalWeight: 0.5 },
+  recentlyViewed: common(0, { click: 1, cart: 0.3, purchase: 0.3 }, 0),
+  buyAgain: common(0, { click: 0.3, cart: 0.5, purchase: 1 }, 0.1),
 });
 
 const perScene = <T>(pick: (d: CommonRequestDefaults) => T): Readonly<Record<SceneName, T>> =>
@@ -98,6 +107,29 @@ export const DEFAULT_DIVERSITY = perScene((d) => d.diversity);
 export const DEFAULT_OBJECTIVES = perScene((d) => d.objectives);
 /** Per-scene price awareness. */
 export const DEFAULT_PRICE_WEIGHT = perScene((d) => d.priceWeight);
+/** Per-scene exposure discount. */
+export const DEFAULT_EXPOSURE_DISCOUNT = perScene((d) => d.exposureDiscount);
+
+/**
+ * Feedback (impressions and dismissals; src/ranking/feedback.ts, src/engine/store/feedback.ts).
+ * An item's unanswered exposure (impressions since its last interaction) halves every
+ * EXPOSURE_HALF_LIFE_MS, so a discounted item recovers when it is no longer shown.
+ */
+export const EXPOSURE_HALF_LIFE_MS = 2 * 86_400_000;
+/** A dismissed item is left out of every list for this long (unless the shopper interacts with it again). */
+export const DISMISS_HIDE_MS = 30 * 86_400_000;
+/**
+ * Close neighbours of a dismissed item (MMR's similarity, embedding cosine and same category, at
+ * least DISMISS_NEIGHBOUR_MIN_SIMILARITY) are scored × (1 - weight × closeness), the weight fading to 0
+ * over DISMISS_HIDE_MS; closeness is the similarity rescaled from the minimum (0) to 1.
+ */
+export const DISMISS_NEIGHBOUR_WEIGHT = 0.5;
+export const DISMISS_NEIGHBOUR_MIN_SIMILARITY = 0.5;
+/** Neighbours are looked up for the most recent dismissals only. */
+export const DISMISS_NEIGHBOURS_MAX = 50;
+/** Feedback records kept (least recently touched dropped first); records whose exposure decayed below the floor and not dismissed are dropped. */
+export const FEEDBACK_MAX_ITEMS = 5000;
+export const FEEDBACK_MIN_EXPOSURE = 0.05;
 
 /** Order tried for `backend: 'auto'`. */
 export const AUTO_BACKENDS: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
@@ -135,6 +167,12 @@ export const LOAD_TIMEOUT_GRACE_MS = 1000;
 /** Cache Storage names of model files start with this (one cache per model URL and version). */
 export const MODEL_CACHE_PREFIX = 'scenerec-model:';
 /** A cached model of another URL not loaded for this long is evicted. */
+/**
+ * 'cache-first': a cached model.json checked against the network less than this long ago is used
+ * without a request; an older one is asked again (so a model replaced at the same URL reaches a
+ * returning shopper within this time).
+ */
+export const MODEL_CACHE_REVALIDATE_MS = 24 * 3_600_000;
 export const MODEL_CACHE_UNUSED_DAYS = 30;
 
 /** How many history items a personal reason names. */

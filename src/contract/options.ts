@@ -11,8 +11,8 @@ import {
   InvalidEventError, InvalidOptionsError, InvalidRequestError, UnknownSceneError, type ScenerecError,
 } from './errors.js';
 import {
-  BACKENDS, EVENT_TYPES, SCENES, WASM_FILES, type WasmFileName,
-  type BackendName, type CatalogItem, type EngineConfig, type EventType, type ItemFilter, type ModelCacheMode,
+  BACKENDS, FEEDBACK_EVENT_TYPES, SCENES, TRACK_EVENT_TYPES, WASM_FILES, type WasmFileName,
+  type BackendName, type CatalogItem, type EngineConfig, type EventType, type FeedbackEventType, type ItemFilter, type ModelCacheMode,
   type ObjectiveWeights, type SceneName, type ShopRules, type StoredEvent,
 } from './protocol.js';
 
@@ -261,6 +261,26 @@ export function resolveEngineConfig(config: unknown, extraKeys: readonly string[
 
 /** A validated event, ready to store (the store assigns `id`). */
 export type NewEvent = Omit<StoredEvent, 'id'>;
+/** A validated impression or dismissal (kept in the feedback store, not in the history). */
+export interface FeedbackEvent { type: FeedbackEventType; itemId: string; scene: SceneName; timestamp: number }
+/** What `validateEvents` returns: history events and feedback events, in the caller's order. */
+export type ValidEvent = NewEvent | FeedbackEvent;
+
+/** True for impressions and dismissals. */
+export function isFeedbackEvent(ev: ValidEvent): ev is FeedbackEvent {
+  return (FEEDBACK_EVENT_TYPES as readonly string[]).includes(ev.type);
+}
+
+/** Splits validated events into history events and feedback events (each in the caller's order). */
+export function partitionEvents(valid: readonly ValidEvent[]): { history: NewEvent[]; feedback: FeedbackEvent[] } {
+  const history: NewEvent[] = [];
+  const feedback: FeedbackEvent[] = [];
+  for (const ev of valid) {
+    if (isFeedbackEvent(ev)) feedback.push(ev);
+    else history.push(ev);
+  }
+  return { history, feedback };
+}
 
 const EVENT_KEYS = ['type', 'itemId', 'scene', 'timestamp', 'query'] as const;
 
@@ -299,11 +319,11 @@ function checkTimestamp(value: unknown, at: string, index: number, now: number):
  * MIN_EVENT_TIMESTAMP_MS) and values more than MAX_EVENT_CLOCK_SKEW_MS (a day) after `now` are
  * rejected. A hole in a sparse array is a missing event.
  */
-export function validateEvents(input: unknown, now: number = Date.now()): NewEvent[] {
+export function validateEvents(input: unknown, now: number = Date.now()): ValidEvent[] {
   const E = InvalidEventError;
   const batch = Array.isArray(input);
   const list: unknown[] = batch ? (input as unknown[]) : [input];
-  const out: NewEvent[] = new Array(list.length);
+  const out: ValidEvent[] = new Array(list.length);
   // An index loop, not map(): map skips the holes of a sparse array.
   for (let i = 0; i < list.length; i++) {
     const at = batch ? `events[${i}]` : 'event';
@@ -320,14 +340,17 @@ export function validateEvents(input: unknown, now: number = Date.now()): NewEve
   return out;
 }
 
-function validateEvent(raw: unknown, at: string, i: number, now: number): NewEvent {
+function validateEvent(raw: unknown, at: string, i: number, now: number): ValidEvent {
   const E = InvalidEventError;
   if (!isPlainObject(raw)) throw new E(`${at} must be an object like { type: 'view', itemId: 'sku-1' } (got ${describe(raw)}).`, { index: i });
   rejectUnknownKeys(raw, EVENT_KEYS, at, E);
-  if (typeof raw.type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(raw.type)) {
-    throw new E(`${at}.type must be one of ${EVENT_TYPES.join(', ')} (got ${describe(raw.type)}).`, { index: i, field: 'type' });
+  if (typeof raw.type !== 'string' || !(TRACK_EVENT_TYPES as readonly string[]).includes(raw.type)) {
+    throw new E(`${at}.type must be one of ${TRACK_EVENT_TYPES.join(', ')} (got ${describe(raw.type)}).`, { index: i, field: 'type' });
   }
   const type = raw.type as EventType;
+  if ((FEEDBACK_EVENT_TYPES as readonly string[]).includes(type) && raw.query !== undefined) {
+    throw new E(`${at}.query is not taken by a "${type}" event (it names an item: give itemId and scene).`, { index: i, field: 'query' });
+  }
   const ev: NewEvent = { type, scene: 'home', timestamp: now };
   const itemId = (v: unknown) => checkString(v, `${at}.itemId`, E);
   if (type === 'search') {
@@ -351,7 +374,7 @@ function validateEvent(raw: unknown, at: string, i: number, now: number): NewEve
     ev.scene = raw.scene as SceneName;
   }
   if (raw.timestamp !== undefined) ev.timestamp = checkTimestamp(raw.timestamp, at, i, now);
-  return ev;
+  return ev as ValidEvent;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -361,12 +384,14 @@ export interface ResolvedCommonRequest {
   k: number;
   diversity: number;
   priceWeight: number;
+  exposureDiscount: number;
+  tailExposure: number;
   objectives: Required<ObjectiveWeights>;
   rules: ShopRules;
 }
 export type ResolvedHomeRequest = ResolvedCommonRequest;
 export interface ResolvedProductRequest extends ResolvedCommonRequest { itemId: string }
-export interface ResolvedCartRequest extends ResolvedCommonRequest { cart?: string[] }
+export interface ResolvedCartRequest extends ResolvedCommonRequest { cart?: string[]; substitutePenalty: number }
 export interface ResolvedSearchRequest extends ResolvedCommonRequest {
   query?: string;
   candidates: string[];
@@ -377,6 +402,8 @@ export interface ResolvedRequestMap {
   product: ResolvedProductRequest;
   cart: ResolvedCartRequest;
   search: ResolvedSearchRequest;
+  recentlyViewed: ResolvedCommonRequest;
+  buyAgain: ResolvedCommonRequest;
 }
 
 /**
@@ -403,7 +430,11 @@ const SCENE_REQUESTS: { readonly [S in SceneName]: SceneRequestSpec<S> } = {
   cart: {
     ownFields: ['cart'],
     read: (request, common) => {
-      const out: ResolvedCartRequest = { ...common };
+      const out: ResolvedCartRequest = {
+        ...common,
+        substitutePenalty: request.substitutePenalty === undefined ? DEFAULT_REQUESTS.cart.substitutePenalty
+          : checkNumber(request.substitutePenalty, 'substitutePenalty', InvalidRequestError, { min: 0, max: 1 }),
+      };
       if (request.cart !== undefined) out.cart = [...new Set(checkStringList(request.cart, 'cart', InvalidRequestError, 1000))];
       return out;
     },
@@ -426,6 +457,8 @@ const SCENE_REQUESTS: { readonly [S in SceneName]: SceneRequestSpec<S> } = {
       return out;
     },
   },
+  recentlyViewed: { ownFields: [], read: (_request, common) => common },
+  buyAgain: { ownFields: [], read: (_request, common) => common },
 };
 /** Every field a scene's request accepts: those with a default, and its own. */
 const SCENE_KEYS = Object.fromEntries(SCENES.map((s) => [s, [...Object.keys(DEFAULT_REQUESTS[s]), ...SCENE_REQUESTS[s].ownFields]])) as Record<SceneName, string[]>;
@@ -501,6 +534,9 @@ export function validateRequest<S extends SceneName>(sceneArg: S, request: unkno
     k: request.k === undefined ? d.k : checkNumber(request.k, 'k', E, { min: 1, max: MAX_K, integer: true }),
     diversity: request.diversity === undefined ? d.diversity : checkNumber(request.diversity, 'diversity', E, { min: 0, max: 1 }),
     priceWeight: request.priceWeight === undefined ? d.priceWeight : checkNumber(request.priceWeight, 'priceWeight', E, { min: 0, max: 1 }),
+    exposureDiscount: request.exposureDiscount === undefined ? d.exposureDiscount
+      : checkNumber(request.exposureDiscount, 'exposureDiscount', E, { min: 0, max: 1 }),
+    tailExposure: request.tailExposure === undefined ? d.tailExposure : checkNumber(request.tailExposure, 'tailExposure', E, { min: 0, max: 1 }),
     objectives: validateObjectives(request.objectives, scene),
     rules: request.rules === undefined ? {} : validateRules(request.rules),
   };

@@ -4,17 +4,35 @@
  * except the progress callback, which is passed with Comlink.proxy).
  */
 
-/** The four pages of a shop that ask for recommendations. */
-export type SceneName = 'home' | 'product' | 'cart' | 'search';
-export const SCENES: readonly SceneName[] = ['home', 'product', 'cart', 'search'];
+/**
+ * The lists a shop asks for: the four pages (home, product, cart, search) and two lists read from
+ * the shopper's own history without the model (recentlyViewed, buyAgain).
+ */
+export type SceneName = 'home' | 'product' | 'cart' | 'search' | 'recentlyViewed' | 'buyAgain';
+export const SCENES: readonly SceneName[] = ['home', 'product', 'cart', 'search', 'recentlyViewed', 'buyAgain'];
 
 /** What a shopper did. `view` and `click` both count as a click-level signal for the model. */
 export type EventType = 'view' | 'click' | 'favorite' | 'cart' | 'purchase' | 'search';
 export const EVENT_TYPES: readonly EventType[] = ['view', 'click', 'favorite', 'cart', 'purchase', 'search'];
 
+/**
+ * Feedback on lists, kept apart from the history (own IndexedDB store and retention, never read by
+ * the model as history): `impression` (the item was shown to the shopper in `scene`) and `dismiss`
+ * (the shopper said "not interested"). See docs/feedback.md.
+ */
+export type FeedbackEventType = 'impression' | 'dismiss';
+export const FEEDBACK_EVENT_TYPES: readonly FeedbackEventType[] = ['impression', 'dismiss'];
+/** Every type `track` accepts. */
+export type TrackEventType = EventType | FeedbackEventType;
+export const TRACK_EVENT_TYPES: readonly TrackEventType[] = [...EVENT_TYPES, ...FEEDBACK_EVENT_TYPES];
+
 /** An event as the page reports it. */
 export interface TrackEvent {
-  type: EventType;
+  /**
+   * What happened. `impression` and `dismiss` need `itemId`; they are stored as feedback (counts
+   * per item), not as history events, and `listHistory`/`exportHistory().events` never show them.
+   */
+  type: TrackEventType;
   /** Shop item id. Required for every type except `search`. */
   itemId?: string;
   /** Scene the event happened in. Defaults to 'home'. */
@@ -37,8 +55,10 @@ export interface StoredEvent {
 }
 
 export interface TrackResult {
-  /** Events of this call that are stored (kept by the retention policy). */
+  /** Events of this call that are stored: history events kept by the retention policy, and feedback events. */
   stored: number;
+  /** Of `stored`, the impressions and dismissals (kept as feedback, not as history). */
+  feedback?: number;
   /**
    * Item ids of this call the model does not know (not in its vocabulary), each once: stored, and
    * read only through their catalog entry (content features of a feature model, the shopper's
@@ -129,7 +149,7 @@ export interface EngineConfig {
   stallTimeoutMs?: number;
   /**
    * Model files kept in Cache Storage, one copy per model version (see ModelCacheMode). Default
-   * 'network-first'. A cache that fails (quota, private mode) never fails the load.
+   * 'cache-first'. A cache that fails (quota, private mode) never fails the load.
    */
   modelCache?: ModelCacheMode;
 }
@@ -137,11 +157,14 @@ export interface EngineConfig {
 /**
  * How model files are cached between visits (Cache Storage, one cache per model URL and version;
  * other versions of the URL are evicted when a new one is stored):
+ * - 'cache-first' (default): a returning visit loads the cached version with no request at all
+ *   (it works offline) while model.json was confirmed by the network less than a day ago
+ *   (MODEL_CACHE_REVALIDATE_MS); after that, model.json is asked again, and a new version is
+ *   downloaded. A model replaced at the same URL so reaches returning shoppers within a day; put the
+ *   version in `modelUrl` (or call `clearModelCache()`) to switch at once.
  * - 'network-first': model.json is asked from the network each load (it names the version); the
  *   weights and vocabulary of a cached version are read from the cache without a request. When
  *   model.json cannot be fetched (offline), the cached copy is used.
- * - 'cache-first': a cached model.json is used without asking the network (no request at all);
- *   a new model reaches the shopper when `modelUrl` changes or after `clearModelCache()`.
  * - 'off': every file from the network (the HTTP cache still applies).
  */
 export type ModelCacheMode = 'network-first' | 'cache-first' | 'off';
@@ -395,6 +418,20 @@ export interface CommonRequest {
    * at the median price of the list.
    */
   priceWeight?: number;
+  /**
+   * Exposure discount, 0..1 (default per scene: DEFAULT_REQUESTS). An item reported by
+   * `track({ type: 'impression' })` again and again without an interaction (view, click, favourite,
+   * cart or purchase of it after the impression resets the count) loses score:
+   * score × 1 / (1 + exposureDiscount × unanswered impressions), the count halving every
+   * EXPOSURE_HALF_LIFE_MS. 0 = impressions change nothing.
+   */
+  exposureDiscount?: number;
+  /**
+   * Long-tail exposure, 0..1 (default 0): scores × (1 - tailExposure × popularity), popularity the
+   * catalog's log-scaled interaction count in [0, 1], so less popular items gain ground. Measured
+   * trade-off (NDCG@10 against tail share and coverage): docs/feedback.md.
+   */
+  tailExposure?: number;
   rules?: ShopRules;
 }
 
@@ -406,7 +443,27 @@ export interface ProductRequest extends CommonRequest {
 export interface CartRequest extends CommonRequest {
   /** Item ids in the cart. Defaults to the cart built from tracked cart/purchase events. */
   cart?: string[];
+  /**
+   * Substitute push-down, 0..1 (default DEFAULT_REQUESTS.cart.substitutePenalty): items of a category
+   * already in the cart are scored × (1 - substitutePenalty), so the list shows what goes with the
+   * cart rather than more of what it holds. 0 = off; 1 = such items only fill the list when nothing
+   * else is left. Measured in docs/feedback.md.
+   */
+  substitutePenalty?: number;
 }
+/**
+ * The shopper's recently viewed items (view and click events), distinct, newest first, read from
+ * the history (no model). Rules, exclusions and dismissals apply; no popular fill (the list may be
+ * shorter than k).
+ */
+export interface RecentlyViewedRequest extends CommonRequest {}
+/**
+ * Items the shopper bought that are worth buying again: items bought more than once, and items bought
+ * once in a category the shopper buys repeatedly (evidence from the shopper's own history: the model
+ * artifacts carry no repeat-purchase statistics). Not every past purchase. Ordered by how often, then
+ * how recently; rules, exclusions and dismissals apply; no popular fill (may be shorter than k).
+ */
+export interface BuyAgainRequest extends CommonRequest {}
 export interface SearchRequest extends CommonRequest {
   query?: string;
   /**
@@ -426,6 +483,8 @@ export interface SceneRequestMap {
   product: ProductRequest;
   cart: CartRequest;
   search: SearchRequest;
+  recentlyViewed: RecentlyViewedRequest;
+  buyAgain: BuyAgainRequest;
 }
 export type AnySceneRequest = SceneRequestMap[SceneName];
 
@@ -443,6 +502,13 @@ export type RankReason =
    */
   | { kind: 'affinity'; category?: string; brand?: string; becauseOf: string[]; detail: string }
   | { kind: 'pinned' }
+  /** recentlyViewed: last viewed at `at` (ms since the epoch), `views` view/click events in the history. */
+  | { kind: 'viewed'; at: number; views: number }
+  /**
+   * buyAgain: bought `times` times, last at `lastAt`; `categoryTimes`: purchases in its category
+   * (when the item qualifies by its category's repeat purchases).
+   */
+  | { kind: 'boughtBefore'; times: number; lastAt: number; category?: string; categoryTimes?: number }
   | { kind: 'fallback'; detail: string };
 
 export interface RecommendedItem {
@@ -453,6 +519,11 @@ export interface RecommendedItem {
   reason: RankReason;
   /** Product of the shop's boost factors that matched this item, when it is not 1. */
   boost?: number;
+  /**
+   * The factor feedback applied to this item's score, when it is not 1: the exposure discount
+   * (shown without an interaction), a dismissed close neighbour, the cart's substitute push-down.
+   */
+  discount?: number;
   /** The catalog entry, when the item is in the catalog. */
   item?: CatalogItem;
 }
@@ -464,7 +535,7 @@ export interface RecommendResult {
   modelVersion: string;
   /** Time spent inside the engine for this call. */
   latencyMs: number;
-  /** History events the model read for this call. */
+  /** History events the model read for this call (recentlyViewed, buyAgain: the history items the list was read from). */
   historyUsed: number;
 }
 
@@ -474,11 +545,28 @@ export interface HistoryQuery {
   newestFirst?: boolean;
 }
 
+/** What the SDK keeps about one item's feedback (impressions and dismissal), in the `feedback` store. */
+export interface FeedbackRecord {
+  itemId: string;
+  /** Impressions since the last interaction with the item, decayed, as of `shownAt`. */
+  exposure: number;
+  /** Impressions reported in all (for the shopper's export; not used for ranking). */
+  impressions: number;
+  /** Last impression (ms since the epoch), 0 when none. */
+  shownAt: number;
+  /** Last dismissal, when dismissed. */
+  dismissedAt?: number;
+  /** Latest of shownAt and dismissedAt: retention drops the least recently touched first. */
+  touchedAt: number;
+}
+
 export interface HistoryExport {
   format: 'scenerec-history';
   version: 1;
   exportedAt: number;
   events: StoredEvent[];
+  /** The feedback kept per item (impressions, dismissals). */
+  feedback?: FeedbackRecord[];
 }
 
 /**

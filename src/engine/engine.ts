@@ -14,7 +14,8 @@ import * as tf from '@tensorflow/tfjs';
 import { WARMUP_CALLS } from '../contract/defaults.js';
 import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError } from '../contract/errors.js';
 import {
-  resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest, type ResolvedEngineConfig,
+  partitionEvents, resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest,
+  type FeedbackEvent, type ResolvedEngineConfig,
 } from '../contract/options.js';
 import type {
   BackendFallback, BackendName, CatalogItem, EngineConfig, EngineInfo, EngineWarning, HistoryExport, HistoryQuery, HistoryWrite, LoadProgress, ModelCacheInfo, RecommendResult, RecommenderApi,
@@ -25,6 +26,7 @@ import { ContentIndexer, SCENE_CODES } from '../model/features.js';
 import { historyView, type HistoryView } from '../model/inputs.js';
 import { LoadDeadline } from '../model/deadline.js';
 import { loadModel, type DownloadProgress } from '../model/loader.js';
+import { FeedbackView, lastInteractions } from '../ranking/feedback.js';
 import type { WeightMap } from '../model/sasrec.js';
 import { now } from '../util/clock.js';
 import { resolveUrl } from '../util/url.js';
@@ -73,6 +75,15 @@ interface LoadedParts {
   content?: ContentIndexer;
 }
 
+/** What a recommend reads of the history, rebuilt when the store's change counter moved. */
+interface HistoryState {
+  version: number;
+  view: HistoryView;
+  events: readonly StoredEvent[];
+  /** Last interaction time per item (answers impressions, lifts dismissals). */
+  lastInteraction: ReadonlyMap<string, number>;
+}
+
 /**
  * In-process recommender engine. Create with `createEngine` (or `RecommenderEngine.create`).
  * One engine per realm: TF.js backends are global to the realm.
@@ -89,8 +100,8 @@ export class RecommenderEngine implements RecommenderApi {
   private warnings: EngineWarning[] = [];
   /** The last history write; reads wait for it, so a recommend sees every track called before it. */
   private lastWrite: Promise<unknown> = Promise.resolve();
-  /** The history view of the last recommend, and the history version it was built from. */
-  private view: { version: number; view: HistoryView } | null = null;
+  /** The history view of the last recommend, the events and last interactions, and the history version they were built from. */
+  private view: HistoryState | null = null;
 
   private constructor(
     private readonly config: ResolvedEngineConfig,
@@ -194,6 +205,8 @@ export class RecommenderEngine implements RecommenderApi {
       await deadline.race(Promise.all([
         // Read-only: pruning would be a write the shop did not ask for, and may fail over the quota.
         store.mode === 'read-only' ? 0 : store.history.prune(config.retention),
+        // Spent feedback only (and nothing in read-only mode): a failure here changes no list.
+        store.feedback.prune().catch(() => 0),
         store.meta.set({ key: 'model', modelVersion: header.modelVersion, modelUrl, loadedAt: Date.now() }),
       ]), 'finishing the load');
       engine.loadMs = now() - t0;
@@ -288,18 +301,28 @@ export class RecommenderEngine implements RecommenderApi {
   }
 
   /** The scenes' view of the current state. */
-  private sceneContext(history: HistoryView): SceneContext {
+  private sceneContext(history: HistoryView, events: readonly StoredEvent[] = [], feedback: FeedbackView = FeedbackView.EMPTY): SceneContext {
     return {
-      catalog: this.catalog, history, forward: this.forward, modelIndex: this.model.modelIndex,
+      catalog: this.catalog, history, events, feedback, forward: this.forward, modelIndex: this.model.modelIndex,
       contentModel: this.model.content !== undefined, options: this.config, shortcut: this.hooks.candidateShortcut !== false,
     };
   }
 
   /** The history as the model reads it; rebuilt only when the stored events changed (the store's version moved). */
-  private async historyView(): Promise<HistoryView> {
+  private async historyState(): Promise<HistoryState> {
     const { events, version } = await this.read(() => this.storage.history.snapshot());
-    if (this.view?.version !== version) this.view = { version, view: historyView(events, this.model.modelIndex) };
-    return this.view.view;
+    if (this.view?.version !== version) {
+      this.view = { version, view: historyView(events, this.model.modelIndex), events, lastInteraction: lastInteractions(events) };
+    }
+    return this.view;
+  }
+
+  /** Impressions and dismissals as of now, against the history's last interactions. */
+  private async feedbackView(history: HistoryState): Promise<FeedbackView> {
+    const records = await this.read(() => this.storage.feedback.records());
+    if (records.size === 0) return FeedbackView.EMPTY;
+    const cat = this.catalog;
+    return new FeedbackView({ records: records.values(), lastInteraction: history.lastInteraction, now: Date.now() }, (id) => cat.lookup(id));
   }
 
   /**
@@ -328,8 +351,10 @@ export class RecommenderEngine implements RecommenderApi {
   // public API
 
   /**
-   * Validates and stores events (all or nothing). Unknown item ids are stored but not used for
-   * scoring. Needs no GPU: works during and after a device loss; stored means resolved.
+   * Validates and stores events (all or nothing at validation). Unknown item ids are stored but not
+   * used for scoring. Impressions and dismissals go to the feedback store (written first, in its own
+   * transaction), the others to the history: a rejected history write leaves the history unchanged.
+   * Needs no GPU: works during and after a device loss; stored means resolved.
    */
   async track(events: TrackEvent | TrackEvent[]): Promise<TrackResult> {
     return this.trackOnce(events, undefined);
@@ -353,7 +378,15 @@ export class RecommenderEngine implements RecommenderApi {
   private async trackOnce(events: TrackEvent | TrackEvent[], writeId: string | undefined): Promise<TrackResult> {
     this.assertUsable();
     const valid = validateEvents(events);
-    const { stored, pruned, outsideRetention } = await this.write(() => this.storage.history.add(valid, this.config.retention, Date.now(), writeId));
+    const { history, feedback } = partitionEvents(valid);
+    const { stored, pruned, outsideRetention } = await this.write(async () => {
+      if (feedback.length > 0) {
+        await this.lastWrite; // the writes issued before (a click that answers these impressions)
+        await this.storeFeedback(feedback, history, writeId);
+      }
+      return history.length > 0 || feedback.length === 0
+        ? this.storage.history.add(history, this.config.retention, Date.now(), writeId) : { stored: 0, pruned: 0, outsideRetention: 0 };
+    });
     const unknown = new Set<string>();
     const notInCatalog = new Set<string>();
     for (const ev of valid) {
@@ -361,7 +394,21 @@ export class RecommenderEngine implements RecommenderApi {
       unknown.add(ev.itemId);
       if (!this.catalog.posById.has(ev.itemId)) notInCatalog.add(ev.itemId);
     }
-    return { stored, unknownItems: [...unknown], notInCatalog: [...notInCatalog], pruned, outsideRetention };
+    const result: TrackResult = { stored: stored + feedback.length, unknownItems: [...unknown], notInCatalog: [...notInCatalog], pruned, outsideRetention };
+    if (feedback.length > 0) result.feedback = feedback.length;
+    return result;
+  }
+
+  /** Applies impressions and dismissals; an item's last interaction is the stored history's or this batch's. */
+  private async storeFeedback(feedback: FeedbackEvent[], batch: Parameters<typeof lastInteractions>[0], writeId: string | undefined): Promise<void> {
+    const { events } = await this.storage.history.snapshot();
+    const stored = lastInteractions(events);
+    const inBatch = lastInteractions(batch);
+    await this.storage.feedback.apply(feedback, (id) => {
+      const a = stored.get(id);
+      const b = inBatch.get(id);
+      return a === undefined ? b : b === undefined ? a : Math.max(a, b);
+    }, Date.now(), writeId);
   }
 
   /** Recommends for a scene. See the scene request types for the options. */
@@ -370,9 +417,10 @@ export class RecommenderEngine implements RecommenderApi {
     const t0 = now();
     const req = validateRequest(scene, request);
     const { out, backend } = await this.onBackend(async () => {
-      const history = await this.historyView();
+      const history = await this.historyState();
+      const feedback = await this.feedbackView(history);
       const ran = this.selection.backend;
-      return { out: await SCENE_REGISTRY[scene].recommend(this.sceneContext(history), req), backend: ran };
+      return { out: await SCENE_REGISTRY[scene].recommend(this.sceneContext(history.view, history.events, feedback), req), backend: ran };
     });
     return {
       scene,
@@ -454,11 +502,16 @@ export class RecommenderEngine implements RecommenderApi {
     return this.read(() => this.storage.history.list(q));
   }
 
+  /** The stored history and the feedback kept per item. */
   async exportHistory(): Promise<HistoryExport> {
     this.assertUsable();
-    return this.read(() => this.storage.history.export());
+    return this.read(async () => {
+      const out = await this.storage.history.export();
+      return { ...out, feedback: [...(await this.storage.feedback.records()).values()].map((r) => ({ ...r })) };
+    });
   }
 
+  /** Removes every event about this item and its feedback (impressions, dismissal). Returns how many history events were removed. */
   async forgetItem(itemId: string): Promise<number> {
     return this.forgetItemOnce(itemId, undefined);
   }
@@ -466,16 +519,23 @@ export class RecommenderEngine implements RecommenderApi {
   private async forgetItemOnce(itemId: string, writeId: string | undefined): Promise<number> {
     this.assertUsable();
     if (typeof itemId !== 'string' || itemId.length === 0) throw new InvalidRequestError('forgetItem needs a non-empty item id.', { field: 'itemId' });
-    return this.write(() => this.storage.history.forgetItem(itemId, writeId));
+    return this.write(async () => {
+      await this.storage.feedback.forgetItem(itemId);
+      return this.storage.history.forgetItem(itemId, writeId);
+    });
   }
 
+  /** Removes every history event and all feedback. */
   async clearHistory(): Promise<void> {
     return this.clearHistoryOnce(undefined);
   }
 
   private async clearHistoryOnce(writeId: string | undefined): Promise<void> {
     this.assertUsable();
-    await this.write(() => this.storage.history.clear(writeId));
+    await this.write(async () => {
+      await this.storage.feedback.clear();
+      await this.storage.history.clear(writeId);
+    });
   }
 
   /** Releases the weights, the catalog matrix and the database connection. Safe to call twice. */

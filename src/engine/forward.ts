@@ -9,7 +9,7 @@ import { REASON_ITEMS } from '../contract/defaults.js';
 import { DeviceLostError } from '../contract/errors.js';
 import { isCpuBackend, type ForwardInfo, type SceneName } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
-import { REPEAT_FEATURES, repeatFeatures, SCENE_CODES, TASKS, type ContentIndexer, type ContentIndices } from '../model/features.js';
+import { REPEAT_FEATURES, repeatFeatures, SCENE_CODES, sceneCode, TASKS, type ContentIndexer, type ContentIndices } from '../model/features.js';
 import { FusedForward, type FusedTokens } from '../model/fused.js';
 import { featureInput, sequenceInput, type HistoryStep } from '../model/inputs.js';
 import { lastHidden, taskQueries, type SasRecConfig, type WeightMap } from '../model/sasrec.js';
@@ -200,7 +200,7 @@ export class ForwardRunner {
     });
     if (!cat.matrix || x.length === 0) return EMPTY_RUN;
     if (this.fused) {
-      const out = this.fused.run(x.ids, x, SCENE_CODES[scene]);
+      const out = this.fused.run(x.ids, x, sceneCode(scene));
       const scored = await cat.matrix.score(out.queries, { kind: 'all' });
       return this.featureRun(scored.scores, allSteps, cat, x.known, out.attention);
     }
@@ -212,7 +212,7 @@ export class ForwardRunner {
         const t = (a: Int32Array) => tf.tensor2d(a, [1, L], 'int32');
         const tokens = { category: t(x.category), brand: t(x.brand), price: t(x.price), behaviour: t(x.behaviour), scene: t(x.scene) };
         const { hidden, attention } = lastHidden(cfg, this.model.weights, t(x.ids), { returnAttention: true, tokens });
-        const q = taskQueries(cfg, this.model.weights, hidden, tf.tensor1d([SCENE_CODES[scene]], 'int32'));
+        const q = taskQueries(cfg, this.model.weights, hidden, tf.tensor1d([sceneCode(scene)], 'int32'));
         const scores = q.reshape([TASKS.length, cfg.hiddenDim]);
         const attn = attention ? attention.mean(1).reshape([-1]) : tf.zeros([L]);
         attention?.dispose(); // forward() keeps it, so this tidy would not release it

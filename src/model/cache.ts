@@ -29,6 +29,8 @@ function message(e: unknown): string {
 
 /** The key of the last-use record in a version's cache (a URL that is never fetched). */
 const usedKey = (modelUrl: string) => `${modelUrl}?scenerec-last-used`;
+/** When model.json was last fetched from the network and matched this version. */
+const checkedKey = (modelUrl: string) => `${modelUrl}?scenerec-last-checked`;
 
 const urlPrefix = (modelUrl: string) => `${MODEL_CACHE_PREFIX}${modelUrl}#`;
 
@@ -54,15 +56,22 @@ export class ModelCache {
     return `${urlPrefix(this.modelUrl)}${version}`;
   }
 
-  /** The cached model.json text of this URL (the newest complete version), or undefined. */
-  async manifest(): Promise<{ version: string; text: string } | undefined> {
+  /**
+   * The cached model.json text of this URL (the newest complete version) and when it was last
+   * confirmed by the network (ms since the epoch; 0 if never), or undefined.
+   */
+  async manifest(): Promise<{ version: string; text: string; checkedAt: number } | undefined> {
     if (!this.storage) return undefined;
     try {
       const prefix = urlPrefix(this.modelUrl);
       const names = (await this.storage.keys()).filter((n) => n.startsWith(prefix));
       for (const name of names.reverse()) {
-        const res = await (await this.storage.open(name)).match(this.modelUrl);
-        if (res) return { version: name.slice(prefix.length), text: await res.text() };
+        const cache = await this.storage.open(name);
+        const res = await cache.match(this.modelUrl);
+        if (!res) continue;
+        const checked = await cache.match(checkedKey(this.modelUrl));
+        const checkedAt = checked ? Number(await checked.text()) : 0;
+        return { version: name.slice(prefix.length), text: await res.text(), checkedAt: Number.isFinite(checkedAt) ? checkedAt : 0 };
       }
       return undefined;
     } catch (e) {
@@ -92,6 +101,7 @@ export class ModelCache {
       const cache = await this.storage.open(name);
       for (const f of files) await cache.put(f.url, new Response(f.body, { headers: { 'Content-Type': f.type } }));
       await cache.put(usedKey(this.modelUrl), new Response(String(Date.now())));
+      await cache.put(checkedKey(this.modelUrl), new Response(String(Date.now())));
       await cache.put(this.modelUrl, new Response(manifestText, { headers: { 'Content-Type': 'application/json' } }));
     } catch (e) {
       // A half-written version (quota) must not be found later.
@@ -103,11 +113,16 @@ export class ModelCache {
     return true;
   }
 
-  /** Records that `version` was loaded now (keeps it from the unused-model eviction). */
-  async touch(version: string): Promise<void> {
+  /**
+   * Records that `version` was loaded now (keeps it from the unused-model eviction) and, when
+   * `checked`, that the network's model.json named it just now.
+   */
+  async touch(version: string, checked = false): Promise<void> {
     if (!this.storage) return;
     try {
-      await (await this.storage.open(this.name(version))).put(usedKey(this.modelUrl), new Response(String(Date.now())));
+      const cache = await this.storage.open(this.name(version));
+      await cache.put(usedKey(this.modelUrl), new Response(String(Date.now())));
+      if (checked) await cache.put(checkedKey(this.modelUrl), new Response(String(Date.now())));
     } catch (e) {
       this.fail('updating the model cache', e);
     }

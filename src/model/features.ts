@@ -2,6 +2,7 @@
  * Side inputs of the multi-task model ('sasrec-mtl'), shared by the trainer (Node) and the
  * engine (browser): event-type and scene codes, and shop metadata -> feature-table indices.
  */
+import type { SceneName } from '../contract/protocol.js';
 import type { VocabFeatures } from './artifacts.js';
 
 /** Head names of the multi-task model, in order. */
@@ -15,6 +16,14 @@ export const NUM_BEHAVIOURS = 4;
 /** Scene codes of the scene embeddings (0 = padding / unknown). */
 export const SCENE_CODES = { home: 1, product: 2, cart: 3, search: 4 } as const;
 export const NUM_SCENES = 4;
+
+/**
+ * The model's scene code of a scene. The history lists (recentlyViewed, buyAgain) have no scene
+ * embedding of their own (the training data has none): their events count as home, where such lists sit.
+ */
+export function sceneCode(scene: SceneName | undefined): number {
+  return (scene !== undefined ? (SCENE_CODES as Readonly<Record<string, number>>)[scene] : undefined) ?? SCENE_CODES.home;
+}
 
 /** Content indices of one item. */
 export interface ContentIndices { category: number; brand: number; price: number }

@@ -16,7 +16,7 @@
  * `simulatedScene`) and hands them in as the events' scenes.
  */
 import type { EventType, SceneName } from '../contract/protocol.js';
-import { BEHAVIOUR_CODES, SCENE_CODES, type ContentIndexer, type ContentIndices } from './features.js';
+import { BEHAVIOUR_CODES, sceneCode, type ContentIndexer, type ContentIndices } from './features.js';
 import { padHistory } from './sasrec.js';
 
 /** Event types that count as an interaction for the model (search events do not). */
@@ -125,7 +125,7 @@ export function historySteps(events: ArrayLike<InputEvent>, modelIndex: Readonly
     const behaviour = BEHAVIOUR_CODES[ev.type as keyof typeof BEHAVIOUR_CODES];
     const last = steps[steps.length - 1];
     if (!last || last.itemId !== ev.itemId || last.behaviour !== behaviour) {
-      steps.push({ itemId: ev.itemId, m: modelIndex.get(ev.itemId) ?? 0, behaviour, scene: (ev.scene && SCENE_CODES[ev.scene]) || SCENE_CODES.home });
+      steps.push({ itemId: ev.itemId, m: modelIndex.get(ev.itemId) ?? 0, behaviour, scene: sceneCode(ev.scene) });
     }
     stepOf[i] = steps.length - 1;
   }

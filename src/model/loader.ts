@@ -11,7 +11,7 @@ import {
 import { defaultCacheStorage, ModelCache } from './cache.js';
 import { LoadDeadline } from './deadline.js';
 import { weightShapes, type FeatureConfig } from './sasrec.js';
-import { DEFAULT_ENGINE_OPTIONS } from '../contract/defaults.js';
+import { DEFAULT_ENGINE_OPTIONS, MODEL_CACHE_REVALIDATE_MS } from '../contract/defaults.js';
 import { ModelLoadError, ScenerecError } from '../contract/errors.js';
 import type { ModelCacheInfo, ModelCacheMode } from '../contract/protocol.js';
 import { resolveRelative } from '../util/url.js';
@@ -31,7 +31,7 @@ export interface LoadModelOptions {
   deadline?: LoadDeadline;
   /** A file that receives no data for this long fails. */
   stallTimeoutMs?: number;
-  /** Default 'network-first'. */
+  /** Default 'cache-first' (DEFAULT_ENGINE_OPTIONS.modelCache). */
   cache?: ModelCacheMode;
   /** Replaces the realm's Cache Storage (null: none). */
   caches?: CacheStorage | null;
@@ -228,8 +228,11 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
   // model.json: it names the version, so it decides which cached files may be used.
   let manifestText: string | undefined;
   if (mode === 'cache-first') {
-    manifestText = (await cache?.manifest())?.text;
-    if (manifestText !== undefined) info.manifest = 'cache';
+    const cached = await cache?.manifest();
+    if (cached && Date.now() - cached.checkedAt < MODEL_CACHE_REVALIDATE_MS) {
+      manifestText = cached.text;
+      info.manifest = 'cache';
+    }
   }
   if (manifestText === undefined) {
     try {
@@ -275,7 +278,7 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
       const vocab = parseVocab(m.vocabUrl, vocabText, m.header.config.numItems, m.header.config.features);
       if (source === 'cache') {
         info.hit = true;
-        await cache!.touch(version);
+        await cache!.touch(version, info.manifest === 'network');
       } else if (cache) {
         const files = [
           ...m.shardUrls.map((u, i) => ({ url: u, body: shards[i] as BodyInit, type: 'application/octet-stream' })),

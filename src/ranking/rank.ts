@@ -14,7 +14,8 @@
  *      ids outside the candidates.
  *   3. filters: excluded ids, unavailable items, rules.include, rules.exclude
  *   4. price (priceWeight > 0): score^(1-w) * (purchase relevance * price)^w, rescaled to max 1
- *   5. boosts: score *= factor for every matching boost
+ *   5. boosts: score *= factor for every matching boost; then feedback (RankContext.adjust: the
+ *      exposure discount, dismissed neighbours, the cart's substitute push-down; ./feedback.ts)
  *   6. sort by score; diversity > 0 picks greedily by MMR over embeddings + category
  *   7. fill: if fewer than k are left and fallbackToPopular is not false, popular items that pass
  *      the same filters (never for a closed list)
@@ -41,6 +42,15 @@ export interface RankCandidate {
    * without a purchase head leave it out: `score` stands in for it.
    */
   purchaseScore?: number;
+  /** The feedback factor applied to `score` (set by the pipeline; see RecommendedItem.discount). */
+  discount?: number;
+}
+
+/** A multiplicative score adjustment in [0, 1] per candidate (feedback: src/ranking/feedback.ts). */
+export interface ScoreAdjust {
+  factor(c: RankCandidate): number;
+  /** True when it lowers nearly every candidate (long tail): the candidate shortcut cannot help then. */
+  readonly everywhere?: boolean;
 }
 
 export interface RankContext {
@@ -60,6 +70,8 @@ export interface RankContext {
   closed?: boolean;
   /** The caller guarantees unique item ids (skips the de-duplication pass on large lists). */
   unique?: boolean;
+  /** Feedback factors (never above 1), applied after boosts; pins and popular fill are not adjusted. */
+  adjust?: ScoreAdjust;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -359,6 +371,7 @@ function toItem(c: RankCandidate, score: number, rank: number, rules: ShopRules,
   const out: RecommendedItem = { itemId: c.itemId, score, rank, reason };
   const boost = boostFactor(c, rules);
   if (boost !== 1) out.boost = boost;
+  if (c.discount !== undefined && c.discount !== 1) out.discount = c.discount;
   if (c.item) out.item = c.item;
   return out;
 }
@@ -430,26 +443,33 @@ export function rankScored(source: CandidateSource, ctx: ScoredRankContext): Ran
  * The candidates ranking can pick from, without building the others: those scoring at least the
  * M-th best relevance (ties included, in input order), when at least as many of them pass the
  * exclusions as ranking considers (k, or MMR's pool). Ranking then gives exactly the list it gives
- * on every candidate: any candidate left out scores below all of these. Only without pins, boosts
- * and price weighting (which look at other candidates); else undefined.
+ * on every candidate: any candidate left out scores below all of these. With feedback factors (which
+ * only lower scores) only candidates left at factor 1 count as passing: a left-out candidate, lowered
+ * or not, still scores below them; the threshold is lowered a few times before giving up. Only
+ * without pins, boosts and price weighting (which look at other candidates); else undefined.
  */
 function bestCandidates(rel: Float32Array, ctx: ScoredRankContext, build: (r: number) => RankCandidate): RankCandidate[] | undefined {
   const rules = ctx.rules ?? {};
   const exclude = ctx.exclude;
   if (rules.pin?.length || rules.boost?.length || (ctx.priceWeight ?? 0) > 0) return undefined;
   const needed = (ctx.diversity ?? 0) > 0 ? mmrPoolSize(ctx.k) : ctx.k;
-  const m = needed + (exclude?.size ?? 0) + 16;
-  if (rel.length <= 2 * m) return undefined;
-  const t = kthLargest(Float64Array.from(rel), m);
-  const out: RankCandidate[] = [];
-  let passing = 0;
-  for (let r = 0; r < rel.length; r++) {
-    if (!(rel[r] >= t)) continue;
-    const c = build(r);
-    out.push(c);
-    if (passesRules(c, rules, exclude)) passing++;
+  const adjust = ctx.adjust;
+  if (adjust?.everywhere) return undefined;
+  let sorted: Float64Array | undefined;
+  for (let m = needed + (exclude?.size ?? 0) + 16; rel.length > 2 * m; m *= 4) {
+    const t = kthLargest(sorted ??= Float64Array.from(rel), m);
+    const out: RankCandidate[] = [];
+    let passing = 0;
+    for (let r = 0; r < rel.length; r++) {
+      if (!(rel[r] >= t)) continue;
+      const c = build(r);
+      out.push(c);
+      if (passesRules(c, rules, exclude) && (!adjust || adjust.factor(c) >= 1)) passing++;
+    }
+    if (passing >= needed) return out;
+    if (!adjust) return undefined;
   }
-  return passing >= needed ? out : undefined;
+  return undefined;
 }
 
 function rankPipeline(candidates: Iterable<RankCandidate>, ctx: RankContext): RankedList {
@@ -483,9 +503,12 @@ function rankPipeline(candidates: Iterable<RankCandidate>, ctx: RankContext): Ra
     passing = passing.map((c, i) => (priced[i] === c.score ? c : { ...c, score: priced[i] }));
   }
   const pool: RankCandidate[] = [];
+  const adjust = ctx.adjust;
   for (const c of passing) {
-    const score = finite(boostedScore(c, rules));
-    pool.push(score === c.score ? c : { ...c, score });
+    const boosted = finite(boostedScore(c, rules));
+    const discount = adjust ? adjust.factor(c) : 1;
+    const score = boosted * discount;
+    pool.push(score === c.score && discount === 1 ? c : { ...c, score, discount });
   }
   const want = k - out.length;
   const diversity = ctx.diversity ?? 0;

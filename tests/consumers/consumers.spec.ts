@@ -4,6 +4,7 @@
  * backend, and makes no request other than same-origin GETs of static files.
  */
 import { expect, test, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConsumerUrls } from './env';
@@ -102,15 +103,22 @@ test("vite build, backend 'auto': the measured choice works from the package", a
 });
 
 
-// TODO(issue 13, model cache): the second visit must load the model from the SDK's cache with no
-// model request. Skipped, with the reason shown, until the package exports clearModelCache().
+// The default model cache ('cache-first'): the second visit loads with no model request at all.
 test('second visit: the model comes from the cache (no model request)', async ({ page }) => {
   const first = await open(page, state.urls.viteBuild, { backend: 'wasm' });
-  test.skip(!first.hasModelCache, 'the package has no model cache yet (clearModelCache is not exported)');
+  expect(first.hasModelCache, 'the package exports clearModelCache').toBe(true);
   const log = logRequests(page);
   const second = await open(page, state.urls.viteBuild, { backend: 'wasm' });
   expectPersonalised(second);
   const model = log.filter((r) => MODEL.test(new URL(r.url).pathname));
   expect(model, 'model requests on the second visit').toEqual([]);
   console.log(`cold load ${first.loadMs.toFixed(0)} ms, second visit ${second.loadMs.toFixed(0)} ms`);
+});
+
+test('the installed package runs its `scenerec` command with plain node (no tsx)', () => {
+  const store = process.env.SCENEREC_CONSUMER_STORE;
+  expect(store, 'set by the global set-up').toBeTruthy();
+  const out = execFileSync(join(store!, 'node_modules/.bin/scenerec'), ['--help'], { encoding: 'utf8' });
+  expect(out).toMatch(/usage: scenerec <command>/);
+  expect(out).toMatch(/scenerec train --data/);
 });

@@ -71,10 +71,13 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const store = join(work, 'store');
   mkdirSync(store);
   timed('npm run build:lib', () => execFileSync('npm', ['run', '--silent', 'build:lib'], { cwd: repo, stdio: 'inherit' }));
+  timed('npm run build:cli', () => execFileSync('npm', ['run', '--silent', 'build:cli'], { cwd: repo, stdio: 'inherit' }));
   const packOut = timed('npm pack', () => execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
   const tarball = join(work, (JSON.parse(packOut) as Array<{ filename: string }>)[0].filename);
   writeFileSync(join(store, 'package.json'), JSON.stringify({ name: 'consumer-store', private: true, type: 'module' }));
   timed('npm install <tarball>', () => execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: store, stdio: ['ignore', 'ignore', 'inherit'] }));
+  // The spec runs the installed package's `scenerec` command from here (workers inherit this env).
+  process.env.SCENEREC_CONSUMER_STORE = store;
 
   const children: ChildProcess[] = [];
   const servers: Server[] = [];

@@ -277,10 +277,11 @@ test('demo shop: the ranking controls drive every list (Tianchi model)', async (
   await waitForDemo(page);
   await expect(page.locator('.recs[data-scene=home][data-ready] .product').first()).toBeVisible();
   await expect(page.locator('#controls .tabs [data-scene=home]')).toHaveAttribute('aria-selected', 'true');
-  await expect(page.locator('.recs[data-scene=home] .why').first()).toContainText('score');
+  await expect(page.locator('.recs[data-scene=home] .reason').first()).not.toHaveText('');
 
-  // Only one category: every recommended item is in it.
+  // Only one category: every recommended item is in it. The controls live in the settings drawer.
   const category = catalog[0].category!;
+  await page.locator('#settings-toggle').click();
   await page.locator('#ctl-include').selectOption([category]);
   await expect.poll(async () => {
     const got = await recIds('home');
@@ -300,6 +301,7 @@ test('demo shop: the ranking controls drive every list (Tianchi model)', async (
   await expect(page.locator(`.recs[data-scene=home] .product[data-item-id="${other.id}"] .reason`)).toHaveText('Pinned by the shop');
 
   // Diversity and reset: reset brings back the SDK's defaults and the unfiltered list.
+  await page.locator('#settings-toggle').click();
   await page.locator('#ctl-diversity').fill('1');
   await expect(page.locator('#ctl-diversity-value')).toHaveText('1.00');
   await page.locator('#ctl-reset').click();

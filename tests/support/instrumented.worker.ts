@@ -18,7 +18,7 @@
  * the realm's global TF.js engine, the same one the SDK's engine uses. Page side: ./side-channel.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { exposeEngine } from '../../src/index';
+import { exposeEngine } from '../../src/engine/index';
 import type { FaultKind, SideChannelQuery } from './side-channel';
 
 // The engine's backend-switch hook, posted to the page as an event (no Comlink fields either).

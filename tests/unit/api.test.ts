@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as sdk from '../../src/index.js';
+import * as engineEntry from '../../src/engine/index.js';
 import type {
   CatalogItem, LoadProgress, Recommender, RecommenderOptions, RecommendResult, SceneHandle,
 } from '../../src/index.js';
@@ -21,15 +22,20 @@ export async function usage(catalog: CatalogItem[], ids: string[], onProgress: (
   const backend: sdk.BackendName = rec.backend;
   const info: sdk.EngineInfo = rec.engineInfo;
   void backend; void info;
-  const engine = await sdk.createEngine({ backend: 'cpu' }, { fetch });
+  const engine = await engineEntry.createEngine({ backend: 'cpu' }, { fetch });
   await engine.dispose();
   return [home, pdp, cart, srp];
 }
 
 describe('public exports', () => {
   it('exports the entry points, every error class and the protocol constants', () => {
-    for (const name of ['createRecommender', 'createEngine', 'exposeEngine', 'clearModelCache', 'serializeError', 'deserializeError', 'isScenerecError']) {
+    for (const name of ['createRecommender', 'clearModelCache', 'serializeError', 'deserializeError', 'isScenerecError']) {
       expect(typeof (sdk as Record<string, unknown>)[name]).toBe('function');
+    }
+    // The engine (TF.js) is its own entry, scenerec/engine: the page entry does not reference it.
+    for (const name of ['createEngine', 'exposeEngine']) {
+      expect((sdk as Record<string, unknown>)[name]).toBeUndefined();
+      expect(typeof (engineEntry as Record<string, unknown>)[name]).toBe('function');
     }
     for (const name of [
       'ScenerecError', 'UnknownSceneError', 'InvalidEventError', 'InvalidRequestError', 'InvalidOptionsError', 'UnknownItemError',
@@ -39,7 +45,7 @@ describe('public exports', () => {
       expect(new (sdk as unknown as Record<string, new (m: string) => Error>)[name]('x')).toBeInstanceOf(sdk.ScenerecError);
     }
     expect(sdk.DEFAULT_MODEL_URL).toBe('/models/games-sasrec/model.json');
-    expect(sdk.SCENES).toEqual(['home', 'product', 'cart', 'search']);
+    expect(sdk.SCENES).toEqual(['home', 'product', 'cart', 'search', 'recentlyViewed', 'buyAgain']);
     expect(sdk.BACKENDS).toEqual(['webgpu', 'webgl', 'wasm', 'cpu']);
   });
 });

@@ -54,6 +54,11 @@ describe('createRecommender (through Comlink)', () => {
     const alias = await search.recommend({ candidates: [itemId(2)], k: 1 });
     expect(alias.items).toHaveLength(1);
     expect(search.name).toBe('search');
+    const recent = rec.scene('recentlyViewed');
+    expect(recent.name).toBe('recentlyViewed');
+    expect((await recent.recommend()).items.map((i) => i.itemId)).toEqual([itemId(23)]);
+    await rec.track([{ type: 'purchase', itemId: itemId(5) }, { type: 'purchase', itemId: itemId(5) }]);
+    expect((await rec.scene('buyAgain').recommend({ k: 5 })).items.map((i) => i.itemId)).toEqual([itemId(5)]);
   });
 
   it('throws UnknownSceneError synchronously for a bad scene name', () => {

@@ -37,7 +37,7 @@ describe('resolveEngineConfig', () => {
       cacheCatalog: true,
       timeoutMs: 60_000,
       stallTimeoutMs: 15_000,
-      modelCache: 'network-first',
+      modelCache: 'cache-first',
     });
     expect(DEFAULT_MODEL_URL).toBe('/models/games-sasrec/model.json');
   });

@@ -8,6 +8,7 @@ import {
 } from '../../src/contract/errors.js';
 import type { LoadProgress, RecommendResult, SceneName, SceneRequestMap } from '../../src/contract/protocol.js';
 import { MetaStore } from '../../src/engine/store/meta.js';
+import { DEFAULT_REQUESTS } from '../../src/contract/defaults.js';
 import { FIXTURE_MODEL_URL, clusterOf, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 const CATALOG_IDS = new Set(fixtureCatalog().map((c) => c.id));
@@ -69,14 +70,14 @@ describe('loading', () => {
 });
 
 describe('scenes', () => {
-  const requests: { [S in SceneName]: SceneRequestMap[S] } = {
+  const requests: { [S in 'home' | 'product' | 'cart' | 'search']: SceneRequestMap[S] } = {
     home: { k: 7 },
     product: { itemId: itemId(12), k: 7 },
     cart: { cart: [itemId(3), itemId(33)], k: 7 },
     search: { candidates: [...Array(20).keys()].map((i) => itemId(i + 1)), k: 7 },
   };
 
-  it.each(Object.keys(requests) as SceneName[])('%s returns k valid, de-duplicated catalog items (with and without history)', async (scene) => {
+  it.each(Object.keys(requests) as Array<keyof typeof requests>)('%s returns k valid, de-duplicated catalog items (with and without history)', async (scene) => {
     const r0 = await engine.recommend(scene, requests[scene] as never);
     expectValidList(r0, 7);
     expect(r0.scene).toBe(scene);
@@ -144,10 +145,21 @@ describe('scenes', () => {
     await engine.track([
       { type: 'cart', itemId: itemId(31) }, { type: 'cart', itemId: itemId(32) }, { type: 'purchase', itemId: itemId(32) },
     ]);
+    // The fixture model's complements of item 31 are its own cluster (category cat-3): without the
+    // substitute push-down the list is that category; the default lowers their scores, and a full
+    // push-down puts other categories first.
+    const same = await engine.recommend('cart', { k: 10, diversity: 0, substitutePenalty: 0 });
+    expect(same.items[0].reason).toEqual({ kind: 'complement', to: [itemId(31)] });
+    expect(ids(same)).not.toContain(itemId(31));
+    expect(same.items.filter((i) => clusterOf(i.itemId) === 3).length).toBeGreaterThanOrEqual(8);
+    expect(same.items.every((i) => i.discount === undefined)).toBe(true);
     const d = await engine.recommend('cart', { k: 10, diversity: 0 });
-    expect(d.items[0].reason).toEqual({ kind: 'complement', to: [itemId(31)] });
     expect(ids(d)).not.toContain(itemId(31));
-    expect(d.items.filter((i) => clusterOf(i.itemId) === 3).length).toBeGreaterThanOrEqual(8);
+    for (const i of d.items.filter((x) => clusterOf(x.itemId) === 3)) expect(i.discount).toBeCloseTo(1 - DEFAULT_REQUESTS.cart.substitutePenalty, 10);
+    const full = await engine.recommend('cart', { k: 10, diversity: 0, substitutePenalty: 1 });
+    expect(clusterOf(full.items[0].itemId)).not.toBe(3);
+    expect(full.items.filter((i) => clusterOf(i.itemId) === 3).length).toBeLessThan(8);
+    for (let j = 1; j < d.items.length; j++) expect(d.items[j].score).toBeLessThanOrEqual(d.items[j - 1].score);
   });
 
   it('home leaves out purchased and in-cart items', async () => {

@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import '@tensorflow/tfjs-backend-wasm';
 import { describe, expect, it } from 'vitest';
-import { createEngine } from '../../src/index.js';
+import { createEngine } from '../../src/engine/index.js';
 import type { CatalogItem, RecommendResult, SceneName, TrackEvent } from '../../src/index.js';
 import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName } from './helpers.js';
 

@@ -7,8 +7,10 @@ import 'fake-indexeddb/auto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { describe, expect, it } from 'vitest';
-import { AbortError, createEngine, ModelLoadError } from '../../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { AbortError, ModelLoadError } from '../../src/index.js';
+import { createEngine } from '../../src/engine/index.js';
+import { MODEL_CACHE_REVALIDATE_MS } from '../../src/contract/defaults.js';
 import { clearModelCache } from '../../src/model/cache.js';
 import { LoadDeadline } from '../../src/model/deadline.js';
 import { loadModel, type LoadModelOptions } from '../../src/model/loader.js';
@@ -130,23 +132,50 @@ describe('weights are checked at load', () => {
 });
 
 describe('the model cache', () => {
+  it("default 'cache-first': a returning load makes no request while model.json was confirmed within MODEL_CACHE_REVALIDATE_MS, then asks again", async () => {
+    const store = new MemoryCacheStorage();
+    const first = await load({ fetch: fileFetch(), caches: store.storage });
+    dispose(first);
+    expect(first.cache).toMatchObject({ mode: 'cache-first', hit: false, stored: true, manifest: 'network' });
+    const log2: string[] = [];
+    const second = await load({ fetch: fetchWith(() => undefined, log2), caches: store.storage });
+    dispose(second);
+    expect(second.cache).toMatchObject({ hit: true, manifest: 'cache' });
+    expect(log2).toEqual([]);
+    // A day later the manifest is asked again (and confirmed: the next load needs no request again).
+    const later = Date.now() + MODEL_CACHE_REVALIDATE_MS + 1000;
+    const spy = vi.spyOn(Date, 'now').mockReturnValue(later);
+    try {
+      const log3: string[] = [];
+      const third = await load({ fetch: fetchWith(() => undefined, log3), caches: store.storage });
+      dispose(third);
+      expect(third.cache).toMatchObject({ hit: true, manifest: 'network' });
+      expect(log3).toEqual([FIXTURE_MODEL_URL]);
+      const log4: string[] = [];
+      dispose(await load({ fetch: fetchWith(() => undefined, log4), caches: store.storage }));
+      expect(log4).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('stores a version once, then loads without a weights or vocab request; offline from the cached manifest', async () => {
     const store = new MemoryCacheStorage();
     const log1: string[] = [];
-    const first = await load({ fetch: fetchWith(() => undefined, log1), caches: store.storage });
+    const first = await load({ fetch: fetchWith(() => undefined, log1), caches: store.storage, cache: 'network-first' });
     dispose(first);
     expect(first.cache).toMatchObject({ mode: 'network-first', hit: false, stored: true, manifest: 'network' });
     expect(log1).toHaveLength(3);
     expect(await store.keys()).toEqual([`scenerec-model:${FIXTURE_MODEL_URL}#tiny-fixture-1`]);
 
     const log2: string[] = [];
-    const second = await load({ fetch: fetchWith(() => undefined, log2), caches: store.storage });
+    const second = await load({ fetch: fetchWith(() => undefined, log2), caches: store.storage, cache: 'network-first' });
     dispose(second);
     expect(second.cache).toMatchObject({ hit: true, stored: false, manifest: 'network' });
     expect(log2).toEqual([FIXTURE_MODEL_URL]);
 
     const offline = fetchWith(() => { throw new TypeError('Failed to fetch'); });
-    const third = await load({ fetch: offline, caches: store.storage });
+    const third = await load({ fetch: offline, caches: store.storage, cache: 'network-first' });
     dispose(third);
     expect(third.cache).toMatchObject({ hit: true, manifest: 'cache' });
     expect(third.cache.error).toMatch(/Failed to fetch/);
@@ -171,7 +200,7 @@ describe('the model cache', () => {
       json.userDefinedMetadata.scenerec.modelVersion = 'tiny-fixture-2';
       return new Response(JSON.stringify(json));
     });
-    const m = await load({ fetch: v2, caches: store.storage });
+    const m = await load({ fetch: v2, caches: store.storage, cache: 'network-first' });
     dispose(m);
     expect(m.cache.stored).toBe(true);
     expect(await store.keys()).toEqual([`scenerec-model:${FIXTURE_MODEL_URL}#tiny-fixture-2`]);
@@ -197,7 +226,7 @@ describe('the model cache', () => {
     const cache = await store.open(`scenerec-model:${FIXTURE_MODEL_URL}#tiny-fixture-1`);
     await cache.put(WEIGHTS_URL, new Response(weightsWithNaNRows([3])));
     const log: string[] = [];
-    const m = await load({ fetch: fetchWith(() => undefined, log), caches: store.storage });
+    const m = await load({ fetch: fetchWith(() => undefined, log), caches: store.storage, cache: 'network-first' });
     dispose(m);
     expect(m.cache.error).toMatch(/refused and evicted.*row 3/);
     expect(log.filter((u) => u.endsWith('weights.bin'))).toHaveLength(1);

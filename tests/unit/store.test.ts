@@ -34,8 +34,8 @@ describe('schema', () => {
     (await openStore(name)).close();
     const db = await openDB(name);
     expect(db.version).toBe(DB_VERSION);
-    // 'writes' (v3): the applied write ids (src/engine/store/writes.ts).
-    expect([...db.objectStoreNames].sort()).toEqual(['catalogCache', 'events', 'meta', 'writes']);
+    // 'writes' (v3): the applied write ids (src/engine/store/writes.ts); 'feedback' (v4): impressions and dismissals.
+    expect([...db.objectStoreNames].sort()).toEqual(['catalogCache', 'events', 'feedback', 'meta', 'writes']);
     const tx = db.transaction('events');
     expect(tx.store.keyPath).toBe('id');
     expect(tx.store.autoIncrement).toBe(true);

@@ -8,7 +8,7 @@ import { BEHAVIOUR_CODES, SCENE_CODES } from '../../model/features.js';
 import { appendItems, withStep } from '../../model/inputs.js';
 import { rankScored } from '../../ranking/rank.js';
 import { hasAffinity, mergeProfiles } from '../../ranking/affinity.js';
-import { affinityList, candidateSource, exclusions, personalList, rankWithFill, shopperAffinity, type Scene } from './scene.js';
+import { affinityList, candidateSource, exclusions, feedbackAdjust, personalList, rankWithFill, shopperAffinity, type Scene } from './scene.js';
 
 /** An unknown product's page: its own item's share of the affinity profile (the shopper's history has the rest). */
 const PRODUCT_PAGE_WEIGHT = 0.6;
@@ -33,7 +33,7 @@ export const product: Scene<'product'> = {
         // Scores that are all the same tell no neighbour apart: not "similar" (the fallbacks below).
         if (scores.some((x) => x !== scores[0])) {
           const run = { scores, rows: scored.rows ?? undefined, becauseOf: [], used: 0 };
-          const ranked = rankScored(candidateSource(ctx, run, { kind: 'similar', to: id }), { ...req, exclude, shortcut: ctx.shortcut });
+          const ranked = rankScored(candidateSource(ctx, run, { kind: 'similar', to: id }), { ...req, exclude, adjust: feedbackAdjust(ctx, req), shortcut: ctx.shortcut });
           return { items: ranked.items, used: 0 };
         }
       }

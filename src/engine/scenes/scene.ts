@@ -5,9 +5,13 @@
  * src/contract/options.ts).
  */
 import type { ResolvedEngineConfig, ResolvedRequestMap } from '../../contract/options.js';
-import type { RankReason, RecommendedItem, SceneName, ShopRules } from '../../contract/protocol.js';
+import type { RankReason, RecommendedItem, SceneName, ShopRules, StoredEvent } from '../../contract/protocol.js';
 import type { HistoryView } from '../../model/inputs.js';
-import { blendObjectives, rankCandidates, rankScored, scoringDepth, type CandidateSource, type RankCandidate, type RankedList } from '../../ranking/rank.js';
+import { composeAdjust, type FeedbackView } from '../../ranking/feedback.js';
+import { tailAdjust } from '../../ranking/long-tail.js';
+import {
+  blendObjectives, rankCandidates, rankScored, scoringDepth, type CandidateSource, type RankCandidate, type RankedList, type ScoreAdjust,
+} from '../../ranking/rank.js';
 import type { Catalog } from '../catalog.js';
 import type { ForwardInput, ForwardRunner, ModelRun } from '../forward.js';
 import { AFFINITY_BLEND_BELOW_USED, SHORT_LIST_RETRIES, SHORT_LIST_RETRY_FACTOR } from '../../contract/defaults.js';
@@ -22,6 +26,10 @@ export interface SceneContext {
   catalog: Catalog;
   /** The shopper's history, as the model reads it. */
   history: HistoryView;
+  /** The stored history events, oldest first (the history lists read them; shared, do not change). */
+  events: readonly StoredEvent[];
+  /** Impressions and dismissals as of this call (hidden items, score factors). */
+  feedback: FeedbackView;
   forward: ForwardRunner;
   /** Item id -> model index. */
   modelIndex: ReadonlyMap<string, number>;
@@ -43,13 +51,30 @@ export interface Scene<S extends SceneName> {
   recommend(ctx: SceneContext, request: ResolvedRequestMap[S]): Promise<SceneList>;
 }
 
-/** Ids a list never shows. Per-request rules.excludeInCart / excludePurchased override the engine options. */
+/**
+ * Ids a list never shows: dismissed items, the cart, purchased items (home and product). Per-request
+ * rules.excludeInCart / excludePurchased override the engine options.
+ */
 export function exclusions(ctx: SceneContext, scene: SceneName, rules: ShopRules, extra: Iterable<string> = []): Set<string> {
   const out = new Set<string>(extra);
+  for (const id of ctx.feedback.hidden) out.add(id);
   if (rules.excludeInCart ?? ctx.options.excludeInCart) for (const id of ctx.history.cart) out.add(id);
   const purchased = rules.excludePurchased ?? (ctx.options.excludePurchased && (scene === 'home' || scene === 'product'));
   if (purchased) for (const id of ctx.history.purchased) out.add(id);
   return out;
+}
+
+/**
+ * The score factors of a request: feedback (exposure discount, dismissed neighbours) and long-tail
+ * exposure; undefined when none applies (ranking then runs as without them).
+ */
+export function feedbackAdjust(ctx: SceneContext, req: { exposureDiscount: number; tailExposure: number }): ScoreAdjust | undefined {
+  const cat = ctx.catalog;
+  const popularity = (c: { itemId: string }) => {
+    const pos = cat.posById.get(c.itemId);
+    return pos === undefined ? 0 : cat.popScore[pos];
+  };
+  return composeAdjust(ctx.feedback.adjust(req.exposureDiscount), tailAdjust(popularity, req.tailExposure));
 }
 
 /** A model run as ranking's candidate source: rows of the catalog, with popular fill and pin lookup. */
@@ -68,7 +93,9 @@ export function candidateSource(ctx: SceneContext, run: ModelRun, reason: RankRe
 export function rankWithFill(ctx: SceneContext, candidates: Iterable<ReturnType<Catalog['candidateAt']>>, req: ResolvedRequestMap['home'], exclude: Set<string>): SceneList {
   const cat = ctx.catalog;
   return {
-    items: rankCandidates(candidates, { ...req, exclude, popular: () => cat.popular({ kind: 'popular' }), lookup: (id) => cat.lookup(id) }),
+    items: rankCandidates(candidates, {
+      ...req, exclude, adjust: feedbackAdjust(ctx, req), popular: () => cat.popular({ kind: 'popular' }), lookup: (id) => cat.lookup(id),
+    }),
     used: 0,
   };
 }
@@ -112,7 +139,7 @@ function constantScores(run: ModelRun): boolean {
  */
 export function affinityList(
   ctx: SceneContext, profile: AffinityProfile, req: ResolvedRequestMap['home'], exclude: Set<string>,
-  blend?: { run: ModelRun; weight: number; reason: RankReason },
+  blend?: { run: ModelRun; weight: number; reason: RankReason }, adjust: ScoreAdjust | undefined = feedbackAdjust(ctx, req),
 ): SceneList {
   const cat = ctx.catalog;
   const weight = blend?.weight ?? 1;
@@ -143,7 +170,7 @@ export function affinityList(
     }
   }
   return {
-    items: rankCandidates(out.values(), { ...req, exclude, unique: true, popular: () => cat.popular({ kind: 'popular' }), lookup: (id) => cat.lookup(id) }),
+    items: rankCandidates(out.values(), { ...req, exclude, adjust, unique: true, popular: () => cat.popular({ kind: 'popular' }), lookup: (id) => cat.lookup(id) }),
     used: blend?.run.used ?? 0,
   };
 }
@@ -155,7 +182,7 @@ export function affinityList(
  */
 export async function personalList(
   ctx: SceneContext, input: ForwardInput, req: ResolvedRequestMap['home'], exclude: Set<string>,
-  reasonFor: (becauseOf: string[]) => RankReason, scene: SceneName,
+  reasonFor: (becauseOf: string[]) => RankReason, scene: SceneName, adjust: ScoreAdjust | undefined = feedbackAdjust(ctx, req),
 ): Promise<SceneList> {
   const cat = ctx.catalog;
   let n = scoringDepth(req.k);
@@ -168,13 +195,13 @@ export async function personalList(
     if (weight > 0) {
       const profile = shopperAffinity(ctx, input.steps);
       if (hasAffinity(profile)) {
-        return affinityList(ctx, profile, req, exclude, run.used > 0 ? { run, weight, reason: reasonFor(run.becauseOf) } : undefined);
+        return affinityList(ctx, profile, req, exclude, run.used > 0 ? { run, weight, reason: reasonFor(run.becauseOf) } : undefined, adjust);
       }
     }
     if (run.used === 0) {
-      return { items: rankCandidates(cat.popular({ kind: 'popular' }), { ...req, exclude }), used: 0 };
+      return { items: rankCandidates(cat.popular({ kind: 'popular' }), { ...req, exclude, adjust }), used: 0 };
     }
-    const ranked: RankedList = rankScored(candidateSource(ctx, run, reasonFor(run.becauseOf)), { ...req, exclude, shortcut: ctx.shortcut });
+    const ranked: RankedList = rankScored(candidateSource(ctx, run, reasonFor(run.becauseOf)), { ...req, exclude, adjust, shortcut: ctx.shortcut });
     if (!run.rows || ranked.filled === 0 || retries-- === 0 || n >= cat.rows) return { items: ranked.items, used: run.used };
     n = Math.min(n * SHORT_LIST_RETRY_FACTOR, cat.rows);
   }

@@ -6,7 +6,7 @@ import type { RankReason } from '../../contract/protocol.js';
 import { blendObjectives, blendSearch, rankCandidates, type RankCandidate } from '../../ranking/rank.js';
 import { EMPTY_RUN } from '../forward.js';
 import { affinityReason, affinityScore, hasAffinity } from '../../ranking/affinity.js';
-import { exclusions, shopperAffinity, type Scene } from './scene.js';
+import { exclusions, feedbackAdjust, shopperAffinity, type Scene } from './scene.js';
 
 export const search: Scene<'search'> = {
   name: 'search',
@@ -35,6 +35,6 @@ export const search: Scene<'search'> = {
         : { kind: 'fallback', detail: 'not known to the model: kept at the shop position' });
       return pos === undefined ? { itemId: id, score: blended[i], reason } : cat.candidateAt(pos, blended[i], reason);
     });
-    return { items: rankCandidates(candidates, { ...req, exclude: exclusions(ctx, 'search', req.rules), closed: true }), used: run.used };
+    return { items: rankCandidates(candidates, { ...req, exclude: exclusions(ctx, 'search', req.rules), adjust: feedbackAdjust(ctx, req), closed: true }), used: run.used };
   },
 };

@@ -2,7 +2,7 @@
  * The scenerec IndexedDB database (via `idb`): its typed schema, opening (with the blocked-upgrade
  * timeout), migrations, storage-error mapping, and the one connection the stores share.
  *
- * Schema (version 3):
+ * Schema (version 4):
  *   events        autoIncrement key `id`, indexes `itemId` and `timestamp`        (history.ts)
  *   meta          keyPath `key`: { key: 'schema', ... }, { key: 'model', ... }, { key: 'backend', ... }  (meta.ts)
  *   catalogCache  keyPath `key` (v2): derived catalog matrices (int8 rows + scales), keyed by model
@@ -10,6 +10,8 @@
  *   writes        autoIncrement key `seq`, unique index `writeId` (v3): the ids of the last applied
  *                 history writes and their results, written in the write's own transaction, so a
  *                 replayed write is a no-op that answers as the first time.          (writes.ts)
+ *   feedback      keyPath `itemId` (v4), index `touchedAt`: impressions and dismissals counted per
+ *                 item (FeedbackRecord), with their own retention; never read as history.  (feedback.ts)
  * Migrations are `if (oldVersion < N)` steps in `upgradeSchema`, so any old version steps up in order.
  *
  * Every operation is one transaction (`inTransaction`): a write is stored whole or not at all.
@@ -19,13 +21,13 @@ import { DB_BLOCKED_TIMEOUT_MS } from '../../contract/defaults.js';
 import {
   QuotaExceededError, ScenerecError, StorageBlockedError, StorageError,
 } from '../../contract/errors.js';
-import type { StoredEvent } from '../../contract/protocol.js';
+import type { FeedbackRecord, StoredEvent } from '../../contract/protocol.js';
 import type { CatalogCacheRecord } from './catalog-cache.js';
 import type { MetaRecord } from './meta.js';
 import type { AppliedWrite } from './writes.js';
 
 /** Current schema version. Bump it and add an `if (oldVersion < N)` step to migrate. */
-export const DB_VERSION = 3;
+export const DB_VERSION = 4;
 
 export interface ScenerecDB extends DBSchema {
   events: {
@@ -45,6 +47,11 @@ export interface ScenerecDB extends DBSchema {
     key: number;
     value: AppliedWrite;
     indexes: { writeId: string };
+  };
+  feedback: {
+    key: string;
+    value: FeedbackRecord;
+    indexes: { touchedAt: number };
   };
 }
 
@@ -69,13 +76,15 @@ function upgradeSchema(db: IDBPDatabase<ScenerecDB>, oldVersion: number, newVers
   }
   if (oldVersion < 2) db.createObjectStore('catalogCache', { keyPath: 'key' });
   if (oldVersion < 3 && newVersion >= 3) createWritesStore(db);
-  // Future steps go here: if (oldVersion < 4) { ... }
+  if (oldVersion < 4 && newVersion >= 4) createFeedbackStore(db);
+  // Future steps go here: if (oldVersion < 5) { ... }
 
   // Repair: a database of this name created by other code lacks our stores.
   if (!db.objectStoreNames.contains('events')) createEventsStore(db);
   if (!db.objectStoreNames.contains('meta')) db.createObjectStore('meta', { keyPath: 'key' });
   if (newVersion >= 2 && !db.objectStoreNames.contains('catalogCache')) db.createObjectStore('catalogCache', { keyPath: 'key' });
   if (newVersion >= 3 && !db.objectStoreNames.contains('writes')) createWritesStore(db);
+  if (newVersion >= 4 && !db.objectStoreNames.contains('feedback')) createFeedbackStore(db);
 
   const now = Date.now();
   const meta = tx.objectStore('meta');
@@ -96,6 +105,10 @@ function createEventsStore(db: IDBPDatabase<ScenerecDB>): void {
 
 function createWritesStore(db: IDBPDatabase<ScenerecDB>): void {
   db.createObjectStore('writes', { keyPath: 'seq', autoIncrement: true }).createIndex('writeId', 'writeId', { unique: true });
+}
+
+function createFeedbackStore(db: IDBPDatabase<ScenerecDB>): void {
+  db.createObjectStore('feedback', { keyPath: 'itemId' }).createIndex('touchedAt', 'touchedAt');
 }
 
 /**

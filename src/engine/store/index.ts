@@ -7,6 +7,8 @@
  *   storage.history       events (history.ts; memory.ts in 'memory' mode)
  *   storage.meta          model meta, backend-probe verdict (meta.ts)
  *   storage.catalogCache  int8 catalog matrices (catalog-cache.ts)
+ *   storage.feedback      impressions and dismissals per item (feedback.ts; in memory in 'memory' mode;
+ *                         read-only mode rejects new feedback as it rejects new history)
  *
  * The modes are tried in the order of STORAGE_MODES, each falling through to the next on the
  * failures it cannot serve:
@@ -28,10 +30,12 @@ import type { StorageMode } from '../../contract/protocol.js';
 import { CatalogCache, type CatalogMatrixCache } from './catalog-cache.js';
 import { probeWrite, StorageConnection, type OpenStorageOptions, type StorageAccess } from './db.js';
 import { HistoryStore, type EventHistory } from './history.js';
+import { FeedbackStore, MemoryFeedback, type FeedbackLog } from './feedback.js';
 import { MemoryCatalogCache, MemoryHistory, MemoryLifetime, MemoryMeta } from './memory.js';
 import { MetaStore, type MetaRecords } from './meta.js';
 
 export { CATALOG_CACHE_KEEP, CatalogCache, type CatalogCacheRecord, type CatalogMatrixCache } from './catalog-cache.js';
+export { FeedbackStore, MemoryFeedback, feedbackToDrop, type FeedbackLog } from './feedback.js';
 export { DB_VERSION, mapStorageError, type OpenStorageOptions, type ScenerecDB } from './db.js';
 export { HistoryStore, type AddResult, type EventHistory, type HistorySnapshot, type Retention } from './history.js';
 export { MemoryHistory } from './memory.js';
@@ -47,6 +51,7 @@ export interface ScenerecStorage {
   readonly history: EventHistory;
   readonly meta: MetaRecords;
   readonly catalogCache: CatalogMatrixCache;
+  readonly feedback: FeedbackLog;
   /** Why the shared connection was dropped last (for diagnostics), or null. */
   readonly connectionLostReason: string | null;
   /** Closes the shared connection; every later call on the three stores fails with StorageError. Safe to call twice. */
@@ -84,6 +89,7 @@ async function openIndexedDb(dbName: string, options: OpenStorageOptions): Promi
     history: new HistoryStore(conn, access),
     meta: new MetaStore(conn, access),
     catalogCache: new CatalogCache(conn, access),
+    feedback: new FeedbackStore(conn, access),
     get connectionLostReason() { return conn.connectionLostReason; },
     close: () => conn.close(),
   };
@@ -98,6 +104,7 @@ async function openMemory(dbName: string, reason: string): Promise<ScenerecStora
     history: new MemoryHistory(dbName, life),
     meta: new MemoryMeta(life),
     catalogCache: new MemoryCatalogCache(life),
+    feedback: new MemoryFeedback(life),
     connectionLostReason: null,
     close: () => life.close(),
   };
