@@ -150,6 +150,17 @@ describe('a catalog the model does not know', () => {
     expect(a.historyUsed).toBe(0);
   });
 
+  it('a dismissed item stays out of the affinity lists (the feedback adjustment applies to them too)', async () => {
+    await engine.track([{ type: 'view', itemId: of('shoes', 'acme', 1) }, { type: 'view', itemId: of('shoes', 'acme', 2) }]);
+    const before = await engine.recommend('home', { k: 5, diversity: 0 });
+    expect(before.items[0].reason.kind).toBe('affinity');
+    const top = before.items[0].itemId;
+    await engine.track({ type: 'dismiss', itemId: top, scene: 'home' });
+    const after = await engine.recommend('home', { k: 5, diversity: 0 });
+    expect(ids(after)).not.toContain(top);
+    expect(after.items[0].reason.kind).toBe('affinity');
+  });
+
   it('a history of the model\'s own items (not in this catalog) is not shown, and the list stays truthful', async () => {
     await engine.track([{ type: 'view', itemId: itemId(1) }, { type: 'view', itemId: itemId(2) }]);
     const home = await engine.recommend('home', { k: 5 });
