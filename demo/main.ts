@@ -154,6 +154,7 @@ function reasonText(r: AnyReason, every = false): string {
     case 'boughtBefore': return r.times > 1
       ? `You bought this ${r.times} times, last ${ago(r.lastAt)}`
       : `Bought ${ago(r.lastAt)}; you often buy ${r.category ? categoryLabel(r.category).toLowerCase() : 'this kind'}`;
+    case 'affinity': return r.category !== undefined ? `Because you viewed ${categoryLabel(r.category).toLowerCase()}` : r.detail.charAt(0).toUpperCase() + r.detail.slice(1);
   }
 }
 

@@ -13,11 +13,11 @@ import { parseFlags, UsageError } from '../training/cli.js';
 
 export const MTL_EVAL_HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|trending|recent) --data <events.tsv> --format tianchi --items <items.tsv>
        [--period test|valid (test)] [--candidates catalog|vocab (catalog)] [--targets first|every (first)] [--cold-start] [--backend wasm|cpu]
-       [--unknown drop|mask (drop)]
+       [--unknown mask|drop (mask)]
   --targets first: each shopper's first click / cart / purchase of the period (a return visit);
   --targets every: every click / cart / purchase of the period, each from all events before it.
-  --unknown: history items the model never saw are left out of its input (drop, as the SDK serves)
-  or kept as masked positions with their content (mask, how the bundled model's figures were published).
+  --unknown: history items the model never saw are kept as masked positions with their content
+  (mask, as the SDK serves and the bundled model's figures were published) or left out (drop, how the SDK served before issue #15).
   The model must be a multi-task model (npm run train -- --arch mtl); its vocabulary defines the
   training items, the hold-out days are those it was trained with (${DEFAULT_MTL_DATA_OPTIONS.testStart} on by default).`;
 

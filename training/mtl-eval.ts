@@ -63,8 +63,8 @@ export function mtlSteps(data: MtlData, events: readonly MtlEvent[]): HistorySte
 /** Options of the feature model's scorer. */
 export interface MtlScorerOptions {
   /**
-   * History items the model never saw (src/model/inputs.ts UnknownRule): 'drop' (default, as the
-   * SDK serves) or 'mask' (id-0 positions with their content, how the bundled model's figures were published).
+   * History items the model never saw (src/model/inputs.ts UnknownRule): 'mask' (default: id-0
+   * positions with their content, as the SDK serves and the bundled model's figures were published) or 'drop'.
    */
   unknown?: UnknownRule;
 }

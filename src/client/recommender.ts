@@ -9,7 +9,7 @@ import { LOAD_TIMEOUT_GRACE_MS } from '../contract/defaults.js';
 import { AbortError, DisposedError, InvalidEventError, InvalidOptionsError, ModelLoadError, ScenerecError } from '../contract/errors.js';
 import { resolveUrl } from '../util/url.js';
 import {
-  FORWARDED_METHODS, type BackendName, type EngineConfig, type EngineInfo, type ForwardedMethod, type LoadProgress,
+  FORWARDED_METHODS, type BackendName, type EngineConfig, type EngineInfo, type EngineWarning, type ForwardedMethod, type LoadProgress,
   type RecommendResult, type RecommenderApi, type SceneName, type SceneRequestMap, type SearchRequest,
 } from '../contract/protocol.js';
 import { registerErrorTransfer } from '../contract/transfer.js';
@@ -26,6 +26,12 @@ export interface RecommenderOptions extends EngineConfig {
   /** Loading progress: backend tries, download bytes, model size, warm-up, ready. */
   onProgress?: (p: LoadProgress) => void;
   /**
+   * Warnings of the load (the 'warning' progress stage): e.g. 'low-catalog-coverage', a catalog the
+   * model barely knows, with what to do. The same warnings are in `engineInfo.warnings` (and in the
+   * info `setCatalog` returns, for a new catalog).
+   */
+  onWarning?: (w: EngineWarning) => void;
+  /**
    * Aborts the load: `createRecommender` rejects with AbortError at once and terminates the worker
    * it spawned (a worker you passed in is yours to terminate). No effect once it has resolved.
    */
@@ -40,7 +46,7 @@ export interface RecommenderOptions extends EngineConfig {
 }
 
 /** The options that stay on the page (not sent to the worker's engine). */
-const PAGE_OPTIONS = ['worker', 'onProgress', 'signal', 'onEvent', 'liveness'] as const;
+const PAGE_OPTIONS = ['worker', 'onProgress', 'onWarning', 'signal', 'onEvent', 'liveness'] as const;
 
 /** A scene's handle for the home, product and cart pages and the recentlyViewed and buyAgain lists. */
 export interface BasicSceneHandle<S extends SceneName> {
@@ -206,12 +212,15 @@ export async function createRecommender(options: RecommenderOptions = {}): Promi
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidOptionsError('createRecommender options must be an object.');
   }
-  const { worker, onProgress, onEvent, liveness, signal, ...engineConfig } = options;
+  const { worker, onProgress, onWarning, onEvent, liveness, signal, ...engineConfig } = options;
   if (worker !== undefined && typeof worker !== 'function' && (worker === null || typeof (worker as Partial<Worker>).postMessage !== 'function')) {
     throw new InvalidOptionsError('options.worker must be a Worker running scenerec/worker (dist/worker.js), or a function that returns a new one.', { field: 'options.worker' });
   }
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new InvalidOptionsError('options.onProgress must be a function.', { field: 'options.onProgress' });
+  }
+  if (onWarning !== undefined && typeof onWarning !== 'function') {
+    throw new InvalidOptionsError('options.onWarning must be a function.', { field: 'options.onWarning' });
   }
   if (onEvent !== undefined && typeof onEvent !== 'function') {
     throw new InvalidOptionsError('options.onEvent must be a function.', { field: 'options.onEvent' });
@@ -240,7 +249,11 @@ export async function createRecommender(options: RecommenderOptions = {}): Promi
   const bound = loadBound(signal, resolved.timeoutMs, config.modelUrl!, () => last);
   try {
     const info = await Promise.race([
-      supervisor.start((p) => { last = p; onProgress?.(p); }),
+      supervisor.start((p) => {
+        last = p;
+        onProgress?.(p);
+        if (p.stage === 'warning') onWarning?.(p.warning);
+      }),
       bound.ended,
     ]);
     return new RecommenderClient(supervisor, info);

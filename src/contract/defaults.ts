@@ -232,6 +232,36 @@ export const PROBE_ROWS = 23_715;
 export const WARMUP_CALLS = 3;
 
 /**
+ * Catalog coverage (EngineInfo.coverage): below this share of catalog items with a learned vector,
+ * the load (and setCatalog) reports a 'low-catalog-coverage' warning. Half: below it, most lists
+ * are about items the model never learned, and a model trained on the shop's own log serves better.
+ * The share of the model's items present in the catalog is not checked: a shop may sell a part of
+ * the items a model was trained on, and the model still knows every one it sells.
+ */
+export const CATALOG_COVERAGE_MIN_LEARNED_SHARE = 0.5;
+/** What the coverage warning tells the shop to run (the `scenerec` CLI, issue #15). */
+export const TRAIN_HINT = 'npx scenerec train --data <your-events.csv> --items <your-catalog.csv> --out <model-dir>';
+
+/**
+ * Content affinity (src/ranking/affinity.ts): the shopper's own history on this device read by
+ * category, brand and price band, for history items the model never saw.
+ * - Event weights: a cart or purchase says more than a view.
+ * - Recency: an event's weight halves every AFFINITY_HALF_LIFE_EVENTS newer interactions.
+ * - A candidate's affinity = category share * W.category + brand share * W.brand + price closeness * W.price.
+ */
+export const AFFINITY_EVENT_WEIGHTS = { view: 1, click: 1, favorite: 2, cart: 3, purchase: 3 } as const;
+export const AFFINITY_HALF_LIFE_EVENTS = 8;
+export const AFFINITY_WEIGHTS = { category: 0.6, brand: 0.3, price: 0.1 } as const;
+/** Price closeness: exp(-(ln p - ln centre)^2 / (2 * width^2)), width in natural-log units (about a factor of 2). */
+export const AFFINITY_PRICE_WIDTH = 0.7;
+/**
+ * When the model read fewer than this many history events and the history holds more catalog items
+ * the model never saw than it read, the list blends the model's relevance with the shopper's
+ * affinity, weighted by the share of unseen items in the history. With 0 events read, affinity alone.
+ */
+export const AFFINITY_BLEND_BELOW_USED = 3;
+
+/**
  * Worker liveness and recovery on the page (src/client/supervisor.ts). The worker is lost when a
  * ping has gone unanswered for `pingTimeoutMs` (`loadPingTimeoutMs` while it loads), or on its
  * `error`/`messageerror` event. Pings go out every `pingIntervalMs` while calls are pending and

@@ -35,6 +35,7 @@ export function explainReason(r: RankReason, options: ExplainOptions = {}): stri
     case 'popular': return 'Popular in the shop';
     case 'pinned': return 'Chosen by the shop';
     case 'fallback': return r.detail;
+    case 'affinity': return r.detail.charAt(0).toUpperCase() + r.detail.slice(1);
     case 'viewed': {
       const when = timeAgo(r.at, options.now);
       return `Viewed ${when}${r.views > 1 ? ` (${r.views} times)` : ''}`;

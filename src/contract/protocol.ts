@@ -59,8 +59,14 @@ export interface TrackResult {
   stored: number;
   /** Of `stored`, the impressions and dismissals (kept as feedback, not as history). */
   feedback?: number;
-  /** Events whose item id the model does not know: stored, but not used for scoring. */
+  /**
+   * Item ids of this call the model does not know (not in its vocabulary), each once: stored, and
+   * read only through their catalog entry (content features of a feature model, the shopper's
+   * category / brand / price affinity), never as a learned item.
+   */
   unknownItems: string[];
+  /** Item ids of this call that are not in the catalog either (each once): stored, but no list can use them. */
+  notInCatalog: string[];
   /** Events stored before this call that the retention policy dropped during it. */
   pruned: number;
   /**
@@ -199,7 +205,44 @@ export type LoadProgress =
   | { stage: 'backend'; backend: BackendName; status: 'trying' | 'ready' | 'failed'; detail?: string }
   | { stage: 'model'; numItems: number; weightBytes: number }
   | { stage: 'warmup'; ms?: number }
+  /** Something the shop should act on (a catalog the model barely knows); also in EngineInfo.warnings. */
+  | { stage: 'warning'; warning: EngineWarning }
   | { stage: 'ready'; info: EngineInfo };
+
+/**
+ * How much of the catalog the model can score (EngineInfo.coverage). Every catalog item is in
+ * exactly one of `learned`, `contentOnly`, `unscored`.
+ */
+export interface CatalogCoverage {
+  /** Catalog items with a learned vector (in the model's vocabulary). */
+  learned: number;
+  /**
+   * Catalog items the model never saw but scores from their content: feature models only, items
+   * whose category or brand the model knows (a price bucket alone does not count: every priced item has one).
+   */
+  contentOnly: number;
+  /**
+   * Catalog items the model can score neither way. Lists reach them through the shopper's own
+   * category / brand / price affinity (reason 'affinity'), the product page's category, or fill.
+   */
+  unscored: number;
+  /** learned / catalog size. */
+  learnedShare: number;
+  /** Model items that are in the catalog (a catalog may well be a part of the model's items). */
+  modelItemsInCatalog: number;
+}
+
+/** A typed warning of the load or of setCatalog (EngineInfo.warnings, the 'warning' progress stage, EngineHooks.onWarning). */
+export interface EngineWarning {
+  /**
+   * 'low-catalog-coverage': fewer than CATALOG_COVERAGE_MIN_LEARNED_SHARE of the catalog items have a
+   * learned vector; lists for those items follow only the shopper's own category / brand / price history.
+   */
+  code: 'low-catalog-coverage';
+  /** What happened and what to do. */
+  message: string;
+  details: { catalogSize: number; learned: number; contentOnly: number; unscored: number; threshold: number };
+}
 
 export interface AdapterInfo {
   vendor?: string;
@@ -305,8 +348,15 @@ export interface EngineInfo {
   modelVersion: string;
   numModelItems: number;
   catalogSize: number;
-  /** Catalog items the model has an embedding for. */
+  /**
+   * Catalog items the model has a learned vector for (in its vocabulary); items scored from their
+   * content only are in `coverage.contentOnly`, not here.
+   */
   catalogItemsKnownToModel: number;
+  /** How much of the catalog the model can score, item by item. */
+  coverage: CatalogCoverage;
+  /** Warnings of the load or the last setCatalog (a catalog the model barely knows); absent when none. */
+  warnings?: EngineWarning[];
   loadMs: number;
   warmupMs: number;
   /** What the model cache did for this load. */
@@ -445,6 +495,12 @@ export type RankReason =
   | { kind: 'complement'; to: string[] }
   | { kind: 'search'; shopRank: number; becauseOf: string[] }
   | { kind: 'popular' }
+  /**
+   * The shopper's own history on this device, by content: items of the categories, brands and price
+   * band the shopper viewed (recent events weigh more). Used when the model cannot read the
+   * history (items it never saw). `becauseOf`: the history items that share what matched.
+   */
+  | { kind: 'affinity'; category?: string; brand?: string; becauseOf: string[]; detail: string }
   | { kind: 'pinned' }
   /** recentlyViewed: last viewed at `at` (ms since the epoch), `views` view/click events in the history. */
   | { kind: 'viewed'; at: number; views: number }

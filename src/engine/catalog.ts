@@ -4,8 +4,8 @@
  * scenes read it and build ranking candidates from it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FULL_SCORE_MAX_ROWS, TOP_CANDIDATES } from '../contract/defaults.js';
-import type { CatalogItem, RankReason, ScoringInfo } from '../contract/protocol.js';
+import { CATALOG_COVERAGE_MIN_LEARNED_SHARE, FULL_SCORE_MAX_ROWS, TOP_CANDIDATES, TRAIN_HINT } from '../contract/defaults.js';
+import type { CatalogCoverage, CatalogItem, EngineWarning, RankReason, ScoringInfo } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
 import type { ContentIndexer } from '../model/features.js';
 import { itemVectors, type WeightMap } from '../model/sasrec.js';
@@ -63,7 +63,33 @@ function itemRows(model: CatalogModel, modelIdx: number[], items: CatalogItem[])
   return itemVectors(model.header.config, model.weights, ids, { category: col('category'), brand: col('brand'), price: col('price') }) as tf.Tensor2D;
 }
 
+/**
+ * The warnings a catalog's coverage calls for: 'low-catalog-coverage' when fewer than
+ * CATALOG_COVERAGE_MIN_LEARNED_SHARE of its items have a learned vector. Without a catalog the
+ * model's own items stand in for it: nothing to warn about.
+ */
+export function coverageWarnings(coverage: CatalogCoverage, catalogSize: number, given: boolean): EngineWarning[] {
+  if (!given || catalogSize === 0 || coverage.learnedShare >= CATALOG_COVERAGE_MIN_LEARNED_SHARE) return [];
+  const pct = (x: number) => `${Math.round((100 * x) / catalogSize)}%`;
+  const content = coverage.contentOnly > 0 ? `, ${coverage.contentOnly} (${pct(coverage.contentOnly)}) are scored from their category or brand only` : '';
+  return [{
+    code: 'low-catalog-coverage',
+    message: `The model knows only ${coverage.learned} of the ${catalogSize} catalog items (${pct(coverage.learned)}, below ${CATALOG_COVERAGE_MIN_LEARNED_SHARE * 100}%)${content}, `
+      + `and ${coverage.unscored} (${pct(coverage.unscored)}) not at all: lists about them follow only each shopper's own category, brand and price history (reason 'affinity'). `
+      + `Train a model on your catalog: ${TRAIN_HINT}, and load it with modelUrl.`,
+    details: {
+      catalogSize, learned: coverage.learned, contentOnly: coverage.contentOnly, unscored: coverage.unscored, threshold: CATALOG_COVERAGE_MIN_LEARNED_SHARE,
+    },
+  }];
+}
+
+/** The reason of a "popular" item that has no popularity data (a catalog item the model never saw). */
+export const NO_POPULARITY_REASON: RankReason = Object.freeze({ kind: 'fallback', detail: 'catalog order: no popularity data for this item' }) as RankReason;
+
 export class Catalog {
+  /** Catalog positions per category and per brand, most popular first (built on first use). */
+  private byField?: { category: Map<string, number[]>; brand: Map<string, number[]> };
+
   private constructor(
     readonly items: CatalogItem[],
     /** True when the shop gave a catalog (else the vocabulary stands in for it). */
@@ -84,6 +110,10 @@ export class Catalog {
     readonly popularOrder: Int32Array,
     /** How the matrix was built. */
     readonly build: { ms: number; fromCache: boolean },
+    /** How much of the catalog the model can score (EngineInfo.coverage). */
+    readonly coverage: CatalogCoverage,
+    /** Per catalog position: 1 when a feature model scores the item from a category or brand it knows (coverage.contentOnly). */
+    readonly contentKnown: Uint8Array,
   ) {}
 
   /** Builds the catalog state and its matrix (from the int8 cache when it holds these rows). */
@@ -100,9 +130,18 @@ export class Catalog {
     for (const p of model.vocab.popularity) if (p > maxPop) maxPop = p;
     const logMax = Math.log1p(maxPop);
     const withContent = model.content !== undefined;
+    let learned = 0;
+    let contentOnly = 0;
+    const contentKnown = new Uint8Array(n);
     items.forEach((item, pos) => {
       posById.set(item.id, pos);
       const known = model.modelIndex.get(item.id);
+      if (known !== undefined) learned++;
+      else if (withContent && given) {
+        // A category or brand the model knows; a price bucket alone describes no item.
+        const c = model.content!.ofMetadata(item as CatalogItem);
+        if (c.category > 0 || c.brand > 0) { contentOnly++; contentKnown[pos] = 1; }
+      }
       // Feature models score every catalog item: unknown ones (index 0) from their content alone.
       const m = known ?? (withContent && given ? 0 : undefined);
       if (m !== undefined) {
@@ -144,8 +183,11 @@ export class Catalog {
         }
       }
     }
+    const coverage: CatalogCoverage = {
+      learned, contentOnly, unscored: n - learned - contentOnly, learnedShare: n > 0 ? learned / n : 0, modelItemsInCatalog: learned,
+    };
     return new Catalog(items, given, posById, rowOfPos, Int32Array.from(posOfRowList), Int32Array.from(modelIdxOfRow),
-      matrix, popScore, popularOrder, { ms: now() - t0, fromCache });
+      matrix, popScore, popularOrder, { ms: now() - t0, fromCache }, coverage, contentKnown);
   }
 
   /** Scorable rows. */
@@ -173,9 +215,35 @@ export class Catalog {
     return c;
   }
 
-  /** Candidates by popularity (all, or the given positions), scored by popularity. */
+  /**
+   * Candidates by popularity (all, or the given positions), scored by popularity. An item without
+   * popularity data (the model never saw it) is not called popular: it comes in catalog order
+   * with NO_POPULARITY_REASON.
+   */
   *popular(reason: RankReason, positions: Iterable<number> = this.popularOrder): Iterable<RankCandidate> {
-    for (const pos of positions) yield this.candidateAt(pos, this.popScore[pos], reason);
+    for (const pos of positions) {
+      const pop = this.popScore[pos];
+      yield this.candidateAt(pos, pop, pop > 0 || reason.kind !== 'popular' ? reason : NO_POPULARITY_REASON);
+    }
+  }
+
+  /** Catalog positions whose category (or brand) is `value`, most popular first (ties in catalog order). */
+  positionsWith(field: 'category' | 'brand', value: string): readonly number[] {
+    if (!this.byField) {
+      const index = { category: new Map<string, number[]>(), brand: new Map<string, number[]>() };
+      for (const pos of this.popularOrder) {
+        const it = this.items[pos];
+        for (const f of ['category', 'brand'] as const) {
+          const v = it[f];
+          if (v === undefined) continue;
+          let list = index[f].get(v);
+          if (!list) index[f].set(v, list = []);
+          list.push(pos);
+        }
+      }
+      this.byField = index;
+    }
+    return this.byField[field].get(value) ?? [];
   }
 
   /** A candidate for an id outside the scored set (pins): its catalog entry, or undefined. */

@@ -18,7 +18,7 @@ import {
   type FeedbackEvent, type ResolvedEngineConfig,
 } from '../contract/options.js';
 import type {
-  BackendFallback, BackendName, CatalogItem, EngineConfig, EngineInfo, HistoryExport, HistoryQuery, HistoryWrite, LoadProgress, ModelCacheInfo, RecommendResult, RecommenderApi,
+  BackendFallback, BackendName, CatalogItem, EngineConfig, EngineInfo, EngineWarning, HistoryExport, HistoryQuery, HistoryWrite, LoadProgress, ModelCacheInfo, RecommendResult, RecommenderApi,
   SceneName, SceneRequestMap, StoredEvent, TrackEvent, TrackResult,
 } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
@@ -33,7 +33,7 @@ import { resolveUrl } from '../util/url.js';
 import type { BackendSelection } from './backend.js';
 import { chooseBackend } from './backend-choice.js';
 import { BackendSwitch, type HostWeights } from './backend-switch.js';
-import { Catalog, type CatalogBuildOptions } from './catalog.js';
+import { Catalog, coverageWarnings, type CatalogBuildOptions } from './catalog.js';
 import { ForwardRunner, type ForwardHooks } from './forward.js';
 import { SCENE_REGISTRY, type SceneContext } from './scenes/index.js';
 import { openStorage, type ScenerecStorage } from './store/index.js';
@@ -49,6 +49,11 @@ export interface EngineHooks extends ForwardHooks {
   caches?: CacheStorage | null;
   /** Tests only: false makes ranking build every scored row's candidate (the lists are the same). */
   candidateShortcut?: boolean;
+  /**
+   * Called with each warning of the load and of setCatalog (a catalog the model barely knows), as
+   * it is found; the same warnings are in EngineInfo.warnings and the load's 'warning' progress stage.
+   */
+  onWarning?: (warning: EngineWarning) => void;
   /**
    * Called when the engine switched backend after a GPU device loss (or found none to switch to:
    * `fallback.error`), with the engine info as it is now. The same record is in EngineInfo.fallbacks.
@@ -91,6 +96,8 @@ export class RecommenderEngine implements RecommenderApi {
   private warmupMs = 0;
   private loadMs = 0;
   private modelCache: ModelCacheInfo | undefined;
+  /** Warnings of the load or the last setCatalog (EngineInfo.warnings). */
+  private warnings: EngineWarning[] = [];
   /** The last history write; reads wait for it, so a recommend sees every track called before it. */
   private lastWrite: Promise<unknown> = Promise.resolve();
   /** The history view of the last recommend, the events and last interactions, and the history version they were built from. */
@@ -187,6 +194,11 @@ export class RecommenderEngine implements RecommenderApi {
         }
         built.catalog = catalog;
       }), 'building the catalog');
+      built.warnings = coverageWarnings(built.catalog.coverage, built.catalog.items.length, built.catalog.given);
+      for (const warning of built.warnings) {
+        report({ stage: 'warning', warning });
+        built.warn(warning);
+      }
       report({ stage: 'warmup' });
       engine.warmupMs = await deadline.race(built.onBackend(() => built.warmUp()), 'warming up');
       report({ stage: 'warmup', ms: engine.warmupMs });
@@ -210,6 +222,12 @@ export class RecommenderEngine implements RecommenderApi {
     } finally {
       deadline.clear();
     }
+  }
+
+  /** Tells the shop's onWarning hook and the console; a throwing hook must not break the engine. */
+  private warn(warning: EngineWarning): void {
+    console.warn(`[scenerec] ${warning.message}`);
+    try { this.hooks.onWarning?.({ ...warning, details: { ...warning.details } }); } catch { /* the shop's callback */ }
   }
 
   private catalogOptions(): CatalogBuildOptions {
@@ -370,10 +388,13 @@ export class RecommenderEngine implements RecommenderApi {
         ? this.storage.history.add(history, this.config.retention, Date.now(), writeId) : { stored: 0, pruned: 0, outsideRetention: 0 };
     });
     const unknown = new Set<string>();
+    const notInCatalog = new Set<string>();
     for (const ev of valid) {
-      if (ev.itemId && !this.model.modelIndex.has(ev.itemId) && !this.catalog.posById.has(ev.itemId)) unknown.add(ev.itemId);
+      if (!ev.itemId || this.model.modelIndex.has(ev.itemId)) continue;
+      unknown.add(ev.itemId);
+      if (!this.catalog.posById.has(ev.itemId)) notInCatalog.add(ev.itemId);
     }
-    const result: TrackResult = { stored: stored + feedback.length, unknownItems: [...unknown], pruned, outsideRetention };
+    const result: TrackResult = { stored: stored + feedback.length, unknownItems: [...unknown], notInCatalog: [...notInCatalog], pruned, outsideRetention };
     if (feedback.length > 0) result.feedback = feedback.length;
     return result;
   }
@@ -431,6 +452,8 @@ export class RecommenderEngine implements RecommenderApi {
       this.catalog = next;
       old.dispose();
     });
+    this.warnings = coverageWarnings(this.catalog.coverage, this.catalog.items.length, this.catalog.given);
+    for (const w of this.warnings) this.warn(w);
     // Warms the new shapes.
     const steps = [{ itemId: this.model.vocab.itemIds[1], m: 1, behaviour: 1, scene: SCENE_CODES.home }];
     await this.forward.run({ sequence: [1], steps }, this.catalog, 'home').catch(() => undefined);
@@ -447,7 +470,8 @@ export class RecommenderEngine implements RecommenderApi {
       modelVersion: this.model.header.modelVersion,
       numModelItems: this.model.header.config.numItems,
       catalogSize: cat.items.length,
-      catalogItemsKnownToModel: cat.posOfRow.length,
+      catalogItemsKnownToModel: cat.coverage.learned,
+      coverage: { ...cat.coverage },
       loadMs: this.loadMs,
       warmupMs: this.warmupMs,
       modelCache: this.modelCache,
@@ -460,6 +484,7 @@ export class RecommenderEngine implements RecommenderApi {
     if (scoring) info.scoring = scoring;
     if (this.selection.adapter) info.adapter = { ...this.selection.adapter };
     if (this.fallbacks.length > 0) info.fallbacks = this.fallbacks.map((f) => ({ ...f }));
+    if (this.warnings.length > 0) info.warnings = this.warnings.map((w) => ({ ...w, details: { ...w.details } }));
     return info;
   }
 

@@ -9,13 +9,15 @@ import { REASON_ITEMS } from '../contract/defaults.js';
 import { DeviceLostError } from '../contract/errors.js';
 import { isCpuBackend, type ForwardInfo, type SceneName } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
-import { REPEAT_FEATURES, repeatFeatures, SCENE_CODES, sceneCode, TASKS, type ContentIndexer } from '../model/features.js';
+import { REPEAT_FEATURES, repeatFeatures, SCENE_CODES, sceneCode, TASKS, type ContentIndexer, type ContentIndices } from '../model/features.js';
 import { FusedForward, type FusedTokens } from '../model/fused.js';
 import { featureInput, sequenceInput, type HistoryStep } from '../model/inputs.js';
 import { lastHidden, taskQueries, type SasRecConfig, type WeightMap } from '../model/sasrec.js';
 import type { ScoreRequest } from '../retrieval/matrix.js';
 import type { BackendSelection } from './backend.js';
 import type { Catalog } from './catalog.js';
+
+const NO_CONTENT: ContentIndices = Object.freeze({ category: 0, brand: 0, price: 0 });
 
 /** Largest difference from the TF.js forward the load-time self-check accepts (the unit tests demand 1e-4). */
 const FUSED_SELF_CHECK_TOLERANCE = 1e-3;
@@ -192,7 +194,10 @@ export class ForwardRunner {
   private async runFeatureModel(allSteps: readonly HistoryStep[], cat: Catalog, scene: SceneName): Promise<ModelRun> {
     const cfg: SasRecConfig = this.model.header.config;
     const content = this.model.content!;
-    const x = featureInput(allSteps, cfg.maxLen, content);
+    // History items the model never saw are masked positions carrying their catalog content (the serving rule, src/model/inputs.ts).
+    const x = featureInput(allSteps, cfg.maxLen, content, {
+      unknownContent: (s) => { const pos = cat.given ? cat.posById.get(s.itemId) : undefined; return pos === undefined ? NO_CONTENT : content.ofMetadata(cat.items[pos]); },
+    });
     if (!cat.matrix || x.length === 0) return EMPTY_RUN;
     if (this.fused) {
       const out = this.fused.run(x.ids, x, sceneCode(scene));
@@ -235,7 +240,9 @@ export class ForwardRunner {
       heads.forEach((h, t) => { for (let k = 0; k < REPEAT_FEATURES; k++) h[r] += w[t * REPEAT_FEATURES + k] * f[k]; });
     }
     const [click, cart, purchase] = heads;
-    return { scores: click, heads: { click, cart, purchase }, becauseOf: this.attributions(known.map((s) => s.m), attn), used: known.length };
+    // What the model read: the steps of items it knows (a masked step adds its position, not the item).
+    const read = known.filter((s) => s.m > 0).length;
+    return { scores: click, heads: { click, cart, purchase }, becauseOf: this.attributions(known.map((s) => (s.m > 0 ? s.itemId : undefined)), attn), used: read };
   }
 
   /**
@@ -257,12 +264,13 @@ export class ForwardRunner {
   }
 
   /** History items the last position attends to most (summed over repeats), best first. */
-  private attributions(seq: readonly number[], attn: Float32Array): string[] {
+  private attributions(seq: readonly (number | string | undefined)[], attn: Float32Array): string[] {
     const maxLen = this.model.header.config.maxLen;
     const offset = maxLen - seq.length;
     const weightById = new Map<string, number>();
     seq.forEach((m, j) => {
-      const id = this.model.vocab.itemIds[m];
+      if (m === undefined) return; // a masked position: no attention reaches it
+      const id = typeof m === 'string' ? m : this.model.vocab.itemIds[m];
       weightById.set(id, (weightById.get(id) ?? 0) + (attn[offset + j] ?? 0));
     });
     return [...weightById.entries()].sort((a, b) => b[1] - a[1]).slice(0, REASON_ITEMS).map(([id]) => id);

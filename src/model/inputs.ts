@@ -9,8 +9,9 @@
  * - `SequenceOptions.repeats`: 'collapse-raw' and 'keep' reproduce how the bundled single-objective
  *   models were trained and published (Tianchi: repeats collapsed before unknown items were dropped;
  *   pairs / lines: no collapse).
- * - `FeatureInputOptions.unknown`: 'mask' reproduces the multi-task evaluator's published figures
- *   (history items the model never saw kept as id-0 positions with their content).
+ * - `FeatureInputOptions.unknown`: 'drop' reproduces how the SDK served feature models before
+ *   issue #15 (history items the model never saw left out); the default, 'mask', is how the
+ *   multi-task model's figures were published and what the engine serves.
  * Training logs have no scenes: the multi-task reader simulates them (training/mtl-data.ts
  * `simulatedScene`) and hands them in as the events' scenes.
  */
@@ -164,7 +165,7 @@ export interface FeatureInput {
   price: Int32Array;
   behaviour: Int32Array;
   scene: Int32Array;
-  /** The steps the rows hold (items the model knows, unless unknown items are masked), oldest first. */
+  /** The steps the rows hold (under 'drop' only items the model knows), oldest first. */
   known: HistoryStep[];
   /** Real (non-padding) positions. */
   length: number;
@@ -172,10 +173,12 @@ export interface FeatureInput {
 
 /**
  * What a feature model does with history steps whose item it does not know (m = 0).
- * - 'drop' (serving): left out; the rows hold the most recent `maxLen` known steps.
- * - 'mask': kept as id-0 positions (masked from attention like padding) that still carry their
- *   content, behaviour and scene. How the multi-task evaluator's published figures were measured;
- *   kept so they can be reproduced.
+ * - 'mask' (serving): kept as id-0 positions (masked from attention like padding) that still carry
+ *   their content, behaviour and scene; the rows hold the most recent `maxLen` steps. How the
+ *   multi-task model's figures were published, and served since issue #15: dropping them instead
+ *   lost a third of the in-session NDCG@10 (models/tianchi-mtl/README.md).
+ * - 'drop': left out; the rows hold the most recent `maxLen` known steps. How the SDK served
+ *   before; kept so those figures can be reproduced.
  */
 export type UnknownRule = 'drop' | 'mask';
 export const UNKNOWN_RULES: readonly UnknownRule[] = ['drop', 'mask'];
@@ -186,11 +189,11 @@ export interface FeatureInputOptions {
   /** Content of a step the model does not know (read under 'mask'); default none (all 0). */
   unknownContent?: (step: HistoryStep) => ContentIndices;
 }
-export const DEFAULT_FEATURE_INPUT_OPTIONS: Readonly<FeatureInputOptions> = { unknown: 'drop' };
+export const DEFAULT_FEATURE_INPUT_OPTIONS: Readonly<FeatureInputOptions> = { unknown: 'mask' };
 
 const NO_CONTENT: ContentIndices = { category: 0, brand: 0, price: 0 };
 
-/** Feature-model input: the most recent `maxLen` steps (known items only by default), with their training-time content indices. */
+/** Feature-model input: the most recent `maxLen` steps (unknown items as masked positions by default), with their content indices. */
 export function featureInput(
   steps: readonly HistoryStep[], maxLen: number, content: ContentIndexer, options: Partial<FeatureInputOptions> = {},
 ): FeatureInput {

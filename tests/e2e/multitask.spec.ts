@@ -52,7 +52,10 @@ test('multi-task model: per-objective heads, content-scored new items, scenes, n
   }, { dbName: freshDb('mtl'), catalog, ids, newItem });
 
   expect(out.info.modelVersion).toMatch(/^tianchi-mtl-/);
-  expect(out.info.catalogItemsKnownToModel, 'every catalog item is scored, new ones from content').toBe(catalog.length + 1);
+  // Every catalog item is scored: the new one from its content, counted apart from the learned ones.
+  expect(out.info.coverage.learned + out.info.coverage.contentOnly, 'every catalog item is scored, new ones from content').toBe(catalog.length + 1);
+  expect(out.info.coverage.contentOnly).toBeGreaterThanOrEqual(1);
+  expect(out.info.catalogItemsKnownToModel).toBe(out.info.coverage.learned);
   expect(out.click).toHaveLength(10);
   expect(out.purchase).toHaveLength(10);
   expect(out.click).not.toEqual(out.purchase);

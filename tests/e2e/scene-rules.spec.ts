@@ -135,10 +135,11 @@ test('pins come first in order, boosts raise items and say so, the fill respects
   expect(rank(out.boosted, 'item-21')).toBeGreaterThan(rank(out.unboosted, 'item-21'));
   expect(rank(out.boosted, 'item-22')).toBeGreaterThan(rank(out.unboosted, 'item-22'));
 
-  // Fill: cat-0 has 9 available items the model knows; cold items of cat-0 fill the list as popular items.
+  // Fill: cat-0 has 9 available items the model knows; cold items of cat-0 fill the list, in catalog
+  // order and not called popular (the model has no popularity data for them, issue #15).
   expect(ids(out.fill)).toHaveLength(12);
   expect(new Set(cats(out.fill))).toEqual(new Set(['cat-0']));
-  expect(out.fill.items.slice(9).map((i) => i.reason.kind)).toEqual(['popular', 'popular', 'popular']);
+  expect(out.fill.items.slice(9).map((i) => i.reason)).toEqual(Array(3).fill({ kind: 'fallback', detail: 'catalog order: no popularity data for this item' }));
   expect(ids(out.fill).slice(9).sort()).toEqual(['cold-1', 'cold-2', 'cold-3']);
   expect(ids(out.noFill)).toHaveLength(9);
   expect(errors).toEqual([]);

@@ -7,7 +7,7 @@ import { expect, test } from '@playwright/test';
 import type { RecommendResult } from '../../src/index';
 import { freshDb, openHarness, watchConsole } from './helpers';
 
-const REASON_KINDS = ['personal', 'similar', 'complement', 'search', 'popular', 'pinned', 'fallback'];
+const REASON_KINDS = ['personal', 'similar', 'complement', 'search', 'popular', 'affinity', 'pinned', 'fallback'];
 
 /** Checks the invariants every list shares; returns its ids. */
 function checkList(r: RecommendResult, scene: string, k: number, catalogIds: Set<string>, unavailable: string[]): string[] {

@@ -61,7 +61,9 @@ describe('loading', () => {
     expect(info).toMatchObject({
       backend: 'cpu', rejectedBackends: [], modelUrl: FIXTURE_MODEL_URL, modelVersion: 'tiny-fixture-1',
       numModelItems: 60, catalogSize: 53, catalogItemsKnownToModel: 50,
+      coverage: { learned: 50, contentOnly: 0, unscored: 3, learnedShare: 50 / 53, modelItemsInCatalog: 50 },
     });
+    expect(info.warnings).toBeUndefined();
     expect(info.adapter).toBeUndefined();
     expect(info.loadMs).toBeGreaterThan(0);
   });
@@ -199,11 +201,12 @@ describe('scenes', () => {
 });
 
 describe('tracking and history', () => {
-  it('stores unknown items but ignores them for scoring', async () => {
+  it('stores unknown items but ignores them for scoring; lists every item the model does not know', async () => {
     await engine.track({ type: 'view', itemId: itemId(23) });
     const before = await engine.recommend('home', { k: 10, diversity: 0 });
     const res = await engine.track([{ type: 'view', itemId: 'ghost' }, { type: 'view', itemId: 'cold-1' }]);
-    expect(res).toEqual({ stored: 2, unknownItems: ['ghost'], pruned: 0, outsideRetention: 0 });
+    // cold-1 is in the catalog but the model never saw it: unknown to the model, not to the catalog.
+    expect(res).toEqual({ stored: 2, unknownItems: ['ghost', 'cold-1'], notInCatalog: ['ghost'], pruned: 0, outsideRetention: 0 });
     const after = await engine.recommend('home', { k: 10, diversity: 0 });
     expect(ids(after)).toEqual(ids(before));
     expect(after.historyUsed).toBe(1);

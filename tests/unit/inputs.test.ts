@@ -233,7 +233,7 @@ describe('multi-task model: the trainer and the evaluator read what serving read
     }
   });
 
-  it("the evaluator's rows are the served rows before the hold-out, an item unseen in training left out (mask keeps it)", async () => {
+  it("the evaluator's rows are the served rows before the hold-out, an item unseen in training a masked position with its content (drop leaves it out)", async () => {
     // Training days up to the 11th: i4 (first seen on the 12th) is a history item the model never saw.
     const { data, content, modelIndex } = mtlData({ trainEnd: 20190611, validDay: 20190612, testStart: 20190613, priceBuckets: 10 });
     expect(modelIndex.has('i4')).toBe(false);
@@ -243,14 +243,21 @@ describe('multi-task model: the trainer and the evaluator read what serving read
     expect(histories.length).toBeGreaterThan(0);
     const before = servedEvents(SHOPPER.filter((r) => r[3] < 20190613));
     const servedSteps = historyView(before, modelIndex).steps;
+    // The engine reads an unknown history item's content from the shop's catalog entry (src/engine/forward.ts).
+    const shopCatalog = new Map([['i4', { id: 'i4', category: 'c3', price: 40 }]]);
+    const unknownContent = (st: HistoryStep) => content.ofMetadata(shopCatalog.get(st.itemId)!);
     for (const L of [3, 50]) {
-      const served = featureInput(servedSteps, L, content);
-      const [drop] = mtlInputs(data, [histories[0]], L);
-      for (const c of COLUMNS) expect([...drop[c]], `${c} L=${L}`).toEqual([...served[c]]);
+      const served = featureInput(servedSteps, L, content, { unknownContent });
+      const [evaluated] = mtlInputs(data, [histories[0]], L);
+      for (const c of COLUMNS) expect([...evaluated[c]], `${c} L=${L}`).toEqual([...served[c]]);
+      // 'drop' (how the SDK served before): left out, on both sides.
+      const servedDrop = featureInput(servedSteps, L, content, { unknown: 'drop' });
+      const [drop] = mtlInputs(data, [histories[0]], L, { unknown: 'drop' });
+      for (const c of COLUMNS) expect([...drop[c]], `drop ${c} L=${L}`).toEqual([...servedDrop[c]]);
       expect(drop.known.some((s) => s.itemId === 'i4')).toBe(false);
     }
-    // 'mask' (the published figures): i4's two steps are id-0 positions that carry its content.
-    const [mask] = mtlInputs(data, [histories[0]], 50, { unknown: 'mask' });
+    // 'mask' (the default, the published figures): i4's two steps are id-0 positions that carry its content.
+    const [mask] = mtlInputs(data, [histories[0]], 50);
     const at = mask.known.map((s, i) => (s.itemId === 'i4' ? 50 - mask.length + i : -1)).filter((i) => i >= 0);
     expect(at).toHaveLength(2);
     for (const i of at) { expect(mask.ids[i]).toBe(0); expect(mask.category[i]).toBeGreaterThan(0); expect(mask.price[i]).toBeGreaterThan(0); }

@@ -95,7 +95,7 @@ describe('a lost worker', { timeout: 30_000 }, () => {
     workers[0].dieWhen('on-next-answer');
     const t0 = Date.now();
     const result = await rec.track(views(200, 1));
-    expect(result).toEqual({ stored: 200, unknownItems: [], pruned: 0, outsideRetention: 0 });
+    expect(result).toEqual({ stored: 200, unknownItems: [], notInCatalog: [], pruned: 0, outsideRetention: 0 });
     expect(workers).toHaveLength(2);
     expect(workers[0].terminated).toBe(true);
     const history = await rec.listHistory({ newestFirst: false });
@@ -118,7 +118,7 @@ describe('a lost worker', { timeout: 30_000 }, () => {
     expect(err.code).toBe('WORKER_LOST');
     expect(err.details).toMatchObject({ permanent: false });
     expect((read2 as PromiseRejectedResult).reason).toBeInstanceOf(WorkerLostError);
-    expect(write).toEqual({ status: 'fulfilled', value: { stored: 5, unknownItems: [], pruned: 0, outsideRetention: 0 } });
+    expect(write).toEqual({ status: 'fulfilled', value: { stored: 5, unknownItems: [], notInCatalog: [], pruned: 0, outsideRetention: 0 } });
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(await rec.listHistory()).toHaveLength(5);
     expect((await rec.scene('home').recommend({ k: 3 })).items).toHaveLength(3);

@@ -119,7 +119,7 @@ describe('engine.applyWrite', () => {
     try {
       const events = [{ type: 'view' as const, itemId: itemId(3) }, { type: 'view' as const, itemId: 'nobody-knows' }];
       const first = await engine.applyWrite('t-1', 'track', [events]);
-      expect(first).toEqual({ stored: 2, unknownItems: ['nobody-knows'], pruned: 0, outsideRetention: 0 });
+      expect(first).toEqual({ stored: 2, unknownItems: ['nobody-knows'], notInCatalog: ['nobody-knows'], pruned: 0, outsideRetention: 0 });
       expect(await engine.applyWrite('t-1', 'track', [events])).toEqual(first);
       expect(await engine.listHistory()).toHaveLength(2);
       expect(await engine.applyWrite('f-1', 'forgetItem', [itemId(3)])).toBe(1);

@@ -10,11 +10,16 @@ import type { HistoryView } from '../../model/inputs.js';
 import { composeAdjust, type FeedbackView } from '../../ranking/feedback.js';
 import { tailAdjust } from '../../ranking/long-tail.js';
 import {
-  rankCandidates, rankScored, scoringDepth, type CandidateSource, type RankedList, type ScoreAdjust,
+  blendObjectives, rankCandidates, rankScored, scoringDepth, type CandidateSource, type RankCandidate, type RankedList, type ScoreAdjust,
 } from '../../ranking/rank.js';
 import type { Catalog } from '../catalog.js';
 import type { ForwardInput, ForwardRunner, ModelRun } from '../forward.js';
-import { SHORT_LIST_RETRIES, SHORT_LIST_RETRY_FACTOR } from '../../contract/defaults.js';
+import { AFFINITY_BLEND_BELOW_USED, SHORT_LIST_RETRIES, SHORT_LIST_RETRY_FACTOR } from '../../contract/defaults.js';
+import type { HistoryStep } from '../../model/inputs.js';
+import {
+  affinityBlendWeight, affinityKeys, affinityProfile, affinityReason, affinityScore, hasAffinity,
+  type AffinityEvent, type AffinityEventType, type AffinityProfile,
+} from '../../ranking/affinity.js';
 
 /** What a scene reads: the engine's state for one call. */
 export interface SceneContext {
@@ -95,6 +100,81 @@ export function rankWithFill(ctx: SceneContext, candidates: Iterable<ReturnType<
   };
 }
 
+/** Behaviour codes of history steps (src/model/features.ts BEHAVIOUR_CODES) as affinity's event types. */
+const AFFINITY_TYPE_OF_BEHAVIOUR: Record<number, AffinityEventType> = { 1: 'view', 2: 'favorite', 3: 'cart', 4: 'purchase' };
+
+/** The shopper's content profile from history steps (oldest first), read through the catalog's metadata. */
+export function shopperAffinity(ctx: SceneContext, steps: readonly HistoryStep[]): AffinityProfile {
+  const cat = ctx.catalog;
+  const events: AffinityEvent[] = [];
+  for (const s of steps) {
+    const type = AFFINITY_TYPE_OF_BEHAVIOUR[s.behaviour];
+    if (type) events.push({ itemId: s.itemId, type });
+  }
+  return affinityProfile(events, (id) => {
+    const pos = cat.posById.get(id);
+    return pos === undefined || !cat.given ? undefined : cat.items[pos];
+  });
+}
+
+/** History steps about catalog items the model never saw (the part of the history only affinity can read). */
+function unseenInCatalog(ctx: SceneContext, steps: readonly HistoryStep[]): number {
+  let n = 0;
+  for (const s of steps) if (s.m === 0 && ctx.catalog.posById.has(s.itemId)) n++;
+  return n;
+}
+
+/** True when a run's scores cannot tell the rows apart (every row the same score). */
+function constantScores(run: ModelRun): boolean {
+  const x = run.scores;
+  for (let i = 1; i < x.length; i++) if (x[i] !== x[0]) return false;
+  return true;
+}
+
+/**
+ * A list by the shopper's content affinity (src/ranking/affinity.ts), optionally blended with a
+ * model run: score = (1 - weight) * model relevance + weight * affinity. Candidates: the catalog
+ * items of the profile's categories and brands (most popular first within each), plus the model's
+ * scored rows when blended; each item's reason is its larger part's (its affinity reason, or `blend.reason`).
+ */
+export function affinityList(
+  ctx: SceneContext, profile: AffinityProfile, req: ResolvedRequestMap['home'], exclude: Set<string>,
+  blend?: { run: ModelRun; weight: number; reason: RankReason }, adjust: ScoreAdjust | undefined = feedbackAdjust(ctx, req),
+): SceneList {
+  const cat = ctx.catalog;
+  const weight = blend?.weight ?? 1;
+  const out = new Map<number, RankCandidate>();
+  const affinityOf = (pos: number): { score: number; reason?: RankReason } => {
+    const item = cat.items[pos];
+    return { score: affinityScore(profile, item), reason: affinityReason(profile, item.id, item) };
+  };
+  if (blend && !constantScores(blend.run)) {
+    const rel = blendObjectives(blend.run.heads ?? { click: blend.run.scores }, req.objectives);
+    const rows = blend.run.rows;
+    for (let r = 0; r < rel.length; r++) {
+      const pos = cat.posOfRow[rows ? rows[r] : r];
+      const a = affinityOf(pos);
+      const model = (1 - weight) * rel[r];
+      const aff = weight * a.score;
+      out.set(pos, cat.candidateAt(pos, model + aff, aff > model && a.reason ? a.reason : blend.reason));
+    }
+  }
+  const keys = affinityKeys(profile);
+  for (const [field, values] of [['category', keys.categories], ['brand', keys.brands]] as const) {
+    for (const value of values) {
+      for (const pos of cat.positionsWith(field, value)) {
+        if (out.has(pos)) continue;
+        const a = affinityOf(pos);
+        out.set(pos, cat.candidateAt(pos, weight * a.score, a.reason!));
+      }
+    }
+  }
+  return {
+    items: rankCandidates(out.values(), { ...req, exclude, adjust, unique: true, popular: () => cat.popular({ kind: 'popular' }), lookup: (id) => cat.lookup(id) }),
+    used: blend?.run.used ?? 0,
+  };
+}
+
 /**
  * A list from the model's scores for a history: one ranking call per scoring round. On a large
  * catalog only the best rows are scored; when the rules starve them (the list needed popular fill),
@@ -109,6 +189,15 @@ export async function personalList(
   let retries = SHORT_LIST_RETRIES;
   for (;;) {
     const run = await ctx.forward.run(input, cat, scene, cat.scoreRequest(n));
+    // History about items the model never saw: the shopper's content affinity leads (model read
+    // nothing) or is blended in (model read only a few events), see AFFINITY_BLEND_BELOW_USED.
+    const weight = affinityBlendWeight(run.used, unseenInCatalog(ctx, input.steps), AFFINITY_BLEND_BELOW_USED);
+    if (weight > 0) {
+      const profile = shopperAffinity(ctx, input.steps);
+      if (hasAffinity(profile)) {
+        return affinityList(ctx, profile, req, exclude, run.used > 0 ? { run, weight, reason: reasonFor(run.becauseOf) } : undefined, adjust);
+      }
+    }
     if (run.used === 0) {
       return { items: rankCandidates(cat.popular({ kind: 'popular' }), { ...req, exclude, adjust }), used: 0 };
     }

@@ -5,7 +5,8 @@
 import type { RankReason } from '../../contract/protocol.js';
 import { blendObjectives, blendSearch, rankCandidates, type RankCandidate } from '../../ranking/rank.js';
 import { EMPTY_RUN } from '../forward.js';
-import { exclusions, feedbackAdjust, type Scene } from './scene.js';
+import { affinityReason, affinityScore, hasAffinity } from '../../ranking/affinity.js';
+import { exclusions, feedbackAdjust, shopperAffinity, type Scene } from './scene.js';
 
 export const search: Scene<'search'> = {
   name: 'search',
@@ -19,13 +20,19 @@ export const search: Scene<'search'> = {
     // Scores come for `run.rows` (the known candidates) or, from feature models, for every row.
     const slot = new Map<number, number>();
     if (run.rows) run.rows.forEach((r, j) => slot.set(r, j));
-    const personal = rows.map((r) => (r >= 0 && run.used > 0 ? personalScores[run.rows ? slot.get(r)! : r] : undefined));
+    let personal = rows.map((r) => (r >= 0 && run.used > 0 ? personalScores[run.rows ? slot.get(r)! : r] : undefined));
+    // The model read nothing of this history (items it never saw): the shopper's content affinity
+    // reorders the catalog's candidates instead.
+    const profile = run.used === 0 && ctx.history.steps.length > 0 ? shopperAffinity(ctx, ctx.history.steps) : undefined;
+    const byAffinity = profile !== undefined && hasAffinity(profile);
+    if (byAffinity) personal = ids.map((id) => { const pos = cat.posById.get(id); return pos === undefined ? undefined : affinityScore(profile!, cat.items[pos]); });
     const blended = blendSearch(personal, req.personalWeight);
     const candidates: RankCandidate[] = ids.map((id, i) => {
       const pos = cat.posById.get(id);
-      const reason: RankReason = rows[i] >= 0
-        ? { kind: 'search', shopRank: i, becauseOf: run.becauseOf }
-        : { kind: 'fallback', detail: 'not known to the model: kept at the shop position' };
+      const liked = byAffinity && pos !== undefined ? affinityReason(profile!, id, cat.items[pos]) : undefined;
+      const reason: RankReason = liked ?? (rows[i] >= 0 || (byAffinity && pos !== undefined)
+        ? { kind: 'search', shopRank: i, becauseOf: byAffinity ? [] : run.becauseOf }
+        : { kind: 'fallback', detail: 'not known to the model: kept at the shop position' });
       return pos === undefined ? { itemId: id, score: blended[i], reason } : cat.candidateAt(pos, blended[i], reason);
     });
     return { items: rankCandidates(candidates, { ...req, exclude: exclusions(ctx, 'search', req.rules), adjust: feedbackAdjust(ctx, req), closed: true }), used: run.used };

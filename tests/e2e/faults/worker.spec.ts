@@ -101,7 +101,7 @@ for (const { title, inject } of TRACK_CASES) {
     expect(r.spawned).toBe(2);
     // The write was replayed: it resolves, stored once (the store's write ids), within its bound.
     expect(r.track.ok, JSON.stringify(r.track)).toBe(true);
-    expect(r.track.value).toEqual({ stored: 200, unknownItems: [], pruned: 0, outsideRetention: 0 });
+    expect(r.track.value).toEqual({ stored: 200, unknownItems: [], notInCatalog: [], pruned: 0, outsideRetention: 0 });
     expect(r.track.ms).toBeLessThan(WRITE_BOUND_MS);
     // The read in flight: answered before the death, or a typed WorkerLostError within the bound.
     if (!r.read.ok) {
