@@ -29,50 +29,21 @@
 import 'fake-indexeddb/auto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pathToFileURL, fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseFlags, UsageError, formatDuration } from './cli.js';
 import { setNodeBackend } from './node-io.js';
 import { simulatedScene } from './mtl-data.js';
+import { BEHAVIOUR_EVENT, fileFetch, readTianchiEvents, SCENE_OF_CODE, type TianchiEvent } from './replay-io.js';
 import { createEngine } from '../src/engine/engine.js';
-import { SCENE_CODES } from '../src/model/features.js';
-import type { BackendName, CatalogItem, EventType, SceneName, TrackEvent } from '../src/contract/protocol.js';
+import type { BackendName, CatalogItem, TrackEvent } from '../src/contract/protocol.js';
 
 const HELP = `usage: npx tsx scripts/eval-cart.ts [--model <dir> (models/tianchi-mtl)] [--data <dir> (../shared/data/tianchi-ecomm)]
        [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.25,0.5,0.75,1] [--max-cases N (600)]
        [--backend wasm|cpu (wasm)] [--out <path prefix> (docs/cart-complements) | none]`;
 
-const BEHAVIOUR_EVENT: Record<number, EventType> = { 1: 'click', 2: 'favorite', 3: 'cart', 4: 'purchase' };
-const SCENE_OF_CODE = Object.fromEntries(Object.entries(SCENE_CODES).map(([name, code]) => [code, name])) as Record<number, SceneName>;
 
-interface Ev { item: string; behaviour: number; date: number }
+type Ev = TianchiEvent;
 interface CartCase { user: string; history: Ev[]; cart: string[]; target: string }
-
-const fileFetch = (async (input: RequestInfo | URL) => {
-  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-  if (!url.startsWith('file:')) return new Response('not found', { status: 404 });
-  try {
-    return new Response(fs.readFileSync(fileURLToPath(url)), { status: 200 });
-  } catch {
-    return new Response('not found', { status: 404 });
-  }
-}) as typeof fetch;
-
-/** Events per shopper, by day then file order. */
-function readEvents(file: string): Map<string, Ev[]> {
-  const out = new Map<string, Ev[]>();
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    const [user, item, behaviour, date] = line.split('\t');
-    let list = out.get(user);
-    if (!list) out.set(user, list = []);
-    list.push({ item, behaviour: Number(behaviour), date: Number(date) });
-  }
-  for (const list of out.values()) {
-    const order = new Map(list.map((e, i) => [e, i]));
-    list.sort((a, b) => a.date - b.date || order.get(a)! - order.get(b)!);
-  }
-  return out;
-}
 
 /** Every cart event of the hold-out days followed (later) by a cart/purchase of an item not in the day's cart. */
 function cartCases(events: Map<string, Ev[]>, testStart: number): CartCase[] {
@@ -127,7 +98,7 @@ export async function main(): Promise<void> {
     catalog.push(item);
     categoryOf.set(id, category);
   }
-  const all = cartCases(readEvents(path.join(dataDir, 'events.tsv')), testStart);
+  const all = cartCases(readTianchiEvents(path.join(dataDir, 'events.tsv')), testStart);
   const step = Math.max(1, all.length / maxCases);
   const cases: CartCase[] = [];
   for (let x = 0; Math.floor(x) < all.length && cases.length < maxCases; x += step) cases.push(all[Math.floor(x)]);

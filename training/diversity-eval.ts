@@ -46,7 +46,7 @@
 import 'fake-indexeddb/auto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pathToFileURL, fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { leaveOneOut, DataFormatError } from './data.js';
 import { loadModelDir, readDataset, setNodeBackend } from './node-io.js';
@@ -54,19 +54,17 @@ import { parseFlags, UsageError, formatDuration } from './cli.js';
 import { createEngine } from '../src/engine/engine.js';
 import { DEFAULT_OBJECTIVES } from '../src/contract/defaults.js';
 import { mmrPoolSize, rankCandidates, type RankCandidate } from '../src/ranking/rank.js';
-import { SCENE_CODES } from '../src/model/features.js';
 import { modelSequence } from '../src/model/inputs.js';
 import { simulatedScene } from './mtl-data.js';
+import { BEHAVIOUR_EVENT, fileFetch, SCENE_OF_CODE } from './replay-io.js';
 import type {
-  BackendName, CatalogItem, EventType, ObjectiveWeights, RecommendedItem, SceneName, ShopRules, TrackEvent,
+  BackendName, CatalogItem, ObjectiveWeights, RecommendedItem, SceneName, ShopRules, TrackEvent,
 } from '../src/contract/protocol.js';
 
 const HELP = `usage: npm run eval:diversity -- [--model <dir> (models/tianchi-sasrec)] [--data <dir> (../shared/data/tianchi-ecomm)]
        [--protocol loo|time (loo)] [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.1,...,1]
        [--objectives click,cart,purchase (home default)] [--max-users N] [--check-users N (25)]
        [--backend wasm|cpu (wasm)] [--out <path prefix> (docs/diversity) | none]`;
-
-const BEHAVIOUR_EVENT: Record<number, EventType> = { 1: 'click', 2: 'favorite', 3: 'cart', 4: 'purchase' };
 
 /** One evaluation case: the raw events to track, the target (a model index), the ids to leave out of the list. */
 interface Case {
@@ -75,8 +73,6 @@ interface Case {
   target: number;
   exclude: number[];
 }
-
-const SCENE_OF_CODE = Object.fromEntries(Object.entries(SCENE_CODES).map(([name, code]) => [code, name])) as Record<number, SceneName>;
 
 /** The scene of a history event, simulated as the multi-task training data does (the one rule: training/mtl-data.ts). */
 function simulatedScenes(history: Case['history']): SceneName[] {
@@ -142,17 +138,6 @@ function readItems(file: string): Map<string, { topCategory: string; category: s
   }
   return out;
 }
-
-/** A fetch that serves file:// URLs from disk (Node's fetch cannot). */
-const fileFetch = (async (input: RequestInfo | URL) => {
-  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-  if (!url.startsWith('file:')) return new Response('not found', { status: 404 });
-  try {
-    return new Response(fs.readFileSync(fileURLToPath(url)), { status: 200 });
-  } catch {
-    return new Response('not found', { status: 404 });
-  }
-}) as typeof fetch;
 
 interface LevelStats {
   diversity: number;

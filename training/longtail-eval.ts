@@ -23,49 +23,21 @@
 import 'fake-indexeddb/auto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pathToFileURL, fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { parseFlags, UsageError, formatDuration } from './cli.js';
 import { loadModelDir, setNodeBackend } from './node-io.js';
 import { simulatedScene } from './mtl-data.js';
+import { BEHAVIOUR_EVENT, fileFetch, readTianchiEvents, SCENE_OF_CODE, type TianchiEvent } from './replay-io.js';
 import { createEngine } from '../src/engine/engine.js';
-import { SCENE_CODES } from '../src/model/features.js';
-import type { BackendName, CatalogItem, EventType, SceneName, TrackEvent } from '../src/contract/protocol.js';
+import type { BackendName, CatalogItem, TrackEvent } from '../src/contract/protocol.js';
 
 const HELP = `usage: npx tsx scripts/eval-longtail.ts [--model <dir> (models/tianchi-mtl)] [--data <dir> (../shared/data/tianchi-ecomm)]
        [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.1,0.2,0.3,0.5,0.7,1] [--head 0.2] [--max-users N (500)]
        [--backend wasm|cpu (wasm)] [--out <path prefix> (docs/longtail) | none]`;
 
-const BEHAVIOUR_EVENT: Record<number, EventType> = { 1: 'click', 2: 'favorite', 3: 'cart', 4: 'purchase' };
-const SCENE_OF_CODE = Object.fromEntries(Object.entries(SCENE_CODES).map(([name, code]) => [code, name])) as Record<number, SceneName>;
 
-interface Ev { item: string; behaviour: number; date: number }
-
-const fileFetch = (async (input: RequestInfo | URL) => {
-  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-  if (!url.startsWith('file:')) return new Response('not found', { status: 404 });
-  try {
-    return new Response(fs.readFileSync(fileURLToPath(url)), { status: 200 });
-  } catch {
-    return new Response('not found', { status: 404 });
-  }
-}) as typeof fetch;
-
-function readEvents(file: string): Map<string, Ev[]> {
-  const out = new Map<string, Ev[]>();
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    const [user, item, behaviour, date] = line.split('\t');
-    let list = out.get(user);
-    if (!list) out.set(user, list = []);
-    list.push({ item, behaviour: Number(behaviour), date: Number(date) });
-  }
-  for (const list of out.values()) {
-    const order = new Map(list.map((e, i) => [e, i]));
-    list.sort((a, b) => a.date - b.date || order.get(a)! - order.get(b)!);
-  }
-  return out;
-}
+type Ev = TianchiEvent;
 
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
@@ -112,7 +84,7 @@ export async function main(): Promise<void> {
   const tailSize = catalog.length - head.size;
 
   const cases: Array<{ history: Ev[]; target: string }> = [];
-  for (const list of readEvents(path.join(dataDir, 'events.tsv')).values()) {
+  for (const list of readTianchiEvents(path.join(dataDir, 'events.tsv')).values()) {
     const history = list.filter((e) => e.date < testStart);
     const target = list.find((e) => e.date >= testStart && known.has(e.item));
     if (history.length > 0 && target) cases.push({ history, target: target.item });
