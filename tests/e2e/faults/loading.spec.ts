@@ -295,6 +295,6 @@ test('measure: Games model cold vs second visit', async ({ page: localPage, brow
   const report = JSON.stringify({ summary, read }, null, 1);
   console.log(`[measure] ${report}`);
   testInfo.annotations.push({ type: 'measure', description: report });
-  expect(summary['localhost second visit (cache hit)'].hit).toBe(true);
-  expect(summary['4 Mbit/s second visit (cache hit)'].hit).toBe(true);
+  expect(summary['localhost second visit (default cache-first: no request)'].hit).toBe(true);
+  expect(summary['4 Mbit/s second visit (default cache-first: no request)'].hit).toBe(true);
 });
