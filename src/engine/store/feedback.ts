@@ -15,6 +15,7 @@ import { applyFeedback, isSpent } from '../../ranking/feedback.js';
 import { allRequests, readOnlyError, type ScenerecStoreName, type StorageAccess, type StorageConnection } from './db.js';
 import { MemoryLifetime } from './memory.js';
 import { applyOnce, hasWritesStore } from './writes.js';
+import { ChangeChannel } from './changes.js';
 
 /**
  * The write id of a track's feedback part, recorded in the `writes` store beside the history part's
@@ -55,37 +56,21 @@ export function feedbackToDrop(all: Iterable<FeedbackRecord>, now: number, max =
 }
 
 const CHANNEL_PREFIX = 'scenerec-feedback:';
-const REALM_ID = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
-const openStores = new Map<string, Set<FeedbackStore>>();
 
 /** The feedback records of one database. Get one from `openStorage` (index.ts). */
 export class FeedbackStore implements FeedbackLog {
   private cache: Map<string, FeedbackRecord> | null = null;
   /** Moves on every change seen and at the start of every write (a read it overlaps must not fill the cache). */
   private generation = 0;
-  private channel: BroadcastChannel | null = null;
+  private readonly changeChannel: ChangeChannel;
 
   /** `access.readOnly` (over the quota at open): new feedback is refused as new history is; forget and clear still try. */
   constructor(private readonly conn: StorageConnection, private readonly access: StorageAccess = { readOnly: null }) {
-    if (typeof BroadcastChannel !== 'undefined') {
-      try {
-        const ch = new BroadcastChannel(CHANNEL_PREFIX + conn.name);
-        ch.onmessage = (m: MessageEvent) => {
-          if ((m.data as { realm?: unknown } | null)?.realm !== REALM_ID) this.invalidate();
-        };
-        (ch as { unref?: () => void }).unref?.();
-        this.channel = ch;
-      } catch { /* no channel: no cache */ }
-    }
-    let set = openStores.get(conn.name);
-    if (!set) openStores.set(conn.name, (set = new Set()));
-    set.add(this);
+    this.changeChannel = new ChangeChannel(CHANNEL_PREFIX + conn.name, () => this.invalidate());
     conn.onLost(() => this.invalidate());
     conn.onClose(() => {
       this.invalidate();
-      this.channel?.close();
-      this.channel = null;
-      openStores.get(conn.name)?.delete(this);
+      this.changeChannel.close();
     });
   }
 
@@ -95,8 +80,7 @@ export class FeedbackStore implements FeedbackLog {
   }
 
   private announce(): void {
-    for (const other of openStores.get(this.conn.name) ?? []) if (other !== this) other.invalidate();
-    try { this.channel?.postMessage({ changed: true, realm: REALM_ID }); } catch { /* closed */ }
+    this.changeChannel.announce();
   }
 
   /** Runs a write; afterwards the cache is `update`d when nothing else changed it meanwhile, else dropped. */
@@ -119,7 +103,7 @@ export class FeedbackStore implements FeedbackLog {
     const gen = this.generation;
     const all = await this.conn.run(['feedback'], 'readonly', 'reading feedback', (tx) => tx.objectStore('feedback').getAll());
     const map = new Map(all.map((r) => [r.itemId, r]));
-    if (this.channel && gen === this.generation && !this.conn.isClosed) this.cache = map;
+    if (this.changeChannel.hearsOthers && gen === this.generation && !this.conn.isClosed) this.cache = map;
     return map;
   }
 

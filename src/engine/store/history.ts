@@ -38,6 +38,7 @@ import {
 } from './db.js';
 import { AGE_PRUNE_INTERVAL_MS, ageCutoff, overCountLimit, planBatch, type Retention } from './retention.js';
 import { applyOnce, hasWritesStore } from './writes.js';
+import { ChangeChannel } from './changes.js';
 
 export type { Retention } from './retention.js';
 
@@ -93,16 +94,7 @@ export interface EventHistory {
   close(): void;
 }
 
-/** Open stores per database name in this realm (they tell each other about their writes). */
-const openStores = new Map<string, Set<HistoryStore>>();
 const CHANGE_CHANNEL_PREFIX = 'scenerec-history:';
-/**
- * This realm's mark on its channel messages. BroadcastChannel also delivers to the other channels of
- * the sending realm, whose stores were told already (synchronously, through `openStores`): they skip
- * it, so one write moves their version once. Any other message (another tab; older SDKs post the
- * string 'changed') counts as a change.
- */
-const REALM_ID = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 
 /** The history of one shopper in one database. Get one from `openStorage` (index.ts). */
 export class HistoryStore implements EventHistory {
@@ -114,7 +106,7 @@ export class HistoryStore implements EventHistory {
   private cache: StoredEvent[] | null = null;
   private generation = 0;
   private changes = 0;
-  private channel: BroadcastChannel | null = null;
+  private readonly changeChannel: ChangeChannel;
   /**
    * Events stored, as of the last of this store's write transactions to run, or null (unknown: the
    * next write counts). Set inside the transactions, after their first request: readwrite
@@ -130,19 +122,7 @@ export class HistoryStore implements EventHistory {
    * `access.readOnly` set: `add` rejects (the quota was exceeded when storage opened).
    */
   constructor(private readonly conn: StorageConnection, private readonly access: StorageAccess = { readOnly: null }) {
-    if (typeof BroadcastChannel !== 'undefined') {
-      try {
-        const ch = new BroadcastChannel(CHANGE_CHANNEL_PREFIX + conn.name);
-        ch.onmessage = (m: MessageEvent) => {
-          if ((m.data as { realm?: unknown } | null)?.realm !== REALM_ID) this.invalidate();
-        };
-        (ch as { unref?: () => void }).unref?.(); // Node: do not keep the process alive
-        this.channel = ch;
-      } catch { /* no channel: no cache */ }
-    }
-    let set = openStores.get(conn.name);
-    if (!set) openStores.set(conn.name, (set = new Set()));
-    set.add(this);
+    this.changeChannel = new ChangeChannel(CHANGE_CHANNEL_PREFIX + conn.name, () => this.invalidate());
     conn.onLost(() => this.invalidate());
     conn.onClose(() => this.detach());
   }
@@ -171,8 +151,7 @@ export class HistoryStore implements EventHistory {
 
   /** After a committed write: other stores of this database, here and in other realms, drop their cache. */
   private announce(): void {
-    for (const other of openStores.get(this.name) ?? []) if (other !== this) other.invalidate();
-    try { this.channel?.postMessage({ changed: true, realm: REALM_ID }); } catch { /* closed */ }
+    this.changeChannel.announce();
   }
 
   /**
@@ -283,11 +262,11 @@ export class HistoryStore implements EventHistory {
    */
   async snapshot(): Promise<HistorySnapshot> {
     if (this.cache) return { events: this.cache, version: this.changes };
-    if (!this.channel) this.changes++; // no news of other tabs' writes: each read may differ
+    if (!this.changeChannel.hearsOthers) this.changes++; // no news of other tabs' writes: each read may differ
     const gen = this.generation;
     const version = this.changes;
     const events = await this.all();
-    if (this.channel && gen === this.generation && !this.conn.isClosed) this.cache = events;
+    if (this.changeChannel.hearsOthers && gen === this.generation && !this.conn.isClosed) this.cache = events;
     return { events, version };
   }
 
@@ -354,9 +333,7 @@ export class HistoryStore implements EventHistory {
   private detach(): void {
     this.cache = null;
     this.generation++;
-    this.channel?.close();
-    this.channel = null;
-    openStores.get(this.name)?.delete(this);
+    this.changeChannel.close();
   }
 }
 
