@@ -122,3 +122,15 @@ test('the installed package runs its `scenerec` command with plain node (no tsx)
   expect(out).toMatch(/usage: scenerec <command>/);
   expect(out).toMatch(/scenerec train --data/);
 });
+
+test('the model the package ships loads from where docs/install.md copies it', async ({ page }) => {
+  const log = logRequests(page);
+  const r = await open(page, state.urls.viteBuild, { backend: 'wasm', model: '/models/games-sasrec/model.json' });
+  const info = (r as unknown as { info: { modelVersion: string; coverage?: { learned: number } } }).info;
+  expect(info.modelVersion).toMatch(/^games-sasrec-/);
+  const paths = log.map((x) => new URL(x.url).pathname);
+  for (const f of ['model.json', 'weights.bin', 'vocab.json']) expect(paths).toContain(`/models/games-sasrec/${f}`);
+  // The app's catalog is not the Games catalog: a list still comes (by the shopper's own affinity).
+  expect(r.items.length).toBe(8);
+  console.log(`shipped model ${info.modelVersion}: load ${r.loadMs.toFixed(0)} ms, coverage ${JSON.stringify(info.coverage)}`);
+});

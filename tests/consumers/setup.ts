@@ -104,6 +104,8 @@ async function buildAndServe(work: string, store: string, children: ChildProcess
   // vite: the dev server, and the production build served as static files.
   const viteDir = join(work, 'vite');
   prepareApp('vite', viteDir, store, 'public/models/tiny', 'src/shared');
+  // The model the package ships, served as docs/install.md step 4 says (copied from node_modules).
+  cpSync(join(store, 'node_modules/scenerec/models/games-sasrec'), join(viteDir, 'public/models/games-sasrec'), { recursive: true });
   timed('vite build (vite)', () => execFileSync(node, [vite, 'build', '--logLevel', 'warn'], { cwd: viteDir, stdio: 'inherit' }));
   servers.push(await serveStatic(join(viteDir, 'dist'), CONSUMERS.viteBuild.port));
   const dev = spawn(node, [vite, '--port', String(CONSUMERS.viteDev.port), '--strictPort', '--host', 'localhost'], { cwd: viteDir, stdio: ['ignore', 'ignore', 'inherit'] });

@@ -21,7 +21,8 @@ export async function run(extra = {}) {
     const params = new URLSearchParams(location.search);
     const rec = await scenerec.createRecommender({
       catalog: catalog(),
-      modelUrl: '/models/tiny/model.json',
+      // ?model=: another model the app serves (the one the package ships, for its own test).
+      modelUrl: params.get('model') ?? '/models/tiny/model.json',
       dbName: params.get('db') ?? 'consumer',
       ...(params.get('backend') ? { backend: params.get('backend') } : {}),
       ...extra,
