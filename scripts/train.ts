@@ -6,25 +6,51 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DataFormatError, leaveOneOut } from '../training/data.js';
-import { DEFAULT_TRAIN_OPTIONS, train, type TrainOptions } from '../training/train.js';
+import { DEFAULT_TRAIN_OPTIONS, formatEstimate, formatValidation, LEGACY_CHECKPOINT_OPTIONS, train, VALID_PROTOCOLS, type TrainOptions } from '../training/train.js';
 import { loadCheckpoint, saveCheckpoint, saveModel, setNodeBackend, trainingSequences, vocabFor } from '../training/node-io.js';
 import { REPEAT_RULES, type RepeatRule } from '../src/model/inputs.js';
 import { readAnyDataset } from '../training/event-log.js';
 import { runMtlTraining } from './train-mtl.js';
 import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training/cli.js';
 
+const D0 = DEFAULT_TRAIN_OPTIONS;
 const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianchi|csv|tsv|jsonl> --out <dir> [options]
        npm run train -- --arch mtl ... (the multi-task model; --arch mtl --help lists its options)
-  --epochs N (${DEFAULT_TRAIN_OPTIONS.epochs})  --batch N (${DEFAULT_TRAIN_OPTIONS.batchSize})  --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})
-  --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives})  --loss softmax|gbce|bce|bpr (${DEFAULT_TRAIN_OPTIONS.loss})  --bpr-weight W (${DEFAULT_TRAIN_OPTIONS.bprWeight}: add a pairwise term over the negatives)  --bce-weight W (${DEFAULT_TRAIN_OPTIONS.bceWeight}: add the paper's one-negative BCE)  --gbce-t X (${DEFAULT_TRAIN_OPTIONS.gbceT})  --l2 X (${DEFAULT_TRAIN_OPTIONS.l2})
-   --max-len N (${DEFAULT_TRAIN_OPTIONS.maxLen})  --hidden N (${DEFAULT_TRAIN_OPTIONS.hiddenDim})
-  --blocks N (${DEFAULT_TRAIN_OPTIONS.numBlocks})  --heads N (${DEFAULT_TRAIN_OPTIONS.numHeads})  --ffn N (${DEFAULT_TRAIN_OPTIONS.ffnDim})  --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout})
-  --seed N (${DEFAULT_TRAIN_OPTIONS.seed})  --eval-every N (${DEFAULT_TRAIN_OPTIONS.evalEvery})  --eval-users N (${DEFAULT_TRAIN_OPTIONS.evalUsers})
-  --patience N (${DEFAULT_TRAIN_OPTIONS.patience})  --max-steps N (0 = no limit)  --dtype float16|float32 (float16)
-  --sse P (${DEFAULT_TRAIN_OPTIONS.sse}: probability of replacing each training input id by a random item)  --lr-schedule constant|cosine (${DEFAULT_TRAIN_OPTIONS.lrSchedule})
-  --fit-validation (refit on training + validation items, test items unseen; needs --eval-every 0)
-  --repeats collapse|collapse-raw|keep (collapse: as the SDK serves; see src/model/inputs.ts RepeatRule)
-  --min-item-count N (1: drop rarer items)  --checkpoint-dir DIR (.checkpoints/<out name>)  --resume  --backend wasm|cpu (wasm)`;
+With no option below, train runs the best recipe we know (models/games-sasrec/README.md): sampled softmax over
+${D0.negatives} negatives, SSE ${D0.sse}, dropout ${D0.dropout}, a cosine schedule over ${D0.epochs} epochs run to the end, validation every
+${D0.evalEvery} epochs on full-ranking NDCG@10 keeping the best weights. It prints how long it will take after its first steps.
+
+schedule and stopping:
+  --epochs N           epochs of the schedule (${D0.epochs})
+  --lr X               Adam learning rate, the peak of the schedule (${D0.learningRate})
+  --lr-schedule S      constant | cosine: cosine decays the rate to 0 by the last epoch (${D0.lrSchedule})
+  --batch N            examples (users' training prefixes) a step (${D0.batchSize})
+  --eval-every N       validate every N epochs and keep the best-validation weights; 0 = never, keep the last (${D0.evalEvery})
+  --eval-users N       users sampled (seeded) for validation; 0 = all users with a validation item (${D0.evalUsers})
+  --valid-protocol P   full | sampled-100: rank the validation item against every unseen item or 100 sampled ones (${D0.validProtocol})
+  --patience N         stop after N validations without improvement; 0 = no early stopping, the whole schedule runs (${D0.patience})
+  --max-steps N        stop after N steps in total, for smoke runs; 0 = no limit (${D0.maxSteps})
+  --fit-validation     refit on training + validation items (test items unseen); needs --eval-every 0 and the epoch
+                       count an earlier validated run chose
+loss and regularisation:
+  --loss L             softmax | gbce | bce | bpr: sampled softmax over the shared negatives, gSASRec's calibrated BCE,
+                       the paper's one-negative BCE, or pairwise BPR (${D0.loss})
+  --negatives N        uniform negatives shared by a batch (softmax, gbce, bpr) (${D0.negatives})
+  --gbce-t X           gBCE calibration t in [0, 1] (${D0.gbceT})
+  --bce-weight W       add the paper's one-negative BCE with this weight (${D0.bceWeight})
+  --bpr-weight W       add a pairwise term over the negatives with this weight (${D0.bprWeight})
+  --l2 X               L2 penalty on the embedding rows a batch touches (${D0.l2})
+  --dropout X          dropout in the blocks and on the input embeddings (${D0.dropout})
+  --sse P              probability of replacing each training input id by a random item (SSE-SE) (${D0.sse})
+model shape (what the SDK serves):
+  --hidden N (${D0.hiddenDim})  --blocks N (${D0.numBlocks})  --heads N (${D0.numHeads})  --ffn N (${D0.ffnDim})  --max-len N: history steps read (${D0.maxLen})
+other:
+  --seed N             the run's seed: same seed and options, same model (${D0.seed})
+  --dtype D            float16 | float32 weight storage (float16)
+  --repeats R          collapse | collapse-raw | keep (collapse: as the SDK serves; see src/model/inputs.ts RepeatRule)
+  --min-item-count N   drop items with fewer steps (1: keep all)
+  --checkpoint-dir DIR (.checkpoints/<out name>)  --resume: continue exactly where the last checkpoint stopped
+  --backend B          wasm | cpu (wasm)`;
 
 const FLAGS = {
   data: 'string', format: 'string', out: 'string', epochs: 'number', batch: 'number', lr: 'number',
@@ -32,6 +58,7 @@ const FLAGS = {
   dropout: 'number', seed: 'number', 'eval-every': 'number', 'eval-users': 'number', patience: 'number',
   'max-steps': 'number', dtype: 'string', 'min-item-count': 'number', 'checkpoint-dir': 'string', resume: 'boolean',
   backend: 'string', help: 'boolean', sse: 'number', 'lr-schedule': 'string', 'bce-weight': 'number', 'bpr-weight': 'number', 'fit-validation': 'boolean', repeats: 'string',
+  'valid-protocol': 'string',
 } as const;
 
 async function main() {
@@ -56,9 +83,11 @@ async function main() {
     batchSize: n('batch', D.batchSize), learningRate: n('lr', D.learningRate), negatives: n('negatives', D.negatives),
     loss: ((f.loss as string) ?? D.loss) as TrainOptions['loss'], gbceT: n('gbce-t', D.gbceT), l2: n('l2', D.l2),
     epochs: n('epochs', D.epochs), seed: n('seed', D.seed), evalEvery: n('eval-every', D.evalEvery),
-    evalUsers: n('eval-users', D.evalUsers), patience: n('patience', D.patience), maxSteps: n('max-steps', D.maxSteps),
+    evalUsers: n('eval-users', D.evalUsers), validProtocol: ((f['valid-protocol'] as string) ?? D.validProtocol) as TrainOptions['validProtocol'],
+    patience: n('patience', D.patience), maxSteps: n('max-steps', D.maxSteps),
     fitValidation: Boolean(f['fit-validation']), bceWeight: n('bce-weight', D.bceWeight), bprWeight: n('bpr-weight', D.bprWeight), sse: n('sse', D.sse), lrSchedule: ((f['lr-schedule'] as string) ?? D.lrSchedule) as TrainOptions['lrSchedule'],
   };
+  if (!VALID_PROTOCOLS.includes(options.validProtocol)) throw new UsageError(`--valid-protocol must be one of ${VALID_PROTOCOLS.join(', ')}`);
   if (options.lrSchedule !== 'constant' && options.lrSchedule !== 'cosine') throw new UsageError('--lr-schedule must be constant or cosine');
   if (options.fitValidation && options.evalEvery > 0) throw new UsageError('--fit-validation trains on the validation items: pass --eval-every 0 (and the epoch count an earlier run chose)');
   if (options.sse >= 1) throw new UsageError('--sse must be in [0, 1)');
@@ -87,7 +116,7 @@ async function main() {
     const loaded = loadCheckpoint(ckptDir);
     if (!loaded) throw new UsageError(`--resume: no checkpoint in ${ckptDir}`);
     // Checkpoints written before an option existed used its default.
-    const saved = { ...DEFAULT_TRAIN_OPTIONS, ...(loaded.meta.options as Partial<TrainOptions>) };
+    const saved = { ...DEFAULT_TRAIN_OPTIONS, ...LEGACY_CHECKPOINT_OPTIONS, ...(loaded.meta.options as Partial<TrainOptions>) };
     const differing = (Object.keys(options) as Array<keyof TrainOptions>).filter((k) => k !== 'epochs' && saved[k] !== options[k]);
     if (differing.length > 0) {
       throw new UsageError(`--resume: options ${differing.join(', ')} differ from the checkpoint's (${JSON.stringify(saved)}); pass the same options (only --epochs may change)`);
@@ -100,11 +129,13 @@ async function main() {
   const result = await train(dataset, options, {
     onStep: ({ epoch, step, stepsInEpoch, loss, elapsed }) =>
       bar.update(`epoch ${epoch + 1}/${options.epochs}`, step, stepsInEpoch, `loss ${loss.toFixed(4)}`, (elapsed / step) * (stepsInEpoch - step)),
+    onPlan: ({ validation }) => console.log(validation ?? 'validation: none (--eval-every 0): the last epoch\'s weights are kept'),
+    onEstimate: (e) => { bar.end(); console.log(`time: ${formatEstimate(e)}`); },
     onEpoch: (log, state) => {
       bar.end();
       const perEpoch = state.trainSeconds / Math.max(state.log.length, 1);
       const eta = perEpoch * (options.epochs - state.epoch);
-      const v = log.valid ? ` valid HR@10 ${log.valid['hr@10'].toFixed(4)} NDCG@10 ${log.valid['ndcg@10'].toFixed(4)}` : '';
+      const v = log.valid ? ` ${formatValidation(log.valid, options.validProtocol)}` : '';
       console.log(`epoch ${log.epoch}/${options.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s${v} (best epoch ${state.bestEpoch}; ETA ${formatDuration(eta)})`);
     },
     saveCheckpoint: (ckpt) => saveCheckpoint(ckptDir, ckpt, { options, data: f.data, format: f.format }),

@@ -61,8 +61,10 @@ export function topK(scores: ArrayLike<number>, k: number, exclude?: (i: number)
   const idx: number[] = [];
   const val: number[] = [];
   for (let i = from; i < scores.length; i++) {
-    if (exclude && exclude(i)) continue;
     const s = scores[i];
+    // Values that cannot enter the list are skipped before the (costlier) exclusion test.
+    if (idx.length === k && !(s > val[k - 1])) continue;
+    if (exclude && exclude(i)) continue;
     if (idx.length < k) {
       let p = idx.length; idx.push(i); val.push(s);
       while (p > 0 && val[p - 1] < s) { idx[p] = idx[p - 1]; val[p] = val[p - 1]; p--; }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { DataFormatError, leaveOneOut, type SequenceDataset } from './data.js';
-import { DEFAULT_TRAIN_OPTIONS, train, type TrainOptions } from './train.js';
+import { DEFAULT_TRAIN_OPTIONS, formatEstimate, formatValidation, train, type TrainOptions } from './train.js';
 import { DEFAULT_MTL_OPTIONS, trainMtl, type MtlTrainOptions } from './mtl-train.js';
 import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer } from './evaluate.js';
 import { evaluateMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, type MtlMetrics, type MtlScorer } from './mtl-eval.js';
@@ -65,8 +65,9 @@ ${READ_HELP}
 training (defaults: sasrec / mtl):
   --epochs N (${DEFAULT_TRAIN_OPTIONS.epochs} / ${DEFAULT_MTL_OPTIONS.epochs})  --hidden N (${DEFAULT_TRAIN_OPTIONS.hiddenDim})  --blocks N (${DEFAULT_TRAIN_OPTIONS.numBlocks})  --heads N (${DEFAULT_TRAIN_OPTIONS.numHeads})  --ffn N (${DEFAULT_TRAIN_OPTIONS.ffnDim})
   --max-len N (${DEFAULT_TRAIN_OPTIONS.maxLen})  --batch N (${DEFAULT_TRAIN_OPTIONS.batchSize} / ${DEFAULT_MTL_OPTIONS.batchSize})  --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})  --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives} / ${DEFAULT_MTL_OPTIONS.negatives})
-  --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout} / ${DEFAULT_MTL_OPTIONS.dropout})  --id-dropout X (mtl, ${DEFAULT_MTL_OPTIONS.idDropout})  --task-weights click,cart,purchase (mtl, ${DEFAULT_MTL_OPTIONS.taskWeights.join(',')})  --l2 X (mtl, ${DEFAULT_MTL_OPTIONS.l2})  --seed N (${DEFAULT_TRAIN_OPTIONS.seed})  --patience N
-  --min-item-count N (sasrec, 1: drop rarer items)  --skip-eval (no held-out figures in the card)  --eval-every N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalEvery})  --eval-users N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalUsers})  --max-steps N  --dtype float16|float32 (float16)  --backend wasm|cpu (wasm)
+  --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout} / ${DEFAULT_MTL_OPTIONS.dropout})  --id-dropout X (mtl, ${DEFAULT_MTL_OPTIONS.idDropout})  --task-weights click,cart,purchase (mtl, ${DEFAULT_MTL_OPTIONS.taskWeights.join(',')})  --l2 X (mtl, ${DEFAULT_MTL_OPTIONS.l2})  --seed N (${DEFAULT_TRAIN_OPTIONS.seed})
+  --patience N (sasrec ${DEFAULT_TRAIN_OPTIONS.patience}: stop after N validations without improvement; 0 = no early stopping, the whole cosine schedule runs and the best-validation weights are kept)
+  --min-item-count N (sasrec, 1: drop rarer items)  --skip-eval (no held-out figures in the card)  --eval-every N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalEvery}: validate on ${DEFAULT_TRAIN_OPTIONS.validProtocol === 'full' ? 'full-ranking' : 'sampled-100'} NDCG@10 every N epochs)  --eval-users N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalUsers}: users sampled for it)  --max-steps N  --dtype float16|float32 (float16)  --backend wasm|cpu (wasm)
 
 exit codes: 0 done, 2 bad arguments or malformed data (file:line: column ...), 1 anything else.`;
 
@@ -286,9 +287,11 @@ async function trainCommand(argv: string[], print: Print): Promise<void> {
     print(`sequence data: ${ds.users.length} users, ${ds.numItems} items, ${ds.numInteractions} steps after collapsing immediate repeats; backend ${backend}`);
     const result = await train(ds, o, {
       onStep,
+      onPlan: ({ validation }) => { if (validation) print(validation); },
+      onEstimate: (e) => { bar.end(); print(`time: ${formatEstimate(e)}`); },
       onEpoch: (log, state) => {
         bar.end();
-        const v = log.valid ? ` valid HR@10 ${f4(log.valid['hr@10'])} NDCG@10 ${f4(log.valid['ndcg@10'])}` : '';
+        const v = log.valid ? ` ${formatValidation(log.valid, o.validProtocol)}` : '';
         print(`epoch ${log.epoch}/${o.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s${v} (best epoch ${state.bestEpoch}; ETA ${formatDuration((state.trainSeconds / state.log.length) * (o.epochs - state.epoch))})`);
       },
     });

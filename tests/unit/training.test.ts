@@ -10,7 +10,12 @@ import * as tf from '@tensorflow/tfjs';
 import { DataFormatError, leaveOneOut, parseDataset } from '../../training/data.js';
 import { MetricAccumulator, rankOfFirst, topK } from '../../training/metrics.js';
 import { evaluateScorer, sampleNegatives, popularScorer, itemKnnScorer, evaluateModel } from '../../training/evaluate.js';
-import { DEFAULT_TRAIN_OPTIONS, fittedSplit, positionNegatives, replaceIds, train, type TrainOptions, type Checkpoint } from '../../training/train.js';
+import {
+  afterValidation, DEFAULT_TRAIN_OPTIONS, fittedSplit, formatEstimate, positionNegatives, replaceIds, train, validationLabel,
+  type TrainEstimate, type TrainOptions, type Checkpoint,
+} from '../../training/train.js';
+import { initWeights, lastHidden, type SasRecConfig } from '../../src/model/sasrec.js';
+import { padHistory } from '../../src/model/sasrec.js';
 import { Rng } from '../../training/rng.js';
 import { loadModelDir, saveModel, setNodeBackend, vocabFor } from '../../training/node-io.js';
 
@@ -223,4 +228,103 @@ describe('training regularisers', () => {
     const ds = parseDataset('u1 a\nu1 b\nu1 c\nu1 d\n', 'pairs', 'x');
     await expect(train(ds, { ...TINY, fitValidation: true, evalEvery: 1 })).rejects.toThrow(/evalEvery to 0/);
   });
+});
+
+describe('validation on full ranking and the stopping rule', () => {
+  it('full-ranking HR@10 / NDCG@10 of the validation items equal a brute-force ranking on a tiny model', async () => {
+    const config: SasRecConfig = { numItems: 40, maxLen: 6, hiddenDim: 8, numBlocks: 1, numHeads: 2, ffnDim: 8, dropout: 0 };
+    const rng = new Rng(5);
+    // Histories of 3 to 14 distinct items: some longer than maxLen (truncated to the most recent), no repeats.
+    const seqs = Array.from({ length: 60 }, () => {
+      const items = rng.shuffle(Array.from({ length: 40 }, (_, i) => i + 1));
+      return Int32Array.from(items.slice(0, rng.int(3, 15)));
+    });
+    const split = leaveOneOut(seqs);
+    const weights = initWeights(config, 11);
+    // Large enough scores that ranks differ between users (a fresh init is near zero everywhere).
+    const table = weights.itemEmbedding;
+    weights.itemEmbedding = tf.tidy(() => table.mul(50));
+    table.dispose();
+
+    let hr = 0;
+    let ndcg = 0;
+    let users = 0;
+    for (let u = 0; u < seqs.length; u++) {
+      const target = split.valid[u];
+      if (!target) continue;
+      const history = split.train[u];
+      const row = tf.tensor2d(padHistory(history, config.maxLen), [1, config.maxLen], 'int32');
+      const { hidden } = lastHidden(config, weights, row);
+      const scores = tf.matMul(hidden, weights.itemEmbedding, false, true);
+      const s = (await scores.data()) as Float32Array;
+      tf.dispose([row, hidden, scores]);
+      // Every item the user never interacted with, plus the target, sorted by score: the target's place.
+      const candidates = Array.from({ length: config.numItems }, (_, i) => i + 1).filter((it) => it === target || !history.includes(it));
+      candidates.sort((a, b) => s[b] - s[a]);
+      const place = candidates.indexOf(target);
+      if (place < 10) { hr++; ndcg += 1 / Math.log2(place + 2); }
+      users++;
+    }
+    expect(users).toBeGreaterThan(50);
+    expect(hr).toBeGreaterThan(0);
+    expect(hr).toBeLessThan(users); // neither trivial case
+    for (const trimPadding of [false, true]) {
+      const m = await evaluateModel(config, weights, split, { protocol: 'full', seed: 1, target: 'valid' }, { trimPadding });
+      expect(m.users).toBe(users);
+      expect(m['hr@10']).toBeCloseTo(hr / users, 4);
+      expect(m['ndcg@10']).toBeCloseTo(ndcg / users, 4);
+    }
+    tf.dispose(Object.values(weights));
+  });
+
+  it('the stopping rule keeps the best validation and stops only with patience', () => {
+    const curve = [0.10, 0.30, 0.20, 0.25, 0.29, 0.31, 0.28];
+    const run = (patience: number) => {
+      const state = { epoch: 0, bestNdcg: -1, bestEpoch: 0, stale: 0 };
+      for (const v of curve) {
+        state.epoch++;
+        if (afterValidation(state, v, patience).stop) break;
+      }
+      return state;
+    };
+    expect(DEFAULT_TRAIN_OPTIONS.patience).toBe(0);
+    expect(run(0)).toMatchObject({ epoch: 7, bestEpoch: 6, bestNdcg: 0.31 }); // no early stopping: the late best is found
+    expect(run(3)).toMatchObject({ epoch: 5, bestEpoch: 2, bestNdcg: 0.30 }); // patience 3 stops before it
+    expect(validationLabel('full', 5000, true)).toBe('validation: full-ranking NDCG@10 over 5,000 sampled users');
+    expect(validationLabel('full', 812, false)).toBe('validation: full-ranking NDCG@10 over all 812 users with a validation item');
+    const e: TrainEstimate = { epochs: 32, stepsPerEpoch: 240, secondsPerStep: 0.2, measuredSteps: 20, validations: 16, secondsPerValidation: 10, totalSeconds: 32 * 240 * 0.2 + 160 };
+    expect(formatEstimate(e)).toBe('≈ 28 min for 32 epochs of 240 steps (0.200 s a step over 20 measured steps; 16 validations of ≈ 10.0 s)');
+  });
+
+  it('with the default patience a run takes every epoch, validates on full ranking and returns the best epoch weights', async () => {
+    const ds = parseDataset(gamesSlice(600), 'pairs', 'games-slice');
+    const opts: TrainOptions = { ...TINY, epochs: 5, evalEvery: 1, evalUsers: 0, patience: DEFAULT_TRAIN_OPTIONS.patience, learningRate: 2e-2, lrSchedule: 'constant' };
+    const snapshots: Record<string, tf.Tensor>[] = [];
+    const plans: Array<string | null> = [];
+    const estimates: TrainEstimate[] = [];
+    const result = await train(ds, opts, {
+      onPlan: (p) => plans.push(p.validation),
+      onEstimate: (e) => estimates.push(e),
+      saveCheckpoint: async (c) => { snapshots.push(Object.fromEntries(Object.entries(c.weights).map(([k, t]) => [k, tf.keep(t.clone())]))); },
+    });
+    expect(result.state.epoch).toBe(5);
+    expect(plans).toEqual([expect.stringMatching(/^validation: full-ranking NDCG@10 over all \d+ users with a validation item$/)]);
+    expect(estimates).toHaveLength(1);
+    expect(estimates[0]).toMatchObject({ epochs: 5, validations: 5 });
+    expect(estimates[0].totalSeconds).toBeGreaterThan(0);
+    const curve = result.state.log.map((l) => l.valid!['ndcg@10']);
+    console.log(`stopping rule: validation full NDCG@10 by epoch ${curve.join(' ')}; best epoch ${result.state.bestEpoch}`);
+    const best = curve.indexOf(Math.max(...curve)) + 1;
+    expect(result.state.bestEpoch).toBe(best);
+    // The validation figure is the full-ranking one over every user with a validation item.
+    const split = leaveOneOut(ds.sequences);
+    const again = await evaluateModel(result.config, snapshots[best - 1], split, { protocol: 'full', seed: opts.seed + 2, target: 'valid' }, { trimPadding: true });
+    expect(again['ndcg@10']).toBe(curve[best - 1]);
+    // The weights returned are that epoch's, not the last one's.
+    for (const name of ['itemEmbedding', 'block0/ffn1/kernel']) {
+      expect(await result.weights[name].data()).toEqual(await snapshots[best - 1][name].data());
+    }
+    for (const s of snapshots) tf.dispose(Object.values(s));
+    tf.dispose(Object.values(result.weights));
+  }, 120_000);
 });

@@ -46,9 +46,9 @@ from model import SasRec, pad_history, save_model  # noqa: E402
 # = DEFAULT_TRAIN_OPTIONS of training/train.ts (tests/unit/torch-parity.test.ts checks they agree).
 DEFAULTS = {
     "maxLen": 50, "hiddenDim": 64, "numBlocks": 2, "numHeads": 1, "ffnDim": 64, "dropout": 0.5,
-    "batchSize": 128, "learningRate": 1e-3, "negatives": 256, "loss": "softmax", "gbceT": 0.75, "l2": 0,
-    "bceWeight": 0, "bprWeight": 0, "epochs": 40, "seed": 42, "evalEvery": 2, "evalUsers": 5000, "patience": 3,
-    "maxSteps": 0, "sse": 0, "lrSchedule": "constant", "fitValidation": False,
+    "batchSize": 128, "learningRate": 1e-3, "negatives": 2048, "loss": "softmax", "gbceT": 0.75, "l2": 0,
+    "bceWeight": 0, "bprWeight": 0, "epochs": 32, "seed": 42, "evalEvery": 2, "evalUsers": 5000,
+    "validProtocol": "full", "patience": 0, "maxSteps": 0, "sse": 0.1, "lrSchedule": "cosine", "fitValidation": False,
 }
 # Flag -> option, as scripts/train.ts names them.
 FLAGS = {
@@ -56,9 +56,30 @@ FLAGS = {
     "dropout": "dropout", "batch": "batchSize", "lr": "learningRate", "negatives": "negatives", "loss": "loss",
     "gbce-t": "gbceT", "l2": "l2", "bce-weight": "bceWeight", "bpr-weight": "bprWeight", "epochs": "epochs",
     "seed": "seed", "eval-every": "evalEvery", "eval-users": "evalUsers", "patience": "patience",
-    "max-steps": "maxSteps", "sse": "sse", "lr-schedule": "lrSchedule",
+    "max-steps": "maxSteps", "sse": "sse", "lr-schedule": "lrSchedule", "valid-protocol": "validProtocol",
 }
 LOSSES = ("softmax", "gbce", "bce", "bpr")
+VALID_PROTOCOLS = ("full", "sampled-100")
+# What each flag does (as npm run train -- --help says it).
+FLAG_HELP = {
+    "epochs": "epochs of the schedule", "lr": "Adam learning rate, the peak of the schedule",
+    "lr-schedule": "constant | cosine: cosine decays the rate to 0 by the last epoch",
+    "batch": "global batch (examples a step, split over the ranks)",
+    "eval-every": "validate every N epochs and keep the best-validation weights; 0 = never, keep the last",
+    "eval-users": "users sampled (seeded) for validation; 0 = all users with a validation item",
+    "valid-protocol": "full | sampled-100: rank the validation item against every unseen item or 100 sampled ones",
+    "patience": "stop after N validations without improvement; 0 = no early stopping, the whole schedule runs",
+    "max-steps": "stop after N steps in total, for smoke runs; 0 = no limit",
+    "loss": "softmax | gbce | bce | bpr", "negatives": "uniform negatives shared by a batch",
+    "gbce-t": "gBCE calibration t in [0, 1]", "bce-weight": "add the paper's one-negative BCE with this weight",
+    "bpr-weight": "add a pairwise term over the negatives with this weight",
+    "l2": "L2 penalty on the embedding rows a batch touches", "dropout": "dropout in the blocks and on the input embeddings",
+    "sse": "probability of replacing each training input id by a random item (SSE-SE)",
+    "max-len": "history steps read", "hidden": "hidden size", "blocks": "transformer blocks", "heads": "attention heads",
+    "ffn": "feed-forward width", "seed": "the run's seed",
+}
+# Steps skipped before the step time is measured for the estimate, and steps measured (training/train.ts's).
+ESTIMATE_WARMUP, ESTIMATE_STEPS = 2, 20
 
 
 class UsageError(Exception):
@@ -73,13 +94,11 @@ def parse_args(argv):
     for flag, key in FLAGS.items():
         d = DEFAULTS[key]
         kind = str if isinstance(d, str) else (int if isinstance(d, int) and not isinstance(d, bool) and key not in ("l2", "sse", "bceWeight", "bprWeight") else float)
-        p.add_argument(f"--{flag}", type=kind, default=d, help=f"(default {d}; as npm run train)")
+        p.add_argument(f"--{flag}", type=kind, default=d, help=f"{FLAG_HELP.get(flag, 'as npm run train')} (default {d})")
     p.add_argument("--fit-validation", action="store_true", help="refit on training + validation items (test items unseen); needs --eval-every 0")
     p.add_argument("--dtype", default="float16", choices=["float16", "float32"], help="weight storage in weights.bin (float16)")
     p.add_argument("--repeats", default="collapse", choices=list(REPEAT_RULES), help="repeat rule of src/model/inputs.ts (collapse: as the SDK serves)")
     p.add_argument("--min-item-count", type=int, default=1, help="drop items with fewer steps (1: keep all)")
-    p.add_argument("--valid-protocol", default="sampled-100", choices=["sampled-100", "full"],
-                   help="validation ranking: sampled-100 (the TS trainer's) or full ranking (default sampled-100)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA when available")
     p.add_argument("--threads", type=int, default=1,
                    help="intra-op CPU threads per process (1; use more processes for more cores: see docs/training-torch.md)")
@@ -96,6 +115,8 @@ def parse_args(argv):
     o["fitValidation"] = bool(a.fit_validation)
     if o["lrSchedule"] not in ("constant", "cosine"):
         raise UsageError("--lr-schedule must be constant or cosine")
+    if o["validProtocol"] not in VALID_PROTOCOLS:
+        raise UsageError(f"--valid-protocol must be one of {', '.join(VALID_PROTOCOLS)}")
     if o["loss"] not in LOSSES:
         raise UsageError("--loss must be softmax, gbce, bce or bpr")
     if o["fitValidation"] and o["evalEvery"] > 0:
@@ -204,21 +225,53 @@ def position_negatives(inputs, targets, num_items, gen, device):
     return negs * (targets != 0)
 
 
+def validation_label(protocol, users, sampled):
+    """training/train.ts validationLabel: what the validation measures, as the trainers print it."""
+    what = "full-ranking NDCG@10" if protocol == "full" else "sampled-100 NDCG@10 (the validation item against 100 sampled items)"
+    return f"validation: {what} over " + (f"{users:,} sampled users" if sampled else f"all {users:,} users with a validation item")
+
+
+def format_estimate(e):
+    """training/train.ts formatEstimate."""
+    t = e["totalSeconds"]
+    total = f"{t / 3600:.1f} h" if t >= 5400 else f"{round(t / 60)} min" if t >= 90 else f"{round(t)} s"
+    v = f"; {e['validations']} validation{'' if e['validations'] == 1 else 's'} of ≈ {e['secondsPerValidation']:.1f} s" if e["validations"] > 0 else ""
+    return (f"≈ {total} for {e['epochs']} epochs of {e['stepsPerEpoch']} steps "
+            f"({e['secondsPerStep']:.3f} s a step over {e['measuredSteps']} measured steps{v})")
+
+
 @torch.no_grad()
 def evaluate(model, cases, num_items, protocol, seed, device, world):
-    """HR@10 / NDCG@10 of the held-out item over this rank's cases, summed over the ranks."""
+    """HR@10 / NDCG@10 of the held-out item over this rank's cases, summed over the ranks. Cases run in groups
+    of similar length, each padded to its longest (padding is masked and positions right-aligned, so the states
+    are those of maxLen rows up to float rounding)."""
     model.eval()
     hr = ndcg = 0.0
     n = 0
     L = model.cfg["maxLen"]
+    table = model.w("itemEmbedding")
+    cases = sorted(cases, key=lambda c: len(c[1]))
     for i in range(0, len(cases), 256):
         batch = cases[i:i + 256]
-        ids = torch.tensor([pad_history(c[1], L) for c in batch], dtype=torch.long, device=device)
+        width = max(1, min(L, len(batch[-1][1])))
+        ids = torch.tensor([pad_history(c[1], width) for c in batch], dtype=torch.long, device=device)
         h = model.last_hidden(ids)
-        table = model.w("itemEmbedding")
-        for r, (gu, inp, target) in enumerate(batch):
-            seen = set(inp)
-            if protocol == "sampled-100":
+        if protocol == "full":
+            # Every item the user has not interacted with: the user's items (but the target) and padding masked out.
+            s = h @ table.t()
+            rows, cols = [], []
+            for r, (_, inp, target) in enumerate(batch):
+                seen = set(inp) - {target}
+                rows += [r] * len(seen); cols += list(seen)
+            s[:, 0] = -float("inf")
+            if rows:
+                s[torch.tensor(rows, device=device), torch.tensor(cols, device=device)] = -float("inf")
+            t = torch.tensor([c[2] for c in batch], device=device)
+            ranks = (s > s.gather(1, t.unsqueeze(1))).sum(1).tolist()
+        else:
+            ranks = []
+            for r, (gu, inp, target) in enumerate(batch):
+                seen = set(inp)
                 # 100 distinct unseen items, seeded by the user's global index: the same for any world size.
                 g = np.random.default_rng([seed, gu])
                 chosen = []
@@ -230,14 +283,9 @@ def evaluate(model, cases, num_items, protocol, seed, device, world):
                         continue
                     cs.add(x); chosen.append(x)
                 cand = torch.tensor([target] + chosen, device=device)
-                s = table[cand] @ h[r]
-                rank = int((s[1:] > s[0]).sum())
-            else:
-                s = table @ h[r]
-                s[0] = -float("inf")
-                if seen:
-                    s[torch.tensor(sorted(seen - {target}), device=device, dtype=torch.long)] = -float("inf")
-                rank = int((s > s[target]).sum())
+                sc = table[cand] @ h[r]
+                ranks.append(int((sc[1:] > sc[0]).sum()))
+        for rank in ranks:
             if rank < 10:
                 hr += 1
                 ndcg += 1 / math.log2(rank + 2)
@@ -304,12 +352,23 @@ def main(argv=None):
     counts_valid = [p for p in all_gather(len(local_valid), world)]
     total_valid = sum(counts_valid)
     voff = sum(counts_valid[:rank])
-    if o["evalUsers"] > 0 and total_valid > o["evalUsers"]:
+    sampled_valid = o["evalUsers"] > 0 and total_valid > o["evalUsers"]
+    if sampled_valid:
         pick = np.sort(np.random.default_rng(seed + 1).permutation(total_valid)[: o["evalUsers"]])
         mine = [int(x) - voff for x in pick if voff <= x < voff + len(local_valid)]
     else:
         mine = list(range(len(local_valid)))
     cases = [(user_offset + local_valid[j], train[local_valid[j]], valid[local_valid[j]]) for j in mine]
+    if o["evalEvery"] > 0:
+        log(rank, validation_label(o["validProtocol"], min(total_valid, o["evalUsers"]) if sampled_valid else total_valid, sampled_valid))
+    else:
+        log(rank, "validation: none (--eval-every 0): the last epoch's weights are kept")
+
+    def validations(frm, to):
+        """Validations in epochs (frm, to]: every evalEvery-th and the last one."""
+        if o["evalEvery"] <= 0:
+            return 0
+        return sum(1 for e in range(frm + 1, to + 1) if e % o["evalEvery"] == 0 or e == to)
 
     L = o["maxLen"]
     lens = np.array([len(x) for x, _ in examples], dtype=np.int64)
@@ -341,8 +400,10 @@ def main(argv=None):
     best = {k: v.detach().clone() for k, v in model.state_dict().items()}
     state = {"epoch": 0, "step": 0, "bestNdcg": -1.0, "bestEpoch": 0, "stale": 0, "log": [], "trainSeconds": 0.0}
     stop = False
+    estimated = False
     while state["epoch"] < o["epochs"] and not stop:
         te, ce = time.time(), time.process_time()
+        tm = te
         bl = batches_for(state["epoch"])
         n_steps = torch.tensor([len(bl)], device=device)
         if world > 1:
@@ -380,6 +441,30 @@ def main(argv=None):
                 raise RuntimeError(f"loss became {lv} at step {state['step']}; lower --lr")
             loss_sum += lv; loss_n += 1
             state["step"] += 1
+            if not estimated:
+                done, warm = bi + 1, min(ESTIMATE_WARMUP, n_steps - 1)
+                if done == warm:
+                    tm = time.time()
+                if done - warm >= ESTIMATE_STEPS or done == n_steps:
+                    estimated = True
+                    tp = time.time()
+                    per_step = (tp - tm) / (done - warm)
+                    steps = n_steps * o["epochs"]
+                    if o["maxSteps"] > 0:
+                        steps = min(steps, o["maxSteps"])
+                    last_epoch = min(o["epochs"], math.ceil(steps / n_steps))
+                    n_valid = validations(0, last_epoch)
+                    per_valid = 0.0
+                    if n_valid > 0:
+                        # One validation timed on a slice of this rank's users, scaled to all of them.
+                        sl = cases[:256]
+                        tv = time.time()
+                        evaluate(model, sl, num_items, o["validProtocol"], seed + 2, device, 1)
+                        per_valid = (time.time() - tv) * len(cases) / max(len(sl), 1)
+                    est = {"epochs": last_epoch, "stepsPerEpoch": n_steps, "secondsPerStep": per_step, "measuredSteps": done - warm,
+                           "validations": n_valid, "secondsPerValidation": per_valid, "totalSeconds": per_step * steps + n_valid * per_valid}
+                    log(rank, f"time: {format_estimate(est)}")
+                    te += time.time() - tp  # the timed validation slice is not training time
             if o["maxSteps"] > 0 and state["step"] >= o["maxSteps"]:
                 stop = True
                 break
@@ -398,7 +483,7 @@ def main(argv=None):
             stop = True
         last = state["epoch"] >= o["epochs"] or stop
         if o["evalEvery"] > 0 and (state["epoch"] % o["evalEvery"] == 0 or last):
-            m = evaluate(model, cases, num_items, a.valid_protocol, seed + 2, device, world)
+            m = evaluate(model, cases, num_items, o["validProtocol"], seed + 2, device, world)
             entry["valid"] = m
             if m["ndcg@10"] > state["bestNdcg"]:
                 state.update(bestNdcg=m["ndcg@10"], bestEpoch=state["epoch"], stale=0)
@@ -412,7 +497,8 @@ def main(argv=None):
             state["bestEpoch"] = state["epoch"]
         state["log"].append(entry)
         v = entry.get("valid")
-        vs = f" valid ({v['protocol']}, {v['users']} users) HR@10 {v['hr@10']:.4f} NDCG@10 {v['ndcg@10']:.4f}" if v else ""
+        vs = (f" valid {'full-ranking' if v['protocol'] == 'full' else 'sampled-100'} NDCG@10 {v['ndcg@10']:.4f} HR@10 {v['hr@10']:.4f}"
+              f" ({v['users']} users)") if v else ""
         log(rank, f"epoch {state['epoch']}/{o['epochs']} loss {entry['loss']:.4f} {seconds:.1f} s ({entry['cpuSeconds']:.1f} CPU s){vs} (best epoch {state['bestEpoch']})")
 
     if rank == 0:
@@ -424,7 +510,7 @@ def main(argv=None):
             "command": "torchrun ... training/torch/train.py " + " ".join(sys.argv[1:]) if world > 1 else "python3 training/torch/train.py " + " ".join(sys.argv[1:]),
             "trainer": "pytorch", "modelVersion": saved["header"]["modelVersion"],
             "data": {"file": a.data, "format": a.format, "repeats": a.repeats, "users": num_users, "items": num_items, "interactions": num_interactions},
-            "options": o, "validProtocol": a.valid_protocol, "weightDtype": a.dtype, "artifactBytes": saved["bytes"],
+            "options": o, "validProtocol": o["validProtocol"], "weightDtype": a.dtype, "artifactBytes": saved["bytes"],
             "trainSeconds": round(state["trainSeconds"], 2), "epochs": state["epoch"], "bestEpoch": state["bestEpoch"], "steps": state["step"],
             "log": state["log"],
             "machine": {"processes": world, "device": device.type, "threadsPerProcess": threads, "cpus": os.cpu_count(),
