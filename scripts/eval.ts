@@ -14,6 +14,8 @@ import * as tf from '@tensorflow/tfjs';
 
 const HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|itemknn) --data <file> --format <pairs|lines|tianchi|csv|tsv|jsonl>
        --protocol full|sampled-100 [--seed N (42)] [--target test|valid] [--max-users N] [--backend wasm|cpu]
+       [--baseline-fit train+valid|train]: the items a baseline is fitted on for the test items: training + validation
+       (default; as a refit model) or training only (as a model fitted under the SASRec paper's protocol)
        [--embedding-dtype float32|int8]: score against the item table stored as the SDK stores its catalog matrix
        [--repeats collapse|collapse-raw|keep (collapse)]: how a log becomes model input (src/model/inputs.ts RepeatRule;
          collapse is the SDK's rule, collapse-raw / keep how the bundled tianchi / pairs models were published)
@@ -26,6 +28,7 @@ async function main() {
   const f = parseFlags(argv, {
     model: 'string', baseline: 'string', data: 'string', format: 'string', protocol: 'string', seed: 'number',
     target: 'string', 'max-users': 'number', backend: 'string', help: 'boolean', 'embedding-dtype': 'string', repeats: 'string',
+    'baseline-fit': 'string',
   });
   if (f.help) { console.log(HELP); return; }
   for (const req of ['data', 'format', 'protocol']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${HELP}`);
@@ -35,6 +38,9 @@ async function main() {
   const target = ((f.target as string) ?? 'test') as 'test' | 'valid';
   if (target !== 'test' && target !== 'valid') throw new UsageError('--target must be test or valid');
   if (f.baseline && f.baseline !== 'popular' && f.baseline !== 'itemknn') throw new UsageError('--baseline must be popular or itemknn');
+  const baselineFit = (f['baseline-fit'] as string) ?? 'train+valid';
+  if (baselineFit !== 'train+valid' && baselineFit !== 'train') throw new UsageError('--baseline-fit must be train+valid or train');
+  if (f['baseline-fit'] && !f.baseline) throw new UsageError('--baseline-fit applies to --baseline only');
   const seed = (f.seed as number) ?? 42;
   const embeddingDtype = ((f['embedding-dtype'] as string) ?? 'float32') as 'float32' | 'int8';
   if (embeddingDtype !== 'float32' && embeddingDtype !== 'int8') throw new UsageError('--embedding-dtype must be float32 or int8');
@@ -55,18 +61,18 @@ async function main() {
   const metrics = model
     ? await evaluateModel(model.header.config, model.weights, split, opts, { embeddingDtype })
     : await evaluateScorer(f.baseline === 'popular'
-      ? popularScorer(split, dataset.numItems, target)
-      : itemKnnScorer(split, dataset.numItems, target), dataset.numItems, split, opts);
+      ? popularScorer(split, dataset.numItems, target, baselineFit === 'train+valid')
+      : itemKnnScorer(split, dataset.numItems, target, 200, baselineFit === 'train+valid'), dataset.numItems, split, opts);
   if (model) tf.dispose(Object.values(model.weights));
   const seconds = (performance.now() - t0) / 1000;
 
-  const what = model ? `model ${f.model} (${model.header.modelVersion}, ${model.header.weightDtype}, scoring table ${embeddingDtype})` : `baseline ${f.baseline}`;
+  const what = model ? `model ${f.model} (${model.header.modelVersion}, ${model.header.weightDtype}, scoring table ${embeddingDtype})` : `baseline ${f.baseline} (fitted on ${target === 'test' ? baselineFit : 'train'} items)`;
   console.log(`${what} on ${f.data} [${f.format}], protocol ${protocol}, target ${target}, repeats ${repeats}, ${metrics.users} users, backend ${backend}${unknownItems ? `, ${unknownItems} interactions with items unknown to the model dropped` : ''}`);
   for (const k of ['hr@1', 'hr@5', 'hr@10', 'hr@20', 'ndcg@5', 'ndcg@10', 'ndcg@20', 'mrr', 'coverage@10'] as const) {
     console.log(`  ${k.padEnd(12)} ${metrics[k].toFixed(4)}`);
   }
   console.log(JSON.stringify({
-    ...metrics, protocol, target, model: f.model ?? null, baseline: f.baseline ?? null,
+    ...metrics, protocol, target, model: f.model ?? null, baseline: f.baseline ?? null, baselineFit: f.baseline ? (target === 'test' ? baselineFit : 'train') : null,
     modelVersion: model?.header.modelVersion ?? null, embeddingDtype: model ? embeddingDtype : null, data: f.data, format: f.format, repeats, seed,
     seconds: Math.round(seconds * 10) / 10,
   }));

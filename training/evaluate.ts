@@ -210,12 +210,16 @@ function pick(all: Float32Array, candidates: Int32Array): Float32Array {
   return out;
 }
 
-/** Popularity over the inputs the evaluation may see (train prefixes, plus validation items for test). */
-export function popularScorer(split: LeaveOneOutSplit, numItems: number, target: 'test' | 'valid'): Scorer {
+/**
+ * Popularity over the inputs the evaluation may see (train prefixes, plus validation items for test).
+ * `fitValidation` false fits it on the training items only, as a model fitted under the paper's protocol
+ * (the test histories still end with the validation item).
+ */
+export function popularScorer(split: LeaveOneOutSplit, numItems: number, target: 'test' | 'valid', fitValidation = true): Scorer {
   const counts = new Float32Array(numItems + 1);
   split.train.forEach((s, u) => {
     for (const i of s) counts[i]++;
-    if (target === 'test' && split.valid[u]) counts[split.valid[u]]++;
+    if (target === 'test' && fitValidation && split.valid[u]) counts[split.valid[u]]++;
   });
   // Tiny deterministic tie-break so equal counts do not all tie with the target.
   for (let i = 1; i <= numItems; i++) counts[i] += (i % 997) * 1e-6;
@@ -225,12 +229,12 @@ export function popularScorer(split: LeaveOneOutSplit, numItems: number, target:
 /**
  * Item-KNN: cosine similarity of items over the sets of users who interacted with them;
  * a user's score for an item is the sum of its similarity to the user's history items.
- * Keeps the top `neighbours` per item.
+ * Keeps the top `neighbours` per item. Fitted like popularScorer (`fitValidation`).
  */
-export function itemKnnScorer(split: LeaveOneOutSplit, numItems: number, target: 'test' | 'valid', neighbours = 200): Scorer {
+export function itemKnnScorer(split: LeaveOneOutSplit, numItems: number, target: 'test' | 'valid', neighbours = 200, fitValidation = true): Scorer {
   const userItems: Int32Array[] = split.train.map((s, u) => {
     const set = new Set<number>(s);
-    if (target === 'test' && split.valid[u]) set.add(split.valid[u]);
+    if (target === 'test' && fitValidation && split.valid[u]) set.add(split.valid[u]);
     return Int32Array.from(set);
   });
   const itemUsers: number[][] = Array.from({ length: numItems + 1 }, () => []);

@@ -120,6 +120,25 @@ describe('metrics on hand-made cases', () => {
   });
 });
 
+describe('baselines fitted on the training items only', () => {
+  it('count no validation item for the test items, while the test histories still end with it', async () => {
+    // Item 9 is every user's validation item and appears nowhere else; item 3 is each test item.
+    const seqs = Array.from({ length: 6 }, (_, u) => Int32Array.from([1 + (u % 2), 4 + (u % 3), 9, 3]));
+    const split = leaveOneOut(seqs);
+    const o = { protocol: 'full' as const, seed: 1, target: 'test' as const };
+    const score = async (s: ReturnType<typeof popularScorer>) => (await s([0], [Int32Array.from([1, 4, 9])], null))[0];
+    expect((await score(popularScorer(split, 9, 'test')))[9]).toBeGreaterThan(5);
+    expect((await score(popularScorer(split, 9, 'test', false)))[9]).toBeLessThan(1);
+    // Item-KNN: fitted on training items only, item 9 has no neighbours, so the history's 9 adds nothing.
+    const withValid = await score(itemKnnScorer(split, 9, 'test'));
+    const trainOnly = await score(itemKnnScorer(split, 9, 'test', 200, false));
+    expect(withValid[3]).toBeLessThan(1); // the test item is never in anyone's fitted items
+    expect(withValid[1]).toBeGreaterThan(trainOnly[1]); // 9 co-occurs with 1 only when validation items are fitted
+    const m = await evaluateScorer(itemKnnScorer(split, 9, 'test', 200, false), 9, split, o);
+    expect(m.users).toBe(6);
+  });
+});
+
 describe('training smoke on a real slice of Amazon Games', () => {
   const ds = parseDataset(gamesSlice(2000), 'pairs', 'games-slice');
 
