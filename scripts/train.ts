@@ -18,7 +18,7 @@ const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianch
        npm run train -- --arch mtl ... (the multi-task model; --arch mtl --help lists its options)
 With no option below, train runs the best recipe we know (models/games-sasrec/README.md): sampled softmax over
 ${D0.negatives} negatives, SSE ${D0.sse}, dropout ${D0.dropout}, a cosine schedule over ${D0.epochs} epochs run to the end, validation every
-${D0.evalEvery} epochs on full-ranking NDCG@10 keeping the best weights. It prints how long it will take after its first steps.
+${D0.evalEvery} epochs on full-ranking NDCG@10 over ${D0.evalUsers} sampled users, keeping the best weights. It prints how long it will take after its first steps.
 
 schedule and stopping:
   --epochs N           epochs of the schedule (${D0.epochs})
