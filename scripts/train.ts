@@ -126,10 +126,11 @@ async function main() {
   }
 
   const bar = new ProgressBar();
+  let validationLine = '';
   const result = await train(dataset, options, {
     onStep: ({ epoch, step, stepsInEpoch, loss, elapsed }) =>
       bar.update(`epoch ${epoch + 1}/${options.epochs}`, step, stepsInEpoch, `loss ${loss.toFixed(4)}`, (elapsed / step) * (stepsInEpoch - step)),
-    onPlan: ({ validation }) => console.log(validation ?? 'validation: none (--eval-every 0): the last epoch\'s weights are kept'),
+    onPlan: ({ validation }) => { validationLine = validation ?? 'validation: none (--eval-every 0): the last epoch\'s weights are kept'; console.log(validationLine); },
     onEstimate: (e) => { bar.end(); console.log(`time: ${formatEstimate(e)}`); },
     onEpoch: (log, state) => {
       bar.end();
@@ -151,6 +152,7 @@ async function main() {
     modelVersion: header.modelVersion,
     data: { file: f.data, format: f.format, repeats, users: dataset.users.length, items: dataset.numItems, interactions: dataset.numInteractions },
     options, backend, weightDtype: dtype, artifactBytes: bytes,
+    validation: validationLine,
     trainSeconds: Math.round(result.state.trainSeconds), epochs: result.state.epoch, bestEpoch: result.state.bestEpoch,
     steps: result.state.step, log: result.state.log,
     machine: { cpus: (await import('node:os')).cpus().length, node: process.version, tfjs: tf.version.tfjs },

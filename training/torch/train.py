@@ -360,9 +360,10 @@ def main(argv=None):
         mine = list(range(len(local_valid)))
     cases = [(user_offset + local_valid[j], train[local_valid[j]], valid[local_valid[j]]) for j in mine]
     if o["evalEvery"] > 0:
-        log(rank, validation_label(o["validProtocol"], min(total_valid, o["evalUsers"]) if sampled_valid else total_valid, sampled_valid))
+        validation_line = validation_label(o["validProtocol"], min(total_valid, o["evalUsers"]) if sampled_valid else total_valid, sampled_valid)
     else:
-        log(rank, "validation: none (--eval-every 0): the last epoch's weights are kept")
+        validation_line = "validation: none (--eval-every 0): the last epoch's weights are kept"
+    log(rank, validation_line)
 
     def validations(frm, to):
         """Validations in epochs (frm, to]: every evalEvery-th and the last one."""
@@ -512,7 +513,7 @@ def main(argv=None):
             "command": "torchrun ... training/torch/train.py " + " ".join(sys.argv[1:]) if world > 1 else "python3 training/torch/train.py " + " ".join(sys.argv[1:]),
             "trainer": "pytorch", "modelVersion": saved["header"]["modelVersion"],
             "data": {"file": a.data, "format": a.format, "repeats": a.repeats, "users": num_users, "items": num_items, "interactions": num_interactions},
-            "options": o, "validProtocol": o["validProtocol"], "weightDtype": a.dtype, "artifactBytes": saved["bytes"],
+            "options": o, "validProtocol": o["validProtocol"], "validation": validation_line, "weightDtype": a.dtype, "artifactBytes": saved["bytes"],
             "trainSeconds": round(state["trainSeconds"], 2), "epochs": state["epoch"], "bestEpoch": state["bestEpoch"], "steps": state["step"],
             "log": state["log"],
             "machine": {"processes": world, "device": device.type, "threadsPerProcess": threads, "cpus": os.cpu_count(),
