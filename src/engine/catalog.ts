@@ -23,6 +23,11 @@ export interface CatalogModel {
   modelIndex: ReadonlyMap<string, number>;
   /** Feature models: shop metadata -> content indices. */
   content?: ContentIndexer;
+  /**
+   * The item embedding's values in JS (the loader's decoded copy), when still held: id-only models
+   * then build the matrix from it instead of gathering on the backend and reading the rows back.
+   */
+  itemTable?: Float32Array;
 }
 
 export interface CatalogBuildOptions {
@@ -50,6 +55,22 @@ function catalogRowsHash(modelIdx: readonly number[], items: readonly CatalogIte
     }
   });
   return `${(h1 >>> 0).toString(16)}${(h2 >>> 0).toString(16)}-${modelIdx.length}`;
+}
+
+/** Lets the worker's event loop run (liveness pings, progress) between long steps of a build. */
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+/**
+ * The id-only model's item vectors [rows, d] from the item table in JS: a view when the rows are
+ * the table's rows 1..rows in order (the catalog is the model's items), else a gathered copy.
+ */
+function hostRows(table: Float32Array, modelIdx: readonly number[], d: number): Float32Array {
+  let identity = true;
+  for (let r = 0; r < modelIdx.length && identity; r++) identity = modelIdx[r] === r + 1;
+  if (identity) return table.subarray(d, (modelIdx.length + 1) * d);
+  const out = new Float32Array(modelIdx.length * d);
+  for (let r = 0; r < modelIdx.length; r++) out.set(table.subarray(modelIdx[r] * d, (modelIdx[r] + 1) * d), r * d);
+  return out;
 }
 
 /** Item vectors [rows, d]: id embeddings, plus content embeddings for feature models. */
@@ -151,8 +172,10 @@ export class Catalog {
         popScore[pos] = logMax > 0 && m > 0 ? Math.log1p(model.vocab.popularity[m]) / logMax : 0;
       }
     });
+    await yieldToEventLoop();
     const popularOrder = Int32Array.from(items.keys());
     popularOrder.sort((a, b) => popScore[b] - popScore[a] || a - b);
+    await yieldToEventLoop();
 
     let matrix: CatalogMatrix | null = null;
     const t0 = now();
@@ -161,7 +184,7 @@ export class Catalog {
       const d = model.header.config.hiddenDim;
       const rows = modelIdxOfRow.length;
       const rowItems = posOfRowList.map((p) => items[p]);
-      const dtype = resolveEmbeddingDtype(options.embeddingDtype, rows);
+      const dtype = resolveEmbeddingDtype(options.embeddingDtype, rows, d);
       // int8 matrices are cached: model version + a hash of what the rows are made of.
       const cacheKey = dtype === 'int8' && options.cache
         ? `${model.header.modelVersion}|${catalogRowsHash(modelIdxOfRow, rowItems)}|int8-row-v1` : undefined;
@@ -169,6 +192,8 @@ export class Catalog {
       if (cached && cached.rows === rows && cached.dim === d) {
         matrix = await createCatalogMatrix(null, rows, d, { dtype }, cached);
         fromCache = true;
+      } else if (model.itemTable && !model.content) {
+        matrix = await createCatalogMatrix(hostRows(model.itemTable, modelIdxOfRow, d), rows, d, { dtype });
       } else {
         const values = tf.tidy(() => itemRows(model, modelIdxOfRow, rowItems));
         try {
@@ -176,6 +201,8 @@ export class Catalog {
         } finally {
           values.dispose();
         }
+      }
+      if (!fromCache) {
         const q = matrix.int8();
         if (cacheKey && q) {
           // A full or blocked storage only costs the next load the quantisation.

@@ -329,4 +329,48 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $li)))
   )
+
+  ;; The int8 copy prefilterI8 reads, from `rows` rows of a row-major float32 matrix at src (d even):
+  ;; per row r, scale = f32(max|x| / 127) (1 for a zero row), xi = clamp(nearest(x / scale), -127, 127)
+  ;; (the division in f64, so |x - scale * xi| <= scale / 2), written in prefilterI8's block layout;
+  ;; x1[r] = f32(sum|x| * (1 + 1e-6)) (summed in f64: an upper bound on sum|x|). Offsets in bytes.
+  (func (export "quantizeRows") (param $src i32) (param $rows i32) (param $d i32) (param $m8 i32)
+                                (param $scales i32) (param $x1 i32)
+    (local $r i32) (local $j i32) (local $p i32) (local $max f32) (local $sum f64) (local $a f32)
+    (local $s f64) (local $base i32) (local $v f64) (local $dp32 i32)
+    (local.set $dp32 (i32.shl (local.get $d) (i32.const 4))) ;; (d / 2) pairs * 32 bytes per block
+    (block $done (loop $lr
+      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $p (i32.add (local.get $src) (i32.shl (i32.mul (local.get $r) (local.get $d)) (i32.const 2))))
+      (local.set $max (f32.const 0))
+      (local.set $sum (f64.const 0))
+      (local.set $j (i32.const 0))
+      (block $dj (loop $lj
+        (br_if $dj (i32.ge_u (local.get $j) (local.get $d)))
+        (local.set $a (f32.abs (f32.load (i32.add (local.get $p) (i32.shl (local.get $j) (i32.const 2))))))
+        (local.set $max (f32.max (local.get $max) (local.get $a)))
+        (local.set $sum (f64.add (local.get $sum) (f64.promote_f32 (local.get $a))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $lj)))
+      (local.set $s (if (result f64) (f32.gt (local.get $max) (f32.const 0))
+        (then (f64.promote_f32 (f32.demote_f64 (f64.div (f64.promote_f32 (local.get $max)) (f64.const 127)))))
+        (else (f64.const 1))))
+      (f32.store (i32.add (local.get $scales) (i32.shl (local.get $r) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (local.get $x1) (i32.shl (local.get $r) (i32.const 2)))
+        (f32.demote_f64 (f64.mul (local.get $sum) (f64.const 1.000001))))
+      (local.set $base (i32.add (local.get $m8) (i32.add (i32.mul (i32.shr_u (local.get $r) (i32.const 4)) (local.get $dp32))
+        (i32.shl (i32.and (local.get $r) (i32.const 15)) (i32.const 1)))))
+      (local.set $j (i32.const 0))
+      (block $dq (loop $lq
+        (br_if $dq (i32.ge_u (local.get $j) (local.get $d)))
+        (local.set $v (f64.nearest (f64.div (f64.promote_f32 (f32.load (i32.add (local.get $p) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.get $s))))
+        (local.set $v (f64.min (f64.const 127) (f64.max (f64.const -127) (local.get $v))))
+        (i32.store8 (i32.add (local.get $base) (i32.add (i32.shl (i32.shr_u (local.get $j) (i32.const 1)) (i32.const 5))
+          (i32.and (local.get $j) (i32.const 1)))) (i32.trunc_f64_s (local.get $v)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $lq)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $lr)))
+  )
 )

@@ -155,7 +155,7 @@ function parseManifest(url: string, text: string): ManifestFile {
 }
 
 /** Decodes and checks the weights; the returned tensors are the caller's. */
-function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): { weights: LoadedModel['weights']; weightBytes: number } {
+function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): { weights: LoadedModel['weights']; weightBytes: number; itemTable?: Float32Array } {
   if (data.byteLength !== m.weightBytes) {
     throw new ModelLoadError(
       `The weight files of ${url} hold ${data.byteLength} bytes; its weightsManifest declares ${m.weightBytes}. Upload the weights that belong to this model.json.`,
@@ -173,8 +173,9 @@ function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): { weight
     );
   }
   try {
-    // tidy: if the check throws part-way, the tensors decoded so far are released too.
-    return tf.tidy(() => weightsFromArtifacts({ weightSpecs: m.weightSpecs, weightData: buffer }, weightShapes(m.header.config)));
+    // Not under tf.tidy: it would walk the returned item table value by value. weightsFromArtifacts
+    // releases what it decoded when it throws.
+    return weightsFromArtifacts({ weightSpecs: m.weightSpecs, weightData: buffer }, weightShapes(m.header.config));
   } catch (e) {
     throw new ModelLoadError(`The weights of ${url} do not match its header: ${message(e)}. Re-export the model.`, { url, cause: message(e) });
   }
@@ -275,6 +276,7 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
       if (shards.length > 1) { let at = 0; for (const s of shards) { data.set(s, at); at += s.byteLength; } }
       const decoded = decodeWeights(url, m, data);
       weights = decoded.weights;
+      await new Promise((resolve) => setTimeout(resolve, 0)); // the worker answers liveness pings between the long steps
       const vocab = parseVocab(m.vocabUrl, vocabText, m.header.config.numItems, m.header.config.features);
       if (source === 'cache') {
         info.hit = true;
@@ -287,7 +289,7 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
         info.stored = await cache.put(version, files, m.text);
       }
       if (cache?.error) info.error ??= cache.error;
-      return { header: m.header, vocab, weights, weightBytes: decoded.weightBytes, cache: info };
+      return { header: m.header, vocab, weights, weightBytes: decoded.weightBytes, itemTable: decoded.itemTable, cache: info };
     } catch (e) {
       if (weights) tf.dispose(Object.values(weights));
       // A cached copy that fails its checks is dropped, and the network tried once.
