@@ -2,7 +2,7 @@
  * Benchmark page: runs one case (backend x model x catalog) the way a shop uses the SDK and returns
  * plain figures. Driven by scripts/bench.ts through `window.bench.run()`.
  */
-import { createRecommender, type CatalogItem, type EngineInfo, type Recommender, type SceneName } from '../src/index';
+import { createRecommender, type CatalogItem, type EngineInfo, type LoadProgress, type Recommender, type SceneName } from '../src/index';
 import { askWorker, instrumentedWorker } from '../tests/support/side-channel';
 
 export interface BenchCase {
@@ -33,6 +33,13 @@ export interface BenchResult {
   reloadCreateMs?: number;
   reloadFirstResultMs?: number;
   reloadInfo?: EngineInfo;
+  /**
+   * Where the cold start goes (first visit, and the reload): ms from createRecommender to the end
+   * of each load stage (backend started, weights received, model decoded, catalog matrix built,
+   * warm-up done, ready) and to the first list.
+   */
+  coldPhases?: LoadPhases;
+  reloadPhases?: LoadPhases;
   /** The first home call after load (worker time): shows whether warm-up did its job. */
   firstCallWorkerMs?: number;
   /** History positions the home call fed the model (RecommendResult.historyUsed): the cost floor counts these. */
@@ -43,6 +50,25 @@ export interface BenchResult {
   memory?: { numTensors: number; tfBytes: number; workerHeap?: number; pageHeap?: number };
   peak?: { gmacs: number; shape: string; all: Array<{ shape: string; gmacs: number }> };
   leak?: { calls: number; tensorsBefore: number; tensorsAfter: number; bytesBefore: number; bytesAfter: number; heapBefore?: number; heapAfter?: number; ms: number };
+}
+
+export interface LoadPhases { backend?: number; download?: number; model?: number; catalog?: number; warmup?: number; ready?: number; firstResult?: number }
+
+/** Records the end of each load stage (ms since t0) from createRecommender's onProgress. */
+function phaseRecorder(t0: () => number): { phases: LoadPhases; onProgress: (p: LoadProgress) => void } {
+  const phases: LoadPhases = {};
+  const at = () => Math.round(performance.now() - t0());
+  return {
+    phases,
+    onProgress: (p) => {
+      if (p.stage === 'backend' && p.status === 'ready') phases.backend = at();
+      else if (p.stage === 'download') phases.download = at();
+      else if (p.stage === 'model') phases.model = at();
+      else if (p.stage === 'warmup' && p.ms === undefined) phases.catalog = at();
+      else if (p.stage === 'warmup') phases.warmup = at();
+      else if (p.stage === 'ready') phases.ready = at();
+    },
+  };
 }
 
 function stat(xs: number[]): Stat {
@@ -86,11 +112,13 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
     // First visit: empty database.
     worker = newWorker();
     let t0 = performance.now();
-    rec = await createRecommender({ ...options, worker });
+    const cold = phaseRecorder(() => t0);
+    rec = await createRecommender({ ...options, worker, onProgress: cold.onProgress });
     out.createMs = performance.now() - t0;
     await rec.track(history.map((itemId) => ({ type: 'view' as const, itemId })));
     const first = await rec.scene('home').recommend({ k: 10 });
     out.coldFirstResultMs = performance.now() - t0;
+    out.coldPhases = { ...cold.phases, firstResult: Math.round(out.coldFirstResultMs) };
     out.firstCallWorkerMs = first.latencyMs;
     out.homeHistoryUsed = first.historyUsed;
     out.info = rec.engineInfo;
@@ -157,10 +185,12 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
     // Second visit: same database (history, catalog cache), browser caches warm.
     worker = newWorker();
     t0 = performance.now();
-    rec = await createRecommender({ ...options, worker });
+    const reload = phaseRecorder(() => t0);
+    rec = await createRecommender({ ...options, worker, onProgress: reload.onProgress });
     out.reloadCreateMs = performance.now() - t0;
     await rec.scene('home').recommend({ k: 10 });
     out.reloadFirstResultMs = performance.now() - t0;
+    out.reloadPhases = { ...reload.phases, firstResult: Math.round(out.reloadFirstResultMs) };
     out.reloadInfo = rec.engineInfo;
     await rec.clearHistory();
     out.ok = true;

@@ -129,6 +129,8 @@ function barChart(title: string, unit: string, groups: string[], series: string[
 
 const f = (ms: number | undefined, digits = 1) => (ms === undefined ? '–' : ms < 10 ? ms.toFixed(2) : ms.toFixed(digits));
 const mb = (b: number | undefined) => (b === undefined ? '–' : (b / 1048576).toFixed(1));
+/** A cold start's stage ends (ms since createRecommender), as one line. */
+const phases = (p: BenchResult['coldPhases']) => (p ? Object.entries(p).map(([k, v]) => `${k} ${v}`).join(', ') : '–');
 
 async function main() {
   const t0 = Date.now();
@@ -210,6 +212,7 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
         const home = r.scenes?.home?.worker;
         console.log(`${c.label.padEnd(12)} ${r.ok ? 'ok ' : 'ERR'} ${((Date.now() - ts) / 1000).toFixed(0).padStart(4)} s` +
           (r.ok ? `  backend ${r.info?.backend} (${r.info?.scoring?.dtype}, ${r.info?.scoring?.mode})  cold ${f(r.coldFirstResultMs, 0)} ms  home ${f(home?.median)} / ${f(home?.p95)} ms` : `  ${r.error}`));
+        if (r.ok) console.log(`${''.padEnd(12)} cold phases ${phases(r.coldPhases)}; reload ${phases(r.reloadPhases)}; matrix ${mb(r.info?.scoring?.bytes)} MB (${r.info?.scoring?.kernel ?? r.info?.scoring?.dtype}), built in ${f(r.info?.scoring?.buildMs, 0)} ms`);
       }
     }
   } finally {

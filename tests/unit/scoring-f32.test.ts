@@ -48,6 +48,25 @@ describe('f32 kernel', () => {
   }
 });
 
+describe('f32 kernel dense: rows in pairs', () => {
+  it('gives each row the same bits as computing it alone (odd and even row counts)', () => {
+    const k = createF32Kernel();
+    const [n, inDim, o] = [7, 64, 48];
+    const lay = new F32Layout();
+    const at = { x: lay.take(n * inDim), w: lay.take(inDim * o), b: lay.take(o), out: lay.take(n * o), one: lay.take(o) };
+    k.reserve(lay.bytes);
+    const f = new Float32Array(k.buffer);
+    f.set(rand(n * inDim, 12), at.x / 4); f.set(rand(inDim * o, 13), at.w / 4); f.set(rand(o, 14), at.b / 4);
+    for (const rows of [n, n - 1]) {
+      k.dense(at.x, rows, inDim, at.w, o, at.b, at.out, true);
+      for (let i = 0; i < rows; i++) {
+        k.dense(at.x + i * inDim * 4, 1, inDim, at.w, o, at.b, at.one, true);
+        expect([...f.subarray(at.out / 4 + i * o, at.out / 4 + (i + 1) * o)]).toEqual([...f.subarray(at.one / 4, at.one / 4 + o)]);
+      }
+    }
+  });
+});
+
 describe('selectTop', () => {
   it('returns exactly the n best rows (ties to the lower row) with their scores, for many sizes', () => {
     let seed = 9;
