@@ -12,7 +12,7 @@ import { itemVectors, type WeightMap } from '../model/sasrec.js';
 import type { RankCandidate } from '../ranking/rank.js';
 import { createCatalogMatrix, resolveEmbeddingDtype, type CatalogMatrix, type ScoreRequest } from '../retrieval/matrix.js';
 import type { CatalogCacheRecord } from './store/catalog-cache.js';
-import { now } from '../util/clock.js';
+import { now, yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 
 /** What the catalog needs from the loaded model. */
 export interface CatalogModel {
@@ -57,9 +57,6 @@ function catalogRowsHash(modelIdx: readonly number[], items: readonly CatalogIte
   return `${(h1 >>> 0).toString(16)}${(h2 >>> 0).toString(16)}-${modelIdx.length}`;
 }
 
-/** Lets the worker's event loop run (liveness pings, progress) between long steps of a build. */
-export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
-
 /**
  * The id-only model's item vectors [rows, d] from the item table in JS: a view when the rows are
  * the table's rows 1..rows in order (the catalog is the model's items), else a gathered copy.
@@ -71,6 +68,27 @@ function hostRows(table: Float32Array, modelIdx: readonly number[], d: number): 
   const out = new Float32Array(modelIdx.length * d);
   for (let r = 0; r < modelIdx.length; r++) out.set(table.subarray(modelIdx[r] * d, (modelIdx[r] + 1) * d), r * d);
   return out;
+}
+
+/**
+ * Catalog positions, most popular first, ties in catalog order. Up to 2^21 positions as one native
+ * numeric sort of packed keys (popularity's float32 bits, descending, then the position: popularity
+ * is never negative, so its bits order as its values), several times faster than a comparator sort
+ * of a million positions; larger catalogs take the comparator.
+ */
+export function byPopularity(popScore: Float32Array): Int32Array {
+  const n = popScore.length;
+  const order = new Int32Array(n);
+  if (n > 2 ** 21) {
+    for (let i = 0; i < n; i++) order[i] = i;
+    return order.sort((a, b) => popScore[b] - popScore[a] || a - b);
+  }
+  const bits = new Uint32Array(popScore.buffer, popScore.byteOffset, n);
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = (0x7fffffff - (bits[i] & 0x7fffffff)) * 2 ** 21 + i;
+  keys.sort();
+  for (let i = 0; i < n; i++) order[i] = keys[i] % 2 ** 21;
+  return order;
 }
 
 /** Item vectors [rows, d]: id embeddings, plus content embeddings for feature models. */
@@ -154,7 +172,10 @@ export class Catalog {
     let learned = 0;
     let contentOnly = 0;
     const contentKnown = new Uint8Array(n);
-    items.forEach((item, pos) => {
+    for (let pos = 0; pos < n; pos++) {
+      // A million-item catalog takes seconds here: the worker keeps answering pings meanwhile.
+      if (pos > 0 && pos % YIELD_EVERY_ITEMS === 0) await yieldToEventLoop();
+      const item = items[pos];
       posById.set(item.id, pos);
       const known = model.modelIndex.get(item.id);
       if (known !== undefined) learned++;
@@ -171,10 +192,9 @@ export class Catalog {
         posOfRowList.push(pos);
         popScore[pos] = logMax > 0 && m > 0 ? Math.log1p(model.vocab.popularity[m]) / logMax : 0;
       }
-    });
+    }
     await yieldToEventLoop();
-    const popularOrder = Int32Array.from(items.keys());
-    popularOrder.sort((a, b) => popScore[b] - popScore[a] || a - b);
+    const popularOrder = byPopularity(popScore);
     await yieldToEventLoop();
 
     let matrix: CatalogMatrix | null = null;

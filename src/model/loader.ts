@@ -14,6 +14,7 @@ import { weightShapes, type FeatureConfig } from './sasrec.js';
 import { DEFAULT_ENGINE_OPTIONS, MODEL_CACHE_REVALIDATE_MS } from '../contract/defaults.js';
 import { ModelLoadError, ScenerecError } from '../contract/errors.js';
 import type { ModelCacheInfo, ModelCacheMode } from '../contract/protocol.js';
+import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { resolveRelative } from '../util/url.js';
 
 /** Bytes of the weight files received so far (from the network or the cache), and their total. */
@@ -155,7 +156,7 @@ function parseManifest(url: string, text: string): ManifestFile {
 }
 
 /** Decodes and checks the weights; the returned tensors are the caller's. */
-function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): { weights: LoadedModel['weights']; weightBytes: number; itemTable?: Float32Array } {
+async function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): Promise<{ weights: LoadedModel['weights']; weightBytes: number; itemTable?: Float32Array }> {
   if (data.byteLength !== m.weightBytes) {
     throw new ModelLoadError(
       `The weight files of ${url} hold ${data.byteLength} bytes; its weightsManifest declares ${m.weightBytes}. Upload the weights that belong to this model.json.`,
@@ -172,6 +173,7 @@ function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): { weight
       { url, tensor: bad.name, row: bad.row, column: bad.column, rows: bad.rows },
     );
   }
+  await yieldToEventLoop(); // between the check and the decoding, each a long step at a million items
   try {
     // Not under tf.tidy: it would walk the returned item table value by value. weightsFromArtifacts
     // releases what it decoded when it throws.
@@ -181,7 +183,7 @@ function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): { weight
   }
 }
 
-function parseVocab(vocabUrl: string, text: string, numItems: number, features?: FeatureConfig): ModelVocab {
+async function parseVocab(vocabUrl: string, text: string, numItems: number, features?: FeatureConfig): Promise<ModelVocab> {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -193,6 +195,7 @@ function parseVocab(vocabUrl: string, text: string, numItems: number, features?:
     vocab = validateVocab(json, numItems, features);
     const seen = new Set<string>();
     for (let i = 1; i < vocab.itemIds.length; i++) {
+      if (i % YIELD_EVERY_ITEMS === 0) await yieldToEventLoop(); // a worker answers pings meanwhile
       const id = vocab.itemIds[i];
       if (typeof id !== 'string' || id.length === 0) throw new Error(`vocab.json itemIds[${i}] is not a non-empty string`);
       if (seen.has(id)) throw new Error(`vocab.json lists the item id "${id}" twice`);
@@ -274,10 +277,10 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
       const total = shards.reduce((n, s) => n + s.byteLength, 0);
       const data = shards.length === 1 ? shards[0] : new Uint8Array(total);
       if (shards.length > 1) { let at = 0; for (const s of shards) { data.set(s, at); at += s.byteLength; } }
-      const decoded = decodeWeights(url, m, data);
+      const decoded = await decodeWeights(url, m, data);
       weights = decoded.weights;
-      await new Promise((resolve) => setTimeout(resolve, 0)); // the worker answers liveness pings between the long steps
-      const vocab = parseVocab(m.vocabUrl, vocabText, m.header.config.numItems, m.header.config.features);
+      await yieldToEventLoop();
+      const vocab = await parseVocab(m.vocabUrl, vocabText, m.header.config.numItems, m.header.config.features);
       if (source === 'cache') {
         info.hit = true;
         await cache!.touch(version, info.manifest === 'network');
