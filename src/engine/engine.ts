@@ -28,7 +28,7 @@ import { LoadDeadline } from '../model/deadline.js';
 import { loadModel, type DownloadProgress } from '../model/loader.js';
 import { FeedbackView, lastInteractions } from '../ranking/feedback.js';
 import type { WeightMap } from '../model/sasrec.js';
-import { now, yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
+import { now } from '../util/clock.js';
 import { resolveUrl } from '../util/url.js';
 import type { BackendSelection } from './backend.js';
 import { chooseBackend } from './backend-choice.js';
@@ -176,11 +176,7 @@ export class RecommenderEngine implements RecommenderApi {
       report({ stage: 'model', numItems: loaded.header.config.numItems, weightBytes: loaded.weightBytes });
 
       const { header, vocab } = loaded;
-      const modelIndex = new Map<string, number>();
-      for (let i = 1; i < vocab.itemIds.length; i++) {
-        if (i % YIELD_EVERY_ITEMS === 0) await yieldToEventLoop(); // the worker answers pings meanwhile
-        modelIndex.set(vocab.itemIds[i], i);
-      }
+      const modelIndex = loaded.modelIndex;
       const content = header.config.features && vocab.features ? new ContentIndexer(vocab.features) : undefined;
       const model: LoadedParts = { header, vocab, weights, modelIndex, content, itemTable: loaded.itemTable };
       loaded.itemTable = undefined;

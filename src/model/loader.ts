@@ -40,6 +40,8 @@ export interface LoadModelOptions {
 
 export interface LoadedModelFiles extends LoadedModel {
   cache: ModelCacheInfo;
+  /** Item id -> model index (1-based), built while the vocabulary was checked. */
+  modelIndex: Map<string, number>;
 }
 
 function message(e: unknown): string {
@@ -183,7 +185,8 @@ async function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): Pr
   }
 }
 
-async function parseVocab(vocabUrl: string, text: string, numItems: number, features?: FeatureConfig): Promise<ModelVocab> {
+/** The checked vocabulary and its index (item id -> model index), built by the duplicate check. */
+async function parseVocab(vocabUrl: string, text: string, numItems: number, features?: FeatureConfig): Promise<{ vocab: ModelVocab; index: Map<string, number> }> {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -191,22 +194,22 @@ async function parseVocab(vocabUrl: string, text: string, numItems: number, feat
     throw new ModelLoadError(`Could not load the model vocabulary from ${vocabUrl}: ${message(e)}. ${DEPLOY_HINT}`, { url: vocabUrl, cause: message(e) });
   }
   let vocab: ModelVocab;
+  const index = new Map<string, number>();
   try {
     vocab = validateVocab(json, numItems, features);
-    const seen = new Set<string>();
     for (let i = 1; i < vocab.itemIds.length; i++) {
       if (i % YIELD_EVERY_ITEMS === 0) await yieldToEventLoop(); // a worker answers pings meanwhile
       const id = vocab.itemIds[i];
       if (typeof id !== 'string' || id.length === 0) throw new Error(`vocab.json itemIds[${i}] is not a non-empty string`);
-      if (seen.has(id)) throw new Error(`vocab.json lists the item id "${id}" twice`);
-      seen.add(id);
+      if (index.has(id)) throw new Error(`vocab.json lists the item id "${id}" twice`);
+      index.set(id, i);
       const p = vocab.popularity[i];
       if (typeof p !== 'number' || !Number.isFinite(p) || p < 0) throw new Error(`vocab.json popularity[${i}] is not a non-negative number`);
     }
   } catch (e) {
     throw new ModelLoadError(`${vocabUrl} is not a valid vocabulary for this model: ${message(e)}.`, { url: vocabUrl, cause: message(e) });
   }
-  return vocab;
+  return { vocab, index };
 }
 
 const decoder = new TextDecoder();
@@ -280,7 +283,7 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
       const decoded = await decodeWeights(url, m, data);
       weights = decoded.weights;
       await yieldToEventLoop();
-      const vocab = await parseVocab(m.vocabUrl, vocabText, m.header.config.numItems, m.header.config.features);
+      const { vocab, index } = await parseVocab(m.vocabUrl, vocabText, m.header.config.numItems, m.header.config.features);
       if (source === 'cache') {
         info.hit = true;
         await cache!.touch(version, info.manifest === 'network');
@@ -292,7 +295,7 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
         info.stored = await cache.put(version, files, m.text);
       }
       if (cache?.error) info.error ??= cache.error;
-      return { header: m.header, vocab, weights, weightBytes: decoded.weightBytes, itemTable: decoded.itemTable, cache: info };
+      return { header: m.header, vocab, modelIndex: index, weights, weightBytes: decoded.weightBytes, itemTable: decoded.itemTable, cache: info };
     } catch (e) {
       if (weights) tf.dispose(Object.values(weights));
       // A cached copy that fails its checks is dropped, and the network tried once.

@@ -41,7 +41,7 @@ describe('catalog matrix from the JS item table', () => {
   it('scores exactly as the matrix gathered through TF.js, for the model\'s items in order and for a reordered subset', { timeout: 60_000 }, async () => {
     const m = await loadModel(pathToFileURL(resolve(import.meta.dirname, '../../models/games-sasrec/model.json')).href, { fetch: fileFetch(), cache: 'off' });
     expect(m.itemTable).toBeDefined();
-    const modelIndex = new Map(m.vocab.itemIds.map((id, i) => [id, i] as const).filter(([, i]) => i > 0));
+    const modelIndex = m.modelIndex;
     const ids = m.vocab.itemIds.slice(1);
     const subset = ids.filter((_, i) => i % 3 === 0).reverse().map((id) => ({ id }));
     const d = m.header.config.hiddenDim;
