@@ -11,6 +11,11 @@ export interface BenchCase {
   modelUrl: string;
   /** Catalog: the first `catalogSize` items of the model's vocabulary, with synthetic metadata. */
   catalogSize: number;
+  /**
+   * True: no `catalog` option (the model's own items are the catalog, as for a shop that passes
+   * none), so the cold start does not include sending a million catalog entries to the worker.
+   */
+  modelCatalog?: boolean;
   warmCalls: number;
   /** Seconds of back-to-back home calls for the throughput figure. */
   throughputSeconds: number;
@@ -107,12 +112,13 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
   const history = catalog.filter((i) => i.available !== false).slice(100, 120).map((i) => i.id);
   let rec: Recommender | undefined;
   let worker: Worker | undefined;
-  const options = { backend: c.backend, modelUrl: c.modelUrl, catalog, dbName, embeddingDtype: c.embeddingDtype };
+  let cold: ReturnType<typeof phaseRecorder> | undefined;
+  const options = { backend: c.backend, modelUrl: c.modelUrl, catalog: c.modelCatalog ? undefined : catalog, dbName, embeddingDtype: c.embeddingDtype };
   try {
     // First visit: empty database.
     worker = newWorker();
     let t0 = performance.now();
-    const cold = phaseRecorder(() => t0);
+    cold = phaseRecorder(() => t0);
     rec = await createRecommender({ ...options, worker, onProgress: cold.onProgress });
     out.createMs = performance.now() - t0;
     await rec.track(history.map((itemId) => ({ type: 'view' as const, itemId })));
@@ -197,6 +203,7 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
   } catch (e) {
     const err = e as { name?: string; message?: string };
     out.error = `${err.name ?? 'Error'}: ${err.message ?? String(e)}`;
+    if (cold && !out.coldPhases) out.error += ` (load stages reached: ${JSON.stringify(cold.phases)})`; // where a failed cold start got to
   } finally {
     await rec?.dispose().catch(() => undefined);
     worker?.terminate();
