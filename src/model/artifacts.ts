@@ -252,20 +252,36 @@ function f16ToF32Bits(): Uint32Array {
 function decodeFloatWeight(buffer: ArrayBuffer, offset: number, spec: tf.io.WeightsManifestEntry): Float32Array | undefined {
   const q = spec.quantization?.dtype;
   const n = spec.shape.reduce((a, b) => a * b, 1);
+  let nonFinite = false;
+  let out: Float32Array;
   if (!q && spec.dtype === 'float32') {
-    return offset % 4 === 0 ? new Float32Array(buffer, offset, n).slice() : new Float32Array(buffer.slice(offset, offset + n * 4));
+    out = offset % 4 === 0 ? new Float32Array(buffer, offset, n).slice() : new Float32Array(buffer.slice(offset, offset + n * 4));
+    for (let i = 0; i < n && !nonFinite; i++) nonFinite = out[i] - out[i] !== 0; // NaN and ±Infinity give NaN
+  } else if (q === 'float16' && spec.dtype === 'float32') {
+    const h = offset % 2 === 0 ? new Uint16Array(buffer, offset, n) : new Uint16Array(buffer.slice(offset, offset + n * 2));
+    const table = f16ToF32Bits();
+    const bits = new Uint32Array(n);
+    let top = 0; // bit 15 set when some exponent is all ones (NaN, ±Infinity)
+    for (let i = 0; i < n; i++) { const x = h[i]; bits[i] = table[x]; top |= (x & 0x7c00) + 0x400; }
+    nonFinite = (top & 0x8000) !== 0;
+    out = new Float32Array(bits.buffer);
+  } else return undefined;
+  if (nonFinite) throw new NonFiniteWeightsError(spec.name);
+  return out;
+}
+
+/** A decoded weight holds NaN or ±Infinity (findNonFinite then says where). */
+export class NonFiniteWeightsError extends Error {
+  constructor(readonly weight: string) {
+    super(`model weight "${weight}" has a non-finite value`);
+    this.name = 'NonFiniteWeightsError';
   }
-  if (q !== 'float16' || spec.dtype !== 'float32') return undefined;
-  const h = offset % 2 === 0 ? new Uint16Array(buffer, offset, n) : new Uint16Array(buffer.slice(offset, offset + n * 2));
-  const table = f16ToF32Bits();
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = table[h[i]];
-  return new Float32Array(out.buffer);
 }
 
 /**
  * Builds the weight map from decoded artifacts and checks every expected weight is present with the
- * right shape. `itemTable`: the item embedding's float32 values as decoded (the catalog matrix is
+ * right shape; throws NonFiniteWeightsError (before any shape check) when a float32 or float16
+ * weight holds NaN or ±Infinity, found while decoding. `itemTable`: the item embedding's float32 values as decoded (the catalog matrix is
  * built from them without reading the tensor back), when it is stored as float32 or float16.
  */
 export function weightsFromArtifacts(

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {
-  findNonFinite, specBytes, validateHeader, validateVocab, weightsFromArtifacts, type LoadedModel, type ModelHeader, type ModelVocab,
+  findNonFinite, NonFiniteWeightsError, specBytes, validateHeader, validateVocab, weightsFromArtifacts, type LoadedModel, type ModelHeader, type ModelVocab,
 } from './artifacts.js';
 import { defaultCacheStorage, ModelCache } from './cache.js';
 import { LoadDeadline } from './deadline.js';
@@ -167,20 +167,20 @@ async function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): Pr
   }
   const buffer = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
     ? data.buffer as ArrayBuffer : data.slice().buffer;
-  const bad = findNonFinite(buffer, m.weightSpecs);
-  if (bad) {
-    const more = bad.rows > 1 ? ` (${bad.rows} rows of it hold one)` : '';
-    throw new ModelLoadError(
-      `The weights of ${url} are broken: weight "${bad.name}" has a non-finite value (${bad.value}) at row ${bad.row}, column ${bad.column}${more}. Re-train or re-export the model.`,
-      { url, tensor: bad.name, row: bad.row, column: bad.column, rows: bad.rows },
-    );
-  }
-  await yieldToEventLoop(); // between the check and the decoding, each a long step at a million items
+  // Not under tf.tidy: it would walk the returned item table value by value. weightsFromArtifacts
+  // releases what it decoded when it throws; it finds non-finite values while decoding, and then
+  // findNonFinite says where.
   try {
-    // Not under tf.tidy: it would walk the returned item table value by value. weightsFromArtifacts
-    // releases what it decoded when it throws.
     return weightsFromArtifacts({ weightSpecs: m.weightSpecs, weightData: buffer }, weightShapes(m.header.config));
   } catch (e) {
+    const bad = e instanceof NonFiniteWeightsError ? findNonFinite(buffer, m.weightSpecs) : undefined;
+    if (bad) {
+      const more = bad.rows > 1 ? ` (${bad.rows} rows of it hold one)` : '';
+      throw new ModelLoadError(
+        `The weights of ${url} are broken: weight "${bad.name}" has a non-finite value (${bad.value}) at row ${bad.row}, column ${bad.column}${more}. Re-train or re-export the model.`,
+        { url, tensor: bad.name, row: bad.row, column: bad.column, rows: bad.rows },
+      );
+    }
     throw new ModelLoadError(`The weights of ${url} do not match its header: ${message(e)}. Re-export the model.`, { url, cause: message(e) });
   }
 }
