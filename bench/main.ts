@@ -2,7 +2,7 @@
  * Benchmark page: runs one case (backend x model x catalog) the way a shop uses the SDK and returns
  * plain figures. Driven by scripts/bench.ts through `window.bench.run()`.
  */
-import { createRecommender, type CatalogItem, type EngineInfo, type Recommender, type SceneName } from '../src/index';
+import { createRecommender, type CatalogItem, type EngineInfo, type LoadProgress, type Recommender, type SceneName } from '../src/index';
 import { askWorker, instrumentedWorker } from '../tests/support/side-channel';
 
 export interface BenchCase {
@@ -11,6 +11,11 @@ export interface BenchCase {
   modelUrl: string;
   /** Catalog: the first `catalogSize` items of the model's vocabulary, with synthetic metadata. */
   catalogSize: number;
+  /**
+   * True: no `catalog` option (the model's own items are the catalog, as for a shop that passes
+   * none), so the cold start does not include sending a million catalog entries to the worker.
+   */
+  modelCatalog?: boolean;
   warmCalls: number;
   /** Seconds of back-to-back home calls for the throughput figure. */
   throughputSeconds: number;
@@ -33,6 +38,13 @@ export interface BenchResult {
   reloadCreateMs?: number;
   reloadFirstResultMs?: number;
   reloadInfo?: EngineInfo;
+  /**
+   * Where the cold start goes (first visit, and the reload): ms from createRecommender to the end
+   * of each load stage (backend started, weights received, model decoded, catalog matrix built,
+   * warm-up done, ready) and to the first list.
+   */
+  coldPhases?: LoadPhases;
+  reloadPhases?: LoadPhases;
   /** The first home call after load (worker time): shows whether warm-up did its job. */
   firstCallWorkerMs?: number;
   /** History positions the home call fed the model (RecommendResult.historyUsed): the cost floor counts these. */
@@ -43,6 +55,25 @@ export interface BenchResult {
   memory?: { numTensors: number; tfBytes: number; workerHeap?: number; pageHeap?: number };
   peak?: { gmacs: number; shape: string; all: Array<{ shape: string; gmacs: number }> };
   leak?: { calls: number; tensorsBefore: number; tensorsAfter: number; bytesBefore: number; bytesAfter: number; heapBefore?: number; heapAfter?: number; ms: number };
+}
+
+export interface LoadPhases { backend?: number; download?: number; model?: number; catalog?: number; warmup?: number; ready?: number; firstResult?: number }
+
+/** Records the end of each load stage (ms since t0) from createRecommender's onProgress. */
+function phaseRecorder(t0: () => number): { phases: LoadPhases; onProgress: (p: LoadProgress) => void } {
+  const phases: LoadPhases = {};
+  const at = () => Math.round(performance.now() - t0());
+  return {
+    phases,
+    onProgress: (p) => {
+      if (p.stage === 'backend' && p.status === 'ready') phases.backend = at();
+      else if (p.stage === 'download') phases.download = at();
+      else if (p.stage === 'model') phases.model = at();
+      else if (p.stage === 'warmup' && p.ms === undefined) phases.catalog = at();
+      else if (p.stage === 'warmup') phases.warmup = at();
+      else if (p.stage === 'ready') phases.ready = at();
+    },
+  };
 }
 
 function stat(xs: number[]): Stat {
@@ -81,16 +112,19 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
   const history = catalog.filter((i) => i.available !== false).slice(100, 120).map((i) => i.id);
   let rec: Recommender | undefined;
   let worker: Worker | undefined;
-  const options = { backend: c.backend, modelUrl: c.modelUrl, catalog, dbName, embeddingDtype: c.embeddingDtype };
+  let cold: ReturnType<typeof phaseRecorder> | undefined;
+  const options = { backend: c.backend, modelUrl: c.modelUrl, catalog: c.modelCatalog ? undefined : catalog, dbName, embeddingDtype: c.embeddingDtype };
   try {
     // First visit: empty database.
     worker = newWorker();
     let t0 = performance.now();
-    rec = await createRecommender({ ...options, worker });
+    cold = phaseRecorder(() => t0);
+    rec = await createRecommender({ ...options, worker, onProgress: cold.onProgress });
     out.createMs = performance.now() - t0;
     await rec.track(history.map((itemId) => ({ type: 'view' as const, itemId })));
     const first = await rec.scene('home').recommend({ k: 10 });
     out.coldFirstResultMs = performance.now() - t0;
+    out.coldPhases = { ...cold.phases, firstResult: Math.round(out.coldFirstResultMs) };
     out.firstCallWorkerMs = first.latencyMs;
     out.homeHistoryUsed = first.historyUsed;
     out.info = rec.engineInfo;
@@ -157,16 +191,19 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
     // Second visit: same database (history, catalog cache), browser caches warm.
     worker = newWorker();
     t0 = performance.now();
-    rec = await createRecommender({ ...options, worker });
+    const reload = phaseRecorder(() => t0);
+    rec = await createRecommender({ ...options, worker, onProgress: reload.onProgress });
     out.reloadCreateMs = performance.now() - t0;
     await rec.scene('home').recommend({ k: 10 });
     out.reloadFirstResultMs = performance.now() - t0;
+    out.reloadPhases = { ...reload.phases, firstResult: Math.round(out.reloadFirstResultMs) };
     out.reloadInfo = rec.engineInfo;
     await rec.clearHistory();
     out.ok = true;
   } catch (e) {
     const err = e as { name?: string; message?: string };
     out.error = `${err.name ?? 'Error'}: ${err.message ?? String(e)}`;
+    if (cold && !out.coldPhases) out.error += ` (load stages reached: ${JSON.stringify(cold.phases)})`; // where a failed cold start got to
   } finally {
     await rec?.dispose().catch(() => undefined);
     worker?.terminate();

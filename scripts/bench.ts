@@ -129,6 +129,8 @@ function barChart(title: string, unit: string, groups: string[], series: string[
 
 const f = (ms: number | undefined, digits = 1) => (ms === undefined ? '–' : ms < 10 ? ms.toFixed(2) : ms.toFixed(digits));
 const mb = (b: number | undefined) => (b === undefined ? '–' : (b / 1048576).toFixed(1));
+/** A cold start's stage ends (ms since createRecommender), as one line. */
+const phases = (p: BenchResult['coldPhases']) => (p ? Object.entries(p).map(([k, v]) => `${k} ${v}`).join(', ') : '–');
 
 async function main() {
   const t0 = Date.now();
@@ -175,8 +177,11 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
         if (SKIP[backend]?.includes(size)) continue;
         const items = SIZE_ITEMS[size];
         const slow = backend === 'webgpu' || backend === 'webgl' || backend === 'cpu';
+      // 1M: also without the catalog option (the model's items), which leaves out sending a million
+      // entries to the worker: the rest of the cold start, measured on its own.
+      for (const modelCatalog of size === '1m' ? [false, true] : [false]) {
         const c: BenchCase = {
-          label: `${backend}-${size}`, backend, modelUrl: models[size], catalogSize: items,
+          label: `${backend}-${size}${modelCatalog ? '-vocab' : ''}`, backend, modelUrl: models[size], catalogSize: items, modelCatalog,
           warmCalls: slow ? Math.max(5, Math.round(CALLS / 2)) : CALLS,
           throughputSeconds: QUICK ? 0.5 : 2,
           leakCalls: !QUICK && backend === 'wasm' && size === '24k' ? 1000 : undefined,
@@ -201,7 +206,7 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
           r = { label: c.label, ok: false, error: (e as Error).message };
         }
         await context.close().catch(() => undefined);
-        const row: Row = { ...r, backendAsked: backend, size, items };
+        const row: Row = { ...r, backendAsked: backend, size: modelCatalog ? `${size} (no catalog option)` : size, items };
         if (r.info) {
           const macs = callMacs(cfg, r.info.scoring?.rows ?? items, r.homeHistoryUsed ?? cfg.maxLen);
           row.macs = macs.forward + macs.scoring;
@@ -210,6 +215,8 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
         const home = r.scenes?.home?.worker;
         console.log(`${c.label.padEnd(12)} ${r.ok ? 'ok ' : 'ERR'} ${((Date.now() - ts) / 1000).toFixed(0).padStart(4)} s` +
           (r.ok ? `  backend ${r.info?.backend} (${r.info?.scoring?.dtype}, ${r.info?.scoring?.mode})  cold ${f(r.coldFirstResultMs, 0)} ms  home ${f(home?.median)} / ${f(home?.p95)} ms` : `  ${r.error}`));
+        if (r.ok) console.log(`${''.padEnd(12)} cold phases ${phases(r.coldPhases)}; reload ${phases(r.reloadPhases)}; matrix ${mb(r.info?.scoring?.bytes)} MB (${r.info?.scoring?.kernel ?? r.info?.scoring?.dtype}), built in ${f(r.info?.scoring?.buildMs, 0)} ms`);
+      }
       }
     }
   } finally {

@@ -36,7 +36,7 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptionDefaults> = Object.fre
   dbName: 'scenerec',
   excludePurchased: true,
   excludeInCart: true,
-  /** 'auto' = float32 below AUTO_INT8_MIN_ROWS rows (src/retrieval/), int8 from there. */
+  /** 'auto' = float32 where its exact int8 prefilter runs (CPU backends), else float32 below AUTO_INT8_MIN_ROWS rows and int8 from there (src/retrieval/matrix.ts). */
   embeddingDtype: 'auto',
   cacheCatalog: true,
   /**

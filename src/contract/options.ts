@@ -193,20 +193,37 @@ export function validateCatalog(catalog: unknown, where = 'catalog'): CatalogIte
   const E = InvalidOptionsError;
   if (!Array.isArray(catalog)) throw new E(`${where} must be an array of items like { id: 'sku-1', category: 'audio' } (got ${describe(catalog)}).`, { field: where });
   const seen = new Map<string, number>();
-  catalog.forEach((item: unknown, i) => {
+  /** The checks below, with their messages (only an item that fails `valid` gets here, and it throws). */
+  const explain = (item: unknown, i: number): never => {
     const at = `${where}[${i}]`;
     if (!isPlainObject(item)) throw new E(`${at} must be an object with an id (got ${describe(item)}).`, { field: at });
-    const id = checkString(item.id, `${at}.id`, E);
-    const first = seen.get(id);
-    if (first !== undefined) throw new E(`${where} lists the id "${id}" twice (at ${first} and ${i}); ids must be unique.`, { field: at, itemId: id });
-    seen.set(id, i);
+    checkString(item.id, `${at}.id`, E);
     for (const key of ['title', 'category', 'brand'] as const) {
       if (item[key] !== undefined && typeof item[key] !== 'string') throw new E(`${at}.${key} must be a string (got ${describe(item[key])}).`, { field: `${at}.${key}` });
     }
     if (item.price !== undefined) checkNumber(item.price, `${at}.price`, E);
     if (item.available !== undefined) checkBoolean(item.available, `${at}.available`, E);
-    if (item.meta !== undefined && !isPlainObject(item.meta)) throw new E(`${at}.meta must be an object (got ${describe(item.meta)}).`, { field: `${at}.meta` });
-  });
+    throw new E(`${at}.meta must be an object (got ${describe(item.meta)}).`, { field: `${at}.meta` });
+  };
+  // The same rules without building a message per item (a million-item catalog is checked on the page and in the worker).
+  const valid = (item: unknown): item is CatalogItem => {
+    if (!isPlainObject(item)) return false;
+    const { id, price, available, meta } = item;
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ITEM_ID_LENGTH) return false;
+    if ((item.title !== undefined && typeof item.title !== 'string') || (item.category !== undefined && typeof item.category !== 'string')
+      || (item.brand !== undefined && typeof item.brand !== 'string')) return false;
+    if (price !== undefined && !(typeof price === 'number' && Number.isFinite(price))) return false;
+    if (available !== undefined && typeof available !== 'boolean') return false;
+    return meta === undefined || isPlainObject(meta);
+  };
+  for (let i = 0; i < catalog.length; i++) {
+    const item: unknown = catalog[i];
+    if (!valid(item)) explain(item, i);
+    const id = (item as CatalogItem).id;
+    const first = seen.get(id);
+    if (first !== undefined) throw new E(`${where} lists the id "${id}" twice (at ${first} and ${i}); ids must be unique.`, { field: `${where}[${i}]`, itemId: id });
+    seen.set(id, i);
+  }
   return [...(catalog as CatalogItem[])];
 }
 

@@ -123,8 +123,10 @@ export interface EngineConfig {
   excludeInCart?: boolean;
   /**
    * Storage of the catalog embedding matrix used for scoring: 'float32', or 'int8' (a quarter of the
-   * memory, scored by a WebAssembly SIMD kernel; measured quality loss in docs/benchmarks.md).
-   * Default 'auto': float32 below 200,000 scorable items, int8 from there.
+   * memory, scored by a WebAssembly SIMD kernel; approximate lists, measured quality loss in
+   * docs/benchmarks.md). Default 'auto': float32 (exact lists) on the CPU backends at any size, where
+   * an int8 prefilter keeps its top-n scoring exact and faster than int8 alone (more memory: float32
+   * rows plus the int8 copy); on GPU backends float32 below 200,000 scorable items, int8 from there.
    */
   embeddingDtype?: 'auto' | 'float32' | 'int8';
   /**

@@ -12,7 +12,7 @@ import { itemVectors, type WeightMap } from '../model/sasrec.js';
 import type { RankCandidate } from '../ranking/rank.js';
 import { createCatalogMatrix, resolveEmbeddingDtype, type CatalogMatrix, type ScoreRequest } from '../retrieval/matrix.js';
 import type { CatalogCacheRecord } from './store/catalog-cache.js';
-import { now } from '../util/clock.js';
+import { now, yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 
 /** What the catalog needs from the loaded model. */
 export interface CatalogModel {
@@ -23,6 +23,11 @@ export interface CatalogModel {
   modelIndex: ReadonlyMap<string, number>;
   /** Feature models: shop metadata -> content indices. */
   content?: ContentIndexer;
+  /**
+   * The item embedding's values in JS (the loader's decoded copy), when still held: id-only models
+   * then build the matrix from it instead of gathering on the backend and reading the rows back.
+   */
+  itemTable?: Float32Array;
 }
 
 export interface CatalogBuildOptions {
@@ -50,6 +55,40 @@ function catalogRowsHash(modelIdx: readonly number[], items: readonly CatalogIte
     }
   });
   return `${(h1 >>> 0).toString(16)}${(h2 >>> 0).toString(16)}-${modelIdx.length}`;
+}
+
+/**
+ * The id-only model's item vectors [rows, d] from the item table in JS: a view when the rows are
+ * the table's rows 1..rows in order (the catalog is the model's items), else a gathered copy.
+ */
+function hostRows(table: Float32Array, modelIdx: readonly number[], d: number): Float32Array {
+  let identity = true;
+  for (let r = 0; r < modelIdx.length && identity; r++) identity = modelIdx[r] === r + 1;
+  if (identity) return table.subarray(d, (modelIdx.length + 1) * d);
+  const out = new Float32Array(modelIdx.length * d);
+  for (let r = 0; r < modelIdx.length; r++) out.set(table.subarray(modelIdx[r] * d, (modelIdx[r] + 1) * d), r * d);
+  return out;
+}
+
+/**
+ * Catalog positions, most popular first, ties in catalog order. Up to 2^21 positions as one native
+ * numeric sort of packed keys (popularity's float32 bits, descending, then the position: popularity
+ * is never negative, so its bits order as its values), several times faster than a comparator sort
+ * of a million positions; larger catalogs take the comparator.
+ */
+export function byPopularity(popScore: Float32Array): Int32Array {
+  const n = popScore.length;
+  const order = new Int32Array(n);
+  if (n > 2 ** 21) {
+    for (let i = 0; i < n; i++) order[i] = i;
+    return order.sort((a, b) => popScore[b] - popScore[a] || a - b);
+  }
+  const bits = new Uint32Array(popScore.buffer, popScore.byteOffset, n);
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = (0x7fffffff - (bits[i] & 0x7fffffff)) * 2 ** 21 + i;
+  keys.sort();
+  for (let i = 0; i < n; i++) order[i] = keys[i] % 2 ** 21;
+  return order;
 }
 
 /** Item vectors [rows, d]: id embeddings, plus content embeddings for feature models. */
@@ -133,7 +172,10 @@ export class Catalog {
     let learned = 0;
     let contentOnly = 0;
     const contentKnown = new Uint8Array(n);
-    items.forEach((item, pos) => {
+    for (let pos = 0; pos < n; pos++) {
+      // A million-item catalog takes seconds here: the worker keeps answering pings meanwhile.
+      if (pos > 0 && pos % YIELD_EVERY_ITEMS === 0) await yieldToEventLoop();
+      const item = items[pos];
       posById.set(item.id, pos);
       const known = model.modelIndex.get(item.id);
       if (known !== undefined) learned++;
@@ -150,9 +192,10 @@ export class Catalog {
         posOfRowList.push(pos);
         popScore[pos] = logMax > 0 && m > 0 ? Math.log1p(model.vocab.popularity[m]) / logMax : 0;
       }
-    });
-    const popularOrder = Int32Array.from(items.keys());
-    popularOrder.sort((a, b) => popScore[b] - popScore[a] || a - b);
+    }
+    await yieldToEventLoop();
+    const popularOrder = byPopularity(popScore);
+    await yieldToEventLoop();
 
     let matrix: CatalogMatrix | null = null;
     const t0 = now();
@@ -161,7 +204,7 @@ export class Catalog {
       const d = model.header.config.hiddenDim;
       const rows = modelIdxOfRow.length;
       const rowItems = posOfRowList.map((p) => items[p]);
-      const dtype = resolveEmbeddingDtype(options.embeddingDtype, rows);
+      const dtype = resolveEmbeddingDtype(options.embeddingDtype, rows, d);
       // int8 matrices are cached: model version + a hash of what the rows are made of.
       const cacheKey = dtype === 'int8' && options.cache
         ? `${model.header.modelVersion}|${catalogRowsHash(modelIdxOfRow, rowItems)}|int8-row-v1` : undefined;
@@ -169,6 +212,8 @@ export class Catalog {
       if (cached && cached.rows === rows && cached.dim === d) {
         matrix = await createCatalogMatrix(null, rows, d, { dtype }, cached);
         fromCache = true;
+      } else if (model.itemTable && !model.content) {
+        matrix = await createCatalogMatrix(hostRows(model.itemTable, modelIdxOfRow, d), rows, d, { dtype });
       } else {
         const values = tf.tidy(() => itemRows(model, modelIdxOfRow, rowItems));
         try {
@@ -176,6 +221,8 @@ export class Catalog {
         } finally {
           values.dispose();
         }
+      }
+      if (!fromCache) {
         const q = matrix.int8();
         if (cacheKey && q) {
           // A full or blocked storage only costs the next load the quantisation.

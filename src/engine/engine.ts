@@ -73,6 +73,8 @@ interface LoadedParts {
   weights: WeightMap;
   modelIndex: Map<string, number>;
   content?: ContentIndexer;
+  /** The loader's JS copy of the item table, held only until the first catalog is built (catalog.ts). */
+  itemTable?: Float32Array;
 }
 
 /** What a recommend reads of the history, rebuilt when the store's change counter moved. */
@@ -174,10 +176,10 @@ export class RecommenderEngine implements RecommenderApi {
       report({ stage: 'model', numItems: loaded.header.config.numItems, weightBytes: loaded.weightBytes });
 
       const { header, vocab } = loaded;
-      const modelIndex = new Map<string, number>();
-      vocab.itemIds.forEach((id, i) => { if (i > 0) modelIndex.set(id, i); });
+      const modelIndex = loaded.modelIndex;
       const content = header.config.features && vocab.features ? new ContentIndexer(vocab.features) : undefined;
-      const model: LoadedParts = { header, vocab, weights, modelIndex, content };
+      const model: LoadedParts = { header, vocab, weights, modelIndex, content, itemTable: loaded.itemTable };
+      loaded.itemTable = undefined;
       const hostWeights = BackendSwitch.needsHostWeights(selection, hooks) ? await BackendSwitch.readHostWeights(weights) : null;
       const forward = new ForwardRunner(model, selection, hooks);
       engine = new RecommenderEngine(config, modelUrl, selection, model, forward, hostWeights, store, hooks);
@@ -193,6 +195,7 @@ export class RecommenderEngine implements RecommenderApi {
           throw new DeviceLostError('The GPU device was lost while the catalog was built.');
         }
         built.catalog = catalog;
+        model.itemTable = undefined; // a later catalog gathers its rows on the backend
       }), 'building the catalog');
       built.warnings = coverageWarnings(built.catalog.coverage, built.catalog.items.length, built.catalog.given);
       for (const warning of built.warnings) {

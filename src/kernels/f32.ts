@@ -29,6 +29,8 @@ export interface F32Kernel {
     lo: number, hi: number, t: number, idx: number, cap: number) => number;
   /** WebAssembly SIMD only: out[i] = q · row(idx[i]) (or row i when direct) of a row-major matrix, d a multiple of 4. */
   dotRows?: (m: number, d: number, q: number, idx: number, count: number, out: number, direct: number) => void;
+  /** WebAssembly SIMD only: the int8 copy, row scales and row L1 norms prefilterI8 reads, from row-major float32 rows (see f32.wat). */
+  quantizeRows?: (src: number, rows: number, d: number, m8: number, scales: number, x1: number) => void;
 }
 
 interface Exports {
@@ -40,6 +42,7 @@ interface Exports {
   mix: (p: number, v: number, vstride: number, nk: number, hd: number, out: number) => void;
   prefilterI8: NonNullable<F32Kernel['prefilterI8']>;
   dotRows: NonNullable<F32Kernel['dotRows']>;
+  quantizeRows: NonNullable<F32Kernel['quantizeRows']>;
 }
 
 function layerNormJs(f: Float32Array, src: number, dst: number, n: number, d: number, g: number, b: number, eps: number): void {
@@ -120,6 +123,11 @@ function scoreBlockedJs(f: Float32Array, m: number, nb: number, d: number, q: nu
   }
 }
 
+/** Whether the WebAssembly SIMD kernels run in this realm. */
+export function f32SimdAvailable(): boolean {
+  return wasmModule() !== null;
+}
+
 /** A kernel with its own memory: WebAssembly SIMD unless `forceJs` or it is unavailable. */
 export function createF32Kernel(options: { forceJs?: boolean } = {}): F32Kernel {
   const mod = options.forceJs ? null : wasmModule();
@@ -152,6 +160,7 @@ export function createF32Kernel(options: { forceJs?: boolean } = {}): F32Kernel 
       },
       prefilterI8: ex.prefilterI8,
       dotRows: ex.dotRows,
+      quantizeRows: ex.quantizeRows,
     };
   }
   let buf = new ArrayBuffer(0);

@@ -54,6 +54,11 @@ export interface LoadedModel {
   weights: WeightMap;
   /** Bytes of weight data as stored (what was downloaded). */
   weightBytes: number;
+  /**
+   * The item embedding's float32 values as decoded (the same values as `weights.itemEmbedding`), so
+   * the first catalog matrix is built without reading the tensor back; absent for other storages.
+   */
+  itemTable?: Float32Array;
 }
 
 export interface SavedFiles {
@@ -225,14 +230,87 @@ export function findNonFinite(data: ArrayBuffer, specs: tf.io.WeightsManifestEnt
   return undefined;
 }
 
-/** Builds the weight map from decoded artifacts and checks every expected weight is present with the right shape. */
+/** float16 bit pattern -> float32 bit pattern, all 65,536 of them (built on first use). */
+let f16Bits: Uint32Array | undefined;
+function f16ToF32Bits(): Uint32Array {
+  if (f16Bits) return f16Bits;
+  const f = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const e = (h >> 10) & 0x1f;
+    const m = h & 0x3ff;
+    f[h] = e === 0 ? sign * m * 2 ** -24 : e === 31 ? (m ? NaN : sign * Infinity) : sign * (1 + m / 1024) * 2 ** (e - 15);
+  }
+  return (f16Bits = new Uint32Array(f.buffer));
+}
+
+/**
+ * One weight's values as float32, for the two storages scenerec writes (float32, float16); undefined
+ * for any other (TF.js decodes those). float16 is decoded by table lookup: the same values as
+ * tf.io.decodeWeights (every float16 is a float32), several times faster on a large item table.
+ */
+function decodeFloatWeight(buffer: ArrayBuffer, offset: number, spec: tf.io.WeightsManifestEntry): Float32Array | undefined {
+  const q = spec.quantization?.dtype;
+  const n = spec.shape.reduce((a, b) => a * b, 1);
+  let nonFinite = false;
+  let out: Float32Array;
+  if (!q && spec.dtype === 'float32') {
+    out = offset % 4 === 0 ? new Float32Array(buffer, offset, n).slice() : new Float32Array(buffer.slice(offset, offset + n * 4));
+    for (let i = 0; i < n && !nonFinite; i++) nonFinite = out[i] - out[i] !== 0; // NaN and ±Infinity give NaN
+  } else if (q === 'float16' && spec.dtype === 'float32') {
+    const h = offset % 2 === 0 ? new Uint16Array(buffer, offset, n) : new Uint16Array(buffer.slice(offset, offset + n * 2));
+    const table = f16ToF32Bits();
+    const bits = new Uint32Array(n);
+    let top = 0; // bit 15 set when some exponent is all ones (NaN, ±Infinity)
+    for (let i = 0; i < n; i++) { const x = h[i]; bits[i] = table[x]; top |= (x & 0x7c00) + 0x400; }
+    nonFinite = (top & 0x8000) !== 0;
+    out = new Float32Array(bits.buffer);
+  } else return undefined;
+  if (nonFinite) throw new NonFiniteWeightsError(spec.name);
+  return out;
+}
+
+/** A decoded weight holds NaN or ±Infinity (findNonFinite then says where). */
+export class NonFiniteWeightsError extends Error {
+  constructor(readonly weight: string) {
+    super(`model weight "${weight}" has a non-finite value`);
+    this.name = 'NonFiniteWeightsError';
+  }
+}
+
+/**
+ * Builds the weight map from decoded artifacts and checks every expected weight is present with the
+ * right shape; throws NonFiniteWeightsError (before any shape check) when a float32 or float16
+ * weight holds NaN or ±Infinity, found while decoding. `itemTable`: the item embedding's float32 values as decoded (the catalog matrix is
+ * built from them without reading the tensor back), when it is stored as float32 or float16.
+ */
 export function weightsFromArtifacts(
   artifacts: tf.io.ModelArtifacts,
   expected: Array<[string, number[]]>,
-): { weights: WeightMap; weightBytes: number } {
+): { weights: WeightMap; weightBytes: number; itemTable?: Float32Array } {
   if (!artifacts.weightSpecs || !artifacts.weightData) throw new Error('model has no weights');
   const buffer = tf.io.CompositeArrayBuffer.join(artifacts.weightData);
-  const named = tf.io.decodeWeights(buffer, artifacts.weightSpecs);
+  const named: Record<string, tf.Tensor> = {};
+  let itemTable: Float32Array | undefined;
+  let offset = 0;
+  try {
+    for (const spec of artifacts.weightSpecs) {
+      const bytes = specBytes(spec);
+      if (offset + bytes > buffer.byteLength) throw new Error(`model weights end before "${spec.name}" (${buffer.byteLength} bytes)`);
+      const values = decodeFloatWeight(buffer, offset, spec);
+      if (named[spec.name]) named[spec.name].dispose();
+      if (values) {
+        named[spec.name] = tf.tensor(values, spec.shape, 'float32');
+        if (spec.name === 'itemEmbedding') itemTable = values;
+      } else {
+        named[spec.name] = tf.io.decodeWeights(buffer.slice(offset, offset + bytes), [spec])[spec.name];
+      }
+      offset += bytes;
+    }
+  } catch (e) {
+    for (const x of Object.values(named)) x.dispose();
+    throw e;
+  }
   const weights: WeightMap = {};
   for (const [name, shape] of expected) {
     const t = named[name];
@@ -249,7 +327,7 @@ export function weightsFromArtifacts(
     weights[name] = t;
   }
   for (const [name, t] of Object.entries(named)) if (!(name in weights)) t.dispose();
-  return { weights, weightBytes: buffer.byteLength };
+  return { weights, weightBytes: buffer.byteLength, itemTable: weights.itemEmbedding && itemTable ? itemTable : undefined };
 }
 
 export function validateVocab(vocab: unknown, numItems: number, features?: SasRecConfig['features']): ModelVocab {

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {
-  findNonFinite, specBytes, validateHeader, validateVocab, weightsFromArtifacts, type LoadedModel, type ModelHeader, type ModelVocab,
+  findNonFinite, NonFiniteWeightsError, specBytes, validateHeader, validateVocab, weightsFromArtifacts, type LoadedModel, type ModelHeader, type ModelVocab,
 } from './artifacts.js';
 import { defaultCacheStorage, ModelCache } from './cache.js';
 import { LoadDeadline } from './deadline.js';
@@ -14,6 +14,7 @@ import { weightShapes, type FeatureConfig } from './sasrec.js';
 import { DEFAULT_ENGINE_OPTIONS, MODEL_CACHE_REVALIDATE_MS } from '../contract/defaults.js';
 import { ModelLoadError, ScenerecError } from '../contract/errors.js';
 import type { ModelCacheInfo, ModelCacheMode } from '../contract/protocol.js';
+import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { resolveRelative } from '../util/url.js';
 
 /** Bytes of the weight files received so far (from the network or the cache), and their total. */
@@ -39,6 +40,8 @@ export interface LoadModelOptions {
 
 export interface LoadedModelFiles extends LoadedModel {
   cache: ModelCacheInfo;
+  /** Item id -> model index (1-based), built while the vocabulary was checked. */
+  modelIndex: Map<string, number>;
 }
 
 function message(e: unknown): string {
@@ -155,7 +158,7 @@ function parseManifest(url: string, text: string): ManifestFile {
 }
 
 /** Decodes and checks the weights; the returned tensors are the caller's. */
-function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): { weights: LoadedModel['weights']; weightBytes: number } {
+async function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): Promise<{ weights: LoadedModel['weights']; weightBytes: number; itemTable?: Float32Array }> {
   if (data.byteLength !== m.weightBytes) {
     throw new ModelLoadError(
       `The weight files of ${url} hold ${data.byteLength} bytes; its weightsManifest declares ${m.weightBytes}. Upload the weights that belong to this model.json.`,
@@ -164,23 +167,26 @@ function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): { weight
   }
   const buffer = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
     ? data.buffer as ArrayBuffer : data.slice().buffer;
-  const bad = findNonFinite(buffer, m.weightSpecs);
-  if (bad) {
-    const more = bad.rows > 1 ? ` (${bad.rows} rows of it hold one)` : '';
-    throw new ModelLoadError(
-      `The weights of ${url} are broken: weight "${bad.name}" has a non-finite value (${bad.value}) at row ${bad.row}, column ${bad.column}${more}. Re-train or re-export the model.`,
-      { url, tensor: bad.name, row: bad.row, column: bad.column, rows: bad.rows },
-    );
-  }
+  // Not under tf.tidy: it would walk the returned item table value by value. weightsFromArtifacts
+  // releases what it decoded when it throws; it finds non-finite values while decoding, and then
+  // findNonFinite says where.
   try {
-    // tidy: if the check throws part-way, the tensors decoded so far are released too.
-    return tf.tidy(() => weightsFromArtifacts({ weightSpecs: m.weightSpecs, weightData: buffer }, weightShapes(m.header.config)));
+    return weightsFromArtifacts({ weightSpecs: m.weightSpecs, weightData: buffer }, weightShapes(m.header.config));
   } catch (e) {
+    const bad = e instanceof NonFiniteWeightsError ? findNonFinite(buffer, m.weightSpecs) : undefined;
+    if (bad) {
+      const more = bad.rows > 1 ? ` (${bad.rows} rows of it hold one)` : '';
+      throw new ModelLoadError(
+        `The weights of ${url} are broken: weight "${bad.name}" has a non-finite value (${bad.value}) at row ${bad.row}, column ${bad.column}${more}. Re-train or re-export the model.`,
+        { url, tensor: bad.name, row: bad.row, column: bad.column, rows: bad.rows },
+      );
+    }
     throw new ModelLoadError(`The weights of ${url} do not match its header: ${message(e)}. Re-export the model.`, { url, cause: message(e) });
   }
 }
 
-function parseVocab(vocabUrl: string, text: string, numItems: number, features?: FeatureConfig): ModelVocab {
+/** The checked vocabulary and its index (item id -> model index), built by the duplicate check. */
+async function parseVocab(vocabUrl: string, text: string, numItems: number, features?: FeatureConfig): Promise<{ vocab: ModelVocab; index: Map<string, number> }> {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -188,21 +194,22 @@ function parseVocab(vocabUrl: string, text: string, numItems: number, features?:
     throw new ModelLoadError(`Could not load the model vocabulary from ${vocabUrl}: ${message(e)}. ${DEPLOY_HINT}`, { url: vocabUrl, cause: message(e) });
   }
   let vocab: ModelVocab;
+  const index = new Map<string, number>();
   try {
     vocab = validateVocab(json, numItems, features);
-    const seen = new Set<string>();
     for (let i = 1; i < vocab.itemIds.length; i++) {
+      if (i % YIELD_EVERY_ITEMS === 0) await yieldToEventLoop(); // a worker answers pings meanwhile
       const id = vocab.itemIds[i];
       if (typeof id !== 'string' || id.length === 0) throw new Error(`vocab.json itemIds[${i}] is not a non-empty string`);
-      if (seen.has(id)) throw new Error(`vocab.json lists the item id "${id}" twice`);
-      seen.add(id);
+      if (index.has(id)) throw new Error(`vocab.json lists the item id "${id}" twice`);
+      index.set(id, i);
       const p = vocab.popularity[i];
       if (typeof p !== 'number' || !Number.isFinite(p) || p < 0) throw new Error(`vocab.json popularity[${i}] is not a non-negative number`);
     }
   } catch (e) {
     throw new ModelLoadError(`${vocabUrl} is not a valid vocabulary for this model: ${message(e)}.`, { url: vocabUrl, cause: message(e) });
   }
-  return vocab;
+  return { vocab, index };
 }
 
 const decoder = new TextDecoder();
@@ -273,9 +280,10 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
       const total = shards.reduce((n, s) => n + s.byteLength, 0);
       const data = shards.length === 1 ? shards[0] : new Uint8Array(total);
       if (shards.length > 1) { let at = 0; for (const s of shards) { data.set(s, at); at += s.byteLength; } }
-      const decoded = decodeWeights(url, m, data);
+      const decoded = await decodeWeights(url, m, data);
       weights = decoded.weights;
-      const vocab = parseVocab(m.vocabUrl, vocabText, m.header.config.numItems, m.header.config.features);
+      await yieldToEventLoop();
+      const { vocab, index } = await parseVocab(m.vocabUrl, vocabText, m.header.config.numItems, m.header.config.features);
       if (source === 'cache') {
         info.hit = true;
         await cache!.touch(version, info.manifest === 'network');
@@ -287,7 +295,7 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
         info.stored = await cache.put(version, files, m.text);
       }
       if (cache?.error) info.error ??= cache.error;
-      return { header: m.header, vocab, weights, weightBytes: decoded.weightBytes, cache: info };
+      return { header: m.header, vocab, modelIndex: index, weights, weightBytes: decoded.weightBytes, itemTable: decoded.itemTable, cache: info };
     } catch (e) {
       if (weights) tf.dispose(Object.values(weights));
       // A cached copy that fails its checks is dropped, and the network tried once.

@@ -6,7 +6,7 @@
  * prefilter (see Prefilter), and the rows are kept row-major for its rescoring (`dotRows`).
  */
 import type { Tensor } from '@tensorflow/tfjs';
-import { blockedIndex, blockRows, createF32Kernel, F32Layout, type F32Kernel } from '../kernels/f32.js';
+import { blockedIndex, blockRows, createF32Kernel, f32SimdAvailable, F32Layout, type F32Kernel } from '../kernels/f32.js';
 import { checkQueries, MatrixBase, queryValues, type BulkRequest } from './matrix-base.js';
 import type { CatalogMatrixInfo, ScoreResult } from './matrix.js';
 import { kthLargest, selectTop, TopK } from './topk.js';
@@ -20,40 +20,52 @@ import { kthLargest, selectTop, TopK } from './topk.js';
  * (quantisation of the row, of the query, and float32 rounding of both sums, with room to spare).
  * Every row whose upper bound reaches the n-th largest lower bound is rescored; no row of the exact
  * top n can be left out, and the rescoring is the arithmetic of this matrix's full float32 pass
- * (dotRows), so the result (rows and scores) is what that pass alone gives. The kernel also lists the rows above a threshold
- * guessed from the previous call (`hint`); a wrong guess only costs a slower pass over every row.
+ * (dotRows), so the result (rows and scores) is what that pass alone gives.
+ *
+ * The kernel also lists the rows whose upper bound reaches a threshold, so that the n-th lower bound
+ * is found among a few thousand rows instead of all of them. The threshold is estimated per query
+ * (nothing carried from one call to the next, so alternating shoppers cost the same as one): the
+ * kernel first bounds a sample of blocks spread over the matrix, and the threshold is the sample's
+ * lower bound that about `PREFILTER_REACH_FACTOR · n` rows of the whole matrix reach. A poor
+ * estimate only costs the slower selection over every row's lower bound (`stats.everyRow`).
  */
 interface Prefilter {
   m8: number; scales: number; x1: number; qp: number; lo: number; hi: number; idx: number; sc: number;
-  dp: number; cap: number; hint: Map<number, number>;
-  /** Calls served from the guessed threshold's list, and calls that needed the pass over every row. */
+  dp: number; cap: number;
+  /** Blocks bounded first to estimate the threshold (spread evenly over the matrix). */
+  sampleBlocks: Int32Array;
+  /** Calls served from the threshold's list, and calls that needed the selection over every row. */
   stats: PrefilterStats;
-  /** Bytes of the int8 copy, scales and row norms. */
+  /** Bytes of the int8 copy, scales, row norms and bounds. */
   bytes: number;
 }
 
 export interface PrefilterStats { listed: number; everyRow: number }
 
-/** The prefilter keeps candidate lists up to this many rows (top-n requests up to half of it). */
-const PREFILTER_CAP = 4096;
+/** The prefilter keeps candidate lists up to this many rows. */
+const PREFILTER_CAP = 16_384;
+/** It serves top-n requests up to this n, on matrices above PREFILTER_MIN_ROWS rows. */
+const PREFILTER_MAX_N = 2048;
+const PREFILTER_MIN_ROWS = 8192;
+/** Rows the threshold sample bounds: at most this many, and at most an eighth of the matrix. */
+const PREFILTER_SAMPLE_ROWS = 8192;
+/** The estimated threshold aims at this many times n rows reaching it (more: safer, longer lists). */
+const PREFILTER_REACH_FACTOR = 2.5;
 
-function buildPrefilter(k: F32Kernel, values: Float32Array, rows: number, dim: number, nb: number, at: Omit<Prefilter, 'hint' | 'bytes' | 'dp' | 'cap' | 'stats'>): Prefilter {
-  const dp = dim / 2;
-  const m8 = new Int8Array(k.buffer, at.m8, nb * 16 * dim);
-  const scales = new Float32Array(k.buffer, at.scales, nb * 16);
-  const x1 = new Float32Array(k.buffer, at.x1, nb * 16);
-  for (let r = 0; r < rows; r++) {
-    const o = r * dim;
-    let max = 0;
-    let sum = 0;
-    for (let j = 0; j < dim; j++) { const a = Math.abs(values[o + j]); if (a > max) max = a; sum += a; }
-    const scale = max > 0 ? max / 127 : 1;
-    scales[r] = scale;
-    x1[r] = sum * (1 + 1e-6); // rounded up: it is a bound
-    const base = (r >> 4) * dp * 32 + (r & 15) * 2;
-    for (let j = 0; j < dim; j++) m8[base + (j >> 1) * 32 + (j & 1)] = Math.max(-127, Math.min(127, Math.round(values[o + j] / scale)));
-  }
-  return { ...at, dp, cap: PREFILTER_CAP, hint: new Map(), bytes: nb * 16 * (dim + 8), stats: { listed: 0, everyRow: 0 } };
+/** The blocks (of 16 rows) the threshold sample of a matrix of `nb` blocks bounds: evenly spread. */
+export function prefilterSampleBlocks(nb: number): Int32Array {
+  const sb = Math.max(1, Math.min(Math.floor(PREFILTER_SAMPLE_ROWS / 16), Math.floor(nb / 8)));
+  return Int32Array.from({ length: sb }, (_, i) => Math.floor(((i + 0.5) * nb) / sb));
+}
+
+function buildPrefilter(k: F32Kernel, m: number, rows: number, dim: number, nb: number, at: Omit<Prefilter, 'bytes' | 'dp' | 'cap' | 'stats' | 'sampleBlocks'>): Prefilter {
+  k.quantizeRows!(m, rows, dim, at.m8, at.scales, at.x1);
+  return { ...at, dp: dim / 2, cap: PREFILTER_CAP, sampleBlocks: prefilterSampleBlocks(nb), bytes: nb * 16 * (dim + 16), stats: { listed: 0, everyRow: 0 } };
+}
+
+/** Whether a matrix of `rows` × `dim` gets the exact int8 prefilter here (WebAssembly SIMD, d a multiple of 4, large enough). */
+export function exactPrefilterApplies(rows: number, dim: number): boolean {
+  return f32SimdAvailable() && dim % 4 === 0 && rows > PREFILTER_MIN_ROWS;
 }
 
 export interface KernelFloat32Options {
@@ -92,7 +104,7 @@ export class KernelFloat32Matrix extends MatrixBase {
     const m = lay.take(nb * 16 * dim);
     const q = lay.take(dim);
     const out = lay.take(nb * 16);
-    const withPre = k.prefilterI8 !== undefined && dim % 4 === 0 && options.prefilter !== false && rows > 2 * PREFILTER_CAP;
+    const withPre = k.prefilterI8 !== undefined && k.quantizeRows !== undefined && dim % 4 === 0 && options.prefilter !== false && rows > PREFILTER_MIN_ROWS;
     const preAt = withPre ? {
       m8: lay.take(nb * 4 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), qp: lay.take(dim / 2),
       lo: lay.take(nb * 16), hi: lay.take(nb * 16), idx: lay.take(PREFILTER_CAP), sc: lay.take(PREFILTER_CAP),
@@ -101,7 +113,7 @@ export class KernelFloat32Matrix extends MatrixBase {
     const view = new Float32Array(k.buffer, m, withPre ? rows * dim : nb * 16 * dim);
     if (withPre) view.set(values.subarray(0, rows * dim));
     else blockRows(values, rows, dim, view);
-    const pre = preAt ? buildPrefilter(k, values, rows, dim, nb, preAt) : null;
+    const pre = preAt ? buildPrefilter(k, m, rows, dim, nb, preAt) : null;
     return new KernelFloat32Matrix(rows, dim, chunkRows, k, { m, q, out }, nb, view, pre);
   }
 
@@ -153,7 +165,7 @@ export class KernelFloat32Matrix extends MatrixBase {
       if (all) full.push(scores.slice());
       else if (nq === 1) {
         const pre = this.pre;
-        if (pre && n <= pre.cap / 2) {
+        if (pre && n <= PREFILTER_MAX_N) {
           const top = this.prefilteredTop(pre, queries, n);
           if (top) return top;
         }
@@ -190,9 +202,21 @@ export class KernelFloat32Matrix extends MatrixBase {
     }
     const q1half = 0.5 * q1 * (1 + 1e-6);
     const cx = 0.5 * qscale + 1e-5 * qinf;
-    const hint = P.hint.get(n) ?? Infinity;
-    const count = k.prefilterI8!(P.m8, nb, P.dp, P.qp, P.scales, P.x1, qscale, q1half, cx, P.lo, P.hi, hint, P.idx, P.cap);
     const lo = new Float32Array(k.buffer, P.lo, R);
+    // This query's threshold: bound the sample blocks, take the lower bound that about
+    // PREFILTER_REACH_FACTOR · n rows of the matrix reach (scaled from the sample).
+    const sb = P.sampleBlocks;
+    const sample = new Float64Array(sb.length * 16);
+    let ns = 0;
+    for (let i = 0; i < sb.length; i++) {
+      const b = sb[i];
+      const o = b * 64; // bytes of 16 float32 per block
+      k.prefilterI8!(P.m8 + b * P.dp * 32, 1, P.dp, P.qp, P.scales + o, P.x1 + o, qscale, q1half, cx, P.lo + o, P.hi + o, Infinity, P.idx, 0);
+      for (let r = b * 16; r < Math.min(R, b * 16 + 16); r++) sample[ns++] = lo[r];
+    }
+    const want = Math.min(ns, Math.ceil((PREFILTER_REACH_FACTOR * n * ns) / R) + 4);
+    const hint = kthLargest(ns === sample.length ? sample : sample.subarray(0, ns), want);
+    const count = k.prefilterI8!(P.m8, nb, P.dp, P.qp, P.scales, P.x1, qscale, q1half, cx, P.lo, P.hi, hint, P.idx, P.cap);
     const hi = new Float32Array(k.buffer, P.hi, R);
     const idx = new Int32Array(k.buffer, P.idx, P.cap);
     // L: the n-th largest lower bound. From the listed rows when the hint was low enough to list
@@ -222,9 +246,6 @@ export class KernelFloat32Matrix extends MatrixBase {
         if (hi[r] >= L!) { if (c === P.cap) return null; idx[c++] = r; }
       }
     }
-    // Next call's guess: a little below this L (a lower guess lists more rows; a higher one than the
-    // next L falls back to the pass over every row).
-    P.hint.set(n, L! - 0.1 * Math.abs(L!) - 1e-6);
     k.dotRows!(m, d, q, P.idx, c, P.sc, 0);
     const exact = new Float32Array(k.buffer, P.sc, c);
     const top = selectTop(exact, c, n);

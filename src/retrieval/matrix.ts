@@ -17,20 +17,22 @@
  *    memory of the float32 WebAssembly SIMD kernel, with an exact int8 prefilter for top-n;
  *  - `Int8Matrix` (int8-matrix.ts): symmetric per-row int8 rows scored by the int8 SIMD kernel.
  * What they share (the `rows` request, unit rows, merging per-query tops) is in matrix-base.ts.
- * `auto` picks float32 up to AUTO_INT8_MIN_ROWS rows and int8 above.
+ * `auto` picks float32 wherever its top-n is exact and fast (CPU backends with the SIMD kernel and
+ * its int8 prefilter: `exactPrefilterApplies`), else float32 below AUTO_INT8_MIN_ROWS rows and int8
+ * from there (int8 lists are approximate: an explicit choice there).
  */
 import * as tf from '@tensorflow/tfjs';
 import { InvalidOptionsError } from '../contract/errors.js';
 import { isCpuBackend, type ScoringInfo } from '../contract/protocol.js';
 import { Int8Matrix } from './int8-matrix.js';
 import { quantizeInt8, type Int8Rows } from './int8.js';
-import { KernelFloat32Matrix } from './kernel-float32.js';
+import { exactPrefilterApplies, KernelFloat32Matrix } from './kernel-float32.js';
 import { TfjsFloat32Matrix } from './tfjs-float32.js';
 
 export type EmbeddingDtype = 'float32' | 'int8';
 export type EmbeddingDtypeOption = EmbeddingDtype | 'auto';
 
-/** Catalogs with at least this many rows are stored as int8 under `auto`. */
+/** Catalogs with at least this many rows are stored as int8 under `auto`, where float32's exact prefilter does not run. */
 export const AUTO_INT8_MIN_ROWS = 200_000;
 
 /** Rows per scoring chunk (bounds the temporary score buffer and each matMul). */
@@ -88,9 +90,15 @@ export interface CatalogMatrix {
   dispose(): void;
 }
 
-/** The storage `auto` (or an explicit choice) means for a matrix of `rows` rows. */
-export function resolveEmbeddingDtype(option: EmbeddingDtypeOption, rows: number): EmbeddingDtype {
-  return option === 'auto' ? (rows >= AUTO_INT8_MIN_ROWS ? 'int8' : 'float32') : option;
+/**
+ * The storage `auto` (or an explicit choice) means for a matrix of `rows` × `dim` on `backend`
+ * (default: the active TF.js backend): float32 on a CPU backend where its exact int8 prefilter runs
+ * (exact lists, and faster than int8 scoring alone), else int8 from AUTO_INT8_MIN_ROWS rows.
+ */
+export function resolveEmbeddingDtype(option: EmbeddingDtypeOption, rows: number, dim: number, backend: string = tf.getBackend()): EmbeddingDtype {
+  if (option !== 'auto') return option;
+  if (rows < AUTO_INT8_MIN_ROWS) return 'float32';
+  return isCpuBackend(backend) && exactPrefilterApplies(rows, dim) ? 'float32' : 'int8';
 }
 
 /**
@@ -104,7 +112,7 @@ export async function createCatalogMatrix(values: Float32Array | null, rows: num
   if (wanted !== 'auto' && wanted !== 'float32' && wanted !== 'int8') {
     throw new InvalidOptionsError(`embeddingDtype must be 'auto', 'float32' or 'int8' (got ${String(wanted)}).`, { field: 'embeddingDtype' });
   }
-  const dtype: EmbeddingDtype = cached ? 'int8' : resolveEmbeddingDtype(wanted, rows);
+  const dtype: EmbeddingDtype = cached ? 'int8' : resolveEmbeddingDtype(wanted, rows, dim);
   if (dtype === 'int8') return Int8Matrix.create(cached ?? quantizeInt8(values!, rows, dim), rows, dim, chunkRows);
   if (!values) throw new InvalidOptionsError('CatalogMatrix: float32 storage needs the values.');
   if ((options.float32Kernel ?? (isCpuBackend(tf.getBackend()) ? 'f32' : 'tfjs')) === 'f32') {

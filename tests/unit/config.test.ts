@@ -93,6 +93,12 @@ describe('validateCatalog', () => {
     expect(() => validateCatalog([{ title: 'x' }] as never)).toThrow(/catalog\[0\]\.id/);
     expect(() => validateCatalog([{ id: 'a', price: 'cheap' }] as never)).toThrow(/price/);
     expect(() => validateCatalog([{ id: 'a', available: 1 }] as never)).toThrow(/available/);
+    // Every rule of the fast check has its message (each item is checked without building one).
+    expect(() => validateCatalog([{ id: 'a' }, { id: 'b', meta: 'x' }] as never)).toThrow(/catalog\[1\]\.meta must be an object/);
+    expect(() => validateCatalog([{ id: 'a', brand: 3 }] as never)).toThrow(/catalog\[0\]\.brand must be a string/);
+    expect(() => validateCatalog([{ id: 'a', price: Infinity }] as never)).toThrow(/price/);
+    expect(() => validateCatalog([{ id: 'x'.repeat(100_000) }] as never)).toThrow(/longer than/);
+    expect(() => validateCatalog([{ id: 'a' }, null] as never)).toThrow(/catalog\[1\] must be an object/);
     expect(() => validateCatalog({} as never)).toThrow(InvalidOptionsError);
   });
 

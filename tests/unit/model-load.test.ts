@@ -131,6 +131,35 @@ describe('weights are checked at load', () => {
   });
 });
 
+describe('weight decoding', () => {
+  it('float16 and float32 weights decode to exactly the values of tf.io.decodeWeights; the item table comes back in JS too', { timeout: 60_000 }, async () => {
+    for (const url of [new URL('../../models/games-sasrec/model.json', import.meta.url).href, FIXTURE_MODEL_URL]) {
+      const before = tf.memory().numTensors;
+      const m = await loadModel(url, { fetch: fileFetch(), cache: 'off' });
+      const manifest = JSON.parse(readFileSync(fileURLToPath(url), 'utf8'));
+      const bin = readFileSync(fileURLToPath(new URL(manifest.weightsManifest[0].paths[0], url)));
+      const ref = tf.io.decodeWeights(new Uint8Array(bin).buffer, manifest.weightsManifest[0].weights);
+      /** Values whose bits differ (every float16 is a float32: none may). */
+      const differing = (a: Float32Array, b: Float32Array) => {
+        if (a.length !== b.length) return Infinity;
+        const x = new Uint32Array(a.slice().buffer); const y = new Uint32Array(b.slice().buffer);
+        let n = 0;
+        for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) n++;
+        return n;
+      };
+      try {
+        for (const [name, t] of Object.entries(m.weights)) expect(differing(t.dataSync() as Float32Array, ref[name].dataSync() as Float32Array), name).toBe(0);
+        expect(m.itemTable).toBeInstanceOf(Float32Array);
+        expect(differing(m.itemTable!, ref.itemEmbedding.dataSync() as Float32Array)).toBe(0);
+      } finally {
+        tf.dispose(Object.values(ref));
+        tf.dispose(Object.values(m.weights));
+      }
+      expect(tf.memory().numTensors).toBe(before);
+    }
+  });
+});
+
 describe('the model cache', () => {
   it("default 'cache-first': a returning load makes no request while model.json was confirmed within MODEL_CACHE_REVALIDATE_MS, then asks again", async () => {
     const store = new MemoryCacheStorage();

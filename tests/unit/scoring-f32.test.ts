@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { blockRows, createF32Kernel, F32Layout } from '../../src/kernels/f32.js';
-import { KernelFloat32Matrix } from '../../src/retrieval/kernel-float32.js';
+import { KernelFloat32Matrix, prefilterSampleBlocks } from '../../src/retrieval/kernel-float32.js';
 import { createCatalogMatrix } from '../../src/retrieval/matrix.js';
 import { selectTop } from '../../src/retrieval/topk.js';
 
@@ -48,6 +48,25 @@ describe('f32 kernel', () => {
   }
 });
 
+describe('f32 kernel dense: rows in pairs', () => {
+  it('gives each row the same bits as computing it alone (odd and even row counts)', () => {
+    const k = createF32Kernel();
+    const [n, inDim, o] = [7, 64, 48];
+    const lay = new F32Layout();
+    const at = { x: lay.take(n * inDim), w: lay.take(inDim * o), b: lay.take(o), out: lay.take(n * o), one: lay.take(o) };
+    k.reserve(lay.bytes);
+    const f = new Float32Array(k.buffer);
+    f.set(rand(n * inDim, 12), at.x / 4); f.set(rand(inDim * o, 13), at.w / 4); f.set(rand(o, 14), at.b / 4);
+    for (const rows of [n, n - 1]) {
+      k.dense(at.x, rows, inDim, at.w, o, at.b, at.out, true);
+      for (let i = 0; i < rows; i++) {
+        k.dense(at.x + i * inDim * 4, 1, inDim, at.w, o, at.b, at.one, true);
+        expect([...f.subarray(at.out / 4 + i * o, at.out / 4 + (i + 1) * o)]).toEqual([...f.subarray(at.one / 4, at.one / 4 + o)]);
+      }
+    }
+  });
+});
+
 describe('selectTop', () => {
   it('returns exactly the n best rows (ties to the lower row) with their scores, for many sizes', () => {
     let seed = 9;
@@ -78,7 +97,7 @@ describe('CatalogMatrix float32 on a CPU backend', () => {
         expect(mat.info().kernel).toBe(opts.float32Kernel === 'tfjs' ? 'tfjs' : opts.f32Js ? 'f32-js' : 'f32-simd+i8-prefilter');
         if (opts.float32Kernel === 'f32') {
           expect(tf.memory().numTensors).toBe(before); // no tensor: the rows live in the kernel's memory
-          expect(mat.info().bytes).toBe(opts.f32Js ? Math.ceil(rows / 16) * 16 * d * 4 : rows * d * 4 + Math.ceil(rows / 16) * 16 * (d + 8)); // one float32 copy (+ int8 prefilter)
+          expect(mat.info().bytes).toBe(opts.f32Js ? Math.ceil(rows / 16) * 16 * d * 4 : rows * d * 4 + Math.ceil(rows / 16) * 16 * (d + 16)); // one float32 copy (+ int8 prefilter: rows, scales, norms, bounds)
         }
         const top = await mat.score(q, { kind: 'top', n: 300 });
         expect([...top.rows!].sort((a, b) => a - b)).toEqual(bestRows(e, 300).sort((a, b) => a - b));
@@ -99,29 +118,77 @@ describe('CatalogMatrix float32 on a CPU backend', () => {
 });
 
 describe('int8 prefilter of exact top-n (float32 on a CPU backend)', () => {
-  it('gives exactly the rows and scores of the full float32 pass, through its guessed list and its every-row fallback', async () => {
-    const [rows, d] = [23_715, 64];
-    const m = rand(rows * d, 31);
-    // Rows of very different norms (as real item tables have), and a few duplicates (exact ties).
+  const [rows, d] = [23_715, 64];
+  /** Rows of very different norms (as real item tables have), and a few duplicates (exact ties). */
+  function table(seed: number): Float32Array {
+    const m = rand(rows * d, seed);
     for (let r = 0; r < rows; r += 7) for (let k = 0; k < d; k++) m[r * d + k] *= 3;
     m.copyWithin(5 * d, 100 * d, 101 * d);
     m.copyWithin(9000 * d, 100 * d, 101 * d);
+    return m;
+  }
+  async function expectFullPass(mat: Awaited<ReturnType<typeof createCatalogMatrix>>, q: Float32Array, n: number) {
+    const top = await mat.score(q, { kind: 'top', n });
+    const all = (await mat.score(q, { kind: 'all' })).scores[0];
+    const ref = selectTop(all, rows, n);
+    expect([...top.rows!]).toEqual([...ref.rows]);
+    expect([...top.scores[0]]).toEqual([...ref.scores]);
+  }
+
+  it('gives exactly the rows and scores of the full float32 pass, for alternating queries, from each query\'s own threshold', async () => {
+    const m = table(31);
     const mat = await createCatalogMatrix(m, rows, d, { dtype: 'float32', float32Kernel: 'f32' });
     expect(mat.info().kernel).toBe('f32-simd+i8-prefilter');
     for (let t = 0; t < 60; t++) {
-      const q = rand(d, 500 + (t >> 2)); // four calls per query: the guessed list gets used
-      if (t % 5 === 0) for (let k = 0; k < d; k++) q[k] *= 4; // a jump in scale: the guess misses
+      const q = rand(d, 500 + (t % 2)); // two shoppers, alternating
+      if (t % 5 === 0) for (let k = 0; k < d; k++) q[k] *= 4; // a jump in scale
       if (t === 13) q.set(m.subarray(100 * d, 101 * d)); // the duplicated row on top: ties at the top
-      const n = [10, 500, 1000, 2048][t % 4];
-      const top = await mat.score(q, { kind: 'top', n });
-      const all = (await mat.score(q, { kind: 'all' })).scores[0];
-      const ref = selectTop(all, rows, n);
-      expect([...top.rows!]).toEqual([...ref.rows]);
-      expect([...top.scores[0]]).toEqual([...ref.scores]);
+      await expectFullPass(mat, q, [10, 500, 1000, 2048][t % 4]);
     }
     expect(mat).toBeInstanceOf(KernelFloat32Matrix);
     const stats = (mat as KernelFloat32Matrix).prefilterStats()!;
-    expect(stats.listed).toBeGreaterThan(10);
-    expect(stats.everyRow).toBeGreaterThan(5);
+    expect(stats.listed).toBe(60); // nothing carried between calls: no query misses its threshold
+    expect(stats.everyRow).toBe(0);
+  });
+
+  it('stays exact when the threshold sample misleads it (the selection over every row)', async () => {
+    // The sampled blocks hold the largest rows: their threshold is above what n rows reach.
+    const m = table(32);
+    for (const b of prefilterSampleBlocks(Math.ceil(rows / 16))) for (let i = b * 16 * d; i < Math.min(rows, b * 16 + 16) * d; i++) m[i] *= 20;
+    const mat = await createCatalogMatrix(m, rows, d, { dtype: 'float32', float32Kernel: 'f32' });
+    for (let t = 0; t < 8; t++) await expectFullPass(mat, rand(d, 700 + t), [10, 500][t % 2]);
+    const stats = (mat as KernelFloat32Matrix).prefilterStats()!;
+    expect(stats.everyRow).toBeGreaterThan(0);
+  });
+
+  it('quantizeRows: per-row scale max|x|/127, |x - scale · q| <= scale / 2, and L1 norms that bound Σ|x|', () => {
+    const k = createF32Kernel();
+    const [n, dd] = [37, 64];
+    const nb = Math.ceil(n / 16);
+    const lay = new F32Layout();
+    const at = { src: lay.take(n * dd), m8: lay.take(nb * 4 * dd), scales: lay.take(nb * 16), x1: lay.take(nb * 16) };
+    k.reserve(lay.bytes);
+    const x = rand(n * dd, 41);
+    for (let j = 0; j < dd; j++) x[5 * dd + j] = 0; // a zero row: scale 1
+    for (let j = 0; j < dd; j++) x[6 * dd + j] *= 1e-30; // a tiny one
+    new Float32Array(k.buffer, at.src, n * dd).set(x);
+    k.quantizeRows!(at.src, n, dd, at.m8, at.scales, at.x1);
+    const m8 = new Int8Array(k.buffer, at.m8, nb * 16 * dd);
+    const scales = new Float32Array(k.buffer, at.scales, n);
+    const x1 = new Float32Array(k.buffer, at.x1, n);
+    for (let r = 0; r < n; r++) {
+      const row = x.subarray(r * dd, (r + 1) * dd);
+      const max = Math.max(...row.map(Math.abs));
+      expect(scales[r]).toBe(max > 0 ? Math.fround(max / 127) : 1);
+      let l1 = 0;
+      for (let j = 0; j < dd; j++) {
+        const q = m8[(r >> 4) * (dd / 2) * 32 + (r & 15) * 2 + (j >> 1) * 32 + (j & 1)];
+        expect(Math.abs(q)).toBeLessThanOrEqual(127);
+        expect(Math.abs(row[j] - scales[r] * q)).toBeLessThanOrEqual(scales[r] / 2 * (1 + 1e-12));
+        l1 += Math.abs(row[j]);
+      }
+      expect(x1[r]).toBeGreaterThanOrEqual(l1);
+      expect(x1[r]).toBeLessThanOrEqual(l1 * 1.00001 + 1e-45);
+    }
   });
 });

@@ -1,0 +1,70 @@
+/**
+ * Building the catalog at scale: the popularity order's packed-key sort, the storage `auto` picks,
+ * and the matrix built from the loader's JS item table (no gather on the backend) giving the same
+ * rows as the one gathered through TF.js.
+ */
+import 'fake-indexeddb/auto';
+import * as tf from '@tensorflow/tfjs';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { byPopularity, Catalog } from '../../src/engine/catalog.js';
+import { loadModel } from '../../src/model/loader.js';
+import { resolveEmbeddingDtype } from '../../src/retrieval/matrix.js';
+import { fileFetch } from './helpers.js';
+
+describe('byPopularity', () => {
+  it('orders positions by popularity, descending, ties in catalog order, as the comparator sort does', () => {
+    let s = 3;
+    const r = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
+    for (const n of [0, 1, 7, 5000]) {
+      // Few distinct values (many ties), zeros, and values of every magnitude.
+      const pop = Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0 : i % 3 === 0 ? Math.round(r() * 4) / 4 : r() ** 8));
+      const ref = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => pop[b] - pop[a] || a - b);
+      expect([...byPopularity(pop)]).toEqual([...ref]);
+    }
+  });
+});
+
+describe("embeddingDtype 'auto'", () => {
+  it('is float32 (exact) on CPU backends where the int8 prefilter runs, int8 from AUTO_INT8_MIN_ROWS elsewhere', () => {
+    expect(resolveEmbeddingDtype('auto', 1_000_000, 64, 'wasm')).toBe('float32');
+    expect(resolveEmbeddingDtype('auto', 1_000_000, 64, 'cpu')).toBe('float32');
+    expect(resolveEmbeddingDtype('auto', 1_000_000, 64, 'webgpu')).toBe('int8');
+    expect(resolveEmbeddingDtype('auto', 1_000_000, 62, 'wasm')).toBe('int8'); // no prefilter for d % 4 != 0
+    expect(resolveEmbeddingDtype('auto', 20_000, 64, 'webgpu')).toBe('float32');
+    expect(resolveEmbeddingDtype('int8', 20_000, 64, 'wasm')).toBe('int8');
+  });
+});
+
+describe('catalog matrix from the JS item table', () => {
+  it('scores exactly as the matrix gathered through TF.js, for the model\'s items in order and for a reordered subset', { timeout: 60_000 }, async () => {
+    const m = await loadModel(pathToFileURL(resolve(import.meta.dirname, '../../models/games-sasrec/model.json')).href, { fetch: fileFetch(), cache: 'off' });
+    expect(m.itemTable).toBeDefined();
+    const modelIndex = m.modelIndex;
+    const ids = m.vocab.itemIds.slice(1);
+    const subset = ids.filter((_, i) => i % 3 === 0).reverse().map((id) => ({ id }));
+    const d = m.header.config.hiddenDim;
+    const q = Float32Array.from({ length: d }, (_, k) => Math.sin(k + 1));
+    try {
+      for (const catalog of [undefined, subset]) {
+        const viaTable = await Catalog.build(catalog, { ...m, modelIndex }, { embeddingDtype: 'auto' });
+        const viaTf = await Catalog.build(catalog, { ...m, itemTable: undefined, modelIndex }, { embeddingDtype: 'auto' });
+        try {
+          expect(viaTable.rows).toBe(viaTf.rows);
+          const a = await viaTable.matrix!.score(q, { kind: 'all' });
+          const b = await viaTf.matrix!.score(q, { kind: 'all' });
+          expect([...a.scores[0]]).toEqual([...b.scores[0]]);
+          const ta = await viaTable.matrix!.score(q, { kind: 'top', n: 500 });
+          const tb = await viaTf.matrix!.score(q, { kind: 'top', n: 500 });
+          expect([...ta.rows!]).toEqual([...tb.rows!]);
+        } finally {
+          viaTable.dispose();
+          viaTf.dispose();
+        }
+      }
+    } finally {
+      tf.dispose(Object.values(m.weights));
+    }
+  });
+});
