@@ -64,6 +64,12 @@ export interface EngineHooks extends ForwardHooks {
    * device's `lost` promise), so a loss can be simulated on a backend without a device.
    */
   deviceLost?: (backend: BackendName) => Promise<string>;
+  /**
+   * Offline replays only: the wall clock (milliseconds since the epoch) the engine reads for the
+   * shopper's time: event timestamps left out and their validation, retention, and the decay of
+   * impressions and dismissals. Default Date.now. A replay of logged days runs it on the logged time.
+   */
+  clock?: () => number;
 }
 
 /** The loaded model as the engine's parts read it. */
@@ -204,9 +210,9 @@ export class RecommenderEngine implements RecommenderApi {
       report({ stage: 'warmup', ms: engine.warmupMs });
       await deadline.race(Promise.all([
         // Read-only: pruning would be a write the shop did not ask for, and may fail over the quota.
-        store.mode === 'read-only' ? 0 : store.history.prune(config.retention),
+        store.mode === 'read-only' ? 0 : store.history.prune(config.retention, hooks.clock?.()),
         // Spent feedback only (and nothing in read-only mode): a failure here changes no list.
-        store.feedback.prune().catch(() => 0),
+        store.feedback.prune(hooks.clock?.()).catch(() => 0),
         store.meta.set({ key: 'model', modelVersion: header.modelVersion, modelUrl, loadedAt: Date.now() }),
       ]), 'finishing the load');
       engine.loadMs = now() - t0;
@@ -283,6 +289,11 @@ export class RecommenderEngine implements RecommenderApi {
   // -------------------------------------------------------------------------------------------
   // the backend in use, as the switch holds it (./backend-switch.ts: it changes after a device loss)
 
+  /** The shopper's time now (hooks.clock in a replay). */
+  private clock(): number {
+    return this.hooks.clock ? this.hooks.clock() : Date.now();
+  }
+
   private get selection(): BackendSelection {
     return this.backends.selection;
   }
@@ -322,7 +333,7 @@ export class RecommenderEngine implements RecommenderApi {
     const records = await this.read(() => this.storage.feedback.records());
     if (records.size === 0) return FeedbackView.EMPTY;
     const cat = this.catalog;
-    return new FeedbackView({ records: records.values(), lastInteraction: history.lastInteraction, now: Date.now() }, (id) => cat.lookup(id));
+    return new FeedbackView({ records: records.values(), lastInteraction: history.lastInteraction, now: this.clock() }, (id) => cat.lookup(id));
   }
 
   /**
@@ -377,7 +388,7 @@ export class RecommenderEngine implements RecommenderApi {
 
   private async trackOnce(events: TrackEvent | TrackEvent[], writeId: string | undefined): Promise<TrackResult> {
     this.assertUsable();
-    const valid = validateEvents(events);
+    const valid = validateEvents(events, this.clock());
     const { history, feedback } = partitionEvents(valid);
     const { stored, pruned, outsideRetention } = await this.write(async () => {
       if (feedback.length > 0) {
@@ -385,7 +396,7 @@ export class RecommenderEngine implements RecommenderApi {
         await this.storeFeedback(feedback, history, writeId);
       }
       return history.length > 0 || feedback.length === 0
-        ? this.storage.history.add(history, this.config.retention, Date.now(), writeId) : { stored: 0, pruned: 0, outsideRetention: 0 };
+        ? this.storage.history.add(history, this.config.retention, this.clock(), writeId) : { stored: 0, pruned: 0, outsideRetention: 0 };
     });
     const unknown = new Set<string>();
     const notInCatalog = new Set<string>();
@@ -408,7 +419,7 @@ export class RecommenderEngine implements RecommenderApi {
       const a = stored.get(id);
       const b = inBatch.get(id);
       return a === undefined ? b : b === undefined ? a : Math.max(a, b);
-    }, Date.now(), writeId);
+    }, this.clock(), writeId);
   }
 
   /** Recommends for a scene. See the scene request types for the options. */
