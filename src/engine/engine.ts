@@ -15,7 +15,7 @@ import { WARMUP_CALLS } from '../contract/defaults.js';
 import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError } from '../contract/errors.js';
 import {
   partitionEvents, resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest,
-  type FeedbackEvent, type ResolvedEngineConfig,
+  type ResolvedEngineConfig,
 } from '../contract/options.js';
 import type {
   BackendFallback, BackendName, CatalogItem, EngineConfig, EngineInfo, EngineWarning, HistoryExport, HistoryQuery, HistoryWrite, LoadProgress, ModelCacheInfo, RecommendResult, RecommenderApi,
@@ -363,8 +363,8 @@ export class RecommenderEngine implements RecommenderApi {
 
   /**
    * Validates and stores events (all or nothing at validation). Unknown item ids are stored but not
-   * used for scoring. Impressions and dismissals go to the feedback store (written first, in its own
-   * transaction), the others to the history: a rejected history write leaves the history unchanged.
+   * used for scoring. Impressions and dismissals go to the feedback store, the others to the history,
+   * in one transaction: a rejected call stored neither, so it can be retried as it is.
    * Needs no GPU: works during and after a device loss; stored means resolved.
    */
   async track(events: TrackEvent | TrackEvent[]): Promise<TrackResult> {
@@ -391,12 +391,16 @@ export class RecommenderEngine implements RecommenderApi {
     const valid = validateEvents(events, this.clock());
     const { history, feedback } = partitionEvents(valid);
     const { stored, pruned, outsideRetention } = await this.write(async () => {
-      if (feedback.length > 0) {
-        await this.lastWrite; // the writes issued before (a click that answers these impressions)
-        await this.storeFeedback(feedback, history, writeId);
+      const now = this.clock();
+      if (feedback.length === 0) return this.storage.history.add(history, this.config.retention, now, writeId);
+      await this.lastWrite; // the writes issued before (a click that answers these impressions)
+      const lastInteraction = await this.lastInteractionWith(history);
+      if (history.length === 0) {
+        await this.storage.feedback.apply(feedback, lastInteraction, now, writeId);
+        return { stored: 0, pruned: 0, outsideRetention: 0 };
       }
-      return history.length > 0 || feedback.length === 0
-        ? this.storage.history.add(history, this.config.retention, this.clock(), writeId) : { stored: 0, pruned: 0, outsideRetention: 0 };
+      // Both kinds in one call: stored together or not at all (one transaction in IndexedDB).
+      return this.storage.track({ events: history, feedback, retention: this.config.retention, now, lastInteraction, writeId });
     });
     const unknown = new Set<string>();
     const notInCatalog = new Set<string>();
@@ -410,16 +414,16 @@ export class RecommenderEngine implements RecommenderApi {
     return result;
   }
 
-  /** Applies impressions and dismissals; an item's last interaction is the stored history's or this batch's. */
-  private async storeFeedback(feedback: FeedbackEvent[], batch: Parameters<typeof lastInteractions>[0], writeId: string | undefined): Promise<void> {
+  /** An item's last interaction: the stored history's or this batch's, whichever is later. */
+  private async lastInteractionWith(batch: Parameters<typeof lastInteractions>[0]): Promise<(itemId: string) => number | undefined> {
     const { events } = await this.storage.history.snapshot();
     const stored = lastInteractions(events);
     const inBatch = lastInteractions(batch);
-    await this.storage.feedback.apply(feedback, (id) => {
+    return (id) => {
       const a = stored.get(id);
       const b = inBatch.get(id);
       return a === undefined ? b : b === undefined ? a : Math.max(a, b);
-    }, this.clock(), writeId);
+    };
   }
 
   /** Recommends for a scene. See the scene request types for the options. */
