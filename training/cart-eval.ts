@@ -4,7 +4,7 @@
  * share of listed items from the cart's own categories.
  *
  *   npm run eval:cart -- [--model models/tianchi-mtl] [--data ../shared/data/tianchi-ecomm]
- *       [--test-start 20190618] [--k 10] [--levels 0,0.25,0.5,0.75,1] [--max-cases 600]
+ *       [--test-start 20190618] [--k 10] [--levels 0,0.1,0.25,0.5,1] [--max-cases 600]
  *       [--backend wasm|cpu] [--out docs/cart-complements | none]
  *
  * Protocol (a replay of real sequences, nothing simulated but the scenes of the history events):
@@ -38,7 +38,7 @@ import { createEngine } from '../src/engine/engine.js';
 import type { BackendName, CatalogItem, TrackEvent } from '../src/contract/protocol.js';
 
 const HELP = `usage: npx tsx scripts/eval-cart.ts [--model <dir> (models/tianchi-mtl)] [--data <dir> (../shared/data/tianchi-ecomm)]
-       [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.25,0.5,0.75,1] [--max-cases N (600)]
+       [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.1,0.25,0.5,1] [--max-cases N (600)]
        [--backend wasm|cpu (wasm)] [--out <path prefix> (docs/cart-complements) | none]`;
 
 
@@ -79,7 +79,7 @@ export async function main(): Promise<void> {
   const testStart = (f['test-start'] as number) ?? 20190618;
   const k = (f.k as number) ?? 10;
   if (!Number.isInteger(k) || k < 1 || k > 50) throw new UsageError('--k must be an integer from 1 to 50');
-  const levels = ((f.levels as string) ?? '0,0.25,0.5,0.75,1').split(',').map(Number);
+  const levels = ((f.levels as string) ?? '0,0.1,0.25,0.5,1').split(',').map(Number);
   if (levels.some((l) => !(l >= 0 && l <= 1))) throw new UsageError('--levels must be numbers from 0 to 1, comma separated');
   const maxCases = (f['max-cases'] as number) ?? 600;
   const backend = ((f.backend as string) ?? 'wasm') as BackendName;
@@ -161,6 +161,7 @@ export async function main(): Promise<void> {
       + `${String(r[`hr@${k} same-category targets`]).padEnd(31)} | ${r[`hr@${k} other targets`]}`);
   }
   const result = {
+    command: `npm run eval:cart -- ${process.argv.slice(2).join(' ')}`.trim(),
     model: modelDir, modelVersion: info.modelVersion, backend: info.backend, k, testStart, cases: n, qualifyingCases: all.length,
     sameCategoryTargetShare: r4(sameTargets / n), levels: rows, seconds: Math.round((performance.now() - t0) / 1000),
   };

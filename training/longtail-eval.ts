@@ -148,6 +148,7 @@ export async function main(): Promise<void> {
       + `${String(r.tailShare).padEnd(10)} | ${String(r.itemCoverage).padEnd(13)} | ${r.tailCoverage}`);
   }
   const result = {
+    command: `npm run eval:longtail -- ${process.argv.slice(2).join(' ')}`.trim(),
     model: modelDir, modelVersion: info.modelVersion, backend: info.backend, k, testStart, shoppers: n, headShare,
     headItems: head.size, tailItems: tailSize, levels: rows, seconds: Math.round((performance.now() - t0) / 1000),
   };
