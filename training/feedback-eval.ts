@@ -54,18 +54,19 @@
  *
  * Prints a table; writes <out>.json and <out>.svg; the LAST line is one JSON object with every figure.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseFlags, UsageError, formatDuration } from './cli.js';
 import { setNodeBackend } from './node-io.js';
 import { simulatedScene } from './mtl-data.js';
-import { BEHAVIOUR_EVENT, fileFetch, readTianchiEvents, SCENE_OF_CODE, type TianchiEvent } from './replay-io.js';
+import {
+  BEHAVIOUR_EVENT, fileFetch, readTianchiCatalog, readTianchiEvents, REPLAY_FLAGS, replayOptions, SCENE_OF_CODE, writeReplayOutputs, type TianchiEvent,
+} from './replay-io.js';
 import { Rng } from './rng.js';
 import { paddedRange, SvgFigure } from './svg-plot.js';
 import { createEngine } from '../src/engine/engine.js';
 import { DEFAULT_REQUESTS } from '../src/contract/defaults.js';
-import type { BackendName, CatalogItem, TrackEvent } from '../src/contract/protocol.js';
+import type { TrackEvent } from '../src/contract/protocol.js';
 
 const HELP = `usage: npm run eval:feedback -- [--model <dir> (models/tianchi-mtl)] [--data <dir> (../shared/data/tianchi-ecomm)]
        [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.1,0.3,0.5,1] [--dismiss-at 0,default]
@@ -239,16 +240,11 @@ function stamp(events: readonly TianchiEvent[], at: ReturnType<typeof logClock>)
 
 export async function main(): Promise<void> {
   const f = parseFlags(process.argv.slice(2), {
-    model: 'string', data: 'string', 'test-start': 'number', k: 'number', levels: 'string', 'dismiss-at': 'string',
-    'dismiss-share': 'number', 'max-users': 'number', 'max-steps': 'number', tolerance: 'number', 'min-cut': 'number',
-    seed: 'number', backend: 'string', out: 'string', help: 'boolean',
+    ...REPLAY_FLAGS, levels: 'string', 'dismiss-at': 'string', 'dismiss-share': 'number', 'max-users': 'number', 'max-steps': 'number',
+    tolerance: 'number', 'min-cut': 'number', seed: 'number',
   });
   if (f.help) { console.log(HELP); return; }
-  const modelDir = (f.model as string) ?? 'models/tianchi-mtl';
-  const dataDir = (f.data as string) ?? '../shared/data/tianchi-ecomm';
-  const testStart = (f['test-start'] as number) ?? 20190618;
-  const k = (f.k as number) ?? 10;
-  if (!Number.isInteger(k) || k < 1 || k > 50) throw new UsageError('--k must be an integer from 1 to 50');
+  const { modelDir, dataDir, testStart, k, backend, outPrefix } = replayOptions(f, 'docs/feedback-loop');
   const levels = ((f.levels as string) ?? '0,0.1,0.3,0.5,1').split(',').map(Number);
   if (levels.some((l) => !(l >= 0 && l <= 1))) throw new UsageError('--levels must be exposure discounts from 0 to 1, comma separated');
   if (!levels.includes(0)) levels.unshift(0); // the reference of the verdict and of the paired changes
@@ -262,9 +258,6 @@ export async function main(): Promise<void> {
   const tolerance = (f.tolerance as number) ?? 0.05;
   const minCut = (f['min-cut'] as number) ?? 0.1;
   const seed = (f.seed as number) ?? 1;
-  const backend = ((f.backend as string) ?? 'wasm') as BackendName;
-  if (backend !== 'wasm' && backend !== 'cpu') throw new UsageError('--backend must be wasm or cpu');
-  const outPrefix = (f.out as string) ?? 'docs/feedback-loop';
 
   const defaults: Record<ReplayScene, number> = { home: DEFAULT_REQUESTS.home.exposureDiscount, product: DEFAULT_REQUESTS.product.exposureDiscount };
   const settingOf = (x: string | number, dismiss: boolean): Setting => {
@@ -275,14 +268,7 @@ export async function main(): Promise<void> {
 
   const t0 = performance.now();
   await setNodeBackend(backend);
-  const catalog: CatalogItem[] = [];
-  for (const line of fs.readFileSync(path.join(dataDir, 'items.tsv'), 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    const [id, , category, brand, price] = line.split('\t');
-    const item: CatalogItem = { id, category, price: Number(price) };
-    if (brand && brand !== '0') item.brand = brand;
-    catalog.push(item);
-  }
+  const catalog = readTianchiCatalog(path.join(dataDir, 'items.tsv'));
   const inCatalog = new Set(catalog.map((c) => c.id));
 
   const all: ReplayCase[] = [];
@@ -413,12 +399,7 @@ export async function main(): Promise<void> {
     verdict, settings: rows, seconds,
   };
   console.log(`${formatDuration(seconds)}`);
-  if (outPrefix !== 'none') {
-    fs.mkdirSync(path.dirname(path.resolve(outPrefix)), { recursive: true });
-    fs.writeFileSync(`${outPrefix}.json`, `${JSON.stringify(result, null, 1)}\n`);
-    fs.writeFileSync(`${outPrefix}.svg`, svgPlot(result));
-    console.log(`wrote ${outPrefix}.json and ${outPrefix}.svg`);
-  }
+  writeReplayOutputs(outPrefix, result, svgPlot(result));
   console.log(JSON.stringify(result));
 }
 
