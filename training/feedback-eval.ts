@@ -5,7 +5,7 @@
  *
  *   npm run eval:feedback -- [--model models/tianchi-mtl] [--data ../shared/data/tianchi-ecomm]
  *       [--test-start 20190618] [--k 10] [--levels 0,0.1,0.3,0.5,1] [--dismiss-at 0,default]
- *       [--dismiss-share 0.2] [--max-users 120] [--max-steps 20] [--tolerance 0.05] [--min-cut 0.1]
+ *       [--dismiss-share 0.2] [--max-users 100] [--max-steps 20] [--tolerance 0.05] [--min-cut 0.1]
  *       [--seed 1] [--backend wasm|cpu] [--out docs/feedback-loop | none]
  *
  * Protocol (a replay: the shopper does what the log says, whatever the lists show):
@@ -70,7 +70,7 @@ import type { TrackEvent } from '../src/contract/protocol.js';
 
 const HELP = `usage: npm run eval:feedback -- [--model <dir> (models/tianchi-mtl)] [--data <dir> (../shared/data/tianchi-ecomm)]
        [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.1,0.3,0.5,1] [--dismiss-at 0,default]
-       [--dismiss-share 0.2] [--max-users N (120)] [--max-steps N (20)] [--tolerance 0.05] [--min-cut 0.1]
+       [--dismiss-share 0.2] [--max-users N (100)] [--max-steps N (20)] [--tolerance 0.05] [--min-cut 0.1]
        [--seed 1] [--backend wasm|cpu (wasm)] [--out <path prefix> (docs/feedback-loop) | none]`;
 
 /** The scenes whose lists the replay shows, in page order. */
@@ -252,7 +252,7 @@ export async function main(): Promise<void> {
   if (dismissAt.some((x) => x !== 'default' && !(Number(x) >= 0 && Number(x) <= 1))) throw new UsageError('--dismiss-at must be exposure discounts from 0 to 1 or "default", comma separated');
   const dismissShare = (f['dismiss-share'] as number) ?? 0.2;
   if (!(dismissShare > 0 && dismissShare <= 1)) throw new UsageError('--dismiss-share must be a probability in (0, 1]');
-  const maxUsers = (f['max-users'] as number) ?? 120;
+  const maxUsers = (f['max-users'] as number) ?? 100;
   const maxSteps = (f['max-steps'] as number) ?? 20;
   if (!Number.isInteger(maxUsers) || maxUsers < 1 || !Number.isInteger(maxSteps) || maxSteps < 1) throw new UsageError('--max-users and --max-steps must be positive integers');
   const tolerance = (f.tolerance as number) ?? 0.05;
