@@ -4,7 +4,7 @@
  * share of listed items from the cart's own categories.
  *
  *   npm run eval:cart -- [--model models/tianchi-mtl] [--data ../shared/data/tianchi-ecomm]
- *       [--test-start 20190618] [--k 10] [--levels 0,0.25,0.5,0.75,1] [--max-cases 600]
+ *       [--test-start 20190618] [--k 10] [--levels 0,0.1,0.25,0.5,1] [--max-cases 600]
  *       [--backend wasm|cpu] [--out docs/cart-complements | none]
  *
  * Protocol (a replay of real sequences, nothing simulated but the scenes of the history events):
@@ -27,18 +27,19 @@
  * Prints a table; writes <out>.json; the LAST line is one JSON object with every figure.
  */
 import 'fake-indexeddb/auto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseFlags, UsageError, formatDuration } from './cli.js';
 import { setNodeBackend } from './node-io.js';
 import { simulatedScene } from './mtl-data.js';
-import { BEHAVIOUR_EVENT, fileFetch, readTianchiEvents, SCENE_OF_CODE, type TianchiEvent } from './replay-io.js';
+import {
+  BEHAVIOUR_EVENT, fileFetch, readTianchiCatalog, readTianchiEvents, REPLAY_FLAGS, replayOptions, SCENE_OF_CODE, writeReplayOutputs, type TianchiEvent,
+} from './replay-io.js';
 import { createEngine } from '../src/engine/engine.js';
-import type { BackendName, CatalogItem, TrackEvent } from '../src/contract/protocol.js';
+import type { TrackEvent } from '../src/contract/protocol.js';
 
 const HELP = `usage: npx tsx scripts/eval-cart.ts [--model <dir> (models/tianchi-mtl)] [--data <dir> (../shared/data/tianchi-ecomm)]
-       [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.25,0.5,0.75,1] [--max-cases N (600)]
+       [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.1,0.25,0.5,1] [--max-cases N (600)]
        [--backend wasm|cpu (wasm)] [--out <path prefix> (docs/cart-complements) | none]`;
 
 
@@ -69,35 +70,17 @@ function cartCases(events: Map<string, Ev[]>, testStart: number): CartCase[] {
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 export async function main(): Promise<void> {
-  const f = parseFlags(process.argv.slice(2), {
-    model: 'string', data: 'string', 'test-start': 'number', k: 'number', levels: 'string', 'max-cases': 'number',
-    backend: 'string', out: 'string', help: 'boolean',
-  });
+  const f = parseFlags(process.argv.slice(2), { ...REPLAY_FLAGS, levels: 'string', 'max-cases': 'number' });
   if (f.help) { console.log(HELP); return; }
-  const modelDir = (f.model as string) ?? 'models/tianchi-mtl';
-  const dataDir = (f.data as string) ?? '../shared/data/tianchi-ecomm';
-  const testStart = (f['test-start'] as number) ?? 20190618;
-  const k = (f.k as number) ?? 10;
-  if (!Number.isInteger(k) || k < 1 || k > 50) throw new UsageError('--k must be an integer from 1 to 50');
-  const levels = ((f.levels as string) ?? '0,0.25,0.5,0.75,1').split(',').map(Number);
+  const { modelDir, dataDir, testStart, k, backend, outPrefix } = replayOptions(f, 'docs/cart-complements');
+  const levels = ((f.levels as string) ?? '0,0.1,0.25,0.5,1').split(',').map(Number);
   if (levels.some((l) => !(l >= 0 && l <= 1))) throw new UsageError('--levels must be numbers from 0 to 1, comma separated');
   const maxCases = (f['max-cases'] as number) ?? 600;
-  const backend = ((f.backend as string) ?? 'wasm') as BackendName;
-  if (backend !== 'wasm' && backend !== 'cpu') throw new UsageError('--backend must be wasm or cpu');
-  const outPrefix = (f.out as string) ?? 'docs/cart-complements';
 
   const t0 = performance.now();
   await setNodeBackend(backend);
-  const catalog: CatalogItem[] = [];
-  const categoryOf = new Map<string, string>();
-  for (const line of fs.readFileSync(path.join(dataDir, 'items.tsv'), 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    const [id, , category, brand, price] = line.split('\t');
-    const item: CatalogItem = { id, category, price: Number(price) };
-    if (brand && brand !== '0') item.brand = brand;
-    catalog.push(item);
-    categoryOf.set(id, category);
-  }
+  const catalog = readTianchiCatalog(path.join(dataDir, 'items.tsv'));
+  const categoryOf = new Map(catalog.map((c) => [c.id, c.category!]));
   const all = cartCases(readTianchiEvents(path.join(dataDir, 'events.tsv')), testStart);
   const step = Math.max(1, all.length / maxCases);
   const cases: CartCase[] = [];
@@ -161,13 +144,11 @@ export async function main(): Promise<void> {
       + `${String(r[`hr@${k} same-category targets`]).padEnd(31)} | ${r[`hr@${k} other targets`]}`);
   }
   const result = {
+    command: `npm run eval:cart -- ${process.argv.slice(2).join(' ')}`.trim(),
     model: modelDir, modelVersion: info.modelVersion, backend: info.backend, k, testStart, cases: n, qualifyingCases: all.length,
     sameCategoryTargetShare: r4(sameTargets / n), levels: rows, seconds: Math.round((performance.now() - t0) / 1000),
   };
   console.log(`targets of a cart category: ${result.sameCategoryTargetShare} of ${n}; ${formatDuration(result.seconds)}`);
-  if (outPrefix !== 'none') {
-    fs.mkdirSync(path.dirname(outPrefix), { recursive: true });
-    fs.writeFileSync(`${outPrefix}.json`, `${JSON.stringify(result, null, 2)}\n`);
-  }
+  writeReplayOutputs(outPrefix, result);
   console.log(JSON.stringify(result));
 }

@@ -41,7 +41,7 @@
  * categories / list length; and over all users' lists: category coverage (share of the catalog's
  * categories shown to anyone) and item coverage.
  *
- * Prints a table; writes <out>.json and <out>.svg; the LAST line is one JSON object with every figure.
+ * Prints a table; writes <out>.json and <out>.svg (training/svg-plot.ts); the LAST line is one JSON object with every figure.
  */
 import 'fake-indexeddb/auto';
 import * as fs from 'node:fs';
@@ -57,6 +57,7 @@ import { mmrPoolSize, rankCandidates, type RankCandidate } from '../src/ranking/
 import { modelSequence } from '../src/model/inputs.js';
 import { simulatedScene } from './mtl-data.js';
 import { BEHAVIOUR_EVENT, fileFetch, SCENE_OF_CODE } from './replay-io.js';
+import { paddedRange, SvgFigure } from './svg-plot.js';
 import type {
   BackendName, CatalogItem, ObjectiveWeights, RecommendedItem, SceneName, ShopRules, TrackEvent,
 } from '../src/contract/protocol.js';
@@ -369,48 +370,18 @@ export async function main(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// the plot: hand-written SVG, two panels
+// the plot: two panels (training/svg-plot.ts draws them)
 
 interface PlotInput { modelVersion: string; protocol: string; users: number; k: number; levels: LevelStats[] }
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
 function svgPlot(res: PlotInput): string {
-  const W = 960;
-  const H = 470;
   const panel = { w: 380, h: 280, top: 70 };
   const lefts = [70, 540];
-  const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
-  out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  out.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">Diversity trade-off: ${esc(res.modelVersion)}, ${esc(res.protocol)} protocol, ${res.users} users, k = ${res.k}</text>`);
-
-  const axes = (left: number, xMin: number, xMax: number, yMin: number, yMax: number, xLabel: string, yLabel: string, title: string) => {
-    const x = (v: number) => left + ((v - xMin) / (xMax - xMin || 1)) * panel.w;
-    const y = (v: number) => panel.top + panel.h - ((v - yMin) / (yMax - yMin || 1)) * panel.h;
-    out.push(`<text x="${left + panel.w / 2}" y="${panel.top - 14}" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
-    const digits = (span: number) => (span < 0.1 ? 3 : 2);
-    for (let i = 0; i <= 5; i++) {
-      const yv = yMin + ((yMax - yMin) * i) / 5;
-      out.push(`<line x1="${left}" x2="${left + panel.w}" y1="${y(yv).toFixed(1)}" y2="${y(yv).toFixed(1)}" stroke="#e5e5e5"/>`);
-      out.push(`<text x="${left - 6}" y="${(y(yv) + 4).toFixed(1)}" text-anchor="end" fill="#555">${yv.toFixed(digits(yMax - yMin))}</text>`);
-      const xv = xMin + ((xMax - xMin) * i) / 5;
-      out.push(`<text x="${x(xv).toFixed(1)}" y="${panel.top + panel.h + 16}" text-anchor="middle" fill="#555">${xv.toFixed(digits(xMax - xMin))}</text>`);
-    }
-    out.push(`<rect x="${left}" y="${panel.top}" width="${panel.w}" height="${panel.h}" fill="none" stroke="#999"/>`);
-    out.push(`<text x="${left + panel.w / 2}" y="${panel.top + panel.h + 36}" text-anchor="middle">${esc(xLabel)}</text>`);
-    out.push(`<text transform="translate(${left - 52} ${panel.top + panel.h / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`);
-    return { x, y };
-  };
-  const line = (pts: Array<[number, number]>, color: string, dash = '') =>
-    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} points="${pts.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}"/>`)
-    && pts.forEach(([a, b]) => out.push(`<circle cx="${a.toFixed(1)}" cy="${b.toFixed(1)}" r="3" fill="${color}"/>`));
+  const fig = new SvgFigure(960, 470, `Diversity trade-off: ${res.modelVersion}, ${res.protocol} protocol, ${res.users} users, k = ${res.k}`);
 
   // Left: every measure against the knob, on one 0..1 axis.
   const L = res.levels;
-  const a = axes(lefts[0], 0, 1, 0, 1, 'diversity knob (request option diversity)', 'value', 'Measures against the knob');
+  const a = fig.axes({ ...panel, left: lefts[0] }, 0, 1, 0, 1, 'diversity knob (request option diversity)', 'value', 'Measures against the knob');
   const series: Array<[keyof LevelStats, string, string, string]> = [
     ['ndcg@10', 'NDCG@10', '#d62728', ''],
     ['hr@10', 'HR@10', '#ff9896', '4 3'],
@@ -419,23 +390,16 @@ function svgPlot(res: PlotInput): string {
     ['categoryCoverage', 'category coverage', '#9467bd', '4 3'],
   ];
   series.forEach(([key, label, color, dash], i) => {
-    line(L.map((r) => [a.x(r.diversity), a.y(r[key] as number)]), color, dash);
-    const ly = panel.top + panel.h + 56 + Math.floor(i / 3) * 16;
-    const lx = lefts[0] + (i % 3) * 150;
-    out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
-    out.push(`<text x="${lx + 28}" y="${ly}">${esc(label)}</text>`);
+    fig.line(L.map((r) => [a.x(r.diversity), a.y(r[key] as number)]), color, dash);
+    fig.legend(lefts[0] + (i % 3) * 150, panel.top + panel.h + 56 + Math.floor(i / 3) * 16, label, color, dash);
   });
 
   // Right: NDCG@10 against the distinct-category share, each point labelled with its knob value.
-  const xs = L.map((r) => r.categoryShare);
-  const ys = L.map((r) => r['ndcg@10']);
-  const pad = (lo: number, hi: number) => { const m = (hi - lo) * 0.1 || 0.05; return [Math.max(0, lo - m), Math.min(1, hi + m)]; };
-  const [x0, x1] = pad(Math.min(...xs), Math.max(...xs));
-  const [y0, y1] = pad(Math.min(...ys), Math.max(...ys));
-  const b = axes(lefts[1], x0, x1, y0, y1, 'distinct categories / list length', 'NDCG@10', 'Accuracy against variety');
-  line(L.map((r) => [b.x(r.categoryShare), b.y(r['ndcg@10'])]), '#d62728');
-  L.forEach((r) => out.push(`<text x="${(b.x(r.categoryShare) + 5).toFixed(1)}" y="${(b.y(r['ndcg@10']) - 6).toFixed(1)}" fill="#333" font-size="11">${r.diversity.toFixed(1)}</text>`));
-  out.push(`<text x="${lefts[1]}" y="${panel.top + panel.h + 56}" fill="#555">labels: knob value; up and right is better</text>`);
-  out.push('</svg>');
-  return `${out.join('\n')}\n`;
+  const [x0, x1] = paddedRange(L.map((r) => r.categoryShare));
+  const [y0, y1] = paddedRange(L.map((r) => r['ndcg@10']));
+  const b = fig.axes({ ...panel, left: lefts[1] }, x0, x1, y0, y1, 'distinct categories / list length', 'NDCG@10', 'Accuracy against variety');
+  fig.line(L.map((r) => [b.x(r.categoryShare), b.y(r['ndcg@10'])]), '#d62728');
+  L.forEach((r) => fig.text(b.x(r.categoryShare) + 5, b.y(r['ndcg@10']) - 6, r.diversity.toFixed(1), 'fill="#333" font-size="11"'));
+  fig.text(`${lefts[1]}`, `${panel.top + panel.h + 56}`, 'labels: knob value; up and right is better', 'fill="#555"');
+  return fig.toString();
 }

@@ -28,9 +28,9 @@ import * as tf from '@tensorflow/tfjs';
 import { parseFlags, UsageError, formatDuration } from './cli.js';
 import { loadModelDir, setNodeBackend } from './node-io.js';
 import { simulatedScene } from './mtl-data.js';
-import { BEHAVIOUR_EVENT, fileFetch, readTianchiEvents, SCENE_OF_CODE, type TianchiEvent } from './replay-io.js';
+import { BEHAVIOUR_EVENT, fileFetch, readTianchiEvents, REPLAY_FLAGS, replayOptions, SCENE_OF_CODE, writeReplayOutputs, type TianchiEvent } from './replay-io.js';
 import { createEngine } from '../src/engine/engine.js';
-import type { BackendName, CatalogItem, TrackEvent } from '../src/contract/protocol.js';
+import type { CatalogItem, TrackEvent } from '../src/contract/protocol.js';
 
 const HELP = `usage: npx tsx scripts/eval-longtail.ts [--model <dir> (models/tianchi-mtl)] [--data <dir> (../shared/data/tianchi-ecomm)]
        [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.1,0.2,0.3,0.5,0.7,1] [--head 0.2] [--max-users N (500)]
@@ -42,24 +42,14 @@ type Ev = TianchiEvent;
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 export async function main(): Promise<void> {
-  const f = parseFlags(process.argv.slice(2), {
-    model: 'string', data: 'string', 'test-start': 'number', k: 'number', levels: 'string', head: 'number',
-    'max-users': 'number', backend: 'string', out: 'string', help: 'boolean',
-  });
+  const f = parseFlags(process.argv.slice(2), { ...REPLAY_FLAGS, levels: 'string', head: 'number', 'max-users': 'number' });
   if (f.help) { console.log(HELP); return; }
-  const modelDir = (f.model as string) ?? 'models/tianchi-mtl';
-  const dataDir = (f.data as string) ?? '../shared/data/tianchi-ecomm';
-  const testStart = (f['test-start'] as number) ?? 20190618;
-  const k = (f.k as number) ?? 10;
-  if (!Number.isInteger(k) || k < 1 || k > 50) throw new UsageError('--k must be an integer from 1 to 50');
+  const { modelDir, dataDir, testStart, k, backend, outPrefix } = replayOptions(f, 'docs/longtail');
   const levels = ((f.levels as string) ?? '0,0.1,0.2,0.3,0.5,0.7,1').split(',').map(Number);
   if (levels.some((l) => !(l >= 0 && l <= 1))) throw new UsageError('--levels must be numbers from 0 to 1, comma separated');
   const headShare = (f.head as number) ?? 0.2;
   if (!(headShare > 0 && headShare < 1)) throw new UsageError('--head must be a share between 0 and 1');
   const maxUsers = (f['max-users'] as number) ?? 500;
-  const backend = ((f.backend as string) ?? 'wasm') as BackendName;
-  if (backend !== 'wasm' && backend !== 'cpu') throw new UsageError('--backend must be wasm or cpu');
-  const outPrefix = (f.out as string) ?? 'docs/longtail';
 
   const t0 = performance.now();
   await setNodeBackend(backend);
@@ -148,12 +138,10 @@ export async function main(): Promise<void> {
       + `${String(r.tailShare).padEnd(10)} | ${String(r.itemCoverage).padEnd(13)} | ${r.tailCoverage}`);
   }
   const result = {
+    command: `npm run eval:longtail -- ${process.argv.slice(2).join(' ')}`.trim(),
     model: modelDir, modelVersion: info.modelVersion, backend: info.backend, k, testStart, shoppers: n, headShare,
     headItems: head.size, tailItems: tailSize, levels: rows, seconds: Math.round((performance.now() - t0) / 1000),
   };
-  if (outPrefix !== 'none') {
-    fs.mkdirSync(path.dirname(outPrefix), { recursive: true });
-    fs.writeFileSync(`${outPrefix}.json`, `${JSON.stringify(result, null, 2)}\n`);
-  }
+  writeReplayOutputs(outPrefix, result);
   console.log(JSON.stringify(result));
 }

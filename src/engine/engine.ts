@@ -15,7 +15,7 @@ import { WARMUP_CALLS } from '../contract/defaults.js';
 import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError } from '../contract/errors.js';
 import {
   partitionEvents, resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest,
-  type FeedbackEvent, type ResolvedEngineConfig,
+  type ResolvedEngineConfig,
 } from '../contract/options.js';
 import type {
   BackendFallback, BackendName, CatalogItem, EngineConfig, EngineInfo, EngineWarning, HistoryExport, HistoryQuery, HistoryWrite, LoadProgress, ModelCacheInfo, RecommendResult, RecommenderApi,
@@ -64,6 +64,12 @@ export interface EngineHooks extends ForwardHooks {
    * device's `lost` promise), so a loss can be simulated on a backend without a device.
    */
   deviceLost?: (backend: BackendName) => Promise<string>;
+  /**
+   * Offline replays only: the wall clock (milliseconds since the epoch) the engine reads for the
+   * shopper's time: event timestamps left out and their validation, retention, and the decay of
+   * impressions and dismissals. Default Date.now. A replay of logged days runs it on the logged time.
+   */
+  clock?: () => number;
 }
 
 /** The loaded model as the engine's parts read it. */
@@ -207,9 +213,9 @@ export class RecommenderEngine implements RecommenderApi {
       report({ stage: 'warmup', ms: engine.warmupMs });
       await deadline.race(Promise.all([
         // Read-only: pruning would be a write the shop did not ask for, and may fail over the quota.
-        store.mode === 'read-only' ? 0 : store.history.prune(config.retention),
+        store.mode === 'read-only' ? 0 : store.history.prune(config.retention, hooks.clock?.()),
         // Spent feedback only (and nothing in read-only mode): a failure here changes no list.
-        store.feedback.prune().catch(() => 0),
+        store.feedback.prune(hooks.clock?.()).catch(() => 0),
         store.meta.set({ key: 'model', modelVersion: header.modelVersion, modelUrl, loadedAt: Date.now() }),
       ]), 'finishing the load');
       engine.loadMs = now() - t0;
@@ -286,6 +292,11 @@ export class RecommenderEngine implements RecommenderApi {
   // -------------------------------------------------------------------------------------------
   // the backend in use, as the switch holds it (./backend-switch.ts: it changes after a device loss)
 
+  /** The shopper's time now (hooks.clock in a replay). */
+  private clock(): number {
+    return this.hooks.clock ? this.hooks.clock() : Date.now();
+  }
+
   private get selection(): BackendSelection {
     return this.backends.selection;
   }
@@ -325,7 +336,7 @@ export class RecommenderEngine implements RecommenderApi {
     const records = await this.read(() => this.storage.feedback.records());
     if (records.size === 0) return FeedbackView.EMPTY;
     const cat = this.catalog;
-    return new FeedbackView({ records: records.values(), lastInteraction: history.lastInteraction, now: Date.now() }, (id) => cat.lookup(id));
+    return new FeedbackView({ records: records.values(), lastInteraction: history.lastInteraction, now: this.clock() }, (id) => cat.lookup(id));
   }
 
   /**
@@ -355,8 +366,8 @@ export class RecommenderEngine implements RecommenderApi {
 
   /**
    * Validates and stores events (all or nothing at validation). Unknown item ids are stored but not
-   * used for scoring. Impressions and dismissals go to the feedback store (written first, in its own
-   * transaction), the others to the history: a rejected history write leaves the history unchanged.
+   * used for scoring. Impressions and dismissals go to the feedback store, the others to the history,
+   * in one transaction: a rejected call stored neither, so it can be retried as it is.
    * Needs no GPU: works during and after a device loss; stored means resolved.
    */
   async track(events: TrackEvent | TrackEvent[]): Promise<TrackResult> {
@@ -380,15 +391,19 @@ export class RecommenderEngine implements RecommenderApi {
 
   private async trackOnce(events: TrackEvent | TrackEvent[], writeId: string | undefined): Promise<TrackResult> {
     this.assertUsable();
-    const valid = validateEvents(events);
+    const valid = validateEvents(events, this.clock());
     const { history, feedback } = partitionEvents(valid);
     const { stored, pruned, outsideRetention } = await this.write(async () => {
-      if (feedback.length > 0) {
-        await this.lastWrite; // the writes issued before (a click that answers these impressions)
-        await this.storeFeedback(feedback, history, writeId);
+      const now = this.clock();
+      if (feedback.length === 0) return this.storage.history.add(history, this.config.retention, now, writeId);
+      await this.lastWrite; // the writes issued before (a click that answers these impressions)
+      const lastInteraction = await this.lastInteractionWith(history);
+      if (history.length === 0) {
+        await this.storage.feedback.apply(feedback, lastInteraction, now, writeId);
+        return { stored: 0, pruned: 0, outsideRetention: 0 };
       }
-      return history.length > 0 || feedback.length === 0
-        ? this.storage.history.add(history, this.config.retention, Date.now(), writeId) : { stored: 0, pruned: 0, outsideRetention: 0 };
+      // Both kinds in one call: stored together or not at all (one transaction in IndexedDB).
+      return this.storage.track({ events: history, feedback, retention: this.config.retention, now, lastInteraction, writeId });
     });
     const unknown = new Set<string>();
     const notInCatalog = new Set<string>();
@@ -402,16 +417,16 @@ export class RecommenderEngine implements RecommenderApi {
     return result;
   }
 
-  /** Applies impressions and dismissals; an item's last interaction is the stored history's or this batch's. */
-  private async storeFeedback(feedback: FeedbackEvent[], batch: Parameters<typeof lastInteractions>[0], writeId: string | undefined): Promise<void> {
+  /** An item's last interaction: the stored history's or this batch's, whichever is later. */
+  private async lastInteractionWith(batch: Parameters<typeof lastInteractions>[0]): Promise<(itemId: string) => number | undefined> {
     const { events } = await this.storage.history.snapshot();
     const stored = lastInteractions(events);
     const inBatch = lastInteractions(batch);
-    await this.storage.feedback.apply(feedback, (id) => {
+    return (id) => {
       const a = stored.get(id);
       const b = inBatch.get(id);
       return a === undefined ? b : b === undefined ? a : Math.max(a, b);
-    }, Date.now(), writeId);
+    };
   }
 
   /** Recommends for a scene. See the scene request types for the options. */

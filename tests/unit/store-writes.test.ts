@@ -2,15 +2,16 @@
  * Write ids (src/engine/store/writes.ts): a history write replayed with the id it was applied with
  * is a no-op that answers as the first time, in the same store, in another store on the same
  * database (the restarted worker), and through the engine's applyWrite; a write that failed
- * records no id; the ids are kept for the last `keep` writes only.
+ * records no id; the ids are kept for the last `keep` writes only. A track call's history events and
+ * feedback commit in one transaction (ScenerecStorage.track).
  */
 import 'fake-indexeddb/auto';
 import { openDB } from 'idb';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { NewEvent } from '../../src/contract/options.js';
+import type { FeedbackEvent, NewEvent } from '../../src/contract/options.js';
 import { StorageError } from '../../src/contract/errors.js';
 import { inTransaction, type ScenerecDB } from '../../src/engine/store/db.js';
-import { openStorage, type ScenerecStorage } from '../../src/engine/store/index.js';
+import { openStorage, STORAGE_MODES, type ScenerecStorage } from '../../src/engine/store/index.js';
 import { applyOnce } from '../../src/engine/store/writes.js';
 import { createEngine } from '../../src/engine/engine.js';
 import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
@@ -107,6 +108,57 @@ describe('history writes with a write id', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe('a track call with history and feedback (ScenerecStorage.track)', () => {
+  const shown = (id: string, timestamp = NOW - 100): FeedbackEvent => ({ type: 'impression', itemId: id, scene: 'home', timestamp });
+  const write = (events: NewEvent[], feedback: FeedbackEvent[], writeId?: string) =>
+    ({ events, feedback, retention: keep, now: NOW, lastInteraction: () => undefined, writeId });
+  // An item id IndexedDB cannot store (a function: DataCloneError): the history part fails inside the transaction.
+  const unstorable = { ...ev('b', NOW), itemId: (() => 1) as unknown as string };
+
+  it('IndexedDB: a failing history write stores the impressions neither (one transaction); the retry stores each once', async () => {
+    const storage = await openAll();
+    expect((await storage.feedback.records()).size).toBe(0); // fills the feedback cache, which must not keep the rolled-back write
+    await expect(storage.track(write([ev('a', NOW), unstorable], [shown('x'), shown('y')]))).rejects.toBeInstanceOf(StorageError);
+    expect(await storage.history.all()).toHaveLength(0);
+    expect((await storage.feedback.records()).size).toBe(0);
+    expect(await storage.track(write([ev('a', NOW), ev('b', NOW)], [shown('x'), shown('y')]))).toEqual({ stored: 2, pruned: 0, outsideRetention: 0 });
+    expect(await storage.history.all()).toHaveLength(2);
+    const records = await storage.feedback.records();
+    expect([...records.values()].map((r) => [r.itemId, r.impressions])).toEqual([['x', 1], ['y', 1]]);
+    // The caches agree with the database (a second storage on it reads it afresh).
+    const other = await openAll(storage.history.name);
+    expect([...(await other.feedback.records()).keys()].sort()).toEqual(['x', 'y']);
+    expect((await other.history.events()).map((e) => e.itemId)).toEqual(['a', 'b']);
+  });
+
+  it('IndexedDB: a failed write with an id records it for neither part; a replay of the applied one applies nothing', async () => {
+    const storage = await openAll();
+    await expect(storage.track(write([unstorable], [shown('x')], 'w-t'))).rejects.toBeInstanceOf(StorageError);
+    const first = await storage.track(write([ev('a', NOW)], [shown('x')], 'w-t'));
+    expect(first).toEqual({ stored: 1, pruned: 0, outsideRetention: 0 });
+    expect(await storage.track(write([ev('a', NOW)], [shown('x')], 'w-t'))).toEqual(first);
+    expect(await storage.history.all()).toHaveLength(1);
+    expect((await storage.feedback.records()).get('x')).toMatchObject({ impressions: 1, exposure: 1 });
+  });
+
+  it('IndexedDB: events all outside retention still store the feedback', async () => {
+    const storage = await openAll();
+    const old = ev('a', NOW - 400 * 86_400_000);
+    expect(await storage.track(write([old], [shown('x')]))).toEqual({ stored: 0, pruned: 0, outsideRetention: 1 });
+    expect((await storage.feedback.records()).get('x')).toMatchObject({ impressions: 1 });
+  });
+
+  it('memory: stores both, once per write id', async () => {
+    const storage = await openStorage(freshDbName(), { modes: [STORAGE_MODES.find((m) => m.mode === 'memory')!] });
+    open.push(storage);
+    expect(storage.mode).toBe('memory');
+    await storage.track(write([ev('a', NOW)], [shown('x')], 'w-m'));
+    await storage.track(write([ev('a', NOW)], [shown('x')], 'w-m'));
+    expect(await storage.history.all()).toHaveLength(1);
+    expect((await storage.feedback.records()).get('x')).toMatchObject({ impressions: 1 });
   });
 });
 

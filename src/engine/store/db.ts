@@ -218,6 +218,18 @@ async function openDatabase(
   }
 }
 
+/**
+ * One store's write as a part of another store's readwrite transaction, so both commit or neither
+ * does (a track call's impressions and its history events: history.ts `add`). `stores`: what `run`
+ * needs beside the host's (the host adds `writes`); `run`: the part's requests inside the open
+ * transaction; `around`: wraps the whole write (the part's own cache bookkeeping follows the outcome).
+ */
+export interface TransactionPart {
+  readonly stores: ScenerecStoreName[];
+  run(tx: ScenerecTransaction<'readwrite'>): Promise<void>;
+  around<T>(work: () => Promise<T>): Promise<T>;
+}
+
 /** Runs `body` in one transaction and waits for the commit; maps failures; never leaves a rejection unhandled. */
 export async function inTransaction<T, Mode extends IDBTransactionMode>(
   db: IDBPDatabase<ScenerecDB>,

@@ -12,9 +12,9 @@ import { FEEDBACK_MAX_ITEMS, WRITE_IDS_KEEP } from '../../contract/defaults.js';
 import type { FeedbackEvent } from '../../contract/options.js';
 import type { FeedbackRecord } from '../../contract/protocol.js';
 import { applyFeedback, isSpent } from '../../ranking/feedback.js';
-import { allRequests, readOnlyError, type ScenerecStoreName, type StorageAccess, type StorageConnection } from './db.js';
+import { allRequests, readOnlyError, type StorageAccess, type StorageConnection, type TransactionPart } from './db.js';
 import { MemoryLifetime } from './memory.js';
-import { applyOnce, hasWritesStore } from './writes.js';
+import { applyOnce, hasWritesStore, type Applied } from './writes.js';
 import { ChangeChannel } from './changes.js';
 
 /**
@@ -109,29 +109,47 @@ export class FeedbackStore implements FeedbackLog {
 
   async apply(events: readonly FeedbackEvent[], lastInteraction: (itemId: string) => number | undefined, now = Date.now(), writeId?: string): Promise<number> {
     if (events.length === 0) return 0;
+    const part = this.part(events, lastInteraction, now, writeId);
+    const db = await this.conn.get();
+    await part.around(() => this.conn.run(writeId !== undefined && hasWritesStore(db) ? [...part.stores, 'writes'] : part.stores, 'readwrite', 'storing feedback', part.run));
+    return events.length;
+  }
+
+  /**
+   * `apply` as a part of another store's write transaction (a track call's history write, history.ts):
+   * `run` inside the transaction, `around` the whole write (this store's cache follows the commit).
+   * @throws QuotaExceededError in read-only mode (before any transaction).
+   */
+  part(events: readonly FeedbackEvent[], lastInteraction: (itemId: string) => number | undefined, now = Date.now(), writeId?: string): TransactionPart {
     if (this.access.readOnly !== null) throw readOnlyError(this.access.readOnly);
     const ids = [...new Set(events.map((e) => e.itemId))];
-    const db = await this.conn.get();
-    const stores: ScenerecStoreName[] = writeId !== undefined && hasWritesStore(db) ? ['feedback', 'writes'] : ['feedback'];
-    await this.written(() => this.conn.run(stores, 'readwrite', 'storing feedback', (tx) => applyOnce(tx, feedbackWriteId(writeId), async () => {
-      const store = tx.objectStore('feedback');
-      const old = await allRequests(ids.map((id) => () => store.get(id)));
-      const current = new Map<string, FeedbackRecord>();
-      old.forEach((r) => { if (r) current.set(r.itemId, r); });
-      const changed = applyFeedback(current, events, lastInteraction);
-      await allRequests(changed.map((r) => () => store.put(r)));
-      let dropped: string[] = [];
-      if ((await store.count()) > FEEDBACK_MAX_ITEMS) {
-        dropped = feedbackToDrop(await store.getAll(), now);
-        await allRequests(dropped.map((id) => () => store.delete(id)));
-      }
-      return { changed, dropped };
-    }, () => events.length)), (cache, r) => {
-      if (r.replayed) return;
-      for (const rec of r.value.changed) cache.set(rec.itemId, rec);
-      for (const id of r.value.dropped) cache.delete(id);
-    });
-    return events.length;
+    let applied: Applied<{ changed: FeedbackRecord[]; dropped: string[] }, number> | undefined;
+    return {
+      stores: ['feedback'],
+      run: async (tx) => {
+        applied = undefined; // set once this run's requests are done: a rolled-back run leaves it unset
+        const r = await applyOnce(tx, feedbackWriteId(writeId), async () => {
+          const store = tx.objectStore('feedback');
+          const old = await allRequests(ids.map((id) => () => store.get(id)));
+          const current = new Map<string, FeedbackRecord>();
+          old.forEach((rec) => { if (rec) current.set(rec.itemId, rec); });
+          const changed = applyFeedback(current, events, lastInteraction);
+          await allRequests(changed.map((rec) => () => store.put(rec)));
+          let dropped: string[] = [];
+          if ((await store.count()) > FEEDBACK_MAX_ITEMS) {
+            dropped = feedbackToDrop(await store.getAll(), now);
+            await allRequests(dropped.map((id) => () => store.delete(id)));
+          }
+          return { changed, dropped };
+        }, () => events.length);
+        applied = r;
+      },
+      around: (work) => this.written(work, (cache) => {
+        if (!applied || applied.replayed) return;
+        for (const rec of applied.value.changed) cache.set(rec.itemId, rec);
+        for (const id of applied.value.dropped) cache.delete(id);
+      }),
+    };
   }
 
   async prune(now = Date.now()): Promise<number> {

@@ -34,7 +34,7 @@ import type { IDBPObjectStore, StoreNames } from 'idb';
 import type { HistoryExport, StoredEvent } from '../../contract/protocol.js';
 import type { NewEvent } from '../../contract/options.js';
 import {
-  allRequests, inTransaction, readOnlyError, StorageConnection, type ScenerecDB, type ScenerecStoreName, type StorageAccess,
+  allRequests, inTransaction, readOnlyError, StorageConnection, type ScenerecDB, type ScenerecStoreName, type StorageAccess, type TransactionPart,
 } from './db.js';
 import { AGE_PRUNE_INTERVAL_MS, ageCutoff, overCountLimit, planBatch, type Retention } from './retention.js';
 import { applyOnce, hasWritesStore } from './writes.js';
@@ -189,14 +189,21 @@ export class HistoryStore implements EventHistory {
    * batch retention would drop at once are not written (`outsideRetention`); pruning by count runs
    * once the store is past maxEvents + slack. Either every kept event is stored or none is (the
    * earlier history is untouched on failure). With a `writeId` already applied (writes.ts), nothing
-   * is written and the first answer comes back.
+   * is written and the first answer comes back. `alongside`: another store's write (a track call's
+   * impressions and dismissals, ScenerecStorage.track) committed in this same transaction, so neither
+   * is stored without the other; with no event to keep it runs in a transaction of its own.
    * @throws QuotaExceededError in read-only mode (nothing is written).
    */
-  async add(events: NewEvent[], retention: Retention, now: number = Date.now(), writeId?: string): Promise<AddResult> {
+  async add(events: NewEvent[], retention: Retention, now: number = Date.now(), writeId?: string, alongside?: TransactionPart): Promise<AddResult> {
     if (this.access.readOnly !== null) throw readOnlyError(this.access.readOnly);
-    if (events.length === 0) return { stored: 0, pruned: await this.prune(retention, now), outsideRetention: 0 };
     const { keep, outside } = planBatch(events, retention, now);
-    if (keep.length === 0) return { stored: 0, pruned: 0, outsideRetention: outside };
+    if (keep.length === 0) {
+      if (alongside) {
+        const alone = await this.conn.get();
+        await alongside.around(() => inTransaction(alone, withWrites(alone, [...alongside.stores]), 'readwrite', 'storing feedback', alongside.run));
+      }
+      return events.length === 0 ? { stored: 0, pruned: await this.prune(retention, now), outsideRetention: 0 } : { stored: 0, pruned: 0, outsideRetention: outside };
+    }
     const db = await this.conn.get();
     const cutoff = ageCutoff(retention, now);
     const answer = ({ keys, pruned }: { keys: number[]; pruned: number[] }): AddResult => {
@@ -204,20 +211,25 @@ export class HistoryStore implements EventHistory {
       const droppedNew = pruned.filter((k) => added.has(k)).length;
       return { stored: keep.length - droppedNew, pruned: pruned.length - droppedNew, outsideRetention: outside + droppedNew };
     };
-    const done = await this.written(() => inTransaction(db, withWrites(db, ['events']), 'readwrite', 'storing events', (tx) => applyOnce(tx, writeId, async () => {
-      const store = tx.objectStore('events');
-      const keys = await allRequests(keep.map((ev) => () => store.add({ ...ev } as StoredEvent)));
-      // Running now: the count and the age mark are those of the writes applied before this one.
-      let count = this.liveCount === null ? await store.count() : this.liveCount + keys.length;
-      let pruned: number[] = [];
-      if (cutoff - this.prunedBelow >= AGE_PRUNE_INTERVAL_MS || overCountLimit(count, retention)) {
-        pruned = await pruneIn(store, retention, now, count);
-        count -= pruned.length;
-        this.prunedBelow = cutoff;
-      }
-      this.liveCount = count;
-      return { keys, pruned };
-    }, answer)), (applied) => {
+    const stores: ScenerecStoreName[] = ['events', ...(alongside?.stores ?? [])];
+    const work = () => inTransaction(db, withWrites(db, stores), 'readwrite', 'storing events', async (tx) => {
+      await alongside?.run(tx);
+      return applyOnce(tx, writeId, async () => {
+        const store = tx.objectStore('events');
+        const keys = await allRequests(keep.map((ev) => () => store.add({ ...ev } as StoredEvent)));
+        // Running now: the count and the age mark are those of the writes applied before this one.
+        let count = this.liveCount === null ? await store.count() : this.liveCount + keys.length;
+        let pruned: number[] = [];
+        if (cutoff - this.prunedBelow >= AGE_PRUNE_INTERVAL_MS || overCountLimit(count, retention)) {
+          pruned = await pruneIn(store, retention, now, count);
+          count -= pruned.length;
+          this.prunedBelow = cutoff;
+        }
+        this.liveCount = count;
+        return { keys, pruned };
+      }, answer);
+    });
+    const done = await this.written(() => (alongside ? alongside.around(work) : work()), (applied) => {
       if (applied.replayed) return false;
       // Changed unless every event added was dropped again by retention and nothing else was.
       const { keys, pruned } = applied.value;

@@ -33,6 +33,8 @@ import { HistoryStore, type EventHistory } from './history.js';
 import { FeedbackStore, MemoryFeedback, type FeedbackLog } from './feedback.js';
 import { MemoryCatalogCache, MemoryHistory, MemoryLifetime, MemoryMeta } from './memory.js';
 import { MetaStore, type MetaRecords } from './meta.js';
+import type { AddResult, Retention } from './history.js';
+import type { FeedbackEvent, NewEvent } from '../../contract/options.js';
 
 export { CATALOG_CACHE_KEEP, CatalogCache, type CatalogCacheRecord, type CatalogMatrixCache } from './catalog-cache.js';
 export { FeedbackStore, MemoryFeedback, feedbackToDrop, type FeedbackLog } from './feedback.js';
@@ -52,10 +54,29 @@ export interface ScenerecStorage {
   readonly meta: MetaRecords;
   readonly catalogCache: CatalogMatrixCache;
   readonly feedback: FeedbackLog;
+  /**
+   * Stores one track call: its history events (`history.add`) and its impressions and dismissals
+   * (`feedback.apply`), both or neither. IndexedDB: one transaction over both stores (and `writes`,
+   * each part recording its write id), so a failure (quota, a lost connection) leaves neither and a
+   * retry stores each once. Memory: one after the other with nothing between them that can fail.
+   * `lastInteraction`: an item's latest interaction (stored history and this batch).
+   * @throws QuotaExceededError in read-only mode (nothing is written).
+   */
+  track(write: TrackWrite): Promise<AddResult>;
   /** Why the shared connection was dropped last (for diagnostics), or null. */
   readonly connectionLostReason: string | null;
   /** Closes the shared connection; every later call on the three stores fails with StorageError. Safe to call twice. */
   close(): void;
+}
+
+/** What one track call stores (ScenerecStorage.track). */
+export interface TrackWrite {
+  events: NewEvent[];
+  feedback: readonly FeedbackEvent[];
+  retention: Retention;
+  now: number;
+  lastInteraction: (itemId: string) => number | undefined;
+  writeId?: string;
 }
 
 /** One way to keep the history. `open` resolves, or rejects with the failure; `servesAfter` says which failures of earlier modes it takes over. */
@@ -83,13 +104,17 @@ async function openIndexedDb(dbName: string, options: OpenStorageOptions): Promi
     }
     access.readOnly = `the browser's storage quota for this site was exceeded when the recommender started (${(e.details as { cause?: string } | undefined)?.cause ?? e.message})`;
   }
+  const history = new HistoryStore(conn, access);
+  const feedback = new FeedbackStore(conn, access);
   return {
     mode: access.readOnly === null ? 'indexeddb' : 'read-only',
     reason: access.readOnly ?? undefined,
-    history: new HistoryStore(conn, access),
+    history,
     meta: new MetaStore(conn, access),
     catalogCache: new CatalogCache(conn, access),
-    feedback: new FeedbackStore(conn, access),
+    feedback,
+    track: (w) => history.add(w.events, w.retention, w.now, w.writeId,
+      w.feedback.length > 0 ? feedback.part(w.feedback, w.lastInteraction, w.now, w.writeId) : undefined),
     get connectionLostReason() { return conn.connectionLostReason; },
     close: () => conn.close(),
   };
@@ -98,13 +123,20 @@ async function openIndexedDb(dbName: string, options: OpenStorageOptions): Promi
 /** The session's memory (memory.ts). */
 async function openMemory(dbName: string, reason: string): Promise<ScenerecStorage> {
   const life = new MemoryLifetime();
+  const history = new MemoryHistory(dbName, life);
+  const feedback = new MemoryFeedback(life);
   return {
     mode: 'memory',
     reason: `the history is kept in memory for this session only: ${reason}`,
-    history: new MemoryHistory(dbName, life),
+    history,
     meta: new MemoryMeta(life),
     catalogCache: new MemoryCatalogCache(life),
-    feedback: new MemoryFeedback(life),
+    feedback,
+    track: async (w) => {
+      life.check();
+      if (w.feedback.length > 0) await feedback.apply(w.feedback, w.lastInteraction, w.now, w.writeId);
+      return history.add(w.events, w.retention, w.now, w.writeId);
+    },
     connectionLostReason: null,
     close: () => life.close(),
   };
