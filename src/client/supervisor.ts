@@ -31,17 +31,21 @@
  * again: every waiting call rejects with WorkerLostError (`details.permanent: true`), and so does
  * every later call; a write handed over then has `details.stored: 'unknown'`.
  *
+ * Calls. The hot calls (src/contract/protocol.ts DIRECT_METHODS: recommend) go as one message each
+ * way on the worker's port, beside the pings, once the worker's pongs say it serves them; the others
+ * through Comlink. Both kinds are in the same in-flight set, so the guarantees above hold for both.
+ *
  * The shop hears of it through `onEvent`: 'worker-lost', then 'worker-restarted' (with the recovery
  * time) or 'worker-restart-failed'.
  */
 import * as Comlink from 'comlink';
 import { DEFAULT_LIVENESS, type LivenessOptions } from '../contract/defaults.js';
-import { DisposedError, InvalidOptionsError, ScenerecError, WorkerLostError } from '../contract/errors.js';
+import { deserializeError, DisposedError, InvalidOptionsError, ScenerecError, WorkerLostError } from '../contract/errors.js';
 import {
-  HISTORY_WRITES, type CatalogItem, type EngineConfig, type EngineInfo, type ForwardedMethod, type HistoryWrite, type LoadProgress,
+  DIRECT, DIRECT_METHODS, DIRECT_REPLY, DIRECT_VERSION, HISTORY_WRITES, PING, PONG,
+  type CatalogItem, type DirectCall, type DirectMethod, type DirectReply, type EngineConfig, type EngineInfo, type ForwardedMethod, type HistoryWrite, type LoadProgress,
 } from '../contract/protocol.js';
 import type { WorkerApi } from '../engine/host.js';
-import { PING, PONG } from '../engine/host.js';
 import { now } from '../util/clock.js';
 
 /** What `onEvent` hears about the worker. */
@@ -73,6 +77,7 @@ export type RecommenderEvent =
 export type { LivenessOptions };
 
 const WRITES = new Set<string>(HISTORY_WRITES);
+const DIRECT_SET = new Set<string>(DIRECT_METHODS);
 /** Replayed after a loss: the history writes (with their write id) and setCatalog (setting it twice is harmless). */
 const REPLAYED = new Set<string>([...HISTORY_WRITES, 'setCatalog']);
 
@@ -106,9 +111,26 @@ class Link {
   /** Resolves with the reason when the worker is lost (never rejects). */
   readonly lost: Promise<string>;
   private markLost!: (reason: string) => void;
+  /** Direct calls sent and not answered: call id -> its promise's settlers. */
+  private readonly direct = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+  private seqDirect = 0;
+  /** The worker's pongs say it serves direct calls (src/contract/protocol.ts DIRECT_VERSION). */
+  private directOk = false;
   private readonly onMessage = (ev: MessageEvent) => {
-    const n = (ev.data as Record<string, unknown> | null)?.[PONG];
+    const data = ev.data as Record<string, unknown> | null;
+    const r = data?.[DIRECT_REPLY];
+    if (typeof r === 'number') {
+      const settle = this.direct.get(r);
+      if (!settle) return;
+      this.direct.delete(r);
+      const reply = data as DirectReply;
+      if ('error' in reply) settle.reject(deserializeError(reply.error));
+      else settle.resolve(reply.value);
+      return;
+    }
+    const n = data?.[PONG];
     if (typeof n !== 'number') return;
+    if (data?.[DIRECT] === DIRECT_VERSION) this.directOk = true;
     this.answered = true;
     if (this.outstanding && n >= this.outstanding.n) {
       this.outstanding = null;
@@ -138,6 +160,28 @@ class Link {
     worker.addEventListener('messageerror', this.onMessageError);
     (worker as unknown as { start?: () => void }).start?.(); // a MessagePort given as the worker
     this.tick();
+  }
+
+  /** Whether `method` goes as a direct call on this worker (it said it serves them). */
+  canDirect(method: string): method is DirectMethod {
+    return this.directOk && DIRECT_SET.has(method);
+  }
+
+  /**
+   * One direct call: a single message, answered by a single message. Never settles when the
+   * worker is lost: the supervisor settles the call then (the answer is dropped).
+   */
+  callDirect<M extends DirectMethod>(method: M, args: DirectCall<M>['args']): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const n = ++this.seqDirect;
+      this.direct.set(n, { resolve, reject });
+      try {
+        this.worker.postMessage({ [DIRECT]: n, method, args } satisfies DirectCall<M>);
+      } catch (e) {
+        this.direct.delete(n);
+        reject(e);
+      }
+    });
   }
 
   /** True once the worker answered a ping: before that, an `error` is a script that did not start. */
@@ -205,6 +249,7 @@ class Link {
   close(terminate = this.owned): void {
     if (this.closed) return;
     this.closed = true;
+    this.direct.clear();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.worker.removeEventListener('message', this.onMessage as EventListener);
     this.worker.removeEventListener('error', this.onError);
@@ -325,7 +370,9 @@ export class WorkerSupervisor {
     try {
       p = c.writeId !== undefined
         ? link.remote.applyWrite(c.writeId, c.method as HistoryWrite, c.args)
-        : (link.remote[c.method] as unknown as (...a: unknown[]) => Promise<unknown>)(...c.args);
+        : link.canDirect(c.method)
+          ? link.callDirect(c.method, c.args as DirectCall['args'])
+          : (link.remote[c.method] as unknown as (...a: unknown[]) => Promise<unknown>)(...c.args);
     } catch (e) {
       p = Promise.reject(e);
     }

@@ -617,3 +617,39 @@ export interface SerializedError {
   message: string;
   details?: Record<string, unknown>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Messages outside Comlink, on the worker's own port: liveness pings and the direct hot calls.
+// None carries Comlink's `id` or `type` fields, so Comlink on either side ignores them.
+
+/**
+ * The liveness ping (src/client/supervisor.ts): the page posts `{ [PING]: n }`, the worker answers
+ * `{ [PONG]: n, [DIRECT]: DIRECT_VERSION }` from its event loop; the `DIRECT` field says it serves
+ * direct calls (below), so the page uses them only with a worker that answers them.
+ */
+export const PING = 'scenerecPing';
+export const PONG = 'scenerecPong';
+export const DIRECT = 'scenerecDirect';
+/** Version of the direct-call messages; a page uses them only when the worker's pong names this one. */
+export const DIRECT_VERSION = 1;
+
+/**
+ * The hot calls, sent as one structured-clone message each way instead of Comlink's proxy
+ * messages: `{ [DIRECT]: n, method, args }` -> `{ [DIRECT_REPLY]: n, value }` or
+ * `{ [DIRECT_REPLY]: n, error }`, `n` the page's call id. Every other method goes through Comlink.
+ */
+export const DIRECT_METHODS = ['recommend'] as const satisfies ReadonlyArray<ForwardedMethod>;
+export type DirectMethod = (typeof DIRECT_METHODS)[number];
+export const DIRECT_REPLY = 'scenerecDirectReply';
+
+/** A direct call, page -> worker. */
+export interface DirectCall<M extends DirectMethod = DirectMethod> {
+  [DIRECT]: number;
+  method: M;
+  args: Parameters<RecommenderApi[M]>;
+}
+
+/** Its answer, worker -> page: the method's resolved value, or its error as SerializedError (name and code kept). */
+export type DirectReply<M extends DirectMethod = DirectMethod> =
+  | { [DIRECT_REPLY]: number; value: Awaited<ReturnType<RecommenderApi[M]>> }
+  | { [DIRECT_REPLY]: number; error: SerializedError };

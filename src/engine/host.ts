@@ -1,11 +1,15 @@
 /**
  * The worker side of the page <-> worker boundary: exposes the engine over Comlink as a
- * `WorkerApi` (RecommenderApi plus `init`). `src/worker.ts` calls `exposeEngine()`; tests expose
+ * `WorkerApi` (RecommenderApi plus `init`), and serves the hot calls as direct messages
+ * (src/contract/protocol.ts DIRECT_METHODS) and the liveness pings beside it. `src/worker.ts` calls `exposeEngine()`; tests expose
  * it on a MessagePort with a `fetch` hook.
  */
 import * as Comlink from 'comlink';
-import { ScenerecError } from '../contract/errors.js';
-import { FORWARDED_METHODS, type EngineConfig, type HistoryWrite, type EngineInfo, type LoadProgress, type RecommenderApi } from '../contract/protocol.js';
+import { ScenerecError, serializeError } from '../contract/errors.js';
+import {
+  DIRECT, DIRECT_METHODS, DIRECT_REPLY, DIRECT_VERSION, FORWARDED_METHODS, PING, PONG,
+  type DirectCall, type DirectMethod, type DirectReply, type EngineConfig, type HistoryWrite, type EngineInfo, type LoadProgress, type RecommenderApi,
+} from '../contract/protocol.js';
 import { registerErrorTransfer } from '../contract/transfer.js';
 import type { EngineHooks, RecommenderEngine } from './engine.js';
 
@@ -17,19 +21,50 @@ export interface WorkerApi extends RecommenderApi {
   applyWrite(writeId: string, method: HistoryWrite, args: unknown[]): Promise<unknown>;
 }
 
-/**
- * The liveness ping (src/client/supervisor.ts): the page posts `{ [PING]: n }` on the worker's
- * port, the worker answers `{ [PONG]: n }` from its event loop. Comlink ignores both (no Comlink
- * message type), on either side.
- */
-export const PING = 'scenerecPing';
-export const PONG = 'scenerecPong';
+export { PING, PONG };
 
-/** Answers the page's liveness pings on `endpoint`. */
-export function answerPings(endpoint: Comlink.Endpoint): void {
+/**
+ * Answers the page's liveness pings on `endpoint` (src/contract/protocol.ts PING). With `direct`,
+ * each answer says that this worker serves direct calls.
+ */
+export function answerPings(endpoint: Comlink.Endpoint, direct = false): void {
   endpoint.addEventListener('message', (ev) => {
     const n = ((ev as MessageEvent).data as Record<string, unknown> | null)?.[PING];
-    if (typeof n === 'number') endpoint.postMessage({ [PONG]: n });
+    if (typeof n === 'number') endpoint.postMessage(direct ? { [PONG]: n, [DIRECT]: DIRECT_VERSION } : { [PONG]: n });
+  });
+}
+
+const DIRECT_SET = new Set<string>(DIRECT_METHODS);
+
+/**
+ * Serves the direct calls (src/contract/protocol.ts DIRECT_METHODS) on `endpoint`: one message in,
+ * one out, the error serialised with its name and code as Comlink's path does.
+ */
+export function answerDirectCalls(endpoint: Comlink.Endpoint, api: WorkerApi): void {
+  endpoint.addEventListener('message', (ev) => {
+    const msg = (ev as MessageEvent).data as Partial<DirectCall> | null;
+    const n = msg?.[DIRECT];
+    if (typeof n !== 'number') return;
+    const reply = (r: DirectReply) => {
+      try {
+        endpoint.postMessage(r);
+      } catch (e) {
+        // A value that cannot be cloned: the caller still gets an answer.
+        endpoint.postMessage({ [DIRECT_REPLY]: n, error: serializeError(e) } satisfies DirectReply);
+      }
+    };
+    const method = msg!.method as DirectMethod;
+    let p: Promise<unknown>;
+    try {
+      if (!DIRECT_SET.has(method) || !Array.isArray(msg!.args)) throw new ScenerecError('INTERNAL', `"${String(method)}" is not a direct call of this worker.`);
+      p = (api[method] as (...a: unknown[]) => Promise<unknown>)(...msg!.args);
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      (value) => reply({ [DIRECT_REPLY]: n, value } as DirectReply),
+      (e) => reply({ [DIRECT_REPLY]: n, error: serializeError(e) }),
+    );
   });
 }
 
@@ -100,7 +135,8 @@ export function createWorkerApi(hooks: WorkerHooks = {}): WorkerApi {
 export function exposeEngine(endpoint: Comlink.Endpoint = globalThis as unknown as Comlink.Endpoint, hooks: WorkerHooks = {}): WorkerApi {
   registerErrorTransfer();
   const api = createWorkerApi(hooks);
-  answerPings(endpoint);
+  answerDirectCalls(endpoint, api);
+  answerPings(endpoint, true);
   Comlink.expose(api, endpoint);
   return api;
 }

@@ -5,7 +5,9 @@ import {
   createRecommender, DisposedError, InvalidEventError, InvalidOptionsError, InvalidRequestError, ModelLoadError,
   UnknownItemError, UnknownSceneError, type LoadProgress, type Recommender,
 } from '../../src/index.js';
-import { exposeEngine } from '../../src/engine/host.js';
+import { answerPings, createWorkerApi, exposeEngine } from '../../src/engine/host.js';
+import { DIRECT, DIRECT_REPLY, PING } from '../../src/contract/protocol.js';
+import { registerErrorTransfer } from '../../src/contract/transfer.js';
 import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 /** A "worker" for Node: the host side of a MessageChannel, as src/worker.ts would set it up. */
@@ -82,6 +84,59 @@ describe('createRecommender (through Comlink)', () => {
     expect((await rec.exportHistory()).events).toHaveLength(1);
     expect((await rec.info()).catalogSize).toBe(53);
     expect((await rec.setCatalog([{ id: itemId(1) }])).catalogSize).toBe(1);
+  });
+});
+
+/** Messages on both sides of a "worker" channel, by kind, ignoring the pings. */
+function countingWorker(direct: boolean) {
+  const { port1, port2 } = new MessageChannel();
+  const seen = { toWorker: [] as string[], toPage: [] as string[] };
+  const kind = (m: Record<string, unknown>) => (m?.[DIRECT] !== undefined ? 'direct' : m?.[DIRECT_REPLY] !== undefined ? 'direct-reply' : m?.id && !m.path ? 'comlink-reply' : m?.type ? String(m.type) : 'other');
+  port1.addEventListener('message', (ev) => { if ((ev.data as Record<string, unknown>)?.[PING] === undefined) seen.toWorker.push(kind(ev.data)); });
+  const endpoint: Comlink.Endpoint = {
+    postMessage: (m: unknown, t?: Transferable[]) => {
+      if (!(m as Record<string, unknown>)?.scenerecPong) seen.toPage.push(kind(m as Record<string, unknown>));
+      port1.postMessage(m, t ?? []);
+    },
+    addEventListener: port1.addEventListener.bind(port1) as Comlink.Endpoint['addEventListener'],
+    removeEventListener: port1.removeEventListener.bind(port1) as Comlink.Endpoint['removeEventListener'],
+    start: () => port1.start(),
+  };
+  if (direct) exposeEngine(endpoint, { fetch: fileFetch() });
+  else {
+    // A worker that predates direct calls: Comlink and pings only.
+    registerErrorTransfer();
+    const api = createWorkerApi({ fetch: fileFetch() });
+    answerPings(endpoint);
+    Comlink.expose(api, endpoint);
+  }
+  return { worker: port2 as unknown as Worker, seen, close: () => { port1.close(); port2.close(); } };
+}
+
+describe('recommend as a direct message', () => {
+  it.each([true, false])('worker serves direct calls: %s — one message each way when it does, Comlink otherwise; errors keep name and code', { timeout: 30_000 }, async (direct) => {
+    const w = countingWorker(direct);
+    const rec = await createRecommender({ worker: w.worker, modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', catalog: fixtureCatalog(), dbName: freshDbName() });
+    try {
+      await rec.track({ type: 'view', itemId: itemId(23) });
+      w.seen.toWorker.length = 0;
+      w.seen.toPage.length = 0;
+      const home = await rec.scene('home').recommend({ k: 4 });
+      expect(home.items).toHaveLength(4);
+      expect(w.seen).toEqual(direct ? { toWorker: ['direct'], toPage: ['direct-reply'] } : { toWorker: ['APPLY'], toPage: ['comlink-reply'] });
+      const err = await rec.scene('home').recommend({ k: 1000 }).catch((e) => e);
+      expect(err).toBeInstanceOf(InvalidRequestError);
+      expect(err).toMatchObject({ name: 'InvalidRequestError', code: 'INVALID_REQUEST' });
+      await expect(rec.scene('product').recommend({ itemId: 'nope' })).rejects.toMatchObject({ name: 'UnknownItemError', code: 'UNKNOWN_ITEM' });
+      await expect(rec.recommend('nope' as never, {} as never)).rejects.toBeInstanceOf(UnknownSceneError);
+      // The other calls stay on Comlink.
+      w.seen.toWorker.length = 0;
+      await rec.info();
+      expect(w.seen.toWorker).toEqual(['APPLY']);
+    } finally {
+      await rec.dispose();
+      w.close();
+    }
   });
 });
 

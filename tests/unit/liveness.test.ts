@@ -10,6 +10,7 @@ import {
   createRecommender, DisposedError, WorkerLostError, type Recommender, type RecommenderEvent, type TrackEvent,
 } from '../../src/index.js';
 import { exposeEngine } from '../../src/engine/host.js';
+import { DIRECT, DIRECT_REPLY } from '../../src/contract/protocol.js';
 import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 type Death = 'now' | 'on-next-answer' | 'on-next-call';
@@ -31,13 +32,13 @@ class FakeWorker {
     const listeners = new Map<EventListenerOrEventListenerObject, EventListenerOrEventListenerObject>();
     const endpoint: Comlink.Endpoint = {
       postMessage: (msg: unknown, transfer?: Transferable[]) => {
-        if (this.dieOn === 'on-next-answer' && (msg as { id?: unknown })?.id !== undefined) this.die();
+        if (this.dieOn === 'on-next-answer' && ((msg as { id?: unknown })?.id !== undefined || (msg as Record<string, unknown>)?.[DIRECT_REPLY] !== undefined)) this.die();
         if (!this.dead) port1.postMessage(msg, transfer ?? []);
       },
       addEventListener: (type: string, l: EventListenerOrEventListenerObject) => {
         const wrapped = (ev: Event) => {
           const data = (ev as MessageEvent).data as { type?: string } | null;
-          if (this.dieOn === 'on-next-call' && data?.type === 'APPLY') this.die();
+          if (this.dieOn === 'on-next-call' && (data?.type === 'APPLY' || (data as Record<string, unknown> | null)?.[DIRECT] !== undefined)) this.die();
           if (this.dead) return;
           (typeof l === 'function' ? l : l.handleEvent.bind(l))(ev);
         };
