@@ -1,7 +1,7 @@
 /**
  * Multi-objective evaluation (npm run eval -- --format tianchi --items <items.tsv> ...):
- * per-task HR@10 / NDCG@10 of the next clicked, carted and purchased item on the time-ordered
- * hold-out, purchase GAUC, cold items, and (with --cold-start) shoppers with 0, 1 and 3 events.
+ * per-task HR@10 / NDCG@10 of the next clicked, carted, purchased and favourited item on the
+ * time-ordered hold-out (favorite: the satisfaction head; a model without it prints "no head"), purchase GAUC, cold items, and (with --cold-start) shoppers with 0, 1 and 3 events.
  * Prints tables; the LAST line is one JSON object with every figure.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -24,6 +24,7 @@ export const MTL_EVAL_HELP = `usage: npm run eval -- (--model <dir> | --baseline
 function flat(prefix: string, m: MtlMetrics): Record<string, number> {
   const out: Record<string, number> = {};
   for (const t of m.tasks) {
+    if (t.missing) { out[`${prefix}${t.task}/users`] = t.users; continue; }
     out[`${prefix}${t.task}/hr@10`] = t['hr@10']; out[`${prefix}${t.task}/ndcg@10`] = t['ndcg@10'];
     out[`${prefix}${t.task}/hr@20`] = t['hr@20']; out[`${prefix}${t.task}/mrr`] = t.mrr; out[`${prefix}${t.task}/users`] = t.users;
   }
@@ -36,6 +37,7 @@ function table(title: string, m: MtlMetrics): void {
   console.log(`${title} (${m.users} users)`);
   console.log('  task      users  HR@10   NDCG@10 HR@20   MRR');
   for (const t of m.tasks) {
+    if (t.missing) { console.log(`  ${t.task.padEnd(9)} ${String(t.users).padStart(5)}  no head (the model has none for this task)`); continue; }
     console.log(`  ${t.task.padEnd(9)} ${String(t.users).padStart(5)}  ${t['hr@10'].toFixed(4)}  ${t['ndcg@10'].toFixed(4)}  ${t['hr@20'].toFixed(4)}  ${t.mrr.toFixed(4)}`);
   }
   console.log(`  purchase GAUC ${m.purchaseGauc.toFixed(4)} over ${m.gaucUsers} users; cold-item targets ${m.coldItems.targets}: HR@10 ${m.coldItems['hr@10'].toFixed(4)}, HR@50 ${m.coldItems['hr@50'].toFixed(4)}`);

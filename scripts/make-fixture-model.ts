@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { MODEL_FORMAT, MODEL_FORMAT_VERSION, serializeModel, type ModelHeader } from '../src/model/artifacts.js';
+import { formatVersionOf, MODEL_FORMAT, serializeModel, type ModelHeader } from '../src/model/artifacts.js';
 import { initWeights, weightShapes, type SasRecConfig } from '../src/model/sasrec.js';
 
 export const FIXTURE_CONFIG: SasRecConfig = {
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const popularity = [0, ...Array.from({ length: cfg.numItems }, (_, k) => ((k + 1) * 37) % cfg.numItems + 1)];
   const header: ModelHeader = {
     format: MODEL_FORMAT,
-    formatVersion: MODEL_FORMAT_VERSION,
+    formatVersion: formatVersionOf(cfg),
     modelVersion: 'tiny-fixture-1',
     architecture: 'sasrec',
     config: cfg,

@@ -6,14 +6,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readMtlData, DEFAULT_MTL_DATA_OPTIONS } from '../training/mtl-data.js';
-import { DEFAULT_MTL_OPTIONS, trainMtl, type MtlTrainOptions } from '../training/mtl-train.js';
+import { DEFAULT_MTL_OPTIONS, parseTaskWeights, taskHeads, trainMtl, type MtlTrainOptions } from '../training/mtl-train.js';
 import { saveModel, setNodeBackend } from '../training/node-io.js';
 import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training/cli.js';
 import { TASKS } from '../src/model/features.js';
 
 const D = DEFAULT_MTL_OPTIONS;
 export const MTL_HELP = `usage: npm run train -- --arch mtl --data <events.tsv> --items <items.tsv> --out <dir> [options]
-  --tasks click,cart,purchase (all: multi-task; one name: a single-task model)  --task-weights 1,1,1 (click,cart,purchase loss weights)  --id-dropout X (${D.idDropout})  --l2 X (${D.l2})
+  --tasks click,cart,purchase,favorite (the heads to train, all by default; one name: a single-task model)
+  --task-weights ${D.taskWeights.join(',')} (loss weights click,cart,purchase[,favorite]: 3 numbers train the 3-head model, 4 add the
+    favorite (satisfaction) head; or named: click=1,cart=0.3,purchase=0.3,favorite=0.3)  --id-dropout X (${D.idDropout})  --l2 X (${D.l2})
   --epochs N (${D.epochs})  --batch N (${D.batchSize})  --lr X (${D.learningRate})  --negatives N (${D.negatives})
   --max-len N (${D.maxLen})  --hidden N (${D.hiddenDim})  --blocks N (${D.numBlocks})  --heads N (${D.numHeads})  --ffn N (${D.ffnDim})
   --dropout X (${D.dropout})  --seed N (${D.seed})  --patience N (${D.patience})  --max-steps N  --dtype float16|float32 (float16)
@@ -29,11 +31,15 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
   if (f.help) { console.log(MTL_HELP); return; }
   for (const req of ['data', 'items', 'out']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${MTL_HELP}`);
   if (f.format !== undefined && f.format !== 'tianchi') throw new UsageError('--arch mtl reads the tianchi format only (events.tsv + items.tsv)');
-  const names = ((f.tasks as string) ?? TASKS.join(',')).split(',').map((s) => s.trim());
-  for (const n of names) if (!(TASKS as readonly string[]).includes(n)) throw new UsageError(`--tasks: unknown task "${n}"; use ${TASKS.join(', ')}`);
-  const given = f['task-weights'] === undefined ? [1, 1, 1] : String(f['task-weights']).split(',').map(Number);
-  if (given.length !== 3 || given.some((w) => !Number.isFinite(w) || w < 0)) throw new UsageError('--task-weights needs three non-negative numbers: click,cart,purchase');
-  const taskWeights = TASKS.map((t, i) => (names.includes(t) ? given[i] : 0)) as [number, number, number];
+  let given: number[];
+  try { given = f['task-weights'] === undefined ? D.taskWeights : parseTaskWeights(String(f['task-weights'])); } catch (e) { throw new UsageError((e as Error).message); }
+  const heads = taskHeads(given);
+  const names = ((f.tasks as string) ?? heads.join(',')).split(',').map((s) => s.trim());
+  for (const n of names) {
+    if (!(TASKS as readonly string[]).includes(n)) throw new UsageError(`--tasks: unknown task "${n}"; must be one of ${TASKS.join(', ')}`);
+    if (!(heads as readonly string[]).includes(n)) throw new UsageError(`--tasks ${n}: the model has no ${n} head with ${given.length} task weights; give ${TASKS.length} (${TASKS.join(',')})`);
+  }
+  const taskWeights = heads.map((t, i) => (names.includes(t) ? given[i] : 0));
   if (taskWeights.every((w) => w === 0)) throw new UsageError('every task has weight 0: nothing to train');
   const n = (k: string, d: number) => (f[k] as number | undefined) ?? d;
   const options: MtlTrainOptions = {

@@ -4,7 +4,7 @@
  *
  *   npm run eval:diversity -- [--model models/tianchi-sasrec] [--data ../shared/data/tianchi-ecomm]
  *       [--protocol loo|time] [--test-start 20190618] [--k 10] [--levels 0,0.1,...,1]
- *       [--objectives click,cart,purchase (the home scene's default)] [--max-users N]
+ *       [--objectives click,cart,purchase[,satisfaction] (the home scene's default)] [--max-users N]
  *       [--check-users 25] [--backend wasm|cpu] [--out docs/diversity | --out none]
  *
  * It runs the real SDK engine (src/engine.ts, the code a shop's worker runs) in Node, so `--model`
@@ -64,7 +64,7 @@ import type {
 
 const HELP = `usage: npm run eval:diversity -- [--model <dir> (models/tianchi-sasrec)] [--data <dir> (../shared/data/tianchi-ecomm)]
        [--protocol loo|time (loo)] [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.1,...,1]
-       [--objectives click,cart,purchase (home default)] [--max-users N] [--check-users N (25)]
+       [--objectives click,cart,purchase[,satisfaction] (home default)] [--max-users N] [--check-users N (25)]
        [--backend wasm|cpu (wasm)] [--out <path prefix> (docs/diversity) | none]`;
 
 /** One evaluation case: the raw events to track, the target (a model index), the ids to leave out of the list. */
@@ -180,8 +180,10 @@ export async function main(): Promise<void> {
   let objectives: Required<ObjectiveWeights> = { ...DEFAULT_OBJECTIVES.home };
   if (f.objectives !== undefined) {
     const w = String(f.objectives).split(',').map(Number);
-    if (w.length !== 3 || w.some((x) => !(x >= 0)) || w[0] + w[1] + w[2] === 0) throw new UsageError('--objectives must be three weights click,cart,purchase (e.g. 1,0.5,0.5)');
-    objectives = { click: w[0], cart: w[1], purchase: w[2] };
+    if ((w.length !== 3 && w.length !== 4) || w.some((x) => !(x >= 0)) || w.every((x) => x === 0)) {
+      throw new UsageError('--objectives must be three or four weights click,cart,purchase[,satisfaction] (e.g. 1,0.5,0.5,0.3), not all 0');
+    }
+    objectives = { click: w[0], cart: w[1], purchase: w[2], satisfaction: w[3] ?? 0 };
   }
   const checkUsers = (f['check-users'] as number) ?? 25;
   const backend = ((f.backend as string) ?? 'wasm') as BackendName;

@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import { DataFormatError, type SequenceDataset } from './data.js';
 import { readDataset } from './node-io.js';
 import type { ModelVocab, VocabFeatures } from '../src/model/artifacts.js';
-import { NUM_BEHAVIOURS, NUM_SCENES, priceBucket, priceEdgesFor, SCENE_CODES } from '../src/model/features.js';
+import { NUM_BEHAVIOURS, NUM_SCENES, priceBucket, priceEdgesFor, SCENE_CODES, TASKS } from '../src/model/features.js';
 import type { FeatureConfig } from '../src/model/sasrec.js';
 import { historySteps, type InputEvent } from '../src/model/inputs.js';
 import type { EventType, SceneName } from '../src/contract/protocol.js';
@@ -177,7 +177,7 @@ export function mtlDataFrom(ds: SequenceDataset, items: ReadonlyMap<string, Item
   }
   const features: FeatureConfig = {
     numCategories: categoryIds.length - 1, numBrands: brandIds.length - 1, numPriceBuckets: options.priceBuckets,
-    numBehaviours: NUM_BEHAVIOURS, numScenes: NUM_SCENES, tasks: ['click', 'cart', 'purchase'],
+    numBehaviours: NUM_BEHAVIOURS, numScenes: NUM_SCENES, tasks: [...TASKS], // the trained model's heads: training/mtl-train.ts taskHeads
   };
   return {
     users, events,

@@ -3,23 +3,29 @@
  *
  * For every user with events in the period (the validation day, or the test days) and at least
  * one event before it: the history is every earlier event (optionally only the last
- * `historyLimit`), and the targets are the period's first clicked, first carted and first
- * purchased item. Each target is ranked by its task's head, with the request scene of that task
- * (click: home feed, cart: product page, purchase: cart page), against every candidate:
+ * `historyLimit`), and the targets are the period's first clicked, first carted, first
+ * purchased and first favourited item. Each target is ranked by its task's head, with the request
+ * scene of that task (click: home feed, cart: product page, purchase: cart page, favorite: product
+ * page, where the data's favourites are simulated), against every candidate:
  * `vocab` = items the model was trained on; `catalog` = every item of items.tsv, items unseen in
  * training scored from their content alone. Ties count half (expected rank under a random tie-break).
  * Purchase GAUC: per user, the items they interacted with in the period, purchased ones as
  * positives, ranked by the purchase head; the mean over users with both kinds.
+ * A model without a head (a 3-head model has no favorite head) reports that task with `missing`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { itemVectors, lastHidden, taskQueries, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
-import { ContentIndexer, REPEAT_FEATURES, repeatFeatures, SCENE_CODES, TASKS } from '../src/model/features.js';
+import { ContentIndexer, REPEAT_FEATURES, repeatFeatures, SCENE_CODES, TASK_BEHAVIOUR, TASKS } from '../src/model/features.js';
 import {
   DEFAULT_FEATURE_INPUT_OPTIONS, featureInput, type FeatureInput, type FeatureInputOptions, type HistoryStep, type UnknownRule,
 } from '../src/model/inputs.js';
 import type { MtlData, MtlEvent } from './mtl-data.js';
 
-export interface TaskMetrics { task: string; users: number; 'hr@10': number; 'ndcg@10': number; 'hr@20': number; mrr: number; hr10: number; ndcg10: number }
+export interface TaskMetrics {
+  task: string; users: number; 'hr@10': number; 'ndcg@10': number; 'hr@20': number; mrr: number; hr10: number; ndcg10: number;
+  /** The scorer has no head for this task (its figures are 0 and mean nothing). */
+  missing?: true;
+}
 
 export interface MtlMetrics {
   tasks: TaskMetrics[];
@@ -46,12 +52,13 @@ export interface MtlEvalOptions {
   batchSize?: number;
 }
 
-/** Scores every catalog row for each history, for one task. */
-export type MtlScorer = (histories: MtlEvent[][], task: number) => Promise<Float32Array[]>;
+/** Scores every catalog row for each history, for one task (index into TASKS); null when the scorer has no head for it. */
+export type MtlScorer = (histories: MtlEvent[][], task: number) => Promise<Float32Array[] | null>;
 
-/** The request scene of each task's evaluation. */
-export const TASK_SCENES = [SCENE_CODES.home, SCENE_CODES.product, SCENE_CODES.cart];
-const TARGET_BEHAVIOUR = [1, 3, 4];
+/** The request scene of each task's evaluation (TASKS order). */
+export const TASK_SCENES = [SCENE_CODES.home, SCENE_CODES.product, SCENE_CODES.cart, SCENE_CODES.product];
+const TARGET_BEHAVIOUR = TASKS.map((t) => TASK_BEHAVIOUR[t]);
+const PURCHASE = TASKS.indexOf('purchase');
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
@@ -100,8 +107,11 @@ export function mtlModelScorer(config: SasRecConfig, weights: WeightMap, data: M
   const c = data.catalog;
   const i1 = (x: Int32Array) => tf.tensor1d(x, 'int32');
   const candT = tf.tidy(() => (itemVectors(config, weights, i1(c.modelIndex), { category: i1(c.category), brand: i1(c.brand), price: i1(c.price) }) as tf.Tensor2D).transpose());
-  const repeatW = weights.repeatWeights.dataSync() as Float32Array; // [tasks, F]
-  const scorer: MtlScorer = async (histories, task) => {
+  const repeatW = weights.repeatWeights.dataSync() as Float32Array; // [heads, F]
+  const heads = config.features?.tasks ?? [];
+  const scorer: MtlScorer = async (histories, taskIndex) => {
+    const task = heads.indexOf(TASKS[taskIndex]);
+    if (task < 0) return null;
     const b = histories.length;
     const L = config.maxLen;
     const inputs = mtlInputs(data, histories, L, options);
@@ -114,7 +124,7 @@ export function mtlModelScorer(config: SasRecConfig, weights: WeightMap, data: M
       const ids = rows('ids');
       const tokens = { category: rows('category'), brand: rows('brand'), price: rows('price'), behaviour: rows('behaviour'), scene: rows('scene') };
       const { hidden } = lastHidden(config, weights, ids, { tokens });
-      const q = taskQueries(config, weights, hidden, tf.fill([b], TASK_SCENES[task], 'int32'));
+      const q = taskQueries(config, weights, hidden, tf.fill([b], TASK_SCENES[taskIndex], 'int32'));
       const qt = q.slice([0, task, 0], [b, 1, config.hiddenDim]).reshape([b, config.hiddenDim]) as tf.Tensor2D;
       return tf.matMul(qt, candT as tf.Tensor2D);
     });
@@ -138,14 +148,13 @@ export function popularityScorer(data: MtlData, period: 'valid' | 'test', days?:
   const dates = [...new Set(data.events.flat().map((e) => e.date))].filter((d) => d < start).sort((a, b) => a - b);
   const from = days ? dates[Math.max(0, dates.length - days)] : -Infinity;
   const n = data.catalog.ids.length;
-  const counts = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+  const counts = TASKS.map(() => new Float32Array(n));
   for (const list of data.events) for (const e of list) {
     if (e.date >= start || e.date < from) continue;
-    counts[0][e.row]++;
-    if (e.behaviour === 3) counts[1][e.row]++;
-    if (e.behaviour === 4) counts[2][e.row]++;
+    counts[0][e.row]++; // click: every event
+    for (let t = 1; t < TASKS.length; t++) if (e.behaviour === TARGET_BEHAVIOUR[t]) counts[t][e.row]++;
   }
-  // Ties broken by overall popularity so the cart/purchase lists are not mostly ties.
+  // Ties broken by overall popularity so the cart/purchase/favorite lists are not mostly ties.
   const score = counts.map((cnt) => cnt.map((x, r) => x + counts[0][r] * 1e-4));
   return async (histories, task) => histories.map(() => score[task]);
 }
@@ -157,7 +166,7 @@ export function popularityScorer(data: MtlData, period: 'valid' | 'test', days?:
 export function recentItemsScorer(data: MtlData, period: 'valid' | 'test'): MtlScorer {
   const popular = popularityScorer(data, period);
   return async (histories, task) => {
-    const base = (await popular(histories, task))[0];
+    const base = (await popular(histories, task))![0];
     const max = base.reduce((m, x) => Math.max(m, x), 0) + 1;
     return histories.map((h) => {
       const s = Float32Array.from(base);
@@ -189,7 +198,7 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
         let h = events.slice(0, first + j);
         if (options.historyLimit !== undefined) h = h.slice(h.length - Math.min(options.historyLimit, h.length));
         if (h.length === 0 && options.historyLimit !== 0) return;
-        const targets = [-1, -1, -1];
+        const targets = TASKS.map(() => -1);
         targets[t] = e.row;
         cases.push({ history: h, targets, period: [] });
       });
@@ -201,6 +210,7 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
   // One task per batch where cases have one target each: each batch then runs one head, not three.
   if (options.targets === 'every') cases.sort((x, y) => x.targets.findIndex((r) => r >= 0) - y.targets.findIndex((r) => r >= 0));
   const acc = TASKS.map(() => ({ n: 0, hr10: 0, hr20: 0, ndcg10: 0, mrr: 0 }));
+  const missing = TASKS.map(() => false);
   const cold = { n: 0, hr10: 0, hr50: 0, ndcg10: 0 };
   let gaucSum = 0;
   let gaucN = 0;
@@ -218,9 +228,15 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
   for (let i = 0; i < cases.length; i += bs) {
     const batch = cases.slice(i, i + bs);
     for (let t = 0; t < TASKS.length; t++) {
-      const need = batch.map((c) => (c.targets[t] >= 0 && inVocab(c.targets[t])) || (t === 2 && c.period.length > 0));
+      const need = batch.map((c) => (c.targets[t] >= 0 && inVocab(c.targets[t])) || (t === PURCHASE && c.period.length > 0));
       if (!need.some(Boolean)) continue;
-      const scores = await scorer(batch.map((c) => c.history), t);
+      const scores = missing[t] ? null : await scorer(batch.map((c) => c.history), t);
+      if (!scores) {
+        // No head for this task: count its cases only, so the report says how many went unscored.
+        missing[t] = true;
+        acc[t].n += batch.filter((c) => c.targets[t] >= 0 && inVocab(c.targets[t])).length;
+        continue;
+      }
       batch.forEach((c, j) => {
         const target = c.targets[t];
         if (target >= 0 && inVocab(target)) {
@@ -236,7 +252,7 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
             if (rank < 50) cold.hr50++;
           }
         }
-        if (t === 2 && c.period.length > 0) {
+        if (t === PURCHASE && c.period.length > 0) {
           const bought = new Set(c.period.filter((e) => e.behaviour === 4).map((e) => e.row));
           const seen = [...new Set(c.period.map((e) => e.row))].filter(inVocab);
           const pos = seen.filter((r) => bought.has(r));
@@ -255,7 +271,9 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
     tasks: TASKS.map((task, t) => {
       const a = acc[t];
       const n = Math.max(a.n, 1);
-      return { task, users: a.n, 'hr@10': round(a.hr10 / n), 'ndcg@10': round(a.ndcg10 / n), 'hr@20': round(a.hr20 / n), mrr: round(a.mrr / n), hr10: a.hr10 / n, ndcg10: a.ndcg10 / n };
+      const m: TaskMetrics = { task, users: a.n, 'hr@10': round(a.hr10 / n), 'ndcg@10': round(a.ndcg10 / n), 'hr@20': round(a.hr20 / n), mrr: round(a.mrr / n), hr10: a.hr10 / n, ndcg10: a.ndcg10 / n };
+      if (missing[t]) m.missing = true;
+      return m;
     }),
     purchaseGauc: round(gaucSum / Math.max(gaucN, 1)),
     gaucUsers: gaucN,

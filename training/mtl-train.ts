@@ -1,9 +1,10 @@
 /**
  * Training of the multi-task model ('sasrec-mtl') on multi-behaviour events: a shared SASRec
- * trunk over behaviour- and scene-aware tokens, one head per task (click, cart, purchase),
- * each trained with a sampled softmax over shared uniform negatives at the positions where
- * the next event is of that task (click: every next event; cart: next event is a cart;
- * purchase: next event is a purchase). Single-task models are the same code with one task weight.
+ * trunk over behaviour- and scene-aware tokens, one head per task (click, cart, purchase and,
+ * when given a 4th task weight, favorite: the satisfaction head), each trained with a sampled
+ * softmax over shared uniform negatives at the positions where the next event is of that task
+ * (click: every next event; cart / purchase / favorite: the next event is one). Single-task models
+ * are the same code with one task weight above 0.
  */
 import * as tf from '@tensorflow/tfjs';
 import { forward, initWeights, itemVectors, taskQueries, weightShapes, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
@@ -12,14 +13,17 @@ import type { BaseTrainOptions } from './train.js';
 import { Rng } from './rng.js';
 import type { MtlData, MtlEvent } from './mtl-data.js';
 import { evaluateMtl, mtlSteps, type MtlMetrics } from './mtl-eval.js';
-import { ContentIndexer, REPEAT_FEATURES, repeatFeatures } from '../src/model/features.js';
+import { ContentIndexer, REPEAT_FEATURES, repeatFeatures, TASK_BEHAVIOUR, TASKS, type TaskName } from '../src/model/features.js';
 import { featureInput } from '../src/model/inputs.js';
 
 export interface MtlTrainOptions extends BaseTrainOptions {
   epochs: number;
   seed: number;
-  /** Loss weight per task (click, cart, purchase); 0 leaves a head untrained (single-task models). */
-  taskWeights: [number, number, number];
+  /**
+   * Loss weight per head, in TASKS order; its length is the model's head count: 3 (click, cart,
+   * purchase: the 3-head layout) or 4 (+ favorite). 0 leaves a head untrained (single-task models).
+   */
+  taskWeights: number[];
   /** Probability of hiding an item's id embedding in a training row, so content alone can score cold items. */
   idDropout: number;
   /** Stop after this many epochs without a better validation score (0 = never). */
@@ -35,7 +39,7 @@ export interface MtlTrainOptions extends BaseTrainOptions {
 
 export const DEFAULT_MTL_OPTIONS: MtlTrainOptions = {
   maxLen: 50, hiddenDim: 64, numBlocks: 2, numHeads: 1, ffnDim: 64, dropout: 0.3, batchSize: 64,
-  learningRate: 1e-3, negatives: 512, epochs: 30, seed: 42, taskWeights: [1, 1, 1], idDropout: 0.15, patience: 4, l2: 0, maxSteps: 0,
+  learningRate: 1e-3, negatives: 512, epochs: 30, seed: 42, taskWeights: [1, 1, 1, 1], idDropout: 0.15, patience: 4, l2: 0, maxSteps: 0,
 };
 
 export interface MtlEpochLog { epoch: number; loss: number; seconds: number; valid?: MtlMetrics; score?: number }
@@ -53,10 +57,46 @@ export function trainingWindows(data: MtlData, maxLen: number): Window[] {
   return out;
 }
 
+/** The heads a model trained with these task weights holds (their order is TASKS'). */
+export function taskHeads(taskWeights: readonly number[]): TaskName[] {
+  if (taskWeights.length < 3 || taskWeights.length > TASKS.length) {
+    throw new RangeError(`task weights: ${taskWeights.length} given; need 3 (${TASKS.slice(0, 3).join(', ')}) or ${TASKS.length} (${TASKS.join(', ')})`);
+  }
+  return TASKS.slice(0, taskWeights.length);
+}
+
+/**
+ * Parses `--task-weights`: positional ("1,0.3,0.3" for the 3-head model, "1,0.3,0.3,0.3" with the
+ * favorite head) or named ("click=1,cart=0.3,purchase=0.3,favorite=0.3"; an unnamed head gets 0;
+ * favorite named = a 4-head model). Throws a RangeError that says what to write.
+ */
+export function parseTaskWeights(text: string): number[] {
+  const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const usage = `--task-weights: give 3 or 4 non-negative numbers (${TASKS.join(',')}) or name them (click=1,cart=0.3,purchase=0.3,favorite=0.3), not all 0`;
+  let w: number[];
+  if (parts.some((p) => p.includes('='))) {
+    const named = new Map<string, number>();
+    for (const p of parts) {
+      const [k, v, extra] = p.split('=').map((s) => s.trim());
+      if (extra !== undefined || v === undefined || !(TASKS as readonly string[]).includes(k)) {
+        throw new RangeError(`${usage}; "${p}": the name must be one of ${TASKS.join(', ')}`);
+      }
+      if (named.has(k)) throw new RangeError(`${usage}; "${k}" is given twice`);
+      named.set(k, Number(v));
+    }
+    w = TASKS.slice(0, named.has('favorite') ? 4 : 3).map((t) => named.get(t) ?? 0);
+  } else {
+    w = parts.map(Number);
+    if (w.length !== 3 && w.length !== 4) throw new RangeError(`${usage}; got ${w.length}`);
+  }
+  if (w.some((x) => !Number.isFinite(x) || x < 0) || w.every((x) => x === 0)) throw new RangeError(`${usage}; got "${text}"`);
+  return w;
+}
+
 export function mtlConfig(data: MtlData, o: MtlTrainOptions): SasRecConfig {
   return {
     numItems: data.vocab.itemIds.length - 1, maxLen: o.maxLen, hiddenDim: o.hiddenDim, numBlocks: o.numBlocks,
-    numHeads: o.numHeads, ffnDim: o.ffnDim, dropout: o.dropout, features: data.features,
+    numHeads: o.numHeads, ffnDim: o.ffnDim, dropout: o.dropout, features: { ...data.features, tasks: taskHeads(o.taskWeights) },
   };
 }
 
@@ -104,7 +144,7 @@ export function windowInputs(data: MtlData, windows: readonly Window[], content:
   return out;
 }
 
-function makeBatch(data: MtlData, content: ContentIndexer, windows: Window[], negs: Int32Array, rng: Rng, idDropout: number): Batch {
+function makeBatch(data: MtlData, content: ContentIndexer, windows: Window[], negs: Int32Array, rng: Rng, idDropout: number, heads: readonly TaskName[]): Batch {
   const f = data.vocab.features;
   const x = windowInputs(data, windows, content);
   const len = x.len;
@@ -112,7 +152,9 @@ function makeBatch(data: MtlData, content: ContentIndexer, windows: Window[], ne
   const n = b * len;
   const a = () => new Int32Array(n);
   const tgt = a(); const tCat = a(); const tBrand = a(); const tPrice = a(); const req = a();
-  const masks = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+  const masks = heads.map(() => new Float32Array(n));
+  // Click learns every next event; each other head the next events of its behaviour.
+  const behaviourOf = heads.map((t) => (t === 'click' ? 0 : TASK_BEHAVIOUR[t]));
   const tKeep = new Float32Array(n);
   windows.forEach((w, r) => {
     const steps = w.length - 1;
@@ -123,9 +165,7 @@ function makeBatch(data: MtlData, content: ContentIndexer, windows: Window[], ne
       tgt[p] = nx.item; tCat[p] = f.itemCategory[nx.item]; tBrand[p] = f.itemBrand[nx.item]; tPrice[p] = f.itemPrice[nx.item];
       req[p] = nx.scene;
       tKeep[p] = rng.next() < idDropout ? 0 : 1;
-      masks[0][p] = 1;
-      masks[1][p] = nx.behaviour === 3 ? 1 : 0;
-      masks[2][p] = nx.behaviour === 4 ? 1 : 0;
+      behaviourOf.forEach((beh, t) => { masks[t][p] = beh === 0 || nx.behaviour === beh ? 1 : 0; });
     }
   });
   const k = negs.length;
@@ -277,7 +317,7 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
     for (let bi = 0; bi < batches.length; bi++) {
       const negs = new Int32Array(options.negatives);
       for (let j = 0; j < negs.length; j++) negs[j] = rng.int(1, numItems + 1);
-      const batch = makeBatch(data, content, batches[bi], negs, rng, options.idDropout);
+      const batch = makeBatch(data, content, batches[bi], negs, rng, options.idDropout, config.features!.tasks as TaskName[]);
       const seed = options.seed * 1000003 + step * 17;
       const lossT = optimizer.minimize(() => mtlLoss(config, vars, batch, options.taskWeights, seed, options.l2), true)!;
       const loss = (await lossT.data())[0];

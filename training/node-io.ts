@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { DataFormatError, parseDataset, type SequenceDataset } from './data.js';
 import {
-  MODEL_FORMAT, MODEL_FORMAT_VERSION, serializeModel, validateHeader, validateVocab, weightsFromArtifacts,
+  formatVersionOf, MODEL_FORMAT, serializeModel, validateHeader, validateVocab, weightsFromArtifacts,
   type LoadedModel, type ModelHeader, type ModelVocab,
 } from '../src/model/artifacts.js';
 import { modelSequence, type SequenceOptions } from '../src/model/inputs.js';
@@ -106,7 +106,7 @@ export async function saveModel(
   fs.mkdirSync(dir, { recursive: true });
   const order = weightShapes(config).map(([n]) => n);
   const header: ModelHeader = {
-    format: MODEL_FORMAT, formatVersion: MODEL_FORMAT_VERSION, modelVersion: 'pending', architecture: config.features ? 'sasrec-mtl' : 'sasrec',
+    format: MODEL_FORMAT, formatVersion: formatVersionOf(config), modelVersion: 'pending', architecture: config.features ? 'sasrec-mtl' : 'sasrec',
     config: { ...config, dropout: config.dropout }, vocabPath: 'vocab.json', weightDtype,
   };
   let files = await serializeModel(header, vocab, weights, order);

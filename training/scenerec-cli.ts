@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { DataFormatError, leaveOneOut, type SequenceDataset } from './data.js';
 import { DEFAULT_TRAIN_OPTIONS, formatEstimate, formatValidation, train, type TrainOptions } from './train.js';
-import { DEFAULT_MTL_OPTIONS, trainMtl, type MtlTrainOptions } from './mtl-train.js';
+import { DEFAULT_MTL_OPTIONS, parseTaskWeights, trainMtl, type MtlTrainOptions } from './mtl-train.js';
 import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer } from './evaluate.js';
 import { evaluateMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, type MtlMetrics, type MtlScorer } from './mtl-eval.js';
 import type { MtlData } from './mtl-data.js';
@@ -65,7 +65,7 @@ ${READ_HELP}
 training (defaults: sasrec / mtl):
   --epochs N (${DEFAULT_TRAIN_OPTIONS.epochs} / ${DEFAULT_MTL_OPTIONS.epochs})  --hidden N (${DEFAULT_TRAIN_OPTIONS.hiddenDim})  --blocks N (${DEFAULT_TRAIN_OPTIONS.numBlocks})  --heads N (${DEFAULT_TRAIN_OPTIONS.numHeads})  --ffn N (${DEFAULT_TRAIN_OPTIONS.ffnDim})
   --max-len N (${DEFAULT_TRAIN_OPTIONS.maxLen})  --batch N (${DEFAULT_TRAIN_OPTIONS.batchSize} / ${DEFAULT_MTL_OPTIONS.batchSize})  --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})  --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives} / ${DEFAULT_MTL_OPTIONS.negatives})
-  --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout} / ${DEFAULT_MTL_OPTIONS.dropout})  --id-dropout X (mtl, ${DEFAULT_MTL_OPTIONS.idDropout})  --task-weights click,cart,purchase (mtl, ${DEFAULT_MTL_OPTIONS.taskWeights.join(',')})  --l2 X (mtl, ${DEFAULT_MTL_OPTIONS.l2})  --seed N (${DEFAULT_TRAIN_OPTIONS.seed})
+  --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout} / ${DEFAULT_MTL_OPTIONS.dropout})  --id-dropout X (mtl, ${DEFAULT_MTL_OPTIONS.idDropout})  --task-weights click,cart,purchase[,favorite] (mtl, ${DEFAULT_MTL_OPTIONS.taskWeights.join(',')}; or named: favorite=0.3,...)  --l2 X (mtl, ${DEFAULT_MTL_OPTIONS.l2})  --seed N (${DEFAULT_TRAIN_OPTIONS.seed})
   --patience N (sasrec ${DEFAULT_TRAIN_OPTIONS.patience}: stop after N validations without improvement; 0 = no early stopping, the whole cosine schedule runs and the best-validation weights are kept)
   --min-item-count N (sasrec, 1: drop rarer items)  --skip-eval (no held-out figures in the card)  --eval-every N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalEvery}: validate on ${DEFAULT_TRAIN_OPTIONS.validProtocol === 'full' ? 'full-ranking' : 'sampled-100'} NDCG@10 every N epochs)  --eval-users N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalUsers}: users sampled for it)  --max-steps N  --dtype float16|float32 (float16)  --backend wasm|cpu (wasm)
 
@@ -206,7 +206,7 @@ export function reportTable(r: SasrecReport | MtlReport): string {
   const m = r as MtlReport;
   lines.push('| scorer | task | users | HR@10 | NDCG@10 |', '|---|---|---|---|---|');
   for (const [name, x] of [['model', m.model], ['popularity', m.popular], ['item-KNN', m.itemknn], ['recent items', m.recent]] as const) {
-    for (const t of x.tasks) lines.push(`| ${name} | ${t.task} | ${t.users} | ${f4(t['hr@10'])} | ${f4(t['ndcg@10'])} |`);
+    for (const t of x.tasks) lines.push(t.missing ? `| ${name} | ${t.task} | ${t.users} | no head | no head |` : `| ${name} | ${t.task} | ${t.users} | ${f4(t['hr@10'])} | ${f4(t['ndcg@10'])} |`);
   }
   return lines.join('\n');
 }
@@ -215,7 +215,7 @@ function reportJson(r: SasrecReport | MtlReport): Record<string, number> {
   const out: Record<string, number> = { users: r.users };
   for (const [name, m] of Object.entries(r)) {
     if (!m || typeof m !== 'object' || name === 'split') continue;
-    if ('tasks' in m) for (const t of (m as MtlMetrics).tasks) { out[`${name}/${t.task}/hr@10`] = t['hr@10']; out[`${name}/${t.task}/ndcg@10`] = t['ndcg@10']; }
+    if ('tasks' in m) for (const t of (m as MtlMetrics).tasks) { if (t.missing) continue; out[`${name}/${t.task}/hr@10`] = t['hr@10']; out[`${name}/${t.task}/ndcg@10`] = t['ndcg@10']; }
     else { out[`${name}/hr@10`] = (m as RankingMetrics)['hr@10']; out[`${name}/ndcg@10`] = (m as RankingMetrics)['ndcg@10']; }
   }
   return out;
@@ -223,10 +223,8 @@ function reportJson(r: SasrecReport | MtlReport): Record<string, number> {
 
 // ---- commands ----
 
-function taskWeightsOf(text: string): [number, number, number] {
-  const w = text.split(',').map(Number);
-  if (w.length !== 3 || w.some((x) => !Number.isFinite(x) || x < 0) || w.every((x) => x === 0)) throw new UsageError('--task-weights needs three non-negative numbers (click,cart,purchase), not all 0');
-  return w as [number, number, number];
+function taskWeightsOf(text: string): number[] {
+  try { return parseTaskWeights(text); } catch (e) { throw new UsageError((e as Error).message); }
 }
 
 /** Step progress: a bar on a terminal, a line every 30 s on a pipe (CI logs), so long epochs show they move. */

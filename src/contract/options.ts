@@ -11,7 +11,7 @@ import {
   InvalidEventError, InvalidOptionsError, InvalidRequestError, UnknownSceneError, type ScenerecError,
 } from './errors.js';
 import {
-  BACKENDS, FEEDBACK_EVENT_TYPES, SCENES, TRACK_EVENT_TYPES, WASM_FILES, type WasmFileName,
+  BACKENDS, FEEDBACK_EVENT_TYPES, OBJECTIVES, SCENES, TRACK_EVENT_TYPES, WASM_FILES, type WasmFileName,
   type BackendName, type CatalogItem, type EngineConfig, type EventType, type FeedbackEventType, type ItemFilter, type ModelCacheMode,
   type ObjectiveWeights, type SceneName, type ShopRules, type StoredEvent,
 } from './protocol.js';
@@ -527,12 +527,17 @@ function validateObjectives(value: unknown, scene: SceneName): Required<Objectiv
   const E = InvalidRequestError;
   if (value === undefined) return { ...DEFAULT_REQUESTS[scene].objectives };
   if (!isPlainObject(value)) throw new E(`objectives must be an object like { click: 1, purchase: 0.5 } (got ${describe(value)}).`, { field: 'objectives' });
-  rejectUnknownKeys(value, ['click', 'cart', 'purchase'], 'objectives', E);
-  const o = { click: 0, cart: 0, purchase: 0 };
-  for (const key of ['click', 'cart', 'purchase'] as const) {
+  for (const key of Object.keys(value)) {
+    if ((OBJECTIVES as readonly string[]).includes(key) || value[key] === undefined) continue;
+    // The satisfaction objective is served by the model's favorite head: say so to whoever names the head.
+    const hint = /^favou?rites?$/i.test(key) ? ' (the favorite head serves the objective "satisfaction")' : '';
+    throw new E(`objectives.${key} is not an objective${hint}: each key must be one of ${OBJECTIVES.join(', ')}.`, { field: `objectives.${key}` });
+  }
+  const o = Object.fromEntries(OBJECTIVES.map((k) => [k, 0])) as Required<ObjectiveWeights>;
+  for (const key of OBJECTIVES) {
     if (value[key] !== undefined) o[key] = checkNumber(value[key], `objectives.${key}`, E, { min: 0 });
   }
-  if (o.click + o.cart + o.purchase === 0) throw new E('objectives needs at least one weight above 0.', { field: 'objectives' });
+  if (OBJECTIVES.every((k) => o[k] === 0)) throw new E('objectives needs at least one weight above 0.', { field: 'objectives' });
   return o;
 }
 

@@ -357,6 +357,13 @@ export interface EngineInfo {
   catalogItemsKnownToModel: number;
   /** How much of the catalog the model can score, item by item. */
   coverage: CatalogCoverage;
+  /**
+   * The objectives this model has a head for, in blend order: the weights of `ObjectiveWeights`
+   * that count. A request's weight for any other objective is ignored (never an error): a 3-head
+   * multi-task model lists click, cart, purchase and ignores `satisfaction`; a single-objective model
+   * lists only click and ranks by its one score whatever the weights.
+   */
+  objectives: ObjectiveName[];
   /** Warnings of the load or the last setCatalog (a catalog the model barely knows); absent when none. */
   warnings?: EngineWarning[];
   loadMs: number;
@@ -365,12 +372,30 @@ export interface EngineInfo {
   modelCache?: ModelCacheInfo;
 }
 
-/** Relative weight of each objective. Single-objective models use the blend only for ordering fallbacks. */
+/**
+ * Relative weight of each objective in a scene's blend (each head min-max normalised, then averaged
+ * with these weights). A weight counts only where the model has the objective's head
+ * (`EngineInfo.objectives`); the weights of objectives it lacks are ignored, and when no weight is
+ * left the list ranks by the click head. Single-objective models use the blend only for ordering fallbacks.
+ */
 export interface ObjectiveWeights {
+  /** The next click (or view). */
   click?: number;
+  /** The next add-to-cart. */
   cart?: number;
+  /** The next purchase (also what `priceWeight` multiplies by price). */
   purchase?: number;
+  /**
+   * Satisfaction: the shopper would save the item (the model's `favorite` head, trained on favourite
+   * events). Only multi-task models trained with that head serve it (format version 2); on a model
+   * without it this weight is ignored, never an error, and `EngineInfo.objectives` lacks it.
+   */
+  satisfaction?: number;
 }
+
+/** Every objective a request may weigh, in blend order. */
+export type ObjectiveName = keyof ObjectiveWeights;
+export const OBJECTIVES: readonly ObjectiveName[] = ['click', 'cart', 'purchase', 'satisfaction'];
 
 /** A condition on item metadata. */
 export interface ItemFilter {

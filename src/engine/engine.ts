@@ -490,6 +490,7 @@ export class RecommenderEngine implements RecommenderApi {
       catalogSize: cat.items.length,
       catalogItemsKnownToModel: cat.coverage.learned,
       coverage: { ...cat.coverage },
+      objectives: [...this.forward.objectives],
       loadMs: this.loadMs,
       warmupMs: this.warmupMs,
       modelCache: this.modelCache,

@@ -9,11 +9,12 @@ import { REASON_ITEMS } from '../contract/defaults.js';
 import { DeviceLostError } from '../contract/errors.js';
 import { isCpuBackend, type ForwardInfo, type SceneName } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
-import { REPEAT_FEATURES, repeatFeatures, SCENE_CODES, sceneCode, TASKS, type ContentIndexer, type ContentIndices } from '../model/features.js';
+import { REPEAT_FEATURES, repeatFeatures, SCENE_CODES, sceneCode, servedObjectives, type ContentIndexer, type ContentIndices } from '../model/features.js';
 import { FusedForward, type FusedTokens } from '../model/fused.js';
 import { featureInput, sequenceInput, type HistoryStep } from '../model/inputs.js';
 import { lastHidden, taskQueries, type SasRecConfig, type WeightMap } from '../model/sasrec.js';
 import type { ScoreRequest } from '../retrieval/matrix.js';
+import type { ObjectiveScores } from '../ranking/rank.js';
 import type { BackendSelection } from './backend.js';
 import type { Catalog } from './catalog.js';
 
@@ -45,8 +46,8 @@ export interface ModelRun {
   rows?: Int32Array;
   /** Raw score per row (or per entry of `rows`): the click head (the only head of a single-objective model). */
   scores: Float32Array;
-  /** Feature models: raw score per catalog row for each head. */
-  heads?: { click: Float32Array; cart: Float32Array; purchase: Float32Array };
+  /** Feature models: raw score per catalog row for each head, by the objective it serves (favorite: satisfaction). */
+  heads?: ObjectiveScores & { click: Float32Array };
   /** History item ids the last position attends to most. */
   becauseOf: string[];
   /** Model input length used (0: the model read nothing). */
@@ -67,12 +68,15 @@ export class ForwardRunner {
   private fused: FusedForward | null = null;
   private forwardInfo: ForwardInfo = { path: 'tfjs', reason: 'not set up yet' };
   private readonly repeatWeights?: Float32Array;
+  /** The objective of each head, in the model's head order (click first: validateHeader checks it). */
+  readonly objectives: ReturnType<typeof servedObjectives>;
   /** Set once the backend's device is lost; calls waiting on a readback are told through `lossListeners`. */
   private lostReason: string | null = null;
   private readonly lossListeners = new Set<(reason: string) => void>();
 
   constructor(private readonly model: ForwardModel, private readonly selection: BackendSelection, hooks: ForwardHooks = {}) {
     if (model.content) this.repeatWeights = model.weights.repeatWeights.dataSync() as Float32Array;
+    this.objectives = servedObjectives(model.header.config.features?.tasks);
     this.setUp(hooks);
     void selection.deviceLost.then((reason) => {
       this.lostReason = reason;
@@ -190,7 +194,7 @@ export class ForwardRunner {
     }
   }
 
-  /** The multi-task model: one score vector per head (click, cart, purchase). */
+  /** The multi-task model: one score vector per head (click, cart, purchase and, when the model has it, favorite). */
   private async runFeatureModel(allSteps: readonly HistoryStep[], cat: Catalog, scene: SceneName): Promise<ModelRun> {
     const cfg: SasRecConfig = this.model.header.config;
     const content = this.model.content!;
@@ -213,7 +217,7 @@ export class ForwardRunner {
         const tokens = { category: t(x.category), brand: t(x.brand), price: t(x.price), behaviour: t(x.behaviour), scene: t(x.scene) };
         const { hidden, attention } = lastHidden(cfg, this.model.weights, t(x.ids), { returnAttention: true, tokens });
         const q = taskQueries(cfg, this.model.weights, hidden, tf.tensor1d([sceneCode(scene)], 'int32'));
-        const scores = q.reshape([TASKS.length, cfg.hiddenDim]);
+        const scores = q.reshape([cfg.features!.tasks.length, cfg.hiddenDim]);
         const attn = attention ? attention.mean(1).reshape([-1]) : tf.zeros([L]);
         attention?.dispose(); // forward() keeps it, so this tidy would not release it
         return [scores, attn];
@@ -239,10 +243,12 @@ export class ForwardRunner {
       if (r < 0) continue;
       heads.forEach((h, t) => { for (let k = 0; k < REPEAT_FEATURES; k++) h[r] += w[t * REPEAT_FEATURES + k] * f[k]; });
     }
-    const [click, cart, purchase] = heads;
+    const byObjective: ObjectiveScores = {};
+    this.objectives.forEach((o, t) => { byObjective[o] = heads[t]; });
+    const click = heads[0];
     // What the model read: the steps of items it knows (a masked step adds its position, not the item).
     const read = known.filter((s) => s.m > 0).length;
-    return { scores: click, heads: { click, cart, purchase }, becauseOf: this.attributions(known.map((s) => (s.m > 0 ? s.itemId : undefined)), attn), used: read };
+    return { scores: click, heads: { ...byObjective, click }, becauseOf: this.attributions(known.map((s) => (s.m > 0 ? s.itemId : undefined)), attn), used: read };
   }
 
   /**

@@ -6,9 +6,21 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { SasRecConfig, WeightMap } from './sasrec.js';
+import { TASKS } from './features.js';
 
 export const MODEL_FORMAT = 'scenerec-sasrec';
-export const MODEL_FORMAT_VERSION = 1;
+/**
+ * The newest format version this SDK reads. 1: single-head models and the 3-head multi-task model
+ * (click, cart, purchase); 2: the multi-task model may also hold the favorite (satisfaction) head.
+ * A model is written with the lowest version that describes it, so SDKs that read only version 1
+ * keep loading every model without the favorite head, and refuse one with it (upgrade scenerec).
+ */
+export const MODEL_FORMAT_VERSION = 2;
+
+/** The format version a model with this config is written with (see MODEL_FORMAT_VERSION). */
+export function formatVersionOf(config: SasRecConfig): number {
+  return config.features?.tasks.includes('favorite') ? 2 : 1;
+}
 
 /** What model.json's userDefinedMetadata.scenerec holds. */
 export interface ModelHeader {
@@ -161,6 +173,15 @@ export function validateHeader(meta: unknown): ModelHeader {
     }
     if (!Array.isArray(f.tasks) || f.tasks.length === 0 || !f.tasks.every((t) => typeof t === 'string')) {
       throw new Error('model.json config.features.tasks must list the task heads');
+    }
+    const heads = f.tasks as string[];
+    for (const [i, t] of heads.entries()) {
+      if (!(TASKS as readonly string[]).includes(t)) throw new Error(`model.json config.features.tasks[${i}] is "${t}": each head must be one of ${TASKS.join(', ')}`);
+      if (heads.indexOf(t) !== i) throw new Error(`model.json config.features.tasks lists the head "${t}" twice`);
+    }
+    if (heads[0] !== 'click') throw new Error(`model.json config.features.tasks must start with the click head (got ${heads.join(', ')})`);
+    if (heads.includes('favorite') && !(h.formatVersion >= 2)) {
+      throw new Error(`model.json has a favorite head but format version ${String(h.formatVersion)}; a model with that head is format version 2: re-export it`);
     }
   } else if (h.architecture !== undefined && h.architecture !== 'sasrec') {
     throw new Error(`unknown architecture "${String(h.architecture)}"; upgrade scenerec`);

@@ -2,12 +2,30 @@
  * Side inputs of the multi-task model ('sasrec-mtl'), shared by the trainer (Node) and the
  * engine (browser): event-type and scene codes, and shop metadata -> feature-table indices.
  */
-import type { SceneName } from '../contract/protocol.js';
+import type { ObjectiveName, SceneName } from '../contract/protocol.js';
 import type { VocabFeatures } from './artifacts.js';
 
-/** Head names of the multi-task model, in order. */
-export const TASKS = ['click', 'cart', 'purchase'] as const;
+/**
+ * Head names of the multi-task model, in order. A model holds the first 3 (format version 3 and
+ * older: click, cart, purchase) or all 4; `favorite` is the satisfaction head (the shopper saved the item).
+ */
+export const TASKS = ['click', 'cart', 'purchase', 'favorite'] as const;
 export type TaskName = (typeof TASKS)[number];
+
+/**
+ * The event type each head is trained and evaluated on: the head learns the next event of this
+ * behaviour code (click: every next event in training, the next click in evaluation).
+ */
+export const TASK_BEHAVIOUR: Readonly<Record<TaskName, number>> = { click: 1, cart: 3, purchase: 4, favorite: 2 };
+
+/** The request objective (ObjectiveWeights) each head serves: the favorite head is the satisfaction objective. */
+export const OBJECTIVE_OF_TASK: Readonly<Record<TaskName, ObjectiveName>> = { click: 'click', cart: 'cart', purchase: 'purchase', favorite: 'satisfaction' };
+
+/** The objectives a model's heads serve, in blend order (a single-head model: its one score, `click`). */
+export function servedObjectives(tasks: readonly string[] | undefined): ObjectiveName[] {
+  if (!tasks) return ['click'];
+  return tasks.map((t) => OBJECTIVE_OF_TASK[t as TaskName]);
+}
 
 /** Event-type codes of the behaviour embedding (0 = padding). `view` counts as a click. */
 export const BEHAVIOUR_CODES = { view: 1, click: 1, favorite: 2, cart: 3, purchase: 4 } as const;

@@ -25,7 +25,7 @@ import {
 } from '../contract/defaults.js';
 import { kthLargest } from '../retrieval/topk.js';
 import { createF32Kernel, type F32Kernel } from '../kernels/f32.js';
-import type { CatalogItem, ItemFilter, ObjectiveWeights, RankReason, RecommendedItem, ShopRules } from '../contract/protocol.js';
+import type { CatalogItem, ItemFilter, ObjectiveName, ObjectiveWeights, RankReason, RecommendedItem, ShopRules } from '../contract/protocol.js';
 
 /** An item that may go into a list. */
 export interface RankCandidate {
@@ -102,7 +102,7 @@ export function minMaxNormalize(values: ArrayLike<number>): Float32Array {
 /** A score as ranking orders it: a non-finite one counts as 0 (last among the relevant). */
 const finite = (score: number): number => (Number.isFinite(score) ? score : 0);
 
-export type ObjectiveName = keyof ObjectiveWeights;
+export type { ObjectiveName };
 /** Raw scores per objective head, each over the same items. A single-objective model gives only `click`. */
 export type ObjectiveScores = Partial<Record<ObjectiveName, ArrayLike<number>>>;
 

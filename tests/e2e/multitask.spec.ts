@@ -1,7 +1,8 @@
 /**
  * The multi-task model (models/tianchi-mtl) in the browser, on WebGPU in the SDK worker, with the
  * demo's catalog plus a product the model has never seen:
- * - each objective has its own head: click-only and purchase-only lists differ, and the scene's
+ * - each objective has its own head: click-only, purchase-only and satisfaction-only (the favorite
+ *   head) lists differ, raising the satisfaction weight reorders the default blend, and the scene's
  *   default blend is accepted and deterministic;
  * - the new product is scored from its category/brand/price (a 'search' reason, not a fallback);
  * - the cart scene never lists what is in the cart;
@@ -26,10 +27,13 @@ test('multi-task model: per-objective heads, content-scored new items, scenes, n
       { type: 'view', itemId: ids[10] }, { type: 'view', itemId: ids[11] }, { type: 'cart', itemId: ids[12], scene: 'product' },
       { type: 'view', itemId: ids[40] }, { type: 'favorite', itemId: ids[41], scene: 'product' },
     ]);
-    const list = async (objectives: { click: number; cart: number; purchase: number }) =>
+    const list = async (objectives: { click: number; cart: number; purchase: number; satisfaction?: number }) =>
       (await rec.scene('home').recommend({ k: 10, objectives, diversity: 0 })).items.map((i) => i.itemId);
     const click = await list({ click: 1, cart: 0, purchase: 0 });
     const purchase = await list({ click: 0, cart: 0, purchase: 1 });
+    const satisfaction = await list({ click: 0, cart: 0, purchase: 0, satisfaction: 1 });
+    const blend = await list({ click: 1, cart: 0.5, purchase: 0.5, satisfaction: 0 });
+    const blendSatisfied = await list({ click: 1, cart: 0.5, purchase: 0.5, satisfaction: 3 });
     const def1 = (await rec.scene('home').recommend({ k: 10 })).items.map((i) => i.itemId);
     const def2 = (await rec.scene('home').recommend({ k: 10 })).items.map((i) => i.itemId);
     const cart = await rec.scene('cart').recommend({ cart: [ids[12], ids[20]], k: 8 });
@@ -48,7 +52,7 @@ test('multi-task model: per-objective heads, content-scored new items, scenes, n
     const info = rec.engineInfo;
     await rec.clearHistory();
     await rec.dispose();
-    return { click, purchase, def1, def2, cartItems: cart.items.map((i) => i.itemId), search: search.items, info, before, after };
+    return { click, purchase, satisfaction, blend, blendSatisfied, def1, def2, cartItems: cart.items.map((i) => i.itemId), search: search.items, info, before, after };
   }, { dbName: freshDb('mtl'), catalog, ids, newItem });
 
   expect(out.info.modelVersion).toMatch(/^tianchi-mtl-/);
@@ -59,6 +63,11 @@ test('multi-task model: per-objective heads, content-scored new items, scenes, n
   expect(out.click).toHaveLength(10);
   expect(out.purchase).toHaveLength(10);
   expect(out.click).not.toEqual(out.purchase);
+  // The favorite head serves the satisfaction objective (format version 2 model).
+  expect(out.info.objectives).toEqual(['click', 'cart', 'purchase', 'satisfaction']);
+  expect(out.satisfaction).toHaveLength(10);
+  expect(out.satisfaction).not.toEqual(out.click);
+  expect(out.blendSatisfied).not.toEqual(out.blend);
   expect(out.def1).toEqual(out.def2);
   expect(out.cartItems).not.toContain(ids[12]);
   expect(out.cartItems).not.toContain(ids[20]);

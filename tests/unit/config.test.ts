@@ -162,7 +162,7 @@ describe('validateRequest', () => {
   });
 
   it('replaces the objective blend when one is given', () => {
-    expect(validateRequest('home', { objectives: { purchase: 2 } }).objectives).toEqual({ click: 0, cart: 0, purchase: 2 });
+    expect(validateRequest('home', { objectives: { purchase: 2 } }).objectives).toEqual({ click: 0, cart: 0, purchase: 2, satisfaction: 0 });
     expect(() => validateRequest('home', { objectives: { click: 0 } })).toThrow(/at least one/);
   });
 

@@ -42,7 +42,7 @@ describe('scene defaults', () => {
       expect(d.diversity).toBe(DEFAULT_DIVERSITY[scene]);
       expect(d.priceWeight).toBe(DEFAULT_PRICE_WEIGHT[scene]);
       const o = validateRequest(scene, { ...extra(scene), objectives: { purchase: 2 }, diversity: 0.7, priceWeight: 0.4 });
-      expect(o.objectives).toEqual({ click: 0, cart: 0, purchase: 2 });
+      expect(o.objectives).toEqual({ click: 0, cart: 0, purchase: 2, satisfaction: 0 });
       expect(o.diversity).toBe(0.7);
       expect(o.priceWeight).toBe(0.4);
     }
