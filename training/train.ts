@@ -199,12 +199,17 @@ function cloneWeights(w: WeightMap): WeightMap {
   return out;
 }
 
-/** Trains on a dataset. With `resume`, continues exactly where a checkpoint stopped. */
+/**
+ * Trains on a dataset. With `resume`, continues exactly where a checkpoint stopped. With `init`
+ * (a warm start, training/warm-start.ts), training starts from those weights instead of fresh ones
+ * (the trainer disposes them) and validates them first, as epoch 0: keep-best starts from them.
+ */
 export async function train(
   dataset: SequenceDataset,
   options: TrainOptions,
   callbacks: TrainCallbacks = {},
   resume?: Checkpoint,
+  init?: WeightMap,
 ): Promise<TrainResult> {
   const config = modelConfig(dataset.numItems, options);
   if (config.hiddenDim % config.numHeads !== 0) throw new Error('hiddenDim must be divisible by numHeads');
@@ -213,11 +218,16 @@ export async function train(
   const examples = buildExamples(fittedSplit(split, options.fitValidation), options.maxLen);
   if (examples.length === 0) throw new Error('no user has 2 or more training items: nothing to train on');
 
+  if (resume && init) throw new Error('a run either resumes a checkpoint or starts from given weights, not both');
   const rng = new Rng(options.seed);
-  const init = resume?.weights ?? initWeights(config, options.seed);
+  const start = resume?.weights ?? init ?? initWeights(config, options.seed);
   const vars: Record<string, tf.Variable> = {};
-  for (const [name] of weightShapes(config)) vars[name] = tf.variable(init[name], true, name);
-  if (!resume) tf.dispose(Object.values(init));
+  for (const [name, shape] of weightShapes(config)) {
+    const t = start[name];
+    if (!t || t.shape.join() !== shape.join()) throw new Error(`initial weight ${name} has shape [${t?.shape ?? 'none'}], the model needs [${shape}]`);
+    vars[name] = tf.variable(t, true, name);
+  }
+  if (!resume) tf.dispose(Object.values(start));
   const optimizer = tf.train.adam(options.learningRate);
   let best: WeightMap = resume ? cloneWeights(resume.best) : cloneWeights(vars);
   const state: TrainState = resume
@@ -236,6 +246,14 @@ export async function train(
     validUsers = evalRng.shuffle(validUsers).slice(0, options.evalUsers).sort((a, b) => a - b);
   }
   const evalOptions: EvalOptions = { protocol: 'sampled-100', seed: options.seed + 2, target: 'valid', users: validUsers };
+
+  if (init && options.evalEvery > 0) {
+    const metrics = await evaluateModel(config, vars, split, evalOptions);
+    state.bestNdcg = metrics['ndcg@10'];
+    const log: EpochLog = { epoch: 0, loss: Number.NaN, seconds: 0, valid: metrics };
+    state.log.push(log);
+    callbacks.onEpoch?.(log, state);
+  }
 
   const lossOptions = { kind: options.loss, gbceT: options.gbceT, l2: options.l2, bceWeight: options.bceWeight, bprWeight: options.bprWeight };
   let stop = false;
