@@ -81,7 +81,7 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
       bar.end();
       const v = log.valid!.tasks.map((t) => `${t.task} ${t['ndcg@10'].toFixed(3)}`).join(' ');
       if (log.epoch === 0) { console.log(`epoch 0 (the warm start, before training): valid NDCG@10 ${v}; purchase GAUC ${log.valid!.purchaseGauc.toFixed(3)}`); return; }
-      console.log(`epoch ${log.epoch} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s; valid NDCG@10 ${v}; purchase GAUC ${log.valid!.purchaseGauc.toFixed(3)} (best epoch ${bestEpoch})`);
+      console.log(`epoch ${log.epoch} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s (${(log.cpuSeconds ?? 0).toFixed(1)} CPU-s); valid NDCG@10 ${v}; purchase GAUC ${log.valid!.purchaseGauc.toFixed(3)} (best epoch ${bestEpoch})`);
     },
   }, init);
   const out = f.out as string;
@@ -93,7 +93,7 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
     data: { events: f.data, items: f.items, users: data.users.length, items_in_vocab: data.vocab.itemIds.length - 1, catalog: data.catalog.ids.length, trainEnd: data.trainEnd, validDay: data.validDay, testStart: data.testStart },
     options, tasks: names, initFrom: warm ?? null, backend, weightDtype: dtype, artifactBytes: bytes, trainSeconds: Math.round(result.trainSeconds),
     epochs: result.epochs, bestEpoch: result.bestEpoch, steps: result.steps,
-    log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, score: l.score, valid: l.valid && { tasks: l.valid.tasks.map(({ hr10: _a, ndcg10: _b, ...rest }) => rest), purchaseGauc: l.valid.purchaseGauc } })),
+    log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, cpuSeconds: l.cpuSeconds, score: l.score, valid: l.valid && { tasks: l.valid.tasks.map(({ hr10: _a, ndcg10: _b, ...rest }) => rest), purchaseGauc: l.valid.purchaseGauc } })),
   }, null, 1));
   console.log(`saved ${out} (${(bytes / 1e6).toFixed(2)} MB, ${dtype}, version ${header.modelVersion}); trained ${result.epochs} epochs in ${formatDuration(result.trainSeconds)}, best epoch ${result.bestEpoch}`);
 }

@@ -123,7 +123,7 @@ async function main() {
       const eta = perEpoch * (options.epochs - state.epoch);
       const v = log.valid ? ` valid HR@10 ${log.valid['hr@10'].toFixed(4)} NDCG@10 ${log.valid['ndcg@10'].toFixed(4)}` : '';
       if (log.epoch === 0) { console.log(`epoch 0 (the warm start, before training):${v}`); return; }
-      console.log(`epoch ${log.epoch}/${options.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s${v} (best epoch ${state.bestEpoch}; ETA ${formatDuration(eta)})`);
+      console.log(`epoch ${log.epoch}/${options.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s (${(log.cpuSeconds ?? 0).toFixed(1)} CPU-s)${v} (best epoch ${state.bestEpoch}; ETA ${formatDuration(eta)})`);
     },
     saveCheckpoint: (ckpt) => saveCheckpoint(ckptDir, ckpt, { options, data: f.data, format: f.format }),
   }, resume, init);

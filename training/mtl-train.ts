@@ -38,7 +38,14 @@ export const DEFAULT_MTL_OPTIONS: MtlTrainOptions = {
   learningRate: 1e-3, negatives: 512, epochs: 30, seed: 42, taskWeights: [1, 1, 1], idDropout: 0.15, patience: 4, l2: 0, maxSteps: 0,
 };
 
-export interface MtlEpochLog { epoch: number; loss: number; seconds: number; valid?: MtlMetrics; score?: number }
+export interface MtlEpochLog {
+  epoch: number; loss: number;
+  /** Wall-clock seconds of the epoch's training steps (validation not included). */
+  seconds: number;
+  /** CPU seconds of the process over those steps: the steadier figure on a shared machine. */
+  cpuSeconds?: number;
+  valid?: MtlMetrics; score?: number;
+}
 
 /** A training window: up to maxLen + 1 consecutive events of one user. */
 type Window = MtlEvent[];
@@ -294,6 +301,7 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
   }
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     // Similar lengths together (less padding), batches in random order.
     const keyed = windows.map((w) => ({ w, key: w.length + rng.next() * 4 })).sort((x, y) => x.key - y.key);
     const batches: Window[][] = [];
@@ -318,9 +326,10 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
       if (options.maxSteps > 0 && step >= options.maxSteps) break;
     }
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     trainSeconds += seconds;
     const { valid, score } = await validate();
-    const entry: MtlEpochLog = { epoch, loss: sum / Math.max(stepsDone, 1), seconds, valid, score };
+    const entry: MtlEpochLog = { epoch, loss: sum / Math.max(stepsDone, 1), seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, valid, score };
     log.push(entry);
     if (score > bestScore) {
       bestScore = score; bestEpoch = epoch; stale = 0;

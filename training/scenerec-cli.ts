@@ -327,7 +327,7 @@ async function trainWith(
         bar.end();
         const v = log.valid ? ` valid HR@10 ${f4(log.valid['hr@10'])} NDCG@10 ${f4(log.valid['ndcg@10'])}` : '';
         if (log.epoch === 0) return print(`epoch 0 (the warm start, before training):${v}`);
-        print(`epoch ${log.epoch}/${o.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s${v} (best epoch ${state.bestEpoch}; ETA ${formatDuration((state.trainSeconds / Math.max(state.epoch, 1)) * (o.epochs - state.epoch))})`);
+        print(`epoch ${log.epoch}/${o.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s (${(log.cpuSeconds ?? 0).toFixed(1)} CPU-s)${v} (best epoch ${state.bestEpoch}; ETA ${formatDuration((state.trainSeconds / Math.max(state.epoch, 1)) * (o.epochs - state.epoch))})`);
       },
     }, undefined, init);
     const popularity = new Array<number>(ds.numItems + 1).fill(0);
@@ -365,13 +365,13 @@ async function trainWith(
         bar.end();
         const v = log.valid ? log.valid.tasks.map((t) => `${t.task} ${t['ndcg@10'].toFixed(3)}`).join(' ') : '';
         if (log.epoch === 0) return print(`epoch 0 (the warm start, before training): valid NDCG@10 ${v}`);
-        print(`epoch ${log.epoch}/${o.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s; valid NDCG@10 ${v} (best epoch ${best})`);
+        print(`epoch ${log.epoch}/${o.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s (${(log.cpuSeconds ?? 0).toFixed(1)} CPU-s); valid NDCG@10 ${v} (best epoch ${best})`);
       },
     }, init);
     const saved = await saveModel(out, result.config, result.weights, data.vocab, dtype, name);
     tf.dispose(Object.values(result.weights));
     bytes = saved.bytes; modelVersion = saved.header.modelVersion;
-    training = { seconds: Math.round(result.trainSeconds), epochs: result.epochs, bestEpoch: result.bestEpoch, steps: result.steps, log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, score: l.score })) };
+    training = { seconds: Math.round(result.trainSeconds), epochs: result.epochs, bestEpoch: result.bestEpoch, steps: result.steps, log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, cpuSeconds: l.cpuSeconds, score: l.score })) };
     if (!skipEval) { print('evaluating on the test days ...'); report = await evalMtl(out, data, maxUsers); }
   }
   if (report) print(reportTable(report));

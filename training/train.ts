@@ -62,7 +62,14 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   evalEvery: 2, evalUsers: 5000, patience: 3, maxSteps: 0, sse: 0, lrSchedule: 'constant', fitValidation: false,
 };
 
-export interface EpochLog { epoch: number; loss: number; seconds: number; valid?: RankingMetrics }
+export interface EpochLog {
+  epoch: number; loss: number;
+  /** Wall-clock seconds of the epoch's training steps (validation not included). */
+  seconds: number;
+  /** CPU seconds of the process over those steps: the steadier figure on a shared machine. */
+  cpuSeconds?: number;
+  valid?: RankingMetrics;
+}
 
 export interface TrainState {
   epoch: number; // epochs completed
@@ -259,6 +266,7 @@ export async function train(
   let stop = false;
   while (state.epoch < options.epochs && !stop) {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const batches = bucketBatches(examples, options.batchSize, rng);
     let lossSum = 0;
     let lossN = 0;
@@ -286,7 +294,8 @@ export async function train(
     state.epoch++;
     const seconds = (performance.now() - t0) / 1000;
     state.trainSeconds += seconds;
-    const log: EpochLog = { epoch: state.epoch, loss: lossSum / Math.max(lossN, 1), seconds };
+    const cpu = process.cpuUsage(cpu0);
+    const log: EpochLog = { epoch: state.epoch, loss: lossSum / Math.max(lossN, 1), seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
     const lastEpoch = state.epoch >= options.epochs || stop;
     if (options.evalEvery > 0 && (state.epoch % options.evalEvery === 0 || lastEpoch)) {
       const metrics = await evaluateModel(config, vars, split, evalOptions);
