@@ -37,6 +37,8 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
   if (given.length !== 3 || given.some((w) => !Number.isFinite(w) || w < 0)) throw new UsageError('--task-weights needs three non-negative numbers: click,cart,purchase');
   const taskWeights = TASKS.map((t, i) => (names.includes(t) ? given[i] : 0)) as [number, number, number];
   if (taskWeights.every((w) => w === 0)) throw new UsageError('every task has weight 0: nothing to train');
+  // The backend first: the earlier model's weights are tensors.
+  const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
   const initFrom = f['init-from'] as string | undefined;
   const prev = initFrom !== undefined ? readInitModel(initFrom) : undefined;
   if (prev) checkArchitecture(architectureOf(prev.header.config), 'sasrec-mtl', initFrom!);
@@ -54,7 +56,6 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
   const dtype = (f.dtype as string) ?? 'float16';
   if (dtype !== 'float16' && dtype !== 'float32') throw new UsageError('--dtype must be float16 or float32');
 
-  const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
   const t0 = performance.now();
   const data = readMtlData(f.data as string, f.items as string, {
     ...DEFAULT_MTL_DATA_OPTIONS,

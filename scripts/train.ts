@@ -52,6 +52,8 @@ async function main() {
   if (!REPEAT_RULES.includes(repeats)) throw new UsageError(`--repeats must be one of ${REPEAT_RULES.join(', ')}`);
   if (dtype !== 'float16' && dtype !== 'float32') throw new UsageError('--dtype must be float16 or float32');
   const n = (k: string, d: number) => (f[k] as number | undefined) ?? d;
+  // The backend first: the earlier model's weights are tensors.
+  const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
   const initFrom = f['init-from'] as string | undefined;
   if (initFrom !== undefined && f.resume) throw new UsageError('--init-from starts a new run from a model, --resume continues a checkpoint: pass one of them');
   const prev = initFrom !== undefined ? readInitModel(initFrom) : undefined;
@@ -78,7 +80,6 @@ async function main() {
   }
   if (options.dropout >= 1) throw new UsageError('--dropout must be below 1');
 
-  const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
   const out = f.out as string;
   const name = path.basename(path.resolve(out));
   const ckptDir = (f['checkpoint-dir'] as string) ?? path.join('.checkpoints', name);

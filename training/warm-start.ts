@@ -80,7 +80,7 @@ export const architectureOf = (config: SasRecConfig): 'sasrec' | 'sasrec-mtl' =>
 export function checkArchitecture(a: 'sasrec' | 'sasrec-mtl', b: 'sasrec' | 'sasrec-mtl', from: string): void {
   if (a === b) return;
   const model = a === 'sasrec-mtl' ? 'mtl' : 'sasrec';
-  throw new WarmStartError('WARM_START_ARCHITECTURE', `--init-from ${from} is a ${a} model and this run trains ${b}: pass --model ${model}${model === 'mtl' ? ' (with --items)' : ''} to continue it, or train without --init-from`);
+  throw new WarmStartError('WARM_START_ARCHITECTURE', `--init-from ${from} is a ${a} model and this run trains ${b}: pass --model ${model}${model === 'mtl' ? ' (with --items)' : ''} (npm run train: --arch ${model}) to continue it, or train without --init-from`);
 }
 
 /**
