@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readMtlData, DEFAULT_MTL_DATA_OPTIONS } from '../training/mtl-data.js';
-import { DEFAULT_MTL_OPTIONS, parseTaskWeights, taskHeads, trainMtl, type MtlTrainOptions } from '../training/mtl-train.js';
+import { DEFAULT_MTL_OPTIONS, mtlConfig, parseTaskWeights, taskHeads, trainMtl, type MtlTrainOptions } from '../training/mtl-train.js';
+import { architectureOf, checkArchitecture, describeWarmStart, readInitModel, shapeOf, warmStartWeights, type WarmStartReport } from '../training/warm-start.js';
 import { saveModel, setNodeBackend } from '../training/node-io.js';
 import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training/cli.js';
 import { TASKS } from '../src/model/features.js';
@@ -19,6 +20,7 @@ export const MTL_HELP = `usage: npm run train -- --arch mtl --data <events.tsv> 
   --epochs N (${D.epochs})  --batch N (${D.batchSize})  --lr X (${D.learningRate})  --negatives N (${D.negatives})
   --max-len N (${D.maxLen})  --hidden N (${D.hiddenDim})  --blocks N (${D.numBlocks})  --heads N (${D.numHeads})  --ffn N (${D.ffnDim})
   --dropout X (${D.dropout})  --seed N (${D.seed})  --patience N (${D.patience})  --max-steps N  --dtype float16|float32 (float16)
+  --init-from DIR (warm start from an earlier multi-task model: known items, categories, brands keep their vectors; shape flags default to DIR's)
   --train-end YYYYMMDD (${DEFAULT_MTL_DATA_OPTIONS.trainEnd})  --valid-day YYYYMMDD (${DEFAULT_MTL_DATA_OPTIONS.validDay})  --test-start YYYYMMDD (${DEFAULT_MTL_DATA_OPTIONS.testStart})`;
 
 export async function runMtlTraining(argv: string[]): Promise<void> {
@@ -26,13 +28,13 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
     arch: 'string', data: 'string', items: 'string', out: 'string', format: 'string', tasks: 'string', 'task-weights': 'string', 'id-dropout': 'number', l2: 'number',
     epochs: 'number', batch: 'number', lr: 'number', negatives: 'number', 'max-len': 'number', hidden: 'number', blocks: 'number',
     heads: 'number', ffn: 'number', dropout: 'number', seed: 'number', patience: 'number', 'max-steps': 'number', dtype: 'string',
-    'train-end': 'number', 'valid-day': 'number', 'test-start': 'number', backend: 'string', help: 'boolean',
+    'train-end': 'number', 'valid-day': 'number', 'test-start': 'number', backend: 'string', help: 'boolean', 'init-from': 'string',
   });
   if (f.help) { console.log(MTL_HELP); return; }
   for (const req of ['data', 'items', 'out']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${MTL_HELP}`);
   if (f.format !== undefined && f.format !== 'tianchi') throw new UsageError('--arch mtl reads the tianchi format only (events.tsv + items.tsv)');
   let given: number[];
-  try { given = f['task-weights'] === undefined ? D.taskWeights : parseTaskWeights(String(f['task-weights'])); } catch (e) { throw new UsageError((e as Error).message); }
+  try { given = f['task-weights'] === undefined ? DEFAULT_MTL_OPTIONS.taskWeights : parseTaskWeights(String(f['task-weights'])); } catch (e) { throw new UsageError((e as Error).message); }
   const heads = taskHeads(given);
   const names = ((f.tasks as string) ?? heads.join(',')).split(',').map((s) => s.trim());
   for (const n of names) {
@@ -41,6 +43,12 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
   }
   const taskWeights = heads.map((t, i) => (names.includes(t) ? given[i] : 0));
   if (taskWeights.every((w) => w === 0)) throw new UsageError('every task has weight 0: nothing to train');
+  // The backend first: the earlier model's weights are tensors.
+  const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
+  const initFrom = f['init-from'] as string | undefined;
+  const prev = initFrom !== undefined ? readInitModel(initFrom) : undefined;
+  if (prev) checkArchitecture(architectureOf(prev.header.config), 'sasrec-mtl', initFrom!);
+  const D = { ...DEFAULT_MTL_OPTIONS, ...(prev ? shapeOf(prev.header.config) : {}) };
   const n = (k: string, d: number) => (f[k] as number | undefined) ?? d;
   const options: MtlTrainOptions = {
     maxLen: n('max-len', D.maxLen), hiddenDim: n('hidden', D.hiddenDim), numBlocks: n('blocks', D.numBlocks), numHeads: n('heads', D.numHeads),
@@ -54,7 +62,6 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
   const dtype = (f.dtype as string) ?? 'float16';
   if (dtype !== 'float16' && dtype !== 'float32') throw new UsageError('--dtype must be float16 or float32');
 
-  const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
   const t0 = performance.now();
   const data = readMtlData(f.data as string, f.items as string, {
     ...DEFAULT_MTL_DATA_OPTIONS,
@@ -65,6 +72,14 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
   console.log(`data: ${data.users.length} users, ${data.vocab.itemIds.length - 1} items in training days (≤ ${data.trainEnd}), ${trainEvents} training events, catalog ${data.catalog.ids.length} items, ${data.features.numCategories} categories, ${data.features.numBrands} brands; read in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`backend: ${backend}; tasks: ${names.join(', ')}; options: ${JSON.stringify(options)}`);
 
+  let init;
+  let warm: WarmStartReport | undefined;
+  if (prev) {
+    const w = warmStartWeights(prev, mtlConfig(data, options), data.vocab, options.seed, initFrom!);
+    tf.dispose(Object.values(prev.weights));
+    init = w.weights; warm = w.report;
+    console.log(describeWarmStart(warm));
+  }
   const bar = new ProgressBar();
   const result = await trainMtl(data, options, {
     onStep: ({ epoch, step, stepsInEpoch, loss, elapsed }) =>
@@ -72,9 +87,10 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
     onEpoch: (log, bestEpoch) => {
       bar.end();
       const v = log.valid!.tasks.map((t) => `${t.task} ${t['ndcg@10'].toFixed(3)}`).join(' ');
-      console.log(`epoch ${log.epoch} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s; valid NDCG@10 ${v}; purchase GAUC ${log.valid!.purchaseGauc.toFixed(3)} (best epoch ${bestEpoch})`);
+      if (log.epoch === 0) { console.log(`epoch 0 (the warm start, before training): valid NDCG@10 ${v}; purchase GAUC ${log.valid!.purchaseGauc.toFixed(3)}`); return; }
+      console.log(`epoch ${log.epoch} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s (${(log.cpuSeconds ?? 0).toFixed(1)} CPU-s); valid NDCG@10 ${v}; purchase GAUC ${log.valid!.purchaseGauc.toFixed(3)} (best epoch ${bestEpoch})`);
     },
-  });
+  }, init);
   const out = f.out as string;
   const name = path.basename(path.resolve(out));
   const { header, bytes } = await saveModel(out, result.config, result.weights, data.vocab, dtype, name);
@@ -82,9 +98,9 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
   fs.writeFileSync(path.join(out, 'training.json'), JSON.stringify({
     command: `npm run train -- ${argv.join(' ')}`, modelVersion: header.modelVersion, architecture: header.architecture,
     data: { events: f.data, items: f.items, users: data.users.length, items_in_vocab: data.vocab.itemIds.length - 1, catalog: data.catalog.ids.length, trainEnd: data.trainEnd, validDay: data.validDay, testStart: data.testStart },
-    options, tasks: names, backend, weightDtype: dtype, artifactBytes: bytes, trainSeconds: Math.round(result.trainSeconds),
-    epochs: result.log.length, bestEpoch: result.bestEpoch, steps: result.steps,
-    log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, score: l.score, valid: l.valid && { tasks: l.valid.tasks.map(({ hr10: _a, ndcg10: _b, ...rest }) => rest), purchaseGauc: l.valid.purchaseGauc } })),
+    options, tasks: names, initFrom: warm ?? null, backend, weightDtype: dtype, artifactBytes: bytes, trainSeconds: Math.round(result.trainSeconds),
+    epochs: result.epochs, bestEpoch: result.bestEpoch, steps: result.steps,
+    log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, cpuSeconds: l.cpuSeconds, score: l.score, valid: l.valid && { tasks: l.valid.tasks.map(({ hr10: _a, ndcg10: _b, ...rest }) => rest), purchaseGauc: l.valid.purchaseGauc } })),
   }, null, 1));
-  console.log(`saved ${out} (${(bytes / 1e6).toFixed(2)} MB, ${dtype}, version ${header.modelVersion}); trained ${result.log.length} epochs in ${formatDuration(result.trainSeconds)}, best epoch ${result.bestEpoch}`);
+  console.log(`saved ${out} (${(bytes / 1e6).toFixed(2)} MB, ${dtype}, version ${header.modelVersion}); trained ${result.epochs} epochs in ${formatDuration(result.trainSeconds)}, best epoch ${result.bestEpoch}`);
 }

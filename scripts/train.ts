@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DataFormatError, leaveOneOut } from '../training/data.js';
-import { DEFAULT_TRAIN_OPTIONS, formatEstimate, formatValidation, LEGACY_CHECKPOINT_OPTIONS, train, VALID_PROTOCOLS, type TrainOptions } from '../training/train.js';
+import { DEFAULT_TRAIN_OPTIONS, formatEstimate, formatValidation, LEGACY_CHECKPOINT_OPTIONS, modelConfig, train, VALID_PROTOCOLS, type TrainOptions } from '../training/train.js';
+import { architectureOf, checkArchitecture, describeWarmStart, readInitModel, shapeOf, warmStartWeights, type WarmStartReport } from '../training/warm-start.js';
 import { loadCheckpoint, saveCheckpoint, saveModel, setNodeBackend, trainingSequences, vocabFor } from '../training/node-io.js';
 import { REPEAT_RULES, type RepeatRule } from '../src/model/inputs.js';
 import { readAnyDataset } from '../training/event-log.js';
@@ -50,7 +51,9 @@ other:
   --repeats R          collapse | collapse-raw | keep (collapse: as the SDK serves; see src/model/inputs.ts RepeatRule)
   --min-item-count N   drop items with fewer steps (1: keep all)
   --checkpoint-dir DIR (.checkpoints/<out name>)  --resume: continue exactly where the last checkpoint stopped
-  --backend B          wasm | cpu (wasm)`;
+  --backend B          wasm | cpu (wasm)
+  --init-from DIR      warm start from an earlier model: known items keep their vectors, new items start fresh;
+                       the shape flags default to DIR's`;
 
 const FLAGS = {
   data: 'string', format: 'string', out: 'string', epochs: 'number', batch: 'number', lr: 'number',
@@ -59,6 +62,7 @@ const FLAGS = {
   'max-steps': 'number', dtype: 'string', 'min-item-count': 'number', 'checkpoint-dir': 'string', resume: 'boolean',
   backend: 'string', help: 'boolean', sse: 'number', 'lr-schedule': 'string', 'bce-weight': 'number', 'bpr-weight': 'number', 'fit-validation': 'boolean', repeats: 'string',
   'valid-protocol': 'string',
+  'init-from': 'string',
 } as const;
 
 async function main() {
@@ -76,7 +80,14 @@ async function main() {
   if (!REPEAT_RULES.includes(repeats)) throw new UsageError(`--repeats must be one of ${REPEAT_RULES.join(', ')}`);
   if (dtype !== 'float16' && dtype !== 'float32') throw new UsageError('--dtype must be float16 or float32');
   const n = (k: string, d: number) => (f[k] as number | undefined) ?? d;
-  const D = DEFAULT_TRAIN_OPTIONS;
+  // The backend first: the earlier model's weights are tensors.
+  const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
+  const initFrom = f['init-from'] as string | undefined;
+  if (initFrom !== undefined && f.resume) throw new UsageError('--init-from starts a new run from a model, --resume continues a checkpoint: pass one of them');
+  const prev = initFrom !== undefined ? readInitModel(initFrom) : undefined;
+  if (prev) checkArchitecture(architectureOf(prev.header.config), 'sasrec', initFrom!);
+  // A warm start's shape flags default to the earlier model's.
+  const D = { ...DEFAULT_TRAIN_OPTIONS, ...(prev ? shapeOf(prev.header.config) : {}) };
   const options: TrainOptions = {
     maxLen: n('max-len', D.maxLen), hiddenDim: n('hidden', D.hiddenDim), numBlocks: n('blocks', D.numBlocks),
     numHeads: n('heads', D.numHeads), ffnDim: n('ffn', D.ffnDim), dropout: n('dropout', D.dropout),
@@ -99,7 +110,6 @@ async function main() {
   }
   if (options.dropout >= 1) throw new UsageError('--dropout must be below 1');
 
-  const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
   const out = f.out as string;
   const name = path.basename(path.resolve(out));
   const ckptDir = (f['checkpoint-dir'] as string) ?? path.join('.checkpoints', name);
@@ -125,6 +135,15 @@ async function main() {
     console.log(`resuming from ${ckptDir}: ${resume.state.epoch} epochs done, step ${resume.state.step}`);
   }
 
+  let init;
+  let warm: WarmStartReport | undefined;
+  if (prev) {
+    const w = warmStartWeights(prev, modelConfig(dataset.numItems, options), { itemIds: dataset.itemIds, popularity: [] }, options.seed, initFrom!);
+    tf.dispose(Object.values(prev.weights));
+    init = w.weights; warm = w.report;
+    console.log(describeWarmStart(warm));
+  }
+
   const bar = new ProgressBar();
   let validationLine = '';
   const result = await train(dataset, options, {
@@ -134,13 +153,14 @@ async function main() {
     onEstimate: (e) => { bar.end(); console.log(`time: ${formatEstimate(e)}`); },
     onEpoch: (log, state) => {
       bar.end();
-      const perEpoch = state.trainSeconds / Math.max(state.log.length, 1);
+      const perEpoch = state.trainSeconds / Math.max(state.epoch, 1);
       const eta = perEpoch * (options.epochs - state.epoch);
       const v = log.valid ? ` ${formatValidation(log.valid, options.validProtocol)}` : '';
-      console.log(`epoch ${log.epoch}/${options.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s${v} (best epoch ${state.bestEpoch}; ETA ${formatDuration(eta)})`);
+      if (log.epoch === 0) { console.log(`epoch 0 (the warm start, before training):${v}`); return; }
+      console.log(`epoch ${log.epoch}/${options.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s (${(log.cpuSeconds ?? 0).toFixed(1)} CPU-s)${v} (best epoch ${state.bestEpoch}; ETA ${formatDuration(eta)})`);
     },
     saveCheckpoint: (ckpt) => saveCheckpoint(ckptDir, ckpt, { options, data: f.data, format: f.format }),
-  }, resume);
+  }, resume, init);
 
   const vocab = vocabFor(dataset);
   const { header, bytes } = await saveModel(out, result.config, result.weights, vocab, dtype, name);
@@ -151,7 +171,7 @@ async function main() {
     command: `npm run train -- ${process.argv.slice(2).join(' ')}`,
     modelVersion: header.modelVersion,
     data: { file: f.data, format: f.format, repeats, users: dataset.users.length, items: dataset.numItems, interactions: dataset.numInteractions },
-    options, backend, weightDtype: dtype, artifactBytes: bytes,
+    options, initFrom: warm ?? null, backend, weightDtype: dtype, artifactBytes: bytes,
     validation: validationLine,
     trainSeconds: Math.round(result.state.trainSeconds), epochs: result.state.epoch, bestEpoch: result.state.bestEpoch,
     steps: result.state.step, log: result.state.log,

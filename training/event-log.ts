@@ -180,18 +180,25 @@ export function formatOf(file: string, given?: string): LogFormat {
 
 const norm = (s: string) => s.toLowerCase().replace(/[\s_\-]/g, '');
 
-/** Resolves our columns to header positions: flags first, then the usual names. */
+/**
+ * Resolves our columns to header positions: flags first, then the usual names. With `partial` (JSON
+ * Lines, whose keys are known only as lines are read) a column not found yet is left unresolved
+ * instead of an error, and the columns already in `resolved` keep their positions.
+ */
 export function resolveColumns<C extends string>(
   header: string[], wanted: readonly C[], defaults: Record<C, readonly string[]>, given: Partial<Record<C, string>>, required: readonly C[], file: string,
+  partial = false, resolved: Partial<Record<C, number>> = {},
 ): Partial<Record<C, number>> {
   const at = new Map<string, number>();
   header.forEach((h, i) => { if (!at.has(norm(h))) at.set(norm(h), i); });
-  const out: Partial<Record<C, number>> = {};
+  const out: Partial<Record<C, number>> = { ...resolved };
   for (const c of wanted) {
+    if (out[c] !== undefined) continue;
     const name = given[c];
     if (name !== undefined) {
       const i = header.indexOf(name);
       const j = i >= 0 ? i : at.get(norm(name));
+      if (j === undefined && partial) continue;
       if (j === undefined) throw new EventLogError(file, 1, name, 'missing-column', `--columns ${c}=${name}: no such column in the header (${header.join(', ')})`);
       out[c] = j;
       continue;
@@ -199,17 +206,22 @@ export function resolveColumns<C extends string>(
     for (const d of defaults[c]) { const j = at.get(norm(d)); if (j !== undefined) { out[c] = j; break; } }
   }
   for (const c of required) {
-    if (out[c] === undefined) {
+    if (out[c] === undefined && !partial) {
       throw new EventLogError(file, 1, undefined, 'missing-column', `no ${c} column in the header (${header.join(', ')}); tried ${defaults[c].join(', ')}; name it with --columns ${c}=<header name>`);
     }
   }
   return out;
 }
 
-/** Streams a headered CSV/TSV/JSONL file: calls `onRow(fields, lineNo)` with fields in header order. */
+/**
+ * Streams a headered CSV/TSV/JSONL file: calls `onRow(fields, lineNo)` with fields in header order.
+ * JSON Lines have no header line: the header is the union of the keys of the lines read so far, in
+ * first-seen order, and `onHeader(header, true)` is called again whenever a line brings a new key
+ * (a key missing from a line is an undefined field).
+ */
 async function streamRows(
   file: string, format: LogFormat,
-  onHeader: (header: string[]) => void,
+  onHeader: (header: string[], partial: boolean) => void,
   onRow: (fields: (string | undefined)[], lineNo: number) => void,
   onBad: (err: EventLogError) => void,
   onProgress?: (bytes: number) => void,
@@ -224,7 +236,8 @@ async function streamRows(
   const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
   let lineNo = 0;
   let header: string[] | undefined;
-  let keys: string[] = [];
+  const keys: string[] = [];
+  const keyIndex = new Set<string>();
   let nextProgress = 0;
   for await (const raw of rl) {
     lineNo++;
@@ -235,8 +248,10 @@ async function streamRows(
       let obj: unknown;
       try { obj = JSON.parse(line); } catch (e) { onBad(new EventLogError(file, lineNo, undefined, 'bad-json', `not a JSON object: ${(e as Error).message}`)); continue; }
       if (!obj || typeof obj !== 'object' || Array.isArray(obj)) { onBad(new EventLogError(file, lineNo, undefined, 'bad-json', 'each line must be one JSON object')); continue; }
-      if (!header) { header = Object.keys(obj); keys = header; onHeader(header); }
       const o = obj as Record<string, unknown>;
+      let grew = false;
+      for (const k in o) if (!keyIndex.has(k)) { keyIndex.add(k); keys.push(k); grew = true; }
+      if (grew || !header) { header = keys; onHeader([...keys], true); }
       onRow(keys.map((k) => (o[k] === undefined || o[k] === null ? undefined : String(o[k]))), lineNo);
       continue;
     }
@@ -244,7 +259,7 @@ async function streamRows(
     if (!header) {
       if (!fields) throw new EventLogError(file, lineNo, undefined, 'bad-header', 'unclosed quote in the header');
       header = fields.map((h) => h.trim());
-      onHeader(header);
+      onHeader(header, false);
       continue;
     }
     if (!fields) { onBad(new EventLogError(file, lineNo, undefined, 'bad-quotes', 'unclosed quote (quoted fields must not span lines)')); continue; }
@@ -255,6 +270,12 @@ async function streamRows(
     onRow(fields, lineNo);
   }
   if (!header) throw new DataFormatError(file, 0, 'empty file: expected a header line and rows');
+}
+
+/** A JSON line without a required key. */
+function missingKey(file: string, lineNo: number, column: string, given: string | undefined, defaults: readonly string[], keys: string[]): EventLogError {
+  const tried = given !== undefined ? `"${given}" (--columns)` : defaults.join(', ');
+  return new EventLogError(file, lineNo, undefined, 'missing-field', `no ${column} key in this line (tried ${tried}; keys so far: ${keys.join(', ')}); name it with --${column === 'id' ? 'item-columns' : 'columns'} ${column}=<key>`);
 }
 
 /** FNV-1a hash of a string. */
@@ -368,12 +389,14 @@ export async function readEventLog(file: string, options: EventLogOptions = {}):
     dropped[`malformed: ${err.reason}`] = (dropped[`malformed: ${err.reason}`] ?? 0) + 1;
   };
 
-  await streamRows(file, format, (h) => {
+  await streamRows(file, format, (h, partial) => {
     header = h;
-    cols = resolveColumns(h, EVENT_COLUMNS, DEFAULT_COLUMN_NAMES, options.columns ?? {}, REQUIRED_COLUMNS, file);
+    cols = resolveColumns(h, EVENT_COLUMNS, DEFAULT_COLUMN_NAMES, options.columns ?? {}, REQUIRED_COLUMNS, file, partial, cols);
   }, (f, lineNo) => {
     rows++;
     const colName = (c: EventColumn) => header[cols[c]!];
+    // Only JSON Lines can lack a field: a line without one of the required keys.
+    for (const c of REQUIRED_COLUMNS) if (cols[c] === undefined || f[cols[c]!] === undefined) return onBad(missingKey(file, lineNo, c, options.columns?.[c], DEFAULT_COLUMN_NAMES[c], header));
     const u = f[cols.user!]?.trim();
     const it = f[cols.item!]?.trim();
     if (!u) return onBad(new EventLogError(file, lineNo, colName('user'), 'empty-id', 'empty user id'));
@@ -570,10 +593,11 @@ export async function readItemFile(file: string, options: { format?: LogFormat; 
     if (++bad > skipBad) { err.message += skipBad ? ` (more than --skip-bad ${skipBad} malformed rows)` : ' (or pass --skip-bad N to skip and count up to N such rows)'; throw err; }
     t.summary.dropped[`malformed: ${err.reason}`] = (t.summary.dropped[`malformed: ${err.reason}`] ?? 0) + 1;
   };
-  await streamRows(file, format, (h) => {
+  await streamRows(file, format, (h, partial) => {
     header = h;
-    cols = resolveColumns(h, ITEM_COLUMNS, DEFAULT_ITEM_COLUMN_NAMES, options.columns ?? {}, ['id'], file);
+    cols = resolveColumns(h, ITEM_COLUMNS, DEFAULT_ITEM_COLUMN_NAMES, options.columns ?? {}, ['id'], file, partial, cols);
   }, (f, lineNo) => {
+    if (cols.id === undefined || f[cols.id] === undefined) return onBad(missingKey(file, lineNo, 'id', options.columns?.id, DEFAULT_ITEM_COLUMN_NAMES.id, header));
     const id = f[cols.id!]?.trim();
     if (!id) return onBad(new EventLogError(file, lineNo, header[cols.id!], 'empty-id', 'empty item id'));
     let p = NaN;

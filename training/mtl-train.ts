@@ -42,7 +42,14 @@ export const DEFAULT_MTL_OPTIONS: MtlTrainOptions = {
   learningRate: 1e-3, negatives: 512, epochs: 30, seed: 42, taskWeights: [1, 1, 1, 1], idDropout: 0.15, patience: 4, l2: 0, maxSteps: 0,
 };
 
-export interface MtlEpochLog { epoch: number; loss: number; seconds: number; valid?: MtlMetrics; score?: number }
+export interface MtlEpochLog {
+  epoch: number; loss: number;
+  /** Wall-clock seconds of the epoch's training steps (validation not included). */
+  seconds: number;
+  /** CPU seconds of the process over those steps: the steadier figure on a shared machine. */
+  cpuSeconds?: number;
+  valid?: MtlMetrics; score?: number;
+}
 
 /** A training window: up to maxLen + 1 consecutive events of one user. */
 type Window = MtlEvent[];
@@ -277,24 +284,39 @@ export function mtlLoss(config: SasRecConfig, weights: WeightMap, batch: Batch, 
   return tf.addN(terms) as tf.Scalar;
 }
 
-export interface MtlTrainResult { config: SasRecConfig; weights: WeightMap; log: MtlEpochLog[]; bestEpoch: number; trainSeconds: number; steps: number }
+export interface MtlTrainResult {
+  config: SasRecConfig; weights: WeightMap;
+  /** One entry per epoch; a warm start's validation before training is epoch 0. */
+  log: MtlEpochLog[];
+  /** Epochs trained. */
+  epochs: number;
+  bestEpoch: number; trainSeconds: number; steps: number;
+}
 
 export interface MtlCallbacks {
   onStep?(info: { epoch: number; step: number; stepsInEpoch: number; loss: number; elapsed: number }): void;
   onEpoch?(log: MtlEpochLog, bestEpoch: number): void;
 }
 
-/** Trains; keeps the weights with the best validation score (mean NDCG@10 over the trained tasks). */
-export async function trainMtl(data: MtlData, options: MtlTrainOptions, callbacks: MtlCallbacks = {}): Promise<MtlTrainResult> {
+/**
+ * Trains; keeps the weights with the best validation score (mean NDCG@10 over the trained tasks).
+ * With `init` (a warm start, training/warm-start.ts) training starts from those weights (the trainer
+ * disposes them) and validates them first, as epoch 0: keep-best starts from them.
+ */
+export async function trainMtl(data: MtlData, options: MtlTrainOptions, callbacks: MtlCallbacks = {}, init?: WeightMap): Promise<MtlTrainResult> {
   const config = mtlConfig(data, options);
   const windows = trainingWindows(data, options.maxLen);
   if (windows.length === 0) throw new Error('no user has 2 or more training events: nothing to train on');
   const rng = new Rng(options.seed);
   const content = new ContentIndexer(data.vocab.features);
-  const init = initWeights(config, options.seed);
+  const start = init ?? initWeights(config, options.seed);
   const vars: Record<string, tf.Variable> = {};
-  for (const [name] of weightShapes(config)) vars[name] = tf.variable(init[name], true, name);
-  tf.dispose(Object.values(init));
+  for (const [name, shape] of weightShapes(config)) {
+    const t = start[name];
+    if (!t || t.shape.join() !== shape.join()) throw new Error(`initial weight ${name} has shape [${t?.shape ?? 'none'}], the model needs [${shape}]`);
+    vars[name] = tf.variable(t, true, name);
+  }
+  tf.dispose(Object.values(start));
   const optimizer = tf.train.adam(options.learningRate);
   const clone = (w: WeightMap) => Object.fromEntries(Object.entries(w).map(([k, t]) => [k, tf.keep(t.clone())]));
   let best: WeightMap = clone(vars);
@@ -305,8 +327,21 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
   let trainSeconds = 0;
   const log: MtlEpochLog[] = [];
   const numItems = config.numItems;
+  const trained = options.taskWeights.map((w, t) => (w > 0 ? t : -1)).filter((t) => t >= 0);
+  const validate = async () => {
+    const valid = await evaluateMtl(config, vars, data, { period: 'valid', candidates: 'vocab' });
+    return { valid, score: trained.reduce((s, t) => s + valid.tasks[t].ndcg10, 0) / trained.length };
+  };
+  if (init) {
+    const { valid, score } = await validate();
+    bestScore = score;
+    const entry: MtlEpochLog = { epoch: 0, loss: Number.NaN, seconds: 0, valid, score };
+    log.push(entry);
+    callbacks.onEpoch?.(entry, bestEpoch);
+  }
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     // Similar lengths together (less padding), batches in random order.
     const keyed = windows.map((w) => ({ w, key: w.length + rng.next() * 4 })).sort((x, y) => x.key - y.key);
     const batches: Window[][] = [];
@@ -331,11 +366,10 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
       if (options.maxSteps > 0 && step >= options.maxSteps) break;
     }
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     trainSeconds += seconds;
-    const valid = await evaluateMtl(config, vars, data, { period: 'valid', candidates: 'vocab' });
-    const trained = options.taskWeights.map((w, t) => (w > 0 ? t : -1)).filter((t) => t >= 0);
-    const score = trained.reduce((s, t) => s + valid.tasks[t].ndcg10, 0) / trained.length;
-    const entry: MtlEpochLog = { epoch, loss: sum / Math.max(stepsDone, 1), seconds, valid, score };
+    const { valid, score } = await validate();
+    const entry: MtlEpochLog = { epoch, loss: sum / Math.max(stepsDone, 1), seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, valid, score };
     log.push(entry);
     if (score > bestScore) {
       bestScore = score; bestEpoch = epoch; stale = 0;
@@ -346,5 +380,5 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
   }
   optimizer.dispose();
   tf.dispose(Object.values(vars));
-  return { config, weights: best, log, bestEpoch, trainSeconds, steps: step };
+  return { config, weights: best, log, epochs: log.length > 0 ? log[log.length - 1].epoch : 0, bestEpoch, trainSeconds, steps: step };
 }

@@ -22,6 +22,10 @@ import {
 } from './event-log.js';
 import { autoTimeSplit, logDays, mtlDataFromLog, parseDay, type TimeSplit } from './event-log-mtl.js';
 import { validateHeader, type ModelVocab } from '../src/model/artifacts.js';
+import { architectureOf, checkArchitecture, describeWarmStart, readInitModel, shapeOf, warmStartWeights, WarmStartError, type WarmStartReport } from './warm-start.js';
+import type { LoadedModel } from '../src/model/artifacts.js';
+import { modelConfig } from './train.js';
+import { mtlConfig } from './mtl-train.js';
 
 type Flags = Record<string, string | number | boolean>;
 type Print = (line: string) => void;
@@ -36,7 +40,7 @@ const TRAIN_FLAGS = {
   ...READ_FLAGS, out: 'string', model: 'string', epochs: 'number', batch: 'number', lr: 'number', negatives: 'number',
   'max-len': 'number', hidden: 'number', blocks: 'number', heads: 'number', ffn: 'number', dropout: 'number', seed: 'number',
   patience: 'number', 'max-steps': 'number', dtype: 'string', 'eval-every': 'number', 'eval-users': 'number', 'id-dropout': 'number',
-  'task-weights': 'string', l2: 'number', 'skip-eval': 'boolean', 'min-item-count': 'number',
+  'task-weights': 'string', l2: 'number', 'skip-eval': 'boolean', 'min-item-count': 'number', 'init-from': 'string',
 } as const;
 
 const READ_HELP = `  --data FILE          the event log: CSV, TSV or JSON Lines with a header (format from the extension, or --format csv|tsv|jsonl)
@@ -49,7 +53,7 @@ const READ_HELP = `  --data FILE          the event log: CSV, TSV or JSON Lines 
   --eval-max-users N   evaluate on at most N users (default: all)`;
 
 export const HELP = `usage: scenerec <command> [options]
-  scenerec train --data events.csv [--items items.csv] --out DIR [--model sasrec|mtl] [options]
+  scenerec train --data events.csv [--items items.csv] --out DIR [--model sasrec|mtl] [--init-from OLD_DIR] [options]
   scenerec eval --model DIR --data events.csv [--items items.csv] [options]
   scenerec inspect --model DIR [--catalog items.csv]
   scenerec check --data events.csv [--items items.csv]   (read and summarise only: what train would do)
@@ -59,6 +63,10 @@ content (category, brand or price), the sequence model (sasrec) otherwise; --mod
 It writes DIR/model.json, weights.bin, vocab.json (load DIR in the SDK), training.json and a
 model card DIR/README.md with the data summary, options, protocol and metrics against the
 popularity and item-KNN baselines on the held-out split.
+--init-from OLD_DIR warm-starts from an earlier model (after a catalog change): items it knows keep
+their vectors, new items start as in a cold start (the multi-task model's content tables give them a
+start), every other weight is copied; the model, its shape flags (--hidden --blocks --heads --ffn
+--max-len) default to OLD_DIR's and must match it; training validates the start as epoch 0.
 
 reading the data:
 ${READ_HELP}
@@ -252,10 +260,31 @@ async function trainCommand(argv: string[], print: Print): Promise<void> {
   const dtype = (f.dtype as string) ?? 'float16';
   if (dtype !== 'float16' && dtype !== 'float32') throw new UsageError('--dtype must be float16 or float32');
   const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
+  const initFrom = f['init-from'] as string | undefined;
+  // Read first: a wrong folder fails before the log is read.
+  const prev: LoadedModel | undefined = initFrom !== undefined ? readInitModel(initFrom) : undefined;
+  try {
+    return await trainWith(f, argv, print, backend, dtype, forced, prev, initFrom);
+  } finally {
+    if (prev) tf.dispose(Object.values(prev.weights));
+  }
+}
+
+async function trainWith(
+  f: Flags, argv: string[], print: Print, backend: string, dtype: 'float16' | 'float32', forced: string | undefined,
+  prev: LoadedModel | undefined, initFrom: string | undefined,
+): Promise<void> {
   const t0 = performance.now();
+  const prevModel = prev && (prev.header.config.features ? 'mtl' : 'sasrec');
+  if (prev && forced) checkArchitecture(architectureOf(prev.header.config), forced === 'mtl' ? 'sasrec-mtl' : 'sasrec', initFrom!);
   const input = await readInputs(f, print);
-  const choice = forced ? { model: forced as 'sasrec' | 'mtl', why: 'chosen with --model' } : chooseModel(input.log, input.items);
+  if (prevModel === 'mtl' && !forced && !input.items) {
+    throw new WarmStartError('WARM_START_ARCHITECTURE', `--init-from ${initFrom} is a multi-task model: pass the item file (--items), or --model sasrec to train a new sequence model (without --init-from)`);
+  }
+  const choice = forced ? { model: forced as 'sasrec' | 'mtl', why: 'chosen with --model' }
+    : prevModel ? { model: prevModel, why: `the architecture of --init-from ${initFrom}` } : chooseModel(input.log, input.items);
   print(`model: ${choice.model} (${choice.why})`);
+  let warm: WarmStartReport | undefined;
   const out = f.out as string;
   const name = path.basename(path.resolve(out));
   const n = (k: string, d: number) => (f[k] as number | undefined) ?? d;
@@ -270,8 +299,10 @@ async function trainCommand(argv: string[], print: Print): Promise<void> {
   let dataNote: Record<string, unknown>;
   let bytes: number;
   let modelVersion: string;
+  // A warm start's shape flags default to the earlier model's.
+  const shape = prev ? shapeOf(prev.header.config) : {};
   if (choice.model === 'sasrec') {
-    const D = DEFAULT_TRAIN_OPTIONS;
+    const D = { ...DEFAULT_TRAIN_OPTIONS, ...shape };
     const o: TrainOptions = {
       ...D, maxLen: n('max-len', D.maxLen), hiddenDim: n('hidden', D.hiddenDim), numBlocks: n('blocks', D.numBlocks), numHeads: n('heads', D.numHeads),
       ffnDim: n('ffn', D.ffnDim), dropout: n('dropout', D.dropout), batchSize: n('batch', D.batchSize), learningRate: n('lr', D.learningRate),
@@ -283,6 +314,12 @@ async function trainCommand(argv: string[], print: Print): Promise<void> {
     const ds = trainingSequences(input.grouped.dataset, n('min-item-count', 1));
     dataNote = { users: ds.users.length, items: ds.numItems, steps: ds.numInteractions };
     print(`sequence data: ${ds.users.length} users, ${ds.numItems} items, ${ds.numInteractions} steps after collapsing immediate repeats; backend ${backend}`);
+    let init;
+    if (prev) {
+      const w = warmStartWeights(prev, modelConfig(ds.numItems, o), { itemIds: ds.itemIds, popularity: [] }, o.seed, initFrom!);
+      init = w.weights; warm = w.report;
+      print(describeWarmStart(warm));
+    }
     const result = await train(ds, o, {
       onStep,
       onPlan: ({ validation }) => { if (validation) print(validation); },
@@ -290,9 +327,10 @@ async function trainCommand(argv: string[], print: Print): Promise<void> {
       onEpoch: (log, state) => {
         bar.end();
         const v = log.valid ? ` ${formatValidation(log.valid, o.validProtocol)}` : '';
-        print(`epoch ${log.epoch}/${o.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s${v} (best epoch ${state.bestEpoch}; ETA ${formatDuration((state.trainSeconds / state.log.length) * (o.epochs - state.epoch))})`);
+        if (log.epoch === 0) return print(`epoch 0 (the warm start, before training):${v}`);
+        print(`epoch ${log.epoch}/${o.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s (${(log.cpuSeconds ?? 0).toFixed(1)} CPU-s)${v} (best epoch ${state.bestEpoch}; ETA ${formatDuration((state.trainSeconds / Math.max(state.epoch, 1)) * (o.epochs - state.epoch))})`);
       },
-    });
+    }, undefined, init);
     const popularity = new Array<number>(ds.numItems + 1).fill(0);
     for (const s of ds.sequences) for (const i of s) popularity[i]++;
     const saved = await saveModel(out, result.config, result.weights, { itemIds: ds.itemIds, popularity }, dtype, name);
@@ -303,7 +341,7 @@ async function trainCommand(argv: string[], print: Print): Promise<void> {
   } else {
     const split = splitOf(f, input.grouped);
     const data = mtlDataFromLog(input.grouped, input.items, split);
-    const D = DEFAULT_MTL_OPTIONS;
+    const D = { ...DEFAULT_MTL_OPTIONS, ...shape };
     const o: MtlTrainOptions = {
       ...D, maxLen: n('max-len', D.maxLen), hiddenDim: n('hidden', D.hiddenDim), numBlocks: n('blocks', D.numBlocks), numHeads: n('heads', D.numHeads),
       ffnDim: n('ffn', D.ffnDim), dropout: n('dropout', D.dropout), batchSize: n('batch', D.batchSize), learningRate: n('lr', D.learningRate),
@@ -316,25 +354,32 @@ async function trainCommand(argv: string[], print: Print): Promise<void> {
     const trainEvents = data.events.reduce((s, l) => s + l.filter((e) => e.date <= data.trainEnd).length, 0);
     dataNote = { users: data.users.length, itemsTrained: data.vocab.itemIds.length - 1, catalog: data.catalog.ids.length, trainEvents, split };
     print(`multi-task data: ${data.users.length} users, ${data.vocab.itemIds.length - 1} items in training days (≤ ${dayStr(split.trainEnd)}), ${trainEvents} training events, catalog ${data.catalog.ids.length} items, ${data.features.numCategories} categories, ${data.features.numBrands} brands; validation ${dayStr(split.validDay)}, test from ${dayStr(split.testStart)}; backend ${backend}`);
+    let init;
+    if (prev) {
+      const w = warmStartWeights(prev, mtlConfig(data, o), data.vocab, o.seed, initFrom!);
+      init = w.weights; warm = w.report;
+      print(describeWarmStart(warm));
+    }
     const result = await trainMtl(data, o, {
       onStep,
       onEpoch: (log, best) => {
         bar.end();
         const v = log.valid ? log.valid.tasks.map((t) => `${t.task} ${t['ndcg@10'].toFixed(3)}`).join(' ') : '';
-        print(`epoch ${log.epoch}/${o.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s; valid NDCG@10 ${v} (best epoch ${best})`);
+        if (log.epoch === 0) return print(`epoch 0 (the warm start, before training): valid NDCG@10 ${v}`);
+        print(`epoch ${log.epoch}/${o.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s (${(log.cpuSeconds ?? 0).toFixed(1)} CPU-s); valid NDCG@10 ${v} (best epoch ${best})`);
       },
-    });
+    }, init);
     const saved = await saveModel(out, result.config, result.weights, data.vocab, dtype, name);
     tf.dispose(Object.values(result.weights));
     bytes = saved.bytes; modelVersion = saved.header.modelVersion;
-    training = { seconds: Math.round(result.trainSeconds), epochs: result.log.length, bestEpoch: result.bestEpoch, steps: result.steps, log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, score: l.score })) };
+    training = { seconds: Math.round(result.trainSeconds), epochs: result.epochs, bestEpoch: result.bestEpoch, steps: result.steps, log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, cpuSeconds: l.cpuSeconds, score: l.score })) };
     if (!skipEval) { print('evaluating on the test days ...'); report = await evalMtl(out, data, maxUsers); }
   }
   if (report) print(reportTable(report));
   const summary = {
     command: `scenerec train ${argv.join(' ')}`, modelVersion, architecture: choice.model === 'mtl' ? 'sasrec-mtl' : 'sasrec', choice,
     data: { log: input.log, items: input.items?.summary, ...dataNote }, readOptions: input.readOptions,
-    split: report && 'split' in report ? report.split : dataNote.split, options, weightDtype: dtype, artifactBytes: bytes, backend, training,
+    split: report && 'split' in report ? report.split : dataNote.split, options, initFrom: warm ?? null, weightDtype: dtype, artifactBytes: bytes, backend, training,
     evaluation: report ? { protocol: report.protocol, ...reportJson(report) } : 'skipped (--skip-eval)',
     machine: { cpus: os.cpus().length, node: process.version, tfjs: tf.version.tfjs }, totalSeconds: Math.round((performance.now() - t0) / 1000),
   };
@@ -352,7 +397,7 @@ function modelCard(name: string, s: Record<string, any>, report: SasrecReport | 
 
 - Version: \`${s.modelVersion}\`; architecture \`${s.architecture}\` (${s.choice.why}); weights ${s.weightDtype}, ${(s.artifactBytes / 1e6).toFixed(2)} MB
 - Trained with: \`${s.command}\`
-
+${s.initFrom ? `- Warm-started: ${describeWarmStart(s.initFrom)}\n` : ''}
 ## Data
 - Event log \`${log.file}\` (${log.format}): ${log.rows} rows, ${log.events} events, ${log.users} users, ${log.items} items
 - Events per type: ${Object.entries(log.byType).map(([k, v]) => `${k} ${v}`).join(', ')}

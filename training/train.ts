@@ -129,7 +129,14 @@ export const LEGACY_CHECKPOINT_OPTIONS: Partial<TrainOptions> = {
 const ESTIMATE_WARMUP = 2;
 const ESTIMATE_STEPS = 20;
 
-export interface EpochLog { epoch: number; loss: number; seconds: number; valid?: RankingMetrics }
+export interface EpochLog {
+  epoch: number; loss: number;
+  /** Wall-clock seconds of the epoch's training steps (validation not included). */
+  seconds: number;
+  /** CPU seconds of the process over those steps: the steadier figure on a shared machine. */
+  cpuSeconds?: number;
+  valid?: RankingMetrics;
+}
 
 export interface TrainState {
   epoch: number; // epochs completed
@@ -298,12 +305,17 @@ async function timeValidation(config: SasRecConfig, vars: WeightMap, split: Leav
   return ((performance.now() - t) / 1000) * (users.length / slice.length);
 }
 
-/** Trains on a dataset. With `resume`, continues exactly where a checkpoint stopped. */
+/**
+ * Trains on a dataset. With `resume`, continues exactly where a checkpoint stopped. With `init`
+ * (a warm start, training/warm-start.ts), training starts from those weights instead of fresh ones
+ * (the trainer disposes them) and validates them first, as epoch 0: keep-best starts from them.
+ */
 export async function train(
   dataset: SequenceDataset,
   options: TrainOptions,
   callbacks: TrainCallbacks = {},
   resume?: Checkpoint,
+  init?: WeightMap,
 ): Promise<TrainResult> {
   const config = modelConfig(dataset.numItems, options);
   if (config.hiddenDim % config.numHeads !== 0) throw new Error('hiddenDim must be divisible by numHeads');
@@ -312,11 +324,16 @@ export async function train(
   const examples = buildExamples(fittedSplit(split, options.fitValidation), options.maxLen);
   if (examples.length === 0) throw new Error('no user has 2 or more training items: nothing to train on');
 
+  if (resume && init) throw new Error('a run either resumes a checkpoint or starts from given weights, not both');
   const rng = new Rng(options.seed);
-  const init = resume?.weights ?? initWeights(config, options.seed);
+  const start = resume?.weights ?? init ?? initWeights(config, options.seed);
   const vars: Record<string, tf.Variable> = {};
-  for (const [name] of weightShapes(config)) vars[name] = tf.variable(init[name], true, name);
-  if (!resume) tf.dispose(Object.values(init));
+  for (const [name, shape] of weightShapes(config)) {
+    const t = start[name];
+    if (!t || t.shape.join() !== shape.join()) throw new Error(`initial weight ${name} has shape [${t?.shape ?? 'none'}], the model needs [${shape}]`);
+    vars[name] = tf.variable(t, true, name);
+  }
+  if (!resume) tf.dispose(Object.values(start));
   const optimizer = tf.train.adam(options.learningRate);
   let best: WeightMap = resume ? cloneWeights(resume.best) : cloneWeights(vars);
   const state: TrainState = resume
@@ -346,11 +363,20 @@ export async function train(
   let measureT0 = 0;
   const startEpoch = state.epoch;
 
+  if (init && options.evalEvery > 0) {
+    const metrics = await evaluateModel(config, vars, split, evalOptions);
+    state.bestNdcg = metrics['ndcg@10'];
+    const log: EpochLog = { epoch: 0, loss: Number.NaN, seconds: 0, valid: metrics };
+    state.log.push(log);
+    callbacks.onEpoch?.(log, state);
+  }
+
   const lossOptions = { kind: options.loss, gbceT: options.gbceT, l2: options.l2, bceWeight: options.bceWeight, bprWeight: options.bprWeight };
   let stop = false;
   while (state.epoch < options.epochs && !stop) {
     let t0 = performance.now();
     if (!estimated) measureT0 = t0;
+    const cpu0 = process.cpuUsage();
     const batches = bucketBatches(examples, options.batchSize, rng);
     let lossSum = 0;
     let lossN = 0;
@@ -398,7 +424,8 @@ export async function train(
     state.epoch++;
     const seconds = (performance.now() - t0) / 1000;
     state.trainSeconds += seconds;
-    const log: EpochLog = { epoch: state.epoch, loss: lossSum / Math.max(lossN, 1), seconds };
+    const cpu = process.cpuUsage(cpu0);
+    const log: EpochLog = { epoch: state.epoch, loss: lossSum / Math.max(lossN, 1), seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
     const lastEpoch = state.epoch >= options.epochs || stop;
     if (options.evalEvery > 0 && (state.epoch % options.evalEvery === 0 || lastEpoch)) {
       const metrics = await evaluateModel(config, vars, split, evalOptions, { trimPadding: true });

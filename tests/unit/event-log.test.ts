@@ -86,6 +86,35 @@ describe('readEventLog', () => {
     expect([...groupLog(j).dataset.sequences[0]].map((i) => groupLog(j).dataset.itemIds[i])).toEqual(['j', 'i']);
   });
 
+  it('JSON Lines: the columns are the union of the keys; a key first seen on a later line counts; a line without a required key is a malformed row', async () => {
+    const jl = write('union.jsonl', [
+      '{"user_id":"u","item_id":"i","ts":1709287200}',
+      '{"user_id":"u","item_id":"j","ts":1709287300,"event":"cart","scene":"product"}',
+      '{"item_id":"k","ts":1709287400,"user_id":"v","event":"purchase","session_id":"s1","extra":[1]}',
+      '{"user_id":"v","item_id":"m","event":"view"}',
+    ].join('\n') + '\n');
+    await expect(readEventLog(jl)).rejects.toThrow(/union\.jsonl:4: no time key in this line \(tried .*keys so far: user_id, item_id, ts, event, scene, session_id, extra\); name it with --columns time=<key>/);
+    const j = await readEventLog(jl, { skipBad: 1 });
+    expect(j.summary.columns).toEqual({ user: 'user_id', item: 'item_id', event: 'event', time: 'ts', scene: 'scene', session: 'session_id' });
+    expect(j.summary.events).toBe(3);
+    expect(j.summary.dropped).toEqual({ 'malformed: missing-field': 1 });
+    const g = groupLog(j);
+    // The first line has no event key: a view, as in a log without an event column.
+    expect(g.dataset.users.map((u, k) => [u, [...g.dataset.behaviours[k]]])).toEqual([['u', [1, 3]], ['v', [4]]]);
+    // A key named by --columns may also first appear on a later line.
+    const late = write('late.jsonl', '{"uid":"a","sku":"x","t":"2024-03-01"}\n{"uid":"a","sku":"y","t":"2024-03-02","act":"cart"}\n');
+    const l = await readEventLog(late, { columns: { user: 'uid', item: 'sku', time: 't', event: 'act' } });
+    expect(l.summary.columns.event).toBe('act');
+    expect([...groupLog(l).dataset.behaviours[0]]).toEqual([1, 3]);
+    // The item file reads the same way.
+    const items = write('items.jsonl', '{"id":"x"}\n{"id":"y","category":"c1","price":3}\n{"category":"c2"}\n');
+    await expect(readItemFile(items)).rejects.toThrow(/items\.jsonl:3: no id key in this line/);
+    const t = await readItemFile(items, { skipBad: 1 });
+    expect(t.ids).toEqual(['x', 'y']);
+    expect(t.category).toEqual(['', 'c1']);
+    expect(t.summary.columns).toMatchObject({ id: 'id', category: 'category', price: 'price' });
+  });
+
   it('names the missing column and what it tried', async () => {
     const f = write('nouser.csv', 'who,item_id,timestamp\na,b,1\n');
     await expect(readEventLog(f)).rejects.toThrow(/no user column in the header \(who, item_id, timestamp\); tried user_id.*--columns user=/);

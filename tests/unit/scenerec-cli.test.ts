@@ -74,6 +74,53 @@ describe('scenerec train / eval / inspect', () => {
     }, 120_000);
   }
 
+  it('train --init-from: warm start from a model of the earlier days (both models), provenance, typed refusals', async () => {
+    await setNodeBackend('wasm');
+    const { file, items } = makeLog('csv', 'seconds');
+    // The first 4 of the 6 days, as the export an earlier model was trained on.
+    const early = path.join(dir, 'events-early.csv');
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+    const cut = Date.parse('2024-03-05T00:00:00Z') / 1000;
+    fs.writeFileSync(early, [lines[0], ...lines.slice(1).filter((l) => Number(l.split(',')[3]) < cut)].join('\n') + '\n');
+    const vocabOf = (d: string) => JSON.parse(fs.readFileSync(path.join(d, 'vocab.json'), 'utf8')).itemIds.slice(1) as string[];
+    for (const model of ['sasrec', 'mtl']) {
+      const a = path.join(dir, `warm-a-${model}`);
+      const b = path.join(dir, `warm-b-${model}`);
+      const ta = await cli(['train', '--data', early, '--items', items, '--out', a, '--model', model, ...TINY, '--skip-eval']);
+      expect(ta.code, ta.err).toBe(0);
+      // No --model: the run follows the earlier model's architecture; the shape flags match.
+      const tb = await cli(['train', '--data', file, '--items', items, '--out', b, '--init-from', a, ...TINY, '--skip-eval']);
+      expect(tb.code, tb.err).toBe(0);
+      const text = tb.out.join('\n');
+      expect(text).toContain(`model: ${model} (the architecture of --init-from ${a})`);
+      expect(text).toContain('epoch 0 (the warm start, before training)');
+      const va = new Set(vocabOf(a));
+      const vb = vocabOf(b);
+      const kept = vb.filter((id) => va.has(id)).length;
+      const counts = { kept, added: vb.length - kept, dropped: va.size - kept };
+      expect(counts.added).toBeGreaterThan(0); // the later days bring new items
+      expect(text).toContain(`items ${counts.kept} kept, ${counts.added} added, ${counts.dropped} dropped`);
+      const summary = JSON.parse(fs.readFileSync(path.join(b, 'training.json'), 'utf8'));
+      expect(summary.initFrom.items).toEqual(counts);
+      expect(summary.initFrom.from).toBe(a);
+      expect(summary.initFrom.modelVersion).toBe(JSON.parse(fs.readFileSync(path.join(a, 'model.json'), 'utf8')).userDefinedMetadata.scenerec.modelVersion);
+      expect(summary.training.log[0].epoch).toBe(0);
+      expect(fs.readFileSync(path.join(b, 'README.md'), 'utf8')).toContain(`- Warm-started: warm start from ${a}`);
+      if (model === 'mtl') expect(summary.initFrom.remapped).toEqual(['itemEmbedding', 'categoryEmbedding', 'brandEmbedding']);
+    }
+    const seqA = path.join(dir, 'warm-a-sasrec');
+    const shape = await cli(['train', '--data', file, '--out', path.join(dir, 'x'), '--init-from', seqA, ...TINY, '--hidden', '16']);
+    expect(shape.code).toBe(2);
+    expect(shape.err).toContain('has another model shape (--hidden 8; this run: --hidden 16): pass --hidden 8');
+    const arch = await cli(['train', '--data', file, '--items', items, '--out', path.join(dir, 'x'), '--init-from', seqA, '--model', 'mtl', ...TINY]);
+    expect(arch.code).toBe(2);
+    expect(arch.err).toContain('is a sasrec model and this run trains sasrec-mtl: pass --model sasrec');
+    const none = await cli(['train', '--data', file, '--out', path.join(dir, 'x'), '--init-from', dir, ...TINY]);
+    expect(none.code).toBe(2);
+    expect(none.err).toContain('no model.json there');
+    expect(fs.existsSync(path.join(dir, 'x'))).toBe(false);
+  }, 180_000);
+
   it('exits 2 on malformed rows naming file, line and column; --skip-bad skips and counts', async () => {
     const bad = path.join(dir, 'bad.csv');
     fs.writeFileSync(bad, 'user_id,item_id,event,timestamp\nu1,i1,view,1709287200\nu1,i2,view,soon\nu2,i1,view,1709287300\nu2,i2,view,1709287400\nu2,i3,view,1709287500\nu1,i3,view,1709287600\n');
