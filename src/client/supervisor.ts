@@ -45,6 +45,7 @@ import {
   DIRECT, DIRECT_METHODS, DIRECT_REPLY, DIRECT_VERSION, HISTORY_WRITES, PING, PONG,
   type CatalogItem, type DirectCall, type DirectMethod, type DirectReply, type EngineConfig, type EngineInfo, type ForwardedMethod, type HistoryWrite, type LoadProgress,
 } from '../contract/protocol.js';
+import { CATALOG_WIRE, CATALOG_WIRE_VERSION, packCatalog, packedBuffers } from '../contract/catalog-wire.js';
 import type { WorkerApi } from '../engine/host.js';
 import { now } from '../util/clock.js';
 
@@ -116,6 +117,11 @@ class Link {
   private seqDirect = 0;
   /** The worker's pongs say it serves direct calls (src/contract/protocol.ts DIRECT_VERSION). */
   private directOk = false;
+  /** The worker's pongs say it reads the packed catalog (src/contract/catalog-wire.ts). */
+  private catalogWireOk = false;
+  /** Resolves at the worker's first pong (never rejects; a worker that never answers is lost instead). */
+  readonly firstPong: Promise<void>;
+  private markPonged!: () => void;
   private readonly onMessage = (ev: MessageEvent) => {
     const data = ev.data as Record<string, unknown> | null;
     const r = data?.[DIRECT_REPLY];
@@ -131,7 +137,9 @@ class Link {
     const n = data?.[PONG];
     if (typeof n !== 'number') return;
     if (data?.[DIRECT] === DIRECT_VERSION) this.directOk = true;
+    if (data?.[CATALOG_WIRE] === CATALOG_WIRE_VERSION) this.catalogWireOk = true;
     this.answered = true;
+    this.markPonged();
     if (this.outstanding && n >= this.outstanding.n) {
       this.outstanding = null;
       this.suspect = false;
@@ -154,12 +162,23 @@ class Link {
     private readonly slow: () => boolean,
   ) {
     this.lost = new Promise((resolve) => { this.markLost = resolve; });
+    this.firstPong = new Promise((resolve) => { this.markPonged = resolve; });
     this.remote = Comlink.wrap<WorkerApi>(worker as unknown as Comlink.Endpoint);
     worker.addEventListener('message', this.onMessage as EventListener);
     worker.addEventListener('error', this.onError);
     worker.addEventListener('messageerror', this.onMessageError);
     (worker as unknown as { start?: () => void }).start?.(); // a MessagePort given as the worker
     this.tick();
+  }
+
+  /**
+   * `catalog` as this worker should receive it: packed, with the buffers to transfer, when the
+   * worker reads that form and the catalog is well formed; else as it is. (Comlink transfers only
+   * for a top-level argument: the caller marks that one with `Comlink.transfer`.)
+   */
+  catalogForWire(catalog: unknown): { catalog: CatalogItem[]; buffers: ArrayBuffer[] } {
+    const packed = this.catalogWireOk ? packCatalog(catalog) : null;
+    return packed ? { catalog: packed as unknown as CatalogItem[], buffers: packedBuffers(packed) } : { catalog: catalog as CatalogItem[], buffers: [] };
   }
 
   /** Whether `method` goes as a direct call on this worker (it said it serves them). */
@@ -342,7 +361,14 @@ export class WorkerSupervisor {
     });
     lost.catch(() => undefined); // a loss after the load is onLost's
     try {
-      return await Promise.race([link.remote.init(config, progress), lost]);
+      // The first pong says which message forms this worker reads (it is answered before `init` could be).
+      await Promise.race([link.firstPong, lost]);
+      let wired = config;
+      if (config.catalog) {
+        const { catalog, buffers } = link.catalogForWire(config.catalog);
+        wired = Comlink.transfer({ ...config, catalog }, buffers);
+      }
+      return await Promise.race([link.remote.init(wired, progress), lost]);
     } finally {
       link.loading = false;
     }
@@ -372,12 +398,19 @@ export class WorkerSupervisor {
         ? link.remote.applyWrite(c.writeId, c.method as HistoryWrite, c.args)
         : link.canDirect(c.method)
           ? link.callDirect(c.method, c.args as DirectCall['args'])
-          : (link.remote[c.method] as unknown as (...a: unknown[]) => Promise<unknown>)(...c.args);
+          : c.method === 'setCatalog'
+            ? this.sendCatalog(link, c.args[0])
+            : (link.remote[c.method] as unknown as (...a: unknown[]) => Promise<unknown>)(...c.args);
     } catch (e) {
       p = Promise.reject(e);
     }
     // An answer from a worker given up on is dropped: the call was settled or handed over at the loss.
     p.then((v) => { if (this.inflight.delete(c)) c.resolve(v); }, (e) => { if (this.inflight.delete(c)) c.reject(e); });
+  }
+
+  private sendCatalog(link: Link, given: unknown): Promise<EngineInfo> {
+    const { catalog, buffers } = link.catalogForWire(given);
+    return link.remote.setCatalog(buffers.length ? Comlink.transfer(catalog, buffers) : catalog);
   }
 
   private deadError(stored?: 'unknown'): WorkerLostError {

@@ -8,8 +8,9 @@ import * as Comlink from 'comlink';
 import { ScenerecError, serializeError } from '../contract/errors.js';
 import {
   DIRECT, DIRECT_METHODS, DIRECT_REPLY, DIRECT_VERSION, FORWARDED_METHODS, PING, PONG,
-  type DirectCall, type DirectMethod, type DirectReply, type EngineConfig, type HistoryWrite, type EngineInfo, type LoadProgress, type RecommenderApi,
+  type CatalogItem, type DirectCall, type DirectMethod, type DirectReply, type EngineConfig, type HistoryWrite, type EngineInfo, type LoadProgress, type RecommenderApi,
 } from '../contract/protocol.js';
+import { CATALOG_WIRE, CATALOG_WIRE_VERSION, isPackedCatalog, unpackCatalog } from '../contract/catalog-wire.js';
 import { registerErrorTransfer } from '../contract/transfer.js';
 import type { EngineHooks, RecommenderEngine } from './engine.js';
 
@@ -25,13 +26,21 @@ export { PING, PONG };
 
 /**
  * Answers the page's liveness pings on `endpoint` (src/contract/protocol.ts PING). With `direct`,
- * each answer says that this worker serves direct calls.
+ * each answer says that this worker serves direct calls and reads the packed catalog
+ * (src/contract/catalog-wire.ts).
  */
 export function answerPings(endpoint: Comlink.Endpoint, direct = false): void {
   endpoint.addEventListener('message', (ev) => {
     const n = ((ev as MessageEvent).data as Record<string, unknown> | null)?.[PING];
-    if (typeof n === 'number') endpoint.postMessage(direct ? { [PONG]: n, [DIRECT]: DIRECT_VERSION } : { [PONG]: n });
+    if (typeof n === 'number') {
+      endpoint.postMessage(direct ? { [PONG]: n, [DIRECT]: DIRECT_VERSION, [CATALOG_WIRE]: CATALOG_WIRE_VERSION } : { [PONG]: n });
+    }
   });
+}
+
+/** A catalog as the page sent it: the packed form unpacked, anything else as it is (the engine validates it). */
+function catalogFromWire<T>(catalog: T): T {
+  return (isPackedCatalog(catalog) ? unpackCatalog(catalog) : catalog) as T;
 }
 
 const DIRECT_SET = new Set<string>(DIRECT_METHODS);
@@ -96,6 +105,7 @@ export function createWorkerApi(hooks: WorkerHooks = {}): WorkerApi {
       try {
         // Loaded on demand: keeps TF.js out of any page bundle that imports this module.
         const { createEngine } = await import('./engine.js');
+        if (config && typeof config === 'object' && 'catalog' in config) config = { ...config, catalog: catalogFromWire(config.catalog) };
         engine = await createEngine(config, {
           fetch: hooks.fetch,
           onFallback: hooks.onFallback,
@@ -118,10 +128,12 @@ export function createWorkerApi(hooks: WorkerHooks = {}): WorkerApi {
       }
     },
     dispose: async () => { await engine?.dispose(); },
+    setCatalog: (catalog: CatalogItem[]) => run((e) => e.setCatalog(catalogFromWire(catalog))),
     applyWrite: (writeId: string, method: HistoryWrite, args: unknown[]) =>
       run((e) => (e.applyWrite as (id: string, m: HistoryWrite, a: unknown[]) => Promise<unknown>).call(e, writeId, method, args)),
   } as WorkerApi;
   for (const method of FORWARDED_METHODS) {
+    if (method in api) continue;
     (api as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
       run((e) => (e[method] as (...a: unknown[]) => Promise<unknown>).apply(e, args));
   }

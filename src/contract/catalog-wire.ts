@@ -1,0 +1,155 @@
+/**
+ * The catalog's compact wire form, page -> worker (used by both sides: src/client/supervisor.ts
+ * packs, src/engine/host.ts unpacks). Structured clone of an array of item objects costs the page's
+ * main thread and the worker a per-object walk; at a million items that is seconds of the cold
+ * start. Packed, the catalog is a few strings and typed arrays (the arrays transferred, not copied):
+ * ids and titles as one string each with end offsets, category and brand as a dictionary with an
+ * index per item, price and availability as typed arrays, and every other key (meta, a shop's own
+ * fields) as a sparse list of the items that have one, so unpacking gives back equal items.
+ *
+ * A page sends it only to a worker whose pong names CATALOG_WIRE_VERSION (an older worker gets the
+ * plain array), and only for input that is a well-formed catalog: anything else goes as it is, so
+ * the worker's validation reports the same typed error as before.
+ */
+import type { CatalogItem } from './protocol.js';
+
+/** Version of the packed form; the worker's pong names the one it reads (PONG message, field CATALOG_WIRE). */
+export const CATALOG_WIRE_VERSION = 1;
+/** The pong's field that names the catalog wire version a worker reads. */
+export const CATALOG_WIRE = 'scenerecCatalogWire';
+
+/** Bits of PackedCatalog.present, per item. */
+const TITLE = 1, PRICE = 2, AVAILABLE = 4, AVAILABLE_TRUE = 8;
+
+/** A catalog packed for the wire (see the file comment). */
+export interface PackedCatalog {
+  readonly packedCatalog: typeof CATALOG_WIRE_VERSION;
+  readonly count: number;
+  /** Every id, concatenated; item i is ids.slice(idEnds[i - 1] ?? 0, idEnds[i]). */
+  readonly ids: string;
+  readonly idEnds: Uint32Array;
+  /** Titles concatenated the same way (an item without one adds nothing; its TITLE bit is unset). */
+  readonly titles: string;
+  readonly titleEnds: Uint32Array;
+  /** Distinct categories and brands; item i has categories[category[i]], or none when -1. */
+  readonly categories: string[];
+  readonly category: Int32Array;
+  readonly brands: string[];
+  readonly brand: Int32Array;
+  readonly price: Float64Array;
+  /** Per item: which optional fields it has (TITLE, PRICE, AVAILABLE, AVAILABLE_TRUE bits). */
+  readonly present: Uint8Array;
+  /** Items with other keys (meta, the shop's own fields): [position, those keys]. */
+  readonly extras: Array<[number, Record<string, unknown>]>;
+}
+
+const KNOWN = new Set(['id', 'title', 'category', 'brand', 'price', 'available']);
+
+/** A dictionary builder: the index of each distinct string. */
+function dictionary(): { values: string[]; index(v: string): number } {
+  const map = new Map<string, number>();
+  const values: string[] = [];
+  return {
+    values,
+    index(v) {
+      let i = map.get(v);
+      if (i === undefined) { i = values.length; values.push(v); map.set(v, i); }
+      return i;
+    },
+  };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Packs `catalog`, or returns null when it is not an array of plain items with string ids,
+ * string title/category/brand, finite number price and boolean availability (then the plain array
+ * goes, and the worker's validation explains what is wrong).
+ */
+export function packCatalog(catalog: unknown): PackedCatalog | null {
+  if (!Array.isArray(catalog)) return null;
+  const n = catalog.length;
+  const ids: string[] = new Array(n);
+  const titles: string[] = [];
+  const idEnds = new Uint32Array(n), titleEnds = new Uint32Array(n);
+  const category = new Int32Array(n), brand = new Int32Array(n);
+  const price = new Float64Array(n), present = new Uint8Array(n);
+  const cats = dictionary(), brands = dictionary();
+  const extras: Array<[number, Record<string, unknown>]> = [];
+  let idLen = 0, titleLen = 0;
+  for (let i = 0; i < n; i++) {
+    const item: unknown = catalog[i];
+    if (!isPlainObject(item)) return null;
+    const { id, title, category: c, brand: b, price: p, available: a } = item;
+    if (typeof id !== 'string') return null;
+    ids[i] = id;
+    idEnds[i] = idLen += id.length;
+    let bits = 0;
+    if (title !== undefined) {
+      if (typeof title !== 'string') return null;
+      titles.push(title);
+      titleLen += title.length;
+      bits |= TITLE;
+    }
+    titleEnds[i] = titleLen;
+    if (c !== undefined && typeof c !== 'string') return null;
+    category[i] = c === undefined ? -1 : cats.index(c);
+    if (b !== undefined && typeof b !== 'string') return null;
+    brand[i] = b === undefined ? -1 : brands.index(b);
+    if (p !== undefined) {
+      if (typeof p !== 'number' || !Number.isFinite(p)) return null;
+      price[i] = p;
+      bits |= PRICE;
+    }
+    if (a !== undefined) {
+      if (typeof a !== 'boolean') return null;
+      bits |= AVAILABLE | (a ? AVAILABLE_TRUE : 0);
+    }
+    present[i] = bits;
+    let rest: Record<string, unknown> | undefined;
+    for (const key in item) {
+      if (KNOWN.has(key) || !Object.prototype.hasOwnProperty.call(item, key)) continue;
+      (rest ??= {})[key] = item[key];
+    }
+    if (rest) extras.push([i, rest]);
+  }
+  return {
+    packedCatalog: CATALOG_WIRE_VERSION, count: n, ids: ids.join(''), idEnds, titles: titles.join(''), titleEnds,
+    categories: cats.values, category, brands: brands.values, brand, price, present, extras,
+  };
+}
+
+/** The buffers of a packed catalog, to transfer instead of copy. */
+export function packedBuffers(p: PackedCatalog): ArrayBuffer[] {
+  return [p.idEnds, p.titleEnds, p.category, p.brand, p.price, p.present].map((a) => a.buffer as ArrayBuffer);
+}
+
+/** Whether `v` is a packed catalog (of the version this code reads). */
+export function isPackedCatalog(v: unknown): v is PackedCatalog {
+  return typeof v === 'object' && v !== null && (v as Partial<PackedCatalog>).packedCatalog === CATALOG_WIRE_VERSION;
+}
+
+/** The items of a packed catalog, equal to the ones packed (keys that were undefined are left out). */
+export function unpackCatalog(p: PackedCatalog): CatalogItem[] {
+  const n = p.count;
+  const items: CatalogItem[] = new Array(n);
+  let idStart = 0, titleStart = 0;
+  for (let i = 0; i < n; i++) {
+    const item: CatalogItem = { id: p.ids.slice(idStart, p.idEnds[i]) };
+    idStart = p.idEnds[i];
+    const bits = p.present[i];
+    if (bits & TITLE) item.title = p.titles.slice(titleStart, p.titleEnds[i]);
+    titleStart = p.titleEnds[i];
+    if (p.category[i] >= 0) item.category = p.categories[p.category[i]];
+    if (p.brand[i] >= 0) item.brand = p.brands[p.brand[i]];
+    if (bits & PRICE) item.price = p.price[i];
+    if (bits & AVAILABLE) item.available = (bits & AVAILABLE_TRUE) !== 0;
+    items[i] = item;
+  }
+  for (const [i, rest] of p.extras) Object.assign(items[i], rest);
+  return items;
+}

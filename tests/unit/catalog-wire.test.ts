@@ -1,0 +1,83 @@
+import 'fake-indexeddb/auto';
+import { describe, expect, it } from 'vitest';
+import * as Comlink from 'comlink';
+import { createRecommender, InvalidOptionsError, type CatalogItem } from '../../src/index.js';
+import { exposeEngine } from '../../src/engine/host.js';
+import { isPackedCatalog, packCatalog, packedBuffers, unpackCatalog } from '../../src/contract/catalog-wire.js';
+import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
+
+const varied = (): CatalogItem[] => [
+  { id: 'a', title: 'Kettle', category: 'kitchen', brand: 'Acme', price: 19.5, available: true },
+  { id: 'b' },
+  { id: 'ünï-🙂', title: '', category: 'kitchen', price: 0, available: false },
+  { id: 'c', brand: 'Acme', meta: { image: '/c.png', rank: 3, new: true } },
+  { id: 'd', title: 'Shop field', ...({ sku: 'X-1', tags: ['a', 'b'] } as object) } as CatalogItem,
+  { id: 'e', category: '', brand: '', price: -2.25 },
+];
+
+describe('the packed catalog wire form', () => {
+  it('unpacks to equal items, meta and the shop\'s own keys included', () => {
+    const items = varied();
+    const packed = packCatalog(items)!;
+    expect(isPackedCatalog(packed)).toBe(true);
+    expect(packed.categories).toEqual(['kitchen', '']); // a dictionary, not a string per item
+    expect(unpackCatalog(structuredClone(packed, { transfer: packedBuffers(packed) }))).toEqual(items);
+  });
+
+  it('leaves out keys that were undefined, as structured clone of the items would keep them as undefined', () => {
+    const back = unpackCatalog(packCatalog([{ id: 'x', title: undefined, price: undefined }])!);
+    expect(back).toEqual([{ id: 'x' }]);
+    expect(Object.keys(back[0])).toEqual(['id']);
+  });
+
+  it('declines what is not a well-formed catalog, so the worker validates and explains it', () => {
+    for (const bad of [null, 'items', [1], [{ id: 7 }], [{ id: 'a', price: Number.NaN }], [{ id: 'a', price: '3' }],
+      [{ id: 'a', available: 'yes' }], [{ id: 'a', category: 5 }], [{ id: 'a', title: {} }], [new (class Item { id = 'a'; })()]]) {
+      expect(packCatalog(bad)).toBeNull();
+    }
+  });
+});
+
+describe('the packed form between a page and its worker', () => {
+  /** A worker on a MessageChannel that records whether a message carried a packed catalog. */
+  function recordingWorker() {
+    const { port1, port2 } = new MessageChannel();
+    let packedMessages = 0;
+    port1.addEventListener('message', (ev) => { if (JSON.stringify(ev.data ?? null).includes('"packedCatalog"')) packedMessages++; });
+    exposeEngine(port1 as unknown as Comlink.Endpoint, { fetch: fileFetch() });
+    return { worker: port2 as unknown as Worker, packed: () => packedMessages, close: () => { port1.close(); port2.close(); } };
+  }
+
+  it('loads and replaces the catalog packed, with the same items in the lists', async () => {
+    const w = recordingWorker();
+    const catalog = fixtureCatalog().map((it, i) => (i === 0 ? { ...it, meta: { image: '/1.png' } } : it));
+    const rec = await createRecommender({ worker: w.worker, modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', catalog, dbName: freshDbName() });
+    try {
+      expect(w.packed()).toBe(1);
+      expect(rec.engineInfo.catalogSize).toBe(catalog.length);
+      const list = await rec.scene('home').recommend({ k: 53 });
+      const first = list.items.find((x) => x.itemId === itemId(1));
+      expect(first?.item).toEqual(catalog[0]);
+
+      const next = catalog.slice(0, 20).map((it) => ({ ...it, available: it.id !== itemId(2) }));
+      const info = await rec.setCatalog(next);
+      expect(w.packed()).toBe(2);
+      expect(info.catalogSize).toBe(20);
+      const ids = (await rec.scene('home').recommend({ k: 20 })).items.map((x) => x.itemId);
+      expect(ids).not.toContain(itemId(2));
+      expect(ids.every((id) => next.some((it) => it.id === id))).toBe(true);
+
+      // A bad catalog goes unpacked and gets the worker's typed error; the loaded catalog stays.
+      const err = await rec.setCatalog([{ id: 'a' }, { id: 'a' }]).catch((e) => e);
+      expect(err).toBeInstanceOf(InvalidOptionsError);
+      expect(err.message).toMatch(/twice/);
+      expect(w.packed()).toBe(3); // well formed, so packed; the duplicate is the worker's finding
+      expect((await rec.info()).catalogSize).toBe(20);
+      await expect(rec.setCatalog([{ id: 'a', price: 'cheap' } as never])).rejects.toBeInstanceOf(InvalidOptionsError);
+      expect(w.packed()).toBe(3);
+    } finally {
+      await rec.dispose();
+      w.close();
+    }
+  });
+});
