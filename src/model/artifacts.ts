@@ -168,7 +168,11 @@ export function validateHeader(meta: unknown): ModelHeader {
   if (h.architecture === 'sasrec-mtl') {
     const f = c.features;
     if (!f) throw new Error('a sasrec-mtl model needs config.features');
-    for (const key of ['numCategories', 'numBrands', 'numPriceBuckets', 'numBehaviours', 'numScenes'] as const) {
+    // An item file without a category or brand column gives 0 of them (their tables keep row 0, "none").
+    for (const key of ['numCategories', 'numBrands'] as const) {
+      if (!Number.isInteger(f[key]) || f[key] < 0) throw new Error(`model.json config.features.${key} must be a non-negative integer`);
+    }
+    for (const key of ['numPriceBuckets', 'numBehaviours', 'numScenes'] as const) {
       if (!Number.isInteger(f[key]) || f[key] <= 0) throw new Error(`model.json config.features.${key} must be a positive integer`);
     }
     if (!Array.isArray(f.tasks) || f.tasks.length === 0 || !f.tasks.every((t) => typeof t === 'string')) {

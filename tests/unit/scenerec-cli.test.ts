@@ -7,6 +7,10 @@ import * as path from 'node:path';
 import { runCli } from '../../training/scenerec-cli.js';
 import { makeSyntheticLog, DEFAULT_SYNTHETIC, type SyntheticOptions } from '../../scripts/make-synthetic-log.js';
 import { setNodeBackend } from '../../training/node-io.js';
+import { pathToFileURL } from 'node:url';
+import 'fake-indexeddb/auto';
+import { createEngine } from '../../src/engine/index.js';
+import { fileFetch } from './helpers.js';
 
 const ROOT = path.resolve(__dirname, '../..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scenerec-cmd-'));
@@ -120,6 +124,28 @@ describe('scenerec train / eval / inspect', () => {
     expect(none.err).toContain('no model.json there');
     expect(fs.existsSync(path.join(dir, 'x'))).toBe(false);
   }, 180_000);
+
+  it('an item file without a brand (or category) column gives a multi-task model the engine loads', async () => {
+    await setNodeBackend('wasm');
+    const { file, items } = makeLog('csv', 'seconds');
+    const noBrand = path.join(dir, 'items-no-brand.csv');
+    const [head, ...rows] = fs.readFileSync(items, 'utf8').trim().split('\n');
+    const keep = head.split(',').map((c, i) => (c === 'brand' ? -1 : i)).filter((i) => i >= 0);
+    const fields = (l: string) => l.split(/,(?=(?:[^"]*"[^"]*")*[^"]*$)/); // commas outside quotes
+    fs.writeFileSync(noBrand, [head, ...rows].map((l) => keep.map((i) => fields(l)[i]).join(',')).join('\n') + '\n');
+    expect(fs.readFileSync(noBrand, 'utf8')).not.toContain('brand');
+    const out = path.join(dir, 'model-no-brand');
+    const t = await cli(['train', '--data', file, '--items', noBrand, '--out', out, ...TINY]);
+    expect(t.code, t.err).toBe(0);
+    expect(lastJson(t.out).architecture).toBe('sasrec-mtl');
+    const engine = await createEngine({ modelUrl: pathToFileURL(path.join(out, 'model.json')).href, backend: 'cpu', dbName: `no-brand-${Date.now()}` }, { fetch: fileFetch() });
+    try {
+      expect((await engine.info()).objectives.length).toBeGreaterThan(0);
+      expect((await engine.recommend('home', { k: 5 })).items).toHaveLength(5);
+    } finally {
+      await engine.dispose();
+    }
+  }, 120_000);
 
   it('exits 2 on malformed rows naming file, line and column; --skip-bad skips and counts', async () => {
     const bad = path.join(dir, 'bad.csv');
