@@ -4,6 +4,7 @@
  */
 import { createRecommender, type CatalogItem, type EngineInfo, type LoadProgress, type Recommender, type SceneName } from '../src/index';
 import { askWorker, instrumentedWorker } from '../tests/support/side-channel';
+import { probeFloor } from './floor-probe';
 
 export interface BenchCase {
   label: string;
@@ -214,10 +215,10 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
 
 declare global {
   interface Window {
-    bench: { run: typeof run };
+    bench: { run: typeof run; probeFloor: typeof probeFloor };
     /** Exposed by scripts/bench.ts: the worker's JS heap after a GC, through the DevTools protocol. */
     benchWorkerHeap?: () => Promise<number | null>;
   }
 }
-window.bench = { run };
+window.bench = { run, probeFloor };
 document.getElementById('status')!.textContent = 'ready';

@@ -10,14 +10,17 @@
  *
  * Every figure is measured in this run; nothing is hard-coded. The cost floor of a call is the
  * multiply-adds it really needs (callMacs: the forward over the real history positions only, the
- * last block at the last position only, plus the catalog scoring) divided by the best multiply-add
- * rate measured on any backend in this run (matMul at several shapes).
+ * last block at the last position only, plus the catalog scoring) divided by the peak rate of the
+ * floor probe (bench/floor-probe.worker.ts: a register-only wasm SIMD multiply-add loop in a Web
+ * Worker, best of several runs), measured once at the start of the run. The best TF.js matMul rate
+ * per backend is still measured and printed beside it, for reference.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser } from '@playwright/test';
 import type { BenchCase, BenchResult } from '../bench/main';
+import type { FloorProbeAnswer } from '../bench/floor-probe';
 import { makeSyntheticModel } from './bench-models.js';
 import { workerHeap } from './worker-heap.js';
 
@@ -137,19 +140,34 @@ async function main() {
   const cfg = JSON.parse(readFileSync(join(root, 'models/games-sasrec/model.json'), 'utf8')).userDefinedMetadata.scenerec.config;
   let rows: Row[] = [];
   let chromiumVersion: string | undefined;
+  let floor: FloorProbeAnswer | undefined;
   const from = opt('from');
   if (from) {
     // Re-render the table and charts of an earlier run.
-    const old = JSON.parse(readFileSync(resolve(root, from), 'utf8')) as { rows: Row[]; machine: { chromium?: string } };
+    const old = JSON.parse(readFileSync(resolve(root, from), 'utf8')) as { rows: Row[]; machine: { chromium?: string }; floor?: FloorProbeAnswer };
     rows = old.rows;
     chromiumVersion = old.machine.chromium;
+    floor = old.floor;
   } else {
-    ({ rows, chromiumVersion } = await runCases(cfg));
+    ({ rows, chromiumVersion, floor } = await runCases(cfg));
   }
-  await report(rows, chromiumVersion, t0);
+  await report(rows, chromiumVersion, floor, t0);
 }
 
-async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Row[]; chromiumVersion?: string }> {
+/** The floor probe, in a page of its own before any case (nothing else running in the browser). */
+async function runFloorProbe(browser: Browser): Promise<FloorProbeAnswer> {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${BASE}/bench/index.html`);
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
+    return await page.evaluate(() => window.bench.probeFloor());
+  } finally {
+    await context.close().catch(() => undefined);
+  }
+}
+
+async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Row[]; chromiumVersion?: string; floor?: FloorProbeAnswer }> {
   if (!flag('no-build')) sh(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn']);
   const models: Record<string, string> = { '1k': '/models/games-sasrec/model.json', '24k': '/models/games-sasrec/model.json' };
   for (const size of SIZES) {
@@ -166,11 +184,14 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
   const server: ChildProcess = spawn(process.execPath, ['node_modules/vite/bin/vite.js', 'preview', '--port', String(PORT), '--strictPort'], { cwd: root, stdio: 'ignore' });
   let browser: Browser | undefined;
   let chromiumVersion: string | undefined;
+  let floor: FloorProbeAnswer | undefined;
   const rows: Row[] = [];
   try {
     await waitForServer(`${BASE}/bench/index.html`);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
     chromiumVersion = browser.version();
+    floor = await runFloorProbe(browser);
+    console.log(`floor probe: ${floor.gmacs.toFixed(2)} GMAC/s (${floor.variants.map((v) => `${v.accumulators} acc ${v.gmacs.toFixed(2)}`).join(', ')}); ${floor.method}`);
     const peaked = new Set<string>();
     for (const size of SIZES) {
       for (const backend of BACKENDS) {
@@ -223,15 +244,15 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
     await browser?.close().catch(() => undefined);
     server.kill();
   }
-  return { rows, chromiumVersion };
+  return { rows, chromiumVersion, floor };
 }
 
-async function report(rows: Row[], chromiumVersion: string | undefined, t0: number): Promise<void> {
+async function report(rows: Row[], chromiumVersion: string | undefined, floor: FloorProbeAnswer | undefined, t0: number): Promise<void> {
   const cfg = JSON.parse(readFileSync(join(root, 'models/games-sasrec/model.json'), 'utf8')).userDefinedMetadata.scenerec.config;
-  // Cost floor: the best multiply-add rate measured on any backend.
+  // Cost floor: the call's multiply-adds at the floor probe's peak rate.
   const peaks = rows.filter((r) => r.peak).map((r) => ({ backend: r.info!.backend, ...r.peak! }));
   const best = peaks.length > 0 ? peaks.reduce((a, b) => (b.gmacs > a.gmacs ? b : a)) : undefined;
-  for (const r of rows) if (best && r.macs) r.floorMs = r.macs / (best.gmacs * 1e6);
+  for (const r of rows) if (floor && r.macs) r.floorMs = r.macs / (floor.gmacs * 1e6);
 
   const homeOf = (r: Row | undefined) => r?.scenes?.home?.worker;
   const lines: string[] = [];
@@ -245,7 +266,8 @@ async function report(rows: Row[], chromiumVersion: string | undefined, t0: numb
   }
   const table = lines.join('\n');
   console.log(`\n${table}\n`);
-  if (best) console.log(`peak: ${best.gmacs.toFixed(2)} GMAC/s on ${best.backend} (matMul ${best.shape}); all: ${peaks.map((p) => `${p.backend} ${p.gmacs.toFixed(2)}`).join(', ')}`);
+  if (floor) console.log(`floor: ${floor.gmacs.toFixed(2)} GMAC/s peak, ${floor.method}`);
+  if (best) console.log(`TF.js matMul, for reference: ${best.gmacs.toFixed(2)} GMAC/s on ${best.backend} (${best.shape}); all: ${peaks.map((p) => `${p.backend} ${p.gmacs.toFixed(2)}`).join(', ')}`);
   for (const r of rows) if (r.leak) console.log(`leak check ${r.label}: ${r.leak.calls} calls, tensors ${r.leak.tensorsBefore} -> ${r.leak.tensorsAfter}, tf bytes ${r.leak.bytesBefore} -> ${r.leak.bytesAfter}, worker heap ${mb(r.leak.heapBefore)} -> ${mb(r.leak.heapAfter)} MB`);
   const auto = rows.find((r) => r.backendAsked === 'auto' && r.ok);
   if (auto) console.log(`auto: ${auto.info!.backendReason}`);
@@ -255,6 +277,7 @@ async function report(rows: Row[], chromiumVersion: string | undefined, t0: numb
     generatedBy: 'npm run bench', date: new Date().toISOString(), quick: QUICK, seconds: Math.round((Date.now() - t0) / 1000),
     machine: { cpus: (await import('node:os')).cpus().length, chromium: chromiumVersion, note: 'no GPU: webgpu and webgl run on SwiftShader (software)' },
     model: { url: '/models/games-sasrec/model.json', config: cfg },
+    floor: floor ?? null,
     peak: best ? { best, all: peaks } : null,
     rows,
   };
