@@ -4,7 +4,13 @@
  */
 import { createRecommender, type CatalogItem, type EngineInfo, type LoadProgress, type Recommender, type SceneName } from '../src/index';
 import { askWorker, instrumentedWorker } from '../tests/support/side-channel';
+import { benchCatalogItem, catalogIds } from './catalog';
 import { probeFloor } from './floor-probe';
+import { createPeer, type Peer } from './peer';
+import { comparePeer, type PeerCase, type PeerResult } from './peer-compare';
+import { stat, type Stat } from './stat';
+
+export type { Stat } from './stat';
 
 export interface BenchCase {
   label: string;
@@ -23,9 +29,10 @@ export interface BenchCase {
   embeddingDtype?: 'auto' | 'float32' | 'int8';
   /** Leak check: this many home calls, tensors and heap read before and after. */
   leakCalls?: number;
+  /** The onnxruntime-web peer, timed against scenerec's home call (./peer-compare.ts). */
+  peer?: PeerCase;
 }
 
-export interface Stat { median: number; p95: number; mean: number; n: number }
 export interface BenchResult {
   label: string;
   ok: boolean;
@@ -55,6 +62,8 @@ export interface BenchResult {
   throughput?: { sequential: number; concurrent8: number };
   memory?: { numTensors: number; tfBytes: number; workerHeap?: number; pageHeap?: number };
   peak?: { gmacs: number; shape: string; all: Array<{ shape: string; gmacs: number }> };
+  /** The peer comparison; `error` when the peer could not run (reported, the case still counts). */
+  peer?: PeerResult & { error?: string };
   leak?: { calls: number; tensorsBefore: number; tensorsAfter: number; bytesBefore: number; bytesAfter: number; heapBefore?: number; heapAfter?: number; ms: number };
 }
 
@@ -77,23 +86,17 @@ function phaseRecorder(t0: () => number): { phases: LoadPhases; onProgress: (p: 
   };
 }
 
-function stat(xs: number[]): Stat {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
-  return { median: q(0.5), p95: q(0.95), mean: s.reduce((a, b) => a + b, 0) / s.length, n: s.length };
-}
-
 const vocabCache = new Map<string, string[]>();
 async function catalogFor(modelUrl: string, size: number): Promise<CatalogItem[]> {
   let ids = vocabCache.get(modelUrl);
   if (!ids) {
     const res = await fetch(new URL('vocab.json', new URL(modelUrl, location.href)));
-    ids = ((await res.json()) as { itemIds: string[] }).itemIds.slice(1);
+    ids = catalogIds(((await res.json()) as { itemIds: string[] }).itemIds);
     vocabCache.set(modelUrl, ids);
   }
   if (size > ids.length) throw new Error(`${modelUrl} has ${ids.length} items, fewer than ${size}`);
   const out: CatalogItem[] = new Array(size);
-  for (let i = 0; i < size; i++) out[i] = { id: ids[i], category: `c${i % 37}`, brand: `b${i % 101}`, price: 5 + (i % 200), available: i % 50 !== 7 };
+  for (let i = 0; i < size; i++) out[i] = benchCatalogItem(i, ids[i]);
   return out;
 }
 
@@ -182,6 +185,21 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
         calls: c.leakCalls, tensorsBefore: before.numTensors, tensorsAfter: after.numTensors, bytesBefore: before.numBytes,
         bytesAfter: after.numBytes, heapBefore: before.heapUsed, heapAfter: after.heapUsed, ms,
       };
+    }
+    if (c.peer) {
+      // After the memory figures (the peer's session lives in this page), before the reload.
+      let peer: Peer | undefined;
+      try {
+        peer = await createPeer({ onnxUrl: c.peer.onnxUrl, modelUrl: c.modelUrl });
+        const pool = catalog.filter((i) => i.available !== false).slice(100).map((i) => i.id);
+        out.peer = { version: peer.version, coldMs: peer.coldMs, runs: await comparePeer(rec, peer, pool, c.peer) };
+      } catch (e) {
+        out.peer = { version: '?', coldMs: NaN, runs: [], error: `${(e as Error).name}: ${(e as Error).message}` };
+      } finally {
+        await peer?.dispose().catch(() => undefined);
+      }
+      await rec.clearHistory();
+      await rec.track(history.map((itemId) => ({ type: 'view' as const, itemId }))); // the reload reads the case's own history
     }
     if (opts.peak) out.peak = await askWorker(worker, 'peak', 120_000);
 

@@ -1,5 +1,6 @@
 /**
  * npm run bench [-- --quick] [--backends wasm,cpu] [--sizes 1k,24k] [--calls 40] [--no-build] [--out docs]
+ *   [--peer-sizes 24k,1m] [--peer-calls 100] [--no-peer] [--goals-doc docs/benchmarks.md]
  *
  * Builds the app, starts `vite preview`, launches Debian's Chromium headless (Playwright, the e2e
  * flags, --enable-unsafe-webgpu) and runs bench/index.html once per case: backend x catalog size.
@@ -7,6 +8,10 @@
  * 100k / 1M items of synthetic models generated here (scripts/bench-models.ts, into dist-site/, the site build).
  * Prints a table and writes <out>/benchmarks.json, <out>/benchmarks.md and SVG charts
  * (--quick writes to tmp/bench-quick/ unless --out is given: a few-second CI smoke).
+ * The onnxruntime-web peer (bench/peer.ts, scripts/bench-peer.ts) runs in the wasm cases of
+ * --peer-sizes, interleaved with scenerec's home calls. After the run the goals of issue #18 are
+ * printed with their figures and met / not met (scripts/bench-goals.ts); --goals-doc FILE also
+ * writes that table into FILE between its `<!-- bench:goals -->` markers.
  *
  * Every figure is measured in this run; nothing is hard-coded. The cost floor of a call is the
  * multiply-adds it really needs (callMacs: the forward over the real history positions only, the
@@ -22,6 +27,7 @@ import { chromium, type Browser } from '@playwright/test';
 import type { BenchCase, BenchResult } from '../bench/main';
 import type { FloorProbeAnswer } from '../bench/floor-probe';
 import { makeSyntheticModel } from './bench-models.js';
+import { peerLines, writeOrtFiles, writePeerModel } from './bench-peer.js';
 import { workerHeap } from './worker-heap.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -33,6 +39,9 @@ const QUICK = flag('quick');
 const BACKENDS = (opt('backends') ?? (QUICK ? 'wasm' : 'auto,webgpu,webgl,wasm,cpu')).split(',') as BenchCase['backend'][];
 const SIZES = (opt('sizes') ?? (QUICK ? '1k,24k' : '1k,24k,100k,1m')).split(',');
 const CALLS = Number(opt('calls') ?? (QUICK ? 8 : 40));
+const PEER_SIZES = flag('no-peer') ? [] : (opt('peer-sizes') ?? '24k,1m').split(',');
+const LEAK_CALLS = 10_000;
+const PEER_CALLS = Number(opt('peer-calls') ?? (QUICK ? 20 : 100));
 const OUT = resolve(root, opt('out') ?? (QUICK ? 'tmp/bench-quick' : 'docs'));
 const PORT = Number(process.env.SCENEREC_BENCH_PORT ?? 4329);
 const BASE = `http://localhost:${PORT}`;
@@ -170,6 +179,7 @@ async function runFloorProbe(browser: Browser): Promise<FloorProbeAnswer> {
 async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Row[]; chromiumVersion?: string; floor?: FloorProbeAnswer }> {
   if (!flag('no-build')) sh(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn']);
   const models: Record<string, string> = { '1k': '/models/games-sasrec/model.json', '24k': '/models/games-sasrec/model.json' };
+  const modelDirs: Record<string, string> = { '1k': join(root, 'models/games-sasrec'), '24k': join(root, 'models/games-sasrec') };
   for (const size of SIZES) {
     if (size === '1k' || size === '24k') continue;
     const n = SIZE_ITEMS[size];
@@ -179,6 +189,17 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
     makeSyntheticModel(dir, n);
     console.log(`synthetic model ${size}: ${dir} (${((Date.now() - ts) / 1000).toFixed(1)} s)`);
     models[size] = `/bench-models/games-${size}/model.json`;
+    modelDirs[size] = dir;
+  }
+  // The peer: onnxruntime-web's files and the model exported for each peer size's catalog.
+  const peerUrls: Record<string, string> = {};
+  if (BACKENDS.includes('wasm')) {
+    writeOrtFiles(join(root, 'dist-site'));
+    for (const size of SIZES.filter((s) => PEER_SIZES.includes(s))) {
+      const e = writePeerModel(modelDirs[size], SIZE_ITEMS[size], join(root, 'dist-site', 'bench-models', `peer-${size}.onnx`));
+      console.log(`peer model ${size}: ${(e.bytes / 1048576).toFixed(1)} MB ONNX exported in ${(e.ms / 1000).toFixed(1)} s`);
+      peerUrls[size] = `/bench-models/peer-${size}.onnx`;
+    }
   }
 
   const server: ChildProcess = spawn(process.execPath, ['node_modules/vite/bin/vite.js', 'preview', '--port', String(PORT), '--strictPort'], { cwd: root, stdio: 'ignore' });
@@ -205,7 +226,8 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
           label: `${backend}-${size}${modelCatalog ? '-vocab' : ''}`, backend, modelUrl: models[size], catalogSize: items, modelCatalog,
           warmCalls: slow ? Math.max(5, Math.round(CALLS / 2)) : CALLS,
           throughputSeconds: QUICK ? 0.5 : 2,
-          leakCalls: !QUICK && backend === 'wasm' && size === '24k' ? 1000 : undefined,
+          leakCalls: !QUICK && backend === 'wasm' && size === '24k' ? LEAK_CALLS : undefined,
+          peer: backend === 'wasm' && !modelCatalog && peerUrls[size] ? { onnxUrl: peerUrls[size], calls: PEER_CALLS, historyLengths: [20, 50] } : undefined,
         };
         const context = await browser.newContext();
         const page = await context.newPage();
@@ -236,6 +258,7 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
         const home = r.scenes?.home?.worker;
         console.log(`${c.label.padEnd(12)} ${r.ok ? 'ok ' : 'ERR'} ${((Date.now() - ts) / 1000).toFixed(0).padStart(4)} s` +
           (r.ok ? `  backend ${r.info?.backend} (${r.info?.scoring?.dtype}, ${r.info?.scoring?.mode})  cold ${f(r.coldFirstResultMs, 0)} ms  home ${f(home?.median)} / ${f(home?.p95)} ms` : `  ${r.error}`));
+        if (r.peer) console.log(peerLines(r.peer).map((l) => `${''.padEnd(12)} ${l}`).join('\n'));
         if (r.ok) console.log(`${''.padEnd(12)} cold phases ${phases(r.coldPhases)}; reload ${phases(r.reloadPhases)}; matrix ${mb(r.info?.scoring?.bytes)} MB (${r.info?.scoring?.kernel ?? r.info?.scoring?.dtype}), built in ${f(r.info?.scoring?.buildMs, 0)} ms`);
       }
       }
