@@ -38,6 +38,8 @@ export interface BenchResult {
   ok: boolean;
   error?: string;
   info?: EngineInfo;
+  /** Whether the page was cross-origin isolated (microsecond timers rather than 100 µs steps). */
+  crossOriginIsolated?: boolean;
   /** createRecommender, first visit (empty IndexedDB: no catalog cache). */
   createMs?: number;
   /** createRecommender -> first home result (after tracking the history), first visit. */
@@ -110,7 +112,7 @@ const newWorker = () => instrumentedWorker('scenerec-bench');
 const pageHeap = () => (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize;
 
 async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchResult> {
-  const out: BenchResult = { label: c.label, ok: false };
+  const out: BenchResult = { label: c.label, ok: false, crossOriginIsolated: self.crossOriginIsolated };
   const dbName = `bench-${c.label}-${Date.now().toString(36)}`;
   const catalog = await catalogFor(c.modelUrl, c.catalogSize);
   const history = catalog.filter((i) => i.available !== false).slice(100, 120).map((i) => i.id);

@@ -20,13 +20,15 @@
  * Worker, best of several runs), measured once at the start of the run. The best TF.js matMul rate
  * per backend is still measured and printed beside it, for reference.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser } from '@playwright/test';
+import { preview } from 'vite';
 import type { BenchCase, BenchResult } from '../bench/main';
 import type { FloorProbeAnswer } from '../bench/floor-probe';
 import { makeSyntheticModel } from './bench-models.js';
+import { evaluateGoals, goalsTable, writeGoalsDoc } from './bench-goals.js';
 import { peerLines, writeOrtFiles, writePeerModel } from './bench-peer.js';
 import { workerHeap } from './worker-heap.js';
 
@@ -150,17 +152,19 @@ async function main() {
   let rows: Row[] = [];
   let chromiumVersion: string | undefined;
   let floor: FloorProbeAnswer | undefined;
+  let meta: RunMeta | undefined;
   const from = opt('from');
   if (from) {
     // Re-render the table and charts of an earlier run.
-    const old = JSON.parse(readFileSync(resolve(root, from), 'utf8')) as { rows: Row[]; machine: { chromium?: string }; floor?: FloorProbeAnswer };
+    const old = JSON.parse(readFileSync(resolve(root, from), 'utf8')) as { rows: Row[]; machine: { chromium?: string }; floor?: FloorProbeAnswer; run?: RunMeta };
+    meta = old.run;
     rows = old.rows;
     chromiumVersion = old.machine.chromium;
     floor = old.floor;
   } else {
     ({ rows, chromiumVersion, floor } = await runCases(cfg));
   }
-  await report(rows, chromiumVersion, floor, t0);
+  await report(rows, chromiumVersion, floor, t0, meta);
 }
 
 /** The floor probe, in a page of its own before any case (nothing else running in the browser). */
@@ -202,7 +206,13 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
     }
   }
 
-  const server: ChildProcess = spawn(process.execPath, ['node_modules/vite/bin/vite.js', 'preview', '--port', String(PORT), '--strictPort'], { cwd: root, stdio: 'ignore' });
+  // Cross-origin isolated (COOP + COEP): Chromium's performance.now() then ticks in microseconds
+  // instead of 100 µs steps, in the page and in the workers. Neither scenerec (single-threaded
+  // wasm regardless) nor the peer (one thread) uses the SharedArrayBuffer this also allows.
+  const server = await preview({
+    root, configFile: join(root, 'vite.config.ts'), logLevel: 'warn',
+    preview: { port: PORT, strictPort: true, headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } },
+  });
   let browser: Browser | undefined;
   let chromiumVersion: string | undefined;
   let floor: FloorProbeAnswer | undefined;
@@ -257,7 +267,7 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
         rows.push(row);
         const home = r.scenes?.home?.worker;
         console.log(`${c.label.padEnd(12)} ${r.ok ? 'ok ' : 'ERR'} ${((Date.now() - ts) / 1000).toFixed(0).padStart(4)} s` +
-          (r.ok ? `  backend ${r.info?.backend} (${r.info?.scoring?.dtype}, ${r.info?.scoring?.mode})  cold ${f(r.coldFirstResultMs, 0)} ms  home ${f(home?.median)} / ${f(home?.p95)} ms` : `  ${r.error}`));
+          (r.ok ? `  ${r.crossOriginIsolated ? 'isolated' : 'NOT isolated (100 µs timers)'}  backend ${r.info?.backend} (${r.info?.scoring?.dtype}, ${r.info?.scoring?.mode})  cold ${f(r.coldFirstResultMs, 0)} ms  home ${f(home?.median)} / ${f(home?.p95)} ms` : `  ${r.error}`));
         if (r.peer) console.log(peerLines(r.peer).map((l) => `${''.padEnd(12)} ${l}`).join('\n'));
         if (r.ok) console.log(`${''.padEnd(12)} cold phases ${phases(r.coldPhases)}; reload ${phases(r.reloadPhases)}; matrix ${mb(r.info?.scoring?.bytes)} MB (${r.info?.scoring?.kernel ?? r.info?.scoring?.dtype}), built in ${f(r.info?.scoring?.buildMs, 0)} ms`);
       }
@@ -265,12 +275,14 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
     }
   } finally {
     await browser?.close().catch(() => undefined);
-    server.kill();
+    await server.close();
   }
   return { rows, chromiumVersion, floor };
 }
 
-async function report(rows: Row[], chromiumVersion: string | undefined, floor: FloorProbeAnswer | undefined, t0: number): Promise<void> {
+interface RunMeta { date: string; command: string; load: string }
+
+async function report(rows: Row[], chromiumVersion: string | undefined, floor: FloorProbeAnswer | undefined, t0: number, meta?: RunMeta): Promise<void> {
   const cfg = JSON.parse(readFileSync(join(root, 'models/games-sasrec/model.json'), 'utf8')).userDefinedMetadata.scenerec.config;
   // Cost floor: the call's multiply-adds at the floor probe's peak rate.
   const peaks = rows.filter((r) => r.peak).map((r) => ({ backend: r.info!.backend, ...r.peak! }));
@@ -294,6 +306,16 @@ async function report(rows: Row[], chromiumVersion: string | undefined, floor: F
   for (const r of rows) if (r.leak) console.log(`leak check ${r.label}: ${r.leak.calls} calls, tensors ${r.leak.tensorsBefore} -> ${r.leak.tensorsAfter}, tf bytes ${r.leak.bytesBefore} -> ${r.leak.bytesAfter}, worker heap ${mb(r.leak.heapBefore)} -> ${mb(r.leak.heapAfter)} MB`);
   const auto = rows.find((r) => r.backendAsked === 'auto' && r.ok);
   if (auto) console.log(`auto: ${auto.info!.backendReason}`);
+  for (const r of rows) if (r.peer) console.log([`${r.label}:`, ...peerLines(r.peer)].join('\n  '));
+
+  const goals = evaluateGoals(rows, floor, { leakRun: !QUICK });
+  const load = (await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(', ');
+  const runMeta = meta ?? { date: new Date().toISOString(), command: `npm run bench -- ${argv.join(' ')}`, load };
+  const goalsBlock = `Run of ${runMeta.date.slice(0, 16).replace('T', ' ')} UTC, \`${runMeta.command}\`, load average (1, 5, 15 min) at the end ${runMeta.load} ` +
+    `(${(await import('node:os')).cpus().length} CPUs). Floor method: ${floor?.method ?? 'not run'}.\n\n${goalsTable(goals)}`;
+  console.log(`\ngoals of issue #18:\n${goalsBlock}\n`);
+  const goalsDoc = opt('goals-doc');
+  if (goalsDoc) { writeGoalsDoc(resolve(root, goalsDoc), goalsBlock); console.log(`wrote the goals into ${goalsDoc}`); }
 
   mkdirSync(OUT, { recursive: true });
   const doc = {
@@ -301,6 +323,8 @@ async function report(rows: Row[], chromiumVersion: string | undefined, floor: F
     machine: { cpus: (await import('node:os')).cpus().length, chromium: chromiumVersion, note: 'no GPU: webgpu and webgl run on SwiftShader (software)' },
     model: { url: '/models/games-sasrec/model.json', config: cfg },
     floor: floor ?? null,
+    goals,
+    run: runMeta,
     peak: best ? { best, all: peaks } : null,
     rows,
   };
