@@ -36,16 +36,18 @@ export function evaluateGoals(rows: GoalRow[], floor: FloorProbeAnswer | undefin
     out.push(notRun('24k home call, in the worker', '≤ 2× floor'), notRun('24k home call, as the page sees it', '≤ worker + 0.15 ms'));
   }
 
+  // 1M: the exact list is the top-10 by score, so the timed call is the peer comparison's
+  // (diversity 0), whose lists were compared with onnxruntime-web's full float32 pass.
   const m1 = find('1m', 'wasm');
   const exactRuns = m1?.peer?.runs ?? [];
-  if (m1?.scenes?.home) {
-    const t = m1.scenes.home.worker.median;
-    const exact = exactRuns.length > 0 && exactRuns.every((r) => r.top10Same);
-    const check = exactRuns.length === 0 ? 'exactness not checked (no full float32 pass in this run)'
-      : `top-10 ${exact ? 'equal to' : 'NOT equal to'} a full float32 pass (onnxruntime-web) for ${exactRuns.map((r) => `${r.historyLength}-item`).join(' and ')} histories`;
-    out.push({ goal: `1M items, exact list (${m1.info?.scoring?.dtype}, ${m1.info?.scoring?.mode}; matrix ${((m1.info?.scoring?.bytes ?? 0) / 1048576).toFixed(0)} MB)`, target: 'exact, ≤ 6 ms',
-      figure: `${ms(t)} median; ${check}`, met: exact && t <= 6 });
-  } else out.push(notRun('1M items, exact list', 'exact, ≤ 6 ms'));
+  if (m1 && exactRuns.length > 0) {
+    const exact = exactRuns.every((r) => r.top10Same);
+    const worst = Math.max(...exactRuns.map((r) => r.scenerec.worker.median));
+    out.push({ goal: `1M items, exact list (${m1.info?.scoring?.dtype}, ${m1.info?.scoring?.kernel ?? m1.info?.scoring?.mode}; matrix ${((m1.info?.scoring?.bytes ?? 0) / 1048576).toFixed(0)} MB)`, target: 'exact, ≤ 6 ms',
+      figure: `${exactRuns.map((r) => `${r.historyLength}-item ${ms(r.scenerec.worker.median)}`).join(', ')} at diversity 0 (${ms(m1.scenes?.home?.worker.median)} at the defaults); ` +
+        `top-10 ${exact ? 'equal to' : 'NOT equal to'} a full float32 pass (onnxruntime-web)`, met: exact && worst <= 6 });
+  } else out.push(m1 ? { goal: '1M items, exact list', target: 'exact, ≤ 6 ms', figure: `${ms(m1.scenes?.home?.worker.median)}; exactness not checked (no peer run at 1M)`, met: false }
+    : notRun('1M items, exact list', 'exact, ≤ 6 ms'));
 
   const c24 = find('24k', 'auto') ?? w24;
   out.push(c24?.coldFirstResultMs !== undefined

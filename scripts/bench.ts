@@ -156,8 +156,8 @@ async function main() {
   const from = opt('from');
   if (from) {
     // Re-render the table and charts of an earlier run.
-    const old = JSON.parse(readFileSync(resolve(root, from), 'utf8')) as { rows: Row[]; machine: { chromium?: string }; floor?: FloorProbeAnswer; run?: RunMeta };
-    meta = old.run;
+    const old = JSON.parse(readFileSync(resolve(root, from), 'utf8')) as { rows: Row[]; machine: { chromium?: string }; floor?: FloorProbeAnswer; run?: RunMeta; seconds?: number };
+    meta = old.run && { ...old.run, seconds: old.run.seconds ?? old.seconds };
     rows = old.rows;
     chromiumVersion = old.machine.chromium;
     floor = old.floor;
@@ -280,7 +280,7 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
   return { rows, chromiumVersion, floor };
 }
 
-interface RunMeta { date: string; command: string; load: string }
+interface RunMeta { date: string; command: string; load: string; seconds?: number }
 
 async function report(rows: Row[], chromiumVersion: string | undefined, floor: FloorProbeAnswer | undefined, t0: number, meta?: RunMeta): Promise<void> {
   const cfg = JSON.parse(readFileSync(join(root, 'models/games-sasrec/model.json'), 'utf8')).userDefinedMetadata.scenerec.config;
@@ -310,7 +310,7 @@ async function report(rows: Row[], chromiumVersion: string | undefined, floor: F
 
   const goals = evaluateGoals(rows, floor, { leakRun: !QUICK });
   const load = (await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(', ');
-  const runMeta = meta ?? { date: new Date().toISOString(), command: `npm run bench -- ${argv.join(' ')}`, load };
+  const runMeta = meta ?? { date: new Date().toISOString(), command: `npm run bench -- ${argv.join(' ')}`, load, seconds: Math.round((Date.now() - t0) / 1000) };
   const goalsBlock = `Run of ${runMeta.date.slice(0, 16).replace('T', ' ')} UTC, \`${runMeta.command}\`, load average (1, 5, 15 min) at the end ${runMeta.load} ` +
     `(${(await import('node:os')).cpus().length} CPUs). Floor method: ${floor?.method ?? 'not run'}.\n\n${goalsTable(goals)}`;
   console.log(`\ngoals of issue #18:\n${goalsBlock}\n`);
@@ -319,7 +319,7 @@ async function report(rows: Row[], chromiumVersion: string | undefined, floor: F
 
   mkdirSync(OUT, { recursive: true });
   const doc = {
-    generatedBy: 'npm run bench', date: new Date().toISOString(), quick: QUICK, seconds: Math.round((Date.now() - t0) / 1000),
+    generatedBy: 'npm run bench', date: runMeta.date, quick: QUICK, seconds: runMeta.seconds ?? Math.round((Date.now() - t0) / 1000),
     machine: { cpus: (await import('node:os')).cpus().length, chromium: chromiumVersion, note: 'no GPU: webgpu and webgl run on SwiftShader (software)' },
     model: { url: '/models/games-sasrec/model.json', config: cfg },
     floor: floor ?? null,
