@@ -4,6 +4,13 @@
  */
 import { createRecommender, type CatalogItem, type EngineInfo, type LoadProgress, type Recommender, type SceneName } from '../src/index';
 import { askWorker, instrumentedWorker } from '../tests/support/side-channel';
+import { benchCatalogItem, catalogIds } from './catalog';
+import { probeFloor } from './floor-probe';
+import { createPeer, type Peer } from './peer';
+import { comparePeer, type PeerCase, type PeerResult } from './peer-compare';
+import { stat, type Stat } from './stat';
+
+export type { Stat } from './stat';
 
 export interface BenchCase {
   label: string;
@@ -22,14 +29,17 @@ export interface BenchCase {
   embeddingDtype?: 'auto' | 'float32' | 'int8';
   /** Leak check: this many home calls, tensors and heap read before and after. */
   leakCalls?: number;
+  /** The onnxruntime-web peer, timed against scenerec's home call (./peer-compare.ts). */
+  peer?: PeerCase;
 }
 
-export interface Stat { median: number; p95: number; mean: number; n: number }
 export interface BenchResult {
   label: string;
   ok: boolean;
   error?: string;
   info?: EngineInfo;
+  /** Whether the page was cross-origin isolated (microsecond timers rather than 100 µs steps). */
+  crossOriginIsolated?: boolean;
   /** createRecommender, first visit (empty IndexedDB: no catalog cache). */
   createMs?: number;
   /** createRecommender -> first home result (after tracking the history), first visit. */
@@ -54,6 +64,8 @@ export interface BenchResult {
   throughput?: { sequential: number; concurrent8: number };
   memory?: { numTensors: number; tfBytes: number; workerHeap?: number; pageHeap?: number };
   peak?: { gmacs: number; shape: string; all: Array<{ shape: string; gmacs: number }> };
+  /** The peer comparison; `error` when the peer could not run (reported, the case still counts). */
+  peer?: PeerResult & { error?: string };
   leak?: { calls: number; tensorsBefore: number; tensorsAfter: number; bytesBefore: number; bytesAfter: number; heapBefore?: number; heapAfter?: number; ms: number };
 }
 
@@ -76,23 +88,17 @@ function phaseRecorder(t0: () => number): { phases: LoadPhases; onProgress: (p: 
   };
 }
 
-function stat(xs: number[]): Stat {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
-  return { median: q(0.5), p95: q(0.95), mean: s.reduce((a, b) => a + b, 0) / s.length, n: s.length };
-}
-
 const vocabCache = new Map<string, string[]>();
 async function catalogFor(modelUrl: string, size: number): Promise<CatalogItem[]> {
   let ids = vocabCache.get(modelUrl);
   if (!ids) {
     const res = await fetch(new URL('vocab.json', new URL(modelUrl, location.href)));
-    ids = ((await res.json()) as { itemIds: string[] }).itemIds.slice(1);
+    ids = catalogIds(((await res.json()) as { itemIds: string[] }).itemIds);
     vocabCache.set(modelUrl, ids);
   }
   if (size > ids.length) throw new Error(`${modelUrl} has ${ids.length} items, fewer than ${size}`);
   const out: CatalogItem[] = new Array(size);
-  for (let i = 0; i < size; i++) out[i] = { id: ids[i], category: `c${i % 37}`, brand: `b${i % 101}`, price: 5 + (i % 200), available: i % 50 !== 7 };
+  for (let i = 0; i < size; i++) out[i] = benchCatalogItem(i, ids[i]);
   return out;
 }
 
@@ -106,7 +112,7 @@ const newWorker = () => instrumentedWorker('scenerec-bench');
 const pageHeap = () => (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize;
 
 async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchResult> {
-  const out: BenchResult = { label: c.label, ok: false };
+  const out: BenchResult = { label: c.label, ok: false, crossOriginIsolated: self.crossOriginIsolated };
   const dbName = `bench-${c.label}-${Date.now().toString(36)}`;
   const catalog = await catalogFor(c.modelUrl, c.catalogSize);
   const history = catalog.filter((i) => i.available !== false).slice(100, 120).map((i) => i.id);
@@ -182,6 +188,21 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
         bytesAfter: after.numBytes, heapBefore: before.heapUsed, heapAfter: after.heapUsed, ms,
       };
     }
+    if (c.peer) {
+      // After the memory figures (the peer's session lives in this page), before the reload.
+      let peer: Peer | undefined;
+      try {
+        peer = await createPeer({ onnxUrl: c.peer.onnxUrl, modelUrl: c.modelUrl });
+        const pool = catalog.filter((i) => i.available !== false).slice(100).map((i) => i.id);
+        out.peer = { version: peer.version, coldMs: peer.coldMs, runs: await comparePeer(rec, peer, pool, c.peer) };
+      } catch (e) {
+        out.peer = { version: '?', coldMs: NaN, runs: [], error: `${(e as Error).name}: ${(e as Error).message}` };
+      } finally {
+        await peer?.dispose().catch(() => undefined);
+      }
+      await rec.clearHistory();
+      await rec.track(history.map((itemId) => ({ type: 'view' as const, itemId }))); // the reload reads the case's own history
+    }
     if (opts.peak) out.peak = await askWorker(worker, 'peak', 120_000);
 
     await rec.dispose();
@@ -214,10 +235,10 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
 
 declare global {
   interface Window {
-    bench: { run: typeof run };
+    bench: { run: typeof run; probeFloor: typeof probeFloor };
     /** Exposed by scripts/bench.ts: the worker's JS heap after a GC, through the DevTools protocol. */
     benchWorkerHeap?: () => Promise<number | null>;
   }
 }
-window.bench = { run };
+window.bench = { run, probeFloor };
 document.getElementById('status')!.textContent = 'ready';

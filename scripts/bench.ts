@@ -1,5 +1,6 @@
 /**
  * npm run bench [-- --quick] [--backends wasm,cpu] [--sizes 1k,24k] [--calls 40] [--no-build] [--out docs]
+ *   [--peer-sizes 24k,1m] [--peer-calls 100] [--no-peer] [--goals-doc docs/benchmarks.md]
  *
  * Builds the app, starts `vite preview`, launches Debian's Chromium headless (Playwright, the e2e
  * flags, --enable-unsafe-webgpu) and runs bench/index.html once per case: backend x catalog size.
@@ -7,18 +8,28 @@
  * 100k / 1M items of synthetic models generated here (scripts/bench-models.ts, into dist-site/, the site build).
  * Prints a table and writes <out>/benchmarks.json, <out>/benchmarks.md and SVG charts
  * (--quick writes to tmp/bench-quick/ unless --out is given: a few-second CI smoke).
+ * The onnxruntime-web peer (bench/peer.ts, scripts/bench-peer.ts) runs in the wasm cases of
+ * --peer-sizes, interleaved with scenerec's home calls. After the run the goals of issue #18 are
+ * printed with their figures and met / not met (scripts/bench-goals.ts); --goals-doc FILE also
+ * writes that table into FILE between its `<!-- bench:goals -->` markers.
  *
  * Every figure is measured in this run; nothing is hard-coded. The cost floor of a call is the
  * multiply-adds it really needs (callMacs: the forward over the real history positions only, the
- * last block at the last position only, plus the catalog scoring) divided by the best multiply-add
- * rate measured on any backend in this run (matMul at several shapes).
+ * last block at the last position only, plus the catalog scoring) divided by the peak rate of the
+ * floor probe (bench/floor-probe.worker.ts: a register-only wasm SIMD multiply-add loop in a Web
+ * Worker, best of several runs), measured once at the start of the run. The best TF.js matMul rate
+ * per backend is still measured and printed beside it, for reference.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser } from '@playwright/test';
+import { preview } from 'vite';
 import type { BenchCase, BenchResult } from '../bench/main';
+import type { FloorProbeAnswer } from '../bench/floor-probe';
 import { makeSyntheticModel } from './bench-models.js';
+import { evaluateGoals, goalsTable, writeGoalsDoc } from './bench-goals.js';
+import { peerLines, writeOrtFiles, writePeerModel } from './bench-peer.js';
 import { workerHeap } from './worker-heap.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -30,6 +41,9 @@ const QUICK = flag('quick');
 const BACKENDS = (opt('backends') ?? (QUICK ? 'wasm' : 'auto,webgpu,webgl,wasm,cpu')).split(',') as BenchCase['backend'][];
 const SIZES = (opt('sizes') ?? (QUICK ? '1k,24k' : '1k,24k,100k,1m')).split(',');
 const CALLS = Number(opt('calls') ?? (QUICK ? 8 : 40));
+const PEER_SIZES = flag('no-peer') ? [] : (opt('peer-sizes') ?? '24k,1m').split(',');
+const LEAK_CALLS = 10_000;
+const PEER_CALLS = Number(opt('peer-calls') ?? (QUICK ? 20 : 100));
 const OUT = resolve(root, opt('out') ?? (QUICK ? 'tmp/bench-quick' : 'docs'));
 const PORT = Number(process.env.SCENEREC_BENCH_PORT ?? 4329);
 const BASE = `http://localhost:${PORT}`;
@@ -137,21 +151,39 @@ async function main() {
   const cfg = JSON.parse(readFileSync(join(root, 'models/games-sasrec/model.json'), 'utf8')).userDefinedMetadata.scenerec.config;
   let rows: Row[] = [];
   let chromiumVersion: string | undefined;
+  let floor: FloorProbeAnswer | undefined;
+  let meta: RunMeta | undefined;
   const from = opt('from');
   if (from) {
     // Re-render the table and charts of an earlier run.
-    const old = JSON.parse(readFileSync(resolve(root, from), 'utf8')) as { rows: Row[]; machine: { chromium?: string } };
+    const old = JSON.parse(readFileSync(resolve(root, from), 'utf8')) as { rows: Row[]; machine: { chromium?: string }; floor?: FloorProbeAnswer; run?: RunMeta; seconds?: number };
+    meta = old.run && { ...old.run, seconds: old.run.seconds ?? old.seconds };
     rows = old.rows;
     chromiumVersion = old.machine.chromium;
+    floor = old.floor;
   } else {
-    ({ rows, chromiumVersion } = await runCases(cfg));
+    ({ rows, chromiumVersion, floor } = await runCases(cfg));
   }
-  await report(rows, chromiumVersion, t0);
+  await report(rows, chromiumVersion, floor, t0, meta);
 }
 
-async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Row[]; chromiumVersion?: string }> {
+/** The floor probe, in a page of its own before any case (nothing else running in the browser). */
+async function runFloorProbe(browser: Browser): Promise<FloorProbeAnswer> {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${BASE}/bench/index.html`);
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
+    return await page.evaluate(() => window.bench.probeFloor());
+  } finally {
+    await context.close().catch(() => undefined);
+  }
+}
+
+async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Row[]; chromiumVersion?: string; floor?: FloorProbeAnswer }> {
   if (!flag('no-build')) sh(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn']);
   const models: Record<string, string> = { '1k': '/models/games-sasrec/model.json', '24k': '/models/games-sasrec/model.json' };
+  const modelDirs: Record<string, string> = { '1k': join(root, 'models/games-sasrec'), '24k': join(root, 'models/games-sasrec') };
   for (const size of SIZES) {
     if (size === '1k' || size === '24k') continue;
     const n = SIZE_ITEMS[size];
@@ -161,16 +193,36 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
     makeSyntheticModel(dir, n);
     console.log(`synthetic model ${size}: ${dir} (${((Date.now() - ts) / 1000).toFixed(1)} s)`);
     models[size] = `/bench-models/games-${size}/model.json`;
+    modelDirs[size] = dir;
+  }
+  // The peer: onnxruntime-web's files and the model exported for each peer size's catalog.
+  const peerUrls: Record<string, string> = {};
+  if (BACKENDS.includes('wasm')) {
+    writeOrtFiles(join(root, 'dist-site'));
+    for (const size of SIZES.filter((s) => PEER_SIZES.includes(s))) {
+      const e = writePeerModel(modelDirs[size], SIZE_ITEMS[size], join(root, 'dist-site', 'bench-models', `peer-${size}.onnx`));
+      console.log(`peer model ${size}: ${(e.bytes / 1048576).toFixed(1)} MB ONNX exported in ${(e.ms / 1000).toFixed(1)} s`);
+      peerUrls[size] = `/bench-models/peer-${size}.onnx`;
+    }
   }
 
-  const server: ChildProcess = spawn(process.execPath, ['node_modules/vite/bin/vite.js', 'preview', '--port', String(PORT), '--strictPort'], { cwd: root, stdio: 'ignore' });
+  // Cross-origin isolated (COOP + COEP): Chromium's performance.now() then ticks in microseconds
+  // instead of 100 µs steps, in the page and in the workers. Neither scenerec (single-threaded
+  // wasm regardless) nor the peer (one thread) uses the SharedArrayBuffer this also allows.
+  const server = await preview({
+    root, configFile: join(root, 'vite.config.ts'), logLevel: 'warn',
+    preview: { port: PORT, strictPort: true, headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } },
+  });
   let browser: Browser | undefined;
   let chromiumVersion: string | undefined;
+  let floor: FloorProbeAnswer | undefined;
   const rows: Row[] = [];
   try {
     await waitForServer(`${BASE}/bench/index.html`);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
     chromiumVersion = browser.version();
+    floor = await runFloorProbe(browser);
+    console.log(`floor probe: ${floor.gmacs.toFixed(2)} GMAC/s (${floor.variants.map((v) => `${v.accumulators} acc ${v.gmacs.toFixed(2)}`).join(', ')}); ${floor.method}`);
     const peaked = new Set<string>();
     for (const size of SIZES) {
       for (const backend of BACKENDS) {
@@ -184,7 +236,8 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
           label: `${backend}-${size}${modelCatalog ? '-vocab' : ''}`, backend, modelUrl: models[size], catalogSize: items, modelCatalog,
           warmCalls: slow ? Math.max(5, Math.round(CALLS / 2)) : CALLS,
           throughputSeconds: QUICK ? 0.5 : 2,
-          leakCalls: !QUICK && backend === 'wasm' && size === '24k' ? 1000 : undefined,
+          leakCalls: !QUICK && backend === 'wasm' && size === '24k' ? LEAK_CALLS : undefined,
+          peer: backend === 'wasm' && !modelCatalog && peerUrls[size] ? { onnxUrl: peerUrls[size], calls: PEER_CALLS, historyLengths: [20, 50] } : undefined,
         };
         const context = await browser.newContext();
         const page = await context.newPage();
@@ -214,24 +267,27 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
         rows.push(row);
         const home = r.scenes?.home?.worker;
         console.log(`${c.label.padEnd(12)} ${r.ok ? 'ok ' : 'ERR'} ${((Date.now() - ts) / 1000).toFixed(0).padStart(4)} s` +
-          (r.ok ? `  backend ${r.info?.backend} (${r.info?.scoring?.dtype}, ${r.info?.scoring?.mode})  cold ${f(r.coldFirstResultMs, 0)} ms  home ${f(home?.median)} / ${f(home?.p95)} ms` : `  ${r.error}`));
+          (r.ok ? `  ${r.crossOriginIsolated ? 'isolated' : 'NOT isolated (100 µs timers)'}  backend ${r.info?.backend} (${r.info?.scoring?.dtype}, ${r.info?.scoring?.mode})  cold ${f(r.coldFirstResultMs, 0)} ms  home ${f(home?.median)} / ${f(home?.p95)} ms` : `  ${r.error}`));
+        if (r.peer) console.log(peerLines(r.peer).map((l) => `${''.padEnd(12)} ${l}`).join('\n'));
         if (r.ok) console.log(`${''.padEnd(12)} cold phases ${phases(r.coldPhases)}; reload ${phases(r.reloadPhases)}; matrix ${mb(r.info?.scoring?.bytes)} MB (${r.info?.scoring?.kernel ?? r.info?.scoring?.dtype}), built in ${f(r.info?.scoring?.buildMs, 0)} ms`);
       }
       }
     }
   } finally {
     await browser?.close().catch(() => undefined);
-    server.kill();
+    await server.close();
   }
-  return { rows, chromiumVersion };
+  return { rows, chromiumVersion, floor };
 }
 
-async function report(rows: Row[], chromiumVersion: string | undefined, t0: number): Promise<void> {
+interface RunMeta { date: string; command: string; load: string; seconds?: number }
+
+async function report(rows: Row[], chromiumVersion: string | undefined, floor: FloorProbeAnswer | undefined, t0: number, meta?: RunMeta): Promise<void> {
   const cfg = JSON.parse(readFileSync(join(root, 'models/games-sasrec/model.json'), 'utf8')).userDefinedMetadata.scenerec.config;
-  // Cost floor: the best multiply-add rate measured on any backend.
+  // Cost floor: the call's multiply-adds at the floor probe's peak rate.
   const peaks = rows.filter((r) => r.peak).map((r) => ({ backend: r.info!.backend, ...r.peak! }));
   const best = peaks.length > 0 ? peaks.reduce((a, b) => (b.gmacs > a.gmacs ? b : a)) : undefined;
-  for (const r of rows) if (best && r.macs) r.floorMs = r.macs / (best.gmacs * 1e6);
+  for (const r of rows) if (floor && r.macs) r.floorMs = r.macs / (floor.gmacs * 1e6);
 
   const homeOf = (r: Row | undefined) => r?.scenes?.home?.worker;
   const lines: string[] = [];
@@ -245,16 +301,30 @@ async function report(rows: Row[], chromiumVersion: string | undefined, t0: numb
   }
   const table = lines.join('\n');
   console.log(`\n${table}\n`);
-  if (best) console.log(`peak: ${best.gmacs.toFixed(2)} GMAC/s on ${best.backend} (matMul ${best.shape}); all: ${peaks.map((p) => `${p.backend} ${p.gmacs.toFixed(2)}`).join(', ')}`);
+  if (floor) console.log(`floor: ${floor.gmacs.toFixed(2)} GMAC/s peak, ${floor.method}`);
+  if (best) console.log(`TF.js matMul, for reference: ${best.gmacs.toFixed(2)} GMAC/s on ${best.backend} (${best.shape}); all: ${peaks.map((p) => `${p.backend} ${p.gmacs.toFixed(2)}`).join(', ')}`);
   for (const r of rows) if (r.leak) console.log(`leak check ${r.label}: ${r.leak.calls} calls, tensors ${r.leak.tensorsBefore} -> ${r.leak.tensorsAfter}, tf bytes ${r.leak.bytesBefore} -> ${r.leak.bytesAfter}, worker heap ${mb(r.leak.heapBefore)} -> ${mb(r.leak.heapAfter)} MB`);
   const auto = rows.find((r) => r.backendAsked === 'auto' && r.ok);
   if (auto) console.log(`auto: ${auto.info!.backendReason}`);
+  for (const r of rows) if (r.peer) console.log([`${r.label}:`, ...peerLines(r.peer)].join('\n  '));
+
+  const goals = evaluateGoals(rows, floor, { leakRun: !QUICK });
+  const load = (await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(', ');
+  const runMeta = meta ?? { date: new Date().toISOString(), command: `npm run bench -- ${argv.join(' ')}`, load, seconds: Math.round((Date.now() - t0) / 1000) };
+  const goalsBlock = `Run of ${runMeta.date.slice(0, 16).replace('T', ' ')} UTC, \`${runMeta.command}\`, load average (1, 5, 15 min) at the end ${runMeta.load} ` +
+    `(${(await import('node:os')).cpus().length} CPUs). Floor method: ${floor?.method ?? 'not run'}.\n\n${goalsTable(goals)}`;
+  console.log(`\ngoals of issue #18:\n${goalsBlock}\n`);
+  const goalsDoc = opt('goals-doc');
+  if (goalsDoc) { writeGoalsDoc(resolve(root, goalsDoc), goalsBlock); console.log(`wrote the goals into ${goalsDoc}`); }
 
   mkdirSync(OUT, { recursive: true });
   const doc = {
-    generatedBy: 'npm run bench', date: new Date().toISOString(), quick: QUICK, seconds: Math.round((Date.now() - t0) / 1000),
+    generatedBy: 'npm run bench', date: runMeta.date, quick: QUICK, seconds: runMeta.seconds ?? Math.round((Date.now() - t0) / 1000),
     machine: { cpus: (await import('node:os')).cpus().length, chromium: chromiumVersion, note: 'no GPU: webgpu and webgl run on SwiftShader (software)' },
     model: { url: '/models/games-sasrec/model.json', config: cfg },
+    floor: floor ?? null,
+    goals,
+    run: runMeta,
     peak: best ? { best, all: peaks } : null,
     rows,
   };
