@@ -6,16 +6,19 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { readMtlData, DEFAULT_MTL_DATA_OPTIONS, type MtlData } from '../training/mtl-data.js';
-import { evaluateMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, type MtlMetrics, type MtlScorer } from '../training/mtl-eval.js';
+import { evaluateMtlScorer, itemKnnMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, type MtlMetrics, type MtlScorer } from '../training/mtl-eval.js';
 import { loadModelDir, setNodeBackend } from '../training/node-io.js';
 import { DEFAULT_FEATURE_INPUT_OPTIONS, UNKNOWN_RULES, type UnknownRule } from '../src/model/inputs.js';
 import { parseFlags, UsageError } from '../training/cli.js';
 
-export const MTL_EVAL_HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|trending|recent) --data <events.tsv> --format tianchi --items <items.tsv>
+export const MTL_EVAL_HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|trending|recent|itemknn) --data <events.tsv> --format tianchi --items <items.tsv>
        [--period test|valid (test)] [--candidates catalog|vocab (catalog)] [--targets first|every (first)] [--cold-start] [--backend wasm|cpu]
        [--unknown mask|drop (mask)]
   --targets first: each shopper's first click / cart / purchase of the period (a return visit);
   --targets every: every click / cart / purchase of the period, each from all events before it.
+  Each task's figures are also split by target: in the shopper's history (a repeat) or new to the shopper.
+  Baselines: recent = the shopper's own items, newest first; popular = all days before the period; trending = its
+  last 2 days; itemknn = item-KNN over the shopper's items (co-occurrence in the days before the period).
   --unknown: history items the model never saw are kept as masked positions with their content
   (mask, as the SDK serves and the bundled model's figures were published) or left out (drop, how the SDK served before issue #15).
   The model must be a multi-task model (npm run train -- --arch mtl); its vocabulary defines the
@@ -27,6 +30,8 @@ function flat(prefix: string, m: MtlMetrics): Record<string, number> {
     if (t.missing) { out[`${prefix}${t.task}/users`] = t.users; continue; }
     out[`${prefix}${t.task}/hr@10`] = t['hr@10']; out[`${prefix}${t.task}/ndcg@10`] = t['ndcg@10'];
     out[`${prefix}${t.task}/hr@20`] = t['hr@20']; out[`${prefix}${t.task}/mrr`] = t.mrr; out[`${prefix}${t.task}/users`] = t.users;
+    out[`${prefix}${t.task}/in-history/targets`] = t.inHistory.targets; out[`${prefix}${t.task}/in-history/ndcg@10`] = t.inHistory['ndcg@10'];
+    out[`${prefix}${t.task}/new/targets`] = t.newToShopper.targets; out[`${prefix}${t.task}/new/ndcg@10`] = t.newToShopper['ndcg@10'];
   }
   out[`${prefix}purchase/gauc`] = m.purchaseGauc;
   out[`${prefix}purchase/gauc-users`] = m.gaucUsers;
@@ -35,10 +40,11 @@ function flat(prefix: string, m: MtlMetrics): Record<string, number> {
 
 function table(title: string, m: MtlMetrics): void {
   console.log(`${title} (${m.users} users)`);
-  console.log('  task      users  HR@10   NDCG@10 HR@20   MRR');
+  console.log('  task      users  HR@10   NDCG@10 HR@20   MRR     (targets and NDCG@10 by target)');
   for (const t of m.tasks) {
     if (t.missing) { console.log(`  ${t.task.padEnd(9)} ${String(t.users).padStart(5)}  no head (the model has none for this task)`); continue; }
-    console.log(`  ${t.task.padEnd(9)} ${String(t.users).padStart(5)}  ${t['hr@10'].toFixed(4)}  ${t['ndcg@10'].toFixed(4)}  ${t['hr@20'].toFixed(4)}  ${t.mrr.toFixed(4)}`);
+    const part = (p: MtlMetrics['tasks'][number]['inHistory']) => `${p.targets} ${p['ndcg@10'].toFixed(4)}`;
+    console.log(`  ${t.task.padEnd(9)} ${String(t.users).padStart(5)}  ${t['hr@10'].toFixed(4)}  ${t['ndcg@10'].toFixed(4)}  ${t['hr@20'].toFixed(4)}  ${t.mrr.toFixed(4)}  in history ${part(t.inHistory)} · new ${part(t.newToShopper)}`);
   }
   console.log(`  purchase GAUC ${m.purchaseGauc.toFixed(4)} over ${m.gaucUsers} users; cold-item targets ${m.coldItems.targets}: HR@10 ${m.coldItems['hr@10'].toFixed(4)}, HR@50 ${m.coldItems['hr@50'].toFixed(4)}`);
 }
@@ -51,7 +57,7 @@ export async function runMtlEval(argv: string[]): Promise<void> {
   if (f.help) { console.log(MTL_EVAL_HELP); return; }
   for (const req of ['data', 'items']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${MTL_EVAL_HELP}`);
   if (!f.model === !f.baseline) throw new UsageError(`give exactly one of --model or --baseline\n${MTL_EVAL_HELP}`);
-  if (f.baseline && !['popular', 'trending', 'recent'].includes(f.baseline as string)) throw new UsageError('--baseline must be popular, trending or recent here');
+  if (f.baseline && !['popular', 'trending', 'recent', 'itemknn'].includes(f.baseline as string)) throw new UsageError('--baseline must be popular, trending, recent or itemknn here');
   const period = ((f.period as string) ?? 'test') as 'test' | 'valid';
   if (period !== 'test' && period !== 'valid') throw new UsageError('--period must be test or valid');
   const candidates = ((f.candidates as string) ?? 'catalog') as 'catalog' | 'vocab';
@@ -77,6 +83,7 @@ export async function runMtlEval(argv: string[]): Promise<void> {
   let dispose = () => {};
   if (model) ({ scorer, dispose } = mtlModelScorer(model.header.config, model.weights, data, { unknown }));
   else if (f.baseline === 'recent') scorer = recentItemsScorer(data, period);
+  else if (f.baseline === 'itemknn') scorer = itemKnnMtlScorer(data, period);
   else scorer = popularityScorer(data, period, f.baseline === 'trending' ? 2 : undefined);
 
   const what = model ? `model ${f.model} (${model.header.modelVersion}, unknown history items: ${unknown})` : `baseline ${f.baseline}`;

@@ -11,6 +11,7 @@ import { architectureOf, checkArchitecture, describeWarmStart, readInitModel, sh
 import { saveModel, setNodeBackend } from '../training/node-io.js';
 import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training/cli.js';
 import { TASKS } from '../src/model/features.js';
+import { calibrateMtlModel, FIRST_SHARE, type CalibrationReport } from '../training/mtl-calibrate.js';
 
 const D = DEFAULT_MTL_OPTIONS;
 export const MTL_HELP = `usage: npm run train -- --arch mtl --data <events.tsv> --items <items.tsv> --out <dir> [options]
@@ -21,6 +22,8 @@ export const MTL_HELP = `usage: npm run train -- --arch mtl --data <events.tsv> 
   --max-len N (${D.maxLen})  --hidden N (${D.hiddenDim})  --blocks N (${D.numBlocks})  --heads N (${D.numHeads})  --ffn N (${D.ffnDim})
   --dropout X (${D.dropout})  --seed N (${D.seed})  --patience N (${D.patience})  --max-steps N  --dtype float16|float32 (float16)
   --init-from DIR (warm start from an earlier multi-task model: known items, categories, brands keep their vectors; shape flags default to DIR's)
+  --calibrate on|off (on: after training, each head's repeat weights are searched for the best validation-day NDCG@10,
+    full ranking, ${FIRST_SHARE} x first event + ${1 - FIRST_SHARE} x every event; npm run calibrate:mtl does it for a saved model)
   --train-end YYYYMMDD (${DEFAULT_MTL_DATA_OPTIONS.trainEnd})  --valid-day YYYYMMDD (${DEFAULT_MTL_DATA_OPTIONS.validDay})  --test-start YYYYMMDD (${DEFAULT_MTL_DATA_OPTIONS.testStart})`;
 
 export async function runMtlTraining(argv: string[]): Promise<void> {
@@ -28,7 +31,7 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
     arch: 'string', data: 'string', items: 'string', out: 'string', format: 'string', tasks: 'string', 'task-weights': 'string', 'id-dropout': 'number', l2: 'number',
     epochs: 'number', batch: 'number', lr: 'number', negatives: 'number', 'max-len': 'number', hidden: 'number', blocks: 'number',
     heads: 'number', ffn: 'number', dropout: 'number', seed: 'number', patience: 'number', 'max-steps': 'number', dtype: 'string',
-    'train-end': 'number', 'valid-day': 'number', 'test-start': 'number', backend: 'string', help: 'boolean', 'init-from': 'string',
+    'train-end': 'number', 'valid-day': 'number', 'test-start': 'number', backend: 'string', help: 'boolean', 'init-from': 'string', calibrate: 'string',
   });
   if (f.help) { console.log(MTL_HELP); return; }
   for (const req of ['data', 'items', 'out']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${MTL_HELP}`);
@@ -61,6 +64,8 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
   if (options.hiddenDim % options.numHeads !== 0) throw new UsageError('--hidden must be divisible by --heads');
   const dtype = (f.dtype as string) ?? 'float16';
   if (dtype !== 'float16' && dtype !== 'float32') throw new UsageError('--dtype must be float16 or float32');
+  const calibrate = (f.calibrate as string) ?? 'on';
+  if (calibrate !== 'on' && calibrate !== 'off') throw new UsageError('--calibrate must be on or off');
 
   const t0 = performance.now();
   const data = readMtlData(f.data as string, f.items as string, {
@@ -91,6 +96,13 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
       console.log(`epoch ${log.epoch} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s (${(log.cpuSeconds ?? 0).toFixed(1)} CPU-s); valid NDCG@10 ${v}; purchase GAUC ${log.valid!.purchaseGauc.toFixed(3)} (best epoch ${bestEpoch})`);
     },
   }, init);
+  let calibration: CalibrationReport | 'off' = 'off';
+  if (calibrate === 'on') {
+    const c = await calibrateMtlModel(result.config, result.weights, data, { log: (l) => console.log(l) });
+    result.weights.repeatWeights.dispose();
+    result.weights = c.weights;
+    calibration = c.report;
+  }
   const out = f.out as string;
   const name = path.basename(path.resolve(out));
   const { header, bytes } = await saveModel(out, result.config, result.weights, data.vocab, dtype, name);
@@ -99,7 +111,7 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
     command: `npm run train -- ${argv.join(' ')}`, modelVersion: header.modelVersion, architecture: header.architecture,
     data: { events: f.data, items: f.items, users: data.users.length, items_in_vocab: data.vocab.itemIds.length - 1, catalog: data.catalog.ids.length, trainEnd: data.trainEnd, validDay: data.validDay, testStart: data.testStart },
     options, tasks: names, initFrom: warm ?? null, backend, weightDtype: dtype, artifactBytes: bytes, trainSeconds: Math.round(result.trainSeconds),
-    epochs: result.epochs, bestEpoch: result.bestEpoch, steps: result.steps,
+    epochs: result.epochs, bestEpoch: result.bestEpoch, steps: result.steps, calibration,
     log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, cpuSeconds: l.cpuSeconds, score: l.score, valid: l.valid && { tasks: l.valid.tasks.map(({ hr10: _a, ndcg10: _b, ...rest }) => rest), purchaseGauc: l.valid.purchaseGauc } })),
   }, null, 1));
   console.log(`saved ${out} (${(bytes / 1e6).toFixed(2)} MB, ${dtype}, version ${header.modelVersion}); trained ${result.epochs} epochs in ${formatDuration(result.trainSeconds)}, best epoch ${result.bestEpoch}`);

@@ -20,9 +20,16 @@ import {
   DEFAULT_FEATURE_INPUT_OPTIONS, featureInput, type FeatureInput, type FeatureInputOptions, type HistoryStep, type UnknownRule,
 } from '../src/model/inputs.js';
 import type { MtlData, MtlEvent } from './mtl-data.js';
+import { itemKnnScorer } from './evaluate.js';
+
+/** A task's figures over part of its targets. */
+export interface TargetSplit { targets: number; 'hr@10': number; 'ndcg@10': number }
 
 export interface TaskMetrics {
   task: string; users: number; 'hr@10': number; 'ndcg@10': number; 'hr@20': number; mrr: number; hr10: number; ndcg10: number;
+  /** Targets the shopper met before (a repeat) and targets new to the shopper. */
+  inHistory: TargetSplit;
+  newToShopper: TargetSplit;
   /** The scorer has no head for this task (its figures are 0 and mean nothing). */
   missing?: true;
 }
@@ -61,6 +68,7 @@ const TARGET_BEHAVIOUR = TASKS.map((t) => TASK_BEHAVIOUR[t]);
 const PURCHASE = TASKS.indexOf('purchase');
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
+const split = (n: number, hr10: number, ndcg10: number): TargetSplit => ({ targets: n, 'hr@10': round(hr10 / Math.max(n, 1)), 'ndcg@10': round(ndcg10 / Math.max(n, 1)) });
 
 /** The multi-task data's events as the featuriser's history steps. */
 export function mtlSteps(data: MtlData, events: readonly MtlEvent[]): HistoryStep[] {
@@ -74,6 +82,11 @@ export interface MtlScorerOptions {
    * positions with their content, as the SDK serves and the bundled model's figures were published) or 'drop'.
    */
   unknown?: UnknownRule;
+  /**
+   * Repeat-term weights [heads × REPEAT_FEATURES] used instead of the model's own `repeatWeights`
+   * (calibration, training/mtl-calibrate.ts: zeros give the dot products alone).
+   */
+  repeatWeights?: Float32Array;
 }
 
 const contentOf = new WeakMap<MtlData, { content: ContentIndexer; rowOfId: Map<string, number> }>();
@@ -107,7 +120,7 @@ export function mtlModelScorer(config: SasRecConfig, weights: WeightMap, data: M
   const c = data.catalog;
   const i1 = (x: Int32Array) => tf.tensor1d(x, 'int32');
   const candT = tf.tidy(() => (itemVectors(config, weights, i1(c.modelIndex), { category: i1(c.category), brand: i1(c.brand), price: i1(c.price) }) as tf.Tensor2D).transpose());
-  const repeatW = weights.repeatWeights.dataSync() as Float32Array; // [heads, F]
+  const repeatW = options.repeatWeights ?? (weights.repeatWeights.dataSync() as Float32Array); // [heads, F]
   const heads = config.features?.tasks ?? [];
   const scorer: MtlScorer = async (histories, taskIndex) => {
     const task = heads.indexOf(TASKS[taskIndex]);
@@ -133,13 +146,26 @@ export function mtlModelScorer(config: SasRecConfig, weights: WeightMap, data: M
     const n = c.ids.length;
     return histories.map((h, r) => {
       const s = flat.subarray(r * n, (r + 1) * n);
-      for (const [row, feat] of repeatFeatures(h.map((e) => ({ key: e.row, behaviour: e.behaviour })))) {
-        for (let k = 0; k < REPEAT_FEATURES; k++) s[row] += repeatW[task * REPEAT_FEATURES + k] * feat[k];
-      }
+      for (const [row, feat] of historyRepeatFeatures(h)) s[row] = withRepeatTerms(s[row], repeatW, task, feat);
       return s;
     });
   };
   return { scorer, dispose: () => candT.dispose() };
+}
+
+/** Repeat features of a history's catalog rows (src/model/features.ts repeatFeatures, keyed by row). */
+export function historyRepeatFeatures(history: readonly MtlEvent[]): Map<number, Float32Array> {
+  return repeatFeatures(history.map((e) => ({ key: e.row, behaviour: e.behaviour })));
+}
+
+/**
+ * A dot-product score plus head `task`'s repeat terms, in the float32 steps of the engine's
+ * Float32Array update (src/engine/forward.ts featureRun), so every path ranks ties alike.
+ */
+export function withRepeatTerms(base: number, weights: ArrayLike<number>, task: number, feat: ArrayLike<number>): number {
+  let s = Math.fround(base);
+  for (let k = 0; k < REPEAT_FEATURES; k++) s = Math.fround(s + weights[task * REPEAT_FEATURES + k] * feat[k]);
+  return s;
 }
 
 /** Popularity per task over the events before the period (`days` limits it to the last N days: trending). */
@@ -176,13 +202,23 @@ export function recentItemsScorer(data: MtlData, period: 'valid' | 'test'): MtlS
   };
 }
 
-/** Runs the protocol with any scorer. */
-export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, options: MtlEvalOptions): Promise<MtlMetrics> {
+/** One evaluation case: a history and, per task (TASKS order), the catalog row to find (-1: none). */
+export interface MtlCase {
+  history: MtlEvent[];
+  targets: number[];
+  /** 'first' cases: the period's events (purchase GAUC); empty for 'every' cases. */
+  period: MtlEvent[];
+}
+
+/**
+ * The protocol's cases (see the header and MtlEvalOptions.targets), shared by the evaluator and the
+ * repeat-weight calibration (training/mtl-calibrate.ts). A period's cases read only events before
+ * their target: on the validation day, never an event of the test days. 'every' cases come sorted by task.
+ */
+export function mtlCases(data: MtlData, options: Pick<MtlEvalOptions, 'period' | 'targets' | 'historyLimit'>): MtlCase[] {
   const start = options.period === 'valid' ? data.validDay : data.testStart;
   const end = options.period === 'valid' ? data.validDay : Infinity;
-  const inVocab = (row: number) => options.candidates === 'catalog' || data.catalog.modelIndex[row] > 0;
-  type Case = { history: MtlEvent[]; targets: number[]; period: MtlEvent[] };
-  const cases: Case[] = [];
+  const cases: MtlCase[] = [];
   for (const events of data.events) {
     let history = events.filter((e) => e.date < start);
     const period = events.filter((e) => e.date >= start && e.date <= end);
@@ -191,7 +227,8 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
     if (history.length === 0 && options.historyLimit !== 0) continue;
     if (history.length > 0 && options.historyLimit === undefined && history.every((e) => e.item === 0)) continue;
     if (options.targets === 'every') {
-      const first = events.length - period.length;
+      // The period's first event (events are in time order; the validation day is followed by the test days).
+      const first = events.findIndex((e) => e.date >= start);
       period.forEach((e, j) => {
         const t = TARGET_BEHAVIOUR.indexOf(e.behaviour);
         if (t < 0) return;
@@ -209,7 +246,27 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
   }
   // One task per batch where cases have one target each: each batch then runs one head, not three.
   if (options.targets === 'every') cases.sort((x, y) => x.targets.findIndex((r) => r >= 0) - y.targets.findIndex((r) => r >= 0));
-  const acc = TASKS.map(() => ({ n: 0, hr10: 0, hr20: 0, ndcg10: 0, mrr: 0 }));
+  return cases;
+}
+
+/** Item-KNN over catalog rows, from the events before the period (the sequence evaluator's item-KNN on rows). */
+export function itemKnnMtlScorer(data: MtlData, period: 'valid' | 'test'): MtlScorer {
+  const start = period === 'valid' ? data.validDay : data.testStart;
+  const n = data.catalog.ids.length;
+  const train = data.events.map((list) => Int32Array.from(list.filter((e) => e.date < start).map((e) => e.row + 1)));
+  const split = { train, valid: new Int32Array(train.length), test: new Int32Array(train.length) };
+  const knn = itemKnnScorer(split, n, 'valid');
+  return async (histories) => {
+    const scores = await knn([], histories.map((h) => Int32Array.from(h.map((e) => e.row + 1))), null);
+    return scores.map((s) => s.slice(1, n + 1));
+  };
+}
+
+/** Runs the protocol with any scorer. */
+export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, options: MtlEvalOptions): Promise<MtlMetrics> {
+  const inVocab = (row: number) => options.candidates === 'catalog' || data.catalog.modelIndex[row] > 0;
+  const cases = mtlCases(data, options);
+  const acc = TASKS.map(() => ({ n: 0, hr10: 0, hr20: 0, ndcg10: 0, mrr: 0, seenN: 0, seenHr10: 0, seenNdcg10: 0 }));
   const missing = TASKS.map(() => false);
   const cold = { n: 0, hr10: 0, hr50: 0, ndcg10: 0 };
   let gaucSum = 0;
@@ -244,6 +301,10 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
           const a = acc[t];
           a.n++;
           if (rank < 10) { a.hr10++; a.ndcg10 += 1 / Math.log2(rank + 2); }
+          if (c.history.some((e) => e.row === target)) {
+            a.seenN++;
+            if (rank < 10) { a.seenHr10++; a.seenNdcg10 += 1 / Math.log2(rank + 2); }
+          }
           if (rank < 20) a.hr20++;
           a.mrr += 1 / (rank + 1);
           if (data.catalog.modelIndex[target] === 0) {
@@ -271,7 +332,9 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
     tasks: TASKS.map((task, t) => {
       const a = acc[t];
       const n = Math.max(a.n, 1);
-      const m: TaskMetrics = { task, users: a.n, 'hr@10': round(a.hr10 / n), 'ndcg@10': round(a.ndcg10 / n), 'hr@20': round(a.hr20 / n), mrr: round(a.mrr / n), hr10: a.hr10 / n, ndcg10: a.ndcg10 / n };
+      const m: TaskMetrics = { task, users: a.n, 'hr@10': round(a.hr10 / n), 'ndcg@10': round(a.ndcg10 / n), 'hr@20': round(a.hr20 / n), mrr: round(a.mrr / n), hr10: a.hr10 / n, ndcg10: a.ndcg10 / n,
+        inHistory: split(a.seenN, a.seenHr10, a.seenNdcg10), newToShopper: split(a.n - a.seenN, a.hr10 - a.seenHr10, a.ndcg10 - a.seenNdcg10),
+      };
       if (missing[t]) m.missing = true;
       return m;
     }),

@@ -11,7 +11,7 @@ import { DataFormatError, leaveOneOut, type SequenceDataset } from './data.js';
 import { DEFAULT_TRAIN_OPTIONS, formatEstimate, formatValidation, train, type TrainOptions } from './train.js';
 import { DEFAULT_MTL_OPTIONS, parseTaskWeights, trainMtl, type MtlTrainOptions } from './mtl-train.js';
 import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer } from './evaluate.js';
-import { evaluateMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, type MtlMetrics, type MtlScorer } from './mtl-eval.js';
+import { evaluateMtlScorer, itemKnnMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, type MtlMetrics } from './mtl-eval.js';
 import type { MtlData } from './mtl-data.js';
 import { loadModelDir, modelSequences, saveModel, setNodeBackend, trainingSequences } from './node-io.js';
 import { formatDuration, parseFlags, ProgressBar, UsageError } from './cli.js';
@@ -26,6 +26,7 @@ import { architectureOf, checkArchitecture, describeWarmStart, readInitModel, sh
 import type { LoadedModel } from '../src/model/artifacts.js';
 import { modelConfig } from './train.js';
 import { mtlConfig } from './mtl-train.js';
+import { calibrateMtlModel, FIRST_SHARE, type CalibrationReport } from './mtl-calibrate.js';
 
 type Flags = Record<string, string | number | boolean>;
 type Print = (line: string) => void;
@@ -40,7 +41,7 @@ const TRAIN_FLAGS = {
   ...READ_FLAGS, out: 'string', model: 'string', epochs: 'number', batch: 'number', lr: 'number', negatives: 'number',
   'max-len': 'number', hidden: 'number', blocks: 'number', heads: 'number', ffn: 'number', dropout: 'number', seed: 'number',
   patience: 'number', 'max-steps': 'number', dtype: 'string', 'eval-every': 'number', 'eval-users': 'number', 'id-dropout': 'number',
-  'task-weights': 'string', l2: 'number', 'skip-eval': 'boolean', 'min-item-count': 'number', 'init-from': 'string',
+  'task-weights': 'string', l2: 'number', 'skip-eval': 'boolean', 'min-item-count': 'number', 'init-from': 'string', calibrate: 'string',
 } as const;
 
 const READ_HELP = `  --data FILE          the event log: CSV, TSV or JSON Lines with a header (format from the extension, or --format csv|tsv|jsonl)
@@ -74,6 +75,7 @@ training (defaults: sasrec / mtl):
   --epochs N (${DEFAULT_TRAIN_OPTIONS.epochs} / ${DEFAULT_MTL_OPTIONS.epochs})  --hidden N (${DEFAULT_TRAIN_OPTIONS.hiddenDim})  --blocks N (${DEFAULT_TRAIN_OPTIONS.numBlocks})  --heads N (${DEFAULT_TRAIN_OPTIONS.numHeads})  --ffn N (${DEFAULT_TRAIN_OPTIONS.ffnDim})
   --max-len N (${DEFAULT_TRAIN_OPTIONS.maxLen})  --batch N (${DEFAULT_TRAIN_OPTIONS.batchSize} / ${DEFAULT_MTL_OPTIONS.batchSize})  --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})  --negatives N (${DEFAULT_TRAIN_OPTIONS.negatives} / ${DEFAULT_MTL_OPTIONS.negatives})
   --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout} / ${DEFAULT_MTL_OPTIONS.dropout})  --id-dropout X (mtl, ${DEFAULT_MTL_OPTIONS.idDropout})  --task-weights click,cart,purchase[,favorite] (mtl, ${DEFAULT_MTL_OPTIONS.taskWeights.join(',')}; or named: favorite=0.3,...)  --l2 X (mtl, ${DEFAULT_MTL_OPTIONS.l2})  --seed N (${DEFAULT_TRAIN_OPTIONS.seed})
+  --calibrate on|off (mtl, on: after training, search each head's repeat weights for the best validation-day NDCG@10, full ranking, ${FIRST_SHARE} x first event + ${1 - FIRST_SHARE} x every event; off: keep the trained ones)
   --patience N (sasrec ${DEFAULT_TRAIN_OPTIONS.patience}: stop after N validations without improvement; 0 = no early stopping, the whole cosine schedule runs and the best-validation weights are kept)
   --min-item-count N (sasrec, 1: drop rarer items)  --skip-eval (no held-out figures in the card)  --eval-every N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalEvery}: validate on ${DEFAULT_TRAIN_OPTIONS.validProtocol === 'full' ? 'full-ranking' : 'sampled-100'} NDCG@10 every N epochs)  --eval-users N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalUsers}: users sampled for it)  --max-steps N  --dtype float16|float32 (float16)  --backend wasm|cpu (wasm)
 
@@ -169,19 +171,6 @@ async function evalSasrec(dir: string, ds: SequenceDataset, maxUsers: number | u
   return { protocol: 'leave-one-out (each shopper\'s last item is the test item, the one before validation), full ranking over every trained item, items the shopper already met excluded', users: m.users, model: m, popular, itemknn };
 }
 
-/** Item-KNN over catalog rows, from the events before the period (the sequence evaluator's item-KNN on rows). */
-function itemKnnMtlScorer(data: MtlData, period: 'valid' | 'test'): MtlScorer {
-  const start = period === 'valid' ? data.validDay : data.testStart;
-  const n = data.catalog.ids.length;
-  const train = data.events.map((list) => Int32Array.from(list.filter((e) => e.date < start).map((e) => e.row + 1)));
-  const split = { train, valid: new Int32Array(train.length), test: new Int32Array(train.length) };
-  const knn = itemKnnScorer(split, n, 'valid');
-  return async (histories) => {
-    const scores = await knn([], histories.map((h) => Int32Array.from(h.map((e) => e.row + 1))), null);
-    return scores.map((s) => s.slice(1, n + 1));
-  };
-}
-
 async function evalMtl(dir: string, data: MtlData, maxUsers: number | undefined): Promise<MtlReport> {
   const model = loadModelDir(dir);
   if (model.vocab.itemIds.length !== data.vocab.itemIds.length) {
@@ -275,6 +264,8 @@ async function trainWith(
   prev: LoadedModel | undefined, initFrom: string | undefined,
 ): Promise<void> {
   const t0 = performance.now();
+  const calibrate = (f.calibrate as string | undefined) ?? 'on';
+  if (calibrate !== 'on' && calibrate !== 'off') throw new UsageError('--calibrate must be on or off');
   const prevModel = prev && (prev.header.config.features ? 'mtl' : 'sasrec');
   if (prev && forced) checkArchitecture(architectureOf(prev.header.config), forced === 'mtl' ? 'sasrec-mtl' : 'sasrec', initFrom!);
   const input = await readInputs(f, print);
@@ -369,10 +360,17 @@ async function trainWith(
         print(`epoch ${log.epoch}/${o.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s (${(log.cpuSeconds ?? 0).toFixed(1)} CPU-s); valid NDCG@10 ${v} (best epoch ${best})`);
       },
     }, init);
+    let calibration: CalibrationReport | 'off' = 'off';
+    if (calibrate === 'on') {
+      const c = await calibrateMtlModel(result.config, result.weights, data, { log: print });
+      result.weights.repeatWeights.dispose();
+      result.weights = c.weights;
+      calibration = c.report;
+    }
     const saved = await saveModel(out, result.config, result.weights, data.vocab, dtype, name);
     tf.dispose(Object.values(result.weights));
     bytes = saved.bytes; modelVersion = saved.header.modelVersion;
-    training = { seconds: Math.round(result.trainSeconds), epochs: result.epochs, bestEpoch: result.bestEpoch, steps: result.steps, log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, cpuSeconds: l.cpuSeconds, score: l.score })) };
+    training = { seconds: Math.round(result.trainSeconds), epochs: result.epochs, bestEpoch: result.bestEpoch, steps: result.steps, calibration, log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, cpuSeconds: l.cpuSeconds, score: l.score })) };
     if (!skipEval) { print('evaluating on the test days ...'); report = await evalMtl(out, data, maxUsers); }
   }
   if (report) print(reportTable(report));

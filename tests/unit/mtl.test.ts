@@ -10,28 +10,23 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readMtlData, simulatedScene, type MtlData } from '../../training/mtl-data.js';
+import { simulatedScene, type MtlData } from '../../training/mtl-data.js';
 import { DEFAULT_MTL_OPTIONS, trainMtl } from '../../training/mtl-train.js';
 import { evaluateMtlScorer, popularityScorer, type MtlScorer } from '../../training/mtl-eval.js';
 import { saveModel, setNodeBackend } from '../../training/node-io.js';
 import { priceBucket, repeatFeatures, SCENE_CODES } from '../../src/model/features.js';
 import { createEngine } from '../../src/engine/engine.js';
 import { fileFetch } from './helpers.js';
+import { hasTianchi, tianchiSlice } from './mtl-slice.js';
 
-const DATA = '../shared/data/tianchi-ecomm';
-const hasData = fs.existsSync(path.join(DATA, 'events.tsv'));
+const hasData = hasTianchi;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scenerec-mtl-'));
 let data: MtlData;
 
 beforeAll(async () => {
   await setNodeBackend('wasm');
   if (!hasData) return;
-  // The first 40 users of the real file (lines are grouped by user), and the item table.
-  const lines = fs.readFileSync(path.join(DATA, 'events.tsv'), 'utf8').split('\n');
-  const users = new Set<string>();
-  const keep = lines.filter((l) => { const u = l.split('\t')[0]; if (users.size < 40) users.add(u); return l && users.has(u); });
-  fs.writeFileSync(path.join(dir, 'events.tsv'), keep.join('\n'));
-  data = readMtlData(path.join(dir, 'events.tsv'), path.join(DATA, 'items.tsv'));
+  data = tianchiSlice(dir, 40);
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
