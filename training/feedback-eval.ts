@@ -4,7 +4,7 @@
  * sequences through the real engine.
  *
  *   npm run eval:feedback -- [--model models/tianchi-mtl] [--data ../shared/data/tianchi-ecomm]
- *       [--test-start 20190618] [--k 10] [--levels 0,0.1,0.3,0.5,1] [--dismiss-at 0,default]
+ *       [--test-start 20190618] [--k 10] [--levels 0,0.1,0.3,0.5,1] [--pairs 0.05/0,...] [--dismiss-at 0,default]
  *       [--dismiss-share 0.2] [--max-users 100] [--max-steps 20] [--tolerance 0.05] [--min-cut 0.1]
  *       [--seed 1] [--backend wasm|cpu] [--out docs/feedback-loop | none]
  *
@@ -32,7 +32,8 @@
  *     (seeded per shopper). So a simulated "not interested" never falls on an item the log shows
  *     the shopper coming back to: it is a shopper who dismisses honestly, and its cost to the hit
  *     rate is what the refill and the neighbour push-down do, not hidden targets.
- *   - settings: `exposureDiscount` at each of --levels in both scenes, and `default` (each scene's
+ *   - settings: `exposureDiscount` at each of --levels in both scenes; each of --pairs
+ *     (home/product: a discount per scene, to choose per-scene defaults); and `default` (each scene's
  *     DEFAULT_REQUESTS value); those named in --dismiss-at again with dismissals. Every setting
  *     replays every shopper on a fresh history, interleaved shopper by shopper.
  * Why a replay and not a simulated shopper who clicks with the model's own probabilities: the
@@ -69,7 +70,7 @@ import { DEFAULT_REQUESTS } from '../src/contract/defaults.js';
 import type { TrackEvent } from '../src/contract/protocol.js';
 
 const HELP = `usage: npm run eval:feedback -- [--model <dir> (models/tianchi-mtl)] [--data <dir> (../shared/data/tianchi-ecomm)]
-       [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.1,0.3,0.5,1] [--dismiss-at 0,default]
+       [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.1,0.3,0.5,1] [--pairs home/product,... (none)] [--dismiss-at 0,default]
        [--dismiss-share 0.2] [--max-users N (100)] [--max-steps N (20)] [--tolerance 0.05] [--min-cut 0.1]
        [--seed 1] [--backend wasm|cpu (wasm)] [--out <path prefix> (docs/feedback-loop) | none]`;
 
@@ -201,8 +202,8 @@ export function pairedHitChange(a: ExposureMeter['shoppers'], b: ExposureMeter['
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
-/** One replayed setting: the exposure discount of each scene, and whether the shopper dismisses. */
-interface Setting { name: string; discount: Record<ReplayScene, number>; dismiss: boolean }
+/** One replayed setting: the exposure discount of each scene, and whether the shopper dismisses; `pair`: a per-scene combination of --pairs. */
+interface Setting { name: string; discount: Record<ReplayScene, number>; dismiss: boolean; pair?: boolean }
 
 /** One hold-out step: the item and its consecutive events. */
 interface Step { item: string; events: TianchiEvent[] }
@@ -240,7 +241,7 @@ function stamp(events: readonly TianchiEvent[], at: ReturnType<typeof logClock>)
 
 export async function main(): Promise<void> {
   const f = parseFlags(process.argv.slice(2), {
-    ...REPLAY_FLAGS, levels: 'string', 'dismiss-at': 'string', 'dismiss-share': 'number', 'max-users': 'number', 'max-steps': 'number',
+    ...REPLAY_FLAGS, levels: 'string', pairs: 'string', 'dismiss-at': 'string', 'dismiss-share': 'number', 'max-users': 'number', 'max-steps': 'number',
     tolerance: 'number', 'min-cut': 'number', seed: 'number',
   });
   if (f.help) { console.log(HELP); return; }
@@ -248,6 +249,9 @@ export async function main(): Promise<void> {
   const levels = ((f.levels as string) ?? '0,0.1,0.3,0.5,1').split(',').map(Number);
   if (levels.some((l) => !(l >= 0 && l <= 1))) throw new UsageError('--levels must be exposure discounts from 0 to 1, comma separated');
   if (!levels.includes(0)) levels.unshift(0); // the reference of the verdict and of the paired changes
+  const isLevel = (x: number) => x >= 0 && x <= 1;
+  const pairs = ((f.pairs as string) ?? '').split(',').filter((x) => x !== '').map((x) => x.split('/').map(Number));
+  if (pairs.some((p) => p.length !== 2 || !p.every(isLevel))) throw new UsageError('--pairs must be home/product exposure discount pairs from 0 to 1, comma separated (e.g. 0.05/0,0.1/0.02)');
   const dismissAt = ((f['dismiss-at'] as string) ?? '0,default').split(',').filter((x) => x !== '');
   if (dismissAt.some((x) => x !== 'default' && !(Number(x) >= 0 && Number(x) <= 1))) throw new UsageError('--dismiss-at must be exposure discounts from 0 to 1 or "default", comma separated');
   const dismissShare = (f['dismiss-share'] as number) ?? 0.2;
@@ -264,7 +268,8 @@ export async function main(): Promise<void> {
     const discount = x === 'default' ? defaults : { home: Number(x), product: Number(x) };
     return { name: `${x === 'default' ? 'default' : String(x)}${dismiss ? ' + dismiss' : ''}`, discount, dismiss };
   };
-  const settings: Setting[] = [...levels.map((l) => settingOf(l, false)), settingOf('default', false), ...dismissAt.map((x) => settingOf(x, true))];
+  const pairSettings: Setting[] = pairs.map(([home, product]) => ({ name: `${home}/${product}`, discount: { home, product }, dismiss: false, pair: true }));
+  const settings: Setting[] = [...levels.map((l) => settingOf(l, false)), ...pairSettings, settingOf('default', false), ...dismissAt.map((x) => settingOf(x, true))];
 
   const t0 = performance.now();
   await setNodeBackend(backend);
@@ -368,7 +373,7 @@ export async function main(): Promise<void> {
     const sum = meters[si].summary(catalog.length);
     const { change, se } = pairedHitChange(ref.shoppers, meters[si].shoppers);
     return {
-      setting: s.name, exposureDiscount: s.discount, dismiss: s.dismiss, dismissals: dismissals[si],
+      setting: s.name, exposureDiscount: s.discount, dismiss: s.dismiss, pair: s.pair === true, dismissals: dismissals[si],
       ...sum, hrChange: r4(change), hrChangeSe: r4(se),
     };
   });
@@ -406,14 +411,14 @@ export async function main(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // the plot: two panels (training/svg-plot.ts draws them)
 
-interface PlotRow extends ExposureSummary { setting: string; exposureDiscount: Record<ReplayScene, number>; dismiss: boolean }
+interface PlotRow extends ExposureSummary { setting: string; exposureDiscount: Record<ReplayScene, number>; dismiss: boolean; pair?: boolean }
 
 function svgPlot(res: { modelVersion: string; shoppers: number; k: number; maxSteps: number; settings: PlotRow[] }): string {
   const panel = { w: 380, h: 280, top: 70 };
   const lefts = [70, 540];
   const fig = new SvgFigure(960, 490, `Feedback loop replay: ${res.modelVersion}, ${res.shoppers} shoppers, up to ${res.maxSteps} steps, k = ${res.k}`);
-  const sweep = res.settings.filter((r) => !r.dismiss && r.setting !== 'default').sort((a, b) => a.exposureDiscount.home - b.exposureDiscount.home);
-  const others = res.settings.filter((r) => r.dismiss || r.setting === 'default');
+  const sweep = res.settings.filter((r) => !r.dismiss && !r.pair && r.setting !== 'default').sort((a, b) => a.exposureDiscount.home - b.exposureDiscount.home);
+  const others = res.settings.filter((r) => r.dismiss || r.pair || r.setting === 'default');
   const hrOf = (r: PlotRow) => r.hr;
 
   // Left: repeat exposure and the distinct-item share against the discount (same in both scenes).
@@ -437,11 +442,11 @@ function svgPlot(res: { modelVersion: string; shoppers: number; k: number; maxSt
   fig.line(sweep.map((r) => [b.x(r.repeatExposure), b.y(hrOf(r))]), '#1f77b4');
   sweep.forEach((r) => fig.text(b.x(r.repeatExposure) + 5, b.y(hrOf(r)) - 6, r.setting, 'fill="#333" font-size="11"'));
   for (const r of others) {
-    const color = r.dismiss ? '#ff7f0e' : '#2ca02c';
+    const color = r.dismiss ? '#ff7f0e' : r.pair ? '#7f7f7f' : '#2ca02c';
     fig.marker([b.x(r.repeatExposure), b.y(hrOf(r))], color);
     fig.text(b.x(r.repeatExposure) + 8, b.y(hrOf(r)) + 14, r.setting, `fill="${color}" font-size="11"`);
   }
-  fig.text(`${lefts[1]}`, `${panel.top + panel.h + 56}`, 'line: exposureDiscount sweep (label: value); squares: per-scene default,', 'fill="#555"');
-  fig.text(`${lefts[1]}`, `${panel.top + panel.h + 72}`, 'with simulated dismissals in orange; up and left is better', 'fill="#555"');
+  fig.text(`${lefts[1]}`, `${panel.top + panel.h + 56}`, 'line: exposureDiscount sweep (label: value); squares: per-scene default (green),', 'fill="#555"');
+  fig.text(`${lefts[1]}`, `${panel.top + panel.h + 72}`, 'home/product pairs (grey), with simulated dismissals (orange); up and left is better', 'fill="#555"');
   return fig.toString();
 }
