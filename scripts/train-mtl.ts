@@ -21,6 +21,7 @@ export const MTL_HELP = `usage: npm run train -- --arch mtl --data <events.tsv> 
   --epochs N (${D.epochs})  --batch N (${D.batchSize})  --lr X (${D.learningRate})  --negatives N (${D.negatives})
   --max-len N (${D.maxLen})  --hidden N (${D.hiddenDim})  --blocks N (${D.numBlocks})  --heads N (${D.numHeads})  --ffn N (${D.ffnDim})
   --dropout X (${D.dropout})  --seed N (${D.seed})  --patience N (${D.patience})  --max-steps N  --dtype float16|float32 (float16)
+  --eval-users N (${D.evalUsers}: validation users sampled from those with a validation-day event; 0 = all)
   --init-from DIR (warm start from an earlier multi-task model: known items, categories, brands keep their vectors; shape flags default to DIR's)
   --calibrate on|off (on: after training, each head's repeat weights are searched for the best validation-day NDCG@10,
     full ranking, ${FIRST_SHARE} x first event + ${1 - FIRST_SHARE} x every event; npm run calibrate:mtl does it for a saved model)
@@ -32,6 +33,7 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
     epochs: 'number', batch: 'number', lr: 'number', negatives: 'number', 'max-len': 'number', hidden: 'number', blocks: 'number',
     heads: 'number', ffn: 'number', dropout: 'number', seed: 'number', patience: 'number', 'max-steps': 'number', dtype: 'string',
     'train-end': 'number', 'valid-day': 'number', 'test-start': 'number', backend: 'string', help: 'boolean', 'init-from': 'string', calibrate: 'string',
+    'eval-users': 'number',
   });
   if (f.help) { console.log(MTL_HELP); return; }
   for (const req of ['data', 'items', 'out']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${MTL_HELP}`);
@@ -58,6 +60,7 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
     ffnDim: n('ffn', D.ffnDim), dropout: n('dropout', D.dropout), batchSize: n('batch', D.batchSize), learningRate: n('lr', D.learningRate),
     negatives: n('negatives', D.negatives), epochs: n('epochs', D.epochs), seed: n('seed', D.seed), taskWeights,
     idDropout: n('id-dropout', D.idDropout), l2: n('l2', D.l2), patience: n('patience', D.patience), maxSteps: n('max-steps', D.maxSteps),
+    evalUsers: n('eval-users', D.evalUsers),
   };
   for (const [k, v] of Object.entries(options)) if (typeof v === 'number' && (!Number.isFinite(v) || v < 0)) throw new UsageError(`${k} must be a non-negative number`);
   if (options.dropout >= 1 || options.idDropout >= 1) throw new UsageError('--dropout and --id-dropout must be below 1');
@@ -89,6 +92,7 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
   const result = await trainMtl(data, options, {
     onStep: ({ epoch, step, stepsInEpoch, loss, elapsed }) =>
       bar.update(`epoch ${epoch}/${options.epochs}`, step, stepsInEpoch, `loss ${loss.toFixed(4)}`, (elapsed / step) * (stepsInEpoch - step)),
+    onPlan: ({ validation }) => console.log(validation),
     onEpoch: (log, bestEpoch) => {
       bar.end();
       const v = log.valid!.tasks.map((t) => `${t.task} ${t['ndcg@10'].toFixed(3)}`).join(' ');

@@ -21,6 +21,7 @@ import {
 } from '../src/model/inputs.js';
 import type { MtlData, MtlEvent } from './mtl-data.js';
 import { itemKnnScorer } from './evaluate.js';
+import { Rng } from './rng.js';
 
 /** A task's figures over part of its targets. */
 export interface TargetSplit { targets: number; 'hr@10': number; 'ndcg@10': number }
@@ -57,6 +58,10 @@ export interface MtlEvalOptions {
    */
   targets?: 'first' | 'every';
   batchSize?: number;
+  /** Evaluate only these users (indices into `data.events`; e.g. a sample, `sampleMtlUsers`); default every user. */
+  users?: readonly number[];
+  /** Called after each batch of cases: cases done, cases in all. */
+  onProgress?(done: number, total: number): void;
 }
 
 /** Scores every catalog row for each history, for one task (index into TASKS); null when the scorer has no head for it. */
@@ -215,11 +220,12 @@ export interface MtlCase {
  * repeat-weight calibration (training/mtl-calibrate.ts). A period's cases read only events before
  * their target: on the validation day, never an event of the test days. 'every' cases come sorted by task.
  */
-export function mtlCases(data: MtlData, options: Pick<MtlEvalOptions, 'period' | 'targets' | 'historyLimit'>): MtlCase[] {
+export function mtlCases(data: MtlData, options: Pick<MtlEvalOptions, 'period' | 'targets' | 'historyLimit' | 'users'>): MtlCase[] {
   const start = options.period === 'valid' ? data.validDay : data.testStart;
   const end = options.period === 'valid' ? data.validDay : Infinity;
   const cases: MtlCase[] = [];
-  for (const events of data.events) {
+  for (const u of options.users ?? data.events.keys()) {
+    const events = data.events[u];
     let history = events.filter((e) => e.date < start);
     const period = events.filter((e) => e.date >= start && e.date <= end);
     if (period.length === 0) continue;
@@ -283,6 +289,7 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
     return greater + Math.floor(ties / 2);
   };
   for (let i = 0; i < cases.length; i += bs) {
+    if (i > 0) options.onProgress?.(i, cases.length);
     const batch = cases.slice(i, i + bs);
     for (let t = 0; t < TASKS.length; t++) {
       const need = batch.map((c) => (c.targets[t] >= 0 && inVocab(c.targets[t])) || (t === PURCHASE && c.period.length > 0));
@@ -343,6 +350,35 @@ export async function evaluateMtlScorer(scorer: MtlScorer, data: MtlData, option
     coldItems: { targets: cold.n, 'hr@10': round(cold.hr10 / Math.max(cold.n, 1)), 'ndcg@10': round(cold.ndcg10 / Math.max(cold.n, 1)), 'hr@50': round(cold.hr50 / Math.max(cold.n, 1)) },
     users: cases.length,
   };
+}
+
+/**
+ * The users a period's evaluation ('first' targets, whole history) holds: an event in the period and
+ * an event the model knows before it.
+ */
+export function mtlPeriodUsers(data: MtlData, period: 'valid' | 'test'): number[] {
+  const start = period === 'valid' ? data.validDay : data.testStart;
+  const end = period === 'valid' ? data.validDay : Infinity;
+  const out: number[] = [];
+  data.events.forEach((events, u) => {
+    let known = false;
+    let inPeriod = false;
+    for (const e of events) {
+      if (e.date < start) { if (e.item > 0) known = true; } else if (e.date <= end) inPeriod = true;
+    }
+    if (known && inPeriod) out.push(u);
+  });
+  return out;
+}
+
+/**
+ * At most `max` of a period's users (mtlPeriodUsers), sampled with a fixed seed, in data order; every
+ * one when there are no more (or `max` is 0). `sampled` says whether some were left out, for the label.
+ */
+export function sampleMtlUsers(data: MtlData, period: 'valid' | 'test', max: number, seed: number): { users: number[]; eligible: number; sampled: boolean } {
+  const all = mtlPeriodUsers(data, period);
+  if (max <= 0 || all.length <= max) return { users: all, eligible: all.length, sampled: false };
+  return { users: new Rng(seed).shuffle([...all]).slice(0, max).sort((a, b) => a - b), eligible: all.length, sampled: true };
 }
 
 /** Evaluates a feature model. */

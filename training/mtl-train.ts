@@ -12,7 +12,7 @@ import { softmaxNll } from './loss.js';
 import type { BaseTrainOptions } from './train.js';
 import { Rng } from './rng.js';
 import type { MtlData, MtlEvent } from './mtl-data.js';
-import { evaluateMtl, mtlSteps, type MtlMetrics } from './mtl-eval.js';
+import { evaluateMtl, mtlSteps, sampleMtlUsers, type MtlMetrics } from './mtl-eval.js';
 import { ContentIndexer, REPEAT_FEATURES, repeatFeatures, TASK_BEHAVIOUR, TASKS, type TaskName } from '../src/model/features.js';
 import { featureInput } from '../src/model/inputs.js';
 
@@ -35,11 +35,17 @@ export interface MtlTrainOptions extends BaseTrainOptions {
   l2: number;
   /** Stop after this many steps (0 = no limit); smoke runs. */
   maxSteps: number;
+  /**
+   * Validation users, sampled with a fixed seed from those with an event on the validation day
+   * (0 = every one). Each validation ranks the whole vocabulary per user and task, so its cost grows
+   * with users times items: over every user of a 10M-event log it takes hours.
+   */
+  evalUsers: number;
 }
 
 export const DEFAULT_MTL_OPTIONS: MtlTrainOptions = {
   maxLen: 50, hiddenDim: 64, numBlocks: 2, numHeads: 1, ffnDim: 64, dropout: 0.3, batchSize: 64,
-  learningRate: 1e-3, negatives: 512, epochs: 30, seed: 42, taskWeights: [1, 1, 1, 1], idDropout: 0.15, patience: 4, l2: 0, maxSteps: 0,
+  learningRate: 1e-3, negatives: 512, epochs: 30, seed: 42, taskWeights: [1, 1, 1, 1], idDropout: 0.15, patience: 4, l2: 0, maxSteps: 0, evalUsers: 5000,
 };
 
 export interface MtlEpochLog {
@@ -62,6 +68,13 @@ export function trainingWindows(data: MtlData, maxLen: number): Window[] {
     for (let end = train.length; end >= 2; end -= maxLen) out.push(train.slice(Math.max(0, end - maxLen - 1), end));
   }
   return out;
+}
+
+/** What the multi-task validation measures, as the trainer reports it. */
+export function mtlValidationLabel(v: { users: readonly number[]; eligible: number; sampled: boolean }): string {
+  const what = 'full-ranking NDCG@10 (each task\'s first item of the validation day against every trained item), mean over the trained tasks';
+  const n = (x: number) => x.toLocaleString('en-US');
+  return `validation: ${what}, over ${v.sampled ? `${n(v.users.length)} sampled users of the ${n(v.eligible)} with a validation-day event (--eval-users)` : `all ${n(v.eligible)} users with a validation-day event`}`;
 }
 
 /** The heads a model trained with these task weights holds (their order is TASKS'). */
@@ -294,6 +307,12 @@ export interface MtlTrainResult {
 }
 
 export interface MtlCallbacks {
+  /** The end of a set-up phase (windows, batches, first step, validation), with what it made; the caller times it. */
+  onPhase?(info: { phase: string; what?: string }): void;
+  /** What the validation measures, once before training ("validation: full-ranking NDCG@10 over 5,000 sampled users ..."). */
+  onPlan?(info: { validation: string }): void;
+  /** Within a validation: cases done of all, seconds since it began. */
+  onValidationProgress?(info: { done: number; total: number; elapsed: number }): void;
   onStep?(info: { epoch: number; step: number; stepsInEpoch: number; loss: number; elapsed: number }): void;
   onEpoch?(log: MtlEpochLog, bestEpoch: number): void;
 }
@@ -307,6 +326,7 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
   const config = mtlConfig(data, options);
   const windows = trainingWindows(data, options.maxLen);
   if (windows.length === 0) throw new Error('no user has 2 or more training events: nothing to train on');
+  callbacks.onPhase?.({ phase: 'training windows', what: `${windows.length.toLocaleString('en-US')} windows` });
   const rng = new Rng(options.seed);
   const content = new ContentIndexer(data.vocab.features);
   const start = init ?? initWeights(config, options.seed);
@@ -317,6 +337,7 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
     vars[name] = tf.variable(t, true, name);
   }
   tf.dispose(Object.values(start));
+  callbacks.onPhase?.({ phase: 'weights', what: `${config.numItems.toLocaleString('en-US')} items` });
   const optimizer = tf.train.adam(options.learningRate);
   const clone = (w: WeightMap) => Object.fromEntries(Object.entries(w).map(([k, t]) => [k, tf.keep(t.clone())]));
   let best: WeightMap = clone(vars);
@@ -328,8 +349,14 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
   const log: MtlEpochLog[] = [];
   const numItems = config.numItems;
   const trained = options.taskWeights.map((w, t) => (w > 0 ? t : -1)).filter((t) => t >= 0);
+  const validUsers = sampleMtlUsers(data, 'valid', options.evalUsers ?? 0, options.seed + 1);
+  callbacks.onPlan?.({ validation: mtlValidationLabel(validUsers) });
   const validate = async () => {
-    const valid = await evaluateMtl(config, vars, data, { period: 'valid', candidates: 'vocab' });
+    const t = performance.now();
+    const valid = await evaluateMtl(config, vars, data, {
+      period: 'valid', candidates: 'vocab', users: validUsers.users,
+      onProgress: (done, total) => callbacks.onValidationProgress?.({ done, total, elapsed: (performance.now() - t) / 1000 }),
+    });
     return { valid, score: trained.reduce((s, t) => s + valid.tasks[t].ndcg10, 0) / trained.length };
   };
   if (init) {
@@ -347,6 +374,7 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
     const batches: Window[][] = [];
     for (let i = 0; i < keyed.length; i += options.batchSize) batches.push(keyed.slice(i, i + options.batchSize).map((x) => x.w));
     rng.shuffle(batches);
+    if (epoch === 1) callbacks.onPhase?.({ phase: 'batches', what: `${batches.length.toLocaleString('en-US')} an epoch` });
     let sum = 0;
     let stepsDone = 0;
     for (let bi = 0; bi < batches.length; bi++) {
@@ -362,13 +390,16 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
       sum += loss;
       stepsDone++;
       step++;
+      if (step === 1) callbacks.onPhase?.({ phase: 'first step', what: `loss ${loss.toFixed(4)}` });
       callbacks.onStep?.({ epoch, step: bi + 1, stepsInEpoch: batches.length, loss: sum / (bi + 1), elapsed: (performance.now() - t0) / 1000 });
       if (options.maxSteps > 0 && step >= options.maxSteps) break;
     }
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    if (epoch === 1) callbacks.onPhase?.({ phase: 'training steps', what: `${stepsDone - 1} more steps, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} CPU-s for the epoch's steps` });
     trainSeconds += seconds;
     const { valid, score } = await validate();
+    if (epoch === 1) callbacks.onPhase?.({ phase: 'validation', what: `${valid.users.toLocaleString('en-US')} users` });
     const entry: MtlEpochLog = { epoch, loss: sum / Math.max(stepsDone, 1), seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, valid, score };
     log.push(entry);
     if (score > bestScore) {

@@ -14,7 +14,7 @@ import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer } from './e
 import { evaluateMtlScorer, itemKnnMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, type MtlMetrics } from './mtl-eval.js';
 import type { MtlData } from './mtl-data.js';
 import { loadModelDir, modelSequences, saveModel, setNodeBackend, trainingSequences } from './node-io.js';
-import { formatDuration, parseFlags, ProgressBar, UsageError } from './cli.js';
+import { formatDuration, parseFlags, phaseClock, ProgressBar, UsageError } from './cli.js';
 import type { RankingMetrics } from './metrics.js';
 import {
   describeItems, describeLog, groupLog, parseColumnsFlag, parseEventsFlag, parseMapping, readEventLog, readItemFile,
@@ -77,7 +77,7 @@ training (defaults: sasrec / mtl):
   --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout} / ${DEFAULT_MTL_OPTIONS.dropout})  --id-dropout X (mtl, ${DEFAULT_MTL_OPTIONS.idDropout})  --task-weights click,cart,purchase[,favorite] (mtl, ${DEFAULT_MTL_OPTIONS.taskWeights.join(',')}; or named: favorite=0.3,...)  --l2 X (mtl, ${DEFAULT_MTL_OPTIONS.l2})  --seed N (${DEFAULT_TRAIN_OPTIONS.seed})
   --calibrate on|off (mtl, on: after training, search each head's repeat weights for the best validation-day NDCG@10, full ranking, ${FIRST_SHARE} x first event + ${1 - FIRST_SHARE} x every event; off: keep the trained ones)
   --patience N (sasrec ${DEFAULT_TRAIN_OPTIONS.patience}: stop after N validations without improvement; 0 = no early stopping, the whole cosine schedule runs and the best-validation weights are kept)
-  --min-item-count N (sasrec, 1: drop rarer items)  --skip-eval (no held-out figures in the card)  --eval-every N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalEvery}: validate on ${DEFAULT_TRAIN_OPTIONS.validProtocol === 'full' ? 'full-ranking' : 'sampled-100'} NDCG@10 every N epochs)  --eval-users N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalUsers}: users sampled for it)  --max-steps N  --dtype float16|float32 (float16)  --backend wasm|cpu (wasm)
+  --min-item-count N (sasrec, 1: drop rarer items)  --skip-eval (no held-out figures in the card)  --eval-every N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalEvery}: validate on ${DEFAULT_TRAIN_OPTIONS.validProtocol === 'full' ? 'full-ranking' : 'sampled-100'} NDCG@10 every N epochs)  --eval-users N (${DEFAULT_TRAIN_OPTIONS.evalUsers} / ${DEFAULT_MTL_OPTIONS.evalUsers}: validation users sampled; 0 = all)  --max-steps N  --dtype float16|float32 (float16)  --backend wasm|cpu (wasm)
 
 exit codes: 0 done, 2 bad arguments or malformed data (file:line: column ...), 1 anything else.`;
 
@@ -120,12 +120,17 @@ async function readInputs(f: Flags, print: Print, stored?: Record<string, unknow
     },
   });
   bar.end();
+  const phase = phaseClock(print);
+  const readSeconds = (performance.now() - t0) / 1000;
   print(describeLog(log.summary));
+  print(`  reading: ${log.summary.rows.toLocaleString('en-US')} rows in ${readSeconds.toFixed(1)} s (${Math.round(log.summary.rows / Math.max(readSeconds, 1e-3)).toLocaleString('en-US')} rows/s), RSS ${Math.round(process.memoryUsage().rss / 1e6)} MB`);
   const grouped = groupLog(log);
+  phase('grouping', `${grouped.dataset.users.length.toLocaleString('en-US')} users`);
   let items: ItemTable | undefined;
   if (f.items !== undefined) {
     items = await readItemFile(f.items as string, o.items);
     print(describeItems(items.summary));
+    phase('item file', `${items.ids.length.toLocaleString('en-US')} items`);
   }
   return { log: log.summary, grouped, items, readOptions: o.echo };
 }
@@ -240,6 +245,22 @@ function stepProgress(print: Print, offset: number): { onStep: (i: { epoch: numb
   };
 }
 
+/** Validation progress: a bar on a terminal, a line every 30 s on a pipe. */
+function validationProgress(print: Print): { update(i: { done: number; total: number; elapsed: number }): void; end(): void } {
+  const bar = new ProgressBar();
+  let last = Date.now();
+  let shown = false;
+  const update = ({ done, total, elapsed }: { done: number; total: number; elapsed: number }) => {
+    shown = true;
+    const eta = (elapsed / done) * (total - done);
+    if (process.stderr.isTTY) return bar.update('validation', done, total, 'cases', eta);
+    if (Date.now() - last < 30_000) return;
+    last = Date.now();
+    print(`  validation: ${done}/${total} cases, ${formatDuration(elapsed)}, ETA ${formatDuration(eta)}`);
+  };
+  return { update, end: () => { if (shown) bar.end(); shown = false; } };
+}
+
 async function trainCommand(argv: string[], print: Print): Promise<void> {
   const f = parseFlags(argv, TRAIN_FLAGS as Record<string, 'string' | 'number' | 'boolean'>);
   if (f.help) { print(HELP); return; }
@@ -331,13 +352,15 @@ async function trainWith(
     if (!skipEval) { print('evaluating on the held-out items ...'); report = await evalSasrec(out, ds, maxUsers); }
   } else {
     const split = splitOf(f, input.grouped);
+    const phase = phaseClock(print);
     const data = mtlDataFromLog(input.grouped, input.items, split);
+    phase('multi-task data', `${data.users.length.toLocaleString('en-US')} users`);
     const D = { ...DEFAULT_MTL_OPTIONS, ...shape };
     const o: MtlTrainOptions = {
       ...D, maxLen: n('max-len', D.maxLen), hiddenDim: n('hidden', D.hiddenDim), numBlocks: n('blocks', D.numBlocks), numHeads: n('heads', D.numHeads),
       ffnDim: n('ffn', D.ffnDim), dropout: n('dropout', D.dropout), batchSize: n('batch', D.batchSize), learningRate: n('lr', D.learningRate),
       negatives: n('negatives', D.negatives), epochs: n('epochs', D.epochs), seed: n('seed', D.seed), patience: n('patience', D.patience),
-      maxSteps: n('max-steps', D.maxSteps), idDropout: n('id-dropout', D.idDropout), l2: n('l2', D.l2),
+      maxSteps: n('max-steps', D.maxSteps), idDropout: n('id-dropout', D.idDropout), l2: n('l2', D.l2), evalUsers: n('eval-users', D.evalUsers),
       taskWeights: f['task-weights'] === undefined ? D.taskWeights : taskWeightsOf(String(f['task-weights'])),
     };
     if (o.hiddenDim % o.numHeads !== 0) throw new UsageError('--hidden must be divisible by --heads');
@@ -351,10 +374,15 @@ async function trainWith(
       init = w.weights; warm = w.report;
       print(describeWarmStart(warm));
     }
+    phase('options');
+    const validBar = validationProgress(print);
     const result = await trainMtl(data, o, {
       onStep,
+      onPhase: ({ phase: name, what }) => { bar.end(); validBar.end(); phase(name, what); },
+      onPlan: ({ validation }) => print(validation),
+      onValidationProgress: validBar.update,
       onEpoch: (log, best) => {
-        bar.end();
+        bar.end(); validBar.end();
         const v = log.valid ? log.valid.tasks.map((t) => `${t.task} ${t['ndcg@10'].toFixed(3)}`).join(' ') : '';
         if (log.epoch === 0) return print(`epoch 0 (the warm start, before training): valid NDCG@10 ${v}`);
         print(`epoch ${log.epoch}/${o.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s (${(log.cpuSeconds ?? 0).toFixed(1)} CPU-s); valid NDCG@10 ${v} (best epoch ${best})`);
