@@ -5,7 +5,7 @@
  */
 import { expect, test, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConsumerUrls } from './env';
 
@@ -133,4 +133,65 @@ test('the model the package ships loads from where docs/install.md copies it', a
   // The app's catalog is not the Games catalog: a list still comes (by the shopper's own affinity).
   expect(r.items.length).toBe(8);
   console.log(`shipped model ${info.modelVersion}: load ${r.loadMs.toFixed(0)} ms, coverage ${JSON.stringify(info.coverage)}`);
+});
+
+/**
+ * A shop's own export (ids item-01..50 of the apps' catalog, five categories of ten; each shopper
+ * browses one category per session; views and some carts, ISO times over ten days), as CSV files.
+ */
+function writeShopExport(dir: string): { events: string; items: string } {
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const id = (i: number) => `item-${String(i).padStart(2, '0')}`;
+  const rows = ['user_id,item_id,event,timestamp'];
+  const t0 = Date.parse('2026-03-01T00:00:00Z');
+  for (let u = 0; u < 400; u++) {
+    let t = t0 + Math.floor(rnd() * 9 * 86400e3);
+    for (let s = 0; s < 1 + Math.floor(rnd() * 3); s++) {
+      const c = Math.floor(rnd() * 5);
+      for (let v = 0; v < 4 + Math.floor(rnd() * 6); v++) {
+        t += 30e3 + Math.floor(rnd() * 120e3);
+        rows.push(`u${u},${id(c * 10 + 1 + Math.floor(rnd() * 10))},${rnd() < 0.1 ? 'add_to_cart' : 'view'},${new Date(t).toISOString()}`);
+      }
+      t += 3600e3 * rnd();
+    }
+  }
+  mkdirSync(dir, { recursive: true });
+  const events = join(dir, 'events.csv');
+  const items = join(dir, 'items.csv');
+  writeFileSync(events, rows.join('\n') + '\n');
+  writeFileSync(items, ['id,category,price', ...Array.from({ length: 50 }, (_, k) => `${id(k + 1)},cat-${Math.floor(k / 10)},${k + 1}`)].join('\n') + '\n');
+  return { events, items };
+}
+
+// The README's path for a shop's own data, with the installed package only: `scenerec train` (no
+// options: the defaults pick the model) on a CSV export, the model folder served by the app, lists
+// that follow each shopper's own history.
+test('a model trained by the installed `scenerec train` on a shop CSV serves lists that follow each shopper', async ({ page }) => {
+  test.setTimeout(600_000);
+  const store = process.env.SCENEREC_CONSUMER_STORE!;
+  const { work } = JSON.parse(readFileSync(join(import.meta.dirname, '.consumers.json'), 'utf8')) as { work: string };
+  const shop = writeShopExport(join(work, 'own-export'));
+  const out = join(work, 'vite/dist/models/own'); // served by the vite build's static server
+  const bin = join(store, 'node_modules/.bin/scenerec');
+  const t0 = Date.now();
+  const train = execFileSync(bin, ['train', '--data', shop.events, '--items', shop.items, '--out', out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const trained = JSON.parse(train.trim().split('\n').at(-1)!) as { architecture: string; modelVersion: string };
+  const inspect = execFileSync(bin, ['inspect', '--model', out, '--catalog', shop.items], { encoding: 'utf8' });
+  const coverage = JSON.parse(inspect.trim().split('\n').at(-1)!) as { items: number; learned: number };
+  expect(coverage).toMatchObject({ items: 50, learned: 50 });
+
+  const lists: string[][] = [];
+  for (const history of [['item-21', 'item-24', 'item-27'], ['item-41', 'item-44', 'item-47']]) {
+    const r = await open(page, state.urls.viteBuild, { backend: 'wasm', model: '/models/own/model.json', history: history.join(',') });
+    expect((r as unknown as { info: { modelVersion: string } }).info.modelVersion).toBe(trained.modelVersion);
+    expect(r.items).toHaveLength(8);
+    expect(r.items.every((i) => i.reason === 'personal'), JSON.stringify(r.items)).toBe(true);
+    lists.push(r.items.map((i) => i.itemId));
+  }
+  // Each list holds more of its own shopper's category (21-30 / 41-50) than of the other's.
+  const inRange = (ids: string[], lo: number) => ids.filter((id) => { const n = Number(id.slice(5)); return n >= lo && n < lo + 10; }).length;
+  expect(inRange(lists[0], 21), lists[0].join(',')).toBeGreaterThan(inRange(lists[0], 41));
+  expect(inRange(lists[1], 41), lists[1].join(',')).toBeGreaterThan(inRange(lists[1], 21));
+  console.log(`own model (${trained.architecture}, trained in ${((Date.now() - t0) / 1000).toFixed(0)} s): ${lists.map((l) => l.join(',')).join(' | ')}`);
 });

@@ -28,7 +28,8 @@ export async function run(extra = {}) {
       ...extra,
     });
     const loadMs = performance.now() - t0;
-    const history = ['item-21', 'item-24', 'item-27'];
+    // ?history=: the shopper's viewed items (a second shopper, for the own-model test).
+    const history = params.get('history')?.split(',') ?? ['item-21', 'item-24', 'item-27'];
     await rec.track(history.map((itemId) => ({ type: 'view', itemId, scene: 'product' })));
     const home = await rec.scene('home').recommend({ k: 8 });
     // Steady-state latency of one call (threads vs no threads on the isolated page).
