@@ -188,7 +188,19 @@ export function resolveBackends(pref: unknown): BackendName[] {
   return out;
 }
 
-/** Checks a catalog: an array of items with unique, non-empty string ids. Returns a shallow copy. */
+/** The id -> position map validateCatalog built for the copy it returned (the engine's catalog reuses it). */
+const positionsOfValidated = new WeakMap<readonly CatalogItem[], ReadonlyMap<string, number>>();
+
+/**
+ * Item id -> position of a catalog that `validateCatalog` returned, or undefined for any other
+ * array. Building a map of a million ids costs about as much as the rest of the catalog's set-up,
+ * so the check's map is kept instead of building a second.
+ */
+export function validatedPositions(items: readonly CatalogItem[]): ReadonlyMap<string, number> | undefined {
+  return positionsOfValidated.get(items);
+}
+
+/** Checks a catalog: an array of items with unique, non-empty string ids. Returns a shallow copy (see validatedPositions). */
 export function validateCatalog(catalog: unknown, where = 'catalog'): CatalogItem[] {
   const E = InvalidOptionsError;
   if (!Array.isArray(catalog)) throw new E(`${where} must be an array of items like { id: 'sku-1', category: 'audio' } (got ${describe(catalog)}).`, { field: where });
@@ -224,7 +236,9 @@ export function validateCatalog(catalog: unknown, where = 'catalog'): CatalogIte
     if (first !== undefined) throw new E(`${where} lists the id "${id}" twice (at ${first} and ${i}); ids must be unique.`, { field: `${where}[${i}]`, itemId: id });
     seen.set(id, i);
   }
-  return [...(catalog as CatalogItem[])];
+  const copy = [...(catalog as CatalogItem[])];
+  positionsOfValidated.set(copy, seen);
+  return copy;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { RankCandidate } from '../ranking/rank.js';
 import { createCatalogMatrix, resolveEmbeddingDtype, type CatalogMatrix, type ScoreRequest } from '../retrieval/matrix.js';
 import type { CatalogCacheRecord } from './store/catalog-cache.js';
 import { now, yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
+import { validatedPositions } from '../contract/options.js';
 
 /** What the catalog needs from the loaded model. */
 export interface CatalogModel {
@@ -160,7 +161,9 @@ export class Catalog {
     const given = catalog !== undefined;
     const items = catalog ?? model.vocab.itemIds.slice(1).map((id) => ({ id }));
     const n = items.length;
-    const posById = new Map<string, number>();
+    // The map the catalog's validation built, when it went through validateCatalog (a given catalog always does).
+    const validated = validatedPositions(items);
+    const posById = validated ?? new Map<string, number>();
     const rowOfPos = new Int32Array(n).fill(-1);
     const modelIdxOfRow: number[] = [];
     const posOfRowList: number[] = [];
@@ -176,7 +179,7 @@ export class Catalog {
       // A million-item catalog takes seconds here: the worker keeps answering pings meanwhile.
       if (pos > 0 && pos % YIELD_EVERY_ITEMS === 0) await yieldToEventLoop();
       const item = items[pos];
-      posById.set(item.id, pos);
+      if (!validated) (posById as Map<string, number>).set(item.id, pos);
       const known = model.modelIndex.get(item.id);
       if (known !== undefined) learned++;
       else if (withContent && given) {
