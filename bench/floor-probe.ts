@@ -10,7 +10,7 @@ export type { FloorProbeAnswer } from './floor-probe.worker';
 /** Runs the probe in a fresh module worker and terminates it. */
 export function probeFloor(query: Partial<FloorProbeQuery> = {}, timeoutMs = 120_000): Promise<FloorProbeAnswer> {
   const w = new Worker(new URL('./floor-probe.worker.ts', import.meta.url), { type: 'module', name: 'scenerec-floor-probe' });
-  const q: FloorProbeQuery = { accumulators: query.accumulators ?? [4, 8, 12, 14], runMs: query.runMs ?? 60, runs: query.runs ?? 7 };
+  const q: FloorProbeQuery = { accumulators: query.accumulators ?? [4, 8, 12, 14], runMs: query.runMs ?? 40, runs: query.runs ?? 15 };
   let timer: ReturnType<typeof setTimeout> | undefined;
   return new Promise<FloorProbeAnswer>((resolve, reject) => {
     timer = setTimeout(() => reject(new Error('the floor probe did not answer')), timeoutMs);

@@ -58,6 +58,21 @@ describe('evaluateGoals', () => {
   });
 });
 
+describe('a case that failed part-way', () => {
+  it('keeps the figures it reached and fails the goals it did not reach, with its error', () => {
+    const rows: GoalRow[] = [row('1m', 'wasm', {
+      ok: false, error: 'WorkerLostError: lost', coldFirstResultMs: 36_000, scenes: { home: { worker: st(20), roundTrip: st(21) } },
+      peer: { version: '1.30.0', coldMs: 1, runs: [peerRun(20, 10, 40)] },
+    })];
+    const goals = evaluateGoals(rows, floor, { leakRun: false });
+    const by = (prefix: string) => goals.find((g) => g.goal.startsWith(prefix))!;
+    expect(by('cold start 1M, first').figure).toBe('36.00 s');
+    expect(by('cold start 1M, returning')).toMatchObject({ met: false, figure: 'case wasm-1m failed: WorkerLostError: lost' });
+    expect(by('ahead of onnxruntime-web per call at 1M').met).toBe(true);
+    expect(by('cold start 24k').met).toBe('not run');
+  });
+});
+
 describe('writeGoalsDoc', () => {
   it('replaces only what stands between the markers', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'goals-')), 'b.md');
