@@ -27,6 +27,8 @@ export const FIRST_SHARE = 0.25;
  * greater + ties/2 ≥ TOP_KEPT/2 − 1/2 ≥ 10, a miss whatever the rest.
  */
 const TOP_KEPT = 32;
+/** Fewer validation cases than this for a head (both protocols together): its trained weights are kept, a search would fit noise. */
+export const MIN_CASES = 20;
 
 /** One validation case of one head, reduced to what the repeat weights can change. */
 export interface CompactCase {
@@ -198,8 +200,9 @@ export async function calibrateRepeatWeights(
     const t = TASKS.indexOf(name as (typeof TASKS)[number]);
     const cases = byTask.get(t);
     const row = Array.from(start.subarray(h * REPEAT_FEATURES, (h + 1) * REPEAT_FEATURES));
-    if (!cases || cases.first.length + cases.every.length === 0) {
-      options.log?.(`calibration: ${name}: no validation cases, weights kept`);
+    const count = cases ? cases.first.length + cases.every.length : 0;
+    if (!cases || count < MIN_CASES) {
+      options.log?.(`calibration: ${name}: ${count} validation cases (fewer than ${MIN_CASES}), trained weights kept`);
       return;
     }
     // The search scores head t's TASKS index with the head's row placed there.

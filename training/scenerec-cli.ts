@@ -415,6 +415,13 @@ async function trainWith(
   print(JSON.stringify({ model: out, architecture: summary.architecture, modelVersion, ...(report ? reportJson(report) : {}) }));
 }
 
+/** The card's lines on the repeat-weight calibration (training/mtl-calibrate.ts). */
+function calibrationLines(c: CalibrationReport | 'off'): string {
+  if (c === 'off') return 'Repeat weights: as trained (--calibrate off).\n';
+  const f = (xs: number[]) => xs.map((x) => x.toFixed(3)).join(', ');
+  return `Repeat weights calibrated on the ${c.protocol} (${c.seconds} s):\n${c.heads.map((h) => `- ${h.task}: [${f(h.before)}] -> [${f(h.after)}], validation NDCG@10 first ${h.first.before.toFixed(4)} -> ${h.first.after.toFixed(4)} (${h.first.cases} cases), every ${h.every.before.toFixed(4)} -> ${h.every.after.toFixed(4)} (${h.every.cases})`).join('\n')}\n`;
+}
+
 function modelCard(name: string, s: Record<string, any>, report: SasrecReport | MtlReport | undefined): string {
   const log = s.data.log as LogSummary;
   const items = s.data.items as ItemTable['summary'] | undefined;
@@ -437,7 +444,7 @@ ${items ? `- Item file \`${items.file}\`: ${items.items} items, ${items.categori
 ${JSON.stringify(s.options)}
 \`\`\`
 Training: ${s.training.epochs} epochs (best ${s.training.bestEpoch}), ${s.training.steps} steps, ${formatDuration(s.training.seconds)} on ${s.backend} (${s.machine.cpus} CPUs, Node ${s.machine.node}, TF.js ${s.machine.tfjs}).
-
+${s.training.calibration ? calibrationLines(s.training.calibration) : ''}
 ## Evaluation
 ${report ? `Protocol: ${report.protocol}. ${report.users} shoppers.\n\n${reportTable(report)}` : 'Not evaluated (trained with --skip-eval): run `scenerec eval --model <this folder> --data <log>`.'}
 `;

@@ -50,6 +50,12 @@ describe('scenerec train / eval / inspect', () => {
       for (const s of ['## Data', 'Events per type: view', '## Evaluation', '| popularity |', '| item-KNN |', '| model |']) expect(card).toContain(s);
       const trained = lastJson(t.out);
       expect(trained.architecture).toBe(arch);
+      // The multi-task model's repeat weights are calibrated on the validation day by default, never lowering its objective.
+      if (arch === 'sasrec-mtl') {
+        expect(card).toContain('Repeat weights calibrated on the validation day');
+        const cal = JSON.parse(fs.readFileSync(path.join(out, 'training.json'), 'utf8')).training.calibration;
+        for (const h of cal.heads) expect(h.objective.after).toBeGreaterThanOrEqual(h.objective.before);
+      }
 
       // eval reads the log again with the stored mapping and reproduces the card's figures.
       const e = await cli(['eval', '--model', out, '--data', file, '--items', items, '--eval-max-users', '60']);
