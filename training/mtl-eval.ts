@@ -127,9 +127,12 @@ export function mtlModelScorer(config: SasRecConfig, weights: WeightMap, data: M
   const candT = tf.tidy(() => (itemVectors(config, weights, i1(c.modelIndex), { category: i1(c.category), brand: i1(c.brand), price: i1(c.price) }) as tf.Tensor2D).transpose());
   const repeatW = options.repeatWeights ?? (weights.repeatWeights.dataSync() as Float32Array); // [heads, F]
   const heads = config.features?.tasks ?? [];
-  const scorer: MtlScorer = async (histories, taskIndex) => {
-    const task = heads.indexOf(TASKS[taskIndex]);
-    if (task < 0) return null;
+  // The evaluator asks for each task in turn on the same batch of histories: their hidden states
+  // and repeat features are made once (the trunk's forward pass is most of a validation's time).
+  let cached: { histories: readonly MtlEvent[][]; hidden: tf.Tensor2D; repeats: Map<number, Float32Array>[] } | undefined;
+  const batchState = (histories: readonly MtlEvent[][]) => {
+    if (cached && cached.histories.length === histories.length && cached.histories.every((h, i) => h === histories[i])) return cached;
+    cached?.hidden.dispose();
     const b = histories.length;
     const L = config.maxLen;
     const inputs = mtlInputs(data, histories, L, options);
@@ -138,10 +141,21 @@ export function mtlModelScorer(config: SasRecConfig, weights: WeightMap, data: M
       inputs.forEach((x, r) => out.set(x[k], r * L));
       return tf.tensor2d(out, [b, L], 'int32');
     };
-    const scores = tf.tidy(() => {
+    const hidden = tf.tidy(() => {
       const ids = rows('ids');
       const tokens = { category: rows('category'), brand: rows('brand'), price: rows('price'), behaviour: rows('behaviour'), scene: rows('scene') };
-      const { hidden } = lastHidden(config, weights, ids, { tokens });
+      return lastHidden(config, weights, ids, { tokens }).hidden;
+    });
+    const repeats = histories.map(historyRepeatFeatures);
+    cached = { histories: [...histories], hidden, repeats };
+    return cached;
+  };
+  const scorer: MtlScorer = async (histories, taskIndex) => {
+    const task = heads.indexOf(TASKS[taskIndex]);
+    if (task < 0) return null;
+    const b = histories.length;
+    const { hidden, repeats } = batchState(histories);
+    const scores = tf.tidy(() => {
       const q = taskQueries(config, weights, hidden, tf.fill([b], TASK_SCENES[taskIndex], 'int32'));
       const qt = q.slice([0, task, 0], [b, 1, config.hiddenDim]).reshape([b, config.hiddenDim]) as tf.Tensor2D;
       return tf.matMul(qt, candT as tf.Tensor2D);
@@ -149,13 +163,13 @@ export function mtlModelScorer(config: SasRecConfig, weights: WeightMap, data: M
     const flat = (await scores.data()) as Float32Array;
     scores.dispose();
     const n = c.ids.length;
-    return histories.map((h, r) => {
+    return histories.map((_, r) => {
       const s = flat.subarray(r * n, (r + 1) * n);
-      for (const [row, feat] of historyRepeatFeatures(h)) s[row] = withRepeatTerms(s[row], repeatW, task, feat);
+      for (const [row, feat] of repeats[r]) s[row] = withRepeatTerms(s[row], repeatW, task, feat);
       return s;
     });
   };
-  return { scorer, dispose: () => candT.dispose() };
+  return { scorer, dispose: () => { candT.dispose(); cached?.hidden.dispose(); cached = undefined; } };
 }
 
 /** Repeat features of a history's catalog rows (src/model/features.ts repeatFeatures, keyed by row). */

@@ -11,8 +11,9 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulatedScene, type MtlData } from '../../training/mtl-data.js';
-import { DEFAULT_MTL_OPTIONS, trainMtl } from '../../training/mtl-train.js';
-import { evaluateMtlScorer, popularityScorer, type MtlScorer } from '../../training/mtl-eval.js';
+import { DEFAULT_MTL_OPTIONS, mtlConfig, mtlValidationLabel, trainMtl } from '../../training/mtl-train.js';
+import { evaluateMtlScorer, mtlModelScorer, mtlPeriodUsers, popularityScorer, sampleMtlUsers, type MtlScorer } from '../../training/mtl-eval.js';
+import { initWeights } from '../../src/model/sasrec.js';
 import { saveModel, setNodeBackend } from '../../training/node-io.js';
 import { priceBucket, repeatFeatures, SCENE_CODES } from '../../src/model/features.js';
 import { createEngine } from '../../src/engine/engine.js';
@@ -72,7 +73,53 @@ describe('evaluation maths', () => {
   });
 });
 
+describe('validation users', () => {
+  // Users 0-5: history on day 1 (user 4's item is cold, user 5 has none), an event on the validation day 2 except user 3.
+  const ev = (item: number, date: number) => ({ item, row: item, behaviour: 1, scene: 1, date });
+  const small = {
+    users: ['a', 'b', 'c', 'd', 'e', 'f'], trainEnd: 1, validDay: 2, testStart: 3,
+    events: [[ev(1, 1), ev(2, 2)], [ev(2, 1), ev(1, 2)], [ev(1, 1), ev(3, 2), ev(2, 3)], [ev(1, 1), ev(2, 3)], [ev(0, 1), ev(1, 2)], [ev(1, 2)]],
+    catalog: { ids: ['x', 'a', 'b', 'c'], modelIndex: Int32Array.from([0, 1, 2, 3]), category: new Int32Array(4), brand: new Int32Array(4), price: new Int32Array(4) },
+  } as unknown as MtlData;
+  it('are those with a validation-day event and a known item before it, as the evaluation counts them', async () => {
+    expect(mtlPeriodUsers(small, 'valid')).toEqual([0, 1, 2]);
+    expect(mtlPeriodUsers(small, 'test')).toEqual([2, 3]);
+    const scorer: MtlScorer = async (h) => h.map(() => Float32Array.from([0, 3, 2, 1]));
+    const all = await evaluateMtlScorer(scorer, small, { period: 'valid', candidates: 'vocab' });
+    const listed = await evaluateMtlScorer(scorer, small, { period: 'valid', candidates: 'vocab', users: mtlPeriodUsers(small, 'valid') });
+    expect(listed).toEqual(all);
+    expect(all.users).toBe(3);
+  });
+  it('are sampled with a fixed seed only above the cap, and labelled so', () => {
+    expect(sampleMtlUsers(small, 'valid', 0, 1)).toEqual({ users: [0, 1, 2], eligible: 3, sampled: false });
+    expect(sampleMtlUsers(small, 'valid', 3, 1).sampled).toBe(false);
+    const s = sampleMtlUsers(small, 'valid', 2, 7);
+    expect(s).toMatchObject({ eligible: 3, sampled: true });
+    expect(s.users).toHaveLength(2);
+    expect(s.users).toEqual([...s.users].sort((x, y) => x - y));
+    expect(sampleMtlUsers(small, 'valid', 2, 7)).toEqual(s);
+    expect(mtlValidationLabel(s)).toContain('over 2 sampled users of the 3 with a validation-day event');
+    expect(mtlValidationLabel(sampleMtlUsers(small, 'valid', 0, 1))).toContain('over all 3 users');
+  });
+});
+
 describe.skipIf(!hasData)('multi-task model on a Tianchi slice', () => {
+  it('scores each task the same whether the batch\'s forward pass is shared or not', async () => {
+    const config = mtlConfig(data, { ...DEFAULT_MTL_OPTIONS, hiddenDim: 16, ffnDim: 16 });
+    const weights = initWeights(config, 3);
+    const histories = data.events.filter((h) => h.some((e) => e.item > 0)).slice(0, 6).map((h) => h.slice(0, -1));
+    const shared = mtlModelScorer(config, weights, data);
+    const a = [await shared.scorer(histories, 0), await shared.scorer(histories, 2)];
+    shared.dispose();
+    const b = [];
+    for (const t of [0, 2]) { const fresh = mtlModelScorer(config, weights, data); b.push(await fresh.scorer(histories, t)); fresh.dispose(); }
+    const differing = (x: Float32Array[], y: Float32Array[]) => x.reduce((n, row, r) => n + row.filter((v, i) => v !== y[r][i]).length, 0);
+    expect(differing(a[0]!, b[0]!)).toBe(0);
+    expect(differing(a[1]!, b[1]!)).toBe(0);
+    expect(differing(a[0]!, a[1]!)).toBeGreaterThan(0); // the heads differ: the cache is per batch, not per task
+    tf.dispose(Object.values(weights));
+  }, 60_000);
+
   it('trains (loss falls), saves, and serves every scene in the engine with objectives', async () => {
     const losses: number[] = [];
     const result = await trainMtl(data, { ...DEFAULT_MTL_OPTIONS, hiddenDim: 16, ffnDim: 16, negatives: 32, batchSize: 16, epochs: 6, patience: 0, learningRate: 5e-3 },
