@@ -60,6 +60,22 @@ describe('impressions', () => {
     expect(clicked.items.every((i) => i.discount === undefined)).toBe(true);
   });
 
+  it('at the scene defaults: the home feed keeps its order, the product page discounts what was shown and ignored', async () => {
+    // Pins what the per-scene defaults do (docs/feedback.md), not their values.
+    await history();
+    const home = await engine.recommend('home', { k: 8, diversity: 0 });
+    const product = await engine.recommend('product', { itemId: itemId(12), k: 8, diversity: 0 });
+    const shown = [...new Set([...ids(home), ...ids(product)])];
+    await engine.track(shown.flatMap((id) => [0, 1, 2, 3, 4].map(() => ({ type: 'impression' as const, itemId: id, scene: 'home' as const }))));
+    const homeAfter = await engine.recommend('home', { k: 8, diversity: 0 });
+    expect(ids(homeAfter)).toEqual(ids(home));
+    expect(homeAfter.items.every((i) => i.discount === undefined)).toBe(true);
+    const productAfter = await engine.recommend('product', { itemId: itemId(12), k: 8, diversity: 0 });
+    const discounted = productAfter.items.filter((i) => shown.includes(i.itemId));
+    expect(discounted.length).toBeGreaterThan(0);
+    for (const i of discounted) expect(i.discount!).toBeLessThan(1);
+  });
+
   it('never enter the history and are not read by the model', async () => {
     await history();
     const a = await engine.recommend('home', { k: 8, diversity: 0, exposureDiscount: 0 });
