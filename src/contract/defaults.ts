@@ -79,18 +79,21 @@ const common = (diversity: number, objectives: Required<ObjectiveWeights>, expos
  * Objectives are used once the model has more than one head; satisfaction (the favorite head)
  * weighs in where a shopper browses (home, product), not where they are about to buy (cart) or
  * asked for something (search, the history lists), and only on a model with that head. Price weight: 0 = ignore prices,
- * 1 = rank by expected revenue. Exposure discount: 0 = impressions change nothing; the browsing
- * lists discount what was shown and ignored, search keeps the shop's results as they are and the
- * history lists (recently viewed) show what the shopper saw on purpose. Search personal weight:
+ * 1 = rank by expected revenue. Exposure discount: 0 = impressions change nothing. Chosen by the
+ * feedback-loop replay on real shopper sequences (docs/feedback.md): the product page discounts
+ * what was shown and ignored, weakly, because shoppers come back to items they were shown and a
+ * stronger discount there, or any on the home feed, cost hits on what they did next; the cart and buy-again lists
+ * (not replayed) take the product page's value; search keeps the shop's results as they are and
+ * recently viewed shows what the shopper saw on purpose. Search personal weight:
  * 0 = shop order, 1 = personal relevance only. Cart substitute penalty: see CartRequest.
  */
 export const DEFAULT_REQUESTS: { readonly [S in SceneName]: Readonly<SceneRequestDefaults[S]> } = Object.freeze({
-  home: common(0.3, { click: 1, cart: 0.5, purchase: 0.5, satisfaction: 0.3 }, 0.3),
-  product: common(0.1, { click: 1, cart: 0.3, purchase: 0.3, satisfaction: 0.2 }, 0.2),
-  cart: { ...common(0.2, { click: 0.3, cart: 1, purchase: 1, satisfaction: 0 }, 0.2), substitutePenalty: 0.1 },
+  home: common(0.3, { click: 1, cart: 0.5, purchase: 0.5, satisfaction: 0.3 }, 0),
+  product: common(0.1, { click: 1, cart: 0.3, purchase: 0.3, satisfaction: 0.2 }, 0.05),
+  cart: { ...common(0.2, { click: 0.3, cart: 1, purchase: 1, satisfaction: 0 }, 0.05), substitutePenalty: 0.1 },
   search: { ...common(0, { click: 1, cart: 0.3, purchase: 0.3, satisfaction: 0 }, 0), personalWeight: 0.5 },
   recentlyViewed: common(0, { click: 1, cart: 0.3, purchase: 0.3, satisfaction: 0 }, 0),
-  buyAgain: common(0, { click: 0.3, cart: 0.5, purchase: 1, satisfaction: 0 }, 0.1),
+  buyAgain: common(0, { click: 0.3, cart: 0.5, purchase: 1, satisfaction: 0 }, 0.05),
 });
 
 const perScene = <T>(pick: (d: CommonRequestDefaults) => T): Readonly<Record<SceneName, T>> =>

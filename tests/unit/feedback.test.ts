@@ -4,8 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  DISMISS_HIDE_MS, DISMISS_NEIGHBOUR_WEIGHT, EXPOSURE_HALF_LIFE_MS, FEEDBACK_MIN_EXPOSURE,
+  DEFAULT_EXPOSURE_DISCOUNT, DISMISS_HIDE_MS, DISMISS_NEIGHBOUR_WEIGHT, EXPOSURE_HALF_LIFE_MS, FEEDBACK_MIN_EXPOSURE,
 } from '../../src/contract/defaults.js';
+import { SCENES } from '../../src/contract/protocol.js';
 import type { FeedbackEvent } from '../../src/contract/options.js';
 import type { FeedbackRecord } from '../../src/contract/protocol.js';
 import { feedbackToDrop } from '../../src/engine/store/feedback.js';
@@ -110,6 +111,28 @@ describe('dismissal', () => {
     expect(view.adjust(0.5)!.factor(cand('b', 1))).toBe(1);
     const answered = new FeedbackView({ records, lastInteraction: new Map([['a', T]]), now: T }, none);
     expect(answered.adjust(1)).toBeUndefined();
+  });
+});
+
+describe('per-scene default strengths', () => {
+  // What the defaults do, not their values (those are a measured choice: docs/feedback.md).
+  const view = (impressions: number) =>
+    new FeedbackView({ records: applyFeedback(new Map(), Array.from({ length: impressions }, (_, i) => imp('a', T + i)), none), lastInteraction: new Map(), now: T + impressions }, none);
+
+  it('are strengths from 0 to 1; the home feed, search and recently viewed ignore impressions', () => {
+    for (const s of SCENES) expect(DEFAULT_EXPOSURE_DISCOUNT[s], s).toBeGreaterThanOrEqual(0);
+    for (const s of SCENES) expect(DEFAULT_EXPOSURE_DISCOUNT[s], s).toBeLessThanOrEqual(1);
+    for (const s of ['home', 'search', 'recentlyViewed'] as const) expect(view(20).adjust(DEFAULT_EXPOSURE_DISCOUNT[s]), s).toBeUndefined();
+  });
+
+  it('the product page discounts weakly: one ignored impression does not sink an item, many do; cart and buy-again follow it', () => {
+    const strength = DEFAULT_EXPOSURE_DISCOUNT.product;
+    expect(strength).toBeGreaterThan(0);
+    const list = (n: number) => rankCandidates([cand('a', 1), cand('b', 0.9)], { k: 2, adjust: view(n).adjust(strength) }).map((x) => x.itemId);
+    expect(list(1)).toEqual(['a', 'b']); // an item leading by a tenth keeps its place after one impression
+    expect(list(20)).toEqual(['b', 'a']); // a list seen twenty times without a click gives way
+    expect(DEFAULT_EXPOSURE_DISCOUNT.cart).toBe(strength);
+    expect(DEFAULT_EXPOSURE_DISCOUNT.buyAgain).toBe(strength);
   });
 });
 
