@@ -197,6 +197,18 @@ async function evalMtl(dir: string, data: MtlData, maxUsers: number | undefined)
 
 const f4 = (x: number) => x.toFixed(4);
 
+/** Below this many held-out shoppers the figures are mostly noise, and the card says so. */
+export const FEW_EVAL_SHOPPERS = 100;
+
+/** The warning for a report held out on too few shoppers, or undefined. */
+export function fewShoppersWarning(r: SasrecReport | MtlReport): string | undefined {
+  if (r.users >= FEW_EVAL_SHOPPERS) return undefined;
+  const more = 'split' in r
+    ? 'a longer log, or more test days (--test-days N), gives figures to act on (the multi-task model is scored on shoppers with events both before and in the test days)'
+    : 'a log with more shoppers gives figures to act on';
+  return `warning: these figures rest on ${r.users} held-out shopper${r.users === 1 ? '' : 's'} (under ${FEW_EVAL_SHOPPERS}), too few to compare models; ${more}.`;
+}
+
 export function reportTable(r: SasrecReport | MtlReport): string {
   const lines: string[] = [];
   if ('itemknn' in r && 'hr@10' in r.model) {
@@ -402,6 +414,7 @@ async function trainWith(
     if (!skipEval) { print('evaluating on the test days ...'); report = await evalMtl(out, data, maxUsers); }
   }
   if (report) print(reportTable(report));
+  if (report && fewShoppersWarning(report)) print(fewShoppersWarning(report)!);
   const summary = {
     command: `scenerec train ${argv.join(' ')}`, modelVersion, architecture: choice.model === 'mtl' ? 'sasrec-mtl' : 'sasrec', choice,
     data: { log: input.log, items: input.items?.summary, ...dataNote }, readOptions: input.readOptions,
@@ -446,7 +459,7 @@ ${JSON.stringify(s.options)}
 Training: ${s.training.epochs} epochs (best ${s.training.bestEpoch}), ${s.training.steps} steps, ${formatDuration(s.training.seconds)} on ${s.backend} (${s.machine.cpus} CPUs, Node ${s.machine.node}, TF.js ${s.machine.tfjs}).
 ${s.training.calibration ? calibrationLines(s.training.calibration) : ''}
 ## Evaluation
-${report ? `Protocol: ${report.protocol}. ${report.users} shoppers.\n\n${reportTable(report)}` : 'Not evaluated (trained with --skip-eval): run `scenerec eval --model <this folder> --data <log>`.'}
+${report ? `Protocol: ${report.protocol}. ${report.users} shoppers.\n\n${reportTable(report)}${fewShoppersWarning(report) ? `\n\n**${fewShoppersWarning(report)}**` : ''}` : 'Not evaluated (trained with --skip-eval): run `scenerec eval --model <this folder> --data <log>`.'}
 `;
 }
 
@@ -474,6 +487,7 @@ async function evalCommand(argv: string[], print: Print): Promise<void> {
   }
   print(`protocol: ${report.protocol}; ${report.users} shoppers`);
   print(reportTable(report));
+  if (fewShoppersWarning(report)) print(fewShoppersWarning(report)!);
   print(JSON.stringify({ model: dir, architecture: mtl ? 'sasrec-mtl' : 'sasrec', data: f.data, ...reportJson(report) }));
 }
 

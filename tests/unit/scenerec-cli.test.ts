@@ -48,6 +48,9 @@ describe('scenerec train / eval / inspect', () => {
       const card = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
       expect(card).toContain(`architecture \`${arch}\``);
       for (const s of ['## Data', 'Events per type: view', '## Evaluation', '| popularity |', '| item-KNN |', '| model |']) expect(card).toContain(s);
+      // 60 shoppers: the card and the output say the figures are too few to compare models.
+      expect(card).toMatch(/warning: these figures rest on \d+ held-out shoppers? \(under 100\)/);
+      expect(t.out.some((l) => l.startsWith('warning: these figures rest on'))).toBe(true);
       const trained = lastJson(t.out);
       expect(trained.architecture).toBe(arch);
       // The multi-task model's repeat weights are calibrated on the validation day by default, never lowering its objective.
