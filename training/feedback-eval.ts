@@ -446,7 +446,7 @@ function svgPlot(res: { modelVersion: string; shoppers: number; k: number; maxSt
     fig.marker([b.x(r.repeatExposure), b.y(hrOf(r))], color);
     fig.text(b.x(r.repeatExposure) + 8, b.y(hrOf(r)) + 14, r.setting, `fill="${color}" font-size="11"`);
   }
-  fig.text(`${lefts[1]}`, `${panel.top + panel.h + 56}`, 'line: exposureDiscount sweep (label: value); squares: per-scene default (green),', 'fill="#555"');
-  fig.text(`${lefts[1]}`, `${panel.top + panel.h + 72}`, 'home/product pairs (grey), with simulated dismissals (orange); up and left is better', 'fill="#555"');
+  fig.text(`${lefts[1]}`, `${panel.top + panel.h + 56}`, 'line: one strength in both scenes; squares: the defaults (green),', 'fill="#555"');
+  fig.text(`${lefts[1]}`, `${panel.top + panel.h + 72}`, 'home/product pairs (grey), with dismissals (orange); up-left is better', 'fill="#555"');
   return fig.toString();
 }
