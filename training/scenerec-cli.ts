@@ -11,7 +11,7 @@ import { DataFormatError, leaveOneOut, type SequenceDataset } from './data.js';
 import { DEFAULT_TRAIN_OPTIONS, formatEstimate, formatValidation, train, type TrainOptions } from './train.js';
 import { DEFAULT_MTL_OPTIONS, parseTaskWeights, trainMtl, type MtlTrainOptions } from './mtl-train.js';
 import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer } from './evaluate.js';
-import { evaluateMtlScorer, itemKnnMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, type MtlMetrics } from './mtl-eval.js';
+import { evaluateMtlScorer, itemKnnMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, sampleMtlUsers, type MtlMetrics, type MtlScorer } from './mtl-eval.js';
 import type { MtlData } from './mtl-data.js';
 import { loadModelDir, modelSequences, saveModel, setNodeBackend, trainingSequences } from './node-io.js';
 import { formatDuration, parseFlags, phaseClock, ProgressBar, UsageError } from './cli.js';
@@ -27,6 +27,9 @@ import type { LoadedModel } from '../src/model/artifacts.js';
 import { modelConfig } from './train.js';
 import { mtlConfig } from './mtl-train.js';
 import { calibrateMtlModel, FIRST_SHARE, type CalibrationReport } from './mtl-calibrate.js';
+
+/** Held-out users of the multi-task model's card evaluation (a seeded sample above it); --eval-max-users 0 = all. */
+export const DEFAULT_EVAL_MAX_USERS = 5000;
 
 type Flags = Record<string, string | number | boolean>;
 type Print = (line: string) => void;
@@ -51,7 +54,7 @@ const READ_HELP = `  --data FILE          the event log: CSV, TSV or JSON Lines 
   --events pv=view,fav=favorite,buy=purchase   event names -> view|click, favorite, cart, purchase (plus the usual names)
   --skip-bad N         skip and count up to N malformed rows (default: stop at the first, exit code 2)
   --train-end DAY --valid-day DAY --test-start DAY   the time split (YYYY-MM-DD); default: last --test-days (1) test, the day before validation
-  --eval-max-users N   evaluate on at most N users (default: all)`;
+  --eval-max-users N   evaluate on at most N users (multi-task model: ${DEFAULT_EVAL_MAX_USERS}, sampled with a fixed seed, 0 = all; sequence model: the first N, default all)`;
 
 export const HELP = `usage: scenerec <command> [options]
   scenerec train --data events.csv [--items items.csv] --out DIR [--model sasrec|mtl] [--init-from OLD_DIR] [options]
@@ -183,15 +186,17 @@ async function evalMtl(dir: string, data: MtlData, maxUsers: number | undefined)
   }
   const { scorer, dispose } = mtlModelScorer(model.header.config, model.weights, data);
   const scorers = { popular: popularityScorer(data, 'test'), recent: recentItemsScorer(data, 'test'), itemknn: itemKnnMtlScorer(data, 'test') };
-  const sub: MtlData = maxUsers && data.users.length > maxUsers ? { ...data, users: data.users.slice(0, maxUsers), events: data.events.slice(0, maxUsers) } : data;
-  const o = { period: 'test' as const, candidates: 'catalog' as const, targets: 'first' as const };
-  const m = await evaluateMtlScorer(scorer, sub, o);
+  // Every shopper is ranked against the whole catalog per task and scorer: users x items, hours on a
+  // 10M-event log over every test user; so a seeded sample above the cap, said in the protocol.
+  const sample = sampleMtlUsers(data, 'test', maxUsers ?? DEFAULT_EVAL_MAX_USERS, 43);
+  const o = { period: 'test' as const, candidates: 'catalog' as const, targets: 'first' as const, users: sample.users };
+  const m = await evaluateMtlScorer(scorer, data, o);
   dispose();
   tf.dispose(Object.values(model.weights));
   return {
-    protocol: `time split: training days up to ${dayStr(data.trainEnd)}, validation ${dayStr(data.validDay)}, test from ${dayStr(data.testStart)}; per shopper with history, the first viewed / carted / purchased item of the test days ranked against the whole catalog (items never trained scored from content)`,
+    protocol: `time split: training days up to ${dayStr(data.trainEnd)}, validation ${dayStr(data.validDay)}, test from ${dayStr(data.testStart)}; per shopper with history, the first viewed / carted / purchased item of the test days ranked against the whole catalog (items never trained scored from content)${sample.sampled ? `; ${sample.users.length.toLocaleString('en-US')} shoppers sampled of the ${sample.eligible.toLocaleString('en-US')} with test events (--eval-max-users)` : ''}`,
     split: { trainEnd: data.trainEnd, validDay: data.validDay, testStart: data.testStart }, users: m.users,
-    model: m, popular: await evaluateMtlScorer(scorers.popular, sub, o), recent: await evaluateMtlScorer(scorers.recent, sub, o), itemknn: await evaluateMtlScorer(scorers.itemknn, sub, o),
+    model: m, popular: await evaluateMtlScorer(scorers.popular, data, o), recent: await evaluateMtlScorer(scorers.recent, data, o), itemknn: await evaluateMtlScorer(scorers.itemknn, data, o),
   };
 }
 
