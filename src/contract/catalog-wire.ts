@@ -12,6 +12,7 @@
  * the worker's validation reports the same typed error as before.
  */
 import type { CatalogItem } from './protocol.js';
+import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 
 /** Version of the packed form; the worker's pong names the one it reads (PONG message, field CATALOG_WIRE). */
 export const CATALOG_WIRE_VERSION = 1;
@@ -135,10 +136,29 @@ export function isPackedCatalog(v: unknown): v is PackedCatalog {
 
 /** The items of a packed catalog, equal to the ones packed (keys that were undefined are left out). */
 export function unpackCatalog(p: PackedCatalog): CatalogItem[] {
-  const n = p.count;
-  const items: CatalogItem[] = new Array(n);
-  let idStart = 0, titleStart = 0;
-  for (let i = 0; i < n; i++) {
+  const items: CatalogItem[] = new Array(p.count);
+  unpackItems(p, items, 0, p.count);
+  return withExtras(p, items);
+}
+
+/**
+ * `unpackCatalog` in slices of YIELD_EVERY_ITEMS items, letting the event loop run between them
+ * (a worker keeps answering its liveness pings while it unpacks a million items).
+ */
+export async function unpackCatalogInSlices(p: PackedCatalog): Promise<CatalogItem[]> {
+  const items: CatalogItem[] = new Array(p.count);
+  for (let i = 0; i < p.count; i += YIELD_EVERY_ITEMS) {
+    if (i > 0) await yieldToEventLoop();
+    unpackItems(p, items, i, Math.min(p.count, i + YIELD_EVERY_ITEMS));
+  }
+  return withExtras(p, items);
+}
+
+/** Unpacks items [from, to) into `items` (the keys other than `extras`). */
+function unpackItems(p: PackedCatalog, items: CatalogItem[], from: number, to: number): void {
+  let idStart = from > 0 ? p.idEnds[from - 1] : 0;
+  let titleStart = from > 0 ? p.titleEnds[from - 1] : 0;
+  for (let i = from; i < to; i++) {
     const item: CatalogItem = { id: p.ids.slice(idStart, p.idEnds[i]) };
     idStart = p.idEnds[i];
     const bits = p.present[i];
@@ -150,6 +170,9 @@ export function unpackCatalog(p: PackedCatalog): CatalogItem[] {
     if (bits & AVAILABLE) item.available = (bits & AVAILABLE_TRUE) !== 0;
     items[i] = item;
   }
+}
+
+function withExtras(p: PackedCatalog, items: CatalogItem[]): CatalogItem[] {
   for (const [i, rest] of p.extras) Object.assign(items[i], rest);
   return items;
 }

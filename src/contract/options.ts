@@ -15,6 +15,7 @@ import {
   type BackendName, type CatalogItem, type EngineConfig, type EventType, type FeedbackEventType, type ItemFilter, type ModelCacheMode,
   type ObjectiveWeights, type SceneName, type ShopRules, type StoredEvent,
 } from './protocol.js';
+import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -200,8 +201,39 @@ export function validatedPositions(items: readonly CatalogItem[]): ReadonlyMap<s
   return positionsOfValidated.get(items);
 }
 
-/** Checks a catalog: an array of items with unique, non-empty string ids. Returns a shallow copy (see validatedPositions). */
+/** Checks a catalog: an array of items with unique, non-empty string ids. Returns a shallow copy (see validatedPositions), or `catalog` itself when it is such a copy. */
 export function validateCatalog(catalog: unknown, where = 'catalog'): CatalogItem[] {
+  if (isValidatedCopy(catalog)) return catalog;
+  const check = catalogChecker(catalog, where);
+  check(0, (catalog as unknown[]).length);
+  return validatedCopy(catalog as CatalogItem[], check.seen);
+}
+
+/**
+ * `validateCatalog` in slices of YIELD_EVERY_ITEMS items, letting the event loop run between them:
+ * checking a million items takes long enough that a worker would miss its liveness pings.
+ */
+export async function validateCatalogInSlices(catalog: unknown, where = 'catalog'): Promise<CatalogItem[]> {
+  if (isValidatedCopy(catalog)) return catalog;
+  const check = catalogChecker(catalog, where);
+  const n = (catalog as unknown[]).length;
+  for (let i = 0; i < n; i += YIELD_EVERY_ITEMS) {
+    if (i > 0) await yieldToEventLoop();
+    check(i, Math.min(n, i + YIELD_EVERY_ITEMS));
+  }
+  return validatedCopy(catalog as CatalogItem[], check.seen);
+}
+
+const isValidatedCopy = (catalog: unknown): catalog is CatalogItem[] => Array.isArray(catalog) && positionsOfValidated.has(catalog);
+
+function validatedCopy(catalog: CatalogItem[], seen: ReadonlyMap<string, number>): CatalogItem[] {
+  const copy = [...catalog];
+  positionsOfValidated.set(copy, seen);
+  return copy;
+}
+
+/** Checks items [from, to) of a catalog (throws on the first bad one), filling `seen` (id -> position). */
+function catalogChecker(catalog: unknown, where: string): ((from: number, to: number) => void) & { seen: Map<string, number> } {
   const E = InvalidOptionsError;
   if (!Array.isArray(catalog)) throw new E(`${where} must be an array of items like { id: 'sku-1', category: 'audio' } (got ${describe(catalog)}).`, { field: where });
   const seen = new Map<string, number>();
@@ -228,17 +260,17 @@ export function validateCatalog(catalog: unknown, where = 'catalog'): CatalogIte
     if (available !== undefined && typeof available !== 'boolean') return false;
     return meta === undefined || isPlainObject(meta);
   };
-  for (let i = 0; i < catalog.length; i++) {
-    const item: unknown = catalog[i];
-    if (!valid(item)) explain(item, i);
-    const id = (item as CatalogItem).id;
-    const first = seen.get(id);
-    if (first !== undefined) throw new E(`${where} lists the id "${id}" twice (at ${first} and ${i}); ids must be unique.`, { field: `${where}[${i}]`, itemId: id });
-    seen.set(id, i);
-  }
-  const copy = [...(catalog as CatalogItem[])];
-  positionsOfValidated.set(copy, seen);
-  return copy;
+  const check = (from: number, to: number): void => {
+    for (let i = from; i < to; i++) {
+      const item: unknown = catalog[i];
+      if (!valid(item)) explain(item, i);
+      const id = (item as CatalogItem).id;
+      const first = seen.get(id);
+      if (first !== undefined) throw new E(`${where} lists the id "${id}" twice (at ${first} and ${i}); ids must be unique.`, { field: `${where}[${i}]`, itemId: id });
+      seen.set(id, i);
+    }
+  };
+  return Object.assign(check, { seen });
 }
 
 /**

@@ -294,6 +294,11 @@ export interface ScoringInfo {
   simd?: boolean;
   /** float32: scored by TF.js matMul ('tfjs', GPU backends) or the blocked float32 kernel (CPU backends). */
   kernel?: 'tfjs' | 'f32-simd' | 'f32-simd+i8-prefilter' | 'f32-js';
+  /**
+   * 'f32-simd+i8-prefilter': whether its int8 prefilter is built yet (it is built in the background
+   * after the engine is ready; until then top-n requests take the full float32 pass, same lists).
+   */
+  prefilterReady?: boolean;
   /** Every row goes to ranking ('all'), or the top `topCandidates` rows ('top'). */
   mode: 'all' | 'top';
   topCandidates: number;

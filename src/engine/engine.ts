@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { WARMUP_CALLS } from '../contract/defaults.js';
 import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError } from '../contract/errors.js';
 import {
-  partitionEvents, resolveEngineConfig, validateCatalog, validateEvents, validateHistoryQuery, validateRequest,
+  partitionEvents, resolveEngineConfig, validateCatalogInSlices, validateEvents, validateHistoryQuery, validateRequest,
   type ResolvedEngineConfig,
 } from '../contract/options.js';
 import type {
@@ -143,6 +143,10 @@ export class RecommenderEngine implements RecommenderApi {
   static async create(configArg: EngineConfig = {}, hooks: EngineHooks = {}): Promise<RecommenderEngine> {
     const t0 = now();
     const report = (p: LoadProgress) => { try { hooks.onProgress?.(p); } catch { /* a throwing callback must not break loading */ } };
+    // A large catalog is checked in slices first (a worker keeps answering its pings meanwhile);
+    // resolveEngineConfig then takes the checked copy as it is.
+    const given = (configArg as { catalog?: unknown } | null)?.catalog;
+    if (Array.isArray(given)) configArg = { ...configArg, catalog: await validateCatalogInSlices(given, 'options.catalog') };
     const config = resolveEngineConfig(configArg);
     const modelUrl = resolveUrl(config.modelUrl);
     const deadline = new LoadDeadline(config.timeoutMs, hooks.signal);
@@ -453,7 +457,7 @@ export class RecommenderEngine implements RecommenderApi {
   /** Replaces the catalog. Returns the new engine info. */
   async setCatalog(catalog: CatalogItem[]): Promise<EngineInfo> {
     this.assertUsable();
-    const items = validateCatalog(catalog);
+    const items = await validateCatalogInSlices(catalog);
     if (items.length === 0) {
       throw new InvalidOptionsError('catalog is empty; pass at least one item.', { field: 'catalog' });
     }

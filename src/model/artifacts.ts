@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { SasRecConfig, WeightMap } from './sasrec.js';
 import { TASKS } from './features.js';
+import { yieldToEventLoop } from '../util/clock.js';
 
 export const MODEL_FORMAT = 'scenerec-sasrec';
 /**
@@ -274,20 +275,33 @@ function f16ToF32Bits(): Uint32Array {
  * for any other (TF.js decodes those). float16 is decoded by table lookup: the same values as
  * tf.io.decodeWeights (every float16 is a float32), several times faster on a large item table.
  */
-function decodeFloatWeight(buffer: ArrayBuffer, offset: number, spec: tf.io.WeightsManifestEntry): Float32Array | undefined {
+/** Values a weight decode handles between two yields (a few tens of ms of work at most). */
+const DECODE_SLICE_VALUES = 1 << 22;
+
+function* decodeFloatWeight(buffer: ArrayBuffer, offset: number, spec: tf.io.WeightsManifestEntry): Generator<void, Float32Array | undefined> {
   const q = spec.quantization?.dtype;
   const n = spec.shape.reduce((a, b) => a * b, 1);
   let nonFinite = false;
   let out: Float32Array;
+  // A million-item table is tens of millions of values: decoded in slices, with a step between them
+  // where weightsFromArtifactsInSlices lets the event loop run (a worker keeps answering its pings).
   if (!q && spec.dtype === 'float32') {
     out = offset % 4 === 0 ? new Float32Array(buffer, offset, n).slice() : new Float32Array(buffer.slice(offset, offset + n * 4));
-    for (let i = 0; i < n && !nonFinite; i++) nonFinite = out[i] - out[i] !== 0; // NaN and ±Infinity give NaN
+    for (let i0 = 0; i0 < n && !nonFinite; i0 += DECODE_SLICE_VALUES) {
+      if (i0 > 0) yield;
+      const i1 = Math.min(n, i0 + DECODE_SLICE_VALUES);
+      for (let i = i0; i < i1 && !nonFinite; i++) nonFinite = out[i] - out[i] !== 0; // NaN and ±Infinity give NaN
+    }
   } else if (q === 'float16' && spec.dtype === 'float32') {
     const h = offset % 2 === 0 ? new Uint16Array(buffer, offset, n) : new Uint16Array(buffer.slice(offset, offset + n * 2));
     const table = f16ToF32Bits();
     const bits = new Uint32Array(n);
     let top = 0; // bit 15 set when some exponent is all ones (NaN, ±Infinity)
-    for (let i = 0; i < n; i++) { const x = h[i]; bits[i] = table[x]; top |= (x & 0x7c00) + 0x400; }
+    for (let i0 = 0; i0 < n; i0 += DECODE_SLICE_VALUES) {
+      if (i0 > 0) yield;
+      const i1 = Math.min(n, i0 + DECODE_SLICE_VALUES);
+      for (let i = i0; i < i1; i++) { const x = h[i]; bits[i] = table[x]; top |= (x & 0x7c00) + 0x400; }
+    }
     nonFinite = (top & 0x8000) !== 0;
     out = new Float32Array(bits.buffer);
   } else return undefined;
@@ -309,12 +323,24 @@ export class NonFiniteWeightsError extends Error {
  * weight holds NaN or ±Infinity, found while decoding. `itemTable`: the item embedding's float32 values as decoded (the catalog matrix is
  * built from them without reading the tensor back), when it is stored as float32 or float16.
  */
-export function weightsFromArtifacts(
-  artifacts: tf.io.ModelArtifacts,
-  expected: Array<[string, number[]]>,
-): { weights: WeightMap; weightBytes: number; itemTable?: Float32Array } {
+export function weightsFromArtifacts(artifacts: tf.io.ModelArtifacts, expected: Array<[string, number[]]>): DecodedWeights {
+  const steps = weightSteps(artifacts, expected);
+  for (;;) { const s = steps.next(); if (s.done) return s.value; }
+}
+
+/** `weightsFromArtifacts`, letting the event loop run between slices of the decode (a worker keeps answering its liveness pings). */
+export async function weightsFromArtifactsInSlices(artifacts: tf.io.ModelArtifacts, expected: Array<[string, number[]]>): Promise<DecodedWeights> {
+  const steps = weightSteps(artifacts, expected);
+  for (;;) { const s = steps.next(); if (s.done) return s.value; await yieldToEventLoop(); }
+}
+
+type DecodedWeights = { weights: WeightMap; weightBytes: number; itemTable?: Float32Array };
+
+function* weightSteps(artifacts: tf.io.ModelArtifacts, expected: Array<[string, number[]]>): Generator<void, DecodedWeights> {
   if (!artifacts.weightSpecs || !artifacts.weightData) throw new Error('model has no weights');
-  const buffer = tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+  // One buffer is read as it is (join would copy it whole).
+  const data = artifacts.weightData;
+  const buffer = data instanceof ArrayBuffer ? data : tf.io.CompositeArrayBuffer.join(data);
   const named: Record<string, tf.Tensor> = {};
   let itemTable: Float32Array | undefined;
   let offset = 0;
@@ -322,7 +348,7 @@ export function weightsFromArtifacts(
     for (const spec of artifacts.weightSpecs) {
       const bytes = specBytes(spec);
       if (offset + bytes > buffer.byteLength) throw new Error(`model weights end before "${spec.name}" (${buffer.byteLength} bytes)`);
-      const values = decodeFloatWeight(buffer, offset, spec);
+      const values = yield* decodeFloatWeight(buffer, offset, spec);
       if (named[spec.name]) named[spec.name].dispose();
       if (values) {
         named[spec.name] = tf.tensor(values, spec.shape, 'float32');

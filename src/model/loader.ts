@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {
-  findNonFinite, NonFiniteWeightsError, specBytes, validateHeader, validateVocab, weightsFromArtifacts, type LoadedModel, type ModelHeader, type ModelVocab,
+  findNonFinite, NonFiniteWeightsError, specBytes, validateHeader, validateVocab, weightsFromArtifactsInSlices, type LoadedModel, type ModelHeader, type ModelVocab,
 } from './artifacts.js';
 import { defaultCacheStorage, ModelCache } from './cache.js';
 import { LoadDeadline } from './deadline.js';
@@ -171,7 +171,7 @@ async function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): Pr
   // releases what it decoded when it throws; it finds non-finite values while decoding, and then
   // findNonFinite says where.
   try {
-    return weightsFromArtifacts({ weightSpecs: m.weightSpecs, weightData: buffer }, weightShapes(m.header.config));
+    return await weightsFromArtifactsInSlices({ weightSpecs: m.weightSpecs, weightData: buffer }, weightShapes(m.header.config));
   } catch (e) {
     const bad = e instanceof NonFiniteWeightsError ? findNonFinite(buffer, m.weightSpecs) : undefined;
     if (bad) {

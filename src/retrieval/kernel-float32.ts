@@ -4,9 +4,13 @@
  * (`scoreBlocked`), scored in one sequential pass with a partial top-k; no tensor, no TF.js op per
  * call. Where the kernel has SIMD and the catalog is large, top-n requests go through an exact int8
  * prefilter (see Prefilter), and the rows are kept row-major for its rescoring (`dotRows`).
+ * The prefilter is only a speed-up (its lists are the full pass's), so it is built in the background
+ * after the rows are copied, in slices between which the event loop runs (a worker keeps answering
+ * its liveness pings); until it is ready, top-n requests take the full float32 pass.
  */
 import type { Tensor } from '@tensorflow/tfjs';
 import { blockedIndex, blockRows, createF32Kernel, f32SimdAvailable, F32Layout, type F32Kernel } from '../kernels/f32.js';
+import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { checkQueries, MatrixBase, queryValues, type BulkRequest } from './matrix-base.js';
 import type { CatalogMatrixInfo, ScoreResult } from './matrix.js';
 import { kthLargest, selectTop, TopK } from './topk.js';
@@ -58,8 +62,24 @@ export function prefilterSampleBlocks(nb: number): Int32Array {
   return Int32Array.from({ length: sb }, (_, i) => Math.floor(((i + 0.5) * nb) / sb));
 }
 
-function buildPrefilter(k: F32Kernel, m: number, rows: number, dim: number, nb: number, at: Omit<Prefilter, 'bytes' | 'dp' | 'cap' | 'stats' | 'sampleBlocks'>): Prefilter {
-  k.quantizeRows!(m, rows, dim, at.m8, at.scales, at.x1);
+/** Rows quantised per slice of the background build: a multiple of 16 (the kernel's blocks), a few tens of ms of work. */
+const QUANTIZE_SLICE_ROWS = YIELD_EVERY_ITEMS;
+
+type PrefilterAt = Omit<Prefilter, 'bytes' | 'dp' | 'cap' | 'stats' | 'sampleBlocks'>;
+
+/**
+ * Quantises the rows (at byte offset `m`, row-major) into the prefilter's int8 copy, one slice of
+ * QUANTIZE_SLICE_ROWS rows at a time with a yield between slices, and returns the prefilter, or
+ * null when `stopped()` turned true meanwhile. A slice starting at row r0 (a multiple of 16) reads
+ * the rows from m + r0·d·4, writes its blocks from m8 + (r0/16)·16·d and its scales and norms from
+ * r0·4 bytes on: what one call over every row writes (src/kernels/f32.wat quantizeRows).
+ */
+async function buildPrefilter(k: F32Kernel, m: number, rows: number, dim: number, nb: number, at: PrefilterAt, stopped: () => boolean): Promise<Prefilter | null> {
+  for (let r0 = 0; r0 < rows; r0 += QUANTIZE_SLICE_ROWS) {
+    await yieldToEventLoop();
+    if (stopped()) return null;
+    k.quantizeRows!(m + r0 * dim * 4, Math.min(QUANTIZE_SLICE_ROWS, rows - r0), dim, at.m8 + (r0 / 16) * 16 * dim, at.scales + r0 * 4, at.x1 + r0 * 4);
+  }
   return { ...at, dp: dim / 2, cap: PREFILTER_CAP, sampleBlocks: prefilterSampleBlocks(nb), bytes: nb * 16 * (dim + 16), stats: { listed: 0, everyRow: 0 } };
 }
 
@@ -79,6 +99,11 @@ export class KernelFloat32Matrix extends MatrixBase {
   readonly dtype = 'float32';
   /** Rows stored row-major (the prefilter's rescoring reads whole rows), else in blocks of 16. */
   private readonly rowMajor: boolean;
+  /** The prefilter once its background build is done (null before, and without one). */
+  private pre: Prefilter | null = null;
+  private disposed = false;
+  /** Settles when the prefilter's background build ends (built, stopped by dispose, or none planned). */
+  private readonly building: Promise<void>;
 
   private constructor(
     rows: number,
@@ -91,13 +116,21 @@ export class KernelFloat32Matrix extends MatrixBase {
     private readonly nb: number,
     /** The rows in the kernel's memory. */
     private readonly view: Float32Array,
-    private readonly pre: Prefilter | null,
+    /** Where the prefilter goes in the kernel's memory, or null without one. */
+    private readonly preAt: PrefilterAt | null,
   ) {
     super(rows, dim, chunkRows);
-    this.rowMajor = pre !== null;
+    this.rowMajor = preAt !== null;
+    this.building = preAt === null ? Promise.resolve() : buildPrefilter(k, at.m, rows, dim, nb, preAt, () => this.disposed)
+      .then((pre) => { if (!this.disposed) this.pre = pre; });
   }
 
-  static create(values: Float32Array, rows: number, dim: number, chunkRows: number, options: KernelFloat32Options = {}): KernelFloat32Matrix {
+  /**
+   * Copies the rows into the kernel's memory (in slices, yielding between them) and returns the
+   * matrix, ready to score; its prefilter, where it applies, is built in the background
+   * (`prefilterReady`).
+   */
+  static async create(values: Float32Array, rows: number, dim: number, chunkRows: number, options: KernelFloat32Options = {}): Promise<KernelFloat32Matrix> {
     const k = createF32Kernel({ forceJs: options.forceJs });
     const nb = Math.ceil(rows / 16);
     const lay = new F32Layout();
@@ -111,20 +144,39 @@ export class KernelFloat32Matrix extends MatrixBase {
     } : null;
     k.reserve(lay.bytes);
     const view = new Float32Array(k.buffer, m, withPre ? rows * dim : nb * 16 * dim);
-    if (withPre) view.set(values.subarray(0, rows * dim));
-    else blockRows(values, rows, dim, view);
-    const pre = preAt ? buildPrefilter(k, m, rows, dim, nb, preAt) : null;
-    return new KernelFloat32Matrix(rows, dim, chunkRows, k, { m, q, out }, nb, view, pre);
+    if (withPre) {
+      for (let r0 = 0; r0 < rows; r0 += YIELD_EVERY_ITEMS) {
+        if (r0 > 0) await yieldToEventLoop();
+        const r1 = Math.min(rows, r0 + YIELD_EVERY_ITEMS);
+        view.set(values.subarray(r0 * dim, r1 * dim), r0 * dim);
+      }
+    } else blockRows(values, rows, dim, view);
+    return new KernelFloat32Matrix(rows, dim, chunkRows, k, { m, q, out }, nb, view, preAt);
+  }
+
+  /**
+   * Settles when the int8 prefilter is built (or will not be: none applies, or the matrix was
+   * disposed). Until then top-n requests are served by the full float32 pass, with the same lists.
+   */
+  prefilterReady(): Promise<void> {
+    return this.building;
   }
 
   info(): CatalogMatrixInfo {
-    const bytes = this.view.byteLength + (this.pre?.bytes ?? 0); // one copy of the rows (+ the int8 prefilter)
-    return { ...this.baseInfo(bytes), kernel: this.k.simd ? (this.pre ? 'f32-simd+i8-prefilter' : 'f32-simd') : 'f32-js' };
+    const bytes = this.view.byteLength + (this.preAt ? this.nb * 16 * (this.dim + 16) : 0); // one copy of the rows (+ the int8 prefilter)
+    const kernel = this.k.simd ? (this.preAt ? 'f32-simd+i8-prefilter' : 'f32-simd') : 'f32-js';
+    return { ...this.baseInfo(bytes), kernel, ...(this.preAt ? { prefilterReady: this.pre !== null } : {}) };
   }
 
-  /** How the prefilter served its calls so far, or null without one. */
+  /** How the prefilter served its calls so far, or null without one (or before it is built). */
   prefilterStats(): PrefilterStats | null {
     return this.pre ? { ...this.pre.stats } : null;
+  }
+
+  /** Stops the prefilter's background build. */
+  override dispose(): void {
+    this.disposed = true;
+    this.pre = null;
   }
 
   protected readRow(r: number, out: Float32Array): void {

@@ -54,7 +54,7 @@ export interface ScoreResult {
 }
 
 /** The matrix's part of the engine's ScoringInfo (storage, kernel, size). */
-export type CatalogMatrixInfo = Pick<ScoringInfo, 'dtype' | 'kernel' | 'rows' | 'dim' | 'bytes' | 'chunkRows' | 'simd'>;
+export type CatalogMatrixInfo = Pick<ScoringInfo, 'dtype' | 'kernel' | 'prefilterReady' | 'rows' | 'dim' | 'bytes' | 'chunkRows' | 'simd'>;
 
 export interface CatalogMatrixOptions {
   dtype?: EmbeddingDtypeOption;

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import * as Comlink from 'comlink';
 import { createRecommender, InvalidOptionsError, type CatalogItem } from '../../src/index.js';
 import { exposeEngine } from '../../src/engine/host.js';
-import { isPackedCatalog, packCatalog, packedBuffers, unpackCatalog } from '../../src/contract/catalog-wire.js';
+import { isPackedCatalog, packCatalog, packedBuffers, unpackCatalog, unpackCatalogInSlices } from '../../src/contract/catalog-wire.js';
+import { validateCatalog, validateCatalogInSlices } from '../../src/contract/options.js';
+import { YIELD_EVERY_ITEMS } from '../../src/util/clock.js';
 import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 const varied = (): CatalogItem[] => [
@@ -22,6 +24,31 @@ describe('the packed catalog wire form', () => {
     expect(isPackedCatalog(packed)).toBe(true);
     expect(packed.categories).toEqual(['kitchen', '']); // a dictionary, not a string per item
     expect(unpackCatalog(structuredClone(packed, { transfer: packedBuffers(packed) }))).toEqual(items);
+  });
+
+  it('unpacks and checks a catalog of several slices as in one go, the event loop running between slices', async () => {
+    const n = 2 * YIELD_EVERY_ITEMS + 123;
+    const items: CatalogItem[] = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? { id: `s-${i}`, title: `t${i}`, price: i } : { id: `s-${i}`, category: `c${i % 7}`, meta: { i } }));
+    const packed = packCatalog(items)!;
+    let ticks = 0;
+    let ticking = true;
+    const tick = () => { ticks++; if (ticking) setTimeout(tick, 0); };
+    setTimeout(tick, 0);
+    const back = await unpackCatalogInSlices(packed);
+    const unpackTicks = ticks;
+    const checked = await validateCatalogInSlices(back);
+    ticking = false;
+    expect(unpackTicks).toBeGreaterThanOrEqual(2);
+    expect(ticks - unpackTicks).toBeGreaterThanOrEqual(2);
+    expect(back).toEqual(unpackCatalog(packed));
+    expect(back).toEqual(items);
+    expect(checked).toEqual(items);
+    expect(checked).not.toBe(back); // a copy, taken as it is by a second check
+    expect(validateCatalog(checked)).toBe(checked);
+    // A repeat in a later slice is refused as the one-go check refuses it.
+    const dup = [...items, { id: 's-5' }];
+    await expect(validateCatalogInSlices(dup, 'options.catalog')).rejects.toThrow(`options.catalog lists the id "s-5" twice (at 5 and ${n})`);
+    expect(() => validateCatalog(dup, 'options.catalog')).toThrow(`options.catalog lists the id "s-5" twice (at 5 and ${n})`);
   });
 
   it('leaves out keys that were undefined, as structured clone of the items would keep them as undefined', () => {

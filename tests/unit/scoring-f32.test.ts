@@ -139,6 +139,8 @@ describe('int8 prefilter of exact top-n (float32 on a CPU backend)', () => {
     const m = table(31);
     const mat = await createCatalogMatrix(m, rows, d, { dtype: 'float32', float32Kernel: 'f32' });
     expect(mat.info().kernel).toBe('f32-simd+i8-prefilter');
+    await (mat as KernelFloat32Matrix).prefilterReady();
+    expect(mat.info().prefilterReady).toBe(true);
     for (let t = 0; t < 60; t++) {
       const q = rand(d, 500 + (t % 2)); // two shoppers, alternating
       if (t % 5 === 0) for (let k = 0; k < d; k++) q[k] *= 4; // a jump in scale
@@ -156,9 +158,43 @@ describe('int8 prefilter of exact top-n (float32 on a CPU backend)', () => {
     const m = table(32);
     for (const b of prefilterSampleBlocks(Math.ceil(rows / 16))) for (let i = b * 16 * d; i < Math.min(rows, b * 16 + 16) * d; i++) m[i] *= 20;
     const mat = await createCatalogMatrix(m, rows, d, { dtype: 'float32', float32Kernel: 'f32' });
+    await (mat as KernelFloat32Matrix).prefilterReady();
     for (let t = 0; t < 8; t++) await expectFullPass(mat, rand(d, 700 + t), [10, 500][t % 2]);
     const stats = (mat as KernelFloat32Matrix).prefilterStats()!;
     expect(stats.everyRow).toBeGreaterThan(0);
+  });
+
+  it('is ready before its prefilter: the full pass serves the same lists meanwhile, and the build yields to the event loop', async () => {
+    const [R, dd] = [300_000, 16]; // several slices of the background build
+    const m = rand(R * dd, 33);
+    let ticks = 0;
+    let ticking = true;
+    const tick = () => { ticks++; if (ticking) setTimeout(tick, 0); };
+    setTimeout(tick, 0);
+    const mat = await createCatalogMatrix(m, R, dd, { dtype: 'float32', float32Kernel: 'f32' }) as KernelFloat32Matrix;
+    const afterCopy = ticks;
+    expect(mat.info().prefilterReady).toBe(false);
+    const q = rand(dd, 34);
+    const early = await mat.score(q, { kind: 'top', n: 100 });
+    expect(mat.prefilterStats()).toBeNull(); // served by the full pass
+    await mat.prefilterReady();
+    ticking = false;
+    expect(mat.info().prefilterReady).toBe(true);
+    // A timer ran between the slices of the copy and of the quantisation (one synchronous build would leave none).
+    expect(afterCopy).toBeGreaterThanOrEqual(3);
+    expect(ticks - afterCopy).toBeGreaterThanOrEqual(3);
+    const late = await mat.score(q, { kind: 'top', n: 100 });
+    expect(mat.prefilterStats()!.listed + mat.prefilterStats()!.everyRow).toBe(1);
+    expect([...late.rows!]).toEqual([...early.rows!]);
+    expect([...late.scores[0]]).toEqual([...early.scores[0]]);
+  });
+
+  it('stops its background build when disposed', async () => {
+    const mat = await createCatalogMatrix(rand(200_000 * 16, 35), 200_000, 16, { dtype: 'float32', float32Kernel: 'f32' }) as KernelFloat32Matrix;
+    mat.dispose();
+    await mat.prefilterReady();
+    expect(mat.info().prefilterReady).toBe(false);
+    expect(mat.prefilterStats()).toBeNull();
   });
 
   it('quantizeRows: per-row scale max|x|/127, |x - scale · q| <= scale / 2, and L1 norms that bound Σ|x|', () => {
