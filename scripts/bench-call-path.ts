@@ -22,6 +22,8 @@ const argv = process.argv.slice(2);
 const opt = (name: string, d: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : d; };
 const CALLS = Number(opt('calls', '2000'));
 const root = resolve(import.meta.dirname, '..').replaceAll('\\', '/');
+/** --base DIR: a copy of another revision's src/ (e.g. `git archive main src | tar -x -C DIR`), timed as `sdk (base)` beside this one. */
+const BASE = argv.includes('--base') ? resolve(opt('base', '')).replaceAll('\\', '/') : null;
 
 // The stand-in result: the bench's catalog entries (bench/catalog.ts) and a personal reason.
 const resultSrc = `
@@ -36,10 +38,10 @@ export function fakeResult(latencyMs) {
   return { scene: 'home', items, backend: 'wasm', modelVersion: 'games-sasrec-1', latencyMs, historyUsed: 20 };
 }`;
 
-const workerSrc = `
+const workerSrc = (src: string) => `
 import * as Comlink from 'comlink';
-import { answerDirectCalls, answerPings } from '${root}/src/engine/host.ts';
-import { registerErrorTransfer } from '${root}/src/contract/transfer.ts';
+import { answerDirectCalls, answerPings } from '${src}/engine/host.ts';
+import { registerErrorTransfer } from '${src}/contract/transfer.ts';
 import { fakeResult } from 'virtual:result';
 const hostMs = [];
 let t0 = 0;
@@ -64,9 +66,11 @@ self.onmessage = (ev) => { self.postMessage(ev.data.tiny ? { n: ev.data.n } : { 
 
 const pageSrc = `
 import { createRecommender } from '${root}/src/index.ts';
+${BASE ? `import { createRecommender as createBase } from '${BASE}/src/index.ts';` : 'const createBase = null;'}
 import { fakeResult } from 'virtual:result';
 const raw = new Worker('/raw.js', { type: 'module' });
 const sdkWorker = new Worker('/worker.js', { type: 'module' });
+const baseWorker = createBase ? new Worker('/base-worker.js', { type: 'module' }) : null;
 let n = 0;
 const waiters = new Map();
 raw.onmessage = (ev) => { waiters.get(ev.data.n)(); waiters.delete(ev.data.n); };
@@ -78,15 +82,20 @@ const directCall = () => new Promise((done) => { const id = ++dn; directWaiters.
 window.run = async (calls) => {
   const rec = await createRecommender({ worker: sdkWorker, modelUrl: '/model/manifest.json' });
   const home = rec.scene('home');
+  const base = createBase ? await createBase({ worker: baseWorker, modelUrl: '/model/manifest.json' }) : null;
   const variants = {
     'postMessage, tiny': () => rawCall(true),
     'postMessage, result': () => rawCall(false),
     'direct message, bare': directCall,
     sdk: () => home.recommend({ k: 10 }),
+    // As the bench and a shop call it: the handle asked for on each call.
+    'sdk, scene() each call': () => rec.scene('home').recommend({ k: 10 }),
   };
+  if (base) variants['sdk (base), scene() each call'] = () => base.scene('home').recommend({ k: 10 });
   const names = Object.keys(variants);
   const out = Object.fromEntries(names.map((k) => [k, []]));
   const sync = [];
+  const baseSync = [];
   for (let i = 0; i < 50; i++) for (const k of names) await variants[k]();
   for (let i = 0; i < calls; i++) {
     for (let j = 0; j < names.length; j++) {
@@ -94,6 +103,7 @@ window.run = async (calls) => {
       const t = performance.now();
       const p = variants[k]();
       if (k === 'sdk') sync.push(performance.now() - t);
+      else if (k.startsWith('sdk (base)')) baseSync.push(performance.now() - t);
       await p;
       out[k].push(performance.now() - t);
     }
@@ -107,7 +117,8 @@ window.run = async (calls) => {
   const res = fakeResult(0.5);
   for (let i = 0; i < calls; i++) { const t = performance.now(); structuredClone(res); clone.push(performance.now() - t); }
   await rec.dispose();
-  return { out, sync, host, clone, bytes: JSON.stringify(res).length, isolated: self.crossOriginIsolated };
+  await base?.dispose();
+  return { out, sync, baseSync, host, clone, bytes: JSON.stringify(res).length, isolated: self.crossOriginIsolated };
 };`;
 
 const virtualResult = {
@@ -123,7 +134,7 @@ async function bundle(contents: string): Promise<string> {
   return r.outputFiles[0].text;
 }
 
-const [worker, rawWorker, page] = await Promise.all([bundle(workerSrc), bundle(rawWorkerSrc), bundle(pageSrc)]);
+const [worker, baseWorker, rawWorker, page] = await Promise.all([bundle(workerSrc(`${root}/src`)), BASE ? bundle(workerSrc(`${BASE}/src`)) : '', bundle(rawWorkerSrc), bundle(pageSrc)]);
 const browser = await chromium.launch({ executablePath: process.env.SCENEREC_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-background-networking'] });
 try {
   const tab = await browser.newPage();
@@ -133,12 +144,13 @@ try {
     const js = (body: string) => route.fulfill({ body, contentType: 'text/javascript', headers: isolation });
     if (path === '/worker.js') return js(worker);
     if (path === '/raw.js') return js(rawWorker);
+    if (path === '/base-worker.js') return js(baseWorker);
     if (path === '/page.js') return js(page);
     return route.fulfill({ body: '<!doctype html><script type="module" src="/page.js"></script>', contentType: 'text/html', headers: isolation });
   });
   await tab.goto('http://localhost:5361/');
   await tab.waitForFunction(() => typeof (window as unknown as { run?: unknown }).run === 'function', undefined, { timeout: 120_000 });
-  type Out = { out: Record<string, number[]>; sync: number[]; host: number[]; clone: number[]; bytes: number; isolated: boolean };
+  type Out = { out: Record<string, number[]>; sync: number[]; baseSync: number[]; host: number[]; clone: number[]; bytes: number; isolated: boolean };
   const r = await tab.evaluate((calls) => (window as unknown as { run(c: number): Promise<Out> }).run(calls), CALLS);
   const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * p)];
   const f = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
@@ -147,6 +159,7 @@ try {
   console.log('|---|---|---|---|');
   for (const [k, xs] of Object.entries(r.out)) console.log(`| ${k} | ${f(q(xs, 0.5))} | ${f(q(xs, 0.25))} | ${f(q(xs, 0.75))} |`);
   console.log(`| sdk call, page-side synchronous part (until posted) | ${f(q(r.sync, 0.5))} | ${f(q(r.sync, 0.25))} | ${f(q(r.sync, 0.75))} |`);
+  if (BASE) console.log(`| sdk (base) call, page-side synchronous part | ${f(q(r.baseSync, 0.5))} | ${f(q(r.baseSync, 0.25))} | ${f(q(r.baseSync, 0.75))} |`);
   console.log(`| worker: message event -> reply posted (host + stand-in engine) | ${f(q(r.host, 0.5))} | ${f(q(r.host, 0.25))} | ${f(q(r.host, 0.75))} |`);
   console.log(`| structuredClone of the result alone (${r.bytes} bytes as JSON) | ${f(q(r.clone, 0.5))} | ${f(q(r.clone, 0.25))} | ${f(q(r.clone, 0.75))} |`);
 } finally {
