@@ -149,13 +149,19 @@ class RecommenderClient implements Recommender {
     return this.engineInfo.backend;
   }
 
+  /** One frozen handle per scene, made at its first ask (a shop asks on every call). */
+  private readonly handles = new Map<SceneName, SceneHandle<SceneName>>();
+
   scene<S extends SceneName>(name: S): SceneHandle<S> {
+    const known = this.handles.get(name);
+    if (known) return known as SceneHandle<S>;
     const scene = assertScene(name) as S;
     const recommend = (request?: SceneRequestMap[S]) => this.recommend(scene, (request ?? {}) as SceneRequestMap[S]);
-    const handle = scene === 'search'
+    const handle = Object.freeze(scene === 'search'
       ? { name: scene, recommend, rerank: (request: SearchRequest) => this.recommend('search', request) }
-      : { name: scene, recommend };
-    return Object.freeze(handle) as unknown as SceneHandle<S>;
+      : { name: scene, recommend }) as unknown as SceneHandle<S>;
+    this.handles.set(scene, handle as SceneHandle<SceneName>);
+    return handle;
   }
 
   /**

@@ -1,0 +1,167 @@
+/**
+ * npm run bench:call-path [-- --calls 2000]
+ *
+ * Where the page's time of a hot call goes outside the engine (issue #18: "as the page sees it ≤
+ * worker time + 0.15 ms"), measured in Debian's Chromium (cross-origin isolated, so the timers are
+ * fine-grained). The worker runs the SDK's own host (src/engine/host.ts: direct calls, pings and
+ * Comlink on one endpoint) over a stand-in engine whose `recommend` returns a result shaped like the
+ * bench's 24k home answer (10 items with their catalog entries and reasons), so the figures are the
+ * message path alone. Interleaved, per call, medians:
+ *   - `postMessage, tiny`: a bare round trip to a second worker, `{ n }` each way (the floor of any path);
+ *   - `postMessage, result`: the same, answered with the result (its structured clone both ways);
+ *   - `direct message, bare`: the SDK's direct-call message posted by hand to the SDK's worker (host, no supervisor);
+ *   - `sdk`: `rec.scene('home').recommend({ k: 10 })` through createRecommender's client and supervisor.
+ * Also printed: the page-side synchronous part of the sdk call (until it posted), the worker-side
+ * time from the message event to the reply posted, and the result's structured clone alone.
+ */
+import { build } from 'esbuild';
+import { resolve } from 'node:path';
+import { chromium } from '@playwright/test';
+
+const argv = process.argv.slice(2);
+const opt = (name: string, d: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : d; };
+const CALLS = Number(opt('calls', '2000'));
+const root = resolve(import.meta.dirname, '..').replaceAll('\\', '/');
+/** --base DIR: a copy of another revision's src/ (e.g. `git archive main src | tar -x -C DIR`), timed as `sdk (base)` beside this one. */
+const BASE = argv.includes('--base') ? resolve(opt('base', '')).replaceAll('\\', '/') : null;
+
+// The stand-in result: the bench's catalog entries (bench/catalog.ts) and a personal reason.
+const resultSrc = `
+export function fakeResult(latencyMs) {
+  const items = [];
+  for (let r = 0; r < 10; r++) {
+    const i = 300 + r * 17;
+    items.push({ itemId: 'B00' + (1000000 + i), score: 3.25 - r * 0.1, rank: r,
+      reason: { kind: 'personal', becauseOf: ['B00' + (1000100 + r), 'B00' + (1000200 + r)] },
+      item: { id: 'B00' + (1000000 + i), category: 'c' + (i % 37), brand: 'b' + (i % 101), price: 5 + (i % 200), available: true } });
+  }
+  return { scene: 'home', items, backend: 'wasm', modelVersion: 'games-sasrec-1', latencyMs, historyUsed: 20 };
+}`;
+
+const workerSrc = (src: string) => `
+import * as Comlink from 'comlink';
+import { answerDirectCalls, answerPings } from '${src}/engine/host.ts';
+import { registerErrorTransfer } from '${src}/contract/transfer.ts';
+import { fakeResult } from 'virtual:result';
+const hostMs = [];
+let t0 = 0;
+self.addEventListener('message', (ev) => { if (ev.data && ev.data.scenerecDirect) t0 = performance.now(); });
+const origPost = self.postMessage.bind(self);
+self.postMessage = (m, t) => { if (m && m.scenerecDirectReply) hostMs.push(performance.now() - t0); return origPost(m, t); };
+self.addEventListener('message', (ev) => { if (ev.data && ev.data.callPathHost) origPost({ callPathHost: hostMs.splice(0) }); });
+const run = async (f) => { try { return await f(); } catch (e) { throw e; } };
+const api = {
+  init: async () => ({ backend: 'wasm', modelVersion: 'games-sasrec-1', catalogSize: 23715 }),
+  dispose: async () => {},
+  recommend: (...a) => run(async () => { const s = performance.now(); return fakeResult(performance.now() - s); }),
+};
+registerErrorTransfer();
+answerDirectCalls(self, api);
+answerPings(self, true);
+Comlink.expose(api, self);`;
+
+const rawWorkerSrc = `
+import { fakeResult } from 'virtual:result';
+self.onmessage = (ev) => { self.postMessage(ev.data.tiny ? { n: ev.data.n } : { n: ev.data.n, value: fakeResult(0.01) }); };`;
+
+const pageSrc = `
+import { createRecommender } from '${root}/src/index.ts';
+${BASE ? `import { createRecommender as createBase } from '${BASE}/src/index.ts';` : 'const createBase = null;'}
+import { fakeResult } from 'virtual:result';
+const raw = new Worker('/raw.js', { type: 'module' });
+const sdkWorker = new Worker('/worker.js', { type: 'module' });
+const baseWorker = createBase ? new Worker('/base-worker.js', { type: 'module' }) : null;
+let n = 0;
+const waiters = new Map();
+raw.onmessage = (ev) => { waiters.get(ev.data.n)(); waiters.delete(ev.data.n); };
+const rawCall = (tiny) => new Promise((done) => { const id = ++n; waiters.set(id, done); raw.postMessage(tiny ? { tiny, n: id } : { n: id, method: 'recommend', args: ['home', { k: 10 }] }); });
+let dn = 1e9;
+const directWaiters = new Map();
+sdkWorker.addEventListener('message', (ev) => { const r = ev.data && ev.data.scenerecDirectReply; if (r && directWaiters.has(r)) { directWaiters.get(r)(); directWaiters.delete(r); } });
+const directCall = () => new Promise((done) => { const id = ++dn; directWaiters.set(id, done); sdkWorker.postMessage({ scenerecDirect: id, method: 'recommend', args: ['home', { k: 10 }] }); });
+window.run = async (calls) => {
+  const rec = await createRecommender({ worker: sdkWorker, modelUrl: '/model/manifest.json' });
+  const home = rec.scene('home');
+  const base = createBase ? await createBase({ worker: baseWorker, modelUrl: '/model/manifest.json' }) : null;
+  const variants = {
+    'postMessage, tiny': () => rawCall(true),
+    'postMessage, result': () => rawCall(false),
+    'direct message, bare': directCall,
+    sdk: () => home.recommend({ k: 10 }),
+    // As the bench and a shop call it: the handle asked for on each call.
+    'sdk, scene() each call': () => rec.scene('home').recommend({ k: 10 }),
+  };
+  if (base) variants['sdk (base), scene() each call'] = () => base.scene('home').recommend({ k: 10 });
+  const names = Object.keys(variants);
+  const out = Object.fromEntries(names.map((k) => [k, []]));
+  const sync = [];
+  const baseSync = [];
+  for (let i = 0; i < 50; i++) for (const k of names) await variants[k]();
+  for (let i = 0; i < calls; i++) {
+    for (let j = 0; j < names.length; j++) {
+      const k = names[(i + j) % names.length];
+      const t = performance.now();
+      const p = variants[k]();
+      if (k === 'sdk') sync.push(performance.now() - t);
+      else if (k.startsWith('sdk (base)')) baseSync.push(performance.now() - t);
+      await p;
+      out[k].push(performance.now() - t);
+    }
+  }
+  const host = await new Promise((done) => {
+    const on = (ev) => { if (ev.data && ev.data.callPathHost) { sdkWorker.removeEventListener('message', on); done(ev.data.callPathHost); } };
+    sdkWorker.addEventListener('message', on);
+    sdkWorker.postMessage({ callPathHost: true });
+  });
+  const clone = [];
+  const res = fakeResult(0.5);
+  for (let i = 0; i < calls; i++) { const t = performance.now(); structuredClone(res); clone.push(performance.now() - t); }
+  await rec.dispose();
+  await base?.dispose();
+  return { out, sync, baseSync, host, clone, bytes: JSON.stringify(res).length, isolated: self.crossOriginIsolated };
+};`;
+
+const virtualResult = {
+  name: 'virtual-result',
+  setup(b: import('esbuild').PluginBuild) {
+    b.onResolve({ filter: /^virtual:result$/ }, () => ({ path: 'result', namespace: 'virtual' }));
+    b.onLoad({ filter: /.*/, namespace: 'virtual' }, () => ({ contents: resultSrc, loader: 'js' }));
+  },
+};
+
+async function bundle(contents: string): Promise<string> {
+  const r = await build({ stdin: { contents, resolveDir: root, loader: 'ts' }, bundle: true, format: 'esm', write: false, target: 'es2022', plugins: [virtualResult] });
+  return r.outputFiles[0].text;
+}
+
+const [worker, baseWorker, rawWorker, page] = await Promise.all([bundle(workerSrc(`${root}/src`)), BASE ? bundle(workerSrc(`${BASE}/src`)) : '', bundle(rawWorkerSrc), bundle(pageSrc)]);
+const browser = await chromium.launch({ executablePath: process.env.SCENEREC_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-background-networking'] });
+try {
+  const tab = await browser.newPage();
+  const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+  await tab.route('http://localhost:5361/**', (route) => {
+    const path = new URL(route.request().url()).pathname;
+    const js = (body: string) => route.fulfill({ body, contentType: 'text/javascript', headers: isolation });
+    if (path === '/worker.js') return js(worker);
+    if (path === '/raw.js') return js(rawWorker);
+    if (path === '/base-worker.js') return js(baseWorker);
+    if (path === '/page.js') return js(page);
+    return route.fulfill({ body: '<!doctype html><script type="module" src="/page.js"></script>', contentType: 'text/html', headers: isolation });
+  });
+  await tab.goto('http://localhost:5361/');
+  await tab.waitForFunction(() => typeof (window as unknown as { run?: unknown }).run === 'function', undefined, { timeout: 120_000 });
+  type Out = { out: Record<string, number[]>; sync: number[]; baseSync: number[]; host: number[]; clone: number[]; bytes: number; isolated: boolean };
+  const r = await tab.evaluate((calls) => (window as unknown as { run(c: number): Promise<Out> }).run(calls), CALLS);
+  const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * p)];
+  const f = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
+  console.log(`${CALLS} interleaved calls per variant (Chromium ${browser.version()}, cross-origin isolated: ${r.isolated})`);
+  console.log('| path | median | p25 | p75 |');
+  console.log('|---|---|---|---|');
+  for (const [k, xs] of Object.entries(r.out)) console.log(`| ${k} | ${f(q(xs, 0.5))} | ${f(q(xs, 0.25))} | ${f(q(xs, 0.75))} |`);
+  console.log(`| sdk call, page-side synchronous part (until posted) | ${f(q(r.sync, 0.5))} | ${f(q(r.sync, 0.25))} | ${f(q(r.sync, 0.75))} |`);
+  if (BASE) console.log(`| sdk (base) call, page-side synchronous part | ${f(q(r.baseSync, 0.5))} | ${f(q(r.baseSync, 0.25))} | ${f(q(r.baseSync, 0.75))} |`);
+  console.log(`| worker: message event -> reply posted (host + stand-in engine) | ${f(q(r.host, 0.5))} | ${f(q(r.host, 0.25))} | ${f(q(r.host, 0.75))} |`);
+  console.log(`| structuredClone of the result alone (${r.bytes} bytes as JSON) | ${f(q(r.clone, 0.5))} | ${f(q(r.clone, 0.25))} | ${f(q(r.clone, 0.75))} |`);
+} finally {
+  await browser.close();
+}
