@@ -13,6 +13,7 @@ import { DEFAULT_MTL_OPTIONS, parseTaskWeights, trainMtl, type MtlTrainOptions }
 import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer } from './evaluate.js';
 import { evaluateMtlScorer, itemKnnMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, sampleMtlUsers, type MtlMetrics, type MtlScorer } from './mtl-eval.js';
 import type { MtlData } from './mtl-data.js';
+import { Rng } from './rng.js';
 import { loadModelDir, modelSequences, saveModel, setNodeBackend, trainingSequences } from './node-io.js';
 import { formatDuration, parseFlags, phaseClock, ProgressBar, UsageError } from './cli.js';
 import type { RankingMetrics } from './metrics.js';
@@ -28,7 +29,7 @@ import { modelConfig } from './train.js';
 import { mtlConfig } from './mtl-train.js';
 import { calibrateMtlModel, FIRST_SHARE, type CalibrationReport } from './mtl-calibrate.js';
 
-/** Held-out users of the multi-task model's card evaluation (a seeded sample above it); --eval-max-users 0 = all. */
+/** Held-out users of the card's evaluation, either model (a seeded sample above it); --eval-max-users 0 = all. */
 export const DEFAULT_EVAL_MAX_USERS = 5000;
 
 type Flags = Record<string, string | number | boolean>;
@@ -54,7 +55,7 @@ const READ_HELP = `  --data FILE          the event log: CSV, TSV or JSON Lines 
   --events pv=view,fav=favorite,buy=purchase   event names -> view|click, favorite, cart, purchase (plus the usual names)
   --skip-bad N         skip and count up to N malformed rows (default: stop at the first, exit code 2)
   --train-end DAY --valid-day DAY --test-start DAY   the time split (YYYY-MM-DD); default: last --test-days (1) test, the day before validation
-  --eval-max-users N   evaluate on at most N users (multi-task model: ${DEFAULT_EVAL_MAX_USERS}, sampled with a fixed seed, 0 = all; sequence model: the first N, default all)`;
+  --eval-max-users N   evaluate on at most N users (${DEFAULT_EVAL_MAX_USERS}: a sample with a fixed seed above it; 0 = all)`;
 
 export const HELP = `usage: scenerec <command> [options]
   scenerec train --data events.csv [--items items.csv] --out DIR [--model sasrec|mtl] [--init-from OLD_DIR] [options]
@@ -169,14 +170,18 @@ async function evalSasrec(dir: string, ds: SequenceDataset, maxUsers: number | u
   // The model's steps over its own items, through the featuriser (items it does not know are dropped).
   const data = modelSequences(ds, { itemIds: model.vocab.itemIds }).dataset;
   const split = leaveOneOut(data.sequences);
-  let users = [...split.test.keys()].filter((u) => split.test[u] > 0);
-  if (maxUsers && users.length > maxUsers) users = users.slice(0, maxUsers);
+  // Full ranking costs users x items: a seeded sample above the cap (as the multi-task card), said in the protocol.
+  const eligible = [...split.test.keys()].filter((u) => split.test[u] > 0);
+  const cap = maxUsers ?? DEFAULT_EVAL_MAX_USERS;
+  const sampled = cap > 0 && eligible.length > cap;
+  const users = sampled ? new Rng(43).shuffle([...eligible]).slice(0, cap).sort((a, b) => a - b) : eligible;
   const o = { protocol: 'full' as const, seed: 42, target: 'test' as const, users };
   const m = await evaluateModel(model.header.config, model.weights, split, o);
   tf.dispose(Object.values(model.weights));
   const popular = await evaluateScorer(popularScorer(split, data.numItems, 'test'), data.numItems, split, o);
   const itemknn = await evaluateScorer(itemKnnScorer(split, data.numItems, 'test'), data.numItems, split, o);
-  return { protocol: 'leave-one-out (each shopper\'s last item is the test item, the one before validation), full ranking over every trained item, items the shopper already met excluded', users: m.users, model: m, popular, itemknn };
+  const sample = sampled ? `; ${users.length.toLocaleString('en-US')} shoppers sampled of ${eligible.length.toLocaleString('en-US')} (--eval-max-users)` : '';
+  return { protocol: `leave-one-out (each shopper's last item is the test item, the one before validation), full ranking over every trained item, items the shopper already met excluded${sample}`, users: m.users, model: m, popular, itemknn };
 }
 
 async function evalMtl(dir: string, data: MtlData, maxUsers: number | undefined): Promise<MtlReport> {

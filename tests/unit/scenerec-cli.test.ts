@@ -69,6 +69,10 @@ describe('scenerec train / eval / inspect', () => {
       expect(hr.length).toBeGreaterThanOrEqual(3);
       for (const k of hr) { expect(ev[k]).toBeGreaterThanOrEqual(0); expect(ev[k]).toBeLessThanOrEqual(1); }
       expect(ev.users).toBeGreaterThan(5);
+      // A cap below the shoppers evaluates a seeded sample of that many (either model).
+      const capped = await cli(['eval', '--model', out, '--data', file, '--items', items, '--eval-max-users', '20']);
+      expect(capped.code, capped.err).toBe(0);
+      expect(lastJson(capped.out).users).toBeLessThanOrEqual(20);
 
       // inspect: the card, then the coverage of a catalog with 30 items the model never saw.
       const catalog = path.join(dir, `catalog-${format}.csv`);
