@@ -1,5 +1,5 @@
 /**
- * npm run bench:call-path [-- --calls 2000]
+ * npm run bench:call-path [-- --calls 2000] [--alloc N] [--base DIR]
  *
  * Where the page's time of a hot call goes outside the engine (issue #18: "as the page sees it ≤
  * worker time + 0.15 ms"), measured in Debian's Chromium (cross-origin isolated, so the timers are
@@ -11,8 +11,11 @@
  *   - `postMessage, result`: the same, answered with the result (its structured clone both ways);
  *   - `direct message, bare`: the SDK's direct-call message posted by hand to the SDK's worker (host, no supervisor);
  *   - `sdk`: `rec.scene('home').recommend({ k: 10 })` through createRecommender's client and supervisor.
- * Also printed: the page-side synchronous part of the sdk call (until it posted), the worker-side
- * time from the message event to the reply posted, and the result's structured clone alone.
+ * Also printed: the sdk call minus the latencyMs it reports (what `npm run bench` calls page - worker),
+ * the page-side synchronous part of the sdk call (until it posted), the worker-side time from the
+ * message event to the reply posted, and the result's structured clone alone. --alloc N makes the
+ * stand-in engine leave N floats of garbage per call, as the real scoring does: on a loaded machine
+ * the garbage collector's work then lands outside the engine's own timing.
  */
 import { build } from 'esbuild';
 import { resolve } from 'node:path';
@@ -21,6 +24,8 @@ import { chromium } from '@playwright/test';
 const argv = process.argv.slice(2);
 const opt = (name: string, d: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : d; };
 const CALLS = Number(opt('calls', '2000'));
+/** --alloc N: the stand-in engine also allocates and fills N floats per call (garbage like the real scoring's), inside its own timing. */
+const ALLOC = Number(opt('alloc', '0'));
 const root = resolve(import.meta.dirname, '..').replaceAll('\\', '/');
 /** --base DIR: a copy of another revision's src/ (e.g. `git archive main src | tar -x -C DIR`), timed as `sdk (base)` beside this one. */
 const BASE = argv.includes('--base') ? resolve(opt('base', '')).replaceAll('\\', '/') : null;
@@ -53,7 +58,7 @@ const run = async (f) => { try { return await f(); } catch (e) { throw e; } };
 const api = {
   init: async () => ({ backend: 'wasm', modelVersion: 'games-sasrec-1', catalogSize: 23715 }),
   dispose: async () => {},
-  recommend: (...a) => run(async () => { const s = performance.now(); return fakeResult(performance.now() - s); }),
+  recommend: (...a) => run(async () => { const s = performance.now(); if (${ALLOC} > 0) new Float32Array(${ALLOC}).fill(1); return fakeResult(performance.now() - s); }),
 };
 registerErrorTransfer();
 answerDirectCalls(self, api);
@@ -95,6 +100,7 @@ window.run = async (calls) => {
   const names = Object.keys(variants);
   const out = Object.fromEntries(names.map((k) => [k, []]));
   const sync = [];
+  const gap = [];
   const baseSync = [];
   for (let i = 0; i < 50; i++) for (const k of names) await variants[k]();
   for (let i = 0; i < calls; i++) {
@@ -104,8 +110,9 @@ window.run = async (calls) => {
       const p = variants[k]();
       if (k === 'sdk') sync.push(performance.now() - t);
       else if (k.startsWith('sdk (base)')) baseSync.push(performance.now() - t);
-      await p;
+      const v = await p;
       out[k].push(performance.now() - t);
+      if (k === 'sdk') gap.push(performance.now() - t - v.latencyMs);
     }
   }
   const host = await new Promise((done) => {
@@ -118,7 +125,7 @@ window.run = async (calls) => {
   for (let i = 0; i < calls; i++) { const t = performance.now(); structuredClone(res); clone.push(performance.now() - t); }
   await rec.dispose();
   await base?.dispose();
-  return { out, sync, baseSync, host, clone, bytes: JSON.stringify(res).length, isolated: self.crossOriginIsolated };
+  return { out, sync, gap, baseSync, host, clone, bytes: JSON.stringify(res).length, isolated: self.crossOriginIsolated };
 };`;
 
 const virtualResult = {
@@ -150,14 +157,16 @@ try {
   });
   await tab.goto('http://localhost:5361/');
   await tab.waitForFunction(() => typeof (window as unknown as { run?: unknown }).run === 'function', undefined, { timeout: 120_000 });
-  type Out = { out: Record<string, number[]>; sync: number[]; baseSync: number[]; host: number[]; clone: number[]; bytes: number; isolated: boolean };
+  type Out = { out: Record<string, number[]>; sync: number[]; gap: number[]; baseSync: number[]; host: number[]; clone: number[]; bytes: number; isolated: boolean };
   const r = await tab.evaluate((calls) => (window as unknown as { run(c: number): Promise<Out> }).run(calls), CALLS);
   const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * p)];
   const f = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
+  if (ALLOC) console.log(`stand-in engine allocates ${ALLOC} floats per call`);
   console.log(`${CALLS} interleaved calls per variant (Chromium ${browser.version()}, cross-origin isolated: ${r.isolated})`);
   console.log('| path | median | p25 | p75 |');
   console.log('|---|---|---|---|');
   for (const [k, xs] of Object.entries(r.out)) console.log(`| ${k} | ${f(q(xs, 0.5))} | ${f(q(xs, 0.25))} | ${f(q(xs, 0.75))} |`);
+  console.log(`| sdk call minus its latencyMs (the bench's page - worker) | ${f(q(r.gap, 0.5))} | ${f(q(r.gap, 0.25))} | ${f(q(r.gap, 0.75))} |`);
   console.log(`| sdk call, page-side synchronous part (until posted) | ${f(q(r.sync, 0.5))} | ${f(q(r.sync, 0.25))} | ${f(q(r.sync, 0.75))} |`);
   if (BASE) console.log(`| sdk (base) call, page-side synchronous part | ${f(q(r.baseSync, 0.5))} | ${f(q(r.baseSync, 0.25))} | ${f(q(r.baseSync, 0.75))} |`);
   console.log(`| worker: message event -> reply posted (host + stand-in engine) | ${f(q(r.host, 0.5))} | ${f(q(r.host, 0.25))} | ${f(q(r.host, 0.75))} |`);
