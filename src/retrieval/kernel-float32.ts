@@ -62,8 +62,11 @@ export function prefilterSampleBlocks(nb: number): Int32Array {
   return Int32Array.from({ length: sb }, (_, i) => Math.floor(((i + 0.5) * nb) / sb));
 }
 
-/** Rows quantised per slice of the background build: a multiple of 16 (the kernel's blocks), a few tens of ms of work. */
-const QUANTIZE_SLICE_ROWS = YIELD_EVERY_ITEMS;
+/**
+ * Rows quantised per slice of the background build: a multiple of 16 (the kernel's blocks), and
+ * short, since a request that arrives meanwhile waits for the slice in progress.
+ */
+const QUANTIZE_SLICE_ROWS = 16_384;
 
 type PrefilterAt = Omit<Prefilter, 'bytes' | 'dp' | 'cap' | 'stats' | 'sampleBlocks'>;
 
