@@ -129,7 +129,7 @@ export class RecommenderEngine implements RecommenderApi {
       assertUsable: () => this.assertUsable(),
       guarded: (work) => this.guarded(work),
       catalog: () => this.catalog,
-      useCatalog: (catalog) => { this.catalog = catalog; },
+      useCatalog: (catalog) => { this.catalog = catalog; catalog.matrix?.startBackgroundWork?.(); },
       catalogOptions: () => this.catalogOptions(),
       warmUp: () => this.warmUp(),
       currentInfo: () => this.currentInfo(),
@@ -224,6 +224,8 @@ export class RecommenderEngine implements RecommenderApi {
       ]), 'finishing the load');
       engine.loadMs = now() - t0;
       report({ stage: 'ready', info: engine.currentInfo() });
+      // Only a speed-up (the prefilter): built once the engine serves, not on the load's path.
+      engine.catalog.matrix?.startBackgroundWork?.();
       return engine;
     } catch (e) {
       if (engine) await engine.dispose(); // weights, catalog matrix, store
@@ -473,6 +475,7 @@ export class RecommenderEngine implements RecommenderApi {
       const old = this.catalog;
       this.catalog = next;
       old.dispose();
+      next.matrix?.startBackgroundWork?.();
     });
     this.warnings = coverageWarnings(this.catalog.coverage, this.catalog.items.length, this.catalog.given);
     for (const w of this.warnings) this.warn(w);

@@ -62,8 +62,11 @@ export function prefilterSampleBlocks(nb: number): Int32Array {
   return Int32Array.from({ length: sb }, (_, i) => Math.floor(((i + 0.5) * nb) / sb));
 }
 
-/** Rows quantised per slice of the background build: a multiple of 16 (the kernel's blocks), a few tens of ms of work. */
-const QUANTIZE_SLICE_ROWS = YIELD_EVERY_ITEMS;
+/**
+ * Rows quantised per slice of the background build: a multiple of 16 (the kernel's blocks), and
+ * short, since a request that arrives meanwhile waits for the slice in progress.
+ */
+const QUANTIZE_SLICE_ROWS = 16_384;
 
 type PrefilterAt = Omit<Prefilter, 'bytes' | 'dp' | 'cap' | 'stats' | 'sampleBlocks'>;
 
@@ -102,8 +105,8 @@ export class KernelFloat32Matrix extends MatrixBase {
   /** The prefilter once its background build is done (null before, and without one). */
   private pre: Prefilter | null = null;
   private disposed = false;
-  /** Settles when the prefilter's background build ends (built, stopped by dispose, or none planned). */
-  private readonly building: Promise<void>;
+  /** Settles when the prefilter's background build ends (built, stopped by dispose, or none planned); null before it starts. */
+  private building: Promise<void> | null = null;
 
   private constructor(
     rows: number,
@@ -121,14 +124,22 @@ export class KernelFloat32Matrix extends MatrixBase {
   ) {
     super(rows, dim, chunkRows);
     this.rowMajor = preAt !== null;
-    this.building = preAt === null ? Promise.resolve() : buildPrefilter(k, at.m, rows, dim, nb, preAt, () => this.disposed)
-      .then((pre) => { if (!this.disposed) this.pre = pre; });
+  }
+
+  /**
+   * Starts the prefilter's background build (once; the engine calls it when it is ready, so that the
+   * build does not share the thread with the rest of the load).
+   */
+  startBackgroundWork(): void {
+    const at = this.preAt;
+    this.building ??= at === null ? Promise.resolve()
+      : buildPrefilter(this.k, this.at.m, this.rows, this.dim, this.nb, at, () => this.disposed).then((pre) => { if (!this.disposed) this.pre = pre; });
   }
 
   /**
    * Copies the rows into the kernel's memory (in slices, yielding between them) and returns the
-   * matrix, ready to score; its prefilter, where it applies, is built in the background
-   * (`prefilterReady`).
+   * matrix, ready to score; its prefilter, where it applies, is built in the background once
+   * `startBackgroundWork` (or `prefilterReady`) is called.
    */
   static async create(values: Float32Array, rows: number, dim: number, chunkRows: number, options: KernelFloat32Options = {}): Promise<KernelFloat32Matrix> {
     const k = createF32Kernel({ forceJs: options.forceJs });
@@ -155,11 +166,13 @@ export class KernelFloat32Matrix extends MatrixBase {
   }
 
   /**
-   * Settles when the int8 prefilter is built (or will not be: none applies, or the matrix was
-   * disposed). Until then top-n requests are served by the full float32 pass, with the same lists.
+   * Starts the int8 prefilter's build if it has not started, and settles when it is built (or will
+   * not be: none applies, or the matrix was disposed). Until then top-n requests are served by the
+   * full float32 pass, with the same lists.
    */
   prefilterReady(): Promise<void> {
-    return this.building;
+    this.startBackgroundWork();
+    return this.building!;
   }
 
   info(): CatalogMatrixInfo {

@@ -87,6 +87,11 @@ export interface CatalogMatrix {
   info(): CatalogMatrixInfo;
   /** The int8 matrix (to cache it), or null for float32 storage. */
   int8(): Int8Rows | null;
+  /**
+   * Starts what the matrix builds in the background once it serves (the float32 kernel's int8
+   * prefilter): called when the engine is ready, or when it swaps this matrix in.
+   */
+  startBackgroundWork?(): void;
   dispose(): void;
 }
 
