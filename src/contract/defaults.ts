@@ -89,11 +89,11 @@ const common = (diversity: number, objectives: Required<ObjectiveWeights>, expos
  */
 export const DEFAULT_REQUESTS: { readonly [S in SceneName]: Readonly<SceneRequestDefaults[S]> } = Object.freeze({
   home: common(0.3, { click: 1, cart: 0.5, purchase: 0.5, satisfaction: 0.3 }, 0),
-  product: common(0.1, { click: 1, cart: 0.3, purchase: 0.3, satisfaction: 0.2 }, 0.05),
-  cart: { ...common(0.2, { click: 0.3, cart: 1, purchase: 1, satisfaction: 0 }, 0.05), substitutePenalty: 0.1 },
+  product: common(0.1, { click: 1, cart: 0.3, purchase: 0.3, satisfaction: 0.2 }, 0.02),
+  cart: { ...common(0.2, { click: 0.3, cart: 1, purchase: 1, satisfaction: 0 }, 0.02), substitutePenalty: 0.1 },
   search: { ...common(0, { click: 1, cart: 0.3, purchase: 0.3, satisfaction: 0 }, 0), personalWeight: 0.5 },
   recentlyViewed: common(0, { click: 1, cart: 0.3, purchase: 0.3, satisfaction: 0 }, 0),
-  buyAgain: common(0, { click: 0.3, cart: 0.5, purchase: 1, satisfaction: 0 }, 0.05),
+  buyAgain: common(0, { click: 0.3, cart: 0.5, purchase: 1, satisfaction: 0 }, 0.02),
 });
 
 const perScene = <T>(pick: (d: CommonRequestDefaults) => T): Readonly<Record<SceneName, T>> =>
