@@ -67,6 +67,12 @@ export interface CalibrationOptions {
   /** Share of the first-event protocol in the objective (FIRST_SHARE). */
   firstShare?: number;
   batchSize?: number;
+  /**
+   * The validation users to calibrate on (indices into `data.events`; e.g. the trainer's validation
+   * sample, sampleMtlUsers): every one by default. Cases cost a full-catalog ranking each, so a large
+   * log needs a sample as the trainer's validation does.
+   */
+  users?: readonly number[];
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -121,16 +127,28 @@ export function compactCase(c: MtlCase, task: number, scores: Float32Array): Com
  * Each head's validation cases (catalog candidates), reduced with the dot products of `baseScorer`
  * (a scorer without repeat terms). Heads the scorer lacks are left out.
  */
-export async function headCases(baseScorer: MtlScorer, data: MtlData, batchSize = 128): Promise<Map<number, HeadCases>> {
+export async function headCases(
+  baseScorer: MtlScorer, data: MtlData, batchSize = 128, users?: readonly number[], log?: (line: string) => void,
+): Promise<Map<number, HeadCases>> {
   const out = new Map<number, HeadCases>();
-  for (const targets of ['first', 'every'] as const) {
-    const cases = mtlCases(data, { period: 'valid', targets });
+  const byProtocol = (['first', 'every'] as const).map((targets) => ({ targets, cases: mtlCases(data, { period: 'valid', targets, users }) }));
+  const total = byProtocol.reduce((n, p) => n + p.cases.reduce((m, c) => m + c.targets.filter((r) => r >= 0).length, 0), 0);
+  const t0 = performance.now();
+  let done = 0;
+  let nextReport = 0.1;
+  for (const { targets, cases } of byProtocol) {
     for (let t = 0; t < TASKS.length; t++) {
       const mine = cases.filter((c) => c.targets[t] >= 0);
       for (let i = 0; i < mine.length; i += batchSize) {
         const batch = mine.slice(i, i + batchSize);
         const scores = await baseScorer(batch.map((c) => c.history), t);
-        if (!scores) break;
+        if (!scores) { done += mine.length - i; break; } // no head for this task
+        done += batch.length;
+        if (log && total > 0 && done / total >= nextReport && done < total) {
+          const s = (performance.now() - t0) / 1000;
+          log(`  calibration: ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} validation cases ranked, ${s.toFixed(0)} s, ETA ${((s * (total - done)) / done).toFixed(0)} s`);
+          nextReport = Math.floor((done / total) * 10 + 1) / 10;
+        }
         if (!out.has(t)) out.set(t, { first: [], every: [] });
         batch.forEach((c, j) => out.get(t)![targets].push(compactCase(c, t, scores[j])));
       }
@@ -189,11 +207,12 @@ export async function calibrateRepeatWeights(
 ): Promise<{ repeatWeights: Float32Array; report: CalibrationReport }> {
   const t0 = performance.now();
   const share = options.firstShare ?? FIRST_SHARE;
-  const byTask = await headCases(baseScorer, data, options.batchSize);
+  const byTask = await headCases(baseScorer, data, options.batchSize, options.users, options.log);
   const repeatWeights = Float32Array.from(start);
   const report: CalibrationReport = {
     protocol: `validation day ${data.validDay} only (history: every event before each target), full ranking over the ${data.catalog.ids.length} catalog items, `
-      + `NDCG@10 objective ${share} × first event + ${1 - share} × every event of the day, per head`,
+      + `NDCG@10 objective ${share} × first event + ${1 - share} × every event of the day, per head`
+      + (options.users ? `, over ${options.users.length.toLocaleString('en-US')} sampled validation users (the trainer's validation sample)` : ''),
     heads: [], evaluations: 0, seconds: 0,
   };
   heads.forEach((name, h) => {

@@ -412,7 +412,9 @@ async function trainWith(
     }, init);
     let calibration: CalibrationReport | 'off' = 'off';
     if (calibrate === 'on') {
-      const c = await calibrateMtlModel(result.config, result.weights, data, { log: print });
+      // The trainer's validation sample: on a large log every validation user would cost hours.
+      const sample = sampleMtlUsers(data, 'valid', o.evalUsers, o.seed + 1);
+      const c = await calibrateMtlModel(result.config, result.weights, data, { log: print, users: sample.sampled ? sample.users : undefined });
       result.weights.repeatWeights.dispose();
       result.weights = c.weights;
       calibration = c.report;

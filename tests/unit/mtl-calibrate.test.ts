@@ -86,6 +86,22 @@ describe('repeat-weight calibration on a synthetic set', () => {
     for (const c of first) expect(c.history.every((e) => e.date < data.validDay)).toBe(true);
   });
 
+  it('calibrates on the given validation users only (the trainer\'s sample), with progress lines', async () => {
+    const some = [...data.events.keys()].filter((u) => u % 2 === 0);
+    const all = await headCases(baseScorer, data);
+    const lines: string[] = [];
+    const part = await headCases(baseScorer, data, 1, some, (l) => lines.push(l));
+    const count = (m: Awaited<ReturnType<typeof headCases>>) => [...m.values()].reduce((n, h) => n + h.first.length + h.every.length, 0);
+    const expected = (['first', 'every'] as const).reduce((n, targets) => n + mtlCases(data, { period: 'valid', targets, users: some })
+      .reduce((m, c) => m + c.targets.filter((r) => r >= 0).length, 0), 0);
+    expect(count(part)).toBe(expected);
+    expect(count(part)).toBeLessThan(count(all));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines[0]).toMatch(/calibration: \d+\/\d+ validation cases ranked, \d+ s, ETA \d+ s/);
+    const { report } = await calibrateRepeatWeights(baseScorer, data, TASKS, new Float32Array(TASKS.length * REPEAT_FEATURES), { users: some });
+    expect(report.protocol).toContain(`over ${some.length} sampled validation users`);
+  }, 60_000);
+
   it('does not lower the objective (and raises it here); its objective is the evaluator\'s NDCG@10', async () => {
     const start = new Float32Array(TASKS.length * REPEAT_FEATURES); // no repeat terms: a model that never learned them
     const { repeatWeights, report } = await calibrateRepeatWeights(baseScorer, data, TASKS, start);
