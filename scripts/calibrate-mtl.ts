@@ -7,8 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MTL_DATA_OPTIONS, readMtlData } from '../training/mtl-data.js';
-import { calibrateMtlModel, FIRST_SHARE } from '../training/mtl-calibrate.js';
-import { sampleMtlUsers } from '../training/mtl-eval.js';
+import { CALIBRATION_MAX_USERS, calibrateMtlModel, calibrationUsers, FIRST_SHARE } from '../training/mtl-calibrate.js';
 import { DEFAULT_MTL_OPTIONS } from '../training/mtl-train.js';
 import { loadModelDir, saveModel, setNodeBackend } from '../training/node-io.js';
 import { parseFlags, UsageError } from '../training/cli.js';
@@ -21,7 +20,7 @@ each from the events before it (never a test day). The other weights are kept. n
 runs it at the end by default (--calibrate off skips it).
   --out DIR            where the calibrated model goes (default: --model itself, replaced)
   --first-share X      share of the first-event protocol in the objective (${FIRST_SHARE})
-  --eval-users N       validation users, sampled with a fixed seed above N (${DEFAULT_MTL_OPTIONS.evalUsers}, as the trainer's validation; 0 = all)
+  --eval-users N       validation users: a sample (fixed seed) of at most min(N, ${CALIBRATION_MAX_USERS}); N = ${DEFAULT_MTL_OPTIONS.evalUsers} as the trainer's validation; 0 = all
   --train-end / --valid-day / --test-start YYYYMMDD   the split (default: the model's training.json, else ${DEFAULT_MTL_DATA_OPTIONS.trainEnd} / ${DEFAULT_MTL_DATA_OPTIONS.validDay} / ${DEFAULT_MTL_DATA_OPTIONS.testStart})
   --backend wasm|cpu   (wasm)`;
 
@@ -53,9 +52,8 @@ async function main(argv: string[]): Promise<void> {
     throw new UsageError(`${dir} was trained on ${model.vocab.itemIds.length - 1} items, this split has ${data.vocab.itemIds.length - 1}: calibrate with the days it was trained with`);
   }
   console.log(`model ${dir} (${model.header.modelVersion}); backend ${backend}; validation day ${data.validDay}`);
-  const sample = sampleMtlUsers(data, 'valid', (f['eval-users'] as number | undefined) ?? DEFAULT_MTL_OPTIONS.evalUsers, DEFAULT_MTL_OPTIONS.seed + 1);
-  const { weights, report } = await calibrateMtlModel(model.header.config, model.weights, data,
-    { firstShare: share, log: (l) => console.log(l), users: sample.sampled ? sample.users : undefined });
+  const users = calibrationUsers(data, (f['eval-users'] as number | undefined) ?? DEFAULT_MTL_OPTIONS.evalUsers, DEFAULT_MTL_OPTIONS.seed + 1);
+  const { weights, report } = await calibrateMtlModel(model.header.config, model.weights, data, { firstShare: share, log: (l) => console.log(l), users });
   const tag = model.header.modelVersion.replace(/-[0-9a-f]{12}$/, '');
   const { header, bytes } = await saveModel(out, model.header.config, weights, model.vocab, model.header.weightDtype ?? 'float16', tag);
   tf.dispose(Object.values(model.weights));

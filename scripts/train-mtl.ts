@@ -11,8 +11,7 @@ import { architectureOf, checkArchitecture, describeWarmStart, readInitModel, sh
 import { saveModel, setNodeBackend } from '../training/node-io.js';
 import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training/cli.js';
 import { TASKS } from '../src/model/features.js';
-import { calibrateMtlModel, FIRST_SHARE, type CalibrationReport } from '../training/mtl-calibrate.js';
-import { sampleMtlUsers } from '../training/mtl-eval.js';
+import { calibrateMtlModel, calibrationUsers, FIRST_SHARE, type CalibrationReport } from '../training/mtl-calibrate.js';
 
 const D = DEFAULT_MTL_OPTIONS;
 export const MTL_HELP = `usage: npm run train -- --arch mtl --data <events.tsv> --items <items.tsv> --out <dir> [options]
@@ -103,8 +102,7 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
   }, init);
   let calibration: CalibrationReport | 'off' = 'off';
   if (calibrate === 'on') {
-    const sample = sampleMtlUsers(data, 'valid', options.evalUsers, options.seed + 1); // the trainer's validation sample
-    const c = await calibrateMtlModel(result.config, result.weights, data, { log: (l) => console.log(l), users: sample.sampled ? sample.users : undefined });
+    const c = await calibrateMtlModel(result.config, result.weights, data, { log: (l) => console.log(l), users: calibrationUsers(data, options.evalUsers, options.seed + 1) });
     result.weights.repeatWeights.dispose();
     result.weights = c.weights;
     calibration = c.report;

@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import { REPEAT_FEATURES, TASKS } from '../src/model/features.js';
 import type { SasRecConfig, WeightMap } from '../src/model/sasrec.js';
 import type { MtlData } from './mtl-data.js';
-import { historyRepeatFeatures, mtlCases, mtlModelScorer, withRepeatTerms, type MtlCase, type MtlScorer, type MtlScorerOptions } from './mtl-eval.js';
+import { historyRepeatFeatures, mtlCases, mtlModelScorer, sampleMtlUsers, withRepeatTerms, type MtlCase, type MtlScorer, type MtlScorerOptions } from './mtl-eval.js';
 
 /** Share of the first-event (return visit) protocol in the objective; the rest is every event (in-session). */
 export const FIRST_SHARE = 0.25;
@@ -212,7 +212,7 @@ export async function calibrateRepeatWeights(
   const report: CalibrationReport = {
     protocol: `validation day ${data.validDay} only (history: every event before each target), full ranking over the ${data.catalog.ids.length} catalog items, `
       + `NDCG@10 objective ${share} × first event + ${1 - share} × every event of the day, per head`
-      + (options.users ? `, over ${options.users.length.toLocaleString('en-US')} sampled validation users (the trainer's validation sample)` : ''),
+      + (options.users ? `, over ${options.users.length.toLocaleString('en-US')} sampled validation users (--eval-users, at most ${CALIBRATION_MAX_USERS})` : ''),
     heads: [], evaluations: 0, seconds: 0,
   };
   heads.forEach((name, h) => {
@@ -245,6 +245,23 @@ export async function calibrateRepeatWeights(
   });
   report.seconds = Math.round((performance.now() - t0) / 100) / 10;
   return { repeatWeights, report };
+}
+
+/**
+ * Validation users calibration ranks at most: its every-event protocol makes a case of every
+ * validation-day event (a full-catalog ranking each), so it costs several times the trainer's
+ * validation per user; a few thousand users fit four weights per head.
+ */
+export const CALIBRATION_MAX_USERS = 2000;
+
+/**
+ * The validation users to calibrate on (CalibrationOptions.users): a seeded sample of at most
+ * min(evalUsers, CALIBRATION_MAX_USERS), or undefined (every one) when there are no more, or when
+ * `evalUsers` is 0 (all asked for).
+ */
+export function calibrationUsers(data: MtlData, evalUsers: number, seed: number): number[] | undefined {
+  const sample = sampleMtlUsers(data, 'valid', evalUsers === 0 ? 0 : Math.min(evalUsers, CALIBRATION_MAX_USERS), seed);
+  return sample.sampled ? sample.users : undefined;
 }
 
 /**

@@ -27,7 +27,7 @@ import { architectureOf, checkArchitecture, describeWarmStart, readInitModel, sh
 import type { LoadedModel } from '../src/model/artifacts.js';
 import { modelConfig } from './train.js';
 import { mtlConfig } from './mtl-train.js';
-import { calibrateMtlModel, FIRST_SHARE, type CalibrationReport } from './mtl-calibrate.js';
+import { calibrateMtlModel, calibrationUsers, FIRST_SHARE, type CalibrationReport } from './mtl-calibrate.js';
 
 /** Held-out users of the card's evaluation, either model (a seeded sample above it); --eval-max-users 0 = all. */
 export const DEFAULT_EVAL_MAX_USERS = 5000;
@@ -412,9 +412,8 @@ async function trainWith(
     }, init);
     let calibration: CalibrationReport | 'off' = 'off';
     if (calibrate === 'on') {
-      // The trainer's validation sample: on a large log every validation user would cost hours.
-      const sample = sampleMtlUsers(data, 'valid', o.evalUsers, o.seed + 1);
-      const c = await calibrateMtlModel(result.config, result.weights, data, { log: print, users: sample.sampled ? sample.users : undefined });
+      // A sample of the validation users: on a large log every one would cost hours.
+      const c = await calibrateMtlModel(result.config, result.weights, data, { log: print, users: calibrationUsers(data, o.evalUsers, o.seed + 1) });
       result.weights.repeatWeights.dispose();
       result.weights = c.weights;
       calibration = c.report;
