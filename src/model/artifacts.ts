@@ -270,13 +270,14 @@ function f16ToF32Bits(): Uint32Array {
   return (f16Bits = new Uint32Array(f.buffer));
 }
 
+/** Values a weight decode handles between two yields (a few tens of ms of work at most). */
+const DECODE_SLICE_VALUES = 1 << 22;
+
 /**
  * One weight's values as float32, for the two storages scenerec writes (float32, float16); undefined
  * for any other (TF.js decodes those). float16 is decoded by table lookup: the same values as
  * tf.io.decodeWeights (every float16 is a float32), several times faster on a large item table.
  */
-/** Values a weight decode handles between two yields (a few tens of ms of work at most). */
-const DECODE_SLICE_VALUES = 1 << 22;
 
 function* decodeFloatWeight(buffer: ArrayBuffer, offset: number, spec: tf.io.WeightsManifestEntry): Generator<void, Float32Array | undefined> {
   const q = spec.quantization?.dtype;
