@@ -36,7 +36,8 @@ schedule and stopping:
 loss and regularisation:
   --loss L             softmax | gbce | bce | bpr: sampled softmax over the shared negatives, gSASRec's calibrated BCE,
                        the paper's one-negative BCE, or pairwise BPR (${D0.loss})
-  --negatives N        uniform negatives shared by a batch (softmax, gbce, bpr) (${D0.negatives})
+  --negatives N        uniform negatives shared by a batch (softmax, gbce, bpr); N at or above the number of items
+                       uses every item once: the full softmax (${D0.negatives})
   --gbce-t X           gBCE calibration t in [0, 1] (${D0.gbceT})
   --bce-weight W       add the paper's one-negative BCE with this weight (${D0.bceWeight})
   --bpr-weight W       add a pairwise term over the negatives with this weight (${D0.bprWeight})

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { forward, initWeights, itemVectors, taskQueries, weightShapes, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
 import { softmaxNll } from './loss.js';
-import type { BaseTrainOptions } from './train.js';
+import { batchNegatives, type BaseTrainOptions } from './train.js';
 import { Rng } from './rng.js';
 import type { MtlData, MtlEvent } from './mtl-data.js';
 import { evaluateMtl, mtlSteps, sampleMtlUsers, type MtlMetrics } from './mtl-eval.js';
@@ -378,8 +378,7 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
     let sum = 0;
     let stepsDone = 0;
     for (let bi = 0; bi < batches.length; bi++) {
-      const negs = new Int32Array(options.negatives);
-      for (let j = 0; j < negs.length; j++) negs[j] = rng.int(1, numItems + 1);
+      const negs = batchNegatives(options.negatives, numItems, rng);
       const batch = makeBatch(data, content, batches[bi], negs, rng, options.idDropout, config.features!.tasks as TaskName[]);
       const seed = options.seed * 1000003 + step * 17;
       const lossT = optimizer.minimize(() => mtlLoss(config, vars, batch, options.taskWeights, seed, options.l2), true)!;

@@ -16,7 +16,7 @@ import type { RankingMetrics } from './metrics.js';
 export interface BaseTrainOptions extends ModelShape {
   batchSize: number;
   learningRate: number;
-  /** Shared uniform negatives per batch. */
+  /** Shared uniform negatives per batch; at the number of items or above, every item once (the full softmax). */
   negatives: number;
 }
 
@@ -185,6 +185,18 @@ export function buildExamples(split: LeaveOneOutSplit, maxLen: number): Example[
     out.push({ inputs: s.slice(s.length - 1 - take, s.length - 1), targets: s.slice(s.length - take) });
   }
   return out;
+}
+
+/**
+ * The negatives a batch shares: `count` uniform draws over the items, or, when `count` reaches the
+ * number of items, every item once, which makes the sampled softmax the full softmax (exact, and
+ * cheaper than as many draws, which would miss a third of the items).
+ */
+export function batchNegatives(count: number, numItems: number, rng: Rng): Int32Array {
+  if (count >= numItems) return Int32Array.from({ length: numItems }, (_, j) => j + 1);
+  const negs = new Int32Array(count);
+  for (let j = 0; j < count; j++) negs[j] = rng.int(1, numItems + 1);
+  return negs;
 }
 
 /** The split the model is fitted on: training items, plus each user's validation item for a refit (never the test item). */
@@ -381,8 +393,7 @@ export async function train(
     let lossSum = 0;
     let lossN = 0;
     for (let bi = 0; bi < batches.length; bi++) {
-      const negs = new Int32Array(options.negatives);
-      for (let j = 0; j < negs.length; j++) negs[j] = rng.int(1, config.numItems + 1);
+      const negs = batchNegatives(options.negatives, config.numItems, rng);
       const t = batchTensors(batches[bi], negs, (ids) => replaceIds(ids, options.sse, config.numItems, rng),
         options.loss === 'bce' || options.bceWeight > 0 ? { numItems: config.numItems, rng } : undefined);
       if (options.lrSchedule === 'cosine') {

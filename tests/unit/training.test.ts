@@ -11,10 +11,11 @@ import { DataFormatError, leaveOneOut, parseDataset } from '../../training/data.
 import { MetricAccumulator, rankOfFirst, topK } from '../../training/metrics.js';
 import { evaluateScorer, sampleNegatives, popularScorer, itemKnnScorer, evaluateModel } from '../../training/evaluate.js';
 import {
-  afterValidation, DEFAULT_TRAIN_OPTIONS, fittedSplit, formatEstimate, positionNegatives, replaceIds, train, validationLabel,
+  afterValidation, batchNegatives, DEFAULT_TRAIN_OPTIONS, fittedSplit, formatEstimate, positionNegatives, replaceIds, train, validationLabel,
   type TrainEstimate, type TrainOptions, type Checkpoint,
 } from '../../training/train.js';
-import { initWeights, lastHidden, type SasRecConfig } from '../../src/model/sasrec.js';
+import { forward, initWeights, lastHidden, type SasRecConfig } from '../../src/model/sasrec.js';
+import { sampledSoftmaxLoss } from '../../training/loss.js';
 import { padHistory } from '../../src/model/sasrec.js';
 import { Rng } from '../../training/rng.js';
 import { loadModelDir, saveModel, setNodeBackend, vocabFor } from '../../training/node-io.js';
@@ -222,6 +223,37 @@ describe('training regularisers', () => {
     const untouched = Int32Array.from([0, 3, 5]);
     replaceIds(untouched, 0, 10, new Rng(1));
     expect([...untouched]).toEqual([0, 3, 5]);
+  });
+
+  it('negatives at or above the number of items are every item once, and the loss is then the full softmax', () => {
+    const rng = new Rng(3);
+    expect([...batchNegatives(6, 6, rng)]).toEqual([1, 2, 3, 4, 5, 6]);
+    expect([...batchNegatives(50, 6, rng)]).toEqual([1, 2, 3, 4, 5, 6]);
+    const drawn = batchNegatives(4, 6, rng);
+    expect(drawn.length).toBe(4);
+    expect([...drawn].every((x) => x >= 1 && x <= 6)).toBe(true);
+    // The softmax loss over every item (the positive's own column masked as an accidental hit)
+    // equals -log softmax of the positive over the whole table, computed directly.
+    const config: SasRecConfig = { numItems: 6, maxLen: 4, hiddenDim: 8, numBlocks: 1, numHeads: 2, ffnDim: 8, dropout: 0 };
+    const w = initWeights(config, 11);
+    const inputs = tf.tensor2d([[0, 2, 5, 1]], [1, 4], 'int32');
+    const targets = tf.tensor2d([[0, 5, 1, 3]], [1, 4], 'int32');
+    const negs = batchNegatives(6, 6, rng);
+    const hits = new Float32Array(4 * 6);
+    [0, 5, 1, 3].forEach((t, p) => { if (t) hits[p * 6 + t - 1] = 1; });
+    const batch = { inputs, targets, negatives: tf.tensor1d(negs, 'int32'), accidentalHits: tf.tensor2d(hits, [4, 6]) };
+    const loss = sampledSoftmaxLoss(config, w, batch, 1).dataSync()[0];
+    const h = forward(config, w, inputs, { training: true, dropoutSeed: 1 }).sequence.reshape([4, 8]);
+    const logits = tf.matMul(h, (w.itemEmbedding as tf.Tensor2D).slice([1, 0], [6, 8]), false, true).arraySync() as number[][];
+    let direct = 0;
+    [0, 5, 1, 3].forEach((t, p) => {
+      if (!t) return;
+      const row = logits[p];
+      const m = Math.max(...row);
+      direct += Math.log(row.reduce((a, x) => a + Math.exp(x - m), 0)) + m - row[t - 1];
+    });
+    expect(loss).toBeCloseTo(direct / 3, 5);
+    tf.dispose([inputs, targets, batch.negatives, batch.accidentalHits, h, ...Object.values(w)]);
   });
 
   it('per-position negatives avoid the user own items and padding positions', () => {

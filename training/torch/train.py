@@ -70,7 +70,7 @@ FLAG_HELP = {
     "valid-protocol": "full | sampled-100: rank the validation item against every unseen item or 100 sampled ones",
     "patience": "stop after N validations without improvement; 0 = no early stopping, the whole schedule runs",
     "max-steps": "stop after N steps in total, for smoke runs; 0 = no limit",
-    "loss": "softmax | gbce | bce | bpr", "negatives": "uniform negatives shared by a batch",
+    "loss": "softmax | gbce | bce | bpr", "negatives": "uniform negatives shared by a batch; at the number of items or above, every item once (the full softmax)",
     "gbce-t": "gBCE calibration t in [0, 1]", "bce-weight": "add the paper's one-negative BCE with this weight",
     "bpr-weight": "add a pairwise term over the negatives with this weight",
     "l2": "L2 penalty on the embedding rows a batch touches", "dropout": "dropout in the blocks and on the input embeddings",
@@ -175,7 +175,9 @@ class Loss(torch.nn.Module):
         pos = (h * pos_emb).sum(-1)
         valid = torch.ones_like(pos)
         count = valid.sum().clamp(min=1) if denom is None else denom
-        hits = t.unsqueeze(1) == negs.unsqueeze(0)  # accidental hits [BL, K]
+        full = negs.shape[0] == cfg["numItems"]  # every item once (batch_negatives): the full softmax
+        # Accidental hits [BL, K]; the full softmax's cross-entropy over the items does not need them.
+        hits = None if full and o["loss"] == "softmax" and o["bprWeight"] <= 0 else t.unsqueeze(1) == negs.unsqueeze(0)
         neg = h @ neg_emb.t()
 
         def bpr():
@@ -196,6 +198,9 @@ class Loss(torch.nn.Module):
             alpha = k / max(cfg["numItems"] - 1, 1)
             beta = alpha * (o["gbceT"] * (1 - 1 / alpha) + 1 / alpha)
             per = F.softplus(-pos) * beta + (F.softplus(neg) * (~hits).to(h.dtype)).sum(-1)
+        elif full:
+            # The classes are the items themselves: column j is item j + 1.
+            per = F.cross_entropy(neg, t - 1, reduction="none")
         else:
             # -log softmax of the positive over [positive, negatives], accidental hits out: one fused log-softmax.
             logits = torch.cat([pos.unsqueeze(1), neg.masked_fill(hits, -1e9)], 1)
@@ -209,6 +214,14 @@ class Loss(torch.nn.Module):
             pen = F.embedding(targets.reshape(-1), table).square().sum() + neg_emb.square().sum() + F.embedding(inputs.reshape(-1), table).square().sum()
             loss = loss + o["l2"] * pen / count
         return loss
+
+
+def batch_negatives(count, num_items, gen):
+    """training/train.ts batchNegatives: `count` uniform draws, or every item once when `count` reaches the
+    number of items (the full softmax)."""
+    if count >= num_items:
+        return torch.arange(1, num_items + 1)
+    return torch.randint(1, num_items + 1, (count,), generator=gen)
 
 
 def position_negatives(inputs, targets, num_items, gen, device):
@@ -419,7 +432,7 @@ def main(argv=None):
             if o["sse"] > 0:
                 rep = (x != 0) & (torch.rand(x.shape, generator=gen) < o["sse"])
                 x = torch.where(rep, torch.randint(1, num_items + 1, x.shape, generator=gen), x)
-            negs = torch.randint(1, num_items + 1, (o["negatives"],), generator=gen)
+            negs = batch_negatives(o["negatives"], num_items, gen)
             pn = position_negatives(x, y, num_items, gen, "cpu") if (o["loss"] == "bce" or o["bceWeight"] > 0) else None
             x, y, negs = x.to(device), y.to(device), negs.to(device)
             if pn is not None:
