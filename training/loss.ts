@@ -10,8 +10,12 @@ export interface BatchTensors {
   inputs: tf.Tensor2D;   // [B, L] int32, left padded
   targets: tf.Tensor2D;  // [B, L] int32, 0 where there is no target
   negatives: tf.Tensor1D; // [K] int32 shared negatives
-  /** [B*L, K] float: 1 where a negative equals the target (built in JS: tf.equal here is slow on wasm). */
-  accidentalHits: tf.Tensor2D;
+  /**
+   * [B*L, K] float: 1 where a negative equals the target (built in JS: tf.equal here is slow on wasm).
+   * Absent when the negatives are every item once and the loss is the softmax alone: the full softmax,
+   * whose normaliser is the log-sum-exp over the items, the positive included once.
+   */
+  accidentalHits?: tf.Tensor2D;
   /**
    * [B, L] int32: one uniform negative per position, drawn outside the user's items (0 where there is
    * no target); present when the loss has a BCE term (the SASRec paper's loss).
@@ -93,25 +97,33 @@ export function sampledSoftmaxLoss(
   const count = valid.sum().maximum(1);
   let loss: tf.Tensor;
   const needsBce = lossOptions.kind === 'bce' || lossOptions.bceWeight > 0;
+  const hits = (): tf.Tensor2D => {
+    if (!batch.accidentalHits) throw new Error(`the ${lossOptions.kind} loss needs the accidental hits of the negatives in the batch`);
+    return batch.accidentalHits;
+  };
   if (needsBce && !batch.positionNegatives) throw new Error('a BCE loss needs per-position negatives in the batch');
   if (lossOptions.kind === 'bce') {
     loss = positionBce(h, posLogits, table, batch.positionNegatives!).mul(valid).sum().div(count);
   } else if (lossOptions.kind === 'bpr') {
-    loss = sharedBpr(h, posLogits, negEmb, batch.accidentalHits).mul(valid).sum().div(count);
+    loss = sharedBpr(h, posLogits, negEmb, hits()).mul(valid).sum().div(count);
   } else if (lossOptions.kind === 'gbce') {
     // gBCE: -beta*log(sigmoid(pos)) - sum log(1 - sigmoid(neg)), beta = alpha*(t*(1 - 1/alpha) + 1/alpha), alpha = K/(N-1).
     const k = batch.negatives.shape[0];
     const alpha = k / Math.max(config.numItems - 1, 1);
     const beta = alpha * (lossOptions.gbceT * (1 - 1 / alpha) + 1 / alpha);
     const negLogits = matMul(h, negEmb.transpose()); // [BL, K]
-    const negTerm = tf.softplus(negLogits).mul(tf.scalar(1).sub(batch.accidentalHits)).sum(-1);
+    const negTerm = tf.softplus(negLogits).mul(tf.scalar(1).sub(hits())).sum(-1);
     const posTerm = tf.softplus(posLogits.neg()).reshape([-1]).mul(beta);
     loss = posTerm.add(negTerm).mul(valid).sum().div(count);
+  } else if (!batch.accidentalHits) {
+    // The full softmax: the negatives are every item once, the positive among them.
+    const lse = logSumExpRows(matMul(h, negEmb.transpose()) as tf.Tensor2D);
+    loss = lse.sub(posLogits).reshape([-1]).mul(valid).sum().div(count);
   } else {
     loss = softmaxNll(h, posLogits, negEmb, batch.accidentalHits).mul(valid).sum().div(count);
   }
   if (lossOptions.kind !== 'bpr' && lossOptions.bprWeight > 0) {
-    loss = loss.add(sharedBpr(h, posLogits, negEmb, batch.accidentalHits).mul(valid).sum().div(count).mul(lossOptions.bprWeight));
+    loss = loss.add(sharedBpr(h, posLogits, negEmb, hits()).mul(valid).sum().div(count).mul(lossOptions.bprWeight));
   }
   if (lossOptions.kind !== 'bce' && lossOptions.bceWeight > 0) {
     loss = loss.add(positionBce(h, posLogits, table, batch.positionNegatives!).mul(valid).sum().div(count).mul(lossOptions.bceWeight));

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { sequenceInput } from '../src/model/inputs.js';
 import { initWeights, weightShapes, type ModelShape, type SasRecConfig, type WeightMap } from '../src/model/sasrec.js';
-import { sampledSoftmaxLoss, type LossKind } from './loss.js';
+import { sampledSoftmaxLoss, type BatchTensors, type LossKind } from './loss.js';
 import { Rng } from './rng.js';
 import { leaveOneOut, type LeaveOneOutSplit, type SequenceDataset } from './data.js';
 import { evaluateModel, type EvalOptions, type Protocol } from './evaluate.js';
@@ -253,13 +253,20 @@ export function batchRows(batch: readonly Example[]): { len: number; inputs: Int
 
 function batchTensors(
   batch: Example[], negatives: Int32Array, transformInputs?: (ids: Int32Array) => void,
-  perPosition?: { numItems: number; rng: Rng },
-) {
+  perPosition?: { numItems: number; rng: Rng }, withHits = true,
+): BatchTensors {
   const { len, inputs, targets } = batchRows(batch);
   const b = batch.length;
   transformInputs?.(inputs);
   const posNegs = perPosition ? positionNegatives(batch, len, targets, perPosition.numItems, perPosition.rng) : undefined;
   const k = negatives.length;
+  const tensors = {
+    inputs: tf.tensor2d(inputs, [b, len], 'int32'),
+    targets: tf.tensor2d(targets, [b, len], 'int32'),
+    negatives: tf.tensor1d(negatives, 'int32'),
+    positionNegatives: posNegs ? tf.tensor2d(posNegs, [b, len], 'int32') : undefined,
+  };
+  if (!withHits) return tensors;
   const hits = new Float32Array(b * len * k);
   const negPos = new Map<number, number[]>();
   negatives.forEach((n, j) => { const l = negPos.get(n); if (l) l.push(j); else negPos.set(n, [j]); });
@@ -267,13 +274,7 @@ function batchTensors(
     const js = targets[p] ? negPos.get(targets[p]) : undefined;
     if (js) for (const j of js) hits[p * k + j] = 1;
   }
-  return {
-    inputs: tf.tensor2d(inputs, [b, len], 'int32'),
-    targets: tf.tensor2d(targets, [b, len], 'int32'),
-    negatives: tf.tensor1d(negatives, 'int32'),
-    accidentalHits: tf.tensor2d(hits, [b * len, k]),
-    positionNegatives: posNegs ? tf.tensor2d(posNegs, [b, len], 'int32') : undefined,
-  };
+  return { ...tensors, accidentalHits: tf.tensor2d(hits, [b * len, k]) };
 }
 
 export function modelConfig(numItems: number, o: TrainOptions): SasRecConfig {
@@ -395,7 +396,8 @@ export async function train(
     for (let bi = 0; bi < batches.length; bi++) {
       const negs = batchNegatives(options.negatives, config.numItems, rng);
       const t = batchTensors(batches[bi], negs, (ids) => replaceIds(ids, options.sse, config.numItems, rng),
-        options.loss === 'bce' || options.bceWeight > 0 ? { numItems: config.numItems, rng } : undefined);
+        options.loss === 'bce' || options.bceWeight > 0 ? { numItems: config.numItems, rng } : undefined,
+        !(negs.length === config.numItems && options.loss === 'softmax' && options.bprWeight <= 0));
       if (options.lrSchedule === 'cosine') {
         const progress = (state.epoch + bi / batches.length) / options.epochs;
         // AdamOptimizer reads its learningRate field on every step.

@@ -15,7 +15,7 @@ import {
   type TrainEstimate, type TrainOptions, type Checkpoint,
 } from '../../training/train.js';
 import { forward, initWeights, lastHidden, type SasRecConfig } from '../../src/model/sasrec.js';
-import { sampledSoftmaxLoss } from '../../training/loss.js';
+import { DEFAULT_LOSS_OPTIONS, sampledSoftmaxLoss } from '../../training/loss.js';
 import { padHistory } from '../../src/model/sasrec.js';
 import { Rng } from '../../training/rng.js';
 import { loadModelDir, saveModel, setNodeBackend, vocabFor } from '../../training/node-io.js';
@@ -253,6 +253,10 @@ describe('training regularisers', () => {
       direct += Math.log(row.reduce((a, x) => a + Math.exp(x - m), 0)) + m - row[t - 1];
     });
     expect(loss).toBeCloseTo(direct / 3, 5);
+    // Without the mask (what the trainer passes for the full softmax): the same loss.
+    const unmasked = sampledSoftmaxLoss(config, w, { inputs, targets, negatives: batch.negatives }, 1).dataSync()[0];
+    expect(unmasked).toBeCloseTo(direct / 3, 5);
+    expect(() => sampledSoftmaxLoss(config, w, { inputs, targets, negatives: batch.negatives }, 1, { ...DEFAULT_LOSS_OPTIONS, kind: 'bpr' })).toThrow(/accidental hits/);
     tf.dispose([inputs, targets, batch.negatives, batch.accidentalHits, h, ...Object.values(w)]);
   });
 
