@@ -1,0 +1,252 @@
+;; scenerec exact-top-k prefilter on 4-bit rows, WebAssembly relaxed SIMD (i16x8.relaxed_dot_i8x16_i7x16_s:
+;; 16 byte products, summed in pairs into i16 lanes, one instruction on x86 (pmaddubsw) and cheap on arm64).
+;; A module of its own (it fails to validate where relaxed SIMD is missing, and the float32 kernels
+;; must not go with it); it works in the memory of the float32 kernels (src/kernels/f32.wat), imported.
+;; Rebuild src/kernels/f32-relaxed.wasm.ts with `npm run build:kernel` after editing.
+;;
+;; The relaxed dot is deterministic (and exact: integers, no saturation) when every lane of its second
+;; operand lies in [0, 127]: the rows are stored as nibbles u = xi + 8 with xi in [-7, 7], the query as
+;; signed int8 in [-127, 127]; a pair of products is at most 2 * 127 * 15 in magnitude.
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; The 4-bit copy prefilterU4 reads, from `rows` rows of a row-major float32 matrix at src (d a multiple of 8):
+  ;; per row r, scale = f32(max|x| / 7) (1 for a zero row), xi = clamp(nearest(x / scale), -7, 7) (division in f64),
+  ;; u = xi + 8 in a nibble: column k of row r at byte m4 + (r/16)*8*d + (k/8)*64 + (r%16)*4 + k%4, the low nibble
+  ;; for k%8 < 4, the high one for k%8 >= 4. Per row, in f64 then rounded up to f32 by the factor (1 + 1e-6):
+  ;; e2[r] = sqrt(sum (x - scale*xi)^2) (the residual's L2 norm) and x1[r] = sum|scale*xi| + sum|x - scale*xi|
+  ;; (>= sum|x| and >= sum|scale*xi|). Offsets in bytes.
+  (func (export "quantizeRowsU4") (param $src i32) (param $rows i32) (param $d i32) (param $m4 i32)
+                                  (param $scales i32) (param $x1 i32) (param $e2 i32)
+    (local $r i32) (local $j i32) (local $p i32) (local $max f32) (local $a f32)
+    (local $s f64) (local $base i32) (local $v f64) (local $bb i32) (local $x f64) (local $dl f64)
+    (local $ss f64) (local $l1 f64) (local $at i32)
+    (local.set $bb (i32.shl (local.get $d) (i32.const 3))) ;; bytes per block: 16 rows * d / 2
+    (block $done (loop $lr
+      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $p (i32.add (local.get $src) (i32.shl (i32.mul (local.get $r) (local.get $d)) (i32.const 2))))
+      (local.set $max (f32.const 0))
+      (local.set $j (i32.const 0))
+      (block $dj (loop $lj
+        (br_if $dj (i32.ge_u (local.get $j) (local.get $d)))
+        (local.set $a (f32.abs (f32.load (i32.add (local.get $p) (i32.shl (local.get $j) (i32.const 2))))))
+        (local.set $max (f32.max (local.get $max) (local.get $a)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $lj)))
+      (local.set $s (if (result f64) (f32.gt (local.get $max) (f32.const 0))
+        (then (f64.promote_f32 (f32.demote_f64 (f64.div (f64.promote_f32 (local.get $max)) (f64.const 7)))))
+        (else (f64.const 1))))
+      (f32.store (i32.add (local.get $scales) (i32.shl (local.get $r) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (local.set $base (i32.add (local.get $m4) (i32.add (i32.mul (i32.shr_u (local.get $r) (i32.const 4)) (local.get $bb))
+        (i32.shl (i32.and (local.get $r) (i32.const 15)) (i32.const 2)))))
+      (local.set $ss (f64.const 0))
+      (local.set $l1 (f64.const 0))
+      (local.set $j (i32.const 0))
+      (block $dq (loop $lq
+        (br_if $dq (i32.ge_u (local.get $j) (local.get $d)))
+        (local.set $x (f64.promote_f32 (f32.load (i32.add (local.get $p) (i32.shl (local.get $j) (i32.const 2))))))
+        (local.set $v (f64.nearest (f64.div (local.get $x) (local.get $s))))
+        (local.set $v (f64.min (f64.const 7) (f64.max (f64.const -7) (local.get $v))))
+        (local.set $dl (f64.sub (local.get $x) (f64.mul (local.get $s) (local.get $v))))
+        (local.set $ss (f64.add (local.get $ss) (f64.mul (local.get $dl) (local.get $dl))))
+        (local.set $l1 (f64.add (local.get $l1) (f64.add (f64.abs (local.get $dl)) (f64.abs (f64.mul (local.get $s) (local.get $v))))))
+        (local.set $at (i32.add (local.get $base) (i32.add (i32.shl (i32.shr_u (local.get $j) (i32.const 3)) (i32.const 6))
+          (i32.and (local.get $j) (i32.const 3)))))
+        (if (i32.and (local.get $j) (i32.const 4))
+          (then (i32.store8 (local.get $at) (i32.or (i32.load8_u (local.get $at))
+            (i32.shl (i32.add (i32.trunc_f64_s (local.get $v)) (i32.const 8)) (i32.const 4)))))
+          (else (i32.store8 (local.get $at) (i32.add (i32.trunc_f64_s (local.get $v)) (i32.const 8)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $lq)))
+      (f32.store (i32.add (local.get $e2) (i32.shl (local.get $r) (i32.const 2)))
+        (f32.demote_f64 (f64.mul (f64.sqrt (local.get $ss)) (f64.const 1.000001))))
+      (f32.store (i32.add (local.get $x1) (i32.shl (local.get $r) (i32.const 2)))
+        (f32.demote_f64 (f64.mul (local.get $l1) (f64.const 1.000001))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $lr)))
+  )
+
+  ;; Exact-top-k prefilter on the 4-bit copy (quantizeRowsU4) of nb blocks of 16 rows, d8 = d/8 column
+  ;; octets (d a multiple of 32); q: d signed int8 query values; corr = 8 * sum(q) (the offset of the stored nibbles). Per row r:
+  ;; approx = f32(f32(dot(q, u_r) - corr) * qscale) * scales[r], bound = e2[r] * q2 + x1[r] * cx
+  ;; (a bound on |approx - exact float32 score|, see src/retrieval/kernel-float32.ts). Rows with
+  ;; approx + bound >= t are listed: idx[i] = the row (int32), ap[i] = its approx (f32), for the first
+  ;; cap of them. Returns how many rows had approx + bound >= t (may exceed cap). `row0`: the first
+  ;; block's first row (rows are numbered from it). Offsets in bytes; tmp: 16 scratch bytes.
+  (func (export "prefilterU4") (param $m4 i32) (param $nb i32) (param $d8 i32) (param $q i32) (param $corr i32)
+        (param $scales i32) (param $x1 i32) (param $e2 i32) (param $qscale f32) (param $q2 f32) (param $cx f32)
+        (param $t f32) (param $idx i32) (param $ap i32) (param $cap i32) (param $row0 i32) (param $tmp i32) (result i32)
+    (local $b i32) (local $qp i32) (local $qend i32) (local $ql v128) (local $qh v128) (local $v v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $corrv v128)
+    (local $av v128) (local $h v128) (local $sc v128) (local $mask i32) (local $lane i32) (local $g i32)
+    (local $count i32) (local $off i32) (local $tv v128) (local $qsv v128) (local $q2v v128) (local $cxv v128) (local $row i32)
+    (local $nib v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local.set $nib (i8x16.splat (i32.const 15)))
+    (local.set $tv (f32x4.splat (local.get $t)))
+    (local.set $qsv (f32x4.splat (local.get $qscale)))
+    (local.set $q2v (f32x4.splat (local.get $q2)))
+    (local.set $cxv (f32x4.splat (local.get $cx)))
+    (local.set $corrv (i32x4.splat (local.get $corr)))
+    (local.set $qend (i32.add (local.get $q) (i32.shl (local.get $d8) (i32.const 3))))
+    (block $done (loop $lb
+      (br_if $done (i32.ge_u (local.get $b) (local.get $nb)))
+      (local.set $a0 (v128.const i32x4 0 0 0 0))
+      (local.set $a1 (v128.const i32x4 0 0 0 0))
+      (local.set $a2 (v128.const i32x4 0 0 0 0))
+      (local.set $a3 (v128.const i32x4 0 0 0 0))
+      (local.set $qp (local.get $q))
+      ;; four column octets a turn (d a multiple of 32): each i16 lane gathers at most 8 products of
+      ;; 127 * 15 (< 2^15), then widens into the row's i32 sums
+      (loop $lp
+        (local.set $s0 (v128.const i32x4 0 0 0 0))
+        (local.set $s1 (v128.const i32x4 0 0 0 0))
+        (local.set $s2 (v128.const i32x4 0 0 0 0))
+        (local.set $s3 (v128.const i32x4 0 0 0 0))
+        (local.set $ql (i32x4.splat (i32.load offset=0 (local.get $qp))))
+        (local.set $qh (i32x4.splat (i32.load offset=4 (local.get $qp))))
+        (local.set $v (v128.load offset=0 (local.get $m4)))
+        (local.set $s0 (i16x8.add (local.get $s0) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $v (v128.load offset=16 (local.get $m4)))
+        (local.set $s1 (i16x8.add (local.get $s1) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $v (v128.load offset=32 (local.get $m4)))
+        (local.set $s2 (i16x8.add (local.get $s2) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $v (v128.load offset=48 (local.get $m4)))
+        (local.set $s3 (i16x8.add (local.get $s3) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $ql (i32x4.splat (i32.load offset=8 (local.get $qp))))
+        (local.set $qh (i32x4.splat (i32.load offset=12 (local.get $qp))))
+        (local.set $v (v128.load offset=64 (local.get $m4)))
+        (local.set $s0 (i16x8.add (local.get $s0) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $v (v128.load offset=80 (local.get $m4)))
+        (local.set $s1 (i16x8.add (local.get $s1) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $v (v128.load offset=96 (local.get $m4)))
+        (local.set $s2 (i16x8.add (local.get $s2) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $v (v128.load offset=112 (local.get $m4)))
+        (local.set $s3 (i16x8.add (local.get $s3) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $ql (i32x4.splat (i32.load offset=16 (local.get $qp))))
+        (local.set $qh (i32x4.splat (i32.load offset=20 (local.get $qp))))
+        (local.set $v (v128.load offset=128 (local.get $m4)))
+        (local.set $s0 (i16x8.add (local.get $s0) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $v (v128.load offset=144 (local.get $m4)))
+        (local.set $s1 (i16x8.add (local.get $s1) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $v (v128.load offset=160 (local.get $m4)))
+        (local.set $s2 (i16x8.add (local.get $s2) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $v (v128.load offset=176 (local.get $m4)))
+        (local.set $s3 (i16x8.add (local.get $s3) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $ql (i32x4.splat (i32.load offset=24 (local.get $qp))))
+        (local.set $qh (i32x4.splat (i32.load offset=28 (local.get $qp))))
+        (local.set $v (v128.load offset=192 (local.get $m4)))
+        (local.set $s0 (i16x8.add (local.get $s0) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $v (v128.load offset=208 (local.get $m4)))
+        (local.set $s1 (i16x8.add (local.get $s1) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $v (v128.load offset=224 (local.get $m4)))
+        (local.set $s2 (i16x8.add (local.get $s2) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $v (v128.load offset=240 (local.get $m4)))
+        (local.set $s3 (i16x8.add (local.get $s3) (i16x8.add (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $ql) (v128.and (local.get $v) (local.get $nib)))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $qh) (v128.and (i16x8.shr_u (local.get $v) (i32.const 4)) (local.get $nib))))))
+        (local.set $a0 (i32x4.add (local.get $a0) (i32x4.extadd_pairwise_i16x8_s (local.get $s0))))
+        (local.set $a1 (i32x4.add (local.get $a1) (i32x4.extadd_pairwise_i16x8_s (local.get $s1))))
+        (local.set $a2 (i32x4.add (local.get $a2) (i32x4.extadd_pairwise_i16x8_s (local.get $s2))))
+        (local.set $a3 (i32x4.add (local.get $a3) (i32x4.extadd_pairwise_i16x8_s (local.get $s3))))
+        (local.set $m4 (i32.add (local.get $m4) (i32.const 256)))
+        (local.set $qp (i32.add (local.get $qp) (i32.const 32)))
+        (br_if $lp (i32.lt_u (local.get $qp) (local.get $qend))))
+      ;; rows 0..3
+      (local.set $off (i32.shl (i32.add (i32.shl (local.get $b) (i32.const 2)) (i32.const 0)) (i32.const 4)))
+      (local.set $sc (v128.load (i32.add (local.get $scales) (local.get $off))))
+      (local.set $av (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (i32x4.sub (local.get $a0) (local.get $corrv))) (local.get $qsv)) (local.get $sc)))
+      (local.set $h (f32x4.add (local.get $av) (f32x4.add (f32x4.mul (v128.load (i32.add (local.get $e2) (local.get $off))) (local.get $q2v))
+                                                           (f32x4.mul (v128.load (i32.add (local.get $x1) (local.get $off))) (local.get $cxv)))))
+      (local.set $mask (i32x4.bitmask (f32x4.ge (local.get $h) (local.get $tv))))
+      (if (local.get $mask) (then
+        (v128.store (local.get $tmp) (local.get $av))
+        (local.set $row (i32.add (local.get $row0) (i32.shr_u (local.get $off) (i32.const 2))))
+        (block $dm0 (loop $lm0
+          (br_if $dm0 (i32.eqz (local.get $mask)))
+          (local.set $lane (i32.ctz (local.get $mask)))
+          (if (i32.lt_u (local.get $count) (local.get $cap)) (then
+            (i32.store (i32.add (local.get $idx) (i32.shl (local.get $count) (i32.const 2))) (i32.add (local.get $row) (local.get $lane)))
+            (f32.store (i32.add (local.get $ap) (i32.shl (local.get $count) (i32.const 2)))
+              (f32.load (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))))
+          (local.set $count (i32.add (local.get $count) (i32.const 1)))
+          (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
+          (br $lm0)))))
+      ;; rows 4..7
+      (local.set $off (i32.shl (i32.add (i32.shl (local.get $b) (i32.const 2)) (i32.const 1)) (i32.const 4)))
+      (local.set $sc (v128.load (i32.add (local.get $scales) (local.get $off))))
+      (local.set $av (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (i32x4.sub (local.get $a1) (local.get $corrv))) (local.get $qsv)) (local.get $sc)))
+      (local.set $h (f32x4.add (local.get $av) (f32x4.add (f32x4.mul (v128.load (i32.add (local.get $e2) (local.get $off))) (local.get $q2v))
+                                                           (f32x4.mul (v128.load (i32.add (local.get $x1) (local.get $off))) (local.get $cxv)))))
+      (local.set $mask (i32x4.bitmask (f32x4.ge (local.get $h) (local.get $tv))))
+      (if (local.get $mask) (then
+        (v128.store (local.get $tmp) (local.get $av))
+        (local.set $row (i32.add (local.get $row0) (i32.shr_u (local.get $off) (i32.const 2))))
+        (block $dm1 (loop $lm1
+          (br_if $dm1 (i32.eqz (local.get $mask)))
+          (local.set $lane (i32.ctz (local.get $mask)))
+          (if (i32.lt_u (local.get $count) (local.get $cap)) (then
+            (i32.store (i32.add (local.get $idx) (i32.shl (local.get $count) (i32.const 2))) (i32.add (local.get $row) (local.get $lane)))
+            (f32.store (i32.add (local.get $ap) (i32.shl (local.get $count) (i32.const 2)))
+              (f32.load (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))))
+          (local.set $count (i32.add (local.get $count) (i32.const 1)))
+          (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
+          (br $lm1)))))
+      ;; rows 8..11
+      (local.set $off (i32.shl (i32.add (i32.shl (local.get $b) (i32.const 2)) (i32.const 2)) (i32.const 4)))
+      (local.set $sc (v128.load (i32.add (local.get $scales) (local.get $off))))
+      (local.set $av (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (i32x4.sub (local.get $a2) (local.get $corrv))) (local.get $qsv)) (local.get $sc)))
+      (local.set $h (f32x4.add (local.get $av) (f32x4.add (f32x4.mul (v128.load (i32.add (local.get $e2) (local.get $off))) (local.get $q2v))
+                                                           (f32x4.mul (v128.load (i32.add (local.get $x1) (local.get $off))) (local.get $cxv)))))
+      (local.set $mask (i32x4.bitmask (f32x4.ge (local.get $h) (local.get $tv))))
+      (if (local.get $mask) (then
+        (v128.store (local.get $tmp) (local.get $av))
+        (local.set $row (i32.add (local.get $row0) (i32.shr_u (local.get $off) (i32.const 2))))
+        (block $dm2 (loop $lm2
+          (br_if $dm2 (i32.eqz (local.get $mask)))
+          (local.set $lane (i32.ctz (local.get $mask)))
+          (if (i32.lt_u (local.get $count) (local.get $cap)) (then
+            (i32.store (i32.add (local.get $idx) (i32.shl (local.get $count) (i32.const 2))) (i32.add (local.get $row) (local.get $lane)))
+            (f32.store (i32.add (local.get $ap) (i32.shl (local.get $count) (i32.const 2)))
+              (f32.load (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))))
+          (local.set $count (i32.add (local.get $count) (i32.const 1)))
+          (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
+          (br $lm2)))))
+      ;; rows 12..15
+      (local.set $off (i32.shl (i32.add (i32.shl (local.get $b) (i32.const 2)) (i32.const 3)) (i32.const 4)))
+      (local.set $sc (v128.load (i32.add (local.get $scales) (local.get $off))))
+      (local.set $av (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (i32x4.sub (local.get $a3) (local.get $corrv))) (local.get $qsv)) (local.get $sc)))
+      (local.set $h (f32x4.add (local.get $av) (f32x4.add (f32x4.mul (v128.load (i32.add (local.get $e2) (local.get $off))) (local.get $q2v))
+                                                           (f32x4.mul (v128.load (i32.add (local.get $x1) (local.get $off))) (local.get $cxv)))))
+      (local.set $mask (i32x4.bitmask (f32x4.ge (local.get $h) (local.get $tv))))
+      (if (local.get $mask) (then
+        (v128.store (local.get $tmp) (local.get $av))
+        (local.set $row (i32.add (local.get $row0) (i32.shr_u (local.get $off) (i32.const 2))))
+        (block $dm3 (loop $lm3
+          (br_if $dm3 (i32.eqz (local.get $mask)))
+          (local.set $lane (i32.ctz (local.get $mask)))
+          (if (i32.lt_u (local.get $count) (local.get $cap)) (then
+            (i32.store (i32.add (local.get $idx) (i32.shl (local.get $count) (i32.const 2))) (i32.add (local.get $row) (local.get $lane)))
+            (f32.store (i32.add (local.get $ap) (i32.shl (local.get $count) (i32.const 2)))
+              (f32.load (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))))
+          (local.set $count (i32.add (local.get $count) (i32.const 1)))
+          (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
+          (br $lm3)))))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $lb)))
+    (local.get $count)
+  )
+)
