@@ -70,12 +70,12 @@
   ;; octets (d a multiple of 32); q: d signed int8 query values; corr = 8 * sum(q) (the offset of the stored nibbles). Per row r:
   ;; approx = f32(f32(dot(q, u_r) - corr) * qscale) * scales[r], bound = e2[r] * q2 + x1[r] * cx
   ;; (a bound on |approx - exact float32 score|, see src/retrieval/kernel-float32.ts). Rows with
-  ;; approx + bound >= t are listed: idx[i] = the row (int32), ap[i] = its approx (f32), for the first
-  ;; cap of them. Returns how many rows had approx + bound >= t (may exceed cap). `row0`: the first
-  ;; block's first row (rows are numbered from it). Offsets in bytes; tmp: 16 scratch bytes.
+  ;; approx + bound >= t are listed: idx[i] = the row (int32), ap[i] = its approx, up[i] = approx + bound
+  ;; (f32), for the first cap of them. Returns how many rows had approx + bound >= t (may exceed cap).
+  ;; `row0`: the first block's first row (rows are numbered from it). Offsets in bytes; tmp: 32 scratch bytes.
   (func (export "prefilterU4") (param $m4 i32) (param $nb i32) (param $d8 i32) (param $q i32) (param $corr i32)
         (param $scales i32) (param $x1 i32) (param $e2 i32) (param $qscale f32) (param $q2 f32) (param $cx f32)
-        (param $t f32) (param $idx i32) (param $ap i32) (param $cap i32) (param $row0 i32) (param $tmp i32) (result i32)
+        (param $t f32) (param $idx i32) (param $ap i32) (param $up i32) (param $cap i32) (param $row0 i32) (param $tmp i32) (result i32)
     (local $b i32) (local $qp i32) (local $qend i32) (local $ql v128) (local $qh v128) (local $v v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $corrv v128)
     (local $av v128) (local $h v128) (local $sc v128) (local $mask i32) (local $lane i32) (local $g i32)
@@ -174,6 +174,7 @@
       (local.set $mask (i32x4.bitmask (f32x4.ge (local.get $h) (local.get $tv))))
       (if (local.get $mask) (then
         (v128.store (local.get $tmp) (local.get $av))
+        (v128.store offset=16 (local.get $tmp) (local.get $h))
         (local.set $row (i32.add (local.get $row0) (i32.shr_u (local.get $off) (i32.const 2))))
         (block $dm0 (loop $lm0
           (br_if $dm0 (i32.eqz (local.get $mask)))
@@ -181,7 +182,9 @@
           (if (i32.lt_u (local.get $count) (local.get $cap)) (then
             (i32.store (i32.add (local.get $idx) (i32.shl (local.get $count) (i32.const 2))) (i32.add (local.get $row) (local.get $lane)))
             (f32.store (i32.add (local.get $ap) (i32.shl (local.get $count) (i32.const 2)))
-              (f32.load (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))))
+              (f32.load (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))
+            (f32.store (i32.add (local.get $up) (i32.shl (local.get $count) (i32.const 2)))
+              (f32.load offset=16 (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))))
           (local.set $count (i32.add (local.get $count) (i32.const 1)))
           (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
           (br $lm0)))))
@@ -194,6 +197,7 @@
       (local.set $mask (i32x4.bitmask (f32x4.ge (local.get $h) (local.get $tv))))
       (if (local.get $mask) (then
         (v128.store (local.get $tmp) (local.get $av))
+        (v128.store offset=16 (local.get $tmp) (local.get $h))
         (local.set $row (i32.add (local.get $row0) (i32.shr_u (local.get $off) (i32.const 2))))
         (block $dm1 (loop $lm1
           (br_if $dm1 (i32.eqz (local.get $mask)))
@@ -201,7 +205,9 @@
           (if (i32.lt_u (local.get $count) (local.get $cap)) (then
             (i32.store (i32.add (local.get $idx) (i32.shl (local.get $count) (i32.const 2))) (i32.add (local.get $row) (local.get $lane)))
             (f32.store (i32.add (local.get $ap) (i32.shl (local.get $count) (i32.const 2)))
-              (f32.load (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))))
+              (f32.load (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))
+            (f32.store (i32.add (local.get $up) (i32.shl (local.get $count) (i32.const 2)))
+              (f32.load offset=16 (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))))
           (local.set $count (i32.add (local.get $count) (i32.const 1)))
           (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
           (br $lm1)))))
@@ -214,6 +220,7 @@
       (local.set $mask (i32x4.bitmask (f32x4.ge (local.get $h) (local.get $tv))))
       (if (local.get $mask) (then
         (v128.store (local.get $tmp) (local.get $av))
+        (v128.store offset=16 (local.get $tmp) (local.get $h))
         (local.set $row (i32.add (local.get $row0) (i32.shr_u (local.get $off) (i32.const 2))))
         (block $dm2 (loop $lm2
           (br_if $dm2 (i32.eqz (local.get $mask)))
@@ -221,7 +228,9 @@
           (if (i32.lt_u (local.get $count) (local.get $cap)) (then
             (i32.store (i32.add (local.get $idx) (i32.shl (local.get $count) (i32.const 2))) (i32.add (local.get $row) (local.get $lane)))
             (f32.store (i32.add (local.get $ap) (i32.shl (local.get $count) (i32.const 2)))
-              (f32.load (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))))
+              (f32.load (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))
+            (f32.store (i32.add (local.get $up) (i32.shl (local.get $count) (i32.const 2)))
+              (f32.load offset=16 (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))))
           (local.set $count (i32.add (local.get $count) (i32.const 1)))
           (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
           (br $lm2)))))
@@ -234,6 +243,7 @@
       (local.set $mask (i32x4.bitmask (f32x4.ge (local.get $h) (local.get $tv))))
       (if (local.get $mask) (then
         (v128.store (local.get $tmp) (local.get $av))
+        (v128.store offset=16 (local.get $tmp) (local.get $h))
         (local.set $row (i32.add (local.get $row0) (i32.shr_u (local.get $off) (i32.const 2))))
         (block $dm3 (loop $lm3
           (br_if $dm3 (i32.eqz (local.get $mask)))
@@ -241,7 +251,9 @@
           (if (i32.lt_u (local.get $count) (local.get $cap)) (then
             (i32.store (i32.add (local.get $idx) (i32.shl (local.get $count) (i32.const 2))) (i32.add (local.get $row) (local.get $lane)))
             (f32.store (i32.add (local.get $ap) (i32.shl (local.get $count) (i32.const 2)))
-              (f32.load (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))))
+              (f32.load (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))
+            (f32.store (i32.add (local.get $up) (i32.shl (local.get $count) (i32.const 2)))
+              (f32.load offset=16 (i32.add (local.get $tmp) (i32.shl (local.get $lane) (i32.const 2)))))))
           (local.set $count (i32.add (local.get $count) (i32.const 1)))
           (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
           (br $lm3)))))

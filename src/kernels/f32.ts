@@ -34,7 +34,7 @@ export interface F32Kernel {
   quantizeRows?: (src: number, rows: number, d: number, m8: number, scales: number, x1: number) => void;
   /** WebAssembly relaxed SIMD only: the 4-bit prefilter (see f32-relaxed.wat and src/retrieval/kernel-float32.ts). */
   prefilterU4?: (m4: number, nb: number, d8: number, q: number, corr: number, scales: number, x1: number, e2: number, qscale: number,
-    q2: number, cx: number, t: number, idx: number, ap: number, cap: number, row0: number, tmp: number) => number;
+    q2: number, cx: number, t: number, idx: number, ap: number, up: number, cap: number, row0: number, tmp: number) => number;
   /** WebAssembly relaxed SIMD only: the 4-bit copy, row scales, L1 norms and residual L2 norms prefilterU4 reads (see f32-relaxed.wat). */
   quantizeRowsU4?: (src: number, rows: number, d: number, m4: number, scales: number, x1: number, e2: number) => void;
 }

@@ -45,7 +45,11 @@ interface Prefilter {
   bytes: number;
 }
 
-export interface PrefilterStats { listed: number; everyRow: number }
+export interface PrefilterStats {
+  listed: number; everyRow: number;
+  /** 4-bit prefilter: rows its kernel listed, and rows scored exactly, summed over its calls. */
+  listedRows?: number; rescoredRows?: number;
+}
 
 /**
  * Exact top-n of a float32 matrix through a 4-bit copy (WebAssembly relaxed SIMD, d a multiple of
@@ -56,18 +60,20 @@ export interface PrefilterStats { listed: number; everyRow: number }
  * (Cauchy–Schwarz for the row's residual, the query's rounding against the stored row, and float32
  * rounding of both sums, with room to spare). One call:
  *  1. the kernel lists the rows whose upper bound A + b reaches a threshold t (estimated per query
- *     from a sample of blocks: the lower bound that about PREFILTER_U4_REACH · n rows reach), with
- *     their A;
- *  2. the n listed rows of largest A are scored exactly: the least of those scores, L, is at most
- *     the n-th largest exact score of the matrix (any n rows give such a bound);
+ *     from a sample of blocks: an exact score that somewhat more than n rows of the matrix reach,
+ *     scaled from the sample), with A and A + b;
+ *  2. the PREFILTER_U4_PROBE · n listed rows of largest A are scored exactly: the n-th largest of
+ *     those scores, L, is at most the n-th largest exact score of the matrix (any rows give such a
+ *     bound);
  *  3. when L >= t, every row that can reach L (upper bound >= L) was listed: those are scored
  *     exactly (in row order, so ties go to the lower row as in the full pass) and the top n of them
- *     is the full float32 pass's, rows and scores. Else the kernel runs again with t = L (then
- *     L >= t holds), and if it lists more than its cap of rows (or fewer than n), the call takes the
- *     full pass. `stats.everyRow` counts the calls that needed the second run or the full pass.
+ *     is the full float32 pass's, rows and scores. Else (t above L, or a list cut at its cap: L from
+ *     the rows it holds) the kernel runs again with t = L, and if that list is cut too (or holds
+ *     fewer than n rows), the call takes the full pass. `stats.everyRow` counts the calls that
+ *     needed the second run or the full pass.
  */
 interface U4Prefilter {
-  m4: number; scales: number; x1: number; e2: number; q8: number; idx: number; ap: number; sc: number; tmp: number;
+  m4: number; scales: number; x1: number; e2: number; q8: number; idx: number; ap: number; up: number; sc: number; tmp: number;
   cap: number;
   sampleBlocks: Int32Array;
   stats: PrefilterStats;
@@ -77,13 +83,15 @@ interface U4Prefilter {
 
 /** The 4-bit prefilter keeps lists up to this many rows. */
 const PREFILTER_U4_CAP = 65_536;
-/** Its threshold aims at this many times n rows reaching it (its bound is looser than int8's). */
-const PREFILTER_U4_REACH = 8;
+/** Listed rows of largest approximation scored exactly for L, per row of the request (more: a higher L, fewer rows rescored). */
+const PREFILTER_U4_PROBE = 2;
+/** Its threshold is the sample's K-th largest exact score, K = (the sample's share of n) + this. */
+const PREFILTER_U4_SAMPLE_MARGIN = 2;
 
 type U4PrefilterAt = Omit<U4Prefilter, 'bytes' | 'cap' | 'stats' | 'sampleBlocks'>;
 
 /** Bytes the 4-bit prefilter of nb blocks of d columns holds. */
-const u4Bytes = (nb: number, d: number) => nb * 16 * (d / 2 + 12) + PREFILTER_U4_CAP * 12 + d;
+const u4Bytes = (nb: number, d: number) => nb * 16 * (d / 2 + 12) + Math.min(PREFILTER_U4_CAP, nb * 16) * 16 + d;
 
 /** The 4-bit copy, quantised in slices between which the event loop runs (as buildPrefilter). */
 async function buildU4Prefilter(k: F32Kernel, m: number, rows: number, dim: number, nb: number, at: U4PrefilterAt, stopped: () => boolean): Promise<U4Prefilter | null> {
@@ -92,7 +100,7 @@ async function buildU4Prefilter(k: F32Kernel, m: number, rows: number, dim: numb
     if (stopped()) return null;
     k.quantizeRowsU4!(m + r0 * dim * 4, Math.min(QUANTIZE_SLICE_ROWS, rows - r0), dim, at.m4 + (r0 / 16) * 8 * dim, at.scales + r0 * 4, at.x1 + r0 * 4, at.e2 + r0 * 4);
   }
-  return { ...at, cap: PREFILTER_U4_CAP, sampleBlocks: prefilterSampleBlocks(nb), bytes: u4Bytes(nb, dim), stats: { listed: 0, everyRow: 0 } };
+  return { ...at, cap: Math.min(PREFILTER_U4_CAP, nb * 16), sampleBlocks: prefilterSampleBlocks(nb), bytes: u4Bytes(nb, dim), stats: { listed: 0, everyRow: 0, listedRows: 0, rescoredRows: 0 } };
 }
 
 /** Whether a matrix of `rows` × `dim` gets the 4-bit prefilter here (relaxed SIMD, d a multiple of 32, large enough). */
@@ -214,9 +222,10 @@ export class KernelFloat32Matrix extends MatrixBase {
     const wanted = options.prefilter !== false && rows > PREFILTER_MIN_ROWS;
     const withU4 = wanted && options.prefilterCode !== 'i8' && k.prefilterU4 !== undefined && k.quantizeRowsU4 !== undefined && dim % 32 === 0;
     const withPre = !withU4 && wanted && k.prefilterI8 !== undefined && k.quantizeRows !== undefined && dim % 4 === 0;
+    const cap4 = Math.min(PREFILTER_U4_CAP, nb * 16);
     const pre4At = withU4 ? {
       m4: lay.take(nb * 2 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), e2: lay.take(nb * 16), q8: lay.take(dim / 4),
-      idx: lay.take(PREFILTER_U4_CAP), ap: lay.take(PREFILTER_U4_CAP), sc: lay.take(PREFILTER_U4_CAP), tmp: lay.take(4),
+      idx: lay.take(cap4), ap: lay.take(cap4), up: lay.take(cap4), sc: lay.take(cap4), tmp: lay.take(8),
     } : null;
     const preAt = withPre ? {
       m8: lay.take(nb * 4 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), qp: lay.take(dim / 2),
@@ -343,48 +352,55 @@ export class KernelFloat32Matrix extends MatrixBase {
     const corr = 8 * qsum;
     const q2 = Math.fround(Math.sqrt(qq) * (1 + 1e-5));
     const cx = Math.fround((0.5 * qs + 1e-5 * qinf) * (1 + 1e-5));
-    const scales = new Float32Array(k.buffer, P.scales, nb * 16);
-    const x1 = new Float32Array(k.buffer, P.x1, nb * 16);
-    const e2 = new Float32Array(k.buffer, P.e2, nb * 16);
     const idx = new Int32Array(k.buffer, P.idx, P.cap);
     const ap = new Float32Array(k.buffer, P.ap, P.cap);
-    const bound = (r: number) => e2[r] * q2 + x1[r] * cx;
-    const run = (t: number) => k.prefilterU4!(P.m4, nb, d / 8, P.q8, corr, P.scales, P.x1, P.e2, qs, q2, cx, t, P.idx, P.ap, P.cap, 0, P.tmp);
-    // This query's threshold: the sample blocks' lower bounds, the one about PREFILTER_U4_REACH · n
-    // rows of the matrix reach (scaled from the sample).
+    const up = new Float32Array(k.buffer, P.up, P.cap);
+    // The sample blocks: every row listed, with its approximation and upper bound.
     const sb = P.sampleBlocks;
     let ns = 0;
     for (let i = 0; i < sb.length; i++) {
       const b = sb[i];
-      ns += k.prefilterU4!(P.m4 + b * 8 * d, 1, d / 8, P.q8, corr, P.scales + b * 64, P.x1 + b * 64, P.e2 + b * 64, qs, q2, cx, -Infinity, P.idx + ns * 4, P.ap + ns * 4, 16, b * 16, P.tmp);
+      ns += k.prefilterU4!(P.m4 + b * 8 * d, 1, d / 8, P.q8, corr, P.scales + b * 64, P.x1 + b * 64, P.e2 + b * 64, qs, q2, cx, -Infinity, P.idx + ns * 4, P.ap + ns * 4, P.up + ns * 4, 16, b * 16, P.tmp);
     }
+    // t: the K-th largest exact score among the sample's rows, K = ceil(n · ns / R) + the margin:
+    // about (K / n) · (R / ns) times n rows of the matrix score above it. Only rows whose upper
+    // bound reaches the sample's K-th largest lower bound can score above it; those are scored.
     const sample = new Float64Array(ns);
     let nr = 0;
-    for (let i = 0; i < ns; i++) { const r = idx[i]; if (r < R) sample[nr++] = ap[i] - bound(r); }
-    const want = Math.min(nr, Math.ceil((PREFILTER_U4_REACH * n * nr) / R) + 4);
-    let t = nr > 0 ? kthLargest(nr === ns ? sample : sample.subarray(0, nr), want) : -Infinity;
-    let count = run(t);
-    let L = -Infinity;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      if (count > P.cap) break;
-      // L: the least exact score of the n listed rows of largest approximation (rows >= R are padding).
+    for (let i = 0; i < ns; i++) if (idx[i] < R) sample[nr++] = 2 * ap[i] - up[i]; // the lower bound
+    let t = -Infinity;
+    const K = Math.min(nr, Math.ceil((n * nr) / R) + PREFILTER_U4_SAMPLE_MARGIN);
+    if (K > 0) {
+      const loK = kthLargest(sample.subarray(0, nr), K);
+      const sel = new Int32Array(k.buffer, P.sc, ns);
       let c = 0;
-      for (let i = 0; i < count; i++) if (idx[i] < R) { idx[c] = idx[i]; ap[c++] = ap[i]; }
-      count = c;
-      if (count < n) break;
-      const best = selectTop(ap, count, n);
-      const sel = new Int32Array(k.buffer, P.sc, n); // row numbers, then their exact scores in place
-      for (let i = 0; i < n; i++) sel[i] = idx[best.rows[i]];
-      k.dotRows!(m, d, q, P.sc, n, P.sc, 0);
-      const ex = new Float32Array(k.buffer, P.sc, n);
-      let least = Infinity;
-      for (let i = 0; i < n; i++) if (ex[i] < least) least = ex[i];
-      L = Math.max(L, least); // each is at most the n-th largest exact score
-      if (L >= t) {
+      for (let i = 0; i < ns; i++) if (idx[i] < R && up[i] >= loK) sel[c++] = idx[i];
+      k.dotRows!(m, d, q, P.sc, c, P.sc, 0);
+      t = c >= K ? kthLargest(Float64Array.from(new Float32Array(k.buffer, P.sc, c)), K) : loK;
+    }
+    let L = -Infinity;
+    for (let run = 0; run < 2; run++) {
+      const count = k.prefilterU4!(P.m4, nb, d / 8, P.q8, corr, P.scales, P.x1, P.e2, qs, q2, cx, t, P.idx, P.ap, P.up, P.cap, 0, P.tmp);
+      // L: the least exact score of the n listed rows of largest approximation (rows >= R are
+      // padding). Any n rows give a bound, so a list cut at the cap gives one too.
+      let c = 0;
+      for (let i = 0; i < Math.min(count, P.cap); i++) if (idx[i] < R) { idx[c] = idx[i]; ap[c] = ap[i]; up[c++] = up[i]; }
+      if (c >= n) {
+        // The n-th largest exact score of the PREFILTER_U4_PROBE · n listed rows of largest approximation.
+        const probe = Math.min(c, PREFILTER_U4_PROBE * n);
+        const best = selectTop(ap, c, probe);
+        const sel = new Int32Array(k.buffer, P.sc, probe); // row numbers, then their exact scores in place
+        for (let i = 0; i < probe; i++) sel[i] = idx[best.rows[i]];
+        k.dotRows!(m, d, q, P.sc, probe, P.sc, 0);
+        L = Math.max(L, kthLargest(Float64Array.from(new Float32Array(k.buffer, P.sc, probe)), n)); // each is at most the n-th largest exact score
+      }
+      if (count <= P.cap && c >= n && L >= t) {
         // Every row whose upper bound reaches L is listed: score those exactly, in row order.
         let cand = 0;
-        for (let i = 0; i < count; i++) { const r = idx[i]; if (ap[i] + bound(r) >= L) idx[cand++] = r; }
-        P.stats[attempt === 0 ? 'listed' : 'everyRow']++;
+        for (let i = 0; i < c; i++) if (up[i] >= L) idx[cand++] = idx[i];
+        P.stats[run === 0 ? 'listed' : 'everyRow']++;
+        P.stats.listedRows! += c;
+        P.stats.rescoredRows! += cand + Math.min(c, PREFILTER_U4_PROBE * n);
         k.dotRows!(m, d, q, P.idx, cand, P.sc, 0);
         const exact = new Float32Array(k.buffer, P.sc, cand);
         const top = selectTop(exact, cand, n);
@@ -392,8 +408,10 @@ export class KernelFloat32Matrix extends MatrixBase {
         for (let i = 0; i < rows.length; i++) rows[i] = idx[top.rows[i]];
         return { rows, scores: [top.scores] };
       }
+      // Too high a threshold (L below it), or too low (the list cut at the cap, L above it): once
+      // more with t = L, which lists every row that can reach L.
+      if (!(L > -Infinity) || L === t || (count > P.cap && L < t)) break;
       t = L;
-      count = run(t);
     }
     P.stats.everyRow++;
     return null;
