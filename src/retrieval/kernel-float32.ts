@@ -385,6 +385,7 @@ export class KernelFloat32Matrix extends MatrixBase {
       // padding). Any n rows give a bound, so a list cut at the cap gives one too.
       let c = 0;
       for (let i = 0; i < Math.min(count, P.cap); i++) if (idx[i] < R) { idx[c] = idx[i]; ap[c] = ap[i]; up[c++] = up[i]; }
+      let known: Float32Array | null = null; // exact scores of the probed listed rows (NaN: not probed)
       if (c >= n) {
         // The n-th largest exact score of the PREFILTER_U4_PROBE · n listed rows of largest approximation.
         const probe = Math.min(c, PREFILTER_U4_PROBE * n);
@@ -392,21 +393,37 @@ export class KernelFloat32Matrix extends MatrixBase {
         const sel = new Int32Array(k.buffer, P.sc, probe); // row numbers, then their exact scores in place
         for (let i = 0; i < probe; i++) sel[i] = idx[best.rows[i]];
         k.dotRows!(m, d, q, P.sc, probe, P.sc, 0);
-        L = Math.max(L, kthLargest(Float64Array.from(new Float32Array(k.buffer, P.sc, probe)), n)); // each is at most the n-th largest exact score
+        const ex = new Float32Array(k.buffer, P.sc, probe);
+        known = new Float32Array(c).fill(NaN);
+        for (let i = 0; i < probe; i++) known[best.rows[i]] = ex[i];
+        L = Math.max(L, kthLargest(Float64Array.from(ex), n)); // each is at most the n-th largest exact score
       }
       if (count <= P.cap && c >= n && L >= t) {
-        // Every row whose upper bound reaches L is listed: score those exactly, in row order.
+        // Every row whose upper bound reaches L is listed: those are the candidates, in row order,
+        // with their exact scores (the probed ones already have theirs).
+        const rows = new Int32Array(c);
+        const scores = new Float32Array(c);
+        const todo = new Int32Array(k.buffer, P.sc, c);
+        const at: number[] = [];
         let cand = 0;
-        for (let i = 0; i < c; i++) if (up[i] >= L) idx[cand++] = idx[i];
+        for (let i = 0; i < c; i++) {
+          if (!(up[i] >= L)) continue;
+          rows[cand] = idx[i];
+          const e = known![i];
+          if (e === e) scores[cand] = e;
+          else { todo[at.length] = idx[i]; at.push(cand); }
+          cand++;
+        }
         P.stats[run === 0 ? 'listed' : 'everyRow']++;
         P.stats.listedRows! += c;
-        P.stats.rescoredRows! += cand + Math.min(c, PREFILTER_U4_PROBE * n);
-        k.dotRows!(m, d, q, P.idx, cand, P.sc, 0);
-        const exact = new Float32Array(k.buffer, P.sc, cand);
-        const top = selectTop(exact, cand, n);
-        const rows = new Int32Array(top.rows.length);
-        for (let i = 0; i < rows.length; i++) rows[i] = idx[top.rows[i]];
-        return { rows, scores: [top.scores] };
+        P.stats.rescoredRows! += at.length + Math.min(c, PREFILTER_U4_PROBE * n);
+        k.dotRows!(m, d, q, P.sc, at.length, P.sc, 0);
+        const ex = new Float32Array(k.buffer, P.sc, at.length);
+        for (let j = 0; j < at.length; j++) scores[at[j]] = ex[j];
+        const top = selectTop(scores, cand, n);
+        const out = new Int32Array(top.rows.length);
+        for (let i = 0; i < out.length; i++) out[i] = rows[top.rows[i]];
+        return { rows: out, scores: [top.scores] };
       }
       // Too high a threshold (L below it), or too low (the list cut at the cap, L above it): once
       // more with t = L, which lists every row that can reach L.
