@@ -3,20 +3,22 @@
  * (the binary as base64), so the SDK needs no wasm loader or extra request:
  *   dot-i8.wat -> dot-i8.wasm.ts  (DOT_I8_WASM_BASE64: int8 catalog scoring)
  *   f32.wat    -> f32.wasm.ts     (F32_WASM_BASE64: fused forward dense layers, float32 scoring)
+ *   f32-relaxed.wat -> f32-relaxed.wasm.ts (F32_RELAXED_WASM_BASE64: the 4-bit prefilter, relaxed SIMD)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import wabtInit from 'wabt';
 
-const KERNELS: Array<{ name: string; constName: string; what: string }> = [
+const KERNELS: Array<{ name: string; constName: string; what: string; relaxed?: boolean }> = [
   { name: 'dot-i8', constName: 'DOT_I8_WASM_BASE64', what: 'The int8 scoring kernel (WebAssembly SIMD)' },
   { name: 'f32', constName: 'F32_WASM_BASE64', what: 'The float32 kernels (WebAssembly SIMD): dense layers and blocked scoring' },
+  { name: 'f32-relaxed', constName: 'F32_RELAXED_WASM_BASE64', what: 'The 4-bit exact prefilter (WebAssembly relaxed SIMD), in the float32 kernels\' memory', relaxed: true },
 ];
 
 const wabt = await wabtInit();
 for (const k of KERNELS) {
   const src = new URL(`../src/kernels/${k.name}.wat`, import.meta.url);
   const dst = new URL(`../src/kernels/${k.name}.wasm.ts`, import.meta.url);
-  const mod = wabt.parseWat(`${k.name}.wat`, readFileSync(src, 'utf8'), { simd: true });
+  const mod = wabt.parseWat(`${k.name}.wat`, readFileSync(src, 'utf8'), { simd: true, relaxed_simd: k.relaxed === true });
   mod.validate();
   const { buffer } = mod.toBinary({});
   const b64 = Buffer.from(buffer).toString('base64');

@@ -293,9 +293,9 @@ export interface ScoringInfo {
   /** int8: whether the WebAssembly SIMD kernel runs (false: plain JS). */
   simd?: boolean;
   /** float32: scored by TF.js matMul ('tfjs', GPU backends) or the blocked float32 kernel (CPU backends). */
-  kernel?: 'tfjs' | 'f32-simd' | 'f32-simd+i8-prefilter' | 'f32-js';
+  kernel?: 'tfjs' | 'f32-simd' | 'f32-simd+i8-prefilter' | 'f32-simd+u4-prefilter' | 'f32-js';
   /**
-   * 'f32-simd+i8-prefilter': whether its int8 prefilter is built yet (it is built in the background
+   * 'f32-simd+i8-prefilter', 'f32-simd+u4-prefilter': whether its int8 / 4-bit prefilter is built yet (it is built in the background
    * after the engine is ready; until then top-n requests take the full float32 pass, same lists).
    */
   prefilterReady?: boolean;

@@ -6,6 +6,7 @@
  */
 import { decodeBase64 } from '../util/base64.js';
 import { F32_WASM_BASE64 } from './f32.wasm.js';
+import { F32_RELAXED_WASM_BASE64 } from './f32-relaxed.wasm.js';
 
 export interface F32Kernel {
   /** True when the functions run in WebAssembly SIMD. */
@@ -31,6 +32,16 @@ export interface F32Kernel {
   dotRows?: (m: number, d: number, q: number, idx: number, count: number, out: number, direct: number) => void;
   /** WebAssembly SIMD only: the int8 copy, row scales and row L1 norms prefilterI8 reads, from row-major float32 rows (see f32.wat). */
   quantizeRows?: (src: number, rows: number, d: number, m8: number, scales: number, x1: number) => void;
+  /** WebAssembly relaxed SIMD only: the 4-bit prefilter (see f32-relaxed.wat and src/retrieval/kernel-float32.ts). */
+  prefilterU4?: (m4: number, nb: number, d8: number, q: number, corr: number, scales: number, x1: number, e2: number, qscale: number,
+    q2: number, cx: number, t: number, idx: number, ap: number, up: number, cap: number, row0: number, tmp: number) => number;
+  /** WebAssembly relaxed SIMD only: the 4-bit copy, row scales, L1 norms and residual L2 norms prefilterU4 reads (see f32-relaxed.wat). */
+  quantizeRowsU4?: (src: number, rows: number, d: number, m4: number, scales: number, x1: number, e2: number) => void;
+}
+
+interface RelaxedExports {
+  prefilterU4: NonNullable<F32Kernel['prefilterU4']>;
+  quantizeRowsU4: NonNullable<F32Kernel['quantizeRowsU4']>;
 }
 
 interface Exports {
@@ -93,6 +104,25 @@ function wasmModule(): WebAssembly.Module | null {
   return moduleCache;
 }
 
+let relaxedCache: WebAssembly.Module | null | undefined;
+
+/** The relaxed-SIMD module (the 4-bit prefilter), or null where relaxed SIMD is missing. */
+function relaxedModule(): WebAssembly.Module | null {
+  if (relaxedCache !== undefined) return relaxedCache;
+  try {
+    const bytes = decodeBase64(F32_RELAXED_WASM_BASE64);
+    relaxedCache = typeof WebAssembly !== 'undefined' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+  } catch {
+    relaxedCache = null;
+  }
+  return relaxedCache;
+}
+
+/** Whether the relaxed-SIMD 4-bit prefilter runs in this realm. */
+export function f32RelaxedAvailable(): boolean {
+  return wasmModule() !== null && relaxedModule() !== null;
+}
+
 /** Plain-JS dense on a float32 view (offsets in bytes). Also the wasm kernel's path for o % 16 != 0. */
 function denseJs(f: Float32Array, x: number, n: number, inDim: number, w: number, o: number, bias: number, out: number, relu: boolean): void {
   const xo = x >> 2; const wo = w >> 2; const bo = bias >> 2; const oo = out >> 2;
@@ -128,11 +158,16 @@ export function f32SimdAvailable(): boolean {
   return wasmModule() !== null;
 }
 
-/** A kernel with its own memory: WebAssembly SIMD unless `forceJs` or it is unavailable. */
-export function createF32Kernel(options: { forceJs?: boolean } = {}): F32Kernel {
+/**
+ * A kernel with its own memory: WebAssembly SIMD unless `forceJs` or it is unavailable; with the
+ * relaxed-SIMD functions where they run, unless `noRelaxed`.
+ */
+export function createF32Kernel(options: { forceJs?: boolean; noRelaxed?: boolean } = {}): F32Kernel {
   const mod = options.forceJs ? null : wasmModule();
   if (mod) {
     const ex = new WebAssembly.Instance(mod).exports as unknown as Exports;
+    const rmod = options.noRelaxed ? null : relaxedModule();
+    const rx = rmod ? new WebAssembly.Instance(rmod, { env: { memory: ex.memory } }).exports as unknown as RelaxedExports : null;
     let view = new Float32Array(ex.memory.buffer);
     return {
       simd: true,
@@ -161,6 +196,7 @@ export function createF32Kernel(options: { forceJs?: boolean } = {}): F32Kernel 
       prefilterI8: ex.prefilterI8,
       dotRows: ex.dotRows,
       quantizeRows: ex.quantizeRows,
+      ...(rx ? { prefilterU4: rx.prefilterU4, quantizeRowsU4: rx.quantizeRowsU4 } : {}),
     };
   }
   let buf = new ArrayBuffer(0);

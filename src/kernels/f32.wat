@@ -373,16 +373,51 @@
 
   ;; Scores of rows of a row-major float32 matrix (d a multiple of 4): out[i] = q . row(r_i), with
   ;; r_i = idx[i] (int32 list) or, when direct != 0, r_i = i. Four lanes over k, summed as
-  ;; (l0 + l1) + (l2 + l3). Offsets in bytes.
+  ;; (l0 + l1) + (l2 + l3). Four rows at a time while four remain (their loads in flight together:
+  ;; listed rows are scattered over the matrix), then one at a time; each row's sums are the same
+  ;; either way. Offsets in bytes.
+  (func $rowAt (param $m i32) (param $db i32) (param $idx i32) (param $i i32) (param $direct i32) (result i32)
+    (i32.add (local.get $m) (i32.mul (local.get $db)
+      (if (result i32) (local.get $direct) (then (local.get $i))
+        (else (i32.load (i32.add (local.get $idx) (i32.shl (local.get $i) (i32.const 2)))))))))
+  (func $hsum (param $v v128) (result f32)
+    (f32.add (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+             (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
   (func (export "dotRows") (param $m i32) (param $d i32) (param $q i32) (param $idx i32) (param $count i32)
                            (param $out i32) (param $direct i32)
-    (local $i i32) (local $e i32) (local $db i32) (local $row i32) (local $acc v128)
+    (local $i i32) (local $e i32) (local $db i32) (local $row i32) (local $acc v128) (local $qv v128)
+    (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $op i32)
     (local.set $db (i32.shl (local.get $d) (i32.const 2)))
+    (block $done4 (loop $l4
+      (br_if $done4 (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $count)))
+      (local.set $row (call $rowAt (local.get $m) (local.get $db) (local.get $idx) (local.get $i) (local.get $direct)))
+      (local.set $r1 (call $rowAt (local.get $m) (local.get $db) (local.get $idx) (i32.add (local.get $i) (i32.const 1)) (local.get $direct)))
+      (local.set $r2 (call $rowAt (local.get $m) (local.get $db) (local.get $idx) (i32.add (local.get $i) (i32.const 2)) (local.get $direct)))
+      (local.set $r3 (call $rowAt (local.get $m) (local.get $db) (local.get $idx) (i32.add (local.get $i) (i32.const 3)) (local.get $direct)))
+      (local.set $acc (v128.const f32x4 0 0 0 0))
+      (local.set $c1 (v128.const f32x4 0 0 0 0))
+      (local.set $c2 (v128.const f32x4 0 0 0 0))
+      (local.set $c3 (v128.const f32x4 0 0 0 0))
+      (local.set $e (i32.const 0))
+      (block $de4 (loop $le4
+        (br_if $de4 (i32.ge_u (local.get $e) (local.get $db)))
+        (local.set $qv (v128.load (i32.add (local.get $q) (local.get $e))))
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $qv) (v128.load (i32.add (local.get $row) (local.get $e))))))
+        (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $qv) (v128.load (i32.add (local.get $r1) (local.get $e))))))
+        (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $qv) (v128.load (i32.add (local.get $r2) (local.get $e))))))
+        (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $qv) (v128.load (i32.add (local.get $r3) (local.get $e))))))
+        (local.set $e (i32.add (local.get $e) (i32.const 16)))
+        (br $le4)))
+      (local.set $op (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))))
+      (f32.store offset=0 (local.get $op) (call $hsum (local.get $acc)))
+      (f32.store offset=4 (local.get $op) (call $hsum (local.get $c1)))
+      (f32.store offset=8 (local.get $op) (call $hsum (local.get $c2)))
+      (f32.store offset=12 (local.get $op) (call $hsum (local.get $c3)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $l4)))
     (block $done (loop $li
       (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
-      (local.set $row (i32.add (local.get $m) (i32.mul (local.get $db)
-        (if (result i32) (local.get $direct) (then (local.get $i))
-          (else (i32.load (i32.add (local.get $idx) (i32.shl (local.get $i) (i32.const 2)))))))))
+      (local.set $row (call $rowAt (local.get $m) (local.get $db) (local.get $idx) (local.get $i) (local.get $direct)))
       (local.set $acc (v128.const f32x4 0 0 0 0))
       (local.set $e (i32.const 0))
       (block $de (loop $le
@@ -391,9 +426,7 @@
           (f32x4.mul (v128.load (i32.add (local.get $q) (local.get $e))) (v128.load (i32.add (local.get $row) (local.get $e))))))
         (local.set $e (i32.add (local.get $e) (i32.const 16)))
         (br $le)))
-      (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
-        (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
-                 (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (call $hsum (local.get $acc)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $li)))
   )

@@ -2,14 +2,15 @@
  * float32 storage for CPU backends (wasm, cpu): one copy of the rows in the memory of the float32
  * WebAssembly SIMD kernel (src/kernels/f32.wat; plain JS without SIMD), in blocks of 16 rows
  * (`scoreBlocked`), scored in one sequential pass with a partial top-k; no tensor, no TF.js op per
- * call. Where the kernel has SIMD and the catalog is large, top-n requests go through an exact int8
- * prefilter (see Prefilter), and the rows are kept row-major for its rescoring (`dotRows`).
+ * call. Where the kernel has SIMD and the catalog is large, top-n requests go through an exact
+ * prefilter, 4-bit where WebAssembly relaxed SIMD runs (see U4Prefilter), else int8 (see Prefilter),
+ * and the rows are kept row-major for its rescoring (`dotRows`).
  * The prefilter is only a speed-up (its lists are the full pass's), so it is built in the background
  * after the rows are copied, in slices between which the event loop runs (a worker keeps answering
  * its liveness pings); until it is ready, top-n requests take the full float32 pass.
  */
 import type { Tensor } from '@tensorflow/tfjs';
-import { blockedIndex, blockRows, createF32Kernel, f32SimdAvailable, F32Layout, type F32Kernel } from '../kernels/f32.js';
+import { blockedIndex, blockRows, createF32Kernel, f32RelaxedAvailable, f32SimdAvailable, F32Layout, type F32Kernel } from '../kernels/f32.js';
 import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { checkQueries, MatrixBase, queryValues, type BulkRequest } from './matrix-base.js';
 import type { CatalogMatrixInfo, ScoreResult } from './matrix.js';
@@ -44,7 +45,68 @@ interface Prefilter {
   bytes: number;
 }
 
-export interface PrefilterStats { listed: number; everyRow: number }
+export interface PrefilterStats {
+  listed: number; everyRow: number;
+  /** 4-bit prefilter: rows its kernel listed, and rows scored exactly, summed over its calls. */
+  listedRows?: number; rescoredRows?: number;
+}
+
+/**
+ * Exact top-n of a float32 matrix through a 4-bit copy (WebAssembly relaxed SIMD, d a multiple of
+ * 32): half the bytes of the int8 copy a call reads, at the cost of a looser bound. Row r is stored
+ * as x̃ (nibbles, per-row step s_r = max|x|/7) with its residual δ = x - s_r·x̃; the query as int8
+ * q̃ with step qs. For the approximation A = qs·s_r·(q̃·x̃):
+ *   |A - exact| <= ||q||_2 · ||δ||_2 + (qs/2 + 1e-5 · max|q|) · x1_r,   x1_r >= Σ|s_r·x̃| + Σ|δ| >= Σ|x|
+ * (Cauchy–Schwarz for the row's residual, the query's rounding against the stored row, and float32
+ * rounding of both sums, with room to spare). One call:
+ *  1. the kernel lists the rows whose upper bound A + b reaches a threshold t (estimated per query
+ *     from a sample of blocks: an exact score that somewhat more than n rows of the matrix reach,
+ *     scaled from the sample), with A and A + b;
+ *  2. the PREFILTER_U4_PROBE · n listed rows of largest A are scored exactly: the n-th largest of
+ *     those scores, L, is at most the n-th largest exact score of the matrix (any rows give such a
+ *     bound);
+ *  3. when L >= t, every row that can reach L (upper bound >= L) was listed: those are scored
+ *     exactly (in row order, so ties go to the lower row as in the full pass) and the top n of them
+ *     is the full float32 pass's, rows and scores. Else (t above L, or a list cut at its cap: L from
+ *     the rows it holds) the kernel runs again with t = L, and if that list is cut too (or holds
+ *     fewer than n rows), the call takes the full pass. `stats.everyRow` counts the calls that
+ *     needed the second run or the full pass.
+ */
+interface U4Prefilter {
+  m4: number; scales: number; x1: number; e2: number; q8: number; idx: number; ap: number; up: number; sc: number; tmp: number;
+  cap: number;
+  sampleBlocks: Int32Array;
+  stats: PrefilterStats;
+  /** Bytes of the 4-bit copy, scales, norms and lists. */
+  bytes: number;
+}
+
+/** The 4-bit prefilter keeps lists up to this many rows. */
+const PREFILTER_U4_CAP = 65_536;
+/** Listed rows of largest approximation scored exactly for L, per row of the request (more: a higher L, fewer rows rescored). */
+const PREFILTER_U4_PROBE = 2;
+/** Its threshold is the sample's K-th largest exact score, K = (the sample's share of n) + this. */
+const PREFILTER_U4_SAMPLE_MARGIN = 2;
+
+type U4PrefilterAt = Omit<U4Prefilter, 'bytes' | 'cap' | 'stats' | 'sampleBlocks'>;
+
+/** Bytes the 4-bit prefilter of nb blocks of d columns holds. */
+const u4Bytes = (nb: number, d: number) => nb * 16 * (d / 2 + 12) + Math.min(PREFILTER_U4_CAP, nb * 16) * 16 + d;
+
+/** The 4-bit copy, quantised in slices between which the event loop runs (as buildPrefilter). */
+async function buildU4Prefilter(k: F32Kernel, m: number, rows: number, dim: number, nb: number, at: U4PrefilterAt, stopped: () => boolean): Promise<U4Prefilter | null> {
+  for (let r0 = 0; r0 < rows; r0 += QUANTIZE_SLICE_ROWS) {
+    await yieldToEventLoop();
+    if (stopped()) return null;
+    k.quantizeRowsU4!(m + r0 * dim * 4, Math.min(QUANTIZE_SLICE_ROWS, rows - r0), dim, at.m4 + (r0 / 16) * 8 * dim, at.scales + r0 * 4, at.x1 + r0 * 4, at.e2 + r0 * 4);
+  }
+  return { ...at, cap: Math.min(PREFILTER_U4_CAP, nb * 16), sampleBlocks: prefilterSampleBlocks(nb), bytes: u4Bytes(nb, dim), stats: { listed: 0, everyRow: 0, listedRows: 0, rescoredRows: 0 } };
+}
+
+/** Whether a matrix of `rows` × `dim` gets the 4-bit prefilter here (relaxed SIMD, d a multiple of 32, large enough). */
+export function u4PrefilterApplies(rows: number, dim: number): boolean {
+  return f32RelaxedAvailable() && dim % 32 === 0 && rows > PREFILTER_MIN_ROWS;
+}
 
 /** The prefilter keeps candidate lists up to this many rows. */
 const PREFILTER_CAP = 16_384;
@@ -94,8 +156,10 @@ export function exactPrefilterApplies(rows: number, dim: number): boolean {
 export interface KernelFloat32Options {
   /** The plain-JS twin of the kernel even where SIMD runs (tests). */
   forceJs?: boolean;
-  /** The int8 prefilter of top-n requests (default on where it applies). */
+  /** The exact prefilter of top-n requests (default on where it applies). */
   prefilter?: boolean;
+  /** Which prefilter: 4-bit where relaxed SIMD runs and d is a multiple of 32, else int8 ('auto'); 'i8' forces int8. */
+  prefilterCode?: 'auto' | 'i8';
 }
 
 export class KernelFloat32Matrix extends MatrixBase {
@@ -104,6 +168,8 @@ export class KernelFloat32Matrix extends MatrixBase {
   private readonly rowMajor: boolean;
   /** The prefilter once its background build is done (null before, and without one). */
   private pre: Prefilter | null = null;
+  /** The 4-bit prefilter once built (null before, and without one). */
+  private pre4: U4Prefilter | null = null;
   private disposed = false;
   /** Settles when the prefilter's background build ends (built, stopped by dispose, or none planned); null before it starts. */
   private building: Promise<void> | null = null;
@@ -119,11 +185,13 @@ export class KernelFloat32Matrix extends MatrixBase {
     private readonly nb: number,
     /** The rows in the kernel's memory. */
     private readonly view: Float32Array,
-    /** Where the prefilter goes in the kernel's memory, or null without one. */
+    /** Where the int8 prefilter goes in the kernel's memory, or null without one. */
     private readonly preAt: PrefilterAt | null,
+    /** Where the 4-bit prefilter goes, or null without one (at most one of preAt, pre4At is set). */
+    private readonly pre4At: U4PrefilterAt | null = null,
   ) {
     super(rows, dim, chunkRows);
-    this.rowMajor = preAt !== null;
+    this.rowMajor = preAt !== null || pre4At !== null;
   }
 
   /**
@@ -132,8 +200,11 @@ export class KernelFloat32Matrix extends MatrixBase {
    */
   startBackgroundWork(): void {
     const at = this.preAt;
-    this.building ??= at === null ? Promise.resolve()
-      : buildPrefilter(this.k, this.at.m, this.rows, this.dim, this.nb, at, () => this.disposed).then((pre) => { if (!this.disposed) this.pre = pre; });
+    const at4 = this.pre4At;
+    this.building ??= at4 !== null
+      ? buildU4Prefilter(this.k, this.at.m, this.rows, this.dim, this.nb, at4, () => this.disposed).then((pre) => { if (!this.disposed) this.pre4 = pre; })
+      : at === null ? Promise.resolve()
+        : buildPrefilter(this.k, this.at.m, this.rows, this.dim, this.nb, at, () => this.disposed).then((pre) => { if (!this.disposed) this.pre = pre; });
   }
 
   /**
@@ -148,21 +219,28 @@ export class KernelFloat32Matrix extends MatrixBase {
     const m = lay.take(nb * 16 * dim);
     const q = lay.take(dim);
     const out = lay.take(nb * 16);
-    const withPre = k.prefilterI8 !== undefined && k.quantizeRows !== undefined && dim % 4 === 0 && options.prefilter !== false && rows > PREFILTER_MIN_ROWS;
+    const wanted = options.prefilter !== false && rows > PREFILTER_MIN_ROWS;
+    const withU4 = wanted && options.prefilterCode !== 'i8' && k.prefilterU4 !== undefined && k.quantizeRowsU4 !== undefined && dim % 32 === 0;
+    const withPre = !withU4 && wanted && k.prefilterI8 !== undefined && k.quantizeRows !== undefined && dim % 4 === 0;
+    const cap4 = Math.min(PREFILTER_U4_CAP, nb * 16);
+    const pre4At = withU4 ? {
+      m4: lay.take(nb * 2 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), e2: lay.take(nb * 16), q8: lay.take(dim / 4),
+      idx: lay.take(cap4), ap: lay.take(cap4), up: lay.take(cap4), sc: lay.take(cap4), tmp: lay.take(8),
+    } : null;
     const preAt = withPre ? {
       m8: lay.take(nb * 4 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), qp: lay.take(dim / 2),
       lo: lay.take(nb * 16), hi: lay.take(nb * 16), idx: lay.take(PREFILTER_CAP), sc: lay.take(PREFILTER_CAP),
     } : null;
     k.reserve(lay.bytes);
-    const view = new Float32Array(k.buffer, m, withPre ? rows * dim : nb * 16 * dim);
-    if (withPre) {
+    const view = new Float32Array(k.buffer, m, withPre || withU4 ? rows * dim : nb * 16 * dim);
+    if (withPre || withU4) {
       for (let r0 = 0; r0 < rows; r0 += YIELD_EVERY_ITEMS) {
         if (r0 > 0) await yieldToEventLoop();
         const r1 = Math.min(rows, r0 + YIELD_EVERY_ITEMS);
         view.set(values.subarray(r0 * dim, r1 * dim), r0 * dim);
       }
     } else blockRows(values, rows, dim, view);
-    return new KernelFloat32Matrix(rows, dim, chunkRows, k, { m, q, out }, nb, view, preAt);
+    return new KernelFloat32Matrix(rows, dim, chunkRows, k, { m, q, out }, nb, view, preAt, pre4At);
   }
 
   /**
@@ -176,20 +254,24 @@ export class KernelFloat32Matrix extends MatrixBase {
   }
 
   info(): CatalogMatrixInfo {
-    const bytes = this.view.byteLength + (this.preAt ? this.nb * 16 * (this.dim + 16) : 0); // one copy of the rows (+ the int8 prefilter)
-    const kernel = this.k.simd ? (this.preAt ? 'f32-simd+i8-prefilter' : 'f32-simd') : 'f32-js';
-    return { ...this.baseInfo(bytes), kernel, ...(this.preAt ? { prefilterReady: this.pre !== null } : {}) };
+    // one copy of the rows (+ the prefilter)
+    const bytes = this.view.byteLength + (this.preAt ? this.nb * 16 * (this.dim + 16) : 0) + (this.pre4At ? u4Bytes(this.nb, this.dim) : 0);
+    const kernel = this.k.simd ? (this.pre4At ? 'f32-simd+u4-prefilter' : this.preAt ? 'f32-simd+i8-prefilter' : 'f32-simd') : 'f32-js';
+    const ready = this.pre4At ? { prefilterReady: this.pre4 !== null } : this.preAt ? { prefilterReady: this.pre !== null } : {};
+    return { ...this.baseInfo(bytes), kernel, ...ready };
   }
 
   /** How the prefilter served its calls so far, or null without one (or before it is built). */
   prefilterStats(): PrefilterStats | null {
-    return this.pre ? { ...this.pre.stats } : null;
+    const pre = this.pre4 ?? this.pre;
+    return pre ? { ...pre.stats } : null;
   }
 
   /** Stops the prefilter's background build. */
   override dispose(): void {
     this.disposed = true;
     this.pre = null;
+    this.pre4 = null;
   }
 
   protected readRow(r: number, out: Float32Array): void {
@@ -229,6 +311,10 @@ export class KernelFloat32Matrix extends MatrixBase {
       const scores = new Float32Array(k.buffer, out, this.rows);
       if (all) full.push(scores.slice());
       else if (nq === 1) {
+        if (this.pre4 && n <= PREFILTER_MAX_N) {
+          const top = this.u4Top(this.pre4, queries, n);
+          if (top) return top;
+        }
         const pre = this.pre;
         if (pre && n <= PREFILTER_MAX_N) {
           const top = this.prefilteredTop(pre, queries, n);
@@ -245,6 +331,107 @@ export class KernelFloat32Matrix extends MatrixBase {
       }
     }
     return all ? { rows: null, scores: full } : this.rescored(tops, queries);
+  }
+
+  /** The exact top n of one query through the 4-bit prefilter (see U4Prefilter), or null to use the full pass. */
+  private u4Top(P: U4Prefilter, query: Float32Array, n: number): ScoreResult | null {
+    const { k, nb } = this;
+    const { m, q } = this.at;
+    const d = this.dim;
+    const R = this.rows;
+    new Float32Array(k.buffer, q, d).set(query.subarray(0, d));
+    let qinf = 0;
+    let qq = 0;
+    for (let j = 0; j < d; j++) { qinf = Math.max(qinf, Math.abs(query[j])); qq += query[j] * query[j]; }
+    // The kernel takes float32 parameters: the step is rounded first (the query is quantised with
+    // it), the bound's factors are rounded up by a margin far above float32's relative step.
+    const qs = qinf > 0 ? Math.fround(qinf / 127) : 1;
+    const q8 = new Int8Array(k.buffer, P.q8, d);
+    let qsum = 0;
+    for (let j = 0; j < d; j++) { const v = Math.max(-127, Math.min(127, Math.round(query[j] / qs))); q8[j] = v; qsum += v; }
+    const corr = 8 * qsum;
+    const q2 = Math.fround(Math.sqrt(qq) * (1 + 1e-5));
+    const cx = Math.fround((0.5 * qs + 1e-5 * qinf) * (1 + 1e-5));
+    const idx = new Int32Array(k.buffer, P.idx, P.cap);
+    const ap = new Float32Array(k.buffer, P.ap, P.cap);
+    const up = new Float32Array(k.buffer, P.up, P.cap);
+    // The sample blocks: every row listed, with its approximation and upper bound.
+    const sb = P.sampleBlocks;
+    let ns = 0;
+    for (let i = 0; i < sb.length; i++) {
+      const b = sb[i];
+      ns += k.prefilterU4!(P.m4 + b * 8 * d, 1, d / 8, P.q8, corr, P.scales + b * 64, P.x1 + b * 64, P.e2 + b * 64, qs, q2, cx, -Infinity, P.idx + ns * 4, P.ap + ns * 4, P.up + ns * 4, 16, b * 16, P.tmp);
+    }
+    // t: the K-th largest exact score among the sample's rows, K = ceil(n · ns / R) + the margin:
+    // about (K / n) · (R / ns) times n rows of the matrix score above it. Only rows whose upper
+    // bound reaches the sample's K-th largest lower bound can score above it; those are scored.
+    const sample = new Float64Array(ns);
+    let nr = 0;
+    for (let i = 0; i < ns; i++) if (idx[i] < R) sample[nr++] = 2 * ap[i] - up[i]; // the lower bound
+    let t = -Infinity;
+    const K = Math.min(nr, Math.ceil((n * nr) / R) + PREFILTER_U4_SAMPLE_MARGIN);
+    if (K > 0) {
+      const loK = kthLargest(sample.subarray(0, nr), K);
+      const sel = new Int32Array(k.buffer, P.sc, ns);
+      let c = 0;
+      for (let i = 0; i < ns; i++) if (idx[i] < R && up[i] >= loK) sel[c++] = idx[i];
+      k.dotRows!(m, d, q, P.sc, c, P.sc, 0);
+      t = c >= K ? kthLargest(Float64Array.from(new Float32Array(k.buffer, P.sc, c)), K) : loK;
+    }
+    let L = -Infinity;
+    for (let run = 0; run < 2; run++) {
+      const count = k.prefilterU4!(P.m4, nb, d / 8, P.q8, corr, P.scales, P.x1, P.e2, qs, q2, cx, t, P.idx, P.ap, P.up, P.cap, 0, P.tmp);
+      // L: the least exact score of the n listed rows of largest approximation (rows >= R are
+      // padding). Any n rows give a bound, so a list cut at the cap gives one too.
+      let c = 0;
+      for (let i = 0; i < Math.min(count, P.cap); i++) if (idx[i] < R) { idx[c] = idx[i]; ap[c] = ap[i]; up[c++] = up[i]; }
+      let known: Float32Array | null = null; // exact scores of the probed listed rows (NaN: not probed)
+      if (c >= n) {
+        // The n-th largest exact score of the PREFILTER_U4_PROBE · n listed rows of largest approximation.
+        const probe = Math.min(c, PREFILTER_U4_PROBE * n);
+        const best = selectTop(ap, c, probe);
+        const sel = new Int32Array(k.buffer, P.sc, probe); // row numbers, then their exact scores in place
+        for (let i = 0; i < probe; i++) sel[i] = idx[best.rows[i]];
+        k.dotRows!(m, d, q, P.sc, probe, P.sc, 0);
+        const ex = new Float32Array(k.buffer, P.sc, probe);
+        known = new Float32Array(c).fill(NaN);
+        for (let i = 0; i < probe; i++) known[best.rows[i]] = ex[i];
+        L = Math.max(L, kthLargest(Float64Array.from(ex), n)); // each is at most the n-th largest exact score
+      }
+      if (count <= P.cap && c >= n && L >= t) {
+        // Every row whose upper bound reaches L is listed: those are the candidates, in row order,
+        // with their exact scores (the probed ones already have theirs).
+        const rows = new Int32Array(c);
+        const scores = new Float32Array(c);
+        const todo = new Int32Array(k.buffer, P.sc, c);
+        const at: number[] = [];
+        let cand = 0;
+        for (let i = 0; i < c; i++) {
+          if (!(up[i] >= L)) continue;
+          rows[cand] = idx[i];
+          const e = known![i];
+          if (e === e) scores[cand] = e;
+          else { todo[at.length] = idx[i]; at.push(cand); }
+          cand++;
+        }
+        P.stats[run === 0 ? 'listed' : 'everyRow']++;
+        P.stats.listedRows! += c;
+        P.stats.rescoredRows! += at.length + Math.min(c, PREFILTER_U4_PROBE * n);
+        k.dotRows!(m, d, q, P.sc, at.length, P.sc, 0);
+        const ex = new Float32Array(k.buffer, P.sc, at.length);
+        for (let j = 0; j < at.length; j++) scores[at[j]] = ex[j];
+        const top = selectTop(scores, cand, n);
+        const out = new Int32Array(top.rows.length);
+        for (let i = 0; i < out.length; i++) out[i] = rows[top.rows[i]];
+        return { rows: out, scores: [top.scores] };
+      }
+      // Too high a threshold (L below it), or too low (the list cut at the cap, L above it): once
+      // more with t = L, which lists every row that can reach L.
+      if (!(L > -Infinity) || L === t || (count > P.cap && L < t)) break;
+      t = L;
+    }
+    P.stats.everyRow++;
+    return null;
   }
 
   /** The exact top n of one query through the int8 prefilter (see Prefilter), or null to use the full pass. */

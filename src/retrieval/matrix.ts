@@ -65,8 +65,10 @@ export interface CatalogMatrixOptions {
    */
   float32Kernel?: 'tfjs' | 'f32';
   f32Js?: boolean;
-  /** The int8 prefilter of exact top-n scoring (see kernel-float32.ts; default on where it applies). */
+  /** The exact prefilter of top-n scoring (see kernel-float32.ts; default on where it applies). */
   prefilter?: boolean;
+  /** Which exact prefilter: 'auto' (4-bit where relaxed SIMD runs, else int8) or 'i8'. */
+  prefilterCode?: 'auto' | 'i8';
 }
 
 /**
@@ -121,7 +123,7 @@ export async function createCatalogMatrix(values: Float32Array | null, rows: num
   if (dtype === 'int8') return Int8Matrix.create(cached ?? quantizeInt8(values!, rows, dim), rows, dim, chunkRows);
   if (!values) throw new InvalidOptionsError('CatalogMatrix: float32 storage needs the values.');
   if ((options.float32Kernel ?? (isCpuBackend(tf.getBackend()) ? 'f32' : 'tfjs')) === 'f32') {
-    return KernelFloat32Matrix.create(values, rows, dim, chunkRows, { forceJs: options.f32Js, prefilter: options.prefilter });
+    return KernelFloat32Matrix.create(values, rows, dim, chunkRows, { forceJs: options.f32Js, prefilter: options.prefilter, prefilterCode: options.prefilterCode });
   }
   return TfjsFloat32Matrix.create(values, rows, dim, chunkRows);
 }

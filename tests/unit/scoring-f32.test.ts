@@ -90,7 +90,7 @@ describe('CatalogMatrix float32 on a CPU backend', () => {
     const q = rand(d, 22);
     const e = exact(m, q, rows, d);
     const results = [];
-    for (const opts of [{ float32Kernel: 'f32' as const }, { float32Kernel: 'f32' as const, f32Js: true }, { float32Kernel: 'tfjs' as const }]) {
+    for (const opts of [{ float32Kernel: 'f32' as const, prefilterCode: 'i8' as const }, { float32Kernel: 'f32' as const, f32Js: true }, { float32Kernel: 'tfjs' as const }]) {
       const before = tf.memory().numTensors;
       const mat = await createCatalogMatrix(m, rows, d, { dtype: 'float32', ...opts });
       try {
@@ -137,7 +137,7 @@ describe('int8 prefilter of exact top-n (float32 on a CPU backend)', () => {
 
   it('gives exactly the rows and scores of the full float32 pass, for alternating queries, from each query\'s own threshold', async () => {
     const m = table(31);
-    const mat = await createCatalogMatrix(m, rows, d, { dtype: 'float32', float32Kernel: 'f32' });
+    const mat = await createCatalogMatrix(m, rows, d, { dtype: 'float32', float32Kernel: 'f32', prefilterCode: 'i8' });
     expect(mat.info().kernel).toBe('f32-simd+i8-prefilter');
     await (mat as KernelFloat32Matrix).prefilterReady();
     expect(mat.info().prefilterReady).toBe(true);
@@ -157,7 +157,7 @@ describe('int8 prefilter of exact top-n (float32 on a CPU backend)', () => {
     // The sampled blocks hold the largest rows: their threshold is above what n rows reach.
     const m = table(32);
     for (const b of prefilterSampleBlocks(Math.ceil(rows / 16))) for (let i = b * 16 * d; i < Math.min(rows, b * 16 + 16) * d; i++) m[i] *= 20;
-    const mat = await createCatalogMatrix(m, rows, d, { dtype: 'float32', float32Kernel: 'f32' });
+    const mat = await createCatalogMatrix(m, rows, d, { dtype: 'float32', float32Kernel: 'f32', prefilterCode: 'i8' });
     await (mat as KernelFloat32Matrix).prefilterReady();
     for (let t = 0; t < 8; t++) await expectFullPass(mat, rand(d, 700 + t), [10, 500][t % 2]);
     const stats = (mat as KernelFloat32Matrix).prefilterStats()!;
