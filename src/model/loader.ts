@@ -267,23 +267,22 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
     options.onProgress?.({ loadedBytes: 0, totalBytes: m.weightBytes });
     let weights: LoadedModel['weights'] | undefined;
     try {
-      const [shards, vocabText] = await Promise.all([
-        (async () => {
-          const parts: Uint8Array[] = [];
-          for (let i = 0; i < m.shardUrls.length; i++) {
-            parts.push(await readFile(m.shardUrls[i], opener(m.shardUrls[i], i), { deadline, stallMs, onBytes, expected: m.weightBytes }));
-          }
-          return parts;
-        })(),
-        text(m.vocabUrl, opener(m.vocabUrl, m.shardUrls.length)),
-      ]);
+      // The vocabulary (the smaller file, there first) is parsed and checked while the weights
+      // still arrive: the download is the network's time, the parse this thread's.
+      const vocabRead = text(m.vocabUrl, opener(m.vocabUrl, m.shardUrls.length));
+      const vocabParsed = vocabRead.then((t) => parseVocab(m.vocabUrl, t, m.header.config.numItems, m.header.config.features));
+      vocabParsed.catch(() => undefined); // awaited below; a weight failure first must not leave it unhandled
+      const shards: Uint8Array[] = [];
+      for (let i = 0; i < m.shardUrls.length; i++) {
+        shards.push(await readFile(m.shardUrls[i], opener(m.shardUrls[i], i), { deadline, stallMs, onBytes, expected: m.weightBytes }));
+      }
+      const [vocabText, { vocab, index }] = await Promise.all([vocabRead, vocabParsed]);
       const total = shards.reduce((n, s) => n + s.byteLength, 0);
       const data = shards.length === 1 ? shards[0] : new Uint8Array(total);
       if (shards.length > 1) { let at = 0; for (const s of shards) { data.set(s, at); at += s.byteLength; } }
       const decoded = await decodeWeights(url, m, data);
       weights = decoded.weights;
       await yieldToEventLoop();
-      const { vocab, index } = await parseVocab(m.vocabUrl, vocabText, m.header.config.numItems, m.header.config.features);
       if (source === 'cache') {
         info.hit = true;
         await cache!.touch(version, info.manifest === 'network');
