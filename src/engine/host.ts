@@ -108,7 +108,7 @@ export function createWorkerApi(hooks: WorkerHooks = {}): WorkerApi {
       try {
         // Loaded on demand: keeps TF.js out of any page bundle that imports this module.
         const { createEngine } = await import('./engine.js');
-        if (config && typeof config === 'object' && 'catalog' in config) config = { ...config, catalog: await catalogFromWire(config.catalog, 'options.catalog') };
+        // A packed catalog goes to the engine as it came: it is unpacked and checked there while the model loads.
         engine = await createEngine(config, {
           fetch: hooks.fetch,
           onFallback: hooks.onFallback,

@@ -176,3 +176,35 @@ describe('the packed form between a page and its worker', () => {
     expect(spawned).toBe(0);
   });
 });
+
+describe('the catalog checked beside the model load', () => {
+  it('a bad catalog (plain or packed) ends a load whose weights never arrive with the catalog\'s error, not the timeout; a packed good one loads', async () => {
+    const { createEngine } = await import('../../src/engine/index.js');
+    const files = fileFetch();
+    // The weights never arrive (until the load's signal ends the request).
+    const hanging = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      if (!url.endsWith('.bin')) return files(input, init);
+      return new Promise<Response>((_, reject) => init?.signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+    }) as typeof fetch;
+    const n = YIELD_EVERY_ITEMS + 5;
+    const bad: CatalogItem[] = [...Array.from({ length: n }, (_, i) => ({ id: `k-${i}` })), { id: 'k-7' }];
+    for (const catalog of [bad, packCatalog(bad) as unknown as CatalogItem[]]) {
+      const t0 = performance.now();
+      const err = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', catalog, dbName: freshDbName(), timeoutMs: 60_000, modelCache: 'off' }, { fetch: hanging }).catch((e) => e);
+      expect(err).toBeInstanceOf(InvalidOptionsError);
+      expect(err.message).toBe(`options.catalog lists the id "k-7" twice (at 7 and ${n}); ids must be unique.`);
+      expect(performance.now() - t0).toBeLessThan(30_000); // not the load's timeout
+    }
+    const good = fixtureCatalog();
+    const engine = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', catalog: packCatalog(good) as unknown as CatalogItem[], dbName: freshDbName(), modelCache: 'off' }, { fetch: files });
+    try {
+      expect((await engine.info()).catalogSize).toBe(good.length);
+      const list = await engine.recommend('home', { k: 5 });
+      expect(list.items.length).toBe(5);
+      expect(list.items[0].item).toEqual(good.find((x) => x.id === list.items[0].itemId));
+    } finally {
+      await engine.dispose();
+    }
+  });
+});
