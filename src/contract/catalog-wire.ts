@@ -15,6 +15,7 @@ import type { CatalogItem } from './protocol.js';
 import { MAX_ITEM_ID_LENGTH } from './defaults.js';
 import { duplicateIdError, explainCatalogItem, markCheckedCatalog, validCatalogItem } from './options.js';
 import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
+import { IdIndex } from '../util/id-index.js';
 
 /** Version of the packed form; the worker's pong names the one it reads (PONG message, field CATALOG_WIRE). */
 export const CATALOG_WIRE_VERSION = 1;
@@ -166,7 +167,9 @@ export async function unpackCatalogInSlices(p: PackedCatalog): Promise<CatalogIt
  */
 export async function unpackCheckedCatalog(p: PackedCatalog, where = 'catalog'): Promise<CatalogItem[]> {
   const items: CatalogItem[] = new Array(p.count);
-  const seen = new Map<string, number>();
+  const ids: string[] = new Array(p.count);
+  const seen = IdIndex.empty(ids);
+  const repeated = (id: string, first: number, k: number): never => { throw duplicateIdError(where, id, first, k); };
   for (let i = 0; i < p.count; i += YIELD_EVERY_ITEMS) {
     if (i > 0) await yieldToEventLoop();
     const to = Math.min(p.count, i + YIELD_EVERY_ITEMS);
@@ -175,9 +178,8 @@ export async function unpackCheckedCatalog(p: PackedCatalog, where = 'catalog'):
       const item = items[k];
       const id = item.id;
       if (id.length === 0 || id.length > MAX_ITEM_ID_LENGTH || (item.price !== undefined && !Number.isFinite(item.price))) explainCatalogItem(item, k, where);
-      const before = seen.size;
-      seen.set(id, k);
-      if (seen.size === before) throw duplicateIdError(where, id, items.findIndex((x) => x?.id === id), k);
+      ids[k] = id;
+      seen.add(k, k + 1, repeated);
     }
   }
   for (const [i, rest] of p.extras) {

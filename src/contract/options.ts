@@ -16,6 +16,7 @@ import {
   type ObjectiveWeights, type SceneName, type ShopRules, type StoredEvent,
 } from './protocol.js';
 import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
+import { IdIndex } from '../util/id-index.js';
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -287,17 +288,17 @@ export function checkCatalogItems(catalog: unknown, where = 'catalog'): CatalogI
 }
 
 /** Checks items [from, to) of a catalog (throws on the first bad one), filling `seen` (id -> position). */
-function catalogChecker(catalog: unknown, where: string): ((from: number, to: number) => void) & { seen: Map<string, number> } {
+function catalogChecker(catalog: unknown, where: string): ((from: number, to: number) => void) & { seen: ReadonlyMap<string, number> } {
   if (!Array.isArray(catalog)) throw new InvalidOptionsError(`${where} must be an array of items like { id: 'sku-1', category: 'audio' } (got ${describe(catalog)}).`, { field: where });
-  const seen = new Map<string, number>();
+  const ids: string[] = new Array(catalog.length);
+  const seen = IdIndex.empty(ids);
+  const repeated = (id: string, first: number, i: number): never => { throw duplicateIdError(where, id, first, i); };
   const check = (from: number, to: number): void => {
     for (let i = from; i < to; i++) {
       const item: unknown = catalog[i];
       if (!validCatalogItem(item)) explainCatalogItem(item, i, where);
-      const id = (item as CatalogItem).id;
-      const first = seen.get(id);
-      if (first !== undefined) throw duplicateIdError(where, id, first, i);
-      seen.set(id, i);
+      ids[i] = (item as CatalogItem).id;
+      seen.add(i, i + 1, repeated);
     }
   };
   return Object.assign(check, { seen });

@@ -78,7 +78,7 @@ interface LoadedParts {
   header: ModelHeader;
   vocab: ModelVocab;
   weights: WeightMap;
-  modelIndex: Map<string, number>;
+  modelIndex: ReadonlyMap<string, number>;
   content?: ContentIndexer;
   /** The loader's JS copy of the item table, held only until the first catalog is built (catalog.ts). */
   itemTable?: Float32Array;
