@@ -199,7 +199,8 @@ function isAbortSignal(v: unknown): v is AbortSignal {
 }
 
 /**
- * Starts a recommender: validates the options (before any worker starts), spawns the worker
+ * Starts a recommender: validates the options (before any worker starts; a catalog id listed
+ * twice is found by the worker as it loads, with the same InvalidOptionsError), spawns the worker
  * (unless `options.worker` is given), loads and warms up the model, and resolves when ready.
  *
  * ```ts
@@ -235,7 +236,9 @@ export async function createRecommender(options: RecommenderOptions = {}): Promi
     throw new InvalidOptionsError('options.signal must be an AbortSignal (from new AbortController().signal).', { field: 'options.signal' });
   }
   const livenessOptions = validateLiveness(liveness);
-  const resolved = resolveEngineConfig(engineConfig, PAGE_OPTIONS);
+  // The items are checked here, before any worker starts; the worker finds a repeated id as it
+  // builds its id map (the same InvalidOptionsError), so the ids are put in a map once.
+  const resolved = resolveEngineConfig(engineConfig, PAGE_OPTIONS, 'items');
   if (signal?.aborted) throw new AbortError('createRecommender was aborted by its signal before it started.', { reason: String(signal.reason ?? 'aborted') });
   // Resolve against the page, not the worker script's location.
   const base = documentBase();

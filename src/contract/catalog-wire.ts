@@ -12,7 +12,10 @@
  * the worker's validation reports the same typed error as before.
  */
 import type { CatalogItem } from './protocol.js';
+import { MAX_ITEM_ID_LENGTH } from './defaults.js';
+import { duplicateIdError, explainCatalogItem, markCheckedCatalog, validCatalogItem } from './options.js';
 import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
+import { IdIndex } from '../util/id-index.js';
 
 /** Version of the packed form; the worker's pong names the one it reads (PONG message, field CATALOG_WIRE). */
 export const CATALOG_WIRE_VERSION = 1;
@@ -152,6 +155,40 @@ export async function unpackCatalogInSlices(p: PackedCatalog): Promise<CatalogIt
     unpackItems(p, items, i, Math.min(p.count, i + YIELD_EVERY_ITEMS));
   }
   return withExtras(p, items);
+}
+
+/**
+ * The worker's unpacking: `unpackCatalogInSlices` that also checks the catalog as validateCatalog
+ * does (src/contract/options.ts), in the same pass: ids non-empty, not too long and unique, prices
+ * finite, the items with other keys by the full rules; the typed fields need no other check (the
+ * form holds only strings, numbers and bits). Throws the InvalidOptionsError validateCatalog would
+ * throw, naming `where`; returns the items registered as checked, with the id -> position map the
+ * engine's catalog reuses, so nothing walks the million items again.
+ */
+export async function unpackCheckedCatalog(p: PackedCatalog, where = 'catalog'): Promise<CatalogItem[]> {
+  const items: CatalogItem[] = new Array(p.count);
+  const ids: string[] = new Array(p.count);
+  const seen = IdIndex.empty(ids);
+  const repeated = (id: string, first: number, k: number): never => { throw duplicateIdError(where, id, first, k); };
+  for (let i = 0; i < p.count; i += YIELD_EVERY_ITEMS) {
+    if (i > 0) await yieldToEventLoop();
+    const to = Math.min(p.count, i + YIELD_EVERY_ITEMS);
+    unpackItems(p, items, i, to);
+    for (let k = i; k < to; k++) {
+      const item = items[k];
+      const id = item.id;
+      if (id.length === 0 || id.length > MAX_ITEM_ID_LENGTH || (item.price !== undefined && !Number.isFinite(item.price))) explainCatalogItem(item, k, where);
+      ids[k] = id;
+      seen.add(k, k + 1, repeated);
+    }
+  }
+  for (const [i, rest] of p.extras) {
+    const item = items[i];
+    // Only the keys packCatalog puts here (a hand-made message cannot change an id after its check).
+    for (const key in rest) if (!KNOWN.has(key) && Object.prototype.hasOwnProperty.call(rest, key)) (item as unknown as Record<string, unknown>)[key] = rest[key];
+    if (!validCatalogItem(item)) explainCatalogItem(item, i, where);
+  }
+  return markCheckedCatalog(items, seen);
 }
 
 /** Unpacks items [from, to) into `items` (the keys other than `extras`). */

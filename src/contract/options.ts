@@ -16,6 +16,7 @@ import {
   type ObjectiveWeights, type SceneName, type ShopRules, type StoredEvent,
 } from './protocol.js';
 import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
+import { IdIndex } from '../util/id-index.js';
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -232,42 +233,72 @@ function validatedCopy(catalog: CatalogItem[], seen: ReadonlyMap<string, number>
   return copy;
 }
 
-/** Checks items [from, to) of a catalog (throws on the first bad one), filling `seen` (id -> position). */
-function catalogChecker(catalog: unknown, where: string): ((from: number, to: number) => void) & { seen: Map<string, number> } {
+/** Throws the InvalidOptionsError that says what is wrong with catalog item `i` (one that failed `validCatalogItem`). */
+export function explainCatalogItem(item: unknown, i: number, where: string): never {
   const E = InvalidOptionsError;
-  if (!Array.isArray(catalog)) throw new E(`${where} must be an array of items like { id: 'sku-1', category: 'audio' } (got ${describe(catalog)}).`, { field: where });
-  const seen = new Map<string, number>();
-  /** The checks below, with their messages (only an item that fails `valid` gets here, and it throws). */
-  const explain = (item: unknown, i: number): never => {
-    const at = `${where}[${i}]`;
-    if (!isPlainObject(item)) throw new E(`${at} must be an object with an id (got ${describe(item)}).`, { field: at });
-    checkString(item.id, `${at}.id`, E);
-    for (const key of ['title', 'category', 'brand'] as const) {
-      if (item[key] !== undefined && typeof item[key] !== 'string') throw new E(`${at}.${key} must be a string (got ${describe(item[key])}).`, { field: `${at}.${key}` });
-    }
-    if (item.price !== undefined) checkNumber(item.price, `${at}.price`, E);
-    if (item.available !== undefined) checkBoolean(item.available, `${at}.available`, E);
-    throw new E(`${at}.meta must be an object (got ${describe(item.meta)}).`, { field: `${at}.meta` });
-  };
-  // The same rules without building a message per item (a million-item catalog is checked on the page and in the worker).
-  const valid = (item: unknown): item is CatalogItem => {
-    if (!isPlainObject(item)) return false;
-    const { id, price, available, meta } = item;
-    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ITEM_ID_LENGTH) return false;
-    if ((item.title !== undefined && typeof item.title !== 'string') || (item.category !== undefined && typeof item.category !== 'string')
-      || (item.brand !== undefined && typeof item.brand !== 'string')) return false;
-    if (price !== undefined && !(typeof price === 'number' && Number.isFinite(price))) return false;
-    if (available !== undefined && typeof available !== 'boolean') return false;
-    return meta === undefined || isPlainObject(meta);
-  };
+  const at = `${where}[${i}]`;
+  if (!isPlainObject(item)) throw new E(`${at} must be an object with an id (got ${describe(item)}).`, { field: at });
+  checkString(item.id, `${at}.id`, E);
+  for (const key of ['title', 'category', 'brand'] as const) {
+    if (item[key] !== undefined && typeof item[key] !== 'string') throw new E(`${at}.${key} must be a string (got ${describe(item[key])}).`, { field: `${at}.${key}` });
+  }
+  if (item.price !== undefined) checkNumber(item.price, `${at}.price`, E);
+  if (item.available !== undefined) checkBoolean(item.available, `${at}.available`, E);
+  throw new E(`${at}.meta must be an object (got ${describe(item.meta)}).`, { field: `${at}.meta` });
+}
+
+/** The rules of a catalog item, without building a message per item (`explainCatalogItem` says what failed). */
+export function validCatalogItem(item: unknown): item is CatalogItem {
+  if (!isPlainObject(item)) return false;
+  const { id, price, available, meta } = item;
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ITEM_ID_LENGTH) return false;
+  if ((item.title !== undefined && typeof item.title !== 'string') || (item.category !== undefined && typeof item.category !== 'string')
+    || (item.brand !== undefined && typeof item.brand !== 'string')) return false;
+  if (price !== undefined && !(typeof price === 'number' && Number.isFinite(price))) return false;
+  if (available !== undefined && typeof available !== 'boolean') return false;
+  return meta === undefined || isPlainObject(meta);
+}
+
+/** The InvalidOptionsError of an id listed twice in a catalog (at positions `first` and `i`). */
+export function duplicateIdError(where: string, id: string, first: number, i: number): InvalidOptionsError {
+  return new InvalidOptionsError(`${where} lists the id "${id}" twice (at ${first} and ${i}); ids must be unique.`, { field: `${where}[${i}]`, itemId: id });
+}
+
+/**
+ * Records `items` as a checked catalog whose id -> position map is `seen`, for a catalog checked
+ * item by item with the rules above while it was built (the worker's unpacking of the packed wire
+ * form, src/contract/catalog-wire.ts): validateCatalog and the engine's catalog then take it as it is.
+ */
+export function markCheckedCatalog(items: CatalogItem[], seen: ReadonlyMap<string, number>): CatalogItem[] {
+  positionsOfValidated.set(items, seen);
+  return items;
+}
+
+/**
+ * Checks every item of a catalog as validateCatalog does except that ids are unique, and returns
+ * the catalog itself: the page's check before a worker starts. The worker finds a repeated id
+ * while it builds its id -> position map (which it needs anyway) and rejects the load with the
+ * same InvalidOptionsError validateCatalog throws, so a million ids are put in a map once, not twice.
+ */
+export function checkCatalogItems(catalog: unknown, where = 'catalog'): CatalogItem[] {
+  if (!Array.isArray(catalog)) catalogChecker(catalog, where); // throws the array message
+  const items = catalog as unknown[];
+  for (let i = 0; i < items.length; i++) if (!validCatalogItem(items[i])) explainCatalogItem(items[i], i, where);
+  return items as CatalogItem[];
+}
+
+/** Checks items [from, to) of a catalog (throws on the first bad one), filling `seen` (id -> position). */
+function catalogChecker(catalog: unknown, where: string): ((from: number, to: number) => void) & { seen: ReadonlyMap<string, number> } {
+  if (!Array.isArray(catalog)) throw new InvalidOptionsError(`${where} must be an array of items like { id: 'sku-1', category: 'audio' } (got ${describe(catalog)}).`, { field: where });
+  const ids: string[] = new Array(catalog.length);
+  const seen = IdIndex.empty(ids);
+  const repeated = (id: string, first: number, i: number): never => { throw duplicateIdError(where, id, first, i); };
   const check = (from: number, to: number): void => {
     for (let i = from; i < to; i++) {
       const item: unknown = catalog[i];
-      if (!valid(item)) explain(item, i);
-      const id = (item as CatalogItem).id;
-      const first = seen.get(id);
-      if (first !== undefined) throw new E(`${where} lists the id "${id}" twice (at ${first} and ${i}); ids must be unique.`, { field: `${where}[${i}]`, itemId: id });
-      seen.set(id, i);
+      if (!validCatalogItem(item)) explainCatalogItem(item, i, where);
+      ids[i] = (item as CatalogItem).id;
+      seen.add(i, i + 1, repeated);
     }
   };
   return Object.assign(check, { seen });
@@ -276,9 +307,11 @@ function catalogChecker(catalog: unknown, where: string): ((from: number, to: nu
 /**
  * The one validate-and-merge step for engine options. `extraKeys` lists fields the caller
  * handles itself (the page client's `worker` and `onProgress`), which are accepted and ignored.
+ * `catalogCheck` 'items' checks the catalog's items but not that their ids are unique
+ * (checkCatalogItems: the page's check, the worker finds a repeated id); 'full' (default) is validateCatalog.
  * @throws InvalidOptionsError
  */
-export function resolveEngineConfig(config: unknown, extraKeys: readonly string[] = []): ResolvedEngineConfig {
+export function resolveEngineConfig(config: unknown, extraKeys: readonly string[] = [], catalogCheck: 'full' | 'items' = 'full'): ResolvedEngineConfig {
   const E = InvalidOptionsError;
   if (config === undefined || config === null) config = {};
   if (!isPlainObject(config)) throw new E(`options must be an object (got ${describe(config)}).`);
@@ -287,7 +320,8 @@ export function resolveEngineConfig(config: unknown, extraKeys: readonly string[
 
   const modelUrl = c.modelUrl === undefined ? D.modelUrl
     : checkString(c.modelUrl, 'options.modelUrl', E, 4096);
-  const catalog = c.catalog === undefined ? undefined : validateCatalog(c.catalog, 'options.catalog');
+  const catalog = c.catalog === undefined ? undefined
+    : catalogCheck === 'items' ? checkCatalogItems(c.catalog, 'options.catalog') : validateCatalog(c.catalog, 'options.catalog');
   if (catalog && catalog.length === 0) throw new E('options.catalog is empty; leave it out to recommend from the whole model vocabulary.', { field: 'options.catalog' });
 
   let retention = { ...D.retention };

@@ -34,7 +34,8 @@ function isLossVerdict(v: BackendMeta): boolean {
   return v.probe.some((p) => p.error?.startsWith(DEVICE_LOST_MARK));
 }
 
-export async function chooseBackend(config: ResolvedEngineConfig, verdicts: ProbeVerdictStore, report: (p: LoadProgress) => void): Promise<BackendSelection> {
+/** `catalogRows`: the catalog's size when `config.catalog` is still being checked (the probe scores min(rows, 65,536) rows). */
+export async function chooseBackend(config: ResolvedEngineConfig, verdicts: ProbeVerdictStore, report: (p: LoadProgress) => void, catalogRows?: number): Promise<BackendSelection> {
   const wasm = { paths: config.wasmPaths };
   if (!config.autoBackend) return selectBackend(config.backends, report, { wasm });
   const env = verdictEnv();
@@ -53,7 +54,7 @@ export async function chooseBackend(config: ResolvedEngineConfig, verdicts: Prob
       // The remembered backend no longer starts: probe again.
     }
   }
-  const probe = { dim: PROBE_DIM, seqLen: PROBE_SEQ_LEN, rows: config.catalog?.length ?? PROBE_ROWS };
+  const probe = { dim: PROBE_DIM, seqLen: PROBE_SEQ_LEN, rows: catalogRows ?? config.catalog?.length ?? PROBE_ROWS };
   const sel = await selectBackend(config.backends, report, { probe, wasm });
   await verdicts.put({ key: 'backend', env, backend: sel.backend, reason: sel.reason, probe: sel.probe ?? [], at: Date.now() }).catch(() => undefined);
   return sel;

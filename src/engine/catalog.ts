@@ -14,6 +14,7 @@ import { createCatalogMatrix, resolveEmbeddingDtype, type CatalogMatrix, type Sc
 import type { CatalogCacheRecord } from './store/catalog-cache.js';
 import { now, yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { validatedPositions } from '../contract/options.js';
+import { IdIndex } from '../util/id-index.js';
 
 /** What the catalog needs from the loaded model. */
 export interface CatalogModel {
@@ -162,8 +163,8 @@ export class Catalog {
     const items = catalog ?? model.vocab.itemIds.slice(1).map((id) => ({ id }));
     const n = items.length;
     // The map the catalog's validation built, when it went through validateCatalog (a given catalog always does).
-    const validated = validatedPositions(items);
-    const posById = validated ?? new Map<string, number>();
+    // Otherwise the vocabulary's ids (unique: the loader checked them).
+    const posById = validatedPositions(items) ?? IdIndex.build(items.map((it) => it.id));
     const rowOfPos = new Int32Array(n).fill(-1);
     const modelIdxOfRow: number[] = [];
     const posOfRowList: number[] = [];
@@ -179,8 +180,8 @@ export class Catalog {
       // A million-item catalog takes seconds here: the worker keeps answering pings meanwhile.
       if (pos > 0 && pos % YIELD_EVERY_ITEMS === 0) await yieldToEventLoop();
       const item = items[pos];
-      if (!validated) (posById as Map<string, number>).set(item.id, pos);
-      const known = model.modelIndex.get(item.id);
+      // Without a catalog the items are the vocabulary's, in its order.
+      const known = given ? model.modelIndex.get(item.id) : pos + 1;
       if (known !== undefined) learned++;
       else if (withContent && given) {
         // A category or brand the model knows; a price bucket alone describes no item.

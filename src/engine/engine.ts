@@ -12,7 +12,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { WARMUP_CALLS } from '../contract/defaults.js';
-import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError } from '../contract/errors.js';
+import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, ScenerecError } from '../contract/errors.js';
+import { isPackedCatalog, unpackCheckedCatalog } from '../contract/catalog-wire.js';
 import {
   partitionEvents, resolveEngineConfig, validateCatalogInSlices, validateEvents, validateHistoryQuery, validateRequest,
   type ResolvedEngineConfig,
@@ -77,7 +78,7 @@ interface LoadedParts {
   header: ModelHeader;
   vocab: ModelVocab;
   weights: WeightMap;
-  modelIndex: Map<string, number>;
+  modelIndex: ReadonlyMap<string, number>;
   content?: ContentIndexer;
   /** The loader's JS copy of the item table, held only until the first catalog is built (catalog.ts). */
   itemTable?: Float32Array;
@@ -143,14 +144,22 @@ export class RecommenderEngine implements RecommenderApi {
   static async create(configArg: EngineConfig = {}, hooks: EngineHooks = {}): Promise<RecommenderEngine> {
     const t0 = now();
     const report = (p: LoadProgress) => { try { hooks.onProgress?.(p); } catch { /* a throwing callback must not break loading */ } };
-    // A large catalog is checked in slices first (a worker keeps answering its pings meanwhile);
-    // resolveEngineConfig then takes the checked copy as it is.
+    // A catalog (a plain array, or the packed form a worker received: src/contract/catalog-wire.ts)
+    // is checked in slices while the history opens, the backend starts and the model downloads
+    // (a worker keeps answering its pings meanwhile); a bad one ends the load with its error.
     const given = (configArg as { catalog?: unknown } | null)?.catalog;
-    if (Array.isArray(given)) configArg = { ...configArg, catalog: await validateCatalogInSlices(given, 'options.catalog') };
-    const config = resolveEngineConfig(configArg);
+    const later = isPackedCatalog(given) || (Array.isArray(given) && given.length > 0);
+    let config = resolveEngineConfig(later ? { ...configArg, catalog: undefined } : configArg);
     const modelUrl = resolveUrl(config.modelUrl);
     const deadline = new LoadDeadline(config.timeoutMs, hooks.signal);
     deadline.check('starting');
+    const catalogRows = isPackedCatalog(given) ? given.count : Array.isArray(given) ? given.length : undefined;
+    const checkedCatalog: Promise<CatalogItem[] | undefined> = !later ? Promise.resolve(config.catalog)
+      : (isPackedCatalog(given) ? unpackCheckedCatalog(given, 'options.catalog') : validateCatalogInSlices(given, 'options.catalog')).then((items) => {
+        if (items.length === 0) throw new InvalidOptionsError('options.catalog is empty; leave it out to recommend from the whole model vocabulary.', { field: 'options.catalog' });
+        return items;
+      });
+    checkedCatalog.catch((e) => deadline.fail(e instanceof ScenerecError ? e : new ScenerecError('INTERNAL', String(e))));
 
     let storage: ScenerecStorage | undefined;
     let weights: WeightMap | undefined;
@@ -170,7 +179,7 @@ export class RecommenderEngine implements RecommenderApi {
       const selection = BackendSwitch.withLossSignal(await deadline.race(chooseBackend(config, {
         get: () => store.meta.get('backend'),
         put: (verdict) => store.meta.set(verdict),
-      }, report), 'starting a backend'), hooks);
+      }, report, catalogRows), 'starting a backend'), hooks);
       let lastBytes = -1;
       const download = ({ loadedBytes, totalBytes }: DownloadProgress) => {
         if (loadedBytes <= lastBytes) return;
@@ -183,6 +192,7 @@ export class RecommenderEngine implements RecommenderApi {
       });
       weights = loaded.weights;
       deadline.check('loading the model');
+      config = { ...config, catalog: await deadline.race(checkedCatalog, 'checking the catalog') };
       report({ stage: 'model', numItems: loaded.header.config.numItems, weightBytes: loaded.weightBytes });
 
       const { header, vocab } = loaded;

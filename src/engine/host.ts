@@ -10,7 +10,7 @@ import {
   DIRECT, DIRECT_METHODS, DIRECT_REPLY, DIRECT_VERSION, FORWARDED_METHODS, PING, PONG,
   type CatalogItem, type DirectCall, type DirectMethod, type DirectReply, type EngineConfig, type HistoryWrite, type EngineInfo, type LoadProgress, type RecommenderApi,
 } from '../contract/protocol.js';
-import { CATALOG_WIRE, CATALOG_WIRE_VERSION, isPackedCatalog, unpackCatalogInSlices } from '../contract/catalog-wire.js';
+import { CATALOG_WIRE, CATALOG_WIRE_VERSION, isPackedCatalog, unpackCheckedCatalog } from '../contract/catalog-wire.js';
 import { registerErrorTransfer } from '../contract/transfer.js';
 import type { EngineHooks, RecommenderEngine } from './engine.js';
 
@@ -38,9 +38,12 @@ export function answerPings(endpoint: Comlink.Endpoint, direct = false): void {
   });
 }
 
-/** A catalog as the page sent it: the packed form unpacked, anything else as it is (the engine validates it). */
-async function catalogFromWire<T>(catalog: T): Promise<T> {
-  return (isPackedCatalog(catalog) ? await unpackCatalogInSlices(catalog) : catalog) as T;
+/**
+ * A catalog as the page sent it: the packed form unpacked and checked in one pass (the engine
+ * takes it as checked; `where` names it in the errors), anything else as it is (the engine validates it).
+ */
+async function catalogFromWire<T>(catalog: T, where: string): Promise<T> {
+  return (isPackedCatalog(catalog) ? await unpackCheckedCatalog(catalog, where) : catalog) as T;
 }
 
 const DIRECT_SET = new Set<string>(DIRECT_METHODS);
@@ -105,7 +108,7 @@ export function createWorkerApi(hooks: WorkerHooks = {}): WorkerApi {
       try {
         // Loaded on demand: keeps TF.js out of any page bundle that imports this module.
         const { createEngine } = await import('./engine.js');
-        if (config && typeof config === 'object' && 'catalog' in config) config = { ...config, catalog: await catalogFromWire(config.catalog) };
+        // A packed catalog goes to the engine as it came: it is unpacked and checked there while the model loads.
         engine = await createEngine(config, {
           fetch: hooks.fetch,
           onFallback: hooks.onFallback,
@@ -128,7 +131,7 @@ export function createWorkerApi(hooks: WorkerHooks = {}): WorkerApi {
       }
     },
     dispose: async () => { await engine?.dispose(); },
-    setCatalog: (catalog: CatalogItem[]) => run(async (e) => e.setCatalog(await catalogFromWire(catalog))),
+    setCatalog: (catalog: CatalogItem[]) => run(async (e) => e.setCatalog(await catalogFromWire(catalog, 'catalog'))),
     applyWrite: (writeId: string, method: HistoryWrite, args: unknown[]) =>
       run((e) => (e.applyWrite as (id: string, m: HistoryWrite, a: unknown[]) => Promise<unknown>).call(e, writeId, method, args)),
   } as WorkerApi;

@@ -9,7 +9,9 @@ export class LoadDeadline {
   private readonly controller = new AbortController();
   private readonly timer: ReturnType<typeof setTimeout> | undefined;
   private readonly onOuterAbort = () => this.end('aborted');
-  private ended: 'aborted' | 'timeout' | undefined;
+  private ended: 'aborted' | 'timeout' | 'failed' | undefined;
+  /** The error of a load ended by `fail`. */
+  private failure: ScenerecError | undefined;
 
   constructor(readonly timeoutMs: number = Infinity, private readonly outer?: AbortSignal) {
     if (outer?.aborted) this.end('aborted');
@@ -17,7 +19,17 @@ export class LoadDeadline {
     if (Number.isFinite(timeoutMs) && !this.ended) this.timer = setTimeout(() => this.end('timeout'), timeoutMs);
   }
 
-  private end(why: 'aborted' | 'timeout'): void {
+  /**
+   * Ends the load with `error`: work the load runs beside the download failed (the catalog's
+   * check), so the download stops and every later check of this deadline throws `error`.
+   */
+  fail(error: ScenerecError): void {
+    if (this.ended) return;
+    this.failure = error;
+    this.end('failed');
+  }
+
+  private end(why: 'aborted' | 'timeout' | 'failed'): void {
     if (this.ended) return;
     this.ended = why;
     this.controller.abort(why);
@@ -29,12 +41,13 @@ export class LoadDeadline {
   }
 
   /** Why the load ended, if it did. */
-  get reason(): 'aborted' | 'timeout' | undefined {
+  get reason(): 'aborted' | 'timeout' | 'failed' | undefined {
     return this.ended;
   }
 
   /** The error of an ended load; `what` says what it was doing ("downloading <url>: 1024 of 13568 bytes received"). */
   error(what: string, details: Record<string, unknown> = {}): ScenerecError {
+    if (this.failure) return this.failure;
     if (this.ended === 'aborted') {
       return new AbortError(`The model load was aborted by its signal while ${what}.`, { ...details, reason: String(this.outer?.reason ?? 'aborted') });
     }

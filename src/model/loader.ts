@@ -16,6 +16,7 @@ import { ModelLoadError, ScenerecError } from '../contract/errors.js';
 import type { ModelCacheInfo, ModelCacheMode } from '../contract/protocol.js';
 import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { resolveRelative } from '../util/url.js';
+import { IdIndex } from '../util/id-index.js';
 
 /** Bytes of the weight files received so far (from the network or the cache), and their total. */
 export interface DownloadProgress {
@@ -41,7 +42,7 @@ export interface LoadModelOptions {
 export interface LoadedModelFiles extends LoadedModel {
   cache: ModelCacheInfo;
   /** Item id -> model index (1-based), built while the vocabulary was checked. */
-  modelIndex: Map<string, number>;
+  modelIndex: ReadonlyMap<string, number>;
 }
 
 function message(e: unknown): string {
@@ -186,7 +187,7 @@ async function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): Pr
 }
 
 /** The checked vocabulary and its index (item id -> model index), built by the duplicate check. */
-async function parseVocab(vocabUrl: string, text: string, numItems: number, features?: FeatureConfig): Promise<{ vocab: ModelVocab; index: Map<string, number> }> {
+async function parseVocab(vocabUrl: string, text: string, numItems: number, features?: FeatureConfig): Promise<{ vocab: ModelVocab; index: IdIndex }> {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -194,17 +195,22 @@ async function parseVocab(vocabUrl: string, text: string, numItems: number, feat
     throw new ModelLoadError(`Could not load the model vocabulary from ${vocabUrl}: ${message(e)}. ${DEPLOY_HINT}`, { url: vocabUrl, cause: message(e) });
   }
   let vocab: ModelVocab;
-  const index = new Map<string, number>();
+  let index: IdIndex;
   try {
     vocab = validateVocab(json, numItems, features);
-    for (let i = 1; i < vocab.itemIds.length; i++) {
-      if (i % YIELD_EVERY_ITEMS === 0) await yieldToEventLoop(); // a worker answers pings meanwhile
-      const id = vocab.itemIds[i];
-      if (typeof id !== 'string' || id.length === 0) throw new Error(`vocab.json itemIds[${i}] is not a non-empty string`);
-      if (index.has(id)) throw new Error(`vocab.json lists the item id "${id}" twice`);
-      index.set(id, i);
-      const p = vocab.popularity[i];
-      if (typeof p !== 'number' || !Number.isFinite(p) || p < 0) throw new Error(`vocab.json popularity[${i}] is not a non-negative number`);
+    const ids = vocab.itemIds;
+    index = IdIndex.empty(ids, 1);
+    const repeated = (id: string): never => { throw new Error(`vocab.json lists the item id "${id}" twice`); };
+    for (let i0 = 1; i0 < ids.length; i0 += YIELD_EVERY_ITEMS) {
+      if (i0 > 1) await yieldToEventLoop(); // a worker answers pings meanwhile
+      const i1 = Math.min(ids.length, i0 + YIELD_EVERY_ITEMS);
+      for (let i = i0; i < i1; i++) {
+        const id = ids[i];
+        if (typeof id !== 'string' || id.length === 0) throw new Error(`vocab.json itemIds[${i}] is not a non-empty string`);
+        index.add(i, i + 1, repeated);
+        const p = vocab.popularity[i];
+        if (typeof p !== 'number' || !Number.isFinite(p) || p < 0) throw new Error(`vocab.json popularity[${i}] is not a non-negative number`);
+      }
     }
   } catch (e) {
     throw new ModelLoadError(`${vocabUrl} is not a valid vocabulary for this model: ${message(e)}.`, { url: vocabUrl, cause: message(e) });
@@ -267,23 +273,22 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
     options.onProgress?.({ loadedBytes: 0, totalBytes: m.weightBytes });
     let weights: LoadedModel['weights'] | undefined;
     try {
-      const [shards, vocabText] = await Promise.all([
-        (async () => {
-          const parts: Uint8Array[] = [];
-          for (let i = 0; i < m.shardUrls.length; i++) {
-            parts.push(await readFile(m.shardUrls[i], opener(m.shardUrls[i], i), { deadline, stallMs, onBytes, expected: m.weightBytes }));
-          }
-          return parts;
-        })(),
-        text(m.vocabUrl, opener(m.vocabUrl, m.shardUrls.length)),
-      ]);
+      // The vocabulary (the smaller file, there first) is parsed and checked while the weights
+      // still arrive: the download is the network's time, the parse this thread's.
+      const vocabRead = text(m.vocabUrl, opener(m.vocabUrl, m.shardUrls.length));
+      const vocabParsed = vocabRead.then((t) => parseVocab(m.vocabUrl, t, m.header.config.numItems, m.header.config.features));
+      vocabParsed.catch(() => undefined); // awaited below; a weight failure first must not leave it unhandled
+      const shards: Uint8Array[] = [];
+      for (let i = 0; i < m.shardUrls.length; i++) {
+        shards.push(await readFile(m.shardUrls[i], opener(m.shardUrls[i], i), { deadline, stallMs, onBytes, expected: m.weightBytes }));
+      }
+      const [vocabText, { vocab, index }] = await Promise.all([vocabRead, vocabParsed]);
       const total = shards.reduce((n, s) => n + s.byteLength, 0);
       const data = shards.length === 1 ? shards[0] : new Uint8Array(total);
       if (shards.length > 1) { let at = 0; for (const s of shards) { data.set(s, at); at += s.byteLength; } }
       const decoded = await decodeWeights(url, m, data);
       weights = decoded.weights;
       await yieldToEventLoop();
-      const { vocab, index } = await parseVocab(m.vocabUrl, vocabText, m.header.config.numItems, m.header.config.features);
       if (source === 'cache') {
         info.hit = true;
         await cache!.touch(version, info.manifest === 'network');

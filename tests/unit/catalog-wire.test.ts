@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import * as Comlink from 'comlink';
 import { createRecommender, InvalidOptionsError, type CatalogItem } from '../../src/index.js';
 import { exposeEngine } from '../../src/engine/host.js';
-import { isPackedCatalog, packCatalog, packedBuffers, unpackCatalog, unpackCatalogInSlices } from '../../src/contract/catalog-wire.js';
-import { validateCatalog, validateCatalogInSlices } from '../../src/contract/options.js';
+import { isPackedCatalog, packCatalog, packedBuffers, unpackCatalog, unpackCatalogInSlices, unpackCheckedCatalog, type PackedCatalog } from '../../src/contract/catalog-wire.js';
+import { checkCatalogItems, validateCatalog, validateCatalogInSlices, validatedPositions } from '../../src/contract/options.js';
 import { YIELD_EVERY_ITEMS } from '../../src/util/clock.js';
 import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
@@ -49,6 +49,57 @@ describe('the packed catalog wire form', () => {
     const dup = [...items, { id: 's-5' }];
     await expect(validateCatalogInSlices(dup, 'options.catalog')).rejects.toThrow(`options.catalog lists the id "s-5" twice (at 5 and ${n})`);
     expect(() => validateCatalog(dup, 'options.catalog')).toThrow(`options.catalog lists the id "s-5" twice (at 5 and ${n})`);
+  });
+
+  it('unpacks and checks in one pass: the items registered as checked, with their id -> position map', async () => {
+    const n = 2 * YIELD_EVERY_ITEMS + 77;
+    const items: CatalogItem[] = Array.from({ length: n }, (_, i) => (i % 5 === 0 ? { id: `u-${i}`, price: i / 3, meta: { i } } : { id: `u-${i}`, brand: `b${i % 3}` }));
+    const back = await unpackCheckedCatalog(packCatalog(items)!, 'options.catalog');
+    expect(back).toEqual(items);
+    expect(validateCatalog(back)).toBe(back); // taken as checked
+    expect(await validateCatalogInSlices(back)).toBe(back);
+    const positions = validatedPositions(back)!;
+    expect(positions.size).toBe(n);
+    expect(positions.get(`u-${n - 1}`)).toBe(n - 1);
+    expect(positions.get('u-5')).toBe(5);
+  });
+
+  it('refuses what validateCatalog refuses, with its message, while unpacking', async () => {
+    const n = YIELD_EVERY_ITEMS + 10;
+    const items: CatalogItem[] = Array.from({ length: n }, (_, i) => ({ id: `s-${i}` }));
+    const cases: CatalogItem[][] = [
+      [...items, { id: 's-5' }], // a repeat in a later slice
+      [...items.slice(0, 3), { id: '' }],
+      [{ id: 'x'.repeat(600) }],
+      [{ id: 'a' }, { id: 'b', meta: 'text' as never }],
+    ];
+    for (const bad of cases) {
+      const packed = packCatalog(bad);
+      expect(packed).not.toBeNull(); // well formed, so it goes packed: the worker's check finds it
+      const expected = (() => { try { validateCatalog(bad, 'options.catalog'); } catch (e) { return e as Error; } return undefined; })();
+      expect(expected).toBeInstanceOf(InvalidOptionsError);
+      const err = await unpackCheckedCatalog(packed!, 'options.catalog').catch((e) => e);
+      expect(err).toBeInstanceOf(InvalidOptionsError);
+      expect(err.message).toBe(expected!.message);
+      expect(err.details).toEqual((expected as InvalidOptionsError).details);
+    }
+    // A hand-made message: a non-finite price, and an extra key that would replace a checked id.
+    const p = packCatalog([{ id: 'a', price: 1 }, { id: 'b' }])!;
+    const nan: PackedCatalog = { ...p, price: Float64Array.from([Number.NaN, 0]) };
+    await expect(unpackCheckedCatalog(nan, 'catalog')).rejects.toThrow('catalog[0].price');
+    const sneaky: PackedCatalog = { ...p, extras: [[1, { id: 'a', note: 'n' }]] };
+    const back = await unpackCheckedCatalog(sneaky, 'catalog');
+    expect(back.map((x) => x.id)).toEqual(['a', 'b']);
+    expect((back[1] as unknown as { note: string }).note).toBe('n');
+  });
+
+  it('the page\'s check (checkCatalogItems) refuses bad items as validateCatalog does and leaves repeated ids to the worker', () => {
+    const dup = [{ id: 'a' }, { id: 'a' }];
+    expect(checkCatalogItems(dup)).toBe(dup);
+    for (const bad of [null, [{ id: '' }], [{ id: 'a', price: '3' }], [{ id: 'a' }, null], [{ id: 'a', meta: 1 }]]) {
+      const expected = (() => { try { validateCatalog(bad); } catch (e) { return (e as Error).message; } return 'accepted'; })();
+      expect(() => checkCatalogItems(bad)).toThrow(expected);
+    }
   });
 
   it('leaves out keys that were undefined, as structured clone of the items would keep them as undefined', () => {
@@ -105,6 +156,55 @@ describe('the packed form between a page and its worker', () => {
     } finally {
       await rec.dispose();
       w.close();
+    }
+  });
+
+  it('a load whose catalog repeats an id fails with the InvalidOptionsError of the one check; a bad item fails before a worker starts', async () => {
+    const w = recordingWorker();
+    const catalog = [...fixtureCatalog(), { id: itemId(3) }];
+    try {
+      const err = await createRecommender({ worker: w.worker, modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', catalog, dbName: freshDbName() }).catch((e) => e);
+      expect(err).toBeInstanceOf(InvalidOptionsError);
+      expect(err.message).toBe(`options.catalog lists the id "${itemId(3)}" twice (at 2 and ${catalog.length - 1}); ids must be unique.`);
+      expect(w.packed()).toBe(1);
+    } finally {
+      w.close();
+    }
+    let spawned = 0;
+    const bad = createRecommender({ worker: () => { spawned++; return recordingWorker().worker; }, modelUrl: FIXTURE_MODEL_URL, catalog: [{ id: 'a' }, { id: 'b', price: 'cheap' as never }] });
+    await expect(bad).rejects.toThrow('options.catalog[1].price');
+    expect(spawned).toBe(0);
+  });
+});
+
+describe('the catalog checked beside the model load', () => {
+  it('a bad catalog (plain or packed) ends a load whose weights never arrive with the catalog\'s error, not the timeout; a packed good one loads', async () => {
+    const { createEngine } = await import('../../src/engine/index.js');
+    const files = fileFetch();
+    // The weights never arrive (until the load's signal ends the request).
+    const hanging = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      if (!url.endsWith('.bin')) return files(input, init);
+      return new Promise<Response>((_, reject) => init?.signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+    }) as typeof fetch;
+    const n = YIELD_EVERY_ITEMS + 5;
+    const bad: CatalogItem[] = [...Array.from({ length: n }, (_, i) => ({ id: `k-${i}` })), { id: 'k-7' }];
+    for (const catalog of [bad, packCatalog(bad) as unknown as CatalogItem[]]) {
+      const t0 = performance.now();
+      const err = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', catalog, dbName: freshDbName(), timeoutMs: 60_000, modelCache: 'off' }, { fetch: hanging }).catch((e) => e);
+      expect(err).toBeInstanceOf(InvalidOptionsError);
+      expect(err.message).toBe(`options.catalog lists the id "k-7" twice (at 7 and ${n}); ids must be unique.`);
+      expect(performance.now() - t0).toBeLessThan(30_000); // not the load's timeout
+    }
+    const good = fixtureCatalog();
+    const engine = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', catalog: packCatalog(good) as unknown as CatalogItem[], dbName: freshDbName(), modelCache: 'off' }, { fetch: files });
+    try {
+      expect((await engine.info()).catalogSize).toBe(good.length);
+      const list = await engine.recommend('home', { k: 5 });
+      expect(list.items.length).toBe(5);
+      expect(list.items[0].item).toEqual(good.find((x) => x.id === list.items[0].itemId));
+    } finally {
+      await engine.dispose();
     }
   });
 });
