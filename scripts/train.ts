@@ -1,9 +1,12 @@
 /**
  * npm run train -- --data <file> --format <pairs|lines|tianchi|csv|tsv|jsonl> --out models/<name> [hyper-parameters]
- * Trains the SASRec model in Node (TF.js wasm backend) and writes TF.js artifacts + training.json.
+ * Trains the SASRec model and writes TF.js artifacts + training.json: on PyTorch (training/torch/train.py) when
+ * a python3 with torch is found and the run needs nothing only the TF.js trainer has, else in Node on TF.js
+ * (wasm backend). `--trainer auto|torch|tfjs` chooses.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { DataFormatError, leaveOneOut } from '../training/data.js';
 import { DEFAULT_TRAIN_OPTIONS, formatEstimate, formatValidation, LEGACY_CHECKPOINT_OPTIONS, modelConfig, train, VALID_PROTOCOLS, type TrainOptions } from '../training/train.js';
@@ -13,6 +16,7 @@ import { REPEAT_RULES, type RepeatRule } from '../src/model/inputs.js';
 import { readAnyDataset } from '../training/event-log.js';
 import { runMtlTraining } from './train-mtl.js';
 import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training/cli.js';
+import { chooseTrainer, TRAINERS, type TrainerChoice } from '../training/torch/python.js';
 
 const D0 = DEFAULT_TRAIN_OPTIONS;
 const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianchi|csv|tsv|jsonl> --out <dir> [options]
@@ -20,6 +24,12 @@ const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianch
 With no option below, train runs the best recipe we know (models/games-sasrec/README.md): sampled softmax over
 ${D0.negatives} negatives, SSE ${D0.sse}, dropout ${D0.dropout}, a cosine schedule over ${D0.epochs} epochs run to the end, validation every
 ${D0.evalEvery} epochs on full-ranking NDCG@10 over ${D0.evalUsers} sampled users, keeping the best weights. It prints how long it will take after its first steps.
+
+trainer:
+  --trainer T          auto | torch | tfjs: auto runs the PyTorch trainer (training/torch/train.py: same options,
+                       defaults and artifact, about a third of the time an epoch) when a python3 with torch is found
+                       (scripts/setup-torch.sh) and the run needs no TF.js-only option (--init-from, --resume,
+                       --checkpoint-dir, --backend) or format (csv, tsv, jsonl); else the TF.js trainer (auto)
 
 schedule and stopping:
   --epochs N           epochs of the schedule (${D0.epochs})
@@ -63,7 +73,7 @@ const FLAGS = {
   'max-steps': 'number', dtype: 'string', 'min-item-count': 'number', 'checkpoint-dir': 'string', resume: 'boolean',
   backend: 'string', help: 'boolean', sse: 'number', 'lr-schedule': 'string', 'bce-weight': 'number', 'bpr-weight': 'number', 'fit-validation': 'boolean', repeats: 'string',
   'valid-protocol': 'string',
-  'init-from': 'string',
+  'init-from': 'string', trainer: 'string',
 } as const;
 
 async function main() {
@@ -76,6 +86,18 @@ async function main() {
   const f = parseFlags(argv, FLAGS as Record<string, 'string' | 'number' | 'boolean'>);
   if (f.help) { console.log(HELP); return; }
   for (const req of ['data', 'format', 'out']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${HELP}`);
+  const requested = ((f.trainer as string) ?? 'auto') as TrainerChoice;
+  if (!TRAINERS.includes(requested)) throw new UsageError(`--trainer must be one of ${TRAINERS.join(', ')}`);
+  let choice;
+  try { choice = chooseTrainer(requested, f.format as string, Object.keys(f)); } catch (e) { throw new UsageError((e as Error).message); }
+  if (choice.trainer === 'torch') {
+    console.log(`trainer: PyTorch ${choice.torch} (${choice.python}; --trainer tfjs for the TF.js trainer)`);
+    const at = argv.indexOf('--trainer');
+    const rest = at >= 0 ? [...argv.slice(0, at), ...argv.slice(at + 2)] : argv;
+    const r = spawnSync(choice.python, [path.join(import.meta.dirname, '../training/torch/train.py'), ...rest], { stdio: 'inherit' });
+    process.exit(r.status ?? 1);
+  }
+  console.log(`trainer: TF.js (${choice.why})`);
   const dtype = (f.dtype as string) ?? 'float16';
   const repeats = ((f.repeats as string) ?? 'collapse') as RepeatRule;
   if (!REPEAT_RULES.includes(repeats)) throw new UsageError(`--repeats must be one of ${REPEAT_RULES.join(', ')}`);

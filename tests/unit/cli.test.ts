@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { chooseTrainer, torchPython } from '../../training/torch/python.js';
 
 const ROOT = path.resolve(__dirname, '../..');
 const GAMES = path.resolve(ROOT, '../shared/data/amazon-games/games.txt');
@@ -61,4 +62,40 @@ describe('train and eval commands', () => {
     expect(c.status).toBe(2);
     expect(c.stderr).toContain(`${bad}:1: no user column in the header`);
   }, 60_000);
+
+  it('--trainer auto takes PyTorch only when torch is there and the run needs nothing only the TF.js trainer has', () => {
+    expect(chooseTrainer('tfjs', 'pairs', [])).toEqual({ trainer: 'tfjs', why: 'chosen with --trainer tfjs' });
+    const resume = chooseTrainer('auto', 'pairs', ['data', 'resume']);
+    expect(resume).toEqual({ trainer: 'tfjs', why: '--resume is a TF.js trainer option' });
+    expect(chooseTrainer('auto', 'csv', ['data'])).toEqual({ trainer: 'tfjs', why: 'the PyTorch trainer reads pairs, lines, tianchi, not csv' });
+    expect(() => chooseTrainer('torch', 'pairs', ['init-from', 'backend'])).toThrow('--trainer torch: --init-from, --backend are a TF.js trainer option');
+    const saved = process.env.SCENEREC_PYTHON;
+    process.env.SCENEREC_PYTHON = 'none';
+    try {
+      expect(chooseTrainer('auto', 'pairs', ['data'])).toEqual({ trainer: 'tfjs', why: 'no python3 with torch (scripts/setup-torch.sh installs it)' });
+      expect(() => chooseTrainer('torch', 'lines', [])).toThrow(/no python3 with torch/);
+    } finally {
+      if (saved === undefined) delete process.env.SCENEREC_PYTHON; else process.env.SCENEREC_PYTHON = saved;
+    }
+    const py = torchPython();
+    if (py) expect(chooseTrainer('auto', 'lines', ['data', 'epochs'])).toMatchObject({ trainer: 'torch', python: py.python });
+  }, 120_000);
+
+  it('the default command runs the PyTorch trainer where torch is installed, with the same flags and artifact', () => {
+    const py = torchPython();
+    const out = path.join(dir, 'torch-model');
+    const t = tsx(['scripts/train.ts', '--data', data, '--format', 'pairs', '--out', out, '--epochs', '3', '--max-steps', '3',
+      '--hidden', '16', '--blocks', '1', '--ffn', '16', '--negatives', '32', '--eval-every', '0']);
+    expect(t.status, t.stderr).toBe(0);
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'training.json'), 'utf8'));
+    if (py) {
+      expect(t.stdout).toContain(`trainer: PyTorch ${py.torch}`);
+      expect(summary.trainer).toBe('pytorch');
+    } else {
+      expect(t.stdout).toContain('trainer: TF.js (no python3 with torch');
+      expect(summary.trainer).toBeUndefined();
+    }
+    expect(summary.options.hiddenDim).toBe(16);
+    expect(summary.steps).toBe(3);
+  }, 120_000);
 });

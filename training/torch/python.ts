@@ -13,3 +13,29 @@ export function torchPython(): { python: string; torch: string } | undefined {
   }
   return undefined;
 }
+
+/** `npm run train -- --trainer`: which trainer runs a sequence-model training. */
+export const TRAINERS = ['auto', 'torch', 'tfjs'] as const;
+export type TrainerChoice = typeof TRAINERS[number];
+/** The log formats the PyTorch trainer reads (training/torch/data.py). */
+export const TORCH_FORMATS = ['pairs', 'lines', 'tianchi'];
+/** Flags only the TF.js trainer has. */
+export const TFJS_ONLY_FLAGS = ['init-from', 'resume', 'checkpoint-dir', 'backend'];
+
+/**
+ * The trainer for a run: `auto` takes PyTorch (a third of the TF.js trainer's time an epoch on one core,
+ * same defaults and artifact) when a Python with torch is found and the run needs nothing only the TF.js
+ * trainer has; `torch` insists on it (an Error naming what is missing); `tfjs` is the TF.js trainer.
+ */
+export function chooseTrainer(requested: TrainerChoice, format: string, flagsGiven: readonly string[]):
+  { trainer: 'torch'; python: string; torch: string } | { trainer: 'tfjs'; why: string } {
+  if (requested === 'tfjs') return { trainer: 'tfjs', why: 'chosen with --trainer tfjs' };
+  const tfjsOnly = flagsGiven.filter((k) => TFJS_ONLY_FLAGS.includes(k));
+  const missing = tfjsOnly.length > 0 ? `--${tfjsOnly.join(', --')} ${tfjsOnly.length > 1 ? 'are' : 'is'} a TF.js trainer option`
+    : !TORCH_FORMATS.includes(format) ? `the PyTorch trainer reads ${TORCH_FORMATS.join(', ')}, not ${format}` : undefined;
+  const py = missing ? undefined : torchPython();
+  if (py) return { trainer: 'torch', ...py };
+  const why = missing ?? 'no python3 with torch (scripts/setup-torch.sh installs it)';
+  if (requested === 'torch') throw new Error(`--trainer torch: ${why}`);
+  return { trainer: 'tfjs', why };
+}
