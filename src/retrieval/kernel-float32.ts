@@ -10,7 +10,7 @@
  * its liveness pings); until it is ready, top-n requests take the full float32 pass.
  */
 import type { Tensor } from '@tensorflow/tfjs';
-import { blockedIndex, blockRows, createF32Kernel, f32RelaxedAvailable, f32SimdAvailable, F32Layout, type F32Kernel } from '../kernels/f32.js';
+import { blockedIndex, blockRows, createF32Kernel, f32SimdAvailable, F32Layout, type F32Kernel } from '../kernels/f32.js';
 import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { checkQueries, MatrixBase, queryValues, type BulkRequest } from './matrix-base.js';
 import type { CatalogMatrixInfo, ScoreResult } from './matrix.js';
@@ -101,11 +101,6 @@ async function buildU4Prefilter(k: F32Kernel, m: number, rows: number, dim: numb
     k.quantizeRowsU4!(m + r0 * dim * 4, Math.min(QUANTIZE_SLICE_ROWS, rows - r0), dim, at.m4 + (r0 / 16) * 8 * dim, at.scales + r0 * 4, at.x1 + r0 * 4, at.e2 + r0 * 4);
   }
   return { ...at, cap: Math.min(PREFILTER_U4_CAP, nb * 16), sampleBlocks: prefilterSampleBlocks(nb), bytes: u4Bytes(nb, dim), stats: { listed: 0, everyRow: 0, listedRows: 0, rescoredRows: 0 } };
-}
-
-/** Whether a matrix of `rows` × `dim` gets the 4-bit prefilter here (relaxed SIMD, d a multiple of 32, large enough). */
-export function u4PrefilterApplies(rows: number, dim: number): boolean {
-  return f32RelaxedAvailable() && dim % 32 === 0 && rows > PREFILTER_MIN_ROWS;
 }
 
 /** The prefilter keeps candidate lists up to this many rows. */
