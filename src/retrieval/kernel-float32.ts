@@ -10,7 +10,7 @@
  * its liveness pings); until it is ready, top-n requests take the full float32 pass.
  */
 import type { Tensor } from '@tensorflow/tfjs';
-import { blockedIndex, blockRows, createF32Kernel, f32RelaxedAvailable, f32SimdAvailable, F32Layout, type F32Kernel } from '../kernels/f32.js';
+import { blockedIndex, blockRows, createF32Kernel, f32SimdAvailable, F32Layout, type F32Kernel } from '../kernels/f32.js';
 import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { checkQueries, MatrixBase, queryValues, type BulkRequest } from './matrix-base.js';
 import type { CatalogMatrixInfo, ScoreResult } from './matrix.js';
@@ -74,6 +74,8 @@ export interface PrefilterStats {
  */
 interface U4Prefilter {
   m4: number; scales: number; x1: number; e2: number; q8: number; idx: number; ap: number; up: number; sc: number; tmp: number;
+  /** The sample blocks' copy, contiguous (their 4-bit rows, scales, norms): one kernel call bounds them all. */
+  s4: number; sScales: number; sX1: number; sE2: number;
   cap: number;
   sampleBlocks: Int32Array;
   stats: PrefilterStats;
@@ -91,7 +93,7 @@ const PREFILTER_U4_SAMPLE_MARGIN = 2;
 type U4PrefilterAt = Omit<U4Prefilter, 'bytes' | 'cap' | 'stats' | 'sampleBlocks'>;
 
 /** Bytes the 4-bit prefilter of nb blocks of d columns holds. */
-const u4Bytes = (nb: number, d: number) => nb * 16 * (d / 2 + 12) + Math.min(PREFILTER_U4_CAP, nb * 16) * 16 + d;
+const u4Bytes = (nb: number, d: number) => (nb + prefilterSampleBlocks(nb).length) * 16 * (d / 2 + 12) + Math.min(PREFILTER_U4_CAP, nb * 16) * 16 + d;
 
 /** The 4-bit copy, quantised in slices between which the event loop runs (as buildPrefilter). */
 async function buildU4Prefilter(k: F32Kernel, m: number, rows: number, dim: number, nb: number, at: U4PrefilterAt, stopped: () => boolean): Promise<U4Prefilter | null> {
@@ -100,12 +102,13 @@ async function buildU4Prefilter(k: F32Kernel, m: number, rows: number, dim: numb
     if (stopped()) return null;
     k.quantizeRowsU4!(m + r0 * dim * 4, Math.min(QUANTIZE_SLICE_ROWS, rows - r0), dim, at.m4 + (r0 / 16) * 8 * dim, at.scales + r0 * 4, at.x1 + r0 * 4, at.e2 + r0 * 4);
   }
-  return { ...at, cap: Math.min(PREFILTER_U4_CAP, nb * 16), sampleBlocks: prefilterSampleBlocks(nb), bytes: u4Bytes(nb, dim), stats: { listed: 0, everyRow: 0, listedRows: 0, rescoredRows: 0 } };
-}
-
-/** Whether a matrix of `rows` × `dim` gets the 4-bit prefilter here (relaxed SIMD, d a multiple of 32, large enough). */
-export function u4PrefilterApplies(rows: number, dim: number): boolean {
-  return f32RelaxedAvailable() && dim % 32 === 0 && rows > PREFILTER_MIN_ROWS;
+  const sampleBlocks = prefilterSampleBlocks(nb);
+  const bytes = new Uint8Array(k.buffer);
+  sampleBlocks.forEach((b, i) => {
+    bytes.copyWithin(at.s4 + i * 8 * dim, at.m4 + b * 8 * dim, at.m4 + (b + 1) * 8 * dim);
+    for (const [to, from] of [[at.sScales, at.scales], [at.sX1, at.x1], [at.sE2, at.e2]]) bytes.copyWithin(to + i * 64, from + b * 64, from + (b + 1) * 64);
+  });
+  return { ...at, cap: Math.min(PREFILTER_U4_CAP, nb * 16), sampleBlocks, bytes: u4Bytes(nb, dim), stats: { listed: 0, everyRow: 0, listedRows: 0, rescoredRows: 0 } };
 }
 
 /** The prefilter keeps candidate lists up to this many rows. */
@@ -223,9 +226,11 @@ export class KernelFloat32Matrix extends MatrixBase {
     const withU4 = wanted && options.prefilterCode !== 'i8' && k.prefilterU4 !== undefined && k.quantizeRowsU4 !== undefined && dim % 32 === 0;
     const withPre = !withU4 && wanted && k.prefilterI8 !== undefined && k.quantizeRows !== undefined && dim % 4 === 0;
     const cap4 = Math.min(PREFILTER_U4_CAP, nb * 16);
+    const nsb = prefilterSampleBlocks(nb).length;
     const pre4At = withU4 ? {
       m4: lay.take(nb * 2 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), e2: lay.take(nb * 16), q8: lay.take(dim / 4),
       idx: lay.take(cap4), ap: lay.take(cap4), up: lay.take(cap4), sc: lay.take(cap4), tmp: lay.take(8),
+      s4: lay.take(nsb * 2 * dim), sScales: lay.take(nsb * 16), sX1: lay.take(nsb * 16), sE2: lay.take(nsb * 16),
     } : null;
     const preAt = withPre ? {
       m8: lay.take(nb * 4 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), qp: lay.take(dim / 2),
@@ -355,13 +360,10 @@ export class KernelFloat32Matrix extends MatrixBase {
     const idx = new Int32Array(k.buffer, P.idx, P.cap);
     const ap = new Float32Array(k.buffer, P.ap, P.cap);
     const up = new Float32Array(k.buffer, P.up, P.cap);
-    // The sample blocks: every row listed, with its approximation and upper bound.
+    // The sample blocks: every row listed (numbered in the sample's copy), with its approximation and upper bound.
     const sb = P.sampleBlocks;
-    let ns = 0;
-    for (let i = 0; i < sb.length; i++) {
-      const b = sb[i];
-      ns += k.prefilterU4!(P.m4 + b * 8 * d, 1, d / 8, P.q8, corr, P.scales + b * 64, P.x1 + b * 64, P.e2 + b * 64, qs, q2, cx, -Infinity, P.idx + ns * 4, P.ap + ns * 4, P.up + ns * 4, 16, b * 16, P.tmp);
-    }
+    const ns = k.prefilterU4!(P.s4, sb.length, d / 8, P.q8, corr, P.sScales, P.sX1, P.sE2, qs, q2, cx, -Infinity, P.idx, P.ap, P.up, P.cap, 0, P.tmp);
+    for (let i = 0; i < ns; i++) { const j = idx[i]; idx[i] = sb[j >> 4] * 16 + (j & 15); }
     // t: the K-th largest exact score among the sample's rows, K = ceil(n · ns / R) + the margin:
     // about (K / n) · (R / ns) times n rows of the matrix score above it. Only rows whose upper
     // bound reaches the sample's K-th largest lower bound can score above it; those are scored.

@@ -168,7 +168,7 @@ describe('4-bit prefilter (relaxed SIMD)', () => {
     const i8 = await KernelFloat32Matrix.create(m, rows, d, 131_072, { prefilterCode: 'i8' });
     expect(i8.info().kernel).toBe('f32-simd+i8-prefilter');
     const nb = Math.ceil(rows / 16);
-    expect(u4.info().bytes).toBe(rows * d * 4 + nb * 16 * (d / 2 + 12) + Math.min(65_536, nb * 16) * 16 + d);
+    expect(u4.info().bytes).toBe(rows * d * 4 + (nb + prefilterSampleBlocks(nb).length) * 16 * (d / 2 + 12) + Math.min(65_536, nb * 16) * 16 + d);
     expect(u4.info().bytes).toBeLessThan(i8.info().bytes);
     await Promise.all([u4.prefilterReady(), i8.prefilterReady()]);
     for (let t = 0; t < 4; t++) {
@@ -181,5 +181,27 @@ describe('4-bit prefilter (relaxed SIMD)', () => {
     expect(u4.prefilterStats()!.listed + u4.prefilterStats()!.everyRow).toBe(4);
     u4.dispose();
     i8.dispose();
+  });
+  it('is built in the background: the full pass serves the same lists meanwhile; dispose stops the build', async () => {
+    const [rows, d] = [200_000, 32]; // several slices of the build
+    const m = table('gaussian', rows, d, 11);
+    const mat = await KernelFloat32Matrix.create(m, rows, d, 131_072);
+    expect(mat.info().prefilterReady).toBe(false);
+    const q = gaussian(d, 12);
+    const early = await mat.score(q, { kind: 'top', n: 100 });
+    expect(mat.prefilterStats()).toBeNull(); // served by the full pass
+    await mat.prefilterReady();
+    expect(mat.info().prefilterReady).toBe(true);
+    const late = await mat.score(q, { kind: 'top', n: 100 });
+    expect(mat.prefilterStats()!.listed + mat.prefilterStats()!.everyRow).toBe(1);
+    expect([...late.rows!]).toEqual([...early.rows!]);
+    expect([...late.scores[0]]).toEqual([...early.scores[0]]);
+    mat.dispose();
+    const stopped = await KernelFloat32Matrix.create(m, rows, d, 131_072);
+    stopped.startBackgroundWork();
+    stopped.dispose();
+    await stopped.prefilterReady();
+    expect(stopped.info().prefilterReady).toBe(false);
+    expect(stopped.prefilterStats()).toBeNull();
   });
 });
