@@ -256,20 +256,6 @@ export function findNonFinite(data: ArrayBuffer, specs: tf.io.WeightsManifestEnt
   return undefined;
 }
 
-type Float16ArrayClass = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayLike<number>;
-
-/** The realm's Float16Array, or undefined (then float16 is decoded by the table below). Tests may hide it. */
-export function float16ArrayClass(): Float16ArrayClass | undefined {
-  if (float16Override !== undefined) return float16Override || undefined;
-  const F = (globalThis as { Float16Array?: Float16ArrayClass }).Float16Array;
-  return typeof F === 'function' ? F : undefined;
-}
-let float16Override: Float16ArrayClass | false | undefined;
-/** Tests only: `false` decodes by the table even where Float16Array exists; a class stands in for it; undefined restores. */
-export function setFloat16ArrayForTests(F: Float16ArrayClass | false | undefined): void {
-  float16Override = F;
-}
-
 /** float16 bit pattern -> float32 bit pattern, all 65,536 of them (built on first use). */
 let f16Bits: Uint32Array | undefined;
 function f16ToF32Bits(): Uint32Array {
@@ -309,37 +295,16 @@ function* decodeFloatWeight(buffer: ArrayBuffer, offset: number, spec: tf.io.Wei
     }
   } else if (q === 'float16' && spec.dtype === 'float32') {
     const h = offset % 2 === 0 ? new Uint16Array(buffer, offset, n) : new Uint16Array(buffer.slice(offset, offset + n * 2));
-    const F16 = float16ArrayClass();
-    if (F16) {
-      // The realm's own conversion (Float16Array: Chromium 135+, Firefox 129+, Safari 18.2+): the same
-      // values as the table, converted natively; the check reads two values per 32-bit word.
-      out = new Float32Array(n);
-      const words = h.byteOffset % 4 === 0 ? new Uint32Array(h.buffer, h.byteOffset, n >>> 1) : undefined;
-      let top = 0; // bits 15 and 31 set when some exponent is all ones (NaN, ±Infinity)
-      for (let i0 = 0; i0 < n; i0 += DECODE_SLICE_VALUES) {
-        if (i0 > 0) yield;
-        const i1 = Math.min(n, i0 + DECODE_SLICE_VALUES);
-        out.set(new F16(h.buffer, h.byteOffset + i0 * 2, i1 - i0), i0);
-        if (words) {
-          for (let w = i0 >>> 1, w1 = i1 >>> 1; w < w1; w++) top |= (words[w] & 0x7c007c00) + 0x04000400;
-          if (i1 & 1) top |= (h[i1 - 1] & 0x7c00) + 0x400;
-        } else {
-          for (let i = i0; i < i1; i++) top |= (h[i] & 0x7c00) + 0x400;
-        }
-      }
-      nonFinite = (top & 0x80008000) !== 0;
-    } else {
-      const table = f16ToF32Bits();
-      const bits = new Uint32Array(n);
-      let top = 0; // bit 15 set when some exponent is all ones (NaN, ±Infinity)
-      for (let i0 = 0; i0 < n; i0 += DECODE_SLICE_VALUES) {
-        if (i0 > 0) yield;
-        const i1 = Math.min(n, i0 + DECODE_SLICE_VALUES);
-        for (let i = i0; i < i1; i++) { const x = h[i]; bits[i] = table[x]; top |= (x & 0x7c00) + 0x400; }
-      }
-      nonFinite = (top & 0x8000) !== 0;
-      out = new Float32Array(bits.buffer);
+    const table = f16ToF32Bits();
+    const bits = new Uint32Array(n);
+    let top = 0; // bit 15 set when some exponent is all ones (NaN, ±Infinity)
+    for (let i0 = 0; i0 < n; i0 += DECODE_SLICE_VALUES) {
+      if (i0 > 0) yield;
+      const i1 = Math.min(n, i0 + DECODE_SLICE_VALUES);
+      for (let i = i0; i < i1; i++) { const x = h[i]; bits[i] = table[x]; top |= (x & 0x7c00) + 0x400; }
     }
+    nonFinite = (top & 0x8000) !== 0;
+    out = new Float32Array(bits.buffer);
   } else return undefined;
   if (nonFinite) throw new NonFiniteWeightsError(spec.name);
   return out;
