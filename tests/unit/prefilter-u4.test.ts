@@ -134,7 +134,7 @@ describe('4-bit prefilter (relaxed SIMD)', () => {
         expect(stats.listed + stats.everyRow).toBe(9);
         mat.dispose();
       }
-    });
+    }, 60_000);
   }
 
   it('stays exact with a zero query (every score equal) and on d = 32', async () => {
@@ -159,7 +159,7 @@ describe('4-bit prefilter (relaxed SIMD)', () => {
     for (let t = 0; t < 8; t++) await expectFullPass(mat, uniform(d, 700 + t).map(Math.abs), [500, 10][t % 2], rows);
     expect(mat.prefilterStats()!.everyRow).toBeGreaterThan(0);
     mat.dispose();
-  });
+  }, 60_000);
 
   it('reports its kernel and bytes; prefilterCode i8 keeps the int8 prefilter, with the same lists', async () => {
     const [rows, d] = [23_715, 64];
