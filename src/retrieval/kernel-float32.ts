@@ -116,6 +116,12 @@ const PREFILTER_CAP = 16_384;
 /** It serves top-n requests up to this n, on matrices above PREFILTER_MIN_ROWS rows. */
 const PREFILTER_MAX_N = 2048;
 const PREFILTER_MIN_ROWS = 8192;
+/**
+ * 'auto' takes the 4-bit prefilter only on matrices of at least this many rows: below it the
+ * 4-bit bound is too loose for the int8 prefilter's cost to be beaten (its second run or the
+ * rescoring of many listed rows costs more than the int8 pass saves; measured in docs/benchmarks.md).
+ */
+export const PREFILTER_U4_MIN_ROWS = 500_000;
 /** Rows the threshold sample bounds: at most this many, and at most an eighth of the matrix. */
 const PREFILTER_SAMPLE_ROWS = 8192;
 /** The estimated threshold aims at this many times n rows reaching it (more: safer, longer lists). */
@@ -161,8 +167,12 @@ export interface KernelFloat32Options {
   forceJs?: boolean;
   /** The exact prefilter of top-n requests (default on where it applies). */
   prefilter?: boolean;
-  /** Which prefilter: 4-bit where relaxed SIMD runs and d is a multiple of 32, else int8 ('auto'); 'i8' forces int8. */
-  prefilterCode?: 'auto' | 'i8';
+  /**
+   * Which prefilter: 'auto' is 4-bit where relaxed SIMD runs, d is a multiple of 32 and the matrix
+   * has at least PREFILTER_U4_MIN_ROWS rows, else int8; 'u4' takes 4-bit at any size where it can
+   * run (int8 elsewhere); 'i8' forces int8.
+   */
+  prefilterCode?: 'auto' | 'i8' | 'u4';
 }
 
 export class KernelFloat32Matrix extends MatrixBase {
@@ -223,7 +233,9 @@ export class KernelFloat32Matrix extends MatrixBase {
     const q = lay.take(dim);
     const out = lay.take(nb * 16);
     const wanted = options.prefilter !== false && rows > PREFILTER_MIN_ROWS;
-    const withU4 = wanted && options.prefilterCode !== 'i8' && k.prefilterU4 !== undefined && k.quantizeRowsU4 !== undefined && dim % 32 === 0;
+    const code = options.prefilterCode ?? 'auto';
+    const u4Size = code === 'u4' || (code === 'auto' && rows >= PREFILTER_U4_MIN_ROWS);
+    const withU4 = wanted && u4Size && k.prefilterU4 !== undefined && k.quantizeRowsU4 !== undefined && dim % 32 === 0;
     const withPre = !withU4 && wanted && k.prefilterI8 !== undefined && k.quantizeRows !== undefined && dim % 4 === 0;
     const cap4 = Math.min(PREFILTER_U4_CAP, nb * 16);
     const nsb = prefilterSampleBlocks(nb).length;
