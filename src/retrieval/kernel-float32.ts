@@ -36,6 +36,8 @@ import { kthLargest, selectTop, TopK } from './topk.js';
  */
 interface Prefilter {
   m8: number; scales: number; x1: number; qp: number; lo: number; hi: number; idx: number; sc: number;
+  /** The sample blocks' copy, contiguous (their int8 rows, scales, norms, and their bounds): one kernel call bounds them all. */
+  s8: number; sScales: number; sX1: number; sLo: number; sHi: number;
   dp: number; cap: number;
   /** Blocks bounded first to estimate the threshold (spread evenly over the matrix). */
   sampleBlocks: Int32Array;
@@ -154,8 +156,17 @@ async function buildPrefilter(k: F32Kernel, m: number, rows: number, dim: number
     if (stopped()) return null;
     k.quantizeRows!(m + r0 * dim * 4, Math.min(QUANTIZE_SLICE_ROWS, rows - r0), dim, at.m8 + (r0 / 16) * 16 * dim, at.scales + r0 * 4, at.x1 + r0 * 4);
   }
-  return { ...at, dp: dim / 2, cap: PREFILTER_CAP, sampleBlocks: prefilterSampleBlocks(nb), bytes: nb * 16 * (dim + 16), stats: { listed: 0, everyRow: 0 } };
+  const sampleBlocks = prefilterSampleBlocks(nb);
+  const bytes = new Uint8Array(k.buffer);
+  sampleBlocks.forEach((b, i) => {
+    bytes.copyWithin(at.s8 + i * 16 * dim, at.m8 + b * 16 * dim, at.m8 + (b + 1) * 16 * dim);
+    for (const [to, from] of [[at.sScales, at.scales], [at.sX1, at.x1]]) bytes.copyWithin(to + i * 64, from + b * 64, from + (b + 1) * 64);
+  });
+  return { ...at, dp: dim / 2, cap: PREFILTER_CAP, sampleBlocks, bytes: i8Bytes(nb, dim), stats: { listed: 0, everyRow: 0 } };
 }
+
+/** Bytes the int8 prefilter of nb blocks of d columns holds (its copy, scales, norms and bounds, and the sample's). */
+const i8Bytes = (nb: number, d: number) => (nb + prefilterSampleBlocks(nb).length) * 16 * (d + 16);
 
 /** Whether a matrix of `rows` × `dim` gets the exact int8 prefilter here (WebAssembly SIMD, d a multiple of 4, large enough). */
 export function exactPrefilterApplies(rows: number, dim: number): boolean {
@@ -247,6 +258,7 @@ export class KernelFloat32Matrix extends MatrixBase {
     const preAt = withPre ? {
       m8: lay.take(nb * 4 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), qp: lay.take(dim / 2),
       lo: lay.take(nb * 16), hi: lay.take(nb * 16), idx: lay.take(PREFILTER_CAP), sc: lay.take(PREFILTER_CAP),
+      s8: lay.take(nsb * 4 * dim), sScales: lay.take(nsb * 16), sX1: lay.take(nsb * 16), sLo: lay.take(nsb * 16), sHi: lay.take(nsb * 16),
     } : null;
     k.reserve(lay.bytes);
     const view = new Float32Array(k.buffer, m, withPre || withU4 ? rows * dim : nb * 16 * dim);
@@ -272,7 +284,7 @@ export class KernelFloat32Matrix extends MatrixBase {
 
   info(): CatalogMatrixInfo {
     // one copy of the rows (+ the prefilter)
-    const bytes = this.view.byteLength + (this.preAt ? this.nb * 16 * (this.dim + 16) : 0) + (this.pre4At ? u4Bytes(this.nb, this.dim) : 0);
+    const bytes = this.view.byteLength + (this.preAt ? i8Bytes(this.nb, this.dim) : 0) + (this.pre4At ? u4Bytes(this.nb, this.dim) : 0);
     const kernel = this.k.simd ? (this.pre4At ? 'f32-simd+u4-prefilter' : this.preAt ? 'f32-simd+i8-prefilter' : 'f32-simd') : 'f32-js';
     const ready = this.pre4At ? { prefilterReady: this.pre4 !== null } : this.preAt ? { prefilterReady: this.pre !== null } : {};
     return { ...this.baseInfo(bytes), kernel, ...ready };
@@ -469,16 +481,16 @@ export class KernelFloat32Matrix extends MatrixBase {
     const q1half = 0.5 * q1 * (1 + 1e-6);
     const cx = 0.5 * qscale + 1e-5 * qinf;
     const lo = new Float32Array(k.buffer, P.lo, R);
-    // This query's threshold: bound the sample blocks, take the lower bound that about
-    // PREFILTER_REACH_FACTOR · n rows of the matrix reach (scaled from the sample).
+    // This query's threshold: bound the sample blocks (their contiguous copy, one kernel call), take
+    // the lower bound that about PREFILTER_REACH_FACTOR · n rows of the matrix reach (scaled from the sample).
     const sb = P.sampleBlocks;
+    k.prefilterI8!(P.s8, sb.length, P.dp, P.qp, P.sScales, P.sX1, qscale, q1half, cx, P.sLo, P.sHi, Infinity, P.idx, 0);
+    const sLo = new Float32Array(k.buffer, P.sLo, sb.length * 16);
     const sample = new Float64Array(sb.length * 16);
     let ns = 0;
     for (let i = 0; i < sb.length; i++) {
       const b = sb[i];
-      const o = b * 64; // bytes of 16 float32 per block
-      k.prefilterI8!(P.m8 + b * P.dp * 32, 1, P.dp, P.qp, P.scales + o, P.x1 + o, qscale, q1half, cx, P.lo + o, P.hi + o, Infinity, P.idx, 0);
-      for (let r = b * 16; r < Math.min(R, b * 16 + 16); r++) sample[ns++] = lo[r];
+      for (let r = b * 16, j = i * 16; r < Math.min(R, b * 16 + 16); r++, j++) sample[ns++] = sLo[j];
     }
     const want = Math.min(ns, Math.ceil((PREFILTER_REACH_FACTOR * n * ns) / R) + 4);
     const hint = kthLargest(ns === sample.length ? sample : sample.subarray(0, ns), want);
