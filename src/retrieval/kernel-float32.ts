@@ -39,6 +39,8 @@ interface Prefilter {
   /** The sample blocks' copy, contiguous (their int8 rows, scales, norms, and their bounds): one kernel call bounds them all. */
   s8: number; sScales: number; sX1: number; sLo: number; sHi: number;
   dp: number; cap: number;
+  /** Scratch of the calls (the sample's lower bounds, then the listed rows'), kept to spare an allocation per call. */
+  scratch: Float64Array;
   /** Blocks bounded first to estimate the threshold (spread evenly over the matrix). */
   sampleBlocks: Int32Array;
   /** Calls served from the threshold's list, and calls that needed the selection over every row. */
@@ -141,7 +143,7 @@ export function prefilterSampleBlocks(nb: number): Int32Array {
  */
 const QUANTIZE_SLICE_ROWS = 16_384;
 
-type PrefilterAt = Omit<Prefilter, 'bytes' | 'dp' | 'cap' | 'stats' | 'sampleBlocks'>;
+type PrefilterAt = Omit<Prefilter, 'bytes' | 'dp' | 'cap' | 'stats' | 'sampleBlocks' | 'scratch'>;
 
 /**
  * Quantises the rows (at byte offset `m`, row-major) into the prefilter's int8 copy, one slice of
@@ -162,7 +164,8 @@ async function buildPrefilter(k: F32Kernel, m: number, rows: number, dim: number
     bytes.copyWithin(at.s8 + i * 16 * dim, at.m8 + b * 16 * dim, at.m8 + (b + 1) * 16 * dim);
     for (const [to, from] of [[at.sScales, at.scales], [at.sX1, at.x1]]) bytes.copyWithin(to + i * 64, from + b * 64, from + (b + 1) * 64);
   });
-  return { ...at, dp: dim / 2, cap: PREFILTER_CAP, sampleBlocks, bytes: i8Bytes(nb, dim), stats: { listed: 0, everyRow: 0 } };
+  const scratch = new Float64Array(Math.max(sampleBlocks.length * 16, PREFILTER_CAP));
+  return { ...at, dp: dim / 2, cap: PREFILTER_CAP, sampleBlocks, scratch, bytes: i8Bytes(nb, dim), stats: { listed: 0, everyRow: 0 } };
 }
 
 /** Bytes the int8 prefilter of nb blocks of d columns holds (its copy, scales, norms and bounds, and the sample's). */
@@ -486,14 +489,14 @@ export class KernelFloat32Matrix extends MatrixBase {
     const sb = P.sampleBlocks;
     k.prefilterI8!(P.s8, sb.length, P.dp, P.qp, P.sScales, P.sX1, qscale, q1half, cx, P.sLo, P.sHi, Infinity, P.idx, 0);
     const sLo = new Float32Array(k.buffer, P.sLo, sb.length * 16);
-    const sample = new Float64Array(sb.length * 16);
+    const sample = P.scratch;
     let ns = 0;
     for (let i = 0; i < sb.length; i++) {
       const b = sb[i];
       for (let r = b * 16, j = i * 16; r < Math.min(R, b * 16 + 16); r++, j++) sample[ns++] = sLo[j];
     }
     const want = Math.min(ns, Math.ceil((PREFILTER_REACH_FACTOR * n * ns) / R) + 4);
-    const hint = kthLargest(ns === sample.length ? sample : sample.subarray(0, ns), want);
+    const hint = kthLargest(sample.subarray(0, ns), want);
     const count = k.prefilterI8!(P.m8, nb, P.dp, P.qp, P.scales, P.x1, qscale, q1half, cx, P.lo, P.hi, hint, P.idx, P.cap);
     const hi = new Float32Array(k.buffer, P.hi, R);
     const idx = new Int32Array(k.buffer, P.idx, P.cap);
@@ -503,7 +506,7 @@ export class KernelFloat32Matrix extends MatrixBase {
     let L: number;
     let listed = count <= P.cap ? count : -1;
     if (listed >= 0) {
-      const los = new Float64Array(listed);
+      const los = P.scratch.subarray(0, listed);
       let reach = 0;
       for (let i = 0; i < listed; i++) { const r = idx[i]; los[i] = r < R ? lo[r] : -Infinity; if (los[i] >= hint) reach++; }
       if (reach >= n) L = kthLargest(los, n);
