@@ -130,6 +130,13 @@ export const PREFILTER_U4_MIN_ROWS = 500_000;
 const PREFILTER_SAMPLE_ROWS = 8192;
 /** The estimated threshold aims at this many times n rows reaching it (more: safer, longer lists). */
 const PREFILTER_REACH_FACTOR = 2.5;
+/**
+ * A tighter factor where the sample itself holds at least PREFILTER_SAMPLE_SURE_COUNT rows above the
+ * threshold at that factor (a sample that large misjudges the share by far less than the margin left):
+ * fewer rows listed, and the listed rows' bounds and rescoring cost less.
+ */
+const PREFILTER_REACH_FACTOR_TIGHT = 1.5;
+const PREFILTER_SAMPLE_SURE_COUNT = 64;
 
 /** The blocks (of 16 rows) the threshold sample of a matrix of `nb` blocks bounds: evenly spread. */
 export function prefilterSampleBlocks(nb: number): Int32Array {
@@ -485,7 +492,8 @@ export class KernelFloat32Matrix extends MatrixBase {
     const cx = 0.5 * qscale + 1e-5 * qinf;
     const lo = new Float32Array(k.buffer, P.lo, R);
     // This query's threshold: bound the sample blocks (their contiguous copy, one kernel call), take
-    // the lower bound that about PREFILTER_REACH_FACTOR · n rows of the matrix reach (scaled from the sample).
+    // the lower bound that about PREFILTER_REACH_FACTOR · n rows of the matrix reach (scaled from the
+    // sample; PREFILTER_REACH_FACTOR_TIGHT · n where the sample is large enough to be sure of it).
     const sb = P.sampleBlocks;
     k.prefilterI8!(P.s8, sb.length, P.dp, P.qp, P.sScales, P.sX1, qscale, q1half, cx, P.sLo, P.sHi, Infinity, P.idx, 0);
     const sLo = new Float32Array(k.buffer, P.sLo, sb.length * 16);
@@ -495,7 +503,8 @@ export class KernelFloat32Matrix extends MatrixBase {
       const b = sb[i];
       for (let r = b * 16, j = i * 16; r < Math.min(R, b * 16 + 16); r++, j++) sample[ns++] = sLo[j];
     }
-    const want = Math.min(ns, Math.ceil((PREFILTER_REACH_FACTOR * n * ns) / R) + 4);
+    const tight = (PREFILTER_REACH_FACTOR_TIGHT * n * ns) / R;
+    const want = Math.min(ns, Math.ceil(tight >= PREFILTER_SAMPLE_SURE_COUNT ? tight : (PREFILTER_REACH_FACTOR * n * ns) / R) + 4);
     const hint = kthLargest(sample.subarray(0, ns), want);
     const count = k.prefilterI8!(P.m8, nb, P.dp, P.qp, P.scales, P.x1, qscale, q1half, cx, P.lo, P.hi, hint, P.idx, P.cap);
     const hi = new Float32Array(k.buffer, P.hi, R);
