@@ -124,7 +124,7 @@ export default defineConfig({
   },
   // Vitest reads this file too: unit tests only (tests/e2e/*.spec.ts are Playwright's).
   test: {
-    exclude: [...configDefaults.exclude, 'tests/e2e/**', 'tests/consumers/**'],
+    exclude: [...configDefaults.exclude, 'tests/e2e/**', 'tests/consumers/**', 'tmp/**'],
   },
   server: { port: 5173, strictPort: true, host: 'localhost' },
   preview: { port: 5173, strictPort: true, host: 'localhost' },
