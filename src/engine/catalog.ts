@@ -8,6 +8,7 @@ import { CATALOG_COVERAGE_MIN_LEARNED_SHARE, FULL_SCORE_MAX_ROWS, TOP_CANDIDATES
 import type { CatalogCoverage, CatalogItem, EngineWarning, RankReason, ScoringInfo } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
 import type { ContentIndexer } from '../model/features.js';
+import { ensureItemTensor, type HostItemTable } from '../model/item-table.js';
 import { itemVectors, type WeightMap } from '../model/sasrec.js';
 import type { RankCandidate } from '../ranking/rank.js';
 import { createCatalogMatrix, resolveEmbeddingDtype, type CatalogMatrix, type ScoreRequest } from '../retrieval/matrix.js';
@@ -30,6 +31,12 @@ export interface CatalogModel {
    * then build the matrix from it instead of gathering on the backend and reading the rows back.
    */
   itemTable?: Float32Array;
+  /**
+   * The item embedding held once in a kernel's memory, in place of `weights.itemEmbedding` (CPU
+   * backends' fused path): id-only catalogs read their rows there, and a catalog of the model's
+   * items in order is scored in place (src/retrieval/kernel-float32.ts).
+   */
+  hostItemTable?: HostItemTable;
 }
 
 export interface CatalogBuildOptions {
@@ -63,10 +70,14 @@ function catalogRowsHash(modelIdx: readonly number[], items: readonly CatalogIte
  * The id-only model's item vectors [rows, d] from the item table in JS: a view when the rows are
  * the table's rows 1..rows in order (the catalog is the model's items), else a gathered copy.
  */
-function hostRows(table: Float32Array, modelIdx: readonly number[], d: number): Float32Array {
+function isIdentity(modelIdx: readonly number[]): boolean {
   let identity = true;
   for (let r = 0; r < modelIdx.length && identity; r++) identity = modelIdx[r] === r + 1;
-  if (identity) return table.subarray(d, (modelIdx.length + 1) * d);
+  return identity;
+}
+
+function hostRows(table: Float32Array, modelIdx: readonly number[], d: number): Float32Array {
+  if (isIdentity(modelIdx)) return table.subarray(d, (modelIdx.length + 1) * d);
   const out = new Float32Array(modelIdx.length * d);
   for (let r = 0; r < modelIdx.length; r++) out.set(table.subarray(modelIdx[r] * d, (modelIdx[r] + 1) * d), r * d);
   return out;
@@ -216,9 +227,12 @@ export class Catalog {
       if (cached && cached.rows === rows && cached.dim === d) {
         matrix = await createCatalogMatrix(null, rows, d, { dtype }, cached);
         fromCache = true;
-      } else if (model.itemTable && !model.content) {
-        matrix = await createCatalogMatrix(hostRows(model.itemTable, modelIdxOfRow, d), rows, d, { dtype });
+      } else if ((model.hostItemTable || model.itemTable) && !model.content) {
+        const host = model.hostItemTable;
+        const inPlace = host && isIdentity(modelIdxOfRow) ? { inPlace: host } : {};
+        matrix = await createCatalogMatrix(hostRows(host ? host.values : model.itemTable!, modelIdxOfRow, d), rows, d, { dtype, ...inPlace });
       } else {
+        ensureItemTensor(model);
         const values = tf.tidy(() => itemRows(model, modelIdxOfRow, rowItems));
         try {
           matrix = await createCatalogMatrix((await values.data()) as Float32Array, rows, d, { dtype });

@@ -11,6 +11,7 @@
  */
 import type { Tensor } from '@tensorflow/tfjs';
 import { blockedIndex, blockRows, createF32Kernel, f32SimdAvailable, F32Layout, type F32Kernel } from '../kernels/f32.js';
+import type { HostItemTable } from '../model/item-table.js';
 import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { checkQueries, MatrixBase, queryValues, type BulkRequest } from './matrix-base.js';
 import type { CatalogMatrixInfo, ScoreResult } from './matrix.js';
@@ -163,6 +164,13 @@ export interface KernelFloat32Options {
   prefilter?: boolean;
   /** Which prefilter: 4-bit where relaxed SIMD runs and d is a multiple of 32, else int8 ('auto'); 'i8' forces int8. */
   prefilterCode?: 'auto' | 'i8';
+  /**
+   * The rows are rows 1..rows of this table's values (the model's item table; the caller checked
+   * it): where the matrix would store them row-major in a SIMD kernel, it scores them in place in the
+   * table's memory (its other arrays laid out after the table) instead of copying them, if the
+   * table lets it (`claim`: one matrix per table).
+   */
+  inPlace?: HostItemTable;
 }
 
 export class KernelFloat32Matrix extends MatrixBase {
@@ -192,6 +200,8 @@ export class KernelFloat32Matrix extends MatrixBase {
     private readonly preAt: PrefilterAt | null,
     /** Where the 4-bit prefilter goes, or null without one (at most one of preAt, pre4At is set). */
     private readonly pre4At: U4PrefilterAt | null = null,
+    /** True when the rows are the model's item table, scored in place (not a copy). */
+    private readonly inPlace = false,
   ) {
     super(rows, dim, chunkRows);
     this.rowMajor = preAt !== null || pre4At !== null;
@@ -216,15 +226,24 @@ export class KernelFloat32Matrix extends MatrixBase {
    * `startBackgroundWork` (or `prefilterReady`) is called.
    */
   static async create(values: Float32Array, rows: number, dim: number, chunkRows: number, options: KernelFloat32Options = {}): Promise<KernelFloat32Matrix> {
-    const k = createF32Kernel({ forceJs: options.forceJs });
+    const table = options.inPlace;
+    const wanted = options.prefilter !== false && rows > PREFILTER_MIN_ROWS;
+    const u4In = (x: F32Kernel) => wanted && options.prefilterCode !== 'i8' && x.prefilterU4 !== undefined && x.quantizeRowsU4 !== undefined && dim % 32 === 0;
+    const i8In = (x: F32Kernel) => !u4In(x) && wanted && x.prefilterI8 !== undefined && x.quantizeRows !== undefined && dim % 4 === 0;
+    // In place: the table's SIMD kernel, where the rows are stored row-major (a prefilter applies).
+    const inPlace = table !== undefined && !options.forceJs && table.kernel.simd && table.dim === dim && table.rows >= rows + 1
+      && (u4In(table.kernel) || i8In(table.kernel)) && table.claim();
+    const k = inPlace ? table.kernel : createF32Kernel({ forceJs: options.forceJs });
     const nb = Math.ceil(rows / 16);
     const lay = new F32Layout();
+    // In place the rows start at the table's row 1, and the matrix's arrays follow its padded last block.
+    if (inPlace) lay.bytes = dim * 4;
     const m = lay.take(nb * 16 * dim);
+    if (inPlace) lay.bytes = Math.max(lay.bytes, Math.ceil(table.bytes / 16) * 16);
     const q = lay.take(dim);
     const out = lay.take(nb * 16);
-    const wanted = options.prefilter !== false && rows > PREFILTER_MIN_ROWS;
-    const withU4 = wanted && options.prefilterCode !== 'i8' && k.prefilterU4 !== undefined && k.quantizeRowsU4 !== undefined && dim % 32 === 0;
-    const withPre = !withU4 && wanted && k.prefilterI8 !== undefined && k.quantizeRows !== undefined && dim % 4 === 0;
+    const withU4 = u4In(k);
+    const withPre = i8In(k);
     const cap4 = Math.min(PREFILTER_U4_CAP, nb * 16);
     const nsb = prefilterSampleBlocks(nb).length;
     const pre4At = withU4 ? {
@@ -238,14 +257,16 @@ export class KernelFloat32Matrix extends MatrixBase {
     } : null;
     k.reserve(lay.bytes);
     const view = new Float32Array(k.buffer, m, withPre || withU4 ? rows * dim : nb * 16 * dim);
-    if (withPre || withU4) {
+    if (inPlace) {
+      // Nothing to copy: row-major rows are read up to row `rows` only (the padding of the last block is not).
+    } else if (withPre || withU4) {
       for (let r0 = 0; r0 < rows; r0 += YIELD_EVERY_ITEMS) {
         if (r0 > 0) await yieldToEventLoop();
         const r1 = Math.min(rows, r0 + YIELD_EVERY_ITEMS);
         view.set(values.subarray(r0 * dim, r1 * dim), r0 * dim);
       }
     } else blockRows(values, rows, dim, view);
-    return new KernelFloat32Matrix(rows, dim, chunkRows, k, { m, q, out }, nb, view, preAt, pre4At);
+    return new KernelFloat32Matrix(rows, dim, chunkRows, k, { m, q, out }, nb, view, preAt, pre4At, inPlace);
   }
 
   /**
@@ -263,7 +284,7 @@ export class KernelFloat32Matrix extends MatrixBase {
     const bytes = this.view.byteLength + (this.preAt ? this.nb * 16 * (this.dim + 16) : 0) + (this.pre4At ? u4Bytes(this.nb, this.dim) : 0);
     const kernel = this.k.simd ? (this.pre4At ? 'f32-simd+u4-prefilter' : this.preAt ? 'f32-simd+i8-prefilter' : 'f32-simd') : 'f32-js';
     const ready = this.pre4At ? { prefilterReady: this.pre4 !== null } : this.preAt ? { prefilterReady: this.pre !== null } : {};
-    return { ...this.baseInfo(bytes), kernel, ...ready };
+    return { ...this.baseInfo(bytes), kernel, ...ready, ...(this.inPlace ? { rowsShared: true } : {}) };
   }
 
   /** How the prefilter served its calls so far, or null without one (or before it is built). */
