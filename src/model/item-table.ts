@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createF32Kernel, type F32Kernel } from '../kernels/f32.js';
+import { inPlaceTableBytes } from '../retrieval/kernel-float32.js';
 import type { WeightMap } from './sasrec.js';
 
 export class HostItemTable {
@@ -25,7 +26,8 @@ export class HostItemTable {
   /** A table of `rows` × `dim` zeros in a new kernel's memory (WebAssembly SIMD where it runs). */
   static allocate(rows: number, dim: number): HostItemTable {
     const kernel = createF32Kernel();
-    kernel.reserve(rows * dim * 4);
+    // With the room of the matrix that may score these rows in place (it then grows nothing).
+    kernel.reserve(inPlaceTableBytes(rows, dim, kernel));
     return new HostItemTable(kernel, rows, dim);
   }
 

@@ -173,6 +173,49 @@ export interface KernelFloat32Options {
   inPlace?: HostItemTable;
 }
 
+/**
+ * Where a matrix of `rows` × `dim` puts its arrays in kernel `k`'s memory: the rows, the query, the
+ * scores and the prefilter that applies. `tableBytes`: in place, after a model item table of that
+ * many bytes whose rows 1..rows are the matrix's rows (row-major from byte dim·4).
+ */
+function matrixLayout(rows: number, dim: number, k: F32Kernel, options: KernelFloat32Options, tableBytes?: number) {
+  const wanted = options.prefilter !== false && rows > PREFILTER_MIN_ROWS;
+  const withU4 = wanted && options.prefilterCode !== 'i8' && k.prefilterU4 !== undefined && k.quantizeRowsU4 !== undefined && dim % 32 === 0;
+  const withPre = !withU4 && wanted && k.prefilterI8 !== undefined && k.quantizeRows !== undefined && dim % 4 === 0;
+  const nb = Math.ceil(rows / 16);
+  const lay = new F32Layout();
+  // In place the rows start at the table's row 1, and the matrix's arrays follow its padded last block.
+  if (tableBytes !== undefined) lay.bytes = dim * 4;
+  const m = lay.take(nb * 16 * dim);
+  if (tableBytes !== undefined) lay.bytes = Math.max(lay.bytes, Math.ceil(tableBytes / 16) * 16);
+  const q = lay.take(dim);
+  const out = lay.take(nb * 16);
+  const cap4 = Math.min(PREFILTER_U4_CAP, nb * 16);
+  const nsb = prefilterSampleBlocks(nb).length;
+  const pre4At = withU4 ? {
+    m4: lay.take(nb * 2 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), e2: lay.take(nb * 16), q8: lay.take(dim / 4),
+    idx: lay.take(cap4), ap: lay.take(cap4), up: lay.take(cap4), sc: lay.take(cap4), tmp: lay.take(8),
+    s4: lay.take(nsb * 2 * dim), sScales: lay.take(nsb * 16), sX1: lay.take(nsb * 16), sE2: lay.take(nsb * 16),
+  } : null;
+  const preAt = withPre ? {
+    m8: lay.take(nb * 4 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), qp: lay.take(dim / 2),
+    lo: lay.take(nb * 16), hi: lay.take(nb * 16), idx: lay.take(PREFILTER_CAP), sc: lay.take(PREFILTER_CAP),
+  } : null;
+  return { lay, m, q, out, preAt, pre4At, withPre, withU4, nb, rowMajor: withPre || withU4 };
+}
+
+/**
+ * The bytes kernel `k` needs for a model item table of `tableRows` × `dim` followed by the arrays
+ * of an in-place matrix of its rows 1.. (default options): reserved with the table, so that the
+ * matrix does not grow the memory after the table was written (a grown memory's first pass over
+ * the rows was measured several times slower than later ones).
+ */
+export function inPlaceTableBytes(tableRows: number, dim: number, k: F32Kernel): number {
+  const tableBytes = tableRows * dim * 4;
+  const l = matrixLayout(tableRows - 1, dim, k, {}, tableBytes);
+  return l.rowMajor ? Math.max(tableBytes, l.lay.bytes) : tableBytes;
+}
+
 export class KernelFloat32Matrix extends MatrixBase {
   readonly dtype = 'float32';
   /** Rows stored row-major (the prefilter's rescoring reads whole rows), else in blocks of 16. */
@@ -227,34 +270,11 @@ export class KernelFloat32Matrix extends MatrixBase {
    */
   static async create(values: Float32Array, rows: number, dim: number, chunkRows: number, options: KernelFloat32Options = {}): Promise<KernelFloat32Matrix> {
     const table = options.inPlace;
-    const wanted = options.prefilter !== false && rows > PREFILTER_MIN_ROWS;
-    const u4In = (x: F32Kernel) => wanted && options.prefilterCode !== 'i8' && x.prefilterU4 !== undefined && x.quantizeRowsU4 !== undefined && dim % 32 === 0;
-    const i8In = (x: F32Kernel) => !u4In(x) && wanted && x.prefilterI8 !== undefined && x.quantizeRows !== undefined && dim % 4 === 0;
     // In place: the table's SIMD kernel, where the rows are stored row-major (a prefilter applies).
     const inPlace = table !== undefined && !options.forceJs && table.kernel.simd && table.dim === dim && table.rows >= rows + 1
-      && (u4In(table.kernel) || i8In(table.kernel)) && table.claim();
+      && matrixLayout(rows, dim, table.kernel, options, table.bytes).rowMajor && table.claim();
     const k = inPlace ? table.kernel : createF32Kernel({ forceJs: options.forceJs });
-    const nb = Math.ceil(rows / 16);
-    const lay = new F32Layout();
-    // In place the rows start at the table's row 1, and the matrix's arrays follow its padded last block.
-    if (inPlace) lay.bytes = dim * 4;
-    const m = lay.take(nb * 16 * dim);
-    if (inPlace) lay.bytes = Math.max(lay.bytes, Math.ceil(table.bytes / 16) * 16);
-    const q = lay.take(dim);
-    const out = lay.take(nb * 16);
-    const withU4 = u4In(k);
-    const withPre = i8In(k);
-    const cap4 = Math.min(PREFILTER_U4_CAP, nb * 16);
-    const nsb = prefilterSampleBlocks(nb).length;
-    const pre4At = withU4 ? {
-      m4: lay.take(nb * 2 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), e2: lay.take(nb * 16), q8: lay.take(dim / 4),
-      idx: lay.take(cap4), ap: lay.take(cap4), up: lay.take(cap4), sc: lay.take(cap4), tmp: lay.take(8),
-      s4: lay.take(nsb * 2 * dim), sScales: lay.take(nsb * 16), sX1: lay.take(nsb * 16), sE2: lay.take(nsb * 16),
-    } : null;
-    const preAt = withPre ? {
-      m8: lay.take(nb * 4 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), qp: lay.take(dim / 2),
-      lo: lay.take(nb * 16), hi: lay.take(nb * 16), idx: lay.take(PREFILTER_CAP), sc: lay.take(PREFILTER_CAP),
-    } : null;
+    const { lay, m, q, out, preAt, pre4At, withPre, withU4, nb } = matrixLayout(rows, dim, k, options, inPlace ? table.bytes : undefined);
     k.reserve(lay.bytes);
     const view = new Float32Array(k.buffer, m, withPre || withU4 ? rows * dim : nb * 16 * dim);
     if (inPlace) {
