@@ -10,9 +10,9 @@
  * forward's output for two shoppers' histories (20 and 50 items), alternating, so a variant that
  * carries state from one call to the next pays for the switch.
  *
- * Variants: float32 + 4-bit prefilter (exact; the `auto` default on CPU backends where WebAssembly
- * relaxed SIMD runs: Node 20 needs V8's flag, set below), float32 + int8 prefilter (exact; the
- * default without relaxed SIMD), the full float32 pass (every row scored, then the top n: the
+ * Variants: float32 + 4-bit prefilter (exact, at any size here; the `auto` default on CPU backends
+ * where WebAssembly relaxed SIMD runs, from PREFILTER_U4_MIN_ROWS rows on: Node 20 needs V8's flag,
+ * set below), float32 + int8 prefilter (exact; the default without relaxed SIMD or below that size), the full float32 pass (every row scored, then the top n: the
  * reference), int8 alone (approximate; `--no-int8` leaves it out). Both prefilters are built before
  * the timing. Prints per variant: ms per top-n call (median, p95),
  * bytes held, whether its lists equal the full float32 pass (rows and scores), and for int8 its
@@ -90,7 +90,7 @@ async function main() {
     return m;
   };
   const built = async (m: KernelFloat32Matrix) => { await m.prefilterReady(); return m; };
-  const u4 = await build('float32 + u4 prefilter', async () => built(await KernelFloat32Matrix.create(values, rows, d, 131_072)));
+  const u4 = await build('float32 + u4 prefilter', async () => built(await KernelFloat32Matrix.create(values, rows, d, 131_072, { prefilterCode: 'u4' })));
   const f32 = await build('float32 + int8 prefilter', async () => built(await KernelFloat32Matrix.create(values, rows, d, 131_072, { prefilterCode: 'i8' })));
   const fullPass = async (q: Float32Array): Promise<ScoreResult> => {
     const all = (await f32.score(q, { kind: 'all' })).scores[0];

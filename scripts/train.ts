@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { DataFormatError, leaveOneOut } from '../training/data.js';
-import { DEFAULT_TRAIN_OPTIONS, formatEstimate, formatValidation, LEGACY_CHECKPOINT_OPTIONS, modelConfig, train, VALID_PROTOCOLS, type TrainOptions } from '../training/train.js';
+import { DEFAULT_TRAIN_OPTIONS, HOLD_OUTS, formatEstimate, formatValidation, LEGACY_CHECKPOINT_OPTIONS, modelConfig, train, VALID_PROTOCOLS, type TrainOptions } from '../training/train.js';
 import { architectureOf, checkArchitecture, describeWarmStart, readInitModel, shapeOf, warmStartWeights, type WarmStartReport } from '../training/warm-start.js';
 import { loadCheckpoint, saveCheckpoint, saveModel, setNodeBackend, trainingSequences, vocabFor } from '../training/node-io.js';
 import { REPEAT_RULES, type RepeatRule } from '../src/model/inputs.js';
@@ -43,6 +43,9 @@ schedule and stopping:
   --max-steps N        stop after N steps in total, for smoke runs; 0 = no limit (${D0.maxSteps})
   --fit-validation     refit on training + validation items (test items unseen); needs --eval-every 0 and the epoch
                        count an earlier validated run chose
+  --hold-out H         every-user | validation-sample: whose last two items are held out: every user's (leave-one-out,
+                       the benchmark protocol), or only the --eval-users sample's, every other user training on the
+                       whole sequence (what a shop ships; figures then rest on the sample) (${D0.holdOut})
 loss and regularisation:
   --loss L             softmax | gbce | bce | bpr: sampled softmax over the shared negatives, gSASRec's calibrated BCE,
                        the paper's one-negative BCE, or pairwise BPR (${D0.loss})
@@ -73,7 +76,7 @@ const FLAGS = {
   'max-steps': 'number', dtype: 'string', 'min-item-count': 'number', 'checkpoint-dir': 'string', resume: 'boolean',
   backend: 'string', help: 'boolean', sse: 'number', 'lr-schedule': 'string', 'bce-weight': 'number', 'bpr-weight': 'number', 'fit-validation': 'boolean', repeats: 'string',
   'valid-protocol': 'string',
-  'init-from': 'string', trainer: 'string',
+  'init-from': 'string', trainer: 'string', 'hold-out': 'string',
 } as const;
 
 async function main() {
@@ -119,8 +122,9 @@ async function main() {
     epochs: n('epochs', D.epochs), seed: n('seed', D.seed), evalEvery: n('eval-every', D.evalEvery),
     evalUsers: n('eval-users', D.evalUsers), validProtocol: ((f['valid-protocol'] as string) ?? D.validProtocol) as TrainOptions['validProtocol'],
     patience: n('patience', D.patience), maxSteps: n('max-steps', D.maxSteps),
-    fitValidation: Boolean(f['fit-validation']), bceWeight: n('bce-weight', D.bceWeight), bprWeight: n('bpr-weight', D.bprWeight), sse: n('sse', D.sse), lrSchedule: ((f['lr-schedule'] as string) ?? D.lrSchedule) as TrainOptions['lrSchedule'],
+    fitValidation: Boolean(f['fit-validation']), holdOut: ((f['hold-out'] as string) ?? D.holdOut) as TrainOptions['holdOut'], bceWeight: n('bce-weight', D.bceWeight), bprWeight: n('bpr-weight', D.bprWeight), sse: n('sse', D.sse), lrSchedule: ((f['lr-schedule'] as string) ?? D.lrSchedule) as TrainOptions['lrSchedule'],
   };
+  if (!HOLD_OUTS.includes(options.holdOut)) throw new UsageError(`--hold-out must be one of ${HOLD_OUTS.join(', ')}`);
   if (!VALID_PROTOCOLS.includes(options.validProtocol)) throw new UsageError(`--valid-protocol must be one of ${VALID_PROTOCOLS.join(', ')}`);
   if (options.lrSchedule !== 'constant' && options.lrSchedule !== 'cosine') throw new UsageError('--lr-schedule must be constant or cosine');
   if (options.fitValidation && options.evalEvery > 0) throw new UsageError('--fit-validation trains on the validation items: pass --eval-every 0 (and the epoch count an earlier run chose)');

@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { DataFormatError, leaveOneOut, type SequenceDataset } from './data.js';
-import { DEFAULT_TRAIN_OPTIONS, formatEstimate, formatValidation, train, type TrainOptions } from './train.js';
+import { DataFormatError, type SequenceDataset } from './data.js';
+import { DEFAULT_TRAIN_OPTIONS, formatEstimate, formatValidation, heldOutSplit, HOLD_OUTS, train, type HoldOut, type TrainOptions } from './train.js';
 import { DEFAULT_MTL_OPTIONS, parseTaskWeights, trainMtl, type MtlTrainOptions } from './mtl-train.js';
 import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer } from './evaluate.js';
 import { evaluateMtlScorer, itemKnnMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, sampleMtlUsers, type MtlMetrics, type MtlScorer } from './mtl-eval.js';
@@ -46,7 +46,15 @@ const TRAIN_FLAGS = {
   'max-len': 'number', hidden: 'number', blocks: 'number', heads: 'number', ffn: 'number', dropout: 'number', seed: 'number',
   patience: 'number', 'max-steps': 'number', dtype: 'string', 'eval-every': 'number', 'eval-users': 'number', 'id-dropout': 'number',
   'task-weights': 'string', l2: 'number', 'skip-eval': 'boolean', 'min-item-count': 'number', 'init-from': 'string', calibrate: 'string',
+  'hold-out': 'string',
 } as const;
+
+/**
+ * Whose last two items the sequence model holds out here: only the validation sample's, so that a
+ * shop's model also learns from every other shopper's newest events (the benchmark CLI, `npm run
+ * train`, holds out every user's, as the published protocols do).
+ */
+export const SHOP_HOLD_OUT: HoldOut = 'validation-sample';
 
 const READ_HELP = `  --data FILE          the event log: CSV, TSV or JSON Lines with a header (format from the extension, or --format csv|tsv|jsonl)
   --items FILE         optional item file (CSV/TSV/JSONL with a header: id, category, brand, price, title, available)
@@ -81,6 +89,7 @@ training (defaults: sasrec / mtl):
   --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout} / ${DEFAULT_MTL_OPTIONS.dropout})  --id-dropout X (mtl, ${DEFAULT_MTL_OPTIONS.idDropout})  --task-weights click,cart,purchase[,favorite] (mtl, ${DEFAULT_MTL_OPTIONS.taskWeights.join(',')}; or named: favorite=0.3,...)  --l2 X (mtl, ${DEFAULT_MTL_OPTIONS.l2})  --seed N (${DEFAULT_TRAIN_OPTIONS.seed})
   --calibrate on|off (mtl, on: after training, search each head's repeat weights for the best validation-day NDCG@10, full ranking, ${FIRST_SHARE} x first event + ${1 - FIRST_SHARE} x every event; off: keep the trained ones)
   --patience N (sasrec ${DEFAULT_TRAIN_OPTIONS.patience}: stop after N validations without improvement; 0 = no early stopping, the whole cosine schedule runs and the best-validation weights are kept)
+  --hold-out every-user|validation-sample (sasrec, ${SHOP_HOLD_OUT}: whose last two events are held out for validation and test: only the --eval-users sample's, every other shopper training on all their events; or every shopper's, the benchmark protocol)
   --min-item-count N (sasrec, 1: drop rarer items)  --skip-eval (no held-out figures in the card)  --eval-every N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalEvery}: validate on ${DEFAULT_TRAIN_OPTIONS.validProtocol === 'full' ? 'full-ranking' : 'sampled-100'} NDCG@10 every N epochs)  --eval-users N (${DEFAULT_TRAIN_OPTIONS.evalUsers} / ${DEFAULT_MTL_OPTIONS.evalUsers}: validation users sampled; 0 = all)  --max-steps N  --dtype float16|float32 (float16)  --backend wasm|cpu (wasm)
 
 exit codes: 0 done, 2 bad arguments or malformed data (file:line: column ...), 1 anything else.`;
@@ -165,11 +174,13 @@ export function chooseModel(log: LogSummary, items: ItemTable | undefined): { mo
 export interface SasrecReport { protocol: string; users: number; model: RankingMetrics; popular: RankingMetrics; itemknn: RankingMetrics }
 export interface MtlReport { protocol: string; split: TimeSplit; users: number; model: MtlMetrics; popular: MtlMetrics; recent: MtlMetrics; itemknn: MtlMetrics }
 
-async function evalSasrec(dir: string, ds: SequenceDataset, maxUsers: number | undefined): Promise<SasrecReport> {
+async function evalSasrec(dir: string, ds: SequenceDataset, maxUsers: number | undefined, trained: Pick<TrainOptions, 'evalUsers' | 'seed' | 'holdOut'>): Promise<SasrecReport> {
   const model = loadModelDir(dir);
   // The model's steps over its own items, through the featuriser (items it does not know are dropped).
   const data = modelSequences(ds, { itemIds: model.vocab.itemIds }).dataset;
-  const split = leaveOneOut(data.sequences);
+  // The split the model was trained on: with the validation-sample hold-out only those shoppers have a test item.
+  const { split, sampled: fewerHeld } = heldOutSplit(data.sequences, trained);
+  const heldOnly = trained.holdOut === 'validation-sample' && fewerHeld;
   // Full ranking costs users x items: a seeded sample above the cap (as the multi-task card), said in the protocol.
   const eligible = [...split.test.keys()].filter((u) => split.test[u] > 0);
   const cap = maxUsers ?? DEFAULT_EVAL_MAX_USERS;
@@ -181,7 +192,8 @@ async function evalSasrec(dir: string, ds: SequenceDataset, maxUsers: number | u
   const popular = await evaluateScorer(popularScorer(split, data.numItems, 'test'), data.numItems, split, o);
   const itemknn = await evaluateScorer(itemKnnScorer(split, data.numItems, 'test'), data.numItems, split, o);
   const sample = sampled ? `; ${users.length.toLocaleString('en-US')} shoppers sampled of ${eligible.length.toLocaleString('en-US')} (--eval-max-users)` : '';
-  return { protocol: `leave-one-out (each shopper's last item is the test item, the one before validation), full ranking over every trained item, items the shopper already met excluded${sample}`, users: m.users, model: m, popular, itemknn };
+  const held = heldOnly ? `; held out for the ${trained.evalUsers.toLocaleString('en-US')} shoppers of the validation sample only (--hold-out validation-sample): every other shopper's events were all training, for the model and the baselines alike` : '';
+  return { protocol: `leave-one-out (each shopper's last item is the test item, the one before validation), full ranking over every trained item, items the shopper already met excluded${held}${sample}`, users: m.users, model: m, popular, itemknn };
 }
 
 async function evalMtl(dir: string, data: MtlData, maxUsers: number | undefined): Promise<MtlReport> {
@@ -342,7 +354,9 @@ async function trainWith(
       ffnDim: n('ffn', D.ffnDim), dropout: n('dropout', D.dropout), batchSize: n('batch', D.batchSize), learningRate: n('lr', D.learningRate),
       negatives: n('negatives', D.negatives), epochs: n('epochs', D.epochs), seed: n('seed', D.seed), patience: n('patience', D.patience),
       maxSteps: n('max-steps', D.maxSteps), evalEvery: n('eval-every', D.evalEvery), evalUsers: n('eval-users', D.evalUsers),
+      holdOut: ((f['hold-out'] as string | undefined) ?? SHOP_HOLD_OUT) as HoldOut,
     };
+    if (!HOLD_OUTS.includes(o.holdOut)) throw new UsageError(`--hold-out must be one of ${HOLD_OUTS.join(', ')}`);
     options = o;
     // The featuriser's steps (immediate repeats of one item are one step, as when serving).
     const ds = trainingSequences(input.grouped.dataset, n('min-item-count', 1));
@@ -371,7 +385,7 @@ async function trainWith(
     tf.dispose(Object.values(result.weights));
     bytes = saved.bytes; modelVersion = saved.header.modelVersion;
     training = { seconds: Math.round(result.state.trainSeconds), epochs: result.state.epoch, bestEpoch: result.state.bestEpoch, steps: result.state.step, log: result.state.log };
-    if (!skipEval) { print('evaluating on the held-out items ...'); report = await evalSasrec(out, ds, maxUsers); }
+    if (!skipEval) { print('evaluating on the held-out items ...'); report = await evalSasrec(out, ds, maxUsers, o); }
   } else {
     const split = splitOf(f, input.grouped);
     const phase = phaseClock(print);
@@ -494,7 +508,7 @@ async function evalCommand(argv: string[], print: Print): Promise<void> {
     const split = splitOf(f, input.grouped, card.split);
     report = await evalMtl(dir, mtlDataFromLog(input.grouped, input.items, split), maxUsers);
   } else {
-    report = await evalSasrec(dir, input.grouped.dataset, maxUsers);
+    report = await evalSasrec(dir, input.grouped.dataset, maxUsers, { ...DEFAULT_TRAIN_OPTIONS, ...(card.options ?? {}) });
   }
   print(`protocol: ${report.protocol}; ${report.users} shoppers`);
   print(reportTable(report));

@@ -65,7 +65,18 @@ export interface TrainOptions extends BaseTrainOptions {
    * is then meaningless, so it needs `evalEvery: 0` (the epoch count chosen by an earlier run).
    */
   fitValidation: boolean;
+  /**
+   * Whose last two items are held out: 'every-user' (leave-one-out for every user, as the SASRec paper
+   * and its baselines do: the benchmark protocol) or 'validation-sample' (only the users of the seeded
+   * validation sample of `evalUsers`; every other user trains on the whole sequence, so the model also
+   * learns from each shopper's newest events, and the validation and test figures rest on the sample).
+   */
+  holdOut: HoldOut;
 }
+
+/** The values of `TrainOptions.holdOut`. */
+export const HOLD_OUTS = ['every-user', 'validation-sample'] as const;
+export type HoldOut = typeof HOLD_OUTS[number];
 
 /**
  * The best recipe we know (models/games-sasrec/README.md, "What was tried"): sampled softmax over 2,048
@@ -76,6 +87,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   maxLen: 50, hiddenDim: 64, numBlocks: 2, numHeads: 1, ffnDim: 64, dropout: 0.5,
   batchSize: 128, learningRate: 1e-3, negatives: 2048, loss: 'softmax', gbceT: 0.75, l2: 0, bceWeight: 0, bprWeight: 0, epochs: 32, seed: 42,
   evalEvery: 2, evalUsers: 5000, validProtocol: 'full', patience: 0, maxSteps: 0, sse: 0.1, lrSchedule: 'cosine', fitValidation: false,
+  holdOut: 'every-user',
 };
 
 /** Validation protocols, for flag checks ("must be one of ..."). */
@@ -122,7 +134,7 @@ export function formatValidation(m: RankingMetrics, protocol: Protocol): string 
  * the defaults have changed since.
  */
 export const LEGACY_CHECKPOINT_OPTIONS: Partial<TrainOptions> = {
-  validProtocol: 'sampled-100', sse: 0, lrSchedule: 'constant', bceWeight: 0, bprWeight: 0, fitValidation: false,
+  validProtocol: 'sampled-100', sse: 0, lrSchedule: 'constant', bceWeight: 0, bprWeight: 0, fitValidation: false, holdOut: 'every-user',
 };
 
 /** Steps skipped before the step time is measured (backend warm-up), and steps measured. */
@@ -197,6 +209,27 @@ export function batchNegatives(count: number, numItems: number, rng: Rng): Int32
   const negs = new Int32Array(count);
   for (let j = 0; j < count; j++) negs[j] = rng.int(1, numItems + 1);
   return negs;
+}
+
+/**
+ * The split a run fits and validates on, with its validation users: leave-one-out, and the users with a
+ * validation item (a seeded sample of `evalUsers` of them; 0 = all). With `holdOut: 'validation-sample'`
+ * only the sampled users keep their last two items out; every other user's whole sequence is training
+ * (validation and test item 0), so evaluations over the split's test items rank the sampled users only.
+ */
+export function heldOutSplit(sequences: Int32Array[], options: Pick<TrainOptions, 'evalUsers' | 'seed' | 'holdOut'>): { split: LeaveOneOutSplit; validUsers: number[]; sampled: boolean } {
+  const split = leaveOneOut(sequences);
+  let validUsers = [...split.valid.keys()].filter((u) => split.valid[u] > 0);
+  const sampled = options.evalUsers > 0 && validUsers.length > options.evalUsers;
+  if (sampled) validUsers = new Rng(options.seed + 1).shuffle(validUsers).slice(0, options.evalUsers).sort((a, b) => a - b);
+  if (options.holdOut === 'validation-sample' && sampled) {
+    const held = new Set(validUsers);
+    sequences.forEach((s, u) => {
+      if (held.has(u)) return;
+      split.train[u] = s; split.valid[u] = 0; split.test[u] = 0;
+    });
+  }
+  return { split, validUsers, sampled };
 }
 
 /** The split the model is fitted on: training items, plus each user's validation item for a refit (never the test item). */
@@ -332,7 +365,7 @@ export async function train(
 ): Promise<TrainResult> {
   const config = modelConfig(dataset.numItems, options);
   if (config.hiddenDim % config.numHeads !== 0) throw new Error('hiddenDim must be divisible by numHeads');
-  const split = leaveOneOut(dataset.sequences);
+  const { split, validUsers, sampled: sampledValid } = heldOutSplit(dataset.sequences, options);
   if (options.fitValidation && options.evalEvery > 0) throw new Error('fitValidation trains on the validation items: set evalEvery to 0');
   const examples = buildExamples(fittedSplit(split, options.fitValidation), options.maxLen);
   if (examples.length === 0) throw new Error('no user has 2 or more training items: nothing to train on');
@@ -358,11 +391,6 @@ export async function train(
     if (resume.optimizer.length > 0) await optimizer.setWeights(resume.optimizer);
   }
 
-  // Validation users: those with a validation item, sampled with their own fixed seed.
-  const evalRng = new Rng(options.seed + 1);
-  let validUsers = [...split.valid.keys()].filter((u) => split.valid[u] > 0);
-  const sampledValid = options.evalUsers > 0 && validUsers.length > options.evalUsers;
-  if (sampledValid) validUsers = evalRng.shuffle(validUsers).slice(0, options.evalUsers).sort((a, b) => a - b);
   const evalOptions: EvalOptions = { protocol: options.validProtocol, seed: options.seed + 2, target: 'valid', users: validUsers };
   // Validations in epochs (from, to]: every evalEvery-th and the last one.
   const validations = (from: number, to: number): number => {

@@ -37,7 +37,11 @@ import { kthLargest, selectTop, TopK } from './topk.js';
  */
 interface Prefilter {
   m8: number; scales: number; x1: number; qp: number; lo: number; hi: number; idx: number; sc: number;
+  /** The sample blocks' copy, contiguous (their int8 rows, scales, norms, and their bounds): one kernel call bounds them all. */
+  s8: number; sScales: number; sX1: number; sLo: number; sHi: number;
   dp: number; cap: number;
+  /** Scratch of the calls (the sample's lower bounds, then the listed rows'), kept to spare an allocation per call. */
+  scratch: Float64Array;
   /** Blocks bounded first to estimate the threshold (spread evenly over the matrix). */
   sampleBlocks: Int32Array;
   /** Calls served from the threshold's list, and calls that needed the selection over every row. */
@@ -117,10 +121,23 @@ const PREFILTER_CAP = 16_384;
 /** It serves top-n requests up to this n, on matrices above PREFILTER_MIN_ROWS rows. */
 const PREFILTER_MAX_N = 2048;
 const PREFILTER_MIN_ROWS = 8192;
+/**
+ * 'auto' takes the 4-bit prefilter only on matrices of at least this many rows: below it the
+ * 4-bit bound is too loose for the int8 prefilter's cost to be beaten (its second run or the
+ * rescoring of many listed rows costs more than the int8 pass saves; measured in docs/benchmarks.md).
+ */
+export const PREFILTER_U4_MIN_ROWS = 500_000;
 /** Rows the threshold sample bounds: at most this many, and at most an eighth of the matrix. */
 const PREFILTER_SAMPLE_ROWS = 8192;
 /** The estimated threshold aims at this many times n rows reaching it (more: safer, longer lists). */
 const PREFILTER_REACH_FACTOR = 2.5;
+/**
+ * A tighter factor where the sample itself holds at least PREFILTER_SAMPLE_SURE_COUNT rows above the
+ * threshold at that factor (a sample that large misjudges the share by far less than the margin left):
+ * fewer rows listed, and the listed rows' bounds and rescoring cost less.
+ */
+const PREFILTER_REACH_FACTOR_TIGHT = 1.5;
+const PREFILTER_SAMPLE_SURE_COUNT = 64;
 
 /** The blocks (of 16 rows) the threshold sample of a matrix of `nb` blocks bounds: evenly spread. */
 export function prefilterSampleBlocks(nb: number): Int32Array {
@@ -134,7 +151,7 @@ export function prefilterSampleBlocks(nb: number): Int32Array {
  */
 const QUANTIZE_SLICE_ROWS = 16_384;
 
-type PrefilterAt = Omit<Prefilter, 'bytes' | 'dp' | 'cap' | 'stats' | 'sampleBlocks'>;
+type PrefilterAt = Omit<Prefilter, 'bytes' | 'dp' | 'cap' | 'stats' | 'sampleBlocks' | 'scratch'>;
 
 /**
  * Quantises the rows (at byte offset `m`, row-major) into the prefilter's int8 copy, one slice of
@@ -149,8 +166,18 @@ async function buildPrefilter(k: F32Kernel, m: number, rows: number, dim: number
     if (stopped()) return null;
     k.quantizeRows!(m + r0 * dim * 4, Math.min(QUANTIZE_SLICE_ROWS, rows - r0), dim, at.m8 + (r0 / 16) * 16 * dim, at.scales + r0 * 4, at.x1 + r0 * 4);
   }
-  return { ...at, dp: dim / 2, cap: PREFILTER_CAP, sampleBlocks: prefilterSampleBlocks(nb), bytes: nb * 16 * (dim + 16), stats: { listed: 0, everyRow: 0 } };
+  const sampleBlocks = prefilterSampleBlocks(nb);
+  const bytes = new Uint8Array(k.buffer);
+  sampleBlocks.forEach((b, i) => {
+    bytes.copyWithin(at.s8 + i * 16 * dim, at.m8 + b * 16 * dim, at.m8 + (b + 1) * 16 * dim);
+    for (const [to, from] of [[at.sScales, at.scales], [at.sX1, at.x1]]) bytes.copyWithin(to + i * 64, from + b * 64, from + (b + 1) * 64);
+  });
+  const scratch = new Float64Array(Math.max(sampleBlocks.length * 16, PREFILTER_CAP));
+  return { ...at, dp: dim / 2, cap: PREFILTER_CAP, sampleBlocks, scratch, bytes: i8Bytes(nb, dim), stats: { listed: 0, everyRow: 0 } };
 }
+
+/** Bytes the int8 prefilter of nb blocks of d columns holds (its copy, scales, norms and bounds, and the sample's). */
+const i8Bytes = (nb: number, d: number) => (nb + prefilterSampleBlocks(nb).length) * 16 * (d + 16);
 
 /** Whether a matrix of `rows` × `dim` gets the exact int8 prefilter here (WebAssembly SIMD, d a multiple of 4, large enough). */
 export function exactPrefilterApplies(rows: number, dim: number): boolean {
@@ -162,8 +189,12 @@ export interface KernelFloat32Options {
   forceJs?: boolean;
   /** The exact prefilter of top-n requests (default on where it applies). */
   prefilter?: boolean;
-  /** Which prefilter: 4-bit where relaxed SIMD runs and d is a multiple of 32, else int8 ('auto'); 'i8' forces int8. */
-  prefilterCode?: 'auto' | 'i8';
+  /**
+   * Which prefilter: 'auto' is 4-bit where relaxed SIMD runs, d is a multiple of 32 and the matrix
+   * has at least PREFILTER_U4_MIN_ROWS rows, else int8; 'u4' takes 4-bit at any size where it can
+   * run (int8 elsewhere); 'i8' forces int8.
+   */
+  prefilterCode?: 'auto' | 'i8' | 'u4';
   /**
    * The rows are rows 1..rows of this table's values (the model's item table; the caller checked
    * it): where the matrix would store them row-major in a SIMD kernel, it scores them in place in the
@@ -180,7 +211,9 @@ export interface KernelFloat32Options {
  */
 function matrixLayout(rows: number, dim: number, k: F32Kernel, options: KernelFloat32Options, tableBytes?: number) {
   const wanted = options.prefilter !== false && rows > PREFILTER_MIN_ROWS;
-  const withU4 = wanted && options.prefilterCode !== 'i8' && k.prefilterU4 !== undefined && k.quantizeRowsU4 !== undefined && dim % 32 === 0;
+  const code = options.prefilterCode ?? 'auto';
+  const u4Size = code === 'u4' || (code === 'auto' && rows >= PREFILTER_U4_MIN_ROWS);
+  const withU4 = wanted && u4Size && k.prefilterU4 !== undefined && k.quantizeRowsU4 !== undefined && dim % 32 === 0;
   const withPre = !withU4 && wanted && k.prefilterI8 !== undefined && k.quantizeRows !== undefined && dim % 4 === 0;
   const nb = Math.ceil(rows / 16);
   const lay = new F32Layout();
@@ -200,6 +233,7 @@ function matrixLayout(rows: number, dim: number, k: F32Kernel, options: KernelFl
   const preAt = withPre ? {
     m8: lay.take(nb * 4 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), qp: lay.take(dim / 2),
     lo: lay.take(nb * 16), hi: lay.take(nb * 16), idx: lay.take(PREFILTER_CAP), sc: lay.take(PREFILTER_CAP),
+    s8: lay.take(nsb * 4 * dim), sScales: lay.take(nsb * 16), sX1: lay.take(nsb * 16), sLo: lay.take(nsb * 16), sHi: lay.take(nsb * 16),
   } : null;
   return { lay, m, q, out, preAt, pre4At, withPre, withU4, nb, rowMajor: withPre || withU4 };
 }
@@ -301,7 +335,7 @@ export class KernelFloat32Matrix extends MatrixBase {
 
   info(): CatalogMatrixInfo {
     // one copy of the rows (+ the prefilter)
-    const bytes = this.view.byteLength + (this.preAt ? this.nb * 16 * (this.dim + 16) : 0) + (this.pre4At ? u4Bytes(this.nb, this.dim) : 0);
+    const bytes = this.view.byteLength + (this.preAt ? i8Bytes(this.nb, this.dim) : 0) + (this.pre4At ? u4Bytes(this.nb, this.dim) : 0);
     const kernel = this.k.simd ? (this.pre4At ? 'f32-simd+u4-prefilter' : this.preAt ? 'f32-simd+i8-prefilter' : 'f32-simd') : 'f32-js';
     const ready = this.pre4At ? { prefilterReady: this.pre4 !== null } : this.preAt ? { prefilterReady: this.pre !== null } : {};
     return { ...this.baseInfo(bytes), kernel, ...ready, ...(this.inPlace ? { rowsShared: true } : {}) };
@@ -498,19 +532,21 @@ export class KernelFloat32Matrix extends MatrixBase {
     const q1half = 0.5 * q1 * (1 + 1e-6);
     const cx = 0.5 * qscale + 1e-5 * qinf;
     const lo = new Float32Array(k.buffer, P.lo, R);
-    // This query's threshold: bound the sample blocks, take the lower bound that about
-    // PREFILTER_REACH_FACTOR · n rows of the matrix reach (scaled from the sample).
+    // This query's threshold: bound the sample blocks (their contiguous copy, one kernel call), take
+    // the lower bound that about PREFILTER_REACH_FACTOR · n rows of the matrix reach (scaled from the
+    // sample; PREFILTER_REACH_FACTOR_TIGHT · n where the sample is large enough to be sure of it).
     const sb = P.sampleBlocks;
-    const sample = new Float64Array(sb.length * 16);
+    k.prefilterI8!(P.s8, sb.length, P.dp, P.qp, P.sScales, P.sX1, qscale, q1half, cx, P.sLo, P.sHi, Infinity, P.idx, 0);
+    const sLo = new Float32Array(k.buffer, P.sLo, sb.length * 16);
+    const sample = P.scratch;
     let ns = 0;
     for (let i = 0; i < sb.length; i++) {
       const b = sb[i];
-      const o = b * 64; // bytes of 16 float32 per block
-      k.prefilterI8!(P.m8 + b * P.dp * 32, 1, P.dp, P.qp, P.scales + o, P.x1 + o, qscale, q1half, cx, P.lo + o, P.hi + o, Infinity, P.idx, 0);
-      for (let r = b * 16; r < Math.min(R, b * 16 + 16); r++) sample[ns++] = lo[r];
+      for (let r = b * 16, j = i * 16; r < Math.min(R, b * 16 + 16); r++, j++) sample[ns++] = sLo[j];
     }
-    const want = Math.min(ns, Math.ceil((PREFILTER_REACH_FACTOR * n * ns) / R) + 4);
-    const hint = kthLargest(ns === sample.length ? sample : sample.subarray(0, ns), want);
+    const tight = (PREFILTER_REACH_FACTOR_TIGHT * n * ns) / R;
+    const want = Math.min(ns, Math.ceil(tight >= PREFILTER_SAMPLE_SURE_COUNT ? tight : (PREFILTER_REACH_FACTOR * n * ns) / R) + 4);
+    const hint = kthLargest(sample.subarray(0, ns), want);
     const count = k.prefilterI8!(P.m8, nb, P.dp, P.qp, P.scales, P.x1, qscale, q1half, cx, P.lo, P.hi, hint, P.idx, P.cap);
     const hi = new Float32Array(k.buffer, P.hi, R);
     const idx = new Int32Array(k.buffer, P.idx, P.cap);
@@ -520,7 +556,7 @@ export class KernelFloat32Matrix extends MatrixBase {
     let L: number;
     let listed = count <= P.cap ? count : -1;
     if (listed >= 0) {
-      const los = new Float64Array(listed);
+      const los = P.scratch.subarray(0, listed);
       let reach = 0;
       for (let i = 0; i < listed; i++) { const r = idx[i]; los[i] = r < R ? lo[r] : -Infinity; if (los[i] >= hint) reach++; }
       if (reach >= n) L = kthLargest(los, n);

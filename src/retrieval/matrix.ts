@@ -68,8 +68,8 @@ export interface CatalogMatrixOptions {
   f32Js?: boolean;
   /** The exact prefilter of top-n scoring (see kernel-float32.ts; default on where it applies). */
   prefilter?: boolean;
-  /** Which exact prefilter: 'auto' (4-bit where relaxed SIMD runs, else int8) or 'i8'. */
-  prefilterCode?: 'auto' | 'i8';
+  /** Which exact prefilter: 'auto' (4-bit on large matrices where relaxed SIMD runs, else int8), 'u4' or 'i8' (see kernel-float32.ts). */
+  prefilterCode?: 'auto' | 'i8' | 'u4';
   /** float32 on the kernel: the rows are rows 1..rows of this model item table, scored in place where they can be (kernel-float32.ts). */
   inPlace?: HostItemTable;
 }

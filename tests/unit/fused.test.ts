@@ -177,6 +177,7 @@ describe('the recommend path on the bundled Games model', () => {
     const slow = await open('tfjs');
     try {
       expect((await fast.info()).forward?.path).toBe('fused');
+      // int8 at this size, with or without relaxed SIMD (the 4-bit prefilter starts at PREFILTER_U4_MIN_ROWS).
       expect((await fast.info()).scoring?.kernel).toBe('f32-simd+i8-prefilter');
       // The fused engine scores the model's item table in place (one copy); the TF.js one a copy of its tensor.
       expect((await fast.info()).scoring?.rowsShared).toBe(true);

@@ -8,7 +8,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createF32Kernel, f32RelaxedAvailable, F32Layout } from '../../src/kernels/f32.js';
-import { KernelFloat32Matrix, prefilterSampleBlocks } from '../../src/retrieval/kernel-float32.js';
+import { KernelFloat32Matrix, PREFILTER_U4_MIN_ROWS, prefilterSampleBlocks } from '../../src/retrieval/kernel-float32.js';
 import { selectTop } from '../../src/retrieval/topk.js';
 
 setFlagsFromString('--experimental-wasm-relaxed-simd');
@@ -119,7 +119,7 @@ describe('4-bit prefilter (relaxed SIMD)', () => {
       const [rows, d] = [23_715, 64];
       for (const seed of [1, 2, 3]) {
         const m = table(kind, rows, d, seed);
-        const mat = await KernelFloat32Matrix.create(m, rows, d, 131_072);
+        const mat = await KernelFloat32Matrix.create(m, rows, d, 131_072, { prefilterCode: 'u4' });
         expect(mat.info().kernel).toBe('f32-simd+u4-prefilter');
         await mat.prefilterReady();
         expect(mat.info().prefilterReady).toBe(true);
@@ -140,7 +140,7 @@ describe('4-bit prefilter (relaxed SIMD)', () => {
   it('stays exact with a zero query (every score equal) and on d = 32', async () => {
     const [rows, d] = [20_000, 32];
     const m = table('gaussian', rows, d, 9);
-    const mat = await KernelFloat32Matrix.create(m, rows, d, 131_072);
+    const mat = await KernelFloat32Matrix.create(m, rows, d, 131_072, { prefilterCode: 'u4' });
     expect(mat.info().kernel).toBe('f32-simd+u4-prefilter');
     await mat.prefilterReady();
     await expectFullPass(mat, new Float32Array(d), 10, rows);
@@ -154,7 +154,7 @@ describe('4-bit prefilter (relaxed SIMD)', () => {
     // The sampled blocks (8 % of the rows) hold 400 rows far above the rest: scaled from the sample,
     // the threshold for n = 500 is one that fewer than 500 rows of the matrix reach.
     for (const b of prefilterSampleBlocks(Math.ceil(rows / 16)).slice(0, 25)) for (let i = b * 16 * d; i < (b * 16 + 16) * d; i++) m[i] *= 1000;
-    const mat = await KernelFloat32Matrix.create(m, rows, d, 131_072);
+    const mat = await KernelFloat32Matrix.create(m, rows, d, 131_072, { prefilterCode: 'u4' });
     await mat.prefilterReady();
     for (let t = 0; t < 8; t++) await expectFullPass(mat, uniform(d, 700 + t).map(Math.abs), [500, 10][t % 2], rows);
     expect(mat.prefilterStats()!.everyRow).toBeGreaterThan(0);
@@ -164,9 +164,17 @@ describe('4-bit prefilter (relaxed SIMD)', () => {
   it('reports its kernel and bytes; prefilterCode i8 keeps the int8 prefilter, with the same lists', async () => {
     const [rows, d] = [23_715, 64];
     const m = table('gaussian', rows, d, 5);
-    const u4 = await KernelFloat32Matrix.create(m, rows, d, 131_072);
+    const u4 = await KernelFloat32Matrix.create(m, rows, d, 131_072, { prefilterCode: 'u4' });
     const i8 = await KernelFloat32Matrix.create(m, rows, d, 131_072, { prefilterCode: 'i8' });
     expect(i8.info().kernel).toBe('f32-simd+i8-prefilter');
+    expect(u4.info().kernel).toBe('f32-simd+u4-prefilter');
+    // 'auto' keeps int8 below PREFILTER_U4_MIN_ROWS rows and takes 4-bit from there on.
+    const auto = await KernelFloat32Matrix.create(m, rows, d, 131_072);
+    expect(auto.info().kernel).toBe('f32-simd+i8-prefilter');
+    auto.dispose();
+    const big = await KernelFloat32Matrix.create(new Float32Array(PREFILTER_U4_MIN_ROWS * 32), PREFILTER_U4_MIN_ROWS, 32, 131_072);
+    expect(big.info().kernel).toBe('f32-simd+u4-prefilter');
+    big.dispose();
     const nb = Math.ceil(rows / 16);
     expect(u4.info().bytes).toBe(rows * d * 4 + (nb + prefilterSampleBlocks(nb).length) * 16 * (d / 2 + 12) + Math.min(65_536, nb * 16) * 16 + d);
     expect(u4.info().bytes).toBeLessThan(i8.info().bytes);
@@ -185,7 +193,7 @@ describe('4-bit prefilter (relaxed SIMD)', () => {
   it('is built in the background: the full pass serves the same lists meanwhile; dispose stops the build', async () => {
     const [rows, d] = [200_000, 32]; // several slices of the build
     const m = table('gaussian', rows, d, 11);
-    const mat = await KernelFloat32Matrix.create(m, rows, d, 131_072);
+    const mat = await KernelFloat32Matrix.create(m, rows, d, 131_072, { prefilterCode: 'u4' });
     expect(mat.info().prefilterReady).toBe(false);
     const q = gaussian(d, 12);
     const early = await mat.score(q, { kind: 'top', n: 100 });
@@ -197,7 +205,7 @@ describe('4-bit prefilter (relaxed SIMD)', () => {
     expect([...late.rows!]).toEqual([...early.rows!]);
     expect([...late.scores[0]]).toEqual([...early.scores[0]]);
     mat.dispose();
-    const stopped = await KernelFloat32Matrix.create(m, rows, d, 131_072);
+    const stopped = await KernelFloat32Matrix.create(m, rows, d, 131_072, { prefilterCode: 'u4' });
     stopped.startBackgroundWork();
     stopped.dispose();
     await stopped.prefilterReady();

@@ -97,7 +97,7 @@ describe('CatalogMatrix float32 on a CPU backend', () => {
         expect(mat.info().kernel).toBe(opts.float32Kernel === 'tfjs' ? 'tfjs' : opts.f32Js ? 'f32-js' : 'f32-simd+i8-prefilter');
         if (opts.float32Kernel === 'f32') {
           expect(tf.memory().numTensors).toBe(before); // no tensor: the rows live in the kernel's memory
-          expect(mat.info().bytes).toBe(opts.f32Js ? Math.ceil(rows / 16) * 16 * d * 4 : rows * d * 4 + Math.ceil(rows / 16) * 16 * (d + 16)); // one float32 copy (+ int8 prefilter: rows, scales, norms, bounds)
+          expect(mat.info().bytes).toBe(opts.f32Js ? Math.ceil(rows / 16) * 16 * d * 4 : rows * d * 4 + (Math.ceil(rows / 16) + prefilterSampleBlocks(Math.ceil(rows / 16)).length) * 16 * (d + 16)); // one float32 copy (+ int8 prefilter: rows, scales, norms, bounds, and the sample blocks' copy)
         }
         const top = await mat.score(q, { kind: 'top', n: 300 });
         expect([...top.rows!].sort((a, b) => a - b)).toEqual(bestRows(e, 300).sort((a, b) => a - b));

@@ -11,7 +11,7 @@ import { DataFormatError, leaveOneOut, parseDataset } from '../../training/data.
 import { MetricAccumulator, rankOfFirst, topK } from '../../training/metrics.js';
 import { evaluateScorer, sampleNegatives, popularScorer, itemKnnScorer, evaluateModel } from '../../training/evaluate.js';
 import {
-  afterValidation, batchNegatives, DEFAULT_TRAIN_OPTIONS, fittedSplit, formatEstimate, positionNegatives, replaceIds, train, validationLabel,
+  afterValidation, batchNegatives, DEFAULT_TRAIN_OPTIONS, fittedSplit, heldOutSplit, formatEstimate, positionNegatives, replaceIds, train, validationLabel,
   type TrainEstimate, type TrainOptions, type Checkpoint,
 } from '../../training/train.js';
 import { forward, initWeights, lastHidden, type SasRecConfig } from '../../src/model/sasrec.js';
@@ -273,6 +273,35 @@ describe('training regularisers', () => {
       for (const p of [0, 1]) expect([4, 5, 6]).toContain(negs[p]);
       expect([1, 2, 3, 6]).toContain(negs[3]);
     }
+  });
+
+  it('the validation-sample hold-out keeps only the sampled users\' last two items out; every other user trains on all of them', () => {
+    const seqs = Array.from({ length: 40 }, (_, u) => Int32Array.from({ length: 3 + (u % 4) }, (_, k) => 1 + ((u + k) % 30)));
+    seqs.push(Int32Array.from([5, 6])); // too short for a validation item: all training either way
+    const every = heldOutSplit(seqs, { evalUsers: 10, seed: 7, holdOut: 'every-user' });
+    const plain = leaveOneOut(seqs);
+    expect(every.split.train.map((t) => [...t])).toEqual(plain.train.map((t) => [...t]));
+    expect([...every.split.test]).toEqual([...plain.test]);
+    expect(every.sampled).toBe(true);
+    expect(every.validUsers).toHaveLength(10);
+    const sample = heldOutSplit(seqs, { evalUsers: 10, seed: 7, holdOut: 'validation-sample' });
+    expect(sample.validUsers).toEqual(every.validUsers); // the same seeded sample
+    const held = new Set(sample.validUsers);
+    seqs.forEach((s, u) => {
+      if (held.has(u)) {
+        expect([...sample.split.train[u]]).toEqual([...plain.train[u]]);
+        expect(sample.split.valid[u]).toBe(plain.valid[u]);
+        expect(sample.split.test[u]).toBe(plain.test[u]);
+      } else {
+        expect([...sample.split.train[u]]).toEqual([...s]);
+        expect(sample.split.valid[u]).toBe(0);
+        expect(sample.split.test[u]).toBe(0);
+      }
+    });
+    // Every user in the sample: nothing more to train on, the split is leave-one-out.
+    const all = heldOutSplit(seqs, { evalUsers: 0, seed: 7, holdOut: 'validation-sample' });
+    expect([...all.split.test]).toEqual([...plain.test]);
+    expect(all.sampled).toBe(false);
   });
 
   it('a refit adds each user validation item to the training items, never the test item, and refuses validation', async () => {

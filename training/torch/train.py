@@ -49,6 +49,7 @@ DEFAULTS = {
     "batchSize": 128, "learningRate": 1e-3, "negatives": 2048, "loss": "softmax", "gbceT": 0.75, "l2": 0,
     "bceWeight": 0, "bprWeight": 0, "epochs": 32, "seed": 42, "evalEvery": 2, "evalUsers": 5000,
     "validProtocol": "full", "patience": 0, "maxSteps": 0, "sse": 0.1, "lrSchedule": "cosine", "fitValidation": False,
+    "holdOut": "every-user",
 }
 # Flag -> option, as scripts/train.ts names them.
 FLAGS = {
@@ -57,8 +58,10 @@ FLAGS = {
     "gbce-t": "gbceT", "l2": "l2", "bce-weight": "bceWeight", "bpr-weight": "bprWeight", "epochs": "epochs",
     "seed": "seed", "eval-every": "evalEvery", "eval-users": "evalUsers", "patience": "patience",
     "max-steps": "maxSteps", "sse": "sse", "lr-schedule": "lrSchedule", "valid-protocol": "validProtocol",
+    "hold-out": "holdOut",
 }
 LOSSES = ("softmax", "gbce", "bce", "bpr")
+HOLD_OUTS = ("every-user", "validation-sample")
 VALID_PROTOCOLS = ("full", "sampled-100")
 # What each flag does (as npm run train -- --help says it).
 FLAG_HELP = {
@@ -77,6 +80,7 @@ FLAG_HELP = {
     "sse": "probability of replacing each training input id by a random item (SSE-SE)",
     "max-len": "history steps read", "hidden": "hidden size", "blocks": "transformer blocks", "heads": "attention heads",
     "ffn": "feed-forward width", "seed": "the run's seed",
+    "hold-out": "every-user | validation-sample: whose last two items are held out (every user's, or only the --eval-users sample's: the others train on the whole sequence)",
 }
 # Steps skipped before the step time is measured for the estimate, and steps measured (training/train.ts's).
 ESTIMATE_WARMUP, ESTIMATE_STEPS = 2, 20
@@ -117,6 +121,8 @@ def parse_args(argv):
         raise UsageError("--lr-schedule must be constant or cosine")
     if o["validProtocol"] not in VALID_PROTOCOLS:
         raise UsageError(f"--valid-protocol must be one of {', '.join(VALID_PROTOCOLS)}")
+    if o["holdOut"] not in HOLD_OUTS:
+        raise UsageError(f"--hold-out must be one of {', '.join(HOLD_OUTS)}")
     if o["loss"] not in LOSSES:
         raise UsageError("--loss must be softmax, gbce, bce or bpr")
     if o["fitValidation"] and o["evalEvery"] > 0:
@@ -355,7 +361,6 @@ def main(argv=None):
         pop = pop.to(device); dist.all_reduce(pop); pop = pop.cpu()
     num_interactions = int(pop.sum())
     train, valid, test = leave_one_out(seqs)
-    examples = build_examples(train, valid, o["maxLen"], o["fitValidation"])
     log(rank, f"data: {a.data} ({a.format}) {num_users} users, {num_items} items, {num_interactions} interactions; "
               f"read in {time.time() - t0:.1f} s; {world} process(es) on {device.type}, {threads} thread(s) each")
     log(rank, f"options: {json.dumps(o)}")
@@ -372,6 +377,14 @@ def main(argv=None):
     else:
         mine = list(range(len(local_valid)))
     cases = [(user_offset + local_valid[j], train[local_valid[j]], valid[local_valid[j]]) for j in mine]
+    if o["holdOut"] == "validation-sample" and sampled_valid:
+        # Only the sampled users keep their last two items out (training/train.ts heldOutSplit).
+        held = set(local_valid[j] for j in mine)
+        train_fit = [t if u in held else seqs[u] for u, t in enumerate(train)]
+        valid_fit = [v if u in held else 0 for u, v in enumerate(valid)]
+        examples = build_examples(train_fit, valid_fit, o["maxLen"], o["fitValidation"])
+    else:
+        examples = build_examples(train, valid, o["maxLen"], o["fitValidation"])
     if o["evalEvery"] > 0:
         validation_line = validation_label(o["validProtocol"], min(total_valid, o["evalUsers"]) if sampled_valid else total_valid, sampled_valid)
     else:
