@@ -288,6 +288,12 @@ export interface ScoringInfo {
   dim: number;
   /** Bytes held for the matrix (device tensor and JS copies). */
   bytes: number;
+  /**
+   * True when the matrix's float32 rows are the model's item table itself, scored in place (CPU
+   * backends, a catalog of the model's items in order): `bytes` counts them, and no other copy of the
+   * item table is held (the fused forward reads the same memory; no TF.js tensor of it).
+   */
+  rowsShared?: boolean;
   /** Rows per scoring chunk. */
   chunkRows: number;
   /** int8: whether the WebAssembly SIMD kernel runs (false: plain JS). */

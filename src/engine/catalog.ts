@@ -8,6 +8,7 @@ import { CATALOG_COVERAGE_MIN_LEARNED_SHARE, FULL_SCORE_MAX_ROWS, TOP_CANDIDATES
 import type { CatalogCoverage, CatalogItem, EngineWarning, RankReason, ScoringInfo } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
 import type { ContentIndexer } from '../model/features.js';
+import { ensureItemTensor, type HostItemTable } from '../model/item-table.js';
 import { itemVectors, type WeightMap } from '../model/sasrec.js';
 import type { RankCandidate } from '../ranking/rank.js';
 import { createCatalogMatrix, resolveEmbeddingDtype, type CatalogMatrix, type ScoreRequest } from '../retrieval/matrix.js';
@@ -30,6 +31,12 @@ export interface CatalogModel {
    * then build the matrix from it instead of gathering on the backend and reading the rows back.
    */
   itemTable?: Float32Array;
+  /**
+   * The item embedding held once in a kernel's memory, in place of `weights.itemEmbedding` (CPU
+   * backends' fused path): id-only catalogs read their rows there, and a catalog of the model's
+   * items in order is scored in place (src/retrieval/kernel-float32.ts).
+   */
+  hostItemTable?: HostItemTable;
 }
 
 export interface CatalogBuildOptions {
@@ -42,7 +49,7 @@ export interface CatalogBuildOptions {
 }
 
 /** FNV-1a over what the catalog rows are made of (model rows; shop metadata of content-scored items). */
-function catalogRowsHash(modelIdx: readonly number[], items: readonly CatalogItem[]): string {
+function catalogRowsHash(modelIdx: Int32Array, items: readonly CatalogItem[]): string {
   let h1 = 0x811c9dc5;
   let h2 = 0x01000193 ^ modelIdx.length;
   const mix = (x: number) => {
@@ -63,10 +70,14 @@ function catalogRowsHash(modelIdx: readonly number[], items: readonly CatalogIte
  * The id-only model's item vectors [rows, d] from the item table in JS: a view when the rows are
  * the table's rows 1..rows in order (the catalog is the model's items), else a gathered copy.
  */
-function hostRows(table: Float32Array, modelIdx: readonly number[], d: number): Float32Array {
+function isIdentity(modelIdx: ArrayLike<number>): boolean {
   let identity = true;
   for (let r = 0; r < modelIdx.length && identity; r++) identity = modelIdx[r] === r + 1;
-  if (identity) return table.subarray(d, (modelIdx.length + 1) * d);
+  return identity;
+}
+
+function hostRows(table: Float32Array, modelIdx: ArrayLike<number>, d: number): Float32Array {
+  if (isIdentity(modelIdx)) return table.subarray(d, (modelIdx.length + 1) * d);
   const out = new Float32Array(modelIdx.length * d);
   for (let r = 0; r < modelIdx.length; r++) out.set(table.subarray(modelIdx[r] * d, (modelIdx[r] + 1) * d), r * d);
   return out;
@@ -94,12 +105,12 @@ export function byPopularity(popScore: Float32Array): Int32Array {
 }
 
 /** Item vectors [rows, d]: id embeddings, plus content embeddings for feature models. */
-function itemRows(model: CatalogModel, modelIdx: number[], items: CatalogItem[]): tf.Tensor2D {
+function itemRows(model: CatalogModel, modelIdx: Int32Array, items: CatalogItem[]): tf.Tensor2D {
   const ids = tf.tensor1d(modelIdx, 'int32');
   const content = model.content;
   if (!content) return tf.gather(model.weights.itemEmbedding, ids) as tf.Tensor2D;
   // Items the model knows keep their training-time metadata; new ones use the shop's.
-  const idx = modelIdx.map((m, r) => (m > 0 ? content.ofModelItem(m) : content.ofMetadata(items[r])));
+  const idx = Array.from(modelIdx, (m, r) => (m > 0 ? content.ofModelItem(m) : content.ofMetadata(items[r])));
   const col = (k: 'category' | 'brand' | 'price') => tf.tensor1d(idx.map((x) => x[k]), 'int32');
   return itemVectors(model.header.config, model.weights, ids, { category: col('category'), brand: col('brand'), price: col('price') }) as tf.Tensor2D;
 }
@@ -166,8 +177,10 @@ export class Catalog {
     // Otherwise the vocabulary's ids (unique: the loader checked them).
     const posById = validatedPositions(items) ?? IdIndex.build(items.map((it) => it.id));
     const rowOfPos = new Int32Array(n).fill(-1);
-    const modelIdxOfRow: number[] = [];
-    const posOfRowList: number[] = [];
+    // Rows are at most one per position: filled up to `rows`, then trimmed.
+    const modelIdxAll = new Int32Array(n);
+    const posOfRowAll = new Int32Array(n);
+    let rowCount = 0;
     const popScore = new Float32Array(n);
     let maxPop = 0;
     for (const p of model.vocab.popularity) if (p > maxPop) maxPop = p;
@@ -191,12 +204,14 @@ export class Catalog {
       // Feature models score every catalog item: unknown ones (index 0) from their content alone.
       const m = known ?? (withContent && given ? 0 : undefined);
       if (m !== undefined) {
-        rowOfPos[pos] = modelIdxOfRow.length;
-        modelIdxOfRow.push(m);
-        posOfRowList.push(pos);
+        rowOfPos[pos] = rowCount;
+        modelIdxAll[rowCount] = m;
+        posOfRowAll[rowCount++] = pos;
         popScore[pos] = logMax > 0 && m > 0 ? Math.log1p(model.vocab.popularity[m]) / logMax : 0;
       }
     }
+    const modelIdxOfRow = rowCount === n ? modelIdxAll : modelIdxAll.slice(0, rowCount);
+    const posOfRow = rowCount === n ? posOfRowAll : posOfRowAll.slice(0, rowCount);
     await yieldToEventLoop();
     const popularOrder = byPopularity(popScore);
     await yieldToEventLoop();
@@ -207,19 +222,23 @@ export class Catalog {
     if (modelIdxOfRow.length > 0) {
       const d = model.header.config.hiddenDim;
       const rows = modelIdxOfRow.length;
-      const rowItems = posOfRowList.map((p) => items[p]);
+      // The rows' catalog entries: read only by the int8 cache key and the feature model's item vectors.
+      const rowItems = () => Array.from(posOfRow, (p) => items[p]);
       const dtype = resolveEmbeddingDtype(options.embeddingDtype, rows, d);
       // int8 matrices are cached: model version + a hash of what the rows are made of.
       const cacheKey = dtype === 'int8' && options.cache
-        ? `${model.header.modelVersion}|${catalogRowsHash(modelIdxOfRow, rowItems)}|int8-row-v1` : undefined;
+        ? `${model.header.modelVersion}|${catalogRowsHash(modelIdxOfRow, rowItems())}|int8-row-v1` : undefined;
       const cached = cacheKey ? await options.cache!.get(cacheKey).catch(() => undefined) : undefined;
       if (cached && cached.rows === rows && cached.dim === d) {
         matrix = await createCatalogMatrix(null, rows, d, { dtype }, cached);
         fromCache = true;
-      } else if (model.itemTable && !model.content) {
-        matrix = await createCatalogMatrix(hostRows(model.itemTable, modelIdxOfRow, d), rows, d, { dtype });
+      } else if ((model.hostItemTable || model.itemTable) && !model.content) {
+        const host = model.hostItemTable;
+        const inPlace = host && isIdentity(modelIdxOfRow) ? { inPlace: host } : {};
+        matrix = await createCatalogMatrix(hostRows(host ? host.values : model.itemTable!, modelIdxOfRow, d), rows, d, { dtype, ...inPlace });
       } else {
-        const values = tf.tidy(() => itemRows(model, modelIdxOfRow, rowItems));
+        ensureItemTensor(model);
+        const values = tf.tidy(() => itemRows(model, modelIdxOfRow, rowItems()));
         try {
           matrix = await createCatalogMatrix((await values.data()) as Float32Array, rows, d, { dtype });
         } finally {
@@ -237,7 +256,7 @@ export class Catalog {
     const coverage: CatalogCoverage = {
       learned, contentOnly, unscored: n - learned - contentOnly, learnedShare: n > 0 ? learned / n : 0, modelItemsInCatalog: learned,
     };
-    return new Catalog(items, given, posById, rowOfPos, Int32Array.from(posOfRowList), Int32Array.from(modelIdxOfRow),
+    return new Catalog(items, given, posById, rowOfPos, posOfRow, modelIdxOfRow,
       matrix, popScore, popularOrder, { ms: now() - t0, fromCache }, coverage, contentKnown);
   }
 

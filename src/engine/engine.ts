@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { WARMUP_CALLS } from '../contract/defaults.js';
 import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, ScenerecError } from '../contract/errors.js';
 import { isPackedCatalog, unpackCheckedCatalog } from '../contract/catalog-wire.js';
+import { isCpuBackend } from '../contract/protocol.js';
 import {
   partitionEvents, resolveEngineConfig, validateCatalogInSlices, validateEvents, validateHistoryQuery, validateRequest,
   type ResolvedEngineConfig,
@@ -23,6 +24,7 @@ import type {
   SceneName, SceneRequestMap, StoredEvent, TrackEvent, TrackResult,
 } from '../contract/protocol.js';
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
+import type { HostItemTable } from '../model/item-table.js';
 import { ContentIndexer, SCENE_CODES } from '../model/features.js';
 import { historyView, type HistoryView } from '../model/inputs.js';
 import { LoadDeadline } from '../model/deadline.js';
@@ -82,6 +84,8 @@ interface LoadedParts {
   content?: ContentIndexer;
   /** The loader's JS copy of the item table, held only until the first catalog is built (catalog.ts). */
   itemTable?: Float32Array;
+  /** The item table held once in a kernel's memory, in place of weights.itemEmbedding (CPU backends' fused path; item-table.ts). */
+  hostItemTable?: HostItemTable;
 }
 
 /** What a recommend reads of the history, rebuilt when the store's change counter moved. */
@@ -189,6 +193,9 @@ export class RecommenderEngine implements RecommenderApi {
       const loaded = await loadModel(modelUrl, {
         fetch: hooks.fetch, onProgress: download, deadline, stallTimeoutMs: config.stallTimeoutMs,
         cache: config.modelCache, caches: hooks.caches,
+        // One copy of the item table on the CPU backends' fused path (no tensor of it; the switch
+        // after a device loss needs a tensor, so backends that keep a host copy of the weights do not).
+        hostItemTable: isCpuBackend(selection.backend) && hooks.forward !== 'tfjs' && !BackendSwitch.needsHostWeights(selection, hooks),
       });
       weights = loaded.weights;
       deadline.check('loading the model');
@@ -198,7 +205,7 @@ export class RecommenderEngine implements RecommenderApi {
       const { header, vocab } = loaded;
       const modelIndex = loaded.modelIndex;
       const content = header.config.features && vocab.features ? new ContentIndexer(vocab.features) : undefined;
-      const model: LoadedParts = { header, vocab, weights, modelIndex, content, itemTable: loaded.itemTable };
+      const model: LoadedParts = { header, vocab, weights, modelIndex, content, itemTable: loaded.itemTable, hostItemTable: loaded.hostItemTable };
       loaded.itemTable = undefined;
       const hostWeights = BackendSwitch.needsHostWeights(selection, hooks) ? await BackendSwitch.readHostWeights(weights) : null;
       const forward = new ForwardRunner(model, selection, hooks);

@@ -11,6 +11,7 @@ import { isCpuBackend, type ForwardInfo, type SceneName } from '../contract/prot
 import type { ModelHeader, ModelVocab } from '../model/artifacts.js';
 import { REPEAT_FEATURES, repeatFeatures, SCENE_CODES, sceneCode, servedObjectives, type ContentIndexer, type ContentIndices } from '../model/features.js';
 import { FusedForward, type FusedTokens } from '../model/fused.js';
+import { ensureItemTensor, type HostItemTable } from '../model/item-table.js';
 import { featureInput, sequenceInput, type HistoryStep } from '../model/inputs.js';
 import { lastHidden, taskQueries, type SasRecConfig, type WeightMap } from '../model/sasrec.js';
 import type { ScoreRequest } from '../retrieval/matrix.js';
@@ -30,6 +31,8 @@ export interface ForwardModel {
   weights: WeightMap;
   /** Feature models: shop metadata -> content indices. */
   content?: ContentIndexer;
+  /** The item embedding held once in a kernel's memory, when `weights` has no itemEmbedding tensor (CPU backends' fused path). */
+  hostItemTable?: HostItemTable;
 }
 
 /** The history a forward reads (src/model/inputs.ts builds both). */
@@ -78,6 +81,8 @@ export class ForwardRunner {
     if (model.content) this.repeatWeights = model.weights.repeatWeights.dataSync() as Float32Array;
     this.objectives = servedObjectives(model.header.config.features?.tasks);
     this.setUp(hooks);
+    // The TF.js forward reads the item tensor: made from the host table where the fused path does not run.
+    if (!this.fused) ensureItemTensor(model);
     void selection.deviceLost.then((reason) => {
       this.lostReason = reason;
       for (const l of [...this.lossListeners]) l(reason);
@@ -108,7 +113,7 @@ export class ForwardRunner {
     const cfg = this.model.header.config;
     let fused: FusedForward;
     try {
-      fused = FusedForward.create(cfg, this.model.weights);
+      fused = FusedForward.create(cfg, this.model.weights, { itemTable: this.model.hostItemTable });
       hooks.fusedTamper?.(fused);
     } catch (e) {
       this.forwardInfo = { path: 'tfjs', reason: `fused forward unavailable: ${e instanceof Error ? e.message : String(e)}` };

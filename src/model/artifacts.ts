@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { SasRecConfig, WeightMap } from './sasrec.js';
 import { TASKS } from './features.js';
 import { yieldToEventLoop } from '../util/clock.js';
+import { HostItemTable } from './item-table.js';
 
 export const MODEL_FORMAT = 'scenerec-sasrec';
 /**
@@ -72,6 +73,11 @@ export interface LoadedModel {
    * the first catalog matrix is built without reading the tensor back; absent for other storages.
    */
   itemTable?: Float32Array;
+  /**
+   * The item embedding held once in a float32 kernel's memory, in place of `weights.itemEmbedding`
+   * (loaded with `hostItemTable`: the CPU backends' fused path; see ./item-table.ts).
+   */
+  hostItemTable?: HostItemTable;
 }
 
 export interface SavedFiles {
@@ -279,7 +285,7 @@ const DECODE_SLICE_VALUES = 1 << 22;
  * tf.io.decodeWeights (every float16 is a float32), several times faster on a large item table.
  */
 
-function* decodeFloatWeight(buffer: ArrayBuffer, offset: number, spec: tf.io.WeightsManifestEntry): Generator<void, Float32Array | undefined> {
+function* decodeFloatWeight(buffer: ArrayBuffer, offset: number, spec: tf.io.WeightsManifestEntry, target?: Float32Array): Generator<void, Float32Array | undefined> {
   const q = spec.quantization?.dtype;
   const n = spec.shape.reduce((a, b) => a * b, 1);
   let nonFinite = false;
@@ -287,7 +293,10 @@ function* decodeFloatWeight(buffer: ArrayBuffer, offset: number, spec: tf.io.Wei
   // A million-item table is tens of millions of values: decoded in slices, with a step between them
   // where weightsFromArtifactsInSlices lets the event loop run (a worker keeps answering its pings).
   if (!q && spec.dtype === 'float32') {
-    out = offset % 4 === 0 ? new Float32Array(buffer, offset, n).slice() : new Float32Array(buffer.slice(offset, offset + n * 4));
+    if (target) {
+      target.set(offset % 4 === 0 ? new Float32Array(buffer, offset, n) : new Float32Array(buffer.slice(offset, offset + n * 4)));
+      out = target;
+    } else out = offset % 4 === 0 ? new Float32Array(buffer, offset, n).slice() : new Float32Array(buffer.slice(offset, offset + n * 4));
     for (let i0 = 0; i0 < n && !nonFinite; i0 += DECODE_SLICE_VALUES) {
       if (i0 > 0) yield;
       const i1 = Math.min(n, i0 + DECODE_SLICE_VALUES);
@@ -296,7 +305,7 @@ function* decodeFloatWeight(buffer: ArrayBuffer, offset: number, spec: tf.io.Wei
   } else if (q === 'float16' && spec.dtype === 'float32') {
     const h = offset % 2 === 0 ? new Uint16Array(buffer, offset, n) : new Uint16Array(buffer.slice(offset, offset + n * 2));
     const table = f16ToF32Bits();
-    const bits = new Uint32Array(n);
+    const bits = target ? new Uint32Array(target.buffer, target.byteOffset, n) : new Uint32Array(n);
     let top = 0; // bit 15 set when some exponent is all ones (NaN, ±Infinity)
     for (let i0 = 0; i0 < n; i0 += DECODE_SLICE_VALUES) {
       if (i0 > 0) yield;
@@ -304,7 +313,7 @@ function* decodeFloatWeight(buffer: ArrayBuffer, offset: number, spec: tf.io.Wei
       for (let i = i0; i < i1; i++) { const x = h[i]; bits[i] = table[x]; top |= (x & 0x7c00) + 0x400; }
     }
     nonFinite = (top & 0x8000) !== 0;
-    out = new Float32Array(bits.buffer);
+    out = target ?? new Float32Array(bits.buffer);
   } else return undefined;
   if (nonFinite) throw new NonFiniteWeightsError(spec.name);
   return out;
@@ -324,34 +333,50 @@ export class NonFiniteWeightsError extends Error {
  * weight holds NaN or ±Infinity, found while decoding. `itemTable`: the item embedding's float32 values as decoded (the catalog matrix is
  * built from them without reading the tensor back), when it is stored as float32 or float16.
  */
-export function weightsFromArtifacts(artifacts: tf.io.ModelArtifacts, expected: Array<[string, number[]]>): DecodedWeights {
-  const steps = weightSteps(artifacts, expected);
+export function weightsFromArtifacts(artifacts: tf.io.ModelArtifacts, expected: Array<[string, number[]]>, options: DecodeOptions = {}): DecodedWeights {
+  const steps = weightSteps(artifacts, expected, options);
   for (;;) { const s = steps.next(); if (s.done) return s.value; }
 }
 
 /** `weightsFromArtifacts`, letting the event loop run between slices of the decode (a worker keeps answering its liveness pings). */
-export async function weightsFromArtifactsInSlices(artifacts: tf.io.ModelArtifacts, expected: Array<[string, number[]]>): Promise<DecodedWeights> {
-  const steps = weightSteps(artifacts, expected);
+export async function weightsFromArtifactsInSlices(artifacts: tf.io.ModelArtifacts, expected: Array<[string, number[]]>, options: DecodeOptions = {}): Promise<DecodedWeights> {
+  const steps = weightSteps(artifacts, expected, options);
   for (;;) { const s = steps.next(); if (s.done) return s.value; await yieldToEventLoop(); }
 }
 
-type DecodedWeights = { weights: WeightMap; weightBytes: number; itemTable?: Float32Array };
+/**
+ * `hostItemTable`: decode a float32 or float16 `itemEmbedding` [rows, d] straight into a
+ * HostItemTable (./item-table.ts) and make no tensor of it: the weight map then lacks
+ * `itemEmbedding`, and the result's `hostItemTable` holds it (the CPU backends' fused path).
+ */
+export interface DecodeOptions {
+  hostItemTable?: boolean;
+}
 
-function* weightSteps(artifacts: tf.io.ModelArtifacts, expected: Array<[string, number[]]>): Generator<void, DecodedWeights> {
+type DecodedWeights = { weights: WeightMap; weightBytes: number; itemTable?: Float32Array; hostItemTable?: HostItemTable };
+
+function* weightSteps(artifacts: tf.io.ModelArtifacts, expected: Array<[string, number[]]>, options: DecodeOptions = {}): Generator<void, DecodedWeights> {
   if (!artifacts.weightSpecs || !artifacts.weightData) throw new Error('model has no weights');
   // One buffer is read as it is (join would copy it whole).
   const data = artifacts.weightData;
   const buffer = data instanceof ArrayBuffer ? data : tf.io.CompositeArrayBuffer.join(data);
   const named: Record<string, tf.Tensor> = {};
   let itemTable: Float32Array | undefined;
+  let host: HostItemTable | undefined;
   let offset = 0;
   try {
     for (const spec of artifacts.weightSpecs) {
       const bytes = specBytes(spec);
       if (offset + bytes > buffer.byteLength) throw new Error(`model weights end before "${spec.name}" (${buffer.byteLength} bytes)`);
-      const values = yield* decodeFloatWeight(buffer, offset, spec);
+      const toHost = options.hostItemTable === true && spec.name === 'itemEmbedding' && spec.shape.length === 2 && spec.dtype === 'float32'
+        && (spec.quantization === undefined || spec.quantization.dtype === 'float16');
+      const table = toHost ? HostItemTable.allocate(spec.shape[0], spec.shape[1]) : undefined;
+      const values = yield* decodeFloatWeight(buffer, offset, spec, table?.values);
       if (named[spec.name]) named[spec.name].dispose();
-      if (values) {
+      if (table) {
+        delete named[spec.name];
+        host = table;
+      } else if (values) {
         named[spec.name] = tf.tensor(values, spec.shape, 'float32');
         if (spec.name === 'itemEmbedding') itemTable = values;
       } else {
@@ -365,7 +390,7 @@ function* weightSteps(artifacts: tf.io.ModelArtifacts, expected: Array<[string, 
   }
   const weights: WeightMap = {};
   for (const [name, shape] of expected) {
-    const t = named[name];
+    const t: { shape: number[] } | undefined = name === 'itemEmbedding' && host && !named[name] ? { shape: [host.rows, host.dim] } : named[name];
     const problem = !t
       ? `model weights lack "${name}"`
       : t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])
@@ -376,10 +401,13 @@ function* weightSteps(artifacts: tf.io.ModelArtifacts, expected: Array<[string, 
       for (const x of Object.values(named)) x.dispose();
       throw new Error(problem);
     }
-    weights[name] = t;
+    if (named[name]) weights[name] = named[name];
   }
   for (const [name, t] of Object.entries(named)) if (!(name in weights)) t.dispose();
-  return { weights, weightBytes: buffer.byteLength, itemTable: weights.itemEmbedding && itemTable ? itemTable : undefined };
+  return {
+    weights, weightBytes: buffer.byteLength, itemTable: weights.itemEmbedding && itemTable ? itemTable : undefined,
+    ...(host && !weights.itemEmbedding ? { hostItemTable: host } : {}),
+  };
 }
 
 export function validateVocab(vocab: unknown, numItems: number, features?: SasRecConfig['features']): ModelVocab {

@@ -19,6 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createF32Kernel, F32Layout, type F32Kernel } from '../kernels/f32.js';
+import type { HostItemTable } from './item-table.js';
 import { lastHidden, taskQueries, weightShapes, type SasRecConfig, type WeightMap } from './sasrec.js';
 
 /** Must equal LN_EPSILON of ./sasrec.ts (checked by the load-time self-check and the unit tests). */
@@ -50,6 +51,11 @@ export interface FusedOptions {
   forceJs?: boolean;
   /** Item tables above this many floats are gathered through TF.js per call (default FUSED_ITEM_TABLE_MAX_FLOATS). */
   itemTableMaxFloats?: number;
+  /**
+   * The item embedding held once in a kernel's memory (./item-table.ts), for weights that lack
+   * `itemEmbedding`: history rows are read there (no copy, no per-call gather).
+   */
+  itemTable?: HostItemTable;
 }
 
 interface BlockOffsets {
@@ -68,8 +74,10 @@ export class FusedForward {
   private readonly pos: Float32Array;
   private readonly finalG: number;
   private readonly finalB: number;
-  /** The item table in JS, or null when it is gathered per call. */
+  /** The item table in JS, or null when it is gathered per call (or read from `table`). */
   private readonly items: Float32Array | null;
+  /** The model's host item table, when the weights have no itemEmbedding tensor. */
+  private readonly table: HostItemTable | null;
   private readonly feat: Record<'category' | 'brand' | 'price' | 'behaviour' | 'scene' | 'request', Float32Array> | null = null;
   private readonly heads: Array<{ w: number; b: number }> = [];
   // scratch (byte offsets)
@@ -121,8 +129,8 @@ export class FusedForward {
     this.f = new Float32Array(this.k.buffer);
     for (const { at, values } of plan) this.f.set(values, at >> 2);
     this.pos = read(weights.positionEmbedding);
-    const tableFloats = weights.itemEmbedding.size;
-    this.items = tableFloats <= (options.itemTableMaxFloats ?? FUSED_ITEM_TABLE_MAX_FLOATS) ? read(weights.itemEmbedding) : null;
+    this.table = weights.itemEmbedding ? null : options.itemTable ?? null;
+    this.items = this.table === null && weights.itemEmbedding.size <= (options.itemTableMaxFloats ?? FUSED_ITEM_TABLE_MAX_FLOATS) ? read(weights.itemEmbedding) : null;
   }
 
   /**
@@ -133,7 +141,7 @@ export class FusedForward {
     const expected = weightShapes(config);
     const names = new Set(Object.keys(weights));
     for (const [name, shape] of expected) {
-      const t = weights[name];
+      const t: { shape: number[] } | undefined = weights[name] ?? (name === 'itemEmbedding' && options.itemTable ? { shape: [options.itemTable.rows, options.itemTable.dim] } : undefined);
       if (!t) throw new Error(`fused forward: weight ${name} is missing`);
       if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
         throw new Error(`fused forward: weight ${name} is [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
@@ -149,7 +157,7 @@ export class FusedForward {
     return this.k.simd ? 'wasm-simd' : 'js';
   }
 
-  /** Bytes held: the kernel memory plus the JS copies (item table when copied, norms, positions, feature tables). */
+  /** Bytes held: the kernel memory plus the JS copies (item table when copied, norms, positions, feature tables); not the model's host item table. */
   get bytes(): number {
     let b = this.k.buffer.byteLength + (this.items?.byteLength ?? 0) + this.pos.byteLength;
     if (this.feat) for (const v of Object.values(this.feat)) b += v.byteLength;
@@ -176,7 +184,8 @@ export class FusedForward {
     const real = S.map((p) => ids[p] !== 0);
 
     // Tokens: (item vector [+ content, behaviour, scene]) * sqrt(d) + position, zero at padding.
-    const gathered = this.items ? null : this.gather(S.map((p) => ids[p]));
+    const items = this.table ? this.table.values : this.items;
+    const gathered = items ? null : this.gather(S.map((p) => ids[p]));
     const scale = Math.fround(Math.sqrt(d));
     const x0 = this.x >> 2;
     const fe = this.feat;
@@ -187,7 +196,7 @@ export class FusedForward {
       if (!real[a]) { f.fill(0, xo, xo + d); continue; }
       const id = ids[p];
       if (gathered) tmpRow.set(gathered.subarray(a * d, (a + 1) * d));
-      else tmpRow.set(this.items!.subarray(id * d, (id + 1) * d));
+      else tmpRow.set(items!.subarray(id * d, (id + 1) * d));
       if (fe && tokens) {
         const c = tokens.category[p] * d; const b = tokens.brand[p] * d; const pr = tokens.price[p] * d;
         const be = tokens.behaviour[p] * d; const sc = tokens.scene[p] * d;
@@ -279,11 +288,24 @@ export class FusedForward {
     const mine = this.run(ids, tokens, requestScene);
     const ref = tf.tidy(() => {
       const row = (a: Int32Array) => tf.tensor2d(a, [1, a.length], 'int32');
+      // Weights without the item tensor (a host table): the TF.js forward reads the same rows from a
+      // tensor of only the rows of `ids`, the ids renumbered into it (0, the padding id, stays 0).
+      let weights = this.weights;
+      let refIds = ids;
+      if (!weights.itemEmbedding && this.table) {
+        const d = cfg.hiddenDim;
+        const at = new Map<number, number>([[0, 0]]);
+        refIds = Int32Array.from(ids, (id) => { let j = at.get(id); if (j === undefined) at.set(id, j = at.size); return j; });
+        const values = this.table.values;
+        const rows = new Float32Array(at.size * d);
+        for (const [id, j] of at) rows.set(values.subarray(id * d, (id + 1) * d), j * d);
+        weights = { ...weights, itemEmbedding: tf.tensor2d(rows, [at.size, d]) };
+      }
       const toks = tokens ? {
         category: row(tokens.category), brand: row(tokens.brand), price: row(tokens.price), behaviour: row(tokens.behaviour), scene: row(tokens.scene),
       } : undefined;
-      const { hidden, attention } = lastHidden(cfg, this.weights, row(ids) as tf.Tensor2D, { returnAttention: true, tokens: toks });
-      const q = taskQueries(cfg, this.weights, hidden, cfg.features && requestScene !== undefined ? tf.tensor1d([requestScene], 'int32') : undefined);
+      const { hidden, attention } = lastHidden(cfg, weights, row(refIds) as tf.Tensor2D, { returnAttention: true, tokens: toks });
+      const q = taskQueries(cfg, weights, hidden, cfg.features && requestScene !== undefined ? tf.tensor1d([requestScene], 'int32') : undefined);
       const attn = attention!.mean(1).reshape([-1]);
       attention!.dispose();
       return [hidden.dataSync().slice(), q.dataSync().slice(), attn.dataSync().slice()] as Float32Array[];

@@ -37,6 +37,11 @@ export interface LoadModelOptions {
   cache?: ModelCacheMode;
   /** Replaces the realm's Cache Storage (null: none). */
   caches?: CacheStorage | null;
+  /**
+   * Decode an id-only model's float32 or float16 item embedding straight into a HostItemTable
+   * (LoadedModel.hostItemTable) instead of a tensor: the CPU backends' fused path (default false).
+   */
+  hostItemTable?: boolean;
 }
 
 export interface LoadedModelFiles extends LoadedModel {
@@ -159,7 +164,7 @@ function parseManifest(url: string, text: string): ManifestFile {
 }
 
 /** Decodes and checks the weights; the returned tensors are the caller's. */
-async function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): Promise<{ weights: LoadedModel['weights']; weightBytes: number; itemTable?: Float32Array }> {
+async function decodeWeights(url: string, m: ManifestFile, data: Uint8Array, hostItemTable: boolean): Promise<Pick<LoadedModel, 'weights' | 'weightBytes' | 'itemTable' | 'hostItemTable'>> {
   if (data.byteLength !== m.weightBytes) {
     throw new ModelLoadError(
       `The weight files of ${url} hold ${data.byteLength} bytes; its weightsManifest declares ${m.weightBytes}. Upload the weights that belong to this model.json.`,
@@ -172,7 +177,9 @@ async function decodeWeights(url: string, m: ManifestFile, data: Uint8Array): Pr
   // releases what it decoded when it throws; it finds non-finite values while decoding, and then
   // findNonFinite says where.
   try {
-    return await weightsFromArtifactsInSlices({ weightSpecs: m.weightSpecs, weightData: buffer }, weightShapes(m.header.config));
+    return await weightsFromArtifactsInSlices({ weightSpecs: m.weightSpecs, weightData: buffer }, weightShapes(m.header.config), {
+      hostItemTable: hostItemTable && !m.header.config.features,
+    });
   } catch (e) {
     const bad = e instanceof NonFiniteWeightsError ? findNonFinite(buffer, m.weightSpecs) : undefined;
     if (bad) {
@@ -286,7 +293,7 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
       const total = shards.reduce((n, s) => n + s.byteLength, 0);
       const data = shards.length === 1 ? shards[0] : new Uint8Array(total);
       if (shards.length > 1) { let at = 0; for (const s of shards) { data.set(s, at); at += s.byteLength; } }
-      const decoded = await decodeWeights(url, m, data);
+      const decoded = await decodeWeights(url, m, data, options.hostItemTable === true);
       weights = decoded.weights;
       await yieldToEventLoop();
       if (source === 'cache') {
@@ -300,7 +307,7 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
         info.stored = await cache.put(version, files, m.text);
       }
       if (cache?.error) info.error ??= cache.error;
-      return { header: m.header, vocab, modelIndex: index, weights, weightBytes: decoded.weightBytes, itemTable: decoded.itemTable, cache: info };
+      return { header: m.header, vocab, modelIndex: index, weights, weightBytes: decoded.weightBytes, itemTable: decoded.itemTable, hostItemTable: decoded.hostItemTable, cache: info };
     } catch (e) {
       if (weights) tf.dispose(Object.values(weights));
       // A cached copy that fails its checks is dropped, and the network tried once.

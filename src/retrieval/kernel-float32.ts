@@ -11,6 +11,7 @@
  */
 import type { Tensor } from '@tensorflow/tfjs';
 import { blockedIndex, blockRows, createF32Kernel, f32SimdAvailable, F32Layout, type F32Kernel } from '../kernels/f32.js';
+import type { HostItemTable } from '../model/item-table.js';
 import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { checkQueries, MatrixBase, queryValues, type BulkRequest } from './matrix-base.js';
 import type { CatalogMatrixInfo, ScoreResult } from './matrix.js';
@@ -194,6 +195,59 @@ export interface KernelFloat32Options {
    * run (int8 elsewhere); 'i8' forces int8.
    */
   prefilterCode?: 'auto' | 'i8' | 'u4';
+  /**
+   * The rows are rows 1..rows of this table's values (the model's item table; the caller checked
+   * it): where the matrix would store them row-major in a SIMD kernel, it scores them in place in the
+   * table's memory (its other arrays laid out after the table) instead of copying them, if the
+   * table lets it (`claim`: one matrix per table).
+   */
+  inPlace?: HostItemTable;
+}
+
+/**
+ * Where a matrix of `rows` × `dim` puts its arrays in kernel `k`'s memory: the rows, the query, the
+ * scores and the prefilter that applies. `tableBytes`: in place, after a model item table of that
+ * many bytes whose rows 1..rows are the matrix's rows (row-major from byte dim·4).
+ */
+function matrixLayout(rows: number, dim: number, k: F32Kernel, options: KernelFloat32Options, tableBytes?: number) {
+  const wanted = options.prefilter !== false && rows > PREFILTER_MIN_ROWS;
+  const code = options.prefilterCode ?? 'auto';
+  const u4Size = code === 'u4' || (code === 'auto' && rows >= PREFILTER_U4_MIN_ROWS);
+  const withU4 = wanted && u4Size && k.prefilterU4 !== undefined && k.quantizeRowsU4 !== undefined && dim % 32 === 0;
+  const withPre = !withU4 && wanted && k.prefilterI8 !== undefined && k.quantizeRows !== undefined && dim % 4 === 0;
+  const nb = Math.ceil(rows / 16);
+  const lay = new F32Layout();
+  // In place the rows start at the table's row 1, and the matrix's arrays follow its padded last block.
+  if (tableBytes !== undefined) lay.bytes = dim * 4;
+  const m = lay.take(nb * 16 * dim);
+  if (tableBytes !== undefined) lay.bytes = Math.max(lay.bytes, Math.ceil(tableBytes / 16) * 16);
+  const q = lay.take(dim);
+  const out = lay.take(nb * 16);
+  const cap4 = Math.min(PREFILTER_U4_CAP, nb * 16);
+  const nsb = prefilterSampleBlocks(nb).length;
+  const pre4At = withU4 ? {
+    m4: lay.take(nb * 2 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), e2: lay.take(nb * 16), q8: lay.take(dim / 4),
+    idx: lay.take(cap4), ap: lay.take(cap4), up: lay.take(cap4), sc: lay.take(cap4), tmp: lay.take(8),
+    s4: lay.take(nsb * 2 * dim), sScales: lay.take(nsb * 16), sX1: lay.take(nsb * 16), sE2: lay.take(nsb * 16),
+  } : null;
+  const preAt = withPre ? {
+    m8: lay.take(nb * 4 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), qp: lay.take(dim / 2),
+    lo: lay.take(nb * 16), hi: lay.take(nb * 16), idx: lay.take(PREFILTER_CAP), sc: lay.take(PREFILTER_CAP),
+    s8: lay.take(nsb * 4 * dim), sScales: lay.take(nsb * 16), sX1: lay.take(nsb * 16), sLo: lay.take(nsb * 16), sHi: lay.take(nsb * 16),
+  } : null;
+  return { lay, m, q, out, preAt, pre4At, withPre, withU4, nb, rowMajor: withPre || withU4 };
+}
+
+/**
+ * The bytes kernel `k` needs for a model item table of `tableRows` × `dim` followed by the arrays
+ * of an in-place matrix of its rows 1.. (default options): reserved with the table, so that the
+ * matrix does not grow the memory after the table was written (a grown memory's first pass over
+ * the rows was measured several times slower than later ones).
+ */
+export function inPlaceTableBytes(tableRows: number, dim: number, k: F32Kernel): number {
+  const tableBytes = tableRows * dim * 4;
+  const l = matrixLayout(tableRows - 1, dim, k, {}, tableBytes);
+  return l.rowMajor ? Math.max(tableBytes, l.lay.bytes) : tableBytes;
 }
 
 export class KernelFloat32Matrix extends MatrixBase {
@@ -223,6 +277,8 @@ export class KernelFloat32Matrix extends MatrixBase {
     private readonly preAt: PrefilterAt | null,
     /** Where the 4-bit prefilter goes, or null without one (at most one of preAt, pre4At is set). */
     private readonly pre4At: U4PrefilterAt | null = null,
+    /** True when the rows are the model's item table, scored in place (not a copy). */
+    private readonly inPlace = false,
   ) {
     super(rows, dim, chunkRows);
     this.rowMajor = preAt !== null || pre4At !== null;
@@ -247,39 +303,24 @@ export class KernelFloat32Matrix extends MatrixBase {
    * `startBackgroundWork` (or `prefilterReady`) is called.
    */
   static async create(values: Float32Array, rows: number, dim: number, chunkRows: number, options: KernelFloat32Options = {}): Promise<KernelFloat32Matrix> {
-    const k = createF32Kernel({ forceJs: options.forceJs });
-    const nb = Math.ceil(rows / 16);
-    const lay = new F32Layout();
-    const m = lay.take(nb * 16 * dim);
-    const q = lay.take(dim);
-    const out = lay.take(nb * 16);
-    const wanted = options.prefilter !== false && rows > PREFILTER_MIN_ROWS;
-    const code = options.prefilterCode ?? 'auto';
-    const u4Size = code === 'u4' || (code === 'auto' && rows >= PREFILTER_U4_MIN_ROWS);
-    const withU4 = wanted && u4Size && k.prefilterU4 !== undefined && k.quantizeRowsU4 !== undefined && dim % 32 === 0;
-    const withPre = !withU4 && wanted && k.prefilterI8 !== undefined && k.quantizeRows !== undefined && dim % 4 === 0;
-    const cap4 = Math.min(PREFILTER_U4_CAP, nb * 16);
-    const nsb = prefilterSampleBlocks(nb).length;
-    const pre4At = withU4 ? {
-      m4: lay.take(nb * 2 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), e2: lay.take(nb * 16), q8: lay.take(dim / 4),
-      idx: lay.take(cap4), ap: lay.take(cap4), up: lay.take(cap4), sc: lay.take(cap4), tmp: lay.take(8),
-      s4: lay.take(nsb * 2 * dim), sScales: lay.take(nsb * 16), sX1: lay.take(nsb * 16), sE2: lay.take(nsb * 16),
-    } : null;
-    const preAt = withPre ? {
-      m8: lay.take(nb * 4 * dim), scales: lay.take(nb * 16), x1: lay.take(nb * 16), qp: lay.take(dim / 2),
-      lo: lay.take(nb * 16), hi: lay.take(nb * 16), idx: lay.take(PREFILTER_CAP), sc: lay.take(PREFILTER_CAP),
-      s8: lay.take(nsb * 4 * dim), sScales: lay.take(nsb * 16), sX1: lay.take(nsb * 16), sLo: lay.take(nsb * 16), sHi: lay.take(nsb * 16),
-    } : null;
+    const table = options.inPlace;
+    // In place: the table's SIMD kernel, where the rows are stored row-major (a prefilter applies).
+    const inPlace = table !== undefined && !options.forceJs && table.kernel.simd && table.dim === dim && table.rows >= rows + 1
+      && matrixLayout(rows, dim, table.kernel, options, table.bytes).rowMajor && table.claim();
+    const k = inPlace ? table.kernel : createF32Kernel({ forceJs: options.forceJs });
+    const { lay, m, q, out, preAt, pre4At, withPre, withU4, nb } = matrixLayout(rows, dim, k, options, inPlace ? table.bytes : undefined);
     k.reserve(lay.bytes);
     const view = new Float32Array(k.buffer, m, withPre || withU4 ? rows * dim : nb * 16 * dim);
-    if (withPre || withU4) {
+    if (inPlace) {
+      // Nothing to copy: row-major rows are read up to row `rows` only (the padding of the last block is not).
+    } else if (withPre || withU4) {
       for (let r0 = 0; r0 < rows; r0 += YIELD_EVERY_ITEMS) {
         if (r0 > 0) await yieldToEventLoop();
         const r1 = Math.min(rows, r0 + YIELD_EVERY_ITEMS);
         view.set(values.subarray(r0 * dim, r1 * dim), r0 * dim);
       }
     } else blockRows(values, rows, dim, view);
-    return new KernelFloat32Matrix(rows, dim, chunkRows, k, { m, q, out }, nb, view, preAt, pre4At);
+    return new KernelFloat32Matrix(rows, dim, chunkRows, k, { m, q, out }, nb, view, preAt, pre4At, inPlace);
   }
 
   /**
@@ -297,7 +338,7 @@ export class KernelFloat32Matrix extends MatrixBase {
     const bytes = this.view.byteLength + (this.preAt ? i8Bytes(this.nb, this.dim) : 0) + (this.pre4At ? u4Bytes(this.nb, this.dim) : 0);
     const kernel = this.k.simd ? (this.pre4At ? 'f32-simd+u4-prefilter' : this.preAt ? 'f32-simd+i8-prefilter' : 'f32-simd') : 'f32-js';
     const ready = this.pre4At ? { prefilterReady: this.pre4 !== null } : this.preAt ? { prefilterReady: this.pre !== null } : {};
-    return { ...this.baseInfo(bytes), kernel, ...ready };
+    return { ...this.baseInfo(bytes), kernel, ...ready, ...(this.inPlace ? { rowsShared: true } : {}) };
   }
 
   /** How the prefilter served its calls so far, or null without one (or before it is built). */

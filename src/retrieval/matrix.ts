@@ -28,6 +28,7 @@ import { Int8Matrix } from './int8-matrix.js';
 import { quantizeInt8, type Int8Rows } from './int8.js';
 import { exactPrefilterApplies, KernelFloat32Matrix } from './kernel-float32.js';
 import { TfjsFloat32Matrix } from './tfjs-float32.js';
+import type { HostItemTable } from '../model/item-table.js';
 
 export type EmbeddingDtype = 'float32' | 'int8';
 export type EmbeddingDtypeOption = EmbeddingDtype | 'auto';
@@ -54,7 +55,7 @@ export interface ScoreResult {
 }
 
 /** The matrix's part of the engine's ScoringInfo (storage, kernel, size). */
-export type CatalogMatrixInfo = Pick<ScoringInfo, 'dtype' | 'kernel' | 'prefilterReady' | 'rows' | 'dim' | 'bytes' | 'chunkRows' | 'simd'>;
+export type CatalogMatrixInfo = Pick<ScoringInfo, 'dtype' | 'kernel' | 'prefilterReady' | 'rows' | 'dim' | 'bytes' | 'chunkRows' | 'simd' | 'rowsShared'>;
 
 export interface CatalogMatrixOptions {
   dtype?: EmbeddingDtypeOption;
@@ -69,6 +70,8 @@ export interface CatalogMatrixOptions {
   prefilter?: boolean;
   /** Which exact prefilter: 'auto' (4-bit on large matrices where relaxed SIMD runs, else int8), 'u4' or 'i8' (see kernel-float32.ts). */
   prefilterCode?: 'auto' | 'i8' | 'u4';
+  /** float32 on the kernel: the rows are rows 1..rows of this model item table, scored in place where they can be (kernel-float32.ts). */
+  inPlace?: HostItemTable;
 }
 
 /**
@@ -123,7 +126,7 @@ export async function createCatalogMatrix(values: Float32Array | null, rows: num
   if (dtype === 'int8') return Int8Matrix.create(cached ?? quantizeInt8(values!, rows, dim), rows, dim, chunkRows);
   if (!values) throw new InvalidOptionsError('CatalogMatrix: float32 storage needs the values.');
   if ((options.float32Kernel ?? (isCpuBackend(tf.getBackend()) ? 'f32' : 'tfjs')) === 'f32') {
-    return KernelFloat32Matrix.create(values, rows, dim, chunkRows, { forceJs: options.f32Js, prefilter: options.prefilter, prefilterCode: options.prefilterCode });
+    return KernelFloat32Matrix.create(values, rows, dim, chunkRows, { forceJs: options.f32Js, prefilter: options.prefilter, prefilterCode: options.prefilterCode, inPlace: options.inPlace });
   }
   return TfjsFloat32Matrix.create(values, rows, dim, chunkRows);
 }

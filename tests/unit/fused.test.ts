@@ -179,6 +179,9 @@ describe('the recommend path on the bundled Games model', () => {
       expect((await fast.info()).forward?.path).toBe('fused');
       // int8 at this size, with or without relaxed SIMD (the 4-bit prefilter starts at PREFILTER_U4_MIN_ROWS).
       expect((await fast.info()).scoring?.kernel).toBe('f32-simd+i8-prefilter');
+      // The fused engine scores the model's item table in place (one copy); the TF.js one a copy of its tensor.
+      expect((await fast.info()).scoring?.rowsShared).toBe(true);
+      expect((await slow.info()).scoring?.rowsShared).toBeUndefined();
       const r = rng(99);
       for (let h = 0; h < 6; h++) {
         const events = Array.from({ length: 3 + r(25) }, (_, i) => ({ type: (i % 9 === 4 ? 'cart' : i % 11 === 6 ? 'purchase' : 'view') as 'view', itemId: ids[r(ids.length)] }));
