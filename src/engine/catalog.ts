@@ -276,6 +276,15 @@ export class Catalog {
     return this.rows <= FULL_SCORE_MAX_ROWS ? { kind: 'all' } : { kind: 'top', n };
   }
 
+  /**
+   * The popular list's candidates, most popular first: every position where the model's scores cover
+   * every row (FULL_SCORE_MAX_ROWS), else the first `n`, as deep as the model's top rows go (the rest
+   * reach ranking as its popular fill).
+   */
+  popularHead(n = TOP_CANDIDATES): Int32Array {
+    return this.rows <= FULL_SCORE_MAX_ROWS ? this.popularOrder : this.popularOrder.subarray(0, n);
+  }
+
   /** A ranking candidate for a catalog position: its entry (when the shop gave one) and unit embedding. */
   candidateAt(pos: number, score: number, reason: RankReason): RankCandidate {
     const row = this.rowOfPos[pos];

@@ -199,4 +199,23 @@ describe('the recommend path on the bundled Games model', () => {
       await slow.dispose();
     }
   });
+
+  it('a new shopper\'s list ranks the most popular head of a large catalog; rules that starve it are filled from the rest', { timeout: 60_000 }, async () => {
+    const vocab = JSON.parse(await (await fileFetch()(modelUrl('games-sasrec').replace('model.json', 'vocab.json'))).text()) as { itemIds: string[]; popularity: number[] };
+    const ids = vocab.itemIds.slice(1);
+    // The 40 least popular items form their own category, far below the popular head.
+    const byPop = ids.map((id, i) => ({ id, pop: vocab.popularity[i + 1] })).sort((a, b) => b.pop - a.pop);
+    const tail = new Set(byPop.slice(-40).map((x) => x.id));
+    const catalog = ids.map((id, i) => ({ id, category: tail.has(id) ? 'tail' : `c${i % 37}`, price: 5 + (i % 200) }));
+    const e = await createEngine({ modelUrl: modelUrl('games-sasrec'), backend: 'wasm', catalog, dbName: freshDbName() }, { fetch: fileFetch() });
+    try {
+      const plain = await e.recommend('home', { k: 10, diversity: 0 });
+      expect(plain.items.map((i) => i.itemId)).toEqual(byPop.slice(0, 10).map((x) => x.id));
+      const starved = await e.recommend('home', { k: 10, rules: { include: { category: ['tail'] } } });
+      expect(starved.items).toHaveLength(10);
+      for (const it of starved.items) expect(tail.has(it.itemId)).toBe(true);
+    } finally {
+      await e.dispose();
+    }
+  });
 });

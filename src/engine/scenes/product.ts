@@ -6,7 +6,7 @@ import { UnknownItemError } from '../../contract/errors.js';
 import type { RankReason } from '../../contract/protocol.js';
 import { BEHAVIOUR_CODES, SCENE_CODES } from '../../model/features.js';
 import { appendItems, withStep } from '../../model/inputs.js';
-import { rankScored } from '../../ranking/rank.js';
+import { rankScored, scoringDepth } from '../../ranking/rank.js';
 import { hasAffinity, mergeProfiles } from '../../ranking/affinity.js';
 import { affinityList, candidateSource, exclusions, feedbackAdjust, personalList, rankWithFill, shopperAffinity, type Scene } from './scene.js';
 
@@ -48,7 +48,7 @@ export const product: Scene<'product'> = {
         if (hasAffinity(profile)) return affinityList(ctx, profile, req, exclude);
       }
       const reason: RankReason = { kind: 'fallback', detail: `"${id}" is new to the model: popular items${category !== undefined ? ' in its category' : ''}` };
-      const inCategory = category === undefined ? cat.popularOrder : cat.popularOrder.filter((p) => cat.items[p].category === category);
+      const inCategory = category === undefined ? cat.popularHead(scoringDepth(req.k)) : cat.positionsWith('category', category);
       return rankWithFill(ctx, cat.popular(reason, inCategory), req, exclude);
     }
     const input = {

@@ -199,7 +199,10 @@ export async function personalList(
       }
     }
     if (run.used === 0) {
-      return { items: rankCandidates(cat.popular({ kind: 'popular' }), { ...req, exclude, adjust }), used: 0 };
+      // The model read nothing: popular items, on a large catalog only as deep as its scores would go
+      // (the rest as fill, pins by lookup), so that a million rows are not ranked for a new shopper.
+      const head = cat.popular({ kind: 'popular' }, cat.popularHead(scoringDepth(req.k)));
+      return { items: rankCandidates(head, { ...req, exclude, adjust, popular: () => cat.popular({ kind: 'popular' }), lookup: (id) => cat.lookup(id) }), used: 0 };
     }
     const ranked: RankedList = rankScored(candidateSource(ctx, run, reasonFor(run.becauseOf)), { ...req, exclude, adjust, shortcut: ctx.shortcut });
     if (!run.rows || ranked.filled === 0 || retries-- === 0 || n >= cat.rows) return { items: ranked.items, used: run.used };
