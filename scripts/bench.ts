@@ -36,6 +36,18 @@ const root = resolve(import.meta.dirname, '..');
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
 const opt = (name: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
+const USAGE = `usage: npm run bench [-- --quick] [--backends wasm,cpu] [--sizes 1k,24k] [--calls 40] [--no-build] [--out docs]
+  [--peer-sizes 24k,1m] [--peer-calls 100] [--no-peer] [--goals-doc docs/benchmarks.md] [--from <benchmarks.json>]`;
+const BOOLEAN_FLAGS = ['quick', 'no-build', 'no-peer', 'help'];
+const VALUE_FLAGS = ['backends', 'sizes', 'calls', 'out', 'peer-sizes', 'peer-calls', 'goals-doc', 'from'];
+for (let i = 0; i < argv.length; i++) {
+  const name = argv[i].replace(/^--/, '');
+  if (VALUE_FLAGS.includes(name)) { i++; continue; }
+  if (BOOLEAN_FLAGS.includes(name)) continue;
+  console.error(`unknown option ${argv[i]}\n${USAGE}`);
+  process.exit(2);
+}
+if (flag('help')) { console.log(USAGE); process.exit(0); }
 
 const QUICK = flag('quick');
 const BACKENDS = (opt('backends') ?? (QUICK ? 'wasm' : 'auto,webgpu,webgl,wasm,cpu')).split(',') as BenchCase['backend'][];
