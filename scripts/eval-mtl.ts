@@ -4,6 +4,8 @@
  * time-ordered hold-out (favorite: the satisfaction head; a model without it prints "no head"), purchase GAUC, cold items, and (with --cold-start) shoppers with 0, 1 and 3 events.
  * Prints tables; the LAST line is one JSON object with every figure.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readMtlData, DEFAULT_MTL_DATA_OPTIONS, type MtlData } from '../training/mtl-data.js';
 import { evaluateMtlScorer, itemKnnMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, type MtlMetrics, type MtlScorer } from '../training/mtl-eval.js';
@@ -13,7 +15,7 @@ import { parseFlags, UsageError } from '../training/cli.js';
 
 export const MTL_EVAL_HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|trending|recent|itemknn) --data <events.tsv> --format tianchi --items <items.tsv>
        [--period test|valid (test)] [--candidates catalog|vocab (catalog)] [--targets first|every (first)] [--cold-start] [--backend wasm|cpu]
-       [--unknown mask|drop (mask)]
+       [--unknown mask|drop (mask)] [--train-end YYYYMMDD --valid-day YYYYMMDD --test-start YYYYMMDD]
   --targets first: each shopper's first click / cart / purchase of the period (a return visit);
   --targets every: every click / cart / purchase of the period, each from all events before it.
   Each task's figures are also split by target: in the shopper's history (a repeat) or new to the shopper.
@@ -22,7 +24,8 @@ export const MTL_EVAL_HELP = `usage: npm run eval -- (--model <dir> | --baseline
   --unknown: history items the model never saw are kept as masked positions with their content
   (mask, as the SDK serves and the bundled model's figures were published) or left out (drop, how the SDK served before issue #15).
   The model must be a multi-task model (npm run train -- --arch mtl); its vocabulary defines the
-  training items, the hold-out days are those it was trained with (${DEFAULT_MTL_DATA_OPTIONS.testStart} on by default).`;
+  training items, the hold-out days are those it was trained with: the split in its training.json (a refit model's
+  training items are those up to its refit day), else the flags, else test from ${DEFAULT_MTL_DATA_OPTIONS.testStart}.`;
 
 function flat(prefix: string, m: MtlMetrics): Record<string, number> {
   const out: Record<string, number> = {};
@@ -49,10 +52,26 @@ function table(title: string, m: MtlMetrics): void {
   console.log(`  purchase GAUC ${m.purchaseGauc.toFixed(4)} over ${m.gaucUsers} users; cold-item targets ${m.coldItems.targets}: HR@10 ${m.coldItems['hr@10'].toFixed(4)}, HR@50 ${m.coldItems['hr@50'].toFixed(4)}`);
 }
 
+/** The split a model folder's training.json records (npm run train -- --arch mtl), and the day a refit trained through. */
+function trainedSplit(dir: string): { split?: { trainEnd: number; validDay: number; testStart: number }; refitThrough?: number } | undefined {
+  const file = path.join(dir, 'training.json');
+  if (!fs.existsSync(file)) return undefined;
+  type Split = { trainEnd?: number; validDay?: number; testStart?: number };
+  type Refit = { throughDay?: number } | null;
+  // npm run train writes data.{trainEnd,...} and refit; scenerec train writes split and training.refit.
+  const t = JSON.parse(fs.readFileSync(file, 'utf8')) as { data?: Split; split?: Split; refit?: Refit; training?: { refit?: Refit } };
+  const d = typeof t.data?.trainEnd === 'number' ? t.data : t.split;
+  const refit = t.refit ?? t.training?.refit;
+  const split = d && typeof d.trainEnd === 'number' && typeof d.validDay === 'number' && typeof d.testStart === 'number'
+    ? { trainEnd: d.trainEnd, validDay: d.validDay, testStart: d.testStart } : undefined;
+  return { split, refitThrough: typeof refit?.throughDay === 'number' ? refit.throughDay : undefined };
+}
+
 export async function runMtlEval(argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
     model: 'string', baseline: 'string', data: 'string', format: 'string', items: 'string', period: 'string', candidates: 'string',
     'cold-start': 'boolean', targets: 'string', backend: 'string', protocol: 'string', help: 'boolean', unknown: 'string',
+    'train-end': 'number', 'valid-day': 'number', 'test-start': 'number',
   });
   if (f.help) { console.log(MTL_EVAL_HELP); return; }
   for (const req of ['data', 'items']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${MTL_EVAL_HELP}`);
@@ -74,7 +93,19 @@ export async function runMtlEval(argv: string[]): Promise<void> {
   if (model && !model.header.config.features) {
     throw new UsageError(`${f.model} is a single-objective model; multi-objective figures need a model trained with --arch mtl (or drop --items)`);
   }
-  const data: MtlData = readMtlData(f.data as string, f.items as string);
+  const trained = f.model ? trainedSplit(f.model as string) : undefined;
+  const day = (k: 'train-end' | 'valid-day' | 'test-start', d: number) => (f[k] as number | undefined) ?? d;
+  const split = trained?.split ?? DEFAULT_MTL_DATA_OPTIONS;
+  const options = {
+    ...DEFAULT_MTL_DATA_OPTIONS, trainEnd: day('train-end', split.trainEnd), validDay: day('valid-day', split.validDay), testStart: day('test-start', split.testStart),
+  };
+  if (trained?.refitThrough !== undefined) {
+    if (trained.refitThrough >= options.testStart || (period === 'valid' && trained.refitThrough >= options.validDay)) {
+      throw new UsageError(`${f.model} was refit on the days up to ${trained.refitThrough}: its figures on the ${period} days (from ${period === 'valid' ? options.validDay : options.testStart}) would be in-sample`);
+    }
+    options.trainEnd = trained.refitThrough; // the refit's vocabulary: its training items
+  }
+  const data: MtlData = readMtlData(f.data as string, f.items as string, options);
   // The model's own vocabulary decides which items count as trained (the data split must match its training).
   if (model && model.vocab.itemIds.length !== data.vocab.itemIds.length) {
     throw new UsageError(`${f.model} was trained on ${model.vocab.itemIds.length - 1} items, this split has ${data.vocab.itemIds.length - 1}: train and evaluate with the same days`);

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readMtlData, DEFAULT_MTL_DATA_OPTIONS } from '../training/mtl-data.js';
-import { DEFAULT_MTL_OPTIONS, mtlConfig, parseTaskWeights, taskHeads, trainMtl, type MtlTrainOptions } from '../training/mtl-train.js';
+import { DEFAULT_MTL_OPTIONS, mtlConfig, parseTaskWeights, REFITS, refitMtl, taskHeads, trainMtl, type MtlTrainOptions, type Refit } from '../training/mtl-train.js';
 import { architectureOf, checkArchitecture, describeWarmStart, readInitModel, shapeOf, warmStartWeights, type WarmStartReport } from '../training/warm-start.js';
 import { saveModel, setNodeBackend } from '../training/node-io.js';
 import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training/cli.js';
@@ -14,6 +14,8 @@ import { TASKS } from '../src/model/features.js';
 import { calibrateMtlModel, calibrationUsers, FIRST_SHARE, type CalibrationReport } from '../training/mtl-calibrate.js';
 
 const D = DEFAULT_MTL_OPTIONS;
+/** The benchmark CLI's refit default (scenerec train's: SHOP_REFIT). */
+export const BENCH_REFIT: Refit = 'off';
 export const MTL_HELP = `usage: npm run train -- --arch mtl --data <events.tsv> --items <items.tsv> --out <dir> [options]
   --tasks click,cart,purchase,favorite (the heads to train, all by default; one name: a single-task model)
   --task-weights ${D.taskWeights.join(',')} (loss weights click,cart,purchase[,favorite]: 3 numbers train the 3-head model, 4 add the
@@ -25,6 +27,9 @@ export const MTL_HELP = `usage: npm run train -- --arch mtl --data <events.tsv> 
   --init-from DIR (warm start from an earlier multi-task model: known items, categories, brands keep their vectors; shape flags default to DIR's)
   --calibrate on|off (on: after training, each head's repeat weights are searched for the best validation-day NDCG@10,
     full ranking, ${FIRST_SHARE} x first event + ${1 - FIRST_SHARE} x every event; npm run calibrate:mtl does it for a saved model)
+  --refit on|off (${BENCH_REFIT}; on: after calibration, train again from the start on the training and validation days, for the
+    epoch count the validation chose, keeping the calibrated repeat weights; the test days stay unseen, npm run eval reads the
+    days from training.json)
   --train-end YYYYMMDD (${DEFAULT_MTL_DATA_OPTIONS.trainEnd})  --valid-day YYYYMMDD (${DEFAULT_MTL_DATA_OPTIONS.validDay})  --test-start YYYYMMDD (${DEFAULT_MTL_DATA_OPTIONS.testStart})`;
 
 export async function runMtlTraining(argv: string[]): Promise<void> {
@@ -33,7 +38,7 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
     epochs: 'number', batch: 'number', lr: 'number', negatives: 'number', 'max-len': 'number', hidden: 'number', blocks: 'number',
     heads: 'number', ffn: 'number', dropout: 'number', seed: 'number', patience: 'number', 'max-steps': 'number', dtype: 'string',
     'train-end': 'number', 'valid-day': 'number', 'test-start': 'number', backend: 'string', help: 'boolean', 'init-from': 'string', calibrate: 'string',
-    'eval-users': 'number',
+    'eval-users': 'number', refit: 'string',
   });
   if (f.help) { console.log(MTL_HELP); return; }
   for (const req of ['data', 'items', 'out']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${MTL_HELP}`);
@@ -69,6 +74,8 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
   if (dtype !== 'float16' && dtype !== 'float32') throw new UsageError('--dtype must be float16 or float32');
   const calibrate = (f.calibrate as string) ?? 'on';
   if (calibrate !== 'on' && calibrate !== 'off') throw new UsageError('--calibrate must be on or off');
+  const refit = ((f.refit as string | undefined) ?? BENCH_REFIT) as Refit;
+  if (!REFITS.includes(refit)) throw new UsageError(`--refit must be one of ${REFITS.join(', ')}`);
 
   const t0 = performance.now();
   const data = readMtlData(f.data as string, f.items as string, {
@@ -84,7 +91,6 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
   let warm: WarmStartReport | undefined;
   if (prev) {
     const w = warmStartWeights(prev, mtlConfig(data, options), data.vocab, options.seed, initFrom!);
-    tf.dispose(Object.values(prev.weights));
     init = w.weights; warm = w.report;
     console.log(describeWarmStart(warm));
   }
@@ -109,11 +115,30 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
   }
   const out = f.out as string;
   const name = path.basename(path.resolve(out));
-  const { header, bytes } = await saveModel(out, result.config, result.weights, data.vocab, dtype, name);
-  tf.dispose(Object.values(result.weights));
+  let shipped = { result, data };
+  let refitNote: Record<string, unknown> | null = null;
+  if (refit === 'on' && result.bestEpoch < 1) console.log('refit: skipped (the warm start\'s weights validated best: no epoch count to repeat)');
+  if (refit === 'on' && result.bestEpoch >= 1) {
+    // The validation day joins the training days; the test days stay unseen.
+    const all = readMtlData(f.data as string, f.items as string, { ...DEFAULT_MTL_DATA_OPTIONS, trainEnd: data.validDay, validDay: data.validDay, testStart: data.testStart });
+    console.log(`refit: training again on the days up to ${all.trainEnd} (${all.vocab.itemIds.length - 1} items) for ${result.bestEpoch} epoch(s), the count the validation chose`);
+    const refitInit = prev ? warmStartWeights(prev, mtlConfig(all, options), all.vocab, options.seed, initFrom!).weights : undefined;
+    const r = await refitMtl(all, options, result.bestEpoch, result.weights.repeatWeights, {
+      onStep: ({ epoch, step, stepsInEpoch, loss, elapsed }) =>
+        bar.update(`refit epoch ${epoch}/${result.bestEpoch}`, step, stepsInEpoch, `loss ${loss.toFixed(4)}`, (elapsed / step) * (stepsInEpoch - step)),
+      onEpoch: (log) => { bar.end(); console.log(`refit epoch ${log.epoch} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s`); },
+    }, refitInit);
+    tf.dispose(Object.values(result.weights));
+    refitNote = { throughDay: all.trainEnd, epochs: r.epochs, seconds: Math.round(r.trainSeconds), items: all.vocab.itemIds.length - 1 };
+    shipped = { result: r, data: all };
+  }
+  if (prev) tf.dispose(Object.values(prev.weights));
+  const { header, bytes } = await saveModel(out, shipped.result.config, shipped.result.weights, shipped.data.vocab, dtype, name);
+  tf.dispose(Object.values(shipped.result.weights));
   fs.writeFileSync(path.join(out, 'training.json'), JSON.stringify({
     command: `npm run train -- ${argv.join(' ')}`, modelVersion: header.modelVersion, architecture: header.architecture,
-    data: { events: f.data, items: f.items, users: data.users.length, items_in_vocab: data.vocab.itemIds.length - 1, catalog: data.catalog.ids.length, trainEnd: data.trainEnd, validDay: data.validDay, testStart: data.testStart },
+    data: { events: f.data, items: f.items, users: data.users.length, items_in_vocab: shipped.data.vocab.itemIds.length - 1, catalog: data.catalog.ids.length, trainEnd: data.trainEnd, validDay: data.validDay, testStart: data.testStart },
+    refit: refitNote,
     options, tasks: names, initFrom: warm ?? null, backend, weightDtype: dtype, artifactBytes: bytes, trainSeconds: Math.round(result.trainSeconds),
     epochs: result.epochs, bestEpoch: result.bestEpoch, steps: result.steps, calibration,
     log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, cpuSeconds: l.cpuSeconds, score: l.score, valid: l.valid && { tasks: l.valid.tasks.map(({ hr10: _a, ndcg10: _b, ...rest }) => rest), purchaseGauc: l.valid.purchaseGauc } })),

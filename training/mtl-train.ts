@@ -317,12 +317,26 @@ export interface MtlCallbacks {
   onEpoch?(log: MtlEpochLog, bestEpoch: number): void;
 }
 
+/** `--refit`: whether a time split's model is trained again on the days it held out (refitMtl). */
+export const REFITS = ['on', 'off'] as const;
+export type Refit = typeof REFITS[number];
+
+/** How trainMtl picks the weights it returns. */
+export interface MtlFitMode {
+  /**
+   * false: no validation; every epoch of `options.epochs` runs and the last one's weights are
+   * returned (a refit with an epoch count chosen before, see refitMtl). Default true.
+   */
+  validate?: boolean;
+}
+
 /**
  * Trains; keeps the weights with the best validation score (mean NDCG@10 over the trained tasks).
  * With `init` (a warm start, training/warm-start.ts) training starts from those weights (the trainer
  * disposes them) and validates them first, as epoch 0: keep-best starts from them.
  */
-export async function trainMtl(data: MtlData, options: MtlTrainOptions, callbacks: MtlCallbacks = {}, init?: WeightMap): Promise<MtlTrainResult> {
+export async function trainMtl(data: MtlData, options: MtlTrainOptions, callbacks: MtlCallbacks = {}, init?: WeightMap, fit: MtlFitMode = {}): Promise<MtlTrainResult> {
+  const validating = fit.validate ?? true;
   const config = mtlConfig(data, options);
   const windows = trainingWindows(data, options.maxLen);
   if (windows.length === 0) throw new Error('no user has 2 or more training events: nothing to train on');
@@ -349,8 +363,8 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
   const log: MtlEpochLog[] = [];
   const numItems = config.numItems;
   const trained = options.taskWeights.map((w, t) => (w > 0 ? t : -1)).filter((t) => t >= 0);
-  const validUsers = sampleMtlUsers(data, 'valid', options.evalUsers ?? 0, options.seed + 1);
-  callbacks.onPlan?.({ validation: mtlValidationLabel(validUsers) });
+  const validUsers = validating ? sampleMtlUsers(data, 'valid', options.evalUsers ?? 0, options.seed + 1) : { users: [], eligible: 0, sampled: false };
+  if (validating) callbacks.onPlan?.({ validation: mtlValidationLabel(validUsers) });
   const validate = async () => {
     const t = performance.now();
     const valid = await evaluateMtl(config, vars, data, {
@@ -359,7 +373,7 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
     });
     return { valid, score: trained.reduce((s, t) => s + valid.tasks[t].ndcg10, 0) / trained.length };
   };
-  if (init) {
+  if (init && validating) {
     const { valid, score } = await validate();
     bestScore = score;
     const entry: MtlEpochLog = { epoch: 0, loss: Number.NaN, seconds: 0, valid, score };
@@ -397,6 +411,14 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
     const cpu = process.cpuUsage(cpu0);
     if (epoch === 1) callbacks.onPhase?.({ phase: 'training steps', what: `${stepsDone - 1} more steps, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} CPU-s for the epoch's steps` });
     trainSeconds += seconds;
+    if (!validating) {
+      const entry: MtlEpochLog = { epoch, loss: sum / Math.max(stepsDone, 1), seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+      log.push(entry);
+      bestEpoch = epoch;
+      callbacks.onEpoch?.(entry, bestEpoch);
+      if (options.maxSteps > 0 && step >= options.maxSteps) break;
+      continue;
+    }
     const { valid, score } = await validate();
     if (epoch === 1) callbacks.onPhase?.({ phase: 'validation', what: `${valid.users.toLocaleString('en-US')} users` });
     const entry: MtlEpochLog = { epoch, loss: sum / Math.max(stepsDone, 1), seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, valid, score };
@@ -409,6 +431,22 @@ export async function trainMtl(data: MtlData, options: MtlTrainOptions, callback
     if ((options.patience > 0 && stale >= options.patience) || (options.maxSteps > 0 && step >= options.maxSteps)) break;
   }
   optimizer.dispose();
+  if (!validating) { tf.dispose(Object.values(best)); best = clone(vars); }
   tf.dispose(Object.values(vars));
   return { config, weights: best, log, epochs: log.length > 0 ? log[log.length - 1].epoch : 0, bestEpoch, trainSeconds, steps: step };
+}
+
+/**
+ * The model a time split ships: trained again from the same start on more days (`data.trainEnd`,
+ * moved by the caller past the days the first run held out) for the epoch count the first run's
+ * validation chose, with no validation (there is no later day left to validate on). The first
+ * run's calibrated repeat weights replace the refit's own: they were searched on a day the refit
+ * now trains on. `init`: the warm start's weights for this data's vocabulary, as for trainMtl.
+ */
+export async function refitMtl(data: MtlData, options: MtlTrainOptions, epochs: number, repeatWeights: tf.Tensor, callbacks: MtlCallbacks = {}, init?: WeightMap): Promise<MtlTrainResult> {
+  if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`a refit needs 1 or more epochs, got ${epochs}`);
+  const result = await trainMtl(data, { ...options, epochs, patience: 0 }, callbacks, init, { validate: false });
+  result.weights.repeatWeights.dispose();
+  result.weights.repeatWeights = tf.keep(repeatWeights.clone());
+  return result;
 }

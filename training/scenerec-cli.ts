@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { DataFormatError, type SequenceDataset } from './data.js';
 import { DEFAULT_TRAIN_OPTIONS, formatEstimate, formatValidation, heldOutSplit, HOLD_OUTS, train, type HoldOut, type TrainOptions } from './train.js';
-import { DEFAULT_MTL_OPTIONS, parseTaskWeights, trainMtl, type MtlTrainOptions } from './mtl-train.js';
+import { DEFAULT_MTL_OPTIONS, parseTaskWeights, REFITS, refitMtl, trainMtl, type MtlTrainOptions, type Refit } from './mtl-train.js';
 import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer } from './evaluate.js';
 import { evaluateMtlScorer, itemKnnMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, sampleMtlUsers, type MtlMetrics, type MtlScorer } from './mtl-eval.js';
 import type { MtlData } from './mtl-data.js';
@@ -46,7 +46,7 @@ const TRAIN_FLAGS = {
   'max-len': 'number', hidden: 'number', blocks: 'number', heads: 'number', ffn: 'number', dropout: 'number', seed: 'number',
   patience: 'number', 'max-steps': 'number', dtype: 'string', 'eval-every': 'number', 'eval-users': 'number', 'id-dropout': 'number',
   'task-weights': 'string', l2: 'number', 'skip-eval': 'boolean', 'min-item-count': 'number', 'init-from': 'string', calibrate: 'string',
-  'hold-out': 'string',
+  'hold-out': 'string', refit: 'string',
 } as const;
 
 /**
@@ -55,6 +55,14 @@ const TRAIN_FLAGS = {
  * train`, holds out every user's, as the published protocols do).
  */
 export const SHOP_HOLD_OUT: HoldOut = 'validation-sample';
+
+/**
+ * Whether the shop's multi-task model is trained again, after its evaluation, on every day of the
+ * log (the validation and test days too) for the epoch count its validation chose: the days a time
+ * split holds out are the shop's newest, and a model that never saw them would ship without them.
+ * The card's figures are the model's before the refit (the refit has no unseen day left).
+ */
+export const SHOP_REFIT: Refit = 'on';
 
 const READ_HELP = `  --data FILE          the event log: CSV, TSV or JSON Lines with a header (format from the extension, or --format csv|tsv|jsonl)
   --items FILE         optional item file (CSV/TSV/JSONL with a header: id, category, brand, price, title, available)
@@ -89,6 +97,9 @@ training (defaults: sasrec / mtl):
   --dropout X (${DEFAULT_TRAIN_OPTIONS.dropout} / ${DEFAULT_MTL_OPTIONS.dropout})  --id-dropout X (mtl, ${DEFAULT_MTL_OPTIONS.idDropout})  --task-weights click,cart,purchase[,favorite] (mtl, ${DEFAULT_MTL_OPTIONS.taskWeights.join(',')}; or named: favorite=0.3,...)  --l2 X (mtl, ${DEFAULT_MTL_OPTIONS.l2})  --seed N (${DEFAULT_TRAIN_OPTIONS.seed})
   --calibrate on|off (mtl, on: after training, search each head's repeat weights for the best validation-day NDCG@10, full ranking, ${FIRST_SHARE} x first event + ${1 - FIRST_SHARE} x every event; off: keep the trained ones)
   --patience N (sasrec ${DEFAULT_TRAIN_OPTIONS.patience}: stop after N validations without improvement; 0 = no early stopping, the whole cosine schedule runs and the best-validation weights are kept)
+  --refit on|off (mtl, ${SHOP_REFIT}: after the evaluation, train again from the start on every day of the log, the validation
+    and test days too, for the epoch count the validation chose; the card's figures are the model's before the refit, and
+    scenerec eval then refuses the refit model, which has seen the test days; off: ship the evaluated model)
   --hold-out every-user|validation-sample (sasrec, ${SHOP_HOLD_OUT}: whose last two events are held out for validation and test: only the --eval-users sample's, every other shopper training on all their events; or every shopper's, the benchmark protocol)
   --min-item-count N (sasrec, 1: drop rarer items)  --skip-eval (no held-out figures in the card)  --eval-every N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalEvery}: validate on ${DEFAULT_TRAIN_OPTIONS.validProtocol === 'full' ? 'full-ranking' : 'sampled-100'} NDCG@10 every N epochs)  --eval-users N (${DEFAULT_TRAIN_OPTIONS.evalUsers} / ${DEFAULT_MTL_OPTIONS.evalUsers}: validation users sampled; 0 = all)  --max-steps N  --dtype float16|float32 (float16)  --backend wasm|cpu (wasm)
 
@@ -321,6 +332,8 @@ async function trainWith(
   const t0 = performance.now();
   const calibrate = (f.calibrate as string | undefined) ?? 'on';
   if (calibrate !== 'on' && calibrate !== 'off') throw new UsageError('--calibrate must be on or off');
+  const refit = ((f.refit as string | undefined) ?? SHOP_REFIT) as Refit;
+  if (!REFITS.includes(refit)) throw new UsageError(`--refit must be one of ${REFITS.join(', ')}`);
   const prevModel = prev && (prev.header.config.features ? 'mtl' : 'sasrec');
   if (prev && forced) checkArchitecture(architectureOf(prev.header.config), forced === 'mtl' ? 'sasrec-mtl' : 'sasrec', initFrom!);
   const input = await readInputs(f, print);
@@ -433,10 +446,25 @@ async function trainWith(
       calibration = c.report;
     }
     const saved = await saveModel(out, result.config, result.weights, data.vocab, dtype, name);
-    tf.dispose(Object.values(result.weights));
     bytes = saved.bytes; modelVersion = saved.header.modelVersion;
     training = { seconds: Math.round(result.trainSeconds), epochs: result.epochs, bestEpoch: result.bestEpoch, steps: result.steps, calibration, log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, cpuSeconds: l.cpuSeconds, score: l.score })) };
     if (!skipEval) { print('evaluating on the test days ...'); report = await evalMtl(out, data, maxUsers); }
+    if (refit === 'on' && result.bestEpoch < 1) print('refit: skipped (the warm start\'s weights validated best: no epoch count to repeat)');
+    if (refit === 'on' && result.bestEpoch >= 1) {
+      const through = logDays(input.grouped).at(-1)!;
+      const all = mtlDataFromLog(input.grouped, input.items, { ...split, trainEnd: through });
+      const events = all.events.reduce((s, l) => s + l.length, 0);
+      print(`refit: training again on every day up to ${dayStr(through)} (${events.toLocaleString('en-US')} events, ${all.vocab.itemIds.length - 1} items) for ${result.bestEpoch} epoch(s), the count the validation chose; the figures above are version ${modelVersion}'s`);
+      const refitInit = prev ? warmStartWeights(prev, mtlConfig(all, o), all.vocab, o.seed, initFrom!).weights : undefined;
+      const r = await refitMtl(all, o, result.bestEpoch, result.weights.repeatWeights, {
+        onStep, onEpoch: (log) => { bar.end(); print(`refit epoch ${log.epoch}/${result.bestEpoch} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s`); },
+      }, refitInit);
+      const refitSaved = await saveModel(out, r.config, r.weights, all.vocab, dtype, name);
+      tf.dispose(Object.values(r.weights));
+      training.refit = { throughDay: through, epochs: r.epochs, seconds: Math.round(r.trainSeconds), events, items: all.vocab.itemIds.length - 1, evaluatedVersion: modelVersion } satisfies RefitNote;
+      bytes = refitSaved.bytes; modelVersion = refitSaved.header.modelVersion;
+    }
+    tf.dispose(Object.values(result.weights));
   }
   if (report) print(reportTable(report));
   if (report && fewShoppersWarning(report)) print(fewShoppersWarning(report)!);
@@ -451,6 +479,13 @@ async function trainWith(
   fs.writeFileSync(path.join(out, 'README.md'), modelCard(name, summary, report));
   print(`saved ${out} (${(bytes / 1e6).toFixed(2)} MB, ${dtype}, version ${modelVersion}); model card ${path.join(out, 'README.md')}`);
   print(JSON.stringify({ model: out, architecture: summary.architecture, modelVersion, ...(report ? reportJson(report) : {}) }));
+}
+
+/** What `training.json` records of a refit (trainWith, --refit on). */
+interface RefitNote { throughDay: number; epochs: number; seconds: number; events: number; items: number; evaluatedVersion: string }
+
+function refitLine(r: RefitNote): string {
+  return `Refit (--refit on): after the evaluation, trained again from the start on every day up to ${dayStr(r.throughDay)} (${r.events} events, ${r.items} items) for ${r.epochs} epoch(s), the count the validation chose, with the calibrated repeat weights (${formatDuration(r.seconds)}). These are the shipped weights; the evaluation below is version \`${r.evaluatedVersion}\`'s.\n`;
 }
 
 /** The card's lines on the repeat-weight calibration (training/mtl-calibrate.ts). */
@@ -482,9 +517,9 @@ ${items ? `- Item file \`${items.file}\`: ${items.items} items, ${items.categori
 ${JSON.stringify(s.options)}
 \`\`\`
 Training: ${s.training.epochs} epochs (best ${s.training.bestEpoch}), ${s.training.steps} steps, ${formatDuration(s.training.seconds)} on ${s.backend} (${s.machine.cpus} CPUs, Node ${s.machine.node}, TF.js ${s.machine.tfjs}).
-${s.training.calibration ? calibrationLines(s.training.calibration) : ''}
+${s.training.calibration ? calibrationLines(s.training.calibration) : ''}${s.training.refit ? refitLine(s.training.refit) : ''}
 ## Evaluation
-${report ? `Protocol: ${report.protocol}. ${report.users} shoppers.\n\n${reportTable(report)}${fewShoppersWarning(report) ? `\n\n**${fewShoppersWarning(report)}**` : ''}` : 'Not evaluated (trained with --skip-eval): run `scenerec eval --model <this folder> --data <log>`.'}
+${report ? `${s.training.refit ? `Measured on version \`${s.training.refit.evaluatedVersion}\`, the model before the refit (the shipped weights have seen the test days). ` : ''}Protocol: ${report.protocol}. ${report.users} shoppers.\n\n${reportTable(report)}${fewShoppersWarning(report) ? `\n\n**${fewShoppersWarning(report)}**` : ''}` : 'Not evaluated (trained with --skip-eval): run `scenerec eval --model <this folder> --data <log>`.'}
 `;
 }
 
@@ -506,6 +541,10 @@ async function evalCommand(argv: string[], print: Print): Promise<void> {
   if (mtl) {
     if (!input.items) throw new UsageError(`${dir} is a multi-task model: pass the item file it was trained with (--items)`);
     const split = splitOf(f, input.grouped, card.split);
+    const refit = card.training?.refit as RefitNote | undefined;
+    if (refit && split.testStart <= refit.throughDay) {
+      throw new UsageError(`${dir} was refit on every day up to ${dayStr(refit.throughDay)} (--refit on), test days ${dayStr(split.testStart)} on included: its figures there would be in-sample. The card's figures are the evaluated model's (${refit.evaluatedVersion}), before the refit. To evaluate the shipped weights, train with --refit off, or evaluate on days after ${dayStr(refit.throughDay)} (--train-end ${refit.throughDay} --valid-day D --test-start D2 on a longer log)`);
+    }
     report = await evalMtl(dir, mtlDataFromLog(input.grouped, input.items, split), maxUsers);
   } else {
     report = await evalSasrec(dir, input.grouped.dataset, maxUsers, { ...DEFAULT_TRAIN_OPTIONS, ...(card.options ?? {}) });

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulatedScene, type MtlData } from '../../training/mtl-data.js';
-import { DEFAULT_MTL_OPTIONS, mtlConfig, mtlValidationLabel, trainMtl } from '../../training/mtl-train.js';
+import { DEFAULT_MTL_OPTIONS, mtlConfig, mtlValidationLabel, refitMtl, trainMtl } from '../../training/mtl-train.js';
 import { evaluateMtlScorer, mtlModelScorer, mtlPeriodUsers, popularityScorer, sampleMtlUsers, type MtlScorer } from '../../training/mtl-eval.js';
 import { initWeights } from '../../src/model/sasrec.js';
 import { saveModel, setNodeBackend } from '../../training/node-io.js';
@@ -119,6 +119,25 @@ describe.skipIf(!hasData)('multi-task model on a Tianchi slice', () => {
     expect(differing(a[0]!, a[1]!)).toBeGreaterThan(0); // the heads differ: the cache is per batch, not per task
     tf.dispose(Object.values(weights));
   }, 60_000);
+
+  it('refits on more days for a given epoch count without validating, keeping the given repeat weights', async () => {
+    const o = { ...DEFAULT_MTL_OPTIONS, hiddenDim: 8, ffnDim: 8, negatives: 16, batchSize: 32, epochs: 9, patience: 1, learningRate: 5e-3 };
+    const before = tf.memory().numTensors;
+    const all = { ...data, trainEnd: data.validDay }; // the validation day joins the training days (same vocabulary: a unit test)
+    const repeat = tf.tensor2d([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16]]);
+    const epochs: { epoch: number; valid: unknown }[] = [];
+    const r = await refitMtl(all, o, 2, repeat, { onEpoch: (log) => epochs.push({ epoch: log.epoch, valid: log.valid }) });
+    expect(epochs).toEqual([{ epoch: 1, valid: undefined }, { epoch: 2, valid: undefined }]); // no patience, no validation
+    expect(r.bestEpoch).toBe(2);
+    expect(await r.weights.repeatWeights.array()).toEqual(await repeat.array());
+    // The last epoch's weights, not the start's: a plain 2-epoch training from the same seed ends elsewhere than its 1st epoch.
+    const one = await refitMtl(all, o, 1, repeat);
+    const diff = tf.tidy(() => tf.sub(r.weights.itemEmbedding, one.weights.itemEmbedding).abs().max().dataSync()[0]);
+    expect(diff).toBeGreaterThan(0);
+    tf.dispose([...Object.values(r.weights), ...Object.values(one.weights), repeat]);
+    expect(tf.memory().numTensors).toBe(before);
+    await expect(refitMtl(all, o, 0, repeat)).rejects.toThrow('a refit needs 1 or more epochs');
+  }, 120_000);
 
   it('trains (loss falls), saves, and serves every scene in the engine with objectives', async () => {
     const losses: number[] = [];

@@ -39,7 +39,9 @@ describe('scenerec train / eval / inspect', () => {
       await setNodeBackend('wasm');
       const { file, items } = makeLog(format, time);
       const out = path.join(dir, `model-${format}`);
-      const t = await cli(['train', '--data', file, '--items', items, '--out', out, ...TINY, ...(model === 'auto' ? [] : ['--model', model])]);
+      // The csv multi-task model keeps the default refit (on); the jsonl one ships the evaluated model (--refit off).
+      const refitOn = format === 'csv';
+      const t = await cli(['train', '--data', file, '--items', items, '--out', out, ...TINY, ...(model === 'auto' ? [] : ['--model', model]), ...(format === 'jsonl' ? ['--refit', 'off'] : [])]);
       expect(t.code, t.err).toBe(0);
       const kind = { seconds: 'epoch seconds', ms: 'epoch milliseconds', iso: 'ISO 8601 dates' }[time];
       expect(t.out.join('\n')).toContain(`timestamps look like ${kind}, 2024-03-01 .. 2024-03-06`);
@@ -60,7 +62,28 @@ describe('scenerec train / eval / inspect', () => {
         for (const h of cal.heads) expect(h.objective.after).toBeGreaterThanOrEqual(h.objective.before);
       }
 
+      const summary = JSON.parse(fs.readFileSync(path.join(out, 'training.json'), 'utf8'));
+      if (arch === 'sasrec-mtl' && refitOn) {
+        // Refit on every day of the log after the evaluation: more items, a new version, and an eval that refuses the test days.
+        const r = summary.training.refit;
+        expect(r.throughDay).toBe(20240306);
+        expect(r.epochs).toBe(summary.training.bestEpoch);
+        expect(r.evaluatedVersion).not.toBe(summary.modelVersion);
+        expect(trained.modelVersion).toBe(summary.modelVersion);
+        const shipped = JSON.parse(fs.readFileSync(path.join(out, 'vocab.json'), 'utf8')).itemIds as string[];
+        expect(r.items).toBe(shipped.length - 1);
+        expect(r.items).toBeGreaterThan(summary.data.itemsTrained);
+        expect(card).toContain('Refit (--refit on)');
+        expect(card).toContain(`Measured on version \`${r.evaluatedVersion}\``);
+        const refused = await cli(['eval', '--model', out, '--data', file, '--items', items]);
+        expect(refused.code).toBe(2);
+        expect(refused.err).toContain('would be in-sample');
+      } else {
+        expect(summary.training.refit).toBeUndefined();
+      }
+
       // eval reads the log again with the stored mapping and reproduces the card's figures.
+      if (!(arch === 'sasrec-mtl' && refitOn)) {
       const e = await cli(['eval', '--model', out, '--data', file, '--items', items, '--eval-max-users', '60']);
       expect(e.code, e.err).toBe(0);
       const ev = lastJson(e.out);
@@ -73,6 +96,7 @@ describe('scenerec train / eval / inspect', () => {
       const capped = await cli(['eval', '--model', out, '--data', file, '--items', items, '--eval-max-users', '20']);
       expect(capped.code, capped.err).toBe(0);
       expect(lastJson(capped.out).users).toBeLessThanOrEqual(20);
+      }
 
       // inspect: the card, then the coverage of a catalog with 30 items the model never saw.
       const catalog = path.join(dir, `catalog-${format}.csv`);
@@ -128,10 +152,11 @@ describe('scenerec train / eval / inspect', () => {
     for (const model of ['sasrec', 'mtl']) {
       const a = path.join(dir, `warm-a-${model}`);
       const b = path.join(dir, `warm-b-${model}`);
-      const ta = await cli(['train', '--data', early, '--items', items, '--out', a, '--model', model, ...TINY, '--skip-eval']);
+      // --refit off: the vocabularies compared are those of the two runs' training days.
+      const ta = await cli(['train', '--data', early, '--items', items, '--out', a, '--model', model, ...TINY, '--skip-eval', '--refit', 'off']);
       expect(ta.code, ta.err).toBe(0);
       // No --model: the run follows the earlier model's architecture; the shape flags match.
-      const tb = await cli(['train', '--data', file, '--items', items, '--out', b, '--init-from', a, ...TINY, '--skip-eval']);
+      const tb = await cli(['train', '--data', file, '--items', items, '--out', b, '--init-from', a, ...TINY, '--skip-eval', '--refit', 'off']);
       expect(tb.code, tb.err).toBe(0);
       const text = tb.out.join('\n');
       expect(text).toContain(`model: ${model} (the architecture of --init-from ${a})`);
