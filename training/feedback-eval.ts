@@ -79,9 +79,9 @@ export const REPLAY_SCENES = ['home', 'product'] as const;
 export type ReplayScene = typeof REPLAY_SCENES[number];
 
 /** Counts of one scene's lists (or of all lists). */
-export interface ListCounts { lists: number; slots: number; repeats: number; hits: number; ndcg: number }
+export interface ListCounts { lists: number; slots: number; repeats: number; hits: number; ndcg: number; discoveries: number }
 
-const emptyCounts = (): ListCounts => ({ lists: 0, slots: 0, repeats: 0, hits: 0, ndcg: 0 });
+const emptyCounts = (): ListCounts => ({ lists: 0, slots: 0, repeats: 0, hits: 0, ndcg: 0, discoveries: 0 });
 
 /**
  * The replay's metrics for one setting. Per shopper: `beginShopper`, then in time order `show`
@@ -94,11 +94,12 @@ export class ExposureMeter {
   readonly byScene = new Map<string, ListCounts>();
   /** Distinct items shown to anyone. */
   readonly covered = new Set<string>();
-  /** Per shopper, in order: distinct items shown, hits and lists. */
-  readonly shoppers: Array<{ distinct: number; hits: number; lists: number }> = [];
+  /** Per shopper, in order: distinct items shown, hits, discoveries and lists. */
+  readonly shoppers: Array<{ distinct: number; hits: number; discoveries: number; lists: number }> = [];
   private unanswered = new Set<string>();
   private shownToShopper = new Set<string>();
   private shopperHits = 0;
+  private shopperDiscoveries = 0;
   private shopperLists = 0;
   private open = false;
 
@@ -107,12 +108,17 @@ export class ExposureMeter {
     this.unanswered = new Set();
     this.shownToShopper = new Set();
     this.shopperHits = 0;
+    this.shopperDiscoveries = 0;
     this.shopperLists = 0;
     this.open = true;
   }
 
-  /** A list shown to the shopper; `target` is the item the shopper goes to next (undefined: none). */
-  show(scene: string, items: readonly string[], target?: string): void {
+  /**
+   * A list shown to the shopper; `target` is the item the shopper goes to next (undefined: none);
+   * `ahead`: the items new to the shopper (never touched before this list) that they go to from
+   * now on, this step or a later one: a list that holds one of them is a discovery.
+   */
+  show(scene: string, items: readonly string[], target?: string, ahead?: ReadonlySet<string>): void {
     if (!this.open) throw new Error('ExposureMeter.show before beginShopper');
     let counts = this.byScene.get(scene);
     if (!counts) this.byScene.set(scene, counts = emptyCounts());
@@ -126,14 +132,17 @@ export class ExposureMeter {
     for (const id of items) this.unanswered.add(id);
     const rank = target === undefined ? -1 : items.indexOf(target);
     const gain = rank >= 0 ? 1 / Math.log2(rank + 2) : 0;
+    const discovered = ahead !== undefined && items.some((id) => ahead.has(id));
     for (const c of [counts, this.total]) {
       c.lists++;
       c.slots += items.length;
       c.repeats += repeats;
       if (rank >= 0) c.hits++;
+      if (discovered) c.discoveries++;
       c.ndcg += gain;
     }
     if (rank >= 0) this.shopperHits++;
+    if (discovered) this.shopperDiscoveries++;
     this.shopperLists++;
   }
 
@@ -144,7 +153,7 @@ export class ExposureMeter {
 
   endShopper(): void {
     if (!this.open) return;
-    this.shoppers.push({ distinct: this.shownToShopper.size, hits: this.shopperHits, lists: this.shopperLists });
+    this.shoppers.push({ distinct: this.shownToShopper.size, hits: this.shopperHits, discoveries: this.shopperDiscoveries, lists: this.shopperLists });
     this.open = false;
   }
 
@@ -156,6 +165,7 @@ export class ExposureMeter {
       repeatExposure: r4(c.repeats / Math.max(1, c.slots)),
       hr: r4(c.hits / Math.max(1, c.lists)),
       ndcg: r4(c.ndcg / Math.max(1, c.lists)),
+      discovery: r4(c.discoveries / Math.max(1, c.lists)),
     });
     const n = this.shoppers.length;
     return {
@@ -175,6 +185,8 @@ export interface ExposureRates {
   repeatExposure: number;
   hr: number;
   ndcg: number;
+  /** Share of lists holding an item new to the shopper that they go to later in the hold-out (show's `ahead`). */
+  discovery: number;
 }
 export interface ExposureSummary extends ExposureRates {
   byScene: Record<string, ExposureRates>;
@@ -185,14 +197,15 @@ export interface ExposureSummary extends ExposureRates {
 }
 
 /**
- * The change of the hit rate of `b` against `a` (same shoppers, same lists in the same order: the
- * per-shopper list counts are equal) and its standard error, from the per-shopper hit differences.
+ * The change of the hit rate (or, with `key`, the discovery rate) of `b` against `a` (same shoppers,
+ * same lists in the same order: the per-shopper list counts are equal) and its standard error, from
+ * the per-shopper differences.
  */
-export function pairedHitChange(a: ExposureMeter['shoppers'], b: ExposureMeter['shoppers']): { change: number; se: number } {
+export function pairedHitChange(a: ExposureMeter['shoppers'], b: ExposureMeter['shoppers'], key: 'hits' | 'discoveries' = 'hits'): { change: number; se: number } {
   if (a.length !== b.length) throw new Error('pairedHitChange: different shoppers');
   const lists = a.reduce((s, x) => s + x.lists, 0);
   if (a.length === 0 || lists === 0) return { change: 0, se: 0 };
-  const d = a.map((x, i) => b[i].hits - x.hits);
+  const d = a.map((x, i) => b[i][key] - x[key]);
   const n = d.length;
   const mean = d.reduce((s, x) => s + x, 0) / n;
   const variance = n > 1 ? d.reduce((s, x) => s + (x - mean) * (x - mean), 0) / (n - 1) : 0;
@@ -317,6 +330,13 @@ export async function main(): Promise<void> {
     });
     const lastStepOf = new Map<string, number>();
     c.steps.forEach((s, i) => lastStepOf.set(s.item, i));
+    // Per step: the items the shopper goes to from it on that they never touched before it.
+    const touched = new Set(c.history.map((h) => h.item));
+    const ahead = c.steps.map((_, s) => {
+      const out = new Set(c.steps.slice(s).map((x) => x.item).filter((id) => !touched.has(id)));
+      touched.add(c.steps[s].item);
+      return out;
+    });
     for (let si = 0; si < settings.length; si++) {
       const setting = settings[si];
       const meter = meters[si];
@@ -336,7 +356,7 @@ export async function main(): Promise<void> {
             ? await engine.recommend('home', { k, exposureDiscount: setting.discount.home })
             : await engine.recommend('product', { itemId: anchor, k, exposureDiscount: setting.discount.product });
           const ids = r.items.map((x) => x.itemId);
-          meter.show(scene, ids, st.item);
+          meter.show(scene, ids, st.item, ahead[s]);
           const shown: TrackEvent[] = ids.map((itemId) => ({ type: 'impression', itemId, scene, timestamp: clock }));
           if (setting.dismiss) {
             for (const id of ids) {
@@ -372,18 +392,20 @@ export async function main(): Promise<void> {
   const rows = settings.map((s, si) => {
     const sum = meters[si].summary(catalog.length);
     const { change, se } = pairedHitChange(ref.shoppers, meters[si].shoppers);
+    const disc = pairedHitChange(ref.shoppers, meters[si].shoppers, 'discoveries');
     return {
       setting: s.name, exposureDiscount: s.discount, dismiss: s.dismiss, pair: s.pair === true, dismissals: dismissals[si],
-      ...sum, hrChange: r4(change), hrChangeSe: r4(se),
+      ...sum, hrChange: r4(change), hrChangeSe: r4(se), discoveryChange: r4(disc.change), discoveryChangeSe: r4(disc.se),
     };
   });
-  console.log(`\nsetting          | repeat exposure (home / product) | HR@${k} (home / product) | change vs 0 ± se | NDCG@${k} | distinct/shopper | coverage | dismissals`);
+  console.log(`\nsetting          | repeat exposure (home / product) | HR@${k} (home / product) | change vs 0 ± se | NDCG@${k} | discovery (home / product) | change vs 0 ± se | distinct/shopper | coverage | dismissals`);
   for (const r of rows) {
     const h = r.byScene.home;
     const p = r.byScene.product;
     console.log(`${r.setting.padEnd(16)} | ${r.repeatExposure.toFixed(4)} (${h.repeatExposure.toFixed(4)} / ${p.repeatExposure.toFixed(4)})`.padEnd(53)
       + ` | ${r.hr.toFixed(4)} (${h.hr.toFixed(4)} / ${p.hr.toFixed(4)}) | ${(r.hrChange >= 0 ? '+' : '') + r.hrChange.toFixed(4)} ± ${r.hrChangeSe.toFixed(4)}`
-      + ` | ${r.ndcg.toFixed(4)}  | ${String(r.distinctPerShopper).padEnd(16)} | ${r.catalogCoverage.toFixed(4)}   | ${r.dismissals}`);
+      + ` | ${r.ndcg.toFixed(4)}  | ${r.discovery.toFixed(4)} (${h.discovery.toFixed(4)} / ${p.discovery.toFixed(4)}) | ${(r.discoveryChange >= 0 ? '+' : '') + r.discoveryChange.toFixed(4)} ± ${r.discoveryChangeSe.toFixed(4)}`
+      + ` | ${String(r.distinctPerShopper).padEnd(16)} | ${r.catalogCoverage.toFixed(4)}   | ${r.dismissals}`);
   }
   const off = rows.find((r) => r.setting === '0')!;
   const def = rows.find((r) => r.setting === 'default')!;

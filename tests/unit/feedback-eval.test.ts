@@ -65,13 +65,28 @@ describe('ExposureMeter', () => {
     expect(s.byScene.product.hr).toBe(0);
     expect(s.hr).toBe(0.5);
     expect(s.ndcg).toBeCloseTo(1.5 / 4, 4);
-    expect(m.shoppers).toEqual([{ distinct: 5, hits: 2, lists: 4 }]);
+    expect(m.shoppers).toEqual([{ distinct: 5, hits: 2, discoveries: 0, lists: 4 }]);
+  });
+
+  it('counts a discovery when a list holds an item new to the shopper that they go to later', () => {
+    const m = new ExposureMeter();
+    m.beginShopper();
+    m.show('home', ['a', 'b'], 'a', new Set(['c'])); // c comes later, not shown: no discovery
+    m.show('home', ['c', 'b'], 'a', new Set(['c'])); // c shown before the shopper reaches it: a discovery
+    m.show('product', ['x'], 'x', new Set()); // a hit on an item already known: no discovery
+    m.show('product', ['d'], undefined); // no items ahead given
+    const s = m.summary(10);
+    expect(s.byScene.home.discovery).toBe(0.5);
+    expect(s.byScene.product.discovery).toBe(0);
+    expect(s.discovery).toBe(0.25);
+    expect(m.shoppers).toEqual([{ distinct: 5, hits: 2, discoveries: 1, lists: 4 }]);
   });
 
   it('gives the paired change of the hit rate and its standard error over shoppers', () => {
-    const a = [{ distinct: 1, hits: 2, lists: 4 }, { distinct: 1, hits: 0, lists: 4 }];
-    const b = [{ distinct: 1, hits: 1, lists: 4 }, { distinct: 1, hits: 0, lists: 4 }];
+    const a = [{ distinct: 1, hits: 2, discoveries: 1, lists: 4 }, { distinct: 1, hits: 0, discoveries: 0, lists: 4 }];
+    const b = [{ distinct: 1, hits: 1, discoveries: 3, lists: 4 }, { distinct: 1, hits: 0, discoveries: 0, lists: 4 }];
     const r = pairedHitChange(a, b);
+    expect(pairedHitChange(a, b, 'discoveries').change).toBeCloseTo(2 / 8, 10);
     expect(r.change).toBeCloseTo(-1 / 8, 10);
     // Differences -1 and 0: sample variance 0.5; se = sqrt(0.5 × 2) / 8.
     expect(r.se).toBeCloseTo(Math.sqrt(0.5 * 2) / 8, 10);
