@@ -3,7 +3,10 @@
  * npm run eval -- --baseline popular|itemknn --data <file> --format <format> --protocol ...
  * Prints a table; the LAST line is one JSON object with every figure.
  */
-import { DataFormatError, leaveOneOut } from '../training/data.js';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DataFormatError } from '../training/data.js';
+import { DEFAULT_TRAIN_OPTIONS, heldOutSplit, HOLD_OUTS, type HoldOut } from '../training/train.js';
 import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer, type Protocol } from '../training/evaluate.js';
 import { loadModelDir, modelSequences, setNodeBackend } from '../training/node-io.js';
 import { REPEAT_RULES, type RepeatRule } from '../src/model/inputs.js';
@@ -19,6 +22,10 @@ const HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|itemknn
        [--embedding-dtype float32|int8]: score against the item table stored as the SDK stores its catalog matrix
        [--repeats collapse|collapse-raw|keep (collapse)]: how a log becomes model input (src/model/inputs.ts RepeatRule;
          collapse is the SDK's rule, collapse-raw / keep how the bundled tianchi / pairs models were published)
+       [--hold-out every-user|validation-sample] [--eval-users N]: whose test items are ranked. validation-sample: only the
+         seeded sample of N users (training's --eval-users, ${DEFAULT_TRAIN_OPTIONS.evalUsers}) that a model trained with --hold-out
+         validation-sample held out; every other user's test item was trained on, and baselines are fitted on the same
+         items. Default: the model's own (training.json), else every-user
        npm run eval -- ... --format tianchi --items <items.tsv>: multi-objective figures (--items --help for more)`;
 
 async function main() {
@@ -28,7 +35,7 @@ async function main() {
   const f = parseFlags(argv, {
     model: 'string', baseline: 'string', data: 'string', format: 'string', protocol: 'string', seed: 'number',
     target: 'string', 'max-users': 'number', backend: 'string', help: 'boolean', 'embedding-dtype': 'string', repeats: 'string',
-    'baseline-fit': 'string',
+    'baseline-fit': 'string', 'hold-out': 'string', 'eval-users': 'number',
   });
   if (f.help) { console.log(HELP); return; }
   for (const req of ['data', 'format', 'protocol']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${HELP}`);
@@ -54,8 +61,14 @@ async function main() {
   if (model?.header.config.features) throw new UsageError(`${f.model} is a multi-task model: evaluate it with --format tianchi --items <items.tsv>`);
   // The model's sequences as the featuriser builds them (a baseline: over the log's own items).
   const { dataset, unknownItems } = modelSequences(await readAnyDataset(f.data as string, f.format as string), { repeats, itemIds: model?.vocab.itemIds });
-  const split = leaveOneOut(dataset.sequences);
-  let users = [...split.test.keys()].filter((u) => split.test[u] > 0);
+  // Whose test items were held out of training: the model's own choice (training.json) unless the flags say.
+  const trained = f.model ? trainedOptions(f.model as string) : {};
+  const holdOut = ((f['hold-out'] as string | undefined) ?? trained.holdOut ?? 'every-user') as HoldOut;
+  if (!HOLD_OUTS.includes(holdOut)) throw new UsageError(`--hold-out must be one of ${HOLD_OUTS.join(', ')}`);
+  const evalUsers = (f['eval-users'] as number | undefined) ?? trained.evalUsers ?? DEFAULT_TRAIN_OPTIONS.evalUsers;
+  const held = heldOutSplit(dataset.sequences, { holdOut, evalUsers, seed: trained.seed ?? DEFAULT_TRAIN_OPTIONS.seed });
+  const split = held.split; // every-user: the plain leave-one-out split
+  let users = (holdOut === 'validation-sample' && held.sampled ? held.validUsers : [...split.test.keys()]).filter((u) => split.test[u] > 0);
   if (f['max-users'] && users.length > (f['max-users'] as number)) users = users.slice(0, f['max-users'] as number);
   const opts = { protocol, seed, target, users };
   const metrics = model
@@ -67,15 +80,25 @@ async function main() {
   const seconds = (performance.now() - t0) / 1000;
 
   const what = model ? `model ${f.model} (${model.header.modelVersion}, ${model.header.weightDtype}, scoring table ${embeddingDtype})` : `baseline ${f.baseline} (fitted on ${target === 'test' ? baselineFit : 'train'} items)`;
-  console.log(`${what} on ${f.data} [${f.format}], protocol ${protocol}, target ${target}, repeats ${repeats}, ${metrics.users} users, backend ${backend}${unknownItems ? `, ${unknownItems} interactions with items unknown to the model dropped` : ''}`);
+  const whose = holdOut === 'validation-sample' && held.sampled ? `the ${metrics.users} users of the held-out sample (--hold-out validation-sample, --eval-users ${evalUsers})` : `${metrics.users} users`;
+  console.log(`${what} on ${f.data} [${f.format}], protocol ${protocol}, target ${target}, repeats ${repeats}, ${whose}, backend ${backend}${unknownItems ? `, ${unknownItems} interactions with items unknown to the model dropped` : ''}`);
   for (const k of ['hr@1', 'hr@5', 'hr@10', 'hr@20', 'ndcg@5', 'ndcg@10', 'ndcg@20', 'mrr', 'coverage@10'] as const) {
     console.log(`  ${k.padEnd(12)} ${metrics[k].toFixed(4)}`);
   }
   console.log(JSON.stringify({
     ...metrics, protocol, target, model: f.model ?? null, baseline: f.baseline ?? null, baselineFit: f.baseline ? (target === 'test' ? baselineFit : 'train') : null,
-    modelVersion: model?.header.modelVersion ?? null, embeddingDtype: model ? embeddingDtype : null, data: f.data, format: f.format, repeats, seed,
+    modelVersion: model?.header.modelVersion ?? null, embeddingDtype: model ? embeddingDtype : null, data: f.data, format: f.format, repeats, seed, holdOut,
+    ...(holdOut === 'validation-sample' ? { evalUsers } : {}),
     seconds: Math.round(seconds * 10) / 10,
   }));
+}
+
+/** The hold-out options a model folder's training.json records (npm run train, scenerec train). */
+function trainedOptions(dir: string): { holdOut?: HoldOut; evalUsers?: number; seed?: number } {
+  const file = path.join(dir, 'training.json');
+  if (!fs.existsSync(file)) return {};
+  const o = (JSON.parse(fs.readFileSync(file, 'utf8')) as { options?: { holdOut?: HoldOut; evalUsers?: number; seed?: number } }).options ?? {};
+  return { holdOut: o.holdOut, evalUsers: o.evalUsers, seed: o.seed };
 }
 
 main().catch((e) => {

@@ -30,6 +30,19 @@ describe('train and eval commands', () => {
       expect(typeof last[k]).toBe('number');
     }
     expect(last['hr@10']).toBeGreaterThanOrEqual(last['hr@5']);
+    expect(last.holdOut).toBe('every-user'); // the model's own (npm run train's default)
+
+    // --hold-out validation-sample ranks only the seeded sample's test items (as a model trained that way held them out).
+    const held = tsx(['scripts/eval.ts', '--model', out, '--data', data, '--format', 'pairs', '--protocol', 'sampled-100', '--hold-out', 'validation-sample', '--eval-users', '50']);
+    expect(held.status, held.stderr).toBe(0);
+    const h = JSON.parse(held.stdout.trim().split('\n').pop()!);
+    expect(h.holdOut).toBe('validation-sample');
+    expect(h.users).toBeLessThanOrEqual(50);
+    expect(h.users).toBeGreaterThan(40);
+    expect(held.stdout).toContain(`the ${h.users} users of the held-out sample`);
+    const bad = tsx(['scripts/eval.ts', '--model', out, '--data', data, '--format', 'pairs', '--protocol', 'full', '--hold-out', 'some']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--hold-out must be one of every-user, validation-sample');
 
     // eval:by-count ranks the same cases against the same negatives: its overall HR@10 is eval's, for either target.
     for (const target of ['test', 'valid']) {
