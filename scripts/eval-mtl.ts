@@ -15,7 +15,7 @@ import { parseFlags, UsageError } from '../training/cli.js';
 
 export const MTL_EVAL_HELP = `usage: npm run eval -- (--model <dir> | --baseline popular|trending|recent|itemknn) --data <events.tsv> --format tianchi --items <items.tsv>
        [--period test|valid (test)] [--candidates catalog|vocab (catalog)] [--targets first|every (first)] [--cold-start] [--backend wasm|cpu]
-       [--unknown mask|drop (mask)] [--train-end YYYYMMDD --valid-day YYYYMMDD --test-start YYYYMMDD]
+       [--unknown mask|drop (mask)] [--train-end YYYYMMDD --valid-day YYYYMMDD --test-start YYYYMMDD] [--users-known-to <dir>]
   --targets first: each shopper's first click / cart / purchase of the period (a return visit);
   --targets every: every click / cart / purchase of the period, each from all events before it.
   Each task's figures are also split by target: in the shopper's history (a repeat) or new to the shopper.
@@ -25,7 +25,9 @@ export const MTL_EVAL_HELP = `usage: npm run eval -- (--model <dir> | --baseline
   (mask, as the SDK serves and the bundled model's figures were published) or left out (drop, how the SDK served before issue #15).
   The model must be a multi-task model (npm run train -- --arch mtl); its vocabulary defines the
   training items, the hold-out days are those it was trained with: the split in its training.json (a refit model's
-  training items are those up to its refit day), else the flags, else test from ${DEFAULT_MTL_DATA_OPTIONS.testStart}.`;
+  training items are those up to its refit day), else the flags, else test from ${DEFAULT_MTL_DATA_OPTIONS.testStart}.
+  --users-known-to DIR: only the shoppers whose history before the period holds an item of DIR's vocabulary (a model
+  with more training days has more shoppers with a known item: this ranks two such models on the same shoppers).`;
 
 function flat(prefix: string, m: MtlMetrics): Record<string, number> {
   const out: Record<string, number> = {};
@@ -67,11 +69,24 @@ function trainedSplit(dir: string): { split?: { trainEnd: number; validDay: numb
   return { split, refitThrough: typeof refit?.throughDay === 'number' ? refit.throughDay : undefined };
 }
 
+/** Users with a period event and, before the period, an event on an item of `dir`'s vocabulary. */
+function usersKnownTo(data: MtlData, period: 'valid' | 'test', dir: string): number[] {
+  const known = new Set((JSON.parse(fs.readFileSync(path.join(dir, 'vocab.json'), 'utf8')) as { itemIds: string[] }).itemIds.slice(1));
+  const start = period === 'valid' ? data.validDay : data.testStart;
+  const end = period === 'valid' ? data.validDay : Infinity;
+  const out: number[] = [];
+  data.events.forEach((events, u) => {
+    const before = events.some((e) => e.date < start && known.has(data.catalog.ids[e.row]));
+    if (before && events.some((e) => e.date >= start && e.date <= end)) out.push(u);
+  });
+  return out;
+}
+
 export async function runMtlEval(argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
     model: 'string', baseline: 'string', data: 'string', format: 'string', items: 'string', period: 'string', candidates: 'string',
     'cold-start': 'boolean', targets: 'string', backend: 'string', protocol: 'string', help: 'boolean', unknown: 'string',
-    'train-end': 'number', 'valid-day': 'number', 'test-start': 'number',
+    'train-end': 'number', 'valid-day': 'number', 'test-start': 'number', 'users-known-to': 'string',
   });
   if (f.help) { console.log(MTL_EVAL_HELP); return; }
   for (const req of ['data', 'items']) if (f[req] === undefined) throw new UsageError(`--${req} is required\n${MTL_EVAL_HELP}`);
@@ -119,7 +134,9 @@ export async function runMtlEval(argv: string[]): Promise<void> {
 
   const what = model ? `model ${f.model} (${model.header.modelVersion}, unknown history items: ${unknown})` : `baseline ${f.baseline}`;
   console.log(`${what}; ${f.data} [tianchi], period ${period} (${period === 'test' ? `days from ${data.testStart}` : `day ${data.validDay}`}), candidates ${candidates} (${candidates === 'catalog' ? data.catalog.ids.length : data.vocab.itemIds.length - 1} items), backend ${backend}`);
-  const main = await evaluateMtlScorer(scorer, data, { period, candidates, targets });
+  const users = f['users-known-to'] ? usersKnownTo(data, period, f['users-known-to'] as string) : undefined;
+  if (users) console.log(`shoppers: the ${users.length} with a history item known to ${f['users-known-to']}`);
+  const main = await evaluateMtlScorer(scorer, data, { period, candidates, targets, users });
   table(targets === 'every' ? 'every hold-out event, shoppers with history' : 'all shoppers with history', main);
   const result: Record<string, unknown> = {
     ...flat('', main), 'cold-items/targets': main.coldItems.targets, 'cold-items/hr@10': main.coldItems['hr@10'],
@@ -127,7 +144,7 @@ export async function runMtlEval(argv: string[]): Promise<void> {
   };
   if (f['cold-start']) {
     for (const limit of model || f.baseline === 'recent' ? [1, 3] : [0, 1, 3]) {
-      const m = await evaluateMtlScorer(scorer, data, { period, candidates, targets, historyLimit: limit });
+      const m = await evaluateMtlScorer(scorer, data, { period, candidates, targets, historyLimit: limit, users });
       table(`shoppers with only their last ${limit} event(s)`, m);
       Object.assign(result, flat(`history-${limit}/`, m));
     }
