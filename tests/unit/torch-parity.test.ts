@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TRAIN_OPTIONS } from '../../training/train.js';
+import { Rng } from '../../training/rng.js';
 import { readDataset, trainingSequences, vocabFor } from '../../training/node-io.js';
 import { loadModel } from '../../src/model/loader.js';
 import { lastHidden } from '../../src/model/sasrec.js';
@@ -59,6 +60,12 @@ describe.skipIf(!py)(`PyTorch trainer = TS trainer and SDK ${SKIP}`, () => {
 
   it('has the TS trainer\'s option defaults', { timeout: 60_000 }, () => {
     expect(JSON.parse(run(py!.python, [TRAIN, '--print-defaults']))).toEqual({ ...DEFAULT_TRAIN_OPTIONS });
+  });
+
+  it('samples the validation (and hold-out) users as the TS trainer does: Rng(seed + 1) over the users with a validation item', { timeout: 60_000 }, () => {
+    const script = 'import sys; sys.path.insert(0, "training/torch"); from data import Mulberry32; print(",".join(map(str, Mulberry32(43).shuffle(list(range(1000)))[:100])))';
+    const torchPick = run(py!.python, ['-c', script]).trim().split(',').map(Number);
+    expect(torchPick).toEqual(new Rng(43).shuffle([...Array(1000).keys()]).slice(0, 100));
   });
 
   it('reads a log in per-rank byte ranges that add up to the whole file, users unsplit (pairs and lines)', { timeout: 60_000 }, () => {

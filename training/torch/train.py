@@ -39,7 +39,7 @@ import torch.distributed as dist  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data import (DataFormatError, REPEAT_RULES, build_examples, build_vocab, collapsed_counts,  # noqa: E402
+from data import (DataFormatError, Mulberry32, REPEAT_RULES, build_examples, build_vocab, collapsed_counts,  # noqa: E402
                   first_seen_items, leave_one_out, read_shard, sequences_for)
 from model import SasRec, pad_history, save_model  # noqa: E402
 
@@ -372,7 +372,9 @@ def main(argv=None):
     voff = sum(counts_valid[:rank])
     sampled_valid = o["evalUsers"] > 0 and total_valid > o["evalUsers"]
     if sampled_valid:
-        pick = np.sort(np.random.default_rng(seed + 1).permutation(total_valid)[: o["evalUsers"]])
+        # The TS trainer's sample (training/train.ts heldOutSplit: Rng(seed + 1) shuffles the users with a validation
+        # item), so npm run eval --hold-out validation-sample ranks the users this run held out, whichever trainer ran.
+        pick = np.sort(np.array(Mulberry32(seed + 1).shuffle(list(range(total_valid)))[: o["evalUsers"]]))
         mine = [int(x) - voff for x in pick if voff <= x < voff + len(local_valid)]
     else:
         mine = list(range(len(local_valid)))
