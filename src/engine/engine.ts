@@ -258,9 +258,10 @@ export class RecommenderEngine implements RecommenderApi {
       engine.loadMs = now() - t0;
       report({ stage: 'ready', info: engine.currentInfo() });
       // Only a speed-up (the prefilter): built once the engine serves, not on the load's path.
-      engine.catalog.matrix?.startBackgroundWork?.();
-      // For the next visit only: the copy of a downloaded model goes into the cache after the load.
-      void loaded.writeCache();
+      const background = engine.catalog.matrix?.startBackgroundWork?.() ?? Promise.resolve();
+      // For the next visit only: the copy of a downloaded model goes into the cache after the load
+      // and after that background work (one background job at a time beside the first calls).
+      void background.then(loaded.writeCache, loaded.writeCache);
       return engine;
     } catch (e) {
       // A load that failed beside the download (history, backend) stops it, and decodes nothing.
