@@ -276,6 +276,17 @@ function f16ToF32Bits(): Uint32Array {
   return (f16Bits = new Uint32Array(f.buffer));
 }
 
+/**
+ * bits[i] = table[h[i]] for i in [i0, i1); returns the OR of (exponent + 0x400) over the slice, whose
+ * bit 15 is set when some value is NaN or ±Infinity. A plain function, not inlined in the generator
+ * below: V8 optimises a hot loop in a plain function much better than one in a generator body.
+ */
+function decodeF16Slice(h: Uint16Array, bits: Uint32Array, table: Uint32Array, i0: number, i1: number): number {
+  let top = 0;
+  for (let i = i0; i < i1; i++) { const x = h[i]; bits[i] = table[x]; top |= (x & 0x7c00) + 0x400; }
+  return top;
+}
+
 /** Values a weight decode handles between two yields (a few tens of ms of work at most). */
 const DECODE_SLICE_VALUES = 1 << 22;
 
@@ -309,8 +320,7 @@ function* decodeFloatWeight(buffer: ArrayBuffer, offset: number, spec: tf.io.Wei
     let top = 0; // bit 15 set when some exponent is all ones (NaN, ±Infinity)
     for (let i0 = 0; i0 < n; i0 += DECODE_SLICE_VALUES) {
       if (i0 > 0) yield;
-      const i1 = Math.min(n, i0 + DECODE_SLICE_VALUES);
-      for (let i = i0; i < i1; i++) { const x = h[i]; bits[i] = table[x]; top |= (x & 0x7c00) + 0x400; }
+      top |= decodeF16Slice(h, bits, table, i0, Math.min(n, i0 + DECODE_SLICE_VALUES));
     }
     nonFinite = (top & 0x8000) !== 0;
     out = target ?? new Float32Array(bits.buffer);
