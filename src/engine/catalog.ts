@@ -189,13 +189,18 @@ export class Catalog {
     let learned = 0;
     let contentOnly = 0;
     const contentKnown = new Uint8Array(n);
+    // A catalog often lists the model's items in the vocabulary's order (both exported from one
+    // table): the item after the last one found is compared first, and the id map is asked only
+    // when that is not it (the same answer: the vocabulary's ids are unique).
+    const vocabIds = model.vocab.itemIds;
+    let next = 1;
     for (let pos = 0; pos < n; pos++) {
       // A million-item catalog takes seconds here: the worker keeps answering pings meanwhile.
       if (pos > 0 && pos % YIELD_EVERY_ITEMS === 0) await yieldToEventLoop();
       const item = items[pos];
       // Without a catalog the items are the vocabulary's, in its order.
-      const known = given ? model.modelIndex.get(item.id) : pos + 1;
-      if (known !== undefined) learned++;
+      const known = given ? (vocabIds[next] === item.id ? next : model.modelIndex.get(item.id)) : pos + 1;
+      if (known !== undefined) { learned++; next = known + 1; }
       else if (withContent && given) {
         // A category or brand the model knows; a price bucket alone describes no item.
         const c = model.content!.ofMetadata(item as CatalogItem);

@@ -37,6 +37,37 @@ describe("embeddingDtype 'auto'", () => {
   });
 });
 
+describe('catalog rows of a given catalog', () => {
+  it('map each item to its model index whatever the order: runs in vocabulary order, unknown ids between, jumps back', { timeout: 60_000 }, async () => {
+    const m = await loadModel(pathToFileURL(resolve(import.meta.dirname, '../../models/games-sasrec/model.json')).href, { fetch: fileFetch(), cache: 'off' });
+    try {
+      const ids = m.vocab.itemIds;
+      const order: string[] = [];
+      for (let i = 1; i < 400; i++) order.push(ids[i]); // a run in vocabulary order
+      order.push('new-1', ids[400], 'new-2', 'new-3', ids[401]); // unknown ids inside a run
+      for (let i = 9000; i > 8000; i -= 7) order.push(ids[i]); // descending, with gaps
+      for (let i = ids.length - 50; i < ids.length; i++) order.push(ids[i]); // up to the last id
+      order.push(ids[450], ids[451], ids[600]); // back near the start
+      const catalog = order.map((id) => ({ id }));
+      const cat = await Catalog.build(catalog, m, { embeddingDtype: 'float32' });
+      try {
+        const expected = order.map((id) => m.modelIndex.get(id) ?? 0).filter((x) => x > 0);
+        expect([...cat.modelIdxOfRow]).toEqual(expected);
+        for (const [pos, id] of order.entries()) {
+          const known = m.modelIndex.get(id);
+          expect(cat.rowOfPos[pos] >= 0, id).toBe(known !== undefined);
+          if (known !== undefined) expect(cat.modelIdxOfRow[cat.rowOfPos[pos]]).toBe(known);
+        }
+        expect(cat.coverage.learned).toBe(expected.length);
+      } finally {
+        cat.dispose();
+      }
+    } finally {
+      tf.dispose(Object.values(m.weights));
+    }
+  });
+});
+
 describe('catalog matrix from the JS item table', () => {
   it('scores exactly as the matrix gathered through TF.js, for the model\'s items in order and for a reordered subset', { timeout: 60_000 }, async () => {
     const m = await loadModel(pathToFileURL(resolve(import.meta.dirname, '../../models/games-sasrec/model.json')).href, { fetch: fileFetch(), cache: 'off' });
