@@ -69,7 +69,8 @@ export interface BenchResult {
   leak?: { calls: number; tensorsBefore: number; tensorsAfter: number; bytesBefore: number; bytesAfter: number; heapBefore?: number; heapAfter?: number; ms: number };
 }
 
-export interface LoadPhases { backend?: number; download?: number; model?: number; catalog?: number; warmup?: number; ready?: number; firstResult?: number; prefilterReady?: number }
+/** `cacheStored`: when the model's copy for the next visit was written (after the first list, in the background). */
+export interface LoadPhases { backend?: number; download?: number; model?: number; catalog?: number; warmup?: number; ready?: number; firstResult?: number; prefilterReady?: number; cacheStored?: number }
 
 /** Records the end of each load stage (ms since t0) from createRecommender's onProgress. */
 function phaseRecorder(t0: () => number): { phases: LoadPhases; onProgress: (p: LoadProgress) => void } {
@@ -138,6 +139,9 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
     // full pass until then): the warm calls below measure the engine once it is built.
     for (let waited = 0; (await rec.info()).scoring?.prefilterReady === false && waited < 120_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
     if (out.info.scoring?.prefilterReady === false) out.coldPhases.prefilterReady = Math.round(performance.now() - t0);
+    // A downloaded model is written into the cache after that background work: the warm calls wait for it too.
+    for (let waited = 0; (await rec.info()).modelCache?.storing && waited < 120_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    if (out.info.modelCache?.storing) out.coldPhases.cacheStored = Math.round(performance.now() - t0);
 
     // Warm calls per scene.
     const scenes: BenchResult['scenes'] = {};

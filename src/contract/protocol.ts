@@ -180,6 +180,12 @@ export interface ModelCacheInfo {
   manifest: 'network' | 'cache';
   /** True when this load stored the model in the cache. */
   stored: boolean;
+  /**
+   * True while the copy of a newly downloaded model is still being written into the cache: the
+   * write starts once the engine is ready (it is for the next visit), and `stored` and `error` say
+   * how it went once this is gone (read `info()` again).
+   */
+  storing?: boolean;
   /** Why the cache was not used (unavailable, quota, ...); the load went on from the network. */
   error?: string;
 }

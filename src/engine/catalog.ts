@@ -84,23 +84,26 @@ function hostRows(table: Float32Array, modelIdx: ArrayLike<number>, d: number): 
 }
 
 /**
- * Catalog positions, most popular first, ties in catalog order. Up to 2^21 positions as one native
- * numeric sort of packed keys (popularity's float32 bits, descending, then the position: popularity
- * is never negative, so its bits order as its values), several times faster than a comparator sort
- * of a million positions; larger catalogs take the comparator.
+ * Catalog positions, most popular first, ties in catalog order: a stable radix sort (two counting
+ * passes over 16-bit digits) of popularity's float32 bits, descending (popularity is never negative,
+ * so its bits order as its values). Linear in the catalog's size, where a comparison sort of a
+ * million positions (or of packed keys) is n log n.
  */
 export function byPopularity(popScore: Float32Array): Int32Array {
   const n = popScore.length;
-  const order = new Int32Array(n);
-  if (n > 2 ** 21) {
-    for (let i = 0; i < n; i++) order[i] = i;
-    return order.sort((a, b) => popScore[b] - popScore[a] || a - b);
-  }
   const bits = new Uint32Array(popScore.buffer, popScore.byteOffset, n);
-  const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = (0x7fffffff - (bits[i] & 0x7fffffff)) * 2 ** 21 + i;
-  keys.sort();
-  for (let i = 0; i < n; i++) order[i] = keys[i] % 2 ** 21;
+  const keys = new Uint32Array(n);
+  for (let i = 0; i < n; i++) keys[i] = 0x7fffffff - (bits[i] & 0x7fffffff);
+  const count = new Int32Array(65537);
+  const low = new Int32Array(n);
+  for (let i = 0; i < n; i++) count[(keys[i] & 0xffff) + 1]++;
+  for (let d = 0; d < 65536; d++) count[d + 1] += count[d];
+  for (let i = 0; i < n; i++) low[count[keys[i] & 0xffff]++] = i;
+  count.fill(0);
+  for (let i = 0; i < n; i++) count[(keys[i] >>> 16) + 1]++;
+  for (let d = 0; d < 65536; d++) count[d + 1] += count[d];
+  const order = new Int32Array(n);
+  for (let j = 0; j < n; j++) { const i = low[j]; order[count[keys[i] >>> 16]++] = i; }
   return order;
 }
 
@@ -189,13 +192,18 @@ export class Catalog {
     let learned = 0;
     let contentOnly = 0;
     const contentKnown = new Uint8Array(n);
+    // A catalog often lists the model's items in the vocabulary's order (both exported from one
+    // table): the item after the last one found is compared first, and the id map is asked only
+    // when that is not it (the same answer: the vocabulary's ids are unique).
+    const vocabIds = model.vocab.itemIds;
+    let next = 1;
     for (let pos = 0; pos < n; pos++) {
       // A million-item catalog takes seconds here: the worker keeps answering pings meanwhile.
       if (pos > 0 && pos % YIELD_EVERY_ITEMS === 0) await yieldToEventLoop();
       const item = items[pos];
       // Without a catalog the items are the vocabulary's, in its order.
-      const known = given ? model.modelIndex.get(item.id) : pos + 1;
-      if (known !== undefined) learned++;
+      const known = given ? (vocabIds[next] === item.id ? next : model.modelIndex.get(item.id)) : pos + 1;
+      if (known !== undefined) { learned++; next = known + 1; }
       else if (withContent && given) {
         // A category or brand the model knows; a price bucket alone describes no item.
         const c = model.content!.ofMetadata(item as CatalogItem);

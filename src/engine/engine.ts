@@ -168,6 +168,28 @@ export class RecommenderEngine implements RecommenderApi {
     let storage: ScenerecStorage | undefined;
     let weights: WeightMap | undefined;
     let engine: RecommenderEngine | undefined;
+    // The model files download (and the vocabulary is parsed) while the history opens and the
+    // backend starts; the weights are decoded once the backend is known (see `decodeFor`). Download
+    // progress is reported from the backend's 'ready' on, so the stages keep their order.
+    let backendKnown!: (hostTable: boolean) => void;
+    let backendFailed!: (e: unknown) => void;
+    const decodeFor = new Promise<boolean>((resolve, reject) => { backendKnown = resolve; backendFailed = reject; });
+    decodeFor.catch(() => undefined);
+    let heldDownload: DownloadProgress[] | null = [];
+    let lastBytes = -1;
+    const download = (p: DownloadProgress) => {
+      if (heldDownload) { heldDownload.splice(Math.min(1, heldDownload.length), 1, p); return; } // the first and the latest
+      if (p.loadedBytes <= lastBytes) return;
+      lastBytes = p.loadedBytes;
+      report({ stage: 'download', loadedFraction: p.totalBytes > 0 ? Math.min(1, p.loadedBytes / p.totalBytes) : 1, loadedBytes: p.loadedBytes, totalBytes: p.totalBytes });
+    };
+    const loading = loadModel(modelUrl, {
+      fetch: hooks.fetch, onProgress: download, deadline, stallTimeoutMs: config.stallTimeoutMs,
+      cache: config.modelCache, caches: hooks.caches, hostItemTable: decodeFor,
+      // The copy for the next visit is written once the engine is ready (EngineInfo.modelCache.storing).
+      deferCacheWrite: true,
+    });
+    loading.catch(() => undefined); // awaited below; a failure before that must not leave it unhandled
     try {
       const opened = openStorage(config.dbName);
       storage = await deadline.race(opened, 'opening the history database').catch((e) => {
@@ -184,19 +206,13 @@ export class RecommenderEngine implements RecommenderApi {
         get: () => store.meta.get('backend'),
         put: (verdict) => store.meta.set(verdict),
       }, report, catalogRows), 'starting a backend'), hooks);
-      let lastBytes = -1;
-      const download = ({ loadedBytes, totalBytes }: DownloadProgress) => {
-        if (loadedBytes <= lastBytes) return;
-        lastBytes = loadedBytes;
-        report({ stage: 'download', loadedFraction: totalBytes > 0 ? Math.min(1, loadedBytes / totalBytes) : 1, loadedBytes, totalBytes });
-      };
-      const loaded = await loadModel(modelUrl, {
-        fetch: hooks.fetch, onProgress: download, deadline, stallTimeoutMs: config.stallTimeoutMs,
-        cache: config.modelCache, caches: hooks.caches,
-        // One copy of the item table on the CPU backends' fused path (no tensor of it; the switch
-        // after a device loss needs a tensor, so backends that keep a host copy of the weights do not).
-        hostItemTable: isCpuBackend(selection.backend) && hooks.forward !== 'tfjs' && !BackendSwitch.needsHostWeights(selection, hooks),
-      });
+      // One copy of the item table on the CPU backends' fused path (no tensor of it; the switch
+      // after a device loss needs a tensor, so backends that keep a host copy of the weights do not).
+      backendKnown(isCpuBackend(selection.backend) && hooks.forward !== 'tfjs' && !BackendSwitch.needsHostWeights(selection, hooks));
+      const held = heldDownload;
+      heldDownload = null;
+      for (const p of held) download(p);
+      const loaded = await loading; // bounded by the deadline itself, with the download's details in its error
       weights = loaded.weights;
       deadline.check('loading the model');
       config = { ...config, catalog: await deadline.race(checkedCatalog, 'checking the catalog') };
@@ -242,12 +258,19 @@ export class RecommenderEngine implements RecommenderApi {
       engine.loadMs = now() - t0;
       report({ stage: 'ready', info: engine.currentInfo() });
       // Only a speed-up (the prefilter): built once the engine serves, not on the load's path.
-      engine.catalog.matrix?.startBackgroundWork?.();
+      const background = engine.catalog.matrix?.startBackgroundWork?.() ?? Promise.resolve();
+      // For the next visit only: the copy of a downloaded model goes into the cache after the load
+      // and after that background work (one background job at a time beside the first calls).
+      void background.then(loaded.writeCache, loaded.writeCache);
       return engine;
     } catch (e) {
+      // A load that failed beside the download (history, backend) stops it, and decodes nothing.
+      deadline.fail(e instanceof ScenerecError ? e : new ScenerecError('INTERNAL', String(e)));
+      backendFailed(e);
       if (engine) await engine.dispose(); // weights, catalog matrix, store
       else {
         if (weights) tf.dispose(Object.values(weights));
+        else await loading.then((late) => tf.dispose(Object.values(late.weights)), () => undefined);
         storage?.close();
       }
       throw e;
@@ -517,7 +540,7 @@ export class RecommenderEngine implements RecommenderApi {
       objectives: [...this.forward.objectives],
       loadMs: this.loadMs,
       warmupMs: this.warmupMs,
-      modelCache: this.modelCache,
+      modelCache: this.modelCache && { ...this.modelCache },
       backendReason: this.selection.reason,
       forward: this.forward.info,
     };

@@ -32,6 +32,11 @@ export interface F32Kernel {
   dotRows?: (m: number, d: number, q: number, idx: number, count: number, out: number, direct: number) => void;
   /** WebAssembly SIMD only: the int8 copy, row scales and row L1 norms prefilterI8 reads, from row-major float32 rows (see f32.wat). */
   quantizeRows?: (src: number, rows: number, d: number, m8: number, scales: number, x1: number) => void;
+  /**
+   * WebAssembly SIMD only: float16 bit patterns at `src` to float32 at `dst` (byte offsets), n a
+   * multiple of 8, in place when src = dst + 2n (see f32.wat); returns 1 when some value is NaN or ±Infinity.
+   */
+  decodeF16?: (src: number, dst: number, n: number) => number;
   /** WebAssembly relaxed SIMD only: the 4-bit prefilter (see f32-relaxed.wat and src/retrieval/kernel-float32.ts). */
   prefilterU4?: (m4: number, nb: number, d8: number, q: number, corr: number, scales: number, x1: number, e2: number, qscale: number,
     q2: number, cx: number, t: number, idx: number, ap: number, up: number, cap: number, row0: number, tmp: number) => number;
@@ -54,6 +59,7 @@ interface Exports {
   prefilterI8: NonNullable<F32Kernel['prefilterI8']>;
   dotRows: NonNullable<F32Kernel['dotRows']>;
   quantizeRows: NonNullable<F32Kernel['quantizeRows']>;
+  decodeF16: NonNullable<F32Kernel['decodeF16']>;
 }
 
 function layerNormJs(f: Float32Array, src: number, dst: number, n: number, d: number, g: number, b: number, eps: number): void {
@@ -196,6 +202,7 @@ export function createF32Kernel(options: { forceJs?: boolean; noRelaxed?: boolea
       prefilterI8: ex.prefilterI8,
       dotRows: ex.dotRows,
       quantizeRows: ex.quantizeRows,
+      decodeF16: ex.decodeF16,
       ...(rx ? { prefilterU4: rx.prefilterU4, quantizeRowsU4: rx.quantizeRowsU4 } : {}),
     };
   }

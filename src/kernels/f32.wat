@@ -474,4 +474,45 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $lr)))
   )
+
+  ;; float16 -> float32, n values (n a multiple of 8): dst[i] = f32(src[i]) for the u16 bit patterns at
+  ;; src, as 32-bit patterns at dst (offsets in bytes). Normal values by shifting (exponent rebiased by
+  ;; 112), zeros and subnormals as m * 2^-24 (exact in float32), ±Infinity and NaN with exponent 255 and
+  ;; the mantissa shifted. In place works: with src = dst + 2n (the source bytes in the second half of
+  ;; the 4n-byte destination) each 8 values are loaded before their 32 bytes are stored and no store
+  ;; reaches bytes not yet loaded. Returns 1 when some value is NaN or ±Infinity, else 0.
+  (func (export "decodeF16") (param $src i32) (param $dst i32) (param $n i32) (result i32)
+    (local $i i32) (local $h v128) (local $bad v128)
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $h (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))
+      (v128.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (call $f16x4 (i32x4.extend_low_i16x8_u (local.get $h))))
+      (v128.store offset=16 (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (call $f16x4 (i32x4.extend_high_i16x8_u (local.get $h))))
+      ;; lanes whose exponent is all ones
+      (local.set $bad (v128.or (local.get $bad)
+        (i16x8.eq (v128.and (local.get $h) (i16x8.splat (i32.const 0x7c00))) (i16x8.splat (i32.const 0x7c00)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 8)))
+      (br $l)))
+    (v128.any_true (local.get $bad))
+  )
+
+  ;; Four float16 bit patterns (in the low 16 bits of each lane) -> float32 bit patterns.
+  (func $f16x4 (param $x v128) (result v128)
+    (local $e v128) (local $abs v128) (local $norm v128) (local $sub v128) (local $inf v128)
+    (local.set $abs (v128.and (local.get $x) (i32x4.splat (i32.const 0x7fff))))
+    (local.set $e (v128.and (local.get $x) (i32x4.splat (i32.const 0x7c00))))
+    ;; normal: (abs << 13) + (112 << 23)
+    (local.set $norm (i32x4.add (i32x4.shl (local.get $abs) (i32.const 13)) (i32x4.splat (i32.const 0x38000000))))
+    ;; exponent 0: mantissa * 2^-24 (abs is the mantissa there)
+    (local.set $sub (f32x4.mul (f32x4.convert_i32x4_s (local.get $abs)) (f32x4.splat (f32.const 0x1p-24))))
+    ;; exponent 31: 255 << 23 | mantissa << 13
+    (local.set $inf (v128.or (i32x4.shl (local.get $abs) (i32.const 13)) (i32x4.splat (i32.const 0x7f800000))))
+    (v128.or
+      (i32x4.shl (v128.and (local.get $x) (i32x4.splat (i32.const 0x8000))) (i32.const 16))
+      (v128.bitselect (local.get $sub)
+        (v128.bitselect (local.get $inf) (local.get $norm) (i32x4.eq (local.get $e) (i32x4.splat (i32.const 0x7c00))))
+        (i32x4.eq (local.get $e) (i32x4.splat (i32.const 0)))))
+  )
 )

@@ -9,6 +9,7 @@ import type { SasRecConfig, WeightMap } from './sasrec.js';
 import { TASKS } from './features.js';
 import { yieldToEventLoop } from '../util/clock.js';
 import { HostItemTable } from './item-table.js';
+import type { F32Kernel } from '../kernels/f32.js';
 
 export const MODEL_FORMAT = 'scenerec-sasrec';
 /**
@@ -276,6 +277,17 @@ function f16ToF32Bits(): Uint32Array {
   return (f16Bits = new Uint32Array(f.buffer));
 }
 
+/**
+ * bits[i] = table[h[i]] for i in [i0, i1); returns the OR of (exponent + 0x400) over the slice, whose
+ * bit 15 is set when some value is NaN or ±Infinity. A plain function, not inlined in the generator
+ * below: V8 optimises a hot loop in a plain function much better than one in a generator body.
+ */
+function decodeF16Slice(h: Uint16Array, bits: Uint32Array, table: Uint32Array, i0: number, i1: number): number {
+  let top = 0;
+  for (let i = i0; i < i1; i++) { const x = h[i]; bits[i] = table[x]; top |= (x & 0x7c00) + 0x400; }
+  return top;
+}
+
 /** Values a weight decode handles between two yields (a few tens of ms of work at most). */
 const DECODE_SLICE_VALUES = 1 << 22;
 
@@ -285,7 +297,7 @@ const DECODE_SLICE_VALUES = 1 << 22;
  * tf.io.decodeWeights (every float16 is a float32), several times faster on a large item table.
  */
 
-function* decodeFloatWeight(buffer: ArrayBuffer, offset: number, spec: tf.io.WeightsManifestEntry, target?: Float32Array): Generator<void, Float32Array | undefined> {
+function* decodeFloatWeight(buffer: ArrayBuffer, offset: number, spec: tf.io.WeightsManifestEntry, target?: Float32Array, kernel?: F32Kernel): Generator<void, Float32Array | undefined> {
   const q = spec.quantization?.dtype;
   const n = spec.shape.reduce((a, b) => a * b, 1);
   let nonFinite = false;
@@ -307,10 +319,19 @@ function* decodeFloatWeight(buffer: ArrayBuffer, offset: number, spec: tf.io.Wei
     const table = f16ToF32Bits();
     const bits = target ? new Uint32Array(target.buffer, target.byteOffset, n) : new Uint32Array(n);
     let top = 0; // bit 15 set when some exponent is all ones (NaN, ±Infinity)
+    // Into a SIMD kernel's memory: each slice's float16 bits are copied into the second half of its
+    // float32 destination and decoded there, in place, by the kernel (the same values as the table).
+    const inKernel = target && kernel?.decodeF16 && target.buffer === kernel.buffer ? kernel.decodeF16 : undefined;
     for (let i0 = 0; i0 < n; i0 += DECODE_SLICE_VALUES) {
       if (i0 > 0) yield;
       const i1 = Math.min(n, i0 + DECODE_SLICE_VALUES);
-      for (let i = i0; i < i1; i++) { const x = h[i]; bits[i] = table[x]; top |= (x & 0x7c00) + 0x400; }
+      const wide = inKernel ? (i1 - i0) & ~7 : 0;
+      if (wide > 0) {
+        const dst = target!.byteOffset + i0 * 4;
+        new Uint16Array(kernel!.buffer, dst + wide * 2, wide).set(h.subarray(i0, i0 + wide));
+        if (inKernel!(dst + wide * 2, dst, wide) !== 0) top |= 0x8000;
+      }
+      if (i0 + wide < i1) top |= decodeF16Slice(h, bits, table, i0 + wide, i1);
     }
     nonFinite = (top & 0x8000) !== 0;
     out = target ?? new Float32Array(bits.buffer);
@@ -371,7 +392,7 @@ function* weightSteps(artifacts: tf.io.ModelArtifacts, expected: Array<[string, 
       const toHost = options.hostItemTable === true && spec.name === 'itemEmbedding' && spec.shape.length === 2 && spec.dtype === 'float32'
         && (spec.quantization === undefined || spec.quantization.dtype === 'float16');
       const table = toHost ? HostItemTable.allocate(spec.shape[0], spec.shape[1]) : undefined;
-      const values = yield* decodeFloatWeight(buffer, offset, spec, table?.values);
+      const values = yield* decodeFloatWeight(buffer, offset, spec, table?.values, table?.kernel);
       if (named[spec.name]) named[spec.name].dispose();
       if (table) {
         delete named[spec.name];

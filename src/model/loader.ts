@@ -40,14 +40,28 @@ export interface LoadModelOptions {
   /**
    * Decode an id-only model's float32 or float16 item embedding straight into a HostItemTable
    * (LoadedModel.hostItemTable) instead of a tensor: the CPU backends' fused path (default false).
+   * A promise is awaited only once the files are here, before the weights are decoded: the caller
+   * starts the download while it still chooses the backend (decoding makes tensors on the backend in
+   * use, so it must wait for that choice; a rejection ends the load with that error).
    */
-  hostItemTable?: boolean;
+  hostItemTable?: boolean | Promise<boolean>;
+  /**
+   * Leave the write of a newly downloaded model into the cache to the caller: `loadModel` resolves
+   * once the model is decoded, with `cache.storing` true, and the result's `writeCache()` writes it
+   * (then `cache.stored` and `cache.error` say how it went). Default false: written before resolving.
+   */
+  deferCacheWrite?: boolean;
 }
 
 export interface LoadedModelFiles extends LoadedModel {
   cache: ModelCacheInfo;
   /** Item id -> model index (1-based), built while the vocabulary was checked. */
   modelIndex: ReadonlyMap<string, number>;
+  /**
+   * Writes the downloaded model into the cache, once however often it is called, and settles (never
+   * rejects) when that is done; settles at once when there is nothing left to write.
+   */
+  writeCache: () => Promise<void>;
 }
 
 function message(e: unknown): string {
@@ -293,9 +307,11 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
       const total = shards.reduce((n, s) => n + s.byteLength, 0);
       const data = shards.length === 1 ? shards[0] : new Uint8Array(total);
       if (shards.length > 1) { let at = 0; for (const s of shards) { data.set(s, at); at += s.byteLength; } }
-      const decoded = await decodeWeights(url, m, data, options.hostItemTable === true);
+      // The files are here; the backend the weights are decoded for may still be starting.
+      const decoded = await decodeWeights(url, m, data, (await options.hostItemTable) === true);
       weights = decoded.weights;
       await yieldToEventLoop();
+      let writeCache = () => Promise.resolve();
       if (source === 'cache') {
         info.hit = true;
         await cache!.touch(version, info.manifest === 'network');
@@ -304,10 +320,19 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
           ...m.shardUrls.map((u, i) => ({ url: u, body: shards[i] as BodyInit, type: 'application/octet-stream' })),
           { url: m.vocabUrl, body: vocabText as BodyInit, type: 'application/json' },
         ];
-        info.stored = await cache.put(version, files, m.text);
+        let written: Promise<void> | undefined;
+        writeCache = () => (written ??= cache.put(version, files, m.text).then((stored) => {
+          info.stored = stored;
+          if (cache.error) info.error ??= cache.error;
+        }, () => undefined).finally(() => { delete info.storing; }));
+        if (options.deferCacheWrite) info.storing = true;
+        else await writeCache();
       }
       if (cache?.error) info.error ??= cache.error;
-      return { header: m.header, vocab, modelIndex: index, weights, weightBytes: decoded.weightBytes, itemTable: decoded.itemTable, hostItemTable: decoded.hostItemTable, cache: info };
+      return {
+        header: m.header, vocab, modelIndex: index, weights, weightBytes: decoded.weightBytes, itemTable: decoded.itemTable, hostItemTable: decoded.hostItemTable,
+        cache: info, writeCache,
+      };
     } catch (e) {
       if (weights) tf.dispose(Object.values(weights));
       // A cached copy that fails its checks is dropped, and the network tried once.

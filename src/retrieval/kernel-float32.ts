@@ -288,13 +288,14 @@ export class KernelFloat32Matrix extends MatrixBase {
    * Starts the prefilter's background build (once; the engine calls it when it is ready, so that the
    * build does not share the thread with the rest of the load).
    */
-  startBackgroundWork(): void {
+  startBackgroundWork(): Promise<void> {
     const at = this.preAt;
     const at4 = this.pre4At;
     this.building ??= at4 !== null
       ? buildU4Prefilter(this.k, this.at.m, this.rows, this.dim, this.nb, at4, () => this.disposed).then((pre) => { if (!this.disposed) this.pre4 = pre; })
       : at === null ? Promise.resolve()
         : buildPrefilter(this.k, this.at.m, this.rows, this.dim, this.nb, at, () => this.disposed).then((pre) => { if (!this.disposed) this.pre = pre; });
+    return this.building;
   }
 
   /**

@@ -94,9 +94,10 @@ export interface CatalogMatrix {
   int8(): Int8Rows | null;
   /**
    * Starts what the matrix builds in the background once it serves (the float32 kernel's int8
-   * prefilter): called when the engine is ready, or when it swaps this matrix in.
+   * prefilter): called when the engine is ready, or when it swaps this matrix in. Settles when that
+   * work is done (every later call returns the same promise).
    */
-  startBackgroundWork?(): void;
+  startBackgroundWork?(): Promise<void>;
   dispose(): void;
 }
 

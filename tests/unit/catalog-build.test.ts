@@ -14,10 +14,10 @@ import { resolveEmbeddingDtype } from '../../src/retrieval/matrix.js';
 import { fileFetch } from './helpers.js';
 
 describe('byPopularity', () => {
-  it('orders positions by popularity, descending, ties in catalog order, as the comparator sort does', () => {
+  it('orders positions by popularity, descending, ties in catalog order, as the comparator sort does', { timeout: 30_000 }, () => {
     let s = 3;
     const r = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
-    for (const n of [0, 1, 7, 5000]) {
+    for (const n of [0, 1, 7, 5000, 200_000]) {
       // Few distinct values (many ties), zeros, and values of every magnitude.
       const pop = Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0 : i % 3 === 0 ? Math.round(r() * 4) / 4 : r() ** 8));
       const ref = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => pop[b] - pop[a] || a - b);
@@ -34,6 +34,37 @@ describe("embeddingDtype 'auto'", () => {
     expect(resolveEmbeddingDtype('auto', 1_000_000, 62, 'wasm')).toBe('int8'); // no prefilter for d % 4 != 0
     expect(resolveEmbeddingDtype('auto', 20_000, 64, 'webgpu')).toBe('float32');
     expect(resolveEmbeddingDtype('int8', 20_000, 64, 'wasm')).toBe('int8');
+  });
+});
+
+describe('catalog rows of a given catalog', () => {
+  it('map each item to its model index whatever the order: runs in vocabulary order, unknown ids between, jumps back', { timeout: 60_000 }, async () => {
+    const m = await loadModel(pathToFileURL(resolve(import.meta.dirname, '../../models/games-sasrec/model.json')).href, { fetch: fileFetch(), cache: 'off' });
+    try {
+      const ids = m.vocab.itemIds;
+      const order: string[] = [];
+      for (let i = 1; i < 400; i++) order.push(ids[i]); // a run in vocabulary order
+      order.push('new-1', ids[400], 'new-2', 'new-3', ids[401]); // unknown ids inside a run
+      for (let i = 9000; i > 8000; i -= 7) order.push(ids[i]); // descending, with gaps
+      for (let i = ids.length - 50; i < ids.length; i++) order.push(ids[i]); // up to the last id
+      order.push(ids[450], ids[451], ids[600]); // back near the start
+      const catalog = order.map((id) => ({ id }));
+      const cat = await Catalog.build(catalog, m, { embeddingDtype: 'float32' });
+      try {
+        const expected = order.map((id) => m.modelIndex.get(id) ?? 0).filter((x) => x > 0);
+        expect([...cat.modelIdxOfRow]).toEqual(expected);
+        for (const [pos, id] of order.entries()) {
+          const known = m.modelIndex.get(id);
+          expect(cat.rowOfPos[pos] >= 0, id).toBe(known !== undefined);
+          if (known !== undefined) expect(cat.modelIdxOfRow[cat.rowOfPos[pos]]).toBe(known);
+        }
+        expect(cat.coverage.learned).toBe(expected.length);
+      } finally {
+        cat.dispose();
+      }
+    } finally {
+      tf.dispose(Object.values(m.weights));
+    }
   });
 });
 

@@ -13,6 +13,8 @@ import { describe, expect, it } from 'vitest';
 import { Catalog } from '../../src/engine/catalog.js';
 import { createEngine } from '../../src/engine/engine.js';
 import { loadModel } from '../../src/model/loader.js';
+import { weightsFromArtifacts } from '../../src/model/artifacts.js';
+import { createF32Kernel } from '../../src/kernels/f32.js';
 import { fileFetch, freshDbName } from './helpers.js';
 
 /** The first index where two arrays differ (-1: equal, length included). */
@@ -23,6 +25,48 @@ const firstDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 };
 
 const GAMES = pathToFileURL(resolve(import.meta.dirname, '../../models/games-sasrec/model.json')).href;
+
+describe('float16 decode in the kernel (decodeF16)', () => {
+  it('gives the float32 of every float16 bit pattern, in place, and flags NaN and ±Infinity', () => {
+    const k = createF32Kernel();
+    expect(k.simd && k.decodeF16).toBeTruthy();
+    const n = 65536;
+    k.reserve(n * 4);
+    // Every pattern, placed as the loader does: in the second half of the float32 destination.
+    const src = new Uint16Array(k.buffer, n * 2, n);
+    for (let h = 0; h < n; h++) src[h] = h;
+    expect(k.decodeF16!(n * 2, 0, n)).toBe(1); // the set holds NaN and ±Infinity
+    const got = new Float32Array(k.buffer, 0, n);
+    const ref = (h: number) => {
+      const sign = h & 0x8000 ? -1 : 1, e = (h >> 10) & 31, m = h & 1023;
+      return e === 0 ? sign * m * 2 ** -24 : e === 31 ? (m ? NaN : sign * Infinity) : sign * (1 + m / 1024) * 2 ** (e - 15);
+    };
+    let wrong = 0;
+    for (let h = 0; h < n; h++) if (!Object.is(got[h], ref(h)) && !(Number.isNaN(got[h]) && Number.isNaN(ref(h)))) wrong++;
+    expect(wrong).toBe(0);
+    // Finite values only: no flag.
+    const finite = new Uint16Array(k.buffer, 16 * 2, 16);
+    for (let i = 0; i < 16; i++) finite[i] = (i * 4099) & 0x7bff;
+    expect(k.decodeF16!(16 * 2, 0, 16)).toBe(0);
+  });
+
+  it('the host table decoded by the kernel equals the table lookup, also for a length that is not a multiple of 8', async () => {
+    await tf.setBackend('cpu');
+    for (const shape of [[5, 3], [7, 8], [1, 1]] as Array<[number, number]>) {
+      const count = shape[0] * shape[1];
+      const bits = Uint16Array.from({ length: count }, (_, i) => (i * 7919 + 3) & 0xfbff); // finite, both signs, subnormals
+      const spec = [{ name: 'itemEmbedding', shape, dtype: 'float32' as const, quantization: { dtype: 'float16' as const } }];
+      const host = weightsFromArtifacts({ weightSpecs: spec, weightData: bits.slice().buffer }, [['itemEmbedding', shape]], { hostItemTable: true });
+      const plain = weightsFromArtifacts({ weightSpecs: spec, weightData: bits.slice().buffer }, [['itemEmbedding', shape]]);
+      try {
+        expect(host.hostItemTable).toBeDefined();
+        expect(firstDiff(host.hostItemTable!.values, plain.weights.itemEmbedding.dataSync())).toBe(-1);
+      } finally {
+        tf.dispose(Object.values(plain.weights));
+      }
+    }
+  });
+});
 
 describe('the host item table', () => {
   it('holds the values of the item tensor, and catalogs built on it score as the ones gathered through TF.js; only the first identity catalog shares its rows', { timeout: 60_000 }, async () => {

@@ -220,6 +220,45 @@ describe('the model cache', () => {
     expect(await clearModelCache(null)).toBe(0);
   });
 
+  it('deferCacheWrite: resolves before the write, which writeCache() does once; the engine writes after ready', async () => {
+    const store = new MemoryCacheStorage();
+    const first = await load({ fetch: fileFetch(), caches: store.storage, deferCacheWrite: true });
+    dispose(first);
+    expect(first.cache).toMatchObject({ hit: false, stored: false, storing: true });
+    expect(await store.keys()).toEqual([]);
+    const twice = [first.writeCache(), first.writeCache()];
+    await Promise.all(twice);
+    expect(first.cache).toMatchObject({ hit: false, stored: true });
+    expect(first.cache.storing).toBeUndefined();
+    expect(await store.keys()).toEqual([`scenerec-model:${FIXTURE_MODEL_URL}#tiny-fixture-1`]);
+    const log: string[] = [];
+    const second = await load({ fetch: fetchWith(() => undefined, log), caches: store.storage, deferCacheWrite: true });
+    dispose(second);
+    expect(second.cache).toMatchObject({ hit: true, stored: false });
+    expect(second.cache.storing).toBeUndefined(); // nothing to write
+    expect(log).toEqual([]);
+
+    // The engine: ready with the write pending (or just done), then stored; the next load reads the cache.
+    const fresh = new MemoryCacheStorage();
+    const stages: string[] = [];
+    const engine = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', dbName: freshDbName() }, {
+      fetch: fileFetch(), caches: fresh.storage,
+      onProgress: (p) => { if (p.stage === 'ready') stages.push(`ready storing=${String(p.info.modelCache?.storing)} caches=${fresh.caches.size}`); },
+    });
+    try {
+      expect(stages).toEqual(['ready storing=true caches=0']);
+      let info = await engine.info();
+      for (let i = 0; i < 100 && info.modelCache?.storing; i++) { await new Promise((r) => setTimeout(r, 10)); info = await engine.info(); }
+      expect(info.modelCache).toMatchObject({ hit: false, stored: true });
+      expect(info.modelCache?.storing).toBeUndefined();
+    } finally {
+      await engine.dispose();
+    }
+    const again = await load({ fetch: fetchWith(() => undefined, []), caches: fresh.storage });
+    dispose(again);
+    expect(again.cache).toMatchObject({ hit: true });
+  });
+
   it('a new version evicts the old one', async () => {
     const store = new MemoryCacheStorage();
     dispose(await load({ fetch: fileFetch(), caches: store.storage }));

@@ -21,6 +21,8 @@ interface Outcome {
   sinceLastBytes?: number;
   progress: LoadProgress[];
   modelCache?: unknown;
+  /** EngineInfo.modelCache.storing as createRecommender resolved: the cache write still to come. */
+  storingAtReady?: boolean;
   loadMs?: number;
 }
 
@@ -44,9 +46,12 @@ async function create(page: Page, options: Record<string, unknown> & { abortAfte
         },
       });
       const ms = performance.now() - t0;
-      const info = await rec.info();
+      const storingAtReady = rec.engineInfo.modelCache?.storing === true;
+      // A downloaded model is written into the cache after the load (modelCache.storing): wait for it.
+      let info = await rec.info();
+      for (let i = 0; i < 500 && info.modelCache?.storing; i++) { await new Promise((r) => setTimeout(r, 20)); info = await rec.info(); }
       await rec.dispose();
-      return { ok: true, ms, progress, modelCache: info.modelCache, loadMs: info.loadMs };
+      return { ok: true, ms, progress, modelCache: info.modelCache, storingAtReady, loadMs: info.loadMs };
     } catch (e) {
       const end = performance.now();
       const err = e as Error & { code?: string; details?: Record<string, unknown> };
@@ -149,6 +154,7 @@ test.describe('model cache', () => {
     const first = await create(page, { backend: 'cpu', dbName });
     expect(first.ok).toBe(true);
     expect(first.modelCache).toMatchObject({ mode: 'cache-first', hit: false, stored: true, manifest: 'network' });
+    expect(first.storingAtReady, 'the copy for the next visit is written after the load').toBe(true);
     const downloads = first.progress.filter((p) => p.stage === 'download') as Array<{ loadedBytes: number; totalBytes: number }>;
     expect(downloads.at(-1)).toEqual(expect.objectContaining({ loadedBytes: 13568, totalBytes: 13568 }));
     expect(modelRequests(log, DIR).sort()).toEqual([`${DIR}model.json`, `${DIR}vocab.json`, `${DIR}weights.bin`]);
@@ -159,6 +165,7 @@ test.describe('model cache', () => {
     const second = await create(page, { backend: 'cpu', dbName });
     expect(second.ok).toBe(true);
     expect(second.modelCache).toMatchObject({ hit: true, manifest: 'cache' });
+    expect(second.storingAtReady).toBe(false);
     expect(modelRequests(log, DIR)).toEqual([]);
 
     log.length = 0;
@@ -242,7 +249,9 @@ test('measure: Games model cold vs second visit', async ({ page: localPage, brow
         },
       });
       const wallMs = performance.now() - t0;
-      const info = await rec.info();
+      let info = await rec.info();
+      // The copy for the next visit is written after the load (modelCache.storing).
+      for (let i = 0; i < 500 && info.modelCache?.storing; i++) { await new Promise((r) => setTimeout(r, 20)); info = await rec.info(); }
       await rec.dispose();
       // modelMs: model.json, weights, vocabulary and their checks (backend ready -> model decoded).
       return { wallMs, loadMs: info.loadMs, modelMs: model - backendReady, hit: info.modelCache?.hit };
