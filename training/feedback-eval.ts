@@ -49,7 +49,10 @@
  *   - distinct items shown per shopper (mean), and catalog coverage (distinct items shown to anyone
  *     / catalog size);
  *   - HR@k and NDCG@k of the target, per scene and over both lists; the change of HR@k against the
- *     setting `0` with its paired standard error over shoppers.
+ *     setting `0` with its paired standard error over shoppers;
+ *   - discovery: share of lists holding an item new to the shopper (not in the history, not yet
+ *     reached in the hold-out) that they go to at this step or a later one, with its paired change:
+ *     what a list surfaced that the log shows the shopper wanting, which the hit rate does not credit.
  * Verdict: the default setting keeps HR@k over both lists within --tolerance (relative) of `0` and
  * lowers repeat exposure by at least --min-cut (relative): met / not met.
  *
