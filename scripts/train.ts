@@ -16,7 +16,7 @@ import { REPEAT_RULES, type RepeatRule } from '../src/model/inputs.js';
 import { readAnyDataset } from '../training/event-log.js';
 import { runMtlTraining } from './train-mtl.js';
 import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training/cli.js';
-import { chooseTrainer, TRAINERS, type TrainerChoice } from '../training/torch/python.js';
+import { chooseTrainer, TORCH_CHECKPOINT, TRAINERS, type TrainerChoice } from '../training/torch/python.js';
 
 const D0 = DEFAULT_TRAIN_OPTIONS;
 const HELP = `usage: npm run train -- --data <file> --format <pairs|lines|tianchi|csv|tsv|jsonl> --out <dir> [options]
@@ -28,8 +28,9 @@ ${D0.evalEvery} epochs on full-ranking NDCG@10 over ${D0.evalUsers} sampled user
 trainer:
   --trainer T          auto | torch | tfjs: auto runs the PyTorch trainer (training/torch/train.py: same options,
                        defaults and artifact, about a third of the time an epoch) when a python3 with torch is found
-                       (scripts/setup-torch.sh) and the run needs no TF.js-only option (--init-from, --resume,
-                       --checkpoint-dir, --backend) or format (csv, tsv, jsonl); else the TF.js trainer (auto)
+                       (scripts/setup-torch.sh) and the run needs no TF.js-only option (--init-from, --backend) or
+                       format (csv, tsv, jsonl); else the TF.js trainer (auto). Both checkpoint every epoch;
+                       --resume continues the trainer whose checkpoint is in --checkpoint-dir
 
 schedule and stopping:
   --epochs N           epochs of the schedule (${D0.epochs})
@@ -92,7 +93,10 @@ async function main() {
   const requested = ((f.trainer as string) ?? 'auto') as TrainerChoice;
   if (!TRAINERS.includes(requested)) throw new UsageError(`--trainer must be one of ${TRAINERS.join(', ')}`);
   let choice;
-  try { choice = chooseTrainer(requested, f.format as string, Object.keys(f)); } catch (e) { throw new UsageError((e as Error).message); }
+  // Either trainer checkpoints every epoch into this folder; --resume continues the one whose checkpoint is there.
+  const checkpointDir = (f['checkpoint-dir'] as string) ?? path.join('.checkpoints', path.basename(path.resolve(f.out as string)));
+  const torchCheckpoint = fs.existsSync(path.join(checkpointDir, TORCH_CHECKPOINT));
+  try { choice = chooseTrainer(requested, f.format as string, Object.keys(f), torchCheckpoint); } catch (e) { throw new UsageError((e as Error).message); }
   if (choice.trainer === 'torch') {
     console.log(`trainer: PyTorch ${choice.torch} (${choice.python}; --trainer tfjs for the TF.js trainer)`);
     const at = argv.indexOf('--trainer');

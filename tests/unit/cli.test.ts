@@ -78,8 +78,10 @@ describe('train and eval commands', () => {
 
   it('--trainer auto takes PyTorch only when torch is there and the run needs nothing only the TF.js trainer has', () => {
     expect(chooseTrainer('tfjs', 'pairs', [])).toEqual({ trainer: 'tfjs', why: 'chosen with --trainer tfjs' });
+    // --resume continues the trainer whose checkpoint is in the folder.
     const resume = chooseTrainer('auto', 'pairs', ['data', 'resume']);
-    expect(resume).toEqual({ trainer: 'tfjs', why: '--resume is a TF.js trainer option' });
+    expect(resume).toEqual({ trainer: 'tfjs', why: '--resume: the checkpoint folder holds no PyTorch checkpoint (the TF.js trainer resumes its own)' });
+    if (torchPython()) expect(chooseTrainer('auto', 'pairs', ['data', 'resume', 'checkpoint-dir'], true)).toMatchObject({ trainer: 'torch' });
     expect(chooseTrainer('auto', 'csv', ['data'])).toEqual({ trainer: 'tfjs', why: 'the PyTorch trainer reads pairs, lines, tianchi, not csv' });
     expect(() => chooseTrainer('torch', 'pairs', ['init-from', 'backend'])).toThrow('--trainer torch: --init-from, --backend are a TF.js trainer option');
     const saved = process.env.SCENEREC_PYTHON;

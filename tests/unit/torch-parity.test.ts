@@ -39,7 +39,9 @@ function run(cmd: string, args: string[]): string {
 
 const TRAIN = path.join(ROOT, 'training/torch/train.py');
 // A constant rate without SSE: a 4-epoch run of the default cosine schedule with SSE falls too little to test on 300 users.
-const TINY = ['--hidden', '16', '--ffn', '24', '--blocks', '2', '--heads', '2', '--max-len', '12', '--batch', '64', '--negatives', '128', '--dropout', '0.2', '--lr', '0.005', '--eval-every', '0', '--threads', '1', '--lr-schedule', 'constant', '--sse', '0'];
+// Checkpoints of these runs go to a temporary folder, not the checkout's .checkpoints.
+const CKPT = fs.mkdtempSync(path.join(os.tmpdir(), 'scenerec-torch-ckpt-'));
+const TINY = ['--checkpoint-dir', CKPT, '--hidden', '16', '--ffn', '24', '--blocks', '2', '--heads', '2', '--max-len', '12', '--batch', '64', '--negatives', '128', '--dropout', '0.2', '--lr', '0.005', '--eval-every', '0', '--threads', '1', '--lr-schedule', 'constant', '--sse', '0'];
 
 describe.skipIf(!py)(`PyTorch trainer = TS trainer and SDK ${SKIP}`, () => {
   let dir: string;
@@ -149,6 +151,21 @@ describe.skipIf(!py)(`PyTorch trainer = TS trainer and SDK ${SKIP}`, () => {
       expect(worstHidden).toBeGreaterThanOrEqual(0);
       tf.dispose(Object.values(m.weights));
     }
+  });
+
+  it('resumes a checkpoint exactly: 1 epoch then --resume to 2 gives the 2-epoch run\'s model; a changed option is refused', { timeout: 300_000 }, () => {
+    const resumeDir = path.join(dir, 'ckpt-resume');
+    const args = (out: string, epochs: string, ckpt: string) => [TRAIN, '--data', slice, '--format', 'pairs', '--out', out, '--dtype', 'float32', ...TINY, '--epochs', epochs, '--checkpoint-dir', ckpt];
+    run(py!.python, args(path.join(dir, 'straight'), '2', path.join(dir, 'ckpt-straight')));
+    run(py!.python, args(path.join(dir, 'resumed'), '1', resumeDir));
+    expect(fs.existsSync(path.join(resumeDir, 'torch-rank0.pt'))).toBe(true);
+    const out = run(py!.python, [...args(path.join(dir, 'resumed'), '2', resumeDir), '--resume']);
+    expect(out).toContain(`resuming from ${resumeDir}: 1 epochs done`);
+    const version = (p: string) => JSON.parse(fs.readFileSync(path.join(dir, p, 'model.json'), 'utf8')).userDefinedMetadata.scenerec.modelVersion.split('-').at(-1);
+    expect(version('resumed')).toBe(version('straight'));
+    const changed = spawnSync(py!.python, [...args(path.join(dir, 'resumed'), '3', resumeDir), '--resume', '--lr', '0.001'], { cwd: ROOT, encoding: 'utf8' });
+    expect(changed.status).toBe(2);
+    expect(changed.stderr).toContain('--resume: options learningRate differ');
   });
 
   it('is deterministic for a seed, and torchrun with 2 processes (gloo) trains an epoch in the one-process steps, the same vocabulary and a loadable model', { timeout: 300_000 }, async () => {

@@ -19,19 +19,24 @@ export const TRAINERS = ['auto', 'torch', 'tfjs'] as const;
 export type TrainerChoice = typeof TRAINERS[number];
 /** The log formats the PyTorch trainer reads (training/torch/data.py). */
 export const TORCH_FORMATS = ['pairs', 'lines', 'tianchi'];
-/** Flags only the TF.js trainer has. */
-export const TFJS_ONLY_FLAGS = ['init-from', 'resume', 'checkpoint-dir', 'backend'];
+/** Flags only the TF.js trainer has (both write checkpoints, and each resumes its own: chooseTrainer). */
+export const TFJS_ONLY_FLAGS = ['init-from', 'backend'];
+
+/** The PyTorch trainer's checkpoint file of process 0 in a checkpoint folder (training/torch/train.py). */
+export const TORCH_CHECKPOINT = 'torch-rank0.pt';
 
 /**
  * The trainer for a run: `auto` takes PyTorch (a third of the TF.js trainer's time an epoch on one core,
  * same defaults and artifact) when a Python with torch is found and the run needs nothing only the TF.js
  * trainer has; `torch` insists on it (an Error naming what is missing); `tfjs` is the TF.js trainer.
+ * `--resume` continues the trainer whose checkpoint is in the folder (`torchCheckpoint`: a PyTorch one is).
  */
-export function chooseTrainer(requested: TrainerChoice, format: string, flagsGiven: readonly string[]):
+export function chooseTrainer(requested: TrainerChoice, format: string, flagsGiven: readonly string[], torchCheckpoint = false):
   { trainer: 'torch'; python: string; torch: string } | { trainer: 'tfjs'; why: string } {
   if (requested === 'tfjs') return { trainer: 'tfjs', why: 'chosen with --trainer tfjs' };
   const tfjsOnly = flagsGiven.filter((k) => TFJS_ONLY_FLAGS.includes(k));
   const missing = tfjsOnly.length > 0 ? `--${tfjsOnly.join(', --')} ${tfjsOnly.length > 1 ? 'are' : 'is'} a TF.js trainer option`
+    : flagsGiven.includes('resume') && !torchCheckpoint ? '--resume: the checkpoint folder holds no PyTorch checkpoint (the TF.js trainer resumes its own)'
     : !TORCH_FORMATS.includes(format) ? `the PyTorch trainer reads ${TORCH_FORMATS.join(', ')}, not ${format}` : undefined;
   const py = missing ? undefined : torchPython();
   if (py) return { trainer: 'torch', ...py };

@@ -108,6 +108,10 @@ def parse_args(argv):
                    help="intra-op CPU threads per process (1; use more processes for more cores: see docs/training-torch.md)")
     p.add_argument("--time-limit", type=float, default=0, help="stop after the epoch that passes this many seconds of training (0: none)")
     p.add_argument("--tag", default=None, help="modelVersion prefix (default: the --out folder's name)")
+    p.add_argument("--checkpoint-dir", default=None,
+                   help="where each epoch's checkpoint goes (default .checkpoints/<out name>, as npm run train; one torch-rank<r>.pt per process)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue exactly where the last checkpoint stopped (same options and process count; only --epochs may change)")
     p.add_argument("--print-defaults", action="store_true", help="print the option defaults as JSON and exit")
     a = p.parse_args(argv)
     if a.print_defaults:
@@ -428,6 +432,28 @@ def main(argv=None):
 
     best = {k: v.detach().clone() for k, v in model.state_dict().items()}
     state = {"epoch": 0, "step": 0, "bestNdcg": -1.0, "bestEpoch": 0, "stale": 0, "log": [], "trainSeconds": 0.0}
+    ckpt_dir = a.checkpoint_dir or os.path.join(".checkpoints", os.path.basename(os.path.abspath(a.out)))
+    ckpt_file = os.path.join(ckpt_dir, f"torch-rank{rank}.pt")
+    if a.resume:
+        if not os.path.exists(ckpt_file):
+            raise UsageError(f"--resume: no PyTorch checkpoint {ckpt_file} (a TF.js trainer's checkpoint resumes with --trainer tfjs)")
+        ck = torch.load(ckpt_file)
+        if ck["world"] != world:
+            raise UsageError(f"--resume: the checkpoint was written by {ck['world']} process(es), this run has {world}: resume with the same count")
+        differing = [k for k in o if k != "epochs" and ck["options"].get(k) != o[k]]
+        if differing:
+            raise UsageError(f"--resume: options {', '.join(differing)} differ from the checkpoint's; pass the same options (only --epochs may change)")
+        if ck["numItems"] != num_items or ck["examples"] != len(examples):
+            raise UsageError("--resume: the data differ from the checkpoint's (items or training examples): resume on the same log")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        best = ck["best"]
+        state = ck["state"]
+        gen.set_state(ck["generator"])
+        torch.set_rng_state(ck["torchRng"])  # dropout draws from torch's global generator
+        if use_cuda and ck.get("cudaRng") is not None:
+            torch.cuda.set_rng_state(ck["cudaRng"])
+        log(rank, f"resuming from {ckpt_dir}: {state['epoch']} epochs done, step {state['step']}")
     stop = False
     estimated = False
     while state["epoch"] < o["epochs"] and not stop:
@@ -527,6 +553,12 @@ def main(argv=None):
             best = {k: v.detach().clone() for k, v in model.state_dict().items()}
             state["bestEpoch"] = state["epoch"]
         state["log"].append(entry)
+        # Each process writes its own (its generator differs); written whole, then renamed, so a kill leaves the last one.
+        os.makedirs(ckpt_dir, exist_ok=True)
+        torch.save({"options": o, "world": world, "numItems": num_items, "examples": len(examples), "model": model.state_dict(),
+                    "optimizer": opt.state_dict(), "best": best, "state": state, "generator": gen.get_state(),
+                    "torchRng": torch.get_rng_state(), "cudaRng": torch.cuda.get_rng_state() if use_cuda else None}, ckpt_file + ".tmp")
+        os.replace(ckpt_file + ".tmp", ckpt_file)
         v = entry.get("valid")
         vs = (f" valid {'full-ranking' if v['protocol'] == 'full' else 'sampled-100'} NDCG@10 {v['ndcg@10']:.4f} HR@10 {v['hr@10']:.4f}"
               f" ({v['users']} users)") if v else ""
