@@ -11,7 +11,7 @@
  * warm-up, and the history controls.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WARMUP_CALLS } from '../contract/defaults.js';
+import { WARMUP_CALLS, WARMUP_CALLS_LARGE, WARMUP_LARGE_MIN_ROWS } from '../contract/defaults.js';
 import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, ScenerecError } from '../contract/errors.js';
 import { isPackedCatalog, unpackCheckedCatalog } from '../contract/catalog-wire.js';
 import { isCpuBackend } from '../contract/protocol.js';
@@ -95,6 +95,11 @@ interface HistoryState {
   events: readonly StoredEvent[];
   /** Last interaction time per item (answers impressions, lifts dismissals). */
   lastInteraction: ReadonlyMap<string, number>;
+}
+
+/** Home lists the load computes to warm up, for a catalog matrix of `rows` rows (WARMUP_CALLS_LARGE). */
+export function warmupCalls(rows: number): number {
+  return rows >= WARMUP_LARGE_MIN_ROWS ? WARMUP_CALLS_LARGE : WARMUP_CALLS;
 }
 
 /**
@@ -403,7 +408,7 @@ export class RecommenderEngine implements RecommenderApi {
       purchased: new Set(), cart: [],
     };
     const req = validateRequest('home', {});
-    for (let i = 0; i < WARMUP_CALLS; i++) await SCENE_REGISTRY.home.recommend(this.sceneContext(history), req);
+    for (let i = 0, calls = warmupCalls(cat.rows); i < calls; i++) await SCENE_REGISTRY.home.recommend(this.sceneContext(history), req);
     return now() - t0;
   }
 
