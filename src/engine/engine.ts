@@ -191,7 +191,7 @@ export class RecommenderEngine implements RecommenderApi {
     const loading = loadModel(modelUrl, {
       fetch: hooks.fetch, onProgress: download, deadline, stallTimeoutMs: config.stallTimeoutMs,
       cache: config.modelCache, caches: hooks.caches, hostItemTable: decodeFor,
-      // The copy for the next visit is written once the engine is ready (EngineInfo.modelCache.storing).
+      // The copy for the next visit is written after the load (EngineInfo.modelCache.storing).
       deferCacheWrite: true,
     });
     loading.catch(() => undefined); // awaited below; a failure before that must not leave it unhandled
