@@ -173,8 +173,8 @@ export class RecommenderEngine implements RecommenderApi {
     let storage: ScenerecStorage | undefined;
     let weights: WeightMap | undefined;
     let engine: RecommenderEngine | undefined;
-    // The model files download (and the vocabulary is parsed) while the history opens and the
-    // backend starts; the weights are decoded once the backend is known (see `decodeFor`). Download
+    // The model files download while the history opens and the backend starts; the vocabulary is
+    // parsed and the weights decoded once the backend is known (see `decodeFor`). Download
     // progress is reported from the backend's 'ready' on, so the stages keep their order.
     let backendKnown!: (hostTable: boolean) => void;
     let backendFailed!: (e: unknown) => void;
