@@ -235,6 +235,14 @@ export const PROBE_SEQ_LEN = 50;
 export const PROBE_ROWS = 23_715;
 /** Home lists computed at load (forward, scoring, ranking) so the first real call is warm. */
 export const WARMUP_CALLS = 3;
+/**
+ * Home lists computed at load for a catalog of at least WARMUP_LARGE_MIN_ROWS rows: there each one
+ * scores every row (the matrix's prefilter is built after the load), which dominates the call and
+ * needs no warming, and one list already runs the rest of the first call's code.
+ */
+export const WARMUP_CALLS_LARGE = 1;
+/** See WARMUP_CALLS_LARGE. */
+export const WARMUP_LARGE_MIN_ROWS = 500_000;
 
 /**
  * Catalog coverage (EngineInfo.coverage): below this share of catalog items with a learned vector,

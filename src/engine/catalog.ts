@@ -86,8 +86,8 @@ function hostRows(table: Float32Array, modelIdx: ArrayLike<number>, d: number): 
 /**
  * Catalog positions, most popular first, ties in catalog order: a stable radix sort (two counting
  * passes over 16-bit digits) of popularity's float32 bits, descending (popularity is never negative,
- * so its bits order as its values). Linear in the catalog's size, where a comparison sort of a
- * million positions (or of packed keys) is n log n.
+ * so its bits order as its values). Linear in the catalog's size, where a comparison sort (of positions or of
+ * packed keys) is n log n.
  */
 export function byPopularity(popScore: Float32Array): Int32Array {
   const n = popScore.length;

@@ -11,7 +11,7 @@
  * warm-up, and the history controls.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WARMUP_CALLS } from '../contract/defaults.js';
+import { WARMUP_CALLS, WARMUP_CALLS_LARGE, WARMUP_LARGE_MIN_ROWS } from '../contract/defaults.js';
 import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, ScenerecError } from '../contract/errors.js';
 import { isPackedCatalog, unpackCheckedCatalog } from '../contract/catalog-wire.js';
 import { isCpuBackend } from '../contract/protocol.js';
@@ -97,6 +97,11 @@ interface HistoryState {
   lastInteraction: ReadonlyMap<string, number>;
 }
 
+/** Home lists the load computes to warm up, for a catalog matrix of `rows` rows (WARMUP_CALLS_LARGE). */
+export function warmupCalls(rows: number): number {
+  return rows >= WARMUP_LARGE_MIN_ROWS ? WARMUP_CALLS_LARGE : WARMUP_CALLS;
+}
+
 /**
  * In-process recommender engine. Create with `createEngine` (or `RecommenderEngine.create`).
  * One engine per realm: TF.js backends are global to the realm.
@@ -168,8 +173,8 @@ export class RecommenderEngine implements RecommenderApi {
     let storage: ScenerecStorage | undefined;
     let weights: WeightMap | undefined;
     let engine: RecommenderEngine | undefined;
-    // The model files download (and the vocabulary is parsed) while the history opens and the
-    // backend starts; the weights are decoded once the backend is known (see `decodeFor`). Download
+    // The model files download while the history opens and the backend starts; the vocabulary is
+    // parsed and the weights decoded once the backend is known (see `decodeFor`). Download
     // progress is reported from the backend's 'ready' on, so the stages keep their order.
     let backendKnown!: (hostTable: boolean) => void;
     let backendFailed!: (e: unknown) => void;
@@ -186,7 +191,7 @@ export class RecommenderEngine implements RecommenderApi {
     const loading = loadModel(modelUrl, {
       fetch: hooks.fetch, onProgress: download, deadline, stallTimeoutMs: config.stallTimeoutMs,
       cache: config.modelCache, caches: hooks.caches, hostItemTable: decodeFor,
-      // The copy for the next visit is written once the engine is ready (EngineInfo.modelCache.storing).
+      // The copy for the next visit is written after the load (EngineInfo.modelCache.storing).
       deferCacheWrite: true,
     });
     loading.catch(() => undefined); // awaited below; a failure before that must not leave it unhandled
@@ -403,7 +408,7 @@ export class RecommenderEngine implements RecommenderApi {
       purchased: new Set(), cart: [],
     };
     const req = validateRequest('home', {});
-    for (let i = 0; i < WARMUP_CALLS; i++) await SCENE_REGISTRY.home.recommend(this.sceneContext(history), req);
+    for (let i = 0, calls = warmupCalls(cat.rows); i < calls; i++) await SCENE_REGISTRY.home.recommend(this.sceneContext(history), req);
     return now() - t0;
   }
 

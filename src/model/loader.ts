@@ -297,7 +297,9 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
       // The vocabulary (the smaller file, there first) is parsed and checked while the weights
       // still arrive: the download is the network's time, the parse this thread's.
       const vocabRead = text(m.vocabUrl, opener(m.vocabUrl, m.shardUrls.length));
-      const vocabParsed = vocabRead.then((t) => parseVocab(m.vocabUrl, t, m.header.config.numItems, m.header.config.features));
+      // Parsed once the caller's backend is chosen (when `hostItemTable` is a promise): the parse is
+      // this thread's work, and a backend's start (the 'auto' probe's timings) should not share it.
+      const vocabParsed = Promise.all([vocabRead, options.hostItemTable]).then(([t]) => parseVocab(m.vocabUrl, t, m.header.config.numItems, m.header.config.features));
       vocabParsed.catch(() => undefined); // awaited below; a weight failure first must not leave it unhandled
       const shards: Uint8Array[] = [];
       for (let i = 0; i < m.shardUrls.length; i++) {

@@ -1,14 +1,15 @@
 import 'fake-indexeddb/auto';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createEngine, type RecommenderEngine } from '../../src/engine/engine.js';
+import { createEngine, warmupCalls, type RecommenderEngine } from '../../src/engine/engine.js';
+import { SCENE_REGISTRY } from '../../src/engine/scenes/index.js';
 import {
   DisposedError, InvalidEventError, InvalidOptionsError, InvalidRequestError, ModelLoadError, UnknownItemError,
   UnknownSceneError,
 } from '../../src/contract/errors.js';
 import type { LoadProgress, RecommendResult, SceneName, SceneRequestMap } from '../../src/contract/protocol.js';
 import { MetaStore } from '../../src/engine/store/meta.js';
-import { DEFAULT_REQUESTS } from '../../src/contract/defaults.js';
+import { DEFAULT_REQUESTS, WARMUP_CALLS, WARMUP_CALLS_LARGE, WARMUP_LARGE_MIN_ROWS } from '../../src/contract/defaults.js';
 import { FIXTURE_MODEL_URL, clusterOf, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 const CATALOG_IDS = new Set(fixtureCatalog().map((c) => c.id));
@@ -54,6 +55,22 @@ describe('loading', () => {
     expect(typeof (warm.at(-1) as { ms?: number }).ms).toBe('number');
     expect(stages.at(-1)).toBe('ready');
     expect(stages.indexOf('model')).toBeLessThan(stages.indexOf('warmup'));
+  });
+
+  it('warms up with WARMUP_CALLS home lists, one from WARMUP_LARGE_MIN_ROWS rows (each of those scores every row before the prefilter exists)', async () => {
+    expect(warmupCalls(53)).toBe(WARMUP_CALLS);
+    expect(warmupCalls(WARMUP_LARGE_MIN_ROWS - 1)).toBe(WARMUP_CALLS);
+    expect(warmupCalls(WARMUP_LARGE_MIN_ROWS)).toBe(WARMUP_CALLS_LARGE);
+    expect(warmupCalls(1_000_000)).toBe(WARMUP_CALLS_LARGE);
+    // The load makes exactly that many (the real scene, counted, not replaced).
+    const spy = vi.spyOn(SCENE_REGISTRY.home, 'recommend');
+    try {
+      const e = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', catalog: fixtureCatalog(), dbName: freshDbName() }, { fetch: fileFetch() });
+      await e.dispose();
+      expect(spy).toHaveBeenCalledTimes(warmupCalls(fixtureCatalog().length));
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('describes itself', async () => {
