@@ -178,6 +178,12 @@ export const MODEL_CACHE_PREFIX = 'scenerec-model:';
  * returning shopper within this time).
  */
 export const MODEL_CACHE_REVALIDATE_MS = 24 * 3_600_000;
+/**
+ * A newly downloaded model is written into the cache after the load's background work and the first
+ * list served (the write then does not share the machine with it), or this long after that
+ * background work when no list is asked for.
+ */
+export const MODEL_CACHE_WRITE_WAIT_MS = 2000;
 export const MODEL_CACHE_UNUSED_DAYS = 30;
 
 /** How many history items a personal reason names. */

@@ -182,7 +182,7 @@ export interface ModelCacheInfo {
   stored: boolean;
   /**
    * True while the copy of a newly downloaded model is still being written into the cache: the
-   * write starts once the engine is ready and its background work is done (it is for the next visit), and `stored` and `error` say
+   * write starts once the engine is ready, its background work done and the first list served (it is for the next visit), and `stored` and `error` say
    * how it went once this is gone (read `info()` again).
    */
   storing?: boolean;

@@ -11,7 +11,7 @@
  * warm-up, and the history controls.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WARMUP_CALLS, WARMUP_CALLS_LARGE, WARMUP_LARGE_MIN_ROWS } from '../contract/defaults.js';
+import { MODEL_CACHE_WRITE_WAIT_MS, WARMUP_CALLS, WARMUP_CALLS_LARGE, WARMUP_LARGE_MIN_ROWS } from '../contract/defaults.js';
 import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, ScenerecError } from '../contract/errors.js';
 import { isPackedCatalog, unpackCheckedCatalog } from '../contract/catalog-wire.js';
 import { isCpuBackend } from '../contract/protocol.js';
@@ -120,6 +120,9 @@ export class RecommenderEngine implements RecommenderApi {
   private lastWrite: Promise<unknown> = Promise.resolve();
   /** The history view of the last recommend, the events and last interactions, and the history version they were built from. */
   private view: HistoryState | null = null;
+  /** Settles once the first list after the load was served (or refused), or at dispose. */
+  private readonly firstList: Promise<void>;
+  private firstListDone!: () => void;
 
   private constructor(
     private readonly config: ResolvedEngineConfig,
@@ -131,6 +134,7 @@ export class RecommenderEngine implements RecommenderApi {
     private readonly storage: ScenerecStorage,
     private readonly hooks: EngineHooks,
   ) {
+    this.firstList = new Promise<void>((resolve) => { this.firstListDone = resolve; });
     this.backends = new BackendSwitch(selection, forward, hostWeights, model, config, {
       get: () => storage.meta.get('backend'),
       put: (v) => storage.meta.set(v),
@@ -264,9 +268,12 @@ export class RecommenderEngine implements RecommenderApi {
       report({ stage: 'ready', info: engine.currentInfo() });
       // Only a speed-up (the prefilter): built once the engine serves, not on the load's path.
       const background = engine.catalog.matrix?.startBackgroundWork?.() ?? Promise.resolve();
-      // For the next visit only: the copy of a downloaded model goes into the cache after the load
-      // and after that background work (one background job at a time beside the first calls).
-      void background.then(loaded.writeCache, loaded.writeCache);
+      // For the next visit only: the copy of a downloaded model goes into the cache after the load,
+      // that background work and the first list (MODEL_CACHE_WRITE_WAIT_MS when none is asked for).
+      void background.catch(() => undefined).then(() => new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, MODEL_CACHE_WRITE_WAIT_MS);
+        void built.firstList.then(() => { clearTimeout(timer); resolve(); });
+      })).then(loaded.writeCache);
       return engine;
     } catch (e) {
       // A load that failed beside the download (history, backend) stops it, and decodes nothing.
@@ -490,7 +497,7 @@ export class RecommenderEngine implements RecommenderApi {
       const feedback = await this.feedbackView(history);
       const ran = this.selection.backend;
       return { out: await SCENE_REGISTRY[scene].recommend(this.sceneContext(history.view, history.events, feedback), req), backend: ran };
-    });
+    }).finally(this.firstListDone);
     return {
       scene,
       items: out.items,
@@ -613,6 +620,7 @@ export class RecommenderEngine implements RecommenderApi {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    this.firstListDone(); // a model's cache write still waiting for a list starts now
     this.catalog?.dispose();
     tf.dispose(Object.values(this.model.weights));
     // Plain-JS memory (the fused path's kernel and item table, the cached history): drop the

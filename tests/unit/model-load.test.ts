@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it, vi } from 'vitest';
 import { AbortError, ModelLoadError } from '../../src/index.js';
 import { createEngine } from '../../src/engine/index.js';
-import { MODEL_CACHE_REVALIDATE_MS } from '../../src/contract/defaults.js';
+import { MODEL_CACHE_REVALIDATE_MS, MODEL_CACHE_WRITE_WAIT_MS } from '../../src/contract/defaults.js';
 import { clearModelCache } from '../../src/model/cache.js';
 import { LoadDeadline } from '../../src/model/deadline.js';
 import { loadModel, type LoadModelOptions } from '../../src/model/loader.js';
@@ -220,7 +220,7 @@ describe('the model cache', () => {
     expect(await clearModelCache(null)).toBe(0);
   });
 
-  it('deferCacheWrite: resolves before the write, which writeCache() does once; the engine writes after ready', async () => {
+  it('deferCacheWrite: resolves before the write, which writeCache() does once; the engine writes after ready and the first list', { timeout: 20_000 }, async () => {
     const store = new MemoryCacheStorage();
     const first = await load({ fetch: fileFetch(), caches: store.storage, deferCacheWrite: true });
     dispose(first);
@@ -238,25 +238,40 @@ describe('the model cache', () => {
     expect(second.cache.storing).toBeUndefined(); // nothing to write
     expect(log).toEqual([]);
 
-    // The engine: ready with the write pending (or just done), then stored; the next load reads the cache.
-    const fresh = new MemoryCacheStorage();
-    const stages: string[] = [];
-    const engine = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', dbName: freshDbName() }, {
-      fetch: fileFetch(), caches: fresh.storage,
-      onProgress: (p) => { if (p.stage === 'ready') stages.push(`ready storing=${String(p.info.modelCache?.storing)} caches=${fresh.caches.size}`); },
-    });
-    try {
-      expect(stages).toEqual(['ready storing=true caches=0']);
-      let info = await engine.info();
-      for (let i = 0; i < 100 && info.modelCache?.storing; i++) { await new Promise((r) => setTimeout(r, 10)); info = await engine.info(); }
-      expect(info.modelCache).toMatchObject({ hit: false, stored: true });
-      expect(info.modelCache?.storing).toBeUndefined();
-    } finally {
-      await engine.dispose();
+    // The engine: ready with the write pending; it starts after the first list (or at dispose, or
+    // MODEL_CACHE_WRITE_WAIT_MS after the load's background work); the next load reads the cache.
+    const settle = async (storage: MemoryCacheStorage, ms: number) => {
+      for (let t = 0; t < ms && storage.caches.size === 0; t += 10) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 20)); // the put's last entries
+    };
+    for (const how of ['first list', 'dispose', 'no list'] as const) {
+      const fresh = new MemoryCacheStorage();
+      const stages: string[] = [];
+      const t0 = Date.now();
+      const engine = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', dbName: freshDbName() }, {
+        fetch: fileFetch(), caches: fresh.storage,
+        onProgress: (p) => { if (p.stage === 'ready') stages.push(`ready storing=${String(p.info.modelCache?.storing)} caches=${fresh.caches.size}`); },
+      });
+      try {
+        expect(stages, how).toEqual(['ready storing=true caches=0']);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(fresh.caches.size, `${how}: nothing written before a list`).toBe(0);
+        if (how === 'first list') await engine.recommend('home', {});
+        if (how === 'dispose') await engine.dispose();
+        await settle(fresh, how === 'no list' ? MODEL_CACHE_WRITE_WAIT_MS + 1000 : 1000);
+        if (how === 'no list') expect(Date.now() - t0, how).toBeGreaterThanOrEqual(MODEL_CACHE_WRITE_WAIT_MS);
+        if (how !== 'dispose') {
+          const info = await engine.info();
+          expect(info.modelCache, how).toMatchObject({ hit: false, stored: true });
+          expect(info.modelCache?.storing, how).toBeUndefined();
+        }
+      } finally {
+        await engine.dispose();
+      }
+      const again = await load({ fetch: fetchWith(() => undefined, []), caches: fresh.storage });
+      dispose(again);
+      expect(again.cache, how).toMatchObject({ hit: true });
     }
-    const again = await load({ fetch: fetchWith(() => undefined, []), caches: fresh.storage });
-    dispose(again);
-    expect(again.cache).toMatchObject({ hit: true });
   });
 
   it('a new version evicts the old one', async () => {
