@@ -59,7 +59,8 @@ export interface BenchResult {
   firstCallWorkerMs?: number;
   /** History positions the home call fed the model (RecommendResult.historyUsed): the cost floor counts these. */
   homeHistoryUsed?: number;
-  scenes?: Partial<Record<SceneName, { worker: Stat; roundTrip: Stat }>>;
+  /** Per scene: the worker's latencyMs, the page's round trip, and their difference call by call (`overhead`). */
+  scenes?: Partial<Record<SceneName, { worker: Stat; roundTrip: Stat; overhead?: Stat }>>;
   /** Back-to-back home calls per second (one in flight) and with 8 in flight. */
   throughput?: { sequential: number; concurrent8: number };
   memory?: { numTensors: number; tfBytes: number; workerHeap?: number; pageHeap?: number };
@@ -165,7 +166,7 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
         roundTrip.push(performance.now() - t);
         worker.push(r.latencyMs);
       }
-      scenes[scene] = { worker: stat(worker), roundTrip: stat(roundTrip) };
+      scenes[scene] = { worker: stat(worker), roundTrip: stat(roundTrip), overhead: stat(roundTrip.map((t, i) => t - worker[i])) };
     }
     out.scenes = scenes;
 

@@ -35,9 +35,10 @@ export function evaluateGoals(rows: GoalRow[], floor: FloorProbeAnswer | undefin
     const x = h24.worker.median / w24.floorMs;
     out.push({ goal: `24k home call, in the worker (${w24.backendAsked} → ${w24.info?.backend}, history ${w24.homeHistoryUsed})`, target: '≤ 2× floor',
       figure: `${ms(h24.worker.median)} median = ${x.toFixed(1)}× floor ${ms(w24.floorMs)} (peak ${floor.gmacs.toFixed(1)} GMAC/s, register-only wasm SIMD probe)`, met: x <= 2 });
-    const extra = h24.roundTrip.median - h24.worker.median;
+    // Page minus worker call by call (older runs: the difference of the two medians).
+    const extra = h24.overhead?.median ?? h24.roundTrip.median - h24.worker.median;
     out.push({ goal: '24k home call, as the page sees it', target: '≤ worker + 0.15 ms',
-      figure: `${ms(h24.roundTrip.median)} page vs ${ms(h24.worker.median)} worker: +${extra.toFixed(2)} ms`, met: extra <= 0.15 });
+      figure: `${ms(h24.roundTrip.median)} page vs ${ms(h24.worker.median)} worker (medians): +${extra.toFixed(2)} ms ${h24.overhead ? 'page − worker, median per call' : 'between the medians'}`, met: extra <= 0.15 });
   } else {
     out.push(notRun('24k home call, in the worker', '≤ 2× floor'), notRun('24k home call, as the page sees it', '≤ worker + 0.15 ms'));
   }
