@@ -18,7 +18,9 @@
  * items, item coverage (distinct listed items over all shoppers / catalog size), and tail coverage
  * (distinct listed tail items / tail size).
  *
- * Prints a table; writes <out>.json; the LAST line is one JSON object with every figure.
+ * Prints a table; writes <out>.json and <out>.svg (the curves: NDCG@10 against the tail share, and
+ * coverage against the knob); the LAST line is one JSON object with every figure. `--from <out>.json`
+ * draws the SVG again from a saved run, without running it.
  */
 import 'fake-indexeddb/auto';
 import * as fs from 'node:fs';
@@ -29,12 +31,13 @@ import { parseFlags, UsageError, formatDuration } from './cli.js';
 import { loadModelDir, setNodeBackend } from './node-io.js';
 import { simulatedScene } from './mtl-data.js';
 import { BEHAVIOUR_EVENT, fileFetch, readTianchiEvents, REPLAY_FLAGS, replayOptions, SCENE_OF_CODE, writeReplayOutputs, type TianchiEvent } from './replay-io.js';
+import { paddedRange, SvgFigure } from './svg-plot.js';
 import { createEngine } from '../src/engine/engine.js';
 import type { CatalogItem, TrackEvent } from '../src/contract/protocol.js';
 
 const HELP = `usage: npx tsx scripts/eval-longtail.ts [--model <dir> (models/tianchi-mtl)] [--data <dir> (../shared/data/tianchi-ecomm)]
        [--test-start YYYYMMDD (20190618)] [--k N (10)] [--levels 0,0.1,0.2,0.3,0.5,0.7,1] [--head 0.2] [--max-users N (500)]
-       [--backend wasm|cpu (wasm)] [--out <path prefix> (docs/longtail) | none]`;
+       [--backend wasm|cpu (wasm)] [--out <path prefix> (docs/longtail) | none] [--from <run>.json (draw its SVG only)]`;
 
 
 type Ev = TianchiEvent;
@@ -42,8 +45,18 @@ type Ev = TianchiEvent;
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 export async function main(): Promise<void> {
-  const f = parseFlags(process.argv.slice(2), { ...REPLAY_FLAGS, levels: 'string', head: 'number', 'max-users': 'number' });
+  const f = parseFlags(process.argv.slice(2), { ...REPLAY_FLAGS, levels: 'string', head: 'number', 'max-users': 'number', from: 'string' });
   if (f.help) { console.log(HELP); return; }
+  if (f.from) {
+    const file = f.from as string;
+    let saved: LongtailRun;
+    try { saved = JSON.parse(fs.readFileSync(file, 'utf8')) as LongtailRun; } catch (e) { throw new UsageError(`--from ${file}: ${(e as Error).message}`); }
+    if (!Array.isArray(saved.levels) || saved.levels.length === 0) throw new UsageError(`--from ${file}: not a saved eval:longtail run (no levels)`);
+    const svg = file.replace(/\.json$/, '') + '.svg';
+    fs.writeFileSync(svg, longtailSvg(saved));
+    console.log(`wrote ${svg}`);
+    return;
+  }
   const { modelDir, dataDir, testStart, k, backend, outPrefix } = replayOptions(f, 'docs/longtail');
   const levels = ((f.levels as string) ?? '0,0.1,0.2,0.3,0.5,0.7,1').split(',').map(Number);
   if (levels.some((l) => !(l >= 0 && l <= 1))) throw new UsageError('--levels must be numbers from 0 to 1, comma separated');
@@ -142,6 +155,38 @@ export async function main(): Promise<void> {
     model: modelDir, modelVersion: info.modelVersion, backend: info.backend, k, testStart, shoppers: n, headShare,
     headItems: head.size, tailItems: tailSize, levels: rows, seconds: Math.round((performance.now() - t0) / 1000),
   };
-  writeReplayOutputs(outPrefix, result);
+  writeReplayOutputs(outPrefix, result, longtailSvg(result));
   console.log(JSON.stringify(result));
+}
+
+/** A saved run, as far as the plot reads it. */
+interface LongtailRun {
+  modelVersion: string; shoppers: number; k: number; headShare: number;
+  levels: Array<Record<string, number> & { tailExposure: number; tailShare: number; itemCoverage: number; tailCoverage: number }>;
+}
+
+/** Two panels: NDCG@k against the tail share of the lists (the trade-off), and coverage against tailExposure. */
+export function longtailSvg(run: LongtailRun): string {
+  const panel = { w: 380, h: 280, top: 70 };
+  const lefts = [70, 540];
+  const fig = new SvgFigure(960, 470, `Long tail: tailExposure on the home scene, ${run.modelVersion}, ${run.shoppers} shoppers, k = ${run.k}, tail = all but the ${Math.round(run.headShare * 100)} % most popular`);
+  const rows = [...run.levels].sort((a, b) => a.tailExposure - b.tailExposure);
+  const ndcg = (r: LongtailRun['levels'][number]) => r[`ndcg@${run.k}`];
+  const [x0, x1] = paddedRange(rows.map((r) => r.tailShare));
+  const [y0, y1] = paddedRange(rows.map(ndcg));
+  const a = fig.axes({ ...panel, left: lefts[0] }, x0, x1, y0, y1, 'tail share of the listed items', `NDCG@${run.k}`, 'Relevance against the tail share');
+  fig.line(rows.map((r) => [a.x(r.tailShare), a.y(ndcg(r))]), '#1f77b4');
+  rows.forEach((r) => fig.text(a.x(r.tailShare) + 5, a.y(ndcg(r)) - 6, String(r.tailExposure), 'fill="#333" font-size="11"'));
+  fig.text(`${lefts[0]}`, `${panel.top + panel.h + 56}`, 'labels: tailExposure; up-right is better', 'fill="#555"');
+  const [c0, c1] = paddedRange(rows.flatMap((r) => [r.itemCoverage, r.tailCoverage]));
+  const b = fig.axes({ ...panel, left: lefts[1] }, 0, 1, c0, c1, 'tailExposure', 'coverage', 'Catalog coverage against the knob');
+  const series: Array<[string, (r: LongtailRun['levels'][number]) => number, string]> = [
+    ['item coverage (distinct listed items / catalog)', (r) => r.itemCoverage, '#2ca02c'],
+    ['tail coverage (distinct listed tail items / tail)', (r) => r.tailCoverage, '#ff7f0e'],
+  ];
+  series.forEach(([label, value, color], i) => {
+    fig.line(rows.map((r) => [b.x(r.tailExposure), b.y(value(r))]), color);
+    fig.legend(lefts[1], panel.top + panel.h + 56 + i * 16, label, color);
+  });
+  return fig.toString();
 }

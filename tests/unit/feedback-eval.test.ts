@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExposureMeter, holdOutSteps, pairedHitChange } from '../../training/feedback-eval.js';
+import { longtailSvg } from '../../training/longtail-eval.js';
 import { createEngine, type RecommenderEngine } from '../../src/engine/engine.js';
 import { EXPOSURE_HALF_LIFE_MS } from '../../src/contract/defaults.js';
 import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
@@ -121,5 +122,15 @@ describe('engine clock hook (what the replay runs on)', () => {
     expect(await discountOf()).toBeCloseTo(1 / (1 + 2), 4);
     clock += EXPOSURE_HALF_LIFE_MS; // one half-life later on the hook's clock (the wall clock barely moved)
     expect(await discountOf()).toBeCloseTo(1 / (1 + 1), 4);
+  });
+});
+
+describe('longtailSvg', () => {
+  it('draws the trade-off with every level labelled and both coverage series', () => {
+    const lv = (t: number, ndcg: number, share: number) => ({ tailExposure: t, 'ndcg@10': ndcg, 'hr@10': 0.3, tailShare: share, itemCoverage: 0.1 + t / 10, tailCoverage: 0.07 + t / 20 });
+    const svg = longtailSvg({ modelVersion: 'm-1', shoppers: 40, k: 10, headShare: 0.2, levels: [lv(0.5, 0.19, 0.8), lv(0, 0.22, 0.43), lv(0.2, 0.21, 0.63)] });
+    expect(svg.startsWith('<svg')).toBe(true);
+    for (const label of ['>0<', '>0.2<', '>0.5<', 'item coverage', 'tail coverage', 'NDCG@10', 'm-1, 40 shoppers']) expect(svg).toContain(label);
+    expect(longtailSvg({ modelVersion: 'm-1', shoppers: 40, k: 10, headShare: 0.2, levels: [lv(0, 0.22, 0.43), lv(0.2, 0.21, 0.63), lv(0.5, 0.19, 0.8)] })).toBe(svg); // order-free
   });
 });
