@@ -28,7 +28,7 @@ ${D0.evalEvery} epochs on full-ranking NDCG@10 over ${D0.evalUsers} sampled user
 trainer:
   --trainer T          auto | torch | tfjs: auto runs the PyTorch trainer (training/torch/train.py: same options,
                        defaults and artifact, about a third of the time an epoch) when a python3 with torch is found
-                       (scripts/setup-torch.sh) and the run needs no TF.js-only option (--init-from, --backend) or
+                       (scripts/setup-torch.sh) and the run needs no TF.js-only option (--backend) or
                        format (csv, tsv, jsonl); else the TF.js trainer (auto). Both checkpoint every epoch;
                        --resume continues the trainer whose checkpoint is in --checkpoint-dir
 

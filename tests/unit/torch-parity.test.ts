@@ -168,6 +168,64 @@ describe.skipIf(!py)(`PyTorch trainer = TS trainer and SDK ${SKIP}`, () => {
     expect(changed.stderr).toContain('--resume: options learningRate differ');
   });
 
+  it('warm-starts from an earlier model (--init-from): known items keep their rows, new ones a cold start\'s, every other weight copied; refusals exit 2', { timeout: 300_000 }, async () => {
+    // The earlier model: the slice's 300 users; this run: users 100-499, so some items are new and some dropped.
+    const users: string[] = [];
+    const later: string[] = [];
+    for (const l of fs.readFileSync(GAMES, 'utf8').split('\n')) {
+      const u = l.split(' ')[0];
+      if (users.at(-1) !== u) { if (users.length === 500) break; users.push(u); }
+      if (users.length > 100) later.push(l);
+    }
+    const data = path.join(dir, 'later.txt');
+    fs.writeFileSync(data, later.join('\n') + '\n');
+    const at = (p: string) => path.join(dir, p);
+    run(py!.python, [TRAIN, '--data', slice, '--format', 'pairs', '--out', at('earlier'), '--dtype', 'float32', ...TINY, '--epochs', '1']);
+    // --epochs 0: the weights as the run starts. The shape flags are left out: they default to the earlier model's.
+    const rest = ['--dtype', 'float32', '--epochs', '0', '--eval-every', '0', '--threads', '1', '--checkpoint-dir', CKPT];
+    const out = run(py!.python, [TRAIN, '--data', data, '--format', 'pairs', '--out', at('warm'), '--init-from', at('earlier'), ...rest]);
+    run(py!.python, [TRAIN, '--data', data, '--format', 'pairs', '--out', at('cold'), ...TINY, ...rest]);
+    await tf.setBackend('wasm'); await tf.ready();
+    const load = (p: string) => loadModel(pathToFileURL(path.join(at(p), 'model.json')).href, { fetch: fileFetch() });
+    const [earlier, warm, cold] = await Promise.all([load('earlier'), load('warm'), load('cold')]);
+    try {
+      const d = warm.header.config.hiddenDim;
+      const shape = ({ maxLen, hiddenDim, numBlocks, numHeads, ffnDim }: typeof warm.header.config) => ({ maxLen, hiddenDim, numBlocks, numHeads, ffnDim });
+      expect(shape(warm.header.config)).toEqual(shape(earlier.header.config));
+      expect(warm.header.config.numItems).toBe(cold.header.config.numItems);
+      const row = (m: typeof warm, i: number) => Array.from((m.weights.itemEmbedding.dataSync() as Float32Array).subarray(i * d, (i + 1) * d));
+      const earlierIndex = new Map(earlier.vocab.itemIds.map((id, j) => [id, j]));
+      let kept = 0;
+      warm.vocab.itemIds.forEach((id, i) => {
+        if (i === 0) return;
+        const j = earlierIndex.get(id);
+        if (j !== undefined) kept++;
+        expect(row(warm, i)).toEqual(j !== undefined ? row(earlier, j) : row(cold, i));
+      });
+      const added = warm.vocab.itemIds.length - 1 - kept;
+      expect(kept).toBeGreaterThan(100);
+      expect(added).toBeGreaterThan(100);
+      for (const name of Object.keys(warm.weights).filter((n) => n !== 'itemEmbedding')) {
+        expect(Array.from(warm.weights[name].dataSync())).toEqual(Array.from(earlier.weights[name].dataSync()));
+      }
+      const note = JSON.parse(fs.readFileSync(path.join(at('warm'), 'training.json'), 'utf8')).initFrom;
+      expect(note.items).toEqual({ kept, added, dropped: earlier.vocab.itemIds.length - 1 - kept });
+      expect(out).toContain(`items ${kept} kept, ${added} added`);
+    } finally {
+      for (const m of [earlier, warm, cold]) tf.dispose(Object.values(m.weights));
+    }
+    const refused = (extra: string[]) => spawnSync(py!.python, [TRAIN, '--data', data, '--format', 'pairs', '--out', at('x'), ...rest, ...extra], { cwd: ROOT, encoding: 'utf8' });
+    const shape = refused(['--init-from', at('earlier'), '--hidden', '32']);
+    expect(shape.status).toBe(2);
+    expect(shape.stderr).toContain('has another model shape (--hidden 16; this run: --hidden 32)');
+    const mtl = refused(['--init-from', path.join(ROOT, 'models/tianchi-mtl')]);
+    expect(mtl.status).toBe(2);
+    expect(mtl.stderr).toContain('is a sasrec-mtl model');
+    const none = refused(['--init-from', dir]);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain('no model.json there');
+  });
+
   it('is deterministic for a seed, and torchrun with 2 processes (gloo) trains an epoch in the one-process steps, the same vocabulary and a loadable model', { timeout: 300_000 }, async () => {
     const args = (out: string) => [TRAIN, '--data', slice, '--format', 'pairs', '--out', out, '--max-steps', '3', '--dtype', 'float32', ...TINY];
     run(py!.python, args(path.join(dir, 'a')));

@@ -20,7 +20,7 @@ export type TrainerChoice = typeof TRAINERS[number];
 /** The log formats the PyTorch trainer reads (training/torch/data.py). */
 export const TORCH_FORMATS = ['pairs', 'lines', 'tianchi'];
 /** Flags only the TF.js trainer has (both write checkpoints, and each resumes its own: chooseTrainer). */
-export const TFJS_ONLY_FLAGS = ['init-from', 'backend'];
+export const TFJS_ONLY_FLAGS = ['backend'];
 
 /** The PyTorch trainer's checkpoint file of process 0 in a checkpoint folder (training/torch/train.py). */
 export const TORCH_CHECKPOINT = 'torch-rank0.pt';

@@ -41,7 +41,7 @@ import torch.nn.functional as F  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import (DataFormatError, Mulberry32, REPEAT_RULES, build_examples, build_vocab, collapsed_counts,  # noqa: E402
                   first_seen_items, leave_one_out, read_shard, sequences_for)
-from model import SasRec, pad_history, save_model  # noqa: E402
+from model import SasRec, load_model, pad_history, save_model  # noqa: E402
 
 # = DEFAULT_TRAIN_OPTIONS of training/train.ts (tests/unit/torch-parity.test.ts checks they agree).
 DEFAULTS = {
@@ -90,6 +90,70 @@ class UsageError(Exception):
     pass
 
 
+# The shape flags a warm start needs equal (training/warm-start.ts SHAPE_FLAGS).
+SHAPE_FLAGS = ("hidden", "blocks", "heads", "ffn", "max-len")
+
+
+def read_init_header(folder: str) -> dict:
+    """The scenerec header of an --init-from folder; refuses what is no sasrec model (training/warm-start.ts's messages)."""
+    mj = os.path.join(folder, "model.json")
+    if not os.path.exists(mj):
+        raise UsageError(f"--init-from {folder}: no model.json there; pass the folder an earlier `scenerec train --out` wrote (model.json, weights.bin, vocab.json)")
+    try:
+        with open(mj, encoding="utf-8") as f:
+            header = (json.load(f).get("userDefinedMetadata") or {}).get("scenerec")
+    except ValueError as e:
+        raise UsageError(f"--init-from {folder}: cannot read the model ({e}); pass a complete model folder (model.json, weights.bin, vocab.json)")
+    if not header or "config" not in header:
+        raise UsageError(f"--init-from {folder}: model.json has no scenerec header; pass a folder a scenerec trainer wrote")
+    arch = header.get("architecture", "sasrec")
+    if arch != "sasrec":
+        raise UsageError(f"--init-from {folder} is a {arch} model and this run trains sasrec: the PyTorch trainer trains sasrec only; "
+                         f"continue it with scenerec train --init-from (the TF.js trainer), or train without --init-from")
+    return header
+
+
+def check_warm_shape(prev_cfg: dict, o: dict, folder: str) -> None:
+    diff = [f for f in SHAPE_FLAGS if prev_cfg[FLAGS[f]] != o[FLAGS[f]]]
+    if diff:
+        want = " ".join(f"--{f} {prev_cfg[FLAGS[f]]}" for f in diff)
+        got = " ".join(f"--{f} {o[FLAGS[f]]}" for f in diff)
+        raise UsageError(f"--init-from {folder} has another model shape ({want}; this run: {got}): pass {want} "
+                         f"(or leave these flags out: they default to the earlier model's), or train without --init-from")
+
+
+def warm_start(model: SasRec, folder: str, item_ids: list) -> dict:
+    """training/warm-start.ts warmStartWeights: item rows matched by id (row 0 as well), every other weight copied
+    (shapes are checked equal), new items keep the cold start's rows. Returns the WarmStartReport."""
+    try:
+        prev, prev_vocab, header = load_model(folder)
+    except (OSError, ValueError, KeyError) as e:
+        raise UsageError(f"--init-from {folder}: cannot read the model ({e}); pass a complete model folder (model.json, weights.bin, vocab.json)")
+    index = {iid: j for j, iid in enumerate(prev_vocab["itemIds"]) if j > 0}
+    rows_into = [i for i, iid in enumerate(item_ids) if i > 0 and iid in index]
+    copied = []
+    with torch.no_grad():
+        table, old = model.w("itemEmbedding"), prev.w("itemEmbedding")
+        table[0].copy_(old[0])
+        if rows_into:
+            table[torch.tensor(rows_into)] = old[torch.tensor([index[item_ids[i]] for i in rows_into])]
+        for name, w in model.named_weights():
+            if name != "itemEmbedding":
+                w.copy_(prev.w(name))
+                copied.append(name)
+    kept = len(rows_into)
+    return {"from": folder, "modelVersion": header["modelVersion"], "architecture": "sasrec",
+            "items": {"kept": kept, "added": len(item_ids) - 1 - kept, "dropped": len(prev_vocab["itemIds"]) - 1 - kept},
+            "copied": copied, "remapped": ["itemEmbedding"], "fresh": []}
+
+
+def describe_warm_start(r: dict) -> str:
+    """training/warm-start.ts describeWarmStart."""
+    i = r["items"]
+    return (f"warm start from {r['from']} ({r['architecture']} {r['modelVersion']}): items {i['kept']} kept, {i['added']} added, "
+            f"{i['dropped']} dropped; {len(r['copied'])} other weights copied")
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="interaction log")
@@ -112,6 +176,9 @@ def parse_args(argv):
                    help="where each epoch's checkpoint goes (default .checkpoints/<out name>, as npm run train; one torch-rank<r>.pt per process)")
     p.add_argument("--resume", action="store_true",
                    help="continue exactly where the last checkpoint stopped (same options and process count; only --epochs may change)")
+    p.add_argument("--init-from", default=None,
+                   help="warm start from an earlier sasrec model folder: known items keep their vectors, new items start as a cold start's; "
+                        "the shape flags default to that model's (as npm run train --init-from)")
     p.add_argument("--print-defaults", action="store_true", help="print the option defaults as JSON and exit")
     a = p.parse_args(argv)
     if a.print_defaults:
@@ -121,6 +188,15 @@ def parse_args(argv):
             raise UsageError(f"--{req} is required")
     o = {key: getattr(a, flag.replace("-", "_")) for flag, key in FLAGS.items()}
     o["fitValidation"] = bool(a.fit_validation)
+    if a.init_from is not None:
+        if a.resume:
+            raise UsageError("--init-from starts a new run from a model, --resume continues a checkpoint: pass one of them")
+        prev = read_init_header(a.init_from)
+        given = {x[2:].split("=", 1)[0] for x in argv if x.startswith("--")}
+        for flag in SHAPE_FLAGS:  # a warm start's shape flags default to the earlier model's
+            if flag not in given:
+                o[FLAGS[flag]] = prev["config"][FLAGS[flag]]
+        check_warm_shape(prev["config"], o, a.init_from)
     if o["lrSchedule"] not in ("constant", "cosine"):
         raise UsageError("--lr-schedule must be constant or cosine")
     if o["validProtocol"] not in VALID_PROTOCOLS:
@@ -417,7 +493,11 @@ def main(argv=None):
 
     cfg = {"numItems": num_items, "maxLen": L, "hiddenDim": o["hiddenDim"], "numBlocks": o["numBlocks"],
            "numHeads": o["numHeads"], "ffnDim": o["ffnDim"], "dropout": o["dropout"]}
-    model = SasRec(cfg, seed).to(device)  # same init on every rank (seeded), DDP broadcasts rank 0's anyway
+    model = SasRec(cfg, seed)  # same init on every rank (seeded), DDP broadcasts rank 0's anyway
+    warm = warm_start(model, a.init_from, item_ids) if a.init_from is not None else None
+    if warm:
+        log(rank, describe_warm_start(warm))
+    model = model.to(device)
     net = Loss(model, o)
     ddp = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
     opt = torch.optim.Adam(model.parameters(), lr=o["learningRate"], betas=(0.9, 0.999), eps=1e-7)  # tf.train.adam's
@@ -431,7 +511,7 @@ def main(argv=None):
         return [bs[j] for j in g.permutation(len(bs))]
 
     best = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    state = {"epoch": 0, "step": 0, "bestNdcg": -1.0, "bestEpoch": 0, "stale": 0, "log": [], "trainSeconds": 0.0}
+    state = {"epoch": 0, "step": 0, "bestNdcg": -1.0, "bestEpoch": 0, "stale": 0, "log": [], "trainSeconds": 0.0, "initFrom": warm}
     ckpt_dir = a.checkpoint_dir or os.path.join(".checkpoints", os.path.basename(os.path.abspath(a.out)))
     ckpt_file = os.path.join(ckpt_dir, f"torch-rank{rank}.pt")
     if a.resume:
@@ -454,6 +534,13 @@ def main(argv=None):
         if use_cuda and ck.get("cudaRng") is not None:
             torch.cuda.set_rng_state(ck["cudaRng"])
         log(rank, f"resuming from {ckpt_dir}: {state['epoch']} epochs done, step {state['step']}")
+    if warm and o["evalEvery"] > 0:
+        # The warm start validated before training (training/train.ts): if no epoch beats it, it is what ships.
+        m = evaluate(model, cases, num_items, o["validProtocol"], seed + 2, device, world)
+        state.update(bestNdcg=m["ndcg@10"], bestEpoch=0)
+        state["log"].append({"epoch": 0, "loss": None, "seconds": 0.0, "cpuSeconds": 0.0, "steps": 0, "valid": m})
+        log(rank, f"epoch 0 (the warm start, before training): valid {'full-ranking' if m['protocol'] == 'full' else 'sampled-100'} "
+                  f"NDCG@10 {m['ndcg@10']:.4f} HR@10 {m['hr@10']:.4f} ({m['users']} users)")
     stop = False
     estimated = False
     while state["epoch"] < o["epochs"] and not stop:
@@ -573,7 +660,7 @@ def main(argv=None):
             "command": "torchrun ... training/torch/train.py " + " ".join(sys.argv[1:]) if world > 1 else "python3 training/torch/train.py " + " ".join(sys.argv[1:]),
             "trainer": "pytorch", "modelVersion": saved["header"]["modelVersion"],
             "data": {"file": a.data, "format": a.format, "repeats": a.repeats, "users": num_users, "items": num_items, "interactions": num_interactions},
-            "options": o, "validProtocol": o["validProtocol"], "validation": validation_line, "weightDtype": a.dtype, "artifactBytes": saved["bytes"],
+            "options": o, "initFrom": state.get("initFrom"), "validProtocol": o["validProtocol"], "validation": validation_line, "weightDtype": a.dtype, "artifactBytes": saved["bytes"],
             "trainSeconds": round(state["trainSeconds"], 2), "epochs": state["epoch"], "bestEpoch": state["bestEpoch"], "steps": state["step"],
             "log": state["log"],
             "machine": {"processes": world, "device": device.type, "threadsPerProcess": threads, "cpus": os.cpu_count(),
