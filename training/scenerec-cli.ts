@@ -449,7 +449,10 @@ async function trainWith(
     bytes = saved.bytes; modelVersion = saved.header.modelVersion;
     training = { seconds: Math.round(result.trainSeconds), epochs: result.epochs, bestEpoch: result.bestEpoch, steps: result.steps, calibration, log: result.log.map((l) => ({ epoch: l.epoch, loss: l.loss, seconds: l.seconds, cpuSeconds: l.cpuSeconds, score: l.score })) };
     if (!skipEval) { print('evaluating on the test days ...'); report = await evalMtl(out, data, maxUsers); }
-    if (refit === 'on' && result.bestEpoch < 1) print('refit: skipped (the warm start\'s weights validated best: no epoch count to repeat)');
+    if (refit === 'on' && result.bestEpoch < 1) {
+      training.refitSkipped = REFIT_SKIPPED_WARM_START;
+      print(`refit: skipped (${REFIT_SKIPPED_WARM_START})`);
+    }
     if (refit === 'on' && result.bestEpoch >= 1) {
       const through = logDays(input.grouped).at(-1)!;
       const all = mtlDataFromLog(input.grouped, input.items, { ...split, trainEnd: through });
@@ -480,6 +483,9 @@ async function trainWith(
   print(`saved ${out} (${(bytes / 1e6).toFixed(2)} MB, ${dtype}, version ${modelVersion}); model card ${path.join(out, 'README.md')}`);
   print(JSON.stringify({ model: out, architecture: summary.architecture, modelVersion, ...(report ? reportJson(report) : {}) }));
 }
+
+/** Why a `--refit on` run shipped the evaluated model: recorded in training.json (`training.refitSkipped`) and the card. */
+const REFIT_SKIPPED_WARM_START = 'the warm start\'s weights validated best, so there is no epoch count to repeat; the shipped model is the evaluated one, which has not trained on the validation and test days';
 
 /** What `training.json` records of a refit (trainWith, --refit on). */
 interface RefitNote { throughDay: number; epochs: number; seconds: number; events: number; items: number; evaluatedVersion: string }
@@ -517,7 +523,7 @@ ${items ? `- Item file \`${items.file}\`: ${items.items} items, ${items.categori
 ${JSON.stringify(s.options)}
 \`\`\`
 Training: ${s.training.epochs} epochs (best ${s.training.bestEpoch}), ${s.training.steps} steps, ${formatDuration(s.training.seconds)} on ${s.backend} (${s.machine.cpus} CPUs, Node ${s.machine.node}, TF.js ${s.machine.tfjs}).
-${s.training.calibration ? calibrationLines(s.training.calibration) : ''}${s.training.refit ? refitLine(s.training.refit) : ''}
+${s.training.calibration ? calibrationLines(s.training.calibration) : ''}${s.training.refit ? refitLine(s.training.refit) : ''}${s.training.refitSkipped ? `Refit (--refit on): skipped: ${s.training.refitSkipped}.\n` : ''}
 ## Evaluation
 ${report ? `${s.training.refit ? `Measured on version \`${s.training.refit.evaluatedVersion}\`, the model before the refit (the shipped weights have seen the test days). ` : ''}Protocol: ${report.protocol}. ${report.users} shoppers.\n\n${reportTable(report)}${fewShoppersWarning(report) ? `\n\n**${fewShoppersWarning(report)}**` : ''}` : 'Not evaluated (trained with --skip-eval): run `scenerec eval --model <this folder> --data <log>`.'}
 `;

@@ -173,7 +173,20 @@ describe('scenerec train / eval / inspect', () => {
       expect(summary.initFrom.modelVersion).toBe(JSON.parse(fs.readFileSync(path.join(a, 'model.json'), 'utf8')).userDefinedMetadata.scenerec.modelVersion);
       expect(summary.training.log[0].epoch).toBe(0);
       expect(fs.readFileSync(path.join(b, 'README.md'), 'utf8')).toContain(`- Warm-started: warm start from ${a}`);
-      if (model === 'mtl') expect(summary.initFrom.remapped).toEqual(['itemEmbedding', 'categoryEmbedding', 'brandEmbedding']);
+      if (model === 'mtl') {
+        expect(summary.initFrom.remapped).toEqual(['itemEmbedding', 'categoryEmbedding', 'brandEmbedding']);
+        // A warm start that no epoch beats (a learning rate of 0 keeps its weights) has no epoch count for the refit: the
+        // run says so, in training.json and the card, and ships the evaluated model.
+        const c = path.join(dir, 'warm-c-mtl');
+        const tc = await cli(['train', '--data', file, '--items', items, '--out', c, '--init-from', a, ...TINY, '--lr', '0', '--skip-eval', '--refit', 'on']);
+        expect(tc.code, tc.err).toBe(0);
+        expect(tc.out.join('\n')).toContain('refit: skipped (the warm start\'s weights validated best');
+        const sc = JSON.parse(fs.readFileSync(path.join(c, 'training.json'), 'utf8'));
+        expect(sc.training.bestEpoch).toBe(0);
+        expect(sc.training.refit).toBeUndefined();
+        expect(sc.training.refitSkipped).toContain('no epoch count to repeat');
+        expect(fs.readFileSync(path.join(c, 'README.md'), 'utf8')).toContain('Refit (--refit on): skipped: the warm start');
+      }
     }
     const seqA = path.join(dir, 'warm-a-sasrec');
     const shape = await cli(['train', '--data', file, '--out', path.join(dir, 'x'), '--init-from', seqA, ...TINY, '--hidden', '16']);
