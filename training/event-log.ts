@@ -137,6 +137,26 @@ export const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 // ---- rows ----
 
+/** Field separators a CSV header is tried with: the one that splits it into the most fields wins (ties: the first). */
+export const CSV_SEPARATORS = [',', ';', '\t', '|'] as const;
+const SEPARATOR_NAMES: Record<string, string> = { ',': 'comma', ';': 'semicolon', '\t': 'tab', '|': 'pipe' };
+
+/** The separator of a CSV file from its header line (spreadsheets in many locales export `;`). */
+export function detectSeparator(headerLine: string): string {
+  let best: string = ',';
+  let most = 0;
+  for (const sep of CSV_SEPARATORS) {
+    const n = splitCsvLine(headerLine, sep)?.length ?? 0;
+    if (n > most) { most = n; best = sep; }
+  }
+  return best;
+}
+
+/** A price as written: with a separator other than the comma, a decimal comma (`12,50`) is read as a point. */
+export function parsePrice(raw: string, separator: string): number {
+  return Number(separator !== ',' && /^\d+,\d+$/.test(raw) ? raw.replace(',', '.') : raw);
+}
+
 /** Splits one CSV line (RFC 4180 quoting); undefined when a quote is not closed on the line. */
 export function splitCsvLine(line: string, sep = ','): string[] | undefined {
   if (!line.includes('"')) return line.split(sep);
@@ -221,7 +241,7 @@ export function resolveColumns<C extends string>(
  */
 async function streamRows(
   file: string, format: LogFormat,
-  onHeader: (header: string[], partial: boolean) => void,
+  onHeader: (header: string[], partial: boolean, separator: string) => void,
   onRow: (fields: (string | undefined)[], lineNo: number) => void,
   onBad: (err: EventLogError) => void,
   onProgress?: (bytes: number) => void,
@@ -236,6 +256,7 @@ async function streamRows(
   const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
   let lineNo = 0;
   let header: string[] | undefined;
+  let sep = format === 'tsv' ? '\t' : ',';
   const keys: string[] = [];
   const keyIndex = new Set<string>();
   let nextProgress = 0;
@@ -251,20 +272,21 @@ async function streamRows(
       const o = obj as Record<string, unknown>;
       let grew = false;
       for (const k in o) if (!keyIndex.has(k)) { keyIndex.add(k); keys.push(k); grew = true; }
-      if (grew || !header) { header = keys; onHeader([...keys], true); }
+      if (grew || !header) { header = keys; onHeader([...keys], true, sep); }
       onRow(keys.map((k) => (o[k] === undefined || o[k] === null ? undefined : String(o[k]))), lineNo);
       continue;
     }
-    const fields = format === 'tsv' ? line.split('\t') : splitCsvLine(line);
+    if (!header && format === 'csv') sep = detectSeparator(line);
+    const fields = format === 'tsv' ? line.split('\t') : splitCsvLine(line, sep);
     if (!header) {
       if (!fields) throw new EventLogError(file, lineNo, undefined, 'bad-header', 'unclosed quote in the header');
       header = fields.map((h) => h.trim());
-      onHeader(header, false);
+      onHeader(header, false, sep);
       continue;
     }
     if (!fields) { onBad(new EventLogError(file, lineNo, undefined, 'bad-quotes', 'unclosed quote (quoted fields must not span lines)')); continue; }
     if (fields.length !== header.length) {
-      onBad(new EventLogError(file, lineNo, undefined, 'field-count', `expected ${header.length} fields (${format === 'tsv' ? 'tab' : 'comma'} separated, as the header), got ${fields.length}: "${line.slice(0, 80)}"`));
+      onBad(new EventLogError(file, lineNo, undefined, 'field-count', `expected ${header.length} fields (${SEPARATOR_NAMES[sep]} separated, as the header), got ${fields.length}: "${line.slice(0, 80)}"`));
       continue;
     }
     onRow(fields, lineNo);
@@ -313,6 +335,8 @@ export interface EventLogOptions {
 export interface LogSummary {
   file: string;
   format: LogFormat;
+  /** A CSV's field separator when it is not the comma (detected from the header). */
+  separator?: string;
   /** Header name of each resolved column. */
   columns: Partial<Record<EventColumn, string>>;
   rows: number;
@@ -389,8 +413,10 @@ export async function readEventLog(file: string, options: EventLogOptions = {}):
     dropped[`malformed: ${err.reason}`] = (dropped[`malformed: ${err.reason}`] ?? 0) + 1;
   };
 
-  await streamRows(file, format, (h, partial) => {
+  let separator = ',';
+  await streamRows(file, format, (h, partial, sep) => {
     header = h;
+    separator = sep;
     cols = resolveColumns(h, EVENT_COLUMNS, DEFAULT_COLUMN_NAMES, options.columns ?? {}, REQUIRED_COLUMNS, file, partial, cols);
   }, (f, lineNo) => {
     rows++;
@@ -453,7 +479,7 @@ export async function readEventLog(file: string, options: EventLogOptions = {}):
     userIds, itemIds, user: user.done(), item: item.done(), behaviour: beh.done(), time: times, scene: scene.done(),
     session: cols.session !== undefined ? session.done() : undefined,
     summary: {
-      file, format, columns: resolved, rows, events: n, users: userIds.length, items: itemIds.length - 1, byType,
+      file, format, ...(format === 'csv' && separator !== ',' ? { separator } : {}), columns: resolved, rows, events: n, users: userIds.length, items: itemIds.length - 1, byType,
       timeKind: kind!, first: new Date(minT).toISOString(), last: new Date(maxT).toISOString(), days: days.size,
       dropped, unmappedEvents: unmapped, eventMapping: used, seconds: (performance.now() - t0) / 1000,
     },
@@ -463,7 +489,7 @@ export async function readEventLog(file: string, options: EventLogOptions = {}):
 /** The human summary of what was read. */
 export function describeLog(s: LogSummary): string {
   const lines = [
-    `read ${s.file} (${s.format}): ${s.rows} rows, ${s.events} events, ${s.users} users, ${s.items} items in ${s.seconds.toFixed(1)} s (${Math.round(s.rows / Math.max(s.seconds, 1e-3))} rows/s)`,
+    `read ${s.file} (${s.format}${s.separator ? `, ${SEPARATOR_NAMES[s.separator]} separated` : ''}): ${s.rows} rows, ${s.events} events, ${s.users} users, ${s.items} items in ${s.seconds.toFixed(1)} s (${Math.round(s.rows / Math.max(s.seconds, 1e-3))} rows/s)`,
     `  columns: ${Object.entries(s.columns).map(([k, v]) => `${k}=${v}`).join(', ')}`,
     `  events per type: ${Object.entries(s.byType).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `  event names: ${Object.entries(s.eventMapping).map(([k, v]) => `${k}=${v}`).join(', ') || '(no event column: every row is a view)'}`,
@@ -593,8 +619,10 @@ export async function readItemFile(file: string, options: { format?: LogFormat; 
     if (++bad > skipBad) { err.message += skipBad ? ` (more than --skip-bad ${skipBad} malformed rows)` : ' (or pass --skip-bad N to skip and count up to N such rows)'; throw err; }
     t.summary.dropped[`malformed: ${err.reason}`] = (t.summary.dropped[`malformed: ${err.reason}`] ?? 0) + 1;
   };
-  await streamRows(file, format, (h, partial) => {
+  let separator = ',';
+  await streamRows(file, format, (h, partial, sep) => {
     header = h;
+    separator = sep;
     cols = resolveColumns(h, ITEM_COLUMNS, DEFAULT_ITEM_COLUMN_NAMES, options.columns ?? {}, ['id'], file, partial, cols);
   }, (f, lineNo) => {
     if (cols.id === undefined || f[cols.id] === undefined) return onBad(missingKey(file, lineNo, 'id', options.columns?.id, DEFAULT_ITEM_COLUMN_NAMES.id, header));
@@ -604,7 +632,7 @@ export async function readItemFile(file: string, options: { format?: LogFormat; 
     if (cols.price !== undefined) {
       const raw = (f[cols.price] ?? '').trim();
       if (raw !== '') {
-        p = Number(raw);
+        p = parsePrice(raw, separator);
         if (!Number.isFinite(p) || p < 0) return onBad(new EventLogError(file, lineNo, header[cols.price], 'bad-price', `price "${raw}" is not a non-negative number`));
       }
     }

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  detectTimeKind, parseTime, parseColumnsFlag, parseEventsFlag, splitCsvLine, readEventLog, readItemFile, groupLog, describeLog, EventLogError,
+  detectTimeKind, parseTime, parseColumnsFlag, parseEventsFlag, splitCsvLine, detectSeparator, readEventLog, readItemFile, groupLog, describeLog, EventLogError,
 } from '../../training/event-log.js';
 import { autoTimeSplit, logDays, mtlDataFromLog } from '../../training/event-log-mtl.js';
 import { DataFormatError, parseDataset } from '../../training/data.js';
@@ -51,6 +51,14 @@ describe('flags and CSV fields', () => {
   it('splits quoted CSV fields', () => {
     expect(splitCsvLine('a,"b, c","say ""hi""",')).toEqual(['a', 'b, c', 'say "hi"', '']);
     expect(splitCsvLine('a,"open')).toBeUndefined();
+  });
+
+  it('detects the separator from the header (spreadsheet exports use ; in many locales), comma on a tie', () => {
+    expect(detectSeparator('user_id,item_id,event,timestamp')).toBe(',');
+    expect(detectSeparator('user_id;item_id;event;timestamp')).toBe(';');
+    expect(detectSeparator('user_id|item_id|timestamp')).toBe('|');
+    expect(detectSeparator('"user; id",item,time')).toBe(',');
+    expect(detectSeparator('user')).toBe(',');
   });
 });
 
@@ -157,6 +165,19 @@ describe('item file and the multi-task data', () => {
     expect([...t.available]).toEqual([1, 0]);
     expect(t.summary).toMatchObject({ items: 2, categories: 2, brands: 1, withPrice: 1, unavailable: 1, dropped: { 'duplicate id': 1 } });
     await expect(readItemFile(write('items-bad.csv', 'id,price\nx,cheap\n'))).rejects.toThrow(/items-bad\.csv:2: column "price"/);
+  });
+
+  it('reads semicolon-separated files, with decimal commas in prices, and says so', async () => {
+    const ev = write('semi.csv', '\uFEFFuser_id;item_id;event;timestamp\r\nu1;x;view;1709287100\r\nu1;"y;1";cart;1709287200\r\nu2;x;purchase;1709287300\r\n');
+    const log = await readEventLog(ev);
+    expect(log.summary).toMatchObject({ format: 'csv', separator: ';', events: 3, users: 2, items: 2, byType: { view: 1, cart: 1, purchase: 1 } });
+    expect(log.itemIds.slice(1)).toEqual(['x', 'y;1']);
+    expect(describeLog(log.summary)).toContain('(csv, semicolon separated)');
+    const items = await readItemFile(write('semi-items.csv', 'id;category;price;title\nx;c1;12,50;"Mug; blue"\ny;c2;3.25;Plate\n'));
+    expect(Array.from(items.price)).toEqual([12.5, 3.25]);
+    expect(items.title).toEqual(['Mug; blue', 'Plate']);
+    // A row with another field count names the separator the header was read with.
+    await expect(readEventLog(write('semi-bad.csv', 'user_id;item_id;timestamp\nu1,x,1709287100\n'))).rejects.toThrow(/expected 3 fields \(semicolon separated, as the header\), got 1/);
   });
 
   it('splits by day and refuses a log too short to split', () => {
