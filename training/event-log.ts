@@ -378,7 +378,17 @@ export interface EventLog {
 export async function readEventLog(file: string, options: EventLogOptions = {}): Promise<EventLog> {
   const t0 = performance.now();
   const format = formatOf(file, options.format);
-  const events = { ...DEFAULT_EVENT_NAMES, ...(options.events ?? {}) };
+  // --events names first (lower-cased), then the known names compared without case, spaces, '_' or '-'
+  // ("Add To Cart" = add_to_cart); looked up once per distinct raw name.
+  const given = options.events ?? {};
+  const known = new Map(Object.entries(DEFAULT_EVENT_NAMES).map(([k, v]) => [norm(k), v]));
+  const eventCodes = new Map<string, number | undefined>();
+  const eventCode = (raw: string): number | undefined => {
+    if (eventCodes.has(raw)) return eventCodes.get(raw);
+    const code = given[raw.toLowerCase()] ?? known.get(norm(raw));
+    eventCodes.set(raw, code);
+    return code;
+  };
   let total = 0;
   try { total = fs.statSync(file).size; } catch { /* reported by streamRows */ }
   const userIndex = new Map<string, number>();
@@ -437,7 +447,7 @@ export async function readEventLog(file: string, options: EventLogOptions = {}):
     let b: number = BEHAVIOURS.click;
     if (cols.event !== undefined) {
       const raw = (f[cols.event] ?? '').trim();
-      const code = events[raw.toLowerCase()];
+      const code = eventCode(raw);
       if (!code) {
         unmapped[raw] = (unmapped[raw] ?? 0) + 1;
         dropped['unmapped event type'] = (dropped['unmapped event type'] ?? 0) + 1;

@@ -167,6 +167,15 @@ describe('item file and the multi-task data', () => {
     await expect(readItemFile(write('items-bad.csv', 'id,price\nx,cheap\n'))).rejects.toThrow(/items-bad\.csv:2: column "price"/);
   });
 
+  it('knows the usual event names in any case, with spaces, _ or - ("Add To Cart"); --events names come first', async () => {
+    const f = write('names.csv', 'user_id,item_id,event,timestamp\nu1,x,Product View,1709287100\nu1,y,Add To Cart,1709287200\nu2,x,PURCHASE,1709287300\nu2,y,add-to-wishlist,1709287400\nu2,z,Add To Cart,1709287500\nu2,z,page scroll,1709287600\n');
+    const log = await readEventLog(f);
+    expect(log.summary.byType).toEqual({ view: 1, cart: 2, purchase: 1, favorite: 1 });
+    expect(log.summary.unmappedEvents).toEqual({ 'page scroll': 1 });
+    const mapped = await readEventLog(f, { events: parseEventsFlag('Add To Cart=purchase') });
+    expect(mapped.summary.byType).toEqual({ view: 1, purchase: 3, favorite: 1 });
+  });
+
   it('reads semicolon-separated files, with decimal commas in prices, and says so', async () => {
     const ev = write('semi.csv', '\uFEFFuser_id;item_id;event;timestamp\r\nu1;x;view;1709287100\r\nu1;"y;1";cart;1709287200\r\nu2;x;purchase;1709287300\r\n');
     const log = await readEventLog(ev);
