@@ -152,9 +152,17 @@ export function detectSeparator(headerLine: string): string {
   return best;
 }
 
-/** A price as written: with a separator other than the comma, a decimal comma (`12,50`) is read as a point. */
-export function parsePrice(raw: string, separator: string): number {
-  return Number(separator !== ',' && /^\d+,\d+$/.test(raw) ? raw.replace(',', '.') : raw);
+/**
+ * A price as shops export it: a currency sign or code before or after the number (`$12.50`, `12.50 EUR`),
+ * thousands separators (`1,299.00`, `1.299,00`, `1 299`) and a decimal comma (`12,50`). NaN when it is none of these.
+ */
+export function parsePrice(raw: string): number {
+  let v = raw.trim().replace(/^(?:[A-Za-z]{3}|[^\d\s.,+-])\s*/u, '').replace(/\s*(?:[A-Za-z]{3}|[^\d\s.,])$/u, '').replace(/[\s\u00a0'\u2009]/g, '');
+  const comma = v.lastIndexOf(',');
+  const point = v.lastIndexOf('.');
+  if (comma >= 0 && point >= 0) v = comma > point ? v.replace(/\./g, '').replace(',', '.') : v.replace(/,/g, '');
+  else if (comma >= 0) v = /^\d{1,3}(,\d{3})+$/.test(v) ? v.replace(/,/g, '') : /^\d+,\d+$/.test(v) ? v.replace(',', '.') : v;
+  return v === '' ? NaN : Number(v);
 }
 
 /** Splits one CSV line (RFC 4180 quoting); undefined when a quote is not closed on the line. */
@@ -612,7 +620,9 @@ export interface ItemTable {
   summary: { file: string; items: number; columns: Partial<Record<ItemColumn, string>>; categories: number; brands: number; withPrice: number; unavailable: number; dropped: Record<string, number> };
 }
 
-const FALSE_WORDS = new Set(['0', 'false', 'no', 'n', 'out_of_stock', 'outofstock', 'unavailable', 'discontinued']);
+/** Values of an item file's price that mean "no price" (as an empty field does), not a malformed row. */
+const MISSING_WORDS = new Set(['n/a', 'na', 'null', 'none', 'nan', '-', '--', 'undefined']);
+const FALSE_WORDS = new Set(['0', 'false', 'no', 'n', 'out_of_stock', 'outofstock', 'out of stock', 'out-of-stock', 'unavailable', 'discontinued', 'sold_out', 'soldout', 'sold out', 'inactive']);
 
 /** Reads an item file (CSV, TSV or JSONL with a header). */
 export async function readItemFile(file: string, options: { format?: LogFormat; columns?: Partial<Record<ItemColumn, string>>; skipBad?: number } = {}): Promise<ItemTable> {
@@ -629,10 +639,8 @@ export async function readItemFile(file: string, options: { format?: LogFormat; 
     if (++bad > skipBad) { err.message += skipBad ? ` (more than --skip-bad ${skipBad} malformed rows)` : ' (or pass --skip-bad N to skip and count up to N such rows)'; throw err; }
     t.summary.dropped[`malformed: ${err.reason}`] = (t.summary.dropped[`malformed: ${err.reason}`] ?? 0) + 1;
   };
-  let separator = ',';
-  await streamRows(file, format, (h, partial, sep) => {
+  await streamRows(file, format, (h, partial) => {
     header = h;
-    separator = sep;
     cols = resolveColumns(h, ITEM_COLUMNS, DEFAULT_ITEM_COLUMN_NAMES, options.columns ?? {}, ['id'], file, partial, cols);
   }, (f, lineNo) => {
     if (cols.id === undefined || f[cols.id] === undefined) return onBad(missingKey(file, lineNo, 'id', options.columns?.id, DEFAULT_ITEM_COLUMN_NAMES.id, header));
@@ -641,8 +649,8 @@ export async function readItemFile(file: string, options: { format?: LogFormat; 
     let p = NaN;
     if (cols.price !== undefined) {
       const raw = (f[cols.price] ?? '').trim();
-      if (raw !== '') {
-        p = parsePrice(raw, separator);
+      if (raw !== '' && !MISSING_WORDS.has(raw.toLowerCase())) {
+        p = parsePrice(raw);
         if (!Number.isFinite(p) || p < 0) return onBad(new EventLogError(file, lineNo, header[cols.price], 'bad-price', `price "${raw}" is not a non-negative number`));
       }
     }

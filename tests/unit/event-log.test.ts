@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  detectTimeKind, parseTime, parseColumnsFlag, parseEventsFlag, splitCsvLine, detectSeparator, readEventLog, readItemFile, groupLog, describeLog, EventLogError,
+  detectTimeKind, parseTime, parseColumnsFlag, parseEventsFlag, splitCsvLine, detectSeparator, parsePrice, readEventLog, readItemFile, groupLog, describeLog, EventLogError,
 } from '../../training/event-log.js';
 import { autoTimeSplit, logDays, mtlDataFromLog } from '../../training/event-log-mtl.js';
 import { DataFormatError, parseDataset } from '../../training/data.js';
@@ -176,15 +176,24 @@ describe('item file and the multi-task data', () => {
     expect(mapped.summary.byType).toEqual({ view: 1, purchase: 3, favorite: 1 });
   });
 
+  it('reads prices as shops export them: currency signs and codes, thousands separators, decimal commas', () => {
+    const cases: Array<[string, number]> = [['12.5', 12.5], ['12,50', 12.5], ['$12.50', 12.5], ['12.50 EUR', 12.5], ['EUR 12.50', 12.5],
+      ['€ 1.299,00', 1299], ['1,299.00', 1299], ['1,299', 1299], ['1 299', 1299], ["1'299.50", 1299.5], ['12,5 €', 12.5], ['0', 0]];
+    for (const [raw, want] of cases) expect(parsePrice(raw), raw).toBe(want);
+    for (const raw of ['cheap', '', '12.5.3', 'n/a']) expect(parsePrice(raw), raw).toBeNaN();
+  });
+
   it('reads semicolon-separated files, with decimal commas in prices, and says so', async () => {
     const ev = write('semi.csv', '\uFEFFuser_id;item_id;event;timestamp\r\nu1;x;view;1709287100\r\nu1;"y;1";cart;1709287200\r\nu2;x;purchase;1709287300\r\n');
     const log = await readEventLog(ev);
     expect(log.summary).toMatchObject({ format: 'csv', separator: ';', events: 3, users: 2, items: 2, byType: { view: 1, cart: 1, purchase: 1 } });
     expect(log.itemIds.slice(1)).toEqual(['x', 'y;1']);
     expect(describeLog(log.summary)).toContain('(csv, semicolon separated)');
-    const items = await readItemFile(write('semi-items.csv', 'id;category;price;title\nx;c1;12,50;"Mug; blue"\ny;c2;3.25;Plate\n'));
-    expect(Array.from(items.price)).toEqual([12.5, 3.25]);
-    expect(items.title).toEqual(['Mug; blue', 'Plate']);
+    const items = await readItemFile(write('semi-items.csv', 'id;category;price;title;available\nx;c1;12,50;"Mug; blue";in stock\ny;c2;3.25 EUR;Plate;Out of stock\nz;c2;n/a;Cup;1\n'));
+    expect(Array.from(items.price)).toEqual([12.5, 3.25, NaN]);
+    expect(items.title).toEqual(['Mug; blue', 'Plate', 'Cup']);
+    expect(Array.from(items.available)).toEqual([1, 0, 1]);
+    expect(items.summary).toMatchObject({ withPrice: 2, dropped: {} });
     // A row with another field count names the separator the header was read with.
     await expect(readEventLog(write('semi-bad.csv', 'user_id;item_id;timestamp\nu1,x,1709287100\n'))).rejects.toThrow(/expected 3 fields \(semicolon separated, as the header\), got 1/);
   });
