@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as readline from 'node:readline';
+import * as zlib from 'node:zlib';
 import { BEHAVIOURS, DataFormatError, type SequenceDataset } from './data.js';
 import { SCENE_CODES } from '../src/model/features.js';
 import { readDataset } from './node-io.js';
@@ -255,51 +256,75 @@ async function streamRows(
   onProgress?: (bytes: number) => void,
 ): Promise<void> {
   let stream: fs.ReadStream;
+  let gzipped = false;
   try {
     fs.accessSync(file, fs.constants.R_OK);
-    stream = fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+    gzipped = isGzip(file);
+    stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
   } catch (e) {
     throw new DataFormatError(file, 0, `cannot read file: ${(e as Error).message}`);
   }
-  const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
+  // A gzip file (by its first bytes, whatever its name) is decompressed as it streams; progress counts the file's bytes.
+  const text = gzipped ? stream.pipe(zlib.createGunzip()) : stream;
+  text.setEncoding('utf8');
+  let failed: Error | undefined;
+  const rl = readline.createInterface({ input: text, crlfDelay: Infinity });
   let lineNo = 0;
   let header: string[] | undefined;
   let sep = format === 'tsv' ? '\t' : ',';
   const keys: string[] = [];
   const keyIndex = new Set<string>();
   let nextProgress = 0;
-  for await (const raw of rl) {
-    lineNo++;
-    if (onProgress && lineNo >= nextProgress) { onProgress(stream.bytesRead); nextProgress = lineNo + 100_000; }
-    const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
-    if (line.trim() === '') continue;
-    if (format === 'jsonl') {
-      let obj: unknown;
-      try { obj = JSON.parse(line); } catch (e) { onBad(new EventLogError(file, lineNo, undefined, 'bad-json', `not a JSON object: ${(e as Error).message}`)); continue; }
-      if (!obj || typeof obj !== 'object' || Array.isArray(obj)) { onBad(new EventLogError(file, lineNo, undefined, 'bad-json', 'each line must be one JSON object')); continue; }
-      const o = obj as Record<string, unknown>;
-      let grew = false;
-      for (const k in o) if (!keyIndex.has(k)) { keyIndex.add(k); keys.push(k); grew = true; }
-      if (grew || !header) { header = keys; onHeader([...keys], true, sep); }
-      onRow(keys.map((k) => (o[k] === undefined || o[k] === null ? undefined : String(o[k]))), lineNo);
-      continue;
+  try {
+    for await (const raw of rl) {
+      lineNo++;
+      if (onProgress && lineNo >= nextProgress) { onProgress(stream.bytesRead); nextProgress = lineNo + 100_000; }
+      const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
+      if (line.trim() === '') continue;
+      if (format === 'jsonl') {
+        let obj: unknown;
+        try { obj = JSON.parse(line); } catch (e) { onBad(new EventLogError(file, lineNo, undefined, 'bad-json', `not a JSON object: ${(e as Error).message}`)); continue; }
+        if (!obj || typeof obj !== 'object' || Array.isArray(obj)) { onBad(new EventLogError(file, lineNo, undefined, 'bad-json', 'each line must be one JSON object')); continue; }
+        const o = obj as Record<string, unknown>;
+        let grew = false;
+        for (const k in o) if (!keyIndex.has(k)) { keyIndex.add(k); keys.push(k); grew = true; }
+        if (grew || !header) { header = keys; onHeader([...keys], true, sep); }
+        onRow(keys.map((k) => (o[k] === undefined || o[k] === null ? undefined : String(o[k]))), lineNo);
+        continue;
+      }
+      if (!header && format === 'csv') sep = detectSeparator(line);
+      const fields = format === 'tsv' ? line.split('\t') : splitCsvLine(line, sep);
+      if (!header) {
+        if (!fields) throw new EventLogError(file, lineNo, undefined, 'bad-header', 'unclosed quote in the header');
+        header = fields.map((h) => h.trim());
+        onHeader(header, false, sep);
+        continue;
+      }
+      if (!fields) { onBad(new EventLogError(file, lineNo, undefined, 'bad-quotes', 'unclosed quote (quoted fields must not span lines)')); continue; }
+      if (fields.length !== header.length) {
+        onBad(new EventLogError(file, lineNo, undefined, 'field-count', `expected ${header.length} fields (${SEPARATOR_NAMES[sep]} separated, as the header), got ${fields.length}: "${line.slice(0, 80)}"`));
+        continue;
+      }
+      onRow(fields, lineNo);
     }
-    if (!header && format === 'csv') sep = detectSeparator(line);
-    const fields = format === 'tsv' ? line.split('\t') : splitCsvLine(line, sep);
-    if (!header) {
-      if (!fields) throw new EventLogError(file, lineNo, undefined, 'bad-header', 'unclosed quote in the header');
-      header = fields.map((h) => h.trim());
-      onHeader(header, false, sep);
-      continue;
-    }
-    if (!fields) { onBad(new EventLogError(file, lineNo, undefined, 'bad-quotes', 'unclosed quote (quoted fields must not span lines)')); continue; }
-    if (fields.length !== header.length) {
-      onBad(new EventLogError(file, lineNo, undefined, 'field-count', `expected ${header.length} fields (${SEPARATOR_NAMES[sep]} separated, as the header), got ${fields.length}: "${line.slice(0, 80)}"`));
-      continue;
-    }
-    onRow(fields, lineNo);
+  } catch (e) {
+    // A damaged .gz ends the stream with a zlib error (Z_BUF_ERROR, Z_DATA_ERROR ...): a typed error, not a crash.
+    if (gzipped && String((e as NodeJS.ErrnoException).code ?? '').startsWith('Z_')) failed = e as Error;
+    else throw e;
   }
+  if (failed) throw new DataFormatError(file, lineNo, `cannot decompress: ${failed.message} (a truncated or damaged .gz file?)`);
   if (!header) throw new DataFormatError(file, 0, 'empty file: expected a header line and rows');
+}
+
+/** Whether a file starts with the gzip magic bytes. */
+function isGzip(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    return fs.readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** A JSON line without a required key. */

@@ -3,6 +3,7 @@ import { describe, it, expect } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import {
   detectTimeKind, parseTime, parseColumnsFlag, parseEventsFlag, splitCsvLine, detectSeparator, parsePrice, readEventLog, readItemFile, groupLog, describeLog, EventLogError,
 } from '../../training/event-log.js';
@@ -181,6 +182,20 @@ describe('item file and the multi-task data', () => {
       ['€ 1.299,00', 1299], ['1,299.00', 1299], ['1,299', 1299], ['1 299', 1299], ["1'299.50", 1299.5], ['12,5 €', 12.5], ['0', 0]];
     for (const [raw, want] of cases) expect(parsePrice(raw), raw).toBe(want);
     for (const raw of ['cheap', '', '12.5.3', 'n/a']) expect(parsePrice(raw), raw).toBeNaN();
+  });
+
+  it('reads a gzip-compressed log as it streams; a damaged one is a DataFormatError, not a crash', async () => {
+    const rows = ['user_id,item_id,event,timestamp', ...Array.from({ length: 3000 }, (_, i) => `u${i % 97},i${(i * 7) % 301},view,${1709287100 + i}`)].join('\n') + '\n';
+    const plain = await readEventLog(write('plain.csv', rows));
+    const gz = path.join(dir, 'log.csv.gz');
+    fs.writeFileSync(gz, zlib.gzipSync(rows));
+    const packed = await readEventLog(gz);
+    expect(packed.summary).toMatchObject({ format: 'csv', rows: 3000, events: plain.summary.events, users: plain.summary.users, items: plain.summary.items });
+    expect(Array.from(packed.item)).toEqual(Array.from(plain.item));
+    const bytes = fs.readFileSync(gz);
+    const cut = path.join(dir, 'cut.csv.gz');
+    fs.writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    await expect(readEventLog(cut)).rejects.toThrow(/cut\.csv\.gz:\d+: cannot decompress/);
   });
 
   it('reads semicolon-separated files, with decimal commas in prices, and says so', async () => {
