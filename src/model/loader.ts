@@ -16,7 +16,7 @@ import { ModelLoadError, ScenerecError } from '../contract/errors.js';
 import type { ModelCacheInfo, ModelCacheMode } from '../contract/protocol.js';
 import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { resolveRelative } from '../util/url.js';
-import { IdIndex } from '../util/id-index.js';
+import { VocabIndex } from './vocab-index.js';
 
 /** Bytes of the weight files received so far (from the network or the cache), and their total. */
 export interface DownloadProgress {
@@ -51,12 +51,19 @@ export interface LoadModelOptions {
    * (then `cache.stored` and `cache.error` say how it went). Default false: written before resolving.
    */
   deferCacheWrite?: boolean;
+  /**
+   * Completes the vocabulary's id index once the vocabulary is parsed (while the weights still
+   * arrive; awaited before `loadModel` resolves): the engine lends it its catalog's id map when the
+   * catalog lists the vocabulary's items in order (VocabIndex.complete). Default: the vocabulary's
+   * own ids are indexed (`index.index()`).
+   */
+  indexVocab?: (index: VocabIndex) => Promise<void>;
 }
 
 export interface LoadedModelFiles extends LoadedModel {
   cache: ModelCacheInfo;
-  /** Item id -> model index (1-based), built while the vocabulary was checked. */
-  modelIndex: ReadonlyMap<string, number>;
+  /** Item id -> model index (1-based), completed while the weights arrived (see `indexVocab`). */
+  modelIndex: VocabIndex;
   /**
    * Writes the downloaded model into the cache, once however often it is called, and settles (never
    * rejects) when that is done; settles at once when there is nothing left to write.
@@ -207,8 +214,8 @@ async function decodeWeights(url: string, m: ManifestFile, data: Uint8Array, hos
   }
 }
 
-/** The checked vocabulary and its index (item id -> model index), built by the duplicate check. */
-async function parseVocab(vocabUrl: string, text: string, numItems: number, features?: FeatureConfig): Promise<{ vocab: ModelVocab; index: IdIndex }> {
+/** The checked vocabulary and its id index (item id -> model index), not yet completed (VocabIndex.complete). */
+async function parseVocab(vocabUrl: string, text: string, numItems: number, features?: FeatureConfig): Promise<{ vocab: ModelVocab; index: VocabIndex }> {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -216,19 +223,15 @@ async function parseVocab(vocabUrl: string, text: string, numItems: number, feat
     throw new ModelLoadError(`Could not load the model vocabulary from ${vocabUrl}: ${message(e)}. ${DEPLOY_HINT}`, { url: vocabUrl, cause: message(e) });
   }
   let vocab: ModelVocab;
-  let index: IdIndex;
   try {
     vocab = validateVocab(json, numItems, features);
     const ids = vocab.itemIds;
-    index = IdIndex.empty(ids, 1);
-    const repeated = (id: string): never => { throw new Error(`vocab.json lists the item id "${id}" twice`); };
     for (let i0 = 1; i0 < ids.length; i0 += YIELD_EVERY_ITEMS) {
       if (i0 > 1) await yieldToEventLoop(); // a worker answers pings meanwhile
       const i1 = Math.min(ids.length, i0 + YIELD_EVERY_ITEMS);
       for (let i = i0; i < i1; i++) {
         const id = ids[i];
         if (typeof id !== 'string' || id.length === 0) throw new Error(`vocab.json itemIds[${i}] is not a non-empty string`);
-        index.add(i, i + 1, repeated);
         const p = vocab.popularity[i];
         if (typeof p !== 'number' || !Number.isFinite(p) || p < 0) throw new Error(`vocab.json popularity[${i}] is not a non-negative number`);
       }
@@ -236,7 +239,7 @@ async function parseVocab(vocabUrl: string, text: string, numItems: number, feat
   } catch (e) {
     throw new ModelLoadError(`${vocabUrl} is not a valid vocabulary for this model: ${message(e)}.`, { url: vocabUrl, cause: message(e) });
   }
-  return { vocab, index };
+  return { vocab, index: new VocabIndex(vocab.itemIds, vocabUrl) };
 }
 
 const decoder = new TextDecoder();
@@ -299,7 +302,11 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
       const vocabRead = text(m.vocabUrl, opener(m.vocabUrl, m.shardUrls.length));
       // Parsed once the caller's backend is chosen (when `hostItemTable` is a promise): the parse is
       // this thread's work, and a backend's start (the 'auto' probe's timings) should not share it.
-      const vocabParsed = Promise.all([vocabRead, options.hostItemTable]).then(([t]) => parseVocab(m.vocabUrl, t, m.header.config.numItems, m.header.config.features));
+      const vocabParsed = Promise.all([vocabRead, options.hostItemTable]).then(async ([t]) => {
+        const parsed = await parseVocab(m.vocabUrl, t, m.header.config.numItems, m.header.config.features);
+        await (options.indexVocab ? options.indexVocab(parsed.index) : parsed.index.index());
+        return parsed;
+      });
       vocabParsed.catch(() => undefined); // awaited below; a weight failure first must not leave it unhandled
       const shards: Uint8Array[] = [];
       for (let i = 0; i < m.shardUrls.length; i++) {
