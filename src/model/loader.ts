@@ -17,6 +17,7 @@ import type { ModelCacheInfo, ModelCacheMode } from '../contract/protocol.js';
 import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { resolveRelative } from '../util/url.js';
 import { VocabIndex } from './vocab-index.js';
+import { vocabCacheUrl, vocabFromCacheText, vocabToCacheText } from './vocab-cache-form.js';
 
 /** Bytes of the weight files received so far (from the network or the cache), and their total. */
 export interface DownloadProgress {
@@ -77,11 +78,11 @@ function message(e: unknown): string {
 
 const DEPLOY_HINT = 'Check that modelUrl points to a model.json your app serves, with its weights and vocab.json next to it.';
 
-/** One file's bytes, read with a stall timer between chunks, under the load's deadline. */
+/** One file's bytes, read with a stall timer between chunks (with `whole`, a local copy: in one piece), under the load's deadline. */
 async function readFile(
   url: string,
   open: (signal: AbortSignal) => Promise<Response>,
-  o: { deadline: LoadDeadline; stallMs: number; onBytes?: (n: number) => void; expected?: number },
+  o: { deadline: LoadDeadline; stallMs: number; onBytes?: (n: number) => void; expected?: number; whole?: boolean },
 ): Promise<Uint8Array> {
   const ctrl = new AbortController();
   const onEnd = () => ctrl.abort();
@@ -106,7 +107,15 @@ async function readFile(
       throw new ModelLoadError(`HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''} for ${url}. ${DEPLOY_HINT}`, { url, status: res.status });
     }
     const chunks: Uint8Array[] = [];
-    if (res.body) {
+    if (o.whole) {
+      // A local copy (Cache Storage): read in one piece, without a JS step per chunk or a second
+      // copy to join the chunks; the load's deadline still bounds it.
+      clearTimeout(timer);
+      const buf = new Uint8Array(await Promise.race([res.arrayBuffer(), ended]));
+      chunks.push(buf);
+      received = buf.byteLength;
+      o.onBytes?.(buf.byteLength);
+    } else if (res.body) {
       reader = res.body.getReader();
       for (;;) {
         const { done, value } = await Promise.race([reader.read(), ended]);
@@ -215,10 +224,11 @@ async function decodeWeights(url: string, m: ManifestFile, data: Uint8Array, hos
 }
 
 /** The checked vocabulary and its id index (item id -> model index), not yet completed (VocabIndex.complete). */
-async function parseVocab(vocabUrl: string, text: string, numItems: number, features?: FeatureConfig): Promise<{ vocab: ModelVocab; index: VocabIndex }> {
+async function parseVocab(vocabUrl: string, text: string, numItems: number, features?: FeatureConfig, cachedForm = false): Promise<{ vocab: ModelVocab; index: VocabIndex }> {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // The model cache's copy is in its own form (./vocab-cache-form.ts), the served file is JSON.
+    json = cachedForm ? vocabFromCacheText(text) : JSON.parse(text);
   } catch (e) {
     throw new ModelLoadError(`Could not load the model vocabulary from ${vocabUrl}: ${message(e)}. ${DEPLOY_HINT}`, { url: vocabUrl, cause: message(e) });
   }
@@ -259,8 +269,8 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
   const info: ModelCacheInfo = { mode, hit: false, manifest: 'network', stored: false };
   // Called as a plain function: a bare window.fetch called as a method of another object throws "Illegal invocation".
   const network = (u: string) => (signal: AbortSignal) => fetchFn(u, { signal });
-  const text = (u: string, open: (s: AbortSignal) => Promise<Response>) =>
-    readFile(u, open, { deadline, stallMs }).then((b) => decoder.decode(b));
+  const text = (u: string, open: (s: AbortSignal) => Promise<Response>, whole = false) =>
+    readFile(u, open, { deadline, stallMs, whole }).then((b) => decoder.decode(b));
 
   // model.json: it names the version, so it decides which cached files may be used.
   let manifestText: string | undefined;
@@ -285,9 +295,14 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
   const m = parseManifest(url, manifestText);
   const version = m.header.modelVersion;
 
-  const cached = cache?.available
-    ? await Promise.all([...m.shardUrls, m.vocabUrl].map((u) => cache.get(version, u)))
-    : [];
+  // The vocabulary in the cache's own form, else (a cache written before that form) its JSON copy.
+  const [cachedVocab, cachedShards] = cache?.available
+    ? await Promise.all([
+      cache.get(version, vocabCacheUrl(m.vocabUrl)).then(async (r) => (r ? { res: r, form: true } : { res: await cache.get(version, m.vocabUrl), form: false })),
+      Promise.all(m.shardUrls.map((u) => cache.get(version, u))),
+    ])
+    : [undefined, []];
+  const cached = cachedVocab ? [...cachedShards, cachedVocab.res] : [];
   const sources: Array<'cache' | 'network'> = cached.length > 0 && cached.every((r) => r !== undefined) ? ['cache', 'network'] : ['network'];
 
   for (const source of sources) {
@@ -299,18 +314,18 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
     try {
       // The vocabulary (the smaller file, there first) is parsed and checked while the weights
       // still arrive: the download is the network's time, the parse this thread's.
-      const vocabRead = text(m.vocabUrl, opener(m.vocabUrl, m.shardUrls.length));
+      const vocabRead = text(m.vocabUrl, opener(m.vocabUrl, m.shardUrls.length), source === 'cache');
       // Parsed once the caller's backend is chosen (when `hostItemTable` is a promise): the parse is
       // this thread's work, and a backend's start (the 'auto' probe's timings) should not share it.
       const vocabParsed = Promise.all([vocabRead, options.hostItemTable]).then(async ([t]) => {
-        const parsed = await parseVocab(m.vocabUrl, t, m.header.config.numItems, m.header.config.features);
+        const parsed = await parseVocab(m.vocabUrl, t, m.header.config.numItems, m.header.config.features, source === 'cache' && cachedVocab?.form);
         await (options.indexVocab ? options.indexVocab(parsed.index) : parsed.index.index());
         return parsed;
       });
       vocabParsed.catch(() => undefined); // awaited below; a weight failure first must not leave it unhandled
       const shards: Uint8Array[] = [];
       for (let i = 0; i < m.shardUrls.length; i++) {
-        shards.push(await readFile(m.shardUrls[i], opener(m.shardUrls[i], i), { deadline, stallMs, onBytes, expected: m.weightBytes }));
+        shards.push(await readFile(m.shardUrls[i], opener(m.shardUrls[i], i), { deadline, stallMs, onBytes, expected: m.weightBytes, whole: source === 'cache' }));
       }
       const [vocabText, { vocab, index }] = await Promise.all([vocabRead, vocabParsed]);
       const total = shards.reduce((n, s) => n + s.byteLength, 0);
@@ -325,12 +340,13 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
         info.hit = true;
         await cache!.touch(version, info.manifest === 'network');
       } else if (cache) {
-        const files = [
-          ...m.shardUrls.map((u, i) => ({ url: u, body: shards[i] as BodyInit, type: 'application/octet-stream' })),
-          { url: m.vocabUrl, body: vocabText as BodyInit, type: 'application/json' },
-        ];
+        const files = m.shardUrls.map((u, i) => ({ url: u, body: shards[i] as BodyInit, type: 'application/octet-stream' }));
+        // The vocabulary in the cache's own form (read back without parsing a million ids from JSON), made at write time.
+        const vocabFile = () => vocabToCacheText(vocab).then((t) => (t === undefined
+          ? { url: m.vocabUrl, body: vocabText as BodyInit, type: 'application/json' }
+          : { url: vocabCacheUrl(m.vocabUrl), body: t as BodyInit, type: 'text/plain' }));
         let written: Promise<void> | undefined;
-        writeCache = () => (written ??= cache.put(version, files, m.text).then((stored) => {
+        writeCache = () => (written ??= vocabFile().then((v) => cache.put(version, [...files, v], m.text)).then((stored) => {
           info.stored = stored;
           if (cache.error) info.error ??= cache.error;
         }, () => undefined).finally(() => { delete info.storing; }));
