@@ -48,6 +48,9 @@ export interface PackedCatalog {
 }
 
 const KNOWN = new Set(['id', 'title', 'category', 'brand', 'price', 'available']);
+/** KNOWN.has(key), as comparisons: several times cheaper than a Set lookup in the per-item key walk. */
+const isKnownKey = (key: string): boolean =>
+  key === 'id' || key === 'category' || key === 'brand' || key === 'price' || key === 'available' || key === 'title';
 
 /** A dictionary builder: the index of each distinct string. */
 function dictionary(): { values: string[]; index(v: string): number } {
@@ -116,7 +119,7 @@ export function packCatalog(catalog: unknown): PackedCatalog | null {
     present[i] = bits;
     let rest: Record<string, unknown> | undefined;
     for (const key in item) {
-      if (KNOWN.has(key) || !Object.prototype.hasOwnProperty.call(item, key)) continue;
+      if (isKnownKey(key) || !Object.prototype.hasOwnProperty.call(item, key)) continue;
       (rest ??= {})[key] = item[key];
     }
     if (rest) extras.push([i, rest]);
