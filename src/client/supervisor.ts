@@ -45,7 +45,7 @@ import {
   DIRECT, DIRECT_METHODS, DIRECT_REPLY, DIRECT_VERSION, HISTORY_WRITES, PING, PONG,
   type CatalogItem, type DirectCall, type DirectMethod, type DirectReply, type EngineConfig, type EngineInfo, type ForwardedMethod, type HistoryWrite, type LoadProgress,
 } from '../contract/protocol.js';
-import { CATALOG_WIRE, CATALOG_WIRE_VERSION, packCatalog, packedBuffers } from '../contract/catalog-wire.js';
+import { CATALOG_WIRE, CATALOG_WIRE_VERSION, packCatalog, packedBuffers, type PackedCatalog } from '../contract/catalog-wire.js';
 import type { WorkerApi } from '../engine/host.js';
 import { now } from '../util/clock.js';
 
@@ -177,10 +177,12 @@ class Link {
   /**
    * `catalog` as this worker should receive it: packed, with the buffers to transfer, when the
    * worker reads that form and the catalog is well formed; else as it is. (Comlink transfers only
-   * for a top-level argument: the caller marks that one with `Comlink.transfer`.)
+   * for a top-level argument: the caller marks that one with `Comlink.transfer`.) `packed`: the
+   * catalog's packed form made beforehand (null: not well formed), sent instead of packing it again.
    */
-  catalogForWire(catalog: unknown): { catalog: CatalogItem[]; buffers: ArrayBuffer[] } {
-    const packed = this.catalogWireOk ? packCatalog(catalog) : null;
+  catalogForWire(catalog: unknown, packed?: PackedCatalog | null): { catalog: CatalogItem[]; buffers: ArrayBuffer[] } {
+    if (!this.catalogWireOk) packed = null;
+    else if (packed === undefined) packed = packCatalog(catalog);
     return packed ? { catalog: packed as unknown as CatalogItem[], buffers: packedBuffers(packed) } : { catalog: catalog as CatalogItem[], buffers: [] };
   }
 
@@ -364,11 +366,14 @@ export class WorkerSupervisor {
     });
     lost.catch(() => undefined); // a loss after the load is onLost's
     try {
+      // Packed while the worker's script starts on its own thread (the page waits for its first
+      // pong anyway); sent packed if that pong says the worker reads the form, else as it is.
+      const packed = config.catalog && !link.started ? packCatalog(config.catalog) : undefined;
       // The first pong says which message forms this worker reads (it is answered before `init` could be).
       await Promise.race([link.firstPong, lost]);
       let wired = config;
       if (config.catalog) {
-        const { catalog, buffers } = link.catalogForWire(config.catalog);
+        const { catalog, buffers } = link.catalogForWire(config.catalog, packed);
         wired = Comlink.transfer({ ...config, catalog }, buffers);
       }
       return await Promise.race([link.remote.init(wired, progress), lost]);

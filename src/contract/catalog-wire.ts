@@ -48,6 +48,9 @@ export interface PackedCatalog {
 }
 
 const KNOWN = new Set(['id', 'title', 'category', 'brand', 'price', 'available']);
+/** KNOWN.has(key), as comparisons: several times cheaper than a Set lookup in the per-item key walk. */
+const isKnownKey = (key: string): boolean =>
+  key === 'id' || key === 'category' || key === 'brand' || key === 'price' || key === 'available' || key === 'title';
 
 /** A dictionary builder: the index of each distinct string. */
 function dictionary(): { values: string[]; index(v: string): number } {
@@ -116,7 +119,7 @@ export function packCatalog(catalog: unknown): PackedCatalog | null {
     present[i] = bits;
     let rest: Record<string, unknown> | undefined;
     for (const key in item) {
-      if (KNOWN.has(key) || !Object.prototype.hasOwnProperty.call(item, key)) continue;
+      if (isKnownKey(key) || !Object.prototype.hasOwnProperty.call(item, key)) continue;
       (rest ??= {})[key] = item[key];
     }
     if (rest) extras.push([i, rest]);
@@ -191,19 +194,40 @@ export async function unpackCheckedCatalog(p: PackedCatalog, where = 'catalog'):
   return markCheckedCatalog(items, seen);
 }
 
-/** Unpacks items [from, to) into `items` (the keys other than `extras`). */
+/**
+ * Unpacks items [from, to) into `items` (the keys other than `extras`). The usual shapes (only an
+ * id; every optional field; every one but the title) are made as one object literal each: the
+ * same keys in the same order as the general path adds them one by one, at a fraction of its cost
+ * (no shape change per added key, a million times over).
+ */
 function unpackItems(p: PackedCatalog, items: CatalogItem[], from: number, to: number): void {
-  let idStart = from > 0 ? p.idEnds[from - 1] : 0;
-  let titleStart = from > 0 ? p.titleEnds[from - 1] : 0;
+  const { ids, idEnds, titles, titleEnds, present, category, categories, brand, brands, price } = p;
+  let idStart = from > 0 ? idEnds[from - 1] : 0;
+  let titleStart = from > 0 ? titleEnds[from - 1] : 0;
   for (let i = from; i < to; i++) {
-    const item: CatalogItem = { id: p.ids.slice(idStart, p.idEnds[i]) };
-    idStart = p.idEnds[i];
-    const bits = p.present[i];
-    if (bits & TITLE) item.title = p.titles.slice(titleStart, p.titleEnds[i]);
-    titleStart = p.titleEnds[i];
-    if (p.category[i] >= 0) item.category = p.categories[p.category[i]];
-    if (p.brand[i] >= 0) item.brand = p.brands[p.brand[i]];
-    if (bits & PRICE) item.price = p.price[i];
+    const id = ids.slice(idStart, idEnds[i]);
+    idStart = idEnds[i];
+    const bits = present[i];
+    const c = category[i], b = brand[i];
+    const titleEnd = titleEnds[i];
+    if ((bits & (PRICE | AVAILABLE)) === (PRICE | AVAILABLE) && c >= 0 && b >= 0) {
+      const available = (bits & AVAILABLE_TRUE) !== 0;
+      items[i] = bits & TITLE
+        ? { id, title: titles.slice(titleStart, titleEnd), category: categories[c], brand: brands[b], price: price[i], available }
+        : { id, category: categories[c], brand: brands[b], price: price[i], available };
+      titleStart = titleEnd;
+      continue;
+    }
+    if (bits === 0 && c < 0 && b < 0) {
+      items[i] = { id };
+      continue;
+    }
+    const item: CatalogItem = { id };
+    if (bits & TITLE) item.title = titles.slice(titleStart, titleEnd);
+    titleStart = titleEnd;
+    if (c >= 0) item.category = categories[c];
+    if (b >= 0) item.brand = brands[b];
+    if (bits & PRICE) item.price = price[i];
     if (bits & AVAILABLE) item.available = (bits & AVAILABLE_TRUE) !== 0;
     items[i] = item;
   }

@@ -16,6 +16,7 @@ import type { CatalogCacheRecord } from './store/catalog-cache.js';
 import { now, yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { validatedPositions } from '../contract/options.js';
 import { IdIndex } from '../util/id-index.js';
+import { ShiftedIndex } from '../model/vocab-index.js';
 
 /** What the catalog needs from the loaded model. */
 export interface CatalogModel {
@@ -177,8 +178,8 @@ export class Catalog {
     const items = catalog ?? model.vocab.itemIds.slice(1).map((id) => ({ id }));
     const n = items.length;
     // The map the catalog's validation built, when it went through validateCatalog (a given catalog always does).
-    // Otherwise the vocabulary's ids (unique: the loader checked them).
-    const posById = validatedPositions(items) ?? IdIndex.build(items.map((it) => it.id));
+    // Otherwise the vocabulary's ids: position = model index - 1 (its own id map, unique: the loader checked them).
+    const posById = validatedPositions(items) ?? (given ? IdIndex.build(items.map((it) => it.id)) : new ShiftedIndex(model.modelIndex, -1));
     const rowOfPos = new Int32Array(n).fill(-1);
     // Rows are at most one per position: filled up to `rows`, then trimmed.
     const modelIdxAll = new Int32Array(n);

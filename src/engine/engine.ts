@@ -195,6 +195,8 @@ export class RecommenderEngine implements RecommenderApi {
     const loading = loadModel(modelUrl, {
       fetch: hooks.fetch, onProgress: download, deadline, stallTimeoutMs: config.stallTimeoutMs,
       cache: config.modelCache, caches: hooks.caches, hostItemTable: decodeFor,
+      // A catalog in the vocabulary's order lends the vocabulary its id map (a failed check ends the load).
+      indexVocab: (index) => checkedCatalog.then((items) => index.complete(items), () => undefined),
       // The copy for the next visit is written after the load (EngineInfo.modelCache.storing).
       deferCacheWrite: true,
     });

@@ -16,7 +16,8 @@ import { ModelLoadError, ScenerecError } from '../contract/errors.js';
 import type { ModelCacheInfo, ModelCacheMode } from '../contract/protocol.js';
 import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { resolveRelative } from '../util/url.js';
-import { IdIndex } from '../util/id-index.js';
+import { VocabIndex } from './vocab-index.js';
+import { vocabCacheUrl, vocabFromCacheText, vocabToCacheText } from './vocab-cache-form.js';
 
 /** Bytes of the weight files received so far (from the network or the cache), and their total. */
 export interface DownloadProgress {
@@ -51,12 +52,19 @@ export interface LoadModelOptions {
    * (then `cache.stored` and `cache.error` say how it went). Default false: written before resolving.
    */
   deferCacheWrite?: boolean;
+  /**
+   * Completes the vocabulary's id index once the vocabulary is parsed (while the weights still
+   * arrive; awaited before `loadModel` resolves): the engine lends it its catalog's id map when the
+   * catalog lists the vocabulary's items in order (VocabIndex.complete). Default: the vocabulary's
+   * own ids are indexed (`index.index()`).
+   */
+  indexVocab?: (index: VocabIndex) => Promise<void>;
 }
 
 export interface LoadedModelFiles extends LoadedModel {
   cache: ModelCacheInfo;
-  /** Item id -> model index (1-based), built while the vocabulary was checked. */
-  modelIndex: ReadonlyMap<string, number>;
+  /** Item id -> model index (1-based), completed while the weights arrived (see `indexVocab`). */
+  modelIndex: VocabIndex;
   /**
    * Writes the downloaded model into the cache, once however often it is called, and settles (never
    * rejects) when that is done; settles at once when there is nothing left to write.
@@ -70,11 +78,11 @@ function message(e: unknown): string {
 
 const DEPLOY_HINT = 'Check that modelUrl points to a model.json your app serves, with its weights and vocab.json next to it.';
 
-/** One file's bytes, read with a stall timer between chunks, under the load's deadline. */
+/** One file's bytes, read with a stall timer between chunks (with `whole`, a local copy: in one piece), under the load's deadline. */
 async function readFile(
   url: string,
   open: (signal: AbortSignal) => Promise<Response>,
-  o: { deadline: LoadDeadline; stallMs: number; onBytes?: (n: number) => void; expected?: number },
+  o: { deadline: LoadDeadline; stallMs: number; onBytes?: (n: number) => void; expected?: number; whole?: boolean },
 ): Promise<Uint8Array> {
   const ctrl = new AbortController();
   const onEnd = () => ctrl.abort();
@@ -99,7 +107,15 @@ async function readFile(
       throw new ModelLoadError(`HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''} for ${url}. ${DEPLOY_HINT}`, { url, status: res.status });
     }
     const chunks: Uint8Array[] = [];
-    if (res.body) {
+    if (o.whole) {
+      // A local copy (Cache Storage): read in one piece, without a JS step per chunk or a second
+      // copy to join the chunks; the load's deadline still bounds it.
+      clearTimeout(timer);
+      const buf = new Uint8Array(await Promise.race([res.arrayBuffer(), ended]));
+      chunks.push(buf);
+      received = buf.byteLength;
+      o.onBytes?.(buf.byteLength);
+    } else if (res.body) {
       reader = res.body.getReader();
       for (;;) {
         const { done, value } = await Promise.race([reader.read(), ended]);
@@ -207,28 +223,25 @@ async function decodeWeights(url: string, m: ManifestFile, data: Uint8Array, hos
   }
 }
 
-/** The checked vocabulary and its index (item id -> model index), built by the duplicate check. */
-async function parseVocab(vocabUrl: string, text: string, numItems: number, features?: FeatureConfig): Promise<{ vocab: ModelVocab; index: IdIndex }> {
+/** The checked vocabulary and its id index (item id -> model index), not yet completed (VocabIndex.complete). */
+async function parseVocab(vocabUrl: string, text: string, numItems: number, features?: FeatureConfig, cachedForm = false): Promise<{ vocab: ModelVocab; index: VocabIndex }> {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // The model cache's copy is in its own form (./vocab-cache-form.ts), the served file is JSON.
+    json = cachedForm ? vocabFromCacheText(text) : JSON.parse(text);
   } catch (e) {
     throw new ModelLoadError(`Could not load the model vocabulary from ${vocabUrl}: ${message(e)}. ${DEPLOY_HINT}`, { url: vocabUrl, cause: message(e) });
   }
   let vocab: ModelVocab;
-  let index: IdIndex;
   try {
     vocab = validateVocab(json, numItems, features);
     const ids = vocab.itemIds;
-    index = IdIndex.empty(ids, 1);
-    const repeated = (id: string): never => { throw new Error(`vocab.json lists the item id "${id}" twice`); };
     for (let i0 = 1; i0 < ids.length; i0 += YIELD_EVERY_ITEMS) {
       if (i0 > 1) await yieldToEventLoop(); // a worker answers pings meanwhile
       const i1 = Math.min(ids.length, i0 + YIELD_EVERY_ITEMS);
       for (let i = i0; i < i1; i++) {
         const id = ids[i];
         if (typeof id !== 'string' || id.length === 0) throw new Error(`vocab.json itemIds[${i}] is not a non-empty string`);
-        index.add(i, i + 1, repeated);
         const p = vocab.popularity[i];
         if (typeof p !== 'number' || !Number.isFinite(p) || p < 0) throw new Error(`vocab.json popularity[${i}] is not a non-negative number`);
       }
@@ -236,7 +249,7 @@ async function parseVocab(vocabUrl: string, text: string, numItems: number, feat
   } catch (e) {
     throw new ModelLoadError(`${vocabUrl} is not a valid vocabulary for this model: ${message(e)}.`, { url: vocabUrl, cause: message(e) });
   }
-  return { vocab, index };
+  return { vocab, index: new VocabIndex(vocab.itemIds, vocabUrl) };
 }
 
 const decoder = new TextDecoder();
@@ -256,8 +269,8 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
   const info: ModelCacheInfo = { mode, hit: false, manifest: 'network', stored: false };
   // Called as a plain function: a bare window.fetch called as a method of another object throws "Illegal invocation".
   const network = (u: string) => (signal: AbortSignal) => fetchFn(u, { signal });
-  const text = (u: string, open: (s: AbortSignal) => Promise<Response>) =>
-    readFile(u, open, { deadline, stallMs }).then((b) => decoder.decode(b));
+  const text = (u: string, open: (s: AbortSignal) => Promise<Response>, whole = false) =>
+    readFile(u, open, { deadline, stallMs, whole }).then((b) => decoder.decode(b));
 
   // model.json: it names the version, so it decides which cached files may be used.
   let manifestText: string | undefined;
@@ -282,9 +295,14 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
   const m = parseManifest(url, manifestText);
   const version = m.header.modelVersion;
 
-  const cached = cache?.available
-    ? await Promise.all([...m.shardUrls, m.vocabUrl].map((u) => cache.get(version, u)))
-    : [];
+  // The vocabulary in the cache's own form, else (a cache written before that form) its JSON copy.
+  const [cachedVocab, cachedShards] = cache?.available
+    ? await Promise.all([
+      cache.get(version, vocabCacheUrl(m.vocabUrl)).then(async (r) => (r ? { res: r, form: true } : { res: await cache.get(version, m.vocabUrl), form: false })),
+      Promise.all(m.shardUrls.map((u) => cache.get(version, u))),
+    ])
+    : [undefined, []];
+  const cached = cachedVocab ? [...cachedShards, cachedVocab.res] : [];
   const sources: Array<'cache' | 'network'> = cached.length > 0 && cached.every((r) => r !== undefined) ? ['cache', 'network'] : ['network'];
 
   for (const source of sources) {
@@ -296,14 +314,18 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
     try {
       // The vocabulary (the smaller file, there first) is parsed and checked while the weights
       // still arrive: the download is the network's time, the parse this thread's.
-      const vocabRead = text(m.vocabUrl, opener(m.vocabUrl, m.shardUrls.length));
+      const vocabRead = text(m.vocabUrl, opener(m.vocabUrl, m.shardUrls.length), source === 'cache');
       // Parsed once the caller's backend is chosen (when `hostItemTable` is a promise): the parse is
       // this thread's work, and a backend's start (the 'auto' probe's timings) should not share it.
-      const vocabParsed = Promise.all([vocabRead, options.hostItemTable]).then(([t]) => parseVocab(m.vocabUrl, t, m.header.config.numItems, m.header.config.features));
+      const vocabParsed = Promise.all([vocabRead, options.hostItemTable]).then(async ([t]) => {
+        const parsed = await parseVocab(m.vocabUrl, t, m.header.config.numItems, m.header.config.features, source === 'cache' && cachedVocab?.form);
+        await (options.indexVocab ? options.indexVocab(parsed.index) : parsed.index.index());
+        return parsed;
+      });
       vocabParsed.catch(() => undefined); // awaited below; a weight failure first must not leave it unhandled
       const shards: Uint8Array[] = [];
       for (let i = 0; i < m.shardUrls.length; i++) {
-        shards.push(await readFile(m.shardUrls[i], opener(m.shardUrls[i], i), { deadline, stallMs, onBytes, expected: m.weightBytes }));
+        shards.push(await readFile(m.shardUrls[i], opener(m.shardUrls[i], i), { deadline, stallMs, onBytes, expected: m.weightBytes, whole: source === 'cache' }));
       }
       const [vocabText, { vocab, index }] = await Promise.all([vocabRead, vocabParsed]);
       const total = shards.reduce((n, s) => n + s.byteLength, 0);
@@ -318,12 +340,13 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
         info.hit = true;
         await cache!.touch(version, info.manifest === 'network');
       } else if (cache) {
-        const files = [
-          ...m.shardUrls.map((u, i) => ({ url: u, body: shards[i] as BodyInit, type: 'application/octet-stream' })),
-          { url: m.vocabUrl, body: vocabText as BodyInit, type: 'application/json' },
-        ];
+        const files = m.shardUrls.map((u, i) => ({ url: u, body: shards[i] as BodyInit, type: 'application/octet-stream' }));
+        // The vocabulary in the cache's own form (read back without parsing a million ids from JSON), made at write time.
+        const vocabFile = () => vocabToCacheText(vocab).then((t) => (t === undefined
+          ? { url: m.vocabUrl, body: vocabText as BodyInit, type: 'application/json' }
+          : { url: vocabCacheUrl(m.vocabUrl), body: t as BodyInit, type: 'text/plain' }));
         let written: Promise<void> | undefined;
-        writeCache = () => (written ??= cache.put(version, files, m.text).then((stored) => {
+        writeCache = () => (written ??= vocabFile().then((v) => cache.put(version, [...files, v], m.text)).then((stored) => {
           info.stored = stored;
           if (cache.error) info.error ??= cache.error;
         }, () => undefined).finally(() => { delete info.storing; }));

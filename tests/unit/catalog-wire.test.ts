@@ -26,6 +26,23 @@ describe('the packed catalog wire form', () => {
     expect(unpackCatalog(structuredClone(packed, { transfer: packedBuffers(packed) }))).toEqual(items);
   });
 
+  it('unpacks every combination of the optional fields to the same keys in the same order as the items had', () => {
+    const items: CatalogItem[] = [];
+    for (let mask = 0; mask < 64; mask++) {
+      const it: CatalogItem = { id: `i${mask}` };
+      if (mask & 1) it.title = `T${mask}`;
+      if (mask & 2) it.category = `c${mask % 3}`;
+      if (mask & 4) it.brand = `b${mask % 5}`;
+      if (mask & 8) it.price = mask / 4;
+      if (mask & 16) it.available = (mask & 32) !== 0;
+      items.push(it);
+    }
+    const back = unpackCatalog(packCatalog(items)!);
+    expect(back).toEqual(items);
+    for (const [i, it] of items.entries()) expect(Object.keys(back[i]), it.id).toEqual(Object.keys(it));
+    expect(JSON.stringify(back)).toBe(JSON.stringify(items));
+  });
+
   it('unpacks and checks a catalog of several slices as in one go, the event loop running between slices', async () => {
     const n = 2 * YIELD_EVERY_ITEMS + 123;
     const items: CatalogItem[] = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? { id: `s-${i}`, title: `t${i}`, price: i } : { id: `s-${i}`, category: `c${i % 7}`, meta: { i } }));
