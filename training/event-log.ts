@@ -86,15 +86,19 @@ export function parseEventsFlag(text: string): Record<string, number> {
 
 // ---- timestamps ----
 
-export type TimeKind = 'epoch-seconds' | 'epoch-ms' | 'iso-8601' | 'yyyymmdd';
+export type TimeKind = 'epoch-seconds' | 'epoch-ms' | 'epoch-us' | 'iso-8601' | 'yyyymmdd';
 export const TIME_KIND_LABELS: Record<TimeKind, string> = {
-  'epoch-seconds': 'epoch seconds', 'epoch-ms': 'epoch milliseconds', 'iso-8601': 'ISO 8601 dates', yyyymmdd: 'YYYYMMDD days',
+  'epoch-seconds': 'epoch seconds', 'epoch-ms': 'epoch milliseconds', 'epoch-us': 'epoch microseconds', 'iso-8601': 'ISO 8601 dates', yyyymmdd: 'YYYYMMDD days',
 };
 
 const ISO = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 const NUMBER = /^\d+(?:\.\d+)?$/;
 /** Epoch seconds stay below this (year 5138); epoch milliseconds of any date after 1973 are above it. */
 const MS_THRESHOLD = 1e11;
+/** Epoch milliseconds stay below this (year 5138); epoch microseconds (analytics exports) of any date after 1973 are above it. */
+const US_THRESHOLD = 1e14;
+/** Dates before this year in a log suggest a misread unit (an Excel serial day read as epoch seconds): the summary says so. */
+const PLAUSIBLE_FROM_YEAR = 1995;
 
 function yyyymmddToMs(s: string): number {
   const y = Number(s.slice(0, 4)), m = Number(s.slice(4, 6)), d = Number(s.slice(6, 8));
@@ -109,7 +113,8 @@ export function detectTimeKind(value: string): TimeKind | undefined {
   if (ISO.test(v)) return Number.isFinite(Date.parse(v)) ? 'iso-8601' : undefined;
   if (!NUMBER.test(v)) return undefined;
   if (/^\d{8}$/.test(v) && Number.isFinite(yyyymmddToMs(v))) return 'yyyymmdd';
-  return Number(v) >= MS_THRESHOLD ? 'epoch-ms' : 'epoch-seconds';
+  const n = Number(v);
+  return n >= US_THRESHOLD ? 'epoch-us' : n >= MS_THRESHOLD ? 'epoch-ms' : 'epoch-seconds';
 }
 
 /** Milliseconds since the epoch (UTC) of a value of the given kind; NaN when it is not of that kind. */
@@ -124,7 +129,8 @@ export function parseTime(value: string, kind: TimeKind): number {
     }
     case 'yyyymmdd': return /^\d{8}$/.test(v) ? yyyymmddToMs(v) : NaN;
     case 'epoch-seconds': { if (!NUMBER.test(v)) return NaN; const n = Number(v); return n < MS_THRESHOLD ? n * 1000 : NaN; }
-    case 'epoch-ms': { if (!NUMBER.test(v)) return NaN; const n = Number(v); return n >= MS_THRESHOLD ? n : NaN; }
+    case 'epoch-ms': { if (!NUMBER.test(v)) return NaN; const n = Number(v); return n >= MS_THRESHOLD && n < US_THRESHOLD ? n : NaN; }
+    case 'epoch-us': { if (!NUMBER.test(v)) return NaN; const n = Number(v); return n >= US_THRESHOLD ? n / 1000 : NaN; }
   }
 }
 
@@ -473,7 +479,7 @@ export async function readEventLog(file: string, options: EventLogOptions = {}):
     const tv = f[cols.time!]?.trim() ?? '';
     if (!kind) {
       kind = detectTimeKind(tv);
-      if (!kind) return onBad(new EventLogError(file, lineNo, colName('time'), 'bad-time', `cannot read "${tv}" as a timestamp (epoch seconds, epoch milliseconds, ISO 8601 or YYYYMMDD)`));
+      if (!kind) return onBad(new EventLogError(file, lineNo, colName('time'), 'bad-time', `cannot read "${tv}" as a timestamp (epoch seconds, milliseconds or microseconds, ISO 8601 or YYYYMMDD)`));
     }
     const t = parseTime(tv, kind);
     if (!Number.isFinite(t)) return onBad(new EventLogError(file, lineNo, colName('time'), 'bad-time', `cannot read "${tv}" as ${TIME_KIND_LABELS[kind]} (the form of the first timestamp)`));
@@ -536,7 +542,7 @@ export function describeLog(s: LogSummary): string {
     `  columns: ${Object.entries(s.columns).map(([k, v]) => `${k}=${v}`).join(', ')}`,
     `  events per type: ${Object.entries(s.byType).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `  event names: ${Object.entries(s.eventMapping).map(([k, v]) => `${k}=${v}`).join(', ') || '(no event column: every row is a view)'}`,
-    `  timestamps look like ${TIME_KIND_LABELS[s.timeKind]}, ${s.first.slice(0, 10)} .. ${s.last.slice(0, 10)} (${s.days} days)`,
+    `  timestamps look like ${TIME_KIND_LABELS[s.timeKind]}, ${s.first.slice(0, 10)} .. ${s.last.slice(0, 10)} (${s.days} days)${Number(s.first.slice(0, 4)) < PLAUSIBLE_FROM_YEAR ? `; dates before ${PLAUSIBLE_FROM_YEAR}: if the time column holds another unit (Excel serial days, a local format), convert it to epoch seconds or ISO 8601` : ''}`,
   ];
   const dropped = Object.entries(s.dropped);
   lines.push(`  dropped rows: ${dropped.length ? dropped.map(([k, v]) => `${v} ${k}`).join(', ') : 'none'}`);

@@ -21,6 +21,7 @@ describe('timestamps', () => {
       ['1511568000', 'epoch-seconds', Date.UTC(2017, 10, 25)],
       ['1511568000.5', 'epoch-seconds', Date.UTC(2017, 10, 25) + 500],
       ['1511568000000', 'epoch-ms', Date.UTC(2017, 10, 25)],
+      ['1511568000000000', 'epoch-us', Date.UTC(2017, 10, 25)],
       ['2017-11-25', 'iso-8601', Date.UTC(2017, 10, 25)],
       ['2017-11-25T10:30:00Z', 'iso-8601', Date.UTC(2017, 10, 25, 10, 30)],
       ['2017-11-25 10:30:00', 'iso-8601', Date.UTC(2017, 10, 25, 10, 30)],
@@ -36,6 +37,8 @@ describe('timestamps', () => {
     for (const v of ['yesterday', '2017-13-45', '', '-5', '25/11/2017']) expect(detectTimeKind(v), v).toBeUndefined();
     expect(parseTime('1511568000000', 'epoch-seconds')).toBeNaN();
     expect(parseTime('1511568000', 'epoch-ms')).toBeNaN();
+    expect(parseTime('1511568000000000', 'epoch-ms')).toBeNaN();
+    expect(parseTime('1511568000000', 'epoch-us')).toBeNaN();
     expect(parseTime('20170231', 'yyyymmdd')).toBeNaN();
     expect(parseTime('1511568000', 'iso-8601')).toBeNaN();
   });
@@ -81,6 +84,14 @@ describe('readEventLog', () => {
     expect([...g.dataset.behaviours[0]]).toEqual([BEHAVIOURS.click, BEHAVIOURS.click, BEHAVIOURS.purchase]);
     expect([...g.scenes[0]]).toEqual([1, 2, 3]);
     expect([...g.dataset.dates[1]]).toEqual([20171126]);
+  });
+
+  it('says when the dates look misread (an Excel serial day read as epoch seconds)', async () => {
+    const f = write('excel.csv', 'user_id,item_id,timestamp\nu1,x,45352.41\nu1,y,45353.5\n');
+    const s = (await readEventLog(f)).summary;
+    expect(s.timeKind).toBe('epoch-seconds');
+    expect(describeLog(s)).toContain('dates before 1995: if the time column holds another unit (Excel serial days');
+    expect(describeLog((await readEventLog(write('fine.csv', 'user_id,item_id,timestamp\nu1,x,1709287100\n'))).summary)).not.toContain('dates before');
   });
 
   it('finds the usual column names without flags, in TSV and JSONL', async () => {
