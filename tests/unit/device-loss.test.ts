@@ -37,13 +37,16 @@ async function lossEngine() {
 const ev = (i: number, ts: number): TrackEvent => ({ type: 'view', itemId: itemId(i), scene: 'home', timestamp: ts });
 const storedIds = async (e: RecommenderEngine) => (await e.listHistory({ newestFirst: false })).map((s) => s.itemId);
 
-/** Set to make the next backend start fail (a fallback with no backend to take over). */
-const backendFault = vi.hoisted(() => ({ failNext: false }));
+/** Set to make the next backend start fail (a fallback with no backend to take over), or wait for a gate (a slow start). */
+const backendFault = vi.hoisted(() => ({ failNext: false, gate: undefined as Promise<void> | undefined }));
 vi.mock('../../src/engine/backend.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/engine/backend.js')>();
   return {
     ...real,
-    selectBackend: (...args: Parameters<typeof real.selectBackend>) => {
+    selectBackend: async (...args: Parameters<typeof real.selectBackend>) => {
+      const gate = backendFault.gate;
+      backendFault.gate = undefined;
+      if (gate) await gate;
       if (!backendFault.failNext) return real.selectBackend(...args);
       backendFault.failNext = false;
       return Promise.reject(new NoBackendError('No TF.js backend could start (test fault).'));
@@ -51,7 +54,7 @@ vi.mock('../../src/engine/backend.js', async (importOriginal) => {
   };
 });
 
-afterEach(() => { vi.restoreAllMocks(); backendFault.failNext = false; });
+afterEach(() => { vi.restoreAllMocks(); backendFault.failNext = false; backendFault.gate = undefined; });
 
 describe('device loss: the engine switches backend by itself', () => {
   it('a track in flight is stored once and resolves; the history controls work during the switch; recommend waits and runs on wasm', { timeout: 30_000 }, async () => {
@@ -63,6 +66,9 @@ describe('device loss: the engine switches backend by itself', () => {
       expect(before.backend).toBe('cpu');
       const tensorsBefore = tf.memory().numTensors;
 
+      // The new backend's start waits until the history checks below are done, so "during the switch" holds on any machine.
+      let open!: () => void;
+      backendFault.gate = new Promise<void>((r) => { open = r; });
       const inFlight = engine.track(ev(23, t0 + 2));
       lose('cpu');
       const tracked = await inFlight;
@@ -72,6 +78,7 @@ describe('device loss: the engine switches backend by itself', () => {
       expect((await engine.exportHistory()).events).toHaveLength(3);
       expect(await engine.forgetItem(itemId(22))).toBe(1);
       expect(switches).toHaveLength(0);
+      open();
 
       const during = await engine.recommend('home', { k: 6 });
       expect(during.backend).toBe('wasm');
