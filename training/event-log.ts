@@ -21,12 +21,12 @@ const REQUIRED_COLUMNS: readonly EventColumn[] = ['user', 'item', 'time'];
 
 /** Header names tried for each column when `--columns` does not name it (compared without case, `_`, `-` or spaces). */
 export const DEFAULT_COLUMN_NAMES: Record<EventColumn, readonly string[]> = {
-  user: ['user_id', 'userId', 'uid', 'user', 'customer_id', 'customer', 'visitor_id', 'visitorid', 'client_id', 'shopper_id'],
-  item: ['item_id', 'itemId', 'item', 'sku', 'product_id', 'productId', 'product', 'iid', 'article_id', 'offer_id'],
+  user: ['user_id', 'userId', 'uid', 'user', 'customer_id', 'customer', 'visitor_id', 'visitorid', 'client_id', 'shopper_id', 'user_pseudo_id', 'customer_unique_id'],
+  item: ['item_id', 'itemId', 'item', 'sku', 'product_id', 'productId', 'product', 'iid', 'article_id', 'offer_id', 'stock_code', 'product_code'],
   event: ['event', 'event_type', 'eventType', 'type', 'action', 'behavior', 'behaviour', 'behavior_type', 'event_name', 'interaction'],
-  time: ['timestamp', 'time', 'ts', 'event_time', 'eventTime', 'datetime', 'date', 'created_at', 'occurred_at', 'time_stamp'],
+  time: ['timestamp', 'time', 'ts', 'event_time', 'eventTime', 'datetime', 'date', 'created_at', 'occurred_at', 'time_stamp', 'event_timestamp', 'order_date', 'invoice_date'],
   scene: ['scene', 'page', 'page_type', 'placement', 'surface'],
-  session: ['session', 'session_id', 'sessionId', 'visit_id'],
+  session: ['session', 'session_id', 'sessionId', 'visit_id', 'user_session', 'session_key'],
 };
 
 /** The behaviours the models know, by their canonical names (`view` is a click). */
@@ -91,7 +91,9 @@ export const TIME_KIND_LABELS: Record<TimeKind, string> = {
   'epoch-seconds': 'epoch seconds', 'epoch-ms': 'epoch milliseconds', 'epoch-us': 'epoch microseconds', 'iso-8601': 'ISO 8601 dates', yyyymmdd: 'YYYYMMDD days',
 };
 
-const ISO = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+const ISO = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2}| ?(?:UTC|GMT)(?:[+-]\d{2}:?\d{2})?)?)?$/;
+/** A trailing `UTC` / `GMT` zone name (`2019-10-01 00:00:00 UTC`, as some exports write it), with an offset after it or not. */
+const ZONE_NAME = / ?(?:UTC|GMT)([+-]\d{2}:?\d{2})?$/;
 const NUMBER = /^\d+(?:\.\d+)?$/;
 /** Epoch seconds stay below this (year 5138); epoch milliseconds of any date after 1973 are above it. */
 const MS_THRESHOLD = 1e11;
@@ -110,7 +112,7 @@ function yyyymmddToMs(s: string): number {
 /** The kind of one timestamp value, or undefined when it is none of the forms. */
 export function detectTimeKind(value: string): TimeKind | undefined {
   const v = value.trim();
-  if (ISO.test(v)) return Number.isFinite(Date.parse(v)) ? 'iso-8601' : undefined;
+  if (ISO.test(v)) return Number.isFinite(parseTime(v, 'iso-8601')) ? 'iso-8601' : undefined;
   if (!NUMBER.test(v)) return undefined;
   if (/^\d{8}$/.test(v) && Number.isFinite(yyyymmddToMs(v))) return 'yyyymmdd';
   const n = Number(v);
@@ -124,7 +126,8 @@ export function parseTime(value: string, kind: TimeKind): number {
     case 'iso-8601': {
       if (!ISO.test(v)) return NaN;
       // A date or date-time without an offset is read as UTC, the same on every machine.
-      const withZone = v.length === 10 || /(?:Z|[+-]\d{2}:?\d{2})$/.test(v) ? v : `${v.replace(' ', 'T')}Z`;
+      const named = v.replace(ZONE_NAME, (_, offset: string | undefined) => offset ?? 'Z');
+      const withZone = named.length === 10 || /(?:Z|[+-]\d{2}:?\d{2})$/.test(named) ? named.replace(' ', 'T') : `${named.replace(' ', 'T')}Z`;
       return Date.parse(withZone);
     }
     case 'yyyymmdd': return /^\d{8}$/.test(v) ? yyyymmddToMs(v) : NaN;
@@ -631,11 +634,11 @@ export function groupLog(log: EventLog): GroupedLog {
 export type ItemColumn = 'id' | 'category' | 'brand' | 'price' | 'title' | 'available';
 export const ITEM_COLUMNS: readonly ItemColumn[] = ['id', 'category', 'brand', 'price', 'title', 'available'];
 export const DEFAULT_ITEM_COLUMN_NAMES: Record<ItemColumn, readonly string[]> = {
-  id: ['id', 'item_id', 'itemId', 'sku', 'product_id', 'productId', 'item', 'product', 'article_id'],
+  id: ['id', 'item_id', 'itemId', 'sku', 'product_id', 'productId', 'item', 'product', 'article_id', 'stock_code', 'product_code'],
   category: ['category', 'category_id', 'categoryId', 'cat', 'cat_id', 'category_name', 'product_type'],
   brand: ['brand', 'brand_id', 'brandId', 'manufacturer', 'vendor'],
   price: ['price', 'unit_price', 'amount', 'price_eur', 'price_usd'],
-  title: ['title', 'name', 'product_name', 'item_name'],
+  title: ['title', 'name', 'product_name', 'item_name', 'description'],
   available: ['available', 'availability', 'in_stock', 'instock', 'is_available', 'active'],
 };
 

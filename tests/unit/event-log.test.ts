@@ -86,6 +86,24 @@ describe('readEventLog', () => {
     expect([...g.dataset.dates[1]]).toEqual([20171126]);
   });
 
+  it('reads an export whose rows carry the item (one file for --data and --items), with "UTC" after its times', async () => {
+    const f = write('one-export.csv', 'event_time,event_type,product_id,category_id,brand,price,user_id,user_session\n' +
+      '2019-10-01 00:00:00 UTC,view,44600062,21038,shiseido,35.79,541312140,72d7\n' +
+      '2019-10-01 00:00:01 UTC,view,3900821,20530,aqua,33.20,554748717,9333\n' +
+      '2019-10-01 00:00:05 UTC,cart,44600062,21038,shiseido,35.79,541312140,72d7\n' +
+      '2019-10-02 08:00:04 UTC,purchase,44600062,21038,shiseido,35.79,541312140,72d7\n' +
+      '2019-10-03 00:00:05 UTC,remove_from_cart,3900821,20530,aqua,33.20,554748717,9333\n');
+    const log = await readEventLog(f);
+    expect(log.summary).toMatchObject({ timeKind: 'iso-8601', events: 4, users: 2, items: 2, byType: { view: 2, cart: 1, purchase: 1 },
+      columns: { user: 'user_id', item: 'product_id', event: 'event_type', time: 'event_time', session: 'user_session' }, unmappedEvents: { remove_from_cart: 1 } });
+    expect(log.summary.last).toBe('2019-10-02T08:00:04.000Z');
+    const items = await readItemFile(f);
+    expect(items.ids).toEqual(['44600062', '3900821']);
+    expect(items.summary).toMatchObject({ columns: { id: 'product_id', category: 'category_id', brand: 'brand', price: 'price' }, dropped: { 'duplicate id': 3 } });
+    expect(parseTime('2019-10-01 02:00:00 UTC+02:00', 'iso-8601')).toBe(Date.UTC(2019, 9, 1));
+    expect(detectTimeKind('2019-10-01T00:00:00 GMT')).toBe('iso-8601');
+  });
+
   it('says when the dates look misread (an Excel serial day read as epoch seconds)', async () => {
     const f = write('excel.csv', 'user_id,item_id,timestamp\nu1,x,45352.41\nu1,y,45353.5\n');
     const s = (await readEventLog(f)).summary;
