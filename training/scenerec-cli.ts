@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { DataFormatError, type SequenceDataset } from './data.js';
+import { BEHAVIOURS, DataFormatError, type SequenceDataset } from './data.js';
 import { DEFAULT_TRAIN_OPTIONS, formatEstimate, formatValidation, heldOutSplit, HOLD_OUTS, train, type HoldOut, type TrainOptions } from './train.js';
 import { DEFAULT_MTL_OPTIONS, parseTaskWeights, REFITS, refitMtl, trainMtl, type MtlTrainOptions, type Refit } from './mtl-train.js';
 import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer } from './evaluate.js';
@@ -413,6 +413,18 @@ async function trainWith(
       taskWeights: f['task-weights'] === undefined ? D.taskWeights : taskWeightsOf(String(f['task-weights'])),
     };
     if (o.hiddenDim % o.numHeads !== 0) throw new UsageError('--hidden must be divisible by --heads');
+    const byBehaviour = new Map<number, number>();
+    for (const l of data.events) for (const e of l) if (e.date <= data.trainEnd) byBehaviour.set(e.behaviour, (byBehaviour.get(e.behaviour) ?? 0) + 1);
+    // A head with no training targets keeps its first weights, and the SDK would blend that noise into every list
+    // that weighs its objective: without favourites in the training days, the model has no favorite (satisfaction) head.
+    const prevTasks = prev?.header.config.features?.tasks.length;
+    if (f['task-weights'] === undefined && !byBehaviour.get(BEHAVIOURS.favorite) && o.taskWeights.length === 4 && prevTasks !== 4) {
+      o.taskWeights = o.taskWeights.slice(0, 3);
+      print('heads: click, cart, purchase (no favorite events in the training days: no favorite (satisfaction) head; requests\' satisfaction weight is then ignored)');
+    }
+    for (const [name, code] of [['cart', BEHAVIOURS.cart], ['purchase', BEHAVIOURS.purchase]] as const) {
+      if (!byBehaviour.get(code)) print(`warning: no ${name} events in the training days: the ${name} head learns nothing; pass objectives: { ${name}: 0 } in your requests, or --model sasrec`);
+    }
     options = o;
     const trainEvents = data.events.reduce((s, l) => s + l.filter((e) => e.date <= data.trainEnd).length, 0);
     dataNote = { users: data.users.length, itemsTrained: data.vocab.itemIds.length - 1, catalog: data.catalog.ids.length, trainEvents, split };

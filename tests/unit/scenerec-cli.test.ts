@@ -140,6 +140,26 @@ describe('scenerec train / eval / inspect', () => {
     expect(bad.err).toContain('--hold-out must be one of every-user, validation-sample');
   }, 120_000);
 
+  it('train on a log without favourites: a 3-head model (no untrained satisfaction head); a missing cart is warned about', async () => {
+    await setNodeBackend('wasm');
+    const { file, items } = makeLog('csv', 'seconds');
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+    const noFav = path.join(dir, 'events-nofav.csv');
+    fs.writeFileSync(noFav, [lines[0], ...lines.slice(1).filter((l) => !/,favorite,/.test(l))].join('\n') + '\n');
+    const out = path.join(dir, 'model-nofav');
+    const t = await cli(['train', '--data', noFav, '--items', items, '--out', out, ...TINY, '--skip-eval', '--refit', 'off']);
+    expect(t.code, t.err).toBe(0);
+    expect(t.out.join('\n')).toContain('no favorite events in the training days: no favorite (satisfaction) head');
+    const header = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8')).userDefinedMetadata.scenerec;
+    expect(header.config.features.tasks).toEqual(['click', 'cart', 'purchase']);
+    const noCart = path.join(dir, 'events-nocart.csv');
+    fs.writeFileSync(noCart, [lines[0], ...lines.slice(1).filter((l) => !/,cart,/.test(l))].join('\n') + '\n');
+    const c = await cli(['train', '--data', noCart, '--items', items, '--out', path.join(dir, 'model-nocart'), ...TINY, '--skip-eval', '--refit', 'off']);
+    expect(c.code, c.err).toBe(0);
+    expect(c.out.join('\n')).toContain('warning: no cart events in the training days: the cart head learns nothing');
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'model-nocart', 'model.json'), 'utf8')).userDefinedMetadata.scenerec.config.features.tasks).toHaveLength(4);
+  }, 120_000);
+
   it('train --init-from: warm start from a model of the earlier days (both models), provenance, typed refusals', async () => {
     await setNodeBackend('wasm');
     const { file, items } = makeLog('csv', 'seconds');
