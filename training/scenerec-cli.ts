@@ -415,8 +415,8 @@ async function trainWith(
     if (o.hiddenDim % o.numHeads !== 0) throw new UsageError('--hidden must be divisible by --heads');
     const byBehaviour = new Map<number, number>();
     for (const l of data.events) for (const e of l) if (e.date <= data.trainEnd) byBehaviour.set(e.behaviour, (byBehaviour.get(e.behaviour) ?? 0) + 1);
-    // A head with no training targets keeps its first weights, and the SDK would blend that noise into every list
-    // that weighs its objective: without favourites in the training days, the model has no favorite (satisfaction) head.
+    // A head with no training targets keeps its initial projection, and the SDK would blend that untrained score into
+    // every list that weighs its objective: without favourites in the training days, the model has no favorite head.
     const prevTasks = prev?.header.config.features?.tasks.length;
     if (f['task-weights'] === undefined && !byBehaviour.get(BEHAVIOURS.favorite) && o.taskWeights.length === 4 && prevTasks !== 4) {
       o.taskWeights = o.taskWeights.slice(0, 3);
