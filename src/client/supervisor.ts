@@ -12,8 +12,11 @@
  * pings afresh).
  *
  * Bound: a call pending when the worker is lost learns it within `pingTimeoutMs + 2 × pingIntervalMs`
- * (1.5 s by default) of the last ping the worker answered; while it loads, or a `setCatalog` (which
- * builds a new catalog matrix) is pending, within `loadPingTimeoutMs + 2 × pingIntervalMs` (5.5 s).
+ * (1.5 s by default) of the last ping the worker answered; while it loads, while a `setCatalog` (which
+ * builds a new catalog matrix) is pending, or while its last pong said the engine is settling (the work
+ * after a load or a catalog change: the prefilter's build, the model's cache write, which at a million
+ * items can hold the worker's thread past `pingTimeoutMs` on a slow or busy device), within
+ * `loadPingTimeoutMs + 2 × pingIntervalMs` (5.5 s).
  * The deadline must be passed on two ticks in a row (an answer may be queued behind the first).
  *
  * Recovery. On a loss, every pending call is settled or handed over:
@@ -42,7 +45,7 @@ import * as Comlink from 'comlink';
 import { DEFAULT_LIVENESS, type LivenessOptions } from '../contract/defaults.js';
 import { deserializeError, DisposedError, InvalidOptionsError, ScenerecError, WorkerLostError } from '../contract/errors.js';
 import {
-  DIRECT, DIRECT_METHODS, DIRECT_REPLY, DIRECT_VERSION, HISTORY_WRITES, PING, PONG,
+  DIRECT, DIRECT_METHODS, DIRECT_REPLY, DIRECT_VERSION, HISTORY_WRITES, PING, PONG, SETTLING,
   type CatalogItem, type DirectCall, type DirectMethod, type DirectReply, type EngineConfig, type EngineInfo, type ForwardedMethod, type HistoryWrite, type LoadProgress,
 } from '../contract/protocol.js';
 import { CATALOG_WIRE, CATALOG_WIRE_VERSION, packCatalog, packedBuffers, type PackedCatalog } from '../contract/catalog-wire.js';
@@ -112,6 +115,8 @@ class Link {
   private dueAt = 0;
   private closed = false;
   loading = true;
+  /** The worker's last pong said its engine is settling after a load (src/contract/protocol.ts SETTLING). */
+  private settling = false;
   /** Resolves with the reason when the worker is lost (never rejects). */
   readonly lost: Promise<string>;
   private markLost!: (reason: string) => void;
@@ -141,6 +146,7 @@ class Link {
     if (typeof n !== 'number') return;
     if (data?.[DIRECT] === DIRECT_VERSION) this.directOk = true;
     if (data?.[CATALOG_WIRE] === CATALOG_WIRE_VERSION) this.catalogWireOk = true;
+    this.settling = data?.[SETTLING] === true;
     this.answered = true;
     this.markPonged();
     if (this.outstanding && n >= this.outstanding.n) {
@@ -225,7 +231,7 @@ class Link {
     this.timer = undefined;
     const t = now();
     const late = this.dueAt > 0 && t - this.dueAt > this.opts.pingTimeoutMs;
-    const deadline = this.loading || this.slow() ? this.opts.loadPingTimeoutMs : this.opts.pingTimeoutMs;
+    const deadline = this.loading || this.settling || this.slow() ? this.opts.loadPingTimeoutMs : this.opts.pingTimeoutMs;
     if (late) {
       this.outstanding = null; // this page was frozen or throttled: judge by a fresh ping
       this.suspect = false;

@@ -282,7 +282,8 @@ export const AFFINITY_BLEND_BELOW_USED = 3;
 
 /**
  * Worker liveness and recovery on the page (src/client/supervisor.ts). The worker is lost when a
- * ping has gone unanswered for `pingTimeoutMs` (`loadPingTimeoutMs` while it loads), or on its
+ * ping has gone unanswered for `pingTimeoutMs` (`loadPingTimeoutMs` while it loads, a `setCatalog` is
+ * pending or its engine settles after either: src/contract/protocol.ts SETTLING), or on its
  * `error`/`messageerror` event. Pings go out every `pingIntervalMs` while calls are pending and
  * every `idlePingIntervalMs` while none are (0: no idle pings). The first ping has `startTimeoutMs`
  * (the worker's script is downloaded and evaluated first).

@@ -671,6 +671,12 @@ export interface SerializedError {
  */
 export const PING = 'scenerecPing';
 export const PONG = 'scenerecPong';
+/**
+ * Set (true) in a pong while the engine finishes work that follows its load or a catalog change
+ * (the prefilter's build, the model's cache write: RecommenderEngine.settling); the page then gives
+ * the worker the loading ping deadline, as such work may hold the worker's thread for a while.
+ */
+export const SETTLING = 'scenerecSettling';
 export const DIRECT = 'scenerecDirect';
 /** Version of the direct-call messages; a page uses them only when the worker's pong names this one. */
 export const DIRECT_VERSION = 1;

@@ -113,6 +113,8 @@ export class RecommenderEngine implements RecommenderApi {
   private readonly backends: BackendSwitch;
   private warmupMs = 0;
   private loadMs = 0;
+  /** Work started after the load or a catalog change that is still running (see `settling`). */
+  private pendingSettle = 0;
   private modelCache: ModelCacheInfo | undefined;
   /** Warnings of the load or the last setCatalog (EngineInfo.warnings). */
   private warnings: EngineWarning[] = [];
@@ -143,7 +145,7 @@ export class RecommenderEngine implements RecommenderApi {
       assertUsable: () => this.assertUsable(),
       guarded: (work) => this.guarded(work),
       catalog: () => this.catalog,
-      useCatalog: (catalog) => { this.catalog = catalog; catalog.matrix?.startBackgroundWork?.(); },
+      useCatalog: (catalog) => { this.catalog = catalog; this.settleAfter(catalog.matrix?.startBackgroundWork?.()); },
       catalogOptions: () => this.catalogOptions(),
       warmUp: () => this.warmUp(),
       currentInfo: () => this.currentInfo(),
@@ -272,10 +274,17 @@ export class RecommenderEngine implements RecommenderApi {
       const background = engine.catalog.matrix?.startBackgroundWork?.() ?? Promise.resolve();
       // For the next visit only: the copy of a downloaded model goes into the cache after the load,
       // that background work and the first list (MODEL_CACHE_WRITE_WAIT_MS when none is asked for).
+      // `settling` spans the work itself (the build, the write), not the wait for the first list between them.
+      const ready = engine;
+      ready.settleAfter(background);
       void background.catch(() => undefined).then(() => new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, MODEL_CACHE_WRITE_WAIT_MS);
         void built.firstList.then(() => { clearTimeout(timer); resolve(); });
-      })).then(loaded.writeCache);
+      })).then(() => {
+        const write = loaded.writeCache();
+        ready.settleAfter(write);
+        return write;
+      });
       return engine;
     } catch (e) {
       // A load that failed beside the download (history, backend) stops it, and decodes nothing.
@@ -529,7 +538,7 @@ export class RecommenderEngine implements RecommenderApi {
       const old = this.catalog;
       this.catalog = next;
       old.dispose();
-      next.matrix?.startBackgroundWork?.();
+      this.settleAfter(next.matrix?.startBackgroundWork?.());
     });
     this.warnings = coverageWarnings(this.catalog.coverage, this.catalog.items.length, this.catalog.given);
     for (const w of this.warnings) this.warn(w);
@@ -630,6 +639,22 @@ export class RecommenderEngine implements RecommenderApi {
     this.backends.dispose();
     this.view = null;
     this.storage.close();
+  }
+
+  /**
+   * True while work that follows the load or a catalog change still runs in this thread (the
+   * prefilter's build, the model's cache write): it can hold the thread for longer than a call does,
+   * so the page's liveness check gives the worker its loading deadline meanwhile (src/client/supervisor.ts).
+   */
+  get settling(): boolean {
+    return this.pendingSettle > 0 && !this.disposed;
+  }
+
+  /** Counts `work` in `settling` until it settles (failures are the work's own to report). */
+  private settleAfter(work: Promise<unknown> | undefined): void {
+    if (!work) return;
+    this.pendingSettle++;
+    void work.catch(() => undefined).finally(() => { this.pendingSettle--; });
   }
 
   /** True once dispose() ran. */

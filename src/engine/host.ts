@@ -7,7 +7,7 @@
 import * as Comlink from 'comlink';
 import { ScenerecError, serializeError } from '../contract/errors.js';
 import {
-  DIRECT, DIRECT_METHODS, DIRECT_REPLY, DIRECT_VERSION, FORWARDED_METHODS, PING, PONG,
+  DIRECT, DIRECT_METHODS, DIRECT_REPLY, DIRECT_VERSION, FORWARDED_METHODS, PING, PONG, SETTLING,
   type CatalogItem, type DirectCall, type DirectMethod, type DirectReply, type EngineConfig, type HistoryWrite, type EngineInfo, type LoadProgress, type RecommenderApi,
 } from '../contract/protocol.js';
 import { CATALOG_WIRE, CATALOG_WIRE_VERSION, isPackedCatalog, unpackCheckedCatalog } from '../contract/catalog-wire.js';
@@ -27,13 +27,15 @@ export { PING, PONG };
 /**
  * Answers the page's liveness pings on `endpoint` (src/contract/protocol.ts PING). With `direct`,
  * each answer says that this worker serves direct calls and reads the packed catalog
- * (src/contract/catalog-wire.ts).
+ * (src/contract/catalog-wire.ts); `settling` adds the SETTLING field while it returns true.
  */
-export function answerPings(endpoint: Comlink.Endpoint, direct = false): void {
+export function answerPings(endpoint: Comlink.Endpoint, direct = false, settling: () => boolean = () => false): void {
   endpoint.addEventListener('message', (ev) => {
     const n = ((ev as MessageEvent).data as Record<string, unknown> | null)?.[PING];
     if (typeof n === 'number') {
-      endpoint.postMessage(direct ? { [PONG]: n, [DIRECT]: DIRECT_VERSION, [CATALOG_WIRE]: CATALOG_WIRE_VERSION } : { [PONG]: n });
+      const pong: Record<string, unknown> = direct ? { [PONG]: n, [DIRECT]: DIRECT_VERSION, [CATALOG_WIRE]: CATALOG_WIRE_VERSION } : { [PONG]: n };
+      if (settling()) pong[SETTLING] = true;
+      endpoint.postMessage(pong);
     }
   });
 }
@@ -83,10 +85,14 @@ export function answerDirectCalls(endpoint: Comlink.Endpoint, api: WorkerApi): v
 /** The engine hooks a worker script may pass: `fetch`, and `onFallback` to hear of a backend switch after a device loss. */
 export type WorkerHooks = Pick<EngineHooks, 'fetch' | 'onFallback'>;
 
-/** Builds the exposed object (separate from `exposeEngine` so it can be tested directly). */
-export function createWorkerApi(hooks: WorkerHooks = {}): WorkerApi {
+/**
+ * Builds the exposed object (separate from `exposeEngine` so it can be tested directly);
+ * `settling` (set on the returned function's side) reads the current engine's `settling`.
+ */
+export function createWorkerApi(hooks: WorkerHooks = {}, state: { settling?: () => boolean } = {}): WorkerApi {
   let engine: RecommenderEngine | null = null;
   let starting = false;
+  state.settling = () => engine?.settling ?? false;
 
   const run = async <T>(f: (e: RecommenderEngine) => Promise<T>): Promise<T> => {
     try {
@@ -149,9 +155,10 @@ export function createWorkerApi(hooks: WorkerHooks = {}): WorkerApi {
  */
 export function exposeEngine(endpoint: Comlink.Endpoint = globalThis as unknown as Comlink.Endpoint, hooks: WorkerHooks = {}): WorkerApi {
   registerErrorTransfer();
-  const api = createWorkerApi(hooks);
+  const state: { settling?: () => boolean } = {};
+  const api = createWorkerApi(hooks, state);
   answerDirectCalls(endpoint, api);
-  answerPings(endpoint, true);
+  answerPings(endpoint, true, () => state.settling?.() ?? false);
   Comlink.expose(api, endpoint);
   return api;
 }

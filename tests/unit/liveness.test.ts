@@ -10,7 +10,7 @@ import {
   createRecommender, DisposedError, WorkerLostError, type Recommender, type RecommenderEvent, type TrackEvent,
 } from '../../src/index.js';
 import { exposeEngine } from '../../src/engine/host.js';
-import { DIRECT, DIRECT_REPLY } from '../../src/contract/protocol.js';
+import { DIRECT, DIRECT_REPLY, PONG, SETTLING } from '../../src/contract/protocol.js';
 import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 type Death = 'now' | 'on-next-answer' | 'on-next-call';
@@ -24,6 +24,10 @@ class FakeWorker {
   readonly page: MessagePort;
   private dead = false;
   private dieOn: Death | null = null;
+  /** While set, messages both ways wait here (a worker whose thread is held by a long step). */
+  private held: Array<() => void> | null = null;
+  /** Its pongs say its engine is settling (src/contract/protocol.ts SETTLING). */
+  settling = false;
   terminated = false;
 
   constructor() {
@@ -33,6 +37,8 @@ class FakeWorker {
     const endpoint: Comlink.Endpoint = {
       postMessage: (msg: unknown, transfer?: Transferable[]) => {
         if (this.dieOn === 'on-next-answer' && ((msg as { id?: unknown })?.id !== undefined || (msg as Record<string, unknown>)?.[DIRECT_REPLY] !== undefined)) this.die();
+        if (this.settling && (msg as Record<string, unknown> | null)?.[PONG] !== undefined) msg = { ...(msg as object), [SETTLING]: true };
+        if (this.held) { this.held.push(() => { if (!this.dead) port1.postMessage(msg, transfer ?? []); }); return; }
         if (!this.dead) port1.postMessage(msg, transfer ?? []);
       },
       addEventListener: (type: string, l: EventListenerOrEventListenerObject) => {
@@ -40,7 +46,9 @@ class FakeWorker {
           const data = (ev as MessageEvent).data as { type?: string } | null;
           if (this.dieOn === 'on-next-call' && (data?.type === 'APPLY' || (data as Record<string, unknown> | null)?.[DIRECT] !== undefined)) this.die();
           if (this.dead) return;
-          (typeof l === 'function' ? l : l.handleEvent.bind(l))(ev);
+          const handle = () => (typeof l === 'function' ? l : l.handleEvent.bind(l))(ev);
+          if (this.held) { this.held.push(handle); return; }
+          handle();
         };
         listeners.set(l, wrapped);
         port1.addEventListener(type, wrapped as EventListener);
@@ -61,6 +69,11 @@ class FakeWorker {
   }
 
   die(): void { this.dead = true; }
+  /** Holds every message both ways for `ms`, then delivers them in order. */
+  stall(ms: number): void {
+    this.held = [];
+    setTimeout(() => { const h = this.held ?? []; this.held = null; for (const f of h) f(); }, ms);
+  }
   dieWhen(when: Death): void { if (when === 'now') this.die(); else this.dieOn = when; }
 }
 
@@ -206,6 +219,20 @@ describe('a lost worker', { timeout: 30_000 }, () => {
     expect(err).toBeInstanceOf(WorkerLostError);
     expect(err.message).toMatch(/did not start/);
     expect(Date.now() - t0).toBeLessThan(1500);
+  });
+
+  it('a worker held for longer than pingTimeoutMs is lost, unless its pongs said it is settling after its load (then loadPingTimeoutMs)', async () => {
+    for (const settling of [true, false]) {
+      const events: RecommenderEvent[] = [];
+      const { rec, workers } = await start({ events });
+      workers[0].settling = settling;
+      await rec.info(); // a pong with the flag has been read by now (pings every 25 ms while a call is pending)
+      await new Promise((r) => setTimeout(r, 60));
+      workers[0].stall(FAST.pingTimeoutMs * 4);
+      await new Promise((r) => setTimeout(r, FAST.pingTimeoutMs * 4 + 200));
+      expect((await rec.scene('home').recommend({ k: 3 })).items).toHaveLength(3);
+      expect(events.map((e) => e.type), `settling ${settling}`).toEqual(settling ? [] : ['worker-lost', 'worker-restarted']);
+    }
   });
 
   it('checks options.liveness', async () => {

@@ -14,6 +14,7 @@ class MemoryCache {
   }
 
   async put(request: RequestInfo | URL, response: Response): Promise<void> {
+    if (this.owner.putDelayMs > 0) await new Promise((r) => setTimeout(r, this.owner.putDelayMs));
     if (this.owner.failPuts) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
     const body = new Uint8Array(await response.arrayBuffer());
     this.entries.set(String(request instanceof Request ? request.url : request), { body, headers: [...response.headers] });
@@ -23,6 +24,8 @@ class MemoryCache {
 export class MemoryCacheStorage {
   readonly caches = new Map<string, MemoryCache>();
   failPuts = false;
+  /** Each put waits this long first (a slow disk: the write spans timer turns). */
+  putDelayMs = 0;
 
   async open(name: string): Promise<MemoryCache> {
     let c = this.caches.get(name);

@@ -256,6 +256,8 @@ describe('the model cache', () => {
         expect(stages, how).toEqual(['ready storing=true caches=0']);
         await new Promise((r) => setTimeout(r, 50));
         expect(fresh.caches.size, `${how}: nothing written before a list`).toBe(0);
+        // Waiting for the first list holds no thread: not settling; the write itself is (below, once written: not).
+        expect(engine.settling, how).toBe(false);
         if (how === 'first list') await engine.recommend('home', {});
         if (how === 'dispose') await engine.dispose();
         await settle(fresh, how === 'no list' ? MODEL_CACHE_WRITE_WAIT_MS + 1000 : 1000);
@@ -264,6 +266,7 @@ describe('the model cache', () => {
           const info = await engine.info();
           expect(info.modelCache, how).toMatchObject({ hit: false, stored: true });
           expect(info.modelCache?.storing, how).toBeUndefined();
+          expect(engine.settling, `${how}: settled once written`).toBe(false);
         }
       } finally {
         await engine.dispose();
@@ -271,6 +274,27 @@ describe('the model cache', () => {
       const again = await load({ fetch: fetchWith(() => undefined, []), caches: fresh.storage });
       dispose(again);
       expect(again.cache, how).toMatchObject({ hit: true });
+    }
+  });
+
+  it('the engine is settling while the copy is written, not while it waits for the first list', async () => {
+    const slow = new MemoryCacheStorage();
+    slow.putDelayMs = 40;
+    const engine = await createEngine({ modelUrl: FIXTURE_MODEL_URL, backend: 'cpu', dbName: freshDbName() }, { fetch: fileFetch(), caches: slow.storage });
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      expect(engine.settling).toBe(false);
+      await engine.recommend('home', {});
+      const seen: boolean[] = [];
+      for (let t = 0; t < 3000 && (seen.length === 0 || seen.at(-1)); t += 5) {
+        seen.push(engine.settling);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(seen).toContain(true);
+      expect(seen.at(-1)).toBe(false);
+      expect((await engine.info()).modelCache).toMatchObject({ stored: true });
+    } finally {
+      await engine.dispose();
     }
   });
 
