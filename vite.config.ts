@@ -125,6 +125,10 @@ export default defineConfig({
   // Vitest reads this file too: unit tests only (tests/e2e/*.spec.ts are Playwright's).
   test: {
     exclude: [...configDefaults.exclude, 'tests/e2e/**', 'tests/consumers/**', 'tmp/**'],
+    // Many cases load TF.js and a model: vitest's 5 s default fails them on a busy machine, not on a hang
+    // (the bounds the SDK promises are asserted by the tests themselves, with the elapsed time).
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
   },
   server: { port: 5173, strictPort: true, host: 'localhost' },
   preview: { port: 5173, strictPort: true, host: 'localhost' },
