@@ -153,7 +153,8 @@ async function readInputs(f: Flags, print: Print, stored?: Record<string, unknow
   let items: ItemTable | undefined;
   if (f.items !== undefined) {
     items = await readItemFile(f.items as string, o.items);
-    print(describeItems(items.summary));
+    const sameFile = path.resolve(f.items as string) === path.resolve(f.data as string);
+    print(describeItems(items.summary) + (sameFile ? ' (the event log is the item file too: each item\'s first row is kept, its other rows count as duplicate ids)' : ''));
     phase('item file', `${items.ids.length.toLocaleString('en-US')} items`);
   }
   return { log: log.summary, grouped, items, readOptions: o.echo };
