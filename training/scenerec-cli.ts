@@ -418,8 +418,12 @@ async function trainWith(
     for (const l of data.events) for (const e of l) if (e.date <= data.trainEnd) byBehaviour.set(e.behaviour, (byBehaviour.get(e.behaviour) ?? 0) + 1);
     // A head with no training targets keeps its initial projection, and the SDK would blend that untrained score into
     // every list that weighs its objective: without favourites in the training days, the model has no favorite head.
-    const prevTasks = prev?.header.config.features?.tasks.length;
-    if (f['task-weights'] === undefined && !byBehaviour.get(BEHAVIOURS.favorite) && o.taskWeights.length === 4 && prevTasks !== 4) {
+    // A warm start keeps the earlier model's heads (a 3-head model stays one when favourites appear later).
+    const prevTasks = prev?.header.config.features?.tasks;
+    if (f['task-weights'] === undefined && prevTasks && prevTasks.length < o.taskWeights.length) {
+      o.taskWeights = o.taskWeights.slice(0, prevTasks.length);
+      print(`heads: ${prevTasks.join(', ')} (those of --init-from ${initFrom}; pass --task-weights with 4 weights and train without --init-from for a favorite head)`);
+    } else if (f['task-weights'] === undefined && !byBehaviour.get(BEHAVIOURS.favorite) && o.taskWeights.length === 4 && prevTasks?.length !== 4) {
       o.taskWeights = o.taskWeights.slice(0, 3);
       print('heads: click, cart, purchase (no favorite events in the training days: no favorite (satisfaction) head; requests\' satisfaction weight is then ignored)');
     }

@@ -152,6 +152,10 @@ describe('scenerec train / eval / inspect', () => {
     expect(t.out.join('\n')).toContain('no favorite events in the training days: no favorite (satisfaction) head');
     const header = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8')).userDefinedMetadata.scenerec;
     expect(header.config.features.tasks).toEqual(['click', 'cart', 'purchase']);
+    // Later, favourites in the log: a warm start from the 3-head model keeps its heads instead of refusing.
+    const w = await cli(['train', '--data', file, '--items', items, '--out', path.join(dir, 'model-fav-warm'), '--init-from', out, ...TINY, '--skip-eval', '--refit', 'off']);
+    expect(w.code, w.err).toBe(0);
+    expect(w.out.join('\n')).toContain(`heads: click, cart, purchase (those of --init-from ${out}`);
     const noCart = path.join(dir, 'events-nocart.csv');
     fs.writeFileSync(noCart, [lines[0], ...lines.slice(1).filter((l) => !/,cart,/.test(l))].join('\n') + '\n');
     const c = await cli(['train', '--data', noCart, '--items', items, '--out', path.join(dir, 'model-nocart'), ...TINY, '--skip-eval', '--refit', 'off']);
