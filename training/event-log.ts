@@ -283,6 +283,7 @@ async function streamRows(
   let sep = format === 'tsv' ? '\t' : ',';
   const keys: string[] = [];
   const keyIndex = new Set<string>();
+  const nestedKeys = new Set<string>();
   let nextProgress = 0;
   try {
     for await (const raw of rl) {
@@ -296,9 +297,11 @@ async function streamRows(
         if (!obj || typeof obj !== 'object' || Array.isArray(obj)) { onBad(new EventLogError(file, lineNo, undefined, 'bad-json', 'each line must be one JSON object')); continue; }
         const o = obj as Record<string, unknown>;
         let grew = false;
-        for (const k in o) if (!keyIndex.has(k)) { keyIndex.add(k); keys.push(k); grew = true; }
-        if (grew || !header) { header = keys; onHeader([...keys], true, sep); }
-        onRow(keys.map((k) => (o[k] === undefined || o[k] === null ? undefined : String(o[k]))), lineNo);
+        // A key first met holding an object or array is named `<key> (nested)`: no column resolves to it, and
+        // the missing-column message tells the shop to flatten it (its values never become "[object Object]").
+        for (const k in o) if (!keyIndex.has(k)) { keyIndex.add(k); keys.push(k); if (isNested(o[k])) nestedKeys.add(k); grew = true; }
+        if (grew || !header) { header = keys; onHeader(keys.map((k) => (nestedKeys.has(k) ? `${k}${NESTED_MARK}` : k)), true, sep); }
+        onRow(keys.map((k) => (o[k] === undefined || o[k] === null || isNested(o[k]) ? undefined : String(o[k]))), lineNo);
         continue;
       }
       if (!header && format === 'csv') sep = detectSeparator(line);
@@ -336,10 +339,18 @@ function isGzip(file: string): boolean {
   }
 }
 
+/** How a JSON Lines key holding objects or arrays is named in the header. */
+const NESTED_MARK = ' (nested)';
+const isNested = (v: unknown): boolean => typeof v === 'object' && v !== null;
+
 /** A JSON line without a required key. */
 function missingKey(file: string, lineNo: number, column: string, given: string | undefined, defaults: readonly string[], keys: string[]): EventLogError {
   const tried = given !== undefined ? `"${given}" (--columns)` : defaults.join(', ');
-  return new EventLogError(file, lineNo, undefined, 'missing-field', `no ${column} key in this line (tried ${tried}; keys so far: ${keys.join(', ')}); name it with --${column === 'id' ? 'item-columns' : 'columns'} ${column}=<key>`);
+  const nested = keys.filter((k) => k.endsWith(NESTED_MARK));
+  const flatten = nested.length > 0
+    ? `; keys marked (nested) hold objects or arrays and are not read: if the ${column} is inside one, flatten the file first, one line per item (for example with jq: jq -c '.items[] as $i | del(.items) + {item_id: $i.item_id}')`
+    : '';
+  return new EventLogError(file, lineNo, undefined, 'missing-field', `no ${column} key in this line (tried ${tried}; keys so far: ${keys.join(', ')}); name it with --${column === 'id' ? 'item-columns' : 'columns'} ${column}=<key>${flatten}`);
 }
 
 /** FNV-1a hash of a string. */

@@ -131,7 +131,7 @@ describe('readEventLog', () => {
       '{"item_id":"k","ts":1709287400,"user_id":"v","event":"purchase","session_id":"s1","extra":[1]}',
       '{"user_id":"v","item_id":"m","event":"view"}',
     ].join('\n') + '\n');
-    await expect(readEventLog(jl)).rejects.toThrow(/union\.jsonl:4: no time key in this line \(tried .*keys so far: user_id, item_id, ts, event, scene, session_id, extra\); name it with --columns time=<key>/);
+    await expect(readEventLog(jl)).rejects.toThrow(/union\.jsonl:4: no time key in this line \(tried .*keys so far: user_id, item_id, ts, event, scene, session_id, extra \(nested\)\); name it with --columns time=<key>/);
     const j = await readEventLog(jl, { skipBad: 1 });
     expect(j.summary.columns).toEqual({ user: 'user_id', item: 'item_id', event: 'event', time: 'ts', scene: 'scene', session: 'session_id' });
     expect(j.summary.events).toBe(3);
@@ -225,6 +225,20 @@ describe('item file and the multi-task data', () => {
     const cut = path.join(dir, 'cut.csv.gz');
     fs.writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
     await expect(readEventLog(cut)).rejects.toThrow(/cut\.csv\.gz:\d+: cannot decompress/);
+  });
+
+  it('JSON Lines with nested items (analytics exports): the error says to flatten them, and a nested value is never read as a string', async () => {
+    const f = write('nested.jsonl', '{"event_name":"view_item","event_timestamp":1709287100123456,"user_pseudo_id":"123.456","items":[{"item_id":"SKU1"}]}\n');
+    const err = await readEventLog(f).catch((e) => e);
+    expect(err).toBeInstanceOf(EventLogError);
+    expect(err.message).toContain('keys so far: event_name, event_timestamp, user_pseudo_id, items (nested)');
+    expect(err.message).toContain('keys marked (nested) hold objects or arrays and are not read: if the item is inside one, flatten the file first, one line per item');
+    const named = await readEventLog(f, { columns: { item: 'items' } }).catch((e) => e);
+    expect(named.message).toMatch(/no item column|no item key/);
+    // Flattened (one line per item), the same export reads, with its microsecond times.
+    const flat = write('flat.jsonl', '{"event_name":"view_item","event_timestamp":1709287100123456,"user_pseudo_id":"123.456","item_id":"SKU1"}\n');
+    const log = await readEventLog(flat);
+    expect(log.summary).toMatchObject({ timeKind: 'epoch-us', events: 1, columns: { user: 'user_pseudo_id', item: 'item_id', event: 'event_name', time: 'event_timestamp' } });
   });
 
   it('reads semicolon-separated files, with decimal commas in prices, and says so', async () => {
