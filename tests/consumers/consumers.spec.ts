@@ -4,7 +4,7 @@
  * backend, and makes no request other than same-origin GETs of static files.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConsumerUrls } from './env';
@@ -121,6 +121,41 @@ test('the installed package runs its `scenerec` command with plain node (no tsx)
   const out = execFileSync(join(store!, 'node_modules/.bin/scenerec'), ['--help'], { encoding: 'utf8' });
   expect(out).toMatch(/usage: scenerec <command>/);
   expect(out).toMatch(/scenerec train --data/);
+});
+
+test('a shop\'s TypeScript type-checks against the installed package\'s declarations (page and engine entries)', () => {
+  const store = process.env.SCENEREC_CONSUMER_STORE;
+  expect(store, 'set by the global set-up').toBeTruthy();
+  const dir = join(store!, 'typecheck');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'app.ts'), [
+    "import { createRecommender, WorkerLostError, InvalidOptionsError, type Recommender, type CatalogItem, type RecommendResult, type EngineInfo } from 'scenerec';",
+    "import { createEngine, exposeEngine, type RecommenderEngine } from 'scenerec/engine';",
+    "const catalog: CatalogItem[] = [{ id: 'a', title: 'Kettle', category: 'kitchen', price: 19.5, available: true }];",
+    'export async function start(): Promise<RecommendResult> {',
+    "  const rec: Recommender = await createRecommender({ modelUrl: '/models/games-sasrec/model.json', catalog, onEvent: (e) => console.info(e.type) });",
+    "  await rec.track({ type: 'view', itemId: 'a', timestamp: Date.now() });",
+    '  const info: EngineInfo = await rec.info();',
+    '  const known: number = info.coverage.learned;',
+    "  const r = await rec.scene('cart').recommend({ k: 10, objectives: { purchase: 1 } });",
+    '  const ids: string[] = r.items.map((i) => i.itemId);',
+    '  void known; void ids; await rec.dispose();',
+    '  return r;',
+    '}',
+    'export const lost = (e: unknown): boolean => e instanceof WorkerLostError || e instanceof InvalidOptionsError;',
+    "export async function local(): Promise<boolean> { const e: RecommenderEngine = await createEngine({ modelUrl: '/m/model.json' }); const s = e.settling; await e.dispose(); return s; }",
+    'export const serve = exposeEngine;',
+  ].join('\n'));
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { target: 'es2022', module: 'esnext', moduleResolution: 'bundler', strict: true, noEmit: true, skipLibCheck: false, lib: ['es2022', 'dom'], types: [] },
+    files: ['app.ts'],
+  }));
+  // skipLibCheck is off so that a declaration the package lacks is an error; TF.js's own declarations have errors
+  // of their own under this TypeScript, so only the shop's file and the package's declarations are judged.
+  const r = spawnSync(process.execPath, [join(process.cwd(), 'node_modules/typescript/bin/tsc'), '-p', '.'], { cwd: dir, encoding: 'utf8' });
+  const ours = r.stdout.split('\n').filter((l) => /^(app\.ts|\.\.\/node_modules\/scenerec\/)\S*\(\d+,\d+\): error TS/.test(l));
+  expect(ours, r.stdout.slice(0, 2000)).toEqual([]);
+  expect(r.stdout + r.stderr).not.toMatch(/Cannot find module 'scenerec/);
 });
 
 test('the model the package ships loads from where docs/install.md copies it', async ({ page }) => {
