@@ -17,7 +17,7 @@
  * the shop writes itself around exposeEngine(). rolldown (Vite 8's bundler) builds both: no asset or
  * worker rewriting, so the `new URL(..., import.meta.url)` lines reach the shop's bundler untouched.
  */
-import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -87,5 +87,33 @@ const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs
 for (const f of WASM_FILES) copyFileSync(join(wasmDir, f), join(out, f));
 mkdirSync(join(out, 'types'), { recursive: true });
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.lib.json')], { stdio: 'inherit' });
+pruneDeclarations(join(out, 'types'), ['index.d.ts', 'engine/index.d.ts', 'worker.d.ts']);
 const kb = (f: string) => `${(statSync(join(out, f)).size / 1024).toFixed(1)} kB`;
 console.log(`build:lib: dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s (index.js ${kb('index.js')}, worker.js ${kb('worker.js')})`);
+
+/**
+ * Deletes the declarations no entry's types reach (tsc writes one per source file; most describe
+ * internals, such as private members, that the public types never name), so the package ships only
+ * what a consumer's type-check reads. tests/consumers type-checks a shop's code against the packed types.
+ */
+function pruneDeclarations(dir: string, entries: string[]): void {
+  const reached = new Set<string>();
+  const stack = entries.map((e) => join(dir, e));
+  while (stack.length > 0) {
+    const file = stack.pop()!;
+    if (reached.has(file)) continue;
+    reached.add(file);
+    for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
+      const target = join(dirname(file), spec.replace(/\.js$/, '.d.ts'));
+      if (existsSync(target)) stack.push(target);
+      else throw new Error(`build:lib: ${file} imports ${spec}, which tsc did not write`);
+    }
+  }
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const file = join(entry.parentPath, entry.name);
+    if (entry.isFile() && !reached.has(file)) rmSync(file);
+  }
+  // Deepest folders first, so a folder whose subfolders all went is empty by its turn.
+  const dirs = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(e.parentPath, e.name));
+  for (const sub of dirs.sort((a, b) => b.length - a.length)) if (readdirSync(sub).length === 0) rmSync(sub, { recursive: true });
+}
