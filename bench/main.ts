@@ -133,6 +133,7 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
     const first = await rec.scene('home').recommend({ k: 10 });
     out.coldFirstResultMs = performance.now() - t0;
     out.coldPhases = { ...cold.phases, firstResult: Math.round(out.coldFirstResultMs) };
+    performance.measure('bench:first-visit', { start: t0, end: t0 + out.coldFirstResultMs }); // for --trace (scripts/trace-profile.ts)
     out.firstCallWorkerMs = first.latencyMs;
     out.homeHistoryUsed = first.historyUsed;
     out.info = rec.engineInfo;
@@ -227,6 +228,7 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
     await rec.scene('home').recommend({ k: 10 });
     out.reloadFirstResultMs = performance.now() - t0;
     out.reloadPhases = { ...reload.phases, firstResult: Math.round(out.reloadFirstResultMs) };
+    performance.measure('bench:returning-visit', { start: t0, end: t0 + out.reloadFirstResultMs });
     out.reloadInfo = rec.engineInfo;
     await rec.clearHistory();
     out.ok = true;

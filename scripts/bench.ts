@@ -1,6 +1,6 @@
 /**
  * npm run bench [-- --quick] [--backends wasm,cpu] [--sizes 1k,24k] [--calls 40] [--no-build] [--out docs]
- *   [--peer-sizes 24k,1m] [--peer-calls 100] [--no-peer] [--goals-doc docs/benchmarks.md]
+ *   [--peer-sizes 24k,1m] [--peer-calls 100] [--no-peer] [--goals-doc docs/benchmarks.md] [--trace DIR]
  *
  * Builds the app, starts `vite preview`, launches Debian's Chromium headless (Playwright, the e2e
  * flags, --enable-unsafe-webgpu) and runs bench/index.html once per case: backend x catalog size.
@@ -11,7 +11,10 @@
  * The onnxruntime-web peer (bench/peer.ts, scripts/bench-peer.ts) runs in the wasm cases of
  * --peer-sizes, interleaved with scenerec's home calls. After the run the goals of issue #18 are
  * printed with their figures and met / not met (scripts/bench-goals.ts); --goals-doc FILE also
- * writes that table into FILE between its `<!-- bench:goals -->` markers.
+ * writes that table into FILE between its `<!-- bench:goals -->` markers. --trace DIR records a
+ * Chromium trace per case (V8's sampling profiler on every thread, page and workers) into
+ * DIR/trace-<case>.json: `npx tsx scripts/trace-profile.ts DIR/trace-<case>.json` says where each
+ * thread's time went in each load.
  *
  * Every figure is measured in this run; nothing is hard-coded. The cost floor of a call is the
  * multiply-adds it really needs (callMacs: the forward over the real history positions only, the
@@ -37,9 +40,9 @@ const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
 const opt = (name: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
 const USAGE = `usage: npm run bench [-- --quick] [--backends wasm,cpu] [--sizes 1k,24k] [--calls 40] [--no-build] [--out docs]
-  [--peer-sizes 24k,1m] [--peer-calls 100] [--no-peer] [--goals-doc docs/benchmarks.md] [--from <benchmarks.json>]`;
+  [--peer-sizes 24k,1m] [--peer-calls 100] [--no-peer] [--goals-doc docs/benchmarks.md] [--from <benchmarks.json>] [--trace DIR]`;
 const BOOLEAN_FLAGS = ['quick', 'no-build', 'no-peer', 'help'];
-const VALUE_FLAGS = ['backends', 'sizes', 'calls', 'out', 'peer-sizes', 'peer-calls', 'goals-doc', 'from'];
+const VALUE_FLAGS = ['backends', 'sizes', 'calls', 'out', 'peer-sizes', 'peer-calls', 'goals-doc', 'from', 'trace'];
 for (let i = 0; i < argv.length; i++) {
   const name = argv[i].replace(/^--/, '');
   if (VALUE_FLAGS.includes(name)) { i++; continue; }
@@ -55,6 +58,9 @@ const SIZES = (opt('sizes') ?? (QUICK ? '1k,24k' : '1k,24k,100k,1m')).split(',')
 const CALLS = Number(opt('calls') ?? (QUICK ? 8 : 40));
 const PEER_SIZES = flag('no-peer') ? [] : (opt('peer-sizes') ?? '24k,1m').split(',');
 const LEAK_CALLS = 10_000;
+const TRACE_DIR = opt('trace');
+/** What --trace records: the timeline, and V8's sampling profiler (its ProfileChunk events, per thread). */
+const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'disabled-by-default-v8.cpu_profiler', 'blink.user_timing'];
 const PEER_CALLS = Number(opt('peer-calls') ?? (QUICK ? 20 : 100));
 const OUT = resolve(root, opt('out') ?? (QUICK ? 'tmp/bench-quick' : 'docs'));
 const PORT = Number(process.env.SCENEREC_BENCH_PORT ?? 4329);
@@ -261,11 +267,16 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
           await page.goto(`${BASE}/bench/index.html`);
           await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
           const peak = !peaked.has(backend) && backend !== 'auto' && size === '24k';
+          if (TRACE_DIR) {
+            mkdirSync(TRACE_DIR, { recursive: true });
+            await browser.startTracing(page, { path: join(TRACE_DIR, `trace-${c.label}.json`), categories: TRACE_CATEGORIES });
+          }
           let timer: ReturnType<typeof setTimeout> | undefined;
           r = await Promise.race([
             page.evaluate(({ c, peak }) => window.bench.run(c, { peak }), { c, peak }),
             new Promise<BenchResult>((_, rej) => { timer = setTimeout(() => rej(new Error('case timed out after 480 s')), 480_000); }),
           ]).finally(() => clearTimeout(timer));
+          if (TRACE_DIR) await browser.stopTracing();
           if (r.peak) peaked.add(backend);
         } catch (e) {
           r = { label: c.label, ok: false, error: (e as Error).message };
