@@ -161,46 +161,126 @@ export async function unpackCatalogInSlices(p: PackedCatalog): Promise<CatalogIt
 }
 
 /**
- * The worker's unpacking: `unpackCatalogInSlices` that also checks the catalog as validateCatalog
- * does (src/contract/options.ts), in the same pass: ids non-empty, not too long and unique, prices
- * finite, the items with other keys by the full rules; the typed fields need no other check (the
- * form holds only strings, numbers and bits). Throws the InvalidOptionsError validateCatalog would
- * throw, naming `where`; returns the items registered as checked, with the id -> position map the
- * engine's catalog reuses, so nothing walks the million items again.
+ * A catalog's items by position, as the engine reads them (src/engine/catalog.ts): a plain array's
+ * (`ListedItems`), or a packed catalog's (`PackedItems`), whose item objects are made only when a
+ * call reads them.
  */
-export async function unpackCheckedCatalog(p: PackedCatalog, where = 'catalog'): Promise<CatalogItem[]> {
-  const items: CatalogItem[] = new Array(p.count);
-  const ids: string[] = new Array(p.count);
-  const seen = IdIndex.empty(ids);
-  const repeated = (id: string, first: number, k: number): never => { throw duplicateIdError(where, id, first, k); };
-  for (let i = 0; i < p.count; i += YIELD_EVERY_ITEMS) {
-    if (i > 0) await yieldToEventLoop();
-    const to = Math.min(p.count, i + YIELD_EVERY_ITEMS);
-    unpackItems(p, items, i, to);
-    for (let k = i; k < to; k++) {
-      const item = items[k];
-      const id = item.id;
-      if (id.length === 0 || id.length > MAX_ITEM_ID_LENGTH || (item.price !== undefined && !Number.isFinite(item.price))) explainCatalogItem(item, k, where);
-      ids[k] = id;
-      seen.add(k, k + 1, repeated);
-    }
-  }
-  for (const [i, rest] of p.extras) {
-    const item = items[i];
-    // Only the keys packCatalog puts here (a hand-made message cannot change an id after its check).
-    for (const key in rest) if (!KNOWN.has(key) && Object.prototype.hasOwnProperty.call(rest, key)) (item as unknown as Record<string, unknown>)[key] = rest[key];
-    if (!validCatalogItem(item)) explainCatalogItem(item, i, where);
-  }
-  return markCheckedCatalog(items, seen);
+export interface CatalogItems {
+  readonly length: number;
+  /** The item at catalog position `pos` (0 <= pos < length). */
+  at(pos: number): CatalogItem;
+  /** Its id, without making the item. */
+  idAt(pos: number): string;
+  /** Its category or brand, without making the item. */
+  field(pos: number, key: 'category' | 'brand'): string | undefined;
+}
+
+/** A plain array's items. */
+export class ListedItems implements CatalogItems {
+  constructor(readonly list: readonly CatalogItem[]) {}
+  get length(): number { return this.list.length; }
+  at(pos: number): CatalogItem { return this.list[pos]; }
+  idAt(pos: number): string { return this.list[pos].id; }
+  field(pos: number, key: 'category' | 'brand'): string | undefined { return this.list[pos][key]; }
 }
 
 /**
- * Unpacks items [from, to) into `items` (the keys other than `extras`). The usual shapes (only an
+ * A packed catalog's items, read in place: an item object is made the first time it is read (and
+ * kept), so a million-item catalog costs the worker its ids and the packed arrays, not a million
+ * objects made at load. The items equal `unpackCatalog`'s. Made by `unpackCheckedCatalog` only.
+ */
+export class PackedItems implements CatalogItems {
+  private readonly made: Array<CatalogItem | undefined>;
+  private readonly extraOf: Map<number, Record<string, unknown>>;
+
+  /** @internal */
+  constructor(private readonly packed: PackedCatalog, private readonly ids: readonly string[], extras: Map<number, Record<string, unknown>>) {
+    this.made = new Array(packed.count);
+    this.extraOf = extras;
+  }
+
+  get length(): number { return this.packed.count; }
+
+  at(pos: number): CatalogItem {
+    let item = this.made[pos];
+    if (item === undefined) {
+      const one: CatalogItem[] = [];
+      unpackItems(this.packed, one, pos, pos + 1, pos);
+      item = one[0];
+      item.id = this.ids[pos]; // the checked id string (equal to the packed one)
+      const rest = this.extraOf.get(pos);
+      if (rest) copyExtras(item, rest);
+      this.made[pos] = item;
+    }
+    return item;
+  }
+
+  idAt(pos: number): string { return this.ids[pos]; }
+
+  field(pos: number, key: 'category' | 'brand'): string | undefined {
+    const made = this.made[pos];
+    if (made) return made[key];
+    const { category, categories, brand, brands } = this.packed;
+    const i = key === 'category' ? category[pos] : brand[pos];
+    return i >= 0 ? (key === 'category' ? categories[i] : brands[i]) : undefined;
+  }
+}
+
+/** Only the keys packCatalog puts in extras (a hand-made message cannot change an id after its check). */
+function copyExtras(item: CatalogItem, rest: Record<string, unknown>): void {
+  for (const key in rest) if (!KNOWN.has(key) && Object.prototype.hasOwnProperty.call(rest, key)) (item as unknown as Record<string, unknown>)[key] = rest[key];
+}
+
+/**
+ * The worker's unpacking: checks the catalog as validateCatalog does (src/contract/options.ts), in
+ * slices (the event loop runs between them): ids non-empty, not too long and unique, prices finite,
+ * the items with other keys by the full rules; the typed fields need no other check (the form holds
+ * only strings, numbers and bits). Throws the InvalidOptionsError validateCatalog would throw,
+ * naming `where`. Returns the items read in place (`PackedItems`: no object per item is made here),
+ * registered as checked with the id -> position map the engine's catalog reuses, so nothing walks
+ * the million items again.
+ */
+export async function unpackCheckedCatalog(p: PackedCatalog, where = 'catalog'): Promise<PackedItems> {
+  const n = p.count;
+  const ids: string[] = new Array(n);
+  const seen = IdIndex.empty(ids);
+  const repeated = (id: string, first: number, k: number): never => { throw duplicateIdError(where, id, first, k); };
+  const { idEnds, price, present } = p;
+  const extras = new Map<number, Record<string, unknown>>(p.extras);
+  // A bad item is explained from its unpacked form, with the message validateCatalog gives it.
+  const explain = (k: number): never => {
+    const one: CatalogItem[] = [];
+    unpackItems(p, one, k, k + 1, k);
+    const rest = extras.get(k);
+    if (rest) copyExtras(one[0], rest);
+    return explainCatalogItem(one[0], k, where);
+  };
+  let start = 0;
+  for (let i = 0; i < n; i += YIELD_EVERY_ITEMS) {
+    if (i > 0) await yieldToEventLoop();
+    const to = Math.min(n, i + YIELD_EVERY_ITEMS);
+    for (let k = i; k < to; k++) {
+      const end = idEnds[k];
+      const length = end - start;
+      if (length === 0 || length > MAX_ITEM_ID_LENGTH || ((present[k] & PRICE) !== 0 && !Number.isFinite(price[k]))) explain(k);
+      ids[k] = p.ids.slice(start, end);
+      start = end;
+      seen.add(k, k + 1, repeated);
+    }
+  }
+  const items = new PackedItems(p, ids, extras);
+  for (const [i] of p.extras) if (!validCatalogItem(items.at(i))) explainCatalogItem(items.at(i), i, where);
+  markCheckedCatalog(items, seen);
+  return items;
+}
+
+/**
+ * Unpacks items [from, to) into `items` from index `from - shift` on (the keys other than `extras`). The usual shapes (only an
  * id; every optional field; every one but the title) are made as one object literal each: the
  * same keys in the same order as the general path adds them one by one, at a fraction of its cost
  * (no shape change per added key, a million times over).
  */
-function unpackItems(p: PackedCatalog, items: CatalogItem[], from: number, to: number): void {
+function unpackItems(p: PackedCatalog, items: CatalogItem[], from: number, to: number, shift = 0): void {
   const { ids, idEnds, titles, titleEnds, present, category, categories, brand, brands, price } = p;
   let idStart = from > 0 ? idEnds[from - 1] : 0;
   let titleStart = from > 0 ? titleEnds[from - 1] : 0;
@@ -212,14 +292,14 @@ function unpackItems(p: PackedCatalog, items: CatalogItem[], from: number, to: n
     const titleEnd = titleEnds[i];
     if ((bits & (PRICE | AVAILABLE)) === (PRICE | AVAILABLE) && c >= 0 && b >= 0) {
       const available = (bits & AVAILABLE_TRUE) !== 0;
-      items[i] = bits & TITLE
+      items[i - shift] = bits & TITLE
         ? { id, title: titles.slice(titleStart, titleEnd), category: categories[c], brand: brands[b], price: price[i], available }
         : { id, category: categories[c], brand: brands[b], price: price[i], available };
       titleStart = titleEnd;
       continue;
     }
     if (bits === 0 && c < 0 && b < 0) {
-      items[i] = { id };
+      items[i - shift] = { id };
       continue;
     }
     const item: CatalogItem = { id };
@@ -229,7 +309,7 @@ function unpackItems(p: PackedCatalog, items: CatalogItem[], from: number, to: n
     if (b >= 0) item.brand = brands[b];
     if (bits & PRICE) item.price = price[i];
     if (bits & AVAILABLE) item.available = (bits & AVAILABLE_TRUE) !== 0;
-    items[i] = item;
+    items[i - shift] = item;
   }
 }
 

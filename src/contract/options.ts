@@ -3,6 +3,7 @@
  * events and scene requests. Every function here is pure and throws a typed error
  * whose message says what is wrong and what to do.
  */
+import type { CatalogItems } from './catalog-wire.js';
 import {
   AUTO_BACKENDS, DEFAULT_ENGINE_OPTIONS, DEFAULT_REQUESTS, MAX_EVENT_CLOCK_SKEW_MS, MAX_ITEM_ID_LENGTH, MAX_K, MAX_MAX_AGE_DAYS,
   MAX_MAX_EVENTS, MAX_QUERY_LENGTH, MAX_SEARCH_CANDIDATES, MIN_EVENT_TIMESTAMP_MS,
@@ -112,7 +113,8 @@ export function assertScene(name: unknown): SceneName {
 export interface ResolvedEngineConfig {
   /** As given (or the default); the engine resolves it against its location. */
   modelUrl: string;
-  catalog?: CatalogItem[];
+  /** As given (an array), or as the worker unpacked it (src/contract/catalog-wire.ts PackedItems). */
+  catalog?: CatalogItem[] | CatalogItems;
   /** Backends to try, in order. */
   backends: BackendName[];
   /** True for backend 'auto' (or unset): software-emulated GPU backends are then skipped. */
@@ -191,14 +193,14 @@ export function resolveBackends(pref: unknown): BackendName[] {
 }
 
 /** The id -> position map validateCatalog built for the copy it returned (the engine's catalog reuses it). */
-const positionsOfValidated = new WeakMap<readonly CatalogItem[], ReadonlyMap<string, number>>();
+const positionsOfValidated = new WeakMap<object, ReadonlyMap<string, number>>();
 
 /**
  * Item id -> position of a catalog that `validateCatalog` returned, or undefined for any other
  * array. Building a map of a million ids costs about as much as the rest of the catalog's set-up,
  * so the check's map is kept instead of building a second.
  */
-export function validatedPositions(items: readonly CatalogItem[]): ReadonlyMap<string, number> | undefined {
+export function validatedPositions(items: object): ReadonlyMap<string, number> | undefined {
   return positionsOfValidated.get(items);
 }
 
@@ -269,7 +271,7 @@ export function duplicateIdError(where: string, id: string, first: number, i: nu
  * item by item with the rules above while it was built (the worker's unpacking of the packed wire
  * form, src/contract/catalog-wire.ts): validateCatalog and the engine's catalog then take it as it is.
  */
-export function markCheckedCatalog(items: CatalogItem[], seen: ReadonlyMap<string, number>): CatalogItem[] {
+export function markCheckedCatalog<T extends object>(items: T, seen: ReadonlyMap<string, number>): T {
   positionsOfValidated.set(items, seen);
   return items;
 }

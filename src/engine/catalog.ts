@@ -17,6 +17,7 @@ import { now, yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { validatedPositions } from '../contract/options.js';
 import { IdIndex } from '../util/id-index.js';
 import { ShiftedIndex } from '../model/vocab-index.js';
+import { ListedItems, type CatalogItems } from '../contract/catalog-wire.js';
 
 /** What the catalog needs from the loaded model. */
 export interface CatalogModel {
@@ -142,12 +143,23 @@ export function coverageWarnings(coverage: CatalogCoverage, catalogSize: number,
 /** The reason of a "popular" item that has no popularity data (a catalog item the model never saw). */
 export const NO_POPULARITY_REASON: RankReason = Object.freeze({ kind: 'fallback', detail: 'catalog order: no popularity data for this item' }) as RankReason;
 
+/** The model's own items as the catalog (none given): position p is vocabulary index p + 1. */
+class VocabItems implements CatalogItems {
+  private readonly made: Array<CatalogItem | undefined>;
+  constructor(private readonly itemIds: readonly string[]) { this.made = new Array(Math.max(0, itemIds.length - 1)); }
+  get length(): number { return this.made.length; }
+  at(pos: number): CatalogItem { return (this.made[pos] ??= { id: this.itemIds[pos + 1] }); }
+  idAt(pos: number): string { return this.itemIds[pos + 1]; }
+  field(): undefined { return undefined; }
+}
+
 export class Catalog {
   /** Catalog positions per category and per brand, most popular first (built on first use). */
   private byField?: { category: Map<string, number[]>; brand: Map<string, number[]> };
 
   private constructor(
-    readonly items: CatalogItem[],
+    /** The items by catalog position (read in place when the catalog came packed). */
+    readonly items: CatalogItems,
     /** True when the shop gave a catalog (else the vocabulary stands in for it). */
     readonly given: boolean,
     /** Item id -> catalog position. */
@@ -173,13 +185,14 @@ export class Catalog {
   ) {}
 
   /** Builds the catalog state and its matrix (from the int8 cache when it holds these rows). */
-  static async build(catalog: CatalogItem[] | undefined, model: CatalogModel, options: CatalogBuildOptions): Promise<Catalog> {
+  static async build(catalog: CatalogItem[] | CatalogItems | undefined, model: CatalogModel, options: CatalogBuildOptions): Promise<Catalog> {
     const given = catalog !== undefined;
-    const items = catalog ?? model.vocab.itemIds.slice(1).map((id) => ({ id }));
+    const items: CatalogItems = catalog === undefined ? new VocabItems(model.vocab.itemIds) : Array.isArray(catalog) ? new ListedItems(catalog) : catalog;
     const n = items.length;
-    // The map the catalog's validation built, when it went through validateCatalog (a given catalog always does).
+    // The map the catalog's validation built, when it went through validateCatalog or came packed (a given catalog always does).
     // Otherwise the vocabulary's ids: position = model index - 1 (its own id map, unique: the loader checked them).
-    const posById = validatedPositions(items) ?? (given ? IdIndex.build(items.map((it) => it.id)) : new ShiftedIndex(model.modelIndex, -1));
+    const posById = (catalog && validatedPositions(catalog))
+      ?? (given ? IdIndex.build(Array.from({ length: n }, (_, p) => items.idAt(p))) : new ShiftedIndex(model.modelIndex, -1));
     const rowOfPos = new Int32Array(n).fill(-1);
     // Rows are at most one per position: filled up to `rows`, then trimmed.
     const modelIdxAll = new Int32Array(n);
@@ -201,13 +214,13 @@ export class Catalog {
     for (let pos = 0; pos < n; pos++) {
       // A million-item catalog takes seconds here: the worker keeps answering pings meanwhile.
       if (pos > 0 && pos % YIELD_EVERY_ITEMS === 0) await yieldToEventLoop();
-      const item = items[pos];
+      const id = items.idAt(pos);
       // Without a catalog the items are the vocabulary's, in its order.
-      const known = given ? (vocabIds[next] === item.id ? next : model.modelIndex.get(item.id)) : pos + 1;
+      const known = given ? (vocabIds[next] === id ? next : model.modelIndex.get(id)) : pos + 1;
       if (known !== undefined) { learned++; next = known + 1; }
       else if (withContent && given) {
         // A category or brand the model knows; a price bucket alone describes no item.
-        const c = model.content!.ofMetadata(item as CatalogItem);
+        const c = model.content!.ofMetadata(items.at(pos));
         if (c.category > 0 || c.brand > 0) { contentOnly++; contentKnown[pos] = 1; }
       }
       // Feature models score every catalog item: unknown ones (index 0) from their content alone.
@@ -232,7 +245,7 @@ export class Catalog {
       const d = model.header.config.hiddenDim;
       const rows = modelIdxOfRow.length;
       // The rows' catalog entries: read only by the int8 cache key and the feature model's item vectors.
-      const rowItems = () => Array.from(posOfRow, (p) => items[p]);
+      const rowItems = () => Array.from(posOfRow, (p) => items.at(p));
       const dtype = resolveEmbeddingDtype(options.embeddingDtype, rows, d);
       // int8 matrices are cached: model version + a hash of what the rows are made of.
       const cacheKey = dtype === 'int8' && options.cache
@@ -297,8 +310,8 @@ export class Catalog {
   /** A ranking candidate for a catalog position: its entry (when the shop gave one) and unit embedding. */
   candidateAt(pos: number, score: number, reason: RankReason): RankCandidate {
     const row = this.rowOfPos[pos];
-    const c: RankCandidate = { itemId: this.items[pos].id, score, reason };
-    if (this.given) c.item = this.items[pos];
+    const c: RankCandidate = { itemId: this.items.idAt(pos), score, reason };
+    if (this.given) c.item = this.items.at(pos);
     if (row >= 0) c.embedding = this.matrix!.unitRow(row);
     return c;
   }
@@ -320,9 +333,8 @@ export class Catalog {
     if (!this.byField) {
       const index = { category: new Map<string, number[]>(), brand: new Map<string, number[]>() };
       for (const pos of this.popularOrder) {
-        const it = this.items[pos];
         for (const f of ['category', 'brand'] as const) {
-          const v = it[f];
+          const v = this.items.field(pos, f);
           if (v === undefined) continue;
           let list = index[f].get(v);
           if (!list) index[f].set(v, list = []);

@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { MODEL_CACHE_WRITE_WAIT_MS, WARMUP_CALLS, WARMUP_CALLS_LARGE, WARMUP_LARGE_MIN_ROWS } from '../contract/defaults.js';
 import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, ScenerecError } from '../contract/errors.js';
-import { isPackedCatalog, unpackCheckedCatalog } from '../contract/catalog-wire.js';
+import { isPackedCatalog, PackedItems, unpackCheckedCatalog, type CatalogItems } from '../contract/catalog-wire.js';
 import { isCpuBackend } from '../contract/protocol.js';
 import {
   partitionEvents, resolveEngineConfig, validateCatalogInSlices, validateEvents, validateHistoryQuery, validateRequest,
@@ -169,7 +169,7 @@ export class RecommenderEngine implements RecommenderApi {
     const deadline = new LoadDeadline(config.timeoutMs, hooks.signal);
     deadline.check('starting');
     const catalogRows = isPackedCatalog(given) ? given.count : Array.isArray(given) ? given.length : undefined;
-    const checkedCatalog: Promise<CatalogItem[] | undefined> = !later ? Promise.resolve(config.catalog)
+    const checkedCatalog: Promise<CatalogItem[] | CatalogItems | undefined> = !later ? Promise.resolve(config.catalog)
       : (isPackedCatalog(given) ? unpackCheckedCatalog(given, 'options.catalog') : validateCatalogInSlices(given, 'options.catalog')).then((items) => {
         if (items.length === 0) throw new InvalidOptionsError('options.catalog is empty; leave it out to recommend from the whole model vocabulary.', { field: 'options.catalog' });
         return items;
@@ -419,7 +419,7 @@ export class RecommenderEngine implements RecommenderApi {
     // not fatal here: recommend reads again and reports it there.
     await this.read(() => this.storage.history.events()).catch(() => undefined);
     const cat = this.catalog;
-    const first = cat.popularOrder.length > 0 ? cat.items[cat.popularOrder[0]].id : undefined;
+    const first = cat.popularOrder.length > 0 ? cat.items.idAt(cat.popularOrder[0]) : undefined;
     const seed = first !== undefined ? this.model.modelIndex.get(first) ?? 1 : 1;
     const history: HistoryView = {
       sequence: [seed], steps: [{ itemId: this.model.vocab.itemIds[seed], m: seed, behaviour: 1, scene: SCENE_CODES.home }],
@@ -519,10 +519,13 @@ export class RecommenderEngine implements RecommenderApi {
     };
   }
 
-  /** Replaces the catalog. Returns the new engine info. */
-  async setCatalog(catalog: CatalogItem[]): Promise<EngineInfo> {
+  /**
+   * Replaces the catalog (an array of items, or the form a worker unpacked from the page's packed
+   * one: src/contract/catalog-wire.ts, already checked). Returns the new engine info.
+   */
+  async setCatalog(catalog: CatalogItem[] | PackedItems): Promise<EngineInfo> {
     this.assertUsable();
-    const items = await validateCatalogInSlices(catalog);
+    const items = catalog instanceof PackedItems ? catalog : await validateCatalogInSlices(catalog);
     if (items.length === 0) {
       throw new InvalidOptionsError('catalog is empty; pass at least one item.', { field: 'catalog' });
     }

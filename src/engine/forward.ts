@@ -205,7 +205,7 @@ export class ForwardRunner {
     const content = this.model.content!;
     // History items the model never saw are masked positions carrying their catalog content (the serving rule, src/model/inputs.ts).
     const x = featureInput(allSteps, cfg.maxLen, content, {
-      unknownContent: (s) => { const pos = cat.given ? cat.posById.get(s.itemId) : undefined; return pos === undefined ? NO_CONTENT : content.ofMetadata(cat.items[pos]); },
+      unknownContent: (s) => { const pos = cat.given ? cat.posById.get(s.itemId) : undefined; return pos === undefined ? NO_CONTENT : content.ofMetadata(cat.items.at(pos)); },
     });
     if (!cat.matrix || x.length === 0) return EMPTY_RUN;
     if (this.fused) {

@@ -10,7 +10,7 @@ import {
   DIRECT, DIRECT_METHODS, DIRECT_REPLY, DIRECT_VERSION, FORWARDED_METHODS, PING, PONG, SETTLING,
   type CatalogItem, type DirectCall, type DirectMethod, type DirectReply, type EngineConfig, type HistoryWrite, type EngineInfo, type LoadProgress, type RecommenderApi,
 } from '../contract/protocol.js';
-import { CATALOG_WIRE, CATALOG_WIRE_VERSION, isPackedCatalog, unpackCheckedCatalog } from '../contract/catalog-wire.js';
+import { CATALOG_WIRE, CATALOG_WIRE_VERSION, isPackedCatalog, unpackCheckedCatalog, type PackedItems } from '../contract/catalog-wire.js';
 import { registerErrorTransfer } from '../contract/transfer.js';
 import type { EngineHooks, RecommenderEngine } from './engine.js';
 
@@ -44,8 +44,8 @@ export function answerPings(endpoint: Comlink.Endpoint, direct = false, settling
  * A catalog as the page sent it: the packed form unpacked and checked in one pass (the engine
  * takes it as checked; `where` names it in the errors), anything else as it is (the engine validates it).
  */
-async function catalogFromWire<T>(catalog: T, where: string): Promise<T> {
-  return (isPackedCatalog(catalog) ? await unpackCheckedCatalog(catalog, where) : catalog) as T;
+async function catalogFromWire(catalog: CatalogItem[], where: string): Promise<CatalogItem[] | PackedItems> {
+  return isPackedCatalog(catalog) ? unpackCheckedCatalog(catalog, where) : catalog;
 }
 
 const DIRECT_SET = new Set<string>(DIRECT_METHODS);

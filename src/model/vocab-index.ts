@@ -9,6 +9,7 @@
  */
 import { ModelLoadError } from '../contract/errors.js';
 import { validatedPositions } from '../contract/options.js';
+import type { CatalogItems } from '../contract/catalog-wire.js';
 import { yieldToEventLoop, YIELD_EVERY_ITEMS } from '../util/clock.js';
 import { IdIndex } from '../util/id-index.js';
 
@@ -77,7 +78,7 @@ export class VocabIndex implements ReadonlyMap<string, number> {
    * vocabulary in slices (the event loop runs between them). Settles once, however often called.
    * @throws ModelLoadError when the vocabulary lists an id twice
    */
-  complete(catalog?: ReadonlyArray<{ id: string }>): Promise<void> {
+  complete(catalog?: ReadonlyArray<{ id: string }> | CatalogItems): Promise<void> {
     return (this.indexing ??= this.lendOrIndex(catalog));
   }
 
@@ -86,9 +87,9 @@ export class VocabIndex implements ReadonlyMap<string, number> {
     return this.complete(undefined);
   }
 
-  private async lendOrIndex(catalog?: ReadonlyArray<{ id: string }>): Promise<void> {
+  private async lendOrIndex(catalog?: ReadonlyArray<{ id: string }> | CatalogItems): Promise<void> {
     if (this.map) return;
-    const positions = catalog ? validatedPositions(catalog as never) : undefined;
+    const positions = catalog ? validatedPositions(catalog) : undefined;
     if (catalog && positions && catalog.length === this.ids.length - 1 && await this.inOrder(catalog)) {
       this.map ??= new ShiftedIndex(positions, 1);
       if (this.how === 'pending') this.how = 'catalog';
@@ -113,12 +114,13 @@ export class VocabIndex implements ReadonlyMap<string, number> {
   }
 
   /** Whether catalog[p].id === ids[p + 1] for every position (compared in slices). */
-  private async inOrder(catalog: ReadonlyArray<{ id: string }>): Promise<boolean> {
+  private async inOrder(catalog: ReadonlyArray<{ id: string }> | CatalogItems): Promise<boolean> {
     const ids = this.ids;
+    const idAt = Array.isArray(catalog) ? (p: number) => (catalog as ReadonlyArray<{ id: string }>)[p].id : (p: number) => (catalog as CatalogItems).idAt(p);
     for (let p0 = 0; p0 < catalog.length; p0 += YIELD_EVERY_ITEMS) {
       if (p0 > 0) await yieldToEventLoop();
       const p1 = Math.min(catalog.length, p0 + YIELD_EVERY_ITEMS);
-      for (let p = p0; p < p1; p++) if (catalog[p].id !== ids[p + 1]) return false;
+      for (let p = p0; p < p1; p++) if (idAt(p) !== ids[p + 1]) return false;
     }
     return true;
   }

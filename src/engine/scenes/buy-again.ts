@@ -21,7 +21,7 @@ export const buyAgain: Scene<'buyAgain'> = {
       let b = bought.get(ev.itemId);
       if (!b) {
         const pos = cat.posById.get(ev.itemId);
-        bought.set(ev.itemId, b = { times: 0, lastAt: 0, category: pos !== undefined && cat.given ? cat.items[pos].category : undefined });
+        bought.set(ev.itemId, b = { times: 0, lastAt: 0, category: pos !== undefined && cat.given ? cat.items.field(pos, 'category') : undefined });
       }
       b.times++;
       b.lastAt = Math.max(b.lastAt, ev.timestamp);

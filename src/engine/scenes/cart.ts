@@ -22,7 +22,7 @@ export const cart: Scene<'cart'> = {
     const categories = new Set<string>();
     for (const id of items) {
       const pos = cat.posById.get(id);
-      const category = pos === undefined || !cat.given ? undefined : cat.items[pos].category;
+      const category = pos === undefined || !cat.given ? undefined : cat.items.field(pos, 'category');
       if (category !== undefined) categories.add(category);
     }
     const adjust = composeAdjust(feedbackAdjust(ctx, req), substituteAdjust(categories, req.substitutePenalty));

@@ -38,7 +38,7 @@ export const product: Scene<'product'> = {
         }
       }
       // In the catalog but new to the model: popular items of its category, then popular overall.
-      const category = cat.items[pos!].category;
+      const category = cat.items.field(pos!, 'category');
       const inCategoryPopular = category === undefined || cat.positionsWith('category', category).some((p) => cat.popScore[p] > 0);
       if (!inCategoryPopular) {
         // No popularity data for its category (a catalog the model never saw): the items that share its

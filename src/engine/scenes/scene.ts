@@ -113,7 +113,7 @@ export function shopperAffinity(ctx: SceneContext, steps: readonly HistoryStep[]
   }
   return affinityProfile(events, (id) => {
     const pos = cat.posById.get(id);
-    return pos === undefined || !cat.given ? undefined : cat.items[pos];
+    return pos === undefined || !cat.given ? undefined : cat.items.at(pos);
   });
 }
 
@@ -145,7 +145,7 @@ export function affinityList(
   const weight = blend?.weight ?? 1;
   const out = new Map<number, RankCandidate>();
   const affinityOf = (pos: number): { score: number; reason?: RankReason } => {
-    const item = cat.items[pos];
+    const item = cat.items.at(pos);
     return { score: affinityScore(profile, item), reason: affinityReason(profile, item.id, item) };
   };
   if (blend && !constantScores(blend.run)) {

@@ -25,11 +25,11 @@ export const search: Scene<'search'> = {
     // reorders the catalog's candidates instead.
     const profile = run.used === 0 && ctx.history.steps.length > 0 ? shopperAffinity(ctx, ctx.history.steps) : undefined;
     const byAffinity = profile !== undefined && hasAffinity(profile);
-    if (byAffinity) personal = ids.map((id) => { const pos = cat.posById.get(id); return pos === undefined ? undefined : affinityScore(profile!, cat.items[pos]); });
+    if (byAffinity) personal = ids.map((id) => { const pos = cat.posById.get(id); return pos === undefined ? undefined : affinityScore(profile!, cat.items.at(pos)); });
     const blended = blendSearch(personal, req.personalWeight);
     const candidates: RankCandidate[] = ids.map((id, i) => {
       const pos = cat.posById.get(id);
-      const liked = byAffinity && pos !== undefined ? affinityReason(profile!, id, cat.items[pos]) : undefined;
+      const liked = byAffinity && pos !== undefined ? affinityReason(profile!, id, cat.items.at(pos)) : undefined;
       const reason: RankReason = liked ?? (rows[i] >= 0 || (byAffinity && pos !== undefined)
         ? { kind: 'search', shopRank: i, becauseOf: byAffinity ? [] : run.becauseOf }
         : { kind: 'fallback', detail: 'not known to the model: kept at the shop position' });
