@@ -191,7 +191,8 @@ export class Catalog {
     const n = items.length;
     // The map the catalog's validation built, when it went through validateCatalog or came packed (a given catalog always does).
     // Otherwise the vocabulary's ids: position = model index - 1 (its own id map, unique: the loader checked them).
-    const posById = (catalog && validatedPositions(catalog))
+    // (A catalog rebuilt after a backend switch comes as the old one's items: its array's map is reused too.)
+    const posById = (catalog && validatedPositions(catalog instanceof ListedItems ? catalog.list : catalog))
       ?? (given ? IdIndex.build(Array.from({ length: n }, (_, p) => items.idAt(p))) : new ShiftedIndex(model.modelIndex, -1));
     const rowOfPos = new Int32Array(n).fill(-1);
     // Rows are at most one per position: filled up to `rows`, then trimmed.

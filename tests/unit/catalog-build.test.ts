@@ -12,6 +12,8 @@ import { byPopularity, Catalog } from '../../src/engine/catalog.js';
 import { loadModel } from '../../src/model/loader.js';
 import { resolveEmbeddingDtype } from '../../src/retrieval/matrix.js';
 import { fileFetch } from './helpers.js';
+import { packCatalog, unpackCheckedCatalog } from '../../src/contract/catalog-wire.js';
+import { validateCatalog, validatedPositions } from '../../src/contract/options.js';
 
 describe('byPopularity', () => {
   it('orders positions by popularity, descending, ties in catalog order, as the comparator sort does', { timeout: 30_000 }, () => {
@@ -63,6 +65,38 @@ describe('catalog rows of a given catalog', () => {
         cat.dispose();
       }
     } finally {
+      tf.dispose(Object.values(m.weights));
+    }
+  });
+});
+
+describe('catalog items as the engine holds them', () => {
+  it('a packed catalog is read in place, and a rebuild from a catalog\'s items (a backend switch) reuses its checked id map', { timeout: 60_000 }, async () => {
+    const m = await loadModel(pathToFileURL(resolve(import.meta.dirname, '../../models/games-sasrec/model.json')).href, { fetch: fileFetch(), cache: 'off' });
+    const built: Catalog[] = [];
+    try {
+      const ids = m.vocab.itemIds;
+      const items = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? { id: `new-${i}`, category: 'c' } : { id: ids[1 + i * 7], category: `c${i % 4}`, price: i }));
+      const packed = await unpackCheckedCatalog(packCatalog(items)!, 'options.catalog');
+      const listed = validateCatalog(items);
+      for (const source of [packed, listed]) {
+        const cat = await Catalog.build(source, m, { embeddingDtype: 'float32' });
+        built.push(cat);
+        expect(cat.posById).toBe(validatedPositions(source)); // the check's map, not a second one
+        expect(cat.items.length).toBe(items.length);
+        expect(cat.items.idAt(4)).toBe(items[4].id);
+        expect(cat.items.field(4, 'category')).toBe('c0');
+        expect(cat.items.at(5)).toEqual(items[5]);
+        const again = await Catalog.build(cat.items, m, { embeddingDtype: 'float32' });
+        built.push(again);
+        expect(again.posById).toBe(cat.posById);
+        expect([...again.modelIdxOfRow]).toEqual([...cat.modelIdxOfRow]);
+        expect(again.coverage).toEqual(cat.coverage);
+      }
+      expect([...built[0].modelIdxOfRow]).toEqual([...built[2].modelIdxOfRow]);
+      expect(built[0].positionsWith('category', 'c1')).toEqual(built[2].positionsWith('category', 'c1'));
+    } finally {
+      for (const c of built) c.dispose();
       tf.dispose(Object.values(m.weights));
     }
   });
