@@ -191,12 +191,10 @@ export class ListedItems implements CatalogItems {
  */
 export class PackedItems implements CatalogItems {
   private readonly made: Array<CatalogItem | undefined>;
-  private readonly extraOf: Map<number, Record<string, unknown>>;
 
   /** @internal */
-  constructor(private readonly packed: PackedCatalog, private readonly ids: readonly string[], extras: Map<number, Record<string, unknown>>) {
+  constructor(private readonly packed: PackedCatalog, private readonly ids: readonly string[], private readonly extraOf: ReadonlyMap<number, Record<string, unknown>>) {
     this.made = new Array(packed.count);
-    this.extraOf = extras;
   }
 
   get length(): number { return this.packed.count; }
@@ -207,7 +205,6 @@ export class PackedItems implements CatalogItems {
       const one: CatalogItem[] = [];
       unpackItems(this.packed, one, pos, pos + 1, pos);
       item = one[0];
-      item.id = this.ids[pos]; // the checked id string (equal to the packed one)
       const rest = this.extraOf.get(pos);
       if (rest) copyExtras(item, rest);
       this.made[pos] = item;
@@ -246,15 +243,9 @@ export async function unpackCheckedCatalog(p: PackedCatalog, where = 'catalog'):
   const seen = IdIndex.empty(ids);
   const repeated = (id: string, first: number, k: number): never => { throw duplicateIdError(where, id, first, k); };
   const { idEnds, price, present } = p;
-  const extras = new Map<number, Record<string, unknown>>(p.extras);
+  const items = new PackedItems(p, ids, new Map(p.extras));
   // A bad item is explained from its unpacked form, with the message validateCatalog gives it.
-  const explain = (k: number): never => {
-    const one: CatalogItem[] = [];
-    unpackItems(p, one, k, k + 1, k);
-    const rest = extras.get(k);
-    if (rest) copyExtras(one[0], rest);
-    return explainCatalogItem(one[0], k, where);
-  };
+  const explain = (k: number): never => explainCatalogItem(items.at(k), k, where);
   let start = 0;
   for (let i = 0; i < n; i += YIELD_EVERY_ITEMS) {
     if (i > 0) await yieldToEventLoop();
@@ -268,7 +259,6 @@ export async function unpackCheckedCatalog(p: PackedCatalog, where = 'catalog'):
       seen.add(k, k + 1, repeated);
     }
   }
-  const items = new PackedItems(p, ids, extras);
   for (const [i] of p.extras) if (!validCatalogItem(items.at(i))) explainCatalogItem(items.at(i), i, where);
   markCheckedCatalog(items, seen);
   return items;
