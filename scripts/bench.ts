@@ -275,8 +275,11 @@ async function runCases(cfg: Parameters<typeof callMacs>[0]): Promise<{ rows: Ro
           r = await Promise.race([
             page.evaluate(({ c, peak }) => window.bench.run(c, { peak }), { c, peak }),
             new Promise<BenchResult>((_, rej) => { timer = setTimeout(() => rej(new Error('case timed out after 480 s')), 480_000); }),
-          ]).finally(() => clearTimeout(timer));
-          if (TRACE_DIR) await browser.stopTracing();
+          ]).finally(async () => {
+            clearTimeout(timer);
+            // Stopped however the case ended: the next case starts its own trace.
+            if (TRACE_DIR) await browser!.stopTracing().catch(() => undefined);
+          });
           if (r.peak) peaked.add(backend);
         } catch (e) {
           r = { label: c.label, ok: false, error: (e as Error).message };
