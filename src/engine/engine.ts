@@ -169,8 +169,11 @@ export class RecommenderEngine implements RecommenderApi {
     const deadline = new LoadDeadline(config.timeoutMs, hooks.signal);
     deadline.check('starting');
     const catalogRows = isPackedCatalog(given) ? given.count : Array.isArray(given) ? given.length : undefined;
+    // The check starts once the model's files are being read (see `onReadsStarted`).
+    let readsStarted!: () => void;
+    const reading = new Promise<void>((resolve) => { readsStarted = resolve; });
     const checkedCatalog: Promise<CatalogItem[] | CatalogItems | undefined> = !later ? Promise.resolve(config.catalog)
-      : (isPackedCatalog(given) ? unpackCheckedCatalog(given, 'options.catalog') : validateCatalogInSlices(given, 'options.catalog')).then((items) => {
+      : reading.then((): Promise<CatalogItem[] | CatalogItems> => (isPackedCatalog(given) ? unpackCheckedCatalog(given, 'options.catalog') : validateCatalogInSlices(given, 'options.catalog'))).then((items) => {
         if (items.length === 0) throw new InvalidOptionsError('options.catalog is empty; leave it out to recommend from the whole model vocabulary.', { field: 'options.catalog' });
         return items;
       });
@@ -201,6 +204,7 @@ export class RecommenderEngine implements RecommenderApi {
       indexVocab: (index) => checkedCatalog.then((items) => index.complete(items), () => undefined),
       // The copy for the next visit is written after the load (EngineInfo.modelCache.storing).
       deferCacheWrite: true,
+      onReadsStarted: readsStarted,
     });
     loading.catch(() => undefined); // awaited below; a failure before that must not leave it unhandled
     try {

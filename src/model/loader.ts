@@ -9,6 +9,7 @@ import {
   findNonFinite, NonFiniteWeightsError, specBytes, validateHeader, validateVocab, weightsFromArtifactsInSlices, type LoadedModel, type ModelHeader, type ModelVocab,
 } from './artifacts.js';
 import { defaultCacheStorage, ModelCache } from './cache.js';
+import type { ModelFileStore } from './file-store.js';
 import { LoadDeadline } from './deadline.js';
 import { weightShapes, type FeatureConfig } from './sasrec.js';
 import { DEFAULT_ENGINE_OPTIONS, MODEL_CACHE_REVALIDATE_MS } from '../contract/defaults.js';
@@ -38,6 +39,8 @@ export interface LoadModelOptions {
   cache?: ModelCacheMode;
   /** Replaces the realm's Cache Storage (null: none). */
   caches?: CacheStorage | null;
+  /** Replaces the realm's origin-private file system for the cached weight files (null: none; see ./file-store.ts). */
+  files?: ModelFileStore | null;
   /**
    * Decode an id-only model's float32 or float16 item embedding straight into a HostItemTable
    * (LoadedModel.hostItemTable) instead of a tensor: the CPU backends' fused path (default false).
@@ -59,6 +62,14 @@ export interface LoadModelOptions {
    * own ids are indexed (`index.index()`).
    */
   indexVocab?: (index: VocabIndex) => Promise<void>;
+  /**
+   * Called once the model's files are being read: from the cache, every file's read is in flight;
+   * from the network, the first weight file's response has arrived. A caller with work of its own on
+   * this thread (the engine's catalog check) starts it then, so the reads' many small asynchronous
+   * steps (Cache Storage, OPFS) do not each wait behind a slice of it. Also called when the load ends
+   * before that.
+   */
+  onReadsStarted?: () => void;
 }
 
 export interface LoadedModelFiles extends LoadedModel {
@@ -78,11 +89,19 @@ function message(e: unknown): string {
 
 const DEPLOY_HINT = 'Check that modelUrl points to a model.json your app serves, with its weights and vocab.json next to it.';
 
-/** One file's bytes, read with a stall timer between chunks (with `whole`, a local copy: in one piece), under the load's deadline. */
+/**
+ * One file's bytes, read with a stall timer between chunks, under the load's deadline; a local copy
+ * (the cache's) is read in one piece by `whole`.
+ */
 async function readFile(
   url: string,
   open: (signal: AbortSignal) => Promise<Response>,
-  o: { deadline: LoadDeadline; stallMs: number; onBytes?: (n: number) => void; expected?: number; whole?: boolean },
+  o: {
+    deadline: LoadDeadline; stallMs: number; onBytes?: (n: number) => void; expected?: number;
+    whole?: (res: Response, onReading: () => void) => Promise<Uint8Array>;
+    /** Called once the body's bytes are being read (the network's response arrived, or the cache's read is in flight). */
+    onReading?: () => void;
+  },
 ): Promise<Uint8Array> {
   const ctrl = new AbortController();
   const onEnd = () => ctrl.abort();
@@ -111,11 +130,12 @@ async function readFile(
       // A local copy (Cache Storage): read in one piece, without a JS step per chunk or a second
       // copy to join the chunks; the load's deadline still bounds it.
       clearTimeout(timer);
-      const buf = new Uint8Array(await Promise.race([res.arrayBuffer(), ended]));
+      const buf = await Promise.race([o.whole(res, () => o.onReading?.()), ended]);
       chunks.push(buf);
       received = buf.byteLength;
       o.onBytes?.(buf.byteLength);
     } else if (res.body) {
+      o.onReading?.();
       reader = res.body.getReader();
       for (;;) {
         const { done, value } = await Promise.race([reader.read(), ended]);
@@ -126,6 +146,7 @@ async function readFile(
         o.onBytes?.(value.byteLength);
       }
     } else {
+      o.onReading?.();
       const buf = new Uint8Array(await Promise.race([res.arrayBuffer(), ended]));
       chunks.push(buf);
       received = buf.byteLength;
@@ -259,18 +280,32 @@ const decoder = new TextDecoder();
  * returned weights. A cached copy that fails its checks is evicted and fetched again.
  */
 export async function loadModel(url: string, options: LoadModelOptions = {}): Promise<LoadedModelFiles> {
+  let started = false;
+  const readsStarted = () => {
+    if (started) return;
+    started = true;
+    try { options.onReadsStarted?.(); } catch { /* the caller's callback must not break the load */ }
+  };
+  try {
+    return await loadModelFiles(url, options, readsStarted);
+  } finally {
+    readsStarted(); // a load that ended before its reads
+  }
+}
+
+async function loadModelFiles(url: string, options: LoadModelOptions, readsStarted: () => void): Promise<LoadedModelFiles> {
   const maybeFetch = options.fetch ?? (typeof fetch === 'function' ? fetch : undefined);
   if (!maybeFetch) throw new ModelLoadError('No fetch function is available to download the model; pass one.', { url });
   const fetchFn: typeof fetch = maybeFetch;
   const deadline = options.deadline ?? new LoadDeadline();
   const stallMs = options.stallTimeoutMs ?? DEFAULT_ENGINE_OPTIONS.stallTimeoutMs;
   const mode = options.cache ?? DEFAULT_ENGINE_OPTIONS.modelCache;
-  const cache = mode === 'off' ? undefined : new ModelCache(options.caches === undefined ? defaultCacheStorage() : options.caches, url);
+  const cache = mode === 'off' ? undefined : new ModelCache(options.caches === undefined ? defaultCacheStorage() : options.caches, url, options.files);
   const info: ModelCacheInfo = { mode, hit: false, manifest: 'network', stored: false };
   // Called as a plain function: a bare window.fetch called as a method of another object throws "Illegal invocation".
   const network = (u: string) => (signal: AbortSignal) => fetchFn(u, { signal });
-  const text = (u: string, open: (s: AbortSignal) => Promise<Response>, whole = false) =>
-    readFile(u, open, { deadline, stallMs, whole }).then((b) => decoder.decode(b));
+  const text = (u: string, open: (s: AbortSignal) => Promise<Response>, o: { whole?: (res: Response, onReading: () => void) => Promise<Uint8Array>; onReading?: () => void } = {}) =>
+    readFile(u, open, { deadline, stallMs, ...o }).then((b) => decoder.decode(b));
 
   // model.json: it names the version, so it decides which cached files may be used.
   let manifestText: string | undefined;
@@ -307,6 +342,11 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
 
   for (const source of sources) {
     const opener = (u: string, i: number) => (source === 'cache' ? async () => cached[i]! : network(u));
+    const whole = source === 'cache' ? (res: Response, onReading: () => void) => cache!.bytes(version, res, onReading) : undefined;
+    // `onReadsStarted` once the vocabulary and every weight file are being read (the first of them
+    // on the network, where the files come one after the other).
+    let toStart = source === 'cache' ? m.shardUrls.length + 1 : 1;
+    const onReading = () => { if (--toStart === 0) readsStarted(); };
     let loaded = 0;
     const onBytes = (n: number) => { loaded += n; options.onProgress?.({ loadedBytes: loaded, totalBytes: m.weightBytes }); };
     options.onProgress?.({ loadedBytes: 0, totalBytes: m.weightBytes });
@@ -314,7 +354,7 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
     try {
       // The vocabulary (the smaller file, there first) is parsed and checked while the weights
       // still arrive: the download is the network's time, the parse this thread's.
-      const vocabRead = text(m.vocabUrl, opener(m.vocabUrl, m.shardUrls.length), source === 'cache');
+      const vocabRead = text(m.vocabUrl, opener(m.vocabUrl, m.shardUrls.length), { whole, onReading: source === 'cache' ? onReading : undefined });
       // Parsed once the caller's backend is chosen (when `hostItemTable` is a promise): the parse is
       // this thread's work, and a backend's start (the 'auto' probe's timings) should not share it.
       const vocabParsed = Promise.all([vocabRead, options.hostItemTable]).then(async ([t]) => {
@@ -323,9 +363,15 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
         return parsed;
       });
       vocabParsed.catch(() => undefined); // awaited below; a weight failure first must not leave it unhandled
-      const shards: Uint8Array[] = [];
-      for (let i = 0; i < m.shardUrls.length; i++) {
-        shards.push(await readFile(m.shardUrls[i], opener(m.shardUrls[i], i), { deadline, stallMs, onBytes, expected: m.weightBytes, whole: source === 'cache' }));
+      const readShard = (i: number) => readFile(m.shardUrls[i], opener(m.shardUrls[i], i), { deadline, stallMs, onBytes, expected: m.weightBytes, whole, onReading });
+      let shards: Uint8Array[] = [];
+      if (source === 'cache') {
+        // Local copies: all read at once (no connection limits or stall timers to share).
+        const reads = m.shardUrls.map((_, i) => readShard(i));
+        for (const r of reads) r.catch(() => undefined); // awaited together just below
+        shards = await Promise.all(reads);
+      } else {
+        for (let i = 0; i < m.shardUrls.length; i++) shards.push(await readShard(i));
       }
       const [vocabText, { vocab, index }] = await Promise.all([vocabRead, vocabParsed]);
       const total = shards.reduce((n, s) => n + s.byteLength, 0);
@@ -340,7 +386,7 @@ export async function loadModel(url: string, options: LoadModelOptions = {}): Pr
         info.hit = true;
         await cache!.touch(version, info.manifest === 'network');
       } else if (cache) {
-        const files = m.shardUrls.map((u, i) => ({ url: u, body: shards[i] as BodyInit, type: 'application/octet-stream' }));
+        const files = m.shardUrls.map((u, i) => ({ url: u, body: shards[i] as BodyInit, type: 'application/octet-stream', bytes: shards[i] }));
         // The vocabulary in the cache's own form (read back without parsing a million ids from JSON), made at write time.
         const vocabFile = () => vocabToCacheText(vocab).then((t) => (t === undefined
           ? { url: m.vocabUrl, body: vocabText as BodyInit, type: 'application/json' }

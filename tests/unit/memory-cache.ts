@@ -4,6 +4,8 @@
  * Chromium by tests/e2e/faults/loading.spec.ts. `failPuts` makes every put throw a
  * QuotaExceededError, as a full origin does.
  */
+import type { ModelFileStore } from '../../src/model/file-store.js';
+
 class MemoryCache {
   readonly entries = new Map<string, { body: Uint8Array; headers: [string, string][] }>();
   constructor(private readonly owner: MemoryCacheStorage) {}
@@ -39,4 +41,33 @@ export class MemoryCacheStorage {
 
   /** As the model cache takes it. */
   get storage(): CacheStorage { return this as unknown as CacheStorage; }
+}
+
+/**
+ * The origin-private file system for Node (which has none), as the model cache takes it
+ * (src/model/file-store.ts). The real one is exercised in Chromium by tests/e2e/faults/loading.spec.ts.
+ * `failWrites` makes every write throw a QuotaExceededError.
+ */
+export class MemoryFileStore implements ModelFileStore {
+  readonly files = new Map<string, Map<string, Uint8Array>>();
+  failWrites = false;
+  reads = 0;
+
+  async read(dir: string, name: string, onReading?: () => void): Promise<Uint8Array | undefined> {
+    const f = this.files.get(dir)?.get(name);
+    if (!f) return undefined;
+    this.reads++;
+    onReading?.();
+    return f.slice();
+  }
+
+  async write(dir: string, name: string, bytes: Uint8Array): Promise<void> {
+    if (this.failWrites) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+    let d = this.files.get(dir);
+    if (!d) this.files.set(dir, d = new Map());
+    d.set(name, bytes.slice());
+  }
+
+  async removeDir(dir: string): Promise<void> { this.files.delete(dir); }
+  async dirs(prefix: string): Promise<string[]> { return [...this.files.keys()].filter((d) => d.startsWith(prefix)); }
 }

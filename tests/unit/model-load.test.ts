@@ -11,12 +11,13 @@ import { describe, expect, it, vi } from 'vitest';
 import { AbortError, ModelLoadError } from '../../src/index.js';
 import { createEngine } from '../../src/engine/index.js';
 import { MODEL_CACHE_REVALIDATE_MS, MODEL_CACHE_WRITE_WAIT_MS } from '../../src/contract/defaults.js';
-import { clearModelCache } from '../../src/model/cache.js';
+import { clearCachedModels, clearModelCache } from '../../src/model/cache.js';
+import { MODEL_FILES_PREFIX, modelFilesDir } from '../../src/model/file-store.js';
 import { LoadDeadline } from '../../src/model/deadline.js';
 import { loadModel, type LoadModelOptions } from '../../src/model/loader.js';
 import { mmrSelect, rankCandidates, type RankCandidate } from '../../src/ranking/rank.js';
 import { FIXTURE_MODEL_URL, fileFetch, freshDbName } from './helpers.js';
-import { MemoryCacheStorage } from './memory-cache.js';
+import { MemoryCacheStorage, MemoryFileStore } from './memory-cache.js';
 
 const WEIGHTS_URL = FIXTURE_MODEL_URL.replace('model.json', 'weights.bin');
 const WEIGHT_BYTES = 13568;
@@ -338,6 +339,86 @@ describe('the model cache', () => {
     expect(m.cache.error).toMatch(/refused and evicted.*row 3/);
     expect(log.filter((u) => u.endsWith('weights.bin'))).toHaveLength(1);
     expect(m.cache.stored).toBe(true);
+  });
+});
+
+describe('the model cache with a file store (OPFS in a browser)', () => {
+  const CACHE_NAME = `scenerec-model:${FIXTURE_MODEL_URL}#tiny-fixture-1`;
+  const values = (m: { weights: Record<string, tf.Tensor> }) => Object.fromEntries(Object.entries(m.weights).map(([k, t]) => [k, Array.from(t.dataSync())]));
+
+  it('keeps the weight file in the store (a marker in Cache Storage); a returning load reads it from there, every read begun before onReadsStarted', async () => {
+    const store = new MemoryCacheStorage();
+    const files = new MemoryFileStore();
+    const first = await load({ fetch: fileFetch(), caches: store.storage, files });
+    const want = values(first);
+    dispose(first);
+    expect(first.cache).toMatchObject({ hit: false, stored: true });
+    const dir = await modelFilesDir(CACHE_NAME);
+    expect(dir.startsWith(MODEL_FILES_PREFIX)).toBe(true);
+    expect([...files.files.keys()]).toEqual([dir]);
+    expect([...files.files.get(dir)!.values()].map((b) => b.byteLength)).toEqual([WEIGHT_BYTES]);
+    const marker = await (await store.open(CACHE_NAME)).match(WEIGHTS_URL);
+    expect((await marker!.arrayBuffer()).byteLength).toBe(0);
+
+    const log: string[] = [];
+    const readsAtSignal: number[] = [];
+    const second = await load({ fetch: fetchWith(() => undefined, log), caches: store.storage, files, onReadsStarted: () => readsAtSignal.push(files.reads) });
+    try {
+      expect(second.cache).toMatchObject({ hit: true, manifest: 'cache' });
+      expect(second.cache.error).toBeUndefined();
+      expect(log).toEqual([]);
+      expect(readsAtSignal).toEqual([1]);
+      expect(values(second)).toEqual(want);
+    } finally {
+      dispose(second);
+    }
+  });
+
+  it('a missing or short file in the store: the cached copy is refused, evicted with its files, and fetched again', async () => {
+    const store = new MemoryCacheStorage();
+    const files = new MemoryFileStore();
+    dispose(await load({ fetch: fileFetch(), caches: store.storage, files }));
+    const dir = await modelFilesDir(CACHE_NAME);
+    for (const [breakIt, message] of [
+      [() => files.files.get(dir)!.clear(), /refused and evicted.*missing from the origin-private file system/],
+      [() => files.files.get(dir)!.set('file-0.bin', new Uint8Array(100)), /refused and evicted.*holds 100 bytes, not 13568/],
+    ] as const) {
+      breakIt();
+      const log: string[] = [];
+      const m = await load({ fetch: fetchWith(() => undefined, log), caches: store.storage, files, cache: 'network-first' });
+      dispose(m);
+      expect(m.cache.error).toMatch(message);
+      expect(log.filter((u) => u.endsWith('weights.bin'))).toHaveLength(1);
+      expect(m.cache.stored).toBe(true);
+      expect(files.files.get(dir)!.get('file-0.bin')!.byteLength).toBe(WEIGHT_BYTES);
+    }
+  });
+
+  it('a failing store (quota) leaves no half-written version; eviction and clearModelCache remove the files', async () => {
+    const store = new MemoryCacheStorage();
+    const files = new MemoryFileStore();
+    files.failWrites = true;
+    const m = await load({ fetch: fileFetch(), caches: store.storage, files });
+    dispose(m);
+    expect(m.cache).toMatchObject({ hit: false, stored: false });
+    expect(m.cache.error).toMatch(/QuotaExceededError/);
+    expect(await store.keys()).toEqual([]);
+    expect(files.files.size).toBe(0);
+
+    files.failWrites = false;
+    dispose(await load({ fetch: fileFetch(), caches: store.storage, files }));
+    await files.write(`${MODEL_FILES_PREFIX}left-by-a-write-that-died`, 'file-0.bin', new Uint8Array(8));
+    const v2 = fetchWith(async (u) => {
+      if (!u.endsWith('model.json')) return undefined;
+      const json = JSON.parse(readFileSync(fileURLToPath(u), 'utf8'));
+      json.userDefinedMetadata.scenerec.modelVersion = 'tiny-fixture-2';
+      return new Response(JSON.stringify(json));
+    });
+    dispose(await load({ fetch: v2, caches: store.storage, files, cache: 'network-first' }));
+    // The old version's files and the orphan are gone; the new version's are kept.
+    expect([...files.files.keys()]).toEqual([await modelFilesDir(`scenerec-model:${FIXTURE_MODEL_URL}#tiny-fixture-2`)]);
+    expect(await clearCachedModels(store.storage, files)).toBe(1);
+    expect(files.files.size).toBe(0);
   });
 });
 

@@ -1,0 +1,125 @@
+/**
+ * Where the model cache (./cache.ts) keeps the bytes of a model's weight files: the origin-private
+ * file system (OPFS). Cache Storage hands a cached body to a worker through the browser process in
+ * chunks, and reading a hundred-megabyte weight file back that way took several times longer in
+ * Chromium than reading the same bytes as an OPFS File (docs/benchmarks.md, cold start). Cache
+ * Storage still holds every version's entries and decides what is complete (./cache.ts); a weight
+ * file stored here is a marker there.
+ *
+ * Reads and writes go through the File and writable-stream APIs, which run off the calling thread:
+ * a synchronous access handle would block the worker for the whole copy (during a load, or while
+ * it serves lists after one); it is used only to write where there is no writable stream (Safari).
+ *
+ * Everything is soft, as in the cache: no OPFS (Node, some private modes) is `null`, a failed read
+ * or write throws to the cache, which reports it and falls back to the network or to no cache.
+ * No TF.js here: the page entry's `clearModelCache` uses it.
+ */
+
+/** OPFS directory names of cached model versions start with this. */
+export const MODEL_FILES_PREFIX = 'scenerec-model-';
+
+/** Files of model versions, one directory per cached version. */
+export interface ModelFileStore {
+  /** The bytes of `dir/name`, or undefined when there is no such file; `onReading` once the bytes are being read. */
+  read(dir: string, name: string, onReading?: () => void): Promise<Uint8Array | undefined>;
+  /** Writes `dir/name` (the directory made when missing), replacing an earlier file. */
+  write(dir: string, name: string, bytes: Uint8Array): Promise<void>;
+  /** Removes `dir` and its files; nothing when there is none. */
+  removeDir(dir: string): Promise<void>;
+  /** The directory names that start with `prefix`. */
+  dirs(prefix: string): Promise<string[]>;
+}
+
+/** The OPFS directory of one cache name (a URL and a version: characters OPFS names may not hold). */
+export async function modelFilesDir(cacheName: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(cacheName));
+  return MODEL_FILES_PREFIX + [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+interface SyncAccessHandle {
+  write(buffer: Uint8Array, options?: { at?: number }): number;
+  truncate(size: number): void;
+  flush(): void;
+  close(): void;
+}
+type SyncCapable = FileSystemFileHandle & { createSyncAccessHandle?: () => Promise<SyncAccessHandle> };
+
+const isNotFound = (e: unknown) => (e as { name?: string } | null)?.name === 'NotFoundError';
+
+/** OPFS as a ModelFileStore. */
+class OpfsFileStore implements ModelFileStore {
+  constructor(private readonly root: FileSystemDirectoryHandle) {}
+
+  private async file(dir: string, name: string, create: boolean): Promise<SyncCapable | undefined> {
+    try {
+      const d = await this.root.getDirectoryHandle(dir, { create });
+      return await d.getFileHandle(name, { create }) as SyncCapable;
+    } catch (e) {
+      if (!create && (isNotFound(e) || (e as { name?: string })?.name === 'TypeMismatchError')) return undefined;
+      throw e;
+    }
+  }
+
+  async read(dir: string, name: string, onReading?: () => void): Promise<Uint8Array | undefined> {
+    const fh = await this.file(dir, name, false);
+    if (!fh) return undefined;
+    const body = (await fh.getFile()).arrayBuffer();
+    onReading?.();
+    return new Uint8Array(await body);
+  }
+
+  async write(dir: string, name: string, bytes: Uint8Array): Promise<void> {
+    const fh = (await this.file(dir, name, true))!;
+    if (typeof fh.createWritable === 'function') {
+      const w = await fh.createWritable();
+      try {
+        await w.write(bytes as unknown as BufferSource);
+        await w.close(); // the file changes only here, all at once
+      } catch (e) {
+        await w.abort().catch(() => undefined);
+        throw e;
+      }
+      return;
+    }
+    if (typeof fh.createSyncAccessHandle !== 'function') throw new Error('this realm cannot write to the origin-private file system');
+    const h = await fh.createSyncAccessHandle();
+    try {
+      h.truncate(0);
+      const n = h.write(bytes, { at: 0 });
+      if (n !== bytes.byteLength) throw new DOMException(`wrote ${n} of ${bytes.byteLength} bytes of ${name}`, 'QuotaExceededError');
+      h.flush();
+    } finally {
+      h.close();
+    }
+  }
+
+  async removeDir(dir: string): Promise<void> {
+    try {
+      await this.root.removeEntry(dir, { recursive: true });
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+
+  async dirs(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    for await (const [name, handle] of (this.root as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
+      if (handle.kind === 'directory' && name.startsWith(prefix)) out.push(name);
+    }
+    return out;
+  }
+}
+
+/**
+ * The OPFS store of this realm, or null where there is none (Node, no secure context, a browser
+ * without OPFS, a private mode that refuses it).
+ */
+export async function defaultModelFileStore(): Promise<ModelFileStore | null> {
+  try {
+    const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+    if (typeof storage?.getDirectory !== 'function' || typeof crypto?.subtle?.digest !== 'function') return null;
+    return new OpfsFileStore(await storage.getDirectory());
+  } catch {
+    return null;
+  }
+}
