@@ -184,6 +184,12 @@ export const MODEL_CACHE_REVALIDATE_MS = 24 * 3_600_000;
  * background work when no list is asked for.
  */
 export const MODEL_CACHE_WRITE_WAIT_MS = 2000;
+/**
+ * The catalog's check at load starts once the model's files are being read (the cache's steps then
+ * do not wait behind its slices), or after this long, however the reads go (a bad catalog's error
+ * is not held up by a slow cache).
+ */
+export const CATALOG_CHECK_WAIT_MS = 500;
 export const MODEL_CACHE_UNUSED_DAYS = 30;
 
 /** How many history items a personal reason names. */

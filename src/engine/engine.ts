@@ -11,7 +11,7 @@
  * warm-up, and the history controls.
  */
 import * as tf from '@tensorflow/tfjs';
-import { MODEL_CACHE_WRITE_WAIT_MS, WARMUP_CALLS, WARMUP_CALLS_LARGE, WARMUP_LARGE_MIN_ROWS } from '../contract/defaults.js';
+import { CATALOG_CHECK_WAIT_MS, MODEL_CACHE_WRITE_WAIT_MS, WARMUP_CALLS, WARMUP_CALLS_LARGE, WARMUP_LARGE_MIN_ROWS } from '../contract/defaults.js';
 import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, ScenerecError } from '../contract/errors.js';
 import { isPackedCatalog, PackedItems, unpackCheckedCatalog, type CatalogItems } from '../contract/catalog-wire.js';
 import { isCpuBackend } from '../contract/protocol.js';
@@ -169,9 +169,12 @@ export class RecommenderEngine implements RecommenderApi {
     const deadline = new LoadDeadline(config.timeoutMs, hooks.signal);
     deadline.check('starting');
     const catalogRows = isPackedCatalog(given) ? given.count : Array.isArray(given) ? given.length : undefined;
-    // The check starts once the model's files are being read (see `onReadsStarted`).
+    // The check starts once the model's files are being read (see `onReadsStarted`), or after CATALOG_CHECK_WAIT_MS.
     let readsStarted!: () => void;
-    const reading = new Promise<void>((resolve) => { readsStarted = resolve; });
+    const reading = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, CATALOG_CHECK_WAIT_MS);
+      readsStarted = () => { clearTimeout(timer); resolve(); };
+    });
     const checkedCatalog: Promise<CatalogItem[] | CatalogItems | undefined> = !later ? Promise.resolve(config.catalog)
       : reading.then((): Promise<CatalogItem[] | CatalogItems> => (isPackedCatalog(given) ? unpackCheckedCatalog(given, 'options.catalog') : validateCatalogInSlices(given, 'options.catalog'))).then((items) => {
         if (items.length === 0) throw new InvalidOptionsError('options.catalog is empty; leave it out to recommend from the whole model vocabulary.', { field: 'options.catalog' });

@@ -64,10 +64,9 @@ export interface LoadModelOptions {
   indexVocab?: (index: VocabIndex) => Promise<void>;
   /**
    * Called once the model's files are being read: from the cache, every file's read is in flight;
-   * from the network, the first weight file's response has arrived. A caller with work of its own on
-   * this thread (the engine's catalog check) starts it then, so the reads' many small asynchronous
-   * steps (Cache Storage, OPFS) do not each wait behind a slice of it. Also called when the load ends
-   * before that.
+   * else as the first network request goes out. A caller with work of its own on this thread (the
+   * engine's catalog check) starts it then, so the cache's many small asynchronous steps (Cache
+   * Storage, OPFS) do not each wait behind a slice of it. Also called when the load ends before that.
    */
   onReadsStarted?: () => void;
 }
@@ -99,7 +98,7 @@ async function readFile(
   o: {
     deadline: LoadDeadline; stallMs: number; onBytes?: (n: number) => void; expected?: number;
     whole?: (res: Response, onReading: () => void) => Promise<Uint8Array>;
-    /** Called once the body's bytes are being read (the network's response arrived, or the cache's read is in flight). */
+    /** With `whole`: called once the local copy's bytes are being read. */
     onReading?: () => void;
   },
 ): Promise<Uint8Array> {
@@ -135,7 +134,6 @@ async function readFile(
       received = buf.byteLength;
       o.onBytes?.(buf.byteLength);
     } else if (res.body) {
-      o.onReading?.();
       reader = res.body.getReader();
       for (;;) {
         const { done, value } = await Promise.race([reader.read(), ended]);
@@ -146,7 +144,6 @@ async function readFile(
         o.onBytes?.(value.byteLength);
       }
     } else {
-      o.onReading?.();
       const buf = new Uint8Array(await Promise.race([res.arrayBuffer(), ended]));
       chunks.push(buf);
       received = buf.byteLength;
@@ -166,6 +163,7 @@ async function readFile(
     }
     if (o.deadline.reason) throw o.deadline.error(`downloading ${url}: ${of()}`, { url, receivedBytes: received, expectedBytes: o.expected });
     if (e instanceof ScenerecError) throw e;
+    if (o.whole) throw new ModelLoadError(`Could not read the cached copy of ${url}: ${message(e)}.`, { url, cause: message(e) });
     throw new ModelLoadError(`Could not download ${url}: ${message(e)} (${of()}). ${DEPLOY_HINT}`, { url, receivedBytes: received, cause: message(e) });
   } finally {
     clearTimeout(timer);
@@ -303,7 +301,8 @@ async function loadModelFiles(url: string, options: LoadModelOptions, readsStart
   const cache = mode === 'off' ? undefined : new ModelCache(options.caches === undefined ? defaultCacheStorage() : options.caches, url, options.files);
   const info: ModelCacheInfo = { mode, hit: false, manifest: 'network', stored: false };
   // Called as a plain function: a bare window.fetch called as a method of another object throws "Illegal invocation".
-  const network = (u: string) => (signal: AbortSignal) => fetchFn(u, { signal });
+  // A network request is a wait for this thread: the caller's own work can start (`onReadsStarted`).
+  const network = (u: string) => (signal: AbortSignal) => { readsStarted(); return fetchFn(u, { signal }); };
   const text = (u: string, open: (s: AbortSignal) => Promise<Response>, o: { whole?: (res: Response, onReading: () => void) => Promise<Uint8Array>; onReading?: () => void } = {}) =>
     readFile(u, open, { deadline, stallMs, ...o }).then((b) => decoder.decode(b));
 
@@ -343,10 +342,9 @@ async function loadModelFiles(url: string, options: LoadModelOptions, readsStart
   for (const source of sources) {
     const opener = (u: string, i: number) => (source === 'cache' ? async () => cached[i]! : network(u));
     const whole = source === 'cache' ? (res: Response, onReading: () => void) => cache!.bytes(version, res, onReading) : undefined;
-    // `onReadsStarted` once the vocabulary and every weight file are being read (the first of them
-    // on the network, where the files come one after the other).
-    let toStart = source === 'cache' ? m.shardUrls.length + 1 : 1;
-    const onReading = () => { if (--toStart === 0) readsStarted(); };
+    // From the cache, `onReadsStarted` once the vocabulary and every weight file are being read.
+    let toStart = m.shardUrls.length + 1;
+    const onReading = source === 'cache' ? () => { if (--toStart === 0) readsStarted(); } : undefined;
     let loaded = 0;
     const onBytes = (n: number) => { loaded += n; options.onProgress?.({ loadedBytes: loaded, totalBytes: m.weightBytes }); };
     options.onProgress?.({ loadedBytes: 0, totalBytes: m.weightBytes });
@@ -354,7 +352,7 @@ async function loadModelFiles(url: string, options: LoadModelOptions, readsStart
     try {
       // The vocabulary (the smaller file, there first) is parsed and checked while the weights
       // still arrive: the download is the network's time, the parse this thread's.
-      const vocabRead = text(m.vocabUrl, opener(m.vocabUrl, m.shardUrls.length), { whole, onReading: source === 'cache' ? onReading : undefined });
+      const vocabRead = text(m.vocabUrl, opener(m.vocabUrl, m.shardUrls.length), { whole, onReading });
       // Parsed once the caller's backend is chosen (when `hostItemTable` is a promise): the parse is
       // this thread's work, and a backend's start (the 'auto' probe's timings) should not share it.
       const vocabParsed = Promise.all([vocabRead, options.hostItemTable]).then(async ([t]) => {

@@ -346,10 +346,13 @@ describe('the model cache with a file store (OPFS in a browser)', () => {
   const CACHE_NAME = `scenerec-model:${FIXTURE_MODEL_URL}#tiny-fixture-1`;
   const values = (m: { weights: Record<string, tf.Tensor> }) => Object.fromEntries(Object.entries(m.weights).map(([k, t]) => [k, Array.from(t.dataSync())]));
 
-  it('keeps the weight file in the store (a marker in Cache Storage); a returning load reads it from there, every read begun before onReadsStarted', async () => {
+  it('keeps the weight file in the store (a marker in Cache Storage); a returning load reads it from there; onReadsStarted once every read is in flight (at the first request from the network)', async () => {
     const store = new MemoryCacheStorage();
     const files = new MemoryFileStore();
-    const first = await load({ fetch: fileFetch(), caches: store.storage, files });
+    const log1: string[] = [];
+    const requestsAtSignal: number[] = [];
+    const first = await load({ fetch: fetchWith(() => undefined, log1), caches: store.storage, files, onReadsStarted: () => requestsAtSignal.push(log1.length) });
+    expect(requestsAtSignal).toEqual([0]); // once, as the first request went out
     const want = values(first);
     dispose(first);
     expect(first.cache).toMatchObject({ hit: false, stored: true });
@@ -380,7 +383,7 @@ describe('the model cache with a file store (OPFS in a browser)', () => {
     dispose(await load({ fetch: fileFetch(), caches: store.storage, files }));
     const dir = await modelFilesDir(CACHE_NAME);
     for (const [breakIt, message] of [
-      [() => files.files.get(dir)!.clear(), /refused and evicted.*missing from the origin-private file system/],
+      [() => files.files.get(dir)!.clear(), /refused and evicted: Could not read the cached copy of \S+weights\.bin: the cached file file-0\.bin is missing from the origin-private file system\.$/],
       [() => files.files.get(dir)!.set('file-0.bin', new Uint8Array(100)), /refused and evicted.*holds 100 bytes, not 13568/],
     ] as const) {
       breakIt();
