@@ -143,6 +143,22 @@ test.describe('model load faults', () => {
   });
 });
 
+/** The model directories in the page origin's private file system, each with its files and sizes. */
+function modelFiles(page: Page): Promise<Array<{ dir: string; files: Array<[string, number]> }>> {
+  return page.evaluate(async () => {
+    type Dir = { entries(): AsyncIterable<[string, FileSystemHandle]> };
+    const out: Array<{ dir: string; files: Array<[string, number]> }> = [];
+    const root = await navigator.storage.getDirectory();
+    for await (const [name, h] of (root as unknown as Dir).entries()) {
+      if (h.kind !== 'directory' || !name.startsWith('scenerec-model-')) continue;
+      const files: Array<[string, number]> = [];
+      for await (const [f, fh] of (h as unknown as Dir).entries()) files.push([f, (await (fh as FileSystemFileHandle).getFile()).size]);
+      out.push({ dir: name, files });
+    }
+    return out;
+  });
+}
+
 test.describe('model cache', () => {
   const DIR = '/fixtures/tiny-model/';
 
@@ -158,6 +174,12 @@ test.describe('model cache', () => {
     const downloads = first.progress.filter((p) => p.stage === 'download') as Array<{ loadedBytes: number; totalBytes: number }>;
     expect(downloads.at(-1)).toEqual(expect.objectContaining({ loadedBytes: 13568, totalBytes: 13568 }));
     expect(modelRequests(log, DIR).sort()).toEqual([`${DIR}model.json`, `${DIR}vocab.json`, `${DIR}weights.bin`]);
+    // The weights' bytes are in the origin-private file system; Cache Storage holds a marker.
+    expect(await modelFiles(page)).toEqual([{ dir: expect.stringMatching(/^scenerec-model-[0-9a-f]{64}$/), files: [['file-0.bin', 13568]] }]);
+    expect(await page.evaluate(async (url) => {
+      const name = (await caches.keys()).find((k) => k.startsWith('scenerec-model:'))!;
+      return (await (await (await caches.open(name)).match(url))!.arrayBuffer()).byteLength;
+    }, new URL(`${DIR}weights.bin`, page.url()).href)).toBe(0);
 
     // The next visit: a new page load in the same browser profile. No model request at all.
     log.length = 0;
@@ -179,10 +201,35 @@ test.describe('model cache', () => {
       return { removed, left: (await caches.keys()).filter((k) => k.startsWith('scenerec-model:')) };
     });
     expect(cleared).toEqual({ removed: 1, left: [] });
+    expect(await modelFiles(page)).toEqual([]);
     log.length = 0;
     const fourth = await create(page, { backend: 'cpu', dbName });
     expect(fourth.modelCache).toMatchObject({ hit: false, stored: true });
     expect(modelRequests(log, DIR).sort()).toEqual([`${DIR}model.json`, `${DIR}vocab.json`, `${DIR}weights.bin`]);
+    expect(errors).toEqual([]);
+  });
+
+  test("a weight file gone from the origin-private file system: the cached copy is refused and fetched again, and the load says so", async ({ page }) => {
+    const { errors } = watchConsole(page);
+    const log = logRequests(page);
+    await openHarness(page);
+    const dbName = freshDb('cache-opfs');
+    expect((await create(page, { backend: 'cpu', dbName })).modelCache).toMatchObject({ hit: false, stored: true });
+    await page.evaluate(async () => {
+      const root = await navigator.storage.getDirectory();
+      for await (const [name] of (root as unknown as { entries(): AsyncIterable<[string, unknown]> }).entries()) {
+        if (name.startsWith('scenerec-model-')) await (await root.getDirectoryHandle(name)).removeEntry('file-0.bin');
+      }
+    });
+    log.length = 0;
+    await openHarness(page);
+    const again = await create(page, { backend: 'cpu', dbName, modelCache: 'network-first' });
+    expect(again.ok).toBe(true);
+    expect(again.modelCache).toMatchObject({ hit: false, stored: true });
+    expect((again.modelCache as { error?: string }).error).toMatch(/refused and evicted: Could not read the cached copy of \S+weights\.bin: the cached file file-0\.bin is missing from the origin-private file system\.$/);
+    expect(modelRequests(log, DIR).sort()).toEqual([`${DIR}model.json`, `${DIR}vocab.json`, `${DIR}weights.bin`]);
+    expect(await modelFiles(page)).toEqual([{ dir: expect.any(String), files: [['file-0.bin', 13568]] }]);
+    await page.evaluate(() => window.scenerec.clearModelCache());
     expect(errors).toEqual([]);
   });
 
@@ -283,7 +330,7 @@ test('measure: Games model cold vs second visit', async ({ page: localPage, brow
     modelMs: Math.round(median(rs.map((r) => r.modelMs))), hit: rs.every((r) => r.hit), n: rs.length,
   }]));
 
-  // Why Cache Storage: reading the same 3 MB back from it vs IndexedDB, on this page.
+  // Why Cache Storage for the small files and OPFS for the weights: the same bytes read back from each, on this page.
   const read = await page.evaluate(async () => {
     const bytes = new Uint8Array(await (await fetch('/models/games-sasrec/weights.bin')).arrayBuffer());
     const c = await caches.open('scenerec-measure');
@@ -298,8 +345,38 @@ test('measure: Games model cold vs second visit', async ({ page: localPage, brow
     const cacheMs = await time(async () => (await (await c.match('/measure'))!.arrayBuffer()).byteLength);
     const idbMs = await time(() => new Promise((res) => { const g = db.transaction('b').objectStore('b').get('w'); g.onsuccess = () => res(g.result); }));
     db.close();
+    // The origin-private file system (where the model cache keeps weight files), read as a File.
+    const root = await navigator.storage.getDirectory();
+    const w = await (await root.getFileHandle('scenerec-measure.bin', { create: true })).createWritable();
+    await w.write(bytes);
+    await w.close();
+    const opfsMs = await time(async () => (await (await (await root.getFileHandle('scenerec-measure.bin')).getFile()).arrayBuffer()).byteLength);
+    await root.removeEntry('scenerec-measure.bin');
     await caches.delete('scenerec-measure');
-    return { bytes: bytes.byteLength, cacheApiMedianMs: cacheMs, indexedDbMedianMs: idbMs };
+    // Both again at the size of a million-item table (128 MB), in a worker as the engine reads them.
+    const big = await new Promise<Record<string, number>>((resolve, reject) => {
+      const code = `(async () => {
+        const time = async (f) => { const ts = []; for (let i = 0; i < 5; i++) { const t = performance.now(); await f(); ts.push(performance.now() - t); } return ts.sort((a, b) => a - b)[2]; };
+        const big = new Uint8Array(128 << 20);
+        for (let i = 0; i < big.length; i += 4096) big[i] = i >>> 12;
+        const c = await caches.open('scenerec-measure-big');
+        await c.put(location.origin + '/measure-big', new Response(big));
+        const cacheMs = await time(async () => (await (await c.match(location.origin + '/measure-big')).arrayBuffer()).byteLength);
+        const root = await navigator.storage.getDirectory();
+        const w = await (await root.getFileHandle('scenerec-measure-big.bin', { create: true })).createWritable();
+        await w.write(big);
+        await w.close();
+        const opfsMs = await time(async () => (await (await (await root.getFileHandle('scenerec-measure-big.bin')).getFile()).arrayBuffer()).byteLength);
+        await root.removeEntry('scenerec-measure-big.bin');
+        await caches.delete('scenerec-measure-big');
+        postMessage({ bigBytes: big.byteLength, workerCacheApiMedianMs: cacheMs, workerOpfsFileMedianMs: opfsMs });
+      })().catch((e) => postMessage({ error: String(e) }));`;
+      const worker = new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })));
+      worker.onmessage = (e) => { worker.terminate(); (e.data.error ? reject(new Error(e.data.error)) : resolve(e.data)); };
+    });
+    return {
+      bytes: bytes.byteLength, cacheApiMedianMs: cacheMs, indexedDbMedianMs: idbMs, opfsFileMedianMs: opfsMs, ...big,
+    };
   });
   const report = JSON.stringify({ summary, read }, null, 1);
   console.log(`[measure] ${report}`);
