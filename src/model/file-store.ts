@@ -1,8 +1,8 @@
 /**
  * Where the model cache (./cache.ts) keeps the bytes of a model's weight files: the origin-private
  * file system (OPFS). Cache Storage hands a cached body to a worker through the browser process in
- * chunks, and reading a hundred-megabyte weight file back that way took several times longer in
- * Chromium than reading the same bytes as an OPFS File (docs/benchmarks.md, cold start). Cache
+ * chunks; on a later visit, a hundred-megabyte weight file read back that way took about twice as
+ * long in Chromium as the same bytes read as an OPFS File (scripts/bench-storage-read.ts). Cache
  * Storage still holds every version's entries and decides what is complete (./cache.ts); a weight
  * file stored here is a marker there.
  *
