@@ -3,9 +3,16 @@ export const now = (): number => (typeof performance !== 'undefined' ? performan
 
 /**
  * Lets the realm's event loop run (a worker answers the page's liveness pings) between the long
- * steps of a load: a macrotask, so pending messages are handled before the next step.
+ * steps of a load: a macrotask, so pending messages are handled before the next step. A message
+ * on a MessageChannel rather than setTimeout(0): nested timers are clamped to 4 ms, and a million-item
+ * load yields often enough for that to add up to a noticeable share of it.
  */
-export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => {
+  if (typeof MessageChannel !== 'function') { setTimeout(resolve, 0); return; }
+  const { port1, port2 } = new MessageChannel();
+  port1.onmessage = () => { port1.close(); resolve(); };
+  port2.postMessage(null);
+});
 
 /** Items a load loop handles between two yields (a few tens of ms of work at most). */
 export const YIELD_EVERY_ITEMS = 65_536;
