@@ -48,7 +48,7 @@ import {
   DIRECT, DIRECT_METHODS, DIRECT_REPLY, DIRECT_VERSION, HISTORY_WRITES, PING, PONG, SETTLING,
   type CatalogItem, type DirectCall, type DirectMethod, type DirectReply, type EngineConfig, type EngineInfo, type ForwardedMethod, type HistoryWrite, type LoadProgress,
 } from '../contract/protocol.js';
-import { CATALOG_WIRE, CATALOG_WIRE_VERSION, packCatalog, packedBuffers, type PackedCatalog } from '../contract/catalog-wire.js';
+import { CATALOG_WIRE, CATALOG_WIRE_VERSION, packCatalog, packCatalogInSlices, packedBuffers, type PackedCatalog } from '../contract/catalog-wire.js';
 import type { WorkerApi } from '../engine/host.js';
 import { now } from '../util/clock.js';
 
@@ -373,10 +373,12 @@ export class WorkerSupervisor {
     lost.catch(() => undefined); // a loss after the load is onLost's
     try {
       // Packed while the worker's script starts on its own thread (the page waits for its first
-      // pong anyway); sent packed if that pong says the worker reads the form, else as it is.
-      const packed = config.catalog && !link.started ? packCatalog(config.catalog) : undefined;
+      // pong anyway), in slices, so that the page's thread lets the worker start meanwhile; sent
+      // packed if that pong says the worker reads the form, else as it is.
+      const packing = config.catalog && !link.started ? packCatalogInSlices(config.catalog) : undefined;
       // The first pong says which message forms this worker reads (it is answered before `init` could be).
       await Promise.race([link.firstPong, lost]);
+      const packed = packing && await Promise.race([packing, lost]);
       let wired = config;
       if (config.catalog) {
         const { catalog, buffers } = link.catalogForWire(config.catalog, packed);

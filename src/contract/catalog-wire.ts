@@ -73,12 +73,10 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Packs `catalog`, or returns null when it is not an array of plain items with string ids,
- * string title/category/brand, finite number price and boolean availability (then the plain array
- * goes, and the worker's validation explains what is wrong).
+ * A catalog's packing, item range by item range: `add(from, to)` packs those items (false when one
+ * is not packable: see packCatalog), `done()` gives the packed form of every item added.
  */
-export function packCatalog(catalog: unknown): PackedCatalog | null {
-  if (!Array.isArray(catalog)) return null;
+function catalogPacker(catalog: readonly unknown[]): { add(from: number, to: number): boolean; done(): PackedCatalog } {
   const n = catalog.length;
   const ids: string[] = new Array(n);
   const titles: string[] = [];
@@ -88,46 +86,76 @@ export function packCatalog(catalog: unknown): PackedCatalog | null {
   const cats = dictionary(), brands = dictionary();
   const extras: Array<[number, Record<string, unknown>]> = [];
   let idLen = 0, titleLen = 0;
-  for (let i = 0; i < n; i++) {
-    const item: unknown = catalog[i];
-    if (!isPlainObject(item)) return null;
-    const { id, title, category: c, brand: b, price: p, available: a } = item;
-    if (typeof id !== 'string') return null;
-    ids[i] = id;
-    idEnds[i] = idLen += id.length;
-    let bits = 0;
-    if (title !== undefined) {
-      if (typeof title !== 'string') return null;
-      titles.push(title);
-      titleLen += title.length;
-      bits |= TITLE;
+  const add = (from: number, to: number): boolean => {
+    for (let i = from; i < to; i++) {
+      const item: unknown = catalog[i];
+      if (!isPlainObject(item)) return false;
+      const { id, title, category: c, brand: b, price: p, available: a } = item;
+      if (typeof id !== 'string') return false;
+      ids[i] = id;
+      idEnds[i] = idLen += id.length;
+      let bits = 0;
+      if (title !== undefined) {
+        if (typeof title !== 'string') return false;
+        titles.push(title);
+        titleLen += title.length;
+        bits |= TITLE;
+      }
+      titleEnds[i] = titleLen;
+      if (c !== undefined && typeof c !== 'string') return false;
+      category[i] = c === undefined ? -1 : cats.index(c);
+      if (b !== undefined && typeof b !== 'string') return false;
+      brand[i] = b === undefined ? -1 : brands.index(b);
+      if (p !== undefined) {
+        if (typeof p !== 'number' || !Number.isFinite(p)) return false;
+        price[i] = p;
+        bits |= PRICE;
+      }
+      if (a !== undefined) {
+        if (typeof a !== 'boolean') return false;
+        bits |= AVAILABLE | (a ? AVAILABLE_TRUE : 0);
+      }
+      present[i] = bits;
+      let rest: Record<string, unknown> | undefined;
+      for (const key in item) {
+        if (isKnownKey(key) || !Object.prototype.hasOwnProperty.call(item, key)) continue;
+        (rest ??= {})[key] = item[key];
+      }
+      if (rest) extras.push([i, rest]);
     }
-    titleEnds[i] = titleLen;
-    if (c !== undefined && typeof c !== 'string') return null;
-    category[i] = c === undefined ? -1 : cats.index(c);
-    if (b !== undefined && typeof b !== 'string') return null;
-    brand[i] = b === undefined ? -1 : brands.index(b);
-    if (p !== undefined) {
-      if (typeof p !== 'number' || !Number.isFinite(p)) return null;
-      price[i] = p;
-      bits |= PRICE;
-    }
-    if (a !== undefined) {
-      if (typeof a !== 'boolean') return null;
-      bits |= AVAILABLE | (a ? AVAILABLE_TRUE : 0);
-    }
-    present[i] = bits;
-    let rest: Record<string, unknown> | undefined;
-    for (const key in item) {
-      if (isKnownKey(key) || !Object.prototype.hasOwnProperty.call(item, key)) continue;
-      (rest ??= {})[key] = item[key];
-    }
-    if (rest) extras.push([i, rest]);
-  }
-  return {
+    return true;
+  };
+  const done = (): PackedCatalog => ({
     packedCatalog: CATALOG_WIRE_VERSION, count: n, ids: ids.join(''), idEnds, titles: titles.join(''), titleEnds,
     categories: cats.values, category, brands: brands.values, brand, price, present, extras,
-  };
+  });
+  return { add, done };
+}
+
+/**
+ * Packs `catalog`, or returns null when it is not an array of plain items with string ids,
+ * string title/category/brand, finite number price and boolean availability (then the plain array
+ * goes, and the worker's validation explains what is wrong).
+ */
+export function packCatalog(catalog: unknown): PackedCatalog | null {
+  if (!Array.isArray(catalog)) return null;
+  const packer = catalogPacker(catalog);
+  return packer.add(0, catalog.length) ? packer.done() : null;
+}
+
+/**
+ * packCatalog in slices of YIELD_EVERY_ITEMS items with the event loop run between them: on the
+ * page, a million items are a long task otherwise, and a worker the page has just created does not
+ * start its script while the page's thread is held.
+ */
+export async function packCatalogInSlices(catalog: unknown): Promise<PackedCatalog | null> {
+  if (!Array.isArray(catalog)) return null;
+  const packer = catalogPacker(catalog);
+  for (let i = 0; i < catalog.length; i += YIELD_EVERY_ITEMS) {
+    if (i > 0) await yieldToEventLoop();
+    if (!packer.add(i, Math.min(catalog.length, i + YIELD_EVERY_ITEMS))) return null;
+  }
+  return packer.done();
 }
 
 /** The buffers of a packed catalog, to transfer instead of copy. */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import * as Comlink from 'comlink';
 import { createRecommender, InvalidOptionsError, type CatalogItem } from '../../src/index.js';
 import { exposeEngine } from '../../src/engine/host.js';
-import { isPackedCatalog, packCatalog, packedBuffers, unpackCatalog, unpackCatalogInSlices, unpackCheckedCatalog, type CatalogItems, type PackedCatalog } from '../../src/contract/catalog-wire.js';
+import { isPackedCatalog, packCatalog, packCatalogInSlices, packedBuffers, unpackCatalog, unpackCatalogInSlices, unpackCheckedCatalog, type CatalogItems, type PackedCatalog } from '../../src/contract/catalog-wire.js';
 
 const itemsOf = (items: CatalogItems): CatalogItem[] => Array.from({ length: items.length }, (_, i) => items.at(i));
 import { checkCatalogItems, validateCatalog, validateCatalogInSlices, validatedPositions } from '../../src/contract/options.js';
@@ -133,6 +133,22 @@ describe('the packed catalog wire form', () => {
     const back = unpackCatalog(packCatalog([{ id: 'x', title: undefined, price: undefined }])!);
     expect(back).toEqual([{ id: 'x' }]);
     expect(Object.keys(back[0])).toEqual(['id']);
+  });
+
+  it('packs in slices as in one go, the event loop running between slices; declines a bad item in a later slice', async () => {
+    const n = 2 * YIELD_EVERY_ITEMS + 123;
+    const items: CatalogItem[] = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? { id: `s-${i}`, title: `t${i}`, price: i, available: i % 2 === 0 } : { id: `s-${i}`, category: `c${i % 7}`, brand: `b${i % 5}`, meta: { i } }));
+    let turns = 0;
+    let turning = true;
+    const turn = () => { turns++; if (turning) void Promise.resolve(new Promise<void>((r) => { const c = new MessageChannel(); c.port1.onmessage = () => { c.port1.close(); r(); }; c.port2.postMessage(0); })).then(turn); };
+    turn();
+    const sliced = await packCatalogInSlices(items);
+    turning = false;
+    expect(turns).toBeGreaterThanOrEqual(3);
+    expect(sliced).toEqual(packCatalog(items));
+    expect(unpackCatalog(sliced!)).toEqual(items);
+    expect(await packCatalogInSlices([...items, { id: 7 }])).toBeNull();
+    expect(await packCatalogInSlices('items')).toBeNull();
   });
 
   it('declines what is not a well-formed catalog, so the worker validates and explains it', () => {
