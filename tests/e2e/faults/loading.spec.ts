@@ -233,6 +233,27 @@ test.describe('model cache', () => {
     expect(errors).toEqual([]);
   });
 
+  test('two workers loading the same cached model at once (two tabs) both read it from the cache', async ({ page }) => {
+    const { errors } = watchConsole(page);
+    const log = logRequests(page);
+    await openHarness(page);
+    expect((await create(page, { backend: 'cpu', dbName: freshDb('cache-two-a') })).modelCache).toMatchObject({ stored: true });
+    log.length = 0;
+    await openHarness(page);
+    const [a, b] = await Promise.all([
+      create(page, { backend: 'cpu', dbName: freshDb('cache-two-b') }),
+      create(page, { backend: 'cpu', dbName: freshDb('cache-two-c') }),
+    ]);
+    for (const o of [a, b]) {
+      expect(o.ok).toBe(true);
+      expect(o.modelCache).toMatchObject({ hit: true, manifest: 'cache' });
+      expect((o.modelCache as { error?: string }).error).toBeUndefined();
+    }
+    expect(modelRequests(log, DIR)).toEqual([]);
+    await page.evaluate(() => window.scenerec.clearModelCache());
+    expect(errors).toEqual([]);
+  });
+
   test('offline second load works from the cache; without a cache it fails typed', async ({ page, context }) => {
     await openHarness(page);
     const dbName = freshDb('offline');
