@@ -8,7 +8,10 @@
  * history database's schema (clearing the model cache never touches the shopper's history).
  *
  * The weight files' bytes go to the origin-private file system where there is one (./file-store.ts:
- * read back several times faster); their Cache Storage entry is then a marker naming the file.
+ * read back faster on a later visit); their Cache Storage entry is then a marker naming the file,
+ * under a key of its own (`filesFormUrl`): an SDK that reads only bodies never finds a marker where
+ * it expects the weights (it misses, and caches its own copy beside), and a cache written before
+ * this form (the bodies under the files' URLs) is still read.
  *
  * Every operation here is soft: a missing `caches`, a quota error or a broken entry makes it a
  * cache miss (reported as `error`), never a failed load. No TF.js here: the page entry imports
@@ -42,6 +45,11 @@ const urlPrefix = (modelUrl: string) => `${MODEL_CACHE_PREFIX}${modelUrl}#`;
 const STORED_IN = 'X-Scenerec-Stored-In';
 /** The marker's byte count of that file (a shorter file is refused). */
 const STORED_BYTES = 'X-Scenerec-Stored-Bytes';
+
+/** Names the marker form; a new form gets a new name (and so a new key). */
+const FILES_FORM = 'scenerec-opfs-v1';
+/** The cache key of a file's marker (a URL that is never fetched). */
+const filesFormUrl = (url: string): string => `${url}?${FILES_FORM}`;
 
 /** A file to cache; `bytes` (a weight file) goes to the file store when there is one. */
 export interface CacheFile {
@@ -120,8 +128,13 @@ export class ModelCache {
     }
   }
 
+  /** A cached weight file's response: its marker (see `bytes`), else its body under its own URL; or undefined. */
+  async getFile(version: string, url: string): Promise<Response | undefined> {
+    return (await this.get(version, filesFormUrl(url))) ?? this.get(version, url);
+  }
+
   /**
-   * The bytes of a cached response `get` returned: its body, or the file store's file a marker names.
+   * The bytes of a cached response `get` or `getFile` returned: its body, or the file store's file a marker names.
    * @throws Error when that file is missing or shorter than the marker says (a broken copy: the
    *   caller drops the version)
    */
@@ -158,7 +171,7 @@ export class ModelCache {
         if (store && f.bytes) {
           const file = `file-${i}.bin`;
           await store.write(dir, file, f.bytes);
-          await cache.put(f.url, new Response('', { headers: { 'Content-Type': f.type, [STORED_IN]: file, [STORED_BYTES]: String(f.bytes.byteLength) } }));
+          await cache.put(filesFormUrl(f.url), new Response('', { headers: { 'Content-Type': f.type, [STORED_IN]: file, [STORED_BYTES]: String(f.bytes.byteLength) } }));
         } else {
           await cache.put(f.url, new Response(f.body, { headers: { 'Content-Type': f.type } }));
         }
@@ -169,7 +182,7 @@ export class ModelCache {
     } catch (e) {
       // A half-written version (quota) must not be found later.
       try { await this.storage.delete(name); } catch { /* nothing more to do */ }
-      try { if (store) await store.removeDir(await modelFilesDir(name)); } catch { /* nothing more to do */ }
+      try { if (store) await store.removeDir(await this.dir(version)); } catch { /* nothing more to do */ }
       this.fail('storing the model in the cache', e);
       return false;
     }

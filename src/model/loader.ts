@@ -333,7 +333,7 @@ async function loadModelFiles(url: string, options: LoadModelOptions, readsStart
   const [cachedVocab, cachedShards] = cache?.available
     ? await Promise.all([
       cache.get(version, vocabCacheUrl(m.vocabUrl)).then(async (r) => (r ? { res: r, form: true } : { res: await cache.get(version, m.vocabUrl), form: false })),
-      Promise.all(m.shardUrls.map((u) => cache.get(version, u))),
+      Promise.all(m.shardUrls.map((u) => cache.getFile(version, u))),
     ])
     : [undefined, []];
   const cached = cachedVocab ? [...cachedShards, cachedVocab.res] : [];

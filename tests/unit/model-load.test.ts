@@ -360,8 +360,10 @@ describe('the model cache with a file store (OPFS in a browser)', () => {
     expect(dir.startsWith(MODEL_FILES_PREFIX)).toBe(true);
     expect([...files.files.keys()]).toEqual([dir]);
     expect([...files.files.get(dir)!.values()].map((b) => b.byteLength)).toEqual([WEIGHT_BYTES]);
-    const marker = await (await store.open(CACHE_NAME)).match(WEIGHTS_URL);
+    const marker = await (await store.open(CACHE_NAME)).match(`${WEIGHTS_URL}?scenerec-opfs-v1`);
     expect((await marker!.arrayBuffer()).byteLength).toBe(0);
+    // Under a key of its own: an SDK that reads only bodies misses, it does not read an empty weights file.
+    expect(await (await store.open(CACHE_NAME)).match(WEIGHTS_URL)).toBeUndefined();
 
     const log: string[] = [];
     const readsAtSignal: number[] = [];
@@ -375,6 +377,18 @@ describe('the model cache with a file store (OPFS in a browser)', () => {
     } finally {
       dispose(second);
     }
+  });
+
+  it('a cache written without a file store (the bodies in Cache Storage) is still read, with no request', async () => {
+    const store = new MemoryCacheStorage();
+    dispose(await load({ fetch: fileFetch(), caches: store.storage, files: null }));
+    const files = new MemoryFileStore();
+    const log: string[] = [];
+    const m = await load({ fetch: fetchWith(() => undefined, log), caches: store.storage, files });
+    dispose(m);
+    expect(m.cache).toMatchObject({ hit: true, manifest: 'cache' });
+    expect(log).toEqual([]);
+    expect(files.reads).toBe(0);
   });
 
   it('a missing or short file in the store: the cached copy is refused, evicted with its files, and fetched again', async () => {

@@ -177,9 +177,9 @@ test.describe('model cache', () => {
     // The weights' bytes are in the origin-private file system; Cache Storage holds a marker.
     expect(await modelFiles(page)).toEqual([{ dir: expect.stringMatching(/^scenerec-model-[0-9a-f]{64}$/), files: [['file-0.bin', 13568]] }]);
     expect(await page.evaluate(async (url) => {
-      const name = (await caches.keys()).find((k) => k.startsWith('scenerec-model:'))!;
-      return (await (await (await caches.open(name)).match(url))!.arrayBuffer()).byteLength;
-    }, new URL(`${DIR}weights.bin`, page.url()).href)).toBe(0);
+      const cache = await caches.open((await caches.keys()).find((k) => k.startsWith('scenerec-model:'))!);
+      return [(await (await cache.match(`${url}?scenerec-opfs-v1`))!.arrayBuffer()).byteLength, await cache.match(url) === undefined];
+    }, new URL(`${DIR}weights.bin`, page.url()).href)).toEqual([0, true]);
 
     // The next visit: a new page load in the same browser profile. No model request at all.
     log.length = 0;
