@@ -185,6 +185,11 @@ export const MODEL_CACHE_REVALIDATE_MS = 24 * 3_600_000;
  */
 export const MODEL_CACHE_WRITE_WAIT_MS = 2000;
 /**
+ * `dispose()` lets a downloaded model's cache write (started, or waiting for the first list) finish
+ * for this long at most before it returns; below the page's disposeTimeoutMs default.
+ */
+export const MODEL_CACHE_DISPOSE_WAIT_MS = 2000;
+/**
  * The catalog's check at load starts once the model's files are being read (the cache's steps then
  * do not wait behind its slices), or after this long, however the reads go (a bad catalog's error
  * is not held up by a slow cache).

@@ -11,7 +11,7 @@
  * warm-up, and the history controls.
  */
 import * as tf from '@tensorflow/tfjs';
-import { CATALOG_CHECK_WAIT_MS, MODEL_CACHE_WRITE_WAIT_MS, WARMUP_CALLS, WARMUP_CALLS_LARGE, WARMUP_LARGE_MIN_ROWS } from '../contract/defaults.js';
+import { CATALOG_CHECK_WAIT_MS, MODEL_CACHE_DISPOSE_WAIT_MS, MODEL_CACHE_WRITE_WAIT_MS, WARMUP_CALLS, WARMUP_CALLS_LARGE, WARMUP_LARGE_MIN_ROWS } from '../contract/defaults.js';
 import { DeviceLostError, DisposedError, InvalidOptionsError, InvalidRequestError, ScenerecError } from '../contract/errors.js';
 import { isPackedCatalog, PackedItems, unpackCheckedCatalog, type CatalogItems } from '../contract/catalog-wire.js';
 import { isCpuBackend } from '../contract/protocol.js';
@@ -113,6 +113,8 @@ export class RecommenderEngine implements RecommenderApi {
   private readonly backends: BackendSwitch;
   private warmupMs = 0;
   private loadMs = 0;
+  /** The write of a downloaded model's copy for the next visit, until it settles (see `dispose`). */
+  private cacheWrite: Promise<void> | undefined;
   /** Work started after the load or a catalog change that is still running (see `settling`). */
   private pendingSettle = 0;
   private modelCache: ModelCacheInfo | undefined;
@@ -284,7 +286,7 @@ export class RecommenderEngine implements RecommenderApi {
       // `settling` spans the work itself (the build, the write), not the wait for the first list between them.
       const ready = engine;
       ready.settleAfter(background);
-      void background.catch(() => undefined).then(() => new Promise<void>((resolve) => {
+      const writing = background.catch(() => undefined).then(() => new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, MODEL_CACHE_WRITE_WAIT_MS);
         void built.firstList.then(() => { clearTimeout(timer); resolve(); });
       })).then(() => {
@@ -292,6 +294,7 @@ export class RecommenderEngine implements RecommenderApi {
         ready.settleAfter(write);
         return write;
       });
+      if (loaded.cache.storing) ready.cacheWrite = writing;
       return engine;
     } catch (e) {
       // A load that failed beside the download (history, backend) stops it, and decodes nothing.
@@ -648,6 +651,14 @@ export class RecommenderEngine implements RecommenderApi {
     // references so an in-page engine frees them too, not only a terminated worker.
     this.backends.dispose();
     this.view = null;
+    // A downloaded model's copy for the next visit is let finish (it holds only the files' bytes),
+    // for MODEL_CACHE_DISPOSE_WAIT_MS at most: a shop that disposes right after its first lists
+    // would otherwise download the model again on the next visit.
+    if (this.cacheWrite) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([this.cacheWrite, new Promise<void>((resolve) => { timer = setTimeout(resolve, MODEL_CACHE_DISPOSE_WAIT_MS); })]);
+      clearTimeout(timer);
+    }
     this.storage.close();
   }
 

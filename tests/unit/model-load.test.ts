@@ -260,7 +260,13 @@ describe('the model cache', () => {
         // Waiting for the first list holds no thread: not settling; the write itself is (below, once written: not).
         expect(engine.settling, how).toBe(false);
         if (how === 'first list') await engine.recommend('home', {});
-        if (how === 'dispose') await engine.dispose();
+        if (how === 'dispose') {
+          // dispose() lets the write finish: complete (model.json is put last) once it resolves, on a slow disk too.
+          fresh.putDelayMs = 30;
+          await engine.dispose();
+          const name = `scenerec-model:${FIXTURE_MODEL_URL}#tiny-fixture-1`;
+          expect(await (await fresh.open(name)).match(FIXTURE_MODEL_URL), 'written when dispose resolved').toBeDefined();
+        }
         await settle(fresh, how === 'no list' ? MODEL_CACHE_WRITE_WAIT_MS + 1000 : 1000);
         if (how === 'no list') expect(Date.now() - t0, how).toBeGreaterThanOrEqual(MODEL_CACHE_WRITE_WAIT_MS);
         if (how !== 'dispose') {
