@@ -45,12 +45,6 @@ export interface PackedCatalog {
   readonly present: Uint8Array;
   /** Items with other keys (meta, the shop's own fields): [position, those keys]. */
   readonly extras: Array<[number, Record<string, unknown>]>;
-  /**
-   * The page's id index of these ids (IdIndex slots), made while it packed them (packCatalogInSlices),
-   * present only when the page found every id once: the worker reuses it instead of hashing every id
-   * again. Optional: a worker that does not read it, or finds it the wrong size, indexes the ids itself.
-   */
-  readonly idSlots?: Int32Array;
 }
 
 const KNOWN = new Set(['id', 'title', 'category', 'brand', 'price', 'available']);
@@ -82,10 +76,9 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * A catalog's packing, item range by item range: `add(from, to)` packs those items (false when one
  * is not packable: see packCatalog), `done()` gives the packed form of every item added.
  */
-function catalogPacker(catalog: readonly unknown[], indexIds = false): { add(from: number, to: number): boolean; done(): PackedCatalog } {
+function catalogPacker(catalog: readonly unknown[]): { add(from: number, to: number): boolean; done(): PackedCatalog } {
   const n = catalog.length;
   const ids: string[] = new Array(n);
-  let index = indexIds ? IdIndex.empty(ids) : undefined;
   const titles: string[] = [];
   const idEnds = new Uint32Array(n), titleEnds = new Uint32Array(n);
   const category = new Int32Array(n), brand = new Int32Array(n);
@@ -130,16 +123,11 @@ function catalogPacker(catalog: readonly unknown[], indexIds = false): { add(fro
       }
       if (rest) extras.push([i, rest]);
     }
-    if (index) {
-      // A repeated id: packed without the index, so the worker's check finds it and explains it.
-      try { index.add(from, to); } catch { index = undefined; }
-    }
     return true;
   };
   const done = (): PackedCatalog => ({
     packedCatalog: CATALOG_WIRE_VERSION, count: n, ids: ids.join(''), idEnds, titles: titles.join(''), titleEnds,
     categories: cats.values, category, brands: brands.values, brand, price, present, extras,
-    ...(index ? { idSlots: index.slots } : {}),
   });
   return { add, done };
 }
@@ -158,13 +146,11 @@ export function packCatalog(catalog: unknown): PackedCatalog | null {
 /**
  * packCatalog in slices of YIELD_EVERY_ITEMS items with the event loop run between them: on the
  * page, a million items are a long task otherwise, and a worker the page has just created does not
- * start its script while the page's thread is held. The page also indexes the ids meanwhile
- * (`idSlots`, left out when an id repeats: the worker then finds it), so that the worker, busy
- * with the model's load, does not.
+ * start its script while the page's thread is held.
  */
 export async function packCatalogInSlices(catalog: unknown): Promise<PackedCatalog | null> {
   if (!Array.isArray(catalog)) return null;
-  const packer = catalogPacker(catalog, true);
+  const packer = catalogPacker(catalog);
   for (let i = 0; i < catalog.length; i += YIELD_EVERY_ITEMS) {
     if (i > 0) await yieldToEventLoop();
     if (!packer.add(i, Math.min(catalog.length, i + YIELD_EVERY_ITEMS))) return null;
@@ -174,7 +160,7 @@ export async function packCatalogInSlices(catalog: unknown): Promise<PackedCatal
 
 /** The buffers of a packed catalog, to transfer instead of copy. */
 export function packedBuffers(p: PackedCatalog): ArrayBuffer[] {
-  return [p.idEnds, p.titleEnds, p.category, p.brand, p.price, p.present, ...(p.idSlots ? [p.idSlots] : [])].map((a) => a.buffer as ArrayBuffer);
+  return [p.idEnds, p.titleEnds, p.category, p.brand, p.price, p.present].map((a) => a.buffer as ArrayBuffer);
 }
 
 /** Whether `v` is a packed catalog (of the version this code reads). */
@@ -282,9 +268,7 @@ function copyExtras(item: CatalogItem, rest: Record<string, unknown>): void {
 export async function unpackCheckedCatalog(p: PackedCatalog, where = 'catalog'): Promise<PackedItems> {
   const n = p.count;
   const ids: string[] = new Array(n);
-  // The page's index of the same ids (see PackedCatalog.idSlots), else one built here as the ids pass.
-  const given = p.idSlots ? IdIndex.fromSlots(ids, p.idSlots) : undefined;
-  const seen = given ?? IdIndex.empty(ids);
+  const seen = IdIndex.empty(ids);
   const repeated = (id: string, first: number, k: number): never => { throw duplicateIdError(where, id, first, k); };
   const { idEnds, price, present } = p;
   const items = new PackedItems(p, ids, new Map(p.extras));
@@ -300,7 +284,7 @@ export async function unpackCheckedCatalog(p: PackedCatalog, where = 'catalog'):
       if (length === 0 || length > MAX_ITEM_ID_LENGTH || ((present[k] & PRICE) !== 0 && !Number.isFinite(price[k]))) explain(k);
       ids[k] = p.ids.slice(start, end);
       start = end;
-      if (!given) seen.add(k, k + 1, repeated);
+      seen.add(k, k + 1, repeated);
     }
   }
   for (const [i] of p.extras) if (!validCatalogItem(items.at(i))) explainCatalogItem(items.at(i), i, where);

@@ -21,13 +21,6 @@ function hashId(s: string): number {
   return h;
 }
 
-/** Slots of an index of n ids: a power of two, at least twice n (probes stay short). */
-function slotsFor(n: number): number {
-  let cap = 16;
-  while (cap < n * 2) cap *= 2;
-  return cap;
-}
-
 /** Called with an id found twice; throws the caller's error. */
 export type OnRepeat = (id: string, firstPosition: number, position: number) => never;
 
@@ -41,39 +34,12 @@ export class IdIndex implements ReadonlyMap<string, number> {
   private readonly table: Int32Array;
   private readonly mask: number;
 
-  private constructor(private readonly ids: readonly string[], private readonly first: number, table?: Int32Array) {
-    const cap = slotsFor(Math.max(0, ids.length - first));
-    this.table = table ?? new Int32Array(cap * 2);
-    this.mask = cap - 1;
-  }
-
-  /**
-   * The index's slots (two ints each: position + 1, the id's hash), to send to a realm that holds the
-   * same list (`fromSlots`): the page indexes a catalog's ids while it packs them, the worker reads
-   * the slots instead of hashing every id again.
-   */
-  get slots(): Int32Array {
-    return this.table;
-  }
-
-  /**
-   * An index of `ids` from the slots `slots` gave for an equal list, or undefined when they cannot be
-   * (another size, or not every position of the list exactly once). Their hashes are trusted: a wrong
-   * one makes a lookup of that id miss, never find another id (a lookup compares the id itself).
-   */
-  static fromSlots(ids: readonly string[], slots: Int32Array, first = 0): IdIndex | undefined {
+  private constructor(private readonly ids: readonly string[], private readonly first: number) {
     const n = Math.max(0, ids.length - first);
-    if (!(slots instanceof Int32Array) || slots.length !== slotsFor(n) * 2) return undefined;
-    const seen = new Uint8Array(ids.length);
-    let count = 0;
-    for (let s = 0; s < slots.length; s += 2) {
-      const at = slots[s];
-      if (at === 0) continue;
-      if (at - 1 < first || at > ids.length || seen[at - 1] !== 0) return undefined;
-      seen[at - 1] = 1;
-      count++;
-    }
-    return count === n ? new IdIndex(ids, first, slots) : undefined;
+    let cap = 16;
+    while (cap < n * 2) cap *= 2;
+    this.table = new Int32Array(cap * 2);
+    this.mask = cap - 1;
   }
 
   /**

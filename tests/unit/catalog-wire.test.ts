@@ -1,5 +1,5 @@
 import 'fake-indexeddb/auto';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Comlink from 'comlink';
 import { createRecommender, InvalidOptionsError, type CatalogItem } from '../../src/index.js';
 import { exposeEngine } from '../../src/engine/host.js';
@@ -8,7 +8,6 @@ import { isPackedCatalog, packCatalog, packCatalogInSlices, packedBuffers, unpac
 const itemsOf = (items: CatalogItems): CatalogItem[] => Array.from({ length: items.length }, (_, i) => items.at(i));
 import { checkCatalogItems, validateCatalog, validateCatalogInSlices, validatedPositions } from '../../src/contract/options.js';
 import { YIELD_EVERY_ITEMS } from '../../src/util/clock.js';
-import { IdIndex } from '../../src/util/id-index.js';
 import { FIXTURE_MODEL_URL, fileFetch, fixtureCatalog, freshDbName, itemId } from './helpers.js';
 
 const varied = (): CatalogItem[] => [
@@ -146,31 +145,7 @@ describe('the packed catalog wire form', () => {
     const sliced = await packCatalogInSlices(items);
     turning = false;
     expect(turns).toBeGreaterThanOrEqual(3);
-    // The same form, with the page's id index of it (idSlots) beside.
-    const { idSlots, ...form } = sliced!;
-    expect(form).toEqual(packCatalog(items));
-    expect(packedBuffers(sliced!)).toContain(idSlots!.buffer);
-    // The worker reuses that index (no id hashed again) and finds every id; without it, it indexes them itself.
-    const add = vi.spyOn(IdIndex.prototype, 'add');
-    try {
-      const read = await unpackCheckedCatalog(sliced!);
-      expect(add).not.toHaveBeenCalled();
-      const positions = validatedPositions(read)!;
-      for (let i = 0; i < n; i += 997) expect(positions.get(`s-${i}`)).toBe(i);
-      expect(positions.get('s-none')).toBeUndefined();
-      await unpackCheckedCatalog(packCatalog(items)!);
-      expect(add).toHaveBeenCalled();
-      // Slots of another size are not used (the ids are indexed here, and a repeat still found).
-      add.mockClear();
-      await unpackCheckedCatalog({ ...sliced!, idSlots: new Int32Array(32) });
-      expect(add).toHaveBeenCalled();
-    } finally {
-      add.mockRestore();
-    }
-    // A repeated id: packed without the index (the worker's check finds it and explains it).
-    const repeated = await packCatalogInSlices([...items, { id: 's-5' }]);
-    expect(repeated?.idSlots).toBeUndefined();
-    await expect(unpackCheckedCatalog(repeated!, 'options.catalog')).rejects.toThrow(`options.catalog lists the id "s-5" twice (at 5 and ${n})`);
+    expect(sliced).toEqual(packCatalog(items));
     expect(unpackCatalog(sliced!)).toEqual(items);
     expect(await packCatalogInSlices([...items, { id: 7 }])).toBeNull();
     expect(await packCatalogInSlices('items')).toBeNull();
