@@ -6,14 +6,12 @@
  * Storage still holds every version's entries and decides what is complete (./cache.ts); a weight
  * file stored here is a marker there.
  *
- * A dedicated worker (the engine's) reads a file through a synchronous access handle in read-only
- * mode, which other readers share: one copy into one buffer, faster again than a File's read. It
- * holds the worker's thread for that copy, but a File's read keeps the browser process's and this
- * renderer's other threads busy for longer, and on a machine with few cores they compete with the
- * load's own work (a 1M-item returning visit was faster this way: docs/benchmarks.md). Elsewhere
- * (the page), or while a writer holds the file, it is read as a File. Writes use a writable stream, off the calling
- * thread (a worker that serves lists after its load is not held for the copy); a synchronous access
- * handle only where there is no writable stream (Safari).
+ * Reads go through the File API, off the calling thread: the worker's load has other work meanwhile
+ * (the catalog check, the vocabulary). A read-only synchronous access handle copies faster on an
+ * idle machine (scripts/bench-storage-read.ts) but holds the worker's thread for the copy; at a
+ * million items the returning visit was slower that way (docs/benchmarks.md). Writes use a writable
+ * stream, off the calling thread too (a worker that serves lists after its load is not held for the
+ * copy); a synchronous access handle only where there is no writable stream (Safari).
  *
  * Everything is soft, as in the cache: no OPFS (Node, some private modes) is `null`, a failed read
  * or write throws to the cache, which reports it and falls back to the network or to no cache.
@@ -42,14 +40,12 @@ export async function modelFilesDir(cacheName: string): Promise<string> {
 }
 
 interface SyncAccessHandle {
-  getSize(): number;
-  read(buffer: Uint8Array, options?: { at?: number }): number;
   write(buffer: Uint8Array, options?: { at?: number }): number;
   truncate(size: number): void;
   flush(): void;
   close(): void;
 }
-type SyncCapable = FileSystemFileHandle & { createSyncAccessHandle?: (o?: { mode?: 'read-only' | 'readwrite' }) => Promise<SyncAccessHandle> };
+type SyncCapable = FileSystemFileHandle & { createSyncAccessHandle?: () => Promise<SyncAccessHandle> };
 
 const isNotFound = (e: unknown) => (e as { name?: string } | null)?.name === 'NotFoundError';
 
@@ -70,21 +66,6 @@ class OpfsFileStore implements ModelFileStore {
   async read(dir: string, name: string, onReading?: () => void): Promise<Uint8Array | undefined> {
     const fh = await this.file(dir, name, false);
     if (!fh) return undefined;
-    if (typeof fh.createSyncAccessHandle === 'function') {
-      let h: SyncAccessHandle | undefined;
-      try { h = await fh.createSyncAccessHandle({ mode: 'read-only' }); } catch { /* locked by a writer: the File below */ }
-      if (h) {
-        try {
-          onReading?.();
-          const bytes = new Uint8Array(h.getSize());
-          const n = h.read(bytes, { at: 0 });
-          if (n !== bytes.byteLength) throw new Error(`read ${n} of ${bytes.byteLength} bytes of ${name}`);
-          return bytes;
-        } finally {
-          h.close();
-        }
-      }
-    }
     const body = (await fh.getFile()).arrayBuffer();
     onReading?.();
     return new Uint8Array(await body);
