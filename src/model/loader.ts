@@ -126,7 +126,7 @@ async function readFile(
     }
     const chunks: Uint8Array[] = [];
     if (o.whole) {
-      // A local copy (Cache Storage): read in one piece, without a JS step per chunk or a second
+      // A local copy (Cache Storage, OPFS): read in one piece, without a JS step per chunk or a second
       // copy to join the chunks; the load's deadline still bounds it.
       clearTimeout(timer);
       const buf = await Promise.race([o.whole(res, () => o.onReading?.()), ended]);
