@@ -12,6 +12,7 @@ import { saveModel, setNodeBackend } from '../training/node-io.js';
 import { formatDuration, parseFlags, ProgressBar, UsageError } from '../training/cli.js';
 import { TASKS } from '../src/model/features.js';
 import { calibrateMtlModel, calibrationUsers, FIRST_SHARE, type CalibrationReport } from '../training/mtl-calibrate.js';
+import { formatTaskNdcg } from '../training/mtl-eval.js';
 
 const D = DEFAULT_MTL_OPTIONS;
 /** The benchmark CLI's refit default (scenerec train's: SHOP_REFIT). */
@@ -101,7 +102,7 @@ export async function runMtlTraining(argv: string[]): Promise<void> {
     onPlan: ({ validation }) => console.log(validation),
     onEpoch: (log, bestEpoch) => {
       bar.end();
-      const v = log.valid!.tasks.map((t) => `${t.task} ${t['ndcg@10'].toFixed(3)}`).join(' ');
+      const v = formatTaskNdcg(log.valid!.tasks);
       if (log.epoch === 0) { console.log(`epoch 0 (the warm start, before training): valid NDCG@10 ${v}; purchase GAUC ${log.valid!.purchaseGauc.toFixed(3)}`); return; }
       console.log(`epoch ${log.epoch} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s (${(log.cpuSeconds ?? 0).toFixed(1)} CPU-s); valid NDCG@10 ${v}; purchase GAUC ${log.valid!.purchaseGauc.toFixed(3)} (best epoch ${bestEpoch})`);
     },

@@ -35,6 +35,14 @@ export interface TaskMetrics {
   missing?: true;
 }
 
+/**
+ * A progress line's per-task NDCG@10 (`click 0.177 cart 0.123 ...`): a task without a case in the
+ * period (no favourites in the log) or without a head in the model says so instead of printing 0.
+ */
+export function formatTaskNdcg(tasks: readonly TaskMetrics[]): string {
+  return tasks.map((t) => `${t.task} ${t.missing ? '(no head)' : t.users === 0 ? '(no cases)' : t['ndcg@10'].toFixed(3)}`).join(' ');
+}
+
 export interface MtlMetrics {
   tasks: TaskMetrics[];
   /** Mean per-user AUC of the purchase head over the items each user interacted with in the period. */

@@ -11,7 +11,7 @@ import { BEHAVIOURS, DataFormatError, type SequenceDataset } from './data.js';
 import { DEFAULT_TRAIN_OPTIONS, formatEstimate, formatValidation, heldOutSplit, HOLD_OUTS, train, type HoldOut, type TrainOptions } from './train.js';
 import { DEFAULT_MTL_OPTIONS, parseTaskWeights, REFITS, refitMtl, trainMtl, type MtlTrainOptions, type Refit } from './mtl-train.js';
 import { evaluateModel, evaluateScorer, itemKnnScorer, popularScorer } from './evaluate.js';
-import { evaluateMtlScorer, itemKnnMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, sampleMtlUsers, type MtlMetrics, type MtlScorer } from './mtl-eval.js';
+import { evaluateMtlScorer, formatTaskNdcg, itemKnnMtlScorer, mtlModelScorer, popularityScorer, recentItemsScorer, sampleMtlUsers, type MtlMetrics, type MtlScorer } from './mtl-eval.js';
 import type { MtlData } from './mtl-data.js';
 import { Rng } from './rng.js';
 import { loadModelDir, modelSequences, saveModel, setNodeBackend, trainingSequences } from './node-io.js';
@@ -449,7 +449,7 @@ async function trainWith(
       onValidationProgress: validBar.update,
       onEpoch: (log, best) => {
         bar.end(); validBar.end();
-        const v = log.valid ? log.valid.tasks.map((t) => `${t.task} ${t['ndcg@10'].toFixed(3)}`).join(' ') : '';
+        const v = log.valid ? formatTaskNdcg(log.valid.tasks) : '';
         if (log.epoch === 0) return print(`epoch 0 (the warm start, before training): valid NDCG@10 ${v}`);
         print(`epoch ${log.epoch}/${o.epochs} loss ${log.loss.toFixed(4)} ${log.seconds.toFixed(1)} s (${(log.cpuSeconds ?? 0).toFixed(1)} CPU-s); valid NDCG@10 ${v} (best epoch ${best})`);
       },
