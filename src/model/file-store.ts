@@ -1,15 +1,15 @@
 /**
  * Where the model cache (./cache.ts) keeps the bytes of a model's weight files: the origin-private
  * file system (OPFS). Cache Storage hands a cached body to a worker through the browser process in
- * chunks; on a later visit, a hundred-megabyte weight file read back that way took about twice as
- * long in Chromium as the same bytes read as an OPFS File (scripts/bench-storage-read.ts). Cache
+ * chunks; on a later visit, a hundred-megabyte weight file read back that way took longer in
+ * Chromium than the same bytes read as an OPFS File (scripts/bench-storage-read.ts measures both). Cache
  * Storage still holds every version's entries and decides what is complete (./cache.ts); a weight
  * file stored here is a marker there.
  *
  * Reads go through the File API, off the calling thread: the worker's load has other work meanwhile
- * (the catalog check, the vocabulary). A read-only synchronous access handle copies faster on an
- * idle machine (scripts/bench-storage-read.ts) but holds the worker's thread for the copy; at a
- * million items the returning visit was slower that way (docs/benchmarks.md). Writes use a writable
+ * (the catalog check, the vocabulary). A synchronous access handle copies faster on an idle
+ * machine but holds the worker's thread for the copy; the returning visit of a large catalog was
+ * slower that way (docs/benchmarks.md). Writes use a writable
  * stream, off the calling thread too (a worker that serves lists after its load is not held for the
  * copy); a synchronous access handle only where there is no writable stream (Safari).
  *
