@@ -16,7 +16,7 @@ import { createEngine } from '../src/engine/index.js';
 import { DEFAULT_REQUESTS } from '../src/contract/defaults.js';
 import { OBJECTIVES, type ObjectiveName, type TrackEvent } from '../src/contract/protocol.js';
 import { parseFlags } from '../training/cli.js';
-import { fileFetch } from '../tests/unit/helpers.js';
+import { fileFetch } from '../training/replay-io.js';
 
 const f = parseFlags(process.argv.slice(2), { model: 'string', events: 'string', objective: 'string', users: 'number' });
 if (!f.model || !f.events) {
@@ -30,7 +30,7 @@ const rows = readFileSync(f.events as string, 'utf8').trim().split('\n').slice(1
 const byUser = new Map<string, string[][]>();
 for (const r of rows) (byUser.get(r[0]) ?? byUser.set(r[0], []).get(r[0])!).push(r);
 const users = [...byUser.keys()].filter((u) => byUser.get(u)!.length >= 5).slice(0, (f.users as number | undefined) ?? 200);
-const engine = await createEngine({ modelUrl: pathToFileURL(resolve(f.model as string, 'model.json')).href, backend: 'cpu', dbName: `objective-weight-${Date.now()}` }, { fetch: fileFetch(), caches: null });
+const engine = await createEngine({ modelUrl: pathToFileURL(resolve(f.model as string, 'model.json')).href, backend: 'cpu', dbName: `objective-weight-${Date.now()}` }, { fetch: fileFetch, caches: null });
 try {
   console.log(`model ${f.model}: objectives ${(await engine.info()).objectives?.join(', ')}`);
   for (const scene of ['home', 'product'] as const) {
