@@ -1,6 +1,6 @@
 /**
  * A read-only map from item id to position in a list of ids, for the million-id lists of a load (the
- * model vocabulary, the catalog): an open-addressing hash table of positions (and hashes) in an Int32Array over
+ * model vocabulary, the catalog): an open-addressing hash table of positions (and hashes) in Int32Arrays over
  * the list itself. Building a JS Map of a million string keys allocates its entries and rehashes as
  * it grows; this table is allocated once at its final size and holds only integers (each slot's
  * position and its id's hash), and a lookup hashes the id's characters and compares with the list's
@@ -26,19 +26,21 @@ export type OnRepeat = (id: string, firstPosition: number, position: number) => 
 
 /** Id -> position in `ids`, for positions from `first` on (a vocabulary's padding entry 0 left out). */
 export class IdIndex implements ReadonlyMap<string, number> {
-  /**
-   * Two ints per slot: position + 1 (0: empty), and the hash of that slot's id. A probe compares
-   * the hash before the id itself, so a slot that holds another id costs no read of that id's
-   * string; side by side, a probe's two reads are one cache line (a million ids: a miss each).
-   */
+  /** Position + 1 per slot; 0: empty. */
   private readonly table: Int32Array;
+  /**
+   * The hash of each slot's id: a probe compares it before the id itself, so a slot that holds
+   * another id costs no read of that id's string (a cache miss at a million ids).
+   */
+  private readonly hashes: Int32Array;
   private readonly mask: number;
 
   private constructor(private readonly ids: readonly string[], private readonly first: number) {
     const n = Math.max(0, ids.length - first);
     let cap = 16;
     while (cap < n * 2) cap *= 2;
-    this.table = new Int32Array(cap * 2);
+    this.table = new Int32Array(cap);
+    this.hashes = new Int32Array(cap);
     this.mask = cap - 1;
   }
 
@@ -62,15 +64,15 @@ export class IdIndex implements ReadonlyMap<string, number> {
 
   /** Adds positions [from, to) (their ids already in the list); see `build` for `onRepeat`. */
   add(from: number, to: number, onRepeat?: OnRepeat): void {
-    const { table, mask, ids } = this;
+    const { table, hashes, mask, ids } = this;
     for (let p = from; p < to; p++) {
       const id = ids[p];
       const h = hashId(id);
       let slot = h & mask;
       for (;;) {
-        const at = table[slot * 2];
-        if (at === 0) { table[slot * 2] = p + 1; table[slot * 2 + 1] = h; break; }
-        if (table[slot * 2 + 1] === h && ids[at - 1] === id) {
+        const at = table[slot];
+        if (at === 0) { table[slot] = p + 1; hashes[slot] = h; break; }
+        if (hashes[slot] === h && ids[at - 1] === id) {
           if (onRepeat) onRepeat(id, at - 1, p);
           throw new Error(`the id "${id}" is listed twice (at ${at - 1} and ${p})`);
         }
@@ -81,13 +83,13 @@ export class IdIndex implements ReadonlyMap<string, number> {
 
   get(id: string): number | undefined {
     if (typeof id !== 'string') return undefined;
-    const { table, mask, ids } = this;
+    const { table, hashes, mask, ids } = this;
     const h = hashId(id);
     let slot = h & mask;
     for (;;) {
-      const at = table[slot * 2];
+      const at = table[slot];
       if (at === 0) return undefined;
-      if (table[slot * 2 + 1] === h && ids[at - 1] === id) return at - 1;
+      if (hashes[slot] === h && ids[at - 1] === id) return at - 1;
       slot = (slot + 1) & mask;
     }
   }
