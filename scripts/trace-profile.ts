@@ -6,14 +6,16 @@
  * each `performance.measure` window the bench page marks (bench:first-visit, bench:returning-visit),
  * or --window NAME only. Per window and thread: busy ms, then the functions by self time and by
  * inclusive time (a function counted once per sample however deep it recurses), and with --buckets
- * the busiest function in each slice of that many ms, to read the order of the work.
+ * the busiest function in each slice of that many ms, to read the order of the work; and when the
+ * first task that began on the thread within the window (for a worker the window's load created:
+ * when its thread first ran).
  */
 import { readFileSync } from 'node:fs';
 
 interface TraceEvent { name: string; ph: string; ts: number; pid: number; tid: number; id?: string; id2?: { local?: string }; cat?: string; args?: Record<string, any> }
 interface CallFrame { functionName: string; url?: string; lineNumber?: number; columnNumber?: number }
 interface ProfileNode { id: number; callFrame: CallFrame; parent?: number }
-interface Thread { name: string; profile: { start: number; nodes: Map<number, ProfileNode>; times: number[]; samples: number[] } }
+interface Thread { name: string; thread: string; profile: { start: number; nodes: Map<number, ProfileNode>; times: number[]; samples: number[] } }
 
 const argv = process.argv.slice(2);
 const file = argv.find((a, i) => !a.startsWith('--') && !argv[i - 1]?.startsWith('--'));
@@ -34,7 +36,7 @@ const profiles = new Map<string, Thread>();
 const profileId = (e: TraceEvent) => `${e.pid}:${e.id ?? e.id2?.local}`;
 for (const e of events) {
   if (e.name === 'Profile') {
-    profiles.set(profileId(e), { name: threadNames.get(key(e)) ?? key(e), profile: { start: e.args?.data?.startTime ?? e.ts, nodes: new Map(), times: [], samples: [] } });
+    profiles.set(profileId(e), { name: threadNames.get(key(e)) ?? key(e), thread: key(e), profile: { start: e.args?.data?.startTime ?? e.ts, nodes: new Map(), times: [], samples: [] } });
   }
 }
 const last = new Map<string, number>();
@@ -107,7 +109,11 @@ for (const w of windows) {
       }
     }
     if (busy < 5000) continue;
-    console.log(`\n-- ${t.name}: busy ${(busy / 1000).toFixed(0)} ms`);
+    // The thread's first task in the window (a worker created at its start: when its thread first ran).
+    let first = Infinity;
+    for (const e of events) if (e.ph === 'X' && e.name === 'RunTask' && key(e) === t.thread && e.ts >= w.from && e.ts < w.to && e.ts < first) first = e.ts;
+    const firstTask = Number.isFinite(first) ? `, first task at ${((first - w.from) / 1000).toFixed(0)} ms` : '';
+    console.log(`\n-- ${t.name}: busy ${(busy / 1000).toFixed(0)} ms${firstTask}`);
     const top = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP);
     console.log('   self ms  function');
     for (const [l, us] of top(self)) console.log(`${fmt(us)}  ${l}`);
