@@ -4,8 +4,8 @@ export const now = (): number => (typeof performance !== 'undefined' ? performan
 /**
  * Lets the realm's event loop run (a worker answers the page's liveness pings) between the long
  * steps of a load: a macrotask, so pending messages are handled before the next step. A message
- * on a MessageChannel rather than setTimeout(0): nested timers are clamped to 4 ms, and a million-item
- * load yields often enough for that to add up to a noticeable share of it.
+ * on a MessageChannel rather than setTimeout(0), which browsers clamp to 4 ms once timers nest (each
+ * slice of a long load would wait that long for nothing).
  */
 export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => {
   if (typeof MessageChannel !== 'function') { setTimeout(resolve, 0); return; }
