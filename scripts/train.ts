@@ -101,7 +101,7 @@ async function main() {
     console.log(`trainer: PyTorch ${choice.torch} (${choice.python}; --trainer tfjs for the TF.js trainer)`);
     const at = argv.indexOf('--trainer');
     const rest = at >= 0 ? [...argv.slice(0, at), ...argv.slice(at + 2)] : argv;
-    const r = spawnSync(choice.python, [path.join(import.meta.dirname, '../training/torch/train.py'), ...rest], { stdio: 'inherit' });
+    const r = spawnSync(choice.python, [choice.script, ...rest], { stdio: 'inherit' });
     process.exit(r.status ?? 1);
   }
   console.log(`trainer: TF.js (${choice.why})`);

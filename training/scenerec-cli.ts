@@ -27,6 +27,7 @@ import { architectureOf, checkArchitecture, describeWarmStart, readInitModel, sh
 import type { LoadedModel } from '../src/model/artifacts.js';
 import { modelConfig } from './train.js';
 import { mtlConfig } from './mtl-train.js';
+import { chooseTrainer, TorchUsageError, trainOnTorch, TRAINERS, type TrainerChoice } from './torch/python.js';
 import { calibrateMtlModel, calibrationUsers, FIRST_SHARE, type CalibrationReport } from './mtl-calibrate.js';
 
 /** Held-out users of the card's evaluation, either model (a seeded sample above it); --eval-max-users 0 = all. */
@@ -46,7 +47,7 @@ const TRAIN_FLAGS = {
   'max-len': 'number', hidden: 'number', blocks: 'number', heads: 'number', ffn: 'number', dropout: 'number', seed: 'number',
   patience: 'number', 'max-steps': 'number', dtype: 'string', 'eval-every': 'number', 'eval-users': 'number', 'id-dropout': 'number',
   'task-weights': 'string', l2: 'number', 'skip-eval': 'boolean', 'min-item-count': 'number', 'init-from': 'string', calibrate: 'string',
-  'hold-out': 'string', refit: 'string',
+  'hold-out': 'string', refit: 'string', trainer: 'string',
 } as const;
 
 /**
@@ -101,6 +102,9 @@ training (defaults: sasrec / mtl):
     and test days too, for the epoch count the validation chose; the card's figures are the model's before the refit, and
     scenerec eval then refuses the refit model, which has seen the test days; off: ship the evaluated model)
   --hold-out every-user|validation-sample (sasrec, ${SHOP_HOLD_OUT}: whose last two events are held out for validation and test: only the --eval-users sample's, every other shopper training on all their events; or every shopper's, the benchmark protocol)
+  --trainer auto|torch|tfjs (sasrec, auto: PyTorch (training/torch/train.py, same recipe and artifact, a third of the time an
+    epoch) when a python3 with torch is found (scripts/setup-torch.sh) and --backend is not given, else TF.js in Node;
+    the multi-task model always trains on TF.js)
   --min-item-count N (sasrec, 1: drop rarer items)  --skip-eval (no held-out figures in the card)  --eval-every N (sasrec, ${DEFAULT_TRAIN_OPTIONS.evalEvery}: validate on ${DEFAULT_TRAIN_OPTIONS.validProtocol === 'full' ? 'full-ranking' : 'sampled-100'} NDCG@10 every N epochs)  --eval-users N (${DEFAULT_TRAIN_OPTIONS.evalUsers} / ${DEFAULT_MTL_OPTIONS.evalUsers}: validation users sampled; 0 = all)  --max-steps N  --dtype float16|float32 (float16)  --backend wasm|cpu (wasm)
 
 exit codes: 0 done, 2 bad arguments or malformed data (file:line: column ...), 1 anything else.`;
@@ -315,6 +319,7 @@ async function trainCommand(argv: string[], print: Print): Promise<void> {
   if (forced !== undefined && forced !== 'sasrec' && forced !== 'mtl') throw new UsageError('--model must be sasrec or mtl');
   const dtype = (f.dtype as string) ?? 'float16';
   if (dtype !== 'float16' && dtype !== 'float32') throw new UsageError('--dtype must be float16 or float32');
+  if (f.trainer !== undefined && !TRAINERS.includes(f.trainer as TrainerChoice)) throw new UsageError(`--trainer must be one of ${TRAINERS.join(', ')}`);
   const backend = await setNodeBackend((f.backend as string) ?? 'wasm');
   const initFrom = f['init-from'] as string | undefined;
   // Read first: a wrong folder fails before the log is read.
@@ -324,6 +329,12 @@ async function trainCommand(argv: string[], print: Print): Promise<void> {
   } finally {
     if (prev) tf.dispose(Object.values(prev.weights));
   }
+}
+
+/** The sequence model's trainer (--trainer; auto: PyTorch where a python3 with torch is found and --backend is not given). */
+function sequenceTrainer(f: Flags): ReturnType<typeof chooseTrainer> {
+  // The TS reader hands the PyTorch trainer a \`lines\` log, whatever the shop's format.
+  try { return chooseTrainer(((f.trainer as string) ?? 'auto') as TrainerChoice, 'lines', Object.keys(f)); } catch (e) { throw new UsageError((e as Error).message); }
 }
 
 async function trainWith(
@@ -344,6 +355,7 @@ async function trainWith(
   const choice = forced ? { model: forced as 'sasrec' | 'mtl', why: 'chosen with --model' }
     : prevModel ? { model: prevModel, why: `the architecture of --init-from ${initFrom}` } : chooseModel(input.log, input.items);
   print(`model: ${choice.model} (${choice.why})`);
+  if (choice.model === 'mtl' && f.trainer === 'torch') throw new UsageError('--trainer torch: the multi-task model (mtl) trains on TF.js only; pass --model sasrec for the PyTorch trainer, or drop --trainer');
   let warm: WarmStartReport | undefined;
   const out = f.out as string;
   const name = path.basename(path.resolve(out));
@@ -359,6 +371,7 @@ async function trainWith(
   let dataNote: Record<string, unknown>;
   let bytes: number;
   let modelVersion: string;
+  let trainedOn = `TF.js ${backend}`;
   // A warm start's shape flags default to the earlier model's.
   const shape = prev ? shapeOf(prev.header.config) : {};
   if (choice.model === 'sasrec') {
@@ -375,7 +388,25 @@ async function trainWith(
     // The featuriser's steps (immediate repeats of one item are one step, as when serving).
     const ds = trainingSequences(input.grouped.dataset, n('min-item-count', 1));
     dataNote = { users: ds.users.length, items: ds.numItems, steps: ds.numInteractions };
-    print(`sequence data: ${ds.users.length} users, ${ds.numItems} items, ${ds.numInteractions} steps after collapsing immediate repeats; backend ${backend}`);
+    print(`sequence data: ${ds.users.length} users, ${ds.numItems} items, ${ds.numInteractions} steps after collapsing immediate repeats`);
+    const trainer = sequenceTrainer(f);
+    if (trainer.trainer === 'torch') {
+      print(`trainer: PyTorch ${trainer.torch} (${trainer.python}, 1 process; --trainer tfjs trains on TF.js)`);
+      fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+      let t;
+      try {
+        t = await trainOnTorch({ script: trainer.script, python: trainer.python, sequences: ds.sequences, itemIds: ds.itemIds, options: o, out, dtype, initFrom, print });
+      } catch (e) {
+        if (e instanceof TorchUsageError) throw new UsageError(e.message);
+        throw e;
+      }
+      warm = (t.initFrom ?? undefined) as WarmStartReport | undefined;
+      bytes = t.artifactBytes; modelVersion = t.modelVersion;
+      trainedOn = `PyTorch ${trainer.torch} (${String(t.machine.device)}, 1 process)`;
+      training = { trainer: 'pytorch', seconds: Math.round(t.trainSeconds), epochs: t.epochs, bestEpoch: t.bestEpoch, steps: t.steps, log: t.log };
+      if (!skipEval) { print('evaluating on the held-out items ...'); report = await evalSasrec(out, ds, maxUsers, o); }
+    } else {
+    print(`trainer: TF.js, backend ${backend} (${trainer.why})`);
     let init;
     if (prev) {
       const w = warmStartWeights(prev, modelConfig(ds.numItems, o), { itemIds: ds.itemIds, popularity: [] }, o.seed, initFrom!);
@@ -400,6 +431,7 @@ async function trainWith(
     bytes = saved.bytes; modelVersion = saved.header.modelVersion;
     training = { seconds: Math.round(result.state.trainSeconds), epochs: result.state.epoch, bestEpoch: result.state.bestEpoch, steps: result.state.step, log: result.state.log };
     if (!skipEval) { print('evaluating on the held-out items ...'); report = await evalSasrec(out, ds, maxUsers, o); }
+    }
   } else {
     const split = splitOf(f, input.grouped);
     const phase = phaseClock(print);
@@ -491,7 +523,7 @@ async function trainWith(
   const summary = {
     command: `scenerec train ${argv.join(' ')}`, modelVersion, architecture: choice.model === 'mtl' ? 'sasrec-mtl' : 'sasrec', choice,
     data: { log: input.log, items: input.items?.summary, ...dataNote }, readOptions: input.readOptions,
-    split: report && 'split' in report ? report.split : dataNote.split, options, initFrom: warm ?? null, weightDtype: dtype, artifactBytes: bytes, backend, training,
+    split: report && 'split' in report ? report.split : dataNote.split, options, initFrom: warm ?? null, weightDtype: dtype, artifactBytes: bytes, trainer: trainedOn, training,
     evaluation: report ? { protocol: report.protocol, ...reportJson(report) } : 'skipped (--skip-eval)',
     machine: { cpus: os.cpus().length, node: process.version, tfjs: tf.version.tfjs }, totalSeconds: Math.round((performance.now() - t0) / 1000),
   };
@@ -539,7 +571,7 @@ ${items ? `- Item file \`${items.file}\`: ${items.items} items, ${items.categori
 \`\`\`json
 ${JSON.stringify(s.options)}
 \`\`\`
-Training: ${s.training.epochs} epochs (best ${s.training.bestEpoch}), ${s.training.steps} steps, ${formatDuration(s.training.seconds)} on ${s.backend} (${s.machine.cpus} CPUs, Node ${s.machine.node}, TF.js ${s.machine.tfjs}).
+Training: ${s.training.epochs} epochs (best ${s.training.bestEpoch}), ${s.training.steps} steps, ${formatDuration(s.training.seconds)} on ${s.trainer ?? s.backend} (${s.machine.cpus} CPUs, Node ${s.machine.node}).
 ${s.training.calibration ? calibrationLines(s.training.calibration) : ''}${s.training.refit ? refitLine(s.training.refit) : ''}${s.training.refitSkipped ? `Refit (--refit on): skipped: ${s.training.refitSkipped}.\n` : ''}
 ## Evaluation
 ${report ? `${s.training.refit ? `Measured on version \`${s.training.refit.evaluatedVersion}\`, the model before the refit (the shipped weights have seen the test days). ` : ''}Protocol: ${report.protocol}. ${report.users} shoppers.\n\n${reportTable(report)}${fewShoppersWarning(report) ? `\n\n**${fewShoppersWarning(report)}**` : ''}` : 'Not evaluated (trained with --skip-eval): run `scenerec eval --model <this folder> --data <log>`.'}

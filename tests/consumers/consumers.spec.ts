@@ -230,3 +230,24 @@ test('a model trained by the installed `scenerec train` on a shop CSV serves lis
   expect(inRange(lists[1], 41), lists[1].join(',')).toBeGreaterThan(inRange(lists[1], 21));
   console.log(`own model (${trained.architecture}, trained in ${((Date.now() - t0) / 1000).toFixed(0)} s): ${lists.map((l) => l.join(',')).join(' | ')}`);
 });
+
+// The sequence model from the installed package: `scenerec train --model sasrec` runs the PyTorch trainer
+// shipped in the package (dist/cli/torch/) where a python3 with torch is installed (CI installs it), else
+// TF.js; either way the app serves the model.
+test('the installed `scenerec train --model sasrec` trains on PyTorch where torch is installed, and the app serves the model', async ({ page }) => {
+  test.setTimeout(300_000);
+  const store = process.env.SCENEREC_CONSUMER_STORE!;
+  const { work } = JSON.parse(readFileSync(join(import.meta.dirname, '.consumers.json'), 'utf8')) as { work: string };
+  const shop = writeShopExport(join(work, 'own-export-sasrec'));
+  const out = join(work, 'vite/dist/models/own-sasrec');
+  const bin = join(store, 'node_modules/.bin/scenerec');
+  const hasTorch = ['python3', '/usr/bin/python3'].some((py) => spawnSync(py, ['-c', 'import torch']).status === 0);
+  const train = execFileSync(bin, ['train', '--data', shop.events, '--out', out, '--model', 'sasrec', '--epochs', '4'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  expect(train).toContain(hasTorch ? 'trainer: PyTorch' : 'trainer: TF.js');
+  const trained = JSON.parse(train.trim().split('\n').at(-1)!) as { architecture: string; modelVersion: string };
+  expect(trained.architecture).toBe('sasrec');
+  const r = await open(page, state.urls.viteBuild, { backend: 'wasm', model: '/models/own-sasrec/model.json', history: 'item-21,item-24,item-27' });
+  expect((r as unknown as { info: { modelVersion: string } }).info.modelVersion).toBe(trained.modelVersion);
+  expect(r.items).toHaveLength(8);
+  expect(r.items.every((i) => i.reason === 'personal'), JSON.stringify(r.items)).toBe(true);
+});

@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import 'fake-indexeddb/auto';
 import { createEngine } from '../../src/engine/index.js';
 import { fileFetch } from './helpers.js';
+import { torchPython } from '../../training/torch/python.js';
 
 const ROOT = path.resolve(__dirname, '../..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scenerec-cmd-'));
@@ -41,8 +42,10 @@ describe('scenerec train / eval / inspect', () => {
       const out = path.join(dir, `model-${format}`);
       // The csv multi-task model keeps the default refit (on); the jsonl one ships the evaluated model (--refit off).
       const refitOn = format === 'csv';
-      const t = await cli(['train', '--data', file, '--items', items, '--out', out, ...TINY, ...(model === 'auto' ? [] : ['--model', model]), ...(format === 'jsonl' ? ['--refit', 'off'] : [])]);
+      // The sequence model here on TF.js (the other sequence-model tests take the default trainer: PyTorch where installed).
+      const t = await cli(['train', '--data', file, '--items', items, '--out', out, ...TINY, ...(model === 'auto' ? [] : ['--model', model, '--trainer', 'tfjs']), ...(format === 'jsonl' ? ['--refit', 'off'] : [])]);
       expect(t.code, t.err).toBe(0);
+      if (model === 'sasrec') expect(t.out).toContain('trainer: TF.js, backend wasm (chosen with --trainer tfjs)');
       const kind = { seconds: 'epoch seconds', ms: 'epoch milliseconds', iso: 'ISO 8601 dates' }[time];
       expect(t.out.join('\n')).toContain(`timestamps look like ${kind}, 2024-03-01 .. 2024-03-06`);
       const arch = model === 'sasrec' ? 'sasrec' : 'sasrec-mtl';
@@ -247,6 +250,54 @@ describe('scenerec train / eval / inspect', () => {
     } finally {
       await engine.dispose();
     }
+  }, 120_000);
+
+  it.skipIf(!torchPython())('the sequence model trains on PyTorch by default: any id string survives, same rows as TF.js, the engine serves it', async () => {
+    await setNodeBackend('wasm');
+    // Ids a shop's export may hold that a whitespace-split log could not: spaces, quotes, commas, non-ASCII.
+    const names = Array.from({ length: 40 }, (_, k) => [`SKU ${k}/A`, `"quoted, ${k}"`, `Größe-${k}`, `#${k}\\x`][k % 4]);
+    const csvField = (v: string) => `"${v.replace(/"/g, '""')}"`;
+    const rows = ['user_id,item_id,event,timestamp'];
+    for (let u = 0; u < 50; u++) for (let j = 0; j < 8; j++) rows.push(`u${u},${csvField(names[(u * 3 + j * (1 + (u % 5))) % names.length])},view,${1709287200 + u * 100 + j}`);
+    const file = path.join(dir, 'odd-ids.csv');
+    fs.writeFileSync(file, rows.join('\n') + '\n');
+    const torch = path.join(dir, 'model-torch');
+    const t = await cli(['train', '--data', file, '--out', torch, ...TINY, '--eval-users', '20']);
+    expect(t.code, t.err).toBe(0);
+    const text = t.out.join('\n');
+    expect(text).toContain('model: sasrec');
+    expect(text).toMatch(/trainer: PyTorch \S+ \(.+, 1 process; --trainer tfjs trains on TF\.js\)/);
+    expect(text).toMatch(/epoch 1\/1 loss \d/);
+    const summary = JSON.parse(fs.readFileSync(path.join(torch, 'training.json'), 'utf8'));
+    expect(summary.training.trainer).toBe('pytorch');
+    expect(summary.trainer).toMatch(/^PyTorch /);
+    expect(fs.readFileSync(path.join(torch, 'README.md'), 'utf8')).toMatch(/ on PyTorch \S+ \(cpu, 1 process\)/);
+    // The same vocabulary, row for row, as the TF.js trainer's (the shop's ids, in the TS reader's order).
+    const tfjs = path.join(dir, 'model-tfjs');
+    expect((await cli(['train', '--data', file, '--out', tfjs, ...TINY, '--eval-users', '20', '--trainer', 'tfjs'])).code).toBe(0);
+    const vocab = (d: string) => JSON.parse(fs.readFileSync(path.join(d, 'vocab.json'), 'utf8'));
+    expect(vocab(torch)).toEqual(vocab(tfjs));
+    expect(new Set(vocab(torch).itemIds.slice(1))).toEqual(new Set(names));
+    // Served by the engine: a history of those ids gives a list of them.
+    const engine = await createEngine({ modelUrl: pathToFileURL(path.join(torch, 'model.json')).href, backend: 'cpu', dbName: `odd-ids-${Date.now()}` }, { fetch: fileFetch() });
+    try {
+      for (const id of names.slice(0, 3)) await engine.track({ type: 'view', itemId: id });
+      const list = await engine.recommend('home', { k: 5 });
+      expect(list.items).toHaveLength(5);
+      for (const i of list.items) expect(names).toContain(i.itemId);
+    } finally {
+      await engine.dispose();
+    }
+    // A refusal of train.py's is the command's exit code 2, with its message; mtl cannot take --trainer torch.
+    const shape = await cli(['train', '--data', file, '--out', path.join(dir, 'x'), '--init-from', torch, ...TINY, '--hidden', '16', '--trainer', 'torch']);
+    expect(shape.code).toBe(2);
+    expect(shape.err).toContain('pass --hidden 8');
+    const { file: multi, items } = makeLog('csv', 'seconds');
+    const mtl = await cli(['train', '--data', multi, '--items', items, '--out', path.join(dir, 'x'), ...TINY, '--trainer', 'torch']);
+    expect(mtl.code).toBe(2);
+    expect(mtl.err).toContain('the multi-task model (mtl) trains on TF.js only');
+    expect((await cli(['train', '--data', file, '--out', path.join(dir, 'x'), '--trainer', 'gpu'])).err).toContain('--trainer must be one of auto, torch, tfjs');
+    expect(fs.existsSync(path.join(dir, 'x'))).toBe(false);
   }, 120_000);
 
   it('exits 2 on malformed rows naming file, line and column; --skip-bad skips and counts', async () => {

@@ -179,6 +179,9 @@ def parse_args(argv):
     p.add_argument("--init-from", default=None,
                    help="warm start from an earlier sasrec model folder: known items keep their vectors, new items start as a cold start's; "
                         "the shape flags default to that model's (as npm run train --init-from)")
+    p.add_argument("--item-names", default=None,
+                   help="a JSON array: the log's item ids are indices into it, and the model's vocabulary gets these names "
+                        "(how scenerec train hands over a log it read: any id string survives, the log stays whitespace-split)")
     p.add_argument("--print-defaults", action="store_true", help="print the option defaults as JSON and exit")
     a = p.parse_args(argv)
     if a.print_defaults:
@@ -397,6 +400,24 @@ def evaluate(model, cases, num_items, protocol, seed, device, world):
     return {"hr@10": hr / max(n, 1), "ndcg@10": ndcg / max(n, 1), "users": int(n), "protocol": protocol, "target": "valid"}
 
 
+def named_items(item_ids: list, names_file: str) -> list:
+    """--item-names: the vocabulary's ids are indices into the file's JSON array; each becomes its name."""
+    try:
+        with open(names_file, encoding="utf-8") as f:
+            names = json.load(f)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--item-names {names_file}: cannot read a JSON array of item ids ({e})")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise UsageError(f"--item-names {names_file}: must be a JSON array of strings")
+    out = [""]
+    for iid in item_ids[1:]:
+        k = int(iid) if iid.isdigit() else -1
+        if not 0 < k < len(names):
+            raise UsageError(f"--item-names {names_file}: the log's item id {iid} is no index into its {len(names)} names")
+        out.append(names[k])
+    return out
+
+
 def main(argv=None):
     a, o = parse_args(sys.argv[1:] if argv is None else argv)
     if a.print_defaults:
@@ -428,9 +449,14 @@ def main(argv=None):
                 seen.add(it); ordered.append(it)
         for k, v in c.items():
             counts[k] = counts.get(k, 0) + v
+    if a.item_names is not None:
+        # The ids are the TS reader's model indices: keep its order, so both trainers lay out the same rows.
+        ordered.sort(key=lambda iid: int(iid) if iid.isdigit() else -1)
     item_ids = build_vocab(ordered, counts, a.min_item_count)
     num_items = len(item_ids) - 1
     seqs = sequences_for(shard, item_ids, a.repeats)
+    if a.item_names is not None:
+        item_ids = named_items(item_ids, a.item_names)
     user_offset = sum(p[2] for p in parts[:rank])
     num_users = sum(p[2] for p in parts)
     pop = torch.zeros(num_items + 1, dtype=torch.float64)
