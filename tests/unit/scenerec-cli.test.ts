@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import 'fake-indexeddb/auto';
 import { createEngine } from '../../src/engine/index.js';
 import { fileFetch } from './helpers.js';
-import { torchPython } from '../../training/torch/python.js';
+import { torchPython, writeSeqs } from '../../training/torch/python.js';
 
 const ROOT = path.resolve(__dirname, '../..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scenerec-cmd-'));
@@ -299,6 +299,37 @@ describe('scenerec train / eval / inspect', () => {
     expect((await cli(['train', '--data', file, '--out', path.join(dir, 'x'), '--trainer', 'gpu'])).err).toContain('--trainer must be one of auto, torch, tfjs');
     expect(fs.existsSync(path.join(dir, 'x'))).toBe(false);
   }, 120_000);
+
+  it.skipIf(!torchPython())('the seqs hand-over: every rank of a torchrun reads a contiguous share, together every user once; bad files are refused', () => {
+    const seqs = Array.from({ length: 97 }, (_, u) => Array.from({ length: u % 9 === 0 ? 0 : 1 + (u * 5) % 17 }, (_, j) => 1 + ((u + j * 3) % 40)));
+    const file = path.join(dir, 'hand-over.seqs');
+    writeSeqs(file, seqs);
+    const script = `import json, sys; sys.path.insert(0, ${JSON.stringify(path.join(ROOT, 'training/torch'))})
+from data import read_seqs, DataFormatError
+out = {}
+for world in (1, 2, 3):
+    parts = [read_seqs(sys.argv[1], 41, r, world) for r in range(world)]
+    out[world] = {"seqs": [s for p in parts for s in p[0]], "firsts": [p[1] for p in parts], "users": [p[2] for p in parts], "counts": sum(p[3] for p in parts).tolist()}
+for names in (40, 41):
+    try: read_seqs(sys.argv[1], names); out["names" + str(names)] = "ok"
+    except DataFormatError as e: out["names" + str(names)] = str(e)
+print(json.dumps(out))`;
+    const r = spawnSync(torchPython()!.python, ['-c', script, file], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout);
+    const counts = new Array(41).fill(0);
+    for (const s of seqs) for (const i of s) counts[i]++;
+    for (const w of ['1', '2', '3']) {
+      expect(got[w].seqs).toEqual(seqs);
+      expect(got[w].users.every((n: number) => n === 97)).toBe(true);
+      expect(got[w].counts).toEqual(counts);
+      expect(got[w].firsts[0]).toBe(0);
+    }
+    expect(got['3'].firsts[1]).toBeGreaterThan(0);
+    expect(got['3'].firsts[2]).toBeGreaterThan(got['3'].firsts[1]);
+    expect(got.names41).toBe('ok');
+    expect(got.names40).toContain('an item index outside 1..39');
+  });
 
   it('exits 2 on malformed rows naming file, line and column; --skip-bad skips and counts', async () => {
     const bad = path.join(dir, 'bad.csv');

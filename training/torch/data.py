@@ -4,7 +4,9 @@ training/node-io.ts trainingSequences, src/model/inputs.ts modelSequence), plus 
 a large log across torchrun ranks.
 
 Formats (as training/data.ts): `pairs` ("<user> <item>" per line, lines grouped by user), `lines`
-("<user> <item> <item> ..."), `tianchi` (user, item, behaviour, YYYYMMDD, tab-separated).
+("<user> <item> <item> ..."), `tianchi` (user, item, behaviour, YYYYMMDD, tab-separated). And `seqs`,
+the binary form scenerec train hands over (training/torch/python.ts writeSeqs): every user's model
+sequence as the TS reader built it, item indices into the run's --item-names; read without parsing.
 
 Sharding: for `pairs` and `lines` each rank reads only its byte range of the file, aligned to whole
 users (a user belongs to the rank whose range holds the user's first line), so no rank ever holds
@@ -21,6 +23,8 @@ import re
 from dataclasses import dataclass, field
 
 FORMATS = ("pairs", "lines", "tianchi")
+# The `seqs` file: int32 little-endian [SEQS_MAGIC, SEQS_VERSION, users, steps, length per user..., items...].
+SEQS_MAGIC, SEQS_VERSION = 0x53514553, 1
 REPEAT_RULES = ("collapse", "collapse-raw", "keep")
 _ID = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 
@@ -182,6 +186,34 @@ def read_shard(path: str, fmt: str, rank: int = 0, world: int = 1) -> Shard:
             index[u] = len(shard.users); shard.users.append(u); shard.items.append([])
         shard.items[index[u]].extend(items)
     return shard
+
+
+def read_seqs(path: str, num_names: int, rank: int = 0, world: int = 1):
+    """A `seqs` file's users of `rank` (a contiguous range, balanced by steps): (sequences, first user, users in all,
+    item counts of the range). The file is mapped, not read whole; its indices are checked against the names."""
+    import numpy as np
+    if not os.path.exists(path):
+        raise DataFormatError(path, 0, "cannot read file: no such file")
+    a = np.memmap(path, dtype="<i4", mode="r")
+    if len(a) < 4 or int(a[0]) != SEQS_MAGIC or int(a[1]) != SEQS_VERSION:
+        raise DataFormatError(path, 0, f"not a version {SEQS_VERSION} seqs file (scenerec train writes them)")
+    users, steps = int(a[2]), int(a[3])
+    if users < 0 or steps < 0 or len(a) != 4 + users + steps:
+        raise DataFormatError(path, 0, f"a seqs file of {users} users and {steps} steps has {len(a) - 4} values after its header")
+    lens = np.asarray(a[4:4 + users], dtype=np.int64)
+    offsets = np.zeros(users + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    if users and (lens.min() < 0 or offsets[-1] != steps):
+        raise DataFormatError(path, 0, "the sequence lengths do not add up to the steps")
+    starts = offsets[:-1]
+    lo = int(np.searchsorted(starts, steps * rank // world, "left")) if rank > 0 else 0
+    hi = int(np.searchsorted(starts, steps * (rank + 1) // world, "left")) if rank < world - 1 else users
+    items = np.asarray(a[4 + users + offsets[lo]:4 + users + offsets[hi]], dtype=np.int64)
+    if len(items) and (items.min() < 1 or items.max() >= num_names):
+        raise DataFormatError(path, 0, f"an item index outside 1..{num_names - 1} (the --item-names)")
+    base = offsets[lo]
+    seqs = [items[offsets[u] - base:offsets[u + 1] - base].tolist() for u in range(lo, hi)]
+    return seqs, lo, users, np.bincount(items, minlength=num_names)
 
 
 def model_sequence(items, model_of, repeats: str = "collapse") -> list:

@@ -89,9 +89,9 @@ export class TorchUsageError extends Error {
 }
 
 /**
- * Trains the sequence model on PyTorch from sequences the TS reader built: writes them as a `lines` log of
- * model indices plus the item names (`--item-names`), so any id string a shop's export holds survives and the
- * artifact's vocabulary is the shop's ids; runs train.py in one process, passes its lines to `print` as they
+ * Trains the sequence model on PyTorch from sequences the TS reader built: writes them as a `seqs` file of
+ * model indices plus the item names (`--item-names`), so any id string a shop's export holds survives, the
+ * artifact's vocabulary is the shop's ids in the TS reader's order, and train.py reads them without parsing; runs train.py in one process, passes its lines to `print` as they
  * come, and returns its training summary. The temporary files and train.py's checkpoints live in a temporary
  * folder removed afterwards (scenerec train does not resume).
  */
@@ -101,11 +101,11 @@ export async function trainOnTorch(run: {
 }): Promise<TorchTrainingSummary> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'scenerec-torch-'));
   try {
-    const data = path.join(tmp, 'sequences.lines');
+    const data = path.join(tmp, 'sequences.seqs');
     const names = path.join(tmp, 'item-names.json');
-    await writeLines(data, run.sequences);
+    writeSeqs(data, run.sequences);
     fs.writeFileSync(names, JSON.stringify(run.itemIds));
-    const args = [run.script, '--data', data, '--format', 'lines', '--item-names', names,
+    const args = [run.script, '--data', data, '--format', 'seqs', '--item-names', names,
       '--out', run.out, '--tag', path.basename(path.resolve(run.out)), '--dtype', run.dtype, '--checkpoint-dir', path.join(tmp, 'checkpoints'),
       ...torchFlags(run.options), ...(run.initFrom !== undefined ? ['--init-from', run.initFrom] : [])];
     const child = spawn(run.python, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
@@ -123,20 +123,21 @@ export async function trainOnTorch(run: {
   }
 }
 
-/** One line per user with a step: "<user index> <item index> ..." (users without one have nothing to train). */
-async function writeLines(file: string, sequences: readonly ArrayLike<number>[]): Promise<void> {
-  const stream = fs.createWriteStream(file);
-  const done = new Promise<void>((resolve, reject) => { stream.on('finish', resolve); stream.on('error', reject); });
-  let chunk = '';
-  for (let u = 0; u < sequences.length; u++) {
-    const s = sequences[u];
-    if (s.length === 0) continue;
-    chunk += `${u} ${Array.prototype.join.call(s, ' ')}\n`;
-    if (chunk.length > 1 << 20) {
-      if (!stream.write(chunk)) await new Promise<void>((r) => stream.once('drain', () => r()));
-      chunk = '';
-    }
-  }
-  stream.end(chunk);
-  await done;
+/** training/torch/data.py's `seqs` header: magic ("SEQS"), version. */
+const SEQS_MAGIC = 0x53514553;
+const SEQS_VERSION = 1;
+
+/**
+ * The `seqs` file train.py reads without parsing (data.py read_seqs): int32 little-endian, a header
+ * [magic, version, users, steps], every user's length, then every user's item indices in order.
+ */
+export function writeSeqs(file: string, sequences: readonly ArrayLike<number>[]): void {
+  let steps = 0;
+  for (const s of sequences) steps += s.length;
+  const a = new Int32Array(4 + sequences.length + steps);
+  a.set([SEQS_MAGIC, SEQS_VERSION, sequences.length, steps]);
+  let at = 4 + sequences.length;
+  sequences.forEach((s, u) => { a[4 + u] = s.length; a.set(s, at); at += s.length; });
+  // Int32Array is the platform's byte order: every platform Node runs on here is little-endian.
+  fs.writeFileSync(file, new Uint8Array(a.buffer));
 }

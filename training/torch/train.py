@@ -39,7 +39,7 @@ import torch.distributed as dist  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data import (DataFormatError, Mulberry32, REPEAT_RULES, build_examples, build_vocab, collapsed_counts,  # noqa: E402
+from data import (DataFormatError, read_seqs, Mulberry32, REPEAT_RULES, build_examples, build_vocab, collapsed_counts,  # noqa: E402
                   first_seen_items, leave_one_out, read_shard, sequences_for)
 from model import SasRec, load_model, pad_history, save_model  # noqa: E402
 
@@ -157,7 +157,7 @@ def describe_warm_start(r: dict) -> str:
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="interaction log")
-    p.add_argument("--format", help="pairs | lines | tianchi (as npm run train)")
+    p.add_argument("--format", help="pairs | lines | tianchi (as npm run train), or seqs (scenerec train's binary hand-over, with --item-names)")
     p.add_argument("--out", help="output folder: model.json, weights.bin, vocab.json, training.json")
     for flag, key in FLAGS.items():
         d = DEFAULTS[key]
@@ -400,8 +400,8 @@ def evaluate(model, cases, num_items, protocol, seed, device, world):
     return {"hr@10": hr / max(n, 1), "ndcg@10": ndcg / max(n, 1), "users": int(n), "protocol": protocol, "target": "valid"}
 
 
-def named_items(item_ids: list, names_file: str) -> list:
-    """--item-names: the vocabulary's ids are indices into the file's JSON array; each becomes its name."""
+def read_item_names(names_file: str) -> list:
+    """--item-names: a JSON array of strings (index 0 unused)."""
     try:
         with open(names_file, encoding="utf-8") as f:
             names = json.load(f)
@@ -409,6 +409,12 @@ def named_items(item_ids: list, names_file: str) -> list:
         raise UsageError(f"--item-names {names_file}: cannot read a JSON array of item ids ({e})")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise UsageError(f"--item-names {names_file}: must be a JSON array of strings")
+    return names
+
+
+def named_items(item_ids: list, names_file: str) -> list:
+    """--item-names with a text log: its item ids are indices into the names; each becomes its name."""
+    names = read_item_names(names_file)
     out = [""]
     for iid in item_ids[1:]:
         k = int(iid) if iid.isdigit() else -1
@@ -440,29 +446,39 @@ def main(argv=None):
     torch.manual_seed(seed * 1000 + rank)
 
     t0 = time.time()
-    shard = read_shard(a.data, a.format, rank, world)
-    parts = all_gather((first_seen_items(shard), collapsed_counts(shard, a.repeats), len(shard.users)), world)
-    ordered, counts, seen = [], {}, set()
-    for items, c, _ in parts:
-        for it in items:
-            if it not in seen:
-                seen.add(it); ordered.append(it)
-        for k, v in c.items():
-            counts[k] = counts.get(k, 0) + v
-    if a.item_names is not None:
-        # The ids are the TS reader's model indices: keep its order, so both trainers lay out the same rows.
-        ordered.sort(key=lambda iid: int(iid) if iid.isdigit() else -1)
-    item_ids = build_vocab(ordered, counts, a.min_item_count)
-    num_items = len(item_ids) - 1
-    seqs = sequences_for(shard, item_ids, a.repeats)
-    if a.item_names is not None:
-        item_ids = named_items(item_ids, a.item_names)
-    user_offset = sum(p[2] for p in parts[:rank])
-    num_users = sum(p[2] for p in parts)
-    pop = torch.zeros(num_items + 1, dtype=torch.float64)
-    for s in seqs:
-        if s:
-            pop += torch.bincount(torch.tensor(s), minlength=num_items + 1).to(torch.float64)
+    if a.format == "seqs":
+        # Model sequences the TS reader built (scenerec train): the vocabulary is the names, in their order.
+        if a.item_names is None:
+            raise UsageError("--format seqs needs --item-names (the file's item indices point into it)")
+        item_ids = [""] + read_item_names(a.item_names)[1:]
+        num_items = len(item_ids) - 1
+        seqs, user_offset, num_users, counts = read_seqs(a.data, len(item_ids), rank, world)
+        pop = torch.from_numpy(counts.astype(np.float64))
+        pop[0] = 0
+    else:
+        shard = read_shard(a.data, a.format, rank, world)
+        parts = all_gather((first_seen_items(shard), collapsed_counts(shard, a.repeats), len(shard.users)), world)
+        ordered, counts, seen = [], {}, set()
+        for items, c, _ in parts:
+            for it in items:
+                if it not in seen:
+                    seen.add(it); ordered.append(it)
+            for k, v in c.items():
+                counts[k] = counts.get(k, 0) + v
+        if a.item_names is not None:
+            # The ids are indices into the names: keep that order, so the rows are laid out as the names are.
+            ordered.sort(key=lambda iid: int(iid) if iid.isdigit() else -1)
+        item_ids = build_vocab(ordered, counts, a.min_item_count)
+        num_items = len(item_ids) - 1
+        seqs = sequences_for(shard, item_ids, a.repeats)
+        if a.item_names is not None:
+            item_ids = named_items(item_ids, a.item_names)
+        user_offset = sum(p[2] for p in parts[:rank])
+        num_users = sum(p[2] for p in parts)
+        pop = torch.zeros(num_items + 1, dtype=torch.float64)
+        for s in seqs:
+            if s:
+                pop += torch.bincount(torch.tensor(s), minlength=num_items + 1).to(torch.float64)
     if world > 1:
         pop = pop.to(device); dist.all_reduce(pop); pop = pop.cpu()
     num_interactions = int(pop.sum())
