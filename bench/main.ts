@@ -176,6 +176,7 @@ async function run(c: BenchCase, opts: { peak?: boolean } = {}): Promise<BenchRe
     t0 = performance.now();
     while (performance.now() - t0 < c.throughputSeconds * 1000) { await calls.home(); n++; }
     const sequential = n / ((performance.now() - t0) / 1000);
+    performance.measure('bench:home-calls', { start: t0, end: performance.now() }); // warm home calls back to back, for --trace
     n = 0;
     t0 = performance.now();
     while (performance.now() - t0 < c.throughputSeconds * 1000) { await Promise.all(Array.from({ length: 8 }, () => calls.home())); n += 8; }

@@ -3,7 +3,8 @@
  *
  * Where each thread's time went in a Chromium trace written by `npm run bench -- --trace DIR`: V8's
  * sampling profiler (ProfileChunk events, one profile per thread: the page, each worker) read within
- * each `performance.measure` window the bench page marks (bench:first-visit, bench:returning-visit),
+ * each `performance.measure` window the bench page marks (bench:first-visit, bench:returning-visit,
+ * bench:home-calls: the warm home calls back to back),
  * or --window NAME only. Per window and thread: busy ms, then the functions by self time and by
  * inclusive time (a function counted once per sample however deep it recurses), and with --buckets
  * the busiest function in each slice of that many ms, to read the order of the work; and when the
