@@ -27,7 +27,7 @@ import { architectureOf, checkArchitecture, describeWarmStart, readInitModel, sh
 import type { LoadedModel } from '../src/model/artifacts.js';
 import { modelConfig } from './train.js';
 import { mtlConfig } from './mtl-train.js';
-import { chooseTrainer, TorchUsageError, trainOnTorch, TRAINERS, type TrainerChoice } from './torch/python.js';
+import { chooseTrainer, TorchTrainerError, TorchUsageError, trainOnTorch, TRAINERS, type TorchTrainingSummary, type TrainerChoice } from './torch/python.js';
 import { calibrateMtlModel, calibrationUsers, FIRST_SHARE, type CalibrationReport } from './mtl-calibrate.js';
 
 /** Held-out users of the card's evaluation, either model (a seeded sample above it); --eval-max-users 0 = all. */
@@ -389,24 +389,29 @@ async function trainWith(
     const ds = trainingSequences(input.grouped.dataset, n('min-item-count', 1));
     dataNote = { users: ds.users.length, items: ds.numItems, steps: ds.numInteractions };
     print(`sequence data: ${ds.users.length} users, ${ds.numItems} items, ${ds.numInteractions} steps after collapsing immediate repeats`);
-    const trainer = sequenceTrainer(f);
+    let trainer = sequenceTrainer(f);
+    let t: TorchTrainingSummary | undefined;
     if (trainer.trainer === 'torch') {
       print(`trainer: PyTorch ${trainer.torch} (${trainer.python}, 1 process; --trainer tfjs trains on TF.js)`);
       fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-      let t;
       try {
         t = await trainOnTorch({ script: trainer.script, python: trainer.python, sequences: ds.sequences, itemIds: ds.itemIds, options: o, out, dtype, initFrom, print });
       } catch (e) {
         if (e instanceof TorchUsageError) throw new UsageError(e.message);
-        throw e;
+        // Chosen by --trainer auto and failed before its first epoch (a broken torch install): the TF.js trainer runs instead.
+        if (!(e instanceof TorchTrainerError) || e.trained || f.trainer === 'torch') throw e;
+        print(`warning: ${e.message.split('\nRetry with')[0]}`);
+        trainer = { trainer: 'tfjs', why: 'the PyTorch trainer failed before its first epoch (above)' };
       }
+    }
+    if (trainer.trainer === 'torch' && t) {
       warm = (t.initFrom ?? undefined) as WarmStartReport | undefined;
       bytes = t.artifactBytes; modelVersion = t.modelVersion;
       trainedOn = `PyTorch ${trainer.torch} (${String(t.machine.device)}, 1 process)`;
       training = { trainer: 'pytorch', seconds: Math.round(t.trainSeconds), epochs: t.epochs, bestEpoch: t.bestEpoch, steps: t.steps, log: t.log };
       if (!skipEval) { print('evaluating on the held-out items ...'); report = await evalSasrec(out, ds, maxUsers, o); }
     } else {
-    print(`trainer: TF.js, backend ${backend} (${trainer.why})`);
+    print(`trainer: TF.js, backend ${backend} (${'why' in trainer ? trainer.why : ''})`);
     let init;
     if (prev) {
       const w = warmStartWeights(prev, modelConfig(ds.numItems, o), { itemIds: ds.itemIds, popularity: [] }, o.seed, initFrom!);

@@ -300,6 +300,31 @@ describe('scenerec train / eval / inspect', () => {
     expect(fs.existsSync(path.join(dir, 'x'))).toBe(false);
   }, 120_000);
 
+  it('--trainer auto falls back to TF.js when the PyTorch trainer fails before its first epoch; --trainer torch does not', async () => {
+    await setNodeBackend('wasm');
+    // A python3 that imports torch but whose train.py run dies at once (a broken install).
+    const fake = path.join(dir, 'broken-python');
+    fs.writeFileSync(fake, '#!/bin/sh\nif [ "$1" = "-c" ]; then echo 9.9; exit 0; fi\necho "ImportError: libtorch_cpu.so: cannot open shared object file" >&2\nexit 1\n', { mode: 0o755 });
+    const { file } = makeLog('csv', 'seconds');
+    const before = process.env.SCENEREC_PYTHON;
+    process.env.SCENEREC_PYTHON = fake;
+    try {
+      const auto = await cli(['train', '--data', file, '--out', path.join(dir, 'model-fallback'), ...TINY, '--model', 'sasrec', '--skip-eval']);
+      expect(auto.code, auto.err).toBe(0);
+      const text = auto.out.join('\n');
+      expect(text).toContain('trainer: PyTorch 9.9');
+      expect(text).toContain('warning: the PyTorch trainer');
+      expect(text).toContain('libtorch_cpu.so');
+      expect(text).toContain('trainer: TF.js, backend wasm (the PyTorch trainer failed before its first epoch (above))');
+      expect(JSON.parse(fs.readFileSync(path.join(dir, 'model-fallback', 'training.json'), 'utf8')).trainer).toBe('TF.js wasm');
+      const forced = await cli(['train', '--data', file, '--out', path.join(dir, 'model-forced'), ...TINY, '--model', 'sasrec', '--skip-eval', '--trainer', 'torch']);
+      expect(forced.code).toBe(1);
+      expect(forced.err).toContain('Retry with --trainer tfjs');
+    } finally {
+      if (before === undefined) delete process.env.SCENEREC_PYTHON; else process.env.SCENEREC_PYTHON = before;
+    }
+  }, 120_000);
+
   it.skipIf(!torchPython())('the seqs hand-over: every rank of a torchrun reads a contiguous share, together every user once; bad files are refused', () => {
     const seqs = Array.from({ length: 97 }, (_, u) => Array.from({ length: u % 9 === 0 ? 0 : 1 + (u * 5) % 17 }, (_, j) => 1 + ((u + j * 3) % 40)));
     const file = path.join(dir, 'hand-over.seqs');

@@ -10,13 +10,16 @@ import * as readline from 'node:readline';
 import type { TrainOptions } from '../train.js';
 
 /** Candidates, in order: $SCENEREC_PYTHON, python3 on PATH, Debian's /usr/bin/python3 (a pyenv python3 on PATH lacks the Debian package). */
-export const PYTHON_CANDIDATES = [process.env.SCENEREC_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => Boolean(p));
+export function pythonCandidates(): string[] {
+  return [process.env.SCENEREC_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => Boolean(p));
+}
 
 /** The first candidate that imports torch, with its torch version; undefined when none does (or SCENEREC_PYTHON=none). */
 export function torchPython(): { python: string; torch: string } | undefined {
   if (process.env.SCENEREC_PYTHON === 'none') return undefined;
-  for (const python of PYTHON_CANDIDATES) {
-    const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  for (const python of pythonCandidates()) {
+    // numpy too: train.py needs both (Debian's python3-torch brings it; a hand-made environment may not).
+    const r = spawnSync(python, ['-c', 'import numpy, torch; print(torch.__version__)'], { encoding: 'utf8' });
     if (r.status === 0) return { python, torch: r.stdout.trim() };
   }
   return undefined;
@@ -88,6 +91,12 @@ export class TorchUsageError extends Error {
   override name = 'TorchUsageError';
 }
 
+/** Thrown when train.py fails otherwise; `trained` says whether it had finished an epoch (a late failure). */
+export class TorchTrainerError extends Error {
+  override name = 'TorchTrainerError';
+  constructor(message: string, readonly trained: boolean) { super(message); }
+}
+
 /**
  * Trains the sequence model on PyTorch from sequences the TS reader built: writes them as a `seqs` file of
  * model indices plus the item names (`--item-names`), so any id string a shop's export holds survives, the
@@ -111,12 +120,16 @@ export async function trainOnTorch(run: {
     const child = spawn(run.python, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
     const stderr: string[] = [];
     // train.py's own "saved ..." line is left out: the command prints its own once the card is written.
-    readline.createInterface({ input: child.stdout }).on('line', (l) => { if (!l.startsWith('saved ')) run.print(l); });
+    let trained = false;
+    readline.createInterface({ input: child.stdout }).on('line', (l) => {
+      if (/^epoch [1-9]/.test(l)) trained = true;
+      if (!l.startsWith('saved ')) run.print(l);
+    });
     readline.createInterface({ input: child.stderr }).on('line', (l) => stderr.push(l));
     const code = await new Promise<number | null>((resolve, reject) => { child.on('error', reject); child.on('close', resolve); });
     const said = stderr.join('\n');
     if (code === 2) throw new TorchUsageError(said.replace(/^error: /, '') || 'train.py refused the run');
-    if (code !== 0) throw new Error(`the PyTorch trainer (${run.python} ${run.script}) failed with exit code ${code}${said ? `:\n${said.split('\n').slice(-20).join('\n')}` : ''}\nRetry with --trainer tfjs to train on TF.js.`);
+    if (code !== 0) throw new TorchTrainerError(`the PyTorch trainer (${run.python} ${run.script}) failed with exit code ${code}${said ? `:\n${said.split('\n').slice(-20).join('\n')}` : ''}\nRetry with --trainer tfjs to train on TF.js.`, trained);
     return JSON.parse(fs.readFileSync(path.join(run.out, 'training.json'), 'utf8')) as TorchTrainingSummary;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
