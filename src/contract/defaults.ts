@@ -195,6 +195,12 @@ export const MODEL_CACHE_DISPOSE_WAIT_MS = 2000;
  * is not held up by a slow cache).
  */
 export const CATALOG_CHECK_WAIT_MS = 500;
+
+/**
+ * How long the model cache's file-reading helper worker (src/model/file-store.ts) may take to say it
+ * started before its reads are made by the engine's own thread (a policy that blocks it silently).
+ */
+export const FILE_READER_START_MS = 2000;
 export const MODEL_CACHE_UNUSED_DAYS = 30;
 
 /** How many history items a personal reason names. */

@@ -6,10 +6,13 @@
  * Storage still holds every version's entries and decides what is complete (./cache.ts); a weight
  * file stored here is a marker there.
  *
- * Reads go through the File API, off the calling thread: the worker's load has other work meanwhile
- * (the catalog check, the vocabulary). A synchronous access handle copies faster on an idle
- * machine but holds the worker's thread for the copy; the returning visit of a large catalog was
- * slower that way (docs/benchmarks.md). Writes use a writable
+ * Reads go through the File API in a second, short-lived worker (`FileReaderHelper`), whose buffer is
+ * transferred back: a File read in the calling worker advances only when that thread is idle, and a
+ * model load keeps it busy (the catalog check, the vocabulary) in slices: 128 MB took seconds that way
+ * against a few hundred ms from the helper (scripts/bench-storage-read.ts). Where no helper starts
+ * (no Worker in this realm, a content security policy without blob: workers) the calling worker reads.
+ * A synchronous access handle copies faster on an idle machine but holds the worker's thread for the
+ * copy; the returning visit of a large catalog was slower that way (docs/benchmarks.md). Writes use a writable
  * stream, off the calling thread too (a worker that serves lists after its load is not held for the
  * copy); a synchronous access handle only where there is no writable stream (Safari).
  *
@@ -17,6 +20,8 @@
  * or write throws to the cache, which reports it and falls back to the network or to no cache.
  * No TF.js here: the page entry's `clearModelCache` uses it.
  */
+
+import { FILE_READER_START_MS } from '../contract/defaults.js';
 
 /** OPFS directory names of cached model versions start with this. */
 export const MODEL_FILES_PREFIX = 'scenerec-model-';
@@ -66,7 +71,7 @@ class OpfsFileStore implements ModelFileStore {
   async read(dir: string, name: string, onReading?: () => void): Promise<Uint8Array | undefined> {
     const fh = await this.file(dir, name, false);
     if (!fh) return undefined;
-    const body = (await fh.getFile()).arrayBuffer();
+    const body = readFileBytes(await fh.getFile());
     onReading?.();
     return new Uint8Array(await body);
   }
@@ -111,6 +116,90 @@ class OpfsFileStore implements ModelFileStore {
     }
     return out;
   }
+}
+
+/** The helper's code: reads each File it is sent and transfers the bytes back (or says why not). */
+const READER_SOURCE = `postMessage({ ready: true });
+onmessage = (e) => { const { n, file } = e.data;
+  file.arrayBuffer().then((b) => postMessage({ n, b }, [b]), (err) => postMessage({ n, error: String(err && err.message || err) })); };`;
+
+/**
+ * A worker that reads Files for this one, started on the first read and ended once no read is left.
+ * A read it cannot make (it did not start, it failed) is made by the calling thread instead, so the
+ * helper only ever changes where the copy happens.
+ */
+class FileReaderHelper {
+  private worker: Worker | undefined;
+  private broken = false;
+  private seq = 0;
+  private readonly pending = new Map<number, { file: File; resolve: (b: ArrayBuffer) => void; reject: (e: unknown) => void }>();
+
+  read(file: File): Promise<ArrayBuffer> {
+    const worker = this.start();
+    if (!worker) return file.arrayBuffer();
+    return new Promise<ArrayBuffer>((resolve, reject) => {
+      const n = ++this.seq;
+      this.pending.set(n, { file, resolve, reject });
+      try {
+        worker.postMessage({ n, file });
+      } catch {
+        this.fail();
+      }
+    });
+  }
+
+  private start(): Worker | undefined {
+    if (this.worker || this.broken) return this.worker;
+    let url: string | undefined;
+    try {
+      if (typeof Worker !== 'function' || typeof Blob !== 'function' || typeof URL.createObjectURL !== 'function') throw new Error('no Worker');
+      url = URL.createObjectURL(new Blob([READER_SOURCE], { type: 'text/javascript' }));
+      const w = new Worker(url);
+      // A helper that never says it started (blocked without an error event) gives its reads back.
+      const started = setTimeout(() => this.fail(), FILE_READER_START_MS);
+      w.onmessage = (e: MessageEvent<{ ready?: true; n: number; b?: ArrayBuffer; error?: string }>) => {
+        if (e.data.ready) clearTimeout(started); else this.settle(e.data);
+      };
+      // A helper that could not start (a content security policy) or died: its reads are made here.
+      w.onerror = (e) => { e.preventDefault?.(); this.fail(); };
+      w.onmessageerror = () => this.fail();
+      this.worker = w;
+    } catch {
+      this.broken = true;
+    } finally {
+      if (url) URL.revokeObjectURL(url);
+    }
+    return this.worker;
+  }
+
+  private settle({ n, b, error }: { n: number; b?: ArrayBuffer; error?: string }): void {
+    const p = this.pending.get(n);
+    if (!p) return;
+    this.pending.delete(n);
+    // A read the helper could not make is made here (the File's own error, if it has one, is then the one given).
+    if (b instanceof ArrayBuffer) p.resolve(b); else { void error; p.file.arrayBuffer().then(p.resolve, p.reject); }
+    if (this.pending.size === 0) this.stop();
+  }
+
+  private fail(): void {
+    this.broken = true;
+    const left = [...this.pending.values()];
+    this.pending.clear();
+    this.stop();
+    for (const p of left) p.file.arrayBuffer().then(p.resolve, p.reject);
+  }
+
+  private stop(): void {
+    this.worker?.terminate();
+    this.worker = undefined;
+  }
+}
+
+const helper = new FileReaderHelper();
+
+/** A File's bytes, read by the helper worker where one starts (see the file's comment), else here. */
+export function readFileBytes(file: File): Promise<ArrayBuffer> {
+  return helper.read(file);
 }
 
 /**

@@ -184,9 +184,13 @@ test.describe('model cache', () => {
     // The next visit: a new page load in the same browser profile. No model request at all.
     log.length = 0;
     await openHarness(page);
+    // The cached weights are read by a short-lived helper worker (src/model/file-store.ts), a blob: one.
+    const workers: string[] = [];
+    page.on('worker', (w) => workers.push(w.url()));
     const second = await create(page, { backend: 'cpu', dbName });
     expect(second.ok).toBe(true);
     expect(second.modelCache).toMatchObject({ hit: true, manifest: 'cache' });
+    expect(workers.filter((u) => u.startsWith('blob:')), workers.join(', ')).toHaveLength(1);
     expect(second.storingAtReady).toBe(false);
     expect(modelRequests(log, DIR)).toEqual([]);
 
