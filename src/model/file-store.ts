@@ -8,8 +8,8 @@
  *
  * Reads go through the File API in a second, short-lived worker (`FileReaderHelper`), whose buffer is
  * transferred back: a File read in the calling worker advances only when that thread is idle, and a
- * model load keeps it busy (the catalog check, the vocabulary) in slices: 128 MB took seconds that way
- * against a few hundred ms from the helper (scripts/bench-storage-read.ts). Where no helper starts
+ * model load keeps it busy (the catalog check, the vocabulary) in slices, and a large file then takes
+ * many times longer than from the helper (scripts/bench-storage-read.ts measures both). Where no helper starts
  * (no Worker in this realm, a content security policy without blob: workers) the calling worker reads.
  * A synchronous access handle copies faster on an idle machine but holds the worker's thread for the
  * copy; the returning visit of a large catalog was slower that way (docs/benchmarks.md). Writes use a writable
